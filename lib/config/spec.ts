@@ -1,0 +1,114 @@
+// The single source of truth for posture's settings: the loader, the ajv schema and the
+// README's configuration table are all derived from this list.
+
+export type SettingType = 'string' | 'integer' | 'boolean' | 'list' | 'enum' | 'url' | 'regex-list';
+
+export interface Setting {
+  /** Key in the typed config object. */
+  key: string;
+  /** Environment variable that sets it. */
+  env: string;
+  type: SettingType;
+  default?: string | number | boolean | string[];
+  minimum?: number;
+  maximum?: number;
+  values?: readonly string[];
+  /** For strings: a pattern the value must match. */
+  pattern?: string;
+  /** Never printed in logs or errors. */
+  secret?: boolean;
+  doc: string;
+}
+
+export const settings = [
+  // Storage
+  { key: 'databaseUrl', env: 'DATABASE_URL', type: 'url', secret: true, pattern: '^postgres(ql)?://',
+    doc: 'PostgreSQL connection URL. Unset: the embedded PGlite database in `<dataDir>/db`.' },
+  { key: 'dataDir', env: 'POSTURE_DATA_DIR', type: 'string', default: '.posture',
+    doc: 'Folder for the embedded database and local state, relative to the working directory.' },
+  { key: 'logLevel', env: 'POSTURE_LOG_LEVEL', type: 'enum', default: 'info',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], doc: 'Log level (JSON logs on stdout).' },
+  { key: 'allowedHosts', env: 'POSTURE_ALLOWED_HOSTS', type: 'list', default: ['github.com'],
+    pattern: '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$',
+    doc: 'Source hosts accepted in repository names (lower-case DNS names).' },
+
+  // Kubernetes
+  { key: 'namespace', env: 'POSTURE_NAMESPACE', type: 'string', default: 'posture',
+    pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', doc: "posture's own namespace, where Scorecard Jobs run." },
+
+  // Scheduler
+  { key: 'maxConcurrentJobs', env: 'POSTURE_MAX_CONCURRENT_JOBS', type: 'integer', default: 10, minimum: 1, maximum: 10000,
+    doc: 'Most posture Jobs active in the cluster at once (counted from the cluster).' },
+  { key: 'claimBatch', env: 'POSTURE_CLAIM_BATCH', type: 'integer', default: 100, minimum: 1, maximum: 10000,
+    doc: 'Most repositories claimed by one tick.' },
+  { key: 'leaseSeconds', env: 'POSTURE_LEASE_SECONDS', type: 'integer', default: 7200, minimum: 30, maximum: 604800,
+    doc: 'How long a claim holds a repository before another tick may take it (longer than a Job can run).' },
+  { key: 'rescoreIntervalSeconds', env: 'POSTURE_RESCORE_INTERVAL_SECONDS', type: 'integer', default: 604800, minimum: 60, maximum: 31536000,
+    doc: 'Time between two scores of the same repository (Scorecard\'s public data is weekly).' },
+  { key: 'jitterSeconds', env: 'POSTURE_JITTER_SECONDS', type: 'integer', default: 3600, minimum: 0, maximum: 604800,
+    doc: 'Random spread added to the next due time so repositories do not come due together.' },
+  { key: 'failureBackoffBaseSeconds', env: 'POSTURE_FAILURE_BACKOFF_BASE_SECONDS', type: 'integer', default: 3600, minimum: 1, maximum: 604800,
+    doc: 'First retry delay of a repository whose run failed; doubles with each consecutive failure.' },
+  { key: 'failureBackoffMaxSeconds', env: 'POSTURE_FAILURE_BACKOFF_MAX_SECONDS', type: 'integer', default: 2592000, minimum: 1, maximum: 31536000,
+    doc: 'Cap of a failing repository\'s retry delay.' },
+  { key: 'idleBackoffBaseSeconds', env: 'POSTURE_IDLE_BACKOFF_BASE_SECONDS', type: 'integer', default: 60, minimum: 1, maximum: 86400,
+    doc: 'Ticks are skipped this long after a tick that found no work or failed; doubles each time.' },
+  { key: 'idleBackoffMaxSeconds', env: 'POSTURE_IDLE_BACKOFF_MAX_SECONDS', type: 'integer', default: 3600, minimum: 1, maximum: 86400,
+    doc: 'Cap of the tick backoff.' },
+  { key: 'githubTokenCount', env: 'POSTURE_GITHUB_TOKEN_COUNT', type: 'integer', default: 1, minimum: 0, maximum: 1000,
+    doc: 'Number of GitHub tokens in the Secret (0: no budget limit, for hosts without rate limits).' },
+  { key: 'githubCallsPerHour', env: 'POSTURE_GITHUB_CALLS_PER_HOUR', type: 'integer', default: 5000, minimum: 1, maximum: 1000000,
+    doc: 'GitHub API calls each token may make per hour.' },
+  { key: 'callsPerRun', env: 'POSTURE_CALLS_PER_RUN', type: 'integer', default: 70, minimum: 1, maximum: 100000,
+    doc: 'GitHub API calls one Scorecard run costs (about 66 REST + 4 GraphQL).' },
+  { key: 'scorecardImage', env: 'POSTURE_SCORECARD_IMAGE', type: 'string', default: 'ghcr.io/ossf/scorecard:v5.3.0',
+    pattern: '^[a-z0-9][a-z0-9._/:-]*(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$',
+    doc: 'Scorecard image, pinned by tag or digest (`latest` is refused).' },
+  { key: 'scorecardChecks', env: 'POSTURE_SCORECARD_CHECKS', type: 'list', default: [], pattern: '^[A-Za-z][A-Za-z-]*$',
+    doc: 'Checks to run (`--checks`); empty runs all.' },
+  { key: 'githubTokenSecret', env: 'POSTURE_GITHUB_TOKEN_SECRET', type: 'string', default: 'posture-github-tokens',
+    pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', doc: 'Secret holding the GitHub token(s) for Scorecard Jobs.' },
+  { key: 'githubTokenSecretKey', env: 'POSTURE_GITHUB_TOKEN_SECRET_KEY', type: 'string', default: 'GITHUB_AUTH_TOKEN',
+    pattern: '^[-._a-zA-Z0-9]+$', doc: 'Key in that Secret (comma-separated tokens are rotated by Scorecard).' },
+  { key: 'jobDeadlineSeconds', env: 'POSTURE_JOB_DEADLINE_SECONDS', type: 'integer', default: 1800, minimum: 60, maximum: 86400,
+    doc: '`activeDeadlineSeconds` of a Scorecard Job (Scorecard sleeps until a rate limit resets).' },
+  { key: 'jobTtlSeconds', env: 'POSTURE_JOB_TTL_SECONDS', type: 'integer', default: 86400, minimum: 300, maximum: 2592000,
+    doc: '`ttlSecondsAfterFinished` of a Scorecard Job: long enough for the harvester and the reconcile.' },
+  { key: 'kubeRetries', env: 'POSTURE_KUBE_RETRIES', type: 'integer', default: 3, minimum: 0, maximum: 10,
+    doc: 'Retries of a Kubernetes call that failed with 429, 5xx or a timeout.' },
+
+  // Harvester
+  { key: 'logByteCap', env: 'POSTURE_LOG_BYTE_CAP', type: 'integer', default: 10485760, minimum: 1024, maximum: 1073741824,
+    doc: 'Most bytes of a Scorecard pod log read by the harvester.' },
+  { key: 'keepJobs', env: 'POSTURE_KEEP_JOBS', type: 'boolean', default: false,
+    doc: 'Keep harvested Jobs (otherwise they are deleted once stored).' },
+
+  // Admission
+  { key: 'adminGroups', env: 'POSTURE_ADMIN_GROUPS', type: 'list', default: ['system:masters', 'posture:admins'],
+    doc: 'Groups exempt from the protection webhooks.' },
+  { key: 'adminUsers', env: 'POSTURE_ADMIN_USERS', type: 'list', default: [],
+    doc: 'Users exempt from the protection webhooks.' },
+  { key: 'protectedNamespaces', env: 'POSTURE_PROTECTED_NAMESPACES', type: 'regex-list', default: ['^kube-.*', '^default$'],
+    doc: "Namespace name patterns non-admins may not change (posture's own namespace is always added)." },
+  { key: 'schedulerServiceAccount', env: 'POSTURE_SCHEDULER_SERVICE_ACCOUNT', type: 'string', default: 'posture-scheduler',
+    pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', doc: 'ServiceAccount (in posture\'s namespace) allowed to create posture Jobs.' },
+  { key: 'gateThreshold', env: 'POSTURE_GATE_THRESHOLD', type: 'integer', default: 5, minimum: 0, maximum: 10,
+    doc: 'Lowest Scorecard score the gate admits (a namespace label `posture.dev/min-score` overrides it).' },
+  { key: 'gateUnknown', env: 'POSTURE_GATE_UNKNOWN', type: 'enum', default: 'warn', values: ['allow', 'warn', 'deny'],
+    doc: 'What the gate does with a repository it has no score for.' },
+  { key: 'gateCacheSize', env: 'POSTURE_GATE_CACHE_SIZE', type: 'integer', default: 100000, minimum: 1, maximum: 10000000,
+    doc: 'Most scores held in the gate\'s memory.' },
+  { key: 'gateRefreshSeconds', env: 'POSTURE_GATE_REFRESH_SECONDS', type: 'integer', default: 30, minimum: 1, maximum: 3600,
+    doc: 'How often the gate reloads scores from the database; older than 10 times this, the cache counts as stale.' },
+  { key: 'tlsCertFile', env: 'POSTURE_TLS_CERT_FILE', type: 'string',
+    doc: 'Serving certificate of the admission server (PEM); unset in `posture up`: a generated self-signed one.' },
+  { key: 'tlsKeyFile', env: 'POSTURE_TLS_KEY_FILE', type: 'string', doc: 'Key of that certificate (PEM).' },
+
+  // Serving
+  { key: 'port', env: 'PORT', type: 'integer', default: 8080, minimum: 0, maximum: 65535,
+    doc: 'HTTP port of a function (Knative sets it).' },
+  { key: 'admissionPort', env: 'POSTURE_ADMISSION_PORT', type: 'integer', default: 8443, minimum: 0, maximum: 65535,
+    doc: 'HTTPS port of the admission server.' },
+  { key: 'tickSeconds', env: 'POSTURE_TICK_SECONDS', type: 'integer', default: 60, minimum: 1, maximum: 86400,
+    doc: '`posture up` only: seconds between two scheduler ticks (in a cluster the PingSource schedule decides).' },
+] as const satisfies readonly Setting[];

@@ -1,0 +1,3 @@
+module posture.local/etcd-bin
+
+go 1.26.8
