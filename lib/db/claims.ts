@@ -1,0 +1,98 @@
+// Claiming due repositories. The lease is folded into next_due_at: a claim pushes the row's
+// due time to the lease's expiry, so a crashed tick's repos simply come due again when the
+// lease ends, and the claim query is a single range scan of repos_claim_idx.
+import type { Db } from './connect.ts';
+
+export interface ClaimedRepo {
+  id: number;
+  key: string;
+  canonical: string;
+  priority: number;
+  /** The due time this claim serves: with the tick slot it names the Job. */
+  claimedDueAt: Date;
+  leaseExpiresAt: Date;
+}
+
+/**
+ * Claims up to `limit` due repositories (priority, then oldest due) in one statement.
+ * Concurrent callers never get the same row (FOR UPDATE SKIP LOCKED).
+ */
+export async function claimDueRepos(
+  db: Db,
+  options: { owner: string; limit: number; leaseSeconds: number; now?: Date },
+): Promise<ClaimedRepo[]> {
+  if (options.limit <= 0) return [];
+  const now = options.now ?? new Date();
+  const expires = new Date(now.getTime() + options.leaseSeconds * 1000);
+  const res = await db.raw(
+    `WITH due AS (
+       SELECT id FROM repos
+       WHERE next_due_at <= ?
+       ORDER BY priority DESC, next_due_at
+       LIMIT ?
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE repos r
+        SET lease_owner = ?, lease_expires_at = ?, claimed_due_at = r.next_due_at, next_due_at = ?, updated_at = ?
+       FROM due
+      WHERE r.id = due.id
+     RETURNING r.id, r.key, r.canonical, r.priority, r.claimed_due_at, r.lease_expires_at`,
+    [now, options.limit, options.owner, expires, expires, now],
+  );
+  const rows = (res.rows ?? []) as Array<{ id: number; key: string; canonical: string; priority: number; claimed_due_at: Date; lease_expires_at: Date }>;
+  return rows
+    .map((r) => ({
+      id: Number(r.id),
+      key: r.key,
+      canonical: r.canonical,
+      priority: r.priority,
+      claimedDueAt: new Date(r.claimed_due_at),
+      leaseExpiresAt: new Date(r.lease_expires_at),
+    }))
+    .sort((a, b) => b.priority - a.priority || a.claimedDueAt.getTime() - b.claimedDueAt.getTime() || a.id - b.id);
+}
+
+/** Repositories a tick claimed (for resuming a tick delivered twice). */
+export async function claimsOf(db: Db, owner: string, now: Date = new Date()): Promise<ClaimedRepo[]> {
+  const rows = await db('repos')
+    .where({ lease_owner: owner })
+    .andWhere('lease_expires_at', '>', now)
+    .select('id', 'key', 'canonical', 'priority', 'claimed_due_at', 'lease_expires_at');
+  return rows.map((r) => ({
+    id: Number(r.id),
+    key: r.key,
+    canonical: r.canonical,
+    priority: r.priority,
+    claimedDueAt: new Date(r.claimed_due_at),
+    leaseExpiresAt: new Date(r.lease_expires_at),
+  }));
+}
+
+/**
+ * Gives a claimed repository back, due again at `dueAt` (now: retry at the next tick), and
+ * records why. Only the claim's owner can release it.
+ */
+export async function releaseClaim(
+  db: Db,
+  options: { repoId: number; owner: string; dueAt?: Date; error?: string; now?: Date },
+): Promise<boolean> {
+  const now = options.now ?? new Date();
+  const n = await db('repos')
+    .where({ id: options.repoId, lease_owner: options.owner })
+    .update({
+      lease_owner: null,
+      lease_expires_at: null,
+      next_due_at: options.dueAt ?? now,
+      last_error: options.error ?? db.raw('last_error'),
+      updated_at: now,
+    });
+  return n > 0;
+}
+
+/** Clears lease fields of leases that have expired (the rows are already due again). */
+export async function releaseExpiredLeases(db: Db, now: Date = new Date()): Promise<number> {
+  return db('repos')
+    .whereNotNull('lease_owner')
+    .andWhere('lease_expires_at', '<=', now)
+    .update({ lease_owner: null, lease_expires_at: null, updated_at: now });
+}

@@ -1,0 +1,63 @@
+// Opens the database: PostgreSQL when DATABASE_URL is set, otherwise the embedded PGlite in
+// <dataDir>/db. Both speak the same SQL, so one set of migrations and queries serves both.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import knexModule, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import pg from 'pg';
+import { redactUrl } from '../config/index.ts';
+
+export type Db = Knex;
+
+// Return int8 and numeric columns as JS numbers (our ids stay far below 2^53; scores are x.y).
+pg.types.setTypeParser(20, (v: string) => Number(v));
+pg.types.setTypeParser(1700, (v: string) => Number(v));
+
+export class DatabaseUnreachableError extends Error {
+  constructor(target: string, cause: unknown) {
+    super(`cannot reach the database at ${target}: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'DatabaseUnreachableError';
+  }
+}
+
+export interface DbOptions {
+  databaseUrl?: string;
+  /** Folder of the embedded database; `memory` keeps it in memory (tests). */
+  dataDir?: string;
+  poolMax?: number;
+}
+
+export function describeTarget(options: DbOptions): string {
+  if (options.databaseUrl) return redactUrl(options.databaseUrl);
+  if (options.dataDir === 'memory') return 'embedded PGlite (in memory)';
+  return `embedded PGlite in ${join(resolve(options.dataDir ?? '.posture'), 'db')}`;
+}
+
+/** Creates the knex instance; does not connect until first use (see checkConnection). */
+export function openDb(options: DbOptions): Db {
+  const knex = (knexModule as unknown as { knex: typeof knexModule }).knex ?? knexModule;
+  if (options.databaseUrl) {
+    return knex({
+      client: 'pg',
+      connection: { connectionString: options.databaseUrl, connectionTimeoutMillis: 5000 },
+      pool: { min: 0, max: options.poolMax ?? 10 },
+      acquireConnectionTimeout: 10000,
+    });
+  }
+  let connection: object = {};
+  if (options.dataDir !== 'memory') {
+    const dir = join(resolve(options.dataDir ?? '.posture'), 'db');
+    mkdirSync(dir, { recursive: true });
+    connection = { filename: dir };
+  }
+  return knex({ client: ClientPgLite as unknown as Knex.Config['client'], dialect: 'postgres', connection });
+}
+
+/** Fails fast with DatabaseUnreachableError (a clear message, no stack) when the database is down. */
+export async function checkConnection(db: Db, options: DbOptions): Promise<void> {
+  try {
+    await db.raw('select 1');
+  } catch (err) {
+    throw new DatabaseUnreachableError(describeTarget(options), err);
+  }
+}

@@ -1,0 +1,8 @@
+// The data layer's public surface.
+export * from './connect.ts';
+export * from './migrate.ts';
+export * from './repos.ts';
+export * from './claims.ts';
+export * from './runs.ts';
+export * from './scores.ts';
+export * from './scheduler-state.ts';

@@ -1,0 +1,19 @@
+// Runs the migrations, from an explicit list (ESM-safe, no directory scanning at run time).
+import type { Knex } from 'knex';
+import * as m001 from './migrations/001_initial.ts';
+
+const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
+  '001_initial': m001,
+};
+
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name],
+};
+
+/** Applies pending migrations; returns the names applied. Safe to call on every start. */
+export async function migrate(db: Knex): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest({ migrationSource: source, tableName: 'posture_migrations' })) as [number, string[]];
+  return applied;
+}

@@ -1,0 +1,71 @@
+// Repository rows: bulk, idempotent inserts keyed by the case-insensitive name.
+import type { RepoId } from '../repo/identity.ts';
+import type { Db } from './connect.ts';
+
+export interface NewRepo {
+  repo: RepoId;
+  priority?: number;
+  metadata?: string | null;
+}
+
+export interface RepoRow {
+  id: number;
+  key: string;
+  canonical: string;
+  host: string;
+  priority: number;
+  metadata: string | null;
+  next_due_at: Date;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  consecutive_failures: number;
+  last_error: string | null;
+  last_finished_at: Date | null;
+}
+
+/**
+ * Inserts repositories that are not there yet (one statement per call, any size up to a few
+ * thousand); existing ones are left untouched, so re-importing a list changes nothing.
+ * Returns how many were new.
+ */
+export async function addRepos(db: Db, repos: readonly NewRepo[]): Promise<number> {
+  if (repos.length === 0) return 0;
+  // Duplicates inside one batch would make ON CONFLICT fail ("cannot affect row a second time").
+  const seen = new Map<string, NewRepo>();
+  for (const r of repos) if (!seen.has(r.repo.key)) seen.set(r.repo.key, r);
+  const rows = [...seen.values()];
+  const res = await db.raw(
+    `INSERT INTO repos (key, canonical, host, priority, metadata)
+     SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::text[])
+     ON CONFLICT (key) DO NOTHING`,
+    [
+      rows.map((r) => r.repo.key),
+      rows.map((r) => r.repo.canonical),
+      rows.map((r) => r.repo.host),
+      rows.map((r) => r.priority ?? 0),
+      rows.map((r) => r.metadata ?? null) as string[],
+    ],
+  );
+  return rowCount(res);
+}
+
+export function rowCount(res: unknown): number {
+  const r = res as { rowCount?: number; affectedRows?: number; rows?: unknown[] };
+  return r.rowCount ?? r.affectedRows ?? 0;
+}
+
+export async function getRepo(db: Db, key: string): Promise<RepoRow | undefined> {
+  return db<RepoRow>('repos').where({ key }).first();
+}
+
+export async function listRepos(db: Db, options: { limit?: number; afterId?: number } = {}): Promise<RepoRow[]> {
+  return db<RepoRow>('repos')
+    .where('id', '>', options.afterId ?? 0)
+    .orderBy('id')
+    .limit(options.limit ?? 1000);
+}
+
+export async function countRepos(db: Db): Promise<number> {
+  const row = await db('repos').count<{ count: string | number }[]>('* as count').first();
+  return Number(row?.count ?? 0);
+}

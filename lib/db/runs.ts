@@ -1,0 +1,187 @@
+// Runs (one per Job) and the harvest: the run, the score, its checks and the repository's next
+// due time are written in one transaction, keyed by the Job's UID so a duplicate or late event
+// changes nothing.
+import { failureBackoffSeconds, nextDueAfterSuccess } from '../schedule/policy.ts';
+import type { Db } from './connect.ts';
+
+export interface StoredCheck {
+  name: string;
+  score: number;
+  reason: string;
+  details: string[] | null;
+  documentation: { url: string; short: string } | null;
+}
+
+/** What the harvester learned from a finished Job (the scorecard module's normalized result). */
+export type HarvestOutcome =
+  | {
+      ok: true;
+      result: {
+        repo: string;
+        commit: string;
+        date: string;
+        scorecardVersion: string;
+        scorecardCommit: string;
+        score: number;
+        checks: StoredCheck[];
+        raw: unknown;
+      };
+      flagged: boolean;
+    }
+  | { ok: false; failure: string; reason: string };
+
+export interface HarvestInput {
+  repoKey: string;
+  jobName: string;
+  jobUid: string;
+  tickSlot?: string | null;
+  finishedAt: Date;
+  checkSet: string[] | null;
+  outcome: HarvestOutcome;
+  schedule: {
+    rescoreIntervalSeconds: number;
+    jitterSeconds: number;
+    failureBackoffBaseSeconds: number;
+    failureBackoffMaxSeconds: number;
+    /** In [0, 1): the jitter's share (Math.random in production, fixed in tests). */
+    random: number;
+  };
+}
+
+export type HarvestStored =
+  | { status: 'stored'; runId: number; scoreId: number | null; nextDueAt: Date | null }
+  | { status: 'duplicate'; runId: number }
+  | { status: 'unknown-repo' };
+
+/** Records that the scheduler created a Job (idempotent by job name). */
+export async function recordRun(
+  db: Db,
+  run: { repoId: number; jobName: string; jobUid?: string | null; tickSlot?: string | null; createdAt?: Date },
+): Promise<void> {
+  await db.raw(
+    `INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, created_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (job_name) DO UPDATE SET job_uid = COALESCE(runs.job_uid, EXCLUDED.job_uid)`,
+    [run.repoId, run.jobName, run.jobUid ?? null, run.tickSlot ?? null, run.createdAt ?? new Date()],
+  );
+}
+
+export async function runByJobName(db: Db, jobName: string): Promise<RunRow | undefined> {
+  return db<RunRow>('runs').where({ job_name: jobName }).first();
+}
+
+export interface RunRow {
+  id: number;
+  repo_id: number;
+  job_name: string;
+  job_uid: string | null;
+  tick_slot: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+  outcome: 'pending' | 'succeeded' | 'failed';
+  failure_class: string | null;
+  reason: string | null;
+  flagged: boolean;
+}
+
+const REASON_MAX = 2000;
+const clip = (s: string, n = REASON_MAX) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
+
+/** Stores a finished Job's outcome; a second call for the same Job UID is a no-op. */
+export async function storeHarvest(db: Db, input: HarvestInput): Promise<HarvestStored> {
+  return db.transaction(async (tx) => {
+    const repo = await tx('repos').where({ key: input.repoKey }).forUpdate().first();
+    if (!repo) return { status: 'unknown-repo' } as const;
+
+    const already = await tx<RunRow>('runs').where({ job_uid: input.jobUid }).first();
+    if (already && already.outcome !== 'pending') return { status: 'duplicate', runId: Number(already.id) } as const;
+
+    const ok = input.outcome.ok;
+    const failure = input.outcome.ok ? null : input.outcome;
+    const fields = {
+      outcome: ok ? 'succeeded' : 'failed',
+      finished_at: input.finishedAt,
+      failure_class: failure ? failure.failure : null,
+      reason: failure ? clip(failure.reason) : null,
+      flagged: input.outcome.ok ? input.outcome.flagged : false,
+    };
+    const upserted = await tx.raw(
+      `INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, outcome, finished_at, failure_class, reason, flagged)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (job_name) DO UPDATE
+         SET job_uid = EXCLUDED.job_uid, outcome = EXCLUDED.outcome, finished_at = EXCLUDED.finished_at,
+             failure_class = EXCLUDED.failure_class, reason = EXCLUDED.reason, flagged = EXCLUDED.flagged
+       WHERE runs.outcome = 'pending' AND (runs.job_uid IS NULL OR runs.job_uid = EXCLUDED.job_uid)
+       RETURNING id, tick_slot`,
+      [repo.id, input.jobName, input.jobUid, input.tickSlot ?? null, fields.outcome, fields.finished_at, fields.failure_class, fields.reason, fields.flagged],
+    );
+    const runRow = upserted.rows?.[0] as { id: number; tick_slot: string | null } | undefined;
+    if (!runRow) {
+      // The name belongs to a finished run of another Job UID: a name reused after deletion.
+      const byName = await tx<RunRow>('runs').where({ job_name: input.jobName }).first();
+      return { status: 'duplicate', runId: Number(byName?.id ?? 0) } as const;
+    }
+    const runId = Number(runRow.id);
+
+    let scoreId: number | null = null;
+    if (input.outcome.ok) {
+      const r = input.outcome.result;
+      const [s] = await tx('scores')
+        .insert({
+          repo_id: repo.id,
+          run_id: runId,
+          score: r.score,
+          scorecard_version: r.scorecardVersion,
+          scorecard_commit: r.scorecardCommit,
+          repo_commit: r.commit,
+          result_date: new Date(r.date),
+          check_set: input.checkSet === null ? null : JSON.stringify(input.checkSet),
+          raw: JSON.stringify(r.raw),
+        })
+        .returning('id');
+      scoreId = Number((s as { id: number }).id ?? s);
+      if (r.checks.length > 0) {
+        await tx('checks').insert(
+          r.checks.map((c) => ({
+            score_id: scoreId,
+            name: c.name,
+            score: c.score,
+            reason: c.reason,
+            details: c.details === null ? null : JSON.stringify(c.details),
+            documentation_url: c.documentation?.url ?? null,
+            documentation_short: c.documentation?.short ?? null,
+            internal_error: c.reason.startsWith('internal error:'),
+          })),
+        );
+      }
+    }
+
+    // Only the newest run moves the schedule, and never while another tick holds the repo.
+    const newest = repo.last_finished_at === null || new Date(repo.last_finished_at) <= input.finishedAt;
+    const heldByOther = repo.lease_owner !== null && repo.lease_owner !== runRow.tick_slot && new Date(repo.lease_expires_at) > new Date();
+    let nextDueAt: Date | null = null;
+    if (newest && !heldByOther) {
+      const s = input.schedule;
+      const failures = input.outcome.ok ? 0 : repo.consecutive_failures + 1;
+      nextDueAt = input.outcome.ok
+        ? nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random)
+        : new Date(input.finishedAt.getTime() + failureBackoffSeconds(failures, s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds) * 1000);
+      await tx('repos')
+        .where({ id: repo.id })
+        .update({
+          next_due_at: nextDueAt,
+          consecutive_failures: failures,
+          last_error: input.outcome.ok ? null : clip(`${input.outcome.failure}: ${input.outcome.reason}`),
+          last_finished_at: input.finishedAt,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: new Date(),
+        });
+    }
+    return { status: 'stored', runId, scoreId, nextDueAt } as const;
+  });
+}
+
+/** Runs the scheduler recorded that were never harvested (for the reconcile). */
+export async function pendingRuns(db: Db, limit = 1000): Promise<RunRow[]> {
+  return db<RunRow>('runs').where({ outcome: 'pending' }).orderBy('created_at').limit(limit);
+}

@@ -1,0 +1,64 @@
+// The scheduler's durable state: tick dedup by cron slot, the tick backoff, the GitHub budget.
+import { budgetHour } from '../schedule/policy.ts';
+import type { Db } from './connect.ts';
+
+export type TickStart = { status: 'new' } | { status: 'finished'; summary: unknown } | { status: 'resumed' };
+
+/** Registers a tick's slot. A slot seen before is either finished (do nothing) or resumed. */
+export async function startTick(db: Db, slot: string, now: Date = new Date()): Promise<TickStart> {
+  const res = await db.raw(`INSERT INTO ticks (slot, started_at) VALUES (?, ?) ON CONFLICT (slot) DO NOTHING RETURNING slot`, [slot, now]);
+  if ((res.rows ?? []).length > 0) return { status: 'new' };
+  const row = await db('ticks').where({ slot }).first();
+  if (row?.finished_at) return { status: 'finished', summary: row.summary };
+  return { status: 'resumed' };
+}
+
+export async function finishTick(db: Db, slot: string, summary: unknown, now: Date = new Date()): Promise<void> {
+  await db('ticks').where({ slot }).update({ finished_at: now, summary: JSON.stringify(summary) });
+}
+
+export interface SchedulerState {
+  notBefore: Date | null;
+  backoffSeconds: number;
+}
+
+export async function getSchedulerState(db: Db): Promise<SchedulerState> {
+  const row = await db('scheduler_state').where({ id: 1 }).first();
+  return { notBefore: row?.not_before ? new Date(row.not_before) : null, backoffSeconds: row?.backoff_seconds ?? 0 };
+}
+
+export async function setTickBackoff(db: Db, backoffSeconds: number, now: Date = new Date()): Promise<void> {
+  await db('scheduler_state')
+    .where({ id: 1 })
+    .update({ backoff_seconds: backoffSeconds, not_before: backoffSeconds > 0 ? new Date(now.getTime() + backoffSeconds * 1000) : null, updated_at: now });
+}
+
+/**
+ * Takes up to `wanted` runs from this hour's budget of `perHour` in one statement; returns how
+ * many were granted. Concurrent ticks cannot overspend: the row is locked while it is updated.
+ */
+export async function takeBudget(db: Db, wanted: number, perHour: number, now: Date = new Date()): Promise<number> {
+  if (wanted <= 0) return 0;
+  if (!Number.isFinite(perHour)) return wanted;
+  const hour = budgetHour(now);
+  await db.raw(`INSERT INTO budget (hour, runs_started) VALUES (?, 0) ON CONFLICT (hour) DO NOTHING`, [hour]);
+  const res = await db.raw(
+    `UPDATE budget b SET runs_started = b.runs_started + g.granted
+       FROM (SELECT hour, LEAST(?::int, GREATEST(0, ?::int - runs_started)) AS granted FROM budget WHERE hour = ? FOR UPDATE) g
+      WHERE b.hour = g.hour
+     RETURNING g.granted`,
+    [wanted, perHour, hour],
+  );
+  return Number(res.rows?.[0]?.granted ?? 0);
+}
+
+/** Gives back budget taken for runs that were not started after all. */
+export async function refundBudget(db: Db, count: number, now: Date = new Date()): Promise<void> {
+  if (count <= 0) return;
+  await db('budget').where({ hour: budgetHour(now) }).update({ runs_started: db.raw('GREATEST(0, runs_started - ?)', [count]) });
+}
+
+export async function budgetUsed(db: Db, now: Date = new Date()): Promise<number> {
+  const row = await db('budget').where({ hour: budgetHour(now) }).first();
+  return row ? Number(row.runs_started) : 0;
+}

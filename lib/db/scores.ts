@@ -1,0 +1,98 @@
+// Reading scores: the latest is a query over kept history, never a stored copy.
+import type { Db } from './connect.ts';
+
+export interface ScoreView {
+  repo: string;
+  repoKey: string;
+  score: number;
+  date: string;
+  repoCommit: string;
+  scorecardVersion: string;
+  scorecardCommit: string;
+  runId: number;
+  createdAt: Date;
+  checks: Array<{ name: string; score: number; reason: string; details: string[] | null; documentation: { url: string; short: string } | null; internalError: boolean }>;
+  raw: unknown;
+}
+
+function toView(row: any, checks: any[]): ScoreView {
+  return {
+    repo: row.canonical,
+    repoKey: row.key,
+    score: Number(row.score),
+    date: new Date(row.result_date).toISOString(),
+    repoCommit: row.repo_commit,
+    scorecardVersion: row.scorecard_version,
+    scorecardCommit: row.scorecard_commit,
+    runId: Number(row.run_id),
+    createdAt: new Date(row.created_at),
+    raw: typeof row.raw === 'string' ? JSON.parse(row.raw) : row.raw,
+    checks: checks.map((c) => ({
+      name: c.name,
+      score: c.score,
+      reason: c.reason,
+      details: typeof c.details === 'string' ? JSON.parse(c.details) : c.details,
+      documentation: c.documentation_url === null ? null : { url: c.documentation_url, short: c.documentation_short ?? '' },
+      internalError: c.internal_error,
+    })),
+  };
+}
+
+async function withChecks(db: Db, rows: any[]): Promise<ScoreView[]> {
+  if (rows.length === 0) return [];
+  const checks = await db('checks').whereIn('score_id', rows.map((r) => r.id)).orderBy('id');
+  return rows.map((r) => toView(r, checks.filter((c) => Number(c.score_id) === Number(r.id))));
+}
+
+/** The newest result of a repository by result date (optionally the one for a given commit). */
+export async function latestScore(db: Db, repoKey: string, options: { commit?: string } = {}): Promise<ScoreView | undefined> {
+  const q = db('scores as s')
+    .join('repos as r', 'r.id', 's.repo_id')
+    .where('r.key', repoKey)
+    .select('s.*', 'r.canonical', 'r.key')
+    .orderBy([{ column: 's.result_date', order: 'desc' }, { column: 's.id', order: 'desc' }])
+    .first();
+  if (options.commit) q.andWhere('s.repo_commit', options.commit);
+  const row = await q;
+  return row ? (await withChecks(db, [row]))[0] : undefined;
+}
+
+/** A repository's results, newest first. */
+export async function scoreHistory(db: Db, repoKey: string, options: { limit?: number } = {}): Promise<ScoreView[]> {
+  const rows = await db('scores as s')
+    .join('repos as r', 'r.id', 's.repo_id')
+    .where('r.key', repoKey)
+    .select('s.*', 'r.canonical', 'r.key')
+    .orderBy([{ column: 's.result_date', order: 'desc' }, { column: 's.id', order: 'desc' }])
+    .limit(options.limit ?? 100);
+  return withChecks(db, rows);
+}
+
+export interface ScoreChange {
+  repoKey: string;
+  repo: string;
+  score: number;
+  date: string;
+  updatedAt: Date;
+}
+
+/**
+ * Latest score per repository for repositories whose scores changed after `since` (all when
+ * undefined): what the admission gate's cache loads in the background.
+ */
+export async function scoresChangedSince(db: Db, since: Date | undefined): Promise<ScoreChange[]> {
+  const res = await db.raw(
+    `SELECT DISTINCT ON (s.repo_id) r.key, r.canonical, s.score, s.result_date, s.created_at
+       FROM scores s JOIN repos r ON r.id = s.repo_id
+      WHERE s.repo_id IN (SELECT repo_id FROM scores WHERE created_at > ?)
+      ORDER BY s.repo_id, s.result_date DESC, s.id DESC`,
+    [since ?? new Date(0)],
+  );
+  return (res.rows as any[]).map((r) => ({
+    repoKey: r.key,
+    repo: r.canonical,
+    score: Number(r.score),
+    date: new Date(r.result_date).toISOString(),
+    updatedAt: new Date(r.created_at),
+  }));
+}

@@ -1,0 +1,78 @@
+// Runs a database test suite twice: on embedded PGlite and on the real PostgreSQL of the
+// machine, in a database created for the run and dropped after it.
+import { after, before, describe } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDb, type Db } from './connect.ts';
+import { migrate } from './migrate.ts';
+
+/** Server used for the PostgreSQL half (its `test` database is only used to create ours). */
+export const TEST_PG_ADMIN_URL = process.env.POSTURE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface TestDatabase {
+  db: Db;
+  url?: string;
+  drop(): Promise<void>;
+}
+
+export async function createPostgresDatabase(): Promise<TestDatabase> {
+  const name = `posture_t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(TEST_PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  const db = openDb({ databaseUrl: url.toString() });
+  return {
+    db,
+    url: url.toString(),
+    async drop() {
+      await db.destroy();
+      const c = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export async function createPgliteDatabase(): Promise<TestDatabase> {
+  const db = openDb({ dataDir: 'memory' });
+  return { db, drop: () => db.destroy() };
+}
+
+export const databaseKinds = [
+  { kind: 'pglite', create: createPgliteDatabase },
+  { kind: 'postgres', create: createPostgresDatabase },
+] as const;
+
+/**
+ * describe() the suite once per database kind; `ctx.db` is a migrated, empty database for the
+ * whole suite. Titles end in [pglite] or [postgres], so the test output shows both ran.
+ */
+export function describeEachDatabase(title: string, suite: (ctx: { readonly db: Db; readonly kind: string; readonly url?: string }) => void): void {
+  for (const { kind, create } of databaseKinds) {
+    describe(`${title} [${kind}]`, () => {
+      let t: TestDatabase | undefined;
+      const ctx = {
+        kind,
+        get db(): Db {
+          if (!t) throw new Error('database not ready');
+          return t.db;
+        },
+        get url() {
+          return t?.url;
+        },
+      };
+      before(async () => {
+        t = await create();
+        await migrate(t.db);
+      });
+      after(async () => {
+        await t?.drop();
+      });
+      suite(ctx);
+    });
+  }
+}
