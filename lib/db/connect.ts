@@ -20,6 +20,10 @@ export class DatabaseUnreachableError extends Error {
   }
 }
 
+// knex prints pool errors with stacks to stderr; every such error also rejects the query, and
+// callers report it once, clearly.
+const quietKnexLog = { warn() {}, error() {}, deprecate() {}, debug() {} };
+
 export interface DbOptions {
   databaseUrl?: string;
   /** Folder of the embedded database; `memory` keeps it in memory (tests). */
@@ -42,6 +46,7 @@ export function openDb(options: DbOptions): Db {
       connection: { connectionString: options.databaseUrl, connectionTimeoutMillis: 5000 },
       pool: { min: 0, max: options.poolMax ?? 10 },
       acquireConnectionTimeout: 10000,
+      log: quietKnexLog,
     });
   }
   let connection: object = {};
@@ -50,7 +55,7 @@ export function openDb(options: DbOptions): Db {
     mkdirSync(dir, { recursive: true });
     connection = { filename: dir };
   }
-  return knex({ client: ClientPgLite as unknown as Knex.Config['client'], dialect: 'postgres', connection });
+  return knex({ client: ClientPgLite as unknown as Knex.Config['client'], dialect: 'postgres', connection, log: quietKnexLog });
 }
 
 /** Fails fast with DatabaseUnreachableError (a clear message, no stack) when the database is down. */

@@ -41,6 +41,7 @@ export function parseRepo(input: string, allowedHosts: readonly string[] = ['git
   if (s.endsWith('/')) s = s.slice(0, -1);
   if (/\.git$/i.test(s)) s = s.slice(0, -4);
   const parts = s.split('/');
+  if (parts.some((p) => p === '')) return { ok: false, reason: 'empty path segment (double or leading slash)' };
   let host: string;
   let owner: string;
   let name: string;
