@@ -1,0 +1,19 @@
+// Runs the CLI in-process with captured output, for tests.
+import { PassThrough, Readable } from 'node:stream';
+import { runCli } from './main.ts';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runCliCaptured(argv: string[], env: Record<string, string | undefined>, stdin = ''): Promise<CliRun> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
+  out.on('data', (c) => chunks.out.push(c));
+  err.on('data', (c) => chunks.err.push(c));
+  const code = await runCli(argv, { stdin: Readable.from([stdin]), stdout: out, stderr: err, env, interactive: false });
+  return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
+}
