@@ -185,3 +185,22 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
 export async function pendingRuns(db: Db, limit = 1000): Promise<RunRow[]> {
   return db<RunRow>('runs').where({ outcome: 'pending' }).orderBy('created_at').limit(limit);
 }
+
+/** Sets the Job UID of a recorded run once the API server has answered the create. */
+export async function setRunJobUid(db: Db, jobName: string, jobUid: string): Promise<void> {
+  await db('runs').where({ job_name: jobName }).whereNull('job_uid').update({ job_uid: jobUid });
+}
+
+/** Forgets a run whose Job was never created (the create was refused). */
+export async function deletePendingRun(db: Db, jobName: string): Promise<void> {
+  await db('runs').where({ job_name: jobName, outcome: 'pending' }).whereNotExists(db('scores').whereRaw('scores.run_id = runs.id')).delete();
+}
+
+export async function runsByJobNames(db: Db, names: readonly string[]): Promise<Map<string, RunRow>> {
+  const out = new Map<string, RunRow>();
+  for (let i = 0; i < names.length; i += 1000) {
+    const rows = await db<RunRow>('runs').whereIn('job_name', names.slice(i, i + 1000));
+    for (const r of rows) out.set(r.job_name, r);
+  }
+  return out;
+}

@@ -62,3 +62,19 @@ export async function budgetUsed(db: Db, now: Date = new Date()): Promise<number
   const row = await db('budget').where({ hour: budgetHour(now) }).first();
   return row ? Number(row.runs_started) : 0;
 }
+
+/**
+ * A lease-based mutex for the count-then-create section of a tick, so two replicas can never
+ * both see room under the cap and overshoot it. Expires on its own if its holder crashes.
+ */
+export async function acquireTickLock(db: Db, owner: string, seconds: number, now: Date = new Date()): Promise<boolean> {
+  const n = await db('scheduler_state')
+    .where({ id: 1 })
+    .andWhere((q) => q.whereNull('tick_lock_until').orWhere('tick_lock_until', '<', now).orWhere('tick_lock_owner', owner))
+    .update({ tick_lock_owner: owner, tick_lock_until: new Date(now.getTime() + seconds * 1000) });
+  return n > 0;
+}
+
+export async function releaseTickLock(db: Db, owner: string): Promise<void> {
+  await db('scheduler_state').where({ id: 1, tick_lock_owner: owner }).update({ tick_lock_owner: null, tick_lock_until: null });
+}

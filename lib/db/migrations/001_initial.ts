@@ -74,6 +74,8 @@ const schema = `
       not_before       timestamptz,
       backoff_seconds  integer NOT NULL DEFAULT 0,
       last_tick_slot   text,
+      tick_lock_owner  text,                        -- one tick at a time counts Jobs and creates them
+      tick_lock_until  timestamptz,                 -- a crashed tick's lock expires
       updated_at       timestamptz NOT NULL DEFAULT now()
     );
     INSERT INTO scheduler_state (id) VALUES (1);

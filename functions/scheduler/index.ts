@@ -1,0 +1,13 @@
+// Knative function: a PingSource (or CronJob) event → one scheduler tick.
+import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
+import { closeRuntime, sharedRuntime } from '../../lib/runtime/deps.ts';
+import { harvestJob } from '../../lib/harvest/harvest.ts';
+
+const runtime = sharedRuntime('scheduler');
+
+export const handle = createSchedulerHandle(async () => {
+  const r = await runtime();
+  return { ...r, harvest: (job) => harvestJob(job, r) };
+});
+
+export const shutdown = closeRuntime;

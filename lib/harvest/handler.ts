@@ -1,0 +1,48 @@
+// The harvester function's logic behind handle(): an ApiServerSource event in; a
+// score.updated CloudEvent (or a JSON acknowledgement) out. Replies follow Knative's retry
+// rules: 2xx done or ignored, 400/422 never retried, 503 retried.
+import { CloudEvent } from 'cloudevents';
+import { parseJobEvent } from '../events/job-event.ts';
+import { reply, type Context, type Handle } from '../function/types.ts';
+import { counter } from '../metrics/index.ts';
+import { harvestJob, TransientHarvestError, type HarvestDeps } from './harvest.ts';
+
+/** The event posture emits after storing a result. Subject: the repository. */
+export const SCORE_UPDATED_TYPE = 'dev.posture.score.updated';
+export const HARVESTER_SOURCE = '/posture/harvester';
+
+const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
+
+export function createHarvesterHandle(deps: () => Promise<HarvestDeps>): Handle {
+  return async (context: Context) => {
+    if (!context.cloudevent) {
+      outcomes.inc({ outcome: 'malformed' });
+      return reply(400, { error: 'expected a CloudEvent from an ApiServerSource (dev.knative.apiserver.resource.*)' });
+    }
+    const parsed = parseJobEvent(context.cloudevent);
+    if (!parsed.ok) {
+      outcomes.inc({ outcome: 'malformed' });
+      return reply(parsed.status, { error: parsed.reason });
+    }
+    try {
+      const r = await harvestJob(parsed.job, await deps());
+      outcomes.inc({ outcome: r.status === 'stored' ? (r.failure ? 'stored-failure' : 'stored') : r.status });
+      if (r.status === 'rejected') return reply(422, { status: r.status, error: r.why });
+      if (r.status !== 'stored') return reply(200, r);
+      return new CloudEvent({
+        type: SCORE_UPDATED_TYPE,
+        source: HARVESTER_SOURCE,
+        subject: r.repo,
+        // One id per stored run: a consumer dedups on (source, id).
+        id: `run-${r.runId}`,
+        datacontenttype: 'application/json',
+        data: { repo: r.repo, score: r.score, date: r.date, failure: r.failure, reason: r.reason, flagged: r.flagged, job: r.job, runId: r.runId },
+      });
+    } catch (err) {
+      outcomes.inc({ outcome: 'transient' });
+      const message = err instanceof TransientHarvestError ? err.message : `unavailable: ${(err as Error).message}`;
+      context.log.warn({ err: message }, 'harvest failed; asking for a retry');
+      return reply(503, { error: message });
+    }
+  };
+}

@@ -1,0 +1,166 @@
+// Harvesting one finished Job: read its pod's log under a byte cap, classify it, and store
+// the run, score and checks in one transaction. Called by the harvester function for each
+// ApiServerSource event and by the scheduler's reconcile for Jobs whose events were lost.
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { Config } from '../config/index.ts';
+import { runByJobName, storeHarvest, type Db, type HarvestOutcome } from '../db/index.ts';
+import { CHECKS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REPO_ANNOTATION, SCORECARD_CONTAINER } from '../jobs/spec.ts';
+import { jobState } from '../jobs/status.ts';
+import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import type { Logger } from '../log/index.ts';
+import { parseRepo } from '../repo/identity.ts';
+import { classify, type PodFacts } from '../scorecard/classify.ts';
+import { readCapped } from '../scorecard/read.ts';
+
+export interface HarvestDeps {
+  db: Db;
+  cluster: ClusterApi;
+  config: Config;
+  log: Logger;
+  random?: () => number;
+  retryBaseMs?: number;
+}
+
+export type HarvestResult =
+  | { status: 'ignored'; why: string }
+  | { status: 'duplicate'; job: string }
+  | { status: 'rejected'; why: string }
+  | {
+      status: 'stored';
+      job: string;
+      repo: string;
+      runId: number;
+      score: number | null;
+      date: string | null;
+      failure: string | null;
+      reason: string | null;
+      flagged: boolean;
+    };
+
+/** Thrown for failures worth retrying (API server or database unavailable): reply 503. */
+export class TransientHarvestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransientHarvestError';
+  }
+}
+
+/** The newest pod of a Job (a Job with backoffLimit 0 has one, but a node loss can make two). */
+export function newestPod(pods: V1Pod[]): V1Pod | undefined {
+  return [...pods].sort((a, b) => new Date(b.metadata?.creationTimestamp ?? 0).getTime() - new Date(a.metadata?.creationTimestamp ?? 0).getTime())[0];
+}
+
+export function podFacts(job: V1Job, pod: V1Pod | undefined, truncated: boolean): PodFacts {
+  const state = jobState(job);
+  const cs = pod?.status?.containerStatuses?.find((c) => c.name === SCORECARD_CONTAINER);
+  const term = cs?.state?.terminated ?? cs?.lastState?.terminated;
+  return {
+    truncated,
+    exitCode: term?.exitCode,
+    podPhase: pod?.status?.phase,
+    terminatedReason: term?.reason ?? pod?.status?.reason,
+    jobReason: state.finished ? state.reason : undefined,
+    jobMessage: state.finished ? state.message : undefined,
+    podMissing: pod === undefined,
+  };
+}
+
+export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<HarvestResult> {
+  const { config, db, cluster, log } = deps;
+  const name = job.metadata?.name ?? '';
+  const namespace = job.metadata?.namespace ?? '';
+  const uid = job.metadata?.uid ?? '';
+  if (job.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY) return { status: 'ignored', why: 'not a posture Job' };
+  if (namespace !== config.namespace) return { status: 'ignored', why: `posture Jobs run in ${config.namespace}, not ${namespace}` };
+  const state = jobState(job);
+  if (!state.finished) return { status: 'ignored', why: `not finished: ${state.why}` };
+
+  const run = await runByJobName(db, name);
+  // The scheduler records every run before it creates the Job: a Job without one was not made by it.
+  if (!run) return { status: 'ignored', why: 'no run recorded for this Job: not created by the scheduler' };
+  if (run.outcome !== 'pending') return { status: 'duplicate', job: name };
+  if (run.job_uid && run.job_uid !== uid) return { status: 'ignored', why: 'a different Job of the same name was recorded' };
+
+  const parsed = parseRepo(job.metadata?.annotations?.[REPO_ANNOTATION] ?? '', config.allowedHosts);
+  if (!parsed.ok) return { status: 'rejected', why: `repository annotation: ${parsed.reason}` };
+
+  let pod: V1Pod | undefined;
+  let text = '';
+  let truncated = false;
+  try {
+    const pods = await withRetries(() => cluster.listPods(namespace, `batch.kubernetes.io/job-name=${name}`), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
+    pod = newestPod(pods);
+    if (pod?.metadata?.name) {
+      const got = await readLog(cluster, namespace, pod.metadata.name, config.logByteCap);
+      text = got.text;
+      truncated = got.truncated;
+    }
+  } catch (err) {
+    const e = toKubeError(err);
+    if (e.retryable) throw new TransientHarvestError(`reading the Job's pod: ${e.message}`);
+    log.warn({ job: name, err: e.message }, 'cannot read the pod log; classifying without it');
+  }
+
+  const c = classify(text, podFacts(job, pod, truncated));
+  const outcome: HarvestOutcome = c.ok
+    ? { ok: true, flagged: c.flagged, result: { ...c.result, checks: c.result.checks.map((x) => ({ ...x })) } }
+    : { ok: false, failure: c.failure, reason: c.reason };
+  const checksAnnotation = job.metadata?.annotations?.[CHECKS_ANNOTATION];
+  let stored;
+  try {
+    stored = await storeHarvest(db, {
+      repoKey: parsed.repo.key,
+      jobName: name,
+      jobUid: uid,
+      tickSlot: run.tick_slot,
+      finishedAt: state.finishedAt,
+      checkSet: !checksAnnotation || checksAnnotation === 'all' ? null : checksAnnotation.split(','),
+      outcome,
+      schedule: {
+        rescoreIntervalSeconds: config.rescoreIntervalSeconds,
+        jitterSeconds: config.jitterSeconds,
+        failureBackoffBaseSeconds: config.failureBackoffBaseSeconds,
+        failureBackoffMaxSeconds: config.failureBackoffMaxSeconds,
+        random: (deps.random ?? Math.random)(),
+      },
+    });
+  } catch (err) {
+    throw new TransientHarvestError(`storing the result: ${(err as Error).message}`);
+  }
+  if (stored.status === 'unknown-repo') return { status: 'rejected', why: `repository ${parsed.repo.canonical} is not in the database` };
+  if (stored.status === 'duplicate') return { status: 'duplicate', job: name };
+
+  if (!config.keepJobs) {
+    // Stored first, deleted second: a crash in between leaves a Job the next event or reconcile finds harvested.
+    await cluster.deleteJob(namespace, name, uid).catch((err) => log.warn({ job: name, err: toKubeError(err).message }, 'could not delete the harvested Job; its TTL will'));
+  }
+  return {
+    status: 'stored',
+    job: name,
+    repo: parsed.repo.canonical,
+    runId: stored.runId,
+    score: c.ok ? c.result.score : null,
+    date: c.ok ? c.result.date : null,
+    failure: c.ok ? null : c.failure,
+    reason: c.ok ? null : c.reason,
+    flagged: c.ok ? c.flagged : false,
+  };
+}
+
+async function readLog(cluster: ClusterApi, namespace: string, pod: string, cap: number): Promise<{ text: string; truncated: boolean }> {
+  let stream;
+  try {
+    // One byte over the cap tells a log of exactly cap bytes from a longer one.
+    stream = await cluster.streamPodLog(namespace, pod, SCORECARD_CONTAINER, cap + 1);
+  } catch (err) {
+    const e = toKubeError(err);
+    if (e.status === 400 || e.status === 404) return { text: '', truncated: false }; // container never started, or gone
+    throw e;
+  }
+  try {
+    const got = await readCapped(stream.chunks, { capBytes: cap });
+    return { text: got.text, truncated: got.truncated };
+  } finally {
+    stream.abort();
+  }
+}

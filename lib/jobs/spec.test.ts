@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse as parseYaml } from 'yaml';
+import { defaultConfig } from '../config/index.ts';
+import { parseRepo, type RepoId } from '../repo/identity.ts';
+import { runCliCaptured } from '../cli/testing.ts';
+import { buildScorecardJob, jobName, repoIdLabel } from './spec.ts';
+
+const repo = (s: string): RepoId => {
+  const r = parseRepo(s);
+  if (!r.ok) throw new Error(r.reason);
+  return r.repo;
+};
+const due = new Date('2030-01-01T00:00:00Z');
+
+test('Job names are DNS-1123, at most 63 characters, and deterministic per repository and due window', () => {
+  const names = ['ossf/scorecard', 'A/.github', 'x'.repeat(39) + '/' + 'y'.repeat(100), 'a/---', 'a/_._'];
+  for (const n of names) {
+    const name = jobName(repo(n), due);
+    assert.match(name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, name);
+    assert.ok(name.length <= 63, `${name} is ${name.length} long`);
+    assert.equal(jobName(repo(n), due), name);
+    assert.notEqual(jobName(repo(n), new Date(due.getTime() + 1000)), name, 'another window, another name');
+  }
+  assert.equal(jobName(repo('OSSF/Scorecard'), due), jobName(repo('ossf/scorecard'), due), 'case does not make another Job');
+  assert.notEqual(jobName(repo('a/b-c'), due), jobName(repo('a-b/c'), due), 'the hash separates names that read alike');
+});
+
+test('the Job carries exactly the hardened spec', () => {
+  const config = defaultConfig({ scorecardChecks: ['Binary-Artifacts', 'Pinned-Dependencies'] });
+  const job = buildScorecardJob({ repo: repo('https://github.com/ossf/scorecard'), dueWindow: due, tickSlot: '2030-01-01T00:00Z' }, config);
+  assert.equal(job.metadata?.namespace, 'posture');
+  assert.deepEqual(job.metadata?.labels, {
+    'app.kubernetes.io/managed-by': 'posture',
+    'app.kubernetes.io/component': 'scorecard',
+    'posture.dev/repo-id': repoIdLabel(repo('ossf/scorecard')),
+  });
+  assert.equal(job.metadata?.annotations?.['posture.dev/repo'], 'github.com/ossf/scorecard');
+  assert.equal(job.metadata?.annotations?.['posture.dev/checks'], 'Binary-Artifacts,Pinned-Dependencies');
+  const spec = job.spec!;
+  assert.equal(spec.backoffLimit, 0);
+  assert.equal(spec.activeDeadlineSeconds, config.jobDeadlineSeconds);
+  assert.equal(spec.ttlSecondsAfterFinished, config.jobTtlSeconds);
+  const pod = spec.template.spec!;
+  assert.equal(pod.restartPolicy, 'Never');
+  assert.equal(pod.automountServiceAccountToken, false);
+  assert.equal(pod.securityContext?.runAsNonRoot, true);
+  assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
+  assert.equal(pod.containers.length, 1);
+  const c = pod.containers[0];
+  assert.equal(c.image, 'ghcr.io/ossf/scorecard:v5.3.0');
+  assert.deepEqual(c.args, ['--repo=github.com/ossf/scorecard', '--format=json', '--show-details', '--checks=Binary-Artifacts,Pinned-Dependencies']);
+  assert.equal(c.command, undefined, 'the image entrypoint runs; no shell');
+  assert.deepEqual(c.env?.find((e) => e.name === 'GITHUB_AUTH_TOKEN')?.valueFrom?.secretKeyRef, { name: 'posture-github-tokens', key: 'GITHUB_AUTH_TOKEN' });
+  assert.ok(!JSON.stringify(c.env).includes('"value":"ghp_'), 'no token value in the spec');
+  assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+  assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
+  assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
+  assert.deepEqual(c.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
+  assert.ok(pod.volumes?.some((v) => v.name === 'tmp' && v.emptyDir));
+  assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory);
+  assert.equal(spec.template.metadata?.labels?.['app.kubernetes.io/managed-by'], 'posture');
+});
+
+test('posture jobs render prints the scheduler\'s Job as YAML; an invalid repo exits 2', async () => {
+  const ok = await runCliCaptured(['jobs', 'render', 'ossf/scorecard', '--due', '2030-01-01T00:00:00Z'], {});
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(parseYaml(ok.stdout), JSON.parse(JSON.stringify(buildScorecardJob({ repo: repo('ossf/scorecard'), dueWindow: due }, defaultConfig()))));
+  const bad = await runCliCaptured(['jobs', 'render', 'ossf/score card'], {});
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /invalid repository "ossf\/score card": contains whitespace/);
+  const usage = await runCliCaptured(['jobs', 'render'], {});
+  assert.equal(usage.code, 1);
+});

@@ -1,0 +1,124 @@
+// The Scorecard Job, as a pure function of a repository, its due window and the config.
+// `posture jobs render` prints exactly this, so operators review what will run.
+import { createHash } from 'node:crypto';
+import type { V1Job } from '@kubernetes/client-node';
+import type { Config } from '../config/index.ts';
+import type { RepoId } from '../repo/identity.ts';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'posture';
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+export const REPO_ID_LABEL = 'posture.dev/repo-id';
+export const REPO_ANNOTATION = 'posture.dev/repo';
+export const TICK_ANNOTATION = 'posture.dev/tick-slot';
+export const DUE_ANNOTATION = 'posture.dev/due-window';
+export const CHECKS_ANNOTATION = 'posture.dev/checks';
+export const SCORECARD_CONTAINER = 'scorecard';
+/** Selects every Job posture manages. */
+export const POSTURE_JOB_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
+
+/** A label-safe, stable id of a repository: never the raw name (labels allow 63 DNS-ish characters). */
+export function repoIdLabel(repo: RepoId): string {
+  return createHash('sha256').update(repo.key).digest('hex').slice(0, 20);
+}
+
+/**
+ * `sc-<readable part>-<hash>`: at most 63 characters (a Job name becomes a pod label value),
+ * DNS-1123, and the same for the same repository and due window, so a retried create is a 409.
+ */
+export function jobName(repo: RepoId, dueWindow: Date): string {
+  const hash = createHash('sha256').update(`${repo.key}\n${dueWindow.toISOString()}`).digest('hex').slice(0, 12);
+  const readable = `${repo.owner}-${repo.name}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 63 - 'sc--'.length - hash.length - 6)
+    .replace(/-$/, '');
+  return readable ? `sc-${readable}-${hash}` : `sc-${hash}`;
+}
+
+export type JobConfig = Pick<
+  Config,
+  'namespace' | 'scorecardImage' | 'scorecardChecks' | 'githubTokenSecret' | 'githubTokenSecretKey' | 'jobDeadlineSeconds' | 'jobTtlSeconds'
+>;
+
+export interface JobInput {
+  repo: RepoId;
+  dueWindow: Date;
+  tickSlot?: string;
+}
+
+export function scorecardArgs(repo: RepoId, checks: readonly string[]): string[] {
+  const args = [`--repo=${repo.canonical}`, '--format=json', '--show-details'];
+  if (checks.length > 0) args.push(`--checks=${checks.join(',')}`);
+  return args;
+}
+
+export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
+  const { repo } = input;
+  const labels = {
+    [MANAGED_BY_LABEL]: MANAGED_BY,
+    [COMPONENT_LABEL]: 'scorecard',
+    [REPO_ID_LABEL]: repoIdLabel(repo),
+  };
+  const annotations: Record<string, string> = {
+    [REPO_ANNOTATION]: repo.canonical,
+    [DUE_ANNOTATION]: input.dueWindow.toISOString(),
+    [CHECKS_ANNOTATION]: config.scorecardChecks.length > 0 ? config.scorecardChecks.join(',') : 'all',
+  };
+  if (input.tickSlot) annotations[TICK_ANNOTATION] = input.tickSlot;
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: jobName(repo, input.dueWindow), namespace: config.namespace, labels, annotations },
+    spec: {
+      backoffLimit: 0, // a check error exits 1 after printing JSON: a retry would only spend GitHub quota
+      activeDeadlineSeconds: config.jobDeadlineSeconds,
+      ttlSecondsAfterFinished: config.jobTtlSeconds,
+      template: {
+        metadata: { labels: { ...labels }, annotations: { [REPO_ANNOTATION]: repo.canonical } },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: SCORECARD_CONTAINER,
+              image: config.scorecardImage,
+              imagePullPolicy: 'IfNotPresent',
+              args: scorecardArgs(repo, config.scorecardChecks),
+              env: [
+                {
+                  name: 'GITHUB_AUTH_TOKEN',
+                  valueFrom: { secretKeyRef: { name: config.githubTokenSecret, key: config.githubTokenSecretKey } },
+                },
+                { name: 'HOME', value: '/tmp' },
+                { name: 'TMPDIR', value: '/tmp' },
+              ],
+              resources: {
+                requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
+                limits: { cpu: '1', memory: '1Gi', 'ephemeral-storage': '4Gi' },
+              },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '4Gi' } }],
+        },
+      },
+    },
+  };
+}

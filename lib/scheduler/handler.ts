@@ -1,0 +1,41 @@
+// The scheduler function's logic behind handle(): event in, tick, summary out.
+import { parsePing } from '../events/ping.ts';
+import { reply, type Context, type Handle } from '../function/types.ts';
+import { counter } from '../metrics/index.ts';
+import { runTick, type TickDeps } from './tick.ts';
+
+const ticks = counter('posture_scheduler_ticks_total', 'Scheduler ticks by status', ['status']);
+const outcomes = counter('posture_scheduler_repos_total', 'Repositories per tick outcome', ['outcome']);
+
+/** deps is a function so the function module can open the database lazily, once. */
+export function createSchedulerHandle(deps: () => Promise<TickDeps>): Handle {
+  return async (context: Context, event?: unknown) => {
+    if (!context.cloudevent) {
+      ticks.inc({ status: 'rejected' });
+      return reply(400, { error: 'expected a CloudEvent of type dev.knative.sources.ping (binary or structured mode)' });
+    }
+    const ping = parsePing(context.cloudevent, new Date());
+    if (!ping.ok) {
+      ticks.inc({ status: 'rejected' });
+      return reply(400, { error: ping.reason });
+    }
+    void event;
+    try {
+      const d = await deps();
+      const summary = await runTick(ping.slot, d);
+      ticks.inc({ status: summary.status });
+      outcomes.inc({ outcome: 'claimed' }, summary.claimed);
+      outcomes.inc({ outcome: 'created' }, summary.created);
+      outcomes.inc({ outcome: 'existing' }, summary.existing);
+      outcomes.inc({ outcome: 'skipped' }, summary.skipped.length);
+      outcomes.inc({ outcome: 'error' }, summary.errors.length);
+      d.log.info({ tick: summary }, 'tick');
+      return reply(200, summary);
+    } catch (err) {
+      // The database or the cluster is unavailable: 503 makes Knative retry the same slot.
+      ticks.inc({ status: 'unavailable' });
+      context.log.error({ err: (err as Error).message }, 'tick failed');
+      return reply(503, { error: `tick failed: ${(err as Error).message}` });
+    }
+  };
+}

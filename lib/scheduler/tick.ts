@@ -1,0 +1,229 @@
+// One scheduler tick: reconcile what the cluster holds with what the database expects, then
+// claim due repositories and create their Jobs within the concurrency cap and GitHub budget.
+// Every state change is one statement in the database; the cluster is the truth for what runs.
+import type { V1Job } from '@kubernetes/client-node';
+import type { Config } from '../config/index.ts';
+import {
+  acquireTickLock, claimDueRepos, claimsOf, deletePendingRun, finishTick, getSchedulerState, pendingRuns, recordRun,
+  refundBudget, releaseClaim, releaseExpiredLeases, releaseTickLock, runsByJobNames, setRunJobUid, setTickBackoff,
+  startTick, storeHarvest, takeBudget, type ClaimedRepo, type Db,
+} from '../db/index.ts';
+import { buildScorecardJob, POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
+import { jobState } from '../jobs/status.ts';
+import { KubeError, toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import type { Logger } from '../log/index.ts';
+import { parseRepo } from '../repo/identity.ts';
+import { nextTickBackoffSeconds, runsPerHour } from '../schedule/policy.ts';
+
+export interface TickDeps {
+  db: Db;
+  cluster: ClusterApi;
+  config: Config;
+  log: Logger;
+  now?: () => Date;
+  /** The harvester's lib function, for finished Jobs the event path missed. */
+  harvest?: (job: V1Job) => Promise<{ status: string }>;
+  /** Delay between retries of a Kubernetes call (tests make it instant). */
+  retryBaseMs?: number;
+}
+
+export interface TickSummary {
+  slot: string;
+  status: 'done' | 'duplicate' | 'backed-off' | 'busy' | 'resumed';
+  claimed: number;
+  created: number;
+  /** Jobs that already existed (a retried create answered 409): counted as success. */
+  existing: number;
+  skipped: Array<{ repo: string; why: string }>;
+  errors: string[];
+  active: number;
+  capacity: number;
+  budgetGranted: number;
+  reconciled: { harvested: number; removed: number; lost: number; leasesReleased: number };
+  notBefore?: string;
+}
+
+const LOCK_SECONDS = 300;
+const CREATE_PARALLELISM = 8;
+
+function emptySummary(slot: string, status: TickSummary['status']): TickSummary {
+  return { slot, status, claimed: 0, created: 0, existing: 0, skipped: [], errors: [], active: 0, capacity: 0, budgetGranted: 0, reconciled: { harvested: 0, removed: 0, lost: 0, leasesReleased: 0 } };
+}
+
+export async function runTick(slot: string, deps: TickDeps): Promise<TickSummary> {
+  const now = deps.now ?? (() => new Date());
+  const start = await startTick(deps.db, slot, now());
+  if (start.status === 'finished') return { ...(start.summary as TickSummary), status: 'duplicate' };
+
+  if (!(await acquireTickLock(deps.db, slot, LOCK_SECONDS, now()))) {
+    // Another tick is counting and creating right now; this slot's work is theirs or the next slot's.
+    const s = emptySummary(slot, 'busy');
+    if (start.status === 'new') await finishTick(deps.db, slot, s, now());
+    return s;
+  }
+  try {
+    const summary = start.status === 'resumed' ? await resume(slot, deps, now) : await tick(slot, deps, now);
+    await finishTick(deps.db, slot, summary, now());
+    return summary;
+  } finally {
+    await releaseTickLock(deps.db, slot);
+  }
+}
+
+/** The same slot again after a crash: finish its own claims, claim nothing new. */
+async function resume(slot: string, deps: TickDeps, now: () => Date): Promise<TickSummary> {
+  const s = emptySummary(slot, 'resumed');
+  const claims = await claimsOf(deps.db, slot, now());
+  s.claimed = claims.length;
+  await createJobs(claims, slot, deps, now, s);
+  return s;
+}
+
+async function tick(slot: string, deps: TickDeps, now: () => Date): Promise<TickSummary> {
+  const { db, config } = deps;
+  const s = emptySummary(slot, 'done');
+  const state = await getSchedulerState(db);
+  if (state.notBefore && state.notBefore > now()) {
+    s.status = 'backed-off';
+    s.notBefore = state.notBefore.toISOString();
+    return s;
+  }
+
+  let jobs: V1Job[];
+  try {
+    jobs = await withRetries(() => deps.cluster.listJobs(config.namespace, POSTURE_JOB_SELECTOR), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
+  } catch (err) {
+    s.errors.push(`listing Jobs: ${toKubeError(err).message}`);
+    await setTickBackoff(db, nextTickBackoffSeconds(state.backoffSeconds, 'failed', config.idleBackoffBaseSeconds, config.idleBackoffMaxSeconds), now());
+    return s;
+  }
+  const active = await reconcile(jobs, deps, now, s);
+  s.active = active;
+  s.capacity = Math.max(0, config.maxConcurrentJobs - active);
+
+  if (s.capacity > 0) {
+    const wanted = Math.min(s.capacity, config.claimBatch);
+    s.budgetGranted = await takeBudget(db, wanted, runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun), now());
+    if (s.budgetGranted === 0) s.skipped.push({ repo: '*', why: 'GitHub budget for this hour is spent' });
+    const claims = await claimDueRepos(db, { owner: slot, limit: s.budgetGranted, leaseSeconds: config.leaseSeconds, now: now() });
+    s.claimed = claims.length;
+    await refundBudget(db, s.budgetGranted - claims.length, now());
+    await createJobs(claims, slot, deps, now, s);
+  } else {
+    s.skipped.push({ repo: '*', why: `${active} posture Jobs active, cap is ${config.maxConcurrentJobs}` });
+  }
+
+  const outcome = s.errors.length > 0 ? 'failed' : s.created + s.existing + s.reconciled.harvested > 0 || s.capacity === 0 ? 'worked' : 'idle';
+  const backoff = nextTickBackoffSeconds(state.backoffSeconds, outcome, config.idleBackoffBaseSeconds, config.idleBackoffMaxSeconds);
+  await setTickBackoff(db, backoff, now());
+  if (backoff > 0) s.notBefore = new Date(now().getTime() + backoff * 1000).toISOString();
+  return s;
+}
+
+/**
+ * Level-triggered repair of what events missed: harvest finished Jobs, remove posture Jobs the
+ * database never recorded, close runs whose Job vanished, clear expired leases. Returns the
+ * number of Jobs still active.
+ */
+async function reconcile(jobs: V1Job[], deps: TickDeps, now: () => Date, s: TickSummary): Promise<number> {
+  const { db, config, cluster, log } = deps;
+  const runs = await runsByJobNames(db, jobs.map((j) => j.metadata!.name!));
+  let active = 0;
+  for (const job of jobs) {
+    const name = job.metadata!.name!;
+    const run = runs.get(name);
+    const state = jobState(job);
+    if (!run) {
+      // The scheduler records a run before it creates a Job, so this Job is not ours.
+      log.warn({ job: name }, 'removing a posture-labelled Job the database never recorded');
+      await cluster.deleteJob(config.namespace, name, job.metadata!.uid).catch((err) => s.errors.push(`deleting ${name}: ${toKubeError(err).message}`));
+      s.reconciled.removed++;
+      continue;
+    }
+    if (!state.finished) {
+      active++;
+      continue;
+    }
+    if (run.outcome === 'pending' && deps.harvest) {
+      try {
+        const r = await deps.harvest(job);
+        if (r.status === 'stored') s.reconciled.harvested++;
+      } catch (err) {
+        s.errors.push(`harvesting ${name}: ${(err as Error).message}`);
+      }
+    }
+  }
+  // Runs still pending whose Job is gone (deleted by its TTL before any harvest): nothing to read.
+  const present = new Set(jobs.map((j) => j.metadata!.name!));
+  for (const run of await pendingRuns(db)) {
+    if (present.has(run.job_name)) continue;
+    if (now().getTime() - new Date(run.created_at).getTime() < config.leaseSeconds * 1000) continue; // may still be being created
+    const repo = await db('repos').where({ id: run.repo_id }).first();
+    await storeHarvest(db, {
+      repoKey: repo.key, jobName: run.job_name, jobUid: run.job_uid ?? `missing:${run.job_name}`, tickSlot: run.tick_slot,
+      finishedAt: now(), checkSet: null,
+      outcome: { ok: false, failure: 'job-missing', reason: 'the Job disappeared before it was harvested' },
+      schedule: scheduleOf(config, 0),
+    });
+    s.reconciled.lost++;
+  }
+  s.reconciled.leasesReleased = await releaseExpiredLeases(db, now());
+  return active;
+}
+
+export function scheduleOf(config: Config, random: number) {
+  return {
+    rescoreIntervalSeconds: config.rescoreIntervalSeconds,
+    jitterSeconds: config.jitterSeconds,
+    failureBackoffBaseSeconds: config.failureBackoffBaseSeconds,
+    failureBackoffMaxSeconds: config.failureBackoffMaxSeconds,
+    random,
+  };
+}
+
+/** Creates the Jobs of claimed repositories, a few at a time; stops early on a config error. */
+async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, now: () => Date, s: TickSummary): Promise<void> {
+  const { db, config, cluster, log } = deps;
+  let stop: string | undefined;
+  const queue = [...claims];
+  const worker = async () => {
+    for (let claim = queue.shift(); claim; claim = queue.shift()) {
+      if (stop) {
+        await releaseClaim(db, { repoId: claim.id, owner: slot, now: now() });
+        continue;
+      }
+      const parsed = parseRepo(claim.canonical, config.allowedHosts);
+      if (!parsed.ok) {
+        // Never hand an unvalidated name to a Job; park the row and say why.
+        const why = `invalid repository name in the database: ${parsed.reason}`;
+        s.skipped.push({ repo: claim.canonical, why });
+        await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.failureBackoffMaxSeconds * 1000), error: why });
+        continue;
+      }
+      const job = buildScorecardJob({ repo: parsed.repo, dueWindow: claim.claimedDueAt, tickSlot: slot }, config);
+      const name = job.metadata!.name!;
+      await recordRun(db, { repoId: claim.id, jobName: name, tickSlot: slot, createdAt: now() });
+      try {
+        const res = await withRetries(() => cluster.createJob(config.namespace, job), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
+        if (res.job.metadata?.uid) await setRunJobUid(db, name, res.job.metadata.uid);
+        if (res.created) s.created++;
+        else s.existing++;
+      } catch (err) {
+        const e = toKubeError(err);
+        await deletePendingRun(db, name);
+        await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), error: `creating Job: ${e.message}` });
+        s.errors.push(`${claim.canonical}: ${e.message}`);
+        if (!e.retryable) {
+          stop = `${e.status} ${e.reason}: configuration error, not retried this tick`;
+          log.error({ status: e.status, reason: e.reason, err: e.message }, 'Job creation refused; fix the configuration or RBAC');
+        } else {
+          stop = 'the API server keeps failing';
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CREATE_PARALLELISM, claims.length) }, worker));
+  if (stop) s.skipped.push({ repo: '*', why: stop });
+}
+
+export { KubeError };

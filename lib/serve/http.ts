@@ -1,0 +1,151 @@
+// A small HTTP server for functions: the faas-js-runtime contract without its traps (an invalid
+// CloudEvent is a 400, not a 500; errors never leak as retryable codes by accident; ephemeral
+// ports work; a stack is logged, never sent). Health, readiness and metrics beside it.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CloudEvent, HTTP } from 'cloudevents';
+import type { Logger } from '../log/index.ts';
+import { collectDefaultMetrics, counter, histogram, metricsText } from '../metrics/index.ts';
+import type { Context, Handle, HandlerResult } from '../function/types.ts';
+
+export interface ServeOptions {
+  name: string;
+  handle: Handle;
+  log: Logger;
+  port?: number;
+  host?: string;
+  bodyLimit?: number;
+  /** Readiness: false answers 503 (e.g. database not reachable yet). */
+  ready?: () => boolean | Promise<boolean>;
+}
+
+const invocations = counter('posture_function_invocations_total', 'Function invocations by function and status code', ['function', 'code']);
+const latency = histogram('posture_function_duration_seconds', 'Function handling time', ['function']);
+
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) return 'too-large';
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string | Buffer): void {
+  res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
+
+function errorBody(message: string): string {
+  return JSON.stringify({ error: message });
+}
+
+/** Builds the Context and second argument for a request, like faas-js-runtime does. */
+export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { context: Context; event: unknown } | { error: string } {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers = req.headers;
+  const context: Context = {
+    log,
+    method: req.method ?? 'GET',
+    path: url.pathname,
+    headers,
+    query: Object.fromEntries(url.searchParams),
+    rawBody: raw,
+  };
+  const text = raw.toString('utf8');
+  if (/json/i.test(String(headers['content-type'] ?? '')) && text.length > 0 && !HTTP.isEvent({ headers, body: text })) {
+    try {
+      context.body = JSON.parse(text);
+    } catch {
+      return { error: 'request body is not valid JSON' };
+    }
+  } else {
+    context.body = text;
+  }
+  if (HTTP.isEvent({ headers, body: text })) {
+    try {
+      const ev = HTTP.toEvent({ headers, body: text });
+      const event = (Array.isArray(ev) ? ev[0] : ev) as CloudEvent<unknown>;
+      event.validate();
+      context.cloudevent = event;
+      return { context, event };
+    } catch (err) {
+      return { error: `malformed CloudEvent: ${(err as Error).message}` };
+    }
+  }
+  return { context, event: context.body };
+}
+
+export function writeResult(res: ServerResponse, result: HandlerResult): number {
+  if (result instanceof CloudEvent) {
+    const msg = HTTP.binary(result);
+    const body = typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body ?? '');
+    send(res, 200, msg.headers as Record<string, string>, body);
+    return 200;
+  }
+  if (!result) {
+    send(res, 204, {}, '');
+    return 204;
+  }
+  const status = result.statusCode ?? 200;
+  const b = result.body;
+  const body = b === undefined ? '' : Buffer.isBuffer(b) || typeof b === 'string' ? b : JSON.stringify(b);
+  const headers = { 'content-type': typeof b === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...(result.headers ?? {}) };
+  send(res, status, headers, body);
+  return status;
+}
+
+export function createFunctionServer(options: ServeOptions): Server {
+  collectDefaultMetrics();
+  const limit = options.bodyLimit ?? 10 * 1024 * 1024;
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      if (req.method === 'GET' && (url.pathname === '/health/liveness' || url.pathname === '/healthz')) return send(res, 200, { 'content-type': 'text/plain' }, 'ok');
+      if (req.method === 'GET' && (url.pathname === '/health/readiness' || url.pathname === '/readyz')) {
+        const ok = options.ready ? await options.ready() : true;
+        return send(res, ok ? 200 : 503, { 'content-type': 'text/plain' }, ok ? 'ok' : 'not ready');
+      }
+      if (req.method === 'GET' && url.pathname === '/metrics') {
+        const m = await metricsText();
+        return send(res, 200, { 'content-type': m.contentType }, m.body);
+      }
+      const raw = await readBody(req, limit);
+      if (raw === 'too-large') return send(res, 413, { 'content-type': 'application/json', connection: 'close' }, errorBody(`request body larger than ${limit} bytes`));
+      const inv = toInvocation(req, raw, options.log);
+      if ('error' in inv) {
+        invocations.inc({ function: options.name, code: '400' });
+        return send(res, 400, { 'content-type': 'application/json' }, errorBody(inv.error));
+      }
+      const end = latency.startTimer({ function: options.name });
+      let status: number;
+      try {
+        status = writeResult(res, await options.handle(inv.context, inv.event));
+      } catch (err) {
+        // Handlers map their own errors; anything that escapes is transient from the caller's view.
+        options.log.error({ err }, 'unhandled error in function');
+        status = 503;
+        send(res, 503, { 'content-type': 'application/json' }, errorBody('internal error; retry later'));
+      }
+      end();
+      invocations.inc({ function: options.name, code: String(status) });
+    } catch (err) {
+      options.log.error({ err }, 'request failed');
+      if (!res.headersSent) send(res, 500, { 'content-type': 'application/json' }, errorBody('internal error'));
+      else res.destroy();
+    }
+  });
+  server.keepAliveTimeout = 75_000;
+  server.headersTimeout = 80_000;
+  return server;
+}
+
+export async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
