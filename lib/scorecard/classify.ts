@@ -1,0 +1,192 @@
+// Turns a Scorecard pod log plus what Kubernetes says about the pod into either a validated,
+// normalised result or one failure class with a short reason. This is the single decision the
+// harvester and `posture results parse` share.
+//
+// Order of the rules, and why:
+//  1. The Job hit its deadline → deadline-exceeded, whatever the log holds. The Job is Failed in
+//     Kubernetes' eyes and the run is recorded as what Kubernetes says it was; a log cut by the
+//     kill is at best partial. (Scorecard sleeps up to an hour on a rate limit, so the reason
+//     quotes the last rate-limit line when there is one.)
+//  2. Exactly one valid result → success, whatever the exit code: since PR #2133 a check runtime
+//     error prints the full JSON and then exits 1. The result is flagged when a check's reason
+//     starts with `internal error:` (its -1 is a runtime error, not "inconclusive").
+//  3. Two or more different valid results → invalid-result. A Job scores one repository; two
+//     different answers in one log mean the log cannot be trusted, and picking one would be a
+//     guess that the database then keeps forever. The same result printed twice is one result.
+//  4. No valid result and the log was cut by the byte cap → truncated (the result may be past
+//     the cap). Then: a result-like document that fails the schema or is not JSON →
+//     invalid-result; a result cut off by the end of the log → truncated; a failed pod →
+//     pod-failed with its reason and exit code; otherwise no-result (quoting Scorecard ≥ v5.4's
+//     `Skipping <uri>: <err>` when present: that version exits 0 without printing a result).
+import { extractDocuments, type ExtractOptions, type Extraction } from './extract.ts';
+import type { CappedText } from './read.ts';
+import { parseScorecardDate, validateResult, type ScorecardResultDocument } from './schema.ts';
+import { safeReason } from './text.ts';
+
+export const FAILURE_CLASSES = ['no-result', 'invalid-result', 'truncated', 'deadline-exceeded', 'pod-failed'] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+/** What Kubernetes says about the pod and its Job; every field is optional. */
+export interface PodFacts {
+  /** Pod phase: Succeeded, Failed, … */
+  phase?: string | null;
+  /** The Scorecard container's `state.terminated.exitCode`. */
+  exitCode?: number | null;
+  /** The container's `state.terminated.reason`: Completed, Error, OOMKilled, … */
+  terminatedReason?: string | null;
+  /** The pod's `status.reason`, e.g. DeadlineExceeded, Evicted. */
+  podReason?: string | null;
+  /** Reason of the Job's Failed condition: DeadlineExceeded, BackoffLimitExceeded, PodFailurePolicy. */
+  jobConditionReason?: string | null;
+  /** The log was cut by the byte cap (also read from a CappedText). */
+  truncated?: boolean;
+}
+
+/** What the CLI assumes when it only has a log: the container exited 0. */
+export const NO_POD_FACTS: Readonly<PodFacts> = Object.freeze({ exitCode: 0 });
+
+export interface NormalizedCheck {
+  name: string;
+  /** -1..10; -1 is inconclusive or (reason `internal error:`) a runtime error. */
+  score: number;
+  reason: string;
+  details: string[] | null;
+  documentation: { url: string; short: string } | null;
+}
+
+export interface NormalizedResult {
+  /** `repo.name`, e.g. github.com/ossf/scorecard. */
+  repo: string;
+  /** `repo.commit`: the scored commit. */
+  commit: string;
+  /** `date` as an ISO-8601 UTC string (a date-only value is midnight UTC). */
+  date: string;
+  scorecardVersion: string;
+  scorecardCommit: string;
+  /** Aggregate -1..10, one decimal; -1 when no check scored. */
+  score: number;
+  /** In the order printed (the CLI sorts by name). */
+  checks: NormalizedCheck[];
+  /** The parsed document as printed, for storage. */
+  raw: ScorecardResultDocument;
+}
+
+export type Classification =
+  | { ok: true; result: NormalizedResult; flagged: boolean; internalErrors: string[] }
+  | { ok: false; failure: FailureClass; reason: string };
+
+const INTERNAL_ERROR_PREFIX = 'internal error:';
+
+/** Classifies a pod log (text or a capped read) with the pod's facts. Pure; linear in the log's length. */
+export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACTS, options: ExtractOptions = {}): Classification {
+  const text = typeof log === 'string' ? log : log.text;
+  const capped = (typeof log !== 'string' && log.truncated) || facts.truncated === true;
+  const extraction = extractDocuments(text, options);
+
+  if (isDeadline(facts)) {
+    const last = extraction.lastRateLimit ? `; last rate-limit message: ${extraction.lastRateLimit}`
+      : extraction.lastError ? `; last error: ${extraction.lastError}` : '';
+    return fail('deadline-exceeded', `Job exceeded its deadline (activeDeadlineSeconds)${podSummary(facts, '; pod: ', 'DeadlineExceeded')}${last}`);
+  }
+
+  const valid: Array<{ doc: ScorecardResultDocument; line: number }> = [];
+  const invalid: string[] = [];
+  for (const d of extraction.documents) {
+    const v = validateResult(d.value);
+    if (v.ok) valid.push({ doc: v.value, line: d.line });
+    else invalid.push(`line ${d.line}: ${v.error}`);
+  }
+
+  if (valid.length > 1 || (valid.length === 1 && extraction.documentsDropped)) {
+    const lines = valid.map((v) => v.line).join(', ');
+    return fail('invalid-result', `${extraction.documentsDropped ? 'more than ' : ''}${valid.length} different Scorecard results in one log (lines ${lines}); refusing to pick one`);
+  }
+  if (valid.length === 1) return succeed(valid[0].doc);
+
+  if (capped) {
+    const where = extraction.unterminated ? `; a result starting at line ${extraction.unterminated.line} is cut off` : '';
+    const bytes = typeof log === 'string' ? '' : ` of ${log.bytes} bytes`;
+    return fail('truncated', `log is longer than the byte cap and its first part${bytes} holds no complete result${where}`);
+  }
+  if (invalid.length > 0) return fail('invalid-result', `result fails the schema: ${invalid[0]}`);
+  if (extraction.malformed.length > 0) return fail('invalid-result', extraction.malformed[0]);
+  if (extraction.unterminated) {
+    return fail('truncated', `log ends inside a result starting at line ${extraction.unterminated.line}${podSummary(facts, '; ')}`);
+  }
+  if (isPodFailed(facts)) {
+    return fail('pod-failed', `pod failed${podSummary(facts, ': ')}${lastErrorOf(extraction)}`);
+  }
+  if (extraction.skipped) return fail('no-result', `Scorecard skipped the repository: ${extraction.skipped}`);
+  return fail('no-result', `no Scorecard result in ${extraction.lines} log lines${lastErrorOf(extraction)}`);
+}
+
+/** The stored shape of a valid document. */
+export function normalizeResult(doc: ScorecardResultDocument): NormalizedResult {
+  const date = parseScorecardDate(doc.date);
+  if (date === null) throw new TypeError(`not a validated Scorecard result: date ${JSON.stringify(doc.date)}`);
+  return {
+    repo: doc.repo.name,
+    commit: doc.repo.commit,
+    date,
+    scorecardVersion: doc.scorecard.version,
+    scorecardCommit: doc.scorecard.commit,
+    score: doc.score,
+    checks: doc.checks.map((c) => ({
+      name: c.name,
+      score: c.score,
+      reason: c.reason,
+      details: c.details ?? null,
+      documentation: c.documentation ? { url: c.documentation.url, short: c.documentation.short } : null,
+    })),
+    raw: doc,
+  };
+}
+
+/** `<check>: <reason>` for every check whose -1 is a runtime error rather than "inconclusive". */
+export function internalErrorsOf(doc: ScorecardResultDocument): string[] {
+  return doc.checks
+    .filter((c) => c.reason.trimStart().startsWith(INTERNAL_ERROR_PREFIX))
+    .map((c) => safeReason(`${c.name}: ${c.reason}`));
+}
+
+function succeed(doc: ScorecardResultDocument): Classification {
+  const internalErrors = internalErrorsOf(doc);
+  return { ok: true, result: normalizeResult(doc), flagged: internalErrors.length > 0, internalErrors };
+}
+
+function fail(failure: FailureClass, reason: string): Classification {
+  return { ok: false, failure, reason: safeReason(reason) };
+}
+
+function isDeadline(f: PodFacts): boolean {
+  return f.jobConditionReason === 'DeadlineExceeded' || f.podReason === 'DeadlineExceeded' || f.terminatedReason === 'DeadlineExceeded';
+}
+
+function isPodFailed(f: PodFacts): boolean {
+  if (f.phase === 'Failed') return true;
+  if (typeof f.exitCode === 'number' && f.exitCode !== 0) return true;
+  if (f.terminatedReason && f.terminatedReason !== 'Completed') return true;
+  if (f.podReason === 'Evicted') return true;
+  // A Job that failed for another reason (BackoffLimitExceeded, PodFailurePolicy) failed its pod.
+  return Boolean(f.jobConditionReason);
+}
+
+const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
+
+/** e.g. `: phase Failed, exit code 137 (SIGKILL), OOMKilled`, or '' when nothing worth saying is known. */
+function podSummary(f: PodFacts, lead: string, omit = 'Completed'): string {
+  const parts: string[] = [];
+  if (f.phase) parts.push(`phase ${f.phase}`);
+  if (typeof f.exitCode === 'number' && f.exitCode !== 0) {
+    const signal = f.exitCode > 128 ? SIGNALS[f.exitCode - 128] : undefined;
+    parts.push(`exit code ${f.exitCode}${signal ? ` (${signal})` : ''}`);
+  }
+  for (const r of [f.terminatedReason, f.podReason, f.jobConditionReason]) {
+    if (r && r !== 'Completed' && r !== omit && !parts.includes(r)) parts.push(r);
+  }
+  return parts.length > 0 ? lead + parts.join(', ') : '';
+}
+
+function lastErrorOf(e: Extraction): string {
+  return e.lastError ? `; last error: ${e.lastError}` : '';
+}
