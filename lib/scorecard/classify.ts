@@ -29,15 +29,19 @@ export type FailureClass = (typeof FAILURE_CLASSES)[number];
 /** What Kubernetes says about the pod and its Job; every field is optional. */
 export interface PodFacts {
   /** Pod phase: Succeeded, Failed, … */
-  phase?: string | null;
+  podPhase?: string | null;
   /** The Scorecard container's `state.terminated.exitCode`. */
   exitCode?: number | null;
-  /** The container's `state.terminated.reason`: Completed, Error, OOMKilled, … */
+  /** The container's `state.terminated.reason` (Completed, Error, OOMKilled, …) or else the pod's. */
   terminatedReason?: string | null;
   /** The pod's `status.reason`, e.g. DeadlineExceeded, Evicted. */
   podReason?: string | null;
-  /** Reason of the Job's Failed condition: DeadlineExceeded, BackoffLimitExceeded, PodFailurePolicy. */
-  jobConditionReason?: string | null;
+  /** Reason of the Job's terminal condition: DeadlineExceeded, BackoffLimitExceeded, … (or CompletionsReached). */
+  jobReason?: string | null;
+  /** Message of the Job's terminal condition. */
+  jobMessage?: string | null;
+  /** The Job has no pod left to read. */
+  podMissing?: boolean;
   /** The log was cut by the byte cap (also read from a CappedText). */
   truncated?: boolean;
 }
@@ -86,7 +90,7 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
   if (isDeadline(facts)) {
     const last = extraction.lastRateLimit ? `; last rate-limit message: ${extraction.lastRateLimit}`
       : extraction.lastError ? `; last error: ${extraction.lastError}` : '';
-    return fail('deadline-exceeded', `Job exceeded its deadline (activeDeadlineSeconds)${podSummary(facts, '; pod: ', 'DeadlineExceeded')}${last}`);
+    return fail('deadline-exceeded', `Job exceeded its deadline (activeDeadlineSeconds)${podSummary(facts, '; ', 'DeadlineExceeded')}${last}`);
   }
 
   const valid: Array<{ doc: ScorecardResultDocument; line: number }> = [];
@@ -117,7 +121,7 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
     return fail('pod-failed', `pod failed${podSummary(facts, ': ')}${lastErrorOf(extraction)}`);
   }
   if (extraction.skipped) return fail('no-result', `Scorecard skipped the repository: ${extraction.skipped}`);
-  return fail('no-result', `no Scorecard result in ${extraction.lines} log lines${lastErrorOf(extraction)}`);
+  return fail('no-result', `no Scorecard result in ${extraction.lines} log lines${facts.podMissing ? ' (no pod found)' : ''}${lastErrorOf(extraction)}`);
 }
 
 /** The stored shape of a valid document. */
@@ -159,16 +163,18 @@ function fail(failure: FailureClass, reason: string): Classification {
 }
 
 function isDeadline(f: PodFacts): boolean {
-  return f.jobConditionReason === 'DeadlineExceeded' || f.podReason === 'DeadlineExceeded' || f.terminatedReason === 'DeadlineExceeded';
+  return f.jobReason === 'DeadlineExceeded' || f.podReason === 'DeadlineExceeded' || f.terminatedReason === 'DeadlineExceeded';
 }
 
+// Reasons of a Job's Failed condition (batch/v1); a Complete Job says CompletionsReached or SuccessPolicy.
+const JOB_FAILURE_REASONS = new Set(['Failed', 'BackoffLimitExceeded', 'PodFailurePolicy', 'MaxFailedIndexesExceeded', 'FailedIndexes']);
+
 function isPodFailed(f: PodFacts): boolean {
-  if (f.phase === 'Failed') return true;
+  if (f.podPhase === 'Failed') return true;
   if (typeof f.exitCode === 'number' && f.exitCode !== 0) return true;
   if (f.terminatedReason && f.terminatedReason !== 'Completed') return true;
-  if (f.podReason === 'Evicted') return true;
-  // A Job that failed for another reason (BackoffLimitExceeded, PodFailurePolicy) failed its pod.
-  return Boolean(f.jobConditionReason);
+  if (f.podReason) return true;
+  return Boolean(f.jobReason && JOB_FAILURE_REASONS.has(f.jobReason));
 }
 
 const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' };
@@ -176,14 +182,16 @@ const SIGNALS: Record<number, string> = { 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT'
 /** e.g. `: phase Failed, exit code 137 (SIGKILL), OOMKilled`, or '' when nothing worth saying is known. */
 function podSummary(f: PodFacts, lead: string, omit = 'Completed'): string {
   const parts: string[] = [];
-  if (f.phase) parts.push(`phase ${f.phase}`);
+  if (f.podMissing) parts.push('no pod found');
+  if (f.podPhase) parts.push(`phase ${f.podPhase}`);
   if (typeof f.exitCode === 'number' && f.exitCode !== 0) {
     const signal = f.exitCode > 128 ? SIGNALS[f.exitCode - 128] : undefined;
     parts.push(`exit code ${f.exitCode}${signal ? ` (${signal})` : ''}`);
   }
-  for (const r of [f.terminatedReason, f.podReason, f.jobConditionReason]) {
-    if (r && r !== 'Completed' && r !== omit && !parts.includes(r)) parts.push(r);
+  for (const r of [f.terminatedReason, f.podReason, f.jobReason]) {
+    if (r && r !== 'Completed' && r !== 'CompletionsReached' && r !== omit && !parts.includes(r)) parts.push(r);
   }
+  if (f.jobMessage) parts.push(`"${f.jobMessage}"`);
   return parts.length > 0 ? lead + parts.join(', ') : '';
 }
 
