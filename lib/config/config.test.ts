@@ -35,6 +35,7 @@ test('bad values stop with a message naming the variable, the value and what is 
     [{ POSTURE_PROTECTED_NAMESPACES: '^kube-(' }, /not a regular expression/],
     [{ POSTURE_ALLOWED_HOSTS: 'GitHub.com' }, /POSTURE_ALLOWED_HOSTS/],
     [{ POSTURE_TLS_CERT_FILE: '/x.pem' }, /must be set together/],
+    [{ POSTURE_LEASE_SECONDS: '600', POSTURE_JOB_DEADLINE_SECONDS: '1800' }, /POSTURE_LEASE_SECONDS=600 is invalid: it must be longer than POSTURE_JOB_DEADLINE_SECONDS=1800/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: unknown) => {

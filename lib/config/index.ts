@@ -165,6 +165,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (typeof out.scorecardImage === 'string' && /:latest$/.test(out.scorecardImage)) {
     problems.push(`${origin.scorecardImage ?? 'POSTURE_SCORECARD_IMAGE'}=${JSON.stringify(out.scorecardImage)} is invalid: pin a version tag or a digest, not latest`);
   }
+  if (typeof out.leaseSeconds === 'number' && typeof out.jobDeadlineSeconds === 'number' && out.leaseSeconds <= out.jobDeadlineSeconds) {
+    problems.push(`POSTURE_LEASE_SECONDS=${out.leaseSeconds} is invalid: it must be longer than POSTURE_JOB_DEADLINE_SECONDS=${out.jobDeadlineSeconds}, or a running Job's repository could be claimed again`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

@@ -8,7 +8,7 @@ import {
   refundBudget, releaseClaim, releaseExpiredLeases, releaseTickLock, runsByJobNames, setRunJobUid, setTickBackoff,
   startTick, storeHarvest, takeBudget, type ClaimedRepo, type Db,
 } from '../db/index.ts';
-import { buildScorecardJob, POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
+import { buildScorecardJob, POSTURE_JOB_SELECTOR, REPO_ID_LABEL, repoIdLabel } from '../jobs/spec.ts';
 import { jobState } from '../jobs/status.ts';
 import { KubeError, toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
@@ -98,6 +98,7 @@ async function tick(slot: string, deps: TickDeps, now: () => Date): Promise<Tick
     return s;
   }
   const active = await reconcile(jobs, deps, now, s);
+  const running = new Set(jobs.filter((j) => !jobState(j).finished).map((j) => j.metadata?.labels?.[REPO_ID_LABEL]));
   s.active = active;
   s.capacity = Math.max(0, config.maxConcurrentJobs - active);
 
@@ -108,7 +109,7 @@ async function tick(slot: string, deps: TickDeps, now: () => Date): Promise<Tick
     const claims = await claimDueRepos(db, { owner: slot, limit: s.budgetGranted, leaseSeconds: config.leaseSeconds, now: now() });
     s.claimed = claims.length;
     await refundBudget(db, s.budgetGranted - claims.length, now());
-    await createJobs(claims, slot, deps, now, s);
+    await createJobs(claims, slot, deps, now, s, running);
   } else {
     s.skipped.push({ repo: '*', why: `${active} posture Jobs active, cap is ${config.maxConcurrentJobs}` });
   }
@@ -182,7 +183,7 @@ export function scheduleOf(config: Config, random: number) {
 }
 
 /** Creates the Jobs of claimed repositories, a few at a time; stops early on a config error. */
-async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, now: () => Date, s: TickSummary): Promise<void> {
+async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, now: () => Date, s: TickSummary, running = new Set<string | undefined>()): Promise<void> {
   const { db, config, cluster, log } = deps;
   let stop: string | undefined;
   const queue = [...claims];
@@ -198,6 +199,12 @@ async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, n
         const why = `invalid repository name in the database: ${parsed.reason}`;
         s.skipped.push({ repo: claim.canonical, why });
         await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.failureBackoffMaxSeconds * 1000), error: why });
+        continue;
+      }
+      if (running.has(repoIdLabel(parsed.repo))) {
+        // Its previous Job outlived the lease (only if the lease is shorter than the deadline): wait for it.
+        s.skipped.push({ repo: claim.canonical, why: 'a Job for this repository is still running' });
+        await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.leaseSeconds * 1000) });
         continue;
       }
       const job = buildScorecardJob({ repo: parsed.repo, dueWindow: claim.claimedDueAt, tickSlot: slot }, config);

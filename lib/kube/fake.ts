@@ -1,0 +1,84 @@
+// An in-memory ClusterApi for unit tests of decisions around the cluster (the real client is
+// tested against a real API server in test/e2e). It can be told to fail calls.
+import { randomUUID } from 'node:crypto';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { KubeError, type ClusterApi } from './cluster.ts';
+
+export class FakeCluster implements ClusterApi {
+  jobs = new Map<string, V1Job>();
+  pods = new Map<string, V1Pod>();
+  logs = new Map<string, string>();
+  calls: string[] = [];
+  /** Fail the next calls of a kind with these statuses (consumed in order). */
+  failures: Record<string, number[]> = {};
+
+  private maybeFail(kind: string): void {
+    this.calls.push(kind);
+    const next = this.failures[kind]?.shift();
+    if (next !== undefined) throw new KubeError(next, `HTTP ${next}: injected`, next === 403 ? 'Forbidden' : '');
+  }
+
+  private key(ns: string, name: string) {
+    return `${ns}/${name}`;
+  }
+
+  async createJob(namespace: string, job: V1Job) {
+    this.maybeFail('createJob');
+    const k = this.key(namespace, job.metadata!.name!);
+    const existing = this.jobs.get(k);
+    if (existing) return { created: false, job: existing };
+    const stored: V1Job = structuredClone({ ...job, metadata: { ...job.metadata, namespace, uid: randomUUID(), creationTimestamp: new Date() } });
+    this.jobs.set(k, stored);
+    return { created: true, job: stored };
+  }
+
+  async getJob(namespace: string, name: string) {
+    this.maybeFail('getJob');
+    return this.jobs.get(this.key(namespace, name));
+  }
+
+  async listJobs(namespace: string, labelSelector: string) {
+    this.maybeFail('listJobs');
+    const [k, v] = labelSelector.split('=');
+    return [...this.jobs.values()].filter((j) => j.metadata?.namespace === namespace && j.metadata?.labels?.[k] === v);
+  }
+
+  async listPods(namespace: string, labelSelector: string) {
+    this.maybeFail('listPods');
+    const [k, v] = labelSelector.split('=');
+    return [...this.pods.values()].filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[k] === v);
+  }
+
+  async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number) {
+    this.maybeFail('streamPodLog');
+    const text = this.logs.get(this.key(namespace, pod));
+    if (text === undefined) throw new KubeError(404, 'HTTP 404: no such pod');
+    const bytes = Buffer.from(text).subarray(0, limitBytes);
+    return { chunks: (async function* () { for (let i = 0; i < bytes.length; i += 65536) yield bytes.subarray(i, i + 65536); })(), abort() {} };
+  }
+
+  async deleteJob(namespace: string, name: string) {
+    this.maybeFail('deleteJob');
+    this.jobs.delete(this.key(namespace, name));
+    for (const [k, p] of this.pods) if (p.metadata?.labels?.['batch.kubernetes.io/job-name'] === name) this.pods.delete(k);
+  }
+
+  /** Finishes a Job the way the job controller would, with a pod whose log is `log`. */
+  finish(namespace: string, name: string, options: { log: string; exitCode?: number; reason?: string; at?: Date }): V1Job {
+    const job = this.jobs.get(this.key(namespace, name));
+    if (!job) throw new Error(`no Job ${name}`);
+    const at = options.at ?? new Date();
+    const failed = (options.exitCode ?? 0) !== 0 || options.reason === 'DeadlineExceeded';
+    const podName = `${name}-abcde`;
+    this.pods.set(this.key(namespace, podName), {
+      metadata: { name: podName, namespace, labels: { 'batch.kubernetes.io/job-name': name }, creationTimestamp: at },
+      status: {
+        phase: failed ? 'Failed' : 'Succeeded',
+        containerStatuses: [{ name: 'scorecard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: options.exitCode ?? 0, reason: failed ? 'Error' : 'Completed' } } }],
+      },
+    });
+    this.logs.set(this.key(namespace, podName), options.log);
+    job.status = { conditions: [{ type: failed ? 'Failed' : 'Complete', status: 'True', reason: options.reason ?? (failed ? 'BackoffLimitExceeded' : undefined), lastTransitionTime: at }] };
+    return structuredClone(job);
+  }
+}
