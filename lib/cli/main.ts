@@ -4,9 +4,10 @@ import { EXIT, UsageError, type CliIO, type Command } from './types.ts';
 import { commands as dbCommands } from './db.ts';
 import { commands as repoCommands } from './repos.ts';
 import { commands as jobCommands } from './jobs.ts';
+import { commands as resultCommands } from './results.ts';
 
 // Each group module exports its commands; adding a group is one import and one spread here.
-const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands];
+const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...resultCommands];
 
 function help(): string {
   const width = Math.max(...all.map((c) => c.usage.length));
