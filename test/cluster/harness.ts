@@ -9,7 +9,7 @@
 //   ... create Job j1 in ns, wait for Complete, readNamespacedPodLog returns '{"score":7}\n'
 import { spawn } from 'node:child_process';
 import {
-  existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, closeSync, writeFileSync,
+  existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, closeSync, statSync, writeFileSync,
 } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -258,9 +258,28 @@ async function spawnAndWait(stateDir: string, timeoutMs: number, log: (s: string
   }
 }
 
+/**
+ * Private planes that were killed hard leave etcd's data (~120 MB) behind: remove it from dead
+ * planes, and remove dead planes' dirs (logs) after a day.
+ */
+function sweepPrivateDirs(): void {
+  const base = os.tmpdir();
+  for (const d of readdirSync(base)) {
+    if (!d.startsWith('posture-cp-')) continue;
+    const dir = path.join(base, d);
+    const st = readState(dir);
+    if (st && (isAlive(st.supervisorPid) || pidsInGroup(st.pgid).length)) continue;
+    try {
+      const age = Date.now() - statSync(dir).mtimeMs;
+      rmSync(age > 24 * 3600 * 1000 ? dir : path.join(dir, 'etcd-data'), { recursive: true, force: true });
+    } catch {}
+  }
+}
+
 /** Starts a private plane (its own state dir), stopped by stop() or when this process dies. */
 export async function startControlPlane(o: StartOptions = {}): Promise<ControlPlane> {
   const log = o.log ?? defaultLog;
+  if (!o.stateDir) sweepPrivateDirs();
   const binDir = ensureBinaries(log);
   const stateDir = o.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'posture-cp-'));
   const opts: PlaneOptions = { binDir, pinned: !!o.pinned, idleGraceMs: o.idleGraceMs ?? 0 };
@@ -553,6 +572,30 @@ function handle(st: PlaneState, how: { started: boolean; shared: boolean }): Con
     },
   };
   return cp;
+}
+
+/** Polls a Job until it has a Complete or Failed condition (status True). */
+export async function waitForJobFinished(
+  kc: k8s.KubeConfig, namespace: string, name: string, timeoutMs = 30000,
+): Promise<{ condition: 'Complete' | 'Failed'; job: k8s.V1Job }> {
+  const batch = kc.makeApiClient(k8s.BatchV1Api);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await batch.readNamespacedJob({ name, namespace });
+    const c = job.status?.conditions?.find((x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True');
+    if (c) return { condition: c.type as 'Complete' | 'Failed', job };
+    if (Date.now() > deadline) {
+      throw new Error(`Job ${namespace}/${name} not finished after ${timeoutMs} ms: ${JSON.stringify(job.status)}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** The pods of a Job (label batch.kubernetes.io/job-name), oldest first. */
+export async function jobPods(kc: k8s.KubeConfig, namespace: string, jobName: string): Promise<k8s.V1Pod[]> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const list = await core.listNamespacedPod({ namespace, labelSelector: `batch.kubernetes.io/job-name=${jobName}` });
+  return list.items.sort((a, b) => +new Date(a.metadata!.creationTimestamp!) - +new Date(b.metadata!.creationTimestamp!));
 }
 
 /** Eventing CRD files: from knative.dev/eventing (config/core/resources) or knative.dev/operator's kodata. */

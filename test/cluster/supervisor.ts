@@ -182,19 +182,22 @@ async function shutdown(reason: string, code: number): Promise<void> {
     writeState();
   } catch {}
   stopBinder?.();
-  // reverse start order: kwok, scheduler, controller-manager, apiserver, etcd
-  for (const c of [...children].reverse()) {
-    if (c.exited) continue;
+  // clients first (in parallel), then kube-apiserver, then etcd
+  const stopOne = async (c: Child) => {
+    if (c.exited) return;
     c.proc.kill('SIGTERM');
     const deadline = Date.now() + 5000;
-    while (!c.exited && Date.now() < deadline) await sleep(50);
+    while (!c.exited && Date.now() < deadline) await sleep(25);
     if (!c.exited) {
       log(`${c.name} ignored SIGTERM, sending SIGKILL`);
       c.proc.kill('SIGKILL');
       const d2 = Date.now() + 2000;
-      while (!c.exited && Date.now() < d2) await sleep(50);
+      while (!c.exited && Date.now() < d2) await sleep(25);
     }
-  }
+  };
+  const order = ['kube-apiserver', 'etcd'];
+  await Promise.all(children.filter((c) => !order.includes(c.name)).map(stopOne));
+  for (const name of order) for (const c of children.filter((x) => x.name === name)) await stopOne(c);
   if (!opts.keepData) rmSync(path.join(stateDir, 'etcd-data'), { recursive: true, force: true });
   state.status = code === 0 ? 'stopped' : 'failed';
   state.stoppedAt = new Date().toISOString();
