@@ -103,6 +103,12 @@ export const settings = [
   { key: 'tlsCertFile', env: 'POSTURE_TLS_CERT_FILE', type: 'string',
     doc: 'Serving certificate of the admission server (PEM); unset in `posture up`: a generated self-signed one.' },
   { key: 'tlsKeyFile', env: 'POSTURE_TLS_KEY_FILE', type: 'string', doc: 'Key of that certificate (PEM).' },
+  { key: 'webhookEnforcement', env: 'POSTURE_WEBHOOK_ENFORCEMENT', type: 'list', default: [], pattern: '^[a-z0-9-]+=(deny|warn|dry-run)$',
+    doc: 'Per-webhook enforcement overrides, e.g. `scorecard-gate=warn` (deny, warn: admit with a warning, dry-run: admit, log and count).' },
+  { key: 'admissionMaxBodyBytes', env: 'POSTURE_ADMISSION_MAX_BODY_BYTES', type: 'integer', default: 8388608, minimum: 3145728, maximum: 67108864,
+    doc: 'Largest AdmissionReview the admission server reads (an UPDATE carries the object twice; the API server accepts 3 MiB objects).' },
+  { key: 'tlsReloadSeconds', env: 'POSTURE_TLS_RELOAD_SECONDS', type: 'integer', default: 10, minimum: 1, maximum: 3600,
+    doc: 'How often the admission server re-reads its certificate and key (it also watches them), so rotation needs no restart.' },
 
   // Serving
   { key: 'port', env: 'PORT', type: 'integer', default: 8080, minimum: 0, maximum: 65535,

@@ -1,0 +1,71 @@
+// Label and annotation names posture's webhooks act on, and small readers over objects; shared
+// by the webhook files, their CEL match conditions and their tests.
+import { celString, type KubeObject } from '../../lib/admission/index.ts';
+
+/** Marks an object only exempt identities may change or delete. */
+export const PROTECTED_LABEL = 'posture.dev/protected';
+/** Marks posture's own Jobs (set by the scheduler). */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'posture';
+/** The repository a workload is built from, judged by the Scorecard gate. */
+export const SOURCE_REPO_ANNOTATION = 'posture.dev/source-repo';
+/** Namespace label overriding the gate's threshold. */
+export const MIN_SCORE_LABEL = 'posture.dev/min-score';
+/** Namespace labels under this prefix are posture policy (only exempt identities set them). */
+export const POLICY_LABEL_PREFIX = 'posture.dev/';
+
+type Meta = { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
+
+function meta(x: unknown): Meta {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const m = (x as { metadata?: unknown }).metadata;
+  return typeof m === 'object' && m !== null ? (m as Meta) : undefined;
+}
+
+function field(x: unknown, key: string): unknown {
+  return typeof x === 'object' && x !== null ? (x as Record<string, unknown>)[key] : undefined;
+}
+
+export function labelsOf(o: unknown): Record<string, string> {
+  const l = meta(o)?.labels;
+  return typeof l === 'object' && l !== null ? l : {};
+}
+
+export function annotationsOf(o: unknown): Record<string, string> {
+  const a = meta(o)?.annotations;
+  return typeof a === 'object' && a !== null ? a : {};
+}
+
+/** The pod template of a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job) or CronJob. */
+export function podTemplateOf(o: KubeObject | null): unknown {
+  const spec = field(o, 'spec');
+  const template = field(spec, 'template');
+  if (template !== undefined) return template;
+  return field(field(field(spec, 'jobTemplate'), 'spec'), 'template');
+}
+
+/** The Job template of a CronJob. */
+export function jobTemplateOf(o: KubeObject | null): unknown {
+  return field(field(o, 'spec'), 'jobTemplate');
+}
+
+// ---- CEL (for match conditions; the same checks as the readers above) ------------------------
+
+/** CEL: every step of `root.a.b...` exists (has() errors on a missing parent, so check each). */
+export function celHas(root: string, ...steps: string[]): string {
+  const out: string[] = [];
+  let path = root;
+  for (const s of steps) {
+    path = `${path}.${s}`;
+    out.push(`has(${path})`);
+  }
+  return out.join(' && ');
+}
+
+/** CEL: `<root>.<steps>.metadata.<map>[key]` exists (and equals value when given), safe when any step is missing. */
+export function celMetaIs(root: string, steps: readonly string[], map: 'labels' | 'annotations', key: string, value?: string): string {
+  const k = celString(key);
+  const path = [root, ...steps, 'metadata', map].join('.');
+  const has = `${celHas(root, ...steps, 'metadata', map)} && ${k} in ${path}`;
+  return value === undefined ? `(${has})` : `(${has} && ${path}[${k}] == ${celString(value)})`;
+}

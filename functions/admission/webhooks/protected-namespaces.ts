@@ -1,0 +1,71 @@
+// protected-namespaces: only administrators may create, change or delete kube-system and the other
+// protected namespaces, or set posture's policy labels on any namespace.
+import { Allowed, Denied, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
+import { labelsOf, POLICY_LABEL_PREFIX } from '../labels.ts';
+import type { AdmissionServices } from '../services.ts';
+
+interface Settings {
+  patterns: RegExp[];
+}
+
+const VERB = { CREATE: 'create', UPDATE: 'change', DELETE: 'delete', CONNECT: 'connect to' } as const;
+
+export function protectedMessage(name: string, operation: AdmissionRequest['operation']): string {
+  return `namespace "${name}" is protected by posture: only cluster administrators may ${VERB[operation]} it`;
+}
+
+export function policyLabelMessage(key: string): string {
+  return `namespace label "${key}" is posture policy: only cluster administrators may set, change or remove it`;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Keys under posture.dev/ whose value differs between two label maps. */
+function changedPolicyLabels(before: Record<string, string>, after: Record<string, string>): string[] {
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)].filter((k) => k.startsWith(POLICY_LABEL_PREFIX)));
+  return [...keys].filter((k) => before[k] !== after[k]).sort();
+}
+
+export default defineWebhook<AdmissionServices, Settings>({
+  name: 'protected-namespaces',
+  path: '/protected-namespaces',
+  rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['namespaces'], scope: 'Cluster' }],
+  failurePolicy: 'Ignore',
+  timeoutSeconds: 3,
+  enforcement: 'deny',
+  exempt: [{ groupsFrom: 'adminGroups' }, { usersFrom: 'adminUsers' }, { group: 'system:serviceaccounts:kube-system' }],
+  // The namespaces it protects are the ones the defaults would exclude: it must see them.
+  optOut: ['own-namespace', 'kube-system', 'kube-node-lease'],
+  doc: {
+    summary: 'Only administrators may create, change or delete protected namespaces, or set posture policy labels on any namespace.',
+    protects:
+      'Namespaces whose name matches a pattern in protectedNamespaces (default `^kube-.*` and `^default$`) and posture\'s own namespace: create, update (labels included) and delete. ' +
+      'On every namespace, labels under `posture.dev/` (such as `posture.dev/min-score`, which lowers the Scorecard gate\'s threshold) are policy: setting, changing or removing one is refused.',
+    exempt:
+      'Members of the groups in adminGroups (default `system:masters`, `posture:admins`), the users in adminUsers, and the service accounts of kube-system (group `system:serviceaccounts:kube-system`, the control plane\'s controllers). ' +
+      'They are skipped by a match condition, so the API server does not even call the webhook for them. `system:unauthenticated` is never exempt.',
+    failurePolicy:
+      'Ignore: the API server creates kube-system, kube-public, kube-node-lease and default at start-up and must never depend on this webhook being up ' +
+      '(kubernetes#56761: a failing namespace webhook kept an API server from starting). While the webhook is down protected namespaces are unguarded; RBAC still applies.',
+    timeout: '3 s: the decision is in memory and takes microseconds; a short timeout bounds what an unreachable webhook adds to namespace operations.',
+    denials: [protectedMessage('<name>', 'DELETE'), protectedMessage('<name>', 'CREATE'), protectedMessage('<name>', 'UPDATE'), policyLabelMessage('<key>')],
+    optOuts: {
+      'own-namespace': "posture's own namespace is one of the protected namespaces; the rule matches namespaces only, so the webhook's own pods are never judged.",
+      'kube-system': 'kube-system is the first namespace this webhook protects; its own service accounts stay exempt by identity.',
+      'kube-node-lease': 'kube-node-lease matches `^kube-.*`; deleting it would stop node heartbeats.',
+    },
+    settings: ['protectedNamespaces', 'namespace', 'adminGroups', 'adminUsers'],
+  },
+  prepare: (config) => ({ patterns: [...config.protectedNamespaces, `^${escapeRegExp(config.namespace)}$`].map((p) => new RegExp(p)) }),
+  authorize(request, { settings }) {
+    const name = request.name || request.object?.metadata?.name || request.oldObject?.metadata?.name || '';
+    if (request.operation === 'CONNECT') return Allowed();
+    if (settings.patterns.some((p) => p.test(name))) return Denied(protectedMessage(name, request.operation));
+    if (request.operation === 'DELETE' || request.subResource) return Allowed();
+    const changed = changedPolicyLabels(labelsOf(request.oldObject), labelsOf(request.object));
+    if (changed.length > 0) return Denied(policyLabelMessage(changed[0]));
+    return Allowed();
+  },
+});

@@ -1,0 +1,281 @@
+// A webhook's declaration is checked when its file is loaded (so a bad file fails every test,
+// the generator and the server the same way), then compiled against a configuration: default
+// exclusions, exemption match conditions, enforcement overrides and derived settings.
+import type { Config } from '../config/index.ts';
+import {
+  DEFAULT_EXCLUSIONS,
+  ENFORCEMENTS,
+  OPERATIONS,
+  type DefaultExclusion,
+  type Enforcement,
+  type Exemption,
+  type LabelSelector,
+  type LabelSelectorRequirement,
+  type MatchCondition,
+  type NamespaceLabel,
+  type WebhookDeclaration,
+} from './types.ts';
+
+/** Suffix of every generated webhook name (the API server wants a fully qualified name). */
+export const WEBHOOK_DOMAIN = 'posture.dev';
+/** The immutable label every namespace carries (Kubernetes 1.21+): selects namespaces by name. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+/** Never exempt, whatever the configuration says. */
+export const UNAUTHENTICATED_GROUP = 'system:unauthenticated';
+export const MAX_MATCH_CONDITIONS = 64;
+/** Match conditions the framework may add (lease exclusion, exemptions). */
+const FRAMEWORK_CONDITIONS = 2;
+
+export class WebhookDefinitionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookDefinitionError';
+  }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const PATH = /^\/[A-Za-z0-9._~\/-]*$/;
+const CONDITION_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+function problemsOfSelector(where: string, s: LabelSelector | undefined): string[] {
+  if (!s) return [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(s.matchLabels ?? {})) {
+    if (!LABEL_KEY.test(k)) out.push(`${where}.matchLabels: invalid label key ${JSON.stringify(k)}`);
+    if (!LABEL_VALUE.test(v)) out.push(`${where}.matchLabels: invalid label value ${JSON.stringify(v)}`);
+  }
+  for (const e of s.matchExpressions ?? []) {
+    if (!LABEL_KEY.test(e.key)) out.push(`${where}.matchExpressions: invalid label key ${JSON.stringify(e.key)}`);
+    const needsValues = e.operator === 'In' || e.operator === 'NotIn';
+    if (needsValues && !(e.values && e.values.length > 0)) out.push(`${where}.matchExpressions: ${e.operator} needs values`);
+    if (!needsValues && e.values && e.values.length > 0) out.push(`${where}.matchExpressions: ${e.operator} takes no values`);
+  }
+  return out;
+}
+
+/** Every problem of a declaration, each a sentence; empty when it is valid. */
+export function problemsOf(d: WebhookDeclaration<any, any>): string[] {
+  const p: string[] = [];
+  if (typeof d.name !== 'string' || !DNS_LABEL.test(d.name)) p.push(`name ${JSON.stringify(d.name)} must be a DNS label (a-z, 0-9, -; at most 63)`);
+  if (typeof d.path !== 'string' || !PATH.test(d.path) || d.path === '/' || d.path.endsWith('/')) {
+    p.push(`path ${JSON.stringify(d.path)} must start with / and use only URL path characters (no query, not "/", no trailing /)`);
+  } else if (['/healthz', '/readyz', '/metrics', '/events'].includes(d.path)) {
+    p.push(`path ${d.path} is reserved by the server`);
+  }
+  if (!Array.isArray(d.rules) || d.rules.length === 0) p.push('rules must list at least one rule');
+  for (const [i, r] of (d.rules ?? []).entries()) {
+    const ops = r.operations as readonly string[];
+    if (!Array.isArray(ops) || ops.length === 0 || !ops.every((o) => o === '*' || (OPERATIONS as readonly string[]).includes(o))) {
+      p.push(`rules[${i}].operations must be CREATE, UPDATE, DELETE, CONNECT or *`);
+    }
+    for (const f of ['apiGroups', 'apiVersions', 'resources'] as const) {
+      if (!Array.isArray(r[f]) || r[f].length === 0) p.push(`rules[${i}].${f} must not be empty`);
+    }
+    if (r.scope !== undefined && !['Cluster', 'Namespaced', '*'].includes(r.scope)) p.push(`rules[${i}].scope must be Cluster, Namespaced or *`);
+  }
+  if (d.failurePolicy !== 'Fail' && d.failurePolicy !== 'Ignore') p.push('failurePolicy must be Fail or Ignore');
+  if (d.matchPolicy !== undefined && d.matchPolicy !== 'Exact' && d.matchPolicy !== 'Equivalent') p.push('matchPolicy must be Exact or Equivalent');
+  if (d.sideEffects !== undefined && d.sideEffects !== 'None' && d.sideEffects !== 'NoneOnDryRun') p.push('sideEffects must be None or NoneOnDryRun');
+  if (!Number.isInteger(d.timeoutSeconds) || d.timeoutSeconds < 1 || d.timeoutSeconds > 30) p.push(`timeoutSeconds ${d.timeoutSeconds} must be an integer from 1 to 30`);
+  p.push(...problemsOfSelector('namespaceSelector', d.namespaceSelector), ...problemsOfSelector('objectSelector', d.objectSelector));
+  const conditions = d.matchConditions ?? [];
+  if (conditions.length > MAX_MATCH_CONDITIONS - FRAMEWORK_CONDITIONS) {
+    p.push(`matchConditions: ${conditions.length} declared, at most ${MAX_MATCH_CONDITIONS - FRAMEWORK_CONDITIONS} (the API server allows ${MAX_MATCH_CONDITIONS}, the framework adds ${FRAMEWORK_CONDITIONS})`);
+  }
+  const seen = new Set<string>();
+  for (const c of conditions) {
+    if (!CONDITION_NAME.test(c.name ?? '')) p.push(`matchConditions: invalid name ${JSON.stringify(c.name)}`);
+    if (c.name?.startsWith('posture-')) p.push(`matchConditions: the prefix "posture-" is the framework's (${c.name})`);
+    if (seen.has(c.name)) p.push(`matchConditions: duplicate name ${c.name}`);
+    seen.add(c.name);
+    if (typeof c.expression !== 'string' || c.expression.trim() === '') p.push(`matchConditions.${c.name}: empty expression`);
+  }
+  if (!ENFORCEMENTS.includes(d.enforcement)) p.push(`enforcement must be one of ${ENFORCEMENTS.join(', ')}`);
+  for (const o of d.optOut ?? []) {
+    if (!DEFAULT_EXCLUSIONS.includes(o)) p.push(`optOut: unknown default exclusion ${JSON.stringify(o)} (known: ${DEFAULT_EXCLUSIONS.join(', ')})`);
+    else if (!d.doc?.optOuts?.[o]?.trim()) p.push(`optOut ${o}: doc.optOuts.${o} must say why`);
+  }
+  if (d.namespaceLabel) {
+    if (!LABEL_KEY.test(d.namespaceLabel.key)) p.push(`namespaceLabel.key ${JSON.stringify(d.namespaceLabel.key)} is not a label key`);
+    if (d.namespaceLabel.values.length === 0) p.push('namespaceLabel.values must not be empty');
+    for (const v of d.namespaceLabel.values) if (!LABEL_VALUE.test(v) || v === '') p.push(`namespaceLabel.values: ${JSON.stringify(v)} is not a label value`);
+  }
+  const doc = d.doc;
+  if (!doc || typeof doc !== 'object') {
+    p.push('doc is required');
+  } else {
+    for (const f of ['summary', 'protects', 'exempt', 'failurePolicy', 'timeout'] as const) {
+      if (typeof doc[f] !== 'string' || doc[f].trim() === '') p.push(`doc.${f} is required`);
+    }
+    if (!Array.isArray(doc.denials) || doc.denials.length === 0) p.push('doc.denials must list the messages users see');
+  }
+  if (typeof d.authorize !== 'function') p.push('authorize must be a function');
+  return p;
+}
+
+/**
+ * Declares a webhook: the one call a file in functions/admission/webhooks/ makes (as its default
+ * export). Throws on an invalid declaration, naming every problem.
+ */
+export function defineWebhook<S = unknown, P = undefined>(d: WebhookDeclaration<S, P>): WebhookDeclaration<S, P> {
+  const problems = problemsOf(d);
+  if (problems.length > 0) throw new WebhookDefinitionError(`webhook ${JSON.stringify(d?.name)}: ${problems.join('; ')}`);
+  return Object.freeze(d);
+}
+
+// ---- Compilation against a configuration ---------------------------------------------------
+
+/** One entry of the generated ValidatingWebhookConfiguration, and the path it is served on. */
+export interface WebhookEntry {
+  /** `<name>.posture.dev`, or `<tier>.<name>.posture.dev` for namespace-label tiers. */
+  qualifiedName: string;
+  path: string;
+  namespaceSelector: LabelSelector;
+  /** The namespace label this entry's requests carry (see NamespaceLabelTiers). */
+  tier?: NamespaceLabel;
+}
+
+export interface Webhook<S = unknown, P = unknown> {
+  declaration: WebhookDeclaration<S, P>;
+  name: string;
+  enforcement: Enforcement;
+  settings: P;
+  /** Identities never judged, resolved from the configuration. */
+  exemptUsers: ReadonlySet<string>;
+  exemptGroups: ReadonlySet<string>;
+  /** Default exclusions in force (the declared ones minus opt-outs). */
+  exclusions: readonly DefaultExclusion[];
+  excludedNamespaces: readonly string[];
+  matchConditions: readonly MatchCondition[];
+  entries: readonly WebhookEntry[];
+  /** File it was declared in (for errors naming both files of a duplicate). */
+  source?: string;
+}
+
+export function resolveExemptions(exempt: readonly Exemption[], config: Config): { users: Set<string>; groups: Set<string> } {
+  const users = new Set<string>();
+  const groups = new Set<string>();
+  for (const e of exempt) {
+    if ('user' in e) users.add(e.user);
+    else if ('group' in e) groups.add(e.group);
+    else if ('usersFrom' in e) for (const u of config[e.usersFrom]) users.add(u);
+    else if ('groupsFrom' in e) for (const g of config[e.groupsFrom]) groups.add(g);
+    else if ('serviceAccountFrom' in e) users.add(`system:serviceaccount:${config.namespace}:${config[e.serviceAccountFrom]}`);
+  }
+  groups.delete(UNAUTHENTICATED_GROUP);
+  return { users, groups };
+}
+
+/** A CEL string literal (CEL accepts JSON's escapes in double-quoted strings). */
+export function celString(s: string): string {
+  return JSON.stringify(s);
+}
+
+function celList(values: Iterable<string>): string {
+  return `[${[...values].sort().map(celString).join(', ')}]`;
+}
+
+export const LEASES_CONDITION: MatchCondition = {
+  name: 'posture-exclude-leases',
+  expression: "!(request.resource.group == 'coordination.k8s.io' && request.resource.resource == 'leases')",
+};
+
+function exemptionCondition(users: ReadonlySet<string>, groups: ReadonlySet<string>): MatchCondition | undefined {
+  const terms: string[] = [];
+  if (users.size > 0) terms.push(`request.userInfo.username in ${celList(users)}`);
+  if (groups.size > 0) terms.push(`request.userInfo.groups.exists(g, g in ${celList(groups)})`);
+  if (terms.length === 0) return undefined;
+  // Sent unless exempt; an unauthenticated caller is never exempt, whatever it claims.
+  return {
+    name: 'posture-skip-exempt',
+    expression: `!(${terms.join(' || ')}) || request.userInfo.groups.exists(g, g == ${celString(UNAUTHENTICATED_GROUP)})`,
+  };
+}
+
+function withExpressions(base: LabelSelector | undefined, extra: readonly LabelSelectorRequirement[]): LabelSelector {
+  const matchExpressions = [...extra, ...(base?.matchExpressions ?? [])];
+  const out: LabelSelector = {};
+  if (base?.matchLabels && Object.keys(base.matchLabels).length > 0) (out as { matchLabels?: unknown }).matchLabels = base.matchLabels;
+  if (matchExpressions.length > 0) (out as { matchExpressions?: unknown }).matchExpressions = matchExpressions;
+  return out;
+}
+
+/** Tier names are DNS labels: `v-<value>` lower-cased with other characters replaced. */
+function tierLabel(value: string): string {
+  return `v-${value.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+}
+
+/**
+ * Compiles a declaration against a configuration.
+ * @param enforcementOverride from the `webhookEnforcement` setting, when it names this webhook
+ */
+export function compileWebhook<S, P>(d: WebhookDeclaration<S, P>, config: Config, enforcementOverride?: Enforcement, source?: string): Webhook<S, P> {
+  const optOut = new Set(d.optOut ?? []);
+  const exclusions = DEFAULT_EXCLUSIONS.filter((e) => !optOut.has(e));
+  const excludedNamespaces: string[] = [];
+  if (exclusions.includes('own-namespace')) excludedNamespaces.push(config.namespace);
+  if (exclusions.includes('kube-system')) excludedNamespaces.push('kube-system');
+  if (exclusions.includes('kube-node-lease')) excludedNamespaces.push('kube-node-lease');
+  const unique = [...new Set(excludedNamespaces)];
+  const baseExpressions: LabelSelectorRequirement[] = unique.length > 0 ? [{ key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: unique }] : [];
+  const { users, groups } = resolveExemptions(d.exempt ?? [], config);
+  const conditions: MatchCondition[] = [];
+  if (exclusions.includes('leases')) conditions.push(LEASES_CONDITION);
+  const exemptCondition = exemptionCondition(users, groups);
+  if (exemptCondition) conditions.push(exemptCondition);
+  conditions.push(...(d.matchConditions ?? []));
+
+  const qualified = `${d.name}.${WEBHOOK_DOMAIN}`;
+  const entries: WebhookEntry[] = [];
+  if (!d.namespaceLabel) {
+    entries.push({ qualifiedName: qualified, path: d.path, namespaceSelector: withExpressions(d.namespaceSelector, baseExpressions) });
+  } else {
+    const { key, values } = d.namespaceLabel;
+    entries.push({
+      qualifiedName: qualified,
+      path: d.path,
+      namespaceSelector: withExpressions(d.namespaceSelector, [...baseExpressions, { key, operator: 'DoesNotExist' }]),
+      tier: { state: 'absent' },
+    });
+    for (const value of values) {
+      entries.push({
+        qualifiedName: `${tierLabel(value)}.${qualified}`,
+        path: `${d.path}/label/${encodeURIComponent(value)}`,
+        namespaceSelector: withExpressions(d.namespaceSelector, [...baseExpressions, { key, operator: 'In', values: [value] }]),
+        tier: { state: 'value', value },
+      });
+    }
+    entries.push({
+      qualifiedName: `invalid.${qualified}`,
+      path: `${d.path}/label-invalid`,
+      namespaceSelector: withExpressions(d.namespaceSelector, [...baseExpressions, { key, operator: 'Exists' }, { key, operator: 'NotIn', values }]),
+      tier: { state: 'invalid' },
+    });
+  }
+  return Object.freeze({
+    declaration: d,
+    name: d.name,
+    enforcement: enforcementOverride ?? d.enforcement,
+    settings: (d.prepare ? d.prepare(config) : undefined) as P,
+    exemptUsers: users,
+    exemptGroups: groups,
+    exclusions,
+    excludedNamespaces: unique,
+    matchConditions: conditions,
+    entries,
+    source,
+  });
+}
+
+/** Parses the `webhookEnforcement` setting (`name=mode` items). */
+export function parseEnforcementOverrides(items: readonly string[]): Map<string, Enforcement> {
+  const out = new Map<string, Enforcement>();
+  for (const item of items) {
+    const m = /^([a-z0-9-]+)=(deny|warn|dry-run)$/.exec(item.trim());
+    if (!m) throw new WebhookDefinitionError(`webhookEnforcement: ${JSON.stringify(item)} is not <webhook-name>=deny|warn|dry-run`);
+    out.set(m[1], m[2] as Enforcement);
+  }
+  return out;
+}
