@@ -4,10 +4,11 @@ import { EXIT, UsageError, type CliIO, type Command } from './types.ts';
 import { commands as dbCommands } from './db.ts';
 import { commands as repoCommands } from './repos.ts';
 import { commands as jobCommands } from './jobs.ts';
+import { commands as generateCommands } from './generate.ts';
 import { commands as resultCommands } from './results.ts';
 
 // Each group module exports its commands; adding a group is one import and one spread here.
-const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...resultCommands];
+const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...generateCommands, ...resultCommands];
 
 function help(): string {
   const width = Math.max(...all.map((c) => c.usage.length));

@@ -1,0 +1,34 @@
+// Helpers shared by benchmarks: medians, process memory sampling.
+import { readFileSync } from 'node:fs';
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+/** Samples a process's resident memory (kB) every `ms` until stopped; returns the samples. */
+export function sampleRss(pid: number, ms = 50): { stop(): number[] } {
+  const samples: number[] = [];
+  const t = setInterval(() => {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) samples.push(Number(m[1]));
+    } catch {
+      /* exited */
+    }
+  }, ms);
+  return {
+    stop() {
+      clearInterval(t);
+      return samples;
+    },
+  };
+}
+
+export const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
