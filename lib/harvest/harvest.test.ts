@@ -1,0 +1,155 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { CloudEvent } from 'cloudevents';
+import { defaultConfig, type Config } from '../config/index.ts';
+import { addRepos, getRepo, latestScore, runByJobName, scoreHistory, type Db } from '../db/index.ts';
+import { describeEachDatabase } from '../db/testing.ts';
+import { FakeCluster } from '../kube/fake.ts';
+import { silentLogger } from '../log/index.ts';
+import { parseRepo } from '../repo/identity.ts';
+import { runTick } from '../scheduler/tick.ts';
+import { harvestJob, type HarvestDeps } from './harvest.ts';
+import { createHarvesterHandle, SCORE_UPDATED_TYPE } from './handler.ts';
+
+const fixture = (n: string) => readFileSync(new URL(`../../../shared/fixtures/scorecard/${n}`, import.meta.url), 'utf8');
+const FX08 = fixture('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json');
+const FX08_DOC = JSON.parse(FX08);
+const T0 = new Date('2030-01-01T00:00:00Z');
+
+async function reset(db: Db) {
+  await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
+  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
+}
+
+/** Schedules one Job for `repo` through the real tick, so the run is recorded like in production. */
+async function scheduled(db: Db, repo: string, overrides: Partial<Config> = {}) {
+  const cluster = new FakeCluster();
+  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, ...overrides });
+  await addRepos(db, [{ repo: (parseRepo(repo) as any).repo }]);
+  await db('repos').update({ next_due_at: new Date(T0.getTime() - 1) });
+  await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
+  const [job] = cluster.jobs.values();
+  const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 };
+  return { cluster, config, job, deps };
+}
+
+const stderrNoise = '2030/01/01 00:00:01 using token from GITHUB_AUTH_TOKEN\n{"level":"info","msg":"fetching repo"}\n';
+
+describeEachDatabase('harvest', (ctx) => {
+  test('a finished Job with a real result stores exactly the fixture\'s score and every check, then deletes the Job', async () => {
+    await reset(ctx.db);
+    const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: stderrNoise + FX08.replace(/\n\s*/g, '') + '\n', at: new Date(T0.getTime() + 60000) });
+    const r = await harvestJob(done, deps);
+    assert.equal(r.status, 'stored');
+    const key = (parseRepo(FX08_DOC.repo.name) as any).repo.key;
+    const s = await latestScore(ctx.db, key);
+    assert.equal(s?.score, FX08_DOC.score);
+    assert.equal(s?.repoCommit, FX08_DOC.repo.commit);
+    assert.equal(s?.scorecardVersion, FX08_DOC.scorecard.version);
+    assert.deepEqual(s?.checks.map((c) => [c.name, c.score, c.reason, c.details, c.documentation]), FX08_DOC.checks.map((c: any) => [c.name, c.score, c.reason, c.details ?? null, c.documentation ?? null]));
+    assert.equal(cluster.jobs.size, 0, 'harvested Job deleted');
+    const repo = await getRepo(ctx.db, key);
+    assert.equal(repo?.next_due_at.toISOString(), new Date(T0.getTime() + 60000 + config.rescoreIntervalSeconds * 1000).toISOString());
+    assert.equal(repo?.lease_owner, null);
+    // The same event again (the Job is gone from the cluster but the event still carries it): a no-op.
+    assert.equal((await harvestJob(done, deps)).status, 'duplicate');
+    assert.equal((await scoreHistory(ctx.db, key)).length, 1);
+  });
+
+  test('keepJobs keeps the harvested Job', async () => {
+    await reset(ctx.db);
+    const { cluster, config, job, deps } = await scheduled(ctx.db, 'k/keep', { keepJobs: true });
+    const doc = { ...FX08_DOC, repo: { ...FX08_DOC.repo, name: 'github.com/k/keep' } };
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: JSON.stringify(doc) });
+    assert.equal((await harvestJob(done, deps)).status, 'stored');
+    assert.equal(cluster.jobs.size, 1);
+  });
+
+  test('failure classes are stored with the run and back the repository off', async () => {
+    const cases: Array<[string, { log: string; exitCode?: number; reason?: string }, string]> = [
+      ['skipped (v5.4+, exit 0, no JSON)', { log: 'Skipping github.com/z/repo: repo unreachable: 404\n' }, 'no-result'],
+      ['garbage log', { log: '\u0000\u0001garbage {not json\n' }, 'no-result'],
+      ['crash without output', { log: 'panic: runtime error\n', exitCode: 2 }, 'pod-failed'],
+      ['deadline', { log: stderrNoise, reason: 'DeadlineExceeded' }, 'deadline-exceeded'],
+      ['truncated result', { log: FX08.slice(0, 400) }, 'truncated'],
+    ];
+    for (const [name, finish, want] of cases) {
+      await reset(ctx.db);
+      const { cluster, config, job, deps } = await scheduled(ctx.db, 'z/repo');
+      const done = cluster.finish(config.namespace, job.metadata!.name!, finish);
+      const r = await harvestJob(done, deps);
+      assert.equal(r.status, 'stored', name);
+      const run = await runByJobName(ctx.db, job.metadata!.name!);
+      assert.equal(run?.outcome, 'failed', name);
+      assert.match(run?.failure_class ?? '', new RegExp(`^(${want})$`), `${name}: ${run?.failure_class} ${run?.reason}`);
+      assert.ok((run?.reason ?? '').length > 0, name);
+      const repo = await getRepo(ctx.db, 'github.com/z/repo');
+      assert.equal(repo?.consecutive_failures, 1, name);
+      assert.equal(await latestScore(ctx.db, 'github.com/z/repo'), undefined, name);
+    }
+  });
+
+  test('a check runtime error (exit 1 after valid JSON) is stored and flagged', async () => {
+    await reset(ctx.db);
+    const { cluster, config, job, deps } = await scheduled(ctx.db, 'ossf/scorecard-webapp');
+    const doc = JSON.parse(fixture('06-v5.3.0-REST-API-response_scorecard-webapp_mock-scorecard-results.json'));
+    doc.repo.name = 'github.com/ossf/scorecard-webapp';
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: JSON.stringify(doc) + '\nError: check runtime error\n', exitCode: 1 });
+    const r = await harvestJob(done, deps);
+    assert.equal(r.status, 'stored');
+    assert.equal((r as any).flagged, true);
+    assert.equal((await runByJobName(ctx.db, job.metadata!.name!))?.flagged, true);
+    assert.equal((await latestScore(ctx.db, 'github.com/ossf/scorecard-webapp'))?.score, doc.score);
+  });
+
+  test('unfinished Jobs, other Jobs and Jobs the scheduler never recorded are ignored', async () => {
+    await reset(ctx.db);
+    const { cluster, config, job, deps } = await scheduled(ctx.db, 'i/one');
+    assert.match(((await harvestJob(job, deps)) as any).why, /not finished/);
+    const other = { ...job, metadata: { ...job.metadata, labels: {} } };
+    assert.match(((await harvestJob(other, deps)) as any).why, /not a posture Job/);
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: 'x' });
+    const forged = structuredClone(done);
+    forged.metadata!.name = 'forged-job';
+    assert.match(((await harvestJob(forged, deps)) as any).why, /not created by the scheduler/);
+    const elsewhere = structuredClone(done);
+    elsewhere.metadata!.namespace = 'default';
+    assert.equal((await harvestJob(elsewhere, deps)).status, 'ignored');
+  });
+
+  test('the API server failing while reading the pod is transient: nothing is stored, the event is retried', async () => {
+    await reset(ctx.db);
+    const { cluster, config, job, deps } = await scheduled(ctx.db, 't/one', { kubeRetries: 1 });
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08 });
+    cluster.failures.listPods = [500, 503];
+    await assert.rejects(harvestJob(done, deps), /TransientHarvestError|reading the Job's pod/);
+    assert.equal((await runByJobName(ctx.db, job.metadata!.name!))?.outcome, 'pending');
+  });
+
+  test('the handler answers Knative: 400 malformed, 422 wrong object, 200 ignored, score.updated CloudEvent when stored', async () => {
+    await reset(ctx.db);
+    const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
+    const handle = createHarvesterHandle(async () => deps);
+    const context = (cloudevent?: CloudEvent<unknown>) => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent });
+    const ev = (type: string, data: unknown) => new CloudEvent({ type, source: '/apis/v1/namespaces/posture/apiserversources/jobs', data });
+    assert.equal(((await handle(context())) as any).statusCode, 400);
+    assert.equal(((await handle(context(ev('dev.knative.sources.ping', {})))) as any).statusCode, 400);
+    assert.equal(((await handle(context(ev('dev.knative.apiserver.resource.update', { kind: 'Pod', apiVersion: 'v1' })))) as any).statusCode, 422);
+    assert.equal(((await handle(context(ev('dev.knative.apiserver.resource.update', job)))) as any).statusCode, 200, 'running Job: acknowledged');
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08 });
+    const out = await handle(context(ev('dev.knative.apiserver.resource.update', done)));
+    assert.ok(out instanceof CloudEvent);
+    assert.equal(out.type, SCORE_UPDATED_TYPE);
+    assert.equal(out.subject, FX08_DOC.repo.name);
+    assert.equal((out.data as any).score, FX08_DOC.score);
+    const again = await handle(context(ev('dev.knative.apiserver.resource.update', done)));
+    assert.equal((again as any).statusCode, 200);
+    assert.equal((again as any).body.status, 'duplicate');
+    const down = createHarvesterHandle(async () => {
+      throw new Error('database down');
+    });
+    assert.equal(((await down(context(ev('dev.knative.apiserver.resource.update', done)))) as any).statusCode, 503);
+  });
+});
