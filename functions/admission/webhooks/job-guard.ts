@@ -29,7 +29,7 @@ export default defineWebhook<AdmissionServices, Settings>({
   name: 'job-guard',
   path: '/job-guard',
   rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['batch'], apiVersions: ['v1'], resources: ['jobs', 'cronjobs'], scope: 'Namespaced' }],
-  matchConditions: [{ name: 'posture-labelled', expression: `(object != null && (${labelled('object')})) || (oldObject != null && (${labelled('oldObject')}))` }],
+  matchConditions: [{ name: 'carries-managed-by-label', expression: `(object != null && (${labelled('object')})) || (oldObject != null && (${labelled('oldObject')}))` }],
   failurePolicy: 'Fail',
   timeoutSeconds: 5,
   enforcement: 'deny',

@@ -1,0 +1,104 @@
+// Table tests of scorecard-gate through the full dispatcher path, with a fake score lookup.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defaultConfig, type Config } from '../../../lib/config/index.ts';
+import type { ScoreLookup, ScoreLookupResult } from '../../../lib/admission/scores.ts';
+import { object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
+import type { AdmissionServices } from '../services.ts';
+import { INVALID_LABEL_MESSAGE, invalidRepoMessage, lowScoreMessage, unknownMessage } from './scorecard-gate.ts';
+
+const SCORES: Record<string, ScoreLookupResult> = {
+  'github.com/low/repo': { state: 'hit', repo: 'github.com/low/repo', score: 3.2, date: '2026-11-01T00:00:00Z' },
+  'github.com/mid/repo': { state: 'hit', repo: 'github.com/mid/repo', score: 5, date: '2026-11-01T00:00:00Z' },
+  'github.com/high/repo': { state: 'hit', repo: 'github.com/high/repo', score: 7.5, date: '2026-11-01T00:00:00Z' },
+};
+let unavailable = false;
+const scores: ScoreLookup = {
+  lookup: (key) => (unavailable ? { state: 'unavailable', reason: 'scores are stale: last loaded 900 s ago' } : (SCORES[key] ?? { state: 'unknown' })),
+};
+const services: AdmissionServices = { scores };
+const A = 'posture.dev/source-repo';
+const deploy = (repo: string | undefined, where: 'meta' | 'template' = 'meta') =>
+  object('Deployment', 'web', {
+    namespace: 'team',
+    annotations: repo && where === 'meta' ? { [A]: repo } : undefined,
+    spec: { template: { metadata: { annotations: repo && where === 'template' ? { [A]: repo } : {} }, spec: { containers: [] } } },
+  });
+const pod = (repo: string) => object('Pod', 'p', { namespace: 'team', annotations: { [A]: repo } });
+const cron = (repo: string) => object('CronJob', 'c', { namespace: 'team', spec: { jobTemplate: { spec: { template: { metadata: { annotations: { [A]: repo } } } } } } });
+const jane = user('jane', 'devs');
+const low = lowScoreMessage('github.com/low/repo', 3.2, '2026-11-01T00:00:00Z', 5, false);
+
+interface Case {
+  name: string;
+  review: ReviewSpec;
+  allowed: boolean;
+  message?: string;
+  warning?: RegExp;
+  tier?: string;
+  config?: Partial<Config>;
+  down?: boolean;
+  audit?: boolean;
+}
+
+const cases: Case[] = [
+  { name: 'Deployment from a low-scoring repo', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: false, message: low },
+  { name: 'annotation on the pod template', review: { operation: 'CREATE', object: deploy('github.com/low/repo', 'template'), caller: jane }, allowed: false, message: low },
+  { name: 'URL form and case are the same repo', review: { operation: 'CREATE', object: deploy('https://GitHub.com/Low/Repo.git'), caller: jane }, allowed: false },
+  { name: 'Pod', review: { operation: 'CREATE', object: pod('github.com/low/repo'), caller: jane }, allowed: false },
+  { name: 'CronJob job template', review: { operation: 'CREATE', object: cron('github.com/low/repo'), caller: jane }, allowed: false },
+  { name: 'UPDATE is judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/high/repo'), caller: jane }, allowed: false },
+  { name: 'dryRun is judged the same', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane, dryRun: true }, allowed: false },
+  { name: 'score at the threshold', review: { operation: 'CREATE', object: deploy('github.com/mid/repo'), caller: jane }, allowed: true },
+  { name: 'score above', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, allowed: true },
+  { name: 'no annotation', review: { operation: 'CREATE', object: deploy(undefined), caller: jane }, allowed: true },
+  { name: 'DELETE is not judged (only oldObject)', review: { operation: 'DELETE', oldObject: deploy('github.com/low/repo'), caller: jane }, allowed: true },
+  { name: 'scale subresource is not judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/low/repo'), subResource: 'scale', caller: jane }, allowed: true },
+  { name: 'invalid annotation', review: { operation: 'CREATE', object: deploy('not a repo'), caller: jane }, allowed: false, message: invalidRepoMessage('not a repo', 'contains whitespace or control characters') },
+  { name: 'host not allowed', review: { operation: 'CREATE', object: deploy('gitlab.com/a/b'), caller: jane }, allowed: false },
+  { name: 'threshold from config', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, allowed: false, config: { gateThreshold: 8 } },
+  // Namespace label tiers (the API server routes by namespaceSelector).
+  { name: 'namespace min-score 8 refuses 7.5', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, tier: '8', allowed: false, message: lowScoreMessage('github.com/high/repo', 7.5, '2026-11-01', 8, true) },
+  { name: 'namespace min-score 3 admits 3.2', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, tier: '3', allowed: true },
+  { name: 'namespace min-score 0 admits all', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, tier: '0', allowed: true },
+  { name: 'invalid namespace label', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, tier: 'invalid', allowed: false, message: INVALID_LABEL_MESSAGE },
+  // Unknown repositories.
+  { name: 'unknown repo, gateUnknown=warn (default)', review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane }, allowed: true, warning: new RegExp(unknownMessage('github.com/new/repo')) },
+  { name: 'unknown repo, gateUnknown=allow', review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane }, allowed: true, config: { gateUnknown: 'allow' } },
+  { name: 'unknown repo, gateUnknown=deny', review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane }, allowed: false, message: unknownMessage('github.com/new/repo'), config: { gateUnknown: 'deny' } },
+  // Enforcement and failure.
+  { name: 'warn enforcement admits with the message as a warning', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: true, warning: new RegExp(low.replace(/[.()]/g, '\\$&')), config: { webhookEnforcement: ['scorecard-gate=warn'] } },
+  { name: 'dry-run enforcement admits silently, audit-annotated', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: true, audit: true, config: { webhookEnforcement: ['scorecard-gate=dry-run'] } },
+  { name: 'stale scores follow failurePolicy Ignore: admitted with a warning', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: true, down: true, warning: /scores are stale/ },
+  // Exemptions.
+  { name: 'ReplicaSet controller stamping pods', review: { operation: 'CREATE', object: pod('github.com/low/repo'), caller: serviceAccount('kube-system', 'replicaset-controller') }, allowed: true },
+  { name: 'cluster admin is judged like anyone', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: user('root', 'system:masters') }, allowed: false },
+];
+
+test('scorecard-gate', async (t) => {
+  const testers = new Map<string, WebhookTester<AdmissionServices>>();
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const key = JSON.stringify(c.config ?? {});
+      if (!testers.has(key)) testers.set(key, await WebhookTester.create({ services, config: defaultConfig(c.config ?? {}) }));
+      unavailable = c.down ?? false;
+      try {
+        const r = testers.get(key)!.send('scorecard-gate', c.review, { tier: c.tier });
+        assert.equal(r.http.statusCode, 200);
+        assert.equal(r.response!.allowed, c.allowed, JSON.stringify(r.response));
+        if (c.message) assert.equal(r.response!.status?.message, c.message);
+        if (c.warning) assert.match(r.response!.warnings?.join('\n') ?? '', c.warning);
+        if (c.audit) assert.equal(r.response!.auditAnnotations?.['dry-run-denied'], low);
+      } finally {
+        unavailable = false;
+      }
+    });
+  }
+});
+
+test('scorecard-gate: one entry per namespace-label value, plus absent and invalid', async () => {
+  const tester = await WebhookTester.create({ services });
+  const w = tester.dispatcher.registry.byName('scorecard-gate')!;
+  assert.equal(w.entries.length, 13);
+  assert.deepEqual(w.entries[0].namespaceSelector.matchExpressions?.at(-1), { key: 'posture.dev/min-score', operator: 'DoesNotExist' });
+});

@@ -1,0 +1,144 @@
+// Webhook documentation (JSON and Markdown) generated from the same registry as the manifests,
+// and the doc lint: a doc must agree with its webhook's data (what it matches, who is exempt,
+// its failure policy and timeout), so prose cannot drift from behaviour (several MCVW docs say
+// the opposite of their code).
+import type { Config } from '../config/index.ts';
+import { settings as settingSpecs } from '../config/spec.ts';
+import type { Webhook } from './define.ts';
+import type { LoadedDeclaration, Registry } from './registry.ts';
+import type { Exemption, WebhookDeclaration } from './types.ts';
+
+const SETTING_KEYS: ReadonlySet<string> = new Set(settingSpecs.map((s) => s.key));
+const SETTING_ENV = new Map<string, string>(settingSpecs.map((s) => [s.key, s.env]));
+
+function exemptionTerm(e: Exemption): { text: string; setting?: string } {
+  if ('user' in e) return { text: e.user };
+  if ('group' in e) return { text: e.group };
+  if ('usersFrom' in e) return { text: e.usersFrom, setting: e.usersFrom };
+  if ('groupsFrom' in e) return { text: e.groupsFrom, setting: e.groupsFrom };
+  return { text: e.serviceAccountFrom, setting: e.serviceAccountFrom };
+}
+
+/** The word a doc must use for a resource: its singular, lower case ("deployment" for deployments). */
+function resourceWord(resource: string): string {
+  const main = resource.split('/')[0].toLowerCase();
+  return main.endsWith('s') ? main.slice(0, -1) : main;
+}
+
+/** Problems of one declaration's doc against its data; empty when it agrees. */
+export function lintDoc(d: WebhookDeclaration<any, any>): string[] {
+  const p: string[] = [];
+  const doc = d.doc;
+  const protects = doc.protects.toLowerCase();
+  for (const rule of d.rules) {
+    for (const r of rule.resources) {
+      if (r === '*' || r === '*/*') {
+        if (!/\bevery\b|\ball\b|`\*`/.test(protects)) p.push('doc.protects must say it covers every resource (the rules use *)');
+      } else if (!protects.includes(resourceWord(r))) {
+        p.push(`doc.protects does not name ${r}, which its rules match`);
+      }
+    }
+  }
+  const selectorKeys = [...Object.keys(d.objectSelector?.matchLabels ?? {}), ...(d.objectSelector?.matchExpressions ?? []).map((e) => e.key)];
+  for (const k of selectorKeys) if (!doc.protects.includes(k)) p.push(`doc.protects does not name the label ${k} its objectSelector selects`);
+  if (d.namespaceLabel && !doc.protects.includes(d.namespaceLabel.key)) p.push(`doc.protects does not name the namespace label ${d.namespaceLabel.key}`);
+  const mentioned = doc.settings ?? [];
+  for (const s of mentioned) if (!SETTING_KEYS.has(s)) p.push(`doc.settings names ${s}, which is not a setting`);
+  for (const e of d.exempt ?? []) {
+    const { text, setting } = exemptionTerm(e);
+    const env = setting ? SETTING_ENV.get(setting) : undefined;
+    if (!doc.exempt.includes(text) && !(env && doc.exempt.includes(env))) p.push(`doc.exempt does not name ${text}, which the webhook exempts`);
+    if (setting && !mentioned.includes(setting)) p.push(`doc.settings must list ${setting} (it decides who is exempt)`);
+  }
+  if ((d.exempt ?? []).length === 0 && !/\bnobody\b|\bno one\b|\bnone\b/i.test(doc.exempt)) p.push('doc.exempt must say nobody is exempt when the webhook exempts no one');
+  if (!doc.failurePolicy.startsWith(`${d.failurePolicy}:`)) p.push(`doc.failurePolicy must start with "${d.failurePolicy}:" and say why`);
+  if (!doc.timeout.startsWith(`${d.timeoutSeconds} s`)) p.push(`doc.timeout must start with "${d.timeoutSeconds} s" and say why`);
+  return p;
+}
+
+/** Lints every loaded declaration; each problem names its file. */
+export function lintDocs(loaded: readonly LoadedDeclaration[], _config?: Config): string[] {
+  return loaded.flatMap((l) => lintDoc(l.declaration).map((problem) => `${l.source}: ${problem}`));
+}
+
+function describeExemption(e: Exemption, config: Config): string {
+  if ('user' in e) return `user \`${e.user}\``;
+  if ('group' in e) return `group \`${e.group}\``;
+  if ('usersFrom' in e) return `users in \`${e.usersFrom}\` (${SETTING_ENV.get(e.usersFrom)}; default: ${config[e.usersFrom].map((u) => `\`${u}\``).join(', ') || 'none'})`;
+  if ('groupsFrom' in e) return `groups in \`${e.groupsFrom}\` (${SETTING_ENV.get(e.groupsFrom)}; default: ${config[e.groupsFrom].map((g) => `\`${g}\``).join(', ') || 'none'})`;
+  return `service account \`${e.serviceAccountFrom}\` in posture's namespace (default \`system:serviceaccount:${config.namespace}:${config[e.serviceAccountFrom]}\`)`;
+}
+
+/** The JSON form of the docs: declaration data, effective selectors and the doc. */
+export function docsJson(registry: Registry<any>, config: Config): unknown {
+  return {
+    generatedBy: 'npm run generate:webhooks',
+    webhooks: registry.webhooks.map((w: Webhook<any, any>) => {
+      const d = w.declaration;
+      return {
+        name: w.name,
+        source: `functions/admission/webhooks/${w.source}`,
+        enforcement: w.enforcement,
+        failurePolicy: d.failurePolicy,
+        timeoutSeconds: d.timeoutSeconds,
+        matchPolicy: d.matchPolicy ?? 'Equivalent',
+        sideEffects: d.sideEffects ?? 'None',
+        rules: d.rules,
+        objectSelector: d.objectSelector ?? {},
+        namespaceLabel: d.namespaceLabel,
+        entries: w.entries.map((e) => ({ name: e.qualifiedName, path: e.path, namespaceSelector: e.namespaceSelector })),
+        matchConditions: w.matchConditions,
+        exempt: (d.exempt ?? []).map((e) => describeExemption(e, config)),
+        defaultExclusions: w.exclusions,
+        excludedNamespaces: w.excludedNamespaces,
+        doc: d.doc,
+      };
+    }),
+  };
+}
+
+function rulesText(d: WebhookDeclaration<any, any>): string {
+  return d.rules
+    .map((r) => `${r.operations.join(', ')} on ${r.resources.map((x) => `\`${x}\``).join(', ')} (${r.apiGroups.map((g) => (g === '' ? 'core' : g)).join(', ')}/${r.apiVersions.join(', ')})`)
+    .join('; ');
+}
+
+/** The Markdown page (docs/webhooks.md). */
+export function docsMarkdown(registry: Registry<any>, config: Config): string {
+  const out: string[] = [
+    '# Admission webhooks',
+    '',
+    '<!-- Generated by `npm run generate:webhooks` from functions/admission/webhooks/: do not edit. -->',
+    '',
+    "Each webhook is one file in `functions/admission/webhooks/` and gets its own ValidatingWebhookConfiguration (`knative/webhooks/`), with its own failure policy and timeout. " +
+      "Unless a webhook opts out (and says why below), it never sees posture's own namespace, `kube-system` or `kube-node-lease` (namespaceSelector on the immutable `kubernetes.io/metadata.name` label) " +
+      "nor `coordination.k8s.io` leases (match condition), and exempt identities are skipped by a match condition, so they never wait on the webhook. " +
+      'Enforcement: `deny` refuses, `warn` admits with the message as a warning, `dry-run` admits, logs and counts; set per webhook with `POSTURE_WEBHOOK_ENFORCEMENT` (e.g. `scorecard-gate=warn`). ' +
+      'Defaults below are those of an unconfigured install.',
+    '',
+    '| Webhook | Enforcement | Failure policy | Timeout | Matches |',
+    '| --- | --- | --- | --- | --- |',
+    ...registry.webhooks.map((w) => `| [${w.name}](#${w.name}) | ${w.enforcement} | ${w.declaration.failurePolicy} | ${w.declaration.timeoutSeconds} s | ${rulesText(w.declaration)} |`),
+  ];
+  for (const w of registry.webhooks) {
+    const d = w.declaration;
+    const doc = d.doc;
+    out.push('', `## ${w.name}`, '', doc.summary, '', `- **Protects:** ${doc.protects}`, `- **Exempt:** ${doc.exempt}`);
+    if (d.exempt?.length) out.push(`  - ${d.exempt.map((e) => describeExemption(e, config)).join('; ')}`);
+    out.push(
+      `- **Failure policy:** ${doc.failurePolicy}`,
+      `- **Timeout:** ${doc.timeout}`,
+      `- **Enforcement:** \`${w.enforcement}\``,
+      `- **Rules:** ${rulesText(d)}`,
+    );
+    if (d.objectSelector) out.push(`- **Object selector:** \`${JSON.stringify(d.objectSelector)}\` (matched against the new and the stored object)`);
+    out.push(`- **Not sent:** ${w.excludedNamespaces.length > 0 ? `namespaces ${w.excludedNamespaces.map((n) => `\`${n}\``).join(', ')}` : 'no namespace is excluded'}${w.exclusions.includes('leases') ? '; leases' : ''}`);
+    for (const [k, why] of Object.entries(doc.optOuts ?? {})) out.push(`- **Opts out of the default exclusion \`${k}\`:** ${why}`);
+    if (d.namespaceLabel) out.push(`- **Namespace label tiers:** \`${d.namespaceLabel.key}\` in ${d.namespaceLabel.values.map((v) => `\`${v}\``).join(', ')} (one webhook entry each; absent: the default; anything else: its own entry)`);
+    if (doc.settings?.length) out.push(`- **Settings:** ${doc.settings.map((s) => `\`${s}\` (${SETTING_ENV.get(s)})`).join(', ')}`);
+    out.push(`- **Paths:** ${w.entries.length === 1 ? `\`${w.entries[0].path}\`` : `\`${d.path}\`, \`${d.path}/label/<value>\`, \`${d.path}/label-invalid\``}`, '', 'Denials read:', '', ...doc.denials.map((m) => `- \`${m}\``));
+    const custom = d.matchConditions ?? [];
+    if (custom.length > 0) out.push('', 'Match conditions (CEL; the request is sent only when all are true):', '', ...custom.map((c) => `- \`${c.name}\`: \`${c.expression}\``));
+  }
+  return out.join('\n') + '\n';
+}
