@@ -74,6 +74,7 @@ describeEachDatabase('harvest', (ctx) => {
       ['crash without output', { log: 'panic: runtime error\n', exitCode: 2 }, 'pod-failed'],
       ['deadline', { log: stderrNoise, reason: 'DeadlineExceeded' }, 'deadline-exceeded'],
       ['truncated result', { log: FX08.slice(0, 400) }, 'truncated'],
+      ['a valid result for another repository', { log: FX08 }, 'invalid-result'],
     ];
     for (const [name, finish, want] of cases) {
       await reset(ctx.db);

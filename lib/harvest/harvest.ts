@@ -101,7 +101,14 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     log.warn({ job: name, err: e.message }, 'cannot read the pod log; classifying without it');
   }
 
-  const c = classify(text, podFacts(job, pod, truncated));
+  let c = classify(text, podFacts(job, pod, truncated));
+  if (c.ok) {
+    // A log can only score the repository its Job ran for; anything else is a forged or mixed-up result.
+    const claimed = parseRepo(c.result.repo, config.allowedHosts);
+    if (!claimed.ok || claimed.repo.key !== parsed.repo.key) {
+      c = { ok: false, failure: 'invalid-result', reason: `the result is for ${JSON.stringify(c.result.repo.slice(0, 200))}, but the Job ran for ${parsed.repo.canonical}` };
+    }
+  }
   const outcome: HarvestOutcome = c.ok
     ? { ok: true, flagged: c.flagged, result: { ...c.result, checks: c.result.checks.map((x) => ({ ...x })) } }
     : { ok: false, failure: c.failure, reason: c.reason };
