@@ -585,7 +585,14 @@ export async function waitForJobFinished(
     const c = job.status?.conditions?.find((x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True');
     if (c) return { condition: c.type as 'Complete' | 'Failed', job };
     if (Date.now() > deadline) {
-      throw new Error(`Job ${namespace}/${name} not finished after ${timeoutMs} ms: ${JSON.stringify(job.status)}`);
+      const pods = (await jobPods(kc, namespace, name).catch(() => [])).map((p) => ({
+        name: p.metadata?.name, node: p.spec?.nodeName, phase: p.status?.phase,
+        annotations: Object.fromEntries(Object.entries(p.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('posture.test/'))),
+      }));
+      throw new Error(
+        `Job ${namespace}/${name} not finished after ${timeoutMs} ms: status ${JSON.stringify(job.status)}; pods ${JSON.stringify(pods)}` +
+          ' (pods without posture.test/* annotations were not seen by the binder: see the plane\'s logs/supervisor.log)',
+      );
     }
     await sleep(100);
   }
