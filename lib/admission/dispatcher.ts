@@ -122,7 +122,7 @@ export class Dispatcher<S> {
     if (req.method !== 'POST') return text(405, `${req.method} is not allowed: send the AdmissionReview with POST`, { allow: 'POST' });
     if (!isJsonContentType(req.contentType)) return text(415, `content type ${JSON.stringify(req.contentType ?? '')} is not supported: send application/json`);
     let body: unknown = req.body;
-    if (body === undefined || body === null) return text(400, 'empty body: expected an AdmissionReview');
+    if (body === undefined || body === null || ((typeof body === 'string' || Buffer.isBuffer(body)) && body.length === 0)) return text(400, 'empty body: expected an AdmissionReview');
     if (typeof body === 'string' || Buffer.isBuffer(body)) {
       try {
         body = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
@@ -186,10 +186,7 @@ export class Dispatcher<S> {
   #finish(webhook: Webhook<S, any>, uid: string, verdict: Verdict, request: AdmissionRequest | undefined, malformed: boolean): AdmissionResponse {
     const warnings = verdict.warnings ? [...verdict.warnings] : [];
     const auditAnnotations = verdict.auditAnnotations ? { ...verdict.auditAnnotations } : undefined;
-    const base = (allowed: boolean): AdmissionResponse => {
-      const r: AdmissionResponse = { uid, allowed };
-      return r;
-    };
+    const base = (allowed: boolean): AdmissionResponse => ({ uid, allowed });
     let outcome: Outcome;
     let response: AdmissionResponse;
     if (verdict.error || malformed) {

@@ -1,0 +1,55 @@
+// Knative function: AdmissionReview in, verdict out (the webhook registry in webhooks/), plus
+// score.updated CloudEvents for the Scorecard gate's cache. The API server needs HTTPS, which
+// faas-js-runtime does not serve, so `serve()` runs our own TLS server (app.ts) on the same path.
+import { loadConfig } from '../../lib/config/index.ts';
+import type { Handle } from '../../lib/function/types.ts';
+import { createLogger } from '../../lib/log/index.ts';
+import { scoresChangedSince } from '../../lib/db/scores.ts';
+import { closeRuntime, sharedRuntime } from '../../lib/runtime/deps.ts';
+import type { ScoreFeed } from '../../lib/admission/scores.ts';
+import { createAdmissionApp, type AdmissionApp } from './app.ts';
+
+const runtime = sharedRuntime('admission');
+
+/**
+ * Scores from the database, opened on first use: the admission path never waits for it, and a
+ * database that is down only makes the gate's cache stale (the gate then follows its failure policy).
+ */
+export const databaseScoreFeed: ScoreFeed = {
+  async scoresChangedSince(since) {
+    return scoresChangedSince((await runtime()).db, since);
+  },
+};
+
+let app: Promise<AdmissionApp> | undefined;
+
+function sharedApp(): Promise<AdmissionApp> {
+  app ??= (async () => {
+    const config = loadConfig();
+    return createAdmissionApp({ config, scoreFeed: databaseScoreFeed, logger: createLogger({ level: config.logLevel, name: 'admission' }) });
+  })().catch((err) => {
+    app = undefined;
+    throw err;
+  });
+  return app;
+}
+
+export const handle: Handle = async (context, event) => (await sharedApp()).handle(context, event);
+
+/** Starts the HTTPS admission server (what the admission Deployment runs); stops on SIGTERM. */
+export async function serve(): Promise<void> {
+  const a = await sharedApp();
+  const server = await a.serve();
+  process.once('SIGTERM', () => {
+    void server.stop().then(async () => {
+      a.close();
+      await closeRuntime();
+    });
+  });
+}
+
+export async function shutdown(): Promise<void> {
+  (await app?.catch(() => undefined))?.close();
+  app = undefined;
+  await closeRuntime();
+}

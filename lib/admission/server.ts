@@ -1,0 +1,254 @@
+// The admission HTTPS server: node:https around the dispatcher. The serving certificate and key
+// are re-read when they change on disk (watch plus a poll, since Secret volumes swap a symlink)
+// and swapped in with setSecureContext, so rotation needs no restart. Idle keep-alive outlives
+// the API server's (90 s), so it never writes into a socket we just closed (the EOF errors of
+// kyverno#5062 and Pepr#3056). Health, readiness and metrics are on the same port.
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import { silentLogger, type Logger } from '../log/index.ts';
+import { counter, gauge, metricsText } from '../metrics/index.ts';
+import type { Dispatcher, HttpResponseLike } from './dispatcher.ts';
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+export interface AdmissionServerOptions extends TlsFiles {
+  dispatcher: Dispatcher<any>;
+  port: number;
+  host?: string;
+  maxBodyBytes: number;
+  /** Poll interval of the certificate files (they are also watched). */
+  reloadMs: number;
+  logger?: Logger;
+  /** Extra readiness detail and veto (e.g. the score cache's state); never blocks on I/O. */
+  readiness?: () => { ready: boolean; detail?: unknown };
+  /** POST /events: CloudEvents (score.updated) for the webhooks' caches. */
+  onEvent?: (headers: IncomingMessage['headers'], body: Buffer) => HttpResponseLike;
+  /** Default 120 s: longer than the API server's 90 s idle connection timeout. */
+  keepAliveTimeoutMs?: number;
+}
+
+const tlsReloads = counter('posture_admission_tls_reloads_total', 'Serving certificate reloads by result.', ['result']);
+const certExpiry = gauge('posture_admission_tls_not_after_timestamp_seconds', 'Expiry of the serving certificate in use.');
+
+interface LoadedTls {
+  cert: Buffer;
+  key: Buffer;
+  fingerprint: string;
+  notAfter: Date;
+}
+
+/** Reads and checks a certificate and key pair; throws naming what is wrong. */
+export function readTls(files: TlsFiles): LoadedTls {
+  const cert = readFileSync(files.certFile);
+  const key = readFileSync(files.keyFile);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new Error(`${files.certFile} is not a PEM certificate: ${(err as Error).message}`);
+  }
+  let privateKey;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new Error(`${files.keyFile} is not a PEM private key: ${(err as Error).message}`);
+  }
+  // A rotation writes two files: until both are new, the pair does not match and we keep the old one.
+  if (!x509.checkPrivateKey(privateKey)) throw new Error(`${files.keyFile} is not the key of ${files.certFile}`);
+  return { cert, key, fingerprint: createHash('sha256').update(cert).update(key).digest('hex'), notAfter: new Date(x509.validTo) };
+}
+
+function send(res: ServerResponse, r: HttpResponseLike): void {
+  res.writeHead(r.statusCode, r.headers);
+  res.end(r.body);
+}
+
+export class AdmissionServer {
+  readonly #o: AdmissionServerOptions;
+  readonly #log: Logger;
+  #server: Server | undefined;
+  #tls: LoadedTls | undefined;
+  #watchers: FSWatcher[] = [];
+  #poll: NodeJS.Timeout | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #draining = false;
+
+  constructor(options: AdmissionServerOptions) {
+    this.#o = options;
+    this.#log = options.logger ?? silentLogger;
+  }
+
+  get port(): number {
+    return (this.#server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  /** SHA-256 of the certificate and key in use (tests watch it change). */
+  get fingerprint(): string | undefined {
+    return this.#tls?.fingerprint;
+  }
+
+  async start(): Promise<number> {
+    this.#tls = readTls(this.#o);
+    certExpiry.set(this.#tls.notAfter.getTime() / 1000);
+    const server = createServer(
+      {
+        cert: this.#tls.cert,
+        key: this.#tls.key,
+        minVersion: 'TLSv1.2',
+        // Webhook timeouts are at most 30 s; a request still arriving after that is abandoned.
+        requestTimeout: 35_000,
+        headersTimeout: 30_000,
+        keepAliveTimeout: this.#o.keepAliveTimeoutMs ?? 120_000,
+      },
+      (req, res) => this.#route(req, res),
+    );
+    server.keepAliveTimeout = this.#o.keepAliveTimeoutMs ?? 120_000;
+    server.on('tlsClientError', (err) => this.#log.debug({ err }, 'TLS handshake failed'));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.#o.port, this.#o.host ?? '0.0.0.0', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#watch();
+    this.#log.info({ port: this.port, webhooks: this.#o.dispatcher.registry.webhooks.map((w) => w.name), certExpires: this.#tls.notAfter }, 'admission server listening');
+    return this.port;
+  }
+
+  /** Re-reads the certificate files; swaps them in when they changed and are a valid pair. */
+  reloadTls(): 'unchanged' | 'reloaded' | 'invalid' {
+    let next: LoadedTls;
+    try {
+      next = readTls(this.#o);
+    } catch (err) {
+      tlsReloads.labels('invalid').inc();
+      this.#log.warn({ err: (err as Error).message }, 'serving certificate on disk is not usable; keeping the current one');
+      return 'invalid';
+    }
+    if (next.fingerprint === this.#tls?.fingerprint) return 'unchanged';
+    this.#server?.setSecureContext({ cert: next.cert, key: next.key, minVersion: 'TLSv1.2' });
+    this.#tls = next;
+    certExpiry.set(next.notAfter.getTime() / 1000);
+    tlsReloads.labels('reloaded').inc();
+    this.#log.info({ certExpires: next.notAfter }, 'serving certificate reloaded');
+    return 'reloaded';
+  }
+
+  /**
+   * Graceful stop: readiness fails at once (so endpoints drop the pod), new connections are
+   * refused, in-flight reviews finish, keep-alive sockets are told to close; after drainMs the
+   * rest are cut.
+   */
+  async stop(drainMs = 10_000): Promise<void> {
+    this.#draining = true;
+    for (const w of this.#watchers) w.close();
+    this.#watchers = [];
+    clearInterval(this.#poll);
+    clearTimeout(this.#debounce);
+    const server = this.#server;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), drainMs);
+    timer.unref();
+    await closed;
+    clearTimeout(timer);
+    this.#log.info('admission server stopped');
+  }
+
+  #watch(): void {
+    const onChange = () => {
+      clearTimeout(this.#debounce);
+      this.#debounce = setTimeout(() => this.reloadTls(), 100);
+      this.#debounce.unref();
+    };
+    for (const dir of new Set([dirname(this.#o.certFile), dirname(this.#o.keyFile)])) {
+      try {
+        const w = watch(dir, onChange);
+        w.on('error', () => {}); // the poll below still runs
+        this.#watchers.push(w);
+      } catch (err) {
+        this.#log.warn({ err, dir }, 'cannot watch the certificate folder; polling only');
+      }
+    }
+    this.#poll = setInterval(() => this.reloadTls(), this.#o.reloadMs);
+    this.#poll.unref();
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#draining) res.setHeader('connection', 'close');
+    const url = req.url ?? '/';
+    if (url === '/healthz') return send(res, { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: 'ok\n' });
+    if (url === '/readyz') return this.#ready(res);
+    if (url === '/metrics') {
+      void metricsText().then(
+        (m) => send(res, { statusCode: 200, headers: { 'content-type': m.contentType }, body: m.body }),
+        () => send(res, { statusCode: 500, headers: { 'content-type': 'text/plain' }, body: 'metrics unavailable\n' }),
+      );
+      return;
+    }
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const isEvents = path === '/events' && this.#o.onEvent;
+    // Unknown paths are answered before reading a body that nobody wants.
+    if (!isEvents && !this.#o.dispatcher.registry.byPath(path)) {
+      return send(res, this.#o.dispatcher.dispatch({ method: req.method ?? 'GET', path, contentType: undefined, body: undefined }));
+    }
+    const max = this.#o.maxBodyBytes;
+    // Past four times the limit the request is cut off: no AdmissionReview is that large.
+    const hardCap = max * 4;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > hardCap) {
+      res.setHeader('connection', 'close');
+      return send(res, { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: `the body is larger than ${hardCap} bytes\n` });
+    }
+    let chunks: Buffer[] = [];
+    let size = 0;
+    let head: string | undefined;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (head !== undefined) {
+        if (size > hardCap) req.destroy();
+        return;
+      }
+      if (size > max) {
+        chunks.push(c);
+        head = Buffer.concat(chunks).subarray(0, 65_536).toString('utf8');
+        chunks = [];
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (isEvents) {
+        if (head !== undefined) return send(res, { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: 'event too large\n' });
+        return send(res, this.#o.onEvent!(req.headers, Buffer.concat(chunks)));
+      }
+      const r =
+        head !== undefined
+          ? this.#o.dispatcher.tooLarge(url, head, max)
+          : this.#o.dispatcher.dispatch({ method: req.method ?? 'POST', path: url, contentType: req.headers['content-type'], body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
+      send(res, r);
+    });
+    req.on('error', () => res.destroy());
+  }
+
+  #ready(res: ServerResponse): void {
+    const extra = this.#o.readiness?.() ?? { ready: true };
+    const ready = !this.#draining && this.#tls !== undefined && extra.ready;
+    send(res, {
+      statusCode: ready ? 200 : 503,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ready, draining: this.#draining, webhooks: this.#o.dispatcher.registry.webhooks.length, certExpires: this.#tls?.notAfter, detail: extra.detail }),
+    });
+  }
+}
