@@ -42,8 +42,10 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 // Identity fields end up in keys, labels and log lines: no control characters.
 const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
 
-const stringList = (maxItems: number) => ({
-  type: 'array', maxItems, items: { type: 'string', maxLength: LIMITS.maxStringChars },
+// Union types instead of anyOf: ajv then reports the real problem ("must have required property
+// 'url'") rather than the first alternative's ("must be null").
+const stringList = (maxItems: number, orNull = false) => ({
+  type: orNull ? ['array', 'null'] : 'array', maxItems, items: { type: 'string', maxLength: LIMITS.maxStringChars },
 });
 
 export const scorecardResultSchema = {
@@ -83,26 +85,21 @@ export const scorecardResultSchema = {
           name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
           score: { type: 'integer', minimum: -1, maximum: 10 },
           reason: { type: 'string', maxLength: LIMITS.maxStringChars },
-          details: { anyOf: [{ type: 'null' }, stringList(LIMITS.maxDetails)] },
+          details: stringList(LIMITS.maxDetails, true),
           documentation: {
-            anyOf: [
-              { type: 'null' },
-              {
-                type: 'object',
-                required: ['url', 'short'],
-                properties: {
-                  // Rendered as a link by readers of the API: http(s) only, never javascript: and friends.
-                  url: { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s\\u0000-\\u001f\\u007f]+$' },
-                  short: { type: 'string', maxLength: 4096 },
-                },
-              },
-            ],
+            type: ['object', 'null'],
+            required: ['url', 'short'],
+            properties: {
+              // Rendered as a link by readers of the API: http(s) only, never javascript: and friends.
+              url: { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s\\u0000-\\u001f\\u007f]+$' },
+              short: { type: 'string', maxLength: 4096 },
+            },
           },
           annotations: stringList(10_000),
         },
       },
     },
-    metadata: { anyOf: [{ type: 'null' }, { type: 'string', maxLength: LIMITS.maxStringChars }, stringList(1000)] },
+    metadata: { type: ['array', 'string', 'null'], maxLength: LIMITS.maxStringChars, maxItems: 1000, items: { type: 'string', maxLength: LIMITS.maxStringChars } },
   },
 } as const;
 
@@ -133,7 +130,7 @@ function daysInMonth(year: number, month: number): number {
 
 // allErrors off: the first problem is enough to refuse a document and keeps hostile input from
 // producing a million error objects. multipleOfPrecision makes 5.1 a multiple of 0.1 in floats.
-const ajv = new Ajv({ allErrors: false, strict: true, multipleOfPrecision: 9, verbose: true });
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true, multipleOfPrecision: 9, verbose: true });
 ajv.addFormat('scorecard-date', { type: 'string', validate: (s: string) => parseScorecardDate(s) !== null });
 const validateSchema = ajv.compile(scorecardResultSchema);
 

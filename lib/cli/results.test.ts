@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { FIXTURE_DIR, loadFixtures, STDERR_LINES } from '../scorecard/testing.ts';
+import { runCliCaptured } from './testing.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'posture-results-'));
+const fixtures = loadFixtures();
+const fx08 = fixtures.find((f) => f.file.startsWith('08'))!;
+const fx06 = fixtures.find((f) => f.file.startsWith('06'))!;
+const stderr = STDERR_LINES.join('\n');
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+test('results parse: every fixture file prints ok with the result, exit 0', async () => {
+  for (const fx of fixtures) {
+    const run = await runCliCaptured(['results', 'parse', FIXTURE_DIR + fx.file], {});
+    assert.equal(run.code, 0, `${fx.file}: ${run.stderr}`);
+    assert.equal(run.stdout.trimEnd().split('\n').length, 1, 'one JSON object on one line');
+    const out = JSON.parse(run.stdout);
+    assert.equal(out.ok, true);
+    assert.equal(out.result.repo, fx.value.repo.name);
+    assert.equal(out.result.commit, fx.value.repo.commit);
+    assert.equal(out.result.scorecardVersion, fx.value.scorecard.version);
+    assert.equal(out.result.score, fx.value.score);
+    assert.match(out.result.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.deepEqual(out.result.checks.map((c: any) => [c.name, c.score, c.reason]), fx.value.checks.map((c) => [c.name, c.score, c.reason]));
+    assert.equal(out.result.raw, undefined, 'the raw document is for the database, not the terminal');
+    assert.equal(out.flagged, fx === fx06);
+  }
+});
+
+test('results parse: logs from a file or standard input, each outcome and exit code', async () => {
+  const cases: Array<[string, string[], string, Record<string, string>, number, Record<string, unknown>]> = [
+    ['mixed log from a file', ['results', 'parse', file('mixed.log', `${stderr}\r\n${fx08.line}\r\n${stderr}`)], '', {}, 0, { ok: true }],
+    ['stdin with -', ['results', 'parse', '-'], `\ufeff${stderr}\n${fx08.text}\n`, {}, 0, { ok: true }],
+    ['stdin by default', ['results', 'parse'], `${fx08.line}\n`, {}, 0, { ok: true }],
+    ['v5.4 skip', ['results', 'parse', '-'], 'Skipping github.com/o/gone: repo unreachable\n', {}, 2,
+      { ok: false, failure: 'no-result', reason: 'Scorecard skipped the repository: Skipping github.com/o/gone: repo unreachable' }],
+    ['garbage file', ['results', 'parse', file('garbage.log', '\u0000\u0001binary\u00ff junk {\n{"level":"error","msg":"boom"}\n')], '', {}, 2,
+      { ok: false, failure: 'no-result', reason: 'no Scorecard result in 2 log lines; last error: boom' }],
+    ['schema failure', ['results', 'parse', '-'], fx08.line.replace('"score":9.6', '"score":96') + '\n', {}, 2,
+      { ok: false, failure: 'invalid-result', reason: 'result fails the schema: line 1: /score must be <= 10 (got 96)' }],
+    ['cut by the end of the log', ['results', 'parse', '-'], fx08.line.slice(0, 4000), {}, 2,
+      { ok: false, failure: 'truncated', reason: 'log ends inside a result starting at line 1' }],
+    ['cut by the configured byte cap', ['results', 'parse', '-'], `${stderr}\n`.repeat(5) + fx08.line + '\n', { POSTURE_LOG_BYTE_CAP: '2048' }, 2,
+      { ok: false, failure: 'truncated', reason: 'log is longer than the byte cap and its first part of 2048 bytes holds no complete result' }],
+  ];
+  for (const [name, argv, stdin, env, code, want] of cases) {
+    const run = await runCliCaptured(argv, env, stdin);
+    assert.equal(run.code, code, `${name}: ${run.stdout} ${run.stderr}`);
+    const out = JSON.parse(run.stdout);
+    for (const [k, v] of Object.entries(want)) assert.deepEqual(out[k], v, `${name}: ${k}`);
+    if (!out.ok) assert.deepEqual(Object.keys(out), ['ok', 'failure', 'reason'], name);
+  }
+});
+
+test('results parse: unreadable input and a bad command line are exit 1 with a clear message', async () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['missing file', ['results', 'parse', join(dir, 'nope.log')], /^posture: cannot read ".*nope\.log": no such file\n$/],
+    ['a directory', ['results', 'parse', dir], /^posture: cannot read ".*": is a directory\n$/],
+    ['two files', ['results', 'parse', 'a', 'b'], /name at most one log file/],
+    ['an option', ['results', 'parse', '--json'], /unknown option --json/],
+    ['a bad byte cap', ['results', 'parse', '-'], /POSTURE_LOG_BYTE_CAP/],
+  ];
+  for (const [name, argv, want] of cases) {
+    const run = await runCliCaptured(argv, name === 'a bad byte cap' ? { POSTURE_LOG_BYTE_CAP: '12' } : {});
+    assert.equal(run.code, 1, name);
+    assert.equal(run.stdout, '', name);
+    assert.match(run.stderr, want, name);
+  }
+});
+
+test('results parse: the real binary, both exit codes', async () => {
+  const bin = fileURLToPath(new URL('../../bin/posture.ts', import.meta.url));
+  const run = (args: string[]) => promisify(execFile)(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH } });
+  const ok = await run(['results', 'parse', FIXTURE_DIR + fx08.file]);
+  assert.equal(JSON.parse(ok.stdout).result.score, 9.6);
+  await assert.rejects(run(['results', 'parse', file('skip.log', 'Skipping github.com/o/r: gone\n')]), (err: any) => {
+    assert.equal(err.code, 2);
+    assert.equal(JSON.parse(err.stdout).failure, 'no-result');
+    return true;
+  });
+});
