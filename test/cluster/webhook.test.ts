@@ -165,3 +165,21 @@ test('a ServiceAccount token (TokenRequest) is seen as the ServiceAccount', asyn
     (e: unknown) => (e as { code?: number }).code === 403,
   );
 });
+
+test('impersonation (Impersonate-User header from the admin) is seen as the impersonated user', async () => {
+  await cp.asServiceAccount(ns, 'impersonated', { namespace: ns, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create'] }] });
+  const user = cp.kc.getCurrentUser()!;
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cp.kc.getCurrentCluster()!],
+    users: [{ ...user, name: 'admin-as-sa', impersonateUser: `system:serviceaccount:${ns}:impersonated` }],
+    contexts: [{ name: 'imp', cluster: cp.kc.getCurrentCluster()!.name, user: 'admin-as-sa' }],
+    currentContext: 'imp',
+  });
+  const api = kc.makeApiClient(k8s.CoreV1Api);
+  await api.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'by-impersonation' } } });
+  const r = seen.find((x) => x.object?.metadata?.name === 'by-impersonation');
+  assert.equal(r?.userInfo.username, `system:serviceaccount:${ns}:impersonated`);
+  // RBAC applies to the impersonated identity, not to the admin behind it
+  await assert.rejects(api.listNamespacedSecret({ namespace: ns }), (e: unknown) => (e as { code?: number }).code === 403);
+});
