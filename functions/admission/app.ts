@@ -3,10 +3,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { Dispatcher, type HttpResponseLike } from '../../lib/admission/dispatcher.ts';
-import { loadRegistry, type Registry } from '../../lib/admission/registry.ts';
+import { loadRegistry, WEBHOOKS_DIR, type Registry } from '../../lib/admission/registry.ts';
 import { ScoreCache, type ScoreFeed, type ScoreRow } from '../../lib/admission/scores.ts';
 import { AdmissionServer } from '../../lib/admission/server.ts';
-import { WEBHOOKS_DIR } from '../../lib/admission/testing.ts';
 import type { Config } from '../../lib/config/index.ts';
 import type { Context, HandlerResult } from '../../lib/function/types.ts';
 import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';

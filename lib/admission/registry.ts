@@ -3,10 +3,13 @@
 // both files, so the server, the generators and the tests all fail the same way.
 import { readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.ts';
 import { compileWebhook, parseEnforcementOverrides, WebhookDefinitionError, type Webhook, type WebhookEntry } from './define.ts';
 import type { WebhookDeclaration } from './types.ts';
+
+/** The shipped webhooks' folder: every .ts file in it is a webhook. */
+export const WEBHOOKS_DIR = fileURLToPath(new URL('../../functions/admission/webhooks/', import.meta.url));
 
 export interface LoadedDeclaration {
   declaration: WebhookDeclaration<any, any>;

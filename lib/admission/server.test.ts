@@ -60,7 +60,7 @@ function servedCommonName(): Promise<string> {
     const s = connect({ host: '127.0.0.1', port: server.port, ca: pem(ca.cert), servername: 'localhost' }, () => {
       const cn = s.getPeerCertificate().subject.CN;
       s.end();
-      resolve(Array.isArray(cn) ? cn[0] : cn);
+      resolve(String(Array.isArray(cn) ? cn[0] : cn));
     });
     s.on('error', reject);
   });

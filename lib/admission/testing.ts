@@ -2,10 +2,9 @@
 // does (oldObject on UPDATE and DELETE, no object on DELETE, userInfo, dryRun, subresources) and
 // run them through the full dispatcher path: JSON bytes in, HTTP response out, parsed back.
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { defaultConfig, type Config } from '../config/index.ts';
 import { Dispatcher, type HttpResponseLike, type Outcome } from './dispatcher.ts';
-import { loadRegistry, type Registry } from './registry.ts';
+import { loadRegistry, WEBHOOKS_DIR, type Registry } from './registry.ts';
 import type { AdmissionResponse, GroupVersionKind, GroupVersionResource, KubeObject, Operation, ReviewApiVersion } from './types.ts';
 
 export interface Caller {
@@ -119,7 +118,7 @@ export interface ReviewResult {
   outcome?: Outcome;
 }
 
-export const WEBHOOKS_DIR = fileURLToPath(new URL('../../functions/admission/webhooks/', import.meta.url));
+export { WEBHOOKS_DIR };
 
 export interface TesterOptions<S> {
   services: S;

@@ -6,9 +6,11 @@ import { commands as repoCommands } from './repos.ts';
 import { commands as jobCommands } from './jobs.ts';
 import { commands as generateCommands } from './generate.ts';
 import { commands as resultCommands } from './results.ts';
+import { commands as webhookCommands } from './webhooks.ts';
+import { commands as admissionCommands } from './admission.ts';
 
 // Each group module exports its commands; adding a group is one import and one spread here.
-const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...generateCommands, ...resultCommands];
+const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...generateCommands, ...resultCommands, ...webhookCommands, ...admissionCommands];
 
 function help(): string {
   const width = Math.max(...all.map((c) => c.usage.length));

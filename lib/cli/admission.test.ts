@@ -1,0 +1,41 @@
+// `posture admission review`: the exact server response, offline.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { admissionReview, object, user } from '../admission/testing.ts';
+import { runCliCaptured } from './testing.ts';
+
+test('admission review prints the response the server would send', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-review-'));
+  try {
+    const review = admissionReview({ operation: 'DELETE', oldObject: object('Namespace', 'kube-system'), caller: user('jane'), uid: 'r-1' });
+    const file = join(dir, 'review.json');
+    writeFileSync(file, JSON.stringify(review));
+    const r = await runCliCaptured(['admission', 'review', 'protected-namespaces', file], {});
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'r-1', allowed: false, status: { code: 403, reason: 'Forbidden', message: 'namespace "kube-system" is protected by posture: only cluster administrators may delete it' } } }) + '\n',
+    );
+    // From stdin, with scores for the gate and a namespace label tier.
+    const deploy = admissionReview({ operation: 'CREATE', object: object('Deployment', 'web', { annotations: { 'posture.dev/source-repo': 'github.com/o/r' } }), uid: 'r-2' });
+    const scores = join(dir, 'scores.yaml');
+    writeFileSync(scores, '- repo: github.com/o/r\n  score: 6.1\n  date: "2026-11-01"\n');
+    const ok = await runCliCaptured(['admission', 'review', 'scorecard-gate', '-', '--scores', scores], {}, JSON.stringify(deploy));
+    assert.equal(JSON.parse(ok.stdout).response.allowed, true);
+    const strict = await runCliCaptured(['admission', 'review', 'scorecard-gate', '--scores', scores, '--namespace-label', '7'], {}, JSON.stringify(deploy));
+    assert.match(JSON.parse(strict.stdout).response.status.message, /scores 6.1 .* below the minimum of 7 set by this namespace/);
+    const warn = await runCliCaptured(['admission', 'review', 'scorecard-gate', '--scores', scores, '--namespace-label', '7'], { POSTURE_WEBHOOK_ENFORCEMENT: 'scorecard-gate=warn' }, JSON.stringify(deploy));
+    assert.equal(JSON.parse(warn.stdout).response.allowed, true);
+    assert.match(JSON.parse(warn.stdout).response.warnings[0], /below the minimum of 7/);
+    // Not a review: the HTTP answer on stderr, exit 2. Unknown webhook: usage, exit 1.
+    const bad = await runCliCaptured(['admission', 'review', 'protected-namespaces'], {}, '{"kind":"Pod"}');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /HTTP 400: not an AdmissionReview/);
+    assert.equal((await runCliCaptured(['admission', 'review', 'nope', file], {})).code, 1);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});

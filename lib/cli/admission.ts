@@ -1,0 +1,94 @@
+// `posture admission review <webhook> [file|-]`: reads an AdmissionReview and prints the response
+// exactly as the admission server would send it (like `kyverno test` or `kwctl run`), so a policy
+// can be tried without a cluster. Scores for the gate come from --scores (a JSON or YAML list).
+import { readFileSync } from 'node:fs';
+import { text } from 'node:stream/consumers';
+import { parse as parseYaml } from 'yaml';
+import { Dispatcher } from '../admission/dispatcher.ts';
+import { loadRegistry, WEBHOOKS_DIR } from '../admission/registry.ts';
+import { ScoreCache, StaticScoreFeed, type ScoreRow } from '../admission/scores.ts';
+import { loadConfig } from '../config/index.ts';
+import { parseRepo } from '../repo/identity.ts';
+import { parseFlags } from './webhooks.ts';
+import { EXIT, UsageError, type Command } from './types.ts';
+
+/** Reads `[{repo, score, date?}]` (JSON or YAML) into score rows. */
+export function parseScores(source: string, allowedHosts: readonly string[], name = 'scores'): ScoreRow[] {
+  let list: unknown;
+  try {
+    list = parseYaml(source);
+  } catch (err) {
+    throw new UsageError(`${name}: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(list)) throw new UsageError(`${name}: expected a list of {repo, score, date}`);
+  return list.map((item, i) => {
+    const it = item as { repo?: unknown; score?: unknown; date?: unknown };
+    const parsed = typeof it?.repo === 'string' ? parseRepo(it.repo, allowedHosts) : { ok: false as const, reason: 'repo is missing' };
+    if (!parsed.ok) throw new UsageError(`${name}[${i}]: ${parsed.reason}`);
+    if (typeof it.score !== 'number' || it.score < 0 || it.score > 10) throw new UsageError(`${name}[${i}]: score must be a number from 0 to 10`);
+    return { repoKey: parsed.repo.key, repo: parsed.repo.canonical, score: it.score, date: typeof it.date === 'string' ? it.date : '', updatedAt: new Date(0) };
+  });
+}
+
+export const commands: Command[] = [
+  {
+    words: ['admission', 'review'],
+    usage: 'admission review <webhook> [file|-] [--scores FILE] [--namespace-label VALUE]',
+    summary: 'print the AdmissionReview response the admission server would send for a review',
+    async run(args, io) {
+      const { flags, words } = parseFlags(args, { scores: 'value', 'namespace-label': 'value' });
+      const [name, file = '-', ...rest] = words;
+      if (!name) throw new UsageError('name the webhook (posture webhooks list)');
+      if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+      const config = loadConfig(io.env);
+      const scoresFile = flags.get('scores') as string | undefined;
+      let rows: ScoreRow[] = [];
+      if (scoresFile) {
+        let source: string;
+        try {
+          source = readFileSync(scoresFile, 'utf8');
+        } catch (err) {
+          throw new UsageError(`--scores ${scoresFile}: ${(err as Error).message}`);
+        }
+        rows = parseScores(source, config.allowedHosts, scoresFile);
+      }
+      const scores = new ScoreCache({ feed: new StaticScoreFeed(rows), maxEntries: config.gateCacheSize, refreshMs: 60_000, staleAfterMs: Number.MAX_SAFE_INTEGER });
+      await scores.refresh();
+      const registry = await loadRegistry(WEBHOOKS_DIR, config);
+      const webhook = registry.byName(name);
+      if (!webhook) throw new UsageError(`no webhook named ${JSON.stringify(name)} (known: ${registry.webhooks.map((w) => w.name).join(', ')})`);
+      const label = flags.get('namespace-label') as string | undefined;
+      const entry =
+        label === undefined
+          ? webhook.entries[0]
+          : (webhook.entries.find((e) => e.tier?.state === 'value' && e.tier.value === label) ?? webhook.entries.find((e) => e.tier?.state === 'invalid'));
+      if (!entry) throw new UsageError(`webhook ${name} does not read a namespace label`);
+      let body: string;
+      try {
+        body = file === '-' ? await text(io.stdin) : readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new UsageError(`${file}: ${(err as Error).message}`);
+      }
+      // A YAML review is accepted for convenience; the server itself only takes JSON.
+      let review: unknown;
+      try {
+        review = JSON.parse(body);
+      } catch {
+        try {
+          review = parseYaml(body);
+        } catch (err) {
+          io.stderr.write(`posture: ${file === '-' ? 'stdin' : file} is neither JSON nor YAML: ${(err as Error).message}\n`);
+          return EXIT.rejected;
+        }
+      }
+      const dispatcher = new Dispatcher({ registry, services: { scores } });
+      const r = dispatcher.dispatch({ method: 'POST', path: entry.path, contentType: 'application/json', body: JSON.stringify(review) });
+      if (r.statusCode !== 200) {
+        io.stderr.write(`posture: the server would answer HTTP ${r.statusCode}: ${r.body}`);
+        return EXIT.rejected;
+      }
+      io.stdout.write(r.body + '\n');
+      return EXIT.ok;
+    },
+  },
+];
