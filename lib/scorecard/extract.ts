@@ -79,8 +79,9 @@ function isLogRecord(v: Record<string, unknown>): boolean {
 }
 
 // Cheap textual test run before parsing: a result always names at least one of these keys.
+const RESULT_KEY = /"(?:checks|scorecard|repo)"/;
 function mayBeResult(s: string): boolean {
-  return s.includes('"checks"') || s.includes('"scorecard"') || s.includes('"repo"');
+  return RESULT_KEY.test(s);
 }
 
 // Stricter textual test for text that did not parse: worth reporting as a broken result.
@@ -111,6 +112,9 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
     skipped: null, lastError: null, lastRateLimit: null, lines: 0,
   };
   let block: OpenBlock | null = null;
+  // Sanitised once at the end: a log of a million error lines should not pay for a million.
+  let lastError: string | null = null;
+  let lastRateLimit: string | null = null;
 
   const noteMalformed = (line: number, problem: string): void => {
     if (out.malformed.length < MAX_MALFORMED) out.malformed.push(safeReason(`line ${line}: ${problem}`, 160));
@@ -155,8 +159,8 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
     if (msg === '') return;
     const err = typeof rec.error === 'string' ? rec.error : typeof rec.err === 'string' ? rec.err : '';
     const full = err ? `${msg}: ${err}` : msg;
-    if (/^(?:error|fatal|panic|dpanic|critical)$/.test(level)) out.lastError = safeReason(full);
-    if (RATE_LIMIT.test(full)) out.lastRateLimit = safeReason(full);
+    if (/^(?:error|fatal|panic|dpanic|critical)$/.test(level)) lastError = full;
+    if (RATE_LIMIT.test(full)) lastRateLimit = full;
     if (out.skipped === null && full.startsWith('Skipping ')) out.skipped = safeReason(full);
   };
 
@@ -259,10 +263,12 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
 
     // A plain stderr line.
     if (out.skipped === null && body.startsWith('Skipping ')) out.skipped = safeReason(body);
-    if (ERROR_WORDS.test(body)) out.lastError = safeReason(body);
-    if (RATE_LIMIT.test(body)) out.lastRateLimit = safeReason(body);
+    if (ERROR_WORDS.test(body)) lastError = body;
+    if (RATE_LIMIT.test(body)) lastRateLimit = body;
   }
   out.lines = lineNo;
+  out.lastError = lastError === null ? null : safeReason(lastError);
+  out.lastRateLimit = lastRateLimit === null ? null : safeReason(lastRateLimit);
 
   if (block !== null) {
     const partial = block.oversize ? '' : block.parts.join('\n');

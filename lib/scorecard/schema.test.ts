@@ -89,6 +89,9 @@ test('schema: hostile documents are refused with one short, precise reason', () 
     ['__proto__ in a check', (d) => ({ replace: JSON.parse(JSON.stringify(d).replace('{"details"', '{"__proto__":{},"details"')) }), /^\/checks\/0 has forbidden key "__proto__"$/],
     ['constructor in documentation', (d) => { d.checks[1].documentation.constructor = { prototype: {} }; }, /forbidden key "constructor"/],
     ['prototype deep in an unknown key', (d) => { d.extra = { a: [{ b: { prototype: 1 } }] }; }, /^\/extra\/a\/0\/b has forbidden key "prototype"$/],
+    ['a 100k-character reason', (d) => { d.checks[0].reason = 'r'.repeat(100_000); }, /^\/checks\/0\/reason is longer than 65536 characters$/],
+    ['a 100k-character detail', (d) => { d.checks[0].details = ['ok', 'd'.repeat(100_000)]; }, /^\/checks\/0\/details\/1 is longer than 65536 characters$/],
+    ['a huge string in an unknown key', (d) => { d.extra = 'x'.repeat(1_000_000); }, /^\/extra is longer than 65536 characters$/],
     ['deeply nested junk in an unknown key', (d) => { d.junk = deep(100_000); }, /nested deeper than 16 levels/],
   ];
   for (const [name, mutate] of cases) {
@@ -137,5 +140,5 @@ test('schema: checkStructure is iterative and bounded', () => {
   for (let i = 0; i < 1_000_000; i += 1) deep = { a: deep };
   assert.match(checkStructure(deep) ?? '', /nested deeper than 16 levels/);
   assert.equal(checkStructure({ a: [1, { b: 'c' }] }), null);
-  assert.match(checkStructure(new Array(10).fill(0), { maxDepth: 5, maxNodes: 5 }) ?? '', /more than 5 values/);
+  assert.match(checkStructure(new Array(10).fill(0), { maxDepth: 5, maxNodes: 5, maxStringChars: 10 }) ?? '', /more than 5 values/);
 });

@@ -37,15 +37,22 @@ export const LIMITS = {
   maxStringChars: 65_536,
 } as const;
 
+export interface StructureLimits {
+  maxDepth: number;
+  maxNodes: number;
+  maxStringChars: number;
+}
+
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-// Identity fields end up in keys, labels and log lines: no control characters.
+// Identity fields end up in keys, labels and log lines: no control characters. (Free-text
+// fields are bounded by checkStructure's string limit.)
 const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
 
 // Union types instead of anyOf: ajv then reports the real problem ("must have required property
 // 'url'") rather than the first alternative's ("must be null").
 const stringList = (maxItems: number, orNull = false) => ({
-  type: orNull ? ['array', 'null'] : 'array', maxItems, items: { type: 'string', maxLength: LIMITS.maxStringChars },
+  type: orNull ? ['array', 'null'] : 'array', maxItems, items: { type: 'string' },
 });
 
 export const scorecardResultSchema = {
@@ -84,7 +91,7 @@ export const scorecardResultSchema = {
         properties: {
           name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
           score: { type: 'integer', minimum: -1, maximum: 10 },
-          reason: { type: 'string', maxLength: LIMITS.maxStringChars },
+          reason: { type: 'string' },
           details: stringList(LIMITS.maxDetails, true),
           documentation: {
             type: ['object', 'null'],
@@ -92,14 +99,14 @@ export const scorecardResultSchema = {
             properties: {
               // Rendered as a link by readers of the API: http(s) only, never javascript: and friends.
               url: { type: 'string', maxLength: 2048, pattern: '^https?://[^\\s\\u0000-\\u001f\\u007f]+$' },
-              short: { type: 'string', maxLength: 4096 },
+              short: { type: 'string' },
             },
           },
           annotations: stringList(10_000),
         },
       },
     },
-    metadata: { type: ['array', 'string', 'null'], maxLength: LIMITS.maxStringChars, maxItems: 1000, items: { type: 'string', maxLength: LIMITS.maxStringChars } },
+    metadata: { type: ['array', 'string', 'null'], maxItems: 1000, items: { type: 'string' } },
   },
 } as const;
 
@@ -136,24 +143,51 @@ const validateSchema = ajv.compile(scorecardResultSchema);
 
 /**
  * Bounds a parsed document before anything recursive touches it: depth (JSON.parse accepts a
- * million nested arrays, JSON.stringify then overflows the stack), node count, and keys that
- * pollute prototypes. Iterative, O(nodes). Returns a short problem or null.
+ * million nested arrays, JSON.stringify then overflows the stack), node count, string length
+ * (in UTF-16 units; here rather than in the schema, where ajv would count code points of every
+ * string, which was most of the validation time), and keys that pollute prototypes — in known
+ * and unknown keys alike. Iterative, O(nodes). Returns a short problem or null.
  */
-export function checkStructure(value: unknown, limits: { maxDepth: number; maxNodes: number } = LIMITS): string | null {
-  const stack: Array<[unknown, number, string]> = [[value, 1, '']];
+export function checkStructure(value: unknown, limits: StructureLimits = LIMITS): string | null {
+  // The fast walk keeps no paths; only a document that fails is walked again to say where.
+  return walkStructure(value, limits, false) === null ? null : walkStructure(value, limits, true);
+}
+
+function walkStructure(value: unknown, limits: StructureLimits, withPaths: boolean): string | null {
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  const paths: string[] = [''];
   let nodes = 0;
-  while (stack.length > 0) {
-    const [v, depth, path] = stack.pop()!;
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    const path = withPaths ? paths.pop()! : '';
     nodes += 1;
     if (nodes > limits.maxNodes) return `more than ${limits.maxNodes} values`;
+    if (typeof v === 'string' && v.length > limits.maxStringChars) return `${path || '(root)'} is longer than ${limits.maxStringChars} characters`;
     if (v === null || typeof v !== 'object') continue;
     if (depth > limits.maxDepth) return `${path || '(root)'} nested deeper than ${limits.maxDepth} levels`;
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i -= 1) stack.push([v[i], depth + 1, `${path}/${i}`]);
+      for (let i = v.length - 1; i >= 0; i -= 1) {
+        const item: unknown = v[i];
+        // Strings, numbers and the like need no visit of their own beyond the count.
+        if (item === null || typeof item !== 'object') {
+          nodes += 1;
+          if (nodes > limits.maxNodes) return `more than ${limits.maxNodes} values`;
+          if (typeof item === 'string' && item.length > limits.maxStringChars) return `${withPaths ? `${path}/${i}` : ''} is longer than ${limits.maxStringChars} characters`;
+          continue;
+        }
+        values.push(item);
+        depths.push(depth + 1);
+        if (withPaths) paths.push(`${path}/${i}`);
+      }
     } else {
-      for (const k of Object.keys(v)) {
+      for (const k in v) {
+        if (!Object.hasOwn(v, k)) continue;
         if (FORBIDDEN_KEYS.has(k)) return `${path || '(root)'} has forbidden key ${JSON.stringify(k)}`;
-        stack.push([(v as Record<string, unknown>)[k], depth + 1, `${path}/${k}`]);
+        values.push((v as Record<string, unknown>)[k]);
+        depths.push(depth + 1);
+        if (withPaths) paths.push(`${path}/${k}`);
       }
     }
   }
