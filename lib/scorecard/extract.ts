@@ -99,7 +99,17 @@ interface OpenBlock {
 
 interface KeptDocument extends FoundDocument {
   text: string;
-  canonical: string | null;
+  /** JSON.stringify of the value once needed; null when it cannot be serialised. */
+  canonical: string | null | undefined;
+}
+
+function canonicalOf(value: unknown): string | null {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    // Too deeply nested to serialise: never equal to anything; the schema refuses it later.
+    return null;
+  }
 }
 
 /** Scans a pod log once and reports every result-like document and the lines that explain a failure. */
@@ -122,20 +132,21 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
 
   const addDocument = (value: Record<string, unknown>, docText: string, line: number): void => {
     out.documentsSeen += 1;
-    // The same result printed twice (a relayed or duplicated log) is one result.
+    // The same result printed twice (a relayed or duplicated log) is one result: same text, or
+    // (compact and pretty) the same value. Serialised only when there is something to compare.
     for (const k of kept) if (k.text === docText) return;
-    let canonical: string | null = null;
-    try {
-      canonical = JSON.stringify(value);
-    } catch {
-      // Too deeply nested to serialise: never equal to anything; the schema rejects it later.
+    if (kept.length > 0) {
+      const canonical = canonicalOf(value);
+      for (const k of kept) {
+        if (k.canonical === undefined) k.canonical = canonicalOf(k.value);
+        if (canonical !== null && k.canonical === canonical) return;
+      }
     }
-    if (canonical !== null) for (const k of kept) if (k.canonical === canonical) return;
     if (kept.length >= maxDocs) {
       out.documentsDropped = true;
       return;
     }
-    kept.push({ value, line, chars: docText.length, text: docText, canonical });
+    kept.push({ value, line, chars: docText.length, text: docText, canonical: undefined });
   };
 
   // Parses text that may be a result; returns the parse error, or null when it is JSON.
