@@ -60,12 +60,21 @@ test('extract: broken result-like text is reported as malformed, with its line',
     ['trailing comma', `${fx.line.slice(0, -1)},}\n`, /^line 1: result-like text is not valid JSON/],
     ['NaN literal', fx.line.replace('"score":5.1', '"score":NaN') + '\n', /^line 1: result-like text is not valid JSON/],
     ['pretty block with a missing comma', JSON.stringify(fx.value, null, 2).replace('",\n', '"\n') + '\n', /^line 1: result-like text is not valid JSON/],
-    ['longer than the document limit', fx.line.replace('"checks":', `"junk":"${'j'.repeat(5000)}","checks":`) + '\n', /longer than 4096 characters/],
+    ['longer than the document limit', fx.line.replace('"checks":', `"junk":"${'j'.repeat(5000)}","checks":`) + '\n', /^line 1: document longer than 4096 characters$/],
+    ['pretty-printed, longer than the document limit', JSON.stringify(fx.value, null, 2) + '\n', /^line 1: document longer than 4096 characters$/],
   ];
   for (const [name, log, want] of cases) {
-    const e = extractDocuments(log, { maxDocumentChars: name.startsWith('longer') ? 4096 : undefined });
+    const e = extractDocuments(log, { maxDocumentChars: name.includes('longer') ? 4096 : undefined });
     assert.equal(e.documents.length, 0, name);
     assert.match(e.malformed[0] ?? '', want, name);
+  }
+});
+
+test('extract: a long pretty-printed object that is not a result is ignored, closed or not', () => {
+  const junk = '{\n' + '  "key": "value",\n'.repeat(1000) + '  "end": 1\n}\n';
+  for (const log of [junk, junk.slice(0, -3)]) {
+    const e = extractDocuments(log, { maxDocumentChars: 4096 });
+    assert.deepEqual([e.documents.length, e.malformed, e.unterminated], [0, [], null]);
   }
 });
 

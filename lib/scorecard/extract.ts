@@ -94,7 +94,9 @@ interface OpenBlock {
   indent: number;
   parts: string[];
   chars: number;
+  /** Past maxDocumentChars: parts were dropped, `resultish` says whether they looked like a result. */
   oversize: boolean;
+  resultish: boolean;
 }
 
 interface KeptDocument extends FoundDocument {
@@ -177,7 +179,7 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
 
   const closeBlock = (b: OpenBlock): void => {
     if (b.oversize) {
-      noteMalformed(b.line, `document longer than ${maxChars} characters`);
+      if (b.resultish) noteMalformed(b.line, `document longer than ${maxChars} characters`);
       return;
     }
     const docText = b.parts.join('\n');
@@ -220,6 +222,7 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
           block.chars += body.length + 1;
           if (block.chars > maxChars) {
             block.oversize = true;
+            block.resultish = resultish(block.parts.join('\n'));
             block.parts = [];
           } else {
             block.parts.push(body);
@@ -234,13 +237,13 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
         continue;
       }
       if (body === '{' && indent === block.indent) {
-        if (block.oversize || resultish(block.parts.join('\n'))) noteMalformed(block.line, `document never closed (another starts at line ${lineNo})`);
+        if (block.oversize ? block.resultish : resultish(block.parts.join('\n'))) noteMalformed(block.line, `document never closed (another starts at line ${lineNo})`);
         block = null;
       }
     }
 
     if (body === '{') {
-      block = { line: lineNo, indent, parts: ['{'], chars: 1, oversize: false };
+      block = { line: lineNo, indent, parts: ['{'], chars: 1, oversize: false, resultish: false };
       continue;
     }
 
@@ -281,9 +284,8 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
   out.lastError = lastError === null ? null : safeReason(lastError);
   out.lastRateLimit = lastRateLimit === null ? null : safeReason(lastRateLimit);
 
-  if (block !== null) {
-    const partial = block.oversize ? '' : block.parts.join('\n');
-    if (block.oversize || resultish(partial)) out.unterminated = { line: block.line };
+  if (block !== null && (block.oversize ? block.resultish : resultish(block.parts.join('\n')))) {
+    out.unterminated = { line: block.line };
   }
   out.documents = kept.map(({ value, line, chars }) => ({ value, line, chars }));
   return out;
