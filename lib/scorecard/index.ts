@@ -10,7 +10,7 @@ export type { ExtractOptions, Extraction, FoundDocument } from './extract.ts';
 export { readCapped, incompleteTail, DEFAULT_LOG_BYTE_CAP } from './read.ts';
 export type { CappedText, LogChunk, ReadCappedOptions } from './read.ts';
 export { validateResult, checkStructure, parseScorecardDate, scorecardResultSchema, summarizeError, LIMITS } from './schema.ts';
-export type { ScorecardCheckDocument, ScorecardResultDocument, ValidationResult } from './schema.ts';
+export type { ScorecardCheckDocument, ScorecardResultDocument, StructureLimits, ValidationResult } from './schema.ts';
 export { safeReason, stripAnsi } from './text.ts';
 
 export interface PodLogVerdict {
