@@ -1,6 +1,7 @@
 // The Kubernetes calls posture makes, behind one small interface so decisions can be tested
 // without a cluster and the real client is exercised against a real API server.
-import { PassThrough } from 'node:stream';
+import { Readable } from 'node:stream';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import * as k8s from '@kubernetes/client-node';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 
@@ -65,7 +66,6 @@ function firstLine(s: string): string {
 export function clusterApi(kc: k8s.KubeConfig): ClusterApi {
   const batch = kc.makeApiClient(k8s.BatchV1Api);
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const logs = new k8s.Log(kc);
   const call = async <T>(f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
@@ -108,13 +108,33 @@ export function clusterApi(kc: k8s.KubeConfig): ClusterApi {
       return page.items;
     },
     async streamPodLog(namespace, pod, container, limitBytes) {
-      const sink = new PassThrough();
-      const controller = await call(() => logs.log(namespace, pod, container, sink, { limitBytes, follow: false }));
+      // Our own request rather than client-node's Log: aborting its transfer after the cap leaves
+      // an 'error' on a stream nobody listens to, which would crash the process.
+      const cluster = kc.getCurrentCluster();
+      if (!cluster) throw new KubeError(0, 'no current cluster in the kubeconfig');
+      const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
+      url.searchParams.set('container', container);
+      url.searchParams.set('limitBytes', String(limitBytes));
+      const ctx = new k8s.RequestContext(url.toString(), k8s.HttpMethod.GET);
+      await kc.applySecurityAuthentication(ctx);
+      const controller = new AbortController();
+      let res;
+      try {
+        res = await undiciFetch(url, { headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as Dispatcher | undefined, signal: controller.signal });
+      } catch (err) {
+        throw toKubeError(err);
+      }
+      if (res.status !== 200 || !res.body) {
+        const text = await res.text().catch(() => '');
+        throw toKubeError({ code: res.status, body: text, message: `HTTP ${res.status}` });
+      }
+      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+      body.on('error', () => {}); // an abort after the cap is expected, not a failure
       return {
-        chunks: sink,
+        chunks: body,
         abort() {
           controller.abort();
-          sink.end();
+          body.destroy();
         },
       };
     },

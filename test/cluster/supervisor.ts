@@ -21,6 +21,8 @@ import { parseAllDocuments } from 'yaml';
 import { createCA, createKey, issueCert, pem } from './pki.ts';
 import { isAlive, kwokModuleDir, sleep, K8S_VERSION, ETCD_VERSION, KWOK_VERSION } from './config.ts';
 import { kwokConfigYaml, KWOK_NODE_NAME } from './stages.ts';
+
+const NODE_RESOURCES = { cpu: '1k', memory: '1Ti', pods: '1M', 'ephemeral-storage': '100Ti' };
 import { startBinder } from './binder.ts';
 import {
   acquireLock, releaseLock, writeJsonAtomic, readJson as readJsonFile, type PlaneOptions, type PlaneState, type ComponentState,
@@ -392,6 +394,9 @@ async function main(): Promise<void> {
           annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
           labels: { type: 'kwok', 'kubernetes.io/hostname': KWOK_NODE_NAME, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
         },
+        // kwok keeps a node's own resources; its defaults lack ephemeral-storage, which Scorecard
+        // Jobs request (their /tmp emptyDir), so they would never schedule.
+        status: { capacity: NODE_RESOURCES, allocatable: NODE_RESOURCES },
       },
     });
   } catch (e) {

@@ -1,0 +1,92 @@
+// The whole posture pipeline wired over real HTTP against the local control plane: the
+// scheduler and harvester functions behind the function server, a Job relay sending the
+// CloudEvents an ApiServerSource would, and a database. Shared by the pipeline tests and bench.
+import type { Server } from 'node:http';
+import { CloudEvent, HTTP } from 'cloudevents';
+import type { V1Job } from '@kubernetes/client-node';
+import { defaultConfig, type Config } from '../../lib/config/index.ts';
+import { createPostgresDatabase, type TestDatabase } from '../../lib/db/testing.ts';
+import { migrate } from '../../lib/db/index.ts';
+import { createHarvesterHandle } from '../../lib/harvest/handler.ts';
+import { harvestJob, type HarvestDeps } from '../../lib/harvest/harvest.ts';
+import { POSTURE_JOB_SELECTOR } from '../../lib/jobs/spec.ts';
+import { clusterApi } from '../../lib/kube/cluster.ts';
+import { createLogger, silentLogger } from '../../lib/log/index.ts';
+import { startJobRelay, type JobRelay } from '../../lib/relay/job-relay.ts';
+import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
+import { createFunctionServer, listen } from '../../lib/serve/http.ts';
+import type { ControlPlane } from '../cluster/harness.ts';
+
+export interface Pipeline {
+  config: Config;
+  database: TestDatabase;
+  deps: HarvestDeps;
+  schedulerUrl: string;
+  harvesterUrl: string;
+  relay: JobRelay;
+  /** Decides what happens to each relayed event before it is POSTed (drop, repeat...). */
+  setRelayFilter(f: (event: CloudEvent<V1Job>) => CloudEvent<V1Job>[]): void;
+  /** POSTs a PingSource event for this minute, as a CronJob's curl would (binary mode). */
+  ping(slotTime: Date, mode?: 'binary' | 'structured'): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export async function postEvent(url: string, event: CloudEvent<unknown>, mode: 'binary' | 'structured' = 'binary'): Promise<{ status: number; body: any }> {
+  const msg = mode === 'binary' ? HTTP.binary(event) : HTTP.structured(event);
+  const res = await fetch(url, { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body };
+}
+
+export async function startPipeline(cp: ControlPlane, namespace: string, overrides: Partial<Config> = {}): Promise<Pipeline> {
+  const database = await createPostgresDatabase();
+  await migrate(database.db);
+  const config = defaultConfig({ namespace, githubTokenCount: 0, jitterSeconds: 0, maxConcurrentJobs: 100, claimBatch: 100, ...overrides });
+  const log = process.env.POSTURE_TEST_LOG ? createLogger({ level: 'debug', name: 'e2e' }) : silentLogger;
+  const deps: HarvestDeps = { db: database.db, cluster: clusterApi(cp.kc), config, log, random: () => 0 };
+  const servers: Server[] = [];
+  const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => deps), log });
+  const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job) => harvestJob(job, deps) })), log });
+  servers.push(harvester, scheduler);
+  const harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
+  const schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
+  let filter = (e: CloudEvent<V1Job>) => [e];
+  const relay = await startJobRelay({
+    kc: cp.kc,
+    namespace,
+    labelSelector: POSTURE_JOB_SELECTOR,
+    log,
+    send: async (event) => {
+      for (const e of filter(event)) {
+        const r = await postEvent(harvesterUrl, e);
+        if (r.status >= 500 || r.status === 429) throw new Error(`harvester answered ${r.status}`);
+      }
+    },
+  });
+  return {
+    config,
+    database,
+    deps,
+    schedulerUrl,
+    harvesterUrl,
+    relay,
+    setRelayFilter(f) {
+      filter = f;
+    },
+    ping(slotTime, mode = 'binary') {
+      return postEvent(schedulerUrl, new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/posture/pingsources/tick', time: slotTime.toISOString(), data: {} }), mode);
+    },
+    async close() {
+      relay.stop();
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      servers.forEach((s) => s.closeAllConnections());
+      await database.drop();
+    },
+  };
+}
