@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Serves one function the way faas-js-runtime would (`handle(context, event)` on `/`, plus
+// health and metrics), on $PORT: what each Knative Service's container runs.
+//   node bin/serve.ts scheduler|harvester|api|admission
+// A function module may export its own `serve()` (admission: HTTPS for the API server).
+import { loadConfig } from '../lib/config/index.ts';
+import type { Handle } from '../lib/function/types.ts';
+import { createLogger } from '../lib/log/index.ts';
+import { createFunctionServer, listen } from '../lib/serve/http.ts';
+
+const FUNCTIONS = ['scheduler', 'harvester', 'api', 'admission'];
+const name = process.argv[2];
+if (!name || !FUNCTIONS.includes(name)) {
+  process.stderr.write(`usage: serve <${FUNCTIONS.join('|')}>\n`);
+  process.exit(1);
+}
+const config = loadConfig();
+const log = createLogger({ level: config.logLevel, name });
+const mod = (await import(`../functions/${name}/index.ts`)) as { handle: Handle; serve?: () => Promise<void>; shutdown?: () => Promise<void> };
+if (mod.serve) {
+  await mod.serve();
+} else {
+  const server = createFunctionServer({ name, handle: mod.handle, log });
+  const port = await listen(server, config.port, process.env.HOST ?? '0.0.0.0');
+  log.info({ port }, `${name} listening`);
+  const stop = () => {
+    server.close(() => void mod.shutdown?.().finally(() => process.exit(0)));
+    server.closeIdleConnections();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
