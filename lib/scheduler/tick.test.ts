@@ -199,4 +199,22 @@ describeEachDatabase('scheduler tick', (ctx) => {
     assert.equal(s.claimed, 0);
     assert.match(s.errors[0], /listing Jobs: HTTP 500/);
   });
+
+  test('pending runs whose Job vanished: created then deleted → failed job-missing; never created → forgotten', async () => {
+    await reset(ctx.db);
+    const { cluster, deps, advance } = setup(ctx.db, { leaseSeconds: 600, jobDeadlineSeconds: 300 });
+    await seed(ctx.db, ['l/gone']);
+    await runTick('2030-01-01T00:00Z', deps);
+    const [job] = cluster.jobs.values();
+    cluster.jobs.clear(); // deleted before anyone harvested it
+    const repoRow = await getRepo(ctx.db, 'github.com/l/gone');
+    await ctx.db('runs').insert({ repo_id: repoRow!.id, job_name: 'never-created', job_uid: null, created_at: new Date(T0.getTime()) });
+    advance(601);
+    const s = await runTick('2030-01-01T00:11Z', deps);
+    assert.equal(s.reconciled.lost, 1);
+    const run = await runByJobName(ctx.db, job.metadata!.name!);
+    assert.equal(run?.outcome, 'failed');
+    assert.equal(run?.failure_class, 'job-missing');
+    assert.equal(await runByJobName(ctx.db, 'never-created'), undefined);
+  });
 });

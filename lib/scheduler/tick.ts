@@ -55,7 +55,8 @@ export async function runTick(slot: string, deps: TickDeps): Promise<TickSummary
   const start = await startTick(deps.db, slot, now());
   if (start.status === 'finished') return { ...(start.summary as TickSummary), status: 'duplicate' };
 
-  if (!(await acquireTickLock(deps.db, slot, LOCK_SECONDS, now()))) {
+  // The lock outlives a crashed holder by at most a lease, so it never blocks longer than a claim would.
+  if (!(await acquireTickLock(deps.db, slot, Math.min(LOCK_SECONDS, deps.config.leaseSeconds), now()))) {
     // Another tick is counting and creating right now; this slot's work is theirs or the next slot's.
     const s = emptySummary(slot, 'busy');
     if (start.status === 'new') await finishTick(deps.db, slot, s, now());
@@ -154,11 +155,18 @@ async function reconcile(jobs: V1Job[], deps: TickDeps, now: () => Date, s: Tick
       }
     }
   }
-  // Runs still pending whose Job is gone (deleted by its TTL before any harvest): nothing to read.
+  // Runs still pending whose Job is gone: created and then deleted (by its TTL, or by hand)
+  // before any harvest, or never created at all.
   const present = new Set(jobs.map((j) => j.metadata!.name!));
   for (const run of await pendingRuns(db)) {
     if (present.has(run.job_name)) continue;
     if (now().getTime() - new Date(run.created_at).getTime() < config.leaseSeconds * 1000) continue; // may still be being created
+    if (!run.job_uid) {
+      // The create never answered (the tick died first): nothing ran, so nothing failed. The
+      // repository came due again when its lease ended.
+      await deletePendingRun(db, run.job_name);
+      continue;
+    }
     const repo = await db('repos').where({ id: run.repo_id }).first();
     await storeHarvest(db, {
       repoKey: repo.key, jobName: run.job_name, jobUid: run.job_uid ?? `missing:${run.job_name}`, tickSlot: run.tick_slot,
@@ -229,7 +237,11 @@ async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, n
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CREATE_PARALLELISM, claims.length) }, worker));
+  // The first create goes alone: a refusal (403, 422) then stops the tick after one call, not eight.
+  const first = queue.splice(1);
+  await worker();
+  queue.push(...first);
+  await Promise.all(Array.from({ length: Math.min(CREATE_PARALLELISM, queue.length) }, worker));
   if (stop) s.skipped.push({ repo: '*', why: stop });
 }
 
