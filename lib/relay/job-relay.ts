@@ -42,6 +42,8 @@ export interface JobRelayOptions {
   send: (event: CloudEvent<V1Job>) => Promise<void>;
   log: Logger;
   retries?: number;
+  /** Events in flight at once (default 8). */
+  concurrency?: number;
 }
 
 export interface JobRelay {
@@ -57,7 +59,23 @@ export async function startJobRelay(o: JobRelayOptions): Promise<JobRelay> {
   const stats = { sent: 0, dropped: 0 };
   let stopped = false;
   let abort: AbortController | undefined;
-  let queue = Promise.resolve();
+  const pending: Array<() => Promise<void>> = [];
+  let inFlight = 0;
+  const limit = o.concurrency ?? 8;
+  const enqueue = (task: () => Promise<void>) => {
+    pending.push(task);
+    pump();
+  };
+  const pump = () => {
+    while (inFlight < limit && pending.length > 0) {
+      const task = pending.shift()!;
+      inFlight++;
+      void task().finally(() => {
+        inFlight--;
+        pump();
+      });
+    }
+  };
 
   const sendWithRetries = async (event: CloudEvent<V1Job>) => {
     const retries = o.retries ?? 5;
@@ -92,7 +110,8 @@ export async function startJobRelay(o: JobRelayOptions): Promise<JobRelay> {
                 const type = TYPES[phase];
                 if (!type) return;
                 const event = apiServerSourceEvent(type, obj, source);
-                queue = queue.then(() => sendWithRetries(event)); // in order, one at a time, like one adapter
+                // A Broker delivers concurrently and in no particular order; the harvester is idempotent.
+                enqueue(() => sendWithRetries(event));
               },
               () => resolve(),
             )

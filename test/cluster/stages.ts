@@ -75,7 +75,7 @@ export function kwokConfigYaml(o: { nodePort: number; enableCRDs: string[] }): s
         cidr: '10.244.0.0/16',
         enableCRDs: o.enableCRDs,
         // kwok leaves these 0 (and refuses to start) when a KwokConfiguration is given via --config
-        podPlayStageParallelism: 4,
+        podPlayStageParallelism: 16,
         nodePlayStageParallelism: 1,
         nodeLeaseParallelism: 1,
         podsOnNodeSyncParallelism: 1,

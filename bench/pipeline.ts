@@ -1,0 +1,96 @@
+// On the local control plane: Jobs created per second by one tick (beside raw client-node
+// creates of the same Jobs, the floor), and whole-pipeline throughput with instant Jobs:
+// tick → Jobs → pods complete → relay events → harvester → stored scores.
+import { readFileSync } from 'node:fs';
+import * as k8s from '@kubernetes/client-node';
+import { addRepos } from '../lib/db/index.ts';
+import { buildScorecardJob, jobName } from '../lib/jobs/spec.ts';
+import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
+import { runTick } from '../lib/scheduler/tick.ts';
+import { getSharedControlPlane } from '../test/cluster/harness.ts';
+import { startPipeline } from '../test/e2e/pipeline-kit.ts';
+import { median } from './_util.ts';
+
+const N = Number(process.env.BENCH_PIPELINE_REPOS ?? 200);
+const ROUNDS = Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3);
+const DUE = new Date('2026-01-01T00:00:00Z');
+const fixture = JSON.parse(readFileSync(new URL('../../shared/fixtures/scorecard/08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json', import.meta.url), 'utf8'));
+const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
+
+const cp = await getSharedControlPlane({ log: () => {} });
+const core = cp.kc.makeApiClient(k8s.CoreV1Api);
+const batch = cp.kc.makeApiClient(k8s.BatchV1Api);
+
+async function rawCreates(): Promise<number> {
+  const ns = await cp.createNamespace('bench-raw');
+  const repos = Array.from({ length: N }, (_, i) => repo(`bench/raw-${i}`));
+  repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true }));
+  const queue = [...repos];
+  const t = performance.now();
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let r = queue.shift(); r; r = queue.shift()) {
+      const job = buildScorecardJob({ repo: r, dueWindow: DUE }, { namespace: ns, scorecardImage: 'ghcr.io/ossf/scorecard:v5.3.0', scorecardChecks: [], githubTokenSecret: 's', githubTokenSecretKey: 'k', jobDeadlineSeconds: 600, jobTtlSeconds: 600 });
+      await batch.createNamespacedJob({ namespace: ns, body: job });
+    }
+  }));
+  const rate = N / ((performance.now() - t) / 1000);
+  await core.deleteNamespace({ name: ns });
+  return rate;
+}
+
+async function tickCreates(): Promise<number> {
+  const ns = await cp.createNamespace('bench-tick');
+  const p = await startPipeline(cp, ns, { maxConcurrentJobs: N, claimBatch: N });
+  const repos = Array.from({ length: N }, (_, i) => repo(`bench/tick-${i}`));
+  await addRepos(p.database.db, repos.map((r) => ({ repo: r })));
+  await p.database.db('repos').update({ next_due_at: DUE });
+  repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true }));
+  const t = performance.now();
+  const s = await runTick('2026-11-23T10:00Z', { ...p.deps, harvest: undefined });
+  const rate = s.created / ((performance.now() - t) / 1000);
+  if (s.created !== N) throw new Error(`created ${s.created}: ${JSON.stringify(s.errors.slice(0, 3))}`);
+  await p.close();
+  await core.deleteNamespace({ name: ns });
+  return rate;
+}
+
+async function pipeline(): Promise<{ rate: number; created: number; completed: number; harvested: number }> {
+  const ns = await cp.createNamespace('bench-pipe');
+  const p = await startPipeline(cp, ns, { maxConcurrentJobs: N, claimBatch: N });
+  const repos = Array.from({ length: N }, (_, i) => repo(`bench/pipe-${i}`));
+  await addRepos(p.database.db, repos.map((r) => ({ repo: r })));
+  await p.database.db('repos').update({ next_due_at: DUE });
+  repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: r.canonical } }) + '\n' }));
+  const t0 = performance.now();
+  const tick = await p.ping(new Date());
+  const tCreated = performance.now();
+  if (tick.body.created !== N) throw new Error(`created ${tick.body.created}`);
+  let completedAt = 0;
+  for (;;) {
+    const done = Number(((await p.database.db('runs').whereNot({ outcome: 'pending' }).count('* as n').first()) as { n: number }).n);
+    if (!completedAt) {
+      const jobs = (await batch.listNamespacedJob({ namespace: ns })).items;
+      if (jobs.filter((j) => j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')).length + done >= N) completedAt = performance.now();
+    }
+    if (done >= N) break;
+    if (performance.now() - t0 > 300000) throw new Error(`only ${done} harvested after 300 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const tEnd = performance.now();
+  await p.close();
+  await core.deleteNamespace({ name: ns });
+  return { rate: N / ((tEnd - t0) / 1000), created: (tCreated - t0) / 1000, completed: ((completedAt || tEnd) - t0) / 1000, harvested: (tEnd - t0) / 1000 };
+}
+
+const raw: number[] = [];
+const tick: number[] = [];
+const pipe: Array<Awaited<ReturnType<typeof pipeline>>> = [];
+for (let i = 0; i < ROUNDS; i++) {
+  raw.push(await rawCreates());
+  tick.push(await tickCreates());
+  pipe.push(await pipeline());
+}
+console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
+console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(0)} repos/s`);
+console.log(`  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)}, all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`);
+await cp.stop();
