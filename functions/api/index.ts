@@ -1,0 +1,7 @@
+// Knative function: the score API (GET /projects/{host}/{owner}/{repo}[/history|/badge]).
+import { createApiHandle } from '../../lib/api/index.ts';
+import { closeRuntime, sharedRuntime } from '../../lib/runtime/deps.ts';
+
+export const handle = createApiHandle(sharedRuntime('api'));
+
+export const shutdown = closeRuntime;

@@ -1,0 +1,171 @@
+// The score API function behind handle(): route, read, render, and HTTP caching (ETag,
+// Last-Modified, conditional GET/HEAD). HEAD answers like GET; the server drops the body.
+import { createHash } from 'node:crypto';
+import type { Config } from '../config/index.ts';
+import type { Db } from '../db/connect.ts';
+import type { Context, Handle, StructuredReturn } from '../function/types.ts';
+import type { Logger } from '../log/index.ts';
+import { counter } from '../metrics/index.ts';
+import { findHistory, findResult, storedChecks, type Lookup } from './queries.ts';
+import { rawHasChecks, renderBadge, renderHistory, renderResult } from './render.ts';
+import { API_METHODS, isApiError, routeRequest, ROUTES, type ApiRequest } from './route.ts';
+
+export interface ApiDeps {
+  db: Db;
+  config: Pick<Config, 'allowedHosts'>;
+  log: Logger;
+}
+
+/** Browser and CDN caching of successful answers (scores change at most a few times a day). */
+export const CACHE_OK = 'public, max-age=300';
+/** 404s are cached briefly: a repository added a minute ago should show up soon. */
+export const CACHE_NOT_FOUND = 'public, max-age=60';
+export const CACHE_NONE = 'no-store';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const SVG_TYPE = 'image/svg+xml; charset=utf-8';
+const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*' };
+
+const requests = counter('posture_api_requests_total', 'Score API requests by route and status code', ['route', 'code']);
+
+function jsonReply(status: number, body: unknown, headers: Record<string, string> = {}): StructuredReturn {
+  return { statusCode: status, headers: { ...COMMON, 'content-type': JSON_TYPE, ...headers }, body: JSON.stringify(body) };
+}
+
+export function errorReply(status: number, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): StructuredReturn {
+  const cache = status === 404 ? CACHE_NOT_FOUND : CACHE_NONE;
+  return jsonReply(status, { error: message, ...extra }, { 'cache-control': cache, ...headers });
+}
+
+function header(context: Context, name: string): string | undefined {
+  const v = context.headers?.[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+export function etagOf(body: string): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
+/** RFC 9110 §13.1.2 (weak comparison) and §13.1.3; If-None-Match wins over If-Modified-Since. */
+export function notModified(context: Context, etag: string, lastModified: Date | undefined): boolean {
+  const inm = header(context, 'if-none-match');
+  if (inm !== undefined) {
+    const tag = etag.replace(/^W\//, '');
+    return inm.split(',').some((t) => {
+      const x = t.trim();
+      return x === '*' || x.replace(/^W\//, '') === tag;
+    });
+  }
+  const ims = header(context, 'if-modified-since');
+  if (ims !== undefined && lastModified) {
+    const t = Date.parse(ims);
+    if (Number.isFinite(t)) return Math.floor(lastModified.getTime() / 1000) * 1000 <= t;
+  }
+  return false;
+}
+
+/** A 200 with validators and caching, or a 304 when the client already has it. */
+function cacheable(context: Context, contentType: string, body: string, lastModified: Date | undefined, cache = CACHE_OK): StructuredReturn {
+  const etag = etagOf(body);
+  const headers: Record<string, string> = { ...COMMON, 'content-type': contentType, 'cache-control': cache, etag };
+  if (lastModified) headers['last-modified'] = lastModified.toUTCString();
+  if (notModified(context, etag, lastModified)) {
+    // No body; the length a 200 would have (RFC 9110 §8.6 allows it, and it keeps HEAD and 304 consistent).
+    const { 'content-type': _ignored, ...rest } = headers;
+    return { statusCode: 304, headers: { ...rest, 'content-length': String(Buffer.byteLength(body)) } };
+  }
+  return { statusCode: 200, headers, body };
+}
+
+function lookupError<T>(lookup: Exclude<Lookup<T>, { status: 'ok' }>, requested: string): StructuredReturn {
+  switch (lookup.status) {
+    case 'unknown-repo':
+      return errorReply(404, `repository ${requested} is not known to posture (add it with \`posture repos add\`)`, { reason: 'unknown-repo', repo: requested });
+    case 'not-scored':
+      return errorReply(404, `repository ${lookup.repo.canonical} is known but has no Scorecard result yet`, { reason: 'not-scored', repo: lookup.repo.canonical });
+    case 'no-result-for-commit':
+      return errorReply(404, `repository ${lookup.repo.canonical} has no Scorecard result for commit ${lookup.commit}`, {
+        reason: 'no-result-for-commit',
+        repo: lookup.repo.canonical,
+        commit: lookup.commit,
+      });
+  }
+}
+
+const latestOf = (dates: Date[]) => new Date(Math.max(...dates.map((d) => d.getTime())));
+
+/** Answers one validated request from the database. */
+export async function answer(db: Db, req: Exclude<ApiRequest, { route: 'index' }>, context: Context): Promise<StructuredReturn> {
+  const requested = req.repo.canonical;
+  switch (req.route) {
+    case 'project': {
+      const found = await findResult(db, req.repo.key, { commit: req.commit });
+      if (found.status !== 'ok') return lookupError(found, requested);
+      const checks = rawHasChecks(found.value.raw) ? undefined : await storedChecks(db, found.value.scoreId);
+      const body = JSON.stringify(renderResult(found.value, found.repo, checks));
+      return cacheable(context, JSON_TYPE, body, found.value.storedAt);
+    }
+    case 'history': {
+      const found = await findHistory(db, req.repo.key, { limit: req.limit });
+      if (found.status !== 'ok') return lookupError(found, requested);
+      const body = JSON.stringify(renderHistory(found.repo, found.value));
+      return cacheable(context, JSON_TYPE, body, latestOf(found.value.map((e) => e.storedAt)));
+    }
+    case 'badge': {
+      const found = await findHistory(db, req.repo.key, { limit: 1, commit: req.commit });
+      if (found.status !== 'ok') return lookupError(found, requested);
+      const [latest] = found.value;
+      const body = renderBadge(latest.score, { style: req.style });
+      return cacheable(context, SVG_TYPE, body, latest.storedAt);
+    }
+  }
+}
+
+function index(): StructuredReturn {
+  return jsonReply(200, { name: 'posture score API', routes: ROUTES }, { 'cache-control': CACHE_OK });
+}
+
+/**
+ * The score API's handle(). `deps` is awaited per request (the shared runtime memoises it); a
+ * database that cannot answer gives 503 with Retry-After, never a stack.
+ */
+export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
+  return async (context: Context) => {
+    let route = 'invalid';
+    let reply: StructuredReturn;
+    const method = String(context.method ?? '').toUpperCase();
+    if (!(API_METHODS as readonly string[]).includes(method)) {
+      // Answered before touching the runtime: a write attempt needs no database.
+      const r = routeRequest({ method, path: context.path, query: context.query ?? {} }, []);
+      reply = isApiError(r) ? errorReply(r.status, r.message, {}, r.headers) : errorReply(405, 'method not allowed', {}, { allow: API_METHODS.join(', ') });
+      requests.inc({ route, code: String(reply.statusCode) });
+      return reply;
+    }
+    let d: ApiDeps;
+    try {
+      d = await deps();
+    } catch (err) {
+      context.log?.warn({ err: (err as Error).message }, 'score API runtime unavailable');
+      reply = errorReply(503, 'the score database is unavailable; retry later', {}, { 'retry-after': '5' });
+      requests.inc({ route, code: '503' });
+      return reply;
+    }
+    const r = routeRequest({ method, path: context.path, query: context.query ?? {} }, d.config.allowedHosts);
+    if (isApiError(r)) {
+      reply = errorReply(r.status, r.message, {}, r.headers);
+    } else if (r.route === 'index') {
+      route = 'index';
+      reply = index();
+    } else {
+      route = r.route;
+      try {
+        reply = await answer(d.db, r, context);
+      } catch (err) {
+        (context.log ?? d.log).warn({ err: (err as Error).message, repo: r.repo.key, route }, 'score API read failed');
+        reply = errorReply(503, 'the score database did not answer; retry later', {}, { 'retry-after': '5' });
+      }
+    }
+    requests.inc({ route, code: String(reply.statusCode) });
+    return reply;
+  };
+}

@@ -1,0 +1,54 @@
+// Helpers for the score API's tests and benchmark: the REST API fixture, storing a Scorecard
+// document the way the scheduler and harvester do (repo row, recorded run, classified result,
+// storeHarvest), and a request context.
+import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { addRepos, getRepo, recordRun, storeHarvest, type Db, type HarvestStored } from '../db/index.ts';
+import type { Context } from '../function/types.ts';
+import { silentLogger } from '../log/index.ts';
+import { parseRepo } from '../repo/identity.ts';
+import { classify } from '../scorecard/classify.ts';
+
+export const FIXTURE_06_TEXT = readFileSync(
+  new URL('../../../shared/fixtures/scorecard/06-v5.3.0-REST-API-response_scorecard-webapp_mock-scorecard-results.json', import.meta.url),
+  'utf8',
+);
+
+/** Fixture 06 (a public REST API response) parsed afresh: safe to modify. */
+export function fixture06(): any {
+  return JSON.parse(FIXTURE_06_TEXT);
+}
+
+const SCHEDULE = { rescoreIntervalSeconds: 86400, jitterSeconds: 0, failureBackoffBaseSeconds: 60, failureBackoffMaxSeconds: 3600, random: 0 };
+let seq = 0;
+
+/**
+ * Stores one Scorecard document as a harvested Job would: the repository is added (idempotent),
+ * the scheduler's run recorded, the Job's log (the document on one line among stderr noise)
+ * classified, and the outcome stored in one transaction.
+ */
+export async function storeDocument(db: Db, doc: unknown, options: { finishedAt?: Date } = {}): Promise<HarvestStored> {
+  const name = (doc as { repo: { name: string } }).repo.name;
+  const parsed = parseRepo(name);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  await addRepos(db, [{ repo: parsed.repo }]);
+  const repo = await getRepo(db, parsed.repo.key);
+  const n = `${process.pid}-${Date.now()}-${++seq}`;
+  const jobName = `posture-api-test-${n}`;
+  await recordRun(db, { repoId: Number(repo!.id), jobName, tickSlot: null });
+  const c = classify(`2030/01/01 00:00:01 starting\n${JSON.stringify(doc)}\n`);
+  if (!c.ok) throw new Error(`fixture did not classify: ${c.failure}: ${c.reason}`);
+  return storeHarvest(db, {
+    repoKey: parsed.repo.key,
+    jobName,
+    jobUid: `uid-${n}`,
+    finishedAt: options.finishedAt ?? new Date(),
+    checkSet: null,
+    outcome: { ok: true, result: c.result, flagged: c.flagged },
+    schedule: SCHEDULE,
+  });
+}
+
+export function requestContext(method: string, path: string, query: Record<string, string> = {}, headers: IncomingHttpHeaders = {}): Context {
+  return { log: silentLogger, method, path, query, headers };
+}
