@@ -3,14 +3,14 @@
 // CloudEvents an ApiServerSource would, and a database. Shared by the pipeline tests and bench.
 import type { Server } from 'node:http';
 import { CloudEvent, HTTP } from 'cloudevents';
-import type { V1Job } from '@kubernetes/client-node';
+import type { KubeConfig, V1Job } from '@kubernetes/client-node';
 import { defaultConfig, type Config } from '../../lib/config/index.ts';
 import { createPostgresDatabase, type TestDatabase } from '../../lib/db/testing.ts';
 import { migrate } from '../../lib/db/index.ts';
 import { createHarvesterHandle } from '../../lib/harvest/handler.ts';
 import { harvestJob, type HarvestDeps } from '../../lib/harvest/harvest.ts';
 import { POSTURE_JOB_SELECTOR } from '../../lib/jobs/spec.ts';
-import { clusterApi } from '../../lib/kube/cluster.ts';
+import { clusterApi, toKubeError, type ClusterApi } from '../../lib/kube/cluster.ts';
 import { createLogger, silentLogger } from '../../lib/log/index.ts';
 import { startJobRelay, type JobRelay } from '../../lib/relay/job-relay.ts';
 import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
@@ -28,7 +28,49 @@ export interface Pipeline {
   setRelayFilter(f: (event: CloudEvent<V1Job>) => CloudEvent<V1Job>[]): void;
   /** POSTs a PingSource event for this minute, as a CronJob's curl would (binary mode). */
   ping(slotTime: Date, mode?: 'binary' | 'structured'): Promise<{ status: number; body: any }>;
+  /** Every Kubernetes call the scheduler and the harvester made, with its outcome. */
+  kubeCalls: KubeCall[];
   close(): Promise<void>;
+}
+
+/** One ClusterApi call: which function made it, which call, and 'ok' or the HTTP status (0: no answer). */
+export interface KubeCall {
+  fn: 'scheduler' | 'harvester';
+  call: keyof ClusterApi;
+  outcome: 'ok' | number;
+  /** The ClusterApi call's own result, e.g. createJob's 409 handled as "already exists". */
+  detail?: string;
+}
+
+export interface PipelineOptions {
+  /**
+   * Identities to run as (default: the admin KubeConfig of the control plane): the scheduler's
+   * and the harvester's Kubernetes calls, and the relay standing in for the ApiServerSource.
+   */
+  kubeConfigs?: { scheduler?: KubeConfig; harvester?: KubeConfig; relay?: KubeConfig };
+}
+
+/** Wraps a ClusterApi so every call and its outcome is recorded. */
+export function recordingClusterApi(inner: ClusterApi, fn: KubeCall['fn'], calls: KubeCall[]): ClusterApi {
+  const wrap = <K extends keyof ClusterApi>(call: K): ClusterApi[K] =>
+    (async (...args: unknown[]) => {
+      try {
+        const r = await (inner[call] as (...a: unknown[]) => Promise<unknown>)(...args);
+        calls.push({ fn, call, outcome: 'ok', ...(call === 'createJob' && !(r as { created: boolean }).created ? { detail: 'existed' } : {}) });
+        return r;
+      } catch (err) {
+        calls.push({ fn, call, outcome: toKubeError(err).status, detail: toKubeError(err).message });
+        throw err;
+      }
+    }) as ClusterApi[K];
+  return {
+    createJob: wrap('createJob'),
+    getJob: wrap('getJob'),
+    listJobs: wrap('listJobs'),
+    listPods: wrap('listPods'),
+    streamPodLog: wrap('streamPodLog'),
+    deleteJob: wrap('deleteJob'),
+  };
 }
 
 export async function postEvent(url: string, event: CloudEvent<unknown>, mode: 'binary' | 'structured' = 'binary'): Promise<{ status: number; body: any }> {
@@ -44,21 +86,26 @@ export async function postEvent(url: string, event: CloudEvent<unknown>, mode: '
   return { status: res.status, body };
 }
 
-export async function startPipeline(cp: ControlPlane, namespace: string, overrides: Partial<Config> = {}): Promise<Pipeline> {
+export async function startPipeline(cp: ControlPlane, namespace: string, overrides: Partial<Config> = {}, options: PipelineOptions = {}): Promise<Pipeline> {
   const database = await createPostgresDatabase();
   await migrate(database.db);
   const config = defaultConfig({ namespace, githubTokenCount: 0, jitterSeconds: 0, maxConcurrentJobs: 100, claimBatch: 100, ...overrides });
   const log = process.env.POSTURE_TEST_LOG ? createLogger({ level: 'debug', name: 'e2e' }) : silentLogger;
   const deps: HarvestDeps = { db: database.db, cluster: clusterApi(cp.kc), config, log, random: () => 0 };
+  const kubeCalls: KubeCall[] = [];
+  const kcs = options.kubeConfigs ?? {};
+  const harvesterDeps: HarvestDeps = { ...deps, cluster: recordingClusterApi(kcs.harvester ? clusterApi(kcs.harvester) : deps.cluster, 'harvester', kubeCalls) };
+  // The scheduler's reconcile harvests missed Jobs with the scheduler's own identity.
+  const schedulerDeps: HarvestDeps = { ...deps, cluster: recordingClusterApi(kcs.scheduler ? clusterApi(kcs.scheduler) : deps.cluster, 'scheduler', kubeCalls) };
   const servers: Server[] = [];
-  const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => deps), log });
-  const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job) => harvestJob(job, deps) })), log });
+  const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => harvesterDeps), log });
+  const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...schedulerDeps, harvest: (job) => harvestJob(job, schedulerDeps) })), log });
   servers.push(harvester, scheduler);
   const harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
   const schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
   let filter = (e: CloudEvent<V1Job>) => [e];
   const relay = await startJobRelay({
-    kc: cp.kc,
+    kc: kcs.relay ?? cp.kc,
     namespace,
     labelSelector: POSTURE_JOB_SELECTOR,
     log,
@@ -76,6 +123,7 @@ export async function startPipeline(cp: ControlPlane, namespace: string, overrid
     schedulerUrl,
     harvesterUrl,
     relay,
+    kubeCalls,
     setRelayFilter(f) {
       filter = f;
     },
