@@ -5,12 +5,13 @@ import { commands as dbCommands } from './db.ts';
 import { commands as repoCommands } from './repos.ts';
 import { commands as jobCommands } from './jobs.ts';
 import { commands as generateCommands } from './generate.ts';
+import { commands as upCommands } from './up.ts';
 import { commands as resultCommands } from './results.ts';
 import { commands as webhookCommands } from './webhooks.ts';
 import { commands as admissionCommands } from './admission.ts';
 
 // Each group module exports its commands; adding a group is one import and one spread here.
-const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...generateCommands, ...resultCommands, ...webhookCommands, ...admissionCommands];
+const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...generateCommands, ...upCommands, ...resultCommands, ...webhookCommands, ...admissionCommands];
 
 function help(): string {
   const width = Math.max(...all.map((c) => c.usage.length));
@@ -55,5 +56,5 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
 }
 
 function isUnreachable(err: unknown): boolean {
-  return err instanceof Error && err.name === 'DatabaseUnreachableError';
+  return err instanceof Error && (err.name === 'DatabaseUnreachableError' || err.name === 'DatabaseBusyError');
 }

@@ -115,6 +115,6 @@ export const settings = [
     doc: 'HTTP port of a function (Knative sets it).' },
   { key: 'admissionPort', env: 'POSTURE_ADMISSION_PORT', type: 'integer', default: 8443, minimum: 0, maximum: 65535,
     doc: 'HTTPS port of the admission server.' },
-  { key: 'tickSeconds', env: 'POSTURE_TICK_SECONDS', type: 'integer', default: 60, minimum: 1, maximum: 86400,
-    doc: '`posture up` only: seconds between two scheduler ticks (in a cluster the PingSource schedule decides).' },
+  { key: 'tickSeconds', env: 'POSTURE_TICK_SECONDS', type: 'integer', default: 60, minimum: 60, maximum: 86400,
+    doc: '`posture up` only: seconds between two scheduler ticks (a tick is identified by its minute, as a cron slot; in a cluster the PingSource schedule decides).' },
 ] as const satisfies readonly Setting[];

@@ -1,0 +1,174 @@
+// Runs Scorecard Jobs as local processes when no cluster answers: the `scorecard` CLI from
+// PATH, with the Job's own arguments, deadline and a byte cap on its output. It implements the
+// same ClusterApi the scheduler and harvester use, so ticks, claims, caps, log handling and
+// failure classes are exactly those of the cluster path.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { KubeError, type ClusterApi, type LogChunks } from '../kube/cluster.ts';
+import { SCORECARD_CONTAINER } from '../jobs/spec.ts';
+
+interface LocalJob {
+  job: V1Job;
+  child?: ChildProcess;
+  output: Buffer[];
+  bytes: number;
+  truncated: boolean;
+  exitCode?: number;
+  startedAt: Date;
+  finishedAt?: Date;
+  deadlineExceeded: boolean;
+  spawnError?: string;
+}
+
+/** Where `scorecard` is on PATH, or undefined. */
+export function findExecutable(name: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+export interface LocalRunnerOptions {
+  executable: string;
+  /** Bytes of output kept per run (the harvester reads at most this much anyway). */
+  logByteCap: number;
+  /** Environment for the runs: the GitHub token(s) come from here, never from arguments. */
+  env: Record<string, string | undefined>;
+  /** Called when a run finishes, with the Job as the job controller would show it. */
+  onFinished?: (job: V1Job) => void;
+}
+
+export class LocalJobRunner implements ClusterApi {
+  private readonly jobs = new Map<string, LocalJob>();
+  private readonly o: LocalRunnerOptions;
+
+  constructor(options: LocalRunnerOptions) {
+    this.o = options;
+  }
+
+  private key(namespace: string, name: string): string {
+    return `${namespace}/${name}`;
+  }
+
+  private view(j: LocalJob): V1Job {
+    const job = structuredClone(j.job);
+    if (j.finishedAt) {
+      const failed = j.deadlineExceeded || j.exitCode !== 0;
+      job.status = {
+        startTime: j.startedAt,
+        completionTime: failed ? undefined : j.finishedAt,
+        conditions: [{
+          type: failed ? 'Failed' : 'Complete',
+          status: 'True',
+          reason: j.deadlineExceeded ? 'DeadlineExceeded' : failed ? 'BackoffLimitExceeded' : 'CompletionsReached',
+          message: j.spawnError ?? '',
+          lastTransitionTime: j.finishedAt,
+        }],
+      };
+    } else {
+      job.status = { startTime: j.startedAt, active: 1 };
+    }
+    return job;
+  }
+
+  async createJob(namespace: string, job: V1Job) {
+    const name = job.metadata?.name ?? '';
+    const existing = this.jobs.get(this.key(namespace, name));
+    if (existing) return { created: false, job: this.view(existing) };
+    const container = job.spec?.template.spec?.containers.find((c) => c.name === SCORECARD_CONTAINER);
+    if (!container) throw new KubeError(422, 'HTTP 422: the Job has no scorecard container');
+    const stored: V1Job = { ...structuredClone(job), metadata: { ...structuredClone(job.metadata), namespace, uid: randomUUID(), creationTimestamp: new Date() } };
+    const j: LocalJob = { job: stored, output: [], bytes: 0, truncated: false, startedAt: new Date(), deadlineExceeded: false };
+    this.jobs.set(this.key(namespace, name), j);
+    // The Job's args, never a shell: the repository name was validated, and no shell sees it anyway.
+    const child = spawn(this.o.executable, container.args ?? [], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_AUTH_TOKEN: this.o.env.GITHUB_AUTH_TOKEN ?? this.o.env.GITHUB_TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    j.child = child;
+    const collect = (chunk: Buffer) => {
+      if (j.bytes >= this.o.logByteCap + 1) {
+        j.truncated = true;
+        return;
+      }
+      const room = this.o.logByteCap + 1 - j.bytes;
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      j.output.push(part);
+      j.bytes += part.length;
+    };
+    // Pod logs merge stdout and stderr; so does this.
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', collect);
+    const deadline = job.spec?.activeDeadlineSeconds;
+    const timer = deadline ? setTimeout(() => {
+      j.deadlineExceeded = true;
+      child.kill('SIGKILL');
+    }, deadline * 1000) : undefined;
+    timer?.unref();
+    const finish = (code: number, spawnError?: string) => {
+      if (j.finishedAt) return;
+      clearTimeout(timer);
+      j.exitCode = code;
+      j.spawnError = spawnError;
+      j.finishedAt = new Date();
+      this.o.onFinished?.(this.view(j));
+    };
+    child.on('error', (err) => finish(127, `cannot run ${this.o.executable}: ${err.message}`));
+    child.on('close', (code, signal) => finish(code ?? (signal ? 137 : 1)));
+    return { created: true, job: this.view(j) };
+  }
+
+  async getJob(namespace: string, name: string) {
+    const j = this.jobs.get(this.key(namespace, name));
+    return j ? this.view(j) : undefined;
+  }
+
+  async listJobs(namespace: string, labelSelector: string) {
+    const [k, v] = labelSelector.split('=');
+    return [...this.jobs.values()].filter((j) => j.job.metadata?.namespace === namespace && j.job.metadata?.labels?.[k] === v).map((j) => this.view(j));
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    const jobName = /^batch\.kubernetes\.io\/job-name=(.+)$/.exec(labelSelector)?.[1];
+    const j = jobName ? this.jobs.get(this.key(namespace, jobName)) : undefined;
+    if (!j || !j.finishedAt) return [];
+    const failed = j.deadlineExceeded || j.exitCode !== 0;
+    return [{
+      metadata: { name: `${jobName}-local`, namespace, labels: { 'batch.kubernetes.io/job-name': jobName! }, creationTimestamp: j.startedAt },
+      status: {
+        phase: failed ? 'Failed' : 'Succeeded',
+        reason: j.deadlineExceeded ? 'DeadlineExceeded' : undefined,
+        containerStatuses: [{ name: SCORECARD_CONTAINER, image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: j.exitCode ?? 1, reason: j.spawnError ? 'StartError' : failed ? 'Error' : 'Completed', message: j.spawnError } } }],
+      },
+    }];
+  }
+
+  async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number): Promise<LogChunks> {
+    const j = this.jobs.get(this.key(namespace, pod.replace(/-local$/, '')));
+    if (!j) throw new KubeError(404, 'HTTP 404: no such run');
+    const all = Buffer.concat(j.output);
+    const bytes = all.subarray(0, limitBytes);
+    return { chunks: (async function* () { yield bytes; })(), abort() {} };
+  }
+
+  async deleteJob(namespace: string, name: string) {
+    const j = this.jobs.get(this.key(namespace, name));
+    if (j && !j.finishedAt) j.child?.kill('SIGKILL');
+    this.jobs.delete(this.key(namespace, name));
+  }
+
+  /** Stops every running process (on shutdown). */
+  stopAll(): void {
+    for (const j of this.jobs.values()) if (!j.finishedAt) j.child?.kill('SIGTERM');
+  }
+}

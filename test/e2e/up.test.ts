@@ -1,0 +1,140 @@
+// `posture up` (what `npm start` runs), on the embedded database: with the local control
+// plane's KUBECONFIG the whole loop runs and scores appear in the API; with no cluster and a
+// fake `scorecard` on PATH the local runner scores them; with neither it says so.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import * as k8s from '@kubernetes/client-node';
+import { runCliCaptured } from '../../lib/cli/testing.ts';
+import { jobName } from '../../lib/jobs/spec.ts';
+import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
+import { up, type UpHandle } from '../../lib/up/up.ts';
+import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
+
+const FIXTURE = new URL('../../../shared/fixtures/scorecard/08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json', import.meta.url).pathname;
+const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8'));
+const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
+const handles: UpHandle[] = [];
+let cp: ControlPlane | undefined;
+
+after(async () => {
+  for (const h of handles) await h.stop().catch(() => {});
+  await cp?.stop();
+});
+
+function output() {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d) => (text += d));
+  return { out, text: () => text };
+}
+
+async function waitFor(what: string, f: () => boolean | Promise<boolean>, ms = 60000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function fakeScorecard(dir: string): string {
+  // A test double of the Scorecard CLI: prints fixture 08 for the --repo it is given (stderr
+  // noise first, like the real one), or v5.4's "Skipping" with exit 0 for repos named "skip-*".
+  const bin = join(dir, 'bin');
+  const script = `#!/usr/bin/env node
+const args = process.argv.slice(2);
+const repo = (args.find((a) => a.startsWith('--repo=')) || '').slice(7);
+process.stderr.write('Starting [Binary-Artifacts]\\n');
+if (repo.includes('/skip-')) { process.stderr.write('Skipping ' + repo + ': repo unreachable\\n'); process.exit(0); }
+if (!args.includes('--format=json') || !args.includes('--show-details')) process.exit(3);
+const doc = JSON.parse(require('fs').readFileSync(${JSON.stringify(FIXTURE)}, 'utf8'));
+doc.repo.name = repo;
+process.stdout.write(JSON.stringify(doc) + '\\n');
+`;
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'scorecard'), script.replace('#!/usr/bin/env node', `#!${process.execPath}`));
+  chmodSync(join(bin, 'scorecard'), 0o755);
+  return bin;
+}
+async function getJson(url: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}
+
+function httpsStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request(url, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject).end();
+  });
+}
+
+test('no cluster and a fake scorecard on PATH: the local runner scores repositories added with the CLI', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-up-local-'));
+  const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: join(dir, 'no-kubeconfig'), PATH: `${fakeScorecard(dir)}:${process.env.PATH}`, GITHUB_AUTH_TOKEN: 'test-token' };
+  const add = await runCliCaptured(['repos', 'add', 'ossf/scorecard', 'posture-e2e/skip-me'], env);
+  assert.equal(add.code, 0, add.stderr);
+  const o = output();
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0 });
+  handles.push(h);
+  assert.equal(h.mode, 'local');
+  assert.match(o.text(), /jobs: no cluster .*running .*scorecard locally/);
+  await waitFor('both repositories', () => /github\.com\/ossf\/scorecard: scored 9\.6/.test(o.text()) && /skip-me: failed \(no-result\)/.test(o.text()));
+  const got = await getJson(`${h.apiUrl}/projects/github.com/ossf/scorecard`);
+  assert.equal(got.status, 200);
+  assert.equal(got.body.score, fixture.score);
+  assert.equal(got.body.checks.length, fixture.checks.length);
+  assert.equal((await getJson(`${h.apiUrl}/projects/github.com/posture-e2e/skip-me`)).status, 404);
+  assert.equal(await httpsStatus(`${h.admissionUrl}/healthz`), 200, 'admission serves HTTPS');
+  // While up holds the embedded database, the CLI says so instead of corrupting it.
+  const busy = await runCliCaptured(['repos', 'add', 'a/b'], env);
+  assert.equal(busy.code, 3);
+  assert.match(busy.stderr, /in use by posture up \(pid \d+\); stop it first, or set DATABASE_URL/);
+  await h.stop();
+  assert.equal((await runCliCaptured(['repos', 'list'], env)).code, 0, 'released on stop');
+});
+
+test('no cluster and no scorecard: it says clearly what is missing and keeps repositories queued', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-up-idle-'));
+  const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: join(dir, 'none'), PATH: '/usr/bin:/bin' };
+  const o = output();
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0 });
+  handles.push(h);
+  assert.equal(h.mode, 'idle');
+  assert.match(o.text(), /`scorecard` is not on PATH/);
+  assert.match(o.text(), /Install the Scorecard CLI/);
+  await h.stop();
+});
+
+test('with the local control plane\'s KUBECONFIG the whole loop runs and scores appear in the API', async () => {
+  cp = await getSharedControlPlane();
+  const dir = mkdtempSync(join(tmpdir(), 'posture-up-cluster-'));
+  const namespace = `posture-up-${Date.now().toString(36)}`;
+  const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: cp.kubeconfigPath, POSTURE_NAMESPACE: namespace, GITHUB_AUTH_TOKEN: 'test-token', PATH: process.env.PATH };
+  const names = ['ossf/scorecard', 'posture-e2e/up-cluster'];
+  assert.equal((await runCliCaptured(['repos', 'add', ...names], env)).code, 0);
+  const o = output();
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, timer: false });
+  handles.push(h);
+  assert.equal(h.mode, 'cluster', o.text());
+  assert.match(o.text(), /created Secret .*posture-github-tokens from GITHUB_AUTH_TOKEN/);
+  // Known due window → known Job names → their pods print the fixture.
+  const due = new Date('2026-01-01T00:00:00Z');
+  await h.db('repos').update({ next_due_at: due });
+  for (const n of names) cp.setPodLog({ namespace, jobName: jobName(repo(n), due), content: 'Starting\n' + JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: repo(n).canonical } }) + '\n' });
+  const t = await h.tick(new Date(Date.now() + 120000));
+  assert.equal(t.created, 2, JSON.stringify(t));
+  await waitFor('scores', () => names.every((n) => o.text().includes(`${repo(n).canonical}: scored 9.6`)), 90000);
+  for (const n of names) {
+    const got = await getJson(`${h.apiUrl}/projects/${repo(n).canonical}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.body.score, fixture.score);
+  }
+  await h.stop();
+  await cp.kc.makeApiClient(k8s.CoreV1Api).deleteNamespace({ name: namespace }).catch(() => {});
+});
