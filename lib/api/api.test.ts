@@ -12,6 +12,7 @@ import { parseRepo } from '../repo/identity.ts';
 import { createFunctionServer, listen } from '../serve/http.ts';
 import { createApiHandle } from './handler.ts';
 import { FIXTURE_06_TEXT, fixture06, requestContext, storeDocument } from './testing.ts';
+import type { NormalizedResult } from '../scorecard/classify.ts';
 
 const FX = fixture06();
 const PROJECT = '/projects/github.com/ossf/scorecard';
@@ -193,7 +194,7 @@ describeEachDatabase('score API', (ctx) => {
     await storeHarvest(ctx.db, {
       repoKey: repo.key, jobName: 'fb-job', jobUid: 'fb-uid', finishedAt: new Date(), checkSet: null,
       schedule: { rescoreIntervalSeconds: 86400, jitterSeconds: 0, failureBackoffBaseSeconds: 60, failureBackoffMaxSeconds: 3600, random: 0 },
-      outcome: { ok: true, flagged: false, result: { repo: name, commit: 'f'.repeat(40), date: '2025-01-02T03:04:05.000Z', scorecardVersion: 'v5.2.1', scorecardCommit: 'abc', score: 10, checks: [check], raw: { note: 'legacy' } } },
+      outcome: { ok: true, flagged: false, result: { repo: name, commit: 'f'.repeat(40), date: '2025-01-02T03:04:05.000Z', scorecardVersion: 'v5.2.1', scorecardCommit: 'abc', score: 10, checks: [check], raw: { note: 'legacy' } as unknown as NormalizedResult['raw'] } },
     });
     assert.deepEqual(body(await call('/projects/github.com/fallback/repo')), {
       date: '2025-01-02T03:04:05Z',

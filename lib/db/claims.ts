@@ -13,6 +13,26 @@ export interface ClaimedRepo {
   leaseExpiresAt: Date;
 }
 
+interface ClaimRow {
+  id: number;
+  key: string;
+  canonical: string;
+  priority: number;
+  claimed_due_at: Date;
+  lease_expires_at: Date;
+}
+
+function toClaim(r: ClaimRow): ClaimedRepo {
+  return {
+    id: Number(r.id),
+    key: r.key,
+    canonical: r.canonical,
+    priority: r.priority,
+    claimedDueAt: new Date(r.claimed_due_at),
+    leaseExpiresAt: new Date(r.lease_expires_at),
+  };
+}
+
 /**
  * Claims up to `limit` due repositories (priority, then oldest due) in one statement.
  * Concurrent callers never get the same row (FOR UPDATE SKIP LOCKED).
@@ -39,16 +59,8 @@ export async function claimDueRepos(
      RETURNING r.id, r.key, r.canonical, r.priority, r.claimed_due_at, r.lease_expires_at`,
     [now, options.limit, options.owner, expires, expires, now],
   );
-  const rows = (res.rows ?? []) as Array<{ id: number; key: string; canonical: string; priority: number; claimed_due_at: Date; lease_expires_at: Date }>;
-  return rows
-    .map((r) => ({
-      id: Number(r.id),
-      key: r.key,
-      canonical: r.canonical,
-      priority: r.priority,
-      claimedDueAt: new Date(r.claimed_due_at),
-      leaseExpiresAt: new Date(r.lease_expires_at),
-    }))
+  return ((res.rows ?? []) as ClaimRow[])
+    .map(toClaim)
     .sort((a, b) => b.priority - a.priority || a.claimedDueAt.getTime() - b.claimedDueAt.getTime() || a.id - b.id);
 }
 
@@ -58,14 +70,7 @@ export async function claimsOf(db: Db, owner: string, now: Date = new Date()): P
     .where({ lease_owner: owner })
     .andWhere('lease_expires_at', '>', now)
     .select('id', 'key', 'canonical', 'priority', 'claimed_due_at', 'lease_expires_at');
-  return rows.map((r) => ({
-    id: Number(r.id),
-    key: r.key,
-    canonical: r.canonical,
-    priority: r.priority,
-    claimedDueAt: new Date(r.claimed_due_at),
-    leaseExpiresAt: new Date(r.lease_expires_at),
-  }));
+  return (rows as ClaimRow[]).map(toClaim);
 }
 
 /**

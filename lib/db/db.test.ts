@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describeEachDatabase } from './testing.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
+import type { NormalizedResult } from '../scorecard/classify.ts';
 import {
   addRepos, claimDueRepos, countRepos, getRepo, latestScore, migrate, recordRun, releaseClaim, releaseExpiredLeases,
   scoreHistory, scoresChangedSince, storeHarvest, startTick, finishTick, takeBudget, refundBudget, budgetUsed,
@@ -25,7 +26,7 @@ function result(repoName: string, score: number, date: string) {
       { name: 'Binary-Artifacts', score: 10, reason: 'no binaries found', details: null, documentation: { url: 'https://x/ba', short: 'bins' } },
       { name: 'Fuzzing', score: -1, reason: 'internal error: boom', details: ['d1'], documentation: null },
     ],
-    raw: { hello: 'world' },
+    raw: { hello: 'world' } as unknown as NormalizedResult['raw'],
   };
 }
 

@@ -2,32 +2,12 @@
 // due time are written in one transaction, keyed by the Job's UID so a duplicate or late event
 // changes nothing.
 import { failureBackoffSeconds, nextDueAfterSuccess } from '../schedule/policy.ts';
+import type { NormalizedResult } from '../scorecard/classify.ts';
 import type { Db } from './connect.ts';
 
-export interface StoredCheck {
-  name: string;
-  score: number;
-  reason: string;
-  details: string[] | null;
-  documentation: { url: string; short: string } | null;
-}
-
-/** What the harvester learned from a finished Job (the scorecard module's normalized result). */
+/** What the harvester learned from a finished Job: a normalized result, or a failure class. */
 export type HarvestOutcome =
-  | {
-      ok: true;
-      result: {
-        repo: string;
-        commit: string;
-        date: string;
-        scorecardVersion: string;
-        scorecardCommit: string;
-        score: number;
-        checks: StoredCheck[];
-        raw: unknown;
-      };
-      flagged: boolean;
-    }
+  | { ok: true; result: NormalizedResult; flagged: boolean }
   | { ok: false; failure: string; reason: string };
 
 export interface HarvestInput {
