@@ -53,7 +53,7 @@ export const settings = [
     doc: 'Cap of a failing repository\'s retry delay.' },
   { key: 'idleBackoffBaseSeconds', env: 'POSTURE_IDLE_BACKOFF_BASE_SECONDS', type: 'integer', default: 60, minimum: 1, maximum: 86400,
     doc: 'Ticks are skipped this long after a tick that found no work or failed; doubles each time.' },
-  { key: 'idleBackoffMaxSeconds', env: 'POSTURE_IDLE_BACKOFF_MAX_SECONDS', type: 'integer', default: 3600, minimum: 1, maximum: 86400,
+  { key: 'idleBackoffMaxSeconds', env: 'POSTURE_IDLE_BACKOFF_MAX_SECONDS', type: 'integer', default: 900, minimum: 1, maximum: 86400,
     doc: 'Cap of the tick backoff.' },
   { key: 'githubTokenCount', env: 'POSTURE_GITHUB_TOKEN_COUNT', type: 'integer', default: 1, minimum: 0, maximum: 1000,
     doc: 'Number of GitHub tokens in the Secret (0: no budget limit, for hosts without rate limits).' },
