@@ -38,6 +38,30 @@ async function rawCreates(): Promise<number> {
   return rate;
 }
 
+/** The floor: the same Jobs created straight with client-node, until all are Complete (no posture code). */
+async function rawComplete(): Promise<number> {
+  const ns = await cp.createNamespace('bench-floor');
+  const repos = Array.from({ length: N }, (_, i) => repo(`bench/floor-${i}`));
+  repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '{}\n' }));
+  const queue = [...repos];
+  const t = performance.now();
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let r = queue.shift(); r; r = queue.shift()) {
+      const job = buildScorecardJob({ repo: r, dueWindow: DUE }, { namespace: ns, scorecardImage: 'ghcr.io/ossf/scorecard:v5.3.0', scorecardChecks: [], githubTokenSecret: 's', githubTokenSecretKey: 'k', jobDeadlineSeconds: 600, jobTtlSeconds: 600 });
+      await batch.createNamespacedJob({ namespace: ns, body: job });
+    }
+  }));
+  for (;;) {
+    const jobs = (await batch.listNamespacedJob({ namespace: ns })).items;
+    if (jobs.filter((j) => j.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True')).length >= N) break;
+    if (performance.now() - t > 300000) throw new Error('floor: Jobs not complete after 300 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const rate = N / ((performance.now() - t) / 1000);
+  await core.deleteNamespace({ name: ns });
+  return rate;
+}
+
 async function tickCreates(): Promise<number> {
   const ns = await cp.createNamespace('bench-tick');
   const p = await startPipeline(cp, ns, { maxConcurrentJobs: N, claimBatch: N });
@@ -83,14 +107,16 @@ async function pipeline(): Promise<{ rate: number; created: number; completed: n
 }
 
 const raw: number[] = [];
+const floor: number[] = [];
 const tick: number[] = [];
 const pipe: Array<Awaited<ReturnType<typeof pipeline>>> = [];
 for (let i = 0; i < ROUNDS; i++) {
   raw.push(await rawCreates());
+  floor.push(await rawComplete());
   tick.push(await tickCreates());
   pipe.push(await pipeline());
 }
 console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
-console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(0)} repos/s`);
+console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(1)} repos/s; the control plane alone (create to Complete, no posture code): ${median(floor).toFixed(1)} Jobs/s; ratio ${(median(pipe.map((p) => p.rate)) / median(floor)).toFixed(2)}`);
 console.log(`  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)}, all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`);
 await cp.stop();
