@@ -6,8 +6,9 @@ import { createPgliteDatabase, createPostgresDatabase } from '../lib/db/testing.
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
 import { classify } from '../lib/scorecard/classify.ts';
 import { median, percentile } from './_util.ts';
+import { fixturePath, SCORECARD_FIXTURES } from '../test/fixtures/scorecard.ts';
 
-const dir = new URL('../../shared/fixtures/scorecard/', import.meta.url);
+const dir = new URL('file://' + SCORECARD_FIXTURES);
 const largest = readdirSync(dir).filter((f) => f.endsWith('.json')).sort((a, b) => statSync(new URL(b, dir)).size - statSync(new URL(a, dir)).size)[0];
 const text = readFileSync(new URL(largest, dir), 'utf8');
 const log = '2026/11/23 10:00:00 starting\n' + JSON.stringify(JSON.parse(text)) + '\n';

@@ -11,8 +11,9 @@ import { parseRepo } from '../repo/identity.ts';
 import { runTick } from '../scheduler/tick.ts';
 import { harvestJob, type HarvestDeps } from './harvest.ts';
 import { createHarvesterHandle, SCORE_UPDATED_TYPE } from './handler.ts';
+import { fixturePath } from '../../test/fixtures/scorecard.ts';
 
-const fixture = (n: string) => readFileSync(new URL(`../../../shared/fixtures/scorecard/${n}`, import.meta.url), 'utf8');
+const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
 const FX08 = fixture('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json');
 const FX08_DOC = JSON.parse(FX08);
 const T0 = new Date('2030-01-01T00:00:00Z');

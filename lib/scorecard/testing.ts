@@ -3,8 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { SCORECARD_FIXTURES } from '../../test/fixtures/scorecard.ts';
 
-export const FIXTURE_DIR = fileURLToPath(new URL('../../../shared/fixtures/scorecard/', import.meta.url));
+export const FIXTURE_DIR = SCORECARD_FIXTURES;
 
 export interface Fixture {
   file: string;

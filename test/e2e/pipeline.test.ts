@@ -13,8 +13,9 @@ import { jobState } from '../../lib/jobs/status.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
 import { startPipeline, type Pipeline } from './pipeline-kit.ts';
+import { fixturePath } from '../fixtures/scorecard.ts';
 
-const fixture = (n: string) => readFileSync(new URL(`../../../shared/fixtures/scorecard/${n}`, import.meta.url), 'utf8');
+const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
 const FIXTURES = [
   '01-v4-unknown-nodetails_scorecard-webapp_results.json',
   '02-v4-unknown-nodetails_scorecard-action_signing-results.json',
