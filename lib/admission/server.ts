@@ -66,7 +66,8 @@ export function readTls(files: TlsFiles): LoadedTls {
 }
 
 function send(res: ServerResponse, r: HttpResponseLike): void {
-  res.writeHead(r.statusCode, r.headers);
+  // An explicit length keeps replies un-chunked: one write, and simple framing for the API server.
+  res.writeHead(r.statusCode, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
   res.end(r.body);
 }
 

@@ -1,0 +1,360 @@
+// Admission server benchmark, on loopback HTTPS with keep-alive, one server process:
+//   1. latency p50/p99 at a fixed rate (1,000 req/s) from an OPEN-LOOP generator: sends are
+//      scheduled on a clock (process.hrtime.bigint, microsecond resolution) and each latency is
+//      measured from its scheduled time, so a slow server cannot slow the generator down and
+//      hide its own queueing (no coordinated omission);
+//   2. the maximum rate (closed loop, many connections) of the admission server with a simple
+//      webhook, beside a bare node:https server that reads the body and answers a constant
+//      (the floor);
+//   3. the Scorecard gate on a cache hit against the simple webhook: end to end and in-process.
+// Several runs each; medians and ratios are printed. Goals: p99 < 1 ms at 1,000 req/s; max rate
+// within 1.5x of the floor; gate within 10% of the simple webhook.
+//
+//   node bench/admission.ts [--runs 5] [--seconds 5] [--rate 1000]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type TLSSocket } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { defaultConfig } from '../lib/config/index.ts';
+import { compileWebhook, defineWebhook } from '../lib/admission/define.ts';
+import { Dispatcher } from '../lib/admission/dispatcher.ts';
+import { loadDeclarations, Registry, WEBHOOKS_DIR } from '../lib/admission/registry.ts';
+import { ScoreCache, StaticScoreFeed } from '../lib/admission/scores.ts';
+import { AdmissionServer } from '../lib/admission/server.ts';
+import { admissionReview, object, user } from '../lib/admission/testing.ts';
+import { Allowed, Denied } from '../lib/admission/verdict.ts';
+import { createCA, issueCert, pem } from '../test/cluster/pki.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+// ---- the review: a Deployment CREATE of realistic size (about 4 KB) ---------------------------
+
+function deploymentReview(): string {
+  const container = (n: number) => ({
+    name: `app-${n}`,
+    image: `registry.example.com/team/app-${n}@sha256:${'a'.repeat(64)}`,
+    args: ['--port=8080', '--log-format=json', '--metrics-address=:9090'],
+    env: Array.from({ length: 6 }, (_, i) => ({ name: `SETTING_${i}`, value: `value-${i}-${'x'.repeat(20)}` })),
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+    securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+    ports: [{ containerPort: 8080, name: 'http' }, { containerPort: 9090, name: 'metrics' }],
+    readinessProbe: { httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 5 },
+  });
+  const deploy = object('Deployment', 'web', {
+    namespace: 'team-a',
+    labels: { app: 'web', 'app.kubernetes.io/part-of': 'shop', 'app.kubernetes.io/version': '1.2.3' },
+    annotations: { 'posture.dev/source-repo': 'github.com/example/web', 'deployment.kubernetes.io/revision': '7' },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { serviceAccountName: 'web', containers: [container(1), container(2)], volumes: [{ name: 'tmp', emptyDir: {} }] } },
+    },
+  });
+  return JSON.stringify(admissionReview({ operation: 'CREATE', object: deploy, caller: user('jane@example.com', 'devs', 'team-a'), uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' }));
+}
+
+// ---- servers (child processes) ----------------------------------------------------------------
+
+const simple = defineWebhook({
+  name: 'bench-simple',
+  path: '/bench-simple',
+  rules: [{ operations: ['CREATE'], apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments'] }],
+  failurePolicy: 'Ignore',
+  timeoutSeconds: 2,
+  enforcement: 'deny',
+  doc: { summary: 'bench', protects: 'deployments', exempt: 'nobody', failurePolicy: 'Ignore: bench', timeout: '2 s: bench', denials: ['denied'] },
+  // As simple as a real webhook gets: one label read, one decision.
+  authorize: (r) => (r.object?.metadata?.labels?.['bench/deny'] === 'true' ? Denied('denied') : Allowed()),
+});
+
+async function admissionDispatcher(): Promise<{ dispatcher: Dispatcher<unknown>; cache: ScoreCache }> {
+  const config = defaultConfig();
+  const shipped = (await loadDeclarations(WEBHOOKS_DIR)).map((l) => compileWebhook(l.declaration, config, undefined, l.source));
+  const registry = new Registry<unknown>([compileWebhook(simple, config, undefined, 'bench'), ...shipped]);
+  // Score 7.1 >= threshold 5: the gate admits after a cache hit, like the simple webhook admits.
+  const cache = new ScoreCache({
+    feed: new StaticScoreFeed([{ repoKey: 'github.com/example/web', repo: 'github.com/example/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]),
+    maxEntries: 100_000,
+    refreshMs: 3_600_000,
+    staleAfterMs: 36_000_000,
+  });
+  await cache.refresh();
+  return { dispatcher: new Dispatcher({ registry, services: { scores: cache } }), cache };
+}
+
+async function serve(kind: 'floor' | 'admission', certDir: string): Promise<void> {
+  const cert = join(certDir, 'srv.crt');
+  const key = join(certDir, 'srv.key');
+  let port: number;
+  if (kind === 'floor') {
+    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', allowed: true } });
+    const server = createServer({ cert: readFileSync(cert), key: readFileSync(key), keepAliveTimeout: 120_000 }, (req, res) => {
+      req.on('data', () => {});
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  } else {
+    const { dispatcher } = await admissionDispatcher();
+    const server = new AdmissionServer({ dispatcher, certFile: cert, keyFile: key, port: 0, host: '127.0.0.1', maxBodyBytes: 8 * 1024 * 1024, reloadMs: 3_600_000 });
+    port = await server.start();
+  }
+  process.stdout.write(JSON.stringify({ port }) + '\n');
+}
+
+function startServer(kind: 'floor' | 'admission', certDir: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SELF, '--serve', kind, certDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (c) => {
+      out += c;
+      const line = out.split('\n')[0];
+      if (out.includes('\n')) resolve({ child, port: JSON.parse(line).port });
+    });
+    child.once('exit', (code) => reject(new Error(`${kind} server exited ${code}`)));
+  });
+}
+
+// ---- a minimal HTTP/1.1 keep-alive client (no pipelining) -------------------------------------
+// Node's http client costs more CPU than the server under test; this one writes prepared bytes
+// and reads Content-Length framed replies, so the generator stays out of the figures' way.
+
+interface Conn {
+  socket: TLSSocket;
+  buf: Buffer;
+  started: bigint;
+  busy: boolean;
+  done?: (status: number, started: bigint) => void;
+}
+
+function openConn(port: number, ca: string): Promise<Conn> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ca, servername: 'localhost' }, () => resolve(conn));
+    socket.setNoDelay(true);
+    const conn: Conn = { socket, buf: Buffer.alloc(0), started: 0n, busy: false };
+    socket.on('data', (chunk: Buffer) => {
+      conn.buf = conn.buf.length === 0 ? chunk : Buffer.concat([conn.buf, chunk]);
+      const end = conn.buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = conn.buf.subarray(0, end).toString('latin1');
+      const length = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+      if (conn.buf.length < end + 4 + length) return;
+      const status = Number(head.slice(9, 12));
+      conn.buf = conn.buf.subarray(end + 4 + length);
+      conn.busy = false;
+      const done = conn.done!;
+      conn.done = undefined;
+      done(status, conn.started);
+    });
+    socket.once('error', reject);
+  });
+}
+
+function requestBytes(path: string, body: string): Buffer {
+  const b = Buffer.from(body);
+  return Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\n\r\n`), b]);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Open loop: `rate` requests/s for `seconds`, latency in µs from each scheduled send. */
+async function openLoop(port: number, ca: string, path: string, body: string, rate: number, seconds: number): Promise<{ p50: number; p99: number; max: number; errors: number; achieved: number }> {
+  const conns = await Promise.all(Array.from({ length: 16 }, () => openConn(port, ca)));
+  const bytes = requestBytes(path, body);
+  const total = Math.round(rate * seconds);
+  const interval = BigInt(Math.round(1e9 / rate));
+  const latencies: number[] = [];
+  const queue: bigint[] = [];
+  let errors = 0;
+  let finished = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const onDone = (conn: Conn) => (status: number, scheduled: bigint) => {
+    latencies.push(Number(process.hrtime.bigint() - scheduled) / 1000);
+    if (status !== 200) errors++;
+    if (++finished === total) resolveAll();
+    const next = queue.shift();
+    if (next !== undefined) send(conn, next);
+  };
+  const send = (conn: Conn, scheduled: bigint) => {
+    conn.busy = true;
+    conn.started = scheduled;
+    conn.done = onDone(conn);
+    conn.socket.write(bytes);
+  };
+  const start = process.hrtime.bigint() + 10_000_000n;
+  let next = start;
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      const now = process.hrtime.bigint();
+      while (next <= now && sent < total) {
+        const idle = conns.find((c) => !c.busy);
+        if (idle) send(idle, next);
+        else queue.push(next);
+        next += interval;
+        sent++;
+      }
+      if (sent < total) setImmediate(pump);
+      else resolve();
+    };
+    pump();
+  });
+  await all;
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  for (const c of conns) c.socket.destroy();
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], errors, achieved: total / elapsed };
+}
+
+/** Closed loop: `connections` clients each sending the next request on each reply. */
+async function maxRate(port: number, ca: string, path: string, body: string, seconds: number, connections = 32): Promise<number> {
+  const conns = await Promise.all(Array.from({ length: connections }, () => openConn(port, ca)));
+  const bytes = requestBytes(path, body);
+  let count = 0;
+  let errors = 0;
+  let stop = false;
+  const start = process.hrtime.bigint();
+  await new Promise<void>((resolve) => {
+    let open = conns.length;
+    for (const c of conns) {
+      const loop = (status: number) => {
+        if (status !== 200) errors++;
+        count++;
+        if (stop) {
+          if (--open === 0) resolve();
+          return;
+        }
+        c.done = loop;
+        c.socket.write(bytes);
+      };
+      c.done = loop;
+      c.socket.write(bytes);
+    }
+    setTimeout(() => (stop = true), seconds * 1000);
+  });
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  for (const c of conns) c.socket.destroy();
+  if (errors > 0) throw new Error(`${errors} non-200 replies`);
+  return count / elapsed;
+}
+
+async function metric(port: number, ca: string, name: string): Promise<string> {
+  const conn = await openConn(port, ca);
+  return new Promise((resolve) => {
+    let text = '';
+    conn.socket.removeAllListeners('data');
+    conn.socket.on('data', (c) => (text += c));
+    conn.socket.on('end', () => resolve(text.split('\n').filter((l) => l.startsWith(name)).join('\n')));
+    conn.socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+}
+
+/** In-process cost of one dispatch (parse, authorize, serialise), ns per review. */
+async function inProcess(iterations: number): Promise<{ simple: number; gate: number }> {
+  const { dispatcher } = await admissionDispatcher();
+  const body = Buffer.from(deploymentReview());
+  const time = (path: string) => {
+    for (let i = 0; i < 2000; i++) dispatcher.dispatch({ method: 'POST', path, contentType: 'application/json', body });
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) dispatcher.dispatch({ method: 'POST', path, contentType: 'application/json', body });
+    return Number(process.hrtime.bigint() - t0) / iterations;
+  };
+  const simpleNs: number[] = [];
+  const gateNs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    simpleNs.push(time('/bench-simple'));
+    gateNs.push(time('/scorecard-gate'));
+  }
+  return { simple: median(simpleNs), gate: median(gateNs) };
+}
+
+async function main(): Promise<void> {
+  const runs = arg('runs', 5);
+  const seconds = arg('seconds', 5);
+  const rate = arg('rate', 1000);
+  const dir = mkdtempSync(join(tmpdir(), 'posture-bench-admission-'));
+  try {
+    const ca = createCA(dir, 'ca');
+    issueCert({ ca, dir, name: 'srv', commonName: 'bench', hosts: ['127.0.0.1', 'localhost'], usage: 'server' });
+    const caPem = pem(ca.cert);
+    const body = deploymentReview();
+    console.log(`review: Deployment CREATE, ${Buffer.byteLength(body)} bytes; ${runs} runs of ${seconds} s each; node ${process.version}`);
+
+    const floor = await startServer('floor', dir);
+    const adm = await startServer('admission', dir);
+    const res: Record<string, { p50: number[]; p99: number[]; max: number[]; rate: number[] }> = {};
+    const rec = (k: string) => (res[k] ??= { p50: [], p99: [], max: [], rate: [] });
+    // Warm both up (JIT, TLS sessions) before measuring.
+    await maxRate(floor.port, caPem, '/', body, 1);
+    await maxRate(adm.port, caPem, '/bench-simple', body, 1);
+    await maxRate(adm.port, caPem, '/scorecard-gate', body, 1);
+    for (let r = 0; r < runs; r++) {
+      for (const [k, port, path] of [['floor', floor.port, '/'], ['simple', adm.port, '/bench-simple'], ['gate', adm.port, '/scorecard-gate']] as const) {
+        const o = await openLoop(port, caPem, path, body, rate, seconds);
+        if (o.errors > 0) throw new Error(`${k}: ${o.errors} non-200 replies`);
+        rec(k).p50.push(o.p50);
+        rec(k).p99.push(o.p99);
+        rec(k).max.push(o.max);
+      }
+      rec('floor').rate.push(await maxRate(floor.port, caPem, '/', body, seconds));
+      rec('simple').rate.push(await maxRate(adm.port, caPem, '/bench-simple', body, seconds));
+      rec('gate').rate.push(await maxRate(adm.port, caPem, '/scorecard-gate', body, seconds));
+    }
+    const server = await metric(adm.port, caPem, 'posture_admission_review_duration_seconds_');
+    floor.child.kill();
+    adm.child.kill();
+
+    const f = (n: number) => n.toFixed(0).padStart(7);
+    console.log(`\nopen loop at ${rate} req/s, latency in µs (median of ${runs} runs; each run's p50, p99, max):`);
+    console.log('                   p50      p99      max   max rate (req/s, closed loop, 32 connections)');
+    for (const k of ['floor', 'simple', 'gate']) {
+      const x = res[k];
+      console.log(`  ${k.padEnd(10)} ${f(median(x.p50))}  ${f(median(x.p99))}  ${f(median(x.max))}   ${f(median(x.rate))}   runs: ${x.rate.map((v) => v.toFixed(0)).join(', ')}`);
+    }
+    const floorRate = median(res.floor.rate);
+    const simpleRate = median(res.simple.rate);
+    const gateRate = median(res.gate.rate);
+    const p99 = median(res.simple.p99);
+    console.log('\nratios and goals:');
+    console.log(`  simple p99 at ${rate} req/s: ${(p99 / 1000).toFixed(3)} ms (goal < 1 ms: ${p99 < 1000 ? 'met' : 'NOT met'}); floor p99 ${(median(res.floor.p99) / 1000).toFixed(3)} ms`);
+    console.log(`  floor max rate / simple max rate: ${(floorRate / simpleRate).toFixed(2)}x (goal <= 1.5x: ${floorRate / simpleRate <= 1.5 ? 'met' : 'NOT met'})`);
+    console.log(`  gate / simple: p50 ${(median(res.gate.p50) / median(res.simple.p50)).toFixed(3)}x, p99 ${(median(res.gate.p99) / p99).toFixed(3)}x, max rate ${(simpleRate / gateRate).toFixed(3)}x slower (goal within 10%)`);
+    const inproc = await inProcess(20_000);
+    console.log(`  in-process dispatch (parse + authorize + serialise, ${Buffer.byteLength(body)} B review): simple ${(inproc.simple / 1000).toFixed(1)} µs, gate (cache hit) ${(inproc.gate / 1000).toFixed(1)} µs, ratio ${(inproc.gate / inproc.simple).toFixed(3)}`);
+    const mean = (w: string) => {
+      const sum = Number(new RegExp(`_sum\\{webhook="${w}"\\} ([0-9.e+-]+)`).exec(server)?.[1]);
+      const count = Number(new RegExp(`_count\\{webhook="${w}"\\} ([0-9]+)`).exec(server)?.[1]);
+      return (sum / count) * 1e6;
+    };
+    console.log(`  server-side time per review (histogram mean over all runs): simple ${mean('bench-simple').toFixed(1)} µs, gate ${mean('scorecard-gate').toFixed(1)} µs`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--serve') {
+  await serve(process.argv[3] as 'floor' | 'admission', process.argv[4]);
+} else {
+  await main();
+  process.exit(0);
+}
