@@ -29,6 +29,7 @@ import { getSharedControlPlane, waitForJobFinished, type ControlPlane } from '..
 import { Discovery, dryRunCreate, kubeRequest, podTemplates, relocate, ruleKeys, schemaProblems, selfRules, serverSideApply } from './deploy-kit.ts';
 import { CLUSTER_SCOPED, idOf, renderKustomization, type KubeObject } from './deploy-kustomize.ts';
 import { startPipeline, type Pipeline } from './pipeline-kit.ts';
+import { fixturePath } from '../fixtures/scorecard.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NS = 'posture';
@@ -582,7 +583,7 @@ describe('on the local control plane', () => {
       });
 
       test('ticks, harvests and the reconcile all run without a single refused call, and every repository is scored', async () => {
-        const fixture = (n: string) => readFileSync(join(ROOT, '..', 'shared', 'fixtures', 'scorecard', n), 'utf8');
+        const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
         const docs = ['01-v4-unknown-nodetails_scorecard-webapp_results.json', '02-v4-unknown-nodetails_scorecard-action_signing-results.json', '04-v4.10.5-rfc3339-details_scorecard-webapp_imposter-commit-results.json'].map((f) => JSON.parse(fixture(f)));
         const repos = docs.map((d) => {
           const r = parseRepo(d.repo.name);
