@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createPostgresDatabase } from '../lib/db/testing.ts';
-import { mb, sampleRss } from './_util.ts';
+import { mb, median, sampleRss } from './_util.ts';
 
 const LINES = Number(process.env.BENCH_IMPORT_LINES ?? 1_000_000);
+const RUNS = Number(process.env.BENCH_IMPORT_RUNS ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'posture-bench-import-'));
 const file = join(dir, 'projects.csv');
 
@@ -45,9 +46,18 @@ try {
     ['postgres', { DATABASE_URL: pg.url! }],
   ];
   for (const [name, env] of targets) {
-    for (const pass of ['first import', 're-import']) {
-      const r = await run(env);
-      console.log(`${name.padEnd(8)} ${pass.padEnd(12)} ${r.seconds.toFixed(1)} s  ${Math.round(LINES / r.seconds).toLocaleString('en')} lines/s  peak RSS ${mb(r.peak)}  RSS at 25/50/75/100%: ${r.profile.map(mb).join(' / ')}  (${r.out})`);
+    const results: Record<string, Array<Awaited<ReturnType<typeof run>>>> = { 'first import': [], 're-import': [] };
+    for (let i = 0; i < RUNS; i++) {
+      // A fresh database for each first import.
+      if (name === 'pglite') env.POSTURE_DATA_DIR = join(dir, `data-${i}`);
+      else await pg.db.raw('TRUNCATE repos RESTART IDENTITY CASCADE').catch(async () => undefined);
+      for (const pass of ['first import', 're-import']) results[pass].push(await run(env));
+    }
+    for (const [pass, rs] of Object.entries(results)) {
+      const secs = median(rs.map((r) => r.seconds));
+      const peak = median(rs.map((r) => r.peak));
+      const profile = [0, 1, 2, 3].map((k) => median(rs.map((r) => r.profile[k])));
+      console.log(`${name.padEnd(8)} ${pass.padEnd(12)} median of ${RUNS}: ${secs.toFixed(1)} s  ${Math.round(LINES / secs).toLocaleString('en')} lines/s  peak RSS ${mb(peak)}  RSS at 25/50/75/100%: ${profile.map(mb).join(' / ')}  (${rs[0].out})`);
     }
   }
 } finally {
