@@ -57,7 +57,7 @@ export function lintDoc(d: WebhookDeclaration<any, any>): string[] {
 }
 
 /** Lints every loaded declaration; each problem names its file. */
-export function lintDocs(loaded: readonly LoadedDeclaration[], _config?: Config): string[] {
+export function lintDocs(loaded: readonly LoadedDeclaration[]): string[] {
   return loaded.flatMap((l) => lintDoc(l.declaration).map((problem) => `${l.source}: ${problem}`));
 }
 
@@ -99,7 +99,7 @@ export function docsJson(registry: Registry<any>, config: Config): unknown {
 
 function rulesText(d: WebhookDeclaration<any, any>): string {
   return d.rules
-    .map((r) => `${r.operations.join(', ')} on ${r.resources.map((x) => `\`${x}\``).join(', ')} (${r.apiGroups.map((g) => (g === '' ? 'core' : g)).join(', ')}/${r.apiVersions.join(', ')})`)
+    .map((r) => `${r.operations.join(', ')} on ${r.resources.map((x) => `\`${x}\``).join(', ')} (\`${r.apiGroups.map((g) => (g === '' ? 'core' : g)).join(', ')}/${r.apiVersions.join(', ')}\`)`)
     .join('; ');
 }
 
@@ -115,6 +115,12 @@ export function docsMarkdown(registry: Registry<any>, config: Config): string {
       "nor `coordination.k8s.io` leases (match condition), and exempt identities are skipped by a match condition, so they never wait on the webhook. " +
       'Enforcement: `deny` refuses, `warn` admits with the message as a warning, `dry-run` admits, logs and counts; set per webhook with `POSTURE_WEBHOOK_ENFORCEMENT` (e.g. `scorecard-gate=warn`). ' +
       'Defaults below are those of an unconfigured install.',
+    '',
+    '**Adding a webhook** is adding one file: `functions/admission/webhooks/<name>.ts` with `export default defineWebhook({...})` ' +
+      '(name, path, rules, failurePolicy, timeoutSeconds, enforcement, exemptions, doc, and a pure `authorize(request, context)` returning `Allowed()`, `Denied(message)`, `Errored(message)` or `Warned(...)`), ' +
+      'table tests beside it in `<name>.test.ts` using `WebhookTester` from `lib/admission/testing.ts`, then `npm run generate:webhooks`. ' +
+      'The registry finds the file; tests fail if it is not a valid webhook, if its name or path is taken (naming both files), if its doc disagrees with its data, or if the generated files are stale. ' +
+      'Try it offline with `posture admission review <name> review.json`.',
     '',
     '| Webhook | Enforcement | Failure policy | Timeout | Matches |',
     '| --- | --- | --- | --- | --- |',

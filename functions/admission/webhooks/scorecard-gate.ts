@@ -1,7 +1,7 @@
 // scorecard-gate: workloads that declare their source repository are judged by that repository's
 // latest OpenSSF Scorecard score, read from an in-memory cache (never the database on this path).
 import { Allowed, Denied, Errored, Warned, defineWebhook, type AdmissionRequest, type NamespaceLabel, type Verdict } from '../../../lib/admission/index.ts';
-import { parseRepo } from '../../../lib/repo/identity.ts';
+import { parseRepo, type ParseResult } from '../../../lib/repo/identity.ts';
 import { annotationsOf, celMetaIs, MIN_SCORE_LABEL, podTemplateOf, SOURCE_REPO_ANNOTATION } from '../labels.ts';
 import type { AdmissionServices } from '../services.ts';
 
@@ -9,6 +9,20 @@ interface Settings {
   threshold: number;
   unknown: 'allow' | 'warn' | 'deny';
   allowedHosts: readonly string[];
+  /** parseRepo is pure, so its answers are remembered (bounded): the hot path parses a repository once. */
+  parsed: Map<string, ParseResult>;
+}
+
+const PARSED_MAX = 10_000;
+
+function parseOnce(value: string, settings: Settings): ParseResult {
+  let r = settings.parsed.get(value);
+  if (r === undefined) {
+    r = parseRepo(value, settings.allowedHosts);
+    if (settings.parsed.size >= PARSED_MAX) settings.parsed.clear();
+    settings.parsed.set(value, r);
+  }
+  return r;
 }
 
 /** Namespace label values the API server routes to their own tier (whole scores 0 to 10). */
@@ -31,12 +45,12 @@ export const INVALID_LABEL_MESSAGE = `this namespace's ${MIN_SCORE_LABEL} label 
 
 /** The repositories an object declares: on itself or on the pod template it stamps out. */
 export function declaredRepos(request: AdmissionRequest): string[] {
-  const out = new Set<string>();
-  for (const source of [request.object, podTemplateOf(request.object)]) {
-    const v = annotationsOf(source)[SOURCE_REPO_ANNOTATION];
-    if (typeof v === 'string') out.add(v);
-  }
-  return [...out];
+  const own = annotationsOf(request.object)[SOURCE_REPO_ANNOTATION];
+  const template = annotationsOf(podTemplateOf(request.object))[SOURCE_REPO_ANNOTATION];
+  const out: string[] = [];
+  if (typeof own === 'string') out.push(own);
+  if (typeof template === 'string' && template !== own) out.push(template);
+  return out;
 }
 
 function thresholdOf(label: NamespaceLabel | undefined, settings: Settings): { threshold: number; fromNamespace: boolean } | undefined {
@@ -86,7 +100,7 @@ export default defineWebhook<AdmissionServices, Settings>({
     ],
     settings: ['gateThreshold', 'gateUnknown', 'gateCacheSize', 'gateRefreshSeconds', 'allowedHosts'],
   },
-  prepare: (config) => ({ threshold: config.gateThreshold, unknown: config.gateUnknown, allowedHosts: config.allowedHosts }),
+  prepare: (config) => ({ threshold: config.gateThreshold, unknown: config.gateUnknown, allowedHosts: config.allowedHosts, parsed: new Map() }),
   authorize(request, { settings, services, namespaceLabel, now }) {
     if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return Allowed();
     if (request.subResource) return Allowed('subresources are not judged');
@@ -96,7 +110,7 @@ export default defineWebhook<AdmissionServices, Settings>({
     if (!t) return Denied(INVALID_LABEL_MESSAGE);
     const warnings: string[] = [];
     for (const value of repos) {
-      const parsed = parseRepo(value, settings.allowedHosts);
+      const parsed = parseOnce(value, settings);
       if (!parsed.ok) return Denied(invalidRepoMessage(value, parsed.reason));
       const found = services.scores.lookup(parsed.repo.key, now);
       if (found.state === 'unavailable') return Errored(`Scorecard scores are unavailable: ${found.reason}`, 503);
