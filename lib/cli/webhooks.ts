@@ -145,7 +145,7 @@ export const commands: Command[] = [
       if (words.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(words[0])}`);
       const config = configFor(flags, io);
       const loaded = await loadDeclarations(WEBHOOKS_DIR);
-      const problems = lintDocs(loaded, config);
+      const problems = lintDocs(loaded);
       if (problems.length > 0) {
         for (const p of problems) io.stderr.write(`doc lint: ${p}\n`);
         return EXIT.rejected;
@@ -185,7 +185,7 @@ export const commands: Command[] = [
       const config = loadConfig(io.env);
       const loaded = await loadDeclarations(WEBHOOKS_DIR);
       buildRegistry(loaded, config);
-      const problems = lintDocs(loaded, config);
+      const problems = lintDocs(loaded);
       for (const p of problems) io.stderr.write(`doc lint: ${p}\n`);
       if (problems.length === 0) io.stdout.write(`${loaded.length} webhooks ok\n`);
       return problems.length > 0 ? EXIT.rejected : EXIT.ok;
