@@ -1,20 +1,12 @@
-// `posture generate`: rewrites every generated file (README sections; webhook manifests and
-// docs register their own generators here). `--check` fails instead when a file is stale.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// `posture generate`: rewrites every generated file (the README's sections, the webhook
+// configurations in knative/webhooks/ and their docs). `--check` fails instead when one is stale.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { renderReadme } from '../docs/readme.ts';
+import { renderWebhookOutputs } from './webhooks.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 
-export interface GeneratedFile {
-  path: string;
-  render(current: string | undefined): string | Promise<string>;
-}
-
 const root = join(import.meta.dirname, '..', '..');
-
-export const generatedFiles: GeneratedFile[] = [
-  { path: 'README.md', render: (current) => renderReadme(current ?? '') },
-];
 
 function read(path: string): string | undefined {
   try {
@@ -24,13 +16,17 @@ function read(path: string): string | undefined {
   }
 }
 
+/** Every generated file, path (from the repository root) → the content it must have. */
+export async function renderGeneratedFiles(): Promise<Map<string, string>> {
+  const out = new Map<string, string>([['README.md', renderReadme(read('README.md') ?? '')]]);
+  for (const [path, text] of await renderWebhookOutputs()) out.set(path, text);
+  return out;
+}
+
 /** Paths whose content differs from what the generators produce. */
 export async function staleFiles(): Promise<string[]> {
   const stale: string[] = [];
-  for (const f of generatedFiles) {
-    const current = read(f.path);
-    if ((await f.render(current)) !== current) stale.push(f.path);
-  }
+  for (const [path, text] of await renderGeneratedFiles()) if (read(path) !== text) stale.push(path);
   return stale;
 }
 
@@ -47,13 +43,11 @@ export const commands: Command[] = [
         for (const s of stale) io.stderr.write(`stale: ${s} (run npm run generate)\n`);
         return stale.length ? EXIT.rejected : EXIT.ok;
       }
-      for (const f of generatedFiles) {
-        const current = read(f.path);
-        const next = await f.render(current);
-        if (next !== current) {
-          writeFileSync(join(root, f.path), next);
-          io.stdout.write(`wrote ${f.path}\n`);
-        }
+      for (const [path, text] of await renderGeneratedFiles()) {
+        if (read(path) === text) continue;
+        mkdirSync(dirname(join(root, path)), { recursive: true });
+        writeFileSync(join(root, path), text);
+        io.stdout.write(`wrote ${path}\n`);
       }
       return EXIT.ok;
     },

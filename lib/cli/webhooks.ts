@@ -7,7 +7,6 @@ import { docsJson, docsMarkdown, lintDocs } from '../admission/docs.ts';
 import { ManifestError, manifestFiles, manifestStream, type ClientOptions } from '../admission/manifest.ts';
 import { buildRegistry, loadDeclarations, webhookFiles, WEBHOOKS_DIR } from '../admission/registry.ts';
 import { defaultConfig, loadConfig, type Config } from '../config/index.ts';
-import { generatedFiles } from './generate.ts';
 import { EXIT, UsageError, type CliIO, type Command } from './types.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -84,13 +83,6 @@ export async function renderWebhookOutputs(config: Config = defaultConfig()): Pr
   out.set(`${DOCS_DIR}/webhooks.md`, docsMarkdown(registry, config));
   out.set(`${DOCS_DIR}/webhooks.json`, JSON.stringify(docsJson(registry, config), null, 2) + '\n');
   return out;
-}
-
-// `posture generate` rewrites and checks these too (paths are known from the file names).
-let rendered: Promise<Map<string, string>> | undefined;
-const renderOnce = () => (rendered ??= renderWebhookOutputs());
-for (const path of [...webhookFiles(WEBHOOKS_DIR).map((f) => `${MANIFEST_DIR}/${f.replace(/\.ts$/, '.yaml')}`), `${MANIFEST_DIR}/kustomization.yaml`, `${DOCS_DIR}/webhooks.md`, `${DOCS_DIR}/webhooks.json`]) {
-  generatedFiles.push({ path, render: async () => (await renderOnce()).get(path) ?? '' });
 }
 
 function writeManifestDir(dir: string, files: Map<string, string>): string[] {
