@@ -50,6 +50,11 @@ for (const kind of ['pglite', 'postgres'] as const) {
       const stdin = await runCliCaptured(['repos', 'import', '-'], env, 'x/y\nx/z\n');
       assert.equal(stdin.code, 0);
       assert.match(stdin.stdout, /2 new/);
+      // On a terminal, a progress line is redrawn on stderr; bad lines still get their own line.
+      const tty = await runCliCaptured(['repos', 'import', '-'], env, 'x/p\nbad line\nx/q\n', true);
+      assert.equal(tty.code, 2);
+      assert.match(tty.stderr, /\r\x1b\[K3 lines · 2 new · 1 rejected · [\d,]+ lines\/s\n$/);
+      assert.match(tty.stderr, /\r\x1b\[Kline 2: contains whitespace/);
     });
   });
 }

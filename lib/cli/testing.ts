@@ -8,12 +8,12 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCliCaptured(argv: string[], env: Record<string, string | undefined>, stdin = ''): Promise<CliRun> {
+export async function runCliCaptured(argv: string[], env: Record<string, string | undefined>, stdin = '', interactive = false): Promise<CliRun> {
   const out = new PassThrough();
   const err = new PassThrough();
   const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
   out.on('data', (c) => chunks.out.push(c));
   err.on('data', (c) => chunks.err.push(c));
-  const code = await runCli(argv, { stdin: Readable.from([stdin]), stdout: out, stderr: err, env, interactive: false });
+  const code = await runCli(argv, { stdin: Readable.from([stdin]), stdout: out, stderr: err, env, interactive });
   return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
 }
