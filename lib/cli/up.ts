@@ -9,7 +9,15 @@ export const commands: Command[] = [
     summary: 'run posture on this machine: scheduler, harvester, admission and score API in one process',
     async run(args, io) {
       if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
-      const handle = await up({ env: io.env, out: io.stdout });
+      let handle;
+      try {
+        handle = await up({ env: io.env, out: io.stdout });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException & { port?: number };
+        if (e.code !== 'EADDRINUSE') throw err;
+        io.stderr.write(`posture: port ${e.port} is in use; set PORT (score API) or POSTURE_ADMISSION_PORT (admission) to a free one\n`);
+        return EXIT.usage;
+      }
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -124,111 +124,121 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     throw err;
   }
   say(`database: ${describeTarget(dbOptions)}`);
-
-  // Where Jobs run.
-  let mode: UpHandle['mode'] = 'idle';
-  let cluster: ClusterApi | undefined;
-  let kc: k8s.KubeConfig | undefined;
-  let runner: LocalJobRunner | undefined;
-  const probed = o.mode === 'local' ? { why: 'local mode requested' } : await probeCluster(config, o.env);
-  if ('api' in probed) {
-    mode = 'cluster';
-    cluster = probed.api;
-    kc = probed.kc;
-    say(`jobs: Kubernetes at ${kc.getCurrentCluster()?.server}, namespace ${config.namespace} (at most ${config.maxConcurrentJobs} at once)`);
-    await prepareNamespace(kc, config, o.env, say);
-  } else {
-    const exe = findExecutable('scorecard', o.env.PATH);
-    if (exe) {
-      mode = 'local';
-      runner = new LocalJobRunner({ executable: exe, logByteCap: config.logByteCap, env: o.env, onFinished: (job) => void deliver(job) });
-      cluster = runner;
-      stops.push(() => runner!.stopAll());
-      say(`jobs: no cluster (${probed.why}); running ${exe} locally (at most ${config.maxConcurrentJobs} at once)`);
-      if (!o.env.GITHUB_AUTH_TOKEN && !o.env.GITHUB_TOKEN) say('warning: GITHUB_AUTH_TOKEN is not set; Scorecard needs a GitHub token');
-    } else {
-      say(`jobs: none. No cluster answered (${probed.why}) and \`scorecard\` is not on PATH.`);
-      say('      Install the Scorecard CLI (https://github.com/ossf/scorecard#installation) or point KUBECONFIG at a cluster; repositories stay queued.');
-    }
-  }
-
-  const deps: HarvestDeps = { db, cluster: cluster ?? (undefined as unknown as ClusterApi), config, log };
-  // Functions, served exactly as in a cluster.
-  const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => deps), log });
-  const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })), log });
-  const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log });
-  servers.push(harvester, scheduler, api);
-  const harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
-  const schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
-  const apiPort = await listen(api, o.apiPort ?? config.port, '127.0.0.1');
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  say(`score API: ${apiUrl}/projects/github.com/<owner>/<repo>`);
-
-  // Admission, over HTTPS as the API server would call it.
-  let admissionUrl: string | undefined;
-  let onScore: ((e: CloudEvent<unknown>) => void) | undefined;
-  try {
-    const { createAdmissionApp } = await import('../../functions/admission/app.ts');
-    const tls = config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile! } : await selfSignedCertificate(join(config.dataDir, 'tls'));
-    const app = await createAdmissionApp({ config, scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) }, logger: log });
-    const server = await app.serve({ port: o.admissionPort ?? config.admissionPort, host: '127.0.0.1', certFile: tls.certFile, keyFile: tls.keyFile });
-    admissionUrl = `https://127.0.0.1:${server.port}`;
-    onScore = (e) => void app.onScoreEvent(e);
-    stops.push(() => server.stop(), () => app.close());
-    say(`admission: ${admissionUrl} (webhooks: ${app.registry.webhooks.map((w) => w.name).join(' ')}; certificate ${tls.certFile})`);
-  } catch (err) {
-    say(`admission: not started: ${(err as Error).message}`);
-  }
-
-  // Completions → the CloudEvents an ApiServerSource would send → the harvester.
-  const deliver = async (job: V1Job) => {
-    const r = await postEvent(harvesterUrl, apiServerSourceEvent('dev.knative.apiserver.resource.update', job, mode === 'local' ? 'posture-up/local' : (kc?.getCurrentCluster()?.server ?? '')));
-    if (r.status >= 500) throw new Error(`harvester answered ${r.status}`);
-    if (r.event?.type === SCORE_UPDATED_TYPE) {
-      const d = r.event.data as { repo: string; score: number | null; failure: string | null; reason: string | null; flagged: boolean };
-      say(d.failure ? `${d.repo}: failed (${d.failure}) ${d.reason ?? ''}` : `${d.repo}: scored ${d.score?.toFixed(1)}${d.flagged ? ' (some checks reported internal errors)' : ''}`);
-      onScore?.(r.event);
-    }
-  };
-  let relay: JobRelay | undefined;
-  if (mode === 'cluster' && kc) {
-    relay = await startJobRelay({ kc, namespace: config.namespace, labelSelector: POSTURE_JOB_SELECTOR, log, send: (e) => deliver(e.data as V1Job) });
-    stops.push(() => relay!.stop());
-  }
-
-  // Ticks from a timer, as PingSource events.
-  const tick = async (at: Date = new Date()) => {
-    if (mode === 'idle') return { status: 'idle' };
-    const r = await postEvent(schedulerUrl, new CloudEvent({ type: 'dev.knative.sources.ping', source: 'posture-up/timer', time: at.toISOString(), data: {} }));
-    const body = JSON.parse(r.body || '{}');
-    if (body.status !== 'duplicate' && (body.created > 0 || body.errors?.length)) say(`tick ${body.slot}: ${body.created} started, ${body.active} running${body.errors?.length ? `, errors: ${body.errors.slice(0, 3).join('; ')}` : ''}`);
-    return body;
-  };
-  if (o.timer !== false) {
-    const timer = setInterval(() => void tick().catch((err) => say(`tick failed: ${(err as Error).message}`)), config.tickSeconds * 1000);
-    stops.push(() => clearInterval(timer));
-    void tick().catch((err) => say(`tick failed: ${(err as Error).message}`));
-  }
-  say(`ticks: every ${config.tickSeconds} s. Add repositories with: npm run posture -- repos add <owner/repo> (after stopping this), or set DATABASE_URL to share PostgreSQL`);
-
   let stopped = false;
-  return {
-    config,
-    db,
-    mode,
-    apiUrl,
-    admissionUrl,
-    tick,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => {});
-      for (const s of servers) {
-        s.closeAllConnections();
-        await new Promise((r) => s.close(r));
-      }
-      await db.destroy();
-      release();
-    },
+  const stopAll = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => {});
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+    await db.destroy();
+    release();
   };
+  try {
+    return await start();
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  async function start(): Promise<UpHandle> {
+
+    // Where Jobs run.
+    let mode: UpHandle['mode'] = 'idle';
+    let cluster: ClusterApi | undefined;
+    let kc: k8s.KubeConfig | undefined;
+    let runner: LocalJobRunner | undefined;
+    const probed = o.mode === 'local' ? { why: 'local mode requested' } : await probeCluster(config, o.env);
+    if ('api' in probed) {
+      mode = 'cluster';
+      cluster = probed.api;
+      kc = probed.kc;
+      say(`jobs: Kubernetes at ${kc.getCurrentCluster()?.server}, namespace ${config.namespace} (at most ${config.maxConcurrentJobs} at once)`);
+      await prepareNamespace(kc, config, o.env, say);
+    } else {
+      const exe = findExecutable('scorecard', o.env.PATH);
+      if (exe) {
+        mode = 'local';
+        runner = new LocalJobRunner({ executable: exe, logByteCap: config.logByteCap, env: o.env, onFinished: (job) => void deliver(job) });
+        cluster = runner;
+        stops.push(() => runner!.stopAll());
+        say(`jobs: no cluster (${probed.why}); running ${exe} locally (at most ${config.maxConcurrentJobs} at once)`);
+        if (!o.env.GITHUB_AUTH_TOKEN && !o.env.GITHUB_TOKEN) say('warning: GITHUB_AUTH_TOKEN is not set; Scorecard needs a GitHub token');
+      } else {
+        say(`jobs: none. No cluster answered (${probed.why}) and \`scorecard\` is not on PATH.`);
+        say('      Install the Scorecard CLI (https://github.com/ossf/scorecard#installation) or point KUBECONFIG at a cluster; repositories stay queued.');
+      }
+    }
+
+    const deps: HarvestDeps = { db, cluster: cluster ?? (undefined as unknown as ClusterApi), config, log };
+    // Functions, served exactly as in a cluster.
+    const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => deps), log });
+    const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })), log });
+    const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log });
+    servers.push(harvester, scheduler, api);
+    const harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
+    const schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
+    const apiPort = await listen(api, o.apiPort ?? config.port, '127.0.0.1');
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    say(`score API: ${apiUrl}/projects/github.com/<owner>/<repo>`);
+
+    // Admission, over HTTPS as the API server would call it.
+    let admissionUrl: string | undefined;
+    let onScore: ((e: CloudEvent<unknown>) => void) | undefined;
+    try {
+      const { createAdmissionApp } = await import('../../functions/admission/app.ts');
+      const tls = config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile! } : await selfSignedCertificate(join(config.dataDir, 'tls'));
+      const app = await createAdmissionApp({ config, scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) }, logger: log });
+      const server = await app.serve({ port: o.admissionPort ?? config.admissionPort, host: '127.0.0.1', certFile: tls.certFile, keyFile: tls.keyFile });
+      admissionUrl = `https://127.0.0.1:${server.port}`;
+      onScore = (e) => void app.onScoreEvent(e);
+      stops.push(() => server.stop(), () => app.close());
+      say(`admission: ${admissionUrl} (webhooks: ${app.registry.webhooks.map((w) => w.name).join(' ')}; certificate ${tls.certFile})`);
+    } catch (err) {
+      say(`admission: not started: ${(err as Error).message}`);
+    }
+
+    // Completions → the CloudEvents an ApiServerSource would send → the harvester.
+    const deliver = async (job: V1Job) => {
+      const r = await postEvent(harvesterUrl, apiServerSourceEvent('dev.knative.apiserver.resource.update', job, mode === 'local' ? 'posture-up/local' : (kc?.getCurrentCluster()?.server ?? '')));
+      if (r.status >= 500) throw new Error(`harvester answered ${r.status}`);
+      if (r.event?.type === SCORE_UPDATED_TYPE) {
+        const d = r.event.data as { repo: string; score: number | null; failure: string | null; reason: string | null; flagged: boolean };
+        say(d.failure ? `${d.repo}: failed (${d.failure}) ${d.reason ?? ''}` : `${d.repo}: scored ${d.score?.toFixed(1)}${d.flagged ? ' (some checks reported internal errors)' : ''}`);
+        onScore?.(r.event);
+      }
+    };
+    let relay: JobRelay | undefined;
+    if (mode === 'cluster' && kc) {
+      relay = await startJobRelay({ kc, namespace: config.namespace, labelSelector: POSTURE_JOB_SELECTOR, log, send: (e) => deliver(e.data as V1Job) });
+      stops.push(() => relay!.stop());
+    }
+
+    // Ticks from a timer, as PingSource events.
+    const tick = async (at: Date = new Date()) => {
+      if (mode === 'idle') return { status: 'idle' };
+      const r = await postEvent(schedulerUrl, new CloudEvent({ type: 'dev.knative.sources.ping', source: 'posture-up/timer', time: at.toISOString(), data: {} }));
+      const body = JSON.parse(r.body || '{}');
+      if (body.status !== 'duplicate' && (body.created > 0 || body.errors?.length)) say(`tick ${body.slot}: ${body.created} started, ${body.active} running${body.errors?.length ? `, errors: ${body.errors.slice(0, 3).join('; ')}` : ''}`);
+      return body;
+    };
+    if (o.timer !== false) {
+      const timer = setInterval(() => void tick().catch((err) => say(`tick failed: ${(err as Error).message}`)), config.tickSeconds * 1000);
+      stops.push(() => clearInterval(timer));
+      void tick().catch((err) => say(`tick failed: ${(err as Error).message}`));
+    }
+    say(`ticks: every ${config.tickSeconds} s. Add repositories with: npm run posture -- repos add <owner/repo> (after stopping this), or set DATABASE_URL to share PostgreSQL`);
+
+    return {
+      config,
+      db,
+      mode,
+      apiUrl,
+      admissionUrl,
+      tick,
+      stop: stopAll,
+    };
+  }
 }

@@ -139,3 +139,17 @@ test('with the local control plane\'s KUBECONFIG the whole loop runs and scores 
   await h.stop();
   await cp.kc.makeApiClient(k8s.CoreV1Api).deleteNamespace({ name: namespace }).catch(() => {});
 });
+
+test('a port in use stops posture up with a clear message and releases everything', async () => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+  const port = (busy.address() as { port: number }).port;
+  const dir = mkdtempSync(join(tmpdir(), 'posture-up-port-'));
+  const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: join(dir, 'none'), PATH: '/usr/bin:/bin', PORT: String(port) };
+  const r = await runCliCaptured(['up'], env);
+  busy.close();
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`port ${port} is in use; set PORT`));
+  assert.equal((await runCliCaptured(['repos', 'list'], env)).code, 0, 'the embedded database was released');
+});
