@@ -3,7 +3,11 @@
 // tick → Jobs → pods complete → relay events → harvester → stored scores.
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { addRepos } from '../lib/db/index.ts';
+import { defaultConfig } from '../lib/config/index.ts';
+import { addRepos, migrate } from '../lib/db/index.ts';
+import { createPostgresDatabase } from '../lib/db/testing.ts';
+import { clusterApi } from '../lib/kube/cluster.ts';
+import { silentLogger } from '../lib/log/index.ts';
 import { buildScorecardJob, jobName } from '../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
 import { runTick } from '../lib/scheduler/tick.ts';
@@ -22,6 +26,19 @@ const cp = await getSharedControlPlane({ log: () => {} });
 const core = cp.kc.makeApiClient(k8s.CoreV1Api);
 const batch = cp.kc.makeApiClient(k8s.BatchV1Api);
 
+/** Deletes a namespace and waits until it is gone, so its clean-up does not slow the next measurement. */
+async function deleteAndWait(ns: string): Promise<void> {
+  await core.deleteNamespace({ name: ns });
+  for (const deadline = Date.now() + 120000; Date.now() < deadline; ) {
+    try {
+      await core.readNamespace({ name: ns });
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function rawCreates(): Promise<number> {
   const ns = await cp.createNamespace('bench-raw');
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/raw-${i}`));
@@ -35,7 +52,7 @@ async function rawCreates(): Promise<number> {
     }
   }));
   const rate = N / ((performance.now() - t) / 1000);
-  await core.deleteNamespace({ name: ns });
+  await deleteAndWait(ns);
   return rate;
 }
 
@@ -59,23 +76,26 @@ async function rawComplete(): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const rate = N / ((performance.now() - t) / 1000);
-  await core.deleteNamespace({ name: ns });
+  await deleteAndWait(ns);
   return rate;
 }
 
 async function tickCreates(): Promise<number> {
+  // The tick alone (no relay or harvester in this process), like the raw creates above.
   const ns = await cp.createNamespace('bench-tick');
-  const p = await startPipeline(cp, ns, { maxConcurrentJobs: N, claimBatch: N });
+  const database = await createPostgresDatabase();
+  await migrate(database.db);
+  const config = defaultConfig({ namespace: ns, githubTokenCount: 0, maxConcurrentJobs: N, claimBatch: N });
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/tick-${i}`));
-  await addRepos(p.database.db, repos.map((r) => ({ repo: r })));
-  await p.database.db('repos').update({ next_due_at: DUE });
+  await addRepos(database.db, repos.map((r) => ({ repo: r })));
+  await database.db('repos').update({ next_due_at: DUE });
   repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true }));
   const t = performance.now();
-  const s = await runTick('2026-11-23T10:00Z', { ...p.deps, harvest: undefined });
+  const s = await runTick('2026-11-23T10:00Z', { db: database.db, cluster: clusterApi(cp.kc), config, log: silentLogger });
   const rate = s.created / ((performance.now() - t) / 1000);
   if (s.created !== N) throw new Error(`created ${s.created}: ${JSON.stringify(s.errors.slice(0, 3))}`);
-  await p.close();
-  await core.deleteNamespace({ name: ns });
+  await database.drop();
+  await deleteAndWait(ns);
   return rate;
 }
 
@@ -103,7 +123,7 @@ async function pipeline(): Promise<{ rate: number; created: number; completed: n
   }
   const tEnd = performance.now();
   await p.close();
-  await core.deleteNamespace({ name: ns });
+  await deleteAndWait(ns);
   return { rate: N / ((tEnd - t0) / 1000), created: (tCreated - t0) / 1000, completed: ((completedAt || tEnd) - t0) / 1000, harvested: (tEnd - t0) / 1000 };
 }
 

@@ -184,3 +184,25 @@ export async function runsByJobNames(db: Db, names: readonly string[]): Promise<
   }
   return out;
 }
+
+/** Records the runs a tick is about to create Jobs for, in one statement (idempotent by job name). */
+export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; jobName: string; tickSlot: string; createdAt: Date }>): Promise<void> {
+  if (runs.length === 0) return;
+  await db.raw(
+    `INSERT INTO runs (repo_id, job_name, tick_slot, created_at)
+     SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::timestamptz[])
+     ON CONFLICT (job_name) DO NOTHING`,
+    [runs.map((r) => r.repoId), runs.map((r) => r.jobName), runs.map((r) => r.tickSlot), runs.map((r) => r.createdAt)],
+  );
+}
+
+/** Sets the Job UIDs the API server answered, in one statement. */
+export async function setRunJobUids(db: Db, pairs: ReadonlyArray<{ jobName: string; jobUid: string }>): Promise<void> {
+  if (pairs.length === 0) return;
+  await db.raw(
+    `UPDATE runs SET job_uid = u.job_uid
+       FROM unnest(?::text[], ?::text[]) AS u(job_name, job_uid)
+      WHERE runs.job_name = u.job_name AND runs.job_uid IS NULL`,
+    [pairs.map((p) => p.jobName), pairs.map((p) => p.jobUid)],
+  );
+}

@@ -4,8 +4,8 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import {
-  acquireTickLock, claimDueRepos, claimsOf, deletePendingRun, finishTick, getSchedulerState, pendingRuns, recordRun,
-  refundBudget, releaseClaim, releaseExpiredLeases, releaseTickLock, runsByJobNames, setRunJobUid, setTickBackoff,
+  acquireTickLock, claimDueRepos, claimsOf, deletePendingRun, finishTick, getSchedulerState, pendingRuns, recordRuns,
+  refundBudget, releaseClaim, releaseExpiredLeases, releaseTickLock, runsByJobNames, setRunJobUids, setTickBackoff,
   startTick, storeHarvest, takeBudget, type ClaimedRepo, type Db,
 } from '../db/index.ts';
 import { buildScorecardJob, POSTURE_JOB_SELECTOR, REPO_ID_LABEL, repoIdLabel } from '../jobs/spec.ts';
@@ -190,37 +190,46 @@ export function scheduleOf(config: Config, random: number) {
   };
 }
 
-/** Creates the Jobs of claimed repositories, a few at a time; stops early on a config error. */
+/**
+ * Creates the Jobs of claimed repositories: runs recorded first (one statement), creates a few
+ * at a time, UIDs recorded after (one statement). Stops early on a configuration error.
+ */
 async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, now: () => Date, s: TickSummary, running = new Set<string | undefined>()): Promise<void> {
   const { db, config, cluster, log } = deps;
+  const planned: Array<{ claim: ClaimedRepo; job: V1Job }> = [];
+  for (const claim of claims) {
+    const parsed = parseRepo(claim.canonical, config.allowedHosts);
+    if (!parsed.ok) {
+      // Never hand an unvalidated name to a Job; park the row and say why.
+      const why = `invalid repository name in the database: ${parsed.reason}`;
+      s.skipped.push({ repo: claim.canonical, why });
+      await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.failureBackoffMaxSeconds * 1000), error: why });
+    } else if (running.has(repoIdLabel(parsed.repo))) {
+      // Its previous Job outlived the lease (only if the lease is shorter than the deadline): wait for it.
+      s.skipped.push({ repo: claim.canonical, why: 'a Job for this repository is still running' });
+      await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.leaseSeconds * 1000) });
+    } else {
+      planned.push({ claim, job: buildScorecardJob({ repo: parsed.repo, dueWindow: claim.claimedDueAt, tickSlot: slot }, config) });
+    }
+  }
+  // Recorded before created: a Job the database does not know is not ours (see reconcile).
+  await recordRuns(db, planned.map((p) => ({ repoId: p.claim.id, jobName: p.job.metadata!.name!, tickSlot: slot, createdAt: now() })));
+
+  const uids: Array<{ jobName: string; jobUid: string }> = [];
   let stop: string | undefined;
-  const queue = [...claims];
+  const queue = [...planned];
   const worker = async () => {
-    for (let claim = queue.shift(); claim; claim = queue.shift()) {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const { claim, job } = next;
+      const name = job.metadata!.name!;
       if (stop) {
+        await deletePendingRun(db, name);
         await releaseClaim(db, { repoId: claim.id, owner: slot, now: now() });
         continue;
       }
-      const parsed = parseRepo(claim.canonical, config.allowedHosts);
-      if (!parsed.ok) {
-        // Never hand an unvalidated name to a Job; park the row and say why.
-        const why = `invalid repository name in the database: ${parsed.reason}`;
-        s.skipped.push({ repo: claim.canonical, why });
-        await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.failureBackoffMaxSeconds * 1000), error: why });
-        continue;
-      }
-      if (running.has(repoIdLabel(parsed.repo))) {
-        // Its previous Job outlived the lease (only if the lease is shorter than the deadline): wait for it.
-        s.skipped.push({ repo: claim.canonical, why: 'a Job for this repository is still running' });
-        await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.leaseSeconds * 1000) });
-        continue;
-      }
-      const job = buildScorecardJob({ repo: parsed.repo, dueWindow: claim.claimedDueAt, tickSlot: slot }, config);
-      const name = job.metadata!.name!;
-      await recordRun(db, { repoId: claim.id, jobName: name, tickSlot: slot, createdAt: now() });
       try {
         const res = await withRetries(() => cluster.createJob(config.namespace, job), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
-        if (res.job.metadata?.uid) await setRunJobUid(db, name, res.job.metadata.uid);
+        if (res.job.metadata?.uid) uids.push({ jobName: name, jobUid: res.job.metadata.uid });
         if (res.created) s.created++;
         else s.existing++;
       } catch (err) {
@@ -237,11 +246,15 @@ async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, n
       }
     }
   };
-  // The first create goes alone: a refusal (403, 422) then stops the tick after one call, not eight.
-  const first = queue.splice(1);
-  await worker();
-  queue.push(...first);
-  await Promise.all(Array.from({ length: Math.min(CREATE_PARALLELISM, queue.length) }, worker));
+  try {
+    // The first create goes alone: a refusal (403, 422) then stops the tick after one call, not eight.
+    const rest = queue.splice(1);
+    await worker();
+    queue.push(...rest);
+    await Promise.all(Array.from({ length: Math.min(CREATE_PARALLELISM, queue.length) }, worker));
+  } finally {
+    await setRunJobUids(db, uids);
+  }
   if (stop) s.skipped.push({ repo: '*', why: stop });
 }
 
