@@ -166,11 +166,6 @@ export async function pendingRuns(db: Db, limit = 1000): Promise<RunRow[]> {
   return db<RunRow>('runs').where({ outcome: 'pending' }).orderBy('created_at').limit(limit);
 }
 
-/** Sets the Job UID of a recorded run once the API server has answered the create. */
-export async function setRunJobUid(db: Db, jobName: string, jobUid: string): Promise<void> {
-  await db('runs').where({ job_name: jobName }).whereNull('job_uid').update({ job_uid: jobUid });
-}
-
 /** Forgets a run whose Job was never created (the create was refused). */
 export async function deletePendingRun(db: Db, jobName: string): Promise<void> {
   await db('runs').where({ job_name: jobName, outcome: 'pending' }).whereNotExists(db('scores').whereRaw('scores.run_id = runs.id')).delete();
