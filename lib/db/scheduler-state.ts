@@ -70,7 +70,7 @@ export async function budgetUsed(db: Db, now: Date = new Date()): Promise<number
 export async function acquireTickLock(db: Db, owner: string, seconds: number, now: Date = new Date()): Promise<boolean> {
   const n = await db('scheduler_state')
     .where({ id: 1 })
-    .andWhere((q) => q.whereNull('tick_lock_until').orWhere('tick_lock_until', '<', now).orWhere('tick_lock_owner', owner))
+    .andWhere((q) => q.whereNull('tick_lock_until').orWhere('tick_lock_until', '<', now))
     .update({ tick_lock_owner: owner, tick_lock_until: new Date(now.getTime() + seconds * 1000) });
   return n > 0;
 }

@@ -10,7 +10,7 @@ import {
 } from '../db/index.ts';
 import { buildScorecardJob, POSTURE_JOB_SELECTOR, REPO_ID_LABEL, repoIdLabel } from '../jobs/spec.ts';
 import { jobState } from '../jobs/status.ts';
-import { KubeError, toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { nextTickBackoffSeconds, runsPerHour } from '../schedule/policy.ts';
@@ -258,4 +258,3 @@ async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, n
   if (stop) s.skipped.push({ repo: '*', why: stop });
 }
 
-export { KubeError };
