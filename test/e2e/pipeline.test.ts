@@ -1,7 +1,7 @@
 // The whole pipeline on the real local control plane: scheduler tick → Jobs → kwok pods whose
 // logs are real Scorecard results → the CloudEvents an ApiServerSource would send → harvester
 // → database. Also: duplicated, shuffled and dropped events; failed Jobs and hostile logs.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
@@ -11,7 +11,7 @@ import { addRepos, latestScore, runByJobName, type Db } from '../../lib/db/index
 import { jobName } from '../../lib/jobs/spec.ts';
 import { jobState } from '../../lib/jobs/status.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
-import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
+import { useControlPlane } from './plane.ts';
 import { startPipeline, type Pipeline } from './pipeline-kit.ts';
 import { fixturePath } from '../fixtures/scorecard.ts';
 
@@ -25,16 +25,8 @@ const FIXTURES = [
 const STDERR = '2026/11/23 10:00:00 Starting [Binary-Artifacts]\n{"level":"info","ts":1,"msg":"fetching tarball"}\n';
 const DUE = new Date('2026-01-01T00:00:00Z');
 
-let cp: ControlPlane;
-const cleanups: Array<() => Promise<unknown>> = [];
-
-before(async () => {
-  cp = await getSharedControlPlane();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await cp?.stop();
-});
+const plane = useControlPlane();
+const pushCleanups = (...fs: Array<() => Promise<unknown>>) => fs.forEach((f) => plane.cleanup(f));
 
 const repo = (s: string): RepoId => {
   const r = parseRepo(s);
@@ -43,11 +35,11 @@ const repo = (s: string): RepoId => {
 };
 
 async function freshPipeline(prefix: string, overrides = {}): Promise<Pipeline> {
-  const ns = await cp.createNamespace(prefix);
-  const p = await startPipeline(cp, ns, overrides);
-  const core = cp.kc.makeApiClient(k8s.CoreV1Api);
+  const ns = await plane.cp.createNamespace(prefix);
+  const p = await startPipeline(plane.cp, ns, overrides);
+  const core = plane.cp.kc.makeApiClient(k8s.CoreV1Api);
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } } });
-  cleanups.push(() => p.close(), () => core.deleteNamespace({ name: ns }));
+  pushCleanups(() => p.close(), () => core.deleteNamespace({ name: ns }));
   return p;
 }
 
@@ -62,7 +54,7 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined | false>,
   for (;;) {
     const v = await f();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${cp.diagnostics(5)}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${plane.cp.diagnostics(5)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -77,7 +69,7 @@ test('a tick scores real fixture results end to end: the database holds exactly 
   const docs = FIXTURES.map((f) => ({ text: fixture(f), doc: JSON.parse(fixture(f)) }));
   const repos = docs.map((d) => repo(d.doc.repo.name));
   await seed(p.database.db, repos);
-  docs.forEach((d, i) => cp.setPodLog({ namespace: p.config.namespace, jobName: jobName(repos[i], DUE), content: STDERR + d.text + (d.text.endsWith('\n') ? '' : '\n'), exitCode: 0 }));
+  docs.forEach((d, i) => plane.cp.setPodLog({ namespace: p.config.namespace, jobName: jobName(repos[i], DUE), content: STDERR + d.text + (d.text.endsWith('\n') ? '' : '\n'), exitCode: 0 }));
 
   const tick = await p.ping(new Date());
   assert.equal(tick.status, 200, JSON.stringify(tick.body));
@@ -97,7 +89,7 @@ test('a tick scores real fixture results end to end: the database holds exactly 
     assert.deepEqual(s.raw, doc);
   }
   // Harvested Jobs are deleted (background propagation).
-  const batch = cp.kc.makeApiClient(k8s.BatchV1Api);
+  const batch = plane.cp.kc.makeApiClient(k8s.BatchV1Api);
   await waitFor('Jobs deleted', async () => (await batch.listNamespacedJob({ namespace: p.config.namespace })).items.length === 0, 30000);
 });
 
@@ -108,7 +100,7 @@ test('completion events delivered three times in shuffled order, and 20% dropped
   await seed(p.database.db, repos);
   repos.forEach((r, i) => {
     const doc = { ...base, repo: { ...base.repo, name: r.canonical }, score: i % 10 };
-    cp.setPodLog({ namespace: p.config.namespace, jobName: jobName(r, DUE), content: STDERR + JSON.stringify(doc) + '\n', exitCode: 0 });
+    plane.cp.setPodLog({ namespace: p.config.namespace, jobName: jobName(r, DUE), content: STDERR + JSON.stringify(doc) + '\n', exitCode: 0 });
   });
   // Hold back every completion event; deliver them ourselves below.
   const held = new Map<string, CloudEvent<V1Job>>();
@@ -155,11 +147,11 @@ test('a failed Job, a garbage log and a 50 MB log are stored as failed runs with
   const huge = repo('github.com/posture-e2e/huge');
   await seed(p.database.db, [failed, garbage, huge]);
   const ns = p.config.namespace;
-  cp.setPodLog({ namespace: ns, jobName: jobName(failed, DUE), content: 'Error: fetching repo: 502 Bad Gateway\n', exitCode: 1 });
-  cp.setPodLog({ namespace: ns, jobName: jobName(garbage, DUE), content: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1') + '\n{"score": 11, "checks": "x"}\n' + JSON.stringify({ date: '2026-01-01', repo: { name: garbage.canonical, commit: 'x' }, scorecard: { version: 'v5.3.0', commit: 'y' }, score: 11, checks: [] }) + '\n', exitCode: 0 });
+  plane.cp.setPodLog({ namespace: ns, jobName: jobName(failed, DUE), content: 'Error: fetching repo: 502 Bad Gateway\n', exitCode: 1 });
+  plane.cp.setPodLog({ namespace: ns, jobName: jobName(garbage, DUE), content: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1') + '\n{"score": 11, "checks": "x"}\n' + JSON.stringify({ date: '2026-01-01', repo: { name: garbage.canonical, commit: 'x' }, scorecard: { version: 'v5.3.0', commit: 'y' }, score: 11, checks: [] }) + '\n', exitCode: 0 });
   const line = '2026/11/23 10:00:00 noisy stderr line '.padEnd(199, 'x') + '\n';
   const doc = { ...JSON.parse(fixture(FIXTURES[3])), repo: { name: huge.canonical, commit: 'abc' } };
-  cp.setPodLog({ namespace: ns, jobName: jobName(huge, DUE), content: line.repeat(Math.ceil((50 * 1024 * 1024) / line.length)) + JSON.stringify(doc) + '\n', exitCode: 0 });
+  plane.cp.setPodLog({ namespace: ns, jobName: jobName(huge, DUE), content: line.repeat(Math.ceil((50 * 1024 * 1024) / line.length)) + JSON.stringify(doc) + '\n', exitCode: 0 });
 
   const rssBefore = process.memoryUsage().rss;
   assert.equal((await p.ping(new Date())).body.created, 3);

@@ -1,7 +1,7 @@
 // The scheduler against the real local control plane: the exact Job spec as stored by the API
 // server, the concurrency cap with Jobs still running, concurrent and repeated ticks, a crash
 // between claim and create, and an API server that refuses (403, real RBAC) or fails (500).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -14,29 +14,22 @@ import { clusterApi } from '../../lib/kube/cluster.ts';
 import { silentLogger } from '../../lib/log/index.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { runTick, type TickDeps } from '../../lib/scheduler/tick.ts';
-import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
+import { useControlPlane } from './plane.ts';
 
-let cp: ControlPlane;
-const cleanups: Array<() => Promise<unknown>> = [];
-before(async () => {
-  cp = await getSharedControlPlane();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-  await cp?.stop();
-});
+const plane = useControlPlane();
+const pushCleanups = (...fs: Array<() => Promise<unknown>>) => fs.forEach((f) => plane.cleanup(f));
 
 const DUE = new Date('2026-01-01T00:00:00Z');
 /** client-node returns model class instances; compare their plain JSON. */
 const plain = (x: unknown) => JSON.parse(JSON.stringify(x ?? null));
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 
-async function env(prefix: string, overrides: Partial<Config> = {}, kc = cp.kc) {
-  const namespace = await cp.createNamespace(prefix);
+async function env(prefix: string, overrides: Partial<Config> = {}, kc = plane.cp.kc) {
+  const namespace = await plane.cp.createNamespace(prefix);
   const database: TestDatabase = await createPostgresDatabase();
   await migrate(database.db);
-  const core = cp.kc.makeApiClient(k8s.CoreV1Api);
-  cleanups.push(() => database.drop(), () => core.deleteNamespace({ name: namespace }));
+  const core = plane.cp.kc.makeApiClient(k8s.CoreV1Api);
+  pushCleanups(() => database.drop(), () => core.deleteNamespace({ name: namespace }));
   const config = defaultConfig({ namespace, githubTokenCount: 0, maxConcurrentJobs: 10, retryBaseMs: 0, ...overrides } as Partial<Config>);
   const deps: TickDeps = { db: database.db, cluster: clusterApi(kc), config, log: silentLogger, retryBaseMs: 1 };
   return { namespace, db: database.db, url: database.url!, config, deps };
@@ -48,7 +41,7 @@ async function seed(db: Db, names: string[]) {
 }
 
 async function postureJobs(namespace: string) {
-  const batch = cp.kc.makeApiClient(k8s.BatchV1Api);
+  const batch = plane.cp.kc.makeApiClient(k8s.BatchV1Api);
   return (await batch.listNamespacedJob({ namespace, labelSelector: POSTURE_JOB_SELECTOR })).items;
 }
 
@@ -56,7 +49,7 @@ test('a tick creates exactly the expected Jobs, field by field as the API server
   const e = await env('sched-spec', { scorecardChecks: ['Binary-Artifacts'] });
   const names = ['ossf/scorecard', 'kubernetes/kubernetes', 'Posture-E2E/Mixed.Case_repo'];
   await seed(e.db, names);
-  for (const n of names) cp.setPodLog({ namespace: e.namespace, jobName: jobName(repo(n), DUE), content: '', hold: true });
+  for (const n of names) plane.cp.setPodLog({ namespace: e.namespace, jobName: jobName(repo(n), DUE), content: '', hold: true });
   const s = await runTick('2026-11-23T10:00Z', e.deps);
   assert.equal(s.created, 3, JSON.stringify(s));
   const jobs = await postureJobs(e.namespace);
@@ -87,7 +80,7 @@ test('a tick creates exactly the expected Jobs, field by field as the API server
     assert.deepEqual(gs.template.metadata?.labels?.['app.kubernetes.io/managed-by'], 'posture');
   }
   // Pods really were created from it (the API server and job controller accepted the spec).
-  const core = cp.kc.makeApiClient(k8s.CoreV1Api);
+  const core = plane.cp.kc.makeApiClient(k8s.CoreV1Api);
   const deadline = Date.now() + 30000;
   while ((await core.listNamespacedPod({ namespace: e.namespace })).items.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   assert.equal((await core.listNamespacedPod({ namespace: e.namespace })).items.length, 3);
@@ -97,7 +90,7 @@ test('the cap holds with Jobs still running; a repeated slot creates nothing; co
   const e = await env('sched-cap', { maxConcurrentJobs: 4 });
   const names = Array.from({ length: 12 }, (_, i) => `posture-e2e/cap-${i}`);
   await seed(e.db, names);
-  for (const n of names) cp.setPodLog({ namespace: e.namespace, jobName: jobName(repo(n), DUE), content: '', hold: true });
+  for (const n of names) plane.cp.setPodLog({ namespace: e.namespace, jobName: jobName(repo(n), DUE), content: '', hold: true });
   const [a, b] = await Promise.all([runTick('2026-11-23T10:00Z', e.deps), runTick('2026-11-23T10:01Z', e.deps)]);
   assert.equal(a.created + b.created, 4, `${JSON.stringify(a)} ${JSON.stringify(b)}`);
   assert.equal((await postureJobs(e.namespace)).length, 4);
@@ -115,12 +108,12 @@ test('the cap holds with Jobs still running; a repeated slot creates nothing; co
 test('a process killed between claim and create strands nothing once its lease ends', async () => {
   const e = await env('sched-crash', { leaseSeconds: 5, jobDeadlineSeconds: 3 });
   await seed(e.db, ['posture-e2e/crash']);
-  cp.setPodLog({ namespace: e.namespace, jobName: jobName(repo('posture-e2e/crash'), new Date(0)), content: '' });
+  plane.cp.setPodLog({ namespace: e.namespace, jobName: jobName(repo('posture-e2e/crash'), new Date(0)), content: '' });
   // A "Kubernetes API" that accepts connections and never answers: the create hangs.
   const sockets: import('node:net').Socket[] = [];
   const blackhole = createServer((s) => sockets.push(s));
   await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
-  cleanups.push(async () => {
+  pushCleanups(async () => {
     sockets.forEach((s) => s.destroy());
     blackhole.close();
   });
@@ -150,8 +143,8 @@ test('a process killed between claim and create strands nothing once its lease e
 });
 
 test('403 from real RBAC: the reason is reported, the lease released, no retry storm', async () => {
-  const namespace = await cp.createNamespace('sched-403');
-  const kc = await cp.asServiceAccount(namespace, 'list-only', { namespace, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list'] }] });
+  const namespace = await plane.cp.createNamespace('sched-403');
+  const kc = await plane.cp.asServiceAccount(namespace, 'list-only', { namespace, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list'] }] });
   const e = await env('sched-403b', { namespace } as Partial<Config>, kc);
   await seed(e.db, ['posture-e2e/forbidden-1', 'posture-e2e/forbidden-2', 'posture-e2e/forbidden-3']);
   const s = await runTick('2026-11-23T10:00Z', e.deps);
@@ -167,7 +160,7 @@ test('403 from real RBAC: the reason is reported, the lease released, no retry s
 test('500 from the API server: bounded retries, then the lease is released and the tick says why', async () => {
   const e = await env('sched-500', { kubeRetries: 2 });
   let creates = 0;
-  const fake = await cp.startHttpsServer((req, res) => {
+  const fake = await plane.cp.startHttpsServer((req, res) => {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'JobList', apiVersion: 'batch/v1', metadata: {}, items: [] }));
       return;
@@ -175,7 +168,7 @@ test('500 from the API server: bounded retries, then the lease is released and t
     creates++;
     res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'etcdserver: request timed out', reason: 'InternalError', code: 500 }));
   });
-  cleanups.push(() => fake.close());
+  pushCleanups(() => fake.close());
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'c', server: fake.url, caData: fake.caBundle }],
