@@ -172,14 +172,19 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       }
     }
 
-    const deps: HarvestDeps = { db, cluster: cluster ?? (undefined as unknown as ClusterApi), config, log };
-    // Functions, served exactly as in a cluster.
-    const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => deps), log });
-    const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })), log });
+    // Functions, served exactly as in a cluster (the scheduler and harvester only where Jobs can run).
+    let harvesterUrl = '';
+    let schedulerUrl = '';
+    if (cluster) {
+      const deps: HarvestDeps = { db, cluster, config, log };
+      const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => deps), log });
+      const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })), log });
+      servers.push(harvester, scheduler);
+      harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
+      schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
+    }
     const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log });
-    servers.push(harvester, scheduler, api);
-    const harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
-    const schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
+    servers.push(api);
     const apiPort = await listen(api, o.apiPort ?? config.port, '127.0.0.1');
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     say(`score API: ${apiUrl}/projects/github.com/<owner>/<repo>`);
