@@ -9,7 +9,7 @@ import { addRepos, migrate, type Db } from '../lib/db/index.ts';
 import { createPgliteDatabase, createPostgresDatabase, type TestDatabase } from '../lib/db/testing.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { parseRepo } from '../lib/repo/identity.ts';
-import { createFunctionServer, listen } from '../lib/serve/http.ts';
+import { createFunctionServer, listen } from '../lib/function/server.ts';
 import { median, percentile } from './_util.ts';
 
 const N = Number(process.env.BENCH_API_REQUESTS ?? 2000);

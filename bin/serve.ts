@@ -4,9 +4,9 @@
 //   node bin/serve.ts scheduler|harvester|api|admission
 // A function module may export its own `serve()` (admission: HTTPS for the API server).
 import { loadConfig } from '../lib/config/index.ts';
-import type { Handle } from '../lib/function/types.ts';
+import type { Handle } from '../lib/function/handle.ts';
 import { createLogger } from '../lib/log/index.ts';
-import { createFunctionServer, listen } from '../lib/serve/http.ts';
+import { createFunctionServer, listen } from '../lib/function/server.ts';
 
 const FUNCTIONS = ['scheduler', 'harvester', 'api', 'admission'];
 const name = process.argv[2];

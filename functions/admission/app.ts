@@ -7,7 +7,7 @@ import { loadRegistry, WEBHOOKS_DIR, type Registry } from '../../lib/admission/r
 import { ScoreCache, type ScoreFeed, type ScoreRow } from '../../lib/admission/scores.ts';
 import { AdmissionServer } from '../../lib/admission/server.ts';
 import type { Config } from '../../lib/config/index.ts';
-import type { Context, HandlerResult } from '../../lib/function/types.ts';
+import type { Context, HandlerResult } from '../../lib/function/handle.ts';
 import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';
 import { silentLogger, type Logger } from '../../lib/log/index.ts';
 import type { AdmissionServices } from './services.ts';

@@ -2,10 +2,10 @@
 // score.updated CloudEvents for the Scorecard gate's cache. The API server needs HTTPS, which
 // faas-js-runtime does not serve, so `serve()` runs our own TLS server (app.ts) on the same path.
 import { loadConfig } from '../../lib/config/index.ts';
-import type { Handle } from '../../lib/function/types.ts';
+import type { Handle } from '../../lib/function/handle.ts';
 import { createLogger } from '../../lib/log/index.ts';
 import { scoresChangedSince } from '../../lib/db/scores.ts';
-import { closeRuntime, sharedRuntime } from '../../lib/runtime/deps.ts';
+import { closeRuntime, sharedRuntime } from '../../lib/function/runtime.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
 import { createAdmissionApp, type AdmissionApp } from './app.ts';
 

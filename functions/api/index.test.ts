@@ -1,7 +1,7 @@
 // The api function's module: a thin handle over the shared runtime, loaded without side effects.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { StructuredReturn } from '../../lib/function/types.ts';
+import type { StructuredReturn } from '../../lib/function/handle.ts';
 import { requestContext } from '../../lib/api/testing.ts';
 import * as api from './index.ts';
 

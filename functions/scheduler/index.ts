@@ -1,6 +1,6 @@
 // Knative function: a PingSource (or CronJob) event → one scheduler tick.
 import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
-import { closeRuntime, sharedRuntime } from '../../lib/runtime/deps.ts';
+import { closeRuntime, sharedRuntime } from '../../lib/function/runtime.ts';
 import { harvestJob } from '../../lib/harvest/harvest.ts';
 
 const runtime = sharedRuntime('scheduler');

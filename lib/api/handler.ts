@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
-import type { Context, Handle, StructuredReturn } from '../function/types.ts';
+import type { Context, Handle, StructuredReturn } from '../function/handle.ts';
 import type { Logger } from '../log/index.ts';
 import { counter } from '../metrics/index.ts';
 import { findHistory, findResult, storedChecks, type Lookup } from './queries.ts';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fixturePath } from '../../test/fixtures/scorecard.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { addRepos, getRepo, recordRun, storeHarvest, type Db, type HarvestStored } from '../db/index.ts';
-import type { Context } from '../function/types.ts';
+import type { Context } from '../function/handle.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify } from '../scorecard/classify.ts';

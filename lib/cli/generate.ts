@@ -2,7 +2,7 @@
 // configurations in knative/webhooks/ and their docs). `--check` fails instead when one is stale.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { renderReadme } from '../docs/readme.ts';
+import { renderReadme } from '../config/readme.ts';
 import { renderWebhookOutputs } from './webhooks.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 

@@ -1,5 +1,5 @@
 // The scheduler's durable state: tick dedup by cron slot, the tick backoff, the GitHub budget.
-import { budgetHour } from '../schedule/policy.ts';
+import { budgetHour } from '../scheduler/policy.ts';
 import type { Db } from './connect.ts';
 
 export type TickStart = { status: 'new' } | { status: 'finished'; summary: unknown } | { status: 'resumed' };

@@ -3,7 +3,7 @@
 // rules: 2xx done or ignored, 400/422 never retried, 503 retried.
 import { CloudEvent } from 'cloudevents';
 import { parseJobEvent } from '../events/job-event.ts';
-import { reply, type Context, type Handle } from '../function/types.ts';
+import { reply, type Context, type Handle } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
 import { harvestJob, TransientHarvestError, type HarvestDeps } from './harvest.ts';
 

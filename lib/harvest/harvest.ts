@@ -5,7 +5,7 @@ import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import { runByJobName, storeHarvest, type Db, type HarvestOutcome } from '../db/index.ts';
 import { CHECKS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REPO_ANNOTATION, SCORECARD_CONTAINER } from '../jobs/spec.ts';
-import { jobState } from '../jobs/status.ts';
+import { jobState, type JobState } from '../jobs/status.ts';
 import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
@@ -50,8 +50,8 @@ export function newestPod(pods: V1Pod[]): V1Pod | undefined {
   return [...pods].sort((a, b) => new Date(b.metadata?.creationTimestamp ?? 0).getTime() - new Date(a.metadata?.creationTimestamp ?? 0).getTime())[0];
 }
 
-export function podFacts(job: V1Job, pod: V1Pod | undefined, truncated: boolean): PodFacts {
-  const state = jobState(job);
+/** What the classifier needs from the Job's state (computed once by the caller) and its pod. */
+export function podFacts(state: JobState, pod: V1Pod | undefined, truncated: boolean): PodFacts {
   const cs = pod?.status?.containerStatuses?.find((c) => c.name === SCORECARD_CONTAINER);
   const term = cs?.state?.terminated ?? cs?.lastState?.terminated;
   return {
@@ -101,7 +101,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     log.warn({ job: name, err: e.message }, 'cannot read the pod log; classifying without it');
   }
 
-  let c = classify(text, podFacts(job, pod, truncated));
+  let c = classify(text, podFacts(state, pod, truncated));
   if (c.ok) {
     // A log can only score the repository its Job ran for; anything else is a forged or mixed-up result.
     const claimed = parseRepo(c.result.repo, config.allowedHosts);

@@ -1,6 +1,6 @@
 // The scheduler function's logic behind handle(): event in, tick, summary out.
 import { parsePing } from '../events/ping.ts';
-import { reply, type Context, type Handle } from '../function/types.ts';
+import { reply, type Context, type Handle } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
 import { runTick, type TickDeps } from './tick.ts';
 

@@ -13,7 +13,7 @@ import { jobState } from '../jobs/status.ts';
 import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { nextTickBackoffSeconds, runsPerHour } from '../schedule/policy.ts';
+import { nextTickBackoffSeconds, runsPerHour } from '../scheduler/policy.ts';
 
 export interface TickDeps {
   db: Db;

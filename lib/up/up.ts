@@ -19,9 +19,9 @@ import { harvestJob, type HarvestDeps } from '../harvest/harvest.ts';
 import { POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
 import { clusterApi, toKubeError, type ClusterApi } from '../kube/cluster.ts';
 import { createLogger, type Logger } from '../log/index.ts';
-import { apiServerSourceEvent, startJobRelay, type JobRelay } from '../relay/job-relay.ts';
+import { apiServerSourceEvent, startJobRelay, type JobRelay } from '../events/job-relay.ts';
 import { createSchedulerHandle } from '../scheduler/handler.ts';
-import { createFunctionServer, listen } from '../serve/http.ts';
+import { createFunctionServer, listen } from '../function/server.ts';
 import { findExecutable, LocalJobRunner } from './local-runner.ts';
 import { selfSignedCertificate } from './tls.ts';
 

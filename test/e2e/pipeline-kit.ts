@@ -12,9 +12,9 @@ import { harvestJob, type HarvestDeps } from '../../lib/harvest/harvest.ts';
 import { POSTURE_JOB_SELECTOR } from '../../lib/jobs/spec.ts';
 import { clusterApi, toKubeError, type ClusterApi } from '../../lib/kube/cluster.ts';
 import { createLogger, silentLogger } from '../../lib/log/index.ts';
-import { startJobRelay, type JobRelay } from '../../lib/relay/job-relay.ts';
+import { startJobRelay, type JobRelay } from '../../lib/events/job-relay.ts';
 import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
-import { createFunctionServer, listen } from '../../lib/serve/http.ts';
+import { createFunctionServer, listen } from '../../lib/function/server.ts';
 import type { ControlPlane } from '../cluster/harness.ts';
 
 export interface Pipeline {

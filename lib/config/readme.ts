@@ -1,6 +1,6 @@
 // The README's generated sections (between marker comments), so the documented configuration
 // can never drift from lib/config/spec.ts: a test fails when the README is stale.
-import { configTable } from '../config/index.ts';
+import { configTable } from './index.ts';
 
 const sections: Record<string, () => string> = {
   config: configTable,

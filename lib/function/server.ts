@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { Logger } from '../log/index.ts';
 import { collectDefaultMetrics, counter, histogram, metricsText } from '../metrics/index.ts';
-import type { Context, Handle, HandlerResult } from '../function/types.ts';
+import type { Context, Handle, HandlerResult } from './handle.ts';
 
 export interface ServeOptions {
   name: string;
