@@ -188,7 +188,7 @@ before(async () => {
   mallory = await cp.asUser(MALLORY, ['devs'], {
     rules: [
       { apiGroups: [''], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
-      { apiGroups: [''], resources: ['pods', 'pods/status', 'pods/ephemeralcontainers', 'configmaps'], verbs: ['get', 'create', 'update', 'patch', 'delete'] },
+      { apiGroups: [''], resources: ['pods', 'pods/status', 'pods/ephemeralcontainers', 'pods/eviction', 'configmaps'], verbs: ['get', 'create', 'update', 'patch', 'delete'] },
       { apiGroups: ['apps'], resources: ['deployments', 'deployments/scale'], verbs: ['get', 'create', 'update', 'patch'] },
       { apiGroups: ['batch'], resources: ['jobs', 'jobs/status'], verbs: ['get', 'create', 'update', 'patch'] },
     ],
@@ -356,6 +356,10 @@ test('subresources no longer bypass protected-objects and protected-namespaces',
   assert.equal(viaFinalize.status, 403, JSON.stringify(viaFinalize.body));
   assert.equal(viaFinalize.body.message, denial('protected-namespaces', policyLabelMessage('posture.dev/min-score')));
   assert.equal((await call(admin, 'GET', `/api/v1/namespaces/${teamNs}`)).body.metadata.labels['posture.dev/min-score'], undefined);
+  // pods/eviction is deliberately not judged (docs/webhooks.md: drains; a PodDisruptionBudget bounds it).
+  const evict = await call(mallory, 'POST', `${pod}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'guarded', namespace: teamNs } });
+  assert.equal(evict.status, 201, JSON.stringify(evict.body));
+  assert.ok((await call(admin, 'GET', pod)).body.metadata.deletionTimestamp, 'evicted: terminating');
 });
 
 test("job-guard: a bare Pod dressed as a posture Job's pod and an add-on ServiceAccount in kube-system are refused", async () => {
