@@ -413,9 +413,19 @@ test('an enforcement override to dry-run generates failurePolicy Ignore: a down 
   const scope = `request.namespace in ["${overrideNs}"]`;
   const vwcs = (await generated(`https://127.0.0.1:${dead}`, join(dir, 'ca.pem'), scope, { POSTURE_WEBHOOK_ENFORCEMENT: 'job-guard=dry-run' }, '-override')).filter((v) => v.metadata.name.startsWith('posture-job-guard'));
   assert.deepEqual(vwcs[0].webhooks.map((w: { failurePolicy: string }) => w.failurePolicy), ['Ignore']);
-  await install(vwcs);
-  // Nothing listens: under Fail this would be a 500 "failed calling webhook".
-  await eventually('the override configuration is in force', async () => (await call(mallory, 'POST', `/apis/batch/v1/namespaces/${overrideNs}/jobs${DRY}`, job('dry'))).status === 201);
+  // What the old generator wrote (the declared Fail): once it is in force, the dead server refuses.
+  const old = structuredClone(vwcs[0]);
+  for (const w of old.webhooks) w.failurePolicy = 'Fail';
+  await install([old]);
+  await eventually('the Fail configuration refuses', async () => {
+    const r = await call(mallory, 'POST', `/apis/batch/v1/namespaces/${overrideNs}/jobs${DRY}`, job('dry'));
+    return r.status === 500 && /failed calling webhook "job-guard\.posture\.dev"/.test(r.body?.message ?? '');
+  });
+  // The generated one, same in all but failurePolicy: nothing is refused.
+  const adm = admin.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const current = await adm.readValidatingWebhookConfiguration({ name: old.metadata.name });
+  await adm.replaceValidatingWebhookConfiguration({ name: old.metadata.name, body: { ...vwcs[0], metadata: { ...vwcs[0].metadata, resourceVersion: current.metadata!.resourceVersion } } as k8s.V1ValidatingWebhookConfiguration });
+  await eventually('the generated configuration is in force', async () => (await call(mallory, 'POST', `/apis/batch/v1/namespaces/${overrideNs}/jobs${DRY}`, job('dry'))).status === 201);
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal((await call(mallory, 'POST', `/apis/batch/v1/namespaces/${overrideNs}/jobs${DRY}`, job('dry'))).status, 201);
 });
