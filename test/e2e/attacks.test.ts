@@ -225,7 +225,8 @@ before(async () => {
 
   const rows: ScoreRow[] = Array.from({ length: REPOS }, (_, i) => row(repoOf(i), lowIndex(i) ? 2.1 : 7.5, 86_400_000 + i * 10));
   // Loaded last, so even the old size-bounded cache held them: the forged-event test is about events alone.
-  rows.push(row('github.com/atk/low', 2.1), row('github.com/atk/good', 8), row('github.com/atk/fading', 8));
+  // atk/low changed longer ago than the pulls' overlap, so no later pull re-reads it (as in the database).
+  rows.push(row('github.com/atk/low', 2.1, 2 * 86_400_000), row('github.com/atk/good', 8), row('github.com/atk/fading', 8));
   feed = new StaticScoreFeed(rows);
   const config = defaultConfig({ namespace: postureNs, gateCacheSize: GATE_CACHE_SIZE, gateUnknown: 'deny', tlsReloadSeconds: 60 });
   app = await createAdmissionApp({ config, scoreFeed: feed });
@@ -261,6 +262,8 @@ test('forged score events change nothing: a low repository stays denied, a good 
   const pulls = feed.calls.length;
   assert.equal(await postEvent({ repo: low, score: 10, date: '2026-11-02' }, 'f-1'), 202, 'accepted as a hint');
   assert.equal(await postEvent({ repo: 'github.com/atk/good', score: 0, date: '2026-11-02' }, 'f-2'), 202);
+  const atOnce = await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('forged', low));
+  assert.equal(atOnce.status, 403, `right after the forged event: ${JSON.stringify(atOnce.body).slice(0, 300)}`);
   const entries = app.scores.status().entries;
   const started = Date.now();
   await Promise.all(Array.from({ length: 500 }, (_, i) => postEvent({ repo: `github.com/forged/r${i}`, score: 10 }, `f-flood-${i}`)));
