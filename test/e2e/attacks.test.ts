@@ -40,6 +40,7 @@ const MALLORY = `atk-mallory-${PID}`;
 /** A node kwok does not manage (no kwok annotation): only this test acts as its kubelet. */
 const NODE = `atk-node-${PID}`;
 const ADDON = `atk-addon-${PID}`;
+const GITOPS = `atk-gitops-${PID}`;
 /** More repositories than the gate's configured size (gateCacheSize below). */
 const REPOS = 200_000;
 const GATE_CACHE_SIZE = 1_000;
@@ -210,7 +211,14 @@ before(async () => {
   addon = await cp.asServiceAccount('kube-system', ADDON, { namespace: postureNs, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['create'] }] });
   cleanups.push(() => call(admin, 'DELETE', `/api/v1/namespaces/kube-system/serviceaccounts/${ADDON}`));
   // A GitOps controller that put a finalizer on what it manages, anywhere.
-  gitops = await cp.asServiceAccount(teamNs, 'gitops', { rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch', 'update'] }] });
+  // (Named per run: the harness names its ClusterRole and binding after the subject's name.)
+  gitops = await cp.asServiceAccount(teamNs, GITOPS, { rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch', 'update'] }] });
+  cleanups.push(async () => {
+    const rbac = admin.makeApiClient(k8s.RbacAuthorizationV1Api);
+    const name = `posture-test-serviceaccount-${GITOPS}`;
+    await rbac.deleteClusterRoleBinding({ name }).catch(() => {});
+    await rbac.deleteClusterRole({ name }).catch(() => {});
+  });
   // The kubelet of NODE: the node authorizer and NodeRestriction decide what it may do.
   assert.equal((await call(admin, 'POST', '/api/v1/nodes', { metadata: { name: NODE, labels: { 'kubernetes.io/hostname': NODE } } })).status, 201);
   cleanups.push(() => call(admin, 'DELETE', `/api/v1/nodes/${NODE}`));
@@ -233,7 +241,7 @@ before(async () => {
   await app.scores.refresh();
   server = await app.serve({ port: 0, host: '127.0.0.1', certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') });
 
-  const users = JSON.stringify([MALLORY, `system:serviceaccount:kube-system:${ADDON}`, `system:serviceaccount:${teamNs}:gitops`, `system:node:${NODE}`]);
+  const users = JSON.stringify([MALLORY, `system:serviceaccount:kube-system:${ADDON}`, `system:serviceaccount:${teamNs}:${GITOPS}`, `system:node:${NODE}`]);
   const mine = JSON.stringify([postureNs, teamNs, doomedNs]);
   const scope = `!(request.namespace in ["${overrideNs}"]) && (request.userInfo.username in ${users} || request.namespace in ${mine} || request.name in ${mine})`;
   await install(await generated(`https://127.0.0.1:${server.port}`, join(dir, 'ca.pem'), scope));
