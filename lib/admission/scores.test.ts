@@ -88,7 +88,8 @@ test('a score.updated event only asks for a pull: its content never reaches the 
   await new Promise((r) => setTimeout(r, 20));
   const before = feed.calls.length;
   for (let i = 0; i < 10_000; i++) c.notify();
-  await new Promise((r) => setTimeout(r, 40));
+  const deadline = Date.now() + 5000;
+  while (feed.calls.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   c.stop();
   assert.equal(feed.calls.length, before + 1, 'a flood of events costs one pull');
   assert.equal((c.lookup('a', 0) as { score: number }).score, 2.1);
@@ -99,7 +100,9 @@ test('start/stop: the background loop pulls and can be stopped', async () => {
   const feed = new StaticScoreFeed([row('a', 7, 1)]);
   const c = new ScoreCache({ feed, refreshMs: 5, staleAfterMs: 1000 });
   c.start();
-  await new Promise((r) => setTimeout(r, 40));
+  // Poll rather than sleep a fixed time: a loaded machine may run the timers late.
+  const deadline = Date.now() + 5000;
+  while (feed.calls.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   c.stop();
   const calls = feed.calls.length;
   assert.ok(calls >= 2, `pulled ${calls} times`);
