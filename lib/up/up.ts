@@ -193,7 +193,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     let admissionUrl: string | undefined;
     let onScore: ((e: CloudEvent<unknown>) => void) | undefined;
     try {
-      const { createAdmissionApp } = await import('../../functions/admission/app.ts');
+      const { createAdmissionApp } = await import('../admission/app.ts');
       const tls = config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile! } : await selfSignedCertificate(join(config.dataDir, 'tls'));
       const app = await createAdmissionApp({ config, scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) }, logger: log });
       const server = await app.serve({ port: o.admissionPort ?? config.admissionPort, host: '127.0.0.1', certFile: tls.certFile, keyFile: tls.keyFile });

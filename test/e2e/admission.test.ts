@@ -21,7 +21,7 @@ import { StaticScoreFeed } from '../../lib/admission/scores.ts';
 import type { AdmissionServer } from '../../lib/admission/server.ts';
 import { runCliCaptured } from '../../lib/cli/testing.ts';
 import { defaultConfig } from '../../lib/config/index.ts';
-import { createAdmissionApp, type AdmissionApp } from '../../functions/admission/app.ts';
+import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 import { forgedMessage } from '../../functions/admission/webhooks/job-guard.ts';
 import { protectedMessage as nsMessage, policyLabelMessage } from '../../functions/admission/webhooks/protected-namespaces.ts';
 import { protectedMessage as objMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';

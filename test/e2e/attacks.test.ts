@@ -26,7 +26,7 @@ import type { AdmissionServer } from '../../lib/admission/server.ts';
 import { runCliCaptured } from '../../lib/cli/testing.ts';
 import { defaultConfig } from '../../lib/config/index.ts';
 import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';
-import { createAdmissionApp, type AdmissionApp } from '../../functions/admission/app.ts';
+import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 import { forgedMessage, forgedPodMessage } from '../../functions/admission/webhooks/job-guard.ts';
 import { policyLabelMessage } from '../../functions/admission/webhooks/protected-namespaces.ts';
 import { protectedMessage, subresourceMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';

@@ -5,7 +5,7 @@
 import { Allowed, Denied, defineWebhook, type AdmissionRequest, type KubeObject } from '../../../lib/admission/index.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed } from '../identities.ts';
 import { celMetaIs, jobTemplateOf, labelsOf, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../labels.ts';
-import type { AdmissionServices } from '../services.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 interface Settings {
   scheduler: string;

@@ -3,7 +3,7 @@
 import { Allowed, Denied, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
 import { API_SERVER, CONTROLLER_MANAGER, controller } from '../identities.ts';
 import { labelsOf, POLICY_LABEL_PREFIX } from '../labels.ts';
-import type { AdmissionServices } from '../services.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 interface Settings {
   patterns: RegExp[];

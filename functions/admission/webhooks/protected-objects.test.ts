@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultConfig } from '../../../lib/config/index.ts';
 import { anonymous, object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
-import type { AdmissionServices } from '../services.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { protectedMessage, subresourceMessage, unlabelMessage } from './protected-objects.ts';
 
 const services: AdmissionServices = { scores: { lookup: () => ({ state: 'unknown' }) } };

@@ -5,7 +5,7 @@
 import { Allowed, Denied, Errored, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
 import { CONTROLLER_MANAGER, controllers, DELETION_CONTROLLERS, listed, MAINTENANCE_CONTROLLERS, SCHEDULER, WORKLOAD_CONTROLLERS } from '../identities.ts';
 import { isTerminating, labelsOf, metadataChanged, onlyRemovesFinalizers, PROTECTED_LABEL } from '../labels.ts';
-import type { AdmissionServices } from '../services.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 /** Controllers exempt here: they finish deletes, run workloads and maintain volumes and endpoints. */
 export const EXEMPT_CONTROLLERS = [...DELETION_CONTROLLERS, ...WORKLOAD_CONTROLLERS, ...MAINTENANCE_CONTROLLERS] as const;

@@ -6,7 +6,7 @@ import { runInNewContext } from 'node:vm';
 import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import type { ScoreLookup, ScoreLookupResult } from '../../../lib/admission/scores.ts';
 import { object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
-import type { AdmissionServices } from '../services.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { INVALID_LABEL_MESSAGE, invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, ParsedRepos, PARSED_BUDGET_BYTES, unknownMessage } from './scorecard-gate.ts';
 
 const SCORES: Record<string, ScoreLookupResult> = {

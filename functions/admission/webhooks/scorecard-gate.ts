@@ -4,7 +4,7 @@ import { Allowed, Denied, Errored, Warned, defineWebhook, type AdmissionRequest,
 import { parseRepo, type ParseResult, type RepoId } from '../../../lib/repo/identity.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed, WORKLOAD_CONTROLLERS } from '../identities.ts';
 import { annotationsOf, celMetaIs, MIN_SCORE_LABEL, podTemplateOf, sameJson, SOURCE_REPO_ANNOTATION } from '../labels.ts';
-import type { AdmissionServices } from '../services.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 /** The longest annotation value parsed at all (parseRepo's own limit): a longer one is refused unread. */
 export const MAX_SOURCE_REPO_CHARS = 300;

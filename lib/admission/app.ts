@@ -2,14 +2,14 @@
 // ways in: the HTTPS server the API server calls, and the functions' handle(context, event).
 import type { IncomingHttpHeaders } from 'node:http';
 import { HTTP, type CloudEvent } from 'cloudevents';
-import { Dispatcher, type HttpResponseLike } from '../../lib/admission/dispatcher.ts';
-import { loadRegistry, WEBHOOKS_DIR, type Registry } from '../../lib/admission/registry.ts';
-import { ScoreCache, type ScoreFeed } from '../../lib/admission/scores.ts';
-import { AdmissionServer } from '../../lib/admission/server.ts';
-import type { Config } from '../../lib/config/index.ts';
-import type { Context, HandlerResult } from '../../lib/function/handle.ts';
-import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';
-import { silentLogger, type Logger } from '../../lib/log/index.ts';
+import { Dispatcher, type HttpResponseLike } from './dispatcher.ts';
+import { loadRegistry, WEBHOOKS_DIR, type Registry } from './registry.ts';
+import { ScoreCache, type ScoreFeed } from './scores.ts';
+import { AdmissionServer } from './server.ts';
+import type { Config } from '../config/index.ts';
+import type { Context, HandlerResult } from '../function/handle.ts';
+import { SCORE_UPDATED_TYPE } from '../harvest/handler.ts';
+import { silentLogger, type Logger } from '../log/index.ts';
 import type { AdmissionServices } from './services.ts';
 
 export interface AdmissionAppOptions {

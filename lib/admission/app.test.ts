@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
-import { StaticScoreFeed } from '../../lib/admission/scores.ts';
-import { admissionReview, object, user } from '../../lib/admission/testing.ts';
-import { defaultConfig } from '../../lib/config/index.ts';
-import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';
+import { StaticScoreFeed } from './scores.ts';
+import { admissionReview, object, user } from './testing.ts';
+import { defaultConfig } from '../config/index.ts';
+import { SCORE_UPDATED_TYPE } from '../harvest/handler.ts';
 import { createAdmissionApp } from './app.ts';
 
 test('handle: the faas contract answers reviews like the server', async () => {
