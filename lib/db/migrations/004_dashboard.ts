@@ -24,7 +24,7 @@ const statements = [
   `CREATE INDEX repo_latest_owner_idx ON repo_latest (owner, key)`,
   `CREATE INDEX repo_latest_score_idx ON repo_latest (score, repo_id) WHERE score IS NOT NULL`,
   `CREATE INDEX repo_latest_delta_idx ON repo_latest (delta, repo_id) WHERE delta IS NOT NULL`,
-  `CREATE INDEX repo_latest_scored_idx ON repo_latest (scored_at, repo_id) WHERE scored_at IS NOT NULL`,
+  `CREATE INDEX repo_latest_result_idx ON repo_latest (result_date, repo_id) WHERE result_date IS NOT NULL`,
   `CREATE INDEX repo_latest_failing_idx ON repo_latest (key) WHERE failing`,
   `CREATE INDEX repo_latest_never_idx ON repo_latest (key) WHERE score_id IS NULL`,
   // Recent failures by class on the fleet page.
