@@ -66,11 +66,18 @@ function one(query: RawRequest['query'], name: string): { value?: string; error?
   return { value: v };
 }
 
+/** Whether YYYY-MM-DD names a day of the calendar (Date.parse rolls 2025-02-31 over into March). */
+function realDay(ymd: string): boolean {
+  const [y, m, d] = ymd.split('-').map(Number);
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
 /** A result selector from a query value: an id, a full commit SHA, a date or an RFC 3339 time. */
 export function parseSelector(name: string, raw: string): ResultSelector | string {
   if (ID.test(raw)) return { id: Number(raw) };
   if (COMMIT.test(raw)) return { commit: raw.toLowerCase() };
-  if (DAY.test(raw) || TIME.test(raw)) {
+  if ((DAY.test(raw) || TIME.test(raw)) && realDay(raw.slice(0, 10))) {
     const t = DAY.test(raw) ? Date.parse(`${raw}T23:59:59.999Z`) : Date.parse(raw);
     if (Number.isFinite(t)) return { at: new Date(t) };
   }
