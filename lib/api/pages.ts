@@ -230,8 +230,8 @@ export function repoPage(d: RepoPageData): string {
   const runs =
     `<section aria-labelledby="runs"><h2 id="runs">Runs</h2>` +
     table(
-      ['Started', 'Outcome', 'Failure'],
-      d.runs.map((x) => [esc(x.createdAt.slice(0, 16).replace('T', ' ')), esc(x.outcome), x.failureClass ? `<strong>${esc(x.failureClass)}</strong> ${esc((x.reason ?? '').slice(0, 300))}` : '']),
+      ['Finished', 'Outcome', 'Failure'],
+      d.runs.map((x) => [esc((x.finishedAt ?? x.createdAt).slice(0, 16).replace('T', ' ')) + (x.finishedAt ? '' : ' <span class="muted">(started)</span>'), esc(x.outcome), x.failureClass ? `<strong>${esc(x.failureClass)}</strong> ${esc((x.reason ?? '').slice(0, 300))}` : '']),
     ) +
     `</section>`;
   const badge =
