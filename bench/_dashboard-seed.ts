@@ -38,8 +38,8 @@ export async function seedBulk(db: Db, n: number, history: number, say: (s: stri
     await run('runs', `
       INSERT INTO runs (id, repo_id, job_name, job_uid, created_at, finished_at, outcome, failure_class, reason)
       SELECT (i - 1) * ?::int + h + 1, i, 'posture-bench-' || i || '-' || h, 'uid-' || i || '-' || h,
-             now() - (? - h) * interval '7 days' - ((i * 104729) % 604800) * interval '1 second',
-             now() - (? - h) * interval '7 days' - ((i * 104729) % 604800) * interval '1 second' + interval '5 minutes',
+             now() - (? - 1 - h) * interval '7 days' - ((i * 104729) % 604800) * interval '1 second',
+             now() - (? - 1 - h) * interval '7 days' - ((i * 104729) % 604800) * interval '1 second' + interval '5 minutes',
              CASE WHEN i % 33 = 0 AND h = ? - 1 THEN 'failed' ELSE 'succeeded' END,
              CASE WHEN i % 33 = 0 AND h = ? - 1 THEN (ARRAY['pod-failed','no-result','deadline-exceeded','invalid-result'])[1 + i % 4] END,
              CASE WHEN i % 33 = 0 AND h = ? - 1 THEN 'bench failure' END
@@ -55,7 +55,7 @@ export async function seedBulk(db: Db, n: number, history: number, say: (s: stri
              CASE WHEN h > 0 THEN sc - lag(sc) OVER (PARTITION BY i ORDER BY h) END
         FROM (SELECT i, h, (i - 1) * ?::int + h + 1 AS id,
                      least(10, greatest(0, round(((i * 2654435761::bigint) % 80) / 10.0 + 1 + ((i * 31 + h * 17) % 13 - 6) / 10.0, 1)))::numeric(3,1) AS sc,
-                     now() - (? - h) * interval '7 days' - ((i * 104729) % 604800) * interval '1 second' AS t
+                     now() - (? - 1 - h) * interval '7 days' - ((i * 104729) % 604800) * interval '1 second' AS t
                 FROM generate_series(1::bigint, ?::bigint) i, generate_series(0, ? - 1) h
                WHERE i % 200 <> 0 AND NOT (i % 33 = 0 AND h = ? - 1)) x`, [n, history, history, n, history, history]);
     await run('repo_latest', `
