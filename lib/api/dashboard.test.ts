@@ -13,6 +13,7 @@ import { parseRepo } from '../repo/identity.ts';
 import { fixturePath } from '../../test/fixtures/scorecard.ts';
 import { createApiHandle } from './handler.ts';
 import { refreshSnapshot } from './fleet.ts';
+import { listRepos } from './list.ts';
 import { fleetConfigOf } from './dashboard.ts';
 import { fixture06, requestContext, storeDocument } from './testing.ts';
 
@@ -120,6 +121,15 @@ describeEachDatabase('dashboard', (ctx) => {
     assert.deepEqual(await states('failing'), ['zeta/r2']);
     assert.deepEqual(await states('overdue'), ['zeta/old']);
     assert.equal((await states('fresh')).length, 7);
+    // The sparse plan (a state read from the result-date index first) answers exactly what the plain one does.
+    for (const state of ['fresh', 'overdue'] as const) {
+      for (const sort of ['name', '-score', 'delta', 'date'] as const) {
+        const plain = await listRepos(ctx.db, { state, sort, limit: 3 }, config);
+        const sparse = await listRepos(ctx.db, { state, sort, limit: 3 }, config, new Date(), { sparse: true });
+        assert.deepEqual(sparse, plain, `${state} by ${sort}`);
+        if (plain.next) assert.deepEqual(await listRepos(ctx.db, { state, sort, limit: 3, after: plain.next }, config, new Date(), { sparse: true }), await listRepos(ctx.db, { state, sort, limit: 3, after: plain.next }, config));
+      }
+    }
     assert.deepEqual(body(await call('/projects', { owner: 'ACME' })).items.map((i: any) => i.key.split('/')[2]), ['new', 'r1', 'r3', 'r5', 'r7']);
     assert.deepEqual(body(await call('/projects', { min: '5', max: '7.5', sort: 'score' })).items.map((i: any) => i.score), [5, 5, 6, 6.2]);
     const r1 = body(await call('/projects', { sort: 'delta' })).items[0];

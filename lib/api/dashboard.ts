@@ -9,7 +9,7 @@ import type { Context, StructuredReturn } from '../function/handle.ts';
 import { registry } from '../metrics/index.ts';
 import { findChange, type ChangeLookup, type ResultSelector } from '../changes/store.ts';
 import { encodeCursor, type DashboardRequest, type ListQuery } from './dashboard-route.ts';
-import { fleetLive, fleetSnapshot, sweepOf, type FleetConfig, type FleetSnapshot } from './fleet.ts';
+import { fleetLive, fleetSnapshot, sparseState, sweepOf, type FleetConfig, type FleetSnapshot } from './fleet.ts';
 import { allRepos, csvHeader, csvRow, freshCutoff, listRepos, stateOf } from './list.ts';
 import { diffPage, errorPage, fleetPage, listPage, repoPage, DEMO_OWNER, type RepoPageData } from './pages.ts';
 import { findResult, storedChecks } from './queries.ts';
@@ -156,7 +156,7 @@ export async function answerDashboard(db: Db, req: DashboardRequest, context: Co
   const config = fleetConfigOf(dashboardConfig);
   switch (req.route) {
     case 'list': {
-      const page = await listRepos(db, req.query, config, now);
+      const page = await listRepos(db, req.query, config, now, { sparse: await sparseState(db, req.query.state) });
       const body = listBody(req.query, page);
       return cacheable(context, JSON_TYPE, JSON.stringify(body), CACHE_PAGE, body.next ? { link: `<${body.next}>; rel="next"` } : {});
     }
@@ -169,14 +169,15 @@ export async function answerDashboard(db: Db, req: DashboardRequest, context: Co
       return cacheable(context, JSON_TYPE, JSON.stringify({ repo: found.repo.canonical, ...found.change }), CACHE_OK);
     }
     case 'export': {
+      const sparse = await sparseState(db, req.filter.state);
       const parts: string[] = [];
       if (req.format === 'csv') {
         parts.push(csvHeader());
-        for await (const items of allRepos(db, req.filter, config, now)) for (const i of items) parts.push(csvRow(i));
+        for await (const items of allRepos(db, req.filter, config, now, 5000, sparse)) for (const i of items) parts.push(csvRow(i));
       } else {
         let first = true;
         parts.push(`{"generatedAt":${JSON.stringify(now.toISOString())},"repositories":[`);
-        for await (const items of allRepos(db, req.filter, config, now)) {
+        for await (const items of allRepos(db, req.filter, config, now, 5000, sparse)) {
           for (const i of items) {
             parts.push((first ? '' : ',') + JSON.stringify(i));
             first = false;
@@ -192,7 +193,8 @@ export async function answerDashboard(db: Db, req: DashboardRequest, context: Co
       return page(context, fleetPage(snapshot, live, now));
     }
     case 'ui-list': {
-      const [p, demo] = await Promise.all([listRepos(db, req.query, config, now), hasDemo(db)]);
+      const sparse = await sparseState(db, req.query.state);
+      const [p, demo] = await Promise.all([listRepos(db, req.query, config, now, { sparse }), hasDemo(db)]);
       return page(context, listPage(req.query, p.items, p.next ? encodeCursor(p.next) : undefined, demo));
     }
     case 'ui-repo': {

@@ -101,6 +101,19 @@ export async function computeSnapshot(db: Db, config: FleetConfig, now = new Dat
   };
 }
 
+/** The stored snapshot as it is (no refresh, no computing): undefined before the first one. */
+export async function storedSnapshot(db: Db): Promise<FleetSnapshot | undefined> {
+  const row = rowsOf(await db.raw(`SELECT data FROM fleet_snapshot WHERE id = 1`))[0];
+  return row?.data ? ((typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as FleetSnapshot) : undefined;
+}
+
+/** Whether a state holds under 5% of the fleet by the last snapshot (how the list reads it; see listRepos). */
+export async function sparseState(db: Db, state: string | undefined): Promise<boolean> {
+  if (state !== 'fresh' && state !== 'overdue') return false;
+  const s = await storedSnapshot(db);
+  return s !== undefined && s.total > 0 && s.states[state] < s.total * 0.05;
+}
+
 /** Recomputes and stores the snapshot now (the background refresh, and tests). */
 export async function refreshSnapshot(db: Db, config: FleetConfig, now = new Date()): Promise<FleetSnapshot> {
   const s = await computeSnapshot(db, config, now);

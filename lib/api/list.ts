@@ -90,8 +90,13 @@ export interface ListPage {
   next?: Cursor;
 }
 
-/** One page of the list. */
-export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, now = new Date()): Promise<ListPage> {
+/**
+ * One page of the list. `sparse` says the state filter (fresh or overdue) matches few
+ * repositories: the planner cannot know that (its statistics see the age of results, not that
+ * the old ones are nearly all failing), and reading the sort's index until a page is found
+ * would then read most of it; a sparse state is read from the result-date index first.
+ */
+export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, now = new Date(), options: { sparse?: boolean } = {}): Promise<ListPage> {
   const cutoff = freshCutoff(config, now);
   const field = q.sort.replace('-', '') as keyof typeof COLUMN;
   const desc = q.sort.startsWith('-');
@@ -104,14 +109,19 @@ export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, n
   }
   const dir = desc ? 'DESC' : 'ASC';
   const order = field === 'name' ? `l.key ${dir}` : `${col} ${dir}, l.repo_id ${dir}`;
+  // OFFSET 0 keeps the subquery from being flattened, so its predicate picks its own index.
+  const sparse = options.sparse && (q.state === 'fresh' || q.state === 'overdue');
+  const source = sparse
+    ? `(SELECT * FROM repo_latest WHERE NOT failing AND result_date ${q.state === 'fresh' ? '>=' : '<'} ? OFFSET 0) l`
+    : 'repo_latest l';
   const res = await db.raw(
     `SELECT l.repo_id, l.key, l.score_id, l.score, l.delta, l.result_date, l.scored_at, l.failing,
             r.canonical, r.consecutive_failures, r.last_error, r.next_due_at
-       FROM repo_latest l JOIN repos r ON r.id = l.repo_id
+       FROM ${source} JOIN repos r ON r.id = l.repo_id
       ${w.sql.length ? 'WHERE ' + w.sql.join(' AND ') : ''}
       ORDER BY ${order}
       LIMIT ?`,
-    [...w.bindings, q.limit + 1] as any,
+    [...(sparse ? [cutoff] : []), ...w.bindings, q.limit + 1] as any,
   );
   const rows = rowsOf(res);
   const more = rows.length > q.limit;
@@ -124,10 +134,10 @@ export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, n
 }
 
 /** Every repository matching a filter, in name order, a page at a time (for the export). */
-export async function* allRepos(db: Db, filter: ListFilter, config: FreshnessConfig, now = new Date(), pageSize = 5000): AsyncGenerator<ListItem[]> {
+export async function* allRepos(db: Db, filter: ListFilter, config: FreshnessConfig, now = new Date(), pageSize = 5000, sparse = false): AsyncGenerator<ListItem[]> {
   let after: Cursor | undefined;
   for (;;) {
-    const page = await listRepos(db, { ...filter, sort: 'name', limit: pageSize, ...(after ? { after } : {}) }, config, now);
+    const page = await listRepos(db, { ...filter, sort: 'name', limit: pageSize, ...(after ? { after } : {}) }, config, now, { sparse });
     if (page.items.length) yield page.items;
     if (!page.next) return;
     after = page.next;

@@ -26,6 +26,8 @@ const statements = [
   `CREATE INDEX repo_latest_delta_idx ON repo_latest (delta, repo_id) WHERE delta IS NOT NULL`,
   `CREATE INDEX repo_latest_result_idx ON repo_latest (result_date, repo_id) WHERE result_date IS NOT NULL`,
   `CREATE INDEX repo_latest_failing_idx ON repo_latest (key) WHERE failing`,
+  // Fresh and overdue are ages of results among repositories that are not failing (see listRepos's sparse states).
+  `CREATE INDEX repo_latest_age_idx ON repo_latest (result_date) WHERE NOT failing`,
   `CREATE INDEX repo_latest_never_idx ON repo_latest (key) WHERE score_id IS NULL`,
   // Recent failures by class on the fleet page.
   `CREATE INDEX runs_failed_idx ON runs (finished_at) WHERE outcome = 'failed'`,
