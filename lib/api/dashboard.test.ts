@@ -12,7 +12,7 @@ import { registry } from '../metrics/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { fixturePath } from '../../test/fixtures/scorecard.ts';
 import { createApiHandle } from './handler.ts';
-import { refreshSnapshot } from './fleet.ts';
+import { fleetSnapshot, refreshSnapshot } from './fleet.ts';
 import { listRepos } from './list.ts';
 import { fleetConfigOf } from './dashboard.ts';
 import { fixture06, requestContext, storeDocument } from './testing.ts';
@@ -206,6 +206,29 @@ describeEachDatabase('dashboard', (ctx) => {
     assert.equal(index.statusCode, 303);
     assert.equal(index.headers!.location, '/ui');
     assert.equal((await call('/', {}, { accept: 'application/json' })).statusCode, 200);
+  });
+
+  test('fleet snapshot: served stale while one caller refreshes it in the background; a costly one is kept longer', async () => {
+    const fc = fleetConfigOf(config);
+    const t0 = new Date();
+    const first = await refreshSnapshot(ctx.db, fc, t0);
+    const at = (ms: number) => new Date(t0.getTime() + ms);
+    const row = async () => (await ctx.db.raw('SELECT computed_at, refreshing_until, data FROM fleet_snapshot WHERE id = 1')).rows[0];
+    assert.deepEqual(await fleetSnapshot(ctx.db, fc, { now: at(30_000) }), first, 'fresh: served as is');
+    assert.equal((await row()).refreshing_until, null, 'no refresh started');
+    assert.deepEqual(await fleetSnapshot(ctx.db, fc, { now: at(120_000) }), first, 'stale: still served at once');
+    assert.ok((await row()).refreshing_until, 'one refresh claimed');
+    await fleetSnapshot(ctx.db, fc, { now: at(120_000) });
+    for (let i = 0; i < 200 && (await row()).refreshing_until !== null; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await row()).refreshing_until, null, 'the background refresh finished and released its claim');
+    assert.ok(new Date((await row()).computed_at).getTime() > t0.getTime(), 'and stored a new snapshot');
+    // A snapshot that took 20 s is not refreshed two minutes later (ten times its cost is 200 s).
+    await ctx.db.raw(`UPDATE fleet_snapshot SET computed_at = ?, data = jsonb_set(data, '{tookMs}', '20000') WHERE id = 1`, [t0]);
+    await fleetSnapshot(ctx.db, fc, { now: at(120_000) });
+    assert.equal((await row()).refreshing_until, null, 'not stale yet');
+    await fleetSnapshot(ctx.db, fc, { now: at(201_000) });
+    assert.ok((await row()).refreshing_until, 'stale after ten times its cost');
+    for (let i = 0; i < 200 && (await row()).refreshing_until !== null; i++) await new Promise((r) => setTimeout(r, 50));
   });
 
   test('gauges: repositories by state, by score, and the sweep, read at scrape time', async () => {

@@ -14,7 +14,7 @@ export type FleetConfig = FreshnessConfig & Pick<Config, 'githubTokenCount' | 'g
 
 /** A check passes at 8 or more (Scorecard's own scale has no pass mark; 8 is "mostly done"). */
 export const CHECK_PASS = 8;
-/** How old a snapshot may be before a request starts a refresh (it is still served meanwhile). */
+/** How old a snapshot may be before a request starts a refresh (it is still served meanwhile); at least ten times what the last one took. */
 export const SNAPSHOT_MAX_AGE_MS = 60_000;
 /** A refresh that has not finished after this long is presumed dead; another may start. */
 const REFRESH_LEASE_MS = 5 * 60_000;
@@ -131,7 +131,9 @@ export async function fleetSnapshot(db: Db, config: FleetConfig, options: { now?
   const row = rowsOf(await db.raw(`SELECT computed_at, data FROM fleet_snapshot WHERE id = 1`))[0];
   const data = row?.data ? ((typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as FleetSnapshot) : undefined;
   if (!data) return refreshSnapshot(db, config, now);
-  if (now.getTime() - new Date(row.computed_at).getTime() > (options.maxAgeMs ?? SNAPSHOT_MAX_AGE_MS)) {
+  // A snapshot that took long to compute is kept longer (ten times its cost), so the refresh never keeps the database busy.
+  const maxAge = Math.max(options.maxAgeMs ?? SNAPSHOT_MAX_AGE_MS, 10 * (data.tookMs ?? 0));
+  if (now.getTime() - new Date(row.computed_at).getTime() > maxAge) {
     const claimed = rowsOf(
       await db.raw(`UPDATE fleet_snapshot SET refreshing_until = ? WHERE id = 1 AND (refreshing_until IS NULL OR refreshing_until < ?) RETURNING id`, [
         new Date(now.getTime() + REFRESH_LEASE_MS),

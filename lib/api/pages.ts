@@ -122,7 +122,7 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
     card('Overdue', st.overdue, 'overdue', 'newest score older than the interval') +
     card('Failing', st.failing, 'failing', 'newest run failed') +
     card('Never scored', st.never, 'never', 'added, no result yet') +
-    `</div><p class="muted">${n(s.total)} repositories. Figures as of ${esc(s.computedAt.replace('T', ' ').slice(0, 19))} UTC (recomputed every minute in ${n(s.tookMs)} ms).</p></section>` +
+    `</div><p class="muted">${n(s.total)} repositories. Figures as of ${esc(s.computedAt.replace('T', ' ').slice(0, 19))} UTC (recomputed every minute, or ten times as long as it takes: ${n(s.tookMs)} ms).</p></section>` +
     `<section aria-labelledby="sweep"><h2 id="sweep">Sweep</h2><div class="grid">` +
     `<div class="card"><div class="muted">Scored within the interval</div><div class="big">${pct(sweep.freshShare)}</div></div>` +
     `<div class="card"><div class="muted">Due now</div><div class="big">${n(s.due)}</div><div class="muted">${n(sweep.ratePerHour)} scored in the last hour, ${n(s.scoredLastDay)} in the last day</div></div>` +
