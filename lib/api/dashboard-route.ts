@@ -41,7 +41,7 @@ export type Cursor = { v: string | number | null; id: number };
 export type DashboardRequest =
   | { route: 'list'; head: boolean; query: ListQuery }
   | { route: 'changes'; head: boolean; repo: RepoId; from?: ResultSelector; to?: ResultSelector }
-  | { route: 'export'; head: boolean; format: 'csv' | 'json'; filter: ListFilter }
+  | { route: 'export'; head: boolean; format: 'csv' | 'json'; filter: ListFilter; after?: Cursor }
   | { route: 'ui-fleet'; head: boolean }
   | { route: 'ui-list'; head: boolean; query: ListQuery }
   | { route: 'ui-repo'; head: boolean; repo: RepoId }
@@ -224,7 +224,12 @@ export function routeDashboard(req: RawRequest, allowedHosts: readonly string[])
     const m = segs.length === 2 ? /^latest\.(csv|json)$/.exec(segs[1]) : null;
     if (!m) return fail(404, 'exports: /export/latest.csv, /export/latest.json');
     const f = parseFilter(query);
-    return typeof f === 'string' ? fail(400, f) : { route: 'export', head, format: m[1] as 'csv' | 'json', filter: f };
+    if (typeof f === 'string') return fail(400, f);
+    const cursor = one(query, 'cursor');
+    if (cursor.error) return fail(400, cursor.error);
+    if (cursor.value === undefined) return { route: 'export', head, format: m[1] as 'csv' | 'json', filter: f };
+    const c = decodeCursor(cursor.value, 'name');
+    return typeof c === 'string' ? fail(400, c) : { route: 'export', head, format: m[1] as 'csv' | 'json', filter: f, after: c };
   }
   // /ui…
   if (segs.length === 1) return { route: 'ui-fleet', head };

@@ -162,6 +162,25 @@ describeEachDatabase('dashboard', (ctx) => {
     const failing = lines.find((l) => l.startsWith('github.com/zeta/r2,'))!;
     assert.match(failing, /,"'=HYPERLINK\(""x""\)",/, 'a formula is quoted and defused');
     assert.match(lines.find((l) => l.startsWith('github.com/acme/r1,'))!, /^github\.com\/acme\/r1,fresh,6,7\.5,-1\.5,/);
+    // In parts behind Link headers when there are more rows than one response holds.
+    const small = createApiHandle(async () => ({ db: ctx.db, config: { ...config, exportRows: 4 }, log: silentLogger }));
+    const got: string[] = [];
+    let path: string | undefined = '/export/latest.csv';
+    let parts = 0;
+    while (path) {
+      const u = new URL(path, 'http://x');
+      const r = (await small(requestContext('GET', u.pathname, Object.fromEntries(u.searchParams)))) as StructuredReturn;
+      const partLines = String(r.body).trimEnd().split('\r\n');
+      assert.equal(partLines[0], lines[0], 'each part has the header');
+      got.push(...partLines.slice(1));
+      path = /^<([^>]+)>; rel="next"$/.exec(r.headers!.link ?? '')?.[1];
+      parts++;
+    }
+    assert.equal(parts, 3);
+    assert.deepEqual(got, lines.slice(1), 'the parts add up to the whole export');
+    const jsonPart = body((await small(requestContext('GET', '/export/latest.json'))) as StructuredReturn);
+    assert.equal(jsonPart.repositories.length, 4);
+    assert.match(jsonPart.next, /^\/export\/latest\.json\?cursor=/);
     const json = body(await call('/export/latest.json', { owner: 'acme' }));
     assert.equal(json.repositories.length, 5);
     assert.equal((await call('/export/latest.json', { min: 'x' })).statusCode, 400);

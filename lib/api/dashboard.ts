@@ -15,7 +15,8 @@ import { diffPage, errorPage, fleetPage, listPage, repoPage, DEMO_OWNER, type Re
 import { findResult, storedChecks } from './queries.ts';
 import { rawHasChecks, renderResult } from './render.ts';
 
-export type DashboardConfig = Pick<Config, 'allowedHosts'> & Partial<FleetConfig>;
+/** exportRows: rows per export response (EXPORT_ROWS; smaller in tests). */
+export type DashboardConfig = Pick<Config, 'allowedHosts'> & Partial<FleetConfig> & { exportRows?: number };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
@@ -24,6 +25,8 @@ const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-orig
 const PAGE_HEADERS = { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' };
 const CACHE_PAGE = 'public, max-age=60';
 const CACHE_OK = 'public, max-age=300';
+/** Rows in one export response (about 250 bytes each): the rest follows the Link header. */
+export const EXPORT_ROWS = 50_000;
 
 export function fleetConfigOf(c: DashboardConfig): FleetConfig {
   const d = defaultConfig();
@@ -169,24 +172,34 @@ export async function answerDashboard(db: Db, req: DashboardRequest, context: Co
       return cacheable(context, JSON_TYPE, JSON.stringify({ repo: found.repo.canonical, ...found.change }), CACHE_OK);
     }
     case 'export': {
+      // At most EXPORT_ROWS a response (the function's memory is bounded); the rest behind a Link to the next part.
       const sparse = await sparseState(db, req.filter.state);
       const parts: string[] = [];
-      if (req.format === 'csv') {
-        parts.push(csvHeader());
-        for await (const items of allRepos(db, req.filter, config, now, 5000, sparse)) for (const i of items) parts.push(csvRow(i));
-      } else {
-        let first = true;
-        parts.push(`{"generatedAt":${JSON.stringify(now.toISOString())},"repositories":[`);
-        for await (const items of allRepos(db, req.filter, config, now, 5000, sparse)) {
-          for (const i of items) {
-            parts.push((first ? '' : ',') + JSON.stringify(i));
-            first = false;
-          }
+      const rows = allRepos(db, req.filter, config, { now, max: dashboardConfig.exportRows ?? EXPORT_ROWS, sparse, ...(req.after ? { after: req.after } : {}) });
+      let first = true;
+      parts.push(req.format === 'csv' ? csvHeader() : `{"generatedAt":${JSON.stringify(now.toISOString())},"repositories":[`);
+      let step = await rows.next();
+      for (; !step.done; step = await rows.next()) {
+        for (const i of step.value) {
+          parts.push(req.format === 'csv' ? csvRow(i) : (first ? '' : ',') + JSON.stringify(i));
+          first = false;
         }
-        parts.push(']}');
       }
+      const after = step.value;
+      let next: string | undefined;
+      if (after) {
+        const p = new URLSearchParams();
+        for (const k of ['owner', 'min', 'max', 'state'] as const) if (req.filter[k] !== undefined) p.set(k, String(req.filter[k]));
+        p.set('cursor', encodeCursor(after));
+        next = `/export/latest.${req.format}?${p}`;
+      }
+      if (req.format === 'json') parts.push(`]${next ? `,"next":${JSON.stringify(next)}` : ''}}`);
       const type = req.format === 'csv' ? 'text/csv; charset=utf-8' : JSON_TYPE;
-      return { statusCode: 200, headers: { ...COMMON, 'content-type': type, 'cache-control': 'no-store', 'content-disposition': `attachment; filename="posture-latest.${req.format}"` }, body: parts.join('') };
+      return {
+        statusCode: 200,
+        headers: { ...COMMON, 'content-type': type, 'cache-control': 'no-store', 'content-disposition': `attachment; filename="posture-latest.${req.format}"`, ...(next ? { link: `<${next}>; rel="next"` } : {}) },
+        body: parts.join(''),
+      };
     }
     case 'ui-fleet': {
       const [snapshot, live] = await Promise.all([fleetSnapshot(db, config, { now, onError: (err) => context.log?.warn({ err: err.message }, 'fleet snapshot refresh failed') }), fleetLive(db, config, now)]);

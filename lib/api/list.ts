@@ -133,15 +133,18 @@ export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, n
   return { items, next: { v, id: Number(last.repo_id) } };
 }
 
-/** Every repository matching a filter, in name order, a page at a time (for the export). */
-export async function* allRepos(db: Db, filter: ListFilter, config: FreshnessConfig, now = new Date(), pageSize = 5000, sparse = false): AsyncGenerator<ListItem[]> {
-  let after: Cursor | undefined;
-  for (;;) {
-    const page = await listRepos(db, { ...filter, sort: 'name', limit: pageSize, ...(after ? { after } : {}) }, config, now, { sparse });
+/** Repositories matching a filter in name order from `after`, a batch at a time, up to `max` (for the export); then the cursor where it stopped, if it did. */
+export async function* allRepos(db: Db, filter: ListFilter, config: FreshnessConfig, options: { now?: Date; after?: Cursor; max: number; sparse?: boolean }): AsyncGenerator<ListItem[], Cursor | undefined> {
+  let after = options.after;
+  let left = options.max;
+  while (left > 0) {
+    const page = await listRepos(db, { ...filter, sort: 'name', limit: Math.min(5000, left), ...(after ? { after } : {}) }, config, options.now, { sparse: options.sparse });
     if (page.items.length) yield page.items;
-    if (!page.next) return;
+    left -= page.items.length;
+    if (!page.next) return undefined;
     after = page.next;
   }
+  return after;
 }
 
 const CSV_COLUMNS = ['repo', 'state', 'score', 'previous_score', 'delta', 'date', 'scored_at', 'failures', 'last_error', 'next_due_at'] as const;
