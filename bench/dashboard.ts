@@ -135,6 +135,7 @@ const routes: Array<[string, string, boolean]> = [
   ['list page (HTML)', '/ui/projects?sort=score', true],
   ['repository page', `/ui/projects/${someRepo}`, false],
   ['changes route', `/projects/${someRepo}/changes`, false],
+  ['export, first part (50,000 rows CSV)', '/export/latest.csv', false],
 ];
 console.log(`\n${RUNS} sequential requests per route (after 5 warm-ups), one keep-alive connection; ≤ ${LIMIT_MS} ms asked for the fleet page and the list route`);
 console.log('route'.padEnd(38) + 'status  median     p95      max   bytes   ×baseline');
