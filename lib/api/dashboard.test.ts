@@ -224,7 +224,18 @@ describeEachDatabase('dashboard', (ctx) => {
     const index = await call('/', {}, { accept: 'text/html,application/xhtml+xml' });
     assert.equal(index.statusCode, 303);
     assert.equal(index.headers!.location, '/ui');
-    assert.equal((await call('/', {}, { accept: 'application/json' })).statusCode, 200);
+    const jsonIndex = await call('/', {}, { accept: 'application/json' });
+    assert.equal(jsonIndex.statusCode, 200);
+    assert.equal(jsonIndex.headers!.vary, 'Accept', 'a cache keeps the page redirect and the JSON apart');
+    // A documentation URL that is not a web link is shown as text, never as a link.
+    const evil = fixture06();
+    evil.repo.name = 'github.com/evil/docs';
+    await storeDocument(ctx.db, evil);
+    // The harvester's schema refuses such a URL; a row written around it (a restore, a hand edit) must still not become a link.
+    await ctx.db.raw(`UPDATE scores SET raw = jsonb_set(raw, '{checks,0,documentation,url}', '"javascript:alert(1)"') WHERE repo_id = (SELECT id FROM repos WHERE key = 'github.com/evil/docs')`);
+    const evilPage = String((await call('/ui/projects/github.com/evil/docs')).body);
+    assert.ok(!evilPage.includes('javascript:alert'), 'no javascript: link');
+    assert.match(evilPage, /<strong>Code-Review<\/strong><div class="muted">/);
   });
 
   test('fleet snapshot: served stale while one caller refreshes it in the background; a costly one is kept longer', async () => {

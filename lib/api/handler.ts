@@ -126,7 +126,7 @@ export async function answer(db: Db, req: Exclude<ApiRequest, { route: 'index' }
 }
 
 function index(): StructuredReturn {
-  return jsonReply(200, { name: 'posture score API', routes: ROUTES }, { 'cache-control': CACHE_OK });
+  return jsonReply(200, { name: 'posture score API', routes: ROUTES }, { 'cache-control': CACHE_OK, vary: 'Accept' });
 }
 
 /**

@@ -203,7 +203,8 @@ export function repoPage(d: RepoPageData): string {
           .sort((a, b) => a.score - b.score || a.name.localeCompare(b.name))
           .map((c) => {
             const hist = d.checkHistory.get(c.name) ?? [];
-            const doc = c.documentation?.url ? ` <a href="${esc(c.documentation.url)}" rel="noopener">docs</a>` : '';
+            // Only web links: a result's URL is data, and a javascript: or data: link must not become one.
+            const doc = c.documentation?.url && /^https?:\/\//i.test(c.documentation.url) ? ` <a href="${esc(c.documentation.url)}" rel="noopener noreferrer">docs</a>` : '';
             const details = c.details && c.details.length ? `<details><summary>${c.details.length} detail${c.details.length > 1 ? 's' : ''}</summary><pre>${esc(c.details.join('\n'))}</pre></details>` : '';
             const short = c.documentation?.short ? `<div class="muted">${esc(c.documentation.short)}</div>` : '';
             return [`<strong>${esc(c.name)}</strong>${doc}${short}`, scoreText(c.score), hist.length > 1 ? sparkline(hist, { title: `${c.name} over the last ${hist.length} results` }) : '', esc(c.reason) + details];
