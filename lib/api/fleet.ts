@@ -31,6 +31,8 @@ export interface FleetSnapshot {
   due: number;
   scoredLastHour: number;
   scoredLastDay: number;
+  /** Failed runs of the last 24 hours by class (aggregated here: the runs are scattered over the table). */
+  failuresByClass: Array<{ failureClass: string; count: number }>;
 }
 
 export interface FleetRow {
@@ -44,7 +46,6 @@ export interface FleetRow {
 export interface FleetLive {
   lowest: FleetRow[];
   drops: FleetRow[];
-  failures: Array<{ failureClass: string; count: number }>;
   recentFailures: Array<{ repo: string; failureClass: string; reason: string; at: string }>;
   running: number;
   budget: { used: number; perHour: number | null };
@@ -88,7 +89,13 @@ export async function computeSnapshot(db: Db, config: FleetConfig, now = new Dat
       new Date(now.getTime() - 86_400_000),
     ]),
   );
+  const failuresByClass = rowsOf(
+    await db.raw(`SELECT failure_class, count(*) AS n FROM runs WHERE outcome = 'failed' AND finished_at >= ? GROUP BY failure_class ORDER BY n DESC, failure_class`, [
+      new Date(now.getTime() - 86_400_000),
+    ]),
+  ).map((r) => ({ failureClass: r.failure_class ?? 'unknown', count: num(r.n) }));
   return {
+    failuresByClass,
     computedAt: now.toISOString(),
     tookMs: Math.round(performance.now() - started),
     total: num(counts.total),
@@ -160,7 +167,7 @@ function fleetRow(r: any): FleetRow {
 export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n = 10): Promise<FleetLive> {
   const cutoff = freshCutoff(config, now);
   const dayAgo = new Date(now.getTime() - 86_400_000);
-  const [lowest, drops, failures, recent, running, used, demo] = await Promise.all([
+  const [lowest, drops, recent, running, used, demo] = await Promise.all([
     db.raw(
       `SELECT r.canonical, l.score, l.delta, l.scored_at FROM repo_latest l JOIN repos r ON r.id = l.repo_id
         WHERE l.score IS NOT NULL ORDER BY l.score, l.repo_id LIMIT ?`,
@@ -171,7 +178,6 @@ export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n
         WHERE l.delta IS NOT NULL AND l.delta < 0 AND l.result_date >= ? ORDER BY l.delta, l.repo_id LIMIT ?`,
       [cutoff, n],
     ),
-    db.raw(`SELECT failure_class, count(*) AS n FROM runs WHERE outcome = 'failed' AND finished_at >= ? GROUP BY failure_class ORDER BY n DESC, failure_class`, [dayAgo]),
     db.raw(
       `SELECT r.canonical, x.failure_class, x.reason, x.finished_at FROM runs x JOIN repos r ON r.id = x.repo_id
         WHERE x.outcome = 'failed' AND x.finished_at >= ? ORDER BY x.finished_at DESC LIMIT ?`,
@@ -185,7 +191,6 @@ export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n
   return {
     lowest: rowsOf(lowest).map(fleetRow),
     drops: rowsOf(drops).map(fleetRow),
-    failures: rowsOf(failures).map((r) => ({ failureClass: r.failure_class ?? 'unknown', count: num(r.n) })),
     recentFailures: rowsOf(recent).map((r) => ({ repo: r.canonical, failureClass: r.failure_class ?? 'unknown', reason: r.reason ?? '', at: new Date(r.finished_at).toISOString() })),
     running: num(rowsOf(running)[0]?.n),
     budget: { used, perHour: Number.isFinite(perHour) ? perHour : null },

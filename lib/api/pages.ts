@@ -136,7 +136,7 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
     `<section aria-labelledby="drops"><h2 id="drops">Biggest recent drops</h2>${table(['Repository', 'Was', 'Now', 'Change'], live.drops.map((r) => [repoLink(r.repo) + ` <a href="${esc(repoHref(r.repo))}/diff">diff</a>`, scoreText(r.previousScore), scoreText(r.score), deltaText(r.delta)]), [1, 2, 3])}</section>` +
     `</div>` +
     `<section aria-labelledby="failures"><h2 id="failures">Failures in the last 24 hours</h2>` +
-    table(['Class', 'Runs'], live.failures.map((f) => [esc(f.failureClass), n(f.count)]), [1]) +
+    table(['Class', 'Runs'], (s.failuresByClass ?? []).map((f) => [esc(f.failureClass), n(f.count)]), [1]) +
     (live.recentFailures.length ? `<details><summary>Latest failed runs</summary>${table(['When', 'Repository', 'Class', 'Reason'], live.recentFailures.map((f) => [esc(f.at.slice(0, 16).replace('T', ' ')), repoLink(f.repo), esc(f.failureClass), esc(f.reason.slice(0, 300))]))}</details>` : '') +
     `</section>` +
     `<p class="muted">Page drawn ${esc(now.toISOString().slice(0, 19).replace('T', ' '))} UTC. Data: <a href="/projects?sort=score">JSON list</a>, <a href="/export/latest.csv">CSV export</a>, <a href="/metrics">metrics</a>.</p>`;

@@ -85,6 +85,8 @@ test('fleet → repository → diff, each page showing what the API says, withou
   }
   assert.equal(await page.locator('svg[role="img"] > title', { hasText: 'Repositories by newest score' }).count(), 1, 'score histogram');
   assert.equal(await page.locator('svg[role="img"] > title', { hasText: 'passing each check' }).count(), 1, 'per-check pass rates');
+  const failing = (await json('/projects?state=failing&limit=1000')).items;
+  assert.deepEqual(await page.locator('section:has(h2#failures) tbody tr').first().locator('td').allTextContents(), ['pod-failed', String(failing.length)], 'failures of the last day by class');
   const lowestApi = (await json('/projects?sort=score&limit=1')).items[0];
   const lowestLink = page.locator('section:has(h2#lowest) tbody tr').first().locator('a').first();
   assert.equal(await lowestLink.textContent(), lowestApi.repo, 'lowest score first');
