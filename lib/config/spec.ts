@@ -1,7 +1,7 @@
 // The single source of truth for posture's settings: the loader, the ajv schema and the
 // README's configuration table are all derived from this list.
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'list' | 'enum' | 'url' | 'regex-list';
+export type SettingType = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'enum' | 'url' | 'regex-list';
 
 export interface Setting {
   /** Key in the typed config object. */
@@ -92,6 +92,10 @@ export const settings = [
     doc: "Namespace name patterns non-admins may not change (posture's own namespace is always added)." },
   { key: 'schedulerServiceAccount', env: 'POSTURE_SCHEDULER_SERVICE_ACCOUNT', type: 'string', default: 'posture-scheduler',
     pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', doc: 'ServiceAccount (in posture\'s namespace) allowed to create posture Jobs.' },
+  // Score changes and the dashboard
+  { key: 'scoreChangeThreshold', env: 'POSTURE_SCORE_CHANGE_THRESHOLD', type: 'number', default: 0.5, minimum: 0.1, maximum: 10,
+    doc: 'Smallest move of a score (either way) that sends a `dev.posture.score.changed` event; a check falling to 0 always does. Smaller moves are noise.' },
+
   { key: 'gateThreshold', env: 'POSTURE_GATE_THRESHOLD', type: 'integer', default: 5, minimum: 0, maximum: 10,
     doc: 'Lowest Scorecard score the gate admits (a namespace label `posture.dev/min-score` overrides it).' },
   { key: 'gateUnknown', env: 'POSTURE_GATE_UNKNOWN', type: 'enum', default: 'warn', values: ['allow', 'warn', 'deny'],

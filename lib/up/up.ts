@@ -188,6 +188,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     const apiPort = await listen(api, o.apiPort ?? config.port, '127.0.0.1');
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     say(`score API: ${apiUrl}/projects/github.com/<owner>/<repo>`);
+    say(`dashboard: ${apiUrl}/ui`);
 
     // Admission, over HTTPS as the API server would call it.
     let admissionUrl: string | undefined;
