@@ -85,6 +85,13 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
   process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port }) + '\n');
 }
 
+/** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
+const POSTURES: Record<string, { env: Record<string, string>; doc: string }> = {
+  posture: { env: {}, doc: 'bin/serve.ts admission' },
+  'posture-h2': { env: { POSTURE_ADMISSION_HTTP2: '1' }, doc: 'bin/serve.ts admission, HTTP/2 offered' },
+  'posture-h1': { env: { POSTURE_ADMISSION_HTTP2: '0' }, doc: 'bin/serve.ts admission, HTTP/1.1 only' },
+};
+
 /** Starts a child and resolves with the port it reports (a JSON line with `port`). */
 function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
@@ -283,7 +290,7 @@ async function main(): Promise<void> {
   const rates = arg('rates', '0,100,1000').split(',').map(Number);
   const targets = arg('targets', 'posture,floor').split(',');
   const scenarioNames = arg('scenarios', 'namespaces,deployments').split(',');
-  for (const t of targets) if (t !== 'posture' && !FLOORS[t]) throw new Error(`unknown target ${t}; have posture, ${Object.keys(FLOORS).join(', ')}`);
+  for (const t of targets) if (!POSTURES[t] && !FLOORS[t]) throw new Error(`unknown target ${t}; have ${[...Object.keys(POSTURES), ...Object.keys(FLOORS)].join(', ')}`);
   const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/posture_bench_apiserver';
   const RUN = `b${process.pid}`;
 
@@ -310,11 +317,11 @@ async function main(): Promise<void> {
     const ports = new Map<string, number>();
     for (const t of targets) {
       const started =
-        t === 'posture'
+        POSTURES[t]
           ? await startChild(
               [join(ROOT, 'bin/serve.ts'), 'admission'],
-              { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info' },
-              'posture admission server',
+              { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...POSTURES[t].env },
+              `${t} admission server`,
             )
           : await startChild([SELF, '--serve', t, certFile, keyFile], process.env, t);
       children.push(started.child);
@@ -426,7 +433,7 @@ async function main(): Promise<void> {
     }
 
     console.log(`admission latency as kube-apiserver measures it (${METRIC}: sum/count per round), ${rounds} rounds, targets interleaved; user ${devName} (not an admin); dry-run requests`);
-    for (const t of targets) if (t !== 'posture') console.log(`  ${t}: ${FLOORS[t].doc}`);
+    for (const t of targets) console.log(`  ${t}: ${(POSTURES[t] ?? FLOORS[t]).doc}`);
     const summary: string[] = [];
     for (const s of scenarios) {
       // Warm-up: JIT, connections, caches.
@@ -470,7 +477,13 @@ async function main(): Promise<void> {
         }
         if (targets.length > 2 || !targets.includes('posture')) {
           const f = means.get('floor');
-          if (f) for (const t of targets.filter((x) => x !== 'floor' && x !== 'posture')) console.log(`  ${t} ÷ floor: median ${median(means.get(t)!.map((x, i) => x / f[i])).toFixed(3)}x`);
+          if (f) {
+            for (const t of targets.filter((x) => x !== 'floor' && x !== 'posture')) {
+              const line = `${t} ÷ floor: median ${median(means.get(t)!.map((x, i) => x / f[i])).toFixed(3)}x`;
+              console.log(`  ${line}`);
+              summary.push(`${s.name}, ${mode}: ${line}`);
+            }
+          }
         }
       }
     }
