@@ -113,8 +113,6 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
 const POSTURES: Record<string, { env: Record<string, string>; doc: string }> = {
   posture: { env: {}, doc: 'bin/serve.ts admission' },
-  'posture-h2': { env: { POSTURE_ADMISSION_HTTP2: '1' }, doc: 'bin/serve.ts admission, HTTP/2 offered' },
-  'posture-h1': { env: { POSTURE_ADMISSION_HTTP2: '0' }, doc: 'bin/serve.ts admission, HTTP/1.1 only' },
 };
 
 /** Starts a child and resolves with the port it reports (a JSON line with `port`). */
@@ -326,6 +324,10 @@ async function main(): Promise<void> {
   const namespaces: string[] = [];
   let admin: Api | undefined;
   let dev: Api | undefined;
+  // Interrupted: still remove the configurations (they would send this run's requests nowhere) and stop the servers.
+  const onSignal = () => void cleanup().finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     await prepareDatabase(databaseUrl);
     const sc = cp.servingCert(['127.0.0.1', 'localhost']);
@@ -389,14 +391,14 @@ async function main(): Promise<void> {
         // Even i: CREATE of a new namespace; odd i: UPDATE (merge patch) of the target's namespace.
         send: (api, target, i) =>
           i % 2 === 0
-            ? api.call('POST', '/api/v1/namespaces?dryRun=All', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `bench-${RUN}-${target}-${i}`, labels: { [TARGET_LABEL]: target, team: 'a' } } }))
+            ? api.call('POST', '/api/v1/namespaces?dryRun=All', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `bench-${RUN}-${target}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } } }))
             : api.call('PATCH', `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`, JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }), 'application/merge-patch+json'),
       });
     }
     const deployment = (name: string, target: string) => ({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name, labels: { [TARGET_LABEL]: target, app: 'web' }, annotations: { 'posture.dev/source-repo': 'github.com/bench/web' } },
+      metadata: { name, labels: { [TARGET_LABEL]: `${target}-${RUN}`, app: 'web' }, annotations: { 'posture.dev/source-repo': 'github.com/bench/web' } },
       spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example.com/web@sha256:' + 'a'.repeat(64) }] } } },
     });
     if (scenarioNames.includes('deployments')) {
@@ -424,7 +426,7 @@ async function main(): Promise<void> {
             w.name = `${t}-${w.name}`;
             w.clientConfig.url = w.clientConfig.url.replace(/^https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${ports.get(t)}`);
           }
-          w.matchConditions = [...(w.matchConditions ?? []), { name: 'bench-target', expression: `has(object.metadata.labels) && "${TARGET_LABEL}" in object.metadata.labels && object.metadata.labels["${TARGET_LABEL}"] == "${t}"` }];
+          w.matchConditions = [...(w.matchConditions ?? []), { name: 'bench-target', expression: `has(object.metadata.labels) && "${TARGET_LABEL}" in object.metadata.labels && object.metadata.labels["${TARGET_LABEL}"] == "${t}-${RUN}"` }];
         }
         await must(admin.call('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', JSON.stringify(vwc)), `register ${vwc.metadata.name}`);
         vwcs.push(vwc.metadata.name);
@@ -432,7 +434,7 @@ async function main(): Promise<void> {
     }
     // What UPDATEs change: one namespace per target, and a namespace of Deployments for the gate.
     for (const t of targets) {
-      await must(admin.call('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: `bench-${RUN}-${t}`, labels: { [TARGET_LABEL]: t } } })), 'namespace');
+      await must(admin.call('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: `bench-${RUN}-${t}`, labels: { [TARGET_LABEL]: `${t}-${RUN}` } } })), 'namespace');
       namespaces.push(`bench-${RUN}-${t}`);
     }
     if (scenarioNames.includes('deployments')) {
@@ -473,7 +475,9 @@ async function main(): Promise<void> {
         const achieved: number[] = [];
         const ratios = new Map<string, number[]>(targets.filter((t) => t !== 'posture').map((t) => [t, []]));
         for (let r = 0; r < rounds; r++) {
-          const targetOf = (i: number) => targets[(i + r) % T];
+          // The order of the cycle flips every round, so no target always follows the same one.
+          const cycle = r % 2 === 0 ? targets : [...targets].reverse();
+          const targetOf = (i: number) => cycle[(i + (r >> 1)) % T];
           const before = await webhookTimes(admin);
           const res = await load(n * T, rate, (i) => s.send(dev!, targetOf(i), Math.floor(i / T) + r * 100_000));
           const after = await webhookTimes(admin);
@@ -518,6 +522,9 @@ async function main(): Promise<void> {
     console.log('\nsummary (goal: posture <= 1.05x the floor):');
     for (const l of summary) console.log(`  ${l}`);
   } finally {
+    await cleanup();
+  }
+  async function cleanup(): Promise<void> {
     for (const name of vwcs) await admin?.call('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${name}`).catch(() => {});
     for (const ns of namespaces) await admin?.call('DELETE', `/api/v1/namespaces/${ns}`).catch(() => {});
     admin?.close();

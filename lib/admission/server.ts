@@ -6,7 +6,6 @@
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -33,12 +32,7 @@ export interface AdmissionServerOptions extends TlsFiles {
   onEvent?: (headers: IncomingMessage['headers'], body: Buffer) => HttpResponseLike;
   /** Default 120 s: longer than the API server's 90 s idle connection timeout. */
   keepAliveTimeoutMs?: number;
-  /** Offer HTTP/2 (ALPN h2) beside HTTP/1.1. */
-  http2?: boolean;
 }
-
-type Req = IncomingMessage | Http2ServerRequest;
-type Res = ServerResponse | Http2ServerResponse;
 
 const tlsReloads = counter('posture_admission_tls_reloads_total', 'Serving certificate reloads by result.', ['result']);
 const certExpiry = gauge('posture_admission_tls_not_after_timestamp_seconds', 'Expiry of the serving certificate in use.');
@@ -71,22 +65,16 @@ export function readTls(files: TlsFiles): LoadedTls {
   return { cert, key, fingerprint: createHash('sha256').update(cert).update(key).digest('hex'), notAfter: new Date(x509.validTo) };
 }
 
-function send(res: Res, r: HttpResponseLike): void {
+function send(res: ServerResponse, r: HttpResponseLike): void {
   // An explicit length keeps replies un-chunked: one write, and simple framing for the API server.
-  (res as ServerResponse).writeHead(r.statusCode, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
+  res.writeHead(r.statusCode, { ...r.headers, 'content-length': Buffer.byteLength(r.body) });
   res.end(r.body);
-}
-
-/** `connection: close` exists in HTTP/1.1 only (HTTP/2 forbids the header; its streams end alone). */
-function closeAfter(req: Req, res: Res): void {
-  if (req.httpVersionMajor === 1) res.setHeader('connection', 'close');
 }
 
 export class AdmissionServer {
   readonly #o: AdmissionServerOptions;
   readonly #log: Logger;
-  #server: Server | Http2SecureServer | undefined;
-  readonly #sessions = new Set<ServerHttp2Session>();
+  #server: Server | undefined;
   #tls: LoadedTls | undefined;
   #watchers: FSWatcher[] = [];
   #poll: NodeJS.Timeout | undefined;
@@ -110,35 +98,19 @@ export class AdmissionServer {
   async start(): Promise<number> {
     this.#tls = readTls(this.#o);
     certExpiry.set(this.#tls.notAfter.getTime() / 1000);
-    const keepAlive = this.#o.keepAliveTimeoutMs ?? 120_000;
-    const options = {
-      cert: this.#tls.cert,
-      key: this.#tls.key,
-      minVersion: 'TLSv1.2' as const,
-      // Webhook timeouts are at most 30 s; a request still arriving after that is abandoned.
-      requestTimeout: 35_000,
-      headersTimeout: 30_000,
-      keepAliveTimeout: keepAlive,
-    };
-    const http2 = this.#o.http2 ?? process.env.POSTURE_ADMISSION_HTTP2 === '1';
-    const server = http2
-      ? createSecureServer({ ...options, allowHTTP1: true }, (req, res) => this.#route(req, res))
-      : createServer(options, (req, res) => this.#route(req, res));
-    // With allowHTTP1, HTTP/1.1 connections are served by node:http's own code, with its timeouts
-    // (the types do not say so).
-    const http1 = server as unknown as Server;
-    http1.keepAliveTimeout = keepAlive;
-    http1.requestTimeout = options.requestTimeout;
-    http1.headersTimeout = options.headersTimeout;
-    if (http2) {
-      const h2 = server as Http2SecureServer;
-      // An idle HTTP/2 session is closed (GOAWAY) after the same time as an idle HTTP/1.1 one.
-      h2.setTimeout(keepAlive);
-      h2.on('session', (session: ServerHttp2Session) => {
-        this.#sessions.add(session);
-        session.once('close', () => this.#sessions.delete(session));
-      });
-    }
+    const server = createServer(
+      {
+        cert: this.#tls.cert,
+        key: this.#tls.key,
+        minVersion: 'TLSv1.2',
+        // Webhook timeouts are at most 30 s; a request still arriving after that is abandoned.
+        requestTimeout: 35_000,
+        headersTimeout: 30_000,
+        keepAliveTimeout: this.#o.keepAliveTimeoutMs ?? 120_000,
+      },
+      (req, res) => this.#route(req, res),
+    );
+    server.keepAliveTimeout = this.#o.keepAliveTimeoutMs ?? 120_000;
     server.on('tlsClientError', (err) => this.#log.debug({ err }, 'TLS handshake failed'));
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
@@ -186,13 +158,8 @@ export class AdmissionServer {
     const server = this.#server;
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    (server as unknown as Server).closeIdleConnections();
-    // HTTP/2 sessions get a GOAWAY: streams in flight finish, no new ones start.
-    for (const s of this.#sessions) s.close();
-    const timer = setTimeout(() => {
-      if ('closeAllConnections' in server) server.closeAllConnections();
-      for (const s of this.#sessions) s.destroy();
-    }, drainMs);
+    server.closeIdleConnections();
+    const timer = setTimeout(() => server.closeAllConnections(), drainMs);
     timer.unref();
     await closed;
     clearTimeout(timer);
@@ -218,8 +185,8 @@ export class AdmissionServer {
     this.#poll.unref();
   }
 
-  #route(req: Req, res: Res): void {
-    if (this.#draining) closeAfter(req, res);
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#draining) res.setHeader('connection', 'close');
     const url = req.url ?? '/';
     if (url === '/healthz') return send(res, { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: 'ok\n' });
     if (url === '/readyz') return this.#ready(res);
@@ -242,7 +209,7 @@ export class AdmissionServer {
     const hardCap = max * 4;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > hardCap) {
-      closeAfter(req, res);
+      res.setHeader('connection', 'close');
       return send(res, { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: `the body is larger than ${hardCap} bytes\n` });
     }
     let chunks: Buffer[] = [];
@@ -276,7 +243,7 @@ export class AdmissionServer {
     req.on('error', () => res.destroy());
   }
 
-  #ready(res: Res): void {
+  #ready(res: ServerResponse): void {
     const extra = this.#o.readiness?.() ?? { ready: true };
     const ready = !this.#draining && this.#tls !== undefined && extra.ready;
     send(res, {
