@@ -200,6 +200,16 @@ async function webhookTimes(admin: Api): Promise<Map<string, { sum: number; coun
   return out;
 }
 
+/** CPU time (user + system) a process has used so far, in µs (Linux /proc; 10 ms ticks). */
+function cpuMicros(pid: number | undefined): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
 // ---- load: one at a time, or open loop at a fixed rate ------------------------------------------
 
 interface LoadResult {
@@ -340,6 +350,7 @@ async function main(): Promise<void> {
 
     // The servers under test, each in its own process.
     const ports = new Map<string, number>();
+    const pids = new Map<string, number>();
     for (const t of targets) {
       const started =
         POSTURES[t]
@@ -351,6 +362,7 @@ async function main(): Promise<void> {
           : await startChild([SELF, '--serve', t, certFile, keyFile], process.env, t);
       children.push(started.child);
       ports.set(t, started.port);
+      pids.set(t, started.child.pid!);
     }
 
     // Clients: admin (system:masters, for setup and /metrics) and a non-admin developer.
@@ -473,14 +485,17 @@ async function main(): Promise<void> {
         const p50s = new Map<string, number[]>(targets.map((t) => [t, []]));
         const p99s = new Map<string, number[]>(targets.map((t) => [t, []]));
         const achieved: number[] = [];
+        const cpu = new Map<string, number>(targets.map((t) => [t, 0]));
         const ratios = new Map<string, number[]>(targets.filter((t) => t !== 'posture').map((t) => [t, []]));
         for (let r = 0; r < rounds; r++) {
           // The order of the cycle flips every round, so no target always follows the same one.
           const cycle = r % 2 === 0 ? targets : [...targets].reverse();
           const targetOf = (i: number) => cycle[(i + (r >> 1)) % T];
           const before = await webhookTimes(admin);
+          const cpuBefore = targets.map((t) => cpuMicros(pids.get(t)));
           const res = await load(n * T, rate, (i) => s.send(dev!, targetOf(i), Math.floor(i / T) + r * 100_000));
           const after = await webhookTimes(admin);
+          targets.forEach((t, k) => cpu.set(t, cpu.get(t)! + cpuMicros(pids.get(t)) - cpuBefore[k]));
           if (res.errors > 0) throw new Error(`${res.errors} of ${n * T} requests failed; last: ${res.lastError}`);
           achieved.push(res.achieved);
           const round = new Map<string, number>();
@@ -499,10 +514,12 @@ async function main(): Promise<void> {
           for (const [t, xs] of ratios) if (round.has('posture')) xs.push(round.get('posture')! / round.get(t)!);
         }
         const mode = rate === 0 ? `one at a time (n=${n} per target)` : `${rate} req/s open loop (n=${n} per target)`;
-        console.log(`\n${s.name}, ${mode}; achieved ${median(achieved).toFixed(0)} req/s in all: mean µs added per request (API server metric), per round; client-side p50/p99 ms`);
+        console.log(`\n${s.name}, ${mode}; achieved ${median(achieved).toFixed(0)} req/s in all: mean µs added per request (API server metric), per round; client-side p50/p99 ms; the server process's CPU time per request over all rounds`);
         for (const t of targets) {
           const xs = means.get(t)!;
-          console.log(`  ${t.padEnd(16)} median ${median(xs).toFixed(0).padStart(5)} µs  rounds [${xs.map((x) => x.toFixed(0)).join(', ')}]  client p50 ${(median(p50s.get(t)!) / 1000).toFixed(2)} p99 ${(median(p99s.get(t)!) / 1000).toFixed(2)}`);
+          console.log(
+            `  ${t.padEnd(16)} median ${median(xs).toFixed(0).padStart(5)} µs  rounds [${xs.map((x) => x.toFixed(0)).join(', ')}]  client p50 ${(median(p50s.get(t)!) / 1000).toFixed(2)} p99 ${(median(p99s.get(t)!) / 1000).toFixed(2)}  server CPU ${(cpu.get(t)! / (n * rounds)).toFixed(0)} µs/request`,
+          );
         }
         for (const [t, xs] of ratios) {
           const line = `posture ÷ ${t}: median ${median(xs).toFixed(3)}x  rounds [${xs.map((x) => x.toFixed(2)).join(', ')}]`;
