@@ -111,8 +111,11 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
 };
 
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
-const POSTURES: Record<string, { env: Record<string, string>; doc: string }> = {
+const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; doc: string }> = {
   posture: { env: {}, doc: 'bin/serve.ts admission' },
+  // Does garbage collection explain what posture's request path costs under CPU contention?
+  'posture-stgc': { env: {}, node: ['--single-threaded-gc'], doc: 'bin/serve.ts admission, V8 --single-threaded-gc (no parallel GC helpers to wait for)' },
+  'posture-semi': { env: {}, node: ['--max-semi-space-size=64'], doc: 'bin/serve.ts admission, V8 --max-semi-space-size=64 (fewer scavenges)' },
 };
 
 /** Starts a child and resolves with the port it reports (a JSON line with `port`). */
@@ -355,7 +358,7 @@ async function main(): Promise<void> {
       const started =
         POSTURES[t]
           ? await startChild(
-              [join(ROOT, 'bin/serve.ts'), 'admission'],
+              [...(POSTURES[t].node ?? []), join(ROOT, 'bin/serve.ts'), 'admission'],
               { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...POSTURES[t].env },
               `${t} admission server`,
             )
@@ -486,7 +489,7 @@ async function main(): Promise<void> {
         const p99s = new Map<string, number[]>(targets.map((t) => [t, []]));
         const achieved: number[] = [];
         const cpu = new Map<string, number>(targets.map((t) => [t, 0]));
-        const ratios = new Map<string, number[]>(targets.filter((t) => t !== 'posture').map((t) => [t, []]));
+        const ratios = new Map<string, number[]>(targets.includes('posture') ? targets.filter((t) => t !== 'posture').map((t) => [t, []]) : []);
         for (let r = 0; r < rounds; r++) {
           // The order of the cycle flips every round, so no target always follows the same one.
           const cycle = r % 2 === 0 ? targets : [...targets].reverse();
