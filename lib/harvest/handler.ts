@@ -5,13 +5,14 @@ import { CloudEvent } from 'cloudevents';
 import { parseJobEvent } from '../events/job-event.ts';
 import { reply, type Context, type Handle } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
-import { harvestJob, TransientHarvestError, type HarvestDeps } from './harvest.ts';
+import { harvestJob, HarvestConfigError, TransientHarvestError, type HarvestDeps } from './harvest.ts';
 
 /** The event posture emits after storing a result. Subject: the repository. */
 export const SCORE_UPDATED_TYPE = 'dev.posture.score.updated';
 export const HARVESTER_SOURCE = '/posture/harvester';
 
 const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
+const refusals = counter('posture_harvester_api_refusals_total', 'Reads the API server refused the harvester (RBAC or configuration), by HTTP status', ['status']);
 
 export function createHarvesterHandle(deps: () => Promise<HarvestDeps>): Handle {
   return async (context: Context) => {
@@ -39,6 +40,13 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>): Handle 
         data: { repo: r.repo, score: r.score, date: r.date, failure: r.failure, reason: r.reason, flagged: r.flagged, job: r.job, runId: r.runId },
       });
     } catch (err) {
+      if (err instanceof HarvestConfigError) {
+        // Not the repository's failure: nothing is stored, the event is retried and the reconcile tries again.
+        outcomes.inc({ outcome: 'refused' });
+        refusals.inc({ status: String(err.status) });
+        context.log.error({ err: err.message }, 'harvest refused by the API server: check the harvester RBAC');
+        return reply(503, { error: err.message });
+      }
       outcomes.inc({ outcome: 'transient' });
       const message = err instanceof TransientHarvestError ? err.message : `unavailable: ${(err as Error).message}`;
       context.log.warn({ err: message }, 'harvest failed; asking for a retry');
