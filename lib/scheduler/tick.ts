@@ -95,14 +95,20 @@ interface HeldLock {
 
 function keepLock(deps: TickDeps, token: string, now: () => Date): HeldLock {
   let lost = false;
-  const renew = async () => {
-    if (lost) return false;
+  let inFlight: Promise<boolean> | undefined;
+  const renewOnce = async () => {
     try {
       if (!(await renewTickLock(deps.db, token, LOCK_SECONDS, now()))) lost = true;
     } catch {
       // The database is unreachable: so is every create's run record; the next fence decides.
     }
     return !lost;
+  };
+  // One renewal at a time: a slow database must not pile them up.
+  const renew = () => {
+    if (lost) return Promise.resolve(false);
+    inFlight ??= renewOnce().finally(() => (inFlight = undefined));
+    return inFlight;
   };
   const timer = setInterval(() => void renew(), deps.lockRenewMs ?? (LOCK_SECONDS * 1000) / 3);
   timer.unref();
@@ -167,6 +173,11 @@ async function tick(slot: string, deps: TickDeps, now: () => Date, lock: HeldLoc
     return s;
   }
   const active = await reconcile(jobs, deps, now, s);
+  // Claims of a tick that died between claiming and recording (it cannot be creating: we hold
+  // the lock): given back for the same window and refunded, so this tick claims them again.
+  for (const o of await orphanedClaims(db, slot, now())) {
+    if (await releaseClaim(db, { repoId: o.id, owner: o.owner, keepWindow: true, refund: true, now: now() })) s.reconciled.orphans++;
+  }
   const running = new Set(jobs.filter((j) => !jobState(j).finished).map((j) => j.metadata?.labels?.[REPO_ID_LABEL]));
   s.active = active;
   s.capacity = Math.max(0, config.maxConcurrentJobs - active);
@@ -379,20 +390,25 @@ async function createJobs(claims: ClaimedRepo[], slot: string, deps: TickDeps, n
       s.errors.push(`${p.claim.canonical}: ${e.message}`);
       systemic = true;
       stop = 'the API server keeps failing';
+      let job: V1Job | undefined;
       try {
-        const job = await withRetries(() => cluster.getJob(config.namespace, name), retry);
-        if (job && isOurs(job)) {
-          if (job.metadata?.uid) uids.push({ jobName: name, jobUid: job.metadata.uid });
-          s.existing++;
-          s.reconciled.settled++;
-          return;
-        }
-      } catch {
-        /* still unknown */
+        job = await withRetries(() => cluster.getJob(config.namespace, name), retry);
+      } catch (getErr) {
+        // Unknown: the run stays pending and the claim held; the reconcile asks again once no
+        // create can still be in flight, then adopts the Job or gives the claim back.
+        s.skipped.push({ repo: p.claim.canonical, why: `create unanswered (${e.message}) and the Job cannot be read (${toKubeError(getErr).message}); settled by a later tick` });
+        return;
       }
-      // Not there (yet), or unknown: the run stays pending and the claim held; the reconcile asks
-      // again once no create can still be in flight, then adopts the Job or gives the claim back.
-      s.skipped.push({ repo: p.claim.canonical, why: `create unanswered (${e.message}); settled by a later tick` });
+      s.reconciled.settled++;
+      if (job && isOurs(job)) {
+        if (job.metadata?.uid) uids.push({ jobName: name, jobUid: job.metadata.uid });
+        s.existing++;
+        return;
+      }
+      // Not created (so far): the claim goes back for the same window (a create still in flight
+      // then meets its own name: 409), refunded; the run stays pending until the reconcile has
+      // checked once more that no such Job appeared.
+      await releaseClaim(db, { repoId: p.claim.id, owner: slot, now: now(), keepWindow: true, refund: true, error: `creating Job: ${e.message}` });
     }
   };
 

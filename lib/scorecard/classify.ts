@@ -102,7 +102,7 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
 
   const infra = infrastructureFacts(facts);
   if (infra) return fail('infrastructure', infra);
-  if (isDeadline(facts) && extraction.lastRateLimit) {
+  if (isDeadline(facts) && extraction.lastRateLimit && /exceeded|secondary|waiting/i.test(extraction.lastRateLimit)) {
     return fail('infrastructure', `Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: ${extraction.lastRateLimit}`);
   }
   if (isDeadline(facts)) {
