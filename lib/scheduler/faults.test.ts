@@ -92,7 +92,15 @@ describeEachDatabase('scheduler under faults', (ctx) => {
       while (!entered) await sleep(2);
       for (let i = 0; i < 62; i++) {
         advance(5); // 310 s pass for everyone; a renewing holder renews as they pass
-        await sleep(variant === 'renewed' ? 25 : 0);
+        if (variant === 'renewed') {
+          // Wait for a renewal at the new time (it sets the lease's end 15 s past it).
+          const want = Date.parse('2030-01-01T00:00:00Z') + (i + 1) * 5000 + 10_000;
+          for (;;) {
+            const row = await ctx.db('scheduler_state').where({ id: 1 }).first();
+            if (row.tick_lock_until && new Date(row.tick_lock_until).getTime() > want) break;
+            await sleep(2);
+          }
+        }
       }
       const b = await runTick('2030-01-01T00:06Z', { ...deps, harvest: undefined });
       g.open();
@@ -112,14 +120,14 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     const slot = '2030-01-01T00:00Z';
     await startTick(ctx.db, slot, at());
     await claimDueRepos(ctx.db, { owner: slot, limit: 2, leaseSeconds: 7200, now: at() });
-    await ctx.db('scheduler_state').update({ tick_lock_owner: 'dead-holder', tick_lock_until: new Date(at().getTime() + 30_000) });
+    await ctx.db('scheduler_state').update({ tick_lock_owner: 'dead-holder', tick_lock_until: new Date(at().getTime() + 15_000) });
     const handle = createSchedulerHandle(async () => deps);
     const ping = new CloudEvent({ type: 'dev.knative.sources.ping', source: '/test', time: T0.toISOString(), data: {} });
     const ctxOf = () => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent: ping }) as any;
     const first = (await handle(ctxOf())) as any;
     assert.equal(first.statusCode, 503, 'busy for a slot that started before: retry');
     assert.equal(cluster.jobs.size, 0);
-    advance(31);
+    advance(16);
     const second = (await handle(ctxOf())) as any;
     assert.equal(second.statusCode, 200);
     assert.equal(second.body.status, 'resumed');

@@ -69,7 +69,7 @@ export interface TickSummary {
 }
 
 /** The lease on counting and creating; renewed every LOCK_SECONDS / 3. */
-export const LOCK_SECONDS = 30;
+export const LOCK_SECONDS = 15;
 /** A run recorded this recently without a Job may still be being created (by a tick that lost its lock). */
 export const IN_FLIGHT_SECONDS = 2 * LOCK_SECONDS;
 /** The reconcile's harvests per tick and time for them: the rest wait for the next tick. */

@@ -208,11 +208,11 @@ test('faults: every promise holds with API faults, killed processes and lost, du
     }
   };
 
-  // The killer: SIGKILL one of the two processes every 2-6 s, restart it 0.2-1.5 s later.
+  // The killer: SIGKILL one of the two processes every 4-10 s, restart it 0.2-1.5 s later.
   let killing = true;
   const killer = (async () => {
     while (killing) {
-      await sleep(2000 + random() * 4000);
+      await sleep(4000 + random() * 6000);
       if (!killing) break;
       const victim = random() < 0.5 ? scheduler : harvester;
       await victim.kill();
