@@ -93,12 +93,15 @@ interface HeldLock {
   stop(): void;
 }
 
+/** The lease's length: never longer than a claim's lease, so it never blocks longer than a claim would. */
+const lockSeconds = (config: Config) => Math.min(LOCK_SECONDS, config.leaseSeconds);
+
 function keepLock(deps: TickDeps, token: string, now: () => Date): HeldLock {
   let lost = false;
   let inFlight: Promise<boolean> | undefined;
   const renewOnce = async () => {
     try {
-      if (!(await renewTickLock(deps.db, token, LOCK_SECONDS, now()))) lost = true;
+      if (!(await renewTickLock(deps.db, token, lockSeconds(deps.config), now()))) lost = true;
     } catch {
       // The database is unreachable: so is every create's run record; the next fence decides.
     }
@@ -110,7 +113,7 @@ function keepLock(deps: TickDeps, token: string, now: () => Date): HeldLock {
     inFlight ??= renewOnce().finally(() => (inFlight = undefined));
     return inFlight;
   };
-  const timer = setInterval(() => void renew(), deps.lockRenewMs ?? (LOCK_SECONDS * 1000) / 3);
+  const timer = setInterval(() => void renew(), deps.lockRenewMs ?? (lockSeconds(deps.config) * 1000) / 3);
   timer.unref();
   return { fence: renew, stop: () => clearInterval(timer) };
 }
@@ -121,7 +124,7 @@ export async function runTick(slot: string, deps: TickDeps): Promise<TickSummary
   if (start.status === 'finished') return { ...(start.summary as TickSummary), status: 'duplicate' };
 
   const token = `${slot}/${randomUUID()}`;
-  if (!(await acquireTickLock(deps.db, token, LOCK_SECONDS, now()))) {
+  if (!(await acquireTickLock(deps.db, token, lockSeconds(deps.config), now()))) {
     const s = emptySummary(slot, 'busy');
     if (start.status === 'new') {
       // Another tick is counting and creating right now; this slot's work is theirs or the next slot's.
