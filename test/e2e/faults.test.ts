@@ -35,7 +35,7 @@ const plane = useControlPlane();
 const REPOS = Number(process.env.POSTURE_FAULT_REPOS ?? 500);
 const MIN_TICKS = 30;
 const TICK_MS = 2000;
-const RUN_LIMIT_MS = 5 * 60_000;
+const RUN_LIMIT_MS = Number(process.env.POSTURE_FAULT_RUN_LIMIT_S ?? 300) * 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const repo = (s: string) => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 
