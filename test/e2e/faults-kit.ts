@@ -110,7 +110,7 @@ export async function startFaultProxy(
         const t = setTimeout(() => {
           counts['watch disconnect']++;
           res.destroy();
-        }, 500 + random() * 4000);
+        }, 1000 + random() * 9000);
         res.on('close', () => clearTimeout(t));
       }
       return;
