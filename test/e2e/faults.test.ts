@@ -111,7 +111,7 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   };
   const budgetPerHour = runsPerHour(overrides.githubTokenCount, overrides.githubCallsPerHour, overrides.callsPerRun);
 
-  const proxy = await startFaultProxy(cp, random, { tooMany: 0.03, e500: 0.02, e503: 0.02, reset: 0.02, slow: 0.015, watchCut: 0.3 });
+  const proxy = await startFaultProxy(cp, random, { tooMany: 0.03, e500: 0.02, e503: 0.02, reset: 0.02, slow: 0.015, watchCut: 1 });
   plane.cleanup(() => proxy.close());
   const proxyKc = new k8s.KubeConfig();
   proxyKc.loadFromOptions({
