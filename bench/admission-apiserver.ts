@@ -79,7 +79,7 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
   if (variant === 'posture-lib') {
     // posture's AdmissionServer and dispatcher with the shipped webhooks, in a bare process: no
     // database, no logger, nothing but the request path.
-    const { createAdmissionApp } = await import('../functions/admission/app.ts');
+    const { createAdmissionApp } = await import('../lib/admission/app.ts');
     const { defaultConfig } = await import('../lib/config/index.ts');
     const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
     const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });

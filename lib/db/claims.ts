@@ -1,7 +1,9 @@
 // Claiming due repositories. The lease is folded into next_due_at: a claim pushes the row's
 // due time to the lease's expiry, so a crashed tick's repos simply come due again when the
 // lease ends, and the claim query is a single range scan of repos_claim_idx.
+import { budgetHour } from '../scheduler/policy.ts';
 import type { Db } from './connect.ts';
+import { refundBudget, takeBudget } from './scheduler-state.ts';
 
 export interface ClaimedRepo {
   id: number;
@@ -39,7 +41,7 @@ function toClaim(r: ClaimRow): ClaimedRepo {
  */
 export async function claimDueRepos(
   db: Db,
-  options: { owner: string; limit: number; leaseSeconds: number; now?: Date },
+  options: { owner: string; limit: number; leaseSeconds: number; now?: Date; budgetHour?: Date | null },
 ): Promise<ClaimedRepo[]> {
   if (options.limit <= 0) return [];
   const now = options.now ?? new Date();
@@ -53,15 +55,34 @@ export async function claimDueRepos(
        FOR UPDATE SKIP LOCKED
      )
      UPDATE repos r
-        SET lease_owner = ?, lease_expires_at = ?, claimed_due_at = r.next_due_at, next_due_at = ?, updated_at = ?
+        SET lease_owner = ?, lease_expires_at = ?, claimed_due_at = r.next_due_at, next_due_at = ?, updated_at = ?,
+            claim_budget_hour = ?
        FROM due
       WHERE r.id = due.id
      RETURNING r.id, r.key, r.canonical, r.priority, r.claimed_due_at, r.lease_expires_at`,
-    [now, options.limit, options.owner, expires, expires, now],
+    [now, options.limit, options.owner, expires, expires, now, options.budgetHour ?? null],
   );
   return ((res.rows ?? []) as ClaimRow[])
     .map(toClaim)
     .sort((a, b) => b.priority - a.priority || a.claimedDueAt.getTime() - b.claimedDueAt.getTime() || a.id - b.id);
+}
+
+/**
+ * Takes budget and claims in one transaction, so a crash between the two spends nothing, and
+ * what was granted but found no due repository is given back at once.
+ */
+export async function claimWithBudget(
+  db: Db,
+  options: { owner: string; wanted: number; perHour: number; leaseSeconds: number; now: Date },
+): Promise<{ granted: number; claims: ClaimedRepo[] }> {
+  if (options.wanted <= 0) return { granted: 0, claims: [] };
+  return db.transaction(async (tx) => {
+    const granted = await takeBudget(tx, options.wanted, options.perHour, options.now);
+    const hour = Number.isFinite(options.perHour) ? budgetHour(options.now) : null;
+    const claims = await claimDueRepos(tx, { owner: options.owner, limit: granted, leaseSeconds: options.leaseSeconds, now: options.now, budgetHour: hour });
+    if (hour) await refundBudget(tx, granted - claims.length, options.now, hour);
+    return { granted, claims };
+  });
 }
 
 /** Repositories a tick claimed (for resuming a tick delivered twice). */
@@ -74,24 +95,49 @@ export async function claimsOf(db: Db, owner: string, now: Date = new Date()): P
 }
 
 /**
- * Gives a claimed repository back, due again at `dueAt` (now: retry at the next tick), and
- * records why. Only the claim's owner can release it.
+ * Gives a claimed repository back and records why. Only the claim's owner can release it.
+ * Due again at `dueAt` (default now); `keepWindow` makes it due at the window it was claimed
+ * for, so the retry names the same Job (a Job that exists after all answers 409, never a
+ * second Job). `refund` gives the run back to the budget hour the claim was paid from: use it
+ * whenever no Job was started for the claim.
  */
 export async function releaseClaim(
   db: Db,
-  options: { repoId: number; owner: string; dueAt?: Date; error?: string; now?: Date },
+  options: { repoId: number; owner: string; dueAt?: Date; keepWindow?: boolean; error?: string; now?: Date; refund?: boolean },
 ): Promise<boolean> {
   const now = options.now ?? new Date();
-  const n = await db('repos')
-    .where({ id: options.repoId, lease_owner: options.owner })
-    .update({
-      lease_owner: null,
-      lease_expires_at: null,
-      next_due_at: options.dueAt ?? now,
-      last_error: options.error ?? db.raw('last_error'),
-      updated_at: now,
-    });
-  return n > 0;
+  return db.transaction(async (tx) => {
+    const held = await tx('repos').where({ id: options.repoId, lease_owner: options.owner }).forUpdate().first('claim_budget_hour');
+    if (!held) return false;
+    await tx('repos')
+      .where({ id: options.repoId })
+      .update({
+        lease_owner: null,
+        lease_expires_at: null,
+        next_due_at: options.keepWindow ? tx.raw('COALESCE(claimed_due_at, ?)', [options.dueAt ?? now]) : (options.dueAt ?? now),
+        last_error: options.error ?? tx.raw('last_error'),
+        claim_budget_hour: null,
+        updated_at: now,
+      });
+    const hour = held.claim_budget_hour as Date | null;
+    if (options.refund && hour) await refundBudget(tx, 1, now, new Date(hour));
+    return true;
+  });
+}
+
+/**
+ * Claims held by other ticks that have no run at all: their tick died (or lost its lock)
+ * between claiming and recording. Only meaningful while holding the tick lock, when no live
+ * tick can be between those two steps.
+ */
+export async function orphanedClaims(db: Db, ownSlot: string, now: Date = new Date()): Promise<Array<{ id: number; owner: string }>> {
+  const rows = await db('repos as r')
+    .whereNotNull('r.lease_owner')
+    .andWhereNot('r.lease_owner', ownSlot)
+    .andWhere('r.lease_expires_at', '>', now)
+    .whereNotExists(db('runs').whereRaw("runs.repo_id = r.id AND runs.outcome = 'pending'"))
+    .select('r.id', 'r.lease_owner');
+  return (rows as Array<{ id: number; lease_owner: string }>).map((r) => ({ id: Number(r.id), owner: r.lease_owner }));
 }
 
 /** Clears lease fields of leases that have expired (the rows are already due again). */
@@ -99,5 +145,5 @@ export async function releaseExpiredLeases(db: Db, now: Date = new Date()): Prom
   return db('repos')
     .whereNotNull('lease_owner')
     .andWhere('lease_expires_at', '<=', now)
-    .update({ lease_owner: null, lease_expires_at: null, updated_at: now });
+    .update({ lease_owner: null, lease_expires_at: null, claim_budget_hour: null, updated_at: now });
 }

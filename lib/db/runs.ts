@@ -63,6 +63,9 @@ export interface RunRow {
   flagged: boolean;
 }
 
+/** The failure class of a run the infrastructure failed (network, GitHub outage, eviction, image, Secret). */
+export const INFRASTRUCTURE = 'infrastructure';
+
 const REASON_MAX = 2000;
 const clip = (s: string, n = REASON_MAX) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
 
@@ -141,19 +144,25 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
     let nextDueAt: Date | null = null;
     if (newest && !heldByOther) {
       const s = input.schedule;
-      const failures = input.outcome.ok ? 0 : repo.consecutive_failures + 1;
+      // The infrastructure's failure is not the repository's: retried after the base delay,
+      // its failure count and last error untouched.
+      const infrastructure = !input.outcome.ok && input.outcome.failure === INFRASTRUCTURE;
+      const failures = input.outcome.ok ? 0 : infrastructure ? repo.consecutive_failures : repo.consecutive_failures + 1;
       nextDueAt = input.outcome.ok
         ? nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random)
-        : new Date(input.finishedAt.getTime() + failureBackoffSeconds(failures, s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds) * 1000);
+        : infrastructure
+          ? new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000)
+          : new Date(input.finishedAt.getTime() + failureBackoffSeconds(failures, s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds) * 1000);
       await tx('repos')
         .where({ id: repo.id })
         .update({
           next_due_at: nextDueAt,
           consecutive_failures: failures,
-          last_error: input.outcome.ok ? null : clip(`${input.outcome.failure}: ${input.outcome.reason}`),
+          last_error: input.outcome.ok ? null : infrastructure ? tx.raw('last_error') : clip(`${input.outcome.failure}: ${input.outcome.reason}`),
           last_finished_at: input.finishedAt,
           lease_owner: null,
           lease_expires_at: null,
+          claim_budget_hour: null,
           updated_at: new Date(),
         });
     }
@@ -180,13 +189,36 @@ export async function runsByJobNames(db: Db, names: readonly string[]): Promise<
   return out;
 }
 
+/**
+ * Closes a pending run whose Job can never be harvested (its harvest was rejected), without
+ * holding it against the repository: the run says why, the claim is released and the
+ * repository is due again after the base delay. Returns false when the run was not pending.
+ */
+export async function closeRun(db: Db, jobName: string, reason: string, now: Date, retrySeconds: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const run = await tx<RunRow>('runs').where({ job_name: jobName, outcome: 'pending' }).forUpdate().first();
+    if (!run) return false;
+    await tx('runs').where({ id: run.id }).update({ outcome: 'failed', finished_at: now, failure_class: 'rejected', reason: clip(reason) });
+    await tx('repos')
+      .where({ id: run.repo_id, lease_owner: run.tick_slot })
+      .update({ lease_owner: null, lease_expires_at: null, claim_budget_hour: null, next_due_at: new Date(now.getTime() + retrySeconds * 1000), updated_at: now });
+    return true;
+  });
+}
+
+/** Failure classes (null: success) of the newest runs finished since `since`, newest first. */
+export async function recentOutcomes(db: Db, since: Date, limit: number): Promise<Array<string | null>> {
+  const rows = await db<RunRow>('runs').whereNot({ outcome: 'pending' }).andWhere('finished_at', '>=', since).orderBy('finished_at', 'desc').limit(limit).select('failure_class');
+  return rows.map((r) => r.failure_class);
+}
+
 /** Records the runs a tick is about to create Jobs for, in one statement (idempotent by job name). */
 export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; jobName: string; tickSlot: string; createdAt: Date }>): Promise<void> {
   if (runs.length === 0) return;
   await db.raw(
     `INSERT INTO runs (repo_id, job_name, tick_slot, created_at)
      SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::timestamptz[])
-     ON CONFLICT (job_name) DO NOTHING`,
+     ON CONFLICT (job_name) DO UPDATE SET tick_slot = EXCLUDED.tick_slot WHERE runs.outcome = 'pending'`,
     [runs.map((r) => r.repoId), runs.map((r) => r.jobName), runs.map((r) => r.tickSlot), runs.map((r) => r.createdAt)],
   );
 }

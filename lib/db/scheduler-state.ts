@@ -52,10 +52,10 @@ export async function takeBudget(db: Db, wanted: number, perHour: number, now: D
   return Number(res.rows?.[0]?.granted ?? 0);
 }
 
-/** Gives back budget taken for runs that were not started after all. */
-export async function refundBudget(db: Db, count: number, now: Date = new Date()): Promise<void> {
+/** Gives back budget taken for runs that were not started after all, to the hour it was taken from. */
+export async function refundBudget(db: Db, count: number, now: Date = new Date(), hour: Date = budgetHour(now)): Promise<void> {
   if (count <= 0) return;
-  await db('budget').where({ hour: budgetHour(now) }).update({ runs_started: db.raw('GREATEST(0, runs_started - ?)', [count]) });
+  await db('budget').where({ hour }).update({ runs_started: db.raw('GREATEST(0, runs_started - ?)', [count]) });
 }
 
 export async function budgetUsed(db: Db, now: Date = new Date()): Promise<number> {
@@ -64,17 +64,29 @@ export async function budgetUsed(db: Db, now: Date = new Date()): Promise<number
 }
 
 /**
- * A lease-based mutex for the count-then-create section of a tick, so two replicas can never
- * both see room under the cap and overshoot it. Expires on its own if its holder crashes.
+ * The lease that serialises counting and creating across replicas. Its owner is a token unique
+ * to one holder (never the slot: two deliveries of one slot are two holders), it is short and
+ * renewed while the holder works, so a dead holder's lease ends within `seconds`, and a holder
+ * checks it (renewTickLock) before each create: one that lost it stops.
  */
-export async function acquireTickLock(db: Db, owner: string, seconds: number, now: Date = new Date()): Promise<boolean> {
+export async function acquireTickLock(db: Db, token: string, seconds: number, now: Date = new Date()): Promise<boolean> {
   const n = await db('scheduler_state')
     .where({ id: 1 })
-    .andWhere((q) => q.whereNull('tick_lock_until').orWhere('tick_lock_until', '<', now))
-    .update({ tick_lock_owner: owner, tick_lock_until: new Date(now.getTime() + seconds * 1000) });
+    .andWhere((q) => q.whereNull('tick_lock_until').orWhere('tick_lock_until', '<=', now))
+    .update({ tick_lock_owner: token, tick_lock_until: new Date(now.getTime() + seconds * 1000) });
   return n > 0;
 }
 
-export async function releaseTickLock(db: Db, owner: string): Promise<void> {
-  await db('scheduler_state').where({ id: 1, tick_lock_owner: owner }).update({ tick_lock_owner: null, tick_lock_until: null });
+/** Extends the lease if `token` still holds it; false: it was lost (expired and taken, or released). */
+export async function renewTickLock(db: Db, token: string, seconds: number, now: Date = new Date()): Promise<boolean> {
+  const n = await db('scheduler_state')
+    .where({ id: 1, tick_lock_owner: token })
+    .andWhere('tick_lock_until', '>', now)
+    .update({ tick_lock_until: new Date(now.getTime() + seconds * 1000) });
+  return n > 0;
+}
+
+/** Releases the lease only if `token` holds it. */
+export async function releaseTickLock(db: Db, token: string): Promise<void> {
+  await db('scheduler_state').where({ id: 1, tick_lock_owner: token }).update({ tick_lock_owner: null, tick_lock_until: null });
 }

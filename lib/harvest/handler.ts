@@ -8,13 +8,14 @@ import { counter } from '../metrics/index.ts';
 import { changeForRun } from '../changes/store.ts';
 import { noticeOf } from '../changes/diff.ts';
 import { scoreChangedEvent, senderFromEnv, type EventSender } from '../changes/events.ts';
-import { harvestJob, TransientHarvestError, type HarvestDeps } from './harvest.ts';
+import { harvestJob, HarvestConfigError, TransientHarvestError, type HarvestDeps } from './harvest.ts';
 
 /** The event posture emits after storing a result. Subject: the repository. */
 export const SCORE_UPDATED_TYPE = 'dev.posture.score.updated';
 export const HARVESTER_SOURCE = '/posture/harvester';
 
 const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
+const refusals = counter('posture_harvester_api_refusals_total', 'Reads the API server refused the harvester (RBAC or configuration), by HTTP status', ['status']);
 
 const changes = counter('posture_score_changes_total', 'score.changed events by delivery', ['delivery']);
 
@@ -80,6 +81,13 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
         },
       });
     } catch (err) {
+      if (err instanceof HarvestConfigError) {
+        // Not the repository's failure: nothing is stored, the event is retried and the reconcile tries again.
+        outcomes.inc({ outcome: 'refused' });
+        refusals.inc({ status: String(err.status) });
+        context.log.error({ err: err.message }, 'harvest refused by the API server: check the harvester RBAC');
+        return reply(503, { error: err.message });
+      }
       outcomes.inc({ outcome: 'transient' });
       const message = err instanceof TransientHarvestError ? err.message : `unavailable: ${(err as Error).message}`;
       context.log.warn({ err: message }, 'harvest failed; asking for a retry');

@@ -45,6 +45,26 @@ export class TransientHarvestError extends Error {
   }
 }
 
+/**
+ * Thrown when the API server refuses the harvester's reads (403, 401, 404 on the list…): a
+ * configuration or RBAC problem, not the repository's. Nothing is stored; the event is retried
+ * (503) or left to the scheduler's reconcile.
+ */
+export class HarvestConfigError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HarvestConfigError';
+    this.status = status;
+  }
+}
+
+/** Pods the Job's controller made: the controller ownerReference is the Job's UID (a label can be planted by anyone who may create a Pod). */
+export function podsOfJob(pods: V1Pod[], jobUid: string): V1Pod[] {
+  if (!jobUid) return [];
+  return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.kind === 'Job' && o.uid === jobUid));
+}
+
 /** The newest pod of a Job (a Job with backoffLimit 0 has one, but a node loss can make two). */
 export function newestPod(pods: V1Pod[]): V1Pod | undefined {
   return [...pods].sort((a, b) => new Date(b.metadata?.creationTimestamp ?? 0).getTime() - new Date(a.metadata?.creationTimestamp ?? 0).getTime())[0];
@@ -59,6 +79,9 @@ export function podFacts(state: JobState, pod: V1Pod | undefined, truncated: boo
     exitCode: term?.exitCode,
     podPhase: pod?.status?.phase,
     terminatedReason: term?.reason ?? pod?.status?.reason,
+    podReason: pod?.status?.reason,
+    waitingReason: cs?.state?.waiting?.reason,
+    disrupted: (pod?.status?.conditions ?? []).some((c) => c.type === 'DisruptionTarget' && c.status === 'True'),
     jobReason: state.finished ? state.reason : undefined,
     jobMessage: state.finished ? state.message : undefined,
     podMissing: pod === undefined,
@@ -89,7 +112,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   let truncated = false;
   try {
     const pods = await withRetries(() => cluster.listPods(namespace, `batch.kubernetes.io/job-name=${name}`), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
-    pod = newestPod(pods);
+    pod = newestPod(podsOfJob(pods, uid));
     if (pod?.metadata?.name) {
       const got = await readLog(cluster, namespace, pod.metadata.name, config.logByteCap);
       text = got.text;
@@ -98,7 +121,9 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   } catch (err) {
     const e = toKubeError(err);
     if (e.retryable) throw new TransientHarvestError(`reading the Job's pod: ${e.message}`);
-    log.warn({ job: name, err: e.message }, 'cannot read the pod log; classifying without it');
+    // Classifying an empty log would store the repository's failure for our own RBAC problem.
+    log.error({ job: name, status: e.status, err: e.message }, 'the harvester may not read pods or pods/log in the Job namespace: fix its RBAC; nothing stored, the Job is left for a retry');
+    throw new HarvestConfigError(e.status, `reading the Job's pod (${e.status}): ${e.message}; check the harvester's RBAC (get/list pods, get pods/log)`);
   }
 
   let c = classify(text, podFacts(state, pod, truncated));

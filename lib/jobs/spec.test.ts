@@ -72,3 +72,9 @@ test('posture jobs render prints the scheduler\'s Job as YAML; an invalid repo e
   const usage = await runCliCaptured(['jobs', 'render'], {});
   assert.equal(usage.code, 1);
 });
+
+test('an eviction, preemption or drain fails the Job through its podFailurePolicy (classified as infrastructure)', () => {
+  const job = buildScorecardJob({ repo: (parseRepo('ossf/scorecard') as any).repo, dueWindow: new Date(0) }, defaultConfig());
+  assert.deepEqual(job.spec?.podFailurePolicy, { rules: [{ action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] });
+  assert.equal(job.spec?.template.spec?.restartPolicy, 'Never', 'podFailurePolicy requires restartPolicy Never');
+});

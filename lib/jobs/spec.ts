@@ -74,6 +74,10 @@ export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
     metadata: { name: jobName(repo, input.dueWindow), namespace: config.namespace, labels, annotations },
     spec: {
       backoffLimit: 0, // a check error exits 1 after printing JSON: a retry would only spend GitHub quota
+      // An eviction, preemption or node drain fails the Job at once with reason PodFailurePolicy
+      // and a message naming DisruptionTarget, which the harvester classifies as infrastructure
+      // (retried soon through the scheduler's budget, never held against the repository).
+      podFailurePolicy: { rules: [{ action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
       activeDeadlineSeconds: config.jobDeadlineSeconds,
       ttlSecondsAfterFinished: config.jobTtlSeconds,
       template: {

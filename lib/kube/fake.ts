@@ -71,7 +71,11 @@ export class FakeCluster implements ClusterApi {
     const failed = (options.exitCode ?? 0) !== 0 || options.reason === 'DeadlineExceeded';
     const podName = `${name}-abcde`;
     this.pods.set(this.key(namespace, podName), {
-      metadata: { name: podName, namespace, labels: { 'batch.kubernetes.io/job-name': name }, creationTimestamp: at },
+      metadata: {
+        name: podName, namespace, creationTimestamp: at,
+        labels: { 'batch.kubernetes.io/job-name': name, 'batch.kubernetes.io/controller-uid': job.metadata!.uid! },
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid: job.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+      },
       status: {
         phase: failed ? 'Failed' : 'Succeeded',
         containerStatuses: [{ name: 'scorecard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: options.exitCode ?? 0, reason: failed ? 'Error' : 'Completed' } } }],

@@ -1,11 +1,12 @@
 // The scheduler function's logic behind handle(): event in, tick, summary out.
 import { parsePing } from '../events/ping.ts';
 import { reply, type Context, type Handle } from '../function/handle.ts';
-import { counter } from '../metrics/index.ts';
-import { runTick, type TickDeps } from './tick.ts';
+import { counter, gauge } from '../metrics/index.ts';
+import { LOCK_SECONDS, runTick, type TickDeps } from './tick.ts';
 
 const ticks = counter('posture_scheduler_ticks_total', 'Scheduler ticks by status', ['status']);
 const outcomes = counter('posture_scheduler_repos_total', 'Repositories per tick outcome', ['outcome']);
+const breakerOpen = gauge('posture_scheduler_breaker_open', '1 while the fleet-wide circuit breaker is open (most recent runs failed for infrastructure reasons)');
 
 /** deps is a function so the function module can open the database lazily, once. */
 export function createSchedulerHandle(deps: () => Promise<TickDeps>): Handle {
@@ -30,6 +31,13 @@ export function createSchedulerHandle(deps: () => Promise<TickDeps>): Handle {
       outcomes.inc({ outcome: 'skipped' }, summary.skipped.length);
       outcomes.inc({ outcome: 'error' }, summary.errors.length);
       d.log.info({ tick: summary }, 'tick');
+      if (summary.breaker) breakerOpen.set(summary.breaker.open ? 1 : 0);
+      if (summary.retry) {
+        // A slot that started before is unfinished and another tick holds the lock (or its dead
+        // holder's lease has not ended): 503 makes Knative deliver it again, and it resumes.
+        const r = reply(503, summary);
+        return { ...r, headers: { ...r.headers, 'retry-after': String(LOCK_SECONDS) } };
+      }
       return reply(200, summary);
     } catch (err) {
       // The database or the cluster is unavailable: 503 makes Knative retry the same slot.

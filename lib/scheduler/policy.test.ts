@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { budgetHour, failureBackoffSeconds, nextDueAfterSuccess, nextTickBackoffSeconds, runsPerHour } from './policy.ts';
+import { breakerDecision, budgetHour, failureBackoffSeconds, nextDueAfterSuccess, nextTickBackoffSeconds, runsPerHour, tickOutcome } from './policy.ts';
 
 test('nextDueAfterSuccess adds the interval and a share of the jitter', () => {
   const t = new Date('2026-01-01T00:00:00Z');
@@ -33,4 +33,31 @@ test('runsPerHour is tokens × calls ÷ calls per run', () => {
   assert.equal(runsPerHour(3, 5000, 70), 214);
   assert.equal(runsPerHour(0, 5000, 70), Infinity);
   assert.equal(budgetHour(new Date('2026-01-01T05:59:59.999Z')).toISOString(), '2026-01-01T05:00:00.000Z');
+});
+
+test('breakerDecision opens when most recent runs failed for infrastructure reasons, and then allows a probe', () => {
+  const I = 'infrastructure';
+  const cases: Array<[string, Array<string | null>, boolean]> = [
+    ['no runs', [], false],
+    ['too few to judge', [I, I, I, I, I], false],
+    ['half is not most', [...Array(5).fill(I), ...Array(5).fill(null)], false],
+    ['most', [...Array(6).fill(I), ...Array(4).fill(null)], true],
+    ['repository failures do not count', [...Array(10).fill('pod-failed'), I], false],
+    ['all', Array(20).fill(I), true],
+  ];
+  for (const [name, recent, open] of cases) {
+    const d = breakerDecision(recent, { minRuns: 10, share: 0.5, probe: 1 });
+    assert.equal(d.open, open, name);
+    assert.equal(d.allowed, open ? 1 : Number.POSITIVE_INFINITY, name);
+  }
+});
+
+test('tickOutcome: progress wins over errors beside it; only a tick that could do nothing of its own failed', () => {
+  const cases: Array<[{ progress: number; capacity: number; systemic: boolean }, string]> = [
+    [{ progress: 2, capacity: 3, systemic: true }, 'worked'],
+    [{ progress: 0, capacity: 0, systemic: false }, 'worked'],
+    [{ progress: 0, capacity: 3, systemic: true }, 'failed'],
+    [{ progress: 0, capacity: 3, systemic: false }, 'idle'],
+  ];
+  for (const [t, want] of cases) assert.equal(tickOutcome(t), want, JSON.stringify(t));
 });

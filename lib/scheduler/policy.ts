@@ -33,3 +33,37 @@ export function runsPerHour(tokenCount: number, callsPerHour: number, callsPerRu
 export function budgetHour(now: Date): Date {
   return new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000);
 }
+
+/** The fleet-wide circuit breaker's settings: how many recent runs, over what window, and the share that opens it. */
+export const BREAKER = { windowSeconds: 900, sample: 20, minRuns: 10, share: 0.5, probe: 1 } as const;
+
+export interface BreakerDecision {
+  open: boolean;
+  infrastructure: number;
+  total: number;
+  /** Runs a tick may still start while open: a probe, so the fleet recovers when the outage ends. */
+  allowed: number;
+}
+
+/**
+ * Opens when most of the recent runs (failure classes, null = success) failed for the
+ * infrastructure's reasons: a DNS or GitHub outage would otherwise spend the whole budget on
+ * runs that cannot succeed. Open, it lets `probe` runs through per tick.
+ */
+export function breakerDecision(recent: ReadonlyArray<string | null>, options: { minRuns: number; share: number; probe: number } = BREAKER): BreakerDecision {
+  const total = recent.length;
+  const infrastructure = recent.filter((c) => c === 'infrastructure').length;
+  const open = total >= options.minRuns && infrastructure / total > options.share;
+  return { open, infrastructure, total, allowed: open ? options.probe : Number.POSITIVE_INFINITY };
+}
+
+/**
+ * How a tick's work decides the backoff: a tick that made progress (created, found or
+ * harvested a Job, or found the cap full) worked, whatever failed beside it; one that could
+ * not do its own work (list, claim, create) failed; otherwise it was idle. One Job's failure
+ * is that Job's, never the tick's.
+ */
+export function tickOutcome(t: { progress: number; capacity: number; systemic: boolean }): 'worked' | 'idle' | 'failed' {
+  if (t.progress > 0 || t.capacity === 0) return 'worked';
+  return t.systemic ? 'failed' : 'idle';
+}

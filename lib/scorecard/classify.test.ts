@@ -83,12 +83,12 @@ test('classify: every failure class, with the reason that explains it', () => {
     ['exit 1, no JSON (≤ v5.3 failure)', '2026/01/01 00:00:00 error during command execution: repo unreachable: 404\n', { exitCode: 1, podPhase: 'Failed', terminatedReason: 'Error' }, 'pod-failed',
       /^pod failed: phase Failed, exit code 1, Error; last error: error during command execution: repo unreachable: 404$/],
     ['OOMKilled', 'Starting [Vulnerabilities]\n', { exitCode: 137, podPhase: 'Failed', terminatedReason: 'OOMKilled' }, 'pod-failed', /exit code 137 \(SIGKILL\), OOMKilled/],
-    ['evicted', '', { podPhase: 'Failed', podReason: 'Evicted' }, 'pod-failed', /Evicted/],
+    ['evicted', '', { podPhase: 'Failed', podReason: 'Evicted' }, 'infrastructure', /Evicted/],
     ['no pod, backoff limit', '', { podMissing: true, jobReason: 'BackoffLimitExceeded', jobMessage: 'Job has reached the specified backoff limit' }, 'pod-failed',
       /^pod failed: no pod found, BackoffLimitExceeded, "Job has reached the specified backoff limit"$/],
     // deadline-exceeded
-    ['Job deadline, rate-limited', 'Rate limit exceeded. Waiting 59m59s to retry...\n', { jobReason: 'DeadlineExceeded', jobMessage: 'Job was active longer than specified deadline' }, 'deadline-exceeded',
-      /^Job exceeded its deadline \(activeDeadlineSeconds\); "Job was active longer than specified deadline"; last rate-limit message: Rate limit exceeded\. Waiting 59m59s to retry\.\.\.$/],
+    ['Job deadline, rate-limited', 'Rate limit exceeded. Waiting 59m59s to retry...\n', { jobReason: 'DeadlineExceeded', jobMessage: 'Job was active longer than specified deadline' }, 'infrastructure',
+      /^Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: Rate limit exceeded\. Waiting 59m59s to retry\.\.\.$/],
     ['Job deadline with a partial result', `${stderr}\n${line08.slice(0, 5000)}`, { jobReason: 'DeadlineExceeded' }, 'deadline-exceeded', /^Job exceeded its deadline/],
     ['Job deadline even with a whole result', line08 + '\n', { jobReason: 'DeadlineExceeded', exitCode: 143 }, 'deadline-exceeded', /exit code 143 \(SIGTERM\)/],
     ['pod deadline', '', { podReason: 'DeadlineExceeded', podPhase: 'Failed' }, 'deadline-exceeded', /^Job exceeded its deadline/],
@@ -219,4 +219,33 @@ test('classify: the largest fixture classifies in well under 5 ms', () => {
   }
   times.sort((a, b) => a - b);
   assert.ok(times[25] < 5, `median ${times[25].toFixed(3)} ms`);
+});
+
+test('classify: infrastructure failures are told from the repository\'s own (real Scorecard outputs)', () => {
+  const url = 'https://api.github.com/repos/ossf/scorecard';
+  const cases: Array<[string, string, PodFacts, string, RegExp]> = [
+    ['v5.3.0 without DNS (exit 1)', `Error: scorecard.Run: repo unreachable: Get "${url}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n`, { exitCode: 1, podPhase: 'Failed' }, 'infrastructure', /^GitHub could not be reached: Error: scorecard\.Run: repo unreachable: .*no such host/],
+    ['v5.4.0 without DNS (Skipping, exit 0)', `Skipping github.com/ossf/scorecard: run: repo unreachable: Get "${url}": dial tcp: lookup api.github.com: no such host\n`, { exitCode: 0, podPhase: 'Succeeded' }, 'infrastructure', /^GitHub could not be reached: Skipping github\.com\/ossf\/scorecard: run: repo unreachable/],
+    ['connection refused', `Error: scorecard.Run: repo unreachable: Get "${url}": dial tcp 140.82.112.6:443: connect: connection refused\n`, { exitCode: 1 }, 'infrastructure', /connection refused/],
+    ['GitHub 502', `Error: scorecard.Run: repo unreachable: GET ${url}: 502 Bad Gateway []\n`, { exitCode: 1 }, 'infrastructure', /502 Bad Gateway/],
+    ['rate limit exhausted', `Error: scorecard.Run: repo unreachable: GET ${url}: 403 API rate limit exceeded for installation ID 1. []\n`, { exitCode: 1 }, 'infrastructure', /rate limit/],
+    ['GitHub 404 stays the repository\'s', `Error: scorecard.Run: repo unreachable: GET https://api.github.com/repos/ossf/nope: 404 Not Found []\n`, { exitCode: 1, podPhase: 'Failed' }, 'pod-failed', /404 Not Found/],
+    ['v5.4.0 404 stays the repository\'s', `Skipping github.com/ossf/nope: run: repo unreachable: GET https://api.github.com/repos/ossf/nope: 404 Not Found []\n`, { exitCode: 0 }, 'no-result', /Skipping github\.com\/ossf\/nope/],
+    ['pod disrupted (DisruptionTarget)', '', { podPhase: 'Failed', disrupted: true, jobReason: 'PodFailurePolicy' }, 'infrastructure', /DisruptionTarget/],
+    ['Job failed by the podFailurePolicy rule', '', { jobReason: 'PodFailurePolicy', jobMessage: 'Container scorecard for pod posture/x was terminated; pod has condition DisruptionTarget' }, 'infrastructure', /DisruptionTarget/],
+    ['image pull failed, then the deadline', '', { waitingReason: 'ImagePullBackOff', jobReason: 'DeadlineExceeded' }, 'infrastructure', /image could not be pulled.*ImagePullBackOff/],
+    ['missing token Secret, then the deadline', '', { waitingReason: 'CreateContainerConfigError', jobReason: 'DeadlineExceeded' }, 'infrastructure', /missing Secret/],
+    ['preempted', '', { podPhase: 'Failed', podReason: 'Preempting' }, 'infrastructure', /Preempting/],
+    ['a plain deadline stays deadline-exceeded', 'still scanning\n', { jobReason: 'DeadlineExceeded' }, 'deadline-exceeded', /^Job exceeded its deadline/],
+  ];
+  for (const [name, log, facts, failure, reason] of cases) {
+    const c = classify(log, facts);
+    assert.equal(c.ok, false, name);
+    if (c.ok) continue;
+    assert.equal(c.failure, failure, `${name}: ${c.reason}`);
+    assert.match(c.reason, reason, name);
+  }
+  // A valid result always wins, even beside an unreachable line for a sub-request.
+  const ok = classify(`Error: repo unreachable: Get "${url}": dial tcp: i/o timeout\n${line01}\n`, { exitCode: 1 });
+  assert.equal(ok.ok, true);
 });

@@ -18,12 +18,21 @@
 //     invalid-result; a result cut off by the end of the log → truncated; a failed pod →
 //     pod-failed with its reason and exit code; otherwise no-result (quoting Scorecard ≥ v5.4's
 //     `Skipping <uri>: <err>` when present: that version exits 0 without printing a result).
+//  0. Before all of these, infrastructure: a failure that is not the repository's, so the
+//     repository is retried soon and never backed off for it. Kubernetes facts first (the pod
+//     was disrupted: DisruptionTarget, evicted, preempted; its image could not be pulled; its
+//     token Secret is missing, CreateContainerConfigError), then a deadline reached while
+//     Scorecard waited on GitHub's rate limit, then (after a valid result, which always wins) a
+//     log saying GitHub could not be reached: `repo unreachable:` with a network error (v5.3.0
+//     `Error: scorecard.Run: repo unreachable: … no such host`, exit 1; v5.4.0 `Skipping <repo>:
+//     run: repo unreachable: …`, exit 0), a GitHub 5xx, or rate-limit exhaustion. GitHub's 404
+//     (the repository does not exist, or is private) stays the repository's failure.
 import { extractDocuments, type ExtractOptions, type Extraction } from './extract.ts';
 import type { CappedText } from './read.ts';
 import { parseScorecardDate, validateResult, type ScorecardResultDocument } from './schema.ts';
 import { safeReason } from './text.ts';
 
-export const FAILURE_CLASSES = ['no-result', 'invalid-result', 'truncated', 'deadline-exceeded', 'pod-failed'] as const;
+export const FAILURE_CLASSES = ['no-result', 'invalid-result', 'truncated', 'deadline-exceeded', 'pod-failed', 'infrastructure'] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /** What Kubernetes says about the pod and its Job; every field is optional. */
@@ -44,6 +53,10 @@ export interface PodFacts {
   podMissing?: boolean;
   /** The log was cut by the byte cap (also read from a CappedText). */
   truncated?: boolean;
+  /** The container's `state.waiting.reason` (ErrImagePull, CreateContainerConfigError, …). */
+  waitingReason?: string | null;
+  /** The pod has a `DisruptionTarget` condition (eviction, preemption, node drain or loss). */
+  disrupted?: boolean;
 }
 
 /** What the CLI assumes when it only has a log: the container exited 0. */
@@ -87,6 +100,11 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
   const capped = (typeof log !== 'string' && log.truncated) || facts.truncated === true;
   const extraction = extractDocuments(text, options);
 
+  const infra = infrastructureFacts(facts);
+  if (infra) return fail('infrastructure', infra);
+  if (isDeadline(facts) && extraction.lastRateLimit && /exceeded|secondary|waiting/i.test(extraction.lastRateLimit)) {
+    return fail('infrastructure', `Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: ${extraction.lastRateLimit}`);
+  }
   if (isDeadline(facts)) {
     const last = extraction.lastRateLimit ? `; last rate-limit message: ${extraction.lastRateLimit}`
       : extraction.lastError ? `; last error: ${extraction.lastError}` : '';
@@ -106,6 +124,9 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
     return fail('invalid-result', `${extraction.documentsDropped ? 'more than ' : ''}${valid.length} different Scorecard results in one log (lines ${lines}); refusing to pick one`);
   }
   if (valid.length === 1) return succeed(valid[0].doc);
+
+  const unreachable = githubUnreachable(text);
+  if (unreachable) return fail('infrastructure', `GitHub could not be reached: ${unreachable}${podSummary(facts, '; ')}`);
 
   if (capped) {
     const where = extraction.unterminated ? `; a result starting at line ${extraction.unterminated.line} is cut off` : '';
@@ -160,6 +181,39 @@ function succeed(doc: ScorecardResultDocument): Classification {
 
 function fail(failure: FailureClass, reason: string): Classification {
   return { ok: false, failure, reason: safeReason(reason) };
+}
+
+// Container waiting reasons that mean the pod never ran Scorecard, for the platform's reasons.
+const INFRA_WAITING = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'ContainerCannotRun']);
+const INFRA_POD_REASONS = new Set(['Evicted', 'Preempting', 'Preempted', 'NodeLost', 'Shutdown', 'Terminated', 'NodeShutdown', 'UnexpectedAdmissionError', 'OutOfcpu', 'OutOfmemory']);
+
+/** Why Kubernetes, not the repository, ended the run; null when it did not. */
+function infrastructureFacts(f: PodFacts): string | null {
+  if (f.disrupted) return `the pod was disrupted (DisruptionTarget)${podSummary(f, ': ')}`;
+  if (f.waitingReason && INFRA_WAITING.has(f.waitingReason)) {
+    const what = f.waitingReason === 'CreateContainerConfigError' ? 'the container could not be configured (a missing Secret or ConfigMap)' : 'the Scorecard image could not be pulled or started';
+    return `${what}: ${f.waitingReason}${podSummary(f, '; ')}`;
+  }
+  if (f.podReason && INFRA_POD_REASONS.has(f.podReason)) return `the pod was ended by the node: ${f.podReason}${podSummary(f, '; ', f.podReason)}`;
+  if (f.jobReason === 'PodFailurePolicy' && /DisruptionTarget/.test(f.jobMessage ?? '')) return `the pod was disrupted (DisruptionTarget)${podSummary(f, ': ')}`;
+  return null;
+}
+
+// Scorecard's `repo unreachable:` (sce.ErrRepoUnreachable) followed by a transport error, a
+// GitHub 5xx, or a rate limit. A 404 or 401 after it is the repository's (or token's) problem.
+const UNREACHABLE = /repo unreachable:.*$/m;
+const NETWORK = /no such host|dial tcp|connection refused|connection reset|i\/o timeout|TLS handshake timeout|network is unreachable|no route to host|context deadline exceeded|server misbehaving|temporary failure in name resolution|unexpected EOF|: EOF\b/i;
+const GITHUB_5XX = /\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b|\bstatus(?: code)?:? 5\d\d\b/i;
+const RATE_LIMITED = /API rate limit exceeded|secondary rate limit|rate limit exceeded/i;
+
+/** The line saying GitHub could not be reached, or null. */
+function githubUnreachable(text: string): string | null {
+  const m = UNREACHABLE.exec(text);
+  if (!m) return null;
+  const line = text.slice(text.lastIndexOf('\n', m.index) + 1, text.indexOf('\n', m.index) === -1 ? undefined : text.indexOf('\n', m.index)).trim();
+  if (/\b40[14]\b/.test(line)) return null;
+  if (NETWORK.test(line) || GITHUB_5XX.test(line) || RATE_LIMITED.test(line)) return safeReason(line);
+  return null;
 }
 
 function isDeadline(f: PodFacts): boolean {

@@ -144,7 +144,11 @@ export class LocalJobRunner implements ClusterApi {
     if (!j || !j.finishedAt) return [];
     const failed = j.deadlineExceeded || j.exitCode !== 0;
     return [{
-      metadata: { name: `${jobName}-local`, namespace, labels: { 'batch.kubernetes.io/job-name': jobName! }, creationTimestamp: j.startedAt },
+      metadata: {
+        name: `${jobName}-local`, namespace, labels: { 'batch.kubernetes.io/job-name': jobName! }, creationTimestamp: j.startedAt,
+        // As the job controller sets it: the harvester reads only pods the Job controls.
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName!, uid: j.job.metadata!.uid!, controller: true }],
+      },
       status: {
         phase: failed ? 'Failed' : 'Succeeded',
         reason: j.deadlineExceeded ? 'DeadlineExceeded' : undefined,

@@ -1,0 +1,83 @@
+// The harvester's promises under faults (issue 12): the API server refusing its reads is a
+// configuration problem, never the repository's failure; only pods the Job controls are read.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { CloudEvent } from 'cloudevents';
+import { defaultConfig } from '../config/index.ts';
+import { addRepos, getRepo, latestScore, runByJobName, type Db } from '../db/index.ts';
+import { describeEachDatabase } from '../db/testing.ts';
+import { FakeCluster } from '../kube/fake.ts';
+import { silentLogger } from '../log/index.ts';
+import { parseRepo } from '../repo/identity.ts';
+import { runTick } from '../scheduler/tick.ts';
+import { harvestJob, HarvestConfigError, podsOfJob, type HarvestDeps } from './harvest.ts';
+import { createHarvesterHandle } from './handler.ts';
+import { fixturePath } from '../../test/fixtures/scorecard.ts';
+
+const FX08 = readFileSync(fixturePath('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json'), 'utf8');
+const FX08_DOC = JSON.parse(FX08);
+const T0 = new Date('2030-01-01T00:00:00Z');
+
+async function scheduled(db: Db, repo: string) {
+  await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
+  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
+  const cluster = new FakeCluster();
+  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, kubeRetries: 1 });
+  await addRepos(db, [{ repo: (parseRepo(repo) as any).repo }]);
+  await db('repos').update({ next_due_at: new Date(T0.getTime() - 1) });
+  await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
+  const [job] = cluster.jobs.values();
+  const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 };
+  return { cluster, config, job, deps };
+}
+
+describeEachDatabase('harvest under faults', (ctx) => {
+  for (const call of ['listPods', 'streamPodLog'] as const) {
+    test(`5. a 403 on ${call} stores nothing against the repository and asks for a retry`, async () => {
+      const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
+      const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08, at: T0 });
+      cluster.failures[call] = [403];
+      await assert.rejects(harvestJob(done, deps), (e: unknown) => e instanceof HarvestConfigError && /RBAC/.test((e as Error).message));
+      const run = await runByJobName(ctx.db, job.metadata!.name!);
+      assert.equal(run?.outcome, 'pending', 'nothing stored');
+      const key = (parseRepo(FX08_DOC.repo.name) as any).repo.key;
+      assert.equal((await getRepo(ctx.db, key))?.consecutive_failures, 0);
+      assert.equal(cluster.jobs.size, 1, 'the Job (and its paid-for log) is kept');
+      // Through the handler: 503 (Knative retries), and once RBAC is fixed the result is stored.
+      cluster.failures[call] = [403];
+      const handle = createHarvesterHandle(async () => deps);
+      const ev = new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/apis/v1/namespaces/posture/apiserversources/jobs', data: done });
+      const out = (await handle({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent: ev } as any)) as any;
+      assert.equal(out.statusCode, 503);
+      assert.equal((await harvestJob(done, deps)).status, 'stored');
+      assert.equal((await latestScore(ctx.db, key))?.score, FX08_DOC.score);
+    });
+  }
+
+  test('9. a bare Pod labelled with the Job\'s name cannot forge its score', async () => {
+    const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08, at: T0 });
+    const forged = JSON.stringify({ ...FX08_DOC, score: 10 });
+    // Newer than the real pod, same label, even the controller-uid label: but no controller ownerReference.
+    cluster.pods.set(`${config.namespace}/planted`, {
+      metadata: { name: 'planted', namespace: config.namespace, creationTimestamp: new Date(T0.getTime() + 5000), labels: { 'batch.kubernetes.io/job-name': job.metadata!.name!, 'batch.kubernetes.io/controller-uid': job.metadata!.uid! } },
+      status: { phase: 'Succeeded', containerStatuses: [{ name: 'scorecard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } }] },
+    });
+    cluster.logs.set(`${config.namespace}/planted`, forged);
+    const r = await harvestJob(done, deps);
+    assert.equal(r.status === 'stored' && r.score, FX08_DOC.score, 'the real pod\'s score, not 10');
+  });
+});
+
+test('podsOfJob keeps only pods whose controller ownerReference is the Job\'s UID', () => {
+  const pod = (name: string, refs: any[]) => ({ metadata: { name, ownerReferences: refs } });
+  const pods = [
+    pod('real', [{ kind: 'Job', uid: 'u1', controller: true, name: 'j', apiVersion: 'batch/v1' }]),
+    pod('not-controller', [{ kind: 'Job', uid: 'u1', controller: false, name: 'j', apiVersion: 'batch/v1' }]),
+    pod('other-job', [{ kind: 'Job', uid: 'u2', controller: true, name: 'j', apiVersion: 'batch/v1' }]),
+    pod('bare', []),
+  ];
+  assert.deepEqual(podsOfJob(pods as any, 'u1').map((p) => p.metadata!.name), ['real']);
+  assert.deepEqual(podsOfJob(pods as any, ''), []);
+});

@@ -1,0 +1,143 @@
+// Parts of the fault-injection run (faults.test.ts): what each repository's Job does (encoded
+// in its name, so the scheduler process scripts its pod without sharing state), a seeded
+// random source, and the HTTPS proxy between posture and kube-apiserver that injects faults.
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Expectation } from './faults-checker.ts';
+
+/** mulberry32: a small seeded PRNG, so a run's fault sequence is named by its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Repository i of the run: seven in ten succeed, two fail for their own reasons, one for the infrastructure's. */
+export function faultRepoName(i: number): string {
+  const k = i % 10;
+  const kind = k === 8 ? 'infra' : k === 7 ? 'fail' : k === 9 ? 'garbage' : 'success';
+  return `faults-e2e/r${i}-${kind}`;
+}
+
+export function expectationOf(repo: string): Expectation {
+  if (repo.endsWith('-infra')) return 'infrastructure';
+  if (repo.endsWith('-fail') || repo.endsWith('-garbage')) return 'repository-failure';
+  return 'success';
+}
+
+const STDERR = '2026/11/26 10:00:00 Starting [Binary-Artifacts]\n{"level":"info","ts":1,"msg":"fetching tarball"}\n';
+
+/** The pod script of a Job for `canonical` (github.com/owner/name): its log, exit code and run time. */
+export function podScriptFor(canonical: string): { content: string; exitCode: number; runForMs: number } {
+  const n = Number(/\/r(\d+)-/.exec(canonical)?.[1] ?? 0);
+  const runForMs = 300 + ((n * 7919) % 2200);
+  switch (expectationOf(canonical)) {
+    case 'infrastructure':
+      // Scorecard v5.3.0 with no route to GitHub (the real output's shape).
+      return { content: `${STDERR}Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/${canonical.split('/').slice(1).join('/')}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n`, exitCode: 1, runForMs };
+    case 'repository-failure':
+      return canonical.endsWith('-garbage')
+        ? { content: `${STDERR}{"date": "2026-11-26", "repo": {"name": "${canonical}"}, "score": "high"}\n\u0000\u001b[31mgarbage\n`, exitCode: 0, runForMs }
+        : { content: `${STDERR}panic: runtime error: invalid memory address or nil pointer dereference\n`, exitCode: 2, runForMs };
+    default: {
+      const doc = {
+        date: '2026-11-26T00:00:00Z', repo: { name: canonical, commit: 'a'.repeat(40) }, scorecard: { version: 'v5.3.0', commit: 'b'.repeat(40) }, score: (n % 100) / 10,
+        checks: [{ name: 'Binary-Artifacts', score: n % 11, reason: 'scripted', details: null, documentation: { short: 'Determines if the project has binary artifacts.', url: 'https://github.com/ossf/scorecard/blob/main/docs/checks.md#binary-artifacts' } }],
+        metadata: null,
+      };
+      return { content: `${STDERR}${JSON.stringify(doc)}\n`, exitCode: 0, runForMs };
+    }
+  }
+}
+
+export type FaultKind = '429 Retry-After' | '500' | '503' | 'connection reset' | 'slower than the client (answer lost)' | 'watch disconnect';
+
+export interface FaultProxy {
+  url: string;
+  caBundle: string;
+  /** Faults injected so far, by kind; and requests forwarded. */
+  counts: Record<FaultKind | 'forwarded', number>;
+  setEnabled(on: boolean): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTPS server that forwards every request to kube-apiserver with the admin credentials,
+ * injecting faults at random: 429 with Retry-After, 500, 503, a reset before forwarding, a
+ * response held past the client's patience and then cut after the request took effect (the
+ * ambiguous create), and watches cut mid-stream.
+ */
+export async function startFaultProxy(
+  cp: { kc: KubeConfig; server: string; startHttpsServer(h: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; caBundle: string; close(): Promise<void> | void }> },
+  random: () => number,
+  rates = { tooMany: 0.03, e500: 0.02, e503: 0.02, reset: 0.02, slow: 0.015, watchCut: 0.6 },
+): Promise<FaultProxy> {
+  const upstream = new URL(cp.server);
+  const tls: https.RequestOptions = {};
+  await cp.kc.applyToHTTPSOptions(tls);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: tls.ca, cert: tls.cert, key: tls.key });
+  const counts = { '429 Retry-After': 0, '500': 0, '503': 0, 'connection reset': 0, 'slower than the client (answer lost)': 0, 'watch disconnect': 0, forwarded: 0 } as FaultProxy['counts'];
+  let enabled = true;
+  const status = (res: ServerResponse, code: number, extra: Record<string, string> = {}) => {
+    res.writeHead(code, { 'content-type': 'application/json', ...extra }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason: code === 429 ? 'TooManyRequests' : 'InternalError', message: `injected ${code}` }));
+  };
+  const forward = (req: IncomingMessage, res: ServerResponse, after?: (up: IncomingMessage) => void) => {
+    counts.forwarded++;
+    const headers = { ...req.headers, host: upstream.host };
+    delete headers.authorization;
+    const up = https.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, agent }, (ur) => {
+      if (after) return after(ur);
+      res.writeHead(ur.statusCode ?? 502, ur.headers);
+      ur.pipe(res);
+      res.on('close', () => ur.destroy());
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  };
+  const server = await cp.startHttpsServer((req, res) => {
+    const watch = /[?&]watch=(true|1)/.test(req.url ?? '');
+    if (!enabled) return forward(req, res);
+    const r = random();
+    if (watch) {
+      forward(req, res);
+      if (r < rates.watchCut) {
+        const t = setTimeout(() => {
+          counts['watch disconnect']++;
+          res.destroy();
+        }, 1000 + random() * 9000);
+        res.on('close', () => clearTimeout(t));
+      }
+      return;
+    }
+    let p = rates.tooMany;
+    if (r < p) return (counts['429 Retry-After']++, status(res, 429, { 'retry-after': '1' }));
+    if (r < (p += rates.e500)) return (counts['500']++, status(res, 500));
+    if (r < (p += rates.e503)) return (counts['503']++, status(res, 503));
+    if (r < (p += rates.reset)) return (counts['connection reset']++, req.socket.destroy());
+    if (r < (p += rates.slow)) {
+      // The request takes effect upstream; the answer is held for 3 s and then cut.
+      counts['slower than the client (answer lost)']++;
+      return forward(req, res, (ur) => {
+        ur.resume();
+        setTimeout(() => res.destroy(), 3000);
+      });
+    }
+    forward(req, res);
+  });
+  return {
+    url: server.url,
+    caBundle: server.caBundle,
+    counts,
+    setEnabled: (on) => void (enabled = on),
+    close: async () => {
+      await server.close();
+      agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,53 @@
+// One posture function as its own process for the fault-injection run (faults.test.ts): the
+// scheduler or the harvester, served over HTTP like Knative would, talking to kube-apiserver
+// through the fault proxy. The test SIGKILLs and restarts it at random points.
+//   node faults-proc.ts <scheduler|harvester> <port> <databaseUrl> <proxyUrl> <proxyCaBase64> <configJson>
+// The scheduler also writes each Job's pod script (log, exit code, run time) just before
+// creating it, from the repository's name (faults-kit.ts), so kwok plays the Job's outcome.
+import * as k8s from '@kubernetes/client-node';
+import type { V1Job } from '@kubernetes/client-node';
+import { defaultConfig, type Config } from '../../lib/config/index.ts';
+import { openDb } from '../../lib/db/index.ts';
+import { createFunctionServer, listen } from '../../lib/function/server.ts';
+import { createHarvesterHandle } from '../../lib/harvest/handler.ts';
+import { harvestJob, type HarvestDeps } from '../../lib/harvest/harvest.ts';
+import { REPO_ANNOTATION } from '../../lib/jobs/spec.ts';
+import { clusterApi } from '../../lib/kube/cluster.ts';
+import { createLogger, silentLogger } from '../../lib/log/index.ts';
+import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
+import { attachControlPlane } from '../cluster/harness.ts';
+import { podScriptFor } from './faults-kit.ts';
+
+const [role, port, databaseUrl, proxyUrl, proxyCa, configJson] = process.argv.slice(2);
+const kc = new k8s.KubeConfig();
+kc.loadFromOptions({
+  clusters: [{ name: 'proxy', server: proxyUrl, caData: proxyCa }],
+  users: [{ name: 'posture', token: 'through-the-proxy' }],
+  contexts: [{ name: 'p', cluster: 'proxy', user: 'posture' }],
+  currentContext: 'p',
+});
+const config: Config = defaultConfig(JSON.parse(configJson) as Partial<Config>);
+const log = process.env.POSTURE_TEST_LOG ? createLogger({ level: 'debug', name: role }) : silentLogger;
+const db = openDb({ databaseUrl, poolMax: 4 });
+const cluster = clusterApi(kc);
+const deps: HarvestDeps = { db, cluster, config, log, retryBaseMs: 100 };
+
+let handle;
+if (role === 'scheduler') {
+  const cp = await attachControlPlane();
+  if (!cp) throw new Error('no control plane to script pods on');
+  const scripted = {
+    ...cluster,
+    async createJob(namespace: string, job: V1Job) {
+      cp.setPodLog({ namespace, jobName: job.metadata!.name!, ...podScriptFor(job.metadata!.annotations![REPO_ANNOTATION]) });
+      return cluster.createJob(namespace, job);
+    },
+  };
+  const schedulerDeps = { ...deps, cluster: scripted };
+  handle = createSchedulerHandle(async () => ({ ...schedulerDeps, harvest: (job: V1Job) => harvestJob(job, schedulerDeps) }));
+} else {
+  handle = createHarvesterHandle(async () => deps);
+}
+const server = createFunctionServer({ name: role, handle, log });
+await listen(server, Number(port));
+process.stdout.write('ready\n');
