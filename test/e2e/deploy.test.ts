@@ -1,4 +1,4 @@
-// knative/ (what `kubectl apply -k knative/` installs), validated two ways:
+// knative/ (what `kubectl apply -k knative/base/` installs), validated two ways:
 // - statically: the render, its cross-references, the ConfigMap against the real config loader,
 //   hardening, Knative's own field rules, and the generated webhook configurations;
 // - on the local control plane with the Knative CRDs: server-side dry-run with strict field
@@ -33,7 +33,7 @@ import { fixturePath } from '../fixtures/scorecard.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NS = 'posture';
-const base = renderKustomization(join(ROOT, 'knative'));
+const base = renderKustomization(join(ROOT, 'knative', 'base'));
 const overlay = renderKustomization(join(ROOT, 'knative', 'overlays', 'cronjob'));
 
 const find = (objs: KubeObject[], kind: string, name: string): KubeObject => {
@@ -79,7 +79,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
     'eventing.knative.dev/Trigger/posture/posture-score-events',
     'networking.k8s.io/NetworkPolicy/posture/posture-scorecard-jobs',
     // Whatever `npm run generate:webhooks` wrote: adding a webhook file adds its configuration.
-    ...renderKustomization(join(ROOT, 'knative', 'webhooks')).map(idOf),
+    ...renderKustomization(join(ROOT, 'knative', 'base', 'webhooks')).map(idOf),
   ].sort();
   assert.ok(ids.includes('admissionregistration.k8s.io/ValidatingWebhookConfiguration/-/posture-job-guard'));
   assert.deepEqual(ids, expected);
@@ -100,7 +100,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
 });
 
 test('secrets.example.yaml is not part of the kustomization and holds the Secrets the manifests reference', () => {
-  const k = parse(readFileSync(join(ROOT, 'knative', 'kustomization.yaml'), 'utf8'));
+  const k = parse(readFileSync(join(ROOT, 'knative', 'base', 'kustomization.yaml'), 'utf8'));
   assert.ok(!k.resources.includes('secrets.example.yaml'));
   const secrets = parseAllDocuments(readFileSync(join(ROOT, 'knative', 'secrets.example.yaml'), 'utf8')).map((d) => d.toJSON());
   const byName = new Map(secrets.map((s) => [s.metadata.name, s]));
@@ -136,7 +136,7 @@ test('the generated webhook configurations are what the deployed configuration g
   const data = find(base, 'ConfigMap', 'posture-config').data as Record<string, string>;
   const generated = await renderWebhookOutputs(loadConfig({ ...data }));
   for (const [path, text] of generated) {
-    if (!path.startsWith('knative/webhooks/')) continue;
+    if (!path.startsWith('knative/base/webhooks/')) continue;
     assert.equal(readFileSync(join(ROOT, path), 'utf8'), text, `${path} differs from what the ConfigMap's settings generate: run npm run generate:webhooks or align config.yaml`);
   }
   const svc = find(base, 'Service', 'posture-admission');
