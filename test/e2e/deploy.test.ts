@@ -10,7 +10,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -26,15 +27,18 @@ import { clusterApi, KubeError } from '../../lib/kube/cluster.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { goModuleDir, KNATIVE_SERVING_MODULE } from '../cluster/config.ts';
 import { getSharedControlPlane, waitForJobFinished, type ControlPlane } from '../cluster/harness.ts';
-import { Discovery, dryRunCreate, kubeRequest, podTemplates, relocate, ruleKeys, schemaProblems, selfRules, serverSideApply } from './deploy-kit.ts';
-import { CLUSTER_SCOPED, idOf, renderKustomization, type KubeObject } from './deploy-kustomize.ts';
+import { CLUSTER_SCOPED, Discovery, dryRunCreate, idOf, kubeRequest, podTemplates, relocate, renderKustomization, ruleKeys, schemaProblems, selfRules, serverSideApply, type KubeObject } from './deploy-kit.ts';
 import { startPipeline, type Pipeline } from './pipeline-kit.ts';
 import { fixturePath } from '../fixtures/scorecard.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NS = 'posture';
+// Rendered by real kustomize (the binary test/cluster/build-tools.sh builds), as
+// `kubectl apply -k` would: the base, and every overlay beside it.
 const base = renderKustomization(join(ROOT, 'knative', 'base'));
-const overlay = renderKustomization(join(ROOT, 'knative', 'overlays', 'cronjob'));
+const OVERLAYS = readdirSync(join(ROOT, 'knative', 'overlays')).sort();
+const overlays = new Map(OVERLAYS.map((name) => [name, renderKustomization(join(ROOT, 'knative', 'overlays', name))]));
+const overlay = overlays.get('cronjob')!;
 
 const find = (objs: KubeObject[], kind: string, name: string): KubeObject => {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
@@ -305,6 +309,30 @@ test('the Roles are the RBAC matrix, bound to their own ServiceAccounts only', (
   }
 });
 
+test('knative/ is laid out so kustomize renders each root: the base and every overlay, none inside another', () => {
+  assert.deepEqual(OVERLAYS, ['cronjob']);
+  assert.ok(base.length > 0);
+  for (const [name, objects] of overlays) assert.ok(objects.length > 0, name);
+  // An overlay inside its base's folder is what kustomize refuses ("cycle detected"): prove the
+  // binary used here is one that does, so a render that passes is one `kubectl apply -k` gives.
+  const scratch = mkdtempSync(join(tmpdir(), 'posture-kustomize-'));
+  try {
+    writeFileSync(join(scratch, 'kustomization.yaml'), 'resources:\n  - cm.yaml\n');
+    writeFileSync(join(scratch, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n');
+    mkdirSync(join(scratch, 'overlay'));
+    writeFileSync(join(scratch, 'overlay', 'kustomization.yaml'), 'resources:\n  - ../\n');
+    assert.throws(() => renderKustomization(join(scratch, 'overlay')), /cycle detected/);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('YAML numbers are read as kustomize reads them: the admission certificate mode 0440 is octal (288), not decimal 440', () => {
+  const volumes = any(find(base, 'Deployment', 'posture-admission')).spec.template.spec.volumes;
+  const modes = volumes.filter((v: any) => v.secret).map((v: any) => v.secret.defaultMode);
+  assert.deepEqual(modes, [0o440]);
+});
+
 test('the CronJob overlay: the PingSource replaced by a CronJob with the same schedule, POSTing a binary-mode ping', () => {
   const b = new Set(base.map(idOf));
   const o = new Set(overlay.map(idOf));
@@ -414,9 +442,11 @@ describe('on the local control plane', () => {
     await dryRunAll(base);
   });
 
-  test('every object of the CronJob overlay passes the same dry-run', async () => {
-    await dryRunAll(overlay);
-  });
+  for (const name of OVERLAYS) {
+    test(`every object of the overlay ${name} passes the same dry-run`, async () => {
+      await dryRunAll(overlays.get(name)!);
+    });
+  }
 
   test('the same checks catch a misspelt field, a field behind an off Knative flag and a non-storage version', async () => {
     const mutate = (kind: string, name: string, f: (o: any) => void): KubeObject => {
