@@ -29,7 +29,7 @@ import { goModuleDir, KNATIVE_SERVING_MODULE } from '../cluster/config.ts';
 import { getSharedControlPlane, waitForJobFinished, type ControlPlane } from '../cluster/harness.ts';
 import { CLUSTER_SCOPED, Discovery, dryRunCreate, idOf, kubeRequest, podTemplates, relocate, renderKustomization, ruleKeys, schemaProblems, selfRules, serverSideApply, type KubeObject } from './deploy-kit.ts';
 import { startPipeline, type Pipeline } from './pipeline-kit.ts';
-import { fixturePath } from '../fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NS = 'posture';
@@ -614,7 +614,7 @@ describe('on the local control plane', () => {
 
       test('ticks, harvests and the reconcile all run without a single refused call, and every repository is scored', async () => {
         const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
-        const docs = ['01-v4-unknown-nodetails_scorecard-webapp_results.json', '02-v4-unknown-nodetails_scorecard-action_signing-results.json', '04-v4.10.5-rfc3339-details_scorecard-webapp_imposter-commit-results.json'].map((f) => JSON.parse(fixture(f)));
+        const docs = [FIXTURES.v4DateOnly, FIXTURES.v4Unsupported, FIXTURES.v4Rfc3339Details].map((f) => JSON.parse(fixture(f)));
         const repos = docs.map((d) => {
           const r = parseRepo(d.repo.name);
           if (!r.ok) throw new Error(r.reason);
