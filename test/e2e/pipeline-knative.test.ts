@@ -193,7 +193,7 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
     ...adapterEnv, NAME: source.metadata.name, K_SINK: broker.url, K_SOURCE_CONFIG: JSON.stringify(sourceConfig), PROFILING_PORT: String(await freePort()),
   }, logOf('apiserversource'));
   // Started when it logs its watches; give it a moment more to have listed.
-  await waitFor('the ApiServerSource adapter watching', () => /[Ss]tarting|[Ww]atch/.test(readFileSync(logOf('apiserversource'), 'utf8')), 60000, [logOf('apiserversource')]);
+  await waitFor('the ApiServerSource adapter watching', () => /STARTING --/.test(readFileSync(logOf('apiserversource'), 'utf8')), 60000, [logOf('apiserversource')]);
   await new Promise((r) => setTimeout(r, 3000));
   assert.equal(apiserverAdapter.exitCode, null, readFileSync(logOf('apiserversource'), 'utf8'));
 
