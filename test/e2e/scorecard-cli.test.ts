@@ -72,7 +72,7 @@ describe('the real Scorecard CLI', () => {
       assert.match(fuzzing.reason, /^internal error: /);
       // The committed real outputs: the same result (but for the run's date), the same error.
       assert.deepEqual(withoutDate(JSON.parse(readFileSync(fixturePath(realFixture(v, 'local.json')), 'utf8'))), withoutDate(doc));
-      assert.match(readFileSync(fixturePath(realFixture(v, 'local.log')), 'utf8'), LOCAL_ERROR[v]);
+      assert.match(readFileSync(fixturePath(realFixture(v, 'local.pod-log.txt')), 'utf8'), LOCAL_ERROR[v]);
     });
   }
 
@@ -81,7 +81,7 @@ describe('the real Scorecard CLI', () => {
     assert.equal(remote.code, 1);
     assert.equal(remote.stdout, '');
     assert.match(remote.stderr, /^Error: scorecard\.Run: repo unreachable: Get "https:\/\/api\.github\.com\/repos\/posture-e2e\/unreachable": .*connection refused$/m);
-    assert.match(readFileSync(fixturePath(realFixture('v5.3.0', 'repo-unreachable.log')), 'utf8'), /^Error: scorecard\.Run: repo unreachable: /m);
+    assert.match(readFileSync(fixturePath(realFixture('v5.3.0', 'repo-unreachable.pod-log.txt')), 'utf8'), /^Error: scorecard\.Run: repo unreachable: /m);
   });
 
   test('v5.4.0 --repo with no route to GitHub: "Skipping <repo>: run: repo unreachable", exit 0, nothing on stdout; one line per repository with --repos', () => {
@@ -89,7 +89,7 @@ describe('the real Scorecard CLI', () => {
     assert.equal(remote.code, 0, remote.stderr);
     assert.equal(remote.stdout, '');
     assert.match(remote.stderr, /^Skipping github\.com\/posture-e2e\/unreachable: run: repo unreachable: .*connection refused$/m);
-    assert.match(readFileSync(fixturePath(realFixture('v5.4.0', 'repo-unreachable.log')), 'utf8'), /^Skipping github\.com\/posture-fixtures\/unreachable: run: repo unreachable: /m);
+    assert.match(readFileSync(fixturePath(realFixture('v5.4.0', 'repo-unreachable.pod-log.txt')), 'utf8'), /^Skipping github\.com\/posture-fixtures\/unreachable: run: repo unreachable: /m);
     const many = runScorecard('v5.4.0', ['--repos=github.com/posture-e2e/a,github.com/posture-e2e/b', '--format=json']);
     assert.equal(many.code, 0, many.stderr);
     assert.equal(many.stdout, '');
