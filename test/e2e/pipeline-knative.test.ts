@@ -188,7 +188,7 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
     return { gvr: { Group: group, Version: version, Resource: 'jobs' }, selector };
   });
   const sourceConfig = { namespaces: [ns], allNamespaces: false, resources, mode: source.spec.mode };
-  const adapterEnv = { KUBECONFIG: cp.kubeconfigPath, NAMESPACE: systemNs, K_LOGGING_CONFIG: '{}', K_OBSERVABILITY_CONFIG: '{}' };
+  const adapterEnv = { KUBECONFIG: cp.kubeconfigPath, NAMESPACE: systemNs, SYSTEM_NAMESPACE: systemNs, K_LOGGING_CONFIG: '{}', K_OBSERVABILITY_CONFIG: '{}' };
   const apiserverAdapter = startProcess(apiServerSourceAdapterBin(), [], {
     ...adapterEnv, NAME: source.metadata.name, K_SINK: broker.url, K_SOURCE_CONFIG: JSON.stringify(sourceConfig), PROFILING_PORT: String(await freePort()),
   }, logOf('apiserversource'));
