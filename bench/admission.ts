@@ -6,11 +6,14 @@
 //   2. the maximum rate (closed loop, many connections) of the admission server with a simple
 //      webhook, beside a bare node:https server that reads the body and answers a constant
 //      (the floor);
-//   3. the Scorecard gate on a cache hit against the simple webhook: end to end and in-process.
+//   3. the Scorecard gate on a cache hit against the simple webhook: end to end and in-process;
+//   4. the gate's memory per million repositories (ScoreIndex bytes, and the heap and array
+//      buffers a process gains holding them), and the in-process gate with 200,000 repositories.
 // Several runs each; medians and ratios are printed. Goals: p99 < 1 ms at 1,000 req/s; max rate
 // within 1.5x of the floor; gate within 10% of the simple webhook.
 //
-//   node bench/admission.ts [--runs 7] [--seconds 3] [--rate 1000]
+//   node bench/admission.ts [--runs 7] [--seconds 3] [--rate 1000] [--in-process]
+//   (--in-process: only the in-process figures and 4., without the servers)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -22,7 +25,7 @@ import { defaultConfig } from '../lib/config/index.ts';
 import { compileWebhook, defineWebhook } from '../lib/admission/define.ts';
 import { Dispatcher } from '../lib/admission/dispatcher.ts';
 import { loadDeclarations, Registry, WEBHOOKS_DIR } from '../lib/admission/registry.ts';
-import { ScoreCache, StaticScoreFeed } from '../lib/admission/scores.ts';
+import { ScoreCache, ScoreIndex, StaticScoreFeed, type ScoreRow } from '../lib/admission/scores.ts';
 import { AdmissionServer } from '../lib/admission/server.ts';
 import { admissionReview, object, user } from '../lib/admission/testing.ts';
 import { Allowed, Denied } from '../lib/admission/verdict.ts';
@@ -75,14 +78,22 @@ const simple = defineWebhook({
   authorize: (r) => (r.object?.metadata?.labels?.['bench/deny'] === 'true' ? Denied('denied') : Allowed()),
 });
 
-async function admissionDispatcher(): Promise<{ dispatcher: Dispatcher<unknown>; cache: ScoreCache }> {
+/** `n` realistic repository keys (about 40 characters, like github.com/owner-123/repository-456). */
+function repoKeys(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `github.com/owner-${(i * 7919) % 1_000_003}/repository-${i}`);
+}
+
+async function admissionDispatcher(extraRepos = 0): Promise<{ dispatcher: Dispatcher<unknown>; cache: ScoreCache }> {
   const config = defaultConfig();
   const shipped = (await loadDeclarations(WEBHOOKS_DIR)).map((l) => compileWebhook(l.declaration, config, undefined, l.source));
   const registry = new Registry<unknown>([compileWebhook(simple, config, undefined, 'bench'), ...shipped]);
   // Score 7.1 >= threshold 5: the gate admits after a cache hit, like the simple webhook admits.
   const cache = new ScoreCache({
-    feed: new StaticScoreFeed([{ repoKey: 'github.com/example/web', repo: 'github.com/example/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]),
-    maxEntries: 100_000,
+    feed: new StaticScoreFeed([
+      { repoKey: 'github.com/example/web', repo: 'github.com/example/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() },
+      ...repoKeys(extraRepos).map((k, i): ScoreRow => ({ repoKey: k, repo: k, score: (i % 100) / 10, date: '2026-11-01', updatedAt: new Date() })),
+    ]),
+    expectedEntries: 100_000,
     refreshMs: 3_600_000,
     staleAfterMs: 36_000_000,
   });
@@ -284,8 +295,8 @@ async function metric(port: number, ca: string, name: string): Promise<string> {
 }
 
 /** In-process cost of one dispatch (parse, authorize, serialise), ns per review. */
-async function inProcess(iterations: number): Promise<{ simple: number; gate: number; parse: number }> {
-  const { dispatcher } = await admissionDispatcher();
+async function inProcess(iterations: number, extraRepos = 0): Promise<{ simple: number; gate: number; parse: number }> {
+  const { dispatcher } = await admissionDispatcher(extraRepos);
   const body = Buffer.from(deploymentReview());
   const time = (path: string) => {
     for (let i = 0; i < 2000; i++) dispatcher.dispatch({ method: 'POST', path, contentType: 'application/json', body });
@@ -308,7 +319,36 @@ async function inProcess(iterations: number): Promise<{ simple: number; gate: nu
   return { simple: median(simpleNs), gate: median(gateNs), parse: median(parseNs) };
 }
 
+/** 4.: what holding every repository's latest score costs, per million repositories. */
+function gateMemory(n: number): { indexBytes: number; heapBytes: number; perMillionMiB: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const keys = repoKeys(n);
+  gc?.();
+  const before = process.memoryUsage();
+  const ix = new ScoreIndex(1024);
+  for (let i = 0; i < n; i++) ix.set(keys[i], (i % 100) / 10, '2026-11-01T00:00:00Z');
+  gc?.();
+  const after = process.memoryUsage();
+  // The heap may shrink meanwhile (the keys' garbage collected late): only growth counts.
+  const heapBytes = Math.max(0, after.heapUsed - before.heapUsed) + (after.arrayBuffers - before.arrayBuffers);
+  if (ix.get(keys[n - 1]) === undefined) throw new Error('lost a key');
+  return { indexBytes: ix.bytes, heapBytes, perMillionMiB: (ix.bytes / n) * 1e6 / 2 ** 20 };
+}
+
+async function printInProcess(): Promise<void> {
+  const one = await inProcess(20_000);
+  const many = await inProcess(20_000, 200_000);
+  console.log(`\nin-process dispatch of the ${Buffer.byteLength(deploymentReview())} B review (median of 5): simple ${(one.simple / 1000).toFixed(1)} µs; gate with 1 repository ${(one.gate / 1000).toFixed(1)} µs (${(one.gate / one.simple).toFixed(3)}x simple); gate with 200,001 repositories ${(many.gate / 1000).toFixed(1)} µs (${(many.gate / many.simple).toFixed(3)}x simple)`);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const m = gateMemory(1_000_000);
+  console.log(`gate memory, 1,000,000 repositories of ~40 characters: ScoreIndex ${(m.indexBytes / 2 ** 20).toFixed(1)} MiB (${(m.indexBytes / 1e6).toFixed(1)} B a repository), process heap + buffers gained ${(m.heapBytes / 2 ** 20).toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for an exact figure)'}`);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--in-process')) {
+    await printInProcess();
+    return;
+  }
   const runs = arg('runs', 7);
   const seconds = arg('seconds', 3);
   const rate = arg('rate', 1000);

@@ -7,7 +7,7 @@ import { createLogger } from '../../lib/log/index.ts';
 import { scoresChangedSince } from '../../lib/db/scores.ts';
 import { closeRuntime, sharedRuntime } from '../../lib/function/runtime.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
-import { createAdmissionApp, type AdmissionApp } from './app.ts';
+import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 
 const runtime = sharedRuntime('admission');
 

@@ -68,3 +68,68 @@ export function celMetaIs(root: string, steps: readonly string[], map: 'labels' 
   const has = `${celHas(root, ...steps, 'metadata', map)} && ${k} in ${path}`;
   return value === undefined ? `(${has})` : `(${has} && ${path}[${k}] == ${celString(value)})`;
 }
+
+/** Deep equality of two JSON values (key order ignored): what an UPDATE changed. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k) || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+/** Set by the API server once a delete has begun (the object stays until its finalizers are gone). */
+export function isTerminating(o: unknown): boolean {
+  const m = meta(o) as { deletionTimestamp?: unknown } | undefined;
+  return typeof m?.deletionTimestamp === 'string' && m.deletionTimestamp !== '';
+}
+
+/**
+ * Metadata the API server maintains itself: changed on every write (resourceVersion, managedFields),
+ * by spec changes (generation), or only by a delete (deletionTimestamp and its grace period: an
+ * update may not change them, and the pod status strategy clears deletionTimestamp in the object
+ * it hands to admission). Never a user's change.
+ */
+const VOLATILE_METADATA = new Set(['resourceVersion', 'managedFields', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds']);
+
+/** The object without the metadata fields in `drop` nor the volatile ones, for comparisons. */
+function withoutMetadata(o: unknown, drop: readonly string[]): unknown {
+  if (typeof o !== 'object' || o === null) return o;
+  const m = (o as { metadata?: unknown }).metadata;
+  if (typeof m !== 'object' || m === null) return o;
+  const kept: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) if (!VOLATILE_METADATA.has(k) && !drop.includes(k)) kept[k] = v;
+  return { ...(o as object), metadata: kept };
+}
+
+/** Whether an update changed the object's metadata (beyond what the API server maintains). */
+export function metadataChanged(before: unknown, after: unknown): boolean {
+  return !sameJson((withoutMetadata(before, []) as { metadata?: unknown }).metadata, (withoutMetadata(after, []) as { metadata?: unknown }).metadata);
+}
+
+/** An update that only removes finalizers (some or all), nothing else. */
+export function onlyRemovesFinalizers(before: unknown, after: unknown): boolean {
+  const f = (o: unknown): unknown[] => {
+    const v = (meta(o) as { finalizers?: unknown } | undefined)?.finalizers;
+    return Array.isArray(v) ? v : [];
+  };
+  const was = f(before);
+  const now = f(after);
+  if (now.length >= was.length) return false;
+  const left = [...was];
+  for (const x of now) {
+    const i = left.indexOf(x);
+    if (i < 0) return false;
+    left.splice(i, 1);
+  }
+  return sameJson(withoutMetadata(before, ['finalizers']), withoutMetadata(after, ['finalizers']));
+}

@@ -23,6 +23,8 @@ export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 /** Never exempt, whatever the configuration says. */
 export const UNAUTHENTICATED_GROUP = 'system:unauthenticated';
 export const MAX_MATCH_CONDITIONS = 64;
+/** Groups too broad to exempt: every service account, every node, every authenticated caller. */
+const BROAD_GROUPS: ReadonlySet<string> = new Set(['system:serviceaccounts', 'system:authenticated', 'system:nodes']);
 /** Match conditions the framework may add (lease exclusion, exemptions). */
 const FRAMEWORK_CONDITIONS = 2;
 
@@ -92,6 +94,13 @@ export function problemsOf(d: WebhookDeclaration<any, any>): string[] {
     seen.add(c.name);
     if (typeof c.expression !== 'string' || c.expression.trim() === '') p.push(`matchConditions.${c.name}: empty expression`);
   }
+  for (const e of d.exempt ?? []) {
+    // A whole namespace's service accounts is every add-on installed there (CSI, CNI, charts):
+    // exempt the control plane's controllers by name instead.
+    if ('group' in e && (BROAD_GROUPS.has(e.group) || e.group.startsWith('system:serviceaccounts:'))) {
+      p.push(`exempt: the group ${e.group} is too broad (${e.group.startsWith('system:serviceaccounts:') ? `every service account in ${e.group.slice('system:serviceaccounts:'.length)}, add-ons included` : 'a whole class of callers'}); exempt the identities that need it by name ({ user: 'system:serviceaccount:<namespace>:<name>' })`);
+    }
+  }
   if (!ENFORCEMENTS.includes(d.enforcement)) p.push(`enforcement must be one of ${ENFORCEMENTS.join(', ')}`);
   for (const o of d.optOut ?? []) {
     if (!DEFAULT_EXCLUSIONS.includes(o)) p.push(`optOut: unknown default exclusion ${JSON.stringify(o)} (known: ${DEFAULT_EXCLUSIONS.join(', ')})`);
@@ -100,7 +109,19 @@ export function problemsOf(d: WebhookDeclaration<any, any>): string[] {
   if (d.namespaceLabel) {
     if (!LABEL_KEY.test(d.namespaceLabel.key)) p.push(`namespaceLabel.key ${JSON.stringify(d.namespaceLabel.key)} is not a label key`);
     if (d.namespaceLabel.values.length === 0) p.push('namespaceLabel.values must not be empty');
-    for (const v of d.namespaceLabel.values) if (!LABEL_VALUE.test(v) || v === '') p.push(`namespaceLabel.values: ${JSON.stringify(v)} is not a label value`);
+    // Each value becomes a webhook entry named after it, lower-cased and DNS-safe: two values
+    // with one entry name would make a configuration the API server rejects.
+    const tiers = new Map<string, string>();
+    for (const v of d.namespaceLabel.values) {
+      if (!LABEL_VALUE.test(v) || v === '') {
+        p.push(`namespaceLabel.values: ${JSON.stringify(v)} is not a label value`);
+        continue;
+      }
+      const t = tierLabel(v);
+      const other = tiers.get(t);
+      if (other !== undefined) p.push(`namespaceLabel.values: ${JSON.stringify(other)} and ${JSON.stringify(v)} both become the webhook entry ${t}.${d.name}.${WEBHOOK_DOMAIN} (entry names are lower-case, other characters become -)`);
+      else tiers.set(t, v);
+    }
   }
   const doc = d.doc;
   if (!doc || typeof doc !== 'object') {
@@ -141,6 +162,11 @@ export interface Webhook<S = unknown, P = unknown> {
   declaration: WebhookDeclaration<S, P>;
   name: string;
   enforcement: Enforcement;
+  /**
+   * The failurePolicy the API server gets: the declared one under `deny`; Ignore under `warn` and
+   * `dry-run`, which promise never to refuse (a down server under Fail would refuse everything).
+   */
+  failurePolicy: 'Fail' | 'Ignore';
   settings: P;
   /** Identities never judged, resolved from the configuration. */
   exemptUsers: ReadonlySet<string>;
@@ -203,7 +229,7 @@ function withExpressions(base: LabelSelector | undefined, extra: readonly LabelS
 }
 
 /** Tier names are DNS labels: `v-<value>` lower-cased with other characters replaced. */
-function tierLabel(value: string): string {
+export function tierLabel(value: string): string {
   return `v-${value.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
 }
 
@@ -254,10 +280,12 @@ export function compileWebhook<S, P>(d: WebhookDeclaration<S, P>, config: Config
       tier: { state: 'invalid' },
     });
   }
+  const enforcement = enforcementOverride ?? d.enforcement;
   return Object.freeze({
     declaration: d,
     name: d.name,
-    enforcement: enforcementOverride ?? d.enforcement,
+    enforcement,
+    failurePolicy: enforcement === 'deny' ? d.failurePolicy : 'Ignore',
     settings: (d.prepare ? d.prepare(config) : undefined) as P,
     exemptUsers: users,
     exemptGroups: groups,

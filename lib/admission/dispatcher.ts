@@ -192,7 +192,7 @@ export class Dispatcher<S> {
     if (verdict.error || malformed) {
       const why = verdict.message ?? 'unknown error';
       // Enforcement caps the effect: a warn or dry-run webhook never denies, not even on error.
-      if (webhook.declaration.failurePolicy === 'Fail' && webhook.enforcement === 'deny') {
+      if (webhook.failurePolicy === 'Fail') {
         outcome = 'error-denied';
         response = base(false);
         response.status = { code: verdict.code && verdict.code >= 400 ? verdict.code : 500, reason: 'InternalError', message: `posture webhook ${webhook.name} could not decide, and its failurePolicy is Fail: ${why}` };

@@ -25,6 +25,20 @@ function resourceWord(resource: string): string {
   return main.endsWith('s') ? main.slice(0, -1) : main;
 }
 
+const SERVICE_ACCOUNT_USER = /^(system:serviceaccount:[^:]+:)([^:]+)$/;
+
+/**
+ * Whether a doc names an exempt identity: in full, or (for a service account) as its namespace's
+ * prefix plus the backticked name, the way a list of controllers reads.
+ */
+function namesIdentity(text: string, identity: string): boolean {
+  if (text.includes(identity)) return true;
+  const m = SERVICE_ACCOUNT_USER.exec(identity);
+  return m !== null && text.includes(m[1]) && text.includes(`\`${m[2]}\``);
+}
+
+const OPERATION_WORDS: Record<string, string> = { CREATE: 'create', UPDATE: 'update', DELETE: 'delete', CONNECT: 'connect' };
+
 /** Problems of one declaration's doc against its data; empty when it agrees. */
 export function lintDoc(d: WebhookDeclaration<any, any>): string[] {
   const p: string[] = [];
@@ -37,6 +51,13 @@ export function lintDoc(d: WebhookDeclaration<any, any>): string[] {
       } else if (!protects.includes(resourceWord(r))) {
         p.push(`doc.protects does not name ${r}, which its rules match`);
       }
+      // A subresource is judged only if listed, and a doc must say which are (or the reader
+      // assumes "every resource" covers status, which it does not).
+      const sub = r.split('/')[1];
+      if (sub && sub !== '*' && !protects.includes(sub.toLowerCase())) p.push(`doc.protects does not name the subresource ${sub} (${r}), which its rules match`);
+    }
+    for (const op of rule.operations) {
+      if (op !== '*' && !protects.includes(OPERATION_WORDS[op])) p.push(`doc.protects does not say it judges ${OPERATION_WORDS[op]} (${op}), which its rules match`);
     }
   }
   const selectorKeys = [...Object.keys(d.objectSelector?.matchLabels ?? {}), ...(d.objectSelector?.matchExpressions ?? []).map((e) => e.key)];
@@ -47,7 +68,7 @@ export function lintDoc(d: WebhookDeclaration<any, any>): string[] {
   for (const e of d.exempt ?? []) {
     const { text, setting } = exemptionTerm(e);
     const env = setting ? SETTING_ENV.get(setting) : undefined;
-    if (!doc.exempt.includes(text) && !(env && doc.exempt.includes(env))) p.push(`doc.exempt does not name ${text}, which the webhook exempts`);
+    if (!namesIdentity(doc.exempt, text) && !(env && doc.exempt.includes(env))) p.push(`doc.exempt does not name ${text}, which the webhook exempts`);
     if (setting && !mentioned.includes(setting)) p.push(`doc.settings must list ${setting} (it decides who is exempt)`);
   }
   if ((d.exempt ?? []).length === 0 && !/\bnobody\b|\bno one\b|\bnone\b/i.test(doc.exempt)) p.push('doc.exempt must say nobody is exempt when the webhook exempts no one');
@@ -79,7 +100,7 @@ export function docsJson(registry: Registry<any>, config: Config): unknown {
         name: w.name,
         source: `functions/admission/webhooks/${w.source}`,
         enforcement: w.enforcement,
-        failurePolicy: d.failurePolicy,
+        failurePolicy: w.failurePolicy,
         timeoutSeconds: d.timeoutSeconds,
         matchPolicy: d.matchPolicy ?? 'Equivalent',
         sideEffects: d.sideEffects ?? 'None',
@@ -124,7 +145,7 @@ export function docsMarkdown(registry: Registry<any>, config: Config): string {
     '',
     '| Webhook | Enforcement | Failure policy | Timeout | Matches |',
     '| --- | --- | --- | --- | --- |',
-    ...registry.webhooks.map((w) => `| [${w.name}](#${w.name}) | ${w.enforcement} | ${w.declaration.failurePolicy} | ${w.declaration.timeoutSeconds} s | ${rulesText(w.declaration)} |`),
+    ...registry.webhooks.map((w) => `| [${w.name}](#${w.name}) | ${w.enforcement} | ${w.failurePolicy} | ${w.declaration.timeoutSeconds} s | ${rulesText(w.declaration)} |`),
   ];
   for (const w of registry.webhooks) {
     const d = w.declaration;
@@ -134,7 +155,7 @@ export function docsMarkdown(registry: Registry<any>, config: Config): string {
     out.push(
       `- **Failure policy:** ${doc.failurePolicy}`,
       `- **Timeout:** ${doc.timeout}`,
-      `- **Enforcement:** \`${w.enforcement}\``,
+      `- **Enforcement:** \`${w.enforcement}\`` + (w.failurePolicy !== d.failurePolicy ? ` (so the generated failurePolicy is ${w.failurePolicy}: ${w.enforcement} never refuses)` : ''),
       `- **Rules:** ${rulesText(d)}`,
     );
     if (d.objectSelector) out.push(`- **Object selector:** \`${JSON.stringify(d.objectSelector)}\` (matched against the new and the stored object)`);

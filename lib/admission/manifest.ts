@@ -74,7 +74,7 @@ export function webhookConfiguration(w: Webhook<any, any>, client: ClientOptions
         resources: [...r.resources],
         scope: r.scope ?? '*',
       })),
-      failurePolicy: d.failurePolicy,
+      failurePolicy: w.failurePolicy,
       matchPolicy: d.matchPolicy ?? 'Equivalent',
       sideEffects: d.sideEffects ?? 'None',
       timeoutSeconds: d.timeoutSeconds,

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { defaultConfig } from '../config/index.ts';
 import { compileWebhook, defineWebhook, problemsOf } from './define.ts';
+import { webhookConfiguration } from './manifest.ts';
 import { loadRegistry } from './registry.ts';
 import type { WebhookDeclaration } from './types.ts';
 import { Allowed } from './verdict.ts';
@@ -93,6 +94,15 @@ test('declaration checks', () => {
     ['selector operator', { objectSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } }, /In needs values/],
     ['doc missing', { doc: undefined as never }, /doc is required/],
     ['doc denials', { doc: { ...base.doc, denials: [] } }, /doc\.denials/],
+    // Tier values that collide once lower-cased and made DNS-safe: the API server would reject the configuration.
+    ['tier values differing in case', { namespaceLabel: { key: 'x.dev/tier', values: ['gold', 'Gold'] } }, /"gold" and "Gold" both become the webhook entry v-gold\.w\.posture\.dev/],
+    ['tier values differing in punctuation', { namespaceLabel: { key: 'x.dev/tier', values: ['a.b', 'a_b'] } }, /"a\.b" and "a_b" both become the webhook entry v-a-b\.w\.posture\.dev/],
+    ['tier values that stay distinct', { namespaceLabel: { key: 'x.dev/tier', values: ['a.b', 'ab', 'a-c'] } }, undefined],
+    // A namespace's service accounts are its add-ons too: exempt controllers by name.
+    ['kube-system service accounts as a group', { exempt: [{ group: 'system:serviceaccounts:kube-system' }] }, /group system:serviceaccounts:kube-system is too broad \(every service account in kube-system/],
+    ['every service account', { exempt: [{ group: 'system:serviceaccounts' }] }, /too broad/],
+    ['every node', { exempt: [{ group: 'system:nodes' }] }, /too broad/],
+    ['a controller by name', { exempt: [{ user: 'system:serviceaccount:kube-system:job-controller' }] }, undefined],
   ];
   for (const [name, over, message] of cases) {
     const problems = problemsOf({ ...base, ...over });
@@ -100,6 +110,23 @@ test('declaration checks', () => {
     else assert.deepEqual(problems, [], name);
   }
   assert.throws(() => defineWebhook({ ...base, timeoutSeconds: 99 }), /webhook "w": timeoutSeconds 99/);
+});
+
+test('enforcement overrides reach the generated failurePolicy: warn and dry-run never refuse, so they generate Ignore', () => {
+  const cases: Array<[string, 'Fail' | 'Ignore', 'deny' | 'warn' | 'dry-run' | undefined, 'Fail' | 'Ignore']> = [
+    ['Fail, no override', 'Fail', undefined, 'Fail'],
+    ['Fail, override deny', 'Fail', 'deny', 'Fail'],
+    ['Fail, override warn', 'Fail', 'warn', 'Ignore'],
+    ['Fail, override dry-run', 'Fail', 'dry-run', 'Ignore'],
+    ['Ignore, override deny', 'Ignore', 'deny', 'Ignore'],
+    ['Ignore, no override', 'Ignore', undefined, 'Ignore'],
+  ];
+  for (const [name, declared, override, expected] of cases) {
+    const w = compileWebhook({ ...base, failurePolicy: declared }, defaultConfig(), override);
+    assert.equal(w.failurePolicy, expected, name);
+    const vwc = webhookConfiguration(w, { url: 'https://127.0.0.1:1' }) as { webhooks: Array<{ failurePolicy: string }> };
+    assert.deepEqual(vwc.webhooks.map((x) => x.failurePolicy), [expected], name);
+  }
 });
 
 test('compilation: default exclusions, lease and exemption conditions, opt-outs, tiers', () => {

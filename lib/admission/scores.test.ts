@@ -1,14 +1,13 @@
-// The gate's score cache: loading, staleness, incremental pulls with overlap, bounded size with
-// misses filled in the background, events, and a failing feed.
+// The gate's score cache: loading, staleness, incremental pulls with overlap, every score held past
+// the expected size, events that only ask for a pull, and a failing feed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setImmediate as tick } from 'node:timers/promises';
-import { ScoreCache, StaticScoreFeed, type ScoreRow } from './scores.ts';
+import { ScoreCache, ScoreIndex, StaticScoreFeed, type ScoreRow } from './scores.ts';
 
 const row = (key: string, score: number, at: number): ScoreRow => ({ repoKey: key, repo: key, score, date: '2026-11-01', updatedAt: new Date(at) });
 
-function cache(feed: StaticScoreFeed, clock: { now: number }, max = 100) {
-  return new ScoreCache({ feed, maxEntries: max, refreshMs: 1000, staleAfterMs: 10_000, overlapMs: 500, now: () => clock.now });
+function cache(feed: StaticScoreFeed, clock: { now: number }) {
+  return new ScoreCache({ feed, refreshMs: 1000, staleAfterMs: 10_000, overlapMs: 500, now: () => clock.now });
 }
 
 test('unavailable until loaded; hit, unknown; stale after the limit', async () => {
@@ -43,42 +42,67 @@ test('incremental pulls ask from the newest change minus the overlap, and apply 
   assert.equal((c.lookup('a', 0) as { score: number }).score, 2);
 });
 
-test('bounded: least recently used out; a miss after eviction is fetched, not called unknown', async () => {
+test('more repositories than expectedEntries: every score is held, none is answered wrong', async () => {
+  // The old cache evicted beyond its size and then answered "unavailable" (failing open under
+  // Ignore); the index grows instead. 5,000 repositories, sized for 1.
   const clock = { now: 0 };
-  const feed = new StaticScoreFeed([row('a', 1, 1), row('b', 2, 2), row('c', 3, 3)]);
-  const c = cache(feed, clock, 2);
+  const rows = Array.from({ length: 5000 }, (_, i) => row(`github.com/o${i}/r${i}`, i % 11, i));
+  const c = new ScoreCache({ feed: new StaticScoreFeed(rows), expectedEntries: 1, refreshMs: 1000, staleAfterMs: 10_000, now: () => clock.now });
   await c.refresh();
-  assert.equal(c.status().entries, 2);
-  assert.equal(c.status().complete, false);
-  const miss = c.lookup('a', 0);
-  assert.equal(miss.state, 'unavailable');
-  assert.match((miss as { reason: string }).reason, /being loaded/);
-  await tick();
-  await tick();
-  assert.equal(c.lookup('a', 0).state, 'hit');
-  assert.equal(c.lookup('zzz', 0).state, 'unavailable');
-  await tick();
-  await tick();
-  assert.deepEqual(c.lookup('zzz', 0), { state: 'unknown' }, 'absent in the database: unknown for a while');
-  assert.ok(c.status().entries <= 2);
+  assert.equal(c.status().entries, 5000);
+  for (let i = 0; i < 5000; i++) {
+    const r = c.lookup(`github.com/o${i}/r${i}`, 0);
+    assert.equal(r.state, 'hit', `repository ${i}`);
+    assert.equal((r as { score: number }).score, i % 11);
+  }
+  for (const k of ['github.com/o1/r2', 'github.com/o5000/r5000', 'github.com/o1/r1x', '']) assert.deepEqual(c.lookup(k, 0), { state: 'unknown' }, k);
 });
 
-test('a score.updated event applies at once', async () => {
+test('ScoreIndex: exact keys, updates in place, non-ASCII keys, keys too long refused, dates to the day', () => {
+  const ix = new ScoreIndex(2);
+  assert.equal(ix.set('github.com/a/b', 3.2, '2026-11-01T05:00:00Z'), true);
+  assert.equal(ix.set('github.com/a/c', 7, ''), true);
+  assert.equal(ix.set('gitlab.example/ü/ß', 4.4, '2026-01-02'), true);
+  assert.deepEqual(ix.get('github.com/a/b'), { score: 3.2, date: '2026-11-01' });
+  assert.deepEqual(ix.get('github.com/a/c'), { score: 7, date: '' });
+  assert.deepEqual(ix.get('gitlab.example/ü/ß'), { score: 4.4, date: '2026-01-02' });
+  assert.equal(ix.get('gitlab.example/u/ß'), undefined);
+  assert.equal(ix.get('github.com/a/'), undefined);
+  ix.set('github.com/a/b', 9.9, '2026-12-01');
+  assert.deepEqual(ix.get('github.com/a/b'), { score: 9.9, date: '2026-12-01' });
+  assert.equal(ix.size, 3);
+  assert.equal(ix.set('x'.repeat(70_000), 1, ''), false);
+  assert.equal(ix.set('', 1, ''), false);
+  assert.equal(ix.size, 3);
+  // Grows well past its start size; every key still found.
+  for (let i = 0; i < 20_000; i++) ix.set(`k${i}`, i / 10, '');
+  for (let i = 0; i < 20_000; i++) assert.equal(ix.get(`k${i}`)?.score, i / 10);
+  assert.ok(ix.bytes > 0);
+});
+
+test('a score.updated event only asks for a pull: its content never reaches the cache', async () => {
   const clock = { now: 0 };
-  const c = cache(new StaticScoreFeed([row('a', 7, 1)]), clock);
-  await c.refresh();
-  c.notify({ repoKey: 'a', repo: 'a', score: 1.5 });
-  c.notify({ repoKey: 'new', repo: 'new', score: 9 });
-  c.notify(undefined);
-  assert.equal((c.lookup('a', 0) as { score: number }).score, 1.5);
-  assert.equal((c.lookup('new', 0) as { score: number }).score, 9);
+  const feed = new StaticScoreFeed([row('a', 2.1, 1)]);
+  const c = new ScoreCache({ feed, refreshMs: 1000, staleAfterMs: 10_000, eventPullDelayMs: 5, now: () => clock.now });
+  c.start();
+  await new Promise((r) => setTimeout(r, 20));
+  const before = feed.calls.length;
+  for (let i = 0; i < 10_000; i++) c.notify();
+  const deadline = Date.now() + 5000;
+  while (feed.calls.length === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  c.stop();
+  assert.equal(feed.calls.length, before + 1, 'a flood of events costs one pull');
+  assert.equal((c.lookup('a', 0) as { score: number }).score, 2.1);
+  assert.equal(c.lookup('new', 0).state, 'unknown');
 });
 
 test('start/stop: the background loop pulls and can be stopped', async () => {
   const feed = new StaticScoreFeed([row('a', 7, 1)]);
-  const c = new ScoreCache({ feed, maxEntries: 10, refreshMs: 5, staleAfterMs: 1000 });
+  const c = new ScoreCache({ feed, refreshMs: 5, staleAfterMs: 1000 });
   c.start();
-  await new Promise((r) => setTimeout(r, 40));
+  // Poll rather than sleep a fixed time: a loaded machine may run the timers late.
+  const deadline = Date.now() + 5000;
+  while (feed.calls.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   c.stop();
   const calls = feed.calls.length;
   assert.ok(calls >= 2, `pulled ${calls} times`);

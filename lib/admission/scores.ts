@@ -1,7 +1,10 @@
 // Scores for the Scorecard gate, served from memory: the admission hot path never waits on the
 // database. A background loop pulls what changed since the last pull (with an overlap, so a row
-// committed late is not missed), `score.updated` events pull sooner, and the cache holds at most
-// `maxEntries` repositories (least recently used out first).
+// committed late is not missed) and `score.updated` events ask for a pull sooner (an event never
+// carries a score into the cache: anyone who can reach the server could forge one). Every
+// repository's latest score is held, compactly (ScoreIndex: about 60 bytes a repository, measured
+// in bench/admission.ts), so the gate is never wrong for a repository it had to forget: there is
+// no eviction, hence no "not among the cached ones" answer to fail open on.
 import { silentLogger, type Logger } from '../log/index.ts';
 import { gauge } from '../metrics/index.ts';
 
@@ -25,18 +28,13 @@ export interface ScoreFeed {
    * repositories when undefined). Order does not matter.
    */
   scoresChangedSince(since: Date | undefined): Promise<ScoreRow[]>;
-  /**
-   * Optional: the latest scores of these repositories (absent ones left out). Used only once the
-   * cache has had to evict, to fill a miss without a full reload.
-   */
-  latestScores?(repoKeys: readonly string[]): Promise<ScoreRow[]>;
 }
 
 export type ScoreLookupResult =
   | { state: 'hit'; repo: string; score: number; date: string }
   /** The database has no score for it (as of the last pull). */
   | { state: 'unknown' }
-  /** The cache cannot say: not loaded yet, stale, or a miss it is fetching now. */
+  /** The cache cannot say: not loaded yet, or stale. */
   | { state: 'unavailable'; reason: string };
 
 /** What the gate reads: synchronous, in memory. */
@@ -46,61 +44,214 @@ export interface ScoreLookup {
 
 export interface ScoreCacheOptions {
   feed: ScoreFeed;
-  maxEntries: number;
+  /** Repositories the index is sized for at start (it grows past this; nothing is evicted). */
+  expectedEntries?: number;
   refreshMs: number;
   /** Older than this since the last successful pull, the cache answers `unavailable`. */
   staleAfterMs: number;
   /** Re-read this much before the last pull's newest change (late commits). Default max(60 s, refreshMs). */
   overlapMs?: number;
-  /** How long a repository the database did not know is remembered as unknown. Default refreshMs. */
-  absentTtlMs?: number;
+  /** How soon after a `score.updated` event the cache pulls (events arriving meanwhile share it). Default 250 ms. */
+  eventPullDelayMs?: number;
   logger?: Logger;
   now?: () => number;
 }
 
-interface Entry {
-  repo: string;
-  score: number;
-  date: string;
-  updatedAt: number;
+const MS_PER_DAY = 86_400_000;
+const MAX_KEY_BYTES = 0xffff;
+
+/** fmix32 of MurmurHash3: spreads FNV's low bits, which index the table. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
-const entriesGauge = gauge('posture_gate_cache_entries', 'Repositories held in the Scorecard gate cache.');
+/** Day numbers (ScoreIndex's) as text, made once each: at most 65,535 short strings. */
+const dayTexts: string[] = [];
+function dayText(d: number): string {
+  if (d === 0) return '';
+  return (dayTexts[d] ??= new Date((d - 1) * MS_PER_DAY).toISOString().slice(0, 10));
+}
+
+/** A key as one byte per character: ASCII as is, anything else as its UTF-8 bytes. */
+function byteKey(key: string): string {
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0x7f) return Buffer.from(key, 'utf8').toString('latin1');
+  return key;
+}
+
+/**
+ * Every repository's latest score in a few typed arrays: keys packed into one byte arena, an
+ * open-addressing hash table (linear probing, at most half full) of entry numbers, and per entry
+ * the key's offset and length, the score and the result day. No object per repository, so a
+ * million repositories cost tens of megabytes and nothing for the garbage collector to walk.
+ * Keys are compared in full (a hash is never trusted alone); the seed is random per process, so
+ * nobody can aim lookups at one long probe run.
+ */
+export class ScoreIndex {
+  readonly #seed = (Math.random() * 0x100000000) >>> 0;
+  #arena: Buffer;
+  #arenaUsed = 0;
+  #off: Uint32Array;
+  #len: Uint16Array;
+  #score: Float64Array;
+  /** Days since 1970-01-01 plus one; 0: no date. */
+  #day: Uint16Array;
+  #count = 0;
+  /** Entry number plus one; 0: empty. */
+  #table: Int32Array;
+  #mask: number;
+
+  constructor(expected = 1024) {
+    const cap = Math.max(16, expected);
+    this.#off = new Uint32Array(cap);
+    this.#len = new Uint16Array(cap);
+    this.#score = new Float64Array(cap);
+    this.#day = new Uint16Array(cap);
+    this.#arena = Buffer.allocUnsafe(cap * 32);
+    let slots = 32;
+    while (slots < cap * 2) slots *= 2;
+    this.#table = new Int32Array(slots);
+    this.#mask = slots - 1;
+  }
+
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Bytes held by the index's arrays (what a repository costs, for metrics and the benchmark). */
+  get bytes(): number {
+    return this.#arena.byteLength + this.#off.byteLength + this.#len.byteLength + this.#score.byteLength + this.#day.byteLength + this.#table.byteLength;
+  }
+
+  #hash(k: string): number {
+    let h = 0x811c9dc5 ^ this.#seed;
+    for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), 0x01000193);
+    return mix(h);
+  }
+
+  /** The hash of a stored entry's key, read from the arena (the same as #hash of its byte key). */
+  #hashAt(entry: number): number {
+    let h = 0x811c9dc5 ^ this.#seed;
+    const a = this.#arena;
+    for (let i = this.#off[entry], end = i + this.#len[entry]; i < end; i++) h = Math.imul(h ^ a[i], 0x01000193);
+    return mix(h);
+  }
+
+  #equals(entry: number, k: string): boolean {
+    if (this.#len[entry] !== k.length) return false;
+    const a = this.#arena;
+    const o = this.#off[entry];
+    for (let i = 0; i < k.length; i++) if (a[o + i] !== k.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** Entry number of a byte key, or -1. */
+  #find(k: string): number {
+    let slot = this.#hash(k) & this.#mask;
+    for (;;) {
+      const e = this.#table[slot];
+      if (e === 0) return -1;
+      if (this.#equals(e - 1, k)) return e - 1;
+      slot = (slot + 1) & this.#mask;
+    }
+  }
+
+  get(key: string): { score: number; date: string } | undefined {
+    const e = this.#find(byteKey(key));
+    if (e < 0) return undefined;
+    return { score: this.#score[e], date: dayText(this.#day[e]) };
+  }
+
+  /** Sets a repository's latest score; false (and nothing stored) for a key too long to hold. */
+  set(key: string, score: number, date: string): boolean {
+    const k = byteKey(key);
+    if (k.length === 0 || k.length > MAX_KEY_BYTES) return false;
+    const t = Date.parse(date);
+    const day = Number.isFinite(t) ? Math.min(0xfffe, Math.max(0, Math.floor(t / MS_PER_DAY))) + 1 : 0;
+    const found = this.#find(k);
+    if (found >= 0) {
+      this.#score[found] = score;
+      this.#day[found] = day;
+      return true;
+    }
+    if (this.#count === this.#off.length) this.#growEntries();
+    if ((this.#count + 1) * 2 > this.#table.length) this.#growTable();
+    if (this.#arenaUsed + k.length > this.#arena.length) {
+      const next = Buffer.allocUnsafe(Math.max(Math.ceil(this.#arena.length * 1.5), this.#arenaUsed + k.length));
+      this.#arena.copy(next, 0, 0, this.#arenaUsed);
+      this.#arena = next;
+    }
+    const e = this.#count++;
+    this.#arena.write(k, this.#arenaUsed, 'latin1');
+    this.#off[e] = this.#arenaUsed;
+    this.#len[e] = k.length;
+    this.#arenaUsed += k.length;
+    this.#score[e] = score;
+    this.#day[e] = day;
+    this.#insert(e, this.#hash(k));
+    return true;
+  }
+
+  #insert(e: number, hash: number): void {
+    let slot = hash & this.#mask;
+    while (this.#table[slot] !== 0) slot = (slot + 1) & this.#mask;
+    this.#table[slot] = e + 1;
+  }
+
+  #growEntries(): void {
+    const cap = this.#off.length * 2;
+    const grow = <T extends Uint32Array | Uint16Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a as never);
+      return b;
+    };
+    this.#off = grow(this.#off, (n) => new Uint32Array(n));
+    this.#len = grow(this.#len, (n) => new Uint16Array(n));
+    this.#score = grow(this.#score, (n) => new Float64Array(n));
+    this.#day = grow(this.#day, (n) => new Uint16Array(n));
+  }
+
+  #growTable(): void {
+    this.#table = new Int32Array(this.#table.length * 2);
+    this.#mask = this.#table.length - 1;
+    for (let e = 0; e < this.#count; e++) this.#insert(e, this.#hashAt(e));
+  }
+}
+
+const entriesGauge = gauge('posture_gate_cache_entries', 'Repositories whose latest score the Scorecard gate holds.');
+const bytesGauge = gauge('posture_gate_cache_bytes', 'Bytes the Scorecard gate\'s score index holds.');
 const ageGauge = gauge('posture_gate_cache_last_refresh_timestamp_seconds', 'When the Scorecard gate cache last pulled scores successfully.');
 
 export class ScoreCache implements ScoreLookup {
   readonly #feed: ScoreFeed;
-  readonly #max: number;
   readonly #refreshMs: number;
   readonly #staleAfterMs: number;
   readonly #overlapMs: number;
-  readonly #absentTtlMs: number;
+  readonly #eventPullDelayMs: number;
   readonly #logger: Logger;
   readonly #now: () => number;
-  /** Insertion order is recency: a hit moves the entry to the end, eviction takes the first. */
-  readonly #entries = new Map<string, Entry>();
-  /** Misses the database confirmed, once the cache is incomplete (repoKey → until). */
-  readonly #absent = new Map<string, number>();
-  readonly #wanted = new Set<string>();
-  #complete = true;
+  readonly #index: ScoreIndex;
   #lastSuccess: number | undefined;
   #lastError: string | undefined;
   #watermark: number | undefined;
   #inflight: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
-  #fetching = false;
   #stopped = true;
+  #rejected = 0;
 
   constructor(options: ScoreCacheOptions) {
     this.#feed = options.feed;
-    this.#max = options.maxEntries;
     this.#refreshMs = options.refreshMs;
     this.#staleAfterMs = options.staleAfterMs;
     this.#overlapMs = options.overlapMs ?? Math.max(60_000, options.refreshMs);
-    this.#absentTtlMs = options.absentTtlMs ?? options.refreshMs;
+    this.#eventPullDelayMs = options.eventPullDelayMs ?? 250;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
+    this.#index = new ScoreIndex(options.expectedEntries);
   }
 
   lookup(repoKey: string, now: number): ScoreLookupResult {
@@ -108,18 +259,8 @@ export class ScoreCache implements ScoreLookup {
     if (now - this.#lastSuccess > this.#staleAfterMs) {
       return { state: 'unavailable', reason: `scores are stale: last loaded ${Math.round((now - this.#lastSuccess) / 1000)} s ago${this.#lastError ? ` (${this.#lastError})` : ''}` };
     }
-    const e = this.#entries.get(repoKey);
-    if (e) {
-      this.#entries.delete(repoKey);
-      this.#entries.set(repoKey, e);
-      return { state: 'hit', repo: e.repo, score: e.score, date: e.date };
-    }
-    if (this.#complete) return { state: 'unknown' };
-    const until = this.#absent.get(repoKey);
-    if (until !== undefined && until > now) return { state: 'unknown' };
-    if (!this.#feed.latestScores) return { state: 'unavailable', reason: `the cache holds the ${this.#max} most recently used scores and ${repoKey} is not among them` };
-    this.#want(repoKey);
-    return { state: 'unavailable', reason: `the score of ${repoKey} is being loaded; retry in a moment` };
+    const e = this.#index.get(repoKey);
+    return e ? { state: 'hit', repo: repoKey, score: e.score, date: e.date } : { state: 'unknown' };
   }
 
   /** Pulls what changed (single flight: concurrent callers share one pull). */
@@ -152,55 +293,41 @@ export class ScoreCache implements ScoreLookup {
   }
 
   /**
-   * A `score.updated` event: applies the row it carries at once (when it has one) and pulls soon,
-   * so the database stays the authority.
+   * A `score.updated` event: pull from the database soon. The event's content is never trusted
+   * (the database stays the only authority), and a flood of events costs one pull per delay.
    */
-  notify(row?: Partial<ScoreRow>): void {
-    if (row && typeof row.repoKey === 'string' && typeof row.score === 'number' && Number.isFinite(row.score)) {
-      const prev = this.#entries.get(row.repoKey);
-      if (prev || this.#complete || this.#wanted.has(row.repoKey)) {
-        this.#put(row.repoKey, { repo: row.repo ?? prev?.repo ?? row.repoKey, score: row.score, date: row.date ?? prev?.date ?? '', updatedAt: prev?.updatedAt ?? 0 });
-      }
-      this.#absent.delete(row.repoKey);
-    }
+  notify(): void {
     if (this.#soon || this.#stopped) return;
     this.#soon = setTimeout(() => {
       this.#soon = undefined;
       void this.refresh();
-    }, 250);
+    }, this.#eventPullDelayMs);
     this.#soon.unref();
   }
 
-  status(now = this.#now()): { loaded: boolean; stale: boolean; entries: number; complete: boolean; lastRefresh?: string; lastError?: string } {
+  status(now = this.#now()): { loaded: boolean; stale: boolean; entries: number; bytes: number; lastRefresh?: string; lastError?: string; rejectedRows?: number } {
     return {
       loaded: this.#lastSuccess !== undefined,
       stale: this.#lastSuccess === undefined || now - this.#lastSuccess > this.#staleAfterMs,
-      entries: this.#entries.size,
-      complete: this.#complete,
+      entries: this.#index.size,
+      bytes: this.#index.bytes,
       lastRefresh: this.#lastSuccess === undefined ? undefined : new Date(this.#lastSuccess).toISOString(),
       lastError: this.#lastError,
+      ...(this.#rejected > 0 ? { rejectedRows: this.#rejected } : {}),
     };
-  }
-
-  #put(key: string, e: Entry): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, e);
-    while (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
-      this.#complete = false;
-    }
   }
 
   #apply(rows: readonly ScoreRow[]): void {
     for (const r of rows) {
-      if (typeof r?.repoKey !== 'string' || typeof r.score !== 'number') continue;
+      if (typeof r?.repoKey !== 'string' || typeof r.score !== 'number' || !Number.isFinite(r.score)) {
+        this.#rejected++;
+        continue;
+      }
+      if (!this.#index.set(r.repoKey, r.score, typeof r.date === 'string' ? r.date : '')) {
+        this.#rejected++;
+        continue;
+      }
       const updatedAt = r.updatedAt instanceof Date ? r.updatedAt.getTime() : Number(new Date(r.updatedAt as unknown as string));
-      const prev = this.#entries.get(r.repoKey);
-      // An overlapping re-read must not move an entry to the front of the eviction order.
-      if (prev && prev.updatedAt >= updatedAt && prev.score === r.score) continue;
-      this.#put(r.repoKey, { repo: r.repo, score: r.score, date: r.date, updatedAt });
-      this.#absent.delete(r.repoKey);
       if (Number.isFinite(updatedAt) && (this.#watermark === undefined || updatedAt > this.#watermark)) this.#watermark = updatedAt;
     }
   }
@@ -212,36 +339,13 @@ export class ScoreCache implements ScoreLookup {
       this.#apply(rows);
       this.#lastSuccess = this.#now();
       this.#lastError = undefined;
-      entriesGauge.set(this.#entries.size);
+      entriesGauge.set(this.#index.size);
+      bytesGauge.set(this.#index.bytes);
       ageGauge.set(this.#lastSuccess / 1000);
     } catch (err) {
       this.#lastError = (err as Error).message;
       this.#logger.warn({ err }, 'scorecard gate: pulling scores failed; keeping the cache');
     }
-  }
-
-  #want(key: string): void {
-    this.#wanted.add(key);
-    if (this.#fetching) return;
-    this.#fetching = true;
-    // Batch the misses of this turn of the event loop into one query.
-    setImmediate(async () => {
-      const keys = [...this.#wanted].slice(0, 500);
-      try {
-        const rows = await this.#feed.latestScores!(keys);
-        this.#apply(rows);
-        const found = new Set(rows.map((r) => r.repoKey));
-        const until = this.#now() + this.#absentTtlMs;
-        for (const k of keys) if (!found.has(k)) this.#absent.set(k, until);
-        while (this.#absent.size > this.#max) this.#absent.delete(this.#absent.keys().next().value as string);
-      } catch (err) {
-        this.#logger.warn({ err, repos: keys.length }, 'scorecard gate: loading missed scores failed');
-      } finally {
-        for (const k of keys) this.#wanted.delete(k);
-        this.#fetching = false;
-        if (this.#wanted.size > 0) this.#want([...this.#wanted][0]);
-      }
-    });
   }
 }
 
@@ -259,11 +363,5 @@ export class StaticScoreFeed implements ScoreFeed {
     this.calls.push(since);
     if (this.fail) throw this.fail;
     return this.rows.filter((r) => since === undefined || r.updatedAt >= since);
-  }
-
-  async latestScores(keys: readonly string[]): Promise<ScoreRow[]> {
-    if (this.fail) throw this.fail;
-    const want = new Set(keys);
-    return this.rows.filter((r) => want.has(r.repoKey));
   }
 }

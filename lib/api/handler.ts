@@ -9,10 +9,14 @@ import { counter } from '../metrics/index.ts';
 import { findHistory, findResult, storedChecks, type Lookup } from './queries.ts';
 import { rawHasChecks, renderBadge, renderHistory, renderResult } from './render.ts';
 import { API_METHODS, isApiError, routeRequest, ROUTES, type ApiRequest } from './route.ts';
+import { answerDashboard, fleetConfigOf, htmlError, setFleetMetricsSource, wantsHtml, type DashboardConfig } from './dashboard.ts';
+import { routeDashboard } from './dashboard-route.ts';
+import { fleetSnapshot } from './fleet.ts';
 
 export interface ApiDeps {
   db: Db;
-  config: Pick<Config, 'allowedHosts'>;
+  /** allowedHosts, and the scheduler's settings the dashboard's states and budget use (defaults when absent). */
+  config: Pick<Config, 'allowedHosts'> & DashboardConfig;
   log: Logger;
 }
 
@@ -122,7 +126,7 @@ export async function answer(db: Db, req: Exclude<ApiRequest, { route: 'index' }
 }
 
 function index(): StructuredReturn {
-  return jsonReply(200, { name: 'posture score API', routes: ROUTES }, { 'cache-control': CACHE_OK });
+  return jsonReply(200, { name: 'posture score API', routes: ROUTES }, { 'cache-control': CACHE_OK, vary: 'Accept' });
 }
 
 /**
@@ -130,6 +134,10 @@ function index(): StructuredReturn {
  * database that cannot answer gives 503 with Retry-After, never a stack.
  */
 export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
+  setFleetMetricsSource(async () => {
+    const d = await deps();
+    return fleetSnapshot(d.db, fleetConfigOf(d.config));
+  });
   return async (context: Context) => {
     let route = 'invalid';
     let reply: StructuredReturn;
@@ -150,12 +158,31 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
       requests.inc({ route, code: '503' });
       return reply;
     }
+    // The dashboard's routes (list, changes, export, /ui pages) first; everything else is route.ts's.
+    const dr = routeDashboard({ method, path: context.path, query: context.query ?? {} }, d.config.allowedHosts);
+    if (dr !== undefined) {
+      const page = String(context.path).startsWith('/ui');
+      if ('error' in dr) {
+        reply = page ? htmlError(dr.status, dr.message) : errorReply(dr.status, dr.message, {}, dr.headers);
+      } else {
+        route = dr.route;
+        try {
+          reply = await answerDashboard(d.db, dr, context, d.config);
+        } catch (err) {
+          (context.log ?? d.log).warn({ err: (err as Error).message, route }, 'dashboard read failed');
+          reply = page ? { ...htmlError(503, 'The score database did not answer; retry later.'), statusCode: 503 } : errorReply(503, 'the score database did not answer; retry later', {}, { 'retry-after': '5' });
+        }
+      }
+      requests.inc({ route, code: String(reply.statusCode) });
+      return reply;
+    }
     const r = routeRequest({ method, path: context.path, query: context.query ?? {} }, d.config.allowedHosts);
     if (isApiError(r)) {
       reply = errorReply(r.status, r.message, {}, r.headers);
     } else if (r.route === 'index') {
       route = 'index';
-      reply = index();
+      // A browser asking for / gets the dashboard; API clients keep the JSON index.
+      reply = wantsHtml(context) ? { statusCode: 303, headers: { location: '/ui', 'cache-control': 'no-store', vary: 'Accept' }, body: '' } : index();
     } else {
       route = r.route;
       try {

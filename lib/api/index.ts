@@ -6,3 +6,9 @@ export { renderResult, renderHistory, renderBadge, badgeColor, badgeValue, escap
 export type { ApiResult, ApiCheck, ApiHistory } from './render.ts';
 export { findResult, findHistory, storedChecks } from './queries.ts';
 export type { HistoryEntry, Lookup, RepoRef, StoredResult, StoredCheckRow } from './queries.ts';
+// The dashboard: list, changes and export routes, pages, fleet figures.
+export { routeDashboard, parseSelector, encodeCursor, decodeCursor, LIST_STATES, LIST_SORTS, MAX_LIST_LIMIT } from './dashboard-route.ts';
+export type { DashboardRequest, ListQuery, ListFilter, ListState, ListSort, Cursor } from './dashboard-route.ts';
+export { answerDashboard, fleetConfigOf, EXPORT_ROWS, type DashboardConfig } from './dashboard.ts';
+export { listRepos, freshCutoff, stateOf, type ListItem, type ListPage } from './list.ts';
+export { fleetSnapshot, refreshSnapshot, fleetLive, computeSnapshot, type FleetSnapshot, type FleetLive } from './fleet.ts';

@@ -52,7 +52,7 @@ export const commands: Command[] = [
         }
         rows = parseScores(source, config.allowedHosts, scoresFile);
       }
-      const scores = new ScoreCache({ feed: new StaticScoreFeed(rows), maxEntries: config.gateCacheSize, refreshMs: 60_000, staleAfterMs: Number.MAX_SAFE_INTEGER });
+      const scores = new ScoreCache({ feed: new StaticScoreFeed(rows), expectedEntries: rows.length, refreshMs: 60_000, staleAfterMs: Number.MAX_SAFE_INTEGER });
       await scores.refresh();
       const registry = await loadRegistry(WEBHOOKS_DIR, config);
       const webhook = registry.byName(name);

@@ -9,9 +9,10 @@ import { commands as upCommands } from './up.ts';
 import { commands as resultCommands } from './results.ts';
 import { commands as webhookCommands } from './webhooks.ts';
 import { commands as admissionCommands } from './admission.ts';
+import { commands as demoCommands } from './demo.ts';
 
 // Each group module exports its commands; adding a group is one import and one spread here.
-const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...generateCommands, ...upCommands, ...resultCommands, ...webhookCommands, ...admissionCommands];
+const all: Command[] = [...dbCommands, ...repoCommands, ...jobCommands, ...generateCommands, ...upCommands, ...resultCommands, ...webhookCommands, ...admissionCommands, ...demoCommands];
 
 function help(): string {
   const width = Math.max(...all.map((c) => c.usage.length));

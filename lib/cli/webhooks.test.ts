@@ -41,7 +41,7 @@ test('webhooks manifest: one configuration per webhook, url and caBundle from a 
     assert.equal(gate.metadata.annotations, undefined);
     for (const d of docs) for (const w of d.webhooks) assert.ok(w.timeoutSeconds >= 1 && w.timeoutSeconds <= 30 && ['Fail', 'Ignore'].includes(w.failurePolicy));
     const policies = Object.fromEntries(docs.map((d) => [d.metadata.name, d.webhooks[0].failurePolicy]));
-    assert.deepEqual(policies, { 'posture-job-guard': 'Fail', 'posture-protected-namespaces': 'Ignore', 'posture-protected-objects': 'Fail', 'posture-scorecard-gate': 'Ignore' });
+    assert.deepEqual(policies, { 'posture-job-guard': 'Fail', 'posture-protected-namespaces': 'Fail', 'posture-protected-objects': 'Fail', 'posture-scorecard-gate': 'Ignore' });
 
     const svc = await runCliCaptured(['webhooks', 'manifest', '--service', 'sec/adm:8443', '--cert-manager', 'sec/adm-cert'], { POSTURE_NAMESPACE: 'sec' });
     const first = parseAllDocuments(svc.stdout)[0].toJS();

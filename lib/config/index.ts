@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { settings, type Setting } from './spec.ts';
 
 type Spec = (typeof settings)[number];
-type ValueOf<S extends Spec> = S['type'] extends 'integer'
+type ValueOf<S extends Spec> = S['type'] extends 'integer' | 'number'
   ? number
   : S['type'] extends 'boolean'
     ? boolean
@@ -36,6 +36,8 @@ function allowed(s: Setting): string {
   switch (s.type) {
     case 'integer':
       return `an integer from ${s.minimum} to ${s.maximum}`;
+    case 'number':
+      return `a number from ${s.minimum} to ${s.maximum}`;
     case 'boolean':
       return 'true or false';
     case 'enum':
@@ -54,6 +56,8 @@ function schemaOf(s: Setting): object {
   switch (s.type) {
     case 'integer':
       return { type: 'integer', minimum: s.minimum, maximum: s.maximum };
+    case 'number':
+      return { type: 'number', minimum: s.minimum, maximum: s.maximum };
     case 'boolean':
       return { type: 'boolean' };
     case 'enum':
@@ -87,6 +91,8 @@ function coerce(s: Setting, raw: string): unknown {
   switch (s.type) {
     case 'integer':
       return /^-?\d+$/.test(v) ? Number(v) : raw;
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : raw;
     case 'boolean':
       if (/^(true|1|yes)$/i.test(v)) return true;
       if (/^(false|0|no)$/i.test(v)) return false;

@@ -1,7 +1,7 @@
 // The single source of truth for posture's settings: the loader, the ajv schema and the
 // README's configuration table are all derived from this list.
 
-export type SettingType = 'string' | 'integer' | 'boolean' | 'list' | 'enum' | 'url' | 'regex-list';
+export type SettingType = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'enum' | 'url' | 'regex-list';
 
 export interface Setting {
   /** Key in the typed config object. */
@@ -92,12 +92,16 @@ export const settings = [
     doc: "Namespace name patterns non-admins may not change (posture's own namespace is always added)." },
   { key: 'schedulerServiceAccount', env: 'POSTURE_SCHEDULER_SERVICE_ACCOUNT', type: 'string', default: 'posture-scheduler',
     pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$', doc: 'ServiceAccount (in posture\'s namespace) allowed to create posture Jobs.' },
+  // Score changes and the dashboard
+  { key: 'scoreChangeThreshold', env: 'POSTURE_SCORE_CHANGE_THRESHOLD', type: 'number', default: 0.5, minimum: 0.1, maximum: 10,
+    doc: 'Smallest move of a score (either way) that sends a `dev.posture.score.changed` event; a check falling to 0 always does. Smaller moves are noise.' },
+
   { key: 'gateThreshold', env: 'POSTURE_GATE_THRESHOLD', type: 'integer', default: 5, minimum: 0, maximum: 10,
     doc: 'Lowest Scorecard score the gate admits (a namespace label `posture.dev/min-score` overrides it).' },
   { key: 'gateUnknown', env: 'POSTURE_GATE_UNKNOWN', type: 'enum', default: 'warn', values: ['allow', 'warn', 'deny'],
     doc: 'What the gate does with a repository it has no score for.' },
   { key: 'gateCacheSize', env: 'POSTURE_GATE_CACHE_SIZE', type: 'integer', default: 100000, minimum: 1, maximum: 10000000,
-    doc: 'Most scores held in the gate\'s memory.' },
+    doc: 'Repositories the gate\'s score index is sized for at start. It holds every repository\'s latest score whatever this says (about 70 bytes each, 70 MiB a million: see bench/admission.ts) and grows past it; nothing is evicted.' },
   { key: 'gateRefreshSeconds', env: 'POSTURE_GATE_REFRESH_SECONDS', type: 'integer', default: 30, minimum: 1, maximum: 3600,
     doc: 'How often the gate reloads scores from the database; older than 10 times this, the cache counts as stale.' },
   { key: 'tlsCertFile', env: 'POSTURE_TLS_CERT_FILE', type: 'string',

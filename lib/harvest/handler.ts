@@ -5,6 +5,9 @@ import { CloudEvent } from 'cloudevents';
 import { parseJobEvent } from '../events/job-event.ts';
 import { reply, type Context, type Handle } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
+import { changeForRun } from '../changes/store.ts';
+import { noticeOf } from '../changes/diff.ts';
+import { scoreChangedEvent, senderFromEnv, type EventSender } from '../changes/events.ts';
 import { harvestJob, TransientHarvestError, type HarvestDeps } from './harvest.ts';
 
 /** The event posture emits after storing a result. Subject: the repository. */
@@ -13,7 +16,15 @@ export const HARVESTER_SOURCE = '/posture/harvester';
 
 const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
 
-export function createHarvesterHandle(deps: () => Promise<HarvestDeps>): Handle {
+const changes = counter('posture_score_changes_total', 'score.changed events by delivery', ['delivery']);
+
+export interface HarvesterOptions {
+  /** Where score.changed goes (default: Knative's K_SINK when set; otherwise the event is logged). */
+  sendEvent?: EventSender;
+}
+
+export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options: HarvesterOptions = {}): Handle {
+  const sendEvent = options.sendEvent ?? senderFromEnv();
   return async (context: Context) => {
     if (!context.cloudevent) {
       outcomes.inc({ outcome: 'malformed' });
@@ -25,10 +36,29 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>): Handle 
       return reply(parsed.status, { error: parsed.reason });
     }
     try {
-      const r = await harvestJob(parsed.job, await deps());
+      const d = await deps();
+      const r = await harvestJob(parsed.job, d);
       outcomes.inc({ outcome: r.status === 'stored' ? (r.failure ? 'stored-failure' : 'stored') : r.status });
       if (r.status === 'rejected') return reply(422, { status: r.status, error: r.why });
       if (r.status !== 'stored') return reply(200, r);
+      // The change this result made (its predecessor and delta were set when it was stored).
+      const ch = r.score === null ? undefined : await changeForRun(d.db, r.runId);
+      if (ch?.latest) {
+        const notice = noticeOf(ch.change, d.config.scoreChangeThreshold);
+        if (notice.notify) {
+          const event = scoreChangedEvent(HARVESTER_SOURCE, r.repo, r.runId, ch.change, notice);
+          let delivery = 'logged';
+          if (sendEvent) {
+            // The result is stored either way; a lost notice is logged, not retried by failing the harvest.
+            delivery = await sendEvent(event).then(
+              () => 'sent',
+              (err) => (context.log.warn({ repo: r.repo, err: (err as Error).message }, 'could not send score.changed'), 'failed'),
+            );
+          }
+          context.log.info({ repo: r.repo, reasons: notice.reasons, delivery, event: event.type }, 'score changed');
+          changes.inc({ delivery });
+        }
+      }
       return new CloudEvent({
         type: SCORE_UPDATED_TYPE,
         source: HARVESTER_SOURCE,
@@ -36,7 +66,18 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>): Handle 
         // One id per stored run: a consumer dedups on (source, id).
         id: `run-${r.runId}`,
         datacontenttype: 'application/json',
-        data: { repo: r.repo, score: r.score, date: r.date, failure: r.failure, reason: r.reason, flagged: r.flagged, job: r.job, runId: r.runId },
+        data: {
+          repo: r.repo,
+          score: r.score,
+          date: r.date,
+          failure: r.failure,
+          reason: r.reason,
+          flagged: r.flagged,
+          job: r.job,
+          runId: r.runId,
+          previousScore: ch?.change.from?.score ?? null,
+          delta: ch?.change.delta ?? null,
+        },
       });
     } catch (err) {
       outcomes.inc({ outcome: 'transient' });

@@ -133,11 +133,14 @@ test('extract: hostile line shapes stay linear (no re-scanning)', () => {
     ['100k brace lines ending in }', '{"repo": x}\n'.repeat(100_000) + fx.line + '\n'],
     ['a 20 MB line', '{' + '"repo",'.repeat(3_000_000) + '\n' + fx.line + '\n'],
   ];
+  // A re-scan per line is quadratic: 200k lines would take ~10^10 steps, minutes. The bound sits
+  // far above the linear time (tens of ms on a quiet machine) so a busy machine does not fail it;
+  // how fast extraction is belongs to bench/parse.ts.
   for (const [name, log] of cases) {
     const t0 = performance.now();
     const e = extractDocuments(log);
     const ms = performance.now() - t0;
     assert.equal(e.documents.length, 1, name);
-    assert.ok(ms < 3000, `${name}: ${ms.toFixed(0)} ms`);
+    assert.ok(ms < 15_000, `${name}: ${ms.toFixed(0)} ms`);
   }
 });

@@ -188,12 +188,13 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     const apiPort = await listen(api, o.apiPort ?? config.port, '127.0.0.1');
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     say(`score API: ${apiUrl}/projects/github.com/<owner>/<repo>`);
+    say(`dashboard: ${apiUrl}/ui`);
 
     // Admission, over HTTPS as the API server would call it.
     let admissionUrl: string | undefined;
     let onScore: ((e: CloudEvent<unknown>) => void) | undefined;
     try {
-      const { createAdmissionApp } = await import('../../functions/admission/app.ts');
+      const { createAdmissionApp } = await import('../admission/app.ts');
       const tls = config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile! } : await selfSignedCertificate(join(config.dataDir, 'tls'));
       const app = await createAdmissionApp({ config, scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) }, logger: log });
       const server = await app.serve({ port: o.admissionPort ?? config.admissionPort, host: '127.0.0.1', certFile: tls.certFile, keyFile: tls.keyFile });

@@ -1,8 +1,8 @@
 // The admission webhooks end to end on the real local control plane: the API server calls posture's
 // HTTPS server through the configuration `posture webhooks manifest --url --ca-bundle` generates,
 // as real users and ServiceAccounts; a certificate rotated on disk is served without a restart; with
-// the server stopped, Ignore webhooks let requests through and Fail webhooks do not; kube-system is
-// never blocked.
+// the server stopped, Ignore webhooks (the gate) let requests through and Fail webhooks do not;
+// kube-system is never blocked. Attacks and liveness cases are in attacks.test.ts.
 //
 // The plane is shared with other test files, so each generated configuration gets a unique name and
 // one extra match condition scoping it to this file's users and namespaces (a match condition, not a
@@ -21,7 +21,7 @@ import { StaticScoreFeed } from '../../lib/admission/scores.ts';
 import type { AdmissionServer } from '../../lib/admission/server.ts';
 import { runCliCaptured } from '../../lib/cli/testing.ts';
 import { defaultConfig } from '../../lib/config/index.ts';
-import { createAdmissionApp, type AdmissionApp } from '../../functions/admission/app.ts';
+import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 import { forgedMessage } from '../../functions/admission/webhooks/job-guard.ts';
 import { protectedMessage as nsMessage, policyLabelMessage } from '../../functions/admission/webhooks/protected-namespaces.ts';
 import { protectedMessage as objMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';
@@ -296,10 +296,12 @@ test('with the server stopped: Ignore webhooks let requests through, Fail webhoo
   await server.stop(100);
   await warnServer.stop(100);
 
-  // Ignore: protected-namespaces and scorecard-gate.
-  assert.equal((await call(dev, 'DELETE', `/api/v1/namespaces/${postureNs}${DRY}`)).status, 200, 'protected-namespaces (Ignore) lets it through');
+  // Ignore: scorecard-gate.
   assert.equal((await call(dev, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments`, deployment('low-while-down', 'github.com/e2e/low'))).status, 201, 'scorecard-gate (Ignore) lets it through');
-  // Fail: protected-objects and job-guard.
+  // Fail: protected-namespaces (a policy label set meanwhile would outlast the outage), protected-objects and job-guard.
+  const ns = await call(dev, 'DELETE', `/api/v1/namespaces/${postureNs}${DRY}`);
+  assert.equal(ns.status, 500, JSON.stringify(ns.body));
+  assert.match(ns.body.message, /failed calling webhook "protected-namespaces\.posture\.dev"/);
   const cm = await call(dev, 'PUT', `/api/v1/namespaces/${teamNs}/configmaps/guarded`, protectedMap('guarded', 'd'));
   assert.equal(cm.status, 500, JSON.stringify(cm.body));
   assert.match(cm.body.message, /failed calling webhook "protected-objects\.posture\.dev"/);

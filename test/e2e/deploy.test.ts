@@ -82,6 +82,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
     'eventing.knative.dev/Trigger/posture/posture-harvester',
     'eventing.knative.dev/Trigger/posture/posture-score-events',
     'networking.k8s.io/NetworkPolicy/posture/posture-scorecard-jobs',
+    'networking.k8s.io/NetworkPolicy/posture/posture-admission',
     // Whatever `npm run generate:webhooks` wrote: adding a webhook file adds its configuration.
     ...renderKustomization(join(ROOT, 'knative', 'base', 'webhooks')).map(idOf),
   ].sort();
@@ -294,6 +295,18 @@ test("the NetworkPolicy selects exactly the Scorecard Jobs' pods: no ingress, eg
   for (const r of np.spec.egress) assert.equal(r.to, undefined);
   // No other workload carries the Scorecard pods' labels.
   for (const o of [...base, ...overlay]) for (const t of podTemplates(o)) assert.notEqual(t.metadata?.labels?.['app.kubernetes.io/component'], 'scorecard', idOf(o));
+});
+
+test("the admission NetworkPolicy selects the admission server's pods and admits only its HTTPS port, from the Broker and the API server", () => {
+  const np = any(find(base, 'NetworkPolicy', 'posture-admission'));
+  const deploy = any(find(base, 'Deployment', 'posture-admission'));
+  const podLabels = deploy.spec.template.metadata.labels;
+  for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) assert.equal(podLabels[k], v, `pod label ${k}`);
+  assert.deepEqual(np.spec.policyTypes, ['Ingress']);
+  const port = deploy.spec.template.spec.containers[0].ports.find((p: any) => p.name === 'https').containerPort;
+  for (const r of np.spec.ingress) assert.deepEqual(r.ports, [{ protocol: 'TCP', port }]);
+  assert.ok(np.spec.ingress.some((r: any) => r.from.some((f: any) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'knative-eventing')), 'the Broker');
+  assert.ok(np.spec.ingress.some((r: any) => r.from.some((f: any) => f.ipBlock)), 'the API server');
 });
 
 test('the Roles are the RBAC matrix, bound to their own ServiceAccounts only', () => {

@@ -119,7 +119,8 @@ test('a process killed between claim and create strands nothing once its lease e
   });
   const server = `https://127.0.0.1:${(blackhole.address() as { port: number }).port}`;
   const child = spawn(process.execPath, [new URL('./crash-tick.ts', import.meta.url).pathname, e.url, server, e.namespace, '2026-11-23T10:00Z'], { stdio: 'inherit' });
-  const deadline = Date.now() + 20000;
+  // A child on a busy 2-core machine can take a while to load and claim; 60 s is about start-up only.
+  const deadline = Date.now() + 60000;
   while (!(await getRepo(e.db, 'github.com/posture-e2e/crash'))?.lease_owner) {
     if (Date.now() > deadline) throw new Error('the child never claimed');
     await new Promise((r) => setTimeout(r, 50));

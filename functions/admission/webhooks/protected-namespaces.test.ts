@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import { anonymous, object, serviceAccount, user, WebhookTester, type Caller, type ReviewSpec } from '../../../lib/admission/testing.ts';
-import type { AdmissionServices } from '../services.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { policyLabelMessage, protectedMessage } from './protected-namespaces.ts';
 
 const services: AdmissionServices = { scores: { lookup: () => ({ state: 'unknown' }) } };
@@ -36,7 +36,11 @@ const cases: Case[] = [
   { name: 'CREATE a team namespace', review: { operation: 'CREATE', object: ns('team-a'), caller: jane }, allowed: true },
   { name: 'UPDATE ordinary labels', review: { operation: 'UPDATE', object: ns('team-a', { team: 'a' }), oldObject: ns('team-a'), caller: jane }, allowed: true },
   { name: 'names that only contain kube-', review: { operation: 'DELETE', oldObject: ns('my-kube-x'), caller: jane }, allowed: true },
-  { name: 'subresource of a team namespace', review: { operation: 'UPDATE', object: ns('team-a', { [`posture.dev/min-score`]: '0' }), oldObject: ns('team-a'), subResource: 'status', caller: jane }, allowed: true },
+  // Subresources: a Namespace's status and finalize strategies keep the request's labels.
+  { name: 'namespaces/status setting posture.dev/min-score', review: { operation: 'UPDATE', object: ns('team-a', { 'posture.dev/min-score': '0' }), oldObject: ns('team-a'), subResource: 'status', caller: jane }, allowed: false, message: policyLabelMessage('posture.dev/min-score') },
+  { name: 'namespaces/finalize lowering posture.dev/min-score', review: { operation: 'UPDATE', object: ns('team-a', { 'posture.dev/min-score': '0' }), oldObject: ns('team-a', { 'posture.dev/min-score': '9' }), subResource: 'finalize', caller: jane }, allowed: false, message: policyLabelMessage('posture.dev/min-score') },
+  { name: 'namespaces/status without label changes', review: { operation: 'UPDATE', object: { ...ns('team-a'), status: { phase: 'Terminating' } }, oldObject: ns('team-a'), subResource: 'status', caller: jane }, allowed: true },
+  { name: 'namespaces/finalize of a protected namespace', review: { operation: 'UPDATE', object: ns('kube-public'), oldObject: ns('kube-public'), subResource: 'finalize', caller: jane }, allowed: false, message: protectedMessage('kube-public', 'UPDATE') },
   // Policy labels on any namespace.
   { name: 'CREATE with posture.dev/min-score', review: { operation: 'CREATE', object: ns('team-a', { 'posture.dev/min-score': '0' }), caller: jane }, allowed: false, message: policyLabelMessage('posture.dev/min-score') },
   { name: 'UPDATE adding posture.dev/min-score', review: { operation: 'UPDATE', object: ns('team-a', { 'posture.dev/min-score': '1' }), oldObject: ns('team-a'), caller: jane }, allowed: false },
@@ -48,7 +52,10 @@ const cases: Case[] = [
   { name: 'posture:admins', review: { operation: 'DELETE', oldObject: ns('default'), caller: user('ann', 'posture:admins') }, allowed: true },
   { name: 'admin sets policy labels', review: { operation: 'CREATE', object: ns('team-a', { 'posture.dev/min-score': '0' }), caller: admin }, allowed: true },
   { name: 'configured admin user', review: { operation: 'DELETE', oldObject: ns('kube-system'), caller: user('ops') }, allowed: true, config: { adminUsers: ['ops'] } },
-  { name: 'kube-system service account', review: { operation: 'UPDATE', object: ns('kube-public', { a: 'b' }), oldObject: ns('kube-public'), caller: serviceAccount('kube-system', 'namespace-controller') }, allowed: true },
+  { name: 'the namespace controller, by name', review: { operation: 'UPDATE', object: ns('kube-public', { a: 'b' }), oldObject: ns('kube-public'), subResource: 'finalize', caller: serviceAccount('kube-system', 'namespace-controller') }, allowed: true },
+  { name: "the API server's loopback client (creates the system namespaces at start-up)", review: { operation: 'CREATE', object: ns('kube-node-lease'), caller: user('system:apiserver') }, allowed: true },
+  { name: 'kube-controller-manager', review: { operation: 'UPDATE', object: ns('kube-public', { a: 'b' }), oldObject: ns('kube-public'), caller: user('system:kube-controller-manager') }, allowed: true },
+  { name: 'an add-on service account in kube-system is judged', review: { operation: 'UPDATE', object: ns('team-a', { 'posture.dev/min-score': '0' }), oldObject: ns('team-a'), caller: serviceAccount('kube-system', 'csi-driver') }, allowed: false },
   { name: 'another namespace\'s service account', review: { operation: 'DELETE', oldObject: ns('kube-system'), caller: serviceAccount('team-a', 'deployer') }, allowed: false },
   { name: 'anonymous, even if its group is configured as admin', review: { operation: 'DELETE', oldObject: ns('kube-system'), caller: anonymous }, allowed: false, config: { adminGroups: ['system:unauthenticated', 'system:masters'] } },
   // Configuration.
@@ -77,7 +84,10 @@ test('protected-namespaces: the generated match condition skips exempt callers',
   const w = tester.dispatcher.registry.byName('protected-namespaces')!;
   assert.deepEqual(w.excludedNamespaces, [], 'sees kube-system and its own namespace');
   const skip = w.matchConditions.find((c) => c.name === 'posture-skip-exempt')!;
-  for (const g of ['system:masters', 'posture:admins', 'system:serviceaccounts:kube-system']) assert.ok(skip.expression.includes(JSON.stringify(g)), g);
+  for (const g of ['system:masters', 'posture:admins', 'system:serviceaccount:kube-system:namespace-controller', 'system:apiserver']) assert.ok(skip.expression.includes(JSON.stringify(g)), g);
+  assert.ok(!skip.expression.includes('system:serviceaccounts:kube-system'), 'not every service account of kube-system');
+  assert.equal(w.failurePolicy, 'Fail');
+  assert.deepEqual(w.declaration.rules[0].resources, ['namespaces', 'namespaces/status', 'namespaces/finalize']);
 });
 
 export type { Caller };

@@ -1,8 +1,9 @@
 // protected-namespaces: only administrators may create, change or delete kube-system and the other
 // protected namespaces, or set posture's policy labels on any namespace.
 import { Allowed, Denied, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
+import { API_SERVER, CONTROLLER_MANAGER, controller } from '../identities.ts';
 import { labelsOf, POLICY_LABEL_PREFIX } from '../labels.ts';
-import type { AdmissionServices } from '../services.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 interface Settings {
   patterns: RegExp[];
@@ -31,24 +32,28 @@ function changedPolicyLabels(before: Record<string, string>, after: Record<strin
 export default defineWebhook<AdmissionServices, Settings>({
   name: 'protected-namespaces',
   path: '/protected-namespaces',
-  rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['namespaces'], scope: 'Cluster' }],
-  failurePolicy: 'Ignore',
+  // The subresources too: a Namespace's status and finalize strategies keep the request's labels,
+  // so either could set posture.dev/min-score past a rule on `namespaces` alone.
+  rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'], scope: 'Cluster' }],
+  failurePolicy: 'Fail',
   timeoutSeconds: 3,
   enforcement: 'deny',
-  exempt: [{ groupsFrom: 'adminGroups' }, { usersFrom: 'adminUsers' }, { group: 'system:serviceaccounts:kube-system' }],
+  exempt: [{ groupsFrom: 'adminGroups' }, { usersFrom: 'adminUsers' }, { user: controller('namespace-controller') }, { user: CONTROLLER_MANAGER }, { user: API_SERVER }],
   // The namespaces it protects are the ones the defaults would exclude: it must see them.
   optOut: ['own-namespace', 'kube-system', 'kube-node-lease'],
   doc: {
     summary: 'Only administrators may create, change or delete protected namespaces, or set posture policy labels on any namespace.',
     protects:
-      'Namespaces whose name matches a pattern in protectedNamespaces (default `^kube-.*` and `^default$`) and posture\'s own namespace: create, update (labels included) and delete. ' +
-      'On every namespace, labels under `posture.dev/` (such as `posture.dev/min-score`, which lowers the Scorecard gate\'s threshold) are policy: setting, changing or removing one is refused.',
+      'Namespaces whose name matches a pattern in protectedNamespaces (default `^kube-.*` and `^default$`) and posture\'s own namespace: create, update (labels included, through the `status` and `finalize` subresources too) and delete. ' +
+      'On every namespace, labels under `posture.dev/` (such as `posture.dev/min-score`, which lowers the Scorecard gate\'s threshold) are policy: setting, changing or removing one is refused, whichever of `namespaces`, `namespaces/status` or `namespaces/finalize` the request goes through.',
     exempt:
-      'Members of the groups in adminGroups (default `system:masters`, `posture:admins`), the users in adminUsers, and the service accounts of kube-system (group `system:serviceaccounts:kube-system`, the control plane\'s controllers). ' +
-      'They are skipped by a match condition, so the API server does not even call the webhook for them. `system:unauthenticated` is never exempt.',
+      'Members of the groups in adminGroups (default `system:masters`, `posture:admins`), the users in adminUsers, and the control plane by name: ' +
+      `the namespace controller \`${controller('namespace-controller')}\` (finishes namespace deletes through \`finalize\`), \`${CONTROLLER_MANAGER}\`, and the API server's own loopback client \`${API_SERVER}\` (creates kube-system, kube-public, kube-node-lease and default at start-up). ` +
+      'Other service accounts of kube-system are judged. They are skipped by a match condition, so the API server does not even call the webhook for them. `system:unauthenticated` is never exempt.',
     failurePolicy:
-      'Ignore: the API server creates kube-system, kube-public, kube-node-lease and default at start-up and must never depend on this webhook being up ' +
-      '(kubernetes#56761: a failing namespace webhook kept an API server from starting). While the webhook is down protected namespaces are unguarded; RBAC still applies.',
+      'Fail: while the webhook is down, a namespace editor could otherwise set `posture.dev/min-score=0` and keep it after recovery, a lasting effect. ' +
+      'The bootstrap concern of kubernetes#56761 (a failing namespace webhook kept an API server from starting) does not apply: the API server creates its namespaces as `system:apiserver`, which the match condition skips, ' +
+      'and test/e2e/attacks.test.ts restarts an API server with this configuration and the webhook down and sees it become ready. While the webhook is down, non-administrators cannot create, change or delete namespaces.',
     timeout: '3 s: the decision is in memory and takes microseconds; a short timeout bounds what an unreachable webhook adds to namespace operations.',
     denials: [protectedMessage('<name>', 'DELETE'), protectedMessage('<name>', 'CREATE'), protectedMessage('<name>', 'UPDATE'), policyLabelMessage('<key>')],
     optOuts: {
@@ -63,7 +68,7 @@ export default defineWebhook<AdmissionServices, Settings>({
     const name = request.name || request.object?.metadata?.name || request.oldObject?.metadata?.name || '';
     if (request.operation === 'CONNECT') return Allowed();
     if (settings.patterns.some((p) => p.test(name))) return Denied(protectedMessage(name, request.operation));
-    if (request.operation === 'DELETE' || request.subResource) return Allowed();
+    if (request.operation === 'DELETE') return Allowed();
     const changed = changedPolicyLabels(labelsOf(request.oldObject), labelsOf(request.object));
     if (changed.length > 0) return Denied(policyLabelMessage(changed[0]));
     return Allowed();

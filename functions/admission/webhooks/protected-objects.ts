@@ -1,8 +1,17 @@
 // protected-objects: anything labelled posture.dev/protected=true may be changed or deleted only by
 // administrators. Closes the gap RBAC leaves: "these users may edit this kind, except these objects".
+// It never wedges a delete that has begun: the final DELETE of a terminating object (the kubelet's,
+// grace period 0) and updates that only remove finalizers from a terminating object pass.
 import { Allowed, Denied, Errored, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
-import { labelsOf, PROTECTED_LABEL } from '../labels.ts';
-import type { AdmissionServices } from '../services.ts';
+import { CONTROLLER_MANAGER, controllers, DELETION_CONTROLLERS, listed, MAINTENANCE_CONTROLLERS, SCHEDULER, WORKLOAD_CONTROLLERS } from '../identities.ts';
+import { isTerminating, labelsOf, metadataChanged, onlyRemovesFinalizers, PROTECTED_LABEL } from '../labels.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
+
+/** Controllers exempt here: they finish deletes, run workloads and maintain volumes and endpoints. */
+export const EXEMPT_CONTROLLERS = [...DELETION_CONTROLLERS, ...WORKLOAD_CONTROLLERS, ...MAINTENANCE_CONTROLLERS] as const;
+
+/** Subresources that may write an object's metadata (their strategies keep the request's labels) or change what runs. */
+export const JUDGED_SUBRESOURCES = ['*/status', 'pods/ephemeralcontainers', 'namespaces/finalize'] as const;
 
 function describe(request: AdmissionRequest): string {
   const kind = request.kind.kind || request.resource.resource;
@@ -18,50 +27,72 @@ export function unlabelMessage(what: string): string {
   return `${what} is protected by posture (label ${PROTECTED_LABEL}=true): only cluster administrators may remove the label`;
 }
 
+export function subresourceMessage(what: string, subresource: string): string {
+  return `${what} is protected by posture (label ${PROTECTED_LABEL}=true): its ${subresource} may not change its metadata or what it runs, except by cluster administrators`;
+}
+
 export default defineWebhook<AdmissionServices>({
   name: 'protected-objects',
   path: '/protected-objects',
-  // "*" is every resource but no subresource: status writes by controllers and scale (whose
-  // object carries no labels, so no selector could match it) are not judged.
-  rules: [{ operations: ['UPDATE', 'DELETE'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*'], scope: '*' }],
+  // "*" is every resource but no subresource, so the subresources that can write labels (status:
+  // a Pod's or a Namespace's status strategy keeps the request's metadata) or change what runs
+  // (ephemeral containers) are listed. scale, eviction, binding and exec/attach/portforward send
+  // objects without the object's labels (Scale, Eviction, Binding, *Options), so objectSelector
+  // could never select them: see doc.protects for what guards those.
+  rules: [{ operations: ['UPDATE', 'DELETE'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*', ...JUDGED_SUBRESOURCES], scope: '*' }],
   // The API server matches objectSelector against the old object too: label removal and DELETE are covered.
   objectSelector: { matchLabels: { [PROTECTED_LABEL]: 'true' } },
   failurePolicy: 'Fail',
   timeoutSeconds: 5,
   enforcement: 'deny',
-  exempt: [
-    { groupsFrom: 'adminGroups' },
-    { usersFrom: 'adminUsers' },
-    { group: 'system:serviceaccounts:kube-system' },
-    { user: 'system:kube-controller-manager' },
-  ],
+  exempt: [{ groupsFrom: 'adminGroups' }, { usersFrom: 'adminUsers' }, ...controllers(EXEMPT_CONTROLLERS), { user: SCHEDULER }],
   doc: {
     summary: 'Objects labelled posture.dev/protected=true may be changed or deleted only by administrators.',
     protects:
-      'Every resource of every API group (`*`, not subresources) whose stored object carries the label `posture.dev/protected: "true"`: updates, including the one that removes the label, and deletes. ' +
-      'Adding the label is allowed to anyone who may update the object. Subresources (status, scale) are not judged: controllers write status, and a Scale object has no labels to select. ' +
-      'Deleting the namespace that holds a protected object still deletes it: protect the namespace as well.',
+      'Every resource of every API group (`*`) whose stored object carries the label `posture.dev/protected: "true"`: updates, including the one that removes the label, and deletes. ' +
+      'Subresources that can change the object\'s labels or what it runs are judged too: every `status` subresource (`*/status`: a Pod\'s and a Namespace\'s status strategies keep the request\'s labels) and `namespaces/finalize` may change anything but metadata, and `pods/ephemeralcontainers` is refused. ' +
+      'A delete that has begun is never wedged: a DELETE of an object already terminating (the kubelet\'s final delete, grace period 0) and an update that only removes finalizers from a terminating object are allowed to anyone RBAC allows. ' +
+      'Not judged, because the API server sends no labels with them so no objectSelector can match: `scale` (use RBAC on `*/scale`), `pods/exec`, `pods/attach`, `pods/portforward` (RBAC), `pods/binding` (the scheduler), and `pods/eviction`, deliberately: evictions are how node drains and the descheduler move pods, ' +
+      'a webhook refusing them makes `kubectl drain` retry forever, and the eviction API already honours a PodDisruptionBudget, which is the tool to bound how many protected pods may be evicted at once. ' +
+      'Adding the label is allowed to anyone who may update the object. Deleting the namespace that holds a protected object still deletes it (the namespace controller is exempt): protect the namespace as well.',
     exempt:
-      'Members of the groups in adminGroups (default `system:masters`, `posture:admins`), the users in adminUsers, the service accounts of kube-system (group `system:serviceaccounts:kube-system`: ' +
-      'the garbage collector and namespace controller must finish deletes) and `system:kube-controller-manager`. A match condition skips them at the API server. ' +
-      'Objects in kube-system, kube-node-lease and posture\'s own namespace are not judged (default exclusions). `system:unauthenticated` is never exempt.',
+      'Members of the groups in adminGroups (default `system:masters`, `posture:admins`), the users in adminUsers, ' +
+      `the control plane's controllers that finish deletes, run workloads and maintain volumes and endpoints, by name: \`system:serviceaccount:kube-system:\` followed by ${listed(EXEMPT_CONTROLLERS)}; ` +
+      `\`${CONTROLLER_MANAGER}\` and \`${SCHEDULER}\` (preemption deletes pods). Other service accounts of kube-system (CSI drivers, CNI agents, charts installed there) are judged. ` +
+      'A match condition skips the exempt identities at the API server. Objects in kube-system, kube-node-lease and posture\'s own namespace are not judged (default exclusions). `system:unauthenticated` is never exempt.',
     failurePolicy:
       'Fail: the label is a promise that the object does not change; failing open would break it exactly when the webhook is unavailable. ' +
-      'The blast radius is small: only labelled objects are sent (objectSelector), administrators never wait on the webhook (match condition), and kube-system is excluded, so a down webhook cannot block the control plane.',
+      'The blast radius is small: only labelled objects are sent (objectSelector), administrators and controllers never wait on the webhook (match condition), and kube-system is excluded, so a down webhook cannot block the control plane. ' +
+      'While it is down, non-exempt callers cannot finish deleting a protected object (the kubelet\'s final delete included): the pod stays Terminating until the webhook is back.',
     timeout: '5 s: enough for a restarting replica to answer (the decision itself is in memory), well below the 30 s client timeout.',
-    denials: [protectedMessage('<Kind> "<namespace>/<name>"', 'UPDATE'), protectedMessage('<Kind> "<namespace>/<name>"', 'DELETE'), unlabelMessage('<Kind> "<namespace>/<name>"')],
+    denials: [
+      protectedMessage('<Kind> "<namespace>/<name>"', 'UPDATE'),
+      protectedMessage('<Kind> "<namespace>/<name>"', 'DELETE'),
+      unlabelMessage('<Kind> "<namespace>/<name>"'),
+      subresourceMessage('<Kind> "<namespace>/<name>"', '<subresource>'),
+    ],
     settings: ['adminGroups', 'adminUsers', 'namespace'],
   },
   authorize(request) {
-    if (request.subResource) return Allowed('subresources are not judged');
     if (request.operation !== 'UPDATE' && request.operation !== 'DELETE') return Allowed();
     if (request.oldObject === null) {
       // objectSelector matched, so the API server knew the stored object; without it no decision is honest.
       return Errored(`${request.operation} without oldObject: cannot tell whether ${describe(request)} is protected`, 400);
     }
     if (labelsOf(request.oldObject)[PROTECTED_LABEL] !== 'true') return Allowed();
-    if (request.operation === 'DELETE') return Denied(protectedMessage(describe(request), 'DELETE'));
-    if (labelsOf(request.object)[PROTECTED_LABEL] !== 'true') return Denied(unlabelMessage(describe(request)));
-    return Denied(protectedMessage(describe(request), 'UPDATE'));
+    const what = describe(request);
+    if (request.operation === 'DELETE') {
+      if (isTerminating(request.oldObject)) return Allowed('already being deleted: finishing the delete');
+      return Denied(protectedMessage(what, 'DELETE'));
+    }
+    if (request.subResource) {
+      if (request.subResource === 'ephemeralcontainers') return Denied(subresourceMessage(what, 'ephemeralcontainers'));
+      if (labelsOf(request.object)[PROTECTED_LABEL] !== 'true') return Denied(unlabelMessage(what));
+      if (metadataChanged(request.oldObject, request.object)) return Denied(subresourceMessage(what, request.subResource));
+      return Allowed();
+    }
+    if (isTerminating(request.oldObject) && onlyRemovesFinalizers(request.oldObject, request.object)) return Allowed('removing finalizers from an object being deleted');
+    if (labelsOf(request.object)[PROTECTED_LABEL] !== 'true') return Denied(unlabelMessage(what));
+    return Denied(protectedMessage(what, 'UPDATE'));
   },
 });

@@ -1,11 +1,13 @@
 // Table tests of scorecard-gate through the full dispatcher path, with a fake score lookup.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import type { ScoreLookup, ScoreLookupResult } from '../../../lib/admission/scores.ts';
 import { object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
-import type { AdmissionServices } from '../services.ts';
-import { INVALID_LABEL_MESSAGE, invalidRepoMessage, lowScoreMessage, unknownMessage } from './scorecard-gate.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
+import { INVALID_LABEL_MESSAGE, invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, ParsedRepos, PARSED_BUDGET_BYTES, unknownMessage } from './scorecard-gate.ts';
 
 const SCORES: Record<string, ScoreLookupResult> = {
   'github.com/low/repo': { state: 'hit', repo: 'github.com/low/repo', score: 3.2, date: '2026-11-01T00:00:00Z' },
@@ -26,6 +28,14 @@ const deploy = (repo: string | undefined, where: 'meta' | 'template' = 'meta') =
   });
 const pod = (repo: string) => object('Pod', 'p', { namespace: 'team', annotations: { [A]: repo } });
 const cron = (repo: string) => object('CronJob', 'c', { namespace: 'team', spec: { jobTemplate: { spec: { template: { metadata: { annotations: { [A]: repo } } } } } } });
+const scaled = (repo: string, replicas: number, extra: Record<string, unknown> = {}) => {
+  const d = deploy(repo);
+  return { ...d, metadata: { ...d.metadata, ...extra }, spec: { ...(d.spec as object), replicas } };
+};
+const withTemplateImage = (repo: string, image: string) => {
+  const d = deploy(repo);
+  return { ...d, spec: { template: { metadata: { annotations: {} }, spec: { containers: [{ name: 'app', image }] } } } };
+};
 const jane = user('jane', 'devs');
 const low = lowScoreMessage('github.com/low/repo', 3.2, '2026-11-01T00:00:00Z', 5, false);
 
@@ -47,13 +57,19 @@ const cases: Case[] = [
   { name: 'URL form and case are the same repo', review: { operation: 'CREATE', object: deploy('https://GitHub.com/Low/Repo.git'), caller: jane }, allowed: false },
   { name: 'Pod', review: { operation: 'CREATE', object: pod('github.com/low/repo'), caller: jane }, allowed: false },
   { name: 'CronJob job template', review: { operation: 'CREATE', object: cron('github.com/low/repo'), caller: jane }, allowed: false },
-  { name: 'UPDATE is judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/high/repo'), caller: jane }, allowed: false },
+  { name: 'UPDATE changing the declared repository is judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/high/repo'), caller: jane }, allowed: false },
+  { name: 'UPDATE declaring a repository for the first time is judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy(undefined), caller: jane }, allowed: false },
+  { name: 'UPDATE changing the pod template is judged', review: { operation: 'UPDATE', object: withTemplateImage('github.com/low/repo', 'app:2'), oldObject: withTemplateImage('github.com/low/repo', 'app:1'), caller: jane }, allowed: false, message: low },
+  { name: 'UPDATE scaling a low-score Deployment to 0 is not judged', review: { operation: 'UPDATE', object: scaled('github.com/low/repo', 0), oldObject: scaled('github.com/low/repo', 3), caller: jane }, allowed: true },
+  { name: 'UPDATE removing a finalizer while deleted is not judged', review: { operation: 'UPDATE', object: scaled('github.com/low/repo', 3, { deletionTimestamp: '2026-11-26T09:00:00Z' }), oldObject: scaled('github.com/low/repo', 3, { deletionTimestamp: '2026-11-26T09:00:00Z', finalizers: ['gitops/x'] }), caller: jane }, allowed: true },
+  { name: 'UPDATE of labels only is not judged', review: { operation: 'UPDATE', object: scaled('github.com/low/repo', 3, { labels: { team: 'b' } }), oldObject: scaled('github.com/low/repo', 3), caller: jane }, allowed: true },
   { name: 'dryRun is judged the same', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane, dryRun: true }, allowed: false },
   { name: 'score at the threshold', review: { operation: 'CREATE', object: deploy('github.com/mid/repo'), caller: jane }, allowed: true },
   { name: 'score above', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, allowed: true },
   { name: 'no annotation', review: { operation: 'CREATE', object: deploy(undefined), caller: jane }, allowed: true },
   { name: 'DELETE is not judged (only oldObject)', review: { operation: 'DELETE', oldObject: deploy('github.com/low/repo'), caller: jane }, allowed: true },
   { name: 'scale subresource is not judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/low/repo'), subResource: 'scale', caller: jane }, allowed: true },
+  { name: 'oversize annotation refused before parsing', review: { operation: 'CREATE', object: deploy(`github.com/a/${'b'.repeat(250 * 1024)}`), caller: jane }, allowed: false, message: invalidRepoMessage(`github.com/a/${'b'.repeat(250 * 1024)}`, `longer than ${MAX_SOURCE_REPO_CHARS} characters`) },
   { name: 'invalid annotation', review: { operation: 'CREATE', object: deploy('not a repo'), caller: jane }, allowed: false, message: invalidRepoMessage('not a repo', 'contains whitespace or control characters') },
   { name: 'host not allowed', review: { operation: 'CREATE', object: deploy('gitlab.com/a/b'), caller: jane }, allowed: false },
   { name: 'threshold from config', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, allowed: false, config: { gateThreshold: 8 } },
@@ -72,6 +88,8 @@ const cases: Case[] = [
   { name: 'stale scores follow failurePolicy Ignore: admitted with a warning', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: true, down: true, warning: /scores are stale/ },
   // Exemptions.
   { name: 'ReplicaSet controller stamping pods', review: { operation: 'CREATE', object: pod('github.com/low/repo'), caller: serviceAccount('kube-system', 'replicaset-controller') }, allowed: true },
+  { name: 'Deployment controller creating a ReplicaSet', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: serviceAccount('kube-system', 'deployment-controller') }, allowed: true },
+  { name: 'an add-on service account in kube-system is judged', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: serviceAccount('kube-system', 'helm-controller') }, allowed: false },
   { name: 'cluster admin is judged like anyone', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: user('root', 'system:masters') }, allowed: false },
 ];
 
@@ -101,4 +119,36 @@ test('scorecard-gate: one entry per namespace-label value, plus absent and inval
   const w = tester.dispatcher.registry.byName('scorecard-gate')!;
   assert.equal(w.entries.length, 13);
   assert.deepEqual(w.entries[0].namespaceSelector.matchExpressions?.at(-1), { key: 'posture.dev/min-score', operator: 'DoesNotExist' });
+});
+
+test('scorecard-gate: remembered parses are bounded by bytes and never hold an invalid value', () => {
+  const p = new ParsedRepos();
+  // 20,000 distinct invalid values: none is kept.
+  for (let i = 0; i < 20_000; i++) assert.equal(p.parse(`not a repo ${i}`, ['github.com']).ok, false);
+  assert.equal(p.size, 0);
+  assert.equal(p.bytes, 0);
+  // 50,000 distinct valid values of the longest kind: the budget holds.
+  for (let i = 0; i < 50_000; i++) assert.equal(p.parse(`https://github.com/${'o'.repeat(30)}${i % 10}/${'r'.repeat(90)}${i}`, ['github.com']).ok, true);
+  assert.ok(p.bytes <= PARSED_BUDGET_BYTES, `${p.bytes} bytes`);
+  assert.ok(p.size > 500 && p.size < 50_000, `${p.size} entries`);
+  // A remembered answer is the same as a fresh one.
+  const a = p.parse('github.com/Low/Repo', ['github.com']);
+  const b = p.parse('github.com/Low/Repo', ['github.com']);
+  assert.deepEqual(a, b);
+});
+
+test('scorecard-gate: a flood of unique oversize annotations leaves the heap where it was', async () => {
+  // The old parse cache kept every raw value (10,000 entries of any size): 1,500 reviews of 250 KiB added 367 MiB.
+  const tester = await WebhookTester.create({ services });
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const review = (i: number) => ({ operation: 'CREATE' as const, object: deploy(`github.com/a/${String(i).padStart(8, '0')}${'b'.repeat(250 * 1024)}`), caller: jane });
+  for (let i = 0; i < 20; i++) tester.send('scorecard-gate', review(i));
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 20; i < 420; i++) assert.equal(tester.send('scorecard-gate', review(i)).response!.allowed, false);
+  gc();
+  const grew = process.memoryUsage().heapUsed - before;
+  // 400 x 250 KiB is 100 MiB of values; the parse cache may hold at most PARSED_BUDGET_BYTES.
+  assert.ok(grew < 8 * 2 ** 20, `heap grew ${(grew / 2 ** 20).toFixed(1)} MiB`);
 });

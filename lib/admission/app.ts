@@ -2,14 +2,14 @@
 // ways in: the HTTPS server the API server calls, and the functions' handle(context, event).
 import type { IncomingHttpHeaders } from 'node:http';
 import { HTTP, type CloudEvent } from 'cloudevents';
-import { Dispatcher, type HttpResponseLike } from '../../lib/admission/dispatcher.ts';
-import { loadRegistry, WEBHOOKS_DIR, type Registry } from '../../lib/admission/registry.ts';
-import { ScoreCache, type ScoreFeed, type ScoreRow } from '../../lib/admission/scores.ts';
-import { AdmissionServer } from '../../lib/admission/server.ts';
-import type { Config } from '../../lib/config/index.ts';
-import type { Context, HandlerResult } from '../../lib/function/handle.ts';
-import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';
-import { silentLogger, type Logger } from '../../lib/log/index.ts';
+import { Dispatcher, type HttpResponseLike } from './dispatcher.ts';
+import { loadRegistry, WEBHOOKS_DIR, type Registry } from './registry.ts';
+import { ScoreCache, type ScoreFeed } from './scores.ts';
+import { AdmissionServer } from './server.ts';
+import type { Config } from '../config/index.ts';
+import type { Context, HandlerResult } from '../function/handle.ts';
+import { SCORE_UPDATED_TYPE } from '../harvest/handler.ts';
+import { silentLogger, type Logger } from '../log/index.ts';
 import type { AdmissionServices } from './services.ts';
 
 export interface AdmissionAppOptions {
@@ -26,7 +26,11 @@ export interface AdmissionApp {
   registry: Registry<AdmissionServices>;
   dispatcher: Dispatcher<AdmissionServices>;
   scores: ScoreCache;
-  /** A score.updated CloudEvent (from the harvester, through a Trigger). */
+  /**
+   * A score.updated CloudEvent (from the harvester, through a Trigger): a request to pull from the
+   * database soon. What the event says about a score is never used: the Service is reachable by
+   * more than the Broker (and a NetworkPolicy is the cluster's to enforce), so an event is a hint.
+   */
   onScoreEvent(event: Pick<CloudEvent<unknown>, 'type' | 'data'>): boolean;
   /** The functions' contract: an AdmissionReview request or a CloudEvent in, a response out. */
   handle(context: Pick<Context, 'method' | 'path' | 'headers' | 'body' | 'rawBody' | 'cloudevent'>, event?: unknown): Promise<HandlerResult>;
@@ -35,20 +39,12 @@ export interface AdmissionApp {
   close(): void;
 }
 
-/** The row a score.updated event carries, when it carries a usable one. */
-export function scoreFromEvent(data: unknown): Partial<ScoreRow> | undefined {
-  if (typeof data !== 'object' || data === null) return undefined;
-  const d = data as { repo?: unknown; score?: unknown; date?: unknown; failure?: unknown };
-  if (typeof d.repo !== 'string' || typeof d.score !== 'number' || d.failure) return undefined;
-  return { repoKey: d.repo.toLowerCase(), repo: d.repo, score: d.score, date: typeof d.date === 'string' ? d.date : undefined };
-}
-
 export async function createAdmissionApp(o: AdmissionAppOptions): Promise<AdmissionApp> {
   const logger = o.logger ?? silentLogger;
   const registry = await loadRegistry<AdmissionServices>(o.webhooksDir ?? WEBHOOKS_DIR, o.config);
   const scores = new ScoreCache({
     feed: o.scoreFeed,
-    maxEntries: o.config.gateCacheSize,
+    expectedEntries: o.config.gateCacheSize,
     refreshMs: o.config.gateRefreshSeconds * 1000,
     staleAfterMs: o.config.gateRefreshSeconds * 10_000,
     logger,
@@ -58,7 +54,7 @@ export async function createAdmissionApp(o: AdmissionAppOptions): Promise<Admiss
 
   const onScoreEvent = (event: Pick<CloudEvent<unknown>, 'type' | 'data'>): boolean => {
     if (event.type !== SCORE_UPDATED_TYPE) return false;
-    scores.notify(scoreFromEvent(event.data));
+    scores.notify();
     return true;
   };
 

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
-import { StaticScoreFeed } from '../../lib/admission/scores.ts';
-import { admissionReview, object, user } from '../../lib/admission/testing.ts';
-import { defaultConfig } from '../../lib/config/index.ts';
-import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';
-import { createAdmissionApp, scoreFromEvent } from './app.ts';
+import { StaticScoreFeed } from './scores.ts';
+import { admissionReview, object, user } from './testing.ts';
+import { defaultConfig } from '../config/index.ts';
+import { SCORE_UPDATED_TYPE } from '../harvest/handler.ts';
+import { createAdmissionApp } from './app.ts';
 
 test('handle: the faas contract answers reviews like the server', async () => {
   const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([]), refresh: false });
@@ -30,17 +30,23 @@ test('handle: the faas contract answers reviews like the server', async () => {
   }
 });
 
-test('score.updated events reach the gate cache; other events are refused', async () => {
-  const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([]), refresh: false });
+test('a score.updated event only asks for a pull: a forged score changes nothing; other events are refused', async () => {
+  const feed = new StaticScoreFeed([{ repoKey: 'github.com/o/r', repo: 'github.com/O/R', score: 2.1, date: '2026-11-01', updatedAt: new Date(1) }]);
+  const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: feed, refresh: false });
   try {
     await app.scores.refresh();
-    const ev = new CloudEvent({ type: SCORE_UPDATED_TYPE, source: '/posture/harvester', id: 'run-1', data: { repo: 'github.com/O/R', score: 2.5, date: '2026-11-01' } });
-    const r = (await app.handle({ method: 'POST', path: '/', headers: {}, cloudevent: ev })) as { statusCode: number };
-    assert.equal(r.statusCode, 202);
-    assert.deepEqual(app.scores.lookup('github.com/o/r', Date.now()), { state: 'hit', repo: 'github.com/O/R', score: 2.5, date: '2026-11-01' });
+    const pulls = feed.calls.length;
+    for (const data of [{ repo: 'github.com/O/R', score: 10, date: '2026-11-02' }, { repo: 'github.com/good/repo', score: 0 }]) {
+      const ev = new CloudEvent({ type: SCORE_UPDATED_TYPE, source: '/posture/harvester', id: 'forged', data });
+      const r = (await app.handle({ method: 'POST', path: '/', headers: {}, cloudevent: ev })) as { statusCode: number };
+      assert.equal(r.statusCode, 202);
+    }
+    assert.deepEqual(app.scores.lookup('github.com/o/r', Date.now()), { state: 'hit', repo: 'github.com/o/r', score: 2.1, date: '2026-11-01' });
+    assert.deepEqual(app.scores.lookup('github.com/good/repo', Date.now()), { state: 'unknown' });
+    // The cache is not started here, so no pull was scheduled; a started one pulls (lib/admission/scores.test.ts).
+    assert.equal(feed.calls.length, pulls);
     const other = (await app.handle({ method: 'POST', path: '/', headers: {}, cloudevent: new CloudEvent({ type: 'x', source: '/s', id: '1' }) })) as { statusCode: number };
     assert.equal(other.statusCode, 400);
-    assert.equal(scoreFromEvent({ repo: 'a/b', score: 3, failure: 'timeout' }), undefined);
   } finally {
     app.close();
   }

@@ -1,0 +1,301 @@
+// Answers the dashboard's requests (dashboard-route.ts): the list, changes and export routes
+// as JSON or CSV, and the pages as HTML. Reads go through list.ts, fleet.ts and
+// lib/changes; rendering through pages.ts. Also the fleet's Prometheus gauges.
+import { createHash } from 'node:crypto';
+import client from 'prom-client';
+import { defaultConfig, type Config } from '../config/index.ts';
+import type { Db } from '../db/connect.ts';
+import type { Context, StructuredReturn } from '../function/handle.ts';
+import { registry } from '../metrics/index.ts';
+import { findChange, type ChangeLookup, type ResultSelector } from '../changes/store.ts';
+import { encodeCursor, type DashboardRequest, type ListQuery } from './dashboard-route.ts';
+import { fleetLive, fleetSnapshot, sparseState, sweepOf, type FleetConfig, type FleetSnapshot } from './fleet.ts';
+import { allRepos, csvHeader, csvRow, freshCutoff, listRepos, stateOf } from './list.ts';
+import { diffPage, errorPage, fleetPage, listPage, repoPage, DEMO_OWNER, type RepoPageData } from './pages.ts';
+import { findResult, storedChecks } from './queries.ts';
+import { rawHasChecks, renderResult } from './render.ts';
+
+/** exportRows: rows per export response (EXPORT_ROWS; smaller in tests). */
+export type DashboardConfig = Pick<Config, 'allowedHosts'> & Partial<FleetConfig> & { exportRows?: number };
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const HTML_TYPE = 'text/html; charset=utf-8';
+const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*' };
+/** Pages: no script runs, nothing is framed, images only from here (the badge). */
+const PAGE_HEADERS = { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' };
+const CACHE_PAGE = 'public, max-age=60';
+const CACHE_OK = 'public, max-age=300';
+/** Rows in one export response (about 250 bytes each): the rest follows the Link header. */
+export const EXPORT_ROWS = 50_000;
+
+export function fleetConfigOf(c: DashboardConfig): FleetConfig {
+  const d = defaultConfig();
+  return {
+    rescoreIntervalSeconds: c.rescoreIntervalSeconds ?? d.rescoreIntervalSeconds,
+    jitterSeconds: c.jitterSeconds ?? d.jitterSeconds,
+    githubTokenCount: c.githubTokenCount ?? d.githubTokenCount,
+    githubCallsPerHour: c.githubCallsPerHour ?? d.githubCallsPerHour,
+    callsPerRun: c.callsPerRun ?? d.callsPerRun,
+    maxConcurrentJobs: c.maxConcurrentJobs ?? d.maxConcurrentJobs,
+  };
+}
+
+function header(context: Context, name: string): string | undefined {
+  const v = context.headers?.[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function cacheable(context: Context, type: string, body: string, cache: string, extra: Record<string, string> = {}): StructuredReturn {
+  const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+  const headers: Record<string, string> = { ...COMMON, 'content-type': type, 'cache-control': cache, etag, ...extra };
+  const inm = header(context, 'if-none-match');
+  if (inm !== undefined && inm.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '') === etag)) {
+    const { 'content-type': _t, ...rest } = headers;
+    return { statusCode: 304, headers: rest };
+  }
+  return { statusCode: 200, headers, body };
+}
+
+function jsonError(status: number, message: string, extra: Record<string, unknown> = {}): StructuredReturn {
+  return { statusCode: status, headers: { ...COMMON, 'content-type': JSON_TYPE, 'cache-control': status === 404 ? 'public, max-age=60' : 'no-store' }, body: JSON.stringify({ error: message, ...extra }) };
+}
+
+export function htmlError(status: number, message: string): StructuredReturn {
+  return { statusCode: status, headers: { ...COMMON, ...PAGE_HEADERS, 'content-type': HTML_TYPE, 'cache-control': 'no-store' }, body: errorPage(status, message) };
+}
+
+/** The base URL the client used (for the badge snippet); a Host header that is not a host name is not echoed. */
+function origin(context: Context): string {
+  const host = header(context, 'x-forwarded-host') ?? header(context, 'host') ?? '';
+  const proto = header(context, 'x-forwarded-proto') === 'https' ? 'https' : 'http';
+  return /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(host) ? `${proto}://${host}` : 'http://localhost';
+}
+
+const describeSelector = (s: ResultSelector) => ('id' in s ? `id ${s.id}` : 'commit' in s ? `commit ${s.commit}` : `at or before ${s.at.toISOString()}`);
+
+function changeError(found: Exclude<ChangeLookup, { status: 'ok' }>, requested: string): { status: number; message: string; reason: string } {
+  switch (found.status) {
+    case 'unknown-repo':
+      return { status: 404, message: `repository ${requested} is not known to posture`, reason: 'unknown-repo' };
+    case 'not-scored':
+      return { status: 404, message: `repository ${found.repo.canonical} has no Scorecard result yet`, reason: 'not-scored' };
+    case 'no-such-result':
+      return { status: 404, message: `repository ${found.repo.canonical} has no result for ${found.which}=${describeSelector(found.selector)}`, reason: 'no-such-result' };
+  }
+}
+
+function listBody(q: ListQuery, page: Awaited<ReturnType<typeof listRepos>>) {
+  const params = new URLSearchParams();
+  for (const k of ['owner', 'min', 'max', 'state', 'sort', 'limit'] as const) if (q[k] !== undefined) params.set(k, String(q[k]));
+  const cursor = page.next ? encodeCursor(page.next) : undefined;
+  if (cursor) params.set('cursor', cursor);
+  return { count: page.items.length, items: page.items, ...(cursor ? { cursor, next: `/projects?${params}` } : {}) };
+}
+
+const rowsOf = (res: any): any[] => res.rows ?? res;
+
+async function repoPageData(db: Db, key: string, context: Context, config: FleetConfig): Promise<RepoPageData | undefined> {
+  const row = rowsOf(
+    await db.raw(
+      `SELECT r.id, r.canonical, r.consecutive_failures, r.last_error, r.next_due_at, l.score_id, l.result_date, l.failing
+         FROM repos r LEFT JOIN repo_latest l ON l.repo_id = r.id WHERE r.key = ?`,
+      [key],
+    ),
+  )[0];
+  if (!row) return undefined;
+  const repoId = Number(row.id);
+  const found = await findResult(db, key);
+  const result = found.status === 'ok' ? renderResult(found.value, found.repo, rawHasChecks(found.value.raw) ? undefined : await storedChecks(db, found.value.scoreId)) : undefined;
+  const history = rowsOf(await db.raw(`SELECT id, score, result_date, repo_commit, delta FROM scores WHERE repo_id = ? ORDER BY result_date DESC, id DESC LIMIT 100`, [repoId])).map((h) => ({
+    id: Number(h.id),
+    score: Number(h.score),
+    date: new Date(h.result_date).toISOString(),
+    commit: h.repo_commit,
+    delta: h.delta === null ? null : Number(h.delta),
+  }));
+  const recent = history.slice(0, 20).reverse();
+  const checkHistory = new Map<string, number[]>();
+  if (recent.length) {
+    const byScore = new Map<number, Map<string, number>>();
+    for (const c of rowsOf(await db.raw(`SELECT score_id, name, score FROM checks WHERE score_id IN (${recent.map(() => '?').join(',')})`, recent.map((h) => h.id)))) {
+      const m = byScore.get(Number(c.score_id)) ?? new Map();
+      m.set(c.name, Number(c.score));
+      byScore.set(Number(c.score_id), m);
+    }
+    const names = new Set([...byScore.values()].flatMap((m) => [...m.keys()]));
+    for (const name of names) checkHistory.set(name, recent.map((h) => byScore.get(h.id)?.get(name)).filter((v): v is number => v !== undefined));
+  }
+  const runs = rowsOf(await db.raw(`SELECT id, created_at, finished_at, outcome, failure_class, reason FROM runs WHERE repo_id = ? ORDER BY id DESC LIMIT 20`, [repoId])).map((x) => ({
+    id: Number(x.id),
+    createdAt: new Date(x.created_at).toISOString(),
+    finishedAt: x.finished_at ? new Date(x.finished_at).toISOString() : null,
+    outcome: x.outcome,
+    failureClass: x.failure_class,
+    reason: x.reason,
+  }));
+  const base = origin(context);
+  const path = row.canonical.split('/').map(encodeURIComponent).join('/');
+  return {
+    repo: row.canonical,
+    state: stateOf({ failing: Boolean(row.failing ?? row.consecutive_failures > 0), score_id: row.score_id, result_date: row.result_date }, freshCutoff(config, new Date())),
+    failures: Number(row.consecutive_failures),
+    lastError: row.last_error,
+    nextDueAt: new Date(row.next_due_at).toISOString(),
+    ...(result ? { result } : {}),
+    history,
+    checkHistory,
+    runs,
+    badgeUrl: `${base}/projects/${path}/badge`,
+    pageUrl: `${base}/ui/projects/${path}`,
+  };
+}
+
+async function hasDemo(db: Db): Promise<boolean> {
+  return rowsOf(await db.raw(`SELECT 1 FROM repo_latest WHERE owner = ? LIMIT 1`, [DEMO_OWNER])).length > 0;
+}
+
+/** Answers one dashboard request. Database errors propagate (the caller answers 503). */
+export async function answerDashboard(db: Db, req: DashboardRequest, context: Context, dashboardConfig: DashboardConfig, now = new Date()): Promise<StructuredReturn> {
+  const config = fleetConfigOf(dashboardConfig);
+  switch (req.route) {
+    case 'list': {
+      const page = await listRepos(db, req.query, config, now, { sparse: await sparseState(db, req.query.state) });
+      const body = listBody(req.query, page);
+      return cacheable(context, JSON_TYPE, JSON.stringify(body), CACHE_PAGE, body.next ? { link: `<${body.next}>; rel="next"` } : {});
+    }
+    case 'changes': {
+      const found = await findChange(db, req.repo.key, { from: req.from, to: req.to });
+      if (found.status !== 'ok') {
+        const e = changeError(found, req.repo.canonical);
+        return jsonError(e.status, e.message, { reason: e.reason, repo: found.status === 'unknown-repo' ? req.repo.canonical : found.repo.canonical });
+      }
+      return cacheable(context, JSON_TYPE, JSON.stringify({ repo: found.repo.canonical, ...found.change }), CACHE_OK);
+    }
+    case 'export': {
+      // At most EXPORT_ROWS a response (the function's memory is bounded); the rest behind a Link to the next part.
+      const sparse = await sparseState(db, req.filter.state);
+      const parts: string[] = [];
+      const rows = allRepos(db, req.filter, config, { now, max: dashboardConfig.exportRows ?? EXPORT_ROWS, sparse, ...(req.after ? { after: req.after } : {}) });
+      let first = true;
+      parts.push(req.format === 'csv' ? csvHeader() : `{"generatedAt":${JSON.stringify(now.toISOString())},"repositories":[`);
+      let step = await rows.next();
+      for (; !step.done; step = await rows.next()) {
+        for (const i of step.value) {
+          parts.push(req.format === 'csv' ? csvRow(i) : (first ? '' : ',') + JSON.stringify(i));
+          first = false;
+        }
+      }
+      const after = step.value;
+      let next: string | undefined;
+      if (after) {
+        const p = new URLSearchParams();
+        for (const k of ['owner', 'min', 'max', 'state'] as const) if (req.filter[k] !== undefined) p.set(k, String(req.filter[k]));
+        p.set('cursor', encodeCursor(after));
+        next = `/export/latest.${req.format}?${p}`;
+      }
+      if (req.format === 'json') parts.push(`]${next ? `,"next":${JSON.stringify(next)}` : ''}}`);
+      const type = req.format === 'csv' ? 'text/csv; charset=utf-8' : JSON_TYPE;
+      return {
+        statusCode: 200,
+        headers: { ...COMMON, 'content-type': type, 'cache-control': 'no-store', 'content-disposition': `attachment; filename="posture-latest.${req.format}"`, ...(next ? { link: `<${next}>; rel="next"` } : {}) },
+        body: parts.join(''),
+      };
+    }
+    case 'ui-fleet': {
+      const [snapshot, live] = await Promise.all([fleetSnapshot(db, config, { now, onError: (err) => context.log?.warn({ err: err.message }, 'fleet snapshot refresh failed') }), fleetLive(db, config, now)]);
+      return page(context, fleetPage(snapshot, live, now));
+    }
+    case 'ui-list': {
+      const sparse = await sparseState(db, req.query.state);
+      const [p, demo] = await Promise.all([listRepos(db, req.query, config, now, { sparse }), hasDemo(db)]);
+      return page(context, listPage(req.query, p.items, p.next ? encodeCursor(p.next) : undefined, demo));
+    }
+    case 'ui-repo': {
+      const data = await repoPageData(db, req.repo.key, context, config);
+      if (!data) return htmlError(404, `Repository ${req.repo.canonical} is not known to posture. Add it with: posture repos add ${req.repo.canonical}`);
+      return page(context, repoPage(data));
+    }
+    case 'ui-diff': {
+      const found = await findChange(db, req.repo.key, { from: req.from, to: req.to });
+      if (found.status !== 'ok') {
+        const e = changeError(found, req.repo.canonical);
+        return htmlError(e.status, e.message);
+      }
+      return page(context, diffPage(found.repo.canonical, found.change));
+    }
+  }
+}
+
+function page(context: Context, html: string): StructuredReturn {
+  return cacheable(context, HTML_TYPE, html, CACHE_PAGE, PAGE_HEADERS);
+}
+
+/** Whether a request for `/` comes from a browser that wants a page rather than JSON. */
+export function wantsHtml(context: Context): boolean {
+  const accept = header(context, 'accept') ?? '';
+  return /\btext\/html\b/.test(accept);
+}
+
+// Prometheus gauges of the fleet, read from the snapshot at scrape time. prom-client reads
+// every metric of a scrape concurrently, so each gauge awaits the same read.
+let snapshotSource: (() => Promise<FleetSnapshot>) | undefined;
+let reading: { at: number; done: Promise<FleetSnapshot | undefined> } | undefined;
+
+function readOnce(): Promise<FleetSnapshot | undefined> {
+  if (reading && Date.now() - reading.at < 1000) return reading.done;
+  // A database that does not answer leaves the gauges at their last values; the scrape still answers.
+  const done = snapshotSource ? snapshotSource().catch(() => undefined) : Promise.resolve(undefined);
+  reading = { at: Date.now(), done };
+  return done;
+}
+
+/** Where the gauges read the fleet from (the api function registers its database). */
+export function setFleetMetricsSource(source: () => Promise<FleetSnapshot>): void {
+  snapshotSource = source;
+  reading = undefined;
+  if (registry.getSingleMetric('posture_repositories')) return;
+  new client.Gauge({
+    name: 'posture_repositories',
+    help: 'Repositories by state (fresh, overdue, failing, never)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const s = await readOnce();
+      if (s) for (const [k, v] of Object.entries(s.states)) this.set({ state: k }, v);
+    },
+  });
+  new client.Gauge({
+    name: 'posture_repositories_by_score',
+    help: 'Repositories by newest score: floor(score), 10 is exactly 10',
+    labelNames: ['score'],
+    registers: [registry],
+    async collect() {
+      const s = await readOnce();
+      s?.histogram.forEach((v, i) => this.set({ score: String(i) }, v));
+    },
+  });
+  new client.Gauge({
+    name: 'posture_sweep',
+    help: 'Sweep progress: fresh_ratio (share scored within the interval), due, scored_last_hour, eta_seconds (-1: unknown)',
+    labelNames: ['measure'],
+    registers: [registry],
+    async collect() {
+      const s = await readOnce();
+      if (!s) return;
+      const w = sweepOf(s);
+      this.set({ measure: 'fresh_ratio' }, w.freshShare);
+      this.set({ measure: 'due' }, s.due);
+      this.set({ measure: 'scored_last_hour' }, s.scoredLastHour);
+      this.set({ measure: 'eta_seconds' }, w.etaSeconds ?? -1);
+    },
+  });
+  new client.Gauge({
+    name: 'posture_fleet_snapshot_age_seconds',
+    help: 'Age of the fleet figures the other gauges report',
+    registers: [registry],
+    async collect() {
+      const s = await readOnce();
+      if (s) this.set((Date.now() - Date.parse(s.computedAt)) / 1000);
+    },
+  });
+}

@@ -1,0 +1,73 @@
+// The CloudEvents a stored result produces besides its reply: `dev.posture.score.changed`,
+// sent when a score moves by at least the threshold or a check falls to 0. The harvester's
+// reply can carry one event only (score.updated), so this one goes to an event sink: Knative's
+// K_SINK (a SinkBinding or a source's sink pointing at the Broker), or whatever `posture up`
+// passes in.
+import { CloudEvent, HTTP } from 'cloudevents';
+import type { ScoreChange } from './diff.ts';
+import type { Notice } from './diff.ts';
+
+export const SCORE_CHANGED_TYPE = 'dev.posture.score.changed';
+
+export type EventSender = (event: CloudEvent<unknown>) => Promise<void>;
+
+export interface ScoreChangedData {
+  repo: string;
+  score: number;
+  previousScore: number | null;
+  delta: number | null;
+  reasons: string[];
+  fellToZero: string[];
+  changed: ScoreChange['changed'];
+  added: ScoreChange['added'];
+  removed: ScoreChange['removed'];
+  from: ScoreChange['from'];
+  to: ScoreChange['to'];
+  runId: number;
+}
+
+export function scoreChangedEvent(source: string, repo: string, runId: number, change: ScoreChange, notice: Notice): CloudEvent<ScoreChangedData> {
+  return new CloudEvent<ScoreChangedData>({
+    type: SCORE_CHANGED_TYPE,
+    source,
+    subject: repo,
+    // One id per stored run, like score.updated: a redelivery is the same event.
+    id: `changed-run-${runId}`,
+    datacontenttype: 'application/json',
+    data: {
+      repo,
+      score: change.to.score,
+      previousScore: change.from?.score ?? null,
+      delta: change.delta,
+      reasons: notice.reasons,
+      fellToZero: notice.fellToZero,
+      changed: change.changed,
+      added: change.added,
+      removed: change.removed,
+      from: change.from,
+      to: change.to,
+      runId,
+    },
+  });
+}
+
+/** POSTs events in binary mode to a sink URL (Knative's K_SINK); a non-2xx answer is an error. */
+export function httpSender(url: string, timeoutMs = 5000): EventSender {
+  return async (event) => {
+    const msg = HTTP.binary(event);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: msg.headers as Record<string, string>,
+      body: typeof msg.body === 'string' ? msg.body : JSON.stringify(msg.body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status < 200 || res.status > 299) throw new Error(`event sink answered ${res.status}`);
+  };
+}
+
+/** The sender Knative configures through K_SINK, if any. */
+export function senderFromEnv(env: Record<string, string | undefined> = process.env): EventSender | undefined {
+  const sink = env.K_SINK;
+  return sink && /^https?:\/\//.test(sink) ? httpSender(sink) : undefined;
+}

@@ -1,0 +1,148 @@
+// The dashboard in a real browser: Debian's Chromium driven by playwright-core, JavaScript
+// off (the pages must not need it), against the api function served over HTTP on a database
+// seeded by `posture demo`'s code. Goes fleet → repository → diff, asserts what each page
+// shows against the JSON routes, checks the phone layout, and saves the screenshots the
+// README shows (docs/dashboard-*.png).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { defaultConfig } from '../../lib/config/index.ts';
+import { migrate } from '../../lib/db/index.ts';
+import { createPgliteDatabase, type TestDatabase } from '../../lib/db/testing.ts';
+import { createApiHandle } from '../../lib/api/handler.ts';
+import { refreshSnapshot } from '../../lib/api/fleet.ts';
+import { fleetConfigOf } from '../../lib/api/dashboard.ts';
+import { seedDemo } from '../../lib/demo/seed.ts';
+import { createFunctionServer, listen } from '../../lib/function/server.ts';
+import { silentLogger } from '../../lib/log/index.ts';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const DOCS = join(import.meta.dirname, '..', '..', 'docs');
+
+let database: TestDatabase;
+let server: Server;
+let base: string;
+let browser: Browser;
+let context: BrowserContext;
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
+  database = await createPgliteDatabase();
+  await migrate(database.db);
+  await seedDemo(database.db, { repos: 12, history: 8 });
+  const config = defaultConfig();
+  await refreshSnapshot(database.db, fleetConfigOf(config));
+  server = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db: database.db, config, log: silentLogger })), log: silentLogger });
+  base = `http://127.0.0.1:${await listen(server, 0)}`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
+  mkdirSync(DOCS, { recursive: true });
+});
+
+after(async () => {
+  await context?.close();
+  await browser?.close();
+  await new Promise((r) => server?.close(r));
+  await database?.drop();
+});
+
+/** WCAG 2 contrast of every piece of text on the page against the background behind it (HTML and SVG); returns the worst few. */
+const LOW_CONTRAST = `(() => {
+  const rgb = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null; const p = m[1].split(',').map(Number); return p.length > 3 && p[3] === 0 ? null : p.slice(0, 3); };
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const background = (e) => { for (let n = e; n; n = n.parentElement) { if (n instanceof SVGElement && !(n instanceof SVGSVGElement)) continue; const c = rgb(getComputedStyle(n).backgroundColor); if (c) return c; } return [255, 255, 255]; };
+  const bad = [];
+  for (const e of document.querySelectorAll('body *')) {
+    if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    if (e.closest('title, desc, style')) continue;
+    const fg = e instanceof SVGElement ? rgb(getComputedStyle(e).fill) : rgb(getComputedStyle(e).color);
+    if (!fg) continue;
+    const r = ratio(fg, background(e));
+    if (r < 4.5) bad.push(e.tagName + ' "' + e.textContent.trim().slice(0, 30) + '" ' + r.toFixed(2));
+  }
+  return bad.slice(0, 5);
+})()`;
+
+const json = async (path: string) => (await fetch(base + path)).json() as Promise<any>;
+
+test('fleet → repository → diff, each page showing what the API says, without JavaScript', { timeout: 180_000 }, async () => {
+  const page = await context.newPage();
+
+  // Fleet.
+  const res = await page.goto(`${base}/ui`);
+  assert.equal(res?.status(), 200);
+  assert.equal(await page.locator('h1').textContent(), 'Fleet');
+  assert.match((await page.locator('.demo').textContent()) ?? '', /Demo data\..*posture-demo/, 'demo data is labelled');
+  for (const state of ['fresh', 'overdue', 'failing', 'never']) {
+    const shown = Number(await page.locator(`a[href="/ui/projects?state=${state}"]`).textContent());
+    const api = (await json(`/projects?state=${state}&limit=1000`)).count;
+    assert.equal(shown, api, `${state}: the page shows what the list route counts`);
+  }
+  assert.equal(await page.locator('svg[role="img"] > title', { hasText: 'Repositories by newest score' }).count(), 1, 'score histogram');
+  assert.equal(await page.locator('svg[role="img"] > title', { hasText: 'passing each check' }).count(), 1, 'per-check pass rates');
+  const failing = (await json('/projects?state=failing&limit=1000')).items;
+  assert.deepEqual(await page.locator('section:has(h2#failures) tbody tr').first().locator('td').allTextContents(), ['pod-failed', String(failing.length)], 'failures of the last day by class');
+  const lowestApi = (await json('/projects?sort=score&limit=1')).items[0];
+  const lowestLink = page.locator('section:has(h2#lowest) tbody tr').first().locator('a').first();
+  assert.equal(await lowestLink.textContent(), lowestApi.repo, 'lowest score first');
+  assert.deepEqual(await page.evaluate(LOW_CONTRAST), [], 'fleet: every text at least 4.5:1');
+  await page.screenshot({ path: join(DOCS, 'dashboard-fleet.png'), fullPage: true });
+
+  // Repository: follow the lowest score.
+  await lowestLink.click();
+  await page.waitForURL(/\/ui\/projects\/github\.com\/posture-demo\//);
+  assert.equal(await page.locator('h1').evaluate((h) => h.firstChild?.textContent), lowestApi.repo);
+  const latest = await json(`/projects/${lowestApi.repo}`);
+  assert.equal(await page.locator('.card .big .score').first().textContent(), latest.score.toFixed(1));
+  const rows = page.locator('section:has(h2#checks) tbody tr');
+  assert.equal(await rows.count(), latest.checks.length, 'every check listed');
+  for (const c of latest.checks) assert.equal(await page.locator('section:has(h2#checks) strong', { hasText: new RegExp(`^${c.name}$`) }).count(), 1, c.name);
+  const details = page.locator('section:has(h2#checks) details').first();
+  assert.equal(await details.locator('pre').isVisible(), false, 'details start folded');
+  await details.locator('summary').click();
+  assert.equal(await details.locator('pre').isVisible(), true, 'details unfold without JavaScript');
+  assert.equal(await page.locator('svg[role="img"] > title', { hasText: `Score of ${lowestApi.repo} over time` }).count(), 1, 'history chart');
+  assert.match((await page.locator('#badge-md').textContent()) ?? '', /^\[!\[OpenSSF Scorecard\]\(http:\/\/127\.0\.0\.1:\d+\/projects\/github\.com\/posture-demo\/[^/]+\/badge\)\]/);
+  const badge = await page.locator('section:has(h2#badge) img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
+  assert.ok(badge, 'the badge image loads');
+  assert.deepEqual(await page.evaluate(LOW_CONTRAST), [], 'repository: every text at least 4.5:1');
+  await page.screenshot({ path: join(DOCS, 'dashboard-repository.png'), fullPage: true });
+
+  // Diff: the compare form, default the last two runs.
+  await page.locator('section:has(h2#diff) button[type="submit"]').click();
+  await page.waitForURL(/\/diff\?from=\d+&to=\d+$/);
+  const url = new URL(page.url());
+  const change = await json(`/projects/${lowestApi.repo}/changes?from=${url.searchParams.get('from')}&to=${url.searchParams.get('to')}`);
+  assert.match((await page.locator('h1').textContent()) ?? '', new RegExp(`Changes in ${lowestApi.repo.replace(/[.]/g, '\\.')}`));
+  const summary = `${change.changed.length} checks changed, ${change.added.length} added, ${change.removed.length} removed, ${change.unchanged} unchanged`;
+  assert.equal(await page.locator('.card .muted', { hasText: 'checks changed' }).textContent(), summary);
+  const changedRows = page.locator('section:has(h2#changed) tbody tr');
+  assert.equal(await changedRows.count(), change.changed.length);
+  if (change.changed.length) assert.equal(await changedRows.first().locator('td').first().textContent(), change.changed[0].name, 'biggest drop first, as the API orders it');
+  assert.deepEqual(await page.evaluate(LOW_CONTRAST), [], 'diff: every text at least 4.5:1');
+  await page.screenshot({ path: join(DOCS, 'dashboard-diff.png'), fullPage: true });
+  await page.close();
+});
+
+test('on a phone: no sideways scrolling of the page, text at least 12 px', { timeout: 120_000 }, async () => {
+  const phone = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true });
+  try {
+    const page = await phone.newPage();
+    for (const path of ['/ui', '/ui/projects', '/ui/projects/github.com/posture-demo/payments-api']) {
+      await page.goto(base + path);
+      const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      assert.ok(Number(overflow) <= 0, `${path}: the page is ${overflow}px wider than the phone`);
+      const small = await page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.childNodes.length && [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()) && parseFloat(getComputedStyle(e).fontSize) < 12 && !(e instanceof SVGElement)).length`);
+      assert.equal(small, 0, `${path}: no HTML text under 12px`);
+    }
+    await page.goto(base + '/ui');
+    await page.screenshot({ path: join(DOCS, 'dashboard-phone.png'), fullPage: false });
+  } finally {
+    await phone.close();
+  }
+});
