@@ -1,16 +1,17 @@
 // Parse, validate and store the largest fixture (what the harvester does per Job, minus the
 // Kubernetes calls), on PostgreSQL and PGlite; the parse+validate step alone is the floor.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { addRepos, migrate, recordRun, storeHarvest, type Db } from '../lib/db/index.ts';
 import { createPgliteDatabase, createPostgresDatabase } from '../lib/db/testing.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
 import { classify } from '../lib/scorecard/classify.ts';
 import { median, percentile } from './_util.ts';
-import { fixturePath, SCORECARD_FIXTURES } from '../test/fixtures/scorecard.ts';
+import { fixtureFiles } from '../test/fixtures/scorecard.ts';
 
-const dir = new URL('file://' + SCORECARD_FIXTURES);
-const largest = readdirSync(dir).filter((f) => f.endsWith('.json')).sort((a, b) => statSync(new URL(b, dir)).size - statSync(new URL(a, dir)).size)[0];
-const text = readFileSync(new URL(largest, dir), 'utf8');
+const largestPath = fixtureFiles().sort((a, b) => statSync(b).size - statSync(a).size)[0];
+const largest = basename(largestPath);
+const text = readFileSync(largestPath, 'utf8');
 const log = '2026/11/23 10:00:00 starting\n' + JSON.stringify(JSON.parse(text)) + '\n';
 const repo = (parseRepo(JSON.parse(text).repo.name) as { ok: true; repo: RepoId }).repo;
 const RUNS = Number(process.env.BENCH_HARVEST_RUNS ?? 300);

@@ -14,12 +14,12 @@ import { runTick } from '../lib/scheduler/tick.ts';
 import { getSharedControlPlane } from '../test/cluster/harness.ts';
 import { startPipeline } from '../test/e2e/pipeline-kit.ts';
 import { median } from './_util.ts';
-import { fixturePath } from '../test/fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../test/fixtures/scorecard.ts';
 
 const N = Number(process.env.BENCH_PIPELINE_REPOS ?? 200);
 const ROUNDS = Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3);
 const DUE = new Date('2026-01-01T00:00:00Z');
-const fixture = JSON.parse(readFileSync(fixturePath('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json'), 'utf8'));
+const fixture = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 
 const cp = await getSharedControlPlane({ log: () => {} });

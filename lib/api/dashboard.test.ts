@@ -10,14 +10,14 @@ import type { StructuredReturn } from '../function/handle.ts';
 import { silentLogger } from '../log/index.ts';
 import { registry } from '../metrics/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { fixturePath } from '../../test/fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { createApiHandle } from './handler.ts';
 import { fleetSnapshot, refreshSnapshot } from './fleet.ts';
 import { listRepos } from './list.ts';
 import { fleetConfigOf } from './dashboard.ts';
 import { fixture06, requestContext, storeDocument } from './testing.ts';
 
-const FX08 = JSON.parse(readFileSync(fixturePath('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json'), 'utf8'));
+const FX08 = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
 const FX06 = fixture06();
 const CHANGES = '/projects/github.com/ossf/scorecard/changes';
 const body = (r: StructuredReturn) => JSON.parse(String(r.body));

@@ -2,7 +2,7 @@
 // document the way the scheduler and harvester do (repo row, recorded run, classified result,
 // storeHarvest), and a request context.
 import { readFileSync } from 'node:fs';
-import { fixturePath } from '../../test/fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import { addRepos, getRepo, recordRun, storeHarvest, type Db, type HarvestStored } from '../db/index.ts';
 import type { Context } from '../function/handle.ts';
@@ -11,7 +11,7 @@ import { parseRepo } from '../repo/identity.ts';
 import { classify } from '../scorecard/classify.ts';
 
 export const FIXTURE_06_TEXT = readFileSync(
-  fixturePath('06-v5.3.0-REST-API-response_scorecard-webapp_mock-scorecard-results.json'),
+  fixturePath(FIXTURES.restApi),
   'utf8',
 );
 

@@ -15,11 +15,11 @@ import { parseRepo } from '../repo/identity.ts';
 import { runTick } from '../scheduler/tick.ts';
 import type { HarvestDeps } from '../harvest/harvest.ts';
 import { createHarvesterHandle, SCORE_UPDATED_TYPE } from '../harvest/handler.ts';
-import { fixturePath } from '../../test/fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { SCORE_CHANGED_TYPE } from './events.ts';
 import { findChange } from './store.ts';
 
-const FX08 = JSON.parse(readFileSync(fixturePath('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json'), 'utf8'));
+const FX08 = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
 const REPO = FX08.repo.name as string;
 const KEY = (parseRepo(REPO) as any).repo.key as string;
 const T0 = Date.parse('2030-01-01T00:00:00Z');

@@ -1,5 +1,5 @@
 // `posture generate`: rewrites every generated file (the README's sections, the webhook
-// configurations in knative/webhooks/ and their docs). `--check` fails instead when one is stale.
+// configurations in knative/base/webhooks/ and their docs). `--check` fails instead when one is stale.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { renderReadme } from '../config/readme.ts';

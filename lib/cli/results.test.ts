@@ -6,13 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { FIXTURE_DIR, loadFixtures, STDERR_LINES } from '../scorecard/testing.ts';
+import { loadFixtures, STDERR_LINES } from '../scorecard/testing.ts';
+import { FIXTURES } from '../../test/fixtures/scorecard.ts';
 import { runCliCaptured } from './testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'posture-results-'));
 const fixtures = loadFixtures();
-const fx08 = fixtures.find((f) => f.file.startsWith('08'))!;
-const fx06 = fixtures.find((f) => f.file.startsWith('06'))!;
+const fx08 = fixtures.find((f) => f.file === FIXTURES.cliShowDetails)!;
+const fx06 = fixtures.find((f) => f.file === FIXTURES.restApi)!;
 const stderr = STDERR_LINES.join('\n');
 
 function file(name: string, text: string): string {
@@ -23,7 +24,7 @@ function file(name: string, text: string): string {
 
 test('results parse: every fixture file prints ok with the result, exit 0', async () => {
   for (const fx of fixtures) {
-    const run = await runCliCaptured(['results', 'parse', FIXTURE_DIR + fx.file], {});
+    const run = await runCliCaptured(['results', 'parse', fx.path], {});
     assert.equal(run.code, 0, `${fx.file}: ${run.stderr}`);
     assert.equal(run.stdout.trimEnd().split('\n').length, 1, 'one JSON object on one line');
     const out = JSON.parse(run.stdout);
@@ -35,7 +36,10 @@ test('results parse: every fixture file prints ok with the result, exit 0', asyn
     assert.match(out.result.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     assert.deepEqual(out.result.checks.map((c: any) => [c.name, c.score, c.reason]), fx.value.checks.map((c) => [c.name, c.score, c.reason]));
     assert.equal(out.result.raw, undefined, 'the raw document is for the database, not the terminal');
-    assert.equal(out.flagged, fx === fx06);
+    // Flagged exactly when a check's reason says it hit a runtime error (the REST API fixture's
+    // -1 and the real --local runs' Fuzzing error; "not supported" -1s are not).
+    assert.equal(out.flagged, fx.value.checks.some((c) => c.reason.startsWith('internal error:')), fx.file);
+    if (fx === fx06) assert.equal(out.flagged, true);
   }
 });
 
@@ -48,8 +52,8 @@ test('results parse: logs from a file or standard input, each outcome and exit c
       { ok: false, failure: 'no-result', reason: 'Scorecard skipped the repository: Skipping github.com/o/gone: repo unreachable' }],
     ['garbage file', ['results', 'parse', file('garbage.log', '\u0000\u0001binary\u00ff junk {\n{"level":"error","msg":"boom"}\n')], '', {}, 2,
       { ok: false, failure: 'no-result', reason: 'no Scorecard result in 2 log lines; last error: boom' }],
-    ['schema failure', ['results', 'parse', '-'], fx08.line.replace('"score":9.6', '"score":96') + '\n', {}, 2,
-      { ok: false, failure: 'invalid-result', reason: 'result fails the schema: line 1: /score must be <= 10 (got 96)' }],
+    ['schema failure', ['results', 'parse', '-'], fx08.line.replace(`"score":${fx08.value.score}`, `"score":${fx08.value.score * 10}`) + '\n', {}, 2,
+      { ok: false, failure: 'invalid-result', reason: `result fails the schema: line 1: /score must be <= 10 (got ${fx08.value.score * 10})` }],
     ['cut by the end of the log', ['results', 'parse', '-'], fx08.line.slice(0, 4000), {}, 2,
       { ok: false, failure: 'truncated', reason: 'log ends inside a result starting at line 1' }],
     ['cut by the configured byte cap', ['results', 'parse', '-'], `${stderr}\n`.repeat(5) + fx08.line + '\n', { POSTURE_LOG_BYTE_CAP: '2048' }, 2,
@@ -83,8 +87,8 @@ test('results parse: unreadable input and a bad command line are exit 1 with a c
 test('results parse: the real binary, both exit codes', async () => {
   const bin = fileURLToPath(new URL('../../bin/posture.ts', import.meta.url));
   const run = (args: string[]) => promisify(execFile)(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH } });
-  const ok = await run(['results', 'parse', FIXTURE_DIR + fx08.file]);
-  assert.equal(JSON.parse(ok.stdout).result.score, 9.6);
+  const ok = await run(['results', 'parse', fx08.path]);
+  assert.equal(JSON.parse(ok.stdout).result.score, fx08.value.score);
   await assert.rejects(run(['results', 'parse', file('skip.log', 'Skipping github.com/o/r: gone\n')]), (err: any) => {
     assert.equal(err.code, 2);
     assert.equal(JSON.parse(err.stdout).failure, 'no-result');

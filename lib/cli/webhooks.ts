@@ -1,5 +1,5 @@
 // `posture webhooks manifest|docs|list|lint`: the ValidatingWebhookConfigurations and the docs,
-// generated from the webhook registry. The committed copies (knative/webhooks/, docs/webhooks.*)
+// generated from the webhook registry. The committed copies (knative/base/webhooks/, docs/webhooks.*)
 // come from `npm run generate:webhooks` with the default configuration, and a test fails when stale.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { defaultConfig, loadConfig, type Config } from '../config/index.ts';
 import { EXIT, UsageError, type CliIO, type Command } from './types.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-export const MANIFEST_DIR = 'knative/webhooks';
+export const MANIFEST_DIR = 'knative/base/webhooks';
 export const DOCS_DIR = 'docs';
 /** The Service the generated configurations call by default. */
 export const ADMISSION_SERVICE = 'posture-admission';

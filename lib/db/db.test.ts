@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describeEachDatabase } from './testing.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
-import { fixturePath } from '../../test/fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import {
   addRepos, claimDueRepos, countRepos, getRepo, latestScore, migrate, recordRun, releaseClaim, releaseExpiredLeases,
   scoreHistory, scoresChangedSince, storeHarvest, startTick, finishTick, takeBudget, refundBudget, budgetUsed,
@@ -128,7 +128,7 @@ describeEachDatabase('data layer', (ctx) => {
   });
 
   test('a real fixture round-trips through storeHarvest', async () => {
-    const fx = JSON.parse(readFileSync(fixturePath('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json'), 'utf8'));
+    const fx = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
     await addRepos(ctx.db, [{ repo: repo(fx.repo.name) }]);
     const key = repo(fx.repo.name).key;
     const res = await storeHarvest(ctx.db, {

@@ -11,10 +11,10 @@ import { parseRepo } from '../repo/identity.ts';
 import { runTick } from '../scheduler/tick.ts';
 import { harvestJob, type HarvestDeps } from './harvest.ts';
 import { createHarvesterHandle, SCORE_UPDATED_TYPE } from './handler.ts';
-import { fixturePath } from '../../test/fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 
 const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
-const FX08 = fixture('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json');
+const FX08 = fixture(FIXTURES.cliShowDetails);
 const FX08_DOC = JSON.parse(FX08);
 const T0 = new Date('2030-01-01T00:00:00Z');
 
@@ -96,7 +96,7 @@ describeEachDatabase('harvest', (ctx) => {
   test('a check runtime error (exit 1 after valid JSON) is stored and flagged', async () => {
     await reset(ctx.db);
     const { cluster, config, job, deps } = await scheduled(ctx.db, 'ossf/scorecard-webapp');
-    const doc = JSON.parse(fixture('06-v5.3.0-REST-API-response_scorecard-webapp_mock-scorecard-results.json'));
+    const doc = JSON.parse(fixture(FIXTURES.restApi));
     doc.repo.name = 'github.com/ossf/scorecard-webapp';
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log: JSON.stringify(doc) + '\nError: check runtime error\n', exitCode: 1 });
     const r = await harvestJob(done, deps);

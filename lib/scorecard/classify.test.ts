@@ -6,10 +6,11 @@ import { classify, normalizeResult, type Classification, type PodFacts } from '.
 import { classifyPodLog } from './index.ts';
 import type { ScorecardResultDocument } from './schema.ts';
 import { largestFixture, loadFixtures, noisyLog, STDERR_LINES } from './testing.ts';
+import { FIXTURES } from '../../test/fixtures/scorecard.ts';
 
 const fixtures = loadFixtures();
 const stderr = STDERR_LINES.join('\n');
-const line08 = fixtures.find((f) => f.file.startsWith('08'))!.line;
+const line08 = fixtures.find((f) => f.file === FIXTURES.cliShowDetails)!.line;
 const line01 = fixtures[0].line;
 
 function assertSafeReason(c: Classification, context: string): void {
@@ -67,7 +68,7 @@ test('classify: a check runtime error is stored and flagged, with a short reason
 test('classify: every failure class, with the reason that explains it', () => {
   const bad = JSON.parse(line01);
   bad.score = 11;
-  const otherRepo = line01.replace('rohankh532/scorecard-OIDC-test', 'o/other');
+  const otherRepo = line01.replace(fixtures[0].value.repo.name, 'github.com/o/other');
   const polluted = line01.replace('{', '{"__proto__":{"polluted":true},');
   const cases: Array<[string, string | { text: string; bytes: number; truncated: boolean }, PodFacts | undefined, string, RegExp]> = [
     // no-result
@@ -118,7 +119,7 @@ test('classify: every failure class, with the reason that explains it', () => {
 });
 
 test('classify: a valid result wins over broken result-like text and over a cap cut after it', () => {
-  const bad = line01.replace('"score":5.1', '"score":55');
+  const bad = line01.replace(`"score":${fixtures[0].value.score}`, '"score":55');
   const cases: Array<[string, string | { text: string; bytes: number; truncated: boolean }]> = [
     ['broken copy before', `${bad}\n${line01}\n`],
     ['unparsable copy after', `${line01}\n${line01.slice(0, 900)}\n`],
@@ -128,7 +129,7 @@ test('classify: a valid result wins over broken result-like text and over a cap 
 });
 
 test('classify: too many different results is refused, not guessed', () => {
-  const many = Array.from({ length: 9 }, (_, i) => line01.replace('"score":5.1', `"score":${i}`)).join('\n');
+  const many = Array.from({ length: 9 }, (_, i) => line01.replace(`"score":${fixtures[0].value.score}`, `"score":${i}`)).join('\n');
   const c = classify(many);
   assert.equal(!c.ok && c.failure, 'invalid-result');
   assert.match(!c.ok ? c.reason : '', /^more than 8 different Scorecard results/);

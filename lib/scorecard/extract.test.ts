@@ -58,7 +58,7 @@ test('extract: broken result-like text is reported as malformed, with its line',
   const cases: Array<[string, string, RegExp]> = [
     ['cut line followed by more log', `a\n${fx.line.slice(0, 2000)}\nb\n`, /^line 2: result-like text is not a complete JSON document$/],
     ['trailing comma', `${fx.line.slice(0, -1)},}\n`, /^line 1: result-like text is not valid JSON/],
-    ['NaN literal', fx.line.replace('"score":5.1', '"score":NaN') + '\n', /^line 1: result-like text is not valid JSON/],
+    ['NaN literal', fx.line.replace(`"score":${fixtures[0].value.score}`, '"score":NaN') + '\n', /^line 1: result-like text is not valid JSON/],
     ['pretty block with a missing comma', JSON.stringify(fx.value, null, 2).replace('",\n', '"\n') + '\n', /^line 1: result-like text is not valid JSON/],
     ['longer than the document limit', fx.line.replace('"checks":', `"junk":"${'j'.repeat(5000)}","checks":`) + '\n', /^line 1: document longer than 4096 characters$/],
     ['pretty-printed, longer than the document limit', JSON.stringify(fx.value, null, 2) + '\n', /^line 1: document longer than 4096 characters$/],
@@ -98,7 +98,7 @@ test('extract: different results are all reported; identical ones are folded', (
   assert.equal(e.documents.length, 2);
   assert.equal(e.documentsSeen, 4);
   assert.deepEqual(e.documents.map((d) => d.line), [1, 2]);
-  const many = Array.from({ length: 20 }, (_, i) => a.line.replace('"score":5.1', `"score":${i / 10}`)).join('\n');
+  const many = Array.from({ length: 20 }, (_, i) => a.line.replace(`"score":${fixtures[0].value.score}`, `"score":${i / 10}`)).join('\n');
   const capped = extractDocuments(many, { maxDocuments: 3 });
   assert.equal(capped.documents.length, 3);
   assert.equal(capped.documentsDropped, true);

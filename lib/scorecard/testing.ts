@@ -1,14 +1,15 @@
 // Test and benchmark helpers: the real Scorecard fixtures and pod logs built around them.
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { SCORECARD_FIXTURES } from '../../test/fixtures/scorecard.ts';
-
-export const FIXTURE_DIR = SCORECARD_FIXTURES;
+import { fixtureFiles } from '../../test/fixtures/scorecard.ts';
 
 export interface Fixture {
+  /** The file name. */
   file: string;
+  /** Where it is: the project's fixtures, or the shared corpus when present. */
+  path: string;
   /** The file as published (one line, or pretty-printed for 06 and 08). */
   text: string;
   /** The same document minified: what the CLI prints on stdout. */
@@ -23,14 +24,11 @@ export interface Fixture {
 }
 
 export function loadFixtures(): Fixture[] {
-  return readdirSync(FIXTURE_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((file) => {
-      const text = readFileSync(FIXTURE_DIR + file, 'utf8');
-      const value = JSON.parse(text);
-      return { file, text, line: JSON.stringify(value), value };
-    });
+  return fixtureFiles().map((path) => {
+    const text = readFileSync(path, 'utf8');
+    const value = JSON.parse(text);
+    return { file: basename(path), path, text, line: JSON.stringify(value), value };
+  });
 }
 
 export function largestFixture(): Fixture {

@@ -23,6 +23,12 @@ interface LocalJob {
   spawnError?: string;
 }
 
+// The standard proxy variables Scorecard (Go's net/http) honours: behind a proxy, runs need them.
+const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+function proxyEnv(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(PROXY_VARS.filter((k) => env[k] !== undefined).map((k) => [k, env[k]!]));
+}
+
 /** Where `scorecard` is on PATH, or undefined. */
 export function findExecutable(name: string, path = process.env.PATH ?? ''): string | undefined {
   for (const dir of path.split(delimiter)) {
@@ -92,7 +98,7 @@ export class LocalJobRunner implements ClusterApi {
     this.jobs.set(this.key(namespace, name), j);
     // The Job's args, never a shell: the repository name was validated, and no shell sees it anyway.
     const child = spawn(this.o.executable, container.args ?? [], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, GITHUB_AUTH_TOKEN: this.o.env.GITHUB_AUTH_TOKEN ?? this.o.env.GITHUB_TOKEN },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...proxyEnv(this.o.env), GITHUB_AUTH_TOKEN: this.o.env.GITHUB_AUTH_TOKEN ?? this.o.env.GITHUB_TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     j.child = child;

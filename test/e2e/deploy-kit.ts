@@ -1,9 +1,42 @@
 // Helpers of the deploy tests: raw API calls (server-side apply with dryRun and strict field
 // validation, which client-node's object API cannot ask for), discovery, a CRD-schema walk that
-// is stricter than the API server, and RBAC rule sets.
+// is stricter than the API server, RBAC rule sets, and the render of a kustomization by real
+// kustomize (the binary build-tools.sh builds, the same code as `kubectl apply -k`).
+import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
-import type { KubeObject } from './deploy-kustomize.ts';
+import { parseAllDocuments } from 'yaml';
+import { kustomizeBin } from '../cluster/tools.ts';
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** Kinds without a namespace (those knative/ may contain). */
+export const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'CustomResourceDefinition',
+  'PriorityClass',
+  'StorageClass',
+]);
+
+export const idOf = (o: KubeObject): string => `${o.apiVersion.split('/').length > 1 ? o.apiVersion.split('/')[0] : 'core'}/${o.kind}/${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
+
+/**
+ * `kustomize build <dir>`: what `kubectl apply -k <dir>` sends. kustomize's errors (a cycle, an
+ * unknown field, a missing file) fail the caller with kustomize's own message.
+ */
+export function renderKustomization(dir: string): KubeObject[] {
+  const out = execFileSync(kustomizeBin(), ['build', dir], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+  return parseAllDocuments(out).map((d) => d.toJSON() as KubeObject).filter((o) => o !== null);
+}
 
 export interface RawResponse {
   status: number;

@@ -1,4 +1,4 @@
-// knative/ (what `kubectl apply -k knative/` installs), validated two ways:
+// knative/ (what `kubectl apply -k knative/base/` installs), validated two ways:
 // - statically: the render, its cross-references, the ConfigMap against the real config loader,
 //   hardening, Knative's own field rules, and the generated webhook configurations;
 // - on the local control plane with the Knative CRDs: server-side dry-run with strict field
@@ -10,7 +10,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -26,15 +27,18 @@ import { clusterApi, KubeError } from '../../lib/kube/cluster.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { goModuleDir, KNATIVE_SERVING_MODULE } from '../cluster/config.ts';
 import { getSharedControlPlane, waitForJobFinished, type ControlPlane } from '../cluster/harness.ts';
-import { Discovery, dryRunCreate, kubeRequest, podTemplates, relocate, ruleKeys, schemaProblems, selfRules, serverSideApply } from './deploy-kit.ts';
-import { CLUSTER_SCOPED, idOf, renderKustomization, type KubeObject } from './deploy-kustomize.ts';
+import { CLUSTER_SCOPED, Discovery, dryRunCreate, idOf, kubeRequest, podTemplates, relocate, renderKustomization, ruleKeys, schemaProblems, selfRules, serverSideApply, type KubeObject } from './deploy-kit.ts';
 import { startPipeline, type Pipeline } from './pipeline-kit.ts';
-import { fixturePath } from '../fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NS = 'posture';
-const base = renderKustomization(join(ROOT, 'knative'));
-const overlay = renderKustomization(join(ROOT, 'knative', 'overlays', 'cronjob'));
+// Rendered by real kustomize (the binary test/cluster/build-tools.sh builds), as
+// `kubectl apply -k` would: the base, and every overlay beside it.
+const base = renderKustomization(join(ROOT, 'knative', 'base'));
+const OVERLAYS = readdirSync(join(ROOT, 'knative', 'overlays')).sort();
+const overlays = new Map(OVERLAYS.map((name) => [name, renderKustomization(join(ROOT, 'knative', 'overlays', name))]));
+const overlay = overlays.get('cronjob')!;
 
 const find = (objs: KubeObject[], kind: string, name: string): KubeObject => {
   const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
@@ -80,7 +84,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
     'networking.k8s.io/NetworkPolicy/posture/posture-scorecard-jobs',
     'networking.k8s.io/NetworkPolicy/posture/posture-admission',
     // Whatever `npm run generate:webhooks` wrote: adding a webhook file adds its configuration.
-    ...renderKustomization(join(ROOT, 'knative', 'webhooks')).map(idOf),
+    ...renderKustomization(join(ROOT, 'knative', 'base', 'webhooks')).map(idOf),
   ].sort();
   assert.ok(ids.includes('admissionregistration.k8s.io/ValidatingWebhookConfiguration/-/posture-job-guard'));
   assert.deepEqual(ids, expected);
@@ -101,7 +105,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
 });
 
 test('secrets.example.yaml is not part of the kustomization and holds the Secrets the manifests reference', () => {
-  const k = parse(readFileSync(join(ROOT, 'knative', 'kustomization.yaml'), 'utf8'));
+  const k = parse(readFileSync(join(ROOT, 'knative', 'base', 'kustomization.yaml'), 'utf8'));
   assert.ok(!k.resources.includes('secrets.example.yaml'));
   const secrets = parseAllDocuments(readFileSync(join(ROOT, 'knative', 'secrets.example.yaml'), 'utf8')).map((d) => d.toJSON());
   const byName = new Map(secrets.map((s) => [s.metadata.name, s]));
@@ -137,7 +141,7 @@ test('the generated webhook configurations are what the deployed configuration g
   const data = find(base, 'ConfigMap', 'posture-config').data as Record<string, string>;
   const generated = await renderWebhookOutputs(loadConfig({ ...data }));
   for (const [path, text] of generated) {
-    if (!path.startsWith('knative/webhooks/')) continue;
+    if (!path.startsWith('knative/base/webhooks/')) continue;
     assert.equal(readFileSync(join(ROOT, path), 'utf8'), text, `${path} differs from what the ConfigMap's settings generate: run npm run generate:webhooks or align config.yaml`);
   }
   const svc = find(base, 'Service', 'posture-admission');
@@ -318,6 +322,30 @@ test('the Roles are the RBAC matrix, bound to their own ServiceAccounts only', (
   }
 });
 
+test('knative/ is laid out so kustomize renders each root: the base and every overlay, none inside another', () => {
+  assert.deepEqual(OVERLAYS, ['cronjob']);
+  assert.ok(base.length > 0);
+  for (const [name, objects] of overlays) assert.ok(objects.length > 0, name);
+  // An overlay inside its base's folder is what kustomize refuses ("cycle detected"): prove the
+  // binary used here is one that does, so a render that passes is one `kubectl apply -k` gives.
+  const scratch = mkdtempSync(join(tmpdir(), 'posture-kustomize-'));
+  try {
+    writeFileSync(join(scratch, 'kustomization.yaml'), 'resources:\n  - cm.yaml\n');
+    writeFileSync(join(scratch, 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n');
+    mkdirSync(join(scratch, 'overlay'));
+    writeFileSync(join(scratch, 'overlay', 'kustomization.yaml'), 'resources:\n  - ../\n');
+    assert.throws(() => renderKustomization(join(scratch, 'overlay')), /cycle detected/);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+});
+
+test('YAML numbers are read as kustomize reads them: the admission certificate mode 0440 is octal (288), not decimal 440', () => {
+  const volumes = any(find(base, 'Deployment', 'posture-admission')).spec.template.spec.volumes;
+  const modes = volumes.filter((v: any) => v.secret).map((v: any) => v.secret.defaultMode);
+  assert.deepEqual(modes, [0o440]);
+});
+
 test('the CronJob overlay: the PingSource replaced by a CronJob with the same schedule, POSTing a binary-mode ping', () => {
   const b = new Set(base.map(idOf));
   const o = new Set(overlay.map(idOf));
@@ -427,9 +455,11 @@ describe('on the local control plane', () => {
     await dryRunAll(base);
   });
 
-  test('every object of the CronJob overlay passes the same dry-run', async () => {
-    await dryRunAll(overlay);
-  });
+  for (const name of OVERLAYS) {
+    test(`every object of the overlay ${name} passes the same dry-run`, async () => {
+      await dryRunAll(overlays.get(name)!);
+    });
+  }
 
   test('the same checks catch a misspelt field, a field behind an off Knative flag and a non-storage version', async () => {
     const mutate = (kind: string, name: string, f: (o: any) => void): KubeObject => {
@@ -597,7 +627,7 @@ describe('on the local control plane', () => {
 
       test('ticks, harvests and the reconcile all run without a single refused call, and every repository is scored', async () => {
         const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
-        const docs = ['01-v4-unknown-nodetails_scorecard-webapp_results.json', '02-v4-unknown-nodetails_scorecard-action_signing-results.json', '04-v4.10.5-rfc3339-details_scorecard-webapp_imposter-commit-results.json'].map((f) => JSON.parse(fixture(f)));
+        const docs = [FIXTURES.v4DateOnly, FIXTURES.v4Unsupported, FIXTURES.v4Rfc3339Details].map((f) => JSON.parse(fixture(f)));
         const repos = docs.map((d) => {
           const r = parseRepo(d.repo.name);
           if (!r.ok) throw new Error(r.reason);

@@ -13,14 +13,14 @@ import { jobState } from '../../lib/jobs/status.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { useControlPlane } from './plane.ts';
 import { startPipeline, type Pipeline } from './pipeline-kit.ts';
-import { fixturePath } from '../fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
 
 const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
-const FIXTURES = [
-  '01-v4-unknown-nodetails_scorecard-webapp_results.json',
-  '02-v4-unknown-nodetails_scorecard-action_signing-results.json',
-  '04-v4.10.5-rfc3339-details_scorecard-webapp_imposter-commit-results.json',
-  '08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json',
+const RESULTS = [
+  FIXTURES.v4DateOnly,
+  FIXTURES.v4Unsupported,
+  FIXTURES.v4Rfc3339Details,
+  FIXTURES.cliShowDetails,
 ];
 const STDERR = '2026/11/23 10:00:00 Starting [Binary-Artifacts]\n{"level":"info","ts":1,"msg":"fetching tarball"}\n';
 const DUE = new Date('2026-01-01T00:00:00Z');
@@ -66,7 +66,7 @@ async function harvestedCount(db: Db): Promise<number> {
 
 test('a tick scores real fixture results end to end: the database holds exactly each score and every check', async () => {
   const p = await freshPipeline('pipe');
-  const docs = FIXTURES.map((f) => ({ text: fixture(f), doc: JSON.parse(fixture(f)) }));
+  const docs = RESULTS.map((f) => ({ text: fixture(f), doc: JSON.parse(fixture(f)) }));
   const repos = docs.map((d) => repo(d.doc.repo.name));
   await seed(p.database.db, repos);
   docs.forEach((d, i) => plane.cp.setPodLog({ namespace: p.config.namespace, jobName: jobName(repos[i], DUE), content: STDERR + d.text + (d.text.endsWith('\n') ? '' : '\n'), exitCode: 0 }));
@@ -95,7 +95,7 @@ test('a tick scores real fixture results end to end: the database holds exactly 
 
 test('completion events delivered three times in shuffled order, and 20% dropped: same database as once, all harvested after the next reconcile', async () => {
   const p = await freshPipeline('dup');
-  const base = JSON.parse(fixture(FIXTURES[3]));
+  const base = JSON.parse(fixture(RESULTS[3]));
   const repos = Array.from({ length: 20 }, (_, i) => repo(`github.com/posture-e2e/dup-${i}`));
   await seed(p.database.db, repos);
   repos.forEach((r, i) => {
@@ -150,7 +150,7 @@ test('a failed Job, a garbage log and a 50 MB log are stored as failed runs with
   plane.cp.setPodLog({ namespace: ns, jobName: jobName(failed, DUE), content: 'Error: fetching repo: 502 Bad Gateway\n', exitCode: 1 });
   plane.cp.setPodLog({ namespace: ns, jobName: jobName(garbage, DUE), content: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1') + '\n{"score": 11, "checks": "x"}\n' + JSON.stringify({ date: '2026-01-01', repo: { name: garbage.canonical, commit: 'x' }, scorecard: { version: 'v5.3.0', commit: 'y' }, score: 11, checks: [] }) + '\n', exitCode: 0 });
   const line = '2026/11/23 10:00:00 noisy stderr line '.padEnd(199, 'x') + '\n';
-  const doc = { ...JSON.parse(fixture(FIXTURES[3])), repo: { name: huge.canonical, commit: 'abc' } };
+  const doc = { ...JSON.parse(fixture(RESULTS[3])), repo: { name: huge.canonical, commit: 'abc' } };
   plane.cp.setPodLog({ namespace: ns, jobName: jobName(huge, DUE), content: line.repeat(Math.ceil((50 * 1024 * 1024) / line.length)) + JSON.stringify(doc) + '\n', exitCode: 0 });
 
   const rssBefore = process.memoryUsage().rss;

@@ -14,9 +14,9 @@ import { jobName } from '../../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { up, type UpHandle } from '../../lib/up/up.ts';
 import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
-import { fixturePath } from '../fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
 
-const FIXTURE = fixturePath('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json');
+const FIXTURE = fixturePath(FIXTURES.cliShowDetails);
 const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8'));
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 const handles: UpHandle[] = [];

@@ -1,0 +1,208 @@
+// The real Scorecard CLI (v5.3.0 and v5.4.0, built from the Go module proxy by
+// test/cluster/build-tools.sh), with no route to GitHub (test/fixtures/scorecard-cli.ts):
+//  - `--local` on a git repository made here: the JSON result, then a check runtime error,
+//    exit 1; the committed real fixtures are what these binaries print;
+//  - `--repo`: v5.3.0 `Error: scorecard.Run: repo unreachable`, exit 1; v5.4.0 `Skipping`, exit 0;
+//  - each output through `posture results parse`, as a kwok pod's log through the harvester, and
+//    the `--repo` runs through `posture up`'s local runner, classified as they should be: a real
+//    result is stored (flagged: a check hit a runtime error); GitHub out of reach is
+//    `infrastructure` (the scheduler/harvester issue's class: retried soon, never backed off).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import * as k8s from '@kubernetes/client-node';
+import { runCliCaptured } from '../../lib/cli/testing.ts';
+import { addRepos, latestScore, runByJobName } from '../../lib/db/index.ts';
+import { jobName } from '../../lib/jobs/spec.ts';
+import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
+import { validateResult } from '../../lib/scorecard/schema.ts';
+import { up, type UpHandle } from '../../lib/up/up.ts';
+import { scorecardBin, SCORECARD_VERSIONS } from '../cluster/tools.ts';
+import { fixturePath } from '../fixtures/scorecard.ts';
+import { NO_ROUTE_ENV, realFixture, runScorecard, scoreLocal, withoutDate, type ScorecardRun } from '../fixtures/scorecard-cli.ts';
+import { startPipeline } from './pipeline-kit.ts';
+import { useControlPlane } from './plane.ts';
+
+const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
+const scratch = mkdtempSync(join(tmpdir(), 'posture-scorecard-cli-'));
+const file = (name: string, text: string) => {
+  const p = join(scratch, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+/** What each version prints after the result of a `--local` run whose Fuzzing check cannot reach oss-fuzz. */
+const LOCAL_ERROR: Record<string, RegExp> = {
+  'v5.3.0': /^Error: check runtime error: Fuzzing: internal error: .*proxyconnect tcp: dial tcp 127\.0\.0\.1:9: connect: connection refused$/m,
+  'v5.4.0': /^Error: one or more checks failed during execution$/m,
+};
+
+const runs = new Map<string, { local: ScorecardRun; remote: ScorecardRun }>();
+before(() => {
+  for (const v of SCORECARD_VERSIONS) {
+    runs.set(v, { local: scoreLocal(v), remote: runScorecard(v, ['--repo=github.com/posture-e2e/unreachable', '--format=json', '--show-details']) });
+  }
+});
+
+describe('the real Scorecard CLI', () => {
+  test('the versions built are the versions tested, and they say so', () => {
+    assert.deepEqual(SCORECARD_VERSIONS, ['v5.3.0', 'v5.4.0']);
+    for (const v of SCORECARD_VERSIONS) {
+      const r = runScorecard(v, ['version']);
+      assert.match(r.stdout + r.stderr, new RegExp(`GitVersion:\\s+${v.replace(/\./g, '\\.')}`), `${scorecardBin(v)}: ${r.stdout}${r.stderr}`);
+    }
+  });
+
+  for (const v of ['v5.3.0', 'v5.4.0']) {
+    test(`${v} --local: one JSON result on stdout, then the runtime error, exit 1; the committed fixtures are what it prints`, () => {
+      const { local } = runs.get(v)!;
+      assert.equal(local.code, 1, local.stderr);
+      const lines = local.stdout.trimEnd().split('\n');
+      assert.equal(lines.length, 1, 'one line on stdout');
+      const doc = JSON.parse(lines[0]);
+      assert.equal(validateResult(doc).ok, true);
+      assert.equal(doc.scorecard.version, v);
+      assert.deepEqual(doc.repo, { name: 'file://.', commit: 'unknown' });
+      assert.match(local.stderr, LOCAL_ERROR[v]);
+      const fuzzing = doc.checks.find((c: any) => c.name === 'Fuzzing');
+      assert.equal(fuzzing.score, -1);
+      assert.match(fuzzing.reason, /^internal error: /);
+      // The committed real outputs: the same result (but for the run's date), the same error.
+      assert.deepEqual(withoutDate(JSON.parse(readFileSync(fixturePath(realFixture(v, 'local.json')), 'utf8'))), withoutDate(doc));
+      assert.match(readFileSync(fixturePath(realFixture(v, 'local.pod-log.txt')), 'utf8'), LOCAL_ERROR[v]);
+    });
+  }
+
+  test('v5.3.0 --repo with no route to GitHub: "Error: scorecard.Run: repo unreachable", exit 1, nothing on stdout', () => {
+    const { remote } = runs.get('v5.3.0')!;
+    assert.equal(remote.code, 1);
+    assert.equal(remote.stdout, '');
+    assert.match(remote.stderr, /^Error: scorecard\.Run: repo unreachable: Get "https:\/\/api\.github\.com\/repos\/posture-e2e\/unreachable": .*connection refused$/m);
+    assert.match(readFileSync(fixturePath(realFixture('v5.3.0', 'repo-unreachable.pod-log.txt')), 'utf8'), /^Error: scorecard\.Run: repo unreachable: /m);
+  });
+
+  test('v5.4.0 --repo with no route to GitHub: "Skipping <repo>: run: repo unreachable", exit 0, nothing on stdout; one line per repository with --repos', () => {
+    const { remote } = runs.get('v5.4.0')!;
+    assert.equal(remote.code, 0, remote.stderr);
+    assert.equal(remote.stdout, '');
+    assert.match(remote.stderr, /^Skipping github\.com\/posture-e2e\/unreachable: run: repo unreachable: .*connection refused$/m);
+    assert.match(readFileSync(fixturePath(realFixture('v5.4.0', 'repo-unreachable.pod-log.txt')), 'utf8'), /^Skipping github\.com\/posture-fixtures\/unreachable: run: repo unreachable: /m);
+    const many = runScorecard('v5.4.0', ['--repos=github.com/posture-e2e/a,github.com/posture-e2e/b', '--format=json']);
+    assert.equal(many.code, 0, many.stderr);
+    assert.equal(many.stdout, '');
+    assert.equal([...many.stderr.matchAll(/^Skipping github\.com\/posture-e2e\/(a|b): run: repo unreachable: /gm)].length, 2, many.stderr);
+  });
+});
+
+describe('their outputs through `posture results parse`', () => {
+  for (const v of ['v5.3.0', 'v5.4.0']) {
+    test(`${v} --local: the result, flagged for the runtime error (exit 0: a result was found)`, async () => {
+      const { local } = runs.get(v)!;
+      const r = await runCliCaptured(['results', 'parse', file(`${v}-local.log`, local.log)], {});
+      assert.equal(r.code, 0, r.stderr);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.ok, true);
+      assert.equal(out.flagged, true);
+      assert.equal(out.result.scorecardVersion, v);
+      assert.equal(out.result.score, JSON.parse(local.stdout).score);
+    });
+  }
+  // Awaits the `infrastructure` class of helper h12's work (lib/scorecard/classify.ts).
+  for (const v of ['v5.3.0', 'v5.4.0']) {
+    test(`${v} --repo unreachable: infrastructure, quoting Scorecard's line`, async () => {
+      const { remote } = runs.get(v)!;
+      const r = await runCliCaptured(['results', 'parse', file(`${v}-remote.log`, remote.log)], {});
+      assert.equal(r.code, 2, r.stdout);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.ok, false);
+      assert.equal(out.failure, 'infrastructure', out.reason);
+      assert.match(out.reason, /repo unreachable/);
+    });
+  }
+});
+
+describe('their outputs as kwok pods\' logs, through the harvester', () => {
+  const plane = useControlPlane();
+  test('the real --local result is stored (flagged), refused verbatim for another repository; GitHub out of reach is infrastructure', { timeout: 180_000 }, async () => {
+    const ns = await plane.cp.createNamespace('sc-cli');
+    const p = await startPipeline(plane.cp, ns);
+    const core = plane.cp.kc.makeApiClient(k8s.CoreV1Api);
+    plane.cleanup(() => p.close());
+    plane.cleanup(() => core.deleteNamespace({ name: ns }));
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } } });
+    const DUE = new Date('2026-01-01T00:00:00Z');
+    const cases: Array<{ repo: RepoId; log: string; exitCode: number; want: string; version: string; doc?: any }> = [];
+    for (const v of SCORECARD_VERSIONS) {
+      const { local, remote } = runs.get(v)!;
+      const tag = v.replace(/\./g, '-');
+      // Verbatim: a `--local` result names `file://.`, not the Job's repository.
+      cases.push({ repo: repo(`github.com/posture-e2e/${tag}-verbatim`), log: local.log, exitCode: local.code, want: 'invalid-result', version: v });
+      // The same run's output with only repo.name set to the Job's repository (what a --repo run
+      // of that repository would print): stored whatever the exit code, flagged.
+      const named = repo(`github.com/posture-e2e/${tag}-named`);
+      const doc = { ...JSON.parse(local.stdout), repo: { name: named.canonical, commit: 'unknown' } };
+      cases.push({ repo: named, log: JSON.stringify(doc) + '\n' + local.stderr, exitCode: local.code, want: 'stored', version: v, doc });
+      cases.push({ repo: repo(`github.com/posture-e2e/${tag}-unreachable`), log: remote.log, exitCode: remote.code, want: 'infrastructure', version: v });
+    }
+    await addRepos(p.database.db, cases.map((c) => ({ repo: c.repo })));
+    await p.database.db('repos').update({ next_due_at: DUE });
+    for (const c of cases) plane.cp.setPodLog({ namespace: ns, jobName: jobName(c.repo, DUE), content: c.log, exitCode: c.exitCode });
+    const tick = await p.ping(new Date());
+    assert.equal(tick.body.created, cases.length, JSON.stringify(tick.body));
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const done = await p.database.db('runs').whereNot({ outcome: 'pending' }).count('* as n').first();
+      if (Number((done as any).n) === cases.length) break;
+      if (Date.now() > deadline) throw new Error(`harvested ${(done as any).n} of ${cases.length}\n${plane.cp.diagnostics(5)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const c of cases) {
+      const run = await runByJobName(p.database.db, jobName(c.repo, DUE));
+      if (c.want === 'stored') {
+        assert.equal(run?.failure_class ?? null, null, `${c.repo.canonical}: ${run?.reason}`);
+        assert.equal(run?.flagged, true, c.repo.canonical);
+        const s = await latestScore(p.database.db, c.repo.key);
+        assert.equal(s?.score, c.doc.score);
+        assert.equal(s?.scorecardVersion, c.version);
+        assert.deepEqual(s?.checks.map((x) => [x.name, x.score, x.reason]), c.doc.checks.map((x: any) => [x.name, x.score, x.reason]));
+      } else {
+        assert.equal(run?.failure_class, c.want, `${c.repo.canonical}: ${run?.reason}`);
+        if (c.want === 'invalid-result') assert.match(run?.reason ?? '', /the result is for "file:\/\/\."/);
+        if (c.want === 'infrastructure') assert.match(run?.reason ?? '', /repo unreachable/);
+      }
+    }
+  });
+});
+
+describe('`posture up` with the real CLI on PATH and no route to GitHub', () => {
+  const handles: UpHandle[] = [];
+  after(async () => {
+    for (const h of handles) await h.stop().catch(() => {});
+  });
+  for (const v of ['v5.3.0', 'v5.4.0']) {
+    test(`${v}: the local runner runs it with the Job's arguments; the repository fails as infrastructure`, { timeout: 120_000 }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), `posture-up-${v}-`));
+      mkdirSync(join(dir, 'bin'));
+      symlinkSync(scorecardBin(v), join(dir, 'bin', 'scorecard'));
+      const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: join(dir, 'no-kubeconfig'), PATH: `${join(dir, 'bin')}:${process.env.PATH}`, GITHUB_AUTH_TOKEN: 'not-a-real-token', ...NO_ROUTE_ENV };
+      assert.equal((await runCliCaptured(['repos', 'add', 'posture-e2e/unreachable'], env)).code, 0);
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (d) => (text += d));
+      const h = await up({ env, out, apiPort: 0, admissionPort: 0 });
+      handles.push(h);
+      assert.equal(h.mode, 'local', text);
+      const deadline = Date.now() + 60_000;
+      while (!/github\.com\/posture-e2e\/unreachable: failed/.test(text)) {
+        if (Date.now() > deadline) throw new Error(`no outcome:\n${text}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      // Awaits the `infrastructure` class of helper h12's work.
+      assert.match(text, /github\.com\/posture-e2e\/unreachable: failed \(infrastructure\) .*repo unreachable/);
+      await h.stop();
+    });
+  }
+});
