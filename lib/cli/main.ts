@@ -46,7 +46,7 @@ export function findCommand(argv: string[]): { command: Command; args: string[] 
 export function parseCommandArgs(c: Command, args: string[]): Parsed | 'help' {
   const dashdash = args.indexOf('--');
   if ((dashdash < 0 ? args : args.slice(0, dashdash)).some(isHelp)) return 'help';
-  if (!c.options) return { values: {}, positionals: args };
+  if (!c.options) return { values: {}, positionals: dashdash < 0 ? args : [...args.slice(0, dashdash), ...args.slice(dashdash + 1)] };
   const options = Object.fromEntries(Object.entries(c.options).map(([n, o]) => [n, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]));
   try {
     const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: HELP_OPTION.short } }, allowPositionals: true, strict: true });

@@ -16,12 +16,17 @@ function table(headers: string[], rows: string[][], widths: number[]): string {
   const center = (s: string, w: number) => ' '.repeat(Math.floor((w - s.length) / 2)) + s + ' '.repeat(Math.ceil((w - s.length) / 2));
   let out = rule + '|' + headers.map((h, i) => ` ${center(h, widths[i])} `).join('|') + '|\n' + rule;
   for (const row of rows) {
-    const cells = row.map((c, i) => (c === '' ? [''] : c.length <= widths[i] ? [c] : wrap(c, widths[i])));
+    const cells = row.map((c, i) => (c === '' ? [''] : c.length <= widths[i] ? [c] : wrapHard(c, widths[i])));
     const height = Math.max(...cells.map((c) => c.length));
     for (let l = 0; l < height; l++) out += '|' + cells.map((c, i) => ` ${(c[l] ?? '').padEnd(widths[i])} `).join('|') + '|\n';
     out += rule;
   }
   return out;
+}
+
+/** Wraps at spaces, and cuts a word longer than the column (a URL in a reason). */
+function wrapHard(text: string, width: number): string[] {
+  return wrap(text, width).flatMap((l) => (l.length <= width ? [l] : (l.match(new RegExp(`.{1,${width}}`, 'g')) ?? [l])));
 }
 
 const scoreText = (n: number) => (n < 0 ? '?' : `${n} / 10`);

@@ -13,6 +13,8 @@ import { createInterface } from 'node:readline';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 
 export const CONTROL_SOCKET = 'control.sock';
+/** The holder name `posture up` writes into the data folder's lock; the CLI forwards to a live holder of this name. */
+export const UP_HOLDER = 'posture up';
 
 export function controlSocketPath(dataDir: string, cwd = process.cwd()): string {
   return join(resolve(cwd, dataDir), CONTROL_SOCKET);
