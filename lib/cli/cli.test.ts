@@ -80,6 +80,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
     before(async () => {
       if (kind === 'postgres') {
         pg = await createPostgresDatabase();
+        await migrate(pg.db);
         env = { DATABASE_URL: pg.url! };
       } else env = { POSTURE_DATA_DIR: mkdtempSync(join(dir, 'data-')) };
     });
@@ -259,7 +260,7 @@ test('admission review: --exit-code exits 4 on a denial and 0 on an allow; file 
   assert.equal(denied.code, 4);
   assert.equal(JSON.parse(denied.stdout).response.allowed, false);
   assert.equal((await runCliCaptured(['admission', 'review', 'protected-namespaces', file], {})).code, 0, 'without --exit-code a denial exits 0');
-  const admin = admissionReview({ operation: 'DELETE', oldObject: object('Namespace', 'kube-system'), caller: user('root', ['system:masters']), uid: 'r-2' });
+  const admin = admissionReview({ operation: 'DELETE', oldObject: object('Namespace', 'kube-system'), caller: user('root', 'system:masters'), uid: 'r-2' });
   const allowed = await runCliCaptured(['admission', 'review', 'protected-namespaces', '-', '--exit-code'], {}, JSON.stringify(admin));
   assert.equal(allowed.code, 0, allowed.stderr);
   for (const [path, message] of [[join(dir, 'nope.json'), /no such file/], [dir, /is a directory, not a file/]] as const) {

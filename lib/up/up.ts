@@ -201,7 +201,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
       schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
     }
-    const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log });
+    const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log, metrics: false });
     servers.push(api);
     const apiPort = await listen(api, o.apiPort ?? config.port, '127.0.0.1');
     const apiUrl = `http://127.0.0.1:${apiPort}`;
