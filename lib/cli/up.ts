@@ -2,6 +2,7 @@
 // `posture` processes run inside it, over its control socket (lib/up/control.ts).
 import type { ControlRequest, ControlStreams } from '../up/control.ts';
 import { up, type UpOptions } from '../up/up.ts';
+import { withSharedDatabase } from './context.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 
 /** Runs a forwarded command on up's database; only database commands are taken. */
@@ -13,7 +14,8 @@ export function controlRunner(env: Record<string, string | undefined>): NonNulla
       streams.stderr.write(`posture up: only database commands run through posture up, not ${JSON.stringify(request.argv.join(' '))}\n`);
       return EXIT.usage;
     }
-    return runCli(request.argv, { ...streams, env, interactive: false, cwd: request.cwd, database });
+    // Commands that open the database from their env (not their io) get up's too.
+    return withSharedDatabase(database, () => runCli(request.argv, { ...streams, env, interactive: false, cwd: request.cwd, database }));
   };
 }
 
