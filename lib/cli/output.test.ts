@@ -20,7 +20,7 @@ async function print(format: OutputFormat, pages: Array<Array<{ n: string; v: nu
   const out = new PassThrough();
   let text = '';
   out.on('data', (d) => (text += d));
-  const p = new ListPrinter(out, format, [{ header: 'NAME', value: (r) => r.n }, { header: 'VALUE', value: (r) => String(r.v) }, { header: 'WIDE', value: () => 'w', wide: true }], (r) => ({ name: r.n, value: r.v }));
+  const p = new ListPrinter<{ n: string; v: number }>(out, format, [{ header: 'NAME', value: (r) => r.n }, { header: 'VALUE', value: (r) => String(r.v) }, { header: 'WIDE', value: () => 'w', wide: true }], (r) => ({ name: r.n, value: r.v }));
   for (const page of pages) await p.page(page);
   await p.end();
   return text;

@@ -1,7 +1,7 @@
 // `posture up`: see lib/up/up.ts. Runs until SIGINT or SIGTERM. Database commands of other
 // `posture` processes run inside it, over its control socket (lib/up/control.ts).
 import type { ControlRequest, ControlStreams } from '../up/control.ts';
-import { up, type UpOptions } from '../up/up.ts';
+import type { UpOptions } from '../up/up.ts';
 import { withSharedDatabase } from './context.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 
@@ -30,6 +30,8 @@ export const commands: Command[] = [
     options: {},
     async run(args, io) {
       if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
+      // Loaded here: the Kubernetes client is large, and other commands (and --help) do not need it.
+      const { up } = await import('../up/up.ts');
       let handle;
       try {
         handle = await up({ env: io.env, out: io.stdout, control: controlRunner(io.env) });
