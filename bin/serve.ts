@@ -6,7 +6,7 @@
 import { loadConfig } from '../lib/config/index.ts';
 import type { Handle } from '../lib/function/handle.ts';
 import { createLogger } from '../lib/log/index.ts';
-import { createFunctionServer, listen } from '../lib/function/server.ts';
+import { createFunctionServer, createMetricsServer, listen } from '../lib/function/server.ts';
 
 const FUNCTIONS = ['scheduler', 'harvester', 'api', 'admission'];
 const name = process.argv[2];
@@ -20,10 +20,15 @@ const mod = (await import(`../functions/${name}/index.ts`)) as { handle: Handle;
 if (mod.serve) {
   await mod.serve();
 } else {
-  const server = createFunctionServer({ name, handle: mod.handle, log });
+  // The score API is public (Knative exposes PORT): its metrics go on a port the route does not reach.
+  const publicApi = name === 'api';
+  const server = createFunctionServer({ name, handle: mod.handle, log, metrics: !publicApi });
   const port = await listen(server, config.port, process.env.HOST ?? '0.0.0.0');
   log.info({ port }, `${name} listening`);
+  const metrics = publicApi && config.metricsPort !== 0 ? createMetricsServer() : undefined;
+  if (metrics) log.info({ port: await listen(metrics, config.metricsPort, process.env.HOST ?? '0.0.0.0') }, 'metrics listening');
   const stop = () => {
+    metrics?.close();
     server.close(() => void mod.shutdown?.().finally(() => process.exit(0)));
     server.closeIdleConnections();
   };

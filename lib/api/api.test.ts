@@ -141,11 +141,15 @@ describeEachDatabase('score API', (ctx) => {
     const old = String((await call(`${PROJECT}/badge`, { commit: C3 })).body);
     assert.ok(old.includes('openssf scorecard: 6.6') && old.includes('fill="#a4a61d"'));
     assert.equal((await call(`${PROJECT}/badge`, {}, { 'if-none-match': r.headers!.etag })).statusCode, 304);
-    assert.equal((await call(`${PROJECT}/badge`, { commit: 'e'.repeat(40) })).statusCode, 404);
+    // No result for that commit: still an image (shields.io answers such badges with 200), never JSON.
+    const none = await call(`${PROJECT}/badge`, { commit: 'e'.repeat(40) });
+    assert.equal(none.statusCode, 200);
+    assert.equal(none.headers?.['x-posture-reason'], 'no-result-for-commit');
+    assert.ok(String(none.body).includes('<title>openssf scorecard: no result for commit</title>'));
   });
 
   test('404: unknown repository, and known but never scored (each says which)', async () => {
-    for (const route of ['', '/history', '/badge']) {
+    for (const route of ['', '/history']) {
       const unknown = await call(`/projects/github.com/nobody/nothing${route}`);
       assert.equal(unknown.statusCode, 404, route);
       assert.equal(unknown.headers?.['content-type'], 'application/json; charset=utf-8');
@@ -154,11 +158,20 @@ describeEachDatabase('score API', (ctx) => {
       assert.equal(unknown.headers?.['cache-control'], 'public, max-age=60');
     }
     await addRepos(ctx.db, [{ repo: (parseRepo('Waiting/Room') as any).repo }]);
-    for (const route of ['', '/history', '/badge']) {
+    for (const route of ['', '/history']) {
       const waiting = await call(`/projects/github.com/waiting/room${route}`);
       assert.equal(waiting.statusCode, 404, route);
       assert.equal(body(waiting).reason, 'not-scored');
       assert.match(body(waiting).error, /github\.com\/Waiting\/Room is known but has no Scorecard result yet/);
+    }
+    // Badges are images in READMEs: an SVG that says why, not a JSON 404 (a broken image).
+    for (const [path, reason, text] of [['nobody/nothing', 'unknown-repo', 'unknown repo'], ['waiting/room', 'not-scored', 'not scored yet']]) {
+      const badge = await call(`/projects/github.com/${path}/badge`);
+      assert.equal(badge.statusCode, 200, path);
+      assert.equal(badge.headers?.['content-type'], 'image/svg+xml; charset=utf-8');
+      assert.equal(badge.headers?.['x-posture-reason'], reason);
+      assert.equal(badge.headers?.['cache-control'], 'public, max-age=60');
+      assert.ok(String(badge.body).includes(`<title>openssf scorecard: ${text}</title>`), path);
     }
     assert.equal(body(await call('/projects/github.com/waiting/room', { commit: C1 })).reason, 'not-scored');
   });
@@ -289,8 +302,9 @@ function describeHttp(ctx: { readonly db: Db }) {
         req.on('error', reject);
         req.end();
       });
-    assert.equal((await raw('/projects/github.com/ossf/scorecard/../../../../etc/passwd')).status, 404);
-    assert.equal(JSON.parse((await raw('/projects/github.com/ossf/../scorecard/x')).body).reason, 'unknown-repo', 'resolved to github.com/scorecard/x');
+    // Routed as sent: dot segments are refused, never resolved to another path or repository.
+    assert.equal((await raw('/projects/github.com/ossf/scorecard/../../../../etc/passwd')).status, 400);
+    assert.match(JSON.parse((await raw('/projects/github.com/ossf/../scorecard/x')).body).error, /dot segments/);
     assert.equal((await raw(`http://evil.example${PROJECT}`)).status, 200, 'absolute-form target: only the path counts');
   });
 

@@ -28,7 +28,18 @@ export const CACHE_NONE = 'no-store';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const SVG_TYPE = 'image/svg+xml; charset=utf-8';
-const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*' };
+// CORS: any page may read scores (they are public); ETag is exposed for conditional requests.
+const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, Retry-After' };
+/** The answer to a CORS preflight (a request with If-None-Match, say, from another origin). */
+const PREFLIGHT = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, HEAD',
+  'access-control-allow-headers': 'If-None-Match, If-Modified-Since, Cache-Control',
+  'access-control-max-age': '86400',
+};
+
+/** What a badge says when there is no score to show (shields.io answers 200 with such a badge, so a README shows it). */
+const BADGE_MISSING: Record<string, string> = { 'unknown-repo': 'unknown repo', 'not-scored': 'not scored yet', 'no-result-for-commit': 'no result for commit' };
 
 const requests = counter('posture_api_requests_total', 'Score API requests by route and status code', ['route', 'code']);
 
@@ -117,7 +128,10 @@ export async function answer(db: Db, req: Exclude<ApiRequest, { route: 'index' }
     }
     case 'badge': {
       const found = await findHistory(db, req.repo.key, { limit: 1, commit: req.commit });
-      if (found.status !== 'ok') return lookupError(found, requested);
+      if (found.status !== 'ok') {
+        const body = renderBadge(undefined, { style: req.style, value: BADGE_MISSING[found.status] });
+        return { statusCode: 200, headers: { ...COMMON, 'content-type': SVG_TYPE, 'cache-control': CACHE_NOT_FOUND, 'x-posture-reason': found.status }, body };
+      }
       const [latest] = found.value;
       const body = renderBadge(latest.score, { style: req.style });
       return cacheable(context, SVG_TYPE, body, latest.storedAt);
@@ -142,6 +156,10 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
     let route = 'invalid';
     let reply: StructuredReturn;
     const method = String(context.method ?? '').toUpperCase();
+    if (method === 'OPTIONS' && header(context, 'access-control-request-method') !== undefined) {
+      requests.inc({ route: 'preflight', code: '204' });
+      return { statusCode: 204, headers: { ...PREFLIGHT, 'x-content-type-options': 'nosniff' }, body: '' };
+    }
     if (!(API_METHODS as readonly string[]).includes(method)) {
       // Answered before touching the runtime: a write attempt needs no database.
       const r = routeRequest({ method, path: context.path, query: context.query ?? {} }, []);

@@ -130,9 +130,9 @@ export function escapeXml(s: string): string {
 }
 
 /** A shields.io-style two-part badge ("openssf scorecard | 7.5"). Every text is escaped. */
-export function renderBadge(score: number | undefined, options: { style?: BadgeStyle; label?: string } = {}): string {
+export function renderBadge(score: number | undefined, options: { style?: BadgeStyle; label?: string; value?: string } = {}): string {
   const label = options.label ?? BADGE_LABEL;
-  const value = badgeValue(score);
+  const value = options.value ?? badgeValue(score);
   const color = badgeColor(score);
   const lw = textWidth(label);
   const vw = textWidth(value);

@@ -98,6 +98,8 @@ export function routeRequest(req: RawRequest, allowedHosts: readonly string[]): 
   if (path.includes('\\')) return fail(400, 'backslashes are not allowed in the path');
   if (path === '' || path === '/') return { route: 'index', head };
   if (!path.startsWith('/')) return fail(400, 'the path must start with /');
+  // `//projects/…` is not `/projects/…`: a proxy or cache could read it as another resource.
+  if (path.startsWith('//')) return fail(400, 'empty path segment (double, leading or trailing slash)');
 
   const segments = path.slice(1).split('/');
   if (segments[0] !== 'projects') return fail(404, `no such route ${quote(path)}; routes: ${ROUTES.join('; ')}`);

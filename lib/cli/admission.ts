@@ -1,7 +1,6 @@
 // `posture admission review <webhook> [file|-]`: reads an AdmissionReview and prints the response
 // exactly as the admission server would send it (like `kyverno test` or `kwctl run`), so a policy
 // can be tried without a cluster. Scores for the gate come from --scores (a JSON or YAML list).
-import { readFileSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { parse as parseYaml } from 'yaml';
 import { Dispatcher } from '../admission/dispatcher.ts';
@@ -9,6 +8,7 @@ import { loadRegistry, WEBHOOKS_DIR } from '../admission/registry.ts';
 import { ScoreCache, StaticScoreFeed, type ScoreRow } from '../admission/scores.ts';
 import { loadConfig } from '../config/index.ts';
 import { parseRepo } from '../repo/identity.ts';
+import { readTextFile } from './files.ts';
 import { parseFlags } from './webhooks.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 
@@ -33,25 +33,21 @@ export function parseScores(source: string, allowedHosts: readonly string[], nam
 export const commands: Command[] = [
   {
     words: ['admission', 'review'],
-    usage: 'admission review <webhook> [file|-] [--scores FILE] [--namespace-label VALUE]',
+    usage: 'admission review <webhook> [file|-] [--scores FILE] [--namespace-label VALUE] [--exit-code]',
     summary: 'print the AdmissionReview response the admission server would send for a review',
+    description:
+      'Reads JSON or YAML (standard input when no file or -). --scores gives the gate its scores, a list of {repo, score, date}; ' +
+      '--namespace-label the value of the namespace label posture.dev/min-score. ' +
+      'Exit 0; 1 usage or a file that cannot be read; 2 not a review (the server would answer 400); 4 denied, with --exit-code.',
     async run(args, io) {
-      const { flags, words } = parseFlags(args, { scores: 'value', 'namespace-label': 'value' });
+      const { flags, words } = parseFlags(args, { scores: 'value', 'namespace-label': 'value', 'exit-code': 'switch' });
       const [name, file = '-', ...rest] = words;
       if (!name) throw new UsageError('name the webhook (posture webhooks list)');
       if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
       const config = loadConfig(io.env);
       const scoresFile = flags.get('scores') as string | undefined;
       let rows: ScoreRow[] = [];
-      if (scoresFile) {
-        let source: string;
-        try {
-          source = readFileSync(scoresFile, 'utf8');
-        } catch (err) {
-          throw new UsageError(`--scores ${scoresFile}: ${(err as Error).message}`);
-        }
-        rows = parseScores(source, config.allowedHosts, scoresFile);
-      }
+      if (scoresFile) rows = parseScores(readTextFile(scoresFile, io), config.allowedHosts, scoresFile);
       const scores = new ScoreCache({ feed: new StaticScoreFeed(rows), expectedEntries: rows.length, refreshMs: 60_000, staleAfterMs: Number.MAX_SAFE_INTEGER });
       await scores.refresh();
       const registry = await loadRegistry(WEBHOOKS_DIR, config);
@@ -63,12 +59,7 @@ export const commands: Command[] = [
           ? webhook.entries[0]
           : (webhook.entries.find((e) => e.tier?.state === 'value' && e.tier.value === label) ?? webhook.entries.find((e) => e.tier?.state === 'invalid'));
       if (!entry) throw new UsageError(`webhook ${name} does not read a namespace label`);
-      let body: string;
-      try {
-        body = file === '-' ? await text(io.stdin) : readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new UsageError(`${file}: ${(err as Error).message}`);
-      }
+      const body = file === '-' ? await text(io.stdin) : readTextFile(file, io);
       // A YAML review is accepted for convenience; the server itself only takes JSON.
       let review: unknown;
       try {
@@ -88,6 +79,7 @@ export const commands: Command[] = [
         return EXIT.rejected;
       }
       io.stdout.write(r.body + '\n');
+      if (flags.has('exit-code') && (JSON.parse(r.body) as { response?: { allowed?: boolean } }).response?.allowed === false) return EXIT.denied;
       return EXIT.ok;
     },
   },

@@ -8,6 +8,7 @@ export const commands: Command[] = [
     words: ['db', 'migrate'],
     usage: 'db migrate',
     summary: 'create or upgrade the database schema',
+    database: true,
     async run(args, io) {
       if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
       const ctx = await openDbContext(io.env, { migrate: false });

@@ -23,6 +23,7 @@ export const commands: Command[] = [
     words: ['demo'],
     usage: 'demo [--repos N]',
     summary: 'seed demo repositories (github.com/posture-demo/…) with made-up histories, to see the dashboard without GitHub',
+    database: true,
     async run(args, io) {
       const { repos } = parseDemoArgs(args);
       const ctx = await openDbContext(io.env);

@@ -45,7 +45,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
       assert.match(again.stdout, /0 new/);
       const list = await runCliCaptured(['repos', 'list', '--json'], env);
       assert.equal(list.code, 0);
-      const names = list.stdout.trim().split('\n').map((l) => JSON.parse(l).repo);
+      const names = JSON.parse(list.stdout).map((r: { repo: string }) => r.repo);
       assert.deepEqual(names.sort(), ['github.com/Kubernetes/Kubernetes', 'github.com/a/one', 'github.com/a/two', 'github.com/ossf/scorecard']);
       const stdin = await runCliCaptured(['repos', 'import', '-'], env, 'x/y\nx/z\n');
       assert.equal(stdin.code, 0);
@@ -61,12 +61,16 @@ for (const kind of ['pglite', 'postgres'] as const) {
 
 describe('posture exit codes', () => {
   test('usage errors exit 1 with the usage', async () => {
-    const cases: string[][] = [[], ['nope'], ['repos', 'add'], ['repos', 'import'], ['repos', 'import', join(dir, 'missing.txt')], ['db', 'migrate', 'extra']];
+    const cases: string[][] = [[], ['nope'], ['repos', 'add'], ['repos', 'import'], ['db', 'migrate', 'extra']];
     for (const argv of cases) {
       const r = await runCliCaptured(argv, { POSTURE_DATA_DIR: join(dir, 'usage') });
       assert.equal(r.code, 1, argv.join(' '));
       assert.match(r.stderr, /usage/, argv.join(' '));
     }
+    // A file that cannot be read is one line naming it (the command line itself was right).
+    const missing = await runCliCaptured(['repos', 'import', join(dir, 'missing.txt')], { POSTURE_DATA_DIR: join(dir, 'usage') });
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, `posture: cannot read ${JSON.stringify(join(dir, 'missing.txt'))}: no such file\n`);
   });
 
   test('an unreachable database exits 3 with one clear line and no stack trace', async () => {

@@ -1,31 +1,42 @@
-// `posture repos add|import|list`
-import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import { addRepos, listRepos, type NewRepo } from '../db/index.ts';
-import { parseRepo } from '../repo/identity.ts';
-import { parseImportLine } from '../repo/import.ts';
+// `posture repos add|import|list|remove|set-priority`
+import { addRepos, type NewRepo } from '../db/index.ts';
+import { listRepoStatus, removeRepos, REPO_STATES, setPriority, type RepoState, type RepoStatus } from '../db/repo-admin.ts';
+import { parseRepo, type RepoId } from '../repo/identity.ts';
+import { MAX_LINE_CHARS, NotTextError, parseImportLine, readLines, type RawLine } from '../repo/import.ts';
 import { openDbContext } from './context.ts';
-import { EXIT, UsageError, type CliIO, type Command } from './types.ts';
+import { openInput } from './files.ts';
+import { ListPrinter, OUTPUT_OPTION, outputFormat, type Column } from './output.ts';
+import { EXIT, InputError, UsageError, type CliIO, type Command } from './types.ts';
 
 const BATCH = 5000;
+/** Rejected lines printed one by one; after that only counted (a wrong file must not flood the terminal). */
+export const MAX_REPORTED_LINES = 100;
+/** A file whose first this-many repository lines are all rejected is not a repository list: stop. */
+export const GIVE_UP_AFTER = 1000;
+export const DEFAULT_PAGE = 100;
+
+/** Parses names; prints each rejected one; returns the valid ones (deduplicated). */
+function parseNames(args: string[], allowedHosts: readonly string[], io: CliIO): { repos: RepoId[]; rejected: number } {
+  const repos = new Map<string, RepoId>();
+  let rejected = 0;
+  for (const a of args) {
+    const r = parseRepo(a, allowedHosts);
+    if (r.ok) repos.set(r.repo.key, r.repo);
+    else {
+      rejected++;
+      io.stderr.write(`rejected ${JSON.stringify(a)}: ${r.reason}\n`);
+    }
+  }
+  return { repos: [...repos.values()], rejected };
+}
 
 async function add(args: string[], io: CliIO): Promise<number> {
   if (args.length === 0) throw new UsageError('name at least one repository');
-  const ctx = await openDbContext(io.env);
+  const ctx = await openDbContext(io);
   try {
-    const ok: NewRepo[] = [];
-    let rejected = 0;
-    for (const a of args) {
-      const r = parseRepo(a, ctx.config.allowedHosts);
-      if (r.ok) ok.push({ repo: r.repo });
-      else {
-        rejected++;
-        io.stderr.write(`rejected ${JSON.stringify(a)}: ${r.reason}\n`);
-      }
-    }
-    const added = await addRepos(ctx.db, ok);
-    io.stdout.write(`added ${added}, already present ${ok.length - added}, rejected ${rejected}\n`);
+    const { repos, rejected } = parseNames(args, ctx.config.allowedHosts, io);
+    const added = await addRepos(ctx.db, repos.map((repo) => ({ repo })));
+    io.stdout.write(`added ${added}, already present ${repos.length - added}, rejected ${rejected}\n`);
     return rejected > 0 ? EXIT.rejected : EXIT.ok;
   } finally {
     await ctx.close();
@@ -53,78 +64,245 @@ class Progress {
 async function importList(args: string[], io: CliIO): Promise<number> {
   if (args.length !== 1) throw new UsageError('name one file, or - for standard input');
   const source = args[0];
-  if (source !== '-') {
-    try {
-      await access(source);
-    } catch {
-      throw new UsageError(`cannot read ${JSON.stringify(source)}`);
-    }
+  const name = source === '-' ? 'standard input' : JSON.stringify(source);
+  const input = await openInput(source, io); // a file problem is one line before the database is opened
+  const lines = readLines(input);
+  const notText = (err: unknown, added: number): unknown => {
+    if (!(err instanceof NotTextError)) return err;
+    const before = added > 0 ? `; ${added} repositories from the lines before it were imported` : '; nothing was imported';
+    return new InputError(`${name} is ${err.message}${before}. Give one repository a line, or Scorecard's repo,metadata CSV`, EXIT.rejected);
+  };
+  // The first chunk is read before the database is opened: a binary file is refused at once.
+  let first: IteratorResult<RawLine>;
+  try {
+    first = await lines.next();
+  } catch (err) {
+    input.destroy();
+    throw notText(err, 0);
   }
-  const ctx = await openDbContext(io.env);
+  const ctx = await openDbContext(io).catch((err) => {
+    input.destroy();
+    throw err;
+  });
   const progress = new Progress(io);
   let lineNumber = 0;
   let added = 0;
   let valid = 0;
   let rejected = 0;
   let batch: NewRepo[] = [];
+  const clear = io.interactive ? '\r\x1b[K' : '';
+  const reject = (line: number, reason: string) => {
+    rejected++;
+    if (rejected <= MAX_REPORTED_LINES) io.stderr.write(`${clear}line ${line}: ${reason}\n`);
+    else if (rejected === MAX_REPORTED_LINES + 1) io.stderr.write(`${clear}more rejected lines are counted, not shown\n`);
+  };
   try {
-    const input = source === '-' ? io.stdin : createReadStream(source);
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    for await (const line of lines) {
-      lineNumber++;
-      const parsed = parseImportLine(line, lineNumber, ctx.config.allowedHosts);
-      if (parsed.kind === 'repo') {
-        valid++;
-        batch.push({ repo: parsed.repo, metadata: parsed.metadata });
-        if (batch.length >= BATCH) {
-          added += await addRepos(ctx.db, batch);
-          batch = [];
+    try {
+      for (let next = first; !next.done; next = await lines.next()) {
+        const raw = next.value;
+        lineNumber = raw.number;
+        if ('tooLong' in raw) reject(raw.number, `line longer than ${MAX_LINE_CHARS} characters`);
+        else {
+          const parsed = parseImportLine(raw.text, raw.number, ctx.config.allowedHosts);
+          if (parsed.kind === 'repo') {
+            valid++;
+            batch.push({ repo: parsed.repo, metadata: parsed.metadata });
+            if (batch.length >= BATCH) {
+              added += await addRepos(ctx.db, batch);
+              batch = [];
+            }
+          } else if (parsed.kind === 'invalid') reject(raw.number, parsed.reason);
         }
-      } else if (parsed.kind === 'invalid') {
-        rejected++;
-        io.stderr.write(`${io.interactive ? '\r\x1b[K' : ''}line ${lineNumber}: ${parsed.reason}\n`);
+        if (valid === 0 && rejected >= GIVE_UP_AFTER) {
+          throw new InputError(`${name} is not a repository list: its first ${rejected} lines were all rejected; nothing was imported`, EXIT.rejected);
+        }
+        progress.update(lineNumber, added, rejected);
       }
-      progress.update(lineNumber, added, rejected);
+    } catch (err) {
+      // The pending batch is dropped: it may hold names read from the binary bytes.
+      throw notText(err, added);
     }
     added += await addRepos(ctx.db, batch);
     progress.update(lineNumber, added, rejected, true);
     io.stdout.write(`read ${lineNumber} lines: ${added} new, ${valid - added} already present or repeated, ${rejected} rejected\n`);
     return rejected > 0 ? EXIT.rejected : EXIT.ok;
   } finally {
+    input.destroy();
     await ctx.close();
   }
 }
 
-async function list(args: string[], io: CliIO): Promise<number> {
-  let json = false;
-  for (const a of args) {
-    if (a === '--json') json = true;
-    else throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
+const COLUMNS: Column<RepoStatus>[] = [
+  { header: 'REPOSITORY', value: (r) => r.repo },
+  { header: 'STATE', value: (r) => (r.state === 'failing' ? `failing (${r.failures})` : r.state) },
+  { header: 'SCORE', value: (r) => (r.score === null ? '-' : r.score.toFixed(1)) },
+  { header: 'SCORED', value: (r) => (r.scoredAt ? r.scoredAt.toISOString().slice(0, 10) : '-'), wide: true },
+  { header: 'PRIORITY', value: (r) => String(r.priority), wide: true },
+  { header: 'NEXT DUE', value: (r) => r.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z') },
+  { header: 'METADATA', value: (r) => r.metadata ?? '', wide: true },
+  { header: 'LAST FAILURE', value: (r) => (r.lastError ?? '').slice(0, 200) },
+];
+
+const asObject = (r: RepoStatus) => ({
+  repo: r.repo,
+  state: r.state,
+  score: r.score,
+  scoredAt: r.scoredAt?.toISOString() ?? null,
+  priority: r.priority,
+  nextDueAt: r.nextDueAt.toISOString(),
+  failures: r.failures,
+  lastError: r.lastError,
+  metadata: r.metadata,
+});
+
+function integer(name: string, v: unknown, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^-?\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function list(args: string[], io: CliIO, values: Record<string, unknown>): Promise<number> {
+  if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
+  const format = values.json ? 'json' : outputFormat(values.output);
+  const state = values.state as string | undefined;
+  if (state !== undefined && !(REPO_STATES as readonly string[]).includes(state)) throw new UsageError(`--state must be one of ${REPO_STATES.join(', ')}, got ${JSON.stringify(state)}`);
+  let below: number | undefined;
+  if (values.below !== undefined) {
+    below = Number(values.below);
+    if (!/^\d+(\.\d+)?$/.test(String(values.below)) || below > 10) throw new UsageError(`--below must be a score from 0 to 10, got ${JSON.stringify(values.below)}`);
   }
-  const ctx = await openDbContext(io.env);
+  const limit = values.all ? Infinity : (integer('limit', values.limit, 1, 1_000_000) ?? DEFAULT_PAGE);
+  const ctx = await openDbContext(io);
   try {
-    let afterId = 0;
-    for (;;) {
-      const rows = await listRepos(ctx.db, { afterId, limit: 5000 });
-      if (rows.length === 0) break;
-      afterId = rows[rows.length - 1].id;
-      const text = rows
-        .map((r) =>
-          json
-            ? JSON.stringify({ repo: r.canonical, priority: r.priority, nextDueAt: r.next_due_at, failures: r.consecutive_failures, lastError: r.last_error })
-            : `${r.canonical}\t${new Date(r.next_due_at).toISOString()}\t${r.consecutive_failures}${r.last_error ? `\t${r.last_error}` : ''}`,
-        )
-        .join('\n');
-      if (!io.stdout.write(text + '\n')) await new Promise((r) => io.stdout.once('drain', r));
+    let after = values.after as string | undefined;
+    if (after !== undefined) {
+      const p = parseRepo(after, ctx.config.allowedHosts);
+      if (!p.ok) throw new UsageError(`--after: ${p.reason}`);
+      after = p.repo.key;
     }
+    const printer = new ListPrinter(io.stdout, format, COLUMNS, asObject);
+    let last: string | undefined;
+    let full = false;
+    while (printer.printed < limit) {
+      const want = Math.min(5000, limit - printer.printed);
+      // One more than asked tells whether another page exists, without counting the table.
+      const rows = await listRepoStatus(ctx.db, { after, limit: want + 1, state: state as RepoState | undefined, below, match: values.match as string | undefined });
+      full = rows.length > want;
+      const page = rows.slice(0, want);
+      await printer.page(page);
+      if (page.length === 0) break;
+      after = last = page[page.length - 1].key;
+      if (!full) break;
+    }
+    await printer.end();
+    if (printer.printed === 0 && format !== 'json' && format !== 'yaml') io.stderr.write('no repositories match\n');
+    if (full && last) io.stderr.write(`more: posture repos list --after ${last}${values.limit ? ` --limit ${values.limit}` : ''} (or --all)\n`);
     return EXIT.ok;
   } finally {
     await ctx.close();
   }
 }
 
+async function remove(args: string[], io: CliIO): Promise<number> {
+  if (args.length === 0) throw new UsageError('name at least one repository');
+  const ctx = await openDbContext(io);
+  try {
+    const { repos, rejected } = parseNames(args, ctx.config.allowedHosts, io);
+    const removed = await removeRepos(ctx.db, repos.map((r) => r.key));
+    let missing = 0;
+    for (const r of repos) {
+      const n = removed.get(r.key);
+      if (n) io.stdout.write(`removed ${r.canonical} (${n.scores} scores, ${n.runs} runs)\n`);
+      else {
+        missing++;
+        io.stderr.write(`not found: ${r.canonical}\n`);
+      }
+    }
+    return rejected + missing > 0 ? EXIT.rejected : EXIT.ok;
+  } finally {
+    await ctx.close();
+  }
+}
+
+async function priority(args: string[], io: CliIO): Promise<number> {
+  const [value, ...names] = args;
+  if (value === undefined || names.length === 0) throw new UsageError('give a priority and at least one repository');
+  const p = integer('priority', value, -1_000_000, 1_000_000)!;
+  const ctx = await openDbContext(io);
+  try {
+    const { repos, rejected } = parseNames(names, ctx.config.allowedHosts, io);
+    const changed = new Set(await setPriority(ctx.db, repos.map((r) => r.key), p));
+    for (const r of repos) {
+      if (changed.has(r.key)) io.stdout.write(`${r.canonical}: priority ${p}\n`);
+      else io.stderr.write(`not found: ${r.canonical}\n`);
+    }
+    return rejected + repos.length - changed.size > 0 ? EXIT.rejected : EXIT.ok;
+  } finally {
+    await ctx.close();
+  }
+}
+
+const NAMES = 'Names: https://github.com/o/r, github.com/o/r or o/r.';
+
 export const commands: Command[] = [
-  { words: ['repos', 'add'], usage: 'repos add <repo…>', summary: 'add repositories (owner/repo, github.com/owner/repo or a URL)', run: add },
-  { words: ['repos', 'import'], usage: 'repos import <file|->', summary: 'import a list: one repository a line, or Scorecard\'s repo,metadata CSV', run: importList },
-  { words: ['repos', 'list'], usage: 'repos list [--json]', summary: 'list repositories with their next due time and failures', run: list },
+  {
+    words: ['repos', 'add'],
+    usage: 'repos add <repo…>',
+    summary: 'add repositories to score',
+    description: `${NAMES} Exit 0; 2 when some were rejected (the rest are added); 3 database unreachable.`,
+    database: true,
+    options: {},
+    run: add,
+  },
+  {
+    words: ['repos', 'import'],
+    usage: 'repos import <file|->',
+    summary: "import a list: one repository a line, or Scorecard's repo,metadata CSV",
+    description:
+      'Bad lines are reported with their numbers (the first 100) and the rest imported; re-importing changes nothing. ' +
+      'A file that is not text (binary, not UTF-8) is refused with one line. ' +
+      'Exit 0; 1 the file cannot be read; 2 some lines rejected or not a text file; 3 database unreachable.',
+    database: true,
+    options: {},
+    run: importList,
+  },
+  {
+    words: ['repos', 'list'],
+    usage: 'repos list [options]',
+    summary: 'list repositories: state, newest score, next due time, last failure',
+    description:
+      `States: ${REPO_STATES.join(', ')}. Sorted by name, ${DEFAULT_PAGE} a page; the next page starts --after the last name shown (printed on stderr). Exit 0; 1 usage; 3 database unreachable.`,
+    database: true,
+    options: {
+      output: OUTPUT_OPTION,
+      state: { type: 'string', value: 'STATE', help: `only this state (${REPO_STATES.join(', ')})` },
+      below: { type: 'string', value: 'SCORE', help: 'only repositories whose newest score is below SCORE' },
+      match: { type: 'string', value: 'TEXT', help: 'only names containing TEXT (any case)' },
+      limit: { type: 'string', value: 'N', help: `at most N repositories (default ${DEFAULT_PAGE})` },
+      after: { type: 'string', value: 'REPO', help: 'start after this repository (the next page)' },
+      all: { type: 'boolean', help: 'every repository, no paging' },
+      json: { type: 'boolean', help: 'same as -o json' },
+    },
+    async run(args, io, parsed) {
+      return list(args, io, parsed.values);
+    },
+  },
+  {
+    words: ['repos', 'remove'],
+    usage: 'repos remove <repo…>',
+    summary: 'remove repositories with their runs and scores',
+    description: `${NAMES} Exit 0; 2 when one was invalid or not found (the others are removed); 3 database unreachable.`,
+    database: true,
+    options: {},
+    run: remove,
+  },
+  {
+    words: ['repos', 'set-priority'],
+    usage: 'repos set-priority <priority> <repo…>',
+    summary: 'set the priority of repositories (higher is scored first; default 0)',
+    description: `${NAMES} The priority is an integer from -1000000 to 1000000. Exit 0; 2 when one was invalid or not found; 3 database unreachable.`,
+    database: true,
+    run: priority,
+  },
 ];

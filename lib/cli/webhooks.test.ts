@@ -62,7 +62,9 @@ test('webhooks docs, list and lint', async () => {
   assert.equal(docs.code, 0);
   assert.match(docs.stdout, /^# Admission webhooks/);
   const list = await runCliCaptured(['webhooks', 'list'], {});
-  assert.match(list.stdout, /^job-guard\tdeny\tFail\t5s\t\/job-guard$/m);
-  assert.match((await runCliCaptured(['webhooks', 'list'], { POSTURE_WEBHOOK_ENFORCEMENT: 'scorecard-gate=warn' })).stdout, /^scorecard-gate\twarn\t/m);
+  assert.match(list.stdout, /^job-guard\s+deny\s+Fail\s+5s\s+\/job-guard$/m);
+  const json = await runCliCaptured(['webhooks', 'list', '-o', 'json'], {});
+  assert.deepEqual(JSON.parse(json.stdout).find((w: { name: string }) => w.name === 'job-guard'), { name: 'job-guard', enforcement: 'deny', failurePolicy: 'Fail', timeoutSeconds: 5, path: '/job-guard' });
+  assert.match((await runCliCaptured(['webhooks', 'list'], { POSTURE_WEBHOOK_ENFORCEMENT: 'scorecard-gate=warn' })).stdout, /^scorecard-gate\s+warn\s/m);
   assert.equal((await runCliCaptured(['webhooks', 'lint'], {})).code, 0);
 });

@@ -7,6 +7,7 @@ import { docsJson, docsMarkdown, lintDocs } from '../admission/docs.ts';
 import { ManifestError, manifestFiles, manifestStream, type ClientOptions } from '../admission/manifest.ts';
 import { buildRegistry, loadDeclarations, webhookFiles, WEBHOOKS_DIR } from '../admission/registry.ts';
 import { defaultConfig, loadConfig, type Config } from '../config/index.ts';
+import { ListPrinter, OUTPUT_OPTION, outputFormat } from './output.ts';
 import { EXIT, UsageError, type CliIO, type Command } from './types.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -157,14 +158,28 @@ export const commands: Command[] = [
   },
   {
     words: ['webhooks', 'list'],
-    usage: 'webhooks list',
+    usage: 'webhooks list [-o table|wide|json|yaml]',
     summary: 'list the webhooks: name, enforcement, failure policy, timeout, path',
-    async run(args, io) {
+    options: { output: OUTPUT_OPTION },
+    async run(args, io, parsed) {
       if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
+      const format = outputFormat(parsed.values.output);
       const registry = await registryFor(loadConfig(io.env));
-      for (const w of registry.webhooks) {
-        io.stdout.write(`${w.name}\t${w.enforcement}\t${w.declaration.failurePolicy}\t${w.declaration.timeoutSeconds}s\t${w.declaration.path}\n`);
-      }
+      type W = (typeof registry.webhooks)[number];
+      const printer = new ListPrinter<W>(
+        io.stdout,
+        format,
+        [
+          { header: 'NAME', value: (w) => w.name },
+          { header: 'ENFORCEMENT', value: (w) => w.enforcement },
+          { header: 'FAILURE POLICY', value: (w) => String(w.declaration.failurePolicy) },
+          { header: 'TIMEOUT', value: (w) => `${w.declaration.timeoutSeconds}s` },
+          { header: 'PATH', value: (w) => w.declaration.path },
+        ],
+        (w) => ({ name: w.name, enforcement: w.enforcement, failurePolicy: w.declaration.failurePolicy, timeoutSeconds: w.declaration.timeoutSeconds, path: w.declaration.path }),
+      );
+      await printer.page(registry.webhooks);
+      await printer.end();
       return EXIT.ok;
     },
   },

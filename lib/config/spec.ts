@@ -117,6 +117,8 @@ export const settings = [
   // Serving
   { key: 'port', env: 'PORT', type: 'integer', default: 8080, minimum: 0, maximum: 65535,
     doc: 'HTTP port of a function (Knative sets it).' },
+  { key: 'metricsPort', env: 'POSTURE_METRICS_PORT', type: 'integer', default: 9090, minimum: 0, maximum: 65535,
+    doc: 'Port of `/metrics` for the score API, apart from its public port (Knative routes only `PORT`); 0 turns it off.' },
   { key: 'admissionPort', env: 'POSTURE_ADMISSION_PORT', type: 'integer', default: 8443, minimum: 0, maximum: 65535,
     doc: 'HTTPS port of the admission server.' },
   { key: 'tickSeconds', env: 'POSTURE_TICK_SECONDS', type: 'integer', default: 60, minimum: 60, maximum: 86400,

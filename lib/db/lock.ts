@@ -52,3 +52,13 @@ export function lockDataDir(dataDir: string, holder: string): () => void {
   }
   throw new Error(`cannot lock ${file}`);
 }
+
+/** Who holds the data folder's lock, if a live process does. */
+export function lockOwner(dataDir: string): { pid: number; holder: string } | undefined {
+  try {
+    const owner = JSON.parse(readFileSync(join(resolve(dataDir), 'db.lock'), 'utf8')) as { pid: number; holder: string };
+    return typeof owner.pid === 'number' && alive(owner.pid) ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -17,6 +17,19 @@ export interface ServeOptions {
   bodyLimit?: number;
   /** Readiness: false answers 503 (e.g. database not reachable yet). */
   ready?: () => boolean | Promise<boolean>;
+  /** Serve /metrics on this server (default true). The public score API serves it on its own port instead. */
+  metrics?: boolean;
+}
+
+/**
+ * The request's path exactly as sent, without the query: WHATWG URL parsing would resolve
+ * `..` and read `//host/...` as an authority, so a router would see another path than the
+ * client asked for. An absolute-form target (`GET http://h/p`) gives its path.
+ */
+export function rawPath(url: string | undefined): string {
+  const u = url ?? '/';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) return u.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split(/[?#]/)[0] || '/';
+  return u.split(/[?#]/)[0];
 }
 
 const invocations = counter('posture_function_invocations_total', 'Function invocations by function and status code', ['function', 'code']);
@@ -49,7 +62,7 @@ export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { 
   const context: Context = {
     log,
     method: req.method ?? 'GET',
-    path: url.pathname,
+    path: rawPath(req.url),
     headers,
     query: Object.fromEntries(url.searchParams),
     rawBody: raw,
@@ -101,14 +114,16 @@ export function createFunctionServer(options: ServeOptions): Server {
   collectDefaultMetrics();
   const limit = options.bodyLimit ?? 10 * 1024 * 1024;
   const server = createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     try {
-      if (req.method === 'GET' && (url.pathname === '/health/liveness' || url.pathname === '/healthz')) return send(res, 200, { 'content-type': 'text/plain' }, 'ok');
-      if (req.method === 'GET' && (url.pathname === '/health/readiness' || url.pathname === '/readyz')) {
+      // HEAD as GET (Node sends no body for HEAD); the path as sent, so `/x/../healthz` is not health.
+      const read = req.method === 'GET' || req.method === 'HEAD';
+      const path = rawPath(req.url);
+      if (read && (path === '/health/liveness' || path === '/healthz')) return send(res, 200, { 'content-type': 'text/plain' }, 'ok');
+      if (read && (path === '/health/readiness' || path === '/readyz')) {
         const ok = options.ready ? await options.ready() : true;
         return send(res, ok ? 200 : 503, { 'content-type': 'text/plain' }, ok ? 'ok' : 'not ready');
       }
-      if (req.method === 'GET' && url.pathname === '/metrics') {
+      if (read && path === '/metrics' && options.metrics !== false) {
         const m = await metricsText();
         return send(res, 200, { 'content-type': m.contentType }, m.body);
       }
@@ -140,6 +155,18 @@ export function createFunctionServer(options: ServeOptions): Server {
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 80_000;
   return server;
+}
+
+/** A server that answers only GET/HEAD /metrics: for a port the public route does not expose. */
+export function createMetricsServer(): Server {
+  collectDefaultMetrics();
+  return createServer(async (req, res) => {
+    if ((req.method === 'GET' || req.method === 'HEAD') && rawPath(req.url) === '/metrics') {
+      const m = await metricsText();
+      return send(res, 200, { 'content-type': m.contentType }, m.body);
+    }
+    send(res, 404, { 'content-type': 'text/plain' }, 'only /metrics here');
+  });
 }
 
 export async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {

@@ -36,3 +36,73 @@ export function parseImportLine(line: string, lineNumber: number, allowedHosts: 
   const r = parseRepo(name, allowedHosts);
   return r.ok ? { kind: 'repo', repo: r.repo, metadata } : { kind: 'invalid', reason: r.reason };
 }
+
+/** Longest line read (a repository name is at most ~150 characters; metadata up to 4096). */
+export const MAX_LINE_CHARS = 8192;
+/** Bytes sniffed for a NUL, as git and grep do to tell binary from text. */
+export const SNIFF_BYTES = 8000;
+
+/** The input is not a text file: nothing more is read from it. */
+export class NotTextError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotTextError';
+  }
+}
+
+export type RawLine = { number: number; text: string } | { number: number; tooLong: true };
+
+/**
+ * Splits a byte stream into lines in bounded memory: a line longer than MAX_LINE_CHARS is
+ * reported as too long and skipped without being held. Binary input (a NUL byte, or bytes that
+ * are not UTF-8) throws NotTextError, so a binary file never becomes "repositories".
+ */
+export async function* readLines(input: AsyncIterable<Buffer | string>, maxLineChars = MAX_LINE_CHARS): AsyncGenerator<RawLine> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let offset = 0;
+  let number = 0;
+  let partial = '';
+  let tooLong = false;
+  const take = function* (text: string, final: boolean): Generator<RawLine> {
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      number++;
+      if (tooLong || partial.length + (nl - start) > maxLineChars) yield { number, tooLong: true };
+      else yield { number, text: partial + text.slice(start, nl) };
+      partial = '';
+      tooLong = false;
+      start = nl + 1;
+    }
+    const rest = text.slice(start);
+    if (!tooLong && partial.length + rest.length > maxLineChars) {
+      tooLong = true;
+      partial = '';
+    } else if (!tooLong) partial += rest;
+    if (final && (partial !== '' || tooLong)) {
+      number++;
+      yield tooLong ? { number, tooLong: true } : { number, text: partial };
+    }
+  };
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const nul = bytes.indexOf(0);
+    if (nul >= 0) throw new NotTextError(`not a text file: a NUL byte at byte ${offset + nul + 1}${offset + nul < SNIFF_BYTES ? ' (binary content)' : ''}`);
+    let text: string;
+    try {
+      text = decoder.decode(bytes, { stream: true });
+    } catch {
+      throw new NotTextError(`not a text file: bytes that are not UTF-8 in bytes ${offset + 1}-${offset + bytes.length}`);
+    }
+    offset += bytes.length;
+    yield* take(text, false);
+  }
+  let tail: string;
+  try {
+    tail = decoder.decode();
+  } catch {
+    throw new NotTextError('not a text file: it ends inside a UTF-8 sequence');
+  }
+  yield* take(tail, true);
+}

@@ -22,6 +22,9 @@ import { createLogger, type Logger } from '../log/index.ts';
 import { apiServerSourceEvent, startJobRelay, type JobRelay } from '../events/job-relay.ts';
 import { createSchedulerHandle } from '../scheduler/handler.ts';
 import { createFunctionServer, listen } from '../function/server.ts';
+import { queueSummary } from '../db/repo-admin.ts';
+import { controlSocketPath, startControlServer, UP_HOLDER, type ControlRequest, type ControlStreams } from './control.ts';
+import { findKubeconfig } from './kubeconfig.ts';
 import { findExecutable, LocalJobRunner } from './local-runner.ts';
 import { selfSignedCertificate } from './tls.ts';
 
@@ -36,6 +39,13 @@ export interface UpOptions {
   mode?: 'cluster' | 'local';
   /** Tick from a timer (default true); tests call tick() themselves. */
   timer?: boolean;
+  /**
+   * Runs a command-line command inside this process, on its database (the control socket,
+   * lib/up/control.ts). Without it, nothing listens and the CLI reports the database in use.
+   */
+  control?: (request: ControlRequest, streams: ControlStreams, database: { config: Config; db: Db }) => Promise<number>;
+  /** How long without a line before an idle heartbeat is printed (default 5 minutes). */
+  heartbeatMs?: number;
 }
 
 export interface UpHandle {
@@ -44,6 +54,10 @@ export interface UpHandle {
   mode: 'cluster' | 'local' | 'idle';
   apiUrl: string;
   admissionUrl?: string;
+  /** The control socket's path, when commands can run through this process. */
+  controlSocket?: string;
+  /** Prints the idle heartbeat now (the timer does this after heartbeatMs without a line). */
+  heartbeat(): Promise<void>;
   /** Sends one tick for the minute of `at` (the timer does this every POSTURE_TICK_SECONDS). */
   tick(at?: Date): Promise<any>;
   stop(): Promise<void>;
@@ -61,11 +75,11 @@ async function postEvent(url: string, event: CloudEvent<unknown>): Promise<{ sta
 /** Does a cluster answer at the current KUBECONFIG? Any HTTP answer counts, within 3 s. */
 async function probeCluster(config: Config, env: Record<string, string | undefined>): Promise<{ kc: k8s.KubeConfig; api: ClusterApi } | { why: string }> {
   const kc = new k8s.KubeConfig();
+  const source = findKubeconfig(env);
+  if (source.kind === 'none') return { why: source.why };
   try {
-    // As kubectl: $KUBECONFIG (its first file), else ~/.kube/config, else in-cluster.
-    const file = env.KUBECONFIG?.split(':').find((f) => f !== '');
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromDefault();
+    if (source.kind === 'file') kc.loadFromFile(source.path);
+    else kc.loadFromCluster();
   } catch (err) {
     return { why: `no usable kubeconfig (${(err as Error).message})` };
   }
@@ -107,10 +121,14 @@ async function prepareNamespace(kc: k8s.KubeConfig, config: Config, env: Record<
 }
 
 export async function up(o: UpOptions): Promise<UpHandle> {
-  const say = (s: string) => o.out.write(s + '\n');
+  let lastLine = Date.now();
+  const say = (s: string) => {
+    lastLine = Date.now();
+    o.out.write(s + '\n');
+  };
   const config = loadConfig(o.env);
   const log: Logger = createLogger({ level: o.env.POSTURE_LOG_LEVEL ?? 'warn', name: 'posture-up', destination: process.stderr as never });
-  const release = config.databaseUrl ? () => {} : lockDataDir(config.dataDir, 'posture up');
+  const release = config.databaseUrl ? () => {} : lockDataDir(config.dataDir, UP_HOLDER);
   const dbOptions = { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
   const db = openDb(dbOptions);
   const servers: Server[] = [];
@@ -183,7 +201,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
       schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
     }
-    const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log });
+    const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log, metrics: false });
     servers.push(api);
     const apiPort = await listen(api, o.apiPort ?? config.port, '127.0.0.1');
     const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -223,6 +241,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     }
 
     // Ticks from a timer, as PingSource events.
+    let nextTickAt: Date | undefined;
     const tick = async (at: Date = new Date()) => {
       if (mode === 'idle') return { status: 'idle' };
       const r = await postEvent(schedulerUrl, new CloudEvent({ type: 'dev.knative.sources.ping', source: 'posture-up/timer', time: at.toISOString(), data: {} }));
@@ -230,12 +249,45 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       if (body.status !== 'duplicate' && (body.created > 0 || body.errors?.length)) say(`tick ${body.slot}: ${body.created} started, ${body.active} running${body.errors?.length ? `, errors: ${body.errors.slice(0, 3).join('; ')}` : ''}`);
       return body;
     };
-    if (o.timer !== false) {
-      const timer = setInterval(() => void tick().catch((err) => say(`tick failed: ${(err as Error).message}`)), config.tickSeconds * 1000);
-      stops.push(() => clearInterval(timer));
+    const runTick = () => {
+      nextTickAt = new Date(Date.now() + config.tickSeconds * 1000);
       void tick().catch((err) => say(`tick failed: ${(err as Error).message}`));
+    };
+    if (o.timer !== false) {
+      const timer = setInterval(runTick, config.tickSeconds * 1000);
+      stops.push(() => clearInterval(timer));
+      runTick();
     }
-    say(`ticks: every ${config.tickSeconds} s. Add repositories with: npm run posture -- repos add <owner/repo> (after stopping this), or set DATABASE_URL to share PostgreSQL`);
+
+    // Commands from the command line, through this process (it holds the embedded database).
+    let controlSocket: string | undefined;
+    if (o.control && !config.databaseUrl) {
+      const control = o.control;
+      const server = await startControlServer(controlSocketPath(config.dataDir), (req, streams) => control(req, streams, { config, db }), (err) => log.warn({ err: err.message }, 'control connection failed'));
+      controlSocket = server.path;
+      stops.push(() => server.close());
+    }
+
+    // What it waits for, now and whenever it has been quiet for a while.
+    const hhmm = (d: Date) => d.toISOString().slice(11, 16) + 'Z';
+    const heartbeat = async () => {
+      const q = await queueSummary(db);
+      const parts = [`${q.total} ${q.total === 1 ? 'repository' : 'repositories'}`, `${q.due} due`, `${q.running} running`];
+      if (q.failing > 0) parts.push(`${q.failing} failing`);
+      if (q.nextDueAt) parts.push(`next due ${q.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z')}`);
+      const ticks = mode === 'idle' ? 'no ticks: nothing can run Jobs (see "jobs:" above)' : nextTickAt ? `next tick ${hhmm(nextTickAt)}` : 'ticks off';
+      say(`idle: ${parts.join(', ')}; ${ticks}`);
+    };
+    const add = controlSocket ? 'npm run posture -- repos add <owner/repo> (it goes through this process)' : 'npm run posture -- repos add <owner/repo>';
+    say(`ticks: every ${config.tickSeconds} s${mode === 'idle' ? ' once something can run Jobs' : ''}.`);
+    const q = await queueSummary(db);
+    if (q.total === 0) say(`waiting for repositories: add some with ${add}`);
+    else say(`waiting for: ${q.due} of ${q.total} repositories due${mode === 'idle' ? ', and a cluster or `scorecard` to run them' : q.due > 0 ? ', Jobs for them start at the first tick' : q.nextDueAt ? `; the next is due ${q.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z')}` : ''}`);
+    const heartbeatMs = o.heartbeatMs ?? 300_000;
+    const beat = setInterval(() => {
+      if (Date.now() - lastLine >= heartbeatMs) void heartbeat().catch((err) => say(`idle: cannot read the queue: ${(err as Error).message}`));
+    }, Math.max(50, Math.min(heartbeatMs, 60_000)));
+    stops.push(() => clearInterval(beat));
 
     return {
       config,
@@ -243,6 +295,8 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       mode,
       apiUrl,
       admissionUrl,
+      controlSocket,
+      heartbeat,
       tick,
       stop: stopAll,
     };

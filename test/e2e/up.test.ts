@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
 import { runCliCaptured } from '../../lib/cli/testing.ts';
+import { controlRunner } from '../../lib/cli/up.ts';
 import { jobName } from '../../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { up, type UpHandle } from '../../lib/up/up.ts';
@@ -81,7 +82,7 @@ test('no cluster and a fake scorecard on PATH: the local runner scores repositor
   const add = await runCliCaptured(['repos', 'add', 'ossf/scorecard', 'posture-e2e/skip-me'], env);
   assert.equal(add.code, 0, add.stderr);
   const o = output();
-  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0 });
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, control: controlRunner(env) });
   handles.push(h);
   assert.equal(h.mode, 'local');
   assert.match(o.text(), /jobs: no cluster .*running .*scorecard locally/);
@@ -92,10 +93,11 @@ test('no cluster and a fake scorecard on PATH: the local runner scores repositor
   assert.equal(got.body.checks.length, fixture.checks.length);
   assert.equal((await getJson(`${h.apiUrl}/projects/github.com/posture-e2e/skip-me`)).status, 404);
   assert.equal(await httpsStatus(`${h.admissionUrl}/healthz`), 200, 'admission serves HTTPS');
-  // While up holds the embedded database, the CLI says so instead of corrupting it.
-  const busy = await runCliCaptured(['repos', 'add', 'a/b'], env);
-  assert.equal(busy.code, 3);
-  assert.match(busy.stderr, /in use by posture up \(pid \d+\); stop it first, or set DATABASE_URL/);
+  // While up holds the embedded database, commands run inside it, over its control socket.
+  const through = await runCliCaptured(['repos', 'add', 'a/b'], env);
+  assert.equal(through.code, 0, through.stderr);
+  assert.equal(through.stdout, 'added 1, already present 0, rejected 0\n');
+  assert.match((await runCliCaptured(['repos', 'list'], env)).stdout, /github\.com\/a\/b\s+due/);
   await h.stop();
   assert.equal((await runCliCaptured(['repos', 'list'], env)).code, 0, 'released on stop');
 });
@@ -104,10 +106,15 @@ test('no cluster and no scorecard: it says clearly what is missing and keeps rep
   const dir = mkdtempSync(join(tmpdir(), 'posture-up-idle-'));
   const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: join(dir, 'none'), PATH: '/usr/bin:/bin' };
   const o = output();
-  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0 });
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, heartbeatMs: 300 });
   handles.push(h);
   assert.equal(h.mode, 'idle');
-  assert.match(o.text(), /`scorecard` is not on PATH/);
+  // It says what it waits for, then a heartbeat whenever it has been quiet for heartbeatMs.
+  assert.match(o.text(), /waiting for repositories: add some with npm run posture -- repos add <owner\/repo>\n/);
+  await waitFor('a heartbeat', () => /idle: 0 repositories, 0 due, 0 running; no ticks: nothing can run Jobs/.test(o.text()), 10000);
+  await h.db('repos').insert([{ key: 'github.com/a/b', canonical: 'github.com/a/b', host: 'github.com' }, { key: 'github.com/a/c', canonical: 'github.com/a/c', host: 'github.com', next_due_at: new Date('2030-01-01T00:00:00Z'), consecutive_failures: 1 }]);
+  await waitFor('a heartbeat with the queue', () => /idle: 2 repositories, 1 due, 0 running, 1 failing, next due 2030-01-01T00:00Z; no ticks/.test(o.text()), 10000);
+  assert.match(o.text(), /No cluster answered \(KUBECONFIG names .*none, which does not exist\) and `scorecard` is not on PATH/);
   assert.match(o.text(), /Install the Scorecard CLI/);
   await h.stop();
 });
