@@ -206,6 +206,11 @@ export async function withRetries<T>(f: () => Promise<T>, options: RetryOptions)
   }
 }
 
+/** The transport settings of posture's configuration. */
+export function transportOptionsOf(config: { kubeQps: number; kubeBurst: number; kubeTimeoutSeconds: number }): TransportOptions {
+  return { qps: config.kubeQps, burst: config.kubeBurst, timeoutMs: config.kubeTimeoutSeconds * 1000 };
+}
+
 /** KubeConfig from KUBECONFIG / ~/.kube/config / in-cluster, as kubectl finds it. */
 export function defaultKubeConfig(): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
