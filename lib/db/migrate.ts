@@ -1,9 +1,11 @@
 // Runs the migrations, from an explicit list (ESM-safe, no directory scanning at run time).
 import type { Knex } from 'knex';
 import * as m001 from './migrations/001_initial.ts';
+import * as m003 from './migrations/003_scale.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': m001,
+  '003_scale': m003,
 };
 
 const source: Knex.MigrationSource<string> = {
