@@ -10,6 +10,8 @@ export class FakeCluster implements ClusterApi {
   pods = new Map<string, V1Pod>();
   logs = new Map<string, string>();
   calls: string[] = [];
+  /** Whole Job objects handed out by listJobs (what a listing costs the caller's memory). */
+  jobsListed = 0;
   /** Fail the next calls of a kind with these statuses (consumed in order). */
   failures: Record<string, number[]> = {};
 
@@ -41,7 +43,9 @@ export class FakeCluster implements ClusterApi {
   async listJobs(namespace: string, labelSelector: string) {
     this.maybeFail('listJobs');
     const match = selectorMatcher(labelSelector);
-    return [...this.jobs.values()].filter((j) => j.metadata?.namespace === namespace && match(j.metadata?.labels ?? {}));
+    const out = [...this.jobs.values()].filter((j) => j.metadata?.namespace === namespace && match(j.metadata?.labels ?? {}));
+    this.jobsListed += out.length;
+    return out;
   }
 
   /** Pages in name order; a continue token is the last name of the previous page ("expired:" ones answer 410). */
@@ -54,7 +58,8 @@ export class FakeCluster implements ClusterApi {
       restarted = true;
     }
     const all = (await this.listJobs(namespace, labelSelector)).map((j) => ({ name: j.metadata!.name!, uid: j.metadata!.uid! })).sort((a, b) => (a.name < b.name ? -1 : 1));
-    this.calls.pop(); // the inner listJobs is not a call of its own
+    this.calls.pop(); // the inner listJobs is not a call of its own, and hands out names only
+    this.jobsListed -= all.length;
     const rest = after === undefined ? all : all.filter((j) => j.name > after);
     const jobs = rest.slice(0, page.limit);
     return { jobs, continue: rest.length > page.limit ? jobs[jobs.length - 1].name : undefined, restarted };

@@ -4,13 +4,13 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import {
-  acquireTickLock, claimDueRepos, claimsOf, deletePendingRun, finishTick, getSchedulerState, pendingRuns, recordRuns,
-  refundBudget, releaseClaim, releaseExpiredLeases, releaseTickLock, runsByJobNames, setRunJobUids, setTickBackoff,
+  acquireTickLock, claimDueRepos, claimsOf, deletePendingRun, finishTick, getSchedulerState, pruneDetailsStep, recordRuns,
+  refundBudget, releaseClaim, releaseExpiredLeases, releaseTickLock, setRunJobUids, setTickBackoff,
   startTick, storeHarvest, takeBudget, type ClaimedRepo, type Db,
 } from '../db/index.ts';
-import { buildScorecardJob, POSTURE_JOB_SELECTOR, REPO_ID_LABEL, repoIdLabel } from '../jobs/spec.ts';
-import { jobState } from '../jobs/status.ts';
+import { buildScorecardJob, repoIdLabel } from '../jobs/spec.ts';
 import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import { readClusterView, type ClusterView } from './cluster-view.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { nextTickBackoffSeconds, runsPerHour } from '../scheduler/policy.ts';
@@ -45,6 +45,8 @@ export interface TickSummary {
 
 const LOCK_SECONDS = 300;
 const CREATE_PARALLELISM = 8;
+/** Old results whose details are pruned per tick, at most (a few milliseconds). */
+const PRUNE_BATCH = 200;
 
 function emptySummary(slot: string, status: TickSummary['status']): TickSummary {
   return { slot, status, claimed: 0, created: 0, existing: 0, skipped: [], errors: [], active: 0, capacity: 0, budgetGranted: 0, reconciled: { harvested: 0, removed: 0, lost: 0, leasesReleased: 0 } };
@@ -90,16 +92,16 @@ async function tick(slot: string, deps: TickDeps, now: () => Date): Promise<Tick
     return s;
   }
 
-  let jobs: V1Job[];
+  let view: ClusterView;
   try {
-    jobs = await withRetries(() => deps.cluster.listJobs(config.namespace, POSTURE_JOB_SELECTOR), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
+    view = await readClusterView(deps);
   } catch (err) {
     s.errors.push(`listing Jobs: ${toKubeError(err).message}`);
     await setTickBackoff(db, nextTickBackoffSeconds(state.backoffSeconds, 'failed', config.idleBackoffBaseSeconds, config.idleBackoffMaxSeconds), now());
     return s;
   }
-  const active = await reconcile(jobs, deps, now, s);
-  const running = new Set(jobs.filter((j) => !jobState(j).finished).map((j) => j.metadata?.labels?.[REPO_ID_LABEL]));
+  const active = await reconcile(view, deps, now, s);
+  const running = view.running as Set<string | undefined>;
   s.active = active;
   s.capacity = Math.max(0, config.maxConcurrentJobs - active);
 
@@ -124,42 +126,30 @@ async function tick(slot: string, deps: TickDeps, now: () => Date): Promise<Tick
 
 /**
  * Level-triggered repair of what events missed: harvest finished Jobs, remove posture Jobs the
- * database never recorded, close runs whose Job vanished, clear expired leases. Returns the
- * number of Jobs still active.
+ * database never recorded, close runs whose Job vanished, clear expired leases, prune a batch
+ * of old result details. Its input (readClusterView) costs the pending runs, not the Jobs held.
+ * Returns the number of Jobs still active.
  */
-async function reconcile(jobs: V1Job[], deps: TickDeps, now: () => Date, s: TickSummary): Promise<number> {
+async function reconcile(view: ClusterView, deps: TickDeps, now: () => Date, s: TickSummary): Promise<number> {
   const { db, config, cluster, log } = deps;
-  const runs = await runsByJobNames(db, jobs.map((j) => j.metadata!.name!));
-  let active = 0;
-  for (const job of jobs) {
-    const name = job.metadata!.name!;
-    const run = runs.get(name);
-    const state = jobState(job);
-    if (!run) {
-      // The scheduler records a run before it creates a Job, so this Job is not ours.
-      log.warn({ job: name }, 'removing a posture-labelled Job the database never recorded');
-      await cluster.deleteJob(config.namespace, name, job.metadata!.uid).catch((err) => s.errors.push(`deleting ${name}: ${toKubeError(err).message}`));
-      s.reconciled.removed++;
-      continue;
-    }
-    if (!state.finished) {
-      active++;
-      continue;
-    }
-    if (run.outcome === 'pending' && deps.harvest) {
-      try {
-        const r = await deps.harvest(job);
-        if (r.status === 'stored') s.reconciled.harvested++;
-      } catch (err) {
-        s.errors.push(`harvesting ${name}: ${(err as Error).message}`);
-      }
+  for (const job of view.unrecorded) {
+    // The scheduler records a run before it creates a Job, so this Job is not ours.
+    log.warn({ job: job.name }, 'removing a posture-labelled Job the database never recorded');
+    await cluster.deleteJob(config.namespace, job.name, job.uid).catch((err) => s.errors.push(`deleting ${job.name}: ${toKubeError(err).message}`));
+    s.reconciled.removed++;
+  }
+  for (const job of view.finished) {
+    if (!deps.harvest) break;
+    try {
+      const r = await deps.harvest(job);
+      if (r.status === 'stored') s.reconciled.harvested++;
+    } catch (err) {
+      s.errors.push(`harvesting ${job.metadata?.name}: ${(err as Error).message}`);
     }
   }
   // Runs still pending whose Job is gone: created and then deleted (by its TTL, or by hand)
   // before any harvest, or never created at all.
-  const present = new Set(jobs.map((j) => j.metadata!.name!));
-  for (const run of await pendingRuns(db)) {
-    if (present.has(run.job_name)) continue;
+  for (const run of view.missing) {
     if (now().getTime() - new Date(run.created_at).getTime() < config.leaseSeconds * 1000) continue; // may still be being created
     if (!run.job_uid) {
       // The create never answered (the tick died first): nothing ran, so nothing failed. The
@@ -177,7 +167,8 @@ async function reconcile(jobs: V1Job[], deps: TickDeps, now: () => Date, s: Tick
     s.reconciled.lost++;
   }
   s.reconciled.leasesReleased = await releaseExpiredLeases(db, now());
-  return active;
+  await pruneDetailsStep(db, { keep: config.detailedResults, limit: PRUNE_BATCH });
+  return view.active;
 }
 
 export function scheduleOf(config: Config, random: number) {
