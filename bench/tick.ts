@@ -94,11 +94,11 @@ async function seedDatabase(db: Knex, uids: Map<string, string>): Promise<void> 
        FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS x(n, u, g)`,
     [PENDING, PENDING, names, names.map((n) => uids.get(n) ?? `missing-${n}`)],
   );
-  // History: 5 weekly results for each of 100k repositories (500k scores, 1M checks), documents kept for 3.
+  // History: 5 weekly results for each of 40k repositories (200k scores, 400k checks), documents kept for 3.
   await db.raw(
     `WITH r AS (
        INSERT INTO runs (repo_id, job_name, job_uid, outcome, created_at, finished_at)
-       SELECT (g % 100000) + 1, 'hist-' || g, 'hist-' || g, 'succeeded', now(), now() FROM generate_series(1, 500000) g
+       SELECT (g % 40000) + 1, 'hist-' || g, 'hist-' || g, 'succeeded', now(), now() FROM generate_series(1, 200000) g
        RETURNING id, repo_id)
      INSERT INTO scores (repo_id, run_id, score, scorecard_version, scorecard_commit, repo_commit, result_date, raw)
      SELECT repo_id, id, 5.5, 'v5.3.0', 'x', 'y', now() - (id % 5) * interval '7 days', '{"checks":[]}'::jsonb FROM r`,
@@ -134,6 +134,37 @@ async function recordStatements<T>(db: Knex, f: () => Promise<T>): Promise<{ val
   }
 }
 
+interface Plan {
+  sql: string;
+  /** Planning + execution time inside the server. */
+  ms: number;
+  /** As the tick saw it: round trip included (on a loaded machine, mostly waiting for a CPU). */
+  clientMs: number;
+  lines: string[];
+  seq: boolean;
+}
+
+/**
+ * The database's own time for each statement: replayed under EXPLAIN ANALYZE in a transaction
+ * that is rolled back (so nothing changes), right after the tick, on the same data.
+ */
+async function explain(db: Knex, statements: Statement[]): Promise<Plan[]> {
+  const out: Plan[] = [];
+  for (const st of statements) {
+    if (/^\s*(begin|commit|rollback|savepoint|release)\b/i.test(st.sql)) continue;
+    const tx = await db.transaction();
+    try {
+      const r = await tx.raw(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) ${st.sql}`, st.bindings as readonly Knex.RawBinding[]);
+      const lines = ((r.rows ?? []) as Array<{ 'QUERY PLAN': string }>).map((x) => x['QUERY PLAN']);
+      const time = (label: string) => Number(new RegExp(`${label} Time: ([0-9.]+) ms`).exec(lines.join('\n'))?.[1] ?? 0);
+      out.push({ sql: st.sql, ms: time('Planning') + time('Execution'), clientMs: st.ms, lines, seq: lines.some((l) => /Seq Scan on (repos|runs|scores|checks)\b/.test(l)) });
+    } finally {
+      await tx.rollback();
+    }
+  }
+  return out;
+}
+
 /** Peak heap growth while `f` runs (sampled every 2 ms and at the end). */
 async function heapPeak<T>(f: () => Promise<T>): Promise<{ value: T; mb: number }> {
   gc();
@@ -161,7 +192,7 @@ const config = defaultConfig({ namespace: NAMESPACE, githubTokenCount: 0, maxCon
 const cluster = clusterApi(tickKc); // posture's defaults: 50 QPS, burst 100
 const transport = sharedTransport(tickKc);
 
-const rounds: Array<{ db: number; heap: number; api: number; wall: number; created: number; statements: Statement[] }> = [];
+const rounds: Array<{ db: number; dbClient: number; heap: number; api: number; wall: number; created: number; plans: Plan[] }> = [];
 const old: Array<{ heap: number; api: number; wall: number }> = [];
 for (let i = 0; i < ROUNDS; i++) {
   await db('scheduler_state').update({ not_before: null, backoff_seconds: 0 });
@@ -171,7 +202,8 @@ for (let i = 0; i < ROUNDS; i++) {
   const wall = performance.now() - t0;
   const s = rec.value;
   if (s.errors.length) throw new Error(`tick errors: ${s.errors.slice(0, 3).join('; ')}`);
-  rounds.push({ db: rec.statements.reduce((n, x) => n + x.ms, 0), heap: mb, api: mib(transport.stats.bytesIn - bytes0), wall, created: s.created, statements: rec.statements });
+  const plans = await explain(db, rec.statements);
+  rounds.push({ db: plans.reduce((n, x) => n + x.ms, 0), dbClient: rec.statements.reduce((n, x) => n + x.ms, 0), heap: mb, api: mib(transport.stats.bytesIn - bytes0), wall, created: s.created, plans });
   log(`round ${i + 1}: active ${s.active}, claimed ${s.claimed}, created ${s.created}, leases released ${s.reconciled.leasesReleased}, ${rec.statements.length} statements`);
 
   // The old listing, same run: every posture Job as a full object.
@@ -186,27 +218,19 @@ for (let i = 0; i < ROUNDS; i++) {
   await db('runs').whereIn('job_name', made.map((r) => r.job_name)).update({ outcome: 'succeeded', finished_at: new Date() });
 }
 
-// EXPLAIN of every distinct statement of the last round, run inside a transaction that is rolled back.
-console.log('EXPLAIN of each statement of one tick (database at 1M repositories):');
-const seen = new Set<string>();
-for (const st of rounds[rounds.length - 1].statements) {
-  if (seen.has(st.sql) || /^(begin|commit|rollback|savepoint|release)/i.test(st.sql.trim())) continue;
-  seen.add(st.sql);
-  const plan = await db.transaction(async (tx) => {
-    const r = await tx.raw(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ${st.sql}`, st.bindings as readonly Knex.RawBinding[]);
-    await tx.rollback();
-    return r;
-  }).catch((e: { rows?: unknown; message?: string } | undefined) => e);
-  const lines = ((plan as { rows?: Array<{ 'QUERY PLAN': string }> })?.rows ?? []).map((r) => r['QUERY PLAN']);
-  const seq = lines.filter((l) => /Seq Scan on (repos|runs|scores|checks)\b/.test(l));
-  console.log(`\n-- ${st.ms.toFixed(2)} ms: ${st.sql.replace(/\s+/g, ' ').slice(0, 160)}${seq.length ? '   <-- SEQUENTIAL SCAN' : ''}`);
-  for (const l of lines.slice(0, 14)) console.log(`   ${l}`);
+console.log('EXPLAIN of each statement of the last tick (database at 1M repositories; replayed in a rolled-back transaction):');
+for (const p of rounds[rounds.length - 1].plans) {
+  console.log(`\n-- server ${p.ms.toFixed(2)} ms, client ${p.clientMs.toFixed(2)} ms: ${p.sql.replace(/\s+/g, ' ').slice(0, 150)}${p.seq ? '   <-- SEQUENTIAL SCAN' : ''}`);
+  for (const l of p.lines.filter((x) => !/^(Planning|Execution) Time/.test(x)).slice(0, 14)) console.log(`   ${l}`);
 }
 
 const m = (xs: number[]) => median(xs);
+const seqScans = rounds.flatMap((r) => r.plans).filter((p) => p.seq);
+console.log(`\nstatements with a sequential scan of a large table: ${seqScans.length ? [...new Set(seqScans.map((p) => p.sql.slice(0, 80)))].join(' | ') : 'none'}`);
+console.log(`db: the server's planning + execution time of the tick's statements (EXPLAIN ANALYZE replay); client-observed median ${m(rounds.map((r) => r.dbClient)).toFixed(0)} ms on this machine (load ${(await import('node:os')).loadavg()[0].toFixed(1)} on ${(await import('node:os')).cpus().length} CPUs)`);
 console.log(`\nold listing (every posture Job as a full object), same run, median of ${ROUNDS}: heap ${m(old.map((o) => o.heap)).toFixed(1)} MB, api ${m(old.map((o) => o.api)).toFixed(1)} MB, wall ${m(old.map((o) => o.wall)).toFixed(0)} ms`);
 console.log(`tick / old listing: heap ${(m(rounds.map((r) => r.heap)) / m(old.map((o) => o.heap))).toFixed(2)}, api ${(m(rounds.map((r) => r.api)) / m(old.map((o) => o.api))).toFixed(3)}, wall ${(m(rounds.map((r) => r.wall)) / m(old.map((o) => o.wall))).toFixed(2)}`);
-console.log(`rounds: ${rounds.map((r) => `db ${r.db.toFixed(1)} ms / heap ${r.heap.toFixed(1)} MB / api ${r.api.toFixed(2)} MB / wall ${r.wall.toFixed(0)} ms / created ${r.created}`).join('; ')}`);
+console.log(`rounds: ${rounds.map((r) => `db ${r.db.toFixed(1)} ms (client-observed ${r.dbClient.toFixed(0)} ms) / heap ${r.heap.toFixed(1)} MB / api ${r.api.toFixed(2)} MB / wall ${r.wall.toFixed(0)} ms / created ${r.created}`).join('; ')}`);
 await database.drop();
 await cp.stop();
 console.log(`tick at 1M repos / 10k Jobs: db ${m(rounds.map((r) => r.db)).toFixed(1)} ms, heap ${m(rounds.map((r) => r.heap)).toFixed(1)} MB, api ${m(rounds.map((r) => r.api)).toFixed(2)} MB, wall ${m(rounds.map((r) => r.wall)).toFixed(0)} ms`);
