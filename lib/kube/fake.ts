@@ -57,9 +57,11 @@ export class FakeCluster implements ClusterApi {
       after = undefined;
       restarted = true;
     }
-    const all = (await this.listJobs(namespace, labelSelector)).map((j) => ({ name: j.metadata!.name!, uid: j.metadata!.uid! })).sort((a, b) => (a.name < b.name ? -1 : 1));
-    this.calls.pop(); // the inner listJobs is not a call of its own, and hands out names only
-    this.jobsListed -= all.length;
+    const match = selectorMatcher(labelSelector);
+    const all = [...this.jobs.values()]
+      .filter((j) => j.metadata?.namespace === namespace && match(j.metadata?.labels ?? {}))
+      .map((j) => ({ name: j.metadata!.name!, uid: j.metadata!.uid! }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
     const rest = after === undefined ? all : all.filter((j) => j.name > after);
     const jobs = rest.slice(0, page.limit);
     return { jobs, continue: rest.length > page.limit ? jobs[jobs.length - 1].name : undefined, restarted };

@@ -228,7 +228,6 @@ export class KubeTransport {
   }
 
   private async send(req: KubeRequest, signal: AbortSignal, timeoutMs: number): Promise<Dispatcher.ResponseData> {
-    this.stats.throttledMs += await this.limiter.take();
     signal.throwIfAborted();
     this.stats.requests++;
     const headers: Record<string, string> = { ...(await this.headers()), accept: req.accept ?? 'application/json' };
@@ -253,6 +252,8 @@ export class KubeTransport {
 
   /** One call whose answer is JSON; throws KubeError on any non-2xx answer or transport failure. */
   async json<T>(req: KubeRequest): Promise<T> {
+    // The rate limiter's wait is not the call's: its timeout starts when the call can go.
+    this.stats.throttledMs += await this.limiter.take();
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     const signal = req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
     const what = `${req.method} ${req.path}`;
@@ -269,6 +270,7 @@ export class KubeTransport {
 
   /** A streamed answer (a pod log): the timeout bounds the wait for headers and each gap between chunks. */
   async stream(req: KubeRequest): Promise<{ chunks: AsyncIterable<Buffer>; abort(): void }> {
+    this.stats.throttledMs += await this.limiter.take();
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     const controller = new AbortController();
     const signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
