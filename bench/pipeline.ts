@@ -100,7 +100,14 @@ async function tickCreates(): Promise<number> {
 
 async function pipeline(): Promise<{ rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number }> {
   const ns = await cp.createNamespace('bench-pipe');
-  const p = await startPipeline(cp, ns, { maxConcurrentJobs: N, claimBatch: N });
+  // The scheduler and the harvester are separate processes in a cluster: each its own
+  // connections and rate limit (posture's defaults), as here with a kubeconfig object each.
+  const own = () => {
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    return kc;
+  };
+  const p = await startPipeline(cp, ns, { maxConcurrentJobs: N, claimBatch: N }, { kubeConfigs: { scheduler: own(), harvester: own() } });
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/pipe-${i}`));
   await addRepos(p.database.db, repos.map((r) => ({ repo: r })));
   await p.database.db('repos').update({ next_due_at: DUE });

@@ -77,9 +77,9 @@ export const settings = [
   { key: 'kubeRetries', env: 'POSTURE_KUBE_RETRIES', type: 'integer', default: 3, minimum: 0, maximum: 10,
     doc: 'Retries of a Kubernetes call that failed with 429, 5xx or a timeout (a Retry-After from the API server is waited out, up to 30 s).' },
   { key: 'kubeQps', env: 'POSTURE_KUBE_QPS', type: 'integer', default: 50, minimum: 1, maximum: 10000,
-    doc: 'Kubernetes API calls per second one process makes at most, sustained (client-go\'s QPS; kubectl uses 50).' },
+    doc: 'Kubernetes API calls per second one process makes at most, sustained (client-go\'s QPS, whose default is 5: too few for a harvester that makes three calls per result).' },
   { key: 'kubeBurst', env: 'POSTURE_KUBE_BURST', type: 'integer', default: 100, minimum: 1, maximum: 10000,
-    doc: 'Kubernetes API calls one process may make at once above that rate (client-go\'s burst).' },
+    doc: 'Kubernetes API calls one process may make at once above that rate (client-go\'s burst, default 10).' },
   { key: 'kubeTimeoutSeconds', env: 'POSTURE_KUBE_TIMEOUT_SECONDS', type: 'integer', default: 30, minimum: 1, maximum: 600,
     doc: 'Longest a Kubernetes API call may take (for a pod log: the wait for its start and between its chunks).' },
 
