@@ -154,7 +154,13 @@ async function explain(db: Knex, statements: Statement[]): Promise<Plan[]> {
     if (/^\s*(begin|commit|rollback|savepoint|release)\b/i.test(st.sql)) continue;
     const tx = await db.transaction();
     try {
-      const r = await tx.raw(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) ${st.sql}`, st.bindings as readonly Knex.RawBinding[]);
+      // The statement as sent ($1, $2…), back into knex's ? placeholders with its bindings.
+      const bindings: unknown[] = [];
+      const sql = st.sql.replace(/\$(\d+)/g, (_m, k: string) => {
+        bindings.push(st.bindings[Number(k) - 1]);
+        return '?';
+      });
+      const r = await tx.raw(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) ${sql}`, bindings as readonly Knex.RawBinding[]);
       const lines = ((r.rows ?? []) as Array<{ 'QUERY PLAN': string }>).map((x) => x['QUERY PLAN']);
       const time = (label: string) => Number(new RegExp(`${label} Time: ([0-9.]+) ms`).exec(lines.join('\n'))?.[1] ?? 0);
       out.push({ sql: st.sql, ms: time('Planning') + time('Execution'), clientMs: st.ms, lines, seq: lines.some((l) => /Seq Scan on (repos|runs|scores|checks)\b/.test(l)) });
