@@ -46,7 +46,7 @@ export interface TickSummary {
 const LOCK_SECONDS = 300;
 const CREATE_PARALLELISM = 8;
 /** Old results whose details are pruned per tick, at most (a few milliseconds). */
-const PRUNE_BATCH = 200;
+const PRUNE_BATCH = 100;
 
 function emptySummary(slot: string, status: TickSummary['status']): TickSummary {
   return { slot, status, claimed: 0, created: 0, existing: 0, skipped: [], errors: [], active: 0, capacity: 0, budgetGranted: 0, reconciled: { harvested: 0, removed: 0, lost: 0, leasesReleased: 0 } };
