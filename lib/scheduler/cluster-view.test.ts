@@ -76,21 +76,22 @@ describeEachDatabase('tick cost with many Jobs held', (ctx) => {
     assert.equal(s.active, 5);
     assert.equal(s.reconciled.removed, 0);
     assert.equal(cluster.jobsListed, 5, `whole Jobs read: ${cluster.jobsListed} (2005 are in the cluster)`);
-    assert.deepEqual(cluster.calls, ['listJobs', 'listJobMetadataPage'], 'one targeted list and one sweep page');
+    assert.deepEqual(cluster.calls.sort(), ['listJobMetadataPage', 'listJobs'], 'one targeted list and one sweep page');
   });
 
   test('the sweep finds a Job the database never recorded within ceil(Jobs / page) ticks; an expired cursor starts over', async () => {
     await reset(ctx.db);
     const { cluster, config, deps, advance } = setup();
     await hold(cluster, config, 1200, 0);
-    // Sorted last by name: the sweep reaches it on its third page.
+    // Sorted last by name: the sweep reaches it on its last page.
     await cluster.createJob(config.namespace, { metadata: { name: 'zz-forged', labels: { 'app.kubernetes.io/managed-by': 'posture' } }, spec: { template: {} } });
     const removed: number[] = [];
     for (let i = 1; i <= Math.ceil(1201 / SWEEP_PAGE); i++) {
       advance(1000); // past any idle backoff
       removed.push((await runTick(`2030-01-01T00:0${i}Z`, deps)).reconciled.removed);
     }
-    assert.deepEqual(removed, [0, 0, 1]);
+    const pages = Math.ceil(1201 / SWEEP_PAGE);
+    assert.deepEqual(removed, [...Array(pages - 1).fill(0), 1]);
     assert.ok(!cluster.jobs.has(`${config.namespace}/zz-forged`));
     assert.equal(cluster.jobs.size, 1200, 'recorded Jobs are never removed');
     // A cursor the API server no longer knows (410): the next page is the first one again.

@@ -16,8 +16,11 @@ import { parseRepo } from '../repo/identity.ts';
 
 /** Repository labels per targeted list (a label selector of ~2.5 KB). */
 export const LABELS_PER_READ = 100;
-/** Job names per sweep page (one page per tick). */
-export const SWEEP_PAGE = 500;
+/**
+ * Job names per sweep page (one page per tick): 10,000 Jobs are swept in 40 ticks. A metadata
+ * page still carries each Job's labels, annotations and managedFields (~4 KB a Job).
+ */
+export const SWEEP_PAGE = 250;
 /** Pending runs looked at per tick: above any concurrency cap (maxConcurrentJobs ≤ 10,000). */
 export const PENDING_LIMIT = 20000;
 
@@ -75,17 +78,18 @@ export async function readClusterView(deps: ViewDeps): Promise<ClusterView> {
     if (parsed.ok) labels.set(run, repoIdLabel(parsed.repo));
   }
   const distinct = [...new Set(labels.values())];
-  const jobs: V1Job[] = [];
+  // The targeted reads and the sweep page are independent: ask for both at once.
+  const reads: Array<Promise<V1Job[]>> = [];
   for (let i = 0; i < distinct.length; i += LABELS_PER_READ) {
     const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY},${REPO_ID_LABEL} in (${distinct.slice(i, i + LABELS_PER_READ).join(',')})`;
-    jobs.push(...(await withRetries(() => cluster.listJobs(config.namespace, selector), retry)));
+    reads.push(withRetries(() => cluster.listJobs(config.namespace, selector), retry));
     calls++;
   }
-  const view = classifyPending(pending, jobs, (run) => labels.get(run));
-
   const sweep = await getJobSweep(db);
-  const page = await withRetries(() => cluster.listJobMetadataPage(config.namespace, POSTURE_JOB_SELECTOR, { limit: SWEEP_PAGE, continue: sweep.continueToken }), retry);
+  const pageRead = withRetries(() => cluster.listJobMetadataPage(config.namespace, POSTURE_JOB_SELECTOR, { limit: SWEEP_PAGE, continue: sweep.continueToken }), retry);
   calls++;
+  const [jobs, page] = await Promise.all([Promise.all(reads).then((r) => r.flat()), pageRead]);
+  const view = classifyPending(pending, jobs, (run) => labels.get(run));
   await setJobSweep(db, page.continue);
   const recorded = await runsByJobNames(db, page.jobs.map((j) => j.name));
   const unrecorded = page.jobs.filter((j) => !recorded.has(j.name));
