@@ -75,11 +75,19 @@ export const settings = [
   { key: 'jobTtlSeconds', env: 'POSTURE_JOB_TTL_SECONDS', type: 'integer', default: 86400, minimum: 300, maximum: 2592000,
     doc: '`ttlSecondsAfterFinished` of a Scorecard Job: long enough for the harvester and the reconcile.' },
   { key: 'kubeRetries', env: 'POSTURE_KUBE_RETRIES', type: 'integer', default: 3, minimum: 0, maximum: 10,
-    doc: 'Retries of a Kubernetes call that failed with 429, 5xx or a timeout.' },
+    doc: 'Retries of a Kubernetes call that failed with 429, 5xx or a timeout (a Retry-After from the API server is waited out, up to 30 s).' },
+  { key: 'kubeQps', env: 'POSTURE_KUBE_QPS', type: 'integer', default: 50, minimum: 1, maximum: 10000,
+    doc: 'Kubernetes API calls per second one process makes at most, sustained (client-go\'s QPS, whose default is 5: too few for a harvester that makes three calls per result).' },
+  { key: 'kubeBurst', env: 'POSTURE_KUBE_BURST', type: 'integer', default: 100, minimum: 1, maximum: 10000,
+    doc: 'Kubernetes API calls one process may make at once above that rate (client-go\'s burst, default 10).' },
+  { key: 'kubeTimeoutSeconds', env: 'POSTURE_KUBE_TIMEOUT_SECONDS', type: 'integer', default: 30, minimum: 1, maximum: 600,
+    doc: 'Longest a Kubernetes API call may take (for a pod log: the wait for its start and between its chunks).' },
 
   // Harvester
   { key: 'logByteCap', env: 'POSTURE_LOG_BYTE_CAP', type: 'integer', default: 10485760, minimum: 1024, maximum: 1073741824,
     doc: 'Most bytes of a Scorecard pod log read by the harvester.' },
+  { key: 'detailedResults', env: 'POSTURE_DETAILED_RESULTS', type: 'integer', default: 10, minimum: 1, maximum: 100000,
+    doc: 'Results per repository that keep their raw Scorecard document and check details; older ones keep scores, check scores and reasons only (`posture db prune`; the scheduler prunes a little every tick).' },
   { key: 'keepJobs', env: 'POSTURE_KEEP_JOBS', type: 'boolean', default: false,
     doc: 'Keep harvested Jobs (otherwise they are deleted once stored).' },
 

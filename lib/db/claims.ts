@@ -1,6 +1,6 @@
 // Claiming due repositories. The lease is folded into next_due_at: a claim pushes the row's
 // due time to the lease's expiry, so a crashed tick's repos simply come due again when the
-// lease ends, and the claim query is a single range scan of repos_claim_idx.
+// lease ends, and the claim reads repos_claim_idx from the front of each priority's range.
 import { budgetHour } from '../scheduler/policy.ts';
 import type { Db } from './connect.ts';
 import { refundBudget, takeBudget } from './scheduler-state.ts';
@@ -46,10 +46,32 @@ export async function claimDueRepos(
   if (options.limit <= 0) return [];
   const now = options.now ?? new Date();
   const expires = new Date(now.getTime() + options.leaseSeconds * 1000);
+  // A plain "ORDER BY priority DESC, next_due_at" walk would step over every not-yet-due row of
+  // the higher priorities before reaching a due row of a lower one (500k rows: 18 ms). Instead,
+  // skip from one priority to the next (one index descent each) and take the due rows of each
+  // priority from the front of its range, skipping rows another claim holds (as the whole
+  // claim does); the claim takes the best `limit` of those candidates.
   const res = await db.raw(
-    `WITH due AS (
+    `WITH RECURSIVE prio AS (
+       (SELECT priority FROM repos ORDER BY priority DESC LIMIT 1)
+       UNION ALL
+       SELECT (SELECT r.priority FROM repos r WHERE r.priority < prio.priority ORDER BY r.priority DESC LIMIT 1)
+         FROM prio WHERE prio.priority IS NOT NULL
+     ),
+     candidates AS (
+       SELECT c.id FROM prio
+       CROSS JOIN LATERAL (
+         SELECT r.id FROM repos r
+          WHERE r.priority = prio.priority AND r.next_due_at <= ?
+          ORDER BY r.next_due_at
+          LIMIT ?
+          FOR UPDATE SKIP LOCKED
+       ) c
+       WHERE prio.priority IS NOT NULL
+     ),
+     due AS (
        SELECT id FROM repos
-       WHERE next_due_at <= ?
+       WHERE id IN (SELECT id FROM candidates) AND next_due_at <= ?
        ORDER BY priority DESC, next_due_at
        LIMIT ?
        FOR UPDATE SKIP LOCKED
@@ -60,7 +82,7 @@ export async function claimDueRepos(
        FROM due
       WHERE r.id = due.id
      RETURNING r.id, r.key, r.canonical, r.priority, r.claimed_due_at, r.lease_expires_at`,
-    [now, options.limit, options.owner, expires, expires, now, options.budgetHour ?? null],
+    [now, options.limit, now, options.limit, options.owner, expires, expires, now, options.budgetHour ?? null],
   );
   return ((res.rows ?? []) as ClaimRow[])
     .map(toClaim)

@@ -6,3 +6,4 @@ export * from './claims.ts';
 export * from './runs.ts';
 export * from './scores.ts';
 export * from './scheduler-state.ts';
+export * from './retention.ts';

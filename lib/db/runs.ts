@@ -175,6 +175,21 @@ export async function pendingRuns(db: Db, limit = 1000): Promise<RunRow[]> {
   return db<RunRow>('runs').where({ outcome: 'pending' }).orderBy('created_at').limit(limit);
 }
 
+export interface PendingRun extends RunRow {
+  /** The repository's canonical name (its Jobs carry a label derived from it). */
+  canonical: string;
+}
+
+/** Pending runs with their repository's name, oldest first: one scan of runs_pending_idx. */
+export async function pendingRunsWithRepo(db: Db, limit: number): Promise<PendingRun[]> {
+  return db('runs')
+    .join('repos', 'repos.id', 'runs.repo_id')
+    .where('runs.outcome', 'pending')
+    .orderBy('runs.created_at')
+    .limit(limit)
+    .select('runs.*', 'repos.canonical') as Promise<PendingRun[]>;
+}
+
 /** Forgets a run whose Job was never created (the create was refused). */
 export async function deletePendingRun(db: Db, jobName: string): Promise<void> {
   await db('runs').where({ job_name: jobName, outcome: 'pending' }).whereNotExists(db('scores').whereRaw('scores.run_id = runs.id')).delete();

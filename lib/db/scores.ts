@@ -78,16 +78,22 @@ export interface ScoreChange {
 
 /**
  * Latest score per repository for repositories whose scores changed after `since` (all when
- * undefined): what the admission gate's cache loads in the background.
+ * undefined): what the admission gate's cache loads in the background. Only each repository's
+ * newest row is read (one probe of scores_repo_idx per repository), never its history.
  */
 export async function scoresChangedSince(db: Db, since: Date | undefined): Promise<ScoreChange[]> {
-  const res = await db.raw(
-    `SELECT DISTINCT ON (s.repo_id) r.key, r.canonical, s.score, s.result_date, s.created_at
-       FROM scores s JOIN repos r ON r.id = s.repo_id
-      WHERE s.repo_id IN (SELECT repo_id FROM scores WHERE created_at > ?)
-      ORDER BY s.repo_id, s.result_date DESC, s.id DESC`,
-    [since ?? new Date(0)],
-  );
+  const latest = `CROSS JOIN LATERAL (
+         SELECT s.score, s.result_date, s.created_at FROM scores s
+          WHERE s.repo_id = r.id ORDER BY s.result_date DESC, s.id DESC LIMIT 1) l`;
+  const res = since === undefined
+    ? await db.raw(`SELECT r.key, r.canonical, l.score, l.result_date, l.created_at FROM repos r ${latest}`)
+    : await db.raw(
+      `SELECT r.key, r.canonical, l.score, l.result_date, l.created_at
+         FROM (SELECT DISTINCT repo_id FROM scores WHERE created_at > ?) c
+         JOIN repos r ON r.id = c.repo_id
+         ${latest}`,
+      [since],
+    );
   return (res.rows as any[]).map((r) => ({
     repoKey: r.key,
     repo: r.canonical,

@@ -2,7 +2,7 @@
 // once per process on first use.
 import { loadConfig, type Config } from '../config/index.ts';
 import { checkConnection, migrate, openDb, type Db } from '../db/index.ts';
-import { clusterApi, defaultKubeConfig, type ClusterApi } from '../kube/cluster.ts';
+import { clusterApi, defaultKubeConfig, transportOptionsOf, type ClusterApi } from '../kube/cluster.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 
 export interface Runtime {
@@ -23,7 +23,7 @@ export function sharedRuntime(name: string): () => Promise<Runtime> {
       const db = openDb(options);
       await checkConnection(db, options);
       await migrate(db);
-      return { config, db, cluster: clusterApi(defaultKubeConfig()), log };
+      return { config, db, cluster: clusterApi(defaultKubeConfig(), transportOptionsOf(config)), log };
     })().catch((err) => {
       runtime = undefined; // try again on the next request
       throw err;

@@ -59,6 +59,33 @@ describeEachDatabase('harvest', (ctx) => {
     assert.equal((await scoreHistory(ctx.db, key)).length, 1);
   });
 
+  test('a log over the byte cap: the tail is read, where Scorecard prints its result', async () => {
+    await reset(ctx.db);
+    const cap = 64 * 1024;
+    const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name, { logByteCap: cap });
+    // 4 caps of stderr before the result (rate-limit waits print a lot), a little after it.
+    const noise = Array.from({ length: (4 * cap) / 64 }, (_, i) => `2030/01/01 00:00:01 waiting for rate limit reset ${String(i).padStart(12, '0')}\n`.slice(-64)).join('');
+    const log = noise + FX08.replace(/\n\s*/g, '') + '\n' + stderrNoise;
+    assert.ok(Buffer.byteLength(log) > 4 * cap);
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log, at: new Date(T0.getTime() + 60000) });
+    const r = await harvestJob(done, deps);
+    assert.equal(r.status, 'stored');
+    assert.equal((r as { failure: string | null }).failure, null, JSON.stringify(r));
+    assert.equal((r as { score: number }).score, FX08_DOC.score);
+    // Head first (cap + 1 bytes), then the tail: two reads, never the whole log.
+    assert.deepEqual(cluster.calls.filter((c) => c === 'streamPodLog'), ['streamPodLog', 'streamPodLog']);
+  });
+
+  test('a log over the cap whose tail holds no result is stored as truncated', async () => {
+    await reset(ctx.db);
+    const cap = 4096;
+    const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name, { logByteCap: cap });
+    const log = FX08.replace(/\n\s*/g, '') + '\n' + 'x'.repeat(63) + '\n'.repeat(1) + ('y'.repeat(63) + '\n').repeat(400);
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log, at: new Date(T0.getTime() + 60000) });
+    const r = await harvestJob(done, deps);
+    assert.equal((r as { failure: string | null }).failure, 'truncated');
+  });
+
   test('keepJobs keeps the harvested Job', async () => {
     await reset(ctx.db);
     const { cluster, config, job, deps } = await scheduled(ctx.db, 'k/keep', { keepJobs: true });

@@ -179,18 +179,30 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   };
 }
 
+/** Lines asked for when the log is over the cap: the result line plus whatever stderr follows it. */
+export const TAIL_LINES = 200;
+
 async function readLog(cluster: ClusterApi, namespace: string, pod: string, cap: number): Promise<{ text: string; truncated: boolean }> {
+  const head = await readLogPart(cluster, namespace, pod, cap, 'head');
+  if (!head.truncated) return head;
+  // Over the cap: Scorecard prints its result last (stdout after all of its stderr), so the
+  // head is the wrong end. Ask for the last lines and keep at most the cap of them.
+  const tail = await readLogPart(cluster, namespace, pod, cap, 'tail');
+  return { text: tail.text, truncated: true };
+}
+
+async function readLogPart(cluster: ClusterApi, namespace: string, pod: string, cap: number, end: 'head' | 'tail'): Promise<{ text: string; truncated: boolean }> {
   let stream;
   try {
     // One byte over the cap tells a log of exactly cap bytes from a longer one.
-    stream = await cluster.streamPodLog(namespace, pod, SCORECARD_CONTAINER, cap + 1);
+    stream = await cluster.streamPodLog(namespace, pod, SCORECARD_CONTAINER, cap + 1, end === 'tail' ? { tailLines: TAIL_LINES } : {});
   } catch (err) {
     const e = toKubeError(err);
     if (e.status === 400 || e.status === 404) return { text: '', truncated: false }; // container never started, or gone
     throw e;
   }
   try {
-    const got = await readCapped(stream.chunks, { capBytes: cap });
+    const got = await readCapped(stream.chunks, { capBytes: cap, keep: end });
     return { text: got.text, truncated: got.truncated };
   } finally {
     stream.abort();

@@ -1,25 +1,10 @@
 // The Kubernetes calls posture makes, behind one small interface so decisions can be tested
 // without a cluster and the real client is exercised against a real API server.
-import { Readable } from 'node:stream';
-import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import * as k8s from '@kubernetes/client-node';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { errorFromResponse, KubeError, sharedTransport, type TransportOptions } from './transport.ts';
 
-/** A failed Kubernetes call, classified for retry decisions. */
-export class KubeError extends Error {
-  readonly status: number;
-  readonly reason: string;
-  constructor(status: number, message: string, reason = '') {
-    super(message);
-    this.name = 'KubeError';
-    this.status = status;
-    this.reason = reason;
-  }
-  /** 429, 5xx and transport failures (status 0) may succeed later. */
-  get retryable(): boolean {
-    return this.status === 0 || this.status === 429 || this.status >= 500;
-  }
-}
+export { KubeError } from './transport.ts';
 
 export interface LogChunks {
   chunks: AsyncIterable<Buffer | string>;
@@ -27,22 +12,38 @@ export interface LogChunks {
   abort(): void;
 }
 
+export interface JobMetadataPage {
+  jobs: Array<{ name: string; uid: string }>;
+  continue?: string;
+  restarted: boolean;
+}
+
 export interface ClusterApi {
   /** Creates a Job; an existing Job of that name is reported, not thrown (a retried create). */
   createJob(namespace: string, job: V1Job): Promise<{ created: boolean; job: V1Job }>;
   getJob(namespace: string, name: string): Promise<V1Job | undefined>;
   listJobs(namespace: string, labelSelector: string): Promise<V1Job[]>;
+  /**
+   * One page of Job names and uids (metadata only). `restarted`: the continue token had expired
+   * (410) and this page is the first of a new listing.
+   */
+  listJobMetadataPage(namespace: string, labelSelector: string, page: { limit: number; continue?: string }): Promise<JobMetadataPage>;
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
-  /** Streams a container's log; limitBytes is enforced by the API server too. */
-  streamPodLog(namespace: string, pod: string, container: string, limitBytes: number): Promise<LogChunks>;
+  /**
+   * Streams a container's log; limitBytes is enforced by the API server too. With tailLines,
+   * only the last lines are sent (and limitBytes is not passed: it would cut the tail's end).
+   */
+  streamPodLog(namespace: string, pod: string, container: string, limitBytes: number, options?: { tailLines?: number }): Promise<LogChunks>;
   /** Deletes a Job and (background propagation) its pods; only the Job with this uid. */
   deleteJob(namespace: string, name: string, uid?: string): Promise<void>;
 }
 
 export function toKubeError(err: unknown): KubeError {
   if (err instanceof KubeError) return err;
-  const e = err as { code?: unknown; body?: unknown; message?: string; cause?: { code?: string } };
+  const e = err as { code?: unknown; body?: unknown; headers?: Record<string, string>; message?: string; cause?: { code?: string } };
   if (typeof e?.code === 'number') {
+    // client-node's ApiException (code, body, headers): the same reading as our own transport's.
+    if (typeof e.body === 'string' || e.headers) return errorFromResponse(e.code, e.headers ?? {}, typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? ''));
     let body = e.body as { message?: string; reason?: string } | string | undefined;
     if (typeof body === 'string') {
       try {
@@ -62,31 +63,61 @@ function firstLine(s: string): string {
   return String(s).split('\n')[0].slice(0, 500);
 }
 
-/** The real implementation over @kubernetes/client-node. */
-export function clusterApi(kc: k8s.KubeConfig): ClusterApi {
-  const batch = kc.makeApiClient(k8s.BatchV1Api);
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const call = async <T>(f: () => Promise<T>): Promise<T> => {
+const PAGE = 500;
+/** Asks the API server for metadata only (no spec, no status): a fraction of a Job's bytes. */
+const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+
+const jobsPath = (ns: string) => `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs`;
+const podsPath = (ns: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`;
+
+interface ListOf<T> {
+  items: T[];
+  metadata?: { continue?: string; resourceVersion?: string };
+}
+
+/**
+ * Pages through a list. A 410 on a continue token (the snapshot it names was compacted away)
+ * goes on with the inconsistent token the server offers, or starts over; items are deduplicated
+ * by uid so a restart never reports an object twice.
+ */
+export async function listAll<T extends { metadata?: { uid?: string } }>(page: (cont: string | undefined) => Promise<ListOf<T>>): Promise<T[]> {
+  const out = new Map<string, T>();
+  let anonymous = 0;
+  let cont: string | undefined;
+  for (let restarts = 0; ; ) {
+    let got: ListOf<T>;
     try {
-      return await f();
+      got = await page(cont);
     } catch (err) {
-      throw toKubeError(err);
+      const e = toKubeError(err);
+      if (e.status !== 410 || cont === undefined || restarts >= 3) throw e;
+      restarts++;
+      cont = e.continueToken;
+      continue;
     }
-  };
+    for (const item of got.items ?? []) out.set(item.metadata?.uid ?? `#${anonymous++}`, item);
+    cont = got.metadata?.continue || undefined;
+    if (!cont) return [...out.values()];
+  }
+}
+
+/** The real implementation: client-node's types and kubeconfig handling, posture's own transport. */
+export function clusterApi(kc: k8s.KubeConfig, options: Partial<TransportOptions> = {}): ClusterApi {
+  const t = sharedTransport(kc, options);
   return {
     async createJob(namespace, job) {
       try {
-        return { created: true, job: await batch.createNamespacedJob({ namespace, body: job }) };
+        return { created: true, job: await t.json<V1Job>({ method: 'POST', path: jobsPath(namespace), body: job }) };
       } catch (err) {
         const e = toKubeError(err);
         if (e.status !== 409) throw e;
-        const existing = await call(() => batch.readNamespacedJob({ namespace, name: job.metadata!.name! }));
+        const existing = await t.json<V1Job>({ method: 'GET', path: `${jobsPath(namespace)}/${encodeURIComponent(job.metadata!.name!)}` });
         return { created: false, job: existing };
       }
     },
     async getJob(namespace, name) {
       try {
-        return await batch.readNamespacedJob({ namespace, name });
+        return await t.json<V1Job>({ method: 'GET', path: `${jobsPath(namespace)}/${encodeURIComponent(name)}` });
       } catch (err) {
         const e = toKubeError(err);
         if (e.status === 404) return undefined;
@@ -94,57 +125,44 @@ export function clusterApi(kc: k8s.KubeConfig): ClusterApi {
       }
     },
     async listJobs(namespace, labelSelector) {
-      const out: V1Job[] = [];
-      let _continue: string | undefined;
-      do {
-        const page = await call(() => batch.listNamespacedJob({ namespace, labelSelector, limit: 500, _continue }));
-        out.push(...page.items);
-        _continue = page.metadata?._continue || undefined;
-      } while (_continue);
-      return out;
+      return listAll((cont) => t.json<ListOf<V1Job>>({ method: 'GET', path: jobsPath(namespace), query: { labelSelector, limit: PAGE, continue: cont } }));
+    },
+    async listJobMetadataPage(namespace, labelSelector, page) {
+      let got: ListOf<{ metadata?: { name?: string; uid?: string } }>;
+      let restarted = false;
+      try {
+        got = await t.json({ method: 'GET', path: jobsPath(namespace), accept: METADATA_ONLY, query: { labelSelector, limit: page.limit, continue: page.continue } });
+      } catch (err) {
+        const e = toKubeError(err);
+        if (e.status !== 410 || !page.continue) throw e;
+        // The cursor expired between ticks: begin again (a sweep only needs to cover every Job eventually).
+        restarted = true;
+        got = await t.json({ method: 'GET', path: jobsPath(namespace), accept: METADATA_ONLY, query: { labelSelector, limit: page.limit } });
+      }
+      return {
+        jobs: (got.items ?? []).map((i) => ({ name: i.metadata?.name ?? '', uid: i.metadata?.uid ?? '' })),
+        continue: got.metadata?.continue || undefined,
+        restarted,
+      };
     },
     async listPods(namespace, labelSelector) {
-      const page = await call(() => core.listNamespacedPod({ namespace, labelSelector }));
-      return page.items;
+      return listAll((cont) => t.json<ListOf<V1Pod>>({ method: 'GET', path: podsPath(namespace), query: { labelSelector, limit: PAGE, continue: cont } }));
     },
-    async streamPodLog(namespace, pod, container, limitBytes) {
-      // Our own request rather than client-node's Log: aborting its transfer after the cap leaves
-      // an 'error' on a stream nobody listens to, which would crash the process.
-      const cluster = kc.getCurrentCluster();
-      if (!cluster) throw new KubeError(0, 'no current cluster in the kubeconfig');
-      const url = new URL(`${cluster.server}/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`);
-      url.searchParams.set('container', container);
-      url.searchParams.set('limitBytes', String(limitBytes));
-      const ctx = new k8s.RequestContext(url.toString(), k8s.HttpMethod.GET);
-      await kc.applySecurityAuthentication(ctx);
-      const controller = new AbortController();
-      let res;
-      try {
-        res = await undiciFetch(url, { headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher() as Dispatcher | undefined, signal: controller.signal });
-      } catch (err) {
-        throw toKubeError(err);
-      }
-      if (res.status !== 200 || !res.body) {
-        const text = await res.text().catch(() => '');
-        throw toKubeError({ code: res.status, body: text, message: `HTTP ${res.status}` });
-      }
-      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-      body.on('error', () => {}); // an abort after the cap is expected, not a failure
-      return {
-        chunks: body,
-        abort() {
-          controller.abort();
-          body.destroy();
-        },
-      };
+    async streamPodLog(namespace, pod, container, limitBytes, options = {}) {
+      const { chunks, abort } = await t.stream({
+        method: 'GET',
+        path: `${podsPath(namespace)}/${encodeURIComponent(pod)}/log`,
+        query: { container, limitBytes: options.tailLines === undefined ? limitBytes : undefined, tailLines: options.tailLines },
+        accept: '*/*',
+      });
+      return { chunks, abort };
     },
     async deleteJob(namespace, name, uid) {
       try {
-        await batch.deleteNamespacedJob({
-          namespace,
-          name,
-          propagationPolicy: 'Background',
-          body: uid ? { preconditions: { uid } } : undefined,
+        await t.json({
+          method: 'DELETE',
+          path: `${jobsPath(namespace)}/${encodeURIComponent(name)}`,
+          body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', ...(uid ? { preconditions: { uid } } : {}) },
         });
       } catch (err) {
         const e = toKubeError(err);
@@ -155,11 +173,27 @@ export function clusterApi(kc: k8s.KubeConfig): ClusterApi {
   };
 }
 
+export interface RetryOptions {
+  retries: number;
+  baseMs?: number;
+  /** Longest wait a server's Retry-After may impose on one retry (default 30 s). */
+  retryAfterMaxMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** How long to wait before retry `attempt` (0-based): the server's hint (capped) or exponential backoff with jitter. */
+export function retryDelayMs(e: KubeError, attempt: number, options: RetryOptions, random = Math.random()): number {
+  const backoff = (options.baseMs ?? 200) * 2 ** attempt * (0.5 + random / 2);
+  if (e.retryAfterSeconds === undefined) return backoff;
+  return Math.min(e.retryAfterSeconds * 1000, options.retryAfterMaxMs ?? 30000);
+}
+
 /**
- * Runs a call, retrying 429, 5xx and transport errors with exponential backoff; other errors
- * (403, 422, ...) are configuration problems and are thrown at once.
+ * Runs a call, retrying 429, 5xx and transport errors; waits as long as the server's
+ * Retry-After (or Status details.retryAfterSeconds) asks, capped, else backs off exponentially.
+ * Other errors (403, 422, ...) are configuration problems and are thrown at once.
  */
-export async function withRetries<T>(f: () => Promise<T>, options: { retries: number; baseMs?: number; sleep?: (ms: number) => Promise<void> }): Promise<T> {
+export async function withRetries<T>(f: () => Promise<T>, options: RetryOptions): Promise<T> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   for (let attempt = 0; ; attempt++) {
     try {
@@ -167,9 +201,14 @@ export async function withRetries<T>(f: () => Promise<T>, options: { retries: nu
     } catch (err) {
       const e = toKubeError(err);
       if (!e.retryable || attempt >= options.retries) throw e;
-      await sleep((options.baseMs ?? 200) * 2 ** attempt * (0.5 + Math.random() / 2));
+      await sleep(retryDelayMs(e, attempt, options));
     }
   }
+}
+
+/** The transport settings of posture's configuration. */
+export function transportOptionsOf(config: { kubeQps: number; kubeBurst: number; kubeTimeoutSeconds: number }): TransportOptions {
+  return { qps: config.kubeQps, burst: config.kubeBurst, timeoutMs: config.kubeTimeoutSeconds * 1000 };
 }
 
 /** KubeConfig from KUBECONFIG / ~/.kube/config / in-cluster, as kubectl finds it. */

@@ -3,12 +3,15 @@
 import { randomUUID } from 'node:crypto';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { KubeError, type ClusterApi } from './cluster.ts';
+import { lastLines, selectorMatcher } from './selector.ts';
 
 export class FakeCluster implements ClusterApi {
   jobs = new Map<string, V1Job>();
   pods = new Map<string, V1Pod>();
   logs = new Map<string, string>();
   calls: string[] = [];
+  /** Whole Job objects handed out by listJobs (what a listing costs the caller's memory). */
+  jobsListed = 0;
   /** Fail the next calls of a kind with these statuses (consumed in order). */
   failures: Record<string, number[]> = {};
 
@@ -39,21 +42,43 @@ export class FakeCluster implements ClusterApi {
 
   async listJobs(namespace: string, labelSelector: string) {
     this.maybeFail('listJobs');
-    const [k, v] = labelSelector.split('=');
-    return [...this.jobs.values()].filter((j) => j.metadata?.namespace === namespace && j.metadata?.labels?.[k] === v);
+    const match = selectorMatcher(labelSelector);
+    const out = [...this.jobs.values()].filter((j) => j.metadata?.namespace === namespace && match(j.metadata?.labels ?? {}));
+    this.jobsListed += out.length;
+    return out;
+  }
+
+  /** Pages in name order; a continue token is the last name of the previous page ("expired:" ones answer 410). */
+  async listJobMetadataPage(namespace: string, labelSelector: string, page: { limit: number; continue?: string }) {
+    this.maybeFail('listJobMetadataPage');
+    let after = page.continue;
+    let restarted = false;
+    if (after?.startsWith('expired:')) {
+      after = undefined;
+      restarted = true;
+    }
+    const match = selectorMatcher(labelSelector);
+    const all = [...this.jobs.values()]
+      .filter((j) => j.metadata?.namespace === namespace && match(j.metadata?.labels ?? {}))
+      .map((j) => ({ name: j.metadata!.name!, uid: j.metadata!.uid! }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    const rest = after === undefined ? all : all.filter((j) => j.name > after);
+    const jobs = rest.slice(0, page.limit);
+    return { jobs, continue: rest.length > page.limit ? jobs[jobs.length - 1].name : undefined, restarted };
   }
 
   async listPods(namespace: string, labelSelector: string) {
     this.maybeFail('listPods');
-    const [k, v] = labelSelector.split('=');
-    return [...this.pods.values()].filter((p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[k] === v);
+    const match = selectorMatcher(labelSelector);
+    return [...this.pods.values()].filter((p) => p.metadata?.namespace === namespace && match(p.metadata?.labels ?? {}));
   }
 
-  async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number) {
+  async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number, options: { tailLines?: number } = {}) {
     this.maybeFail('streamPodLog');
     const text = this.logs.get(this.key(namespace, pod));
     if (text === undefined) throw new KubeError(404, 'HTTP 404: no such pod');
-    const bytes = Buffer.from(text).subarray(0, limitBytes);
+    // As the kubelet: tailLines sends the last lines whole (limitBytes is not combined with it here).
+    const bytes = options.tailLines === undefined ? Buffer.from(text).subarray(0, limitBytes) : Buffer.from(lastLines(text, options.tailLines));
     return { chunks: (async function* () { for (let i = 0; i < bytes.length; i += 65536) yield bytes.subarray(i, i + 65536); })(), abort() {} };
   }
 
@@ -86,3 +111,4 @@ export class FakeCluster implements ClusterApi {
     return structuredClone(job);
   }
 }
+

@@ -193,7 +193,7 @@ describeEachDatabase('scheduler tick', (ctx) => {
     await reset(ctx.db);
     const { cluster, deps } = setup(ctx.db, { kubeRetries: 0 });
     await seed(ctx.db, ['i/one']);
-    cluster.failures.listJobs = [500];
+    cluster.failures.listJobMetadataPage = [500];
     const s = await runTick('2030-01-01T00:00Z', deps);
     assert.equal(s.claimed, 0);
     assert.match(s.errors[0], /listing Jobs: HTTP 500/);

@@ -11,13 +11,14 @@ import { randomUUID } from 'node:crypto';
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import {
-  acquireTickLock, claimsOf, claimWithBudget, closeRun, deletePendingRun, finishTick, getSchedulerState, orphanedClaims, pendingRuns,
-  recentOutcomes, recordRuns, releaseClaim, releaseExpiredLeases, releaseTickLock, renewTickLock, runsByJobNames, setRunJobUids,
-  setTickBackoff, startTick, storeHarvest, type ClaimedRepo, type Db,
+  acquireTickLock, claimsOf, claimWithBudget, closeRun, deletePendingRun, finishTick, getSchedulerState, orphanedClaims,
+  pruneDetailsStep, recentOutcomes, recordRuns, releaseClaim, releaseExpiredLeases, releaseTickLock, renewTickLock,
+  setRunJobUids, setTickBackoff, startTick, storeHarvest, type ClaimedRepo, type Db,
 } from '../db/index.ts';
-import { buildScorecardJob, MANAGED_BY, MANAGED_BY_LABEL, POSTURE_JOB_SELECTOR, REPO_ID_LABEL, repoIdLabel } from '../jobs/spec.ts';
+import { buildScorecardJob, MANAGED_BY, MANAGED_BY_LABEL, repoIdLabel } from '../jobs/spec.ts';
 import { jobState } from '../jobs/status.ts';
 import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import { readClusterView, type ClusterView } from './cluster-view.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { BREAKER, breakerDecision, nextTickBackoffSeconds, runsPerHour, tickOutcome } from '../scheduler/policy.ts';
@@ -78,6 +79,8 @@ export const RECONCILE_BUDGET_MS = 60_000;
 /** Creates stop after this long: Knative ends the request at 300 s (knative/scheduler.yaml). */
 export const TICK_BUDGET_MS = 240_000;
 const CREATE_PARALLELISM = 8;
+/** Old results whose details are pruned per tick, at most (a few milliseconds). */
+const PRUNE_BATCH = 100;
 
 function emptySummary(slot: string, status: TickSummary['status']): TickSummary {
   return {
@@ -167,21 +170,21 @@ async function tick(slot: string, deps: TickDeps, now: () => Date, lock: HeldLoc
     return s;
   }
 
-  let jobs: V1Job[];
+  let view: ClusterView;
   try {
-    jobs = await withRetries(() => deps.cluster.listJobs(config.namespace, POSTURE_JOB_SELECTOR), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
+    view = await readClusterView(deps);
   } catch (err) {
     s.errors.push(`listing Jobs: ${toKubeError(err).message}`);
     await setTickBackoff(db, nextTickBackoffSeconds(state.backoffSeconds, 'failed', config.idleBackoffBaseSeconds, config.idleBackoffMaxSeconds), now());
     return s;
   }
-  const active = await reconcile(jobs, deps, now, s);
+  const active = await reconcile(view, deps, now, s);
   // Claims of a tick that died between claiming and recording (it cannot be creating: we hold
   // the lock): given back for the same window and refunded, so this tick claims them again.
   for (const o of await orphanedClaims(db, slot, now())) {
     if (await releaseClaim(db, { repoId: o.id, owner: o.owner, keepWindow: true, refund: true, now: now() })) s.reconciled.orphans++;
   }
-  const running = new Set(jobs.filter((j) => !jobState(j).finished).map((j) => j.metadata?.labels?.[REPO_ID_LABEL]));
+  const running = view.running as Set<string | undefined>;
   s.active = active;
   s.capacity = Math.max(0, config.maxConcurrentJobs - active);
 
@@ -228,46 +231,36 @@ const isOurs = (job: V1Job | undefined) => job?.metadata?.labels?.[MANAGED_BY_LA
  * Level-triggered repair of what events missed, bounded so it fits in the tick: harvest
  * finished Jobs (at most RECONCILE_HARVEST_LIMIT), delete Jobs already harvested, close runs
  * whose harvest is rejected, remove posture Jobs the database never recorded, settle creates
- * whose answer was lost, close runs whose Job vanished, give back orphaned claims and clear
- * expired leases. Returns the number of Jobs active or possibly being created.
+ * whose answer was lost, close runs whose Job vanished, give back orphaned claims, clear
+ * expired leases and prune a batch of old result details. Its input (readClusterView) costs
+ * the pending runs and one sweep page, not the Jobs held. Returns the number of Jobs active or
+ * possibly being created.
  */
-async function reconcile(jobs: V1Job[], deps: TickDeps, now: () => Date, s: TickSummary): Promise<number> {
+async function reconcile(view: ClusterView, deps: TickDeps, now: () => Date, s: TickSummary): Promise<number> {
   const { db, config, cluster, log } = deps;
   const retry = { retries: config.kubeRetries, baseMs: deps.retryBaseMs };
-  const del = async (job: V1Job, counter: 'removed' | 'deleted') => {
-    const name = job.metadata!.name!;
+  const del = async (name: string, uid: string | undefined, counter: 'removed' | 'deleted') => {
     try {
-      await cluster.deleteJob(config.namespace, name, job.metadata!.uid);
+      await cluster.deleteJob(config.namespace, name, uid);
       s.reconciled[counter]++;
     } catch (err) {
       s.errors.push(`deleting ${name}: ${toKubeError(err).message}`);
     }
   };
-  const runs = await runsByJobNames(db, jobs.map((j) => j.metadata!.name!));
-  let active = 0;
+  for (const job of view.unrecorded) {
+    // The scheduler records a run before it creates a Job, so this Job is not ours.
+    log.warn({ job: job.name }, 'removing a posture-labelled Job the database never recorded');
+    await del(job.name, job.uid, 'removed');
+  }
+  // Harvested, but the harvester's delete failed: without this it would be listed until its TTL.
+  if (!config.keepJobs) for (const job of view.harvested) await del(job.name, job.uid, 'deleted');
+  let active = view.active;
   let harvests = 0;
   const harvestStart = Date.now();
-  for (const job of jobs) {
-    const name = job.metadata!.name!;
-    const run = runs.get(name);
-    const state = jobState(job);
-    if (!run || (run.job_uid && run.job_uid !== job.metadata?.uid)) {
-      // The scheduler records a run before it creates a Job, so this Job is not ours.
-      log.warn({ job: name }, 'removing a posture-labelled Job the database never recorded');
-      await del(job, 'removed');
-      continue;
-    }
-    if (!state.finished) {
-      active++;
-      continue;
-    }
-    if (run.outcome !== 'pending') {
-      // Harvested, but the harvester's delete failed: without this it would be listed until its TTL.
-      if (!config.keepJobs) await del(job, 'deleted');
-      continue;
-    }
-    if (!deps.harvest || harvests >= RECONCILE_HARVEST_LIMIT || Date.now() - harvestStart > RECONCILE_BUDGET_MS) continue;
+  for (const job of view.finished) {
+    if (!deps.harvest || harvests >= RECONCILE_HARVEST_LIMIT || Date.now() - harvestStart > RECONCILE_BUDGET_MS) break;
     harvests++;
+    const name = job.metadata!.name!;
     try {
       const r = await deps.harvest(job);
       if (r.status === 'stored') s.reconciled.harvested++;
@@ -276,8 +269,8 @@ async function reconcile(jobs: V1Job[], deps: TickDeps, now: () => Date, s: Tick
         // rather than read its pods and log again on every tick until its TTL.
         await closeRun(db, name, `harvest rejected: ${r.why ?? ''}`, now(), config.failureBackoffBaseSeconds);
         s.reconciled.rejected++;
-        if (!config.keepJobs) await del(job, 'deleted');
-      } else if (r.status === 'duplicate' && !config.keepJobs) await del(job, 'deleted');
+        if (!config.keepJobs) await del(name, job.metadata?.uid, 'deleted');
+      } else if (r.status === 'duplicate' && !config.keepJobs) await del(name, job.metadata?.uid, 'deleted');
     } catch (err) {
       s.errors.push(`harvesting ${name}: ${(err as Error).message}`);
     }
@@ -285,9 +278,7 @@ async function reconcile(jobs: V1Job[], deps: TickDeps, now: () => Date, s: Tick
 
   // Runs still pending whose Job is not listed: being created right now (counted as active),
   // created with a lost answer (ask by name), or created and then deleted before any harvest.
-  const present = new Set(jobs.map((j) => j.metadata!.name!));
-  for (const run of await pendingRuns(db)) {
-    if (present.has(run.job_name)) continue;
+  for (const run of view.missing) {
     if (now().getTime() - new Date(run.created_at).getTime() < IN_FLIGHT_SECONDS * 1000) {
       s.reconciled.inFlight++;
       active++;
@@ -323,6 +314,7 @@ async function reconcile(jobs: V1Job[], deps: TickDeps, now: () => Date, s: Tick
     s.reconciled.lost++;
   }
   s.reconciled.leasesReleased = await releaseExpiredLeases(db, now());
+  await pruneDetailsStep(db, { keep: config.detailedResults, limit: PRUNE_BATCH });
   return active;
 }
 

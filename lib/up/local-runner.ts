@@ -8,6 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { KubeError, type ClusterApi, type LogChunks } from '../kube/cluster.ts';
+import { lastLines, selectorMatcher } from '../kube/selector.ts';
 import { SCORECARD_CONTAINER } from '../jobs/spec.ts';
 
 interface LocalJob {
@@ -15,6 +16,8 @@ interface LocalJob {
   child?: ChildProcess;
   output: Buffer[];
   bytes: number;
+  /** The last logByteCap bytes of output. */
+  tail?: Buffer;
   truncated: boolean;
   exitCode?: number;
   startedAt: Date;
@@ -103,6 +106,9 @@ export class LocalJobRunner implements ClusterApi {
     });
     j.child = child;
     const collect = (chunk: Buffer) => {
+      // The last cap bytes too, for a harvester that asks for the tail of an over-long log.
+      j.tail = j.tail ? Buffer.concat([j.tail, chunk]) : chunk;
+      if (j.tail.length > this.o.logByteCap) j.tail = j.tail.subarray(j.tail.length - this.o.logByteCap);
       if (j.bytes >= this.o.logByteCap + 1) {
         j.truncated = true;
         return;
@@ -140,8 +146,15 @@ export class LocalJobRunner implements ClusterApi {
   }
 
   async listJobs(namespace: string, labelSelector: string) {
-    const [k, v] = labelSelector.split('=');
-    return [...this.jobs.values()].filter((j) => j.job.metadata?.namespace === namespace && j.job.metadata?.labels?.[k] === v).map((j) => this.view(j));
+    const match = selectorMatcher(labelSelector);
+    return [...this.jobs.values()].filter((j) => j.job.metadata?.namespace === namespace && match(j.job.metadata?.labels ?? {})).map((j) => this.view(j));
+  }
+
+  async listJobMetadataPage(namespace: string, labelSelector: string, page: { limit: number; continue?: string }) {
+    const all = (await this.listJobs(namespace, labelSelector)).map((j) => ({ name: j.metadata!.name!, uid: j.metadata!.uid ?? '' })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const rest = page.continue === undefined ? all : all.filter((j) => j.name > page.continue!);
+    const jobs = rest.slice(0, page.limit);
+    return { jobs, continue: rest.length > page.limit ? jobs[jobs.length - 1].name : undefined, restarted: false };
   }
 
   async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
@@ -163,11 +176,10 @@ export class LocalJobRunner implements ClusterApi {
     }];
   }
 
-  async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number): Promise<LogChunks> {
+  async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number, options: { tailLines?: number } = {}): Promise<LogChunks> {
     const j = this.jobs.get(this.key(namespace, pod.replace(/-local$/, '')));
     if (!j) throw new KubeError(404, 'HTTP 404: no such run');
-    const all = Buffer.concat(j.output);
-    const bytes = all.subarray(0, limitBytes);
+    const bytes = options.tailLines === undefined ? Buffer.concat(j.output).subarray(0, limitBytes) : Buffer.from(lastLines((j.tail ?? Buffer.alloc(0)).toString('utf8'), options.tailLines));
     return { chunks: (async function* () { yield bytes; })(), abort() {} };
   }
 

@@ -17,7 +17,7 @@ import { lockDataDir } from '../db/lock.ts';
 import { createHarvesterHandle, SCORE_UPDATED_TYPE } from '../harvest/handler.ts';
 import { harvestJob, type HarvestDeps } from '../harvest/harvest.ts';
 import { POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
-import { clusterApi, toKubeError, type ClusterApi } from '../kube/cluster.ts';
+import { clusterApi, toKubeError, transportOptionsOf, type ClusterApi } from '../kube/cluster.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { apiServerSourceEvent, startJobRelay, type JobRelay } from '../events/job-relay.ts';
 import { createSchedulerHandle } from '../scheduler/handler.ts';
@@ -85,9 +85,9 @@ async function probeCluster(config: Config, env: Record<string, string | undefin
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) return { why: 'no current cluster in the kubeconfig' };
-  const api = clusterApi(kc);
+  const api = clusterApi(kc, transportOptionsOf(config));
   try {
-    await Promise.race([api.listJobs(config.namespace, POSTURE_JOB_SELECTOR), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000))]);
+    await Promise.race([api.listJobMetadataPage(config.namespace, POSTURE_JOB_SELECTOR, { limit: 1 }), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000))]);
     return { kc, api };
   } catch (err) {
     const e = toKubeError(err);

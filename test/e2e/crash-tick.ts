@@ -20,7 +20,7 @@ const cluster = clusterApi(kc);
 const db = openDb({ databaseUrl });
 await runTick(slot, {
   db,
-  cluster: { ...cluster, listJobs: async () => [], createJob: cluster.createJob },
+  cluster: { ...cluster, listJobs: async () => [], listJobMetadataPage: async () => ({ jobs: [], restarted: false }), createJob: cluster.createJob },
   config: defaultConfig({ namespace, leaseSeconds: 5, jobDeadlineSeconds: 3, githubTokenCount: 0, kubeRetries: 0 }),
   log: silentLogger,
 });

@@ -673,7 +673,7 @@ describe('on the local control plane', () => {
         const refused = p.kubeCalls.filter((c) => c.outcome !== 'ok');
         assert.deepEqual(refused, []);
         const used = (fn: string) => [...new Set(p.kubeCalls.filter((c) => c.fn === fn).map((c) => c.call))].sort();
-        assert.deepEqual(used('scheduler'), ['createJob', 'deleteJob', 'listJobs', 'listPods', 'streamPodLog']);
+        assert.deepEqual(used('scheduler'), ['createJob', 'deleteJob', 'listJobMetadataPage', 'listJobs', 'listPods', 'streamPodLog']);
         assert.deepEqual(used('harvester'), ['deleteJob', 'listPods', 'streamPodLog']);
         assert.ok(p.relay.stats.sent > 0, 'the relay watched Jobs as posture-job-events');
         assert.equal(p.relay.stats.dropped, 0);

@@ -67,6 +67,7 @@ export function recordingClusterApi(inner: ClusterApi, fn: KubeCall['fn'], calls
     createJob: wrap('createJob'),
     getJob: wrap('getJob'),
     listJobs: wrap('listJobs'),
+    listJobMetadataPage: wrap('listJobMetadataPage'),
     listPods: wrap('listPods'),
     streamPodLog: wrap('streamPodLog'),
     deleteJob: wrap('deleteJob'),

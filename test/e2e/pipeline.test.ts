@@ -140,7 +140,7 @@ test('completion events delivered three times in shuffled order, and 20% dropped
   assert.equal(Number(((await db('scores').count('* as n').first()) as any).n), 20);
 });
 
-test('a failed Job, a garbage log and a 50 MB log are stored as failed runs with their class; memory stays bounded', async () => {
+test('a failed Job and a garbage log are stored as failed runs with their class; a 50 MB log is scored from its tail, where Scorecard prints the result; memory stays bounded', async () => {
   const p = await freshPipeline('bad');
   const failed = repo('github.com/posture-e2e/failed');
   const garbage = repo('github.com/posture-e2e/garbage');
@@ -159,10 +159,12 @@ test('a failed Job, a garbage log and a 50 MB log are stored as failed runs with
   const rssGrowth = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
   const db = p.database.db;
   const run = async (r: RepoId) => runByJobName(db, jobName(r, DUE));
-  assert.deepEqual([(await run(failed))?.failure_class, (await run(garbage))?.failure_class, (await run(huge))?.failure_class], ['pod-failed', 'invalid-result', 'truncated']);
+  assert.deepEqual([(await run(failed))?.failure_class, (await run(garbage))?.failure_class, (await run(huge))?.failure_class], ['pod-failed', 'invalid-result', null]);
+  assert.equal((await run(huge))?.outcome, 'succeeded', 'the result after 50 MB of stderr is read from the tail');
+  assert.equal((await latestScore(db, huge.key))?.score, doc.score);
   assert.match((await run(failed))?.reason ?? '', /exit code 1|exit 1|exited 1/);
   assert.ok(rssGrowth < 200, `harvesting a 50 MB log grew memory by ${rssGrowth.toFixed(0)} MB (cap is 10 MiB)`);
-  const rows = await db('repos').whereIn('key', [failed.key, garbage.key, huge.key]).select('consecutive_failures', 'next_due_at');
+  const rows = await db('repos').whereIn('key', [failed.key, garbage.key]).select('consecutive_failures', 'next_due_at');
   assert.ok(rows.every((r) => r.consecutive_failures === 1 && new Date(r.next_due_at) > new Date()), 'each failure backs its repository off');
 });
 
