@@ -67,7 +67,8 @@ describeEachDatabase('tick cost with many Jobs held', (ctx) => {
 
   test('a tick reads the Jobs of pending runs only, not every Job the cluster holds', async () => {
     await reset(ctx.db);
-    const { cluster, config, deps, advance } = setup();
+    // Held on purpose (POSTURE_KEEP_JOBS): without it the sweep deletes harvested Jobs it meets.
+    const { cluster, config, deps, advance } = setup({ keepJobs: true });
     await hold(cluster, config, 2000, 5);
     cluster.calls = [];
     cluster.jobsListed = 0;
@@ -81,7 +82,7 @@ describeEachDatabase('tick cost with many Jobs held', (ctx) => {
 
   test('the sweep finds a Job the database never recorded within ceil(Jobs / page) ticks; an expired cursor starts over', async () => {
     await reset(ctx.db);
-    const { cluster, config, deps, advance } = setup();
+    const { cluster, config, deps, advance } = setup({ keepJobs: true });
     await hold(cluster, config, 1200, 0);
     // Sorted last by name: the sweep reaches it on its last page.
     await cluster.createJob(config.namespace, { metadata: { name: 'zz-forged', labels: { 'app.kubernetes.io/managed-by': 'posture' } }, spec: { template: {} } });
@@ -93,6 +94,7 @@ describeEachDatabase('tick cost with many Jobs held', (ctx) => {
     const pages = Math.ceil(1201 / SWEEP_PAGE);
     assert.deepEqual(removed, [...Array(pages - 1).fill(0), 1]);
     assert.ok(!cluster.jobs.has(`${config.namespace}/zz-forged`));
+
     assert.equal(cluster.jobs.size, 1200, 'recorded Jobs are never removed');
     // A cursor the API server no longer knows (410): the next page is the first one again.
     await ctx.db('maintenance').update({ job_sweep_continue: 'expired:x' });
@@ -119,5 +121,20 @@ describeEachDatabase('tick cost with many Jobs held', (ctx) => {
     assert.deepEqual(harvested, [a]);
     assert.equal(s.reconciled.lost, 1);
     assert.equal((await runByJobName(ctx.db, b))?.failure_class, 'job-missing');
+  });
+
+  test('without POSTURE_KEEP_JOBS the sweep deletes harvested Jobs left behind (the harvester failed to delete them), a page per tick', async () => {
+    await reset(ctx.db);
+    const { cluster, config, deps, advance } = setup();
+    await hold(cluster, config, 300, 2);
+    advance(1000);
+    const s = await runTick('2030-01-01T00:01Z', deps);
+    // One page of names, less the running Jobs it holds.
+    assert.ok(s.reconciled.deleted >= SWEEP_PAGE - 2 && s.reconciled.deleted <= SWEEP_PAGE, `deleted ${s.reconciled.deleted}`);
+    assert.equal(s.reconciled.removed, 0, 'recorded Jobs are not treated as foreign');
+    assert.equal(s.active, 2);
+    advance(1000);
+    await runTick('2030-01-01T00:02Z', deps);
+    assert.equal(cluster.jobs.size, 2, 'only the running Jobs are left');
   });
 });
