@@ -13,9 +13,9 @@ import { parseRepo } from '../repo/identity.ts';
 import { runTick } from '../scheduler/tick.ts';
 import { harvestJob, HarvestConfigError, podsOfJob, type HarvestDeps } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
-import { fixturePath } from '../../test/fixtures/scorecard.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 
-const FX08 = readFileSync(fixturePath('08-v5.0.0-rc2-cli-show-details_docker-stable_ossf-scorecard.json'), 'utf8');
+const FX08 = readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8');
 const FX08_DOC = JSON.parse(FX08);
 const T0 = new Date('2030-01-01T00:00:00Z');
 
