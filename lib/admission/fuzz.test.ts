@@ -16,21 +16,11 @@ import { AdmissionServer } from './server.ts';
 import { createCA, issueCert, pem } from '../../test/cluster/pki.ts';
 import type { ScoreLookupResult } from './scores.ts';
 import { admissionReview, object, serviceAccount, user } from './testing.ts';
+import { seededRandom as rng } from '../random/seeded.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seeds = [
   admissionReview({ operation: 'DELETE', oldObject: object('Namespace', 'kube-system'), caller: user('jane') }),

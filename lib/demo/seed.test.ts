@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { describeEachDatabase } from '../db/testing.ts';
 import { classify } from '../scorecard/classify.ts';
 import { parseDemoArgs } from '../cli/demo.ts';
-import { aggregate, DEMO_CHECKS, demoRepoName, demoResult, seedDemo, seeded } from './seed.ts';
+import { aggregate, DEMO_CHECKS, demoRepoName, demoResult, seedDemo } from './seed.ts';
+import { seededRandom as seeded } from '../random/seeded.ts';
 
 test('aggregate weighs checks by risk like Scorecard and leaves inconclusive checks out', () => {
   assert.equal(aggregate([{ name: 'Dangerous-Workflow', score: 10 }, { name: 'License', score: 0 }]), 8); // (10×10 + 0×2.5) / 12.5

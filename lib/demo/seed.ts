@@ -9,6 +9,7 @@
 import { addRepos, storeHarvest, type Db } from '../db/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify } from '../scorecard/classify.ts';
+import { seededRandom } from '../random/seeded.ts';
 
 export const DEMO_OWNER = 'posture-demo';
 export const DEMO_HOST = 'github.com';
@@ -41,17 +42,6 @@ const WEIGHT = { Critical: 10, High: 7.5, Medium: 5, Low: 2.5 } as const;
 const NAMES = ['payments-api', 'web-frontend', 'auth-service', 'billing-worker', 'mobile-app', 'search-indexer', 'data-pipeline', 'infra-terraform',
   'design-system', 'notification-hub', 'edge-proxy', 'ml-feature-store', 'docs-site', 'release-tools', 'audit-log', 'cli'];
 
-/** mulberry32: a small seeded generator, so a demo database is the same every time. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function demoRepoName(i: number): string {
   const base = NAMES[i % NAMES.length];
@@ -136,7 +126,7 @@ export async function seedDemo(db: Db, options: { repos: number; history?: numbe
   for (let i = 0; i < ids.length; i++) {
     const repo = ids[i];
     if (i === ids.length - 1 && ids.length > 1) continue; // never scored
-    const rand = seeded(1000 + i);
+    const rand = seededRandom(1000 + i);
     let level = 2 + rand() * 7;
     const overdue = i % 7 === 3;
     const lastAt = now.getTime() - (overdue ? 10 * 86400_000 : Math.floor(rand() * 5 * 86400_000) + 3600_000);

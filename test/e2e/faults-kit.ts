@@ -6,17 +6,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Expectation } from './faults-checker.ts';
 
-/** mulberry32: a small seeded PRNG, so a run's fault sequence is named by its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Repository i of the run: seven in ten succeed, two fail for their own reasons, one for the infrastructure's. */
 export function faultRepoName(i: number): string {

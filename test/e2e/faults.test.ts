@@ -28,7 +28,8 @@ import { silentLogger } from '../../lib/log/index.ts';
 import { runsPerHour } from '../../lib/scheduler/policy.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { checkFaultRun, type FaultRunRecord, type SeenJob } from './faults-checker.ts';
-import { expectationOf, faultRepoName, seededRandom, startFaultProxy } from './faults-kit.ts';
+import { expectationOf, faultRepoName, startFaultProxy } from './faults-kit.ts';
+import { seededRandom } from '../../lib/random/seeded.ts';
 import { postEvent } from './pipeline-kit.ts';
 import { useControlPlane } from './plane.ts';
 
