@@ -11,7 +11,7 @@
 // API server still sends through admission.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request, type RequestOptions } from 'node:https';
+import { call } from './api-call.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -53,36 +53,6 @@ let warnServer: AdmissionServer;
 const vwcNames: string[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
-interface Reply {
-  status: number;
-  body: any;
-  warnings: string;
-}
-
-/** One API call as the identity of `kc`; never throws on an HTTP error (tests read the Status). */
-async function call(kc: k8s.KubeConfig, method: string, path: string, body?: unknown): Promise<Reply> {
-  const url = new URL(kc.getCurrentCluster()!.server + path);
-  const opts: RequestOptions = { method, hostname: url.hostname, port: url.port, path: url.pathname + url.search, headers: { 'content-type': method === 'PATCH' ? 'application/merge-patch+json' : 'application/json', accept: 'application/json' } };
-  await kc.applyToHTTPSOptions(opts);
-  return new Promise((resolve, reject) => {
-    const req = request(opts, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* not JSON */
-        }
-        const w = res.headers['warning'];
-        resolve({ status: res.statusCode!, body: parsed, warnings: Array.isArray(w) ? w.join('\n') : (w ?? '') });
-      });
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
 
 const DRY = '?dryRun=All';
 const denial = (webhook: string, message: string) => `admission webhook "${webhook}.posture.dev" denied the request: ${message}`;
