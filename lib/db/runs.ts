@@ -65,6 +65,10 @@ export interface RunRow {
 
 /** The failure class of a run the infrastructure failed (network, GitHub outage, eviction, image, Secret). */
 export const INFRASTRUCTURE = 'infrastructure';
+/** A run whose Job vanished before it was harvested (deleted by hand, a TTL, a namespace clean-up). */
+export const JOB_MISSING = 'job-missing';
+/** Failures stored with their cause but never held against the repository: nothing it did caused them. */
+const NOT_THE_REPOSITORYS = new Set<string>([INFRASTRUCTURE, JOB_MISSING]);
 
 const REASON_MAX = 2000;
 const clip = (s: string, n = REASON_MAX) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
@@ -144,9 +148,9 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
     let nextDueAt: Date | null = null;
     if (newest && !heldByOther) {
       const s = input.schedule;
-      // The infrastructure's failure is not the repository's: retried after the base delay,
-      // its failure count and last error untouched.
-      const infrastructure = !input.outcome.ok && input.outcome.failure === INFRASTRUCTURE;
+      // The infrastructure's failure (or a Job that vanished) is not the repository's: retried
+      // after the base delay, its failure count and last error untouched.
+      const infrastructure = !input.outcome.ok && NOT_THE_REPOSITORYS.has(input.outcome.failure);
       const failures = input.outcome.ok ? 0 : infrastructure ? repo.consecutive_failures : repo.consecutive_failures + 1;
       nextDueAt = input.outcome.ok
         ? nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random)

@@ -199,7 +199,7 @@ describeEachDatabase('scheduler tick', (ctx) => {
     assert.match(s.errors[0], /listing Jobs: HTTP 500/);
   });
 
-  test('pending runs whose Job vanished: created then deleted → failed job-missing; never created → forgotten', async () => {
+  test('pending runs whose Job vanished: created then deleted → failed job-missing, not held against the repository; never created → forgotten', async () => {
     await reset(ctx.db);
     const { cluster, deps, advance } = setup(ctx.db, { leaseSeconds: 600, jobDeadlineSeconds: 300 });
     await seed(ctx.db, ['l/gone']);
@@ -214,6 +214,9 @@ describeEachDatabase('scheduler tick', (ctx) => {
     const run = await runByJobName(ctx.db, job.metadata!.name!);
     assert.equal(run?.outcome, 'failed');
     assert.equal(run?.failure_class, 'job-missing');
+    const after = await getRepo(ctx.db, 'github.com/l/gone');
+    assert.equal(after?.consecutive_failures, 0, 'a vanished Job is not the repository\'s failure');
+    assert.equal(after?.last_error, null);
     assert.equal(await runByJobName(ctx.db, 'never-created'), undefined);
   });
 });
