@@ -4,38 +4,29 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CloudEvent } from 'cloudevents';
-import { defaultConfig } from '../config/index.ts';
-import { addRepos, getRepo, latestScore, runByJobName, type Db } from '../db/index.ts';
+import { getRepo, latestScore, runByJobName, type Db } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
-import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { runTick } from '../scheduler/tick.ts';
 import { harvestJob, HarvestConfigError, podsOfJob, type HarvestDeps } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
+import { scheduled, T0 } from './testing.ts';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 
 const FX08 = readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8');
 const FX08_DOC = JSON.parse(FX08);
-const T0 = new Date('2030-01-01T00:00:00Z');
 
-async function scheduled(db: Db, repo: string) {
+/** A clean database, then one Job scheduled through the real tick. */
+async function scheduledAfresh(db: Db, repo: string) {
   await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
   await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
-  const cluster = new FakeCluster();
-  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, kubeRetries: 1 });
-  await addRepos(db, [{ repo: (parseRepo(repo) as any).repo }]);
-  await db('repos').update({ next_due_at: new Date(T0.getTime() - 1) });
-  await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
-  const [job] = cluster.jobs.values();
-  const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 };
-  return { cluster, config, job, deps };
+  return scheduled(db, repo, { kubeRetries: 1 });
 }
 
 describeEachDatabase('harvest under faults', (ctx) => {
   for (const call of ['listPods', 'streamPodLog'] as const) {
     test(`5. a 403 on ${call} stores nothing against the repository and asks for a retry`, async () => {
-      const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
+      const { cluster, config, job, deps } = await scheduledAfresh(ctx.db, FX08_DOC.repo.name);
       const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08, at: T0 });
       cluster.failures[call] = [403];
       await assert.rejects(harvestJob(done, deps), (e: unknown) => e instanceof HarvestConfigError && /RBAC/.test((e as Error).message));
@@ -56,7 +47,7 @@ describeEachDatabase('harvest under faults', (ctx) => {
   }
 
   test('9. a bare Pod labelled with the Job\'s name cannot forge its score', async () => {
-    const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
+    const { cluster, config, job, deps } = await scheduledAfresh(ctx.db, FX08_DOC.repo.name);
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08, at: T0 });
     const forged = JSON.stringify({ ...FX08_DOC, score: 10 });
     // Newer than the real pod, same label, even the controller-uid label: but no controller ownerReference.

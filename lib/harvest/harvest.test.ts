@@ -2,38 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { CloudEvent } from 'cloudevents';
-import { defaultConfig, type Config } from '../config/index.ts';
-import { addRepos, getRepo, latestScore, runByJobName, scoreHistory, type Db } from '../db/index.ts';
+import { getRepo, latestScore, runByJobName, scoreHistory, type Db } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
-import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { runTick } from '../scheduler/tick.ts';
 import { harvestJob, type HarvestDeps } from './harvest.ts';
 import { createHarvesterHandle, SCORE_UPDATED_TYPE } from './handler.ts';
+import { scheduled, T0 } from './testing.ts';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 
 const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
 const FX08 = fixture(FIXTURES.cliShowDetails);
 const FX08_DOC = JSON.parse(FX08);
-const T0 = new Date('2030-01-01T00:00:00Z');
 
 async function reset(db: Db) {
   await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
   await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
 }
 
-/** Schedules one Job for `repo` through the real tick, so the run is recorded like in production. */
-async function scheduled(db: Db, repo: string, overrides: Partial<Config> = {}) {
-  const cluster = new FakeCluster();
-  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, ...overrides });
-  await addRepos(db, [{ repo: (parseRepo(repo) as any).repo }]);
-  await db('repos').update({ next_due_at: new Date(T0.getTime() - 1) });
-  await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
-  const [job] = cluster.jobs.values();
-  const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 };
-  return { cluster, config, job, deps };
-}
 
 const stderrNoise = '2030/01/01 00:00:01 using token from GITHUB_AUTH_TOKEN\n{"level":"info","msg":"fetching repo"}\n';
 

@@ -1,0 +1,23 @@
+// For harvester tests: one Job scheduled through the real tick (so its run is recorded as in
+// production) on a fake cluster, with the deps a harvest needs.
+import { defaultConfig, type Config } from '../config/index.ts';
+import { addRepos, type Db } from '../db/index.ts';
+import { FakeCluster } from '../kube/fake.ts';
+import { silentLogger } from '../log/index.ts';
+import { parseRepo } from '../repo/identity.ts';
+import { runTick } from '../scheduler/tick.ts';
+import type { HarvestDeps } from './harvest.ts';
+
+export const T0 = new Date('2030-01-01T00:00:00Z');
+
+/** Schedules one Job for `repo` through the real tick at T0. */
+export async function scheduled(db: Db, repo: string, overrides: Partial<Config> = {}) {
+  const cluster = new FakeCluster();
+  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, ...overrides });
+  await addRepos(db, [{ repo: (parseRepo(repo) as any).repo }]);
+  await db('repos').update({ next_due_at: new Date(T0.getTime() - 1) });
+  await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
+  const [job] = cluster.jobs.values();
+  const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 };
+  return { cluster, config, job, deps };
+}
