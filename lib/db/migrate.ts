@@ -4,12 +4,14 @@ import * as m001 from './migrations/001_initial.ts';
 import * as m002 from './migrations/002_faults.ts';
 import * as m003 from './migrations/003_scale.ts';
 import * as m004 from './migrations/004_dashboard.ts';
+import * as m005 from './migrations/005_recent_runs.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': m001,
   '002_faults': m002,
   '003_scale': m003,
   '004_dashboard': m004,
+  '005_recent_runs': m005,
 };
 
 const source: Knex.MigrationSource<string> = {

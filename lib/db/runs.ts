@@ -227,7 +227,9 @@ export async function closeRun(db: Db, jobName: string, reason: string, now: Dat
 
 /** Failure classes (null: success) of the newest runs finished since `since`, newest first. */
 export async function recentOutcomes(db: Db, since: Date, limit: number): Promise<Array<string | null>> {
-  const rows = await db<RunRow>('runs').whereNot({ outcome: 'pending' }).andWhere('finished_at', '>=', since).orderBy('finished_at', 'desc').limit(limit).select('failure_class');
+  // The literal matches runs_finished_recent_idx's predicate (migration 005); a bound parameter
+  // would keep a generic plan from using the partial index.
+  const rows = await db<RunRow>('runs').whereRaw("outcome <> 'pending'").andWhere('finished_at', '>=', since).orderBy('finished_at', 'desc').limit(limit).select('failure_class');
   return rows.map((r) => r.failure_class);
 }
 
