@@ -52,6 +52,16 @@ for (const fx of fixtures) {
   });
 }
 
+/** Classifies `log` and checks it fails with `failure` and a reason matching `reason`. */
+function expectFailure(name: string, log: Parameters<typeof classify>[0], facts: Parameters<typeof classify>[1], failure: string, reason: RegExp) {
+  const c = classify(log, facts);
+  assert.equal(c.ok, false, name);
+  if (c.ok) return undefined;
+  assert.equal(c.failure, failure, `${name}: ${c.reason}`);
+  assert.match(c.reason, reason, name);
+  return c;
+}
+
 test('classify: a check runtime error is stored and flagged, with a short reason per check', () => {
   const doc = structuredClone(fixtures[0].value);
   doc.checks[3].score = -1;
@@ -108,11 +118,8 @@ test('classify: every failure class, with the reason that explains it', () => {
     ['exit 1 with a broken result', `${JSON.stringify(bad)}\n`, { exitCode: 1, podPhase: 'Failed' }, 'invalid-result', /score must be <= 10/],
   ];
   for (const [name, log, facts, failure, reason] of cases) {
-    const c = classify(log, facts);
-    assert.equal(c.ok, false, name);
-    if (c.ok) continue;
-    assert.equal(c.failure, failure, `${name}: ${c.reason}`);
-    assert.match(c.reason, reason, name);
+    const c = expectFailure(name, log, facts, failure, reason);
+    if (!c) continue;
     assertSafeReason(c, name);
   }
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -239,13 +246,7 @@ test('classify: infrastructure failures are told from the repository\'s own (rea
     ['preempted', '', { podPhase: 'Failed', podReason: 'Preempting' }, 'infrastructure', /Preempting/],
     ['a plain deadline stays deadline-exceeded', 'still scanning\n', { jobReason: 'DeadlineExceeded' }, 'deadline-exceeded', /^Job exceeded its deadline/],
   ];
-  for (const [name, log, facts, failure, reason] of cases) {
-    const c = classify(log, facts);
-    assert.equal(c.ok, false, name);
-    if (c.ok) continue;
-    assert.equal(c.failure, failure, `${name}: ${c.reason}`);
-    assert.match(c.reason, reason, name);
-  }
+  for (const [name, log, facts, failure, reason] of cases) expectFailure(name, log, facts, failure, reason);
   // A valid result always wins, even beside an unreachable line for a sub-request.
   const ok = classify(`Error: repo unreachable: Get "${url}": dial tcp: i/o timeout\n${line01}\n`, { exitCode: 1 });
   assert.equal(ok.ok, true);
