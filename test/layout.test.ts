@@ -2,6 +2,7 @@
 // where one is a prefix of the other, as schedule/ and scheduler/ were), lib/ never reaching
 // into functions/, and no function importing another function.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -61,4 +62,25 @@ describe('layout', () => {
     }
     assert.deepEqual(bad, []);
   });
+
+  // The Kubernetes client is ~26 MB of heap and ~85 MB resident; only the functions that call the
+  // API server may load it. Checked by loading each function module in a fresh process and
+  // recording every package it resolves.
+  const packagesLoadedBy = (fn: string): string[] => {
+    const script = `
+      import { registerHooks } from 'node:module';
+      const seen = new Set();
+      registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(r.url); if (m) seen.add(m[1]); return r; } });
+      await import(${JSON.stringify(path.join(root, 'functions', fn, 'index.ts'))});
+      console.log(JSON.stringify([...seen].sort()));`;
+    return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, POSTURE_LOG_LEVEL: 'silent' } }).trim().split('\n').pop()!);
+  };
+
+  for (const [fn, kube] of [['api', false], ['admission', false], ['scheduler', true], ['harvester', true]] as const) {
+    it(`the ${fn} function ${kube ? 'loads' : 'does not load'} the Kubernetes client`, () => {
+      const loaded = packagesLoadedBy(fn);
+      assert.ok(loaded.includes('knex'), `expected the module graph, got ${loaded.join(', ')}`);
+      assert.equal(loaded.includes('@kubernetes/client-node'), kube, loaded.join(', '));
+    });
+  }
 });

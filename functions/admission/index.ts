@@ -5,11 +5,11 @@ import { loadConfig } from '../../lib/config/index.ts';
 import type { Handle } from '../../lib/function/handle.ts';
 import { createLogger } from '../../lib/log/index.ts';
 import { scoresChangedSince } from '../../lib/db/scores.ts';
-import { closeRuntime, sharedRuntime } from '../../lib/function/runtime.ts';
+import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
 import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 
-const runtime = sharedRuntime('admission');
+const runtime = sharedDatabaseRuntime('admission');
 
 /**
  * Scores from the database, opened on first use: the admission path never waits for it, and a

@@ -5,7 +5,7 @@ import { CloudEvent } from 'cloudevents';
 import { StaticScoreFeed } from './scores.ts';
 import { admissionReview, object, user } from './testing.ts';
 import { defaultConfig } from '../config/index.ts';
-import { SCORE_UPDATED_TYPE } from '../harvest/handler.ts';
+import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { createAdmissionApp } from './app.ts';
 
 test('handle: the faas contract answers reviews like the server', async () => {

@@ -8,7 +8,7 @@ import { ScoreCache, type ScoreFeed } from './scores.ts';
 import { AdmissionServer } from './server.ts';
 import type { Config } from '../config/index.ts';
 import type { Context, HandlerResult } from '../function/handle.ts';
-import { SCORE_UPDATED_TYPE } from '../harvest/handler.ts';
+import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { silentLogger, type Logger } from '../log/index.ts';
 import type { AdmissionServices } from './services.ts';
 

@@ -9,6 +9,11 @@ import type { Notice } from './diff.ts';
 
 export const SCORE_CHANGED_TYPE = 'dev.posture.score.changed';
 
+/** The event the harvester replies with after storing a result (subject: the repository). */
+export const SCORE_UPDATED_TYPE = 'dev.posture.score.updated';
+/** The source of both events. */
+export const HARVESTER_SOURCE = '/posture/harvester';
+
 export type EventSender = (event: CloudEvent<unknown>) => Promise<void>;
 
 export interface ScoreChangedData {

@@ -1,39 +1,72 @@
-// Production wiring shared by the function modules: config, database, cluster, logger, built
-// once per process on first use.
+// Production wiring shared by the function modules: config, database, logger and (for the
+// functions that call the API server) the cluster, built once per process on first use.
+// The Kubernetes client is loaded only by the functions that use it: @kubernetes/client-node
+// alone is ~26 MB of heap and ~85 MB resident, which the API and admission pods need not carry.
 import { loadConfig, type Config } from '../config/index.ts';
 import { checkConnection, migrate, openDb, type Db } from '../db/index.ts';
-import { clusterApi, defaultKubeConfig, transportOptionsOf, type ClusterApi } from '../kube/cluster.ts';
+import type { ClusterApi } from '../kube/cluster.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 
-export interface Runtime {
+/** What the API and admission functions need: no Kubernetes client. */
+export interface DatabaseRuntime {
   config: Config;
   db: Db;
-  cluster: ClusterApi;
   log: Logger;
 }
 
-let runtime: Promise<Runtime> | undefined;
+/** What the scheduler and the harvester need. */
+export interface Runtime extends DatabaseRuntime {
+  cluster: ClusterApi;
+}
 
-export function sharedRuntime(name: string): () => Promise<Runtime> {
+let base: Promise<DatabaseRuntime> | undefined;
+let full: Promise<Runtime> | undefined;
+
+function retrying<T>(make: () => Promise<T>, reset: () => void): Promise<T> {
+  return make().catch((err) => {
+    reset(); // try again on the next request
+    throw err;
+  });
+}
+
+/** Config, database (migrated) and logger. */
+export function sharedDatabaseRuntime(name: string): () => Promise<DatabaseRuntime> {
   return () => {
-    runtime ??= (async () => {
-      const config = loadConfig();
-      const log = createLogger({ level: config.logLevel, name });
-      const options = { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
-      const db = openDb(options);
-      await checkConnection(db, options);
-      await migrate(db);
-      return { config, db, cluster: clusterApi(defaultKubeConfig(), transportOptionsOf(config)), log };
-    })().catch((err) => {
-      runtime = undefined; // try again on the next request
-      throw err;
-    });
-    return runtime;
+    base ??= retrying(
+      async () => {
+        const config = loadConfig();
+        const log = createLogger({ level: config.logLevel, name });
+        const options = { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
+        const db = openDb(options);
+        await checkConnection(db, options);
+        await migrate(db);
+        return { config, db, log };
+      },
+      () => (base = undefined),
+    );
+    return base;
+  };
+}
+
+/** The database runtime plus the cluster client (KUBECONFIG, ~/.kube/config or in-cluster). */
+export function sharedRuntime(name: string): () => Promise<Runtime> {
+  const database = sharedDatabaseRuntime(name);
+  return () => {
+    full ??= retrying(
+      async () => {
+        const r = await database();
+        const { clusterApi, defaultKubeConfig, transportOptionsOf } = await import('../kube/cluster.ts');
+        return { ...r, cluster: clusterApi(defaultKubeConfig(), transportOptionsOf(r.config)) };
+      },
+      () => (full = undefined),
+    );
+    return full;
   };
 }
 
 export async function closeRuntime(): Promise<void> {
-  const r = await runtime?.catch(() => undefined);
-  runtime = undefined;
+  const r = await base?.catch(() => undefined);
+  base = undefined;
+  full = undefined;
   await r?.db.destroy();
 }

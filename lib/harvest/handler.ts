@@ -7,12 +7,9 @@ import { reply, type Context, type Handle } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
 import { changeForRun } from '../changes/store.ts';
 import { noticeOf } from '../changes/diff.ts';
-import { scoreChangedEvent, senderFromEnv, type EventSender } from '../changes/events.ts';
+import { HARVESTER_SOURCE, SCORE_UPDATED_TYPE, scoreChangedEvent, senderFromEnv, type EventSender } from '../changes/events.ts';
 import { harvestJob, HarvestConfigError, TransientHarvestError, type HarvestDeps } from './harvest.ts';
 
-/** The event posture emits after storing a result. Subject: the repository. */
-export const SCORE_UPDATED_TYPE = 'dev.posture.score.updated';
-export const HARVESTER_SOURCE = '/posture/harvester';
 
 const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
 const refusals = counter('posture_harvester_api_refusals_total', 'Reads the API server refused the harvester (RBAC or configuration), by HTTP status', ['status']);

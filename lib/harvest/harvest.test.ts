@@ -7,7 +7,8 @@ import { describeEachDatabase } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { harvestJob, type HarvestDeps } from './harvest.ts';
-import { createHarvesterHandle, SCORE_UPDATED_TYPE } from './handler.ts';
+import { createHarvesterHandle } from './handler.ts';
+import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { scheduled, T0 } from './testing.ts';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 

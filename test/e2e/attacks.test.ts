@@ -26,7 +26,7 @@ import { StaticScoreFeed, type ScoreRow } from '../../lib/admission/scores.ts';
 import type { AdmissionServer } from '../../lib/admission/server.ts';
 import { runCliCaptured } from '../../lib/cli/testing.ts';
 import { defaultConfig } from '../../lib/config/index.ts';
-import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';
+import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
 import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 import { forgedMessage, forgedPodMessage } from '../../functions/admission/webhooks/job-guard.ts';
 import { policyLabelMessage } from '../../functions/admission/webhooks/protected-namespaces.ts';

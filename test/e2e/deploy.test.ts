@@ -21,7 +21,7 @@ import { loadConfig } from '../../lib/config/index.ts';
 import { settings } from '../../lib/config/spec.ts';
 import { addRepos, latestScore } from '../../lib/db/index.ts';
 import { cronSlot } from '../../lib/events/ping.ts';
-import { SCORE_UPDATED_TYPE } from '../../lib/harvest/handler.ts';
+import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
 import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR, SCORECARD_CONTAINER } from '../../lib/jobs/spec.ts';
 import { clusterApi, KubeError } from '../../lib/kube/cluster.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
