@@ -277,6 +277,13 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     const s = await runTick('2030-01-01T00:01Z', deps);
     assert.ok(s.breaker.open);
     assert.equal(s.created, 1, 'only a probe');
+    // The breaker's settings are the operator's: three probes a tick, or (share 1) never open.
+    const three = await runTick('2030-01-01T00:02Z', { ...deps, config: { ...config, breakerProbeRuns: 3 } });
+    assert.ok(three.breaker.open);
+    assert.equal(three.created, 3, 'three probes');
+    const off = await runTick('2030-01-01T00:03Z', { ...deps, config: { ...config, breakerShare: 1 } });
+    assert.equal(off.breaker.open, false);
+    assert.ok(off.created > 1, `created ${off.created}`);
   });
 });
 

@@ -50,6 +50,10 @@ test('breakerDecision opens when most recent runs failed for infrastructure reas
     assert.equal(d.open, open, name);
     assert.equal(d.allowed, open ? 1 : Number.POSITIVE_INFINITY, name);
   }
+  // Settings: a share of 1 never opens; the probe count is what an open breaker allows.
+  assert.equal(breakerDecision(Array(20).fill(I), { minRuns: 10, share: 1, probe: 1 }).open, false);
+  assert.equal(breakerDecision(Array(20).fill(I), { minRuns: 10, share: 0.5, probe: 4 }).allowed, 4);
+  assert.equal(breakerDecision(Array(5).fill(I), { minRuns: 5, share: 0.5, probe: 1 }).open, true, 'fewer runs suffice when minRuns says so');
 });
 
 test('tickOutcome: progress wins over errors beside it; only a tick that could do nothing of its own failed', () => {

@@ -34,8 +34,18 @@ export function budgetHour(now: Date): Date {
   return new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000);
 }
 
-/** The fleet-wide circuit breaker's settings: how many recent runs, over what window, and the share that opens it. */
-export const BREAKER = { windowSeconds: 900, sample: 20, minRuns: 10, share: 0.5, probe: 1 } as const;
+/** The fleet-wide circuit breaker's settings (POSTURE_BREAKER_*): how many recent runs, over what window, the share that opens it, the probes it lets through. */
+export interface BreakerSettings {
+  windowSeconds: number;
+  sample: number;
+  minRuns: number;
+  share: number;
+  probe: number;
+}
+
+export function breakerSettingsOf(config: { breakerWindowSeconds: number; breakerSample: number; breakerMinRuns: number; breakerShare: number; breakerProbeRuns: number }): BreakerSettings {
+  return { windowSeconds: config.breakerWindowSeconds, sample: config.breakerSample, minRuns: config.breakerMinRuns, share: config.breakerShare, probe: config.breakerProbeRuns };
+}
 
 export interface BreakerDecision {
   open: boolean;
@@ -50,7 +60,7 @@ export interface BreakerDecision {
  * infrastructure's reasons: a DNS or GitHub outage would otherwise spend the whole budget on
  * runs that cannot succeed. Open, it lets `probe` runs through per tick.
  */
-export function breakerDecision(recent: ReadonlyArray<string | null>, options: { minRuns: number; share: number; probe: number } = BREAKER): BreakerDecision {
+export function breakerDecision(recent: ReadonlyArray<string | null>, options: Pick<BreakerSettings, 'minRuns' | 'share' | 'probe'>): BreakerDecision {
   const total = recent.length;
   const infrastructure = recent.filter((c) => c === 'infrastructure').length;
   const open = total >= options.minRuns && infrastructure / total > options.share;

@@ -21,7 +21,7 @@ import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
 import { readClusterView, type ClusterView } from './cluster-view.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { BREAKER, breakerDecision, nextTickBackoffSeconds, runsPerHour, tickOutcome } from '../scheduler/policy.ts';
+import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, runsPerHour, tickOutcome } from '../scheduler/policy.ts';
 
 export interface TickDeps {
   db: Db;
@@ -188,7 +188,8 @@ async function tick(slot: string, deps: TickDeps, now: () => Date, lock: HeldLoc
   s.active = active;
   s.capacity = Math.max(0, config.maxConcurrentJobs - active);
 
-  const breaker = breakerDecision(await recentOutcomes(db, new Date(now().getTime() - BREAKER.windowSeconds * 1000), BREAKER.sample));
+  const breakerSettings = breakerSettingsOf(config);
+  const breaker = breakerDecision(await recentOutcomes(db, new Date(now().getTime() - breakerSettings.windowSeconds * 1000), breakerSettings.sample), breakerSettings);
   s.breaker = { open: breaker.open, infrastructure: breaker.infrastructure, total: breaker.total };
   if (breaker.open) {
     log.warn({ infrastructure: breaker.infrastructure, recent: breaker.total }, 'circuit breaker open: most recent runs failed for infrastructure reasons (network, GitHub, evictions, image, Secret); starting only a probe per tick');
