@@ -32,3 +32,11 @@ export function sampleRss(pid: number, ms = 50): { stop(): number[] } {
 }
 
 export const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (10 ms resolution). */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at index 2: utime is field 14, stime 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+}

@@ -1,21 +1,30 @@
 // On the local control plane: Jobs created per second by one tick (beside raw client-node
 // creates of the same Jobs, the floor), and whole-pipeline throughput with instant Jobs:
-// tick → Jobs → pods complete → relay events → harvester → stored scores.
+// tick → Jobs → pods complete → relay events → harvester → stored scores, with the scheduler and
+// the harvester in their own processes (bin/serve.ts), whose CPU per scored repository is printed.
+// BENCH_PIPELINE_PROFILE=<dir> writes their V8 CPU profiles there.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CloudEvent } from 'cloudevents';
 import * as k8s from '@kubernetes/client-node';
 import { defaultConfig } from '../lib/config/index.ts';
 import { addRepos, migrate } from '../lib/db/index.ts';
 import { createPostgresDatabase } from '../lib/db/testing.ts';
 import { clusterApi } from '../lib/kube/cluster.ts';
 import { silentLogger } from '../lib/log/index.ts';
-import { buildScorecardJob, jobName } from '../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
 import { runTick } from '../lib/scheduler/tick.ts';
 import { getSharedControlPlane } from '../test/cluster/harness.ts';
-import { startPipeline } from '../test/e2e/pipeline-kit.ts';
-import { median } from './_util.ts';
+import { postEvent } from '../test/e2e/pipeline-kit.ts';
+import { freePort } from '../test/cluster/config.ts';
+import { startJobRelay } from '../lib/events/job-relay.ts';
+import { POSTURE_JOB_SELECTOR, buildScorecardJob, jobName } from '../lib/jobs/spec.ts';
+import { median, processCpuMs } from './_util.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/scorecard.ts';
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.BENCH_PIPELINE_REPOS ?? 200);
 const ROUNDS = Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3);
 const DUE = new Date('2026-01-01T00:00:00Z');
@@ -98,46 +107,91 @@ async function tickCreates(): Promise<number> {
   return rate;
 }
 
-async function pipeline(): Promise<{ rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number }> {
-  const ns = await cp.createNamespace('bench-pipe');
-  // The scheduler and the harvester are separate processes in a cluster: each its own
-  // connections and rate limit (posture's defaults), as here with a kubeconfig object each.
-  const own = () => {
-    const kc = new k8s.KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
-    return kc;
+/** A posture function as its Knative Service's container runs it: `bin/serve.ts <fn>`, its own process. */
+async function startFunction(fn: 'scheduler' | 'harvester', env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const profile = process.env.BENCH_PIPELINE_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PIPELINE_PROFILE}`, `--cpu-prof-name=${fn}-${Date.now()}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'serve.ts'), fn], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}/`;
+  for (const deadline = Date.now() + 60000; ; ) {
+    if ((await fetch(`${url}readyz`).catch(() => undefined))?.ok) break;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${fn} did not start`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    pid: child.pid!,
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
   };
-  const p = await startPipeline(cp, ns, { maxConcurrentJobs: N, claimBatch: N }, { kubeConfigs: { scheduler: own(), harvester: own() } });
+}
+
+async function pipeline(): Promise<{ rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number; schedulerMs: number; harvesterMs: number; relayMsPerRepo: number }> {
+  const ns = await cp.createNamespace('bench-pipe');
+  const database = await createPostgresDatabase();
+  await migrate(database.db);
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/pipe-${i}`));
-  await addRepos(p.database.db, repos.map((r) => ({ repo: r })));
-  await p.database.db('repos').update({ next_due_at: DUE });
+  await addRepos(database.db, repos.map((r) => ({ repo: r })));
+  await database.db('repos').update({ next_due_at: DUE });
   repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: r.canonical } }) + '\n' }));
-  // posture's CPU: this process runs the scheduler, the harvester and the event relay, and
-  // nothing else while it is measured (the wait below polls the database only, every 50 ms).
-  const cpu0 = process.cpuUsage();
+  // The scheduler and the harvester run as they do in a cluster: each `bin/serve.ts <fn>` in its
+  // own process, with its own connections and posture's default transport settings. Their CPU
+  // time is read from /proc; the start-up (module loading, migrations) is not counted.
+  const env = {
+    DATABASE_URL: database.url!, KUBECONFIG: cp.kubeconfigPath, POSTURE_NAMESPACE: ns, POSTURE_JITTER_SECONDS: '0', POSTURE_GITHUB_TOKEN_COUNT: '0',
+    POSTURE_MAX_CONCURRENT_JOBS: String(N), POSTURE_CLAIM_BATCH: String(N), POSTURE_LOG_LEVEL: 'warn',
+  };
+  const scheduler = await startFunction('scheduler', env);
+  const harvester = await startFunction('harvester', env);
+  // The relay stands in for the ApiServerSource (Knative's, in a cluster): it runs in this process
+  // and its CPU is not posture's; it is printed beside.
+  const relay = await startJobRelay({
+    kc: cp.kc, namespace: ns, labelSelector: POSTURE_JOB_SELECTOR, log: silentLogger,
+    send: async (event) => {
+      const r = await postEvent(harvester.url, event);
+      if (r.status >= 500 || r.status === 429) throw new Error(`harvester answered ${r.status}`);
+    },
+  });
+  await new Promise((r) => setTimeout(r, 500)); // the relay's first list and watch
+  const cpu0 = { s: processCpuMs(scheduler.pid), h: processCpuMs(harvester.pid), self: process.cpuUsage() };
   const wall0 = Date.now();
   const t0 = performance.now();
-  const tick = await p.ping(new Date());
+  const tick = await postEvent(scheduler.url, new CloudEvent({ type: 'dev.knative.sources.ping', source: '/bench/pipeline', time: new Date().toISOString(), data: {} }));
   const tCreated = performance.now();
-  if (tick.body.created !== N) throw new Error(`created ${tick.body.created}`);
+  if (tick.body.created !== N) throw new Error(`created ${tick.body.created}: ${JSON.stringify(tick.body).slice(0, 500)}`);
   for (;;) {
-    const done = Number(((await p.database.db('runs').whereNot({ outcome: 'pending' }).count('* as n').first()) as { n: number }).n);
+    const done = Number(((await database.db('runs').whereNot({ outcome: 'pending' }).count('* as n').first()) as { n: number }).n);
     if (done >= N) break;
     if (performance.now() - t0 > 300000) throw new Error(`only ${done} harvested after 300 s`);
     await new Promise((r) => setTimeout(r, 50));
   }
   const tEnd = performance.now();
-  const cpu = process.cpuUsage(cpu0);
+  // The events after the last harvest (the deleted Jobs' updates and deletions) are part of the
+  // harvester's work per repository too: counted until the relay has been quiet for a second.
+  for (let sent = -1; sent !== relay.stats.sent; ) {
+    sent = relay.stats.sent;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const schedulerMs = processCpuMs(scheduler.pid) - cpu0.s;
+  const harvesterMs = processCpuMs(harvester.pid) - cpu0.h;
+  const self = process.cpuUsage(cpu0.self);
   // When the last Job completed, from the Jobs' own Complete times (whole seconds) stored with their runs.
-  const last = (await p.database.db('runs').max('finished_at as t').first()) as { t: Date };
-  await p.close();
+  const last = (await database.db('runs').max('finished_at as t').first()) as { t: Date };
+  relay.stop();
+  await Promise.all([scheduler.stop(), harvester.stop()]);
+  await database.drop();
   await deleteAndWait(ns);
   return {
     rate: N / ((tEnd - t0) / 1000),
     created: (tCreated - t0) / 1000,
     completed: Math.min((tEnd - t0) / 1000, (new Date(last.t).getTime() - wall0) / 1000),
     harvested: (tEnd - t0) / 1000,
-    cpuMsPerRepo: (cpu.user + cpu.system) / 1000 / N,
+    cpuMsPerRepo: (schedulerMs + harvesterMs) / N,
+    schedulerMs: schedulerMs / N,
+    harvesterMs: harvesterMs / N,
+    relayMsPerRepo: (self.user + self.system) / 1000 / N,
   };
 }
 
@@ -154,5 +208,5 @@ for (let i = 0; i < ROUNDS; i++) {
 console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
 console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(1)} repos/s; the control plane alone (create to Complete, no posture code): ${median(floor).toFixed(1)} Jobs/s; ratio ${(median(pipe.map((p) => p.rate)) / median(floor)).toFixed(2)}`);
 console.log(`  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)} (whole seconds), all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`);
-console.log(`posture's CPU per scored repository (scheduler, harvester and relay in this process), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms`);
+console.log(`posture's CPU per scored repository (the scheduler's and the harvester's processes), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms (scheduler ${median(pipe.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(pipe.map((p) => p.harvesterMs)).toFixed(2)}); the relay standing in for the ApiServerSource, not posture's: ${median(pipe.map((p) => p.relayMsPerRepo)).toFixed(2)} ms`);
 await cp.stop();

@@ -55,6 +55,13 @@ function errorBody(message: string): string {
   return JSON.stringify({ error: message });
 }
 
+/** Whether a request carries a CloudEvent (CloudEvents HTTP binding: binary, structured or batched mode). */
+export function isCloudEventRequest(headers: IncomingMessage['headers']): boolean {
+  if (headers['ce-specversion'] !== undefined) return true;
+  const ct = String(headers['content-type'] ?? '').trimStart().toLowerCase();
+  return ct.startsWith('application/cloudevents+json') || ct.startsWith('application/cloudevents-batch+json');
+}
+
 /** Builds the Context and second argument for a request, like faas-js-runtime does. */
 export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { context: Context; event: unknown } | { error: string } {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -68,7 +75,23 @@ export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { 
     rawBody: raw,
   };
   const text = raw.toString('utf8');
-  if (/json/i.test(String(headers['content-type'] ?? '')) && text.length > 0 && !HTTP.isEvent({ headers, body: text })) {
+  // A CloudEvent is told by its headers (binary mode: ce-specversion; structured or batched: a
+  // cloudevents content type) and parsed once: the SDK's HTTP.isEvent is a whole parse that throws
+  // and catches, and every Job change reaches the harvester as one.
+  if (isCloudEventRequest(headers)) {
+    try {
+      const ev = HTTP.toEvent({ headers, body: text });
+      const event = (Array.isArray(ev) ? ev[0] : ev) as CloudEvent<unknown> | undefined;
+      if (!event) return { error: 'malformed CloudEvent: an empty batch' };
+      event.validate();
+      context.body = text;
+      context.cloudevent = event;
+      return { context, event };
+    } catch (err) {
+      return { error: `malformed CloudEvent: ${(err as Error).message}` };
+    }
+  }
+  if (/json/i.test(String(headers['content-type'] ?? '')) && text.length > 0) {
     try {
       context.body = JSON.parse(text);
     } catch {
@@ -76,17 +99,6 @@ export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { 
     }
   } else {
     context.body = text;
-  }
-  if (HTTP.isEvent({ headers, body: text })) {
-    try {
-      const ev = HTTP.toEvent({ headers, body: text });
-      const event = (Array.isArray(ev) ? ev[0] : ev) as CloudEvent<unknown>;
-      event.validate();
-      context.cloudevent = event;
-      return { context, event };
-    } catch (err) {
-      return { error: `malformed CloudEvent: ${(err as Error).message}` };
-    }
   }
   return { context, event: context.body };
 }

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 export const K8S_VERSION = process.env.POSTURE_K8S_VERSION ?? 'v1.35.4';
 export const ETCD_VERSION = process.env.POSTURE_ETCD_VERSION ?? 'v3.6.16';
@@ -107,3 +108,16 @@ export function isAlive(pid: number | undefined): boolean {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a child process to listen on). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}

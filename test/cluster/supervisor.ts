@@ -13,13 +13,12 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import {
   closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import https from 'node:https';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { createCA, createKey, issueCert, pem } from './pki.ts';
-import { isAlive, kwokModuleDir, sleep, K8S_VERSION, ETCD_VERSION, KWOK_VERSION } from './config.ts';
+import { freePort, isAlive, kwokModuleDir, sleep, K8S_VERSION, ETCD_VERSION, KWOK_VERSION } from './config.ts';
 import { kwokConfigYaml, KWOK_NODE_NAME } from './stages.ts';
 
 const NODE_RESOURCES = { cpu: '1k', memory: '1Ti', pods: '1M', 'ephemeral-storage': '100Ti' };
@@ -58,18 +57,6 @@ const state: PlaneState = {
   pinned: !!opts.pinned,
 };
 const writeState = () => writeJsonAtomic(path.join(stateDir, 'state.json'), state);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const hasSetpriv = (() => {
   try {

@@ -14,7 +14,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { call } from './api-call.ts';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -32,7 +31,7 @@ import { forgedMessage, forgedPodMessage } from '../../functions/admission/webho
 import { policyLabelMessage } from '../../functions/admission/webhooks/protected-namespaces.ts';
 import { protectedMessage, subresourceMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';
 import { invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, unknownMessage } from '../../functions/admission/webhooks/scorecard-gate.ts';
-import { binDir } from '../cluster/config.ts';
+import { binDir, freePort } from '../cluster/config.ts';
 import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
 
 const PID = process.pid;
@@ -423,17 +422,6 @@ test('an enforcement override to dry-run generates failurePolicy Ignore: a down 
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal((await call(mallory, 'POST', `/apis/batch/v1/namespaces/${overrideNs}/jobs${DRY}`, job('dry'))).status, 201);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * An API server of its own (own etcd prefix on the plane's etcd, the plane's PKI), so that a

@@ -13,7 +13,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import https from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudEvent } from 'cloudevents';
@@ -32,6 +31,7 @@ import { expectationOf, faultRepoName, startFaultProxy } from './faults-kit.ts';
 import { seededRandom } from '../../lib/random/seeded.ts';
 import { postEvent } from './pipeline-kit.ts';
 import { useControlPlane } from './plane.ts';
+import { freePort } from '../cluster/config.ts';
 
 const plane = useControlPlane();
 const REPOS = Number(process.env.POSTURE_FAULT_REPOS ?? 500);
@@ -40,14 +40,6 @@ const TICK_MS = 2000;
 const RUN_LIMIT_MS = Number(process.env.POSTURE_FAULT_RUN_LIMIT_S ?? 600) * 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const repo = (s: string) => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** A posture function process that can be killed and started again on the same port. */
 function fnProcess(role: 'scheduler' | 'harvester', args: string[]) {

@@ -16,7 +16,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -30,6 +29,7 @@ import { apiServerSourceAdapterBin, KNATIVE_EVENTING_VERSION, pingSourceAdapterB
 import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
 import { renderKustomization, type KubeObject } from './deploy-kit.ts';
 import { useControlPlane } from './plane.ts';
+import { freePort } from '../cluster/config.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const base = renderKustomization(join(ROOT, 'knative', 'base'));
@@ -78,14 +78,6 @@ async function recordingHop(target: string, pass: (h: Record<string, string>) =>
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`, seen, server };
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 function startProcess(cmd: string, args: string[], env: Record<string, string>, logFile: string): ChildProcess {

@@ -1,0 +1,70 @@
+// toInvocation: what a function receives for each kind of request, and the clear 400 for each
+// kind of bad one (a CloudEvent is recognised by its headers and parsed once).
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { test } from 'node:test';
+import { CloudEvent, HTTP } from 'cloudevents';
+import { silentLogger } from '../log/index.ts';
+import { isCloudEventRequest, toInvocation } from './server.ts';
+
+const request = (headers: Record<string, string>, url = '/'): IncomingMessage => ({ url, method: 'POST', headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) }) as unknown as IncomingMessage;
+
+const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', namespace: 'posture', uid: 'u' } };
+const event = new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/apiserver', id: 'e1', datacontenttype: 'application/json', data: job });
+
+test('isCloudEventRequest: binary mode by ce-specversion, structured and batched by content type', () => {
+  const cases: Array<[Record<string, string>, boolean]> = [
+    [{ 'ce-specversion': '1.0', 'content-type': 'application/json' }, true],
+    [{ 'content-type': 'application/cloudevents+json; charset=utf-8' }, true],
+    [{ 'content-type': 'Application/CloudEvents-Batch+JSON' }, true],
+    [{ 'content-type': 'application/json' }, false],
+    [{}, false],
+  ];
+  for (const [headers, want] of cases) assert.equal(isCloudEventRequest(request(headers).headers), want, JSON.stringify(headers));
+});
+
+test('toInvocation: a binary-mode event arrives as context.cloudevent with its data parsed', () => {
+  const msg = HTTP.binary(event);
+  const inv = toInvocation(request(msg.headers as Record<string, string>), Buffer.from(msg.body as string), silentLogger);
+  assert.ok(!('error' in inv));
+  assert.equal(inv.context.cloudevent?.type, 'dev.knative.apiserver.resource.update');
+  assert.deepEqual(inv.context.cloudevent?.data, job);
+  assert.equal(inv.event, inv.context.cloudevent);
+});
+
+test('toInvocation: a structured-mode event and a batch (its first event) arrive the same way', () => {
+  const structured = HTTP.structured(event);
+  const s = toInvocation(request(structured.headers as Record<string, string>), Buffer.from(structured.body as string), silentLogger);
+  assert.ok(!('error' in s));
+  assert.deepEqual(s.context.cloudevent?.data, job);
+  const batch = JSON.stringify([JSON.parse(structured.body as string)]);
+  const b = toInvocation(request({ 'content-type': 'application/cloudevents-batch+json' }), Buffer.from(batch), silentLogger);
+  assert.ok(!('error' in b));
+  assert.equal(b.context.cloudevent?.id, 'e1');
+});
+
+test('toInvocation: each kind of bad request gets one clear error (answered 400 by the server)', () => {
+  const cases: Array<[string, Record<string, string>, string, RegExp]> = [
+    ['binary mode without ce-type', { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'content-type': 'application/json' }, '{}', /^malformed CloudEvent: /],
+    ['binary mode, data not JSON', { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'content-type': 'application/json' }, '{nope', /^malformed CloudEvent: /],
+    ['structured mode, not JSON', { 'content-type': 'application/cloudevents+json' }, 'nope', /^malformed CloudEvent: /],
+    ['an empty batch', { 'content-type': 'application/cloudevents-batch+json' }, '[]', /^malformed CloudEvent: an empty batch$/],
+    ['plain JSON that is not JSON', { 'content-type': 'application/json' }, '{nope', /^request body is not valid JSON$/],
+  ];
+  for (const [name, headers, body, want] of cases) {
+    const inv = toInvocation(request(headers), Buffer.from(body), silentLogger);
+    assert.ok('error' in inv, `${name}: expected an error`);
+    assert.match(inv.error, want, name);
+  }
+});
+
+test('toInvocation: plain requests keep their body (JSON parsed, anything else as text) and query', () => {
+  const json = toInvocation(request({ 'content-type': 'application/json' }, '/x?a=1'), Buffer.from('{"k":2}'), silentLogger);
+  assert.ok(!('error' in json));
+  assert.deepEqual(json.event, { k: 2 });
+  assert.deepEqual(json.context.query, { a: '1' });
+  assert.equal(json.context.cloudevent, undefined);
+  const text = toInvocation(request({ 'content-type': 'text/plain' }), Buffer.from('hello'), silentLogger);
+  assert.ok(!('error' in text));
+  assert.equal(text.event, 'hello');
+});
