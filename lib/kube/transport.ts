@@ -255,7 +255,11 @@ export class KubeTransport {
     // The rate limiter's wait is not the call's: its timeout starts when the call can go.
     this.stats.throttledMs += await this.limiter.take();
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
-    const signal = req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    // One timer per call, cleared when it ends (AbortSignal.timeout's would stay scheduled for
+    // the whole timeout after every call).
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
     const what = `${req.method} ${req.path}`;
     try {
       const res = await this.send(req, signal, timeoutMs);
@@ -264,7 +268,9 @@ export class KubeTransport {
       if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, res.headers, text);
       return (text ? JSON.parse(text) : undefined) as T;
     } catch (err) {
-      throw transportError(err, what);
+      throw transportError(signal.aborted && signal.reason instanceof Error ? signal.reason : err, what);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
