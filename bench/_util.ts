@@ -33,10 +33,16 @@ export function sampleRss(pid: number, ms = 50): { stop(): number[] } {
 
 export const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 
-/** CPU time (user + system, ms) a process has used so far, from /proc (10 ms resolution). */
-export function processCpuMs(pid: number): number {
+/** CPU time (ms) a process has used so far in user and in kernel mode, from /proc (10 ms resolution). */
+export function processCpu(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start at index 2: utime is field 14, stime 15.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 };
+}
+
+/** CPU time (user + system, ms) a process has used so far. */
+export function processCpuMs(pid: number): number {
+  const c = processCpu(pid);
+  return c.user + c.system;
 }
