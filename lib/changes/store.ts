@@ -52,44 +52,6 @@ async function diffRows(db: Db, from: ScoreRow | undefined, to: ScoreRow): Promi
   return diffResults(from ? { ...from, checks: checks.get(from.id)! } : null, { ...to, checks: checks.get(to.id)! });
 }
 
-export interface RunChange {
-  repo: string;
-  change: ScoreChange;
-  /** Whether this result is the repository's newest (a late, older result changes nothing people see now). */
-  latest: boolean;
-}
-
-/**
- * The change the result stored by one run made, against the result before it; undefined when
- * the run stored no score. One statement (the harvester asks for every result): the score, its
- * predecessor and both results' checks.
- */
-export async function changeForRun(db: Db, runId: number): Promise<RunChange | undefined> {
-  const r = rowsOf(
-    await db.raw(
-      `SELECT s.id, s.repo_id, s.score, s.result_date, s.repo_commit, s.previous_score_id, r.canonical, l.score_id AS latest_id,
-              p.id AS p_id, p.repo_id AS p_repo_id, p.score AS p_score, p.result_date AS p_result_date, p.repo_commit AS p_repo_commit, p.previous_score_id AS p_previous_score_id,
-              (SELECT json_agg(json_build_object('score_id', c.score_id, 'name', c.name, 'score', c.score, 'reason', c.reason) ORDER BY c.id)
-                 FROM checks c WHERE c.score_id = s.id OR c.score_id = s.previous_score_id) AS checks
-         FROM scores s JOIN repos r ON r.id = s.repo_id
-         LEFT JOIN repo_latest l ON l.repo_id = s.repo_id
-         LEFT JOIN scores p ON p.id = s.previous_score_id
-        WHERE s.run_id = ?`,
-      [runId],
-    ),
-  )[0];
-  if (!r) return undefined;
-  const to = toRef(r);
-  const from = r.p_id === null || r.p_id === undefined
-    ? undefined
-    : toRef({ id: r.p_id, repo_id: r.p_repo_id, score: r.p_score, result_date: r.p_result_date, repo_commit: r.p_repo_commit, previous_score_id: r.p_previous_score_id });
-  const checks = new Map<number, CheckScore[]>([[to.id, []], ...(from ? [[from.id, []] as [number, CheckScore[]]] : [])]);
-  const list = typeof r.checks === 'string' ? JSON.parse(r.checks) : (r.checks ?? []);
-  for (const c of list as Array<{ score_id: number; name: string; score: number; reason: string }>) checks.get(Number(c.score_id))?.push({ name: c.name, score: Number(c.score), reason: c.reason });
-  const change = diffResults(from ? { ...from, checks: checks.get(from.id)! } : null, { ...to, checks: checks.get(to.id)! });
-  return { repo: r.canonical, change, latest: Number(r.latest_id) === to.id };
-}
-
 export type ChangeLookup =
   | { status: 'unknown-repo' }
   | { status: 'not-scored'; repo: RepoRow }

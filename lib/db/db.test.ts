@@ -127,6 +127,50 @@ describeEachDatabase('data layer', (ctx) => {
     assert.equal((await storeHarvest(ctx.db, { ...fail('x', 0), repoKey: 'github.com/nobody/here' })).status, 'unknown-repo');
   });
 
+  test('concurrent harvests of one repository are serialised on its row: each failure counts, the backoff follows the count', async () => {
+    await addRepos(ctx.db, [{ repo: repo('cc/one') }]);
+    const fail = (uid: string, s: number): HarvestInput => ({
+      repoKey: 'github.com/cc/one', jobName: `job-${uid}`, jobUid: uid, finishedAt: at(s), checkSet: null,
+      outcome: { ok: false, failure: 'pod-failed', reason: 'exit 1' }, schedule,
+    });
+    // Six Jobs finish in the same second; on PostgreSQL the writes run on six connections at once.
+    const stored = await Promise.all(Array.from({ length: 6 }, (_, i) => storeHarvest(ctx.db, fail(`cc${i}`, 10))));
+    assert.deepEqual(stored.map((x) => x.status), Array(6).fill('stored'));
+    const row = await getRepo(ctx.db, 'github.com/cc/one');
+    assert.equal(row?.consecutive_failures, 6, 'no failure lost to a concurrent write');
+    // 60 · 2^5 = 1920 s after the sixth failure (the cap, 3600, is not reached).
+    assert.equal(row?.next_due_at.toISOString(), at(10 + 1920).toISOString());
+    // Far past the cap: the backoff is the cap.
+    await ctx.db('repos').where({ key: 'github.com/cc/one' }).update({ consecutive_failures: 500 });
+    await storeHarvest(ctx.db, fail('cc-late', 20));
+    assert.equal((await getRepo(ctx.db, 'github.com/cc/one'))?.next_due_at.toISOString(), at(20 + 3600).toISOString());
+  });
+
+  test('storeHarvest returns the result a score follows (with its checks) and whether it is the newest', async () => {
+    await addRepos(ctx.db, [{ repo: repo('pv/one') }]);
+    const input = (uid: string, finished: Date, score: number): HarvestInput => ({
+      repoKey: 'github.com/pv/one', jobName: `job-${uid}`, jobUid: uid, finishedAt: finished, checkSet: null,
+      outcome: { ok: true, result: result('github.com/pv/one', score, finished.toISOString()), flagged: false }, schedule,
+    });
+    const first = await storeHarvest(ctx.db, input('p1', at(100), 6));
+    assert.ok(first.status === 'stored' && first.previous === null && first.latest);
+    const second = await storeHarvest(ctx.db, input('p2', at(200), 7.5));
+    assert.ok(second.status === 'stored');
+    assert.equal(second.latest, true);
+    assert.deepEqual(second.previous, {
+      id: first.status === 'stored' ? first.scoreId : -1, score: 6, date: at(100).toISOString(), commit: 'c0ffee',
+      checks: [{ name: 'Binary-Artifacts', score: 10, reason: 'no binaries found' }, { name: 'Fuzzing', score: -1, reason: 'internal error: boom' }],
+    });
+    // A late, older result: stored with its own predecessor, not the newest.
+    const late = await storeHarvest(ctx.db, input('p0', at(50), 3));
+    assert.ok(late.status === 'stored');
+    assert.equal(late.latest, false);
+    assert.equal(late.previous, null);
+    // A failure stores no score: nothing to compare.
+    const failed = await storeHarvest(ctx.db, { ...input('p3', at(300), 0), outcome: { ok: false, failure: 'pod-failed', reason: 'x' } });
+    assert.ok(failed.status === 'stored' && failed.scoreId === null && failed.previous === null && !failed.latest);
+  });
+
   test('a real fixture round-trips through storeHarvest', async () => {
     const fx = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
     await addRepos(ctx.db, [{ repo: repo(fx.repo.name) }]);

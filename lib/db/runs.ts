@@ -29,7 +29,16 @@ export interface HarvestInput {
 }
 
 export type HarvestStored =
-  | { status: 'stored'; runId: number; scoreId: number | null; nextDueAt: Date | null }
+  | {
+      status: 'stored';
+      runId: number;
+      scoreId: number | null;
+      nextDueAt: Date | null;
+      /** A score that is the repository's newest result (a late, older one changes nothing people see now). */
+      latest: boolean;
+      /** The result this score follows; null for a first result or a failure. */
+      previous: PreviousResult | null;
+    }
   | { status: 'duplicate'; runId: number }
   | { status: 'unknown-repo' };
 
@@ -77,16 +86,24 @@ const clip = (s: string, n = REASON_MAX) => (s.length > n ? s.slice(0, n - 1) + 
 
 const rowsOf = (res: any): any[] => res.rows ?? res;
 
+/** Failure backoffs the write indexes by the repository's failure count: 2^40 times the base is past any cap. */
+const BACKOFF_STEPS = 41;
+
 /**
- * The harvest's one write: the run finished (only a pending run of this Job: a duplicate or a
- * name reused by another Job changes nothing and returns no row), its score and checks, and the
- * repository's schedule, each a data-modifying CTE keyed on the run the first one returned.
- * One round trip instead of five: the harvester makes this write for every result.
+ * The harvest in one statement (one round trip, atomic on its own), each step a CTE:
+ * - `repo`: the repository, locked (a concurrent harvest of the same repository waits, then sees this one's result);
+ * - `r`: the run finished; only a pending run of this Job (a duplicate, or a name reused by another Job, returns no row and the steps after it do nothing);
+ * - `s`, `c`: the score and its checks (a result only); the insert trigger sets the predecessor and delta, returned here;
+ * - `u`: the schedule, moved only by the newest run and never while another tick holds the repository.
+ * The schedule's arithmetic stays in lib/scheduler/policy.ts: the statement gets the due times
+ * and the failure backoff for every failure count, and picks by the locked row.
  */
 const HARVEST_WRITE = `
-  WITH r AS (
+  WITH repo AS (
+    SELECT id, consecutive_failures, last_finished_at FROM repos WHERE key = ? FOR UPDATE
+  ), r AS (
     INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, outcome, finished_at, failure_class, reason, flagged)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    SELECT repo.id, ?, ?, ?, ?, ?, ?, ?, ? FROM repo
     ON CONFLICT (job_name) DO UPDATE
       SET job_uid = EXCLUDED.job_uid, outcome = EXCLUDED.outcome, finished_at = EXCLUDED.finished_at,
           failure_class = EXCLUDED.failure_class, reason = EXCLUDED.reason, flagged = EXCLUDED.flagged
@@ -94,78 +111,105 @@ const HARVEST_WRITE = `
     RETURNING id, tick_slot
   ), s AS (
     INSERT INTO scores (repo_id, run_id, score, scorecard_version, scorecard_commit, repo_commit, result_date, check_set, raw)
-    SELECT ?, r.id, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb FROM r WHERE ?::boolean
-    RETURNING id
+    SELECT repo.id, r.id, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb FROM r, repo WHERE ?::boolean
+    RETURNING id, previous_score_id, result_date
   ), c AS (
     INSERT INTO checks (score_id, name, score, reason, details, documentation_url, documentation_short, internal_error)
     SELECT s.id, x.name, x.score, x.reason, x.details, x.documentation_url, x.documentation_short, x.internal_error
       FROM s, json_to_recordset(?::json) AS x(name text, score smallint, reason text, details jsonb, documentation_url text, documentation_short text, internal_error boolean)
   ), u AS (
-    -- Only the newest run moves the schedule, and never while another tick holds the repository.
     UPDATE repos
-       SET next_due_at = ?, consecutive_failures = ?, last_error = CASE WHEN ?::boolean THEN repos.last_error ELSE ? END,
+       SET next_due_at = CASE ?::text
+             WHEN 'succeeded' THEN ?::timestamptz
+             WHEN 'not-the-repository' THEN ?::timestamptz
+             ELSE ?::timestamptz + make_interval(secs => (?::int[])[LEAST(repo.consecutive_failures + 1, ${BACKOFF_STEPS})]) END,
+           consecutive_failures = CASE ?::text WHEN 'succeeded' THEN 0 WHEN 'not-the-repository' THEN repo.consecutive_failures ELSE repo.consecutive_failures + 1 END,
+           last_error = CASE ?::text WHEN 'not-the-repository' THEN repos.last_error ELSE ? END,
            last_finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, claim_budget_hour = NULL, updated_at = ?
-      FROM r
-     WHERE repos.id = ? AND ?::boolean
+      FROM r, repo
+     WHERE repos.id = repo.id
+       AND (repo.last_finished_at IS NULL OR repo.last_finished_at <= ?)
        AND (repos.lease_owner IS NULL OR repos.lease_owner = r.tick_slot OR repos.lease_expires_at <= ?)
-    RETURNING repos.id
+    RETURNING repos.next_due_at
   )
-  SELECT r.id AS run_id, (SELECT id FROM s) AS score_id, (SELECT count(*) FROM u) AS updated FROM r`;
+  SELECT repo.id AS repo_id, r.id AS run_id, s.id AS score_id, s.previous_score_id, u.next_due_at,
+         NOT EXISTS (SELECT 1 FROM scores x WHERE x.repo_id = repo.id AND x.result_date > s.result_date) AS latest,
+         p.score AS previous_score, p.result_date AS previous_date, p.repo_commit AS previous_commit,
+         (SELECT json_agg(json_build_object('name', pc.name, 'score', pc.score, 'reason', pc.reason) ORDER BY pc.id)
+            FROM checks pc WHERE pc.score_id = s.previous_score_id) AS previous_checks
+    FROM repo
+    LEFT JOIN r ON true
+    LEFT JOIN s ON true
+    LEFT JOIN u ON true
+    LEFT JOIN scores p ON p.id = s.previous_score_id`;
 
-/** Stores a finished Job's outcome; a second call for the same Job UID is a no-op. */
+/** The result a stored score follows (its predecessor by result date), for the change it made. */
+export interface PreviousResult {
+  id: number;
+  score: number;
+  date: string;
+  commit: string;
+  checks: Array<{ name: string; score: number; reason: string }>;
+}
+
+/** Stores a finished Job's outcome in one statement; a second call for the same Job UID is a no-op. */
 export async function storeHarvest(db: Db, input: HarvestInput): Promise<HarvestStored> {
-  return db.transaction(async (tx) => {
-    // Locked for the write below: the schedule is computed from this row.
-    const repo = rowsOf(await tx.raw('SELECT id, consecutive_failures, last_finished_at FROM repos WHERE key = ? FOR UPDATE', [input.repoKey]))[0];
-    if (!repo) return { status: 'unknown-repo' } as const;
-
-    const o = input.outcome;
-    const failure = o.ok ? null : o;
-    const s = input.schedule;
-    // The infrastructure's failure (or a Job that vanished) is not the repository's: retried
-    // after the base delay, its failure count and last error untouched.
-    const infrastructure = !o.ok && NOT_THE_REPOSITORYS.has(o.failure);
-    const failures = o.ok ? 0 : infrastructure ? repo.consecutive_failures : repo.consecutive_failures + 1;
-    const nextDueAt = o.ok
-      ? nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random)
-      : infrastructure
-        ? new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000)
-        : new Date(input.finishedAt.getTime() + failureBackoffSeconds(failures, s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds) * 1000);
-    const newest = repo.last_finished_at === null || new Date(repo.last_finished_at) <= input.finishedAt;
-    const r = o.ok ? o.result : undefined;
-    const checks = (r?.checks ?? []).map((c) => ({
-      name: c.name,
-      score: c.score,
-      reason: c.reason,
-      details: c.details,
-      documentation_url: c.documentation?.url ?? null,
-      documentation_short: c.documentation?.short ?? null,
-      internal_error: c.reason.startsWith('internal error:'),
-    }));
-    const now = new Date();
-    const written = rowsOf(
-      await tx.raw(HARVEST_WRITE, [
-        repo.id, input.jobName, input.jobUid, input.tickSlot ?? null, o.ok ? 'succeeded' : 'failed', input.finishedAt,
-        failure ? failure.failure : null, failure ? clip(failure.reason) : null, o.ok ? o.flagged : false,
-        repo.id, r?.score ?? 0, r?.scorecardVersion ?? '', r?.scorecardCommit ?? '', r?.commit ?? '', r ? new Date(r.date) : input.finishedAt,
-        input.checkSet === null ? null : JSON.stringify(input.checkSet), JSON.stringify(r?.raw ?? null), o.ok,
-        JSON.stringify(checks),
-        nextDueAt, failures, infrastructure, o.ok ? null : clip(`${o.failure}: ${o.reason}`), input.finishedAt, now,
-        repo.id, newest, now,
-      ]),
-    )[0];
-    if (!written) {
-      // Not pending: harvested already, or the name belongs to a finished run of another Job UID.
-      const byName = rowsOf(await tx.raw('SELECT id FROM runs WHERE job_name = ?', [input.jobName]))[0];
-      return { status: 'duplicate', runId: Number(byName?.id ?? 0) } as const;
-    }
-    return {
-      status: 'stored',
-      runId: Number(written.run_id),
-      scoreId: written.score_id === null || written.score_id === undefined ? null : Number(written.score_id),
-      nextDueAt: Number(written.updated) > 0 ? nextDueAt : null,
-    } as const;
-  });
+  const o = input.outcome;
+  const s = input.schedule;
+  // 'not-the-repository': the infrastructure's failure (or a Job that vanished), retried after
+  // the base delay with the repository's failure count and last error untouched.
+  const kind = o.ok ? 'succeeded' : NOT_THE_REPOSITORYS.has(o.failure) ? 'not-the-repository' : 'failed';
+  const r = o.ok ? o.result : undefined;
+  const checks = (r?.checks ?? []).map((c) => ({
+    name: c.name,
+    score: c.score,
+    reason: c.reason,
+    details: c.details,
+    documentation_url: c.documentation?.url ?? null,
+    documentation_short: c.documentation?.short ?? null,
+    internal_error: c.reason.startsWith('internal error:'),
+  }));
+  const backoffs = Array.from({ length: BACKOFF_STEPS }, (_, i) => failureBackoffSeconds(i + 1, s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds));
+  const now = new Date();
+  const row = rowsOf(
+    await db.raw(HARVEST_WRITE, [
+      input.repoKey,
+      input.jobName, input.jobUid, input.tickSlot ?? null, o.ok ? 'succeeded' : 'failed', input.finishedAt,
+      o.ok ? null : o.failure, o.ok ? null : clip(o.reason), o.ok ? o.flagged : false,
+      r?.score ?? 0, r?.scorecardVersion ?? '', r?.scorecardCommit ?? '', r?.commit ?? '', r ? new Date(r.date) : input.finishedAt,
+      input.checkSet === null ? null : JSON.stringify(input.checkSet), JSON.stringify(r?.raw ?? null), o.ok,
+      JSON.stringify(checks),
+      kind, nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
+      new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000), input.finishedAt, `{${backoffs.join(',')}}`,
+      kind, kind, o.ok ? null : clip(`${o.failure}: ${o.reason}`), input.finishedAt, now,
+      input.finishedAt, now,
+    ]),
+  )[0];
+  if (!row) return { status: 'unknown-repo' } as const;
+  if (row.run_id === null || row.run_id === undefined) {
+    // Not pending: harvested already, or the name belongs to a finished run of another Job UID.
+    const byName = rowsOf(await db.raw('SELECT id FROM runs WHERE job_name = ?', [input.jobName]))[0];
+    return { status: 'duplicate', runId: Number(byName?.id ?? 0) } as const;
+  }
+  const scored = row.score_id !== null && row.score_id !== undefined;
+  const previousChecks = typeof row.previous_checks === 'string' ? JSON.parse(row.previous_checks) : (row.previous_checks ?? []);
+  return {
+    status: 'stored',
+    runId: Number(row.run_id),
+    scoreId: scored ? Number(row.score_id) : null,
+    nextDueAt: row.next_due_at ? new Date(row.next_due_at) : null,
+    latest: scored && Boolean(row.latest),
+    previous:
+      row.previous_score_id === null || row.previous_score_id === undefined
+        ? null
+        : {
+            id: Number(row.previous_score_id),
+            score: Number(row.previous_score),
+            date: new Date(row.previous_date).toISOString(),
+            commit: row.previous_commit,
+            checks: (previousChecks as Array<{ name: string; score: number; reason: string }>).map((c) => ({ name: c.name, score: Number(c.score), reason: c.reason })),
+          },
+  } as const;
 }
 
 /** Runs the scheduler recorded that were never harvested (for the reconcile). */

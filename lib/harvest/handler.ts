@@ -5,7 +5,6 @@ import { CloudEvent } from 'cloudevents';
 import { parseJobEvent } from '../events/job-event.ts';
 import { reply, type Context, type Handle } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
-import { changeForRun } from '../changes/store.ts';
 import { noticeOf } from '../changes/diff.ts';
 import { HARVESTER_SOURCE, SCORE_UPDATED_TYPE, scoreChangedEvent, senderFromEnv, type EventSender } from '../changes/events.ts';
 import { harvestJob, HarvestConfigError, TransientHarvestError, type HarvestDeps } from './harvest.ts';
@@ -39,8 +38,8 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
       outcomes.inc({ outcome: r.status === 'stored' ? (r.failure ? 'stored-failure' : 'stored') : r.status });
       if (r.status === 'rejected') return reply(422, { status: r.status, error: r.why });
       if (r.status !== 'stored') return reply(200, r);
-      // The change this result made (its predecessor and delta were set when it was stored).
-      const ch = r.score === null ? undefined : await changeForRun(d.db, r.runId);
+      // The change this result made (its predecessor was found when it was stored).
+      const ch = r.change;
       if (ch?.latest) {
         const notice = noticeOf(ch.change, d.config.scoreChangeThreshold);
         if (notice.notify) {

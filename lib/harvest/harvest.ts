@@ -11,6 +11,7 @@ import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify, type PodFacts } from '../scorecard/classify.ts';
 import { readCapped } from '../scorecard/read.ts';
+import { diffResults, type ScoreChange } from '../changes/diff.ts';
 
 export interface HarvestDeps {
   db: Db;
@@ -30,6 +31,8 @@ export type HarvestResult =
       job: string;
       repo: string;
       runId: number;
+      /** What the score changed against the result before it (a score only); latest: it is the repository's newest. */
+      change?: { change: ScoreChange; latest: boolean };
       score: number | null;
       date: string | null;
       failure: string | null;
@@ -166,11 +169,19 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     // Stored first, deleted second: a crash in between leaves a Job the next event or reconcile finds harvested.
     await cluster.deleteJob(namespace, name, uid).catch((err) => log.warn({ job: name, err: toKubeError(err).message }, 'could not delete the harvested Job; its TTL will'));
   }
+  const change =
+    c.ok && stored.scoreId !== null
+      ? {
+          change: diffResults(stored.previous, { id: stored.scoreId, score: c.result.score, date: new Date(c.result.date).toISOString(), commit: c.result.commit, checks: c.result.checks }),
+          latest: stored.latest,
+        }
+      : undefined;
   return {
     status: 'stored',
     job: name,
     repo: parsed.repo.canonical,
     runId: stored.runId,
+    change,
     score: c.ok ? c.result.score : null,
     date: c.ok ? c.result.date : null,
     failure: c.ok ? null : c.failure,
