@@ -116,6 +116,8 @@ const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; d
   // Does garbage collection explain what posture's request path costs under CPU contention?
   'posture-stgc': { env: {}, node: ['--single-threaded-gc'], doc: 'bin/serve.ts admission, V8 --single-threaded-gc (no parallel GC helpers to wait for)' },
   'posture-semi': { env: {}, node: ['--max-semi-space-size=64'], doc: 'bin/serve.ts admission, V8 --max-semi-space-size=64 (fewer scavenges)' },
+  // Where its CPU goes: a V8 CPU profile written when it stops (BENCH_CPU_PROF_DIR, default the temp folder).
+  'posture-cpuprof': { env: {}, node: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? tmpdir()}`], doc: 'bin/serve.ts admission under V8 --cpu-prof' },
 };
 
 /** Starts a child and resolves with the port it reports (a JSON line with `port`). */

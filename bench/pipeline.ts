@@ -192,6 +192,10 @@ async function pipeline(): Promise<{ rate: number; created: number; completed: n
   const ignoredEventMs = (processCpuMs(harvester.pid) - h0) / firstEvents.length;
   // When the last Job completed, from the Jobs' own Complete times (whole seconds) stored with their runs.
   const last = (await database.db('runs').max('finished_at as t').first()) as { t: Date };
+  if (process.env.BENCH_PIPELINE_METRICS) {
+    const m = await (await fetch(`${harvester.url}metrics`)).text();
+    console.log(m.split('\n').filter((l) => /^posture_(function_invocations|harvester_events)_total/.test(l)).join('\n'));
+  }
   relay.stop();
   await Promise.all([scheduler.stop(), harvester.stop()]);
   await database.drop();
@@ -215,13 +219,15 @@ const raw: number[] = [];
 const floor: number[] = [];
 const tick: number[] = [];
 const pipe: Array<Awaited<ReturnType<typeof pipeline>>> = [];
+// BENCH_PIPELINE_PARTS=pipeline skips the tick and raw-create measurements (the floor is always measured).
+const parts = (process.env.BENCH_PIPELINE_PARTS ?? 'creates,pipeline').split(',');
 for (let i = 0; i < ROUNDS; i++) {
-  raw.push(await rawCreates());
+  if (parts.includes('creates')) raw.push(await rawCreates());
   floor.push(await rawComplete());
-  tick.push(await tickCreates());
+  if (parts.includes('creates')) tick.push(await tickCreates());
   pipe.push(await pipeline());
 }
-console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
+if (parts.includes('creates')) console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
 console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(1)} repos/s; the control plane alone (create to Complete, no posture code): ${median(floor).toFixed(1)} Jobs/s; ratio ${(median(pipe.map((p) => p.rate)) / median(floor)).toFixed(2)}`);
 console.log(`  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)} (whole seconds), all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`);
 console.log(`posture's CPU per scored repository (the scheduler's and the harvester's processes), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms (scheduler ${median(pipe.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(pipe.map((p) => p.harvesterMs)).toFixed(2)}; in the kernel ${median(pipe.map((p) => p.systemMsPerRepo)).toFixed(2)}); the relay standing in for the ApiServerSource, not posture's: ${median(pipe.map((p) => p.relayMsPerRepo)).toFixed(2)} ms`);

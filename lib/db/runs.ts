@@ -1,5 +1,5 @@
 // Runs (one per Job) and the harvest: the run, the score, its checks and the repository's next
-// due time are written in one transaction, keyed by the Job's UID so a duplicate or late event
+// due time are written in one statement, keyed by the Job's UID so a duplicate or late event
 // changes nothing.
 import { failureBackoffSeconds, nextDueAfterSuccess } from '../scheduler/policy.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
