@@ -122,13 +122,16 @@ async function startFunction(fn: 'scheduler' | 'harvester', env: Record<string, 
     url,
     pid: child.pid!,
     stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     }),
   };
 }
 
-async function pipeline(): Promise<{ rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number; schedulerMs: number; harvesterMs: number; relayMsPerRepo: number; eventsPerRepo: number; ignoredEventMs: number; systemMsPerRepo: number }> {
+interface PipelineRound { rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number; schedulerMs: number; harvesterMs: number; relayMsPerRepo: number; eventsPerRepo: number; ignoredEventMs: number; systemMsPerRepo: number }
+
+async function pipeline(): Promise<PipelineRound> {
   const ns = await cp.createNamespace('bench-pipe');
   const database = await createPostgresDatabase();
   await migrate(database.db);
@@ -145,6 +148,17 @@ async function pipeline(): Promise<{ rate: number; created: number; completed: n
   };
   const scheduler = await startFunction('scheduler', env);
   const harvester = await startFunction('harvester', env);
+  // A failed round must not leave the two processes running (they would hold the next round's CPU).
+  const stopOnFailure = (err: unknown) => Promise.all([scheduler.stop(), harvester.stop()]).then(() => Promise.reject(err));
+  return measurePipeline(ns, database, scheduler, harvester).catch(stopOnFailure);
+}
+
+async function measurePipeline(
+  ns: string,
+  database: Awaited<ReturnType<typeof createPostgresDatabase>>,
+  scheduler: Awaited<ReturnType<typeof startFunction>>,
+  harvester: Awaited<ReturnType<typeof startFunction>>,
+): Promise<PipelineRound> {
   const firstEvents: Array<CloudEvent<unknown>> = [];
   // The relay stands in for the ApiServerSource (Knative's, in a cluster): it runs in this process
   // and its CPU is not posture's; it is printed beside.
