@@ -11,7 +11,7 @@
 // API server still sends through admission.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { call } from './api-call.ts';
+import { call, DRY, denial, eventually as eventuallyHolds } from './api-call.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -54,16 +54,8 @@ const vwcNames: string[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
 
-const DRY = '?dryRun=All';
-const denial = (webhook: string, message: string) => `admission webhook "${webhook}.posture.dev" denied the request: ${message}`;
-
-async function eventually(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s\n${cp.diagnostics(5)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+// The control plane's log tails go with a timeout: `cp` is set in the before hook.
+const eventually = (what: string, check: () => Promise<boolean>, ms = 20_000) => eventuallyHolds(what, check, { ms, diagnostics: () => cp.diagnostics(5) });
 
 const deployment = (name: string, repo: string) => ({
   apiVersion: 'apps/v1',

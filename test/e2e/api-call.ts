@@ -38,3 +38,21 @@ export async function call(kc: k8s.KubeConfig, method: string, path: string, bod
     req.end(payload);
   });
 }
+
+/** `?dryRun=All`: the API server admits (webhooks included) but stores nothing. */
+export const DRY = '?dryRun=All';
+
+/** The message the API server returns when a posture webhook denies a request. */
+export const denial = (webhook: string, message: string) => `admission webhook "${webhook}.posture.dev" denied the request: ${message}`;
+
+/**
+ * Polls `check` until it holds (webhook configurations and certificates reach the API server
+ * with a delay); on timeout the error carries `diagnostics()` (the control plane's log tails).
+ */
+export async function eventually(what: string, check: () => Promise<boolean>, o: { ms: number; diagnostics: () => string }): Promise<void> {
+  const deadline = Date.now() + o.ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${o.ms / 1000} s\n${o.diagnostics()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { call } from './api-call.ts';
+import { call, DRY, denial, eventually as eventuallyHolds } from './api-call.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -67,16 +67,8 @@ const vwcNames: string[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
 
-const DRY = '?dryRun=All';
-const denial = (webhook: string, message: string) => `admission webhook "${webhook}.posture.dev" denied the request: ${message}`;
-
-async function eventually(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s\n${cp.diagnostics(5)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+// The control plane's log tails go with a timeout: `cp` is set in the before hook.
+const eventually = (what: string, check: () => Promise<boolean>, ms = 30_000) => eventuallyHolds(what, check, { ms, diagnostics: () => cp.diagnostics(5) });
 
 const repoOf = (i: number) => `github.com/atk-${i}/repo`;
 // Changed long ago: a pull re-reads only what changed since (like the database feed).
