@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { silentLogger } from '../log/index.ts';
-import { isCloudEventRequest, toInvocation } from './server.ts';
+import { isCloudEventRequest, parseCloudEvent, toInvocation } from './server.ts';
 
 const request = (headers: Record<string, string>, url = '/'): IncomingMessage => ({ url, method: 'POST', headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) }) as unknown as IncomingMessage;
 
@@ -56,6 +56,17 @@ test('toInvocation: each kind of bad request gets one clear error (answered 400 
     assert.ok('error' in inv, `${name}: expected an error`);
     assert.match(inv.error, want, name);
   }
+  assert.equal(Error.stackTraceLimit, 10, 'the stack trace limit is restored after a failed parse');
+});
+
+test('parseCloudEvent: the SDK parse, with its error messages, and the stack trace limit restored', () => {
+  const limit = Error.stackTraceLimit;
+  const msg = HTTP.binary(event);
+  const got = parseCloudEvent(Object.fromEntries(Object.entries(msg.headers).map(([k, v]) => [k.toLowerCase(), String(v)])), String(msg.body));
+  assert.deepEqual((got as CloudEvent<unknown>).data, job);
+  assert.equal(Error.stackTraceLimit, limit);
+  assert.throws(() => parseCloudEvent({ 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'content-type': 'application/json' }, '{nope'), /JSON/);
+  assert.equal(Error.stackTraceLimit, limit);
 });
 
 test('toInvocation: plain requests keep their body (JSON parsed, anything else as text) and query', () => {

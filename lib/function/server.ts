@@ -62,6 +62,22 @@ export function isCloudEventRequest(headers: IncomingMessage['headers']): boolea
   return ct.startsWith('application/cloudevents+json') || ct.startsWith('application/cloudevents-batch+json');
 }
 
+/**
+ * The SDK's HTTP.toEvent without the stack traces it throws away: cloudevents 10's JSONParser
+ * builds two ValidationErrors on every parse, before knowing whether either is needed, and
+ * capturing their stacks was half the cost of a Job event (111 µs of a 2 KB event; 57 µs
+ * without). Errors it does throw keep their message, which is all the 400 reply uses.
+ */
+export function parseCloudEvent(headers: IncomingMessage['headers'], body: string): ReturnType<typeof HTTP.toEvent> {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return HTTP.toEvent({ headers, body });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Builds the Context and second argument for a request, like faas-js-runtime does. */
 export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { context: Context; event: unknown } | { error: string } {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -80,7 +96,7 @@ export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { 
   // and catches, and every Job change reaches the harvester as one.
   if (isCloudEventRequest(headers)) {
     try {
-      const ev = HTTP.toEvent({ headers, body: text });
+      const ev = parseCloudEvent(headers, text);
       const event = (Array.isArray(ev) ? ev[0] : ev) as CloudEvent<unknown> | undefined;
       if (!event) return { error: 'malformed CloudEvent: an empty batch' };
       event.validate();

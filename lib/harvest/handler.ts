@@ -8,6 +8,7 @@ import { counter } from '../metrics/index.ts';
 import { noticeOf } from '../changes/diff.ts';
 import { HARVESTER_SOURCE, SCORE_UPDATED_TYPE, scoreChangedEvent, senderFromEnv, type EventSender } from '../changes/events.ts';
 import { harvestJob, HarvestConfigError, TransientHarvestError, type HarvestDeps } from './harvest.ts';
+import { RecentlyHarvested } from './recent.ts';
 
 
 const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
@@ -22,6 +23,7 @@ export interface HarvesterOptions {
 
 export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options: HarvesterOptions = {}): Handle {
   const sendEvent = options.sendEvent ?? senderFromEnv();
+  const harvested = new RecentlyHarvested();
   return async (context: Context) => {
     if (!context.cloudevent) {
       outcomes.inc({ outcome: 'malformed' });
@@ -34,7 +36,7 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
     }
     try {
       const d = await deps();
-      const r = await harvestJob(parsed.job, d);
+      const r = await harvestJob(parsed.job, { ...d, harvested });
       outcomes.inc({ outcome: r.status === 'stored' ? (r.failure ? 'stored-failure' : 'stored') : r.status });
       if (r.status === 'rejected') return reply(422, { status: r.status, error: r.why });
       if (r.status !== 'stored') return reply(200, r);

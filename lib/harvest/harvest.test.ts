@@ -8,6 +8,7 @@ import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { harvestJob, type HarvestDeps } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
+import { RecentlyHarvested } from './recent.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { scheduled, T0 } from './testing.ts';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
@@ -142,6 +143,32 @@ describeEachDatabase('harvest', (ctx) => {
     cluster.failures.listPods = [500, 503];
     await assert.rejects(harvestJob(done, deps), /TransientHarvestError|reading the Job's pod/);
     assert.equal((await runByJobName(ctx.db, job.metadata!.name!))?.outcome, 'pending');
+  });
+
+  test('events after a harvest are duplicates without a database query when this process stored the Job; another Job of the same name is not', async () => {
+    await reset(ctx.db);
+    const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
+    const harvested = new RecentlyHarvested();
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08 });
+    assert.equal((await harvestJob(done, { ...deps, harvested })).status, 'stored');
+    let queries = 0;
+    const count = () => queries++;
+    ctx.db.on('query', count);
+    try {
+      // The delete the harvest made: ApiServerSource sends the Job's last (finished) state again.
+      assert.equal((await harvestJob(done, { ...deps, harvested })).status, 'duplicate');
+      assert.equal(queries, 0, 'no query for a Job this process stored');
+      // Without the set (a restarted process, another replica) the database still says so.
+      assert.equal((await harvestJob(done, deps)).status, 'duplicate');
+      assert.ok(queries > 0);
+      // A Job of the same name with another uid is not taken for the stored one.
+      queries = 0;
+      const other = { ...done, metadata: { ...done.metadata, uid: 'another-uid' } };
+      assert.equal((await harvestJob(other, { ...deps, harvested })).status, 'duplicate');
+      assert.ok(queries > 0, 'the database was asked about the other uid');
+    } finally {
+      ctx.db.removeListener('query', count);
+    }
   });
 
   test('the handler answers Knative: 400 malformed, 422 wrong object, 200 ignored, score.updated CloudEvent when stored', async () => {

@@ -12,6 +12,7 @@ import { parseRepo } from '../repo/identity.ts';
 import { classify, type PodFacts } from '../scorecard/classify.ts';
 import { readCapped } from '../scorecard/read.ts';
 import { diffResults, type ScoreChange } from '../changes/diff.ts';
+import type { RecentlyHarvested } from './recent.ts';
 
 export interface HarvestDeps {
   db: Db;
@@ -20,6 +21,8 @@ export interface HarvestDeps {
   log: Logger;
   random?: () => number;
   retryBaseMs?: number;
+  /** Jobs this process already stored: their later events are duplicates without a query. */
+  harvested?: RecentlyHarvested;
 }
 
 export type HarvestResult =
@@ -100,11 +103,15 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   if (namespace !== config.namespace) return { status: 'ignored', why: `posture Jobs run in ${config.namespace}, not ${namespace}` };
   const state = jobState(job);
   if (!state.finished) return { status: 'ignored', why: `not finished: ${state.why}` };
+  if (deps.harvested?.has(uid)) return { status: 'duplicate', job: name };
 
   const run = await runByJobName(db, name);
   // The scheduler records every run before it creates the Job: a Job without one was not made by it.
   if (!run) return { status: 'ignored', why: 'no run recorded for this Job: not created by the scheduler' };
-  if (run.outcome !== 'pending') return { status: 'duplicate', job: name };
+  if (run.outcome !== 'pending') {
+    if (run.job_uid === uid) deps.harvested?.add(uid);
+    return { status: 'duplicate', job: name };
+  }
   if (run.job_uid && run.job_uid !== uid) return { status: 'ignored', why: 'a different Job of the same name was recorded' };
 
   const parsed = parseRepo(job.metadata?.annotations?.[REPO_ANNOTATION] ?? '', config.allowedHosts);
@@ -163,6 +170,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     throw new TransientHarvestError(`storing the result: ${(err as Error).message}`);
   }
   if (stored.status === 'unknown-repo') return { status: 'rejected', why: `repository ${parsed.repo.canonical} is not in the database` };
+  deps.harvested?.add(uid);
   if (stored.status === 'duplicate') return { status: 'duplicate', job: name };
 
   if (!config.keepJobs) {
