@@ -69,6 +69,9 @@ function floorHandler(req: Req, res: Res): void {
  */
 const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureServerOptions; doc: string }> = {
   floor: { doc: 'node:https, defaults (keep-alive 120 s)' },
+  // An A/A check of the method: the same server again. Its ratio to the floor is the spread an
+  // identical server shows, against which posture's ratio is read.
+  'floor-twin': { doc: 'a second, identical node:https floor (A/A: the spread of the method itself)' },
   'floor-h2': { h2: true, options: { allowHTTP1: true }, doc: 'node:http2 createSecureServer, allowHTTP1 (the API server negotiates h2)' },
   'floor-aes128': { options: { ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384', honorCipherOrder: true }, doc: 'node:https, TLS 1.3 AES-128-GCM preferred' },
   'floor-x25519': { options: { ecdhCurve: 'X25519', sessionTimeout: 3600 }, doc: 'node:https, X25519 only, 1 h session tickets' },

@@ -108,11 +108,15 @@ async function tickCreates(): Promise<number> {
   return rate;
 }
 
-/** A posture function as its Knative Service's container runs it: `bin/serve.ts <fn>`, its own process. */
-async function startFunction(fn: 'scheduler' | 'harvester', env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+/**
+ * A posture function as its Knative Service's container runs it: `bin/serve.ts <fn>`, its own
+ * process. 'bare-harvester' is the floor (bench/_bare-harvester.ts) in its place.
+ */
+async function startFunction(fn: 'scheduler' | 'harvester' | 'bare-harvester', env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const profile = process.env.BENCH_PIPELINE_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PIPELINE_PROFILE}`, `--cpu-prof-name=${fn}-${Date.now()}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin', 'serve.ts'), fn], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const script = fn === 'bare-harvester' ? [join(ROOT, 'bench', '_bare-harvester.ts')] : [join(ROOT, 'bin', 'serve.ts'), fn];
+  const child = spawn(process.execPath, [...profile, ...script], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}/`;
   for (const deadline = Date.now() + 60000; ; ) {
     if ((await fetch(`${url}readyz`).catch(() => undefined))?.ok) break;
@@ -132,7 +136,7 @@ async function startFunction(fn: 'scheduler' | 'harvester', env: Record<string, 
 
 interface PipelineRound { rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number; schedulerMs: number; harvesterMs: number; relayMsPerRepo: number; eventsPerRepo: number; ignoredEventMs: number; systemMsPerRepo: number; reconcileTicks: number }
 
-async function pipeline(): Promise<PipelineRound> {
+async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvester'): Promise<PipelineRound> {
   const ns = await cp.createNamespace('bench-pipe');
   const database = await createPostgresDatabase();
   await migrate(database.db);
@@ -148,7 +152,7 @@ async function pipeline(): Promise<PipelineRound> {
     POSTURE_MAX_CONCURRENT_JOBS: String(N), POSTURE_CLAIM_BATCH: String(N), POSTURE_LOG_LEVEL: 'warn',
   };
   const scheduler = await startFunction('scheduler', env);
-  const harvester = await startFunction('harvester', env);
+  const harvester = await startFunction(harvesterKind, env);
   // A failed round must not leave the two processes running (they would hold the next round's CPU).
   const stopOnFailure = (err: unknown) => Promise.all([scheduler.stop(), harvester.stop()]).then(() => Promise.reject(err));
   return measurePipeline(ns, database, scheduler, harvester).catch(stopOnFailure);
@@ -262,6 +266,11 @@ const raw: number[] = [];
 const floor: number[] = [];
 const tick: number[] = [];
 const pipe: Array<Awaited<ReturnType<typeof pipeline>>> = [];
+// BENCH_PIPELINE_BARE=1: each round also runs the pipeline with the floor of a harvester
+// (bench/_bare-harvester.ts: parse each event; for a finished Job list its pods, read the log,
+// delete it and close its run; nothing else) in place of posture's, beside posture's scheduler.
+const BARE = process.env.BENCH_PIPELINE_BARE === '1';
+const bare: Array<Awaited<ReturnType<typeof pipeline>>> = [];
 // BENCH_PIPELINE_PARTS=pipeline skips the tick and raw-create measurements (the floor is always measured).
 const parts = (process.env.BENCH_PIPELINE_PARTS ?? 'creates,pipeline').split(',');
 for (let i = 0; i < ROUNDS; i++) {
@@ -269,10 +278,15 @@ for (let i = 0; i < ROUNDS; i++) {
   floor.push(await rawComplete());
   if (parts.includes('creates')) tick.push(await tickCreates());
   pipe.push(await pipeline());
+  if (BARE) bare.push(await pipeline('bare-harvester'));
 }
 if (parts.includes('creates')) console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
 console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(1)} repos/s; the control plane alone (create to Complete, no posture code): ${median(floor).toFixed(1)} Jobs/s; ratio ${(median(pipe.map((p) => p.rate)) / median(floor)).toFixed(2)}`);
 console.log(`  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)} (whole seconds), all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`);
 console.log(`posture's CPU per scored repository (the scheduler's and the harvester's processes${WARMUP ? `, after a warm-up batch of ${N}` : ', cold'}), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms (scheduler ${median(pipe.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(pipe.map((p) => p.harvesterMs)).toFixed(2)}; in the kernel ${median(pipe.map((p) => p.systemMsPerRepo)).toFixed(2)}); the relay standing in for the ApiServerSource, not posture's: ${median(pipe.map((p) => p.relayMsPerRepo)).toFixed(2)} ms`);
 console.log(`  the harvester got ${median(pipe.map((p) => p.eventsPerRepo)).toFixed(1)} Job events per scored repository; one it acknowledges and ignores (a Job not finished) costs it ${median(pipe.map((p) => p.ignoredEventMs)).toFixed(2)} ms; reconcile ticks for events the relay missed: ${pipe.map((p) => p.reconcileTicks).join(', ')}`);
+if (BARE) {
+  const ratios = pipe.map((p, i) => p.harvesterMs / bare[i].harvesterMs);
+  console.log(`the floor of a harvester (bench/_bare-harvester.ts in posture's harvester's place), median of ${ROUNDS}: ${median(bare.map((p) => p.harvesterMs)).toFixed(2)} ms per scored repository (in the kernel, with the scheduler's: ${median(bare.map((p) => p.systemMsPerRepo)).toFixed(2)}), ${median(bare.map((p) => p.eventsPerRepo)).toFixed(1)} events per repository, one ignored event ${median(bare.map((p) => p.ignoredEventMs)).toFixed(2)} ms; posture's harvester ÷ the floor per round: median ${median(ratios).toFixed(2)}x [${ratios.map((x) => x.toFixed(2)).join(', ')}]; the scheduler beside it ${median(bare.map((p) => p.schedulerMs)).toFixed(2)} ms`);
+}
 await cp.stop();
