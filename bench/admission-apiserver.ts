@@ -73,6 +73,8 @@ const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureSer
   // identical server shows, against which posture's ratio is read.
   'floor-twin': { doc: 'a second, identical node:https floor (A/A: the spread of the method itself)' },
   'floor-h2': { h2: true, options: { allowHTTP1: true }, doc: 'node:http2 createSecureServer, allowHTTP1 (the API server negotiates h2)' },
+  // Does the AdmissionServer's cost come from its server options rather than its request path?
+  'floor-posture-options': { options: { minVersion: 'TLSv1.2', requestTimeout: 35_000, headersTimeout: 30_000 }, doc: "node:https with the AdmissionServer's options (TLS 1.2 minimum, 35 s request and 30 s headers timeouts)" },
   'floor-aes128': { options: { ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384', honorCipherOrder: true }, doc: 'node:https, TLS 1.3 AES-128-GCM preferred' },
   'floor-x25519': { options: { ecdhCurve: 'X25519', sessionTimeout: 3600 }, doc: 'node:https, X25519 only, 1 h session tickets' },
   'floor-h2-aes128': { h2: true, options: { allowHTTP1: true, ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384', honorCipherOrder: true }, doc: 'node:http2 + AES-128-GCM preferred' },
@@ -91,6 +93,44 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     process.stdout.write(JSON.stringify({ port: server.port }) + '\n');
     return;
   }
+  if (variant in STEPS) {
+    // posture's AdmissionServer with a dispatcher built up toward posture's, step by step.
+    const { AdmissionServer } = await import('../lib/admission/server.ts');
+    const { parseReview, reviewBody } = await import('../lib/admission/protocol.ts');
+    const { createAdmissionApp } = await import('../lib/admission/app.ts');
+    const { defaultConfig } = await import('../lib/config/index.ts');
+    const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
+    // The same registry and score cache as posture-lib (the gate's decision reads the cache).
+    const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+    const registry = app.registry;
+    const json = { 'content-type': 'application/json' };
+    const dispatch = (req: { path: string; body: unknown }) => {
+      const q = req.path.indexOf('?');
+      const found = registry.byPath(q < 0 ? req.path : req.path.slice(0, q))!;
+      const raw = JSON.parse(String(req.body));
+      if (variant === 'server-floor') return { statusCode: 200, headers: json, body: JSON.stringify({ apiVersion: raw.apiVersion, kind: 'AdmissionReview', response: { uid: raw.request.uid, allowed: true } }) };
+      const parsed = parseReview(raw);
+      if (parsed.kind !== 'ok') throw new Error(`not a review: ${parsed.kind}`);
+      let allowed = true;
+      if (variant === 'posture-decision') {
+        const v = found.webhook.declaration.authorize(parsed.request, { settings: found.webhook.settings, services: { scores: app.scores }, namespaceLabel: found.entry.tier, now: Date.now() }) as { allowed: boolean };
+        allowed = v.allowed;
+      }
+      return { statusCode: 200, headers: json, body: reviewBody(parsed.apiVersion, { uid: parsed.request.uid, allowed }) };
+    };
+    const server = new AdmissionServer({ dispatcher: { registry, dispatch } as never, certFile, keyFile, port: 0, host: '127.0.0.1', maxBodyBytes: 3 * 1024 * 1024, reloadMs: 10_000 });
+    await server.start();
+    process.once('SIGTERM', () => process.exit(0));
+    process.stdout.write(JSON.stringify({ port: server.port }) + '\n');
+    return;
+  }
+  if (variant === 'posture-nometrics') {
+    // posture-lib with prom-client's observe and inc made no-ops: what the metrics cost.
+    const client = (await import('prom-client')).default;
+    (client.Histogram.prototype as unknown as { observe: () => void }).observe = () => {};
+    (client.Counter.prototype as unknown as { inc: () => void }).inc = () => {};
+    return serveFloor('posture-lib', certFile, keyFile);
+  }
   if (variant === 'floor-loaded') {
     // The floor in a process that loaded everything `bin/serve.ts admission` loads.
     await import('../functions/admission/index.ts');
@@ -107,8 +147,17 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
   process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port }) + '\n');
 }
 
+/** posture's AdmissionServer with its dispatcher built up step by step, toward posture-lib. */
+const STEPS: Record<string, { doc: string }> = {
+  'server-floor': { doc: "posture's AdmissionServer with the floor's parse-and-reply as its dispatcher" },
+  'posture-shape': { doc: "posture's AdmissionServer, the review's shape check (parseReview) and reviewBody; no decision" },
+  'posture-decision': { doc: 'posture-shape plus the webhook\'s own decision (authorize); none of the dispatcher around it' },
+};
+
 /** Where posture's time goes: its request path without its process, and the floor inside posture's process. */
 const EXPERIMENTS: Record<string, { doc: string }> = {
+  ...STEPS,
+  'posture-nometrics': { doc: "posture-lib with prom-client's observe and inc made no-ops" },
   'posture-lib': { doc: "posture's AdmissionServer + dispatcher + shipped webhooks in a bare process (no database, no logger)" },
   'floor-loaded': { doc: 'the floor in a process that loaded all the modules of bin/serve.ts admission' },
 };
