@@ -89,6 +89,19 @@ const rowsOf = (res: any): any[] => res.rows ?? res;
 /** Failure backoffs the write indexes by the repository's failure count: 2^40 times the base is past any cap. */
 const BACKOFF_STEPS = 41;
 
+const backoffTables = new Map<string, string>();
+
+/** The backoff of every failure count as a PostgreSQL int[] literal; built once per base and cap (settings), not per result. */
+function backoffTable(baseSeconds: number, maxSeconds: number): string {
+  const key = `${baseSeconds}/${maxSeconds}`;
+  let table = backoffTables.get(key);
+  if (table === undefined) {
+    table = `{${Array.from({ length: BACKOFF_STEPS }, (_, i) => failureBackoffSeconds(i + 1, baseSeconds, maxSeconds)).join(',')}}`;
+    backoffTables.set(key, table);
+  }
+  return table;
+}
+
 /**
  * The harvest in one statement (one round trip, atomic on its own), each step a CTE:
  * - `repo`: the repository, locked (a concurrent harvest of the same repository waits, then sees this one's result);
@@ -169,7 +182,6 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
     documentation_short: c.documentation?.short ?? null,
     internal_error: c.reason.startsWith('internal error:'),
   }));
-  const backoffs = Array.from({ length: BACKOFF_STEPS }, (_, i) => failureBackoffSeconds(i + 1, s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds));
   const now = new Date();
   const row = rowsOf(
     await db.raw(HARVEST_WRITE, [
@@ -180,7 +192,7 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
       input.checkSet === null ? null : JSON.stringify(input.checkSet), JSON.stringify(r?.raw ?? null), o.ok,
       JSON.stringify(checks),
       kind, nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
-      new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000), input.finishedAt, `{${backoffs.join(',')}}`,
+      new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000), input.finishedAt, backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
       kind, kind, o.ok ? null : clip(`${o.failure}: ${o.reason}`), input.finishedAt, now,
       input.finishedAt, now,
     ]),
