@@ -24,7 +24,7 @@
 // target; at a rate, rate × seconds requests in all. Targets beyond posture and floor are what was
 // tried to go below the floor, and to find where posture's time goes (FLOORS, POSTURES, EXPERIMENTS).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as h2connect, createSecureServer, type ClientHttp2Session, type SecureServerOptions } from 'node:http2';
 import { createServer as httpsServer, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -67,11 +67,13 @@ function floorHandler(req: Req, res: Res): void {
  * connection, so per-request costs are what can differ: HTTP/2 framing (the API server's client
  * speaks h2 when offered), record ciphers, Nagle, TLS session reuse on reconnects.
  */
-const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureServerOptions; doc: string }> = {
+const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureServerOptions; node?: string[]; doc: string }> = {
   floor: { doc: 'node:https, defaults (keep-alive 120 s)' },
   // An A/A check of the method: the same server again. Its ratio to the floor is the spread an
   // identical server shows, against which posture's ratio is read.
   'floor-twin': { doc: 'a second, identical node:https floor (A/A: the spread of the method itself)' },
+  // V8 collects garbage with helper threads by default; a small heap does not need them.
+  'floor-stgc': { node: ['--single-threaded-gc'], doc: 'node:https, defaults, V8 --single-threaded-gc' },
   'floor-h2': { h2: true, options: { allowHTTP1: true }, doc: 'node:http2 createSecureServer, allowHTTP1 (the API server negotiates h2)' },
   // Does the AdmissionServer's cost come from its server options rather than its request path?
   'floor-posture-options': { options: { minVersion: 'TLSv1.2', requestTimeout: 35_000, headersTimeout: 30_000 }, doc: "node:https with the AdmissionServer's options (TLS 1.2 minimum, 35 s request and 30 s headers timeouts)" },
@@ -81,13 +83,34 @@ const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureSer
 };
 
 async function serveFloor(variant: string, certFile: string, keyFile: string): Promise<void> {
-  if (variant === 'posture-lib') {
+  if (variant === 'posture-lib' || variant === 'posture-warm') {
     // posture's AdmissionServer and dispatcher with the shipped webhooks, in a bare process: no
     // database, no logger, nothing but the request path.
     const { createAdmissionApp } = await import('../lib/admission/app.ts');
     const { defaultConfig } = await import('../lib/config/index.ts');
     const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
     const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+    if (variant === 'posture-warm') {
+      const { admissionReview, object, user } = await import('../lib/admission/testing.ts');
+      const ns = (i: number) => object('Namespace', `warm-${i}`, { labels: { team: 'a' } });
+      const dep = (i: number) => object('Deployment', `web-${i}`, { namespace: 'warm', labels: { app: 'web' }, annotations: { 'posture.dev/source-repo': 'github.com/bench/web' }, spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example.com/web' }] } } } });
+      const caller = user('warm', 'warmers');
+      const reviews = [
+        ['/protected-namespaces', admissionReview({ operation: 'CREATE', object: ns(1), caller })],
+        ['/protected-namespaces', admissionReview({ operation: 'UPDATE', object: ns(2), oldObject: ns(2), caller })],
+        ...app.registry.byName('scorecard-gate')!.entries.slice(0, 2).flatMap((e) => [
+          [e.path, admissionReview({ operation: 'CREATE', object: dep(1), caller })],
+          [e.path, admissionReview({ operation: 'UPDATE', object: dep(2), oldObject: dep(2), caller })],
+        ]),
+      ].map(([path, r]) => ({ path: path as string, body: Buffer.from(JSON.stringify(r)) }));
+      const n = Number(process.env.BENCH_WARM_REVIEWS ?? 20_000);
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) {
+        const r = reviews[i % reviews.length];
+        app.dispatcher.dispatch({ method: 'POST', path: r.path, contentType: 'application/json', body: r.body });
+      }
+      process.stderr.write(`posture-warm: ${n} reviews in ${(performance.now() - t0).toFixed(0)} ms\n`);
+    }
     const server = await app.serve({ port: 0, host: '127.0.0.1', certFile, keyFile });
     process.once('SIGTERM', () => process.exit(0));
     process.stdout.write(JSON.stringify({ port: server.port }) + '\n');
@@ -158,6 +181,7 @@ const STEPS: Record<string, { doc: string }> = {
 const EXPERIMENTS: Record<string, { doc: string }> = {
   ...STEPS,
   'posture-nometrics': { doc: "posture-lib with prom-client's observe and inc made no-ops" },
+  'posture-warm': { doc: 'posture-lib after 20,000 reviews dispatched in-process before it listens (BENCH_WARM_REVIEWS): is the gap V8 still compiling?' },
   'posture-lib': { doc: "posture's AdmissionServer + dispatcher + shipped webhooks in a bare process (no database, no logger)" },
   'floor-loaded': { doc: 'the floor in a process that loaded all the modules of bin/serve.ts admission' },
 };
@@ -175,7 +199,10 @@ const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; d
 /** Starts a child and resolves with the port it reports (a JSON line with `port`). */
 function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env, cwd: ROOT });
+    // BENCH_SERVER_NODE_FLAGS (e.g. "--trace-deopt") are given to every server; with
+    // BENCH_SERVER_LOG_DIR each server's standard output is kept there, one file per target.
+    const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const child = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env, cwd: ROOT });
     let out = '';
     const onData = (c: Buffer) => {
       out += c;
@@ -187,7 +214,8 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promi
           const j = JSON.parse(line) as { port?: number };
           if (typeof j.port === 'number' && j.port > 0) {
             child.stdout!.off('data', onData);
-            child.stdout!.resume(); // keep draining its logs
+            if (process.env.BENCH_SERVER_LOG_DIR) child.stdout!.pipe(createWriteStream(join(process.env.BENCH_SERVER_LOG_DIR, `${what.replace(/[^a-z0-9-]+/gi, '_')}.log`)));
+            else child.stdout!.resume(); // keep draining its logs
             resolve({ child, port: j.port });
             return;
           }
@@ -416,7 +444,7 @@ async function main(): Promise<void> {
               { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...POSTURES[t].env },
               `${t} admission server`,
             )
-          : await startChild([SELF, '--serve', t, certFile, keyFile], process.env, t);
+          : await startChild([...(FLOORS[t]?.node ?? []), SELF, '--serve', t, certFile, keyFile], process.env, t);
       children.push(started.child);
       ports.set(t, started.port);
       pids.set(t, started.child.pid!);
