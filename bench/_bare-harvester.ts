@@ -1,4 +1,4 @@
-// The floor of a harvester, for bench/pipeline.ts (BENCH_PIPELINE_HARVESTER=bare): the least any
+// The floor of a harvester, for bench/pipeline.ts (BENCH_PIPELINE_BARE=1): the least any
 // harvester must do per Job event, with none of posture's code. Every event is read and parsed
 // (ApiServerSource sends the whole Job); for a finished Job it lists the Job's pods, reads the
 // pod's log, deletes the Job and closes its run with one statement, then answers. No CloudEvents SDK,
@@ -62,11 +62,14 @@ async function harvest(job: Job): Promise<void> {
 }
 
 const done = new Set<string>();
+// Events received, for bench/pipeline.ts when Knative's adapter (not an in-process relay) sends them.
+let received = 0;
 const http = createServer((req, res) => {
   if (req.method === 'GET') {
-    res.end('ok');
+    res.end(req.url === '/events-received' ? String(received) : 'ok');
     return;
   }
+  received++;
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {

@@ -2,9 +2,12 @@
 // creates of the same Jobs, the floor), and whole-pipeline throughput with instant Jobs:
 // tick → Jobs → pods complete → relay events → harvester → stored scores, with the scheduler and
 // the harvester in their own processes (bin/serve.ts), whose CPU per scored repository is printed.
-// BENCH_PIPELINE_PROFILE=<dir> writes their V8 CPU profiles there.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// BENCH_PIPELINE_PROFILE=<dir> writes their V8 CPU profiles there. BENCH_PIPELINE_SOURCE=knative
+// sends the Job events with Knative Eventing's own ApiServerSource receive adapter (built by
+// test/cluster/build-tools.sh) straight to the harvester, in place of the in-process relay.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CloudEvent } from 'cloudevents';
@@ -19,7 +22,8 @@ import { runTick } from '../lib/scheduler/tick.ts';
 import { getSharedControlPlane } from '../test/cluster/harness.ts';
 import { postEvent } from '../test/e2e/pipeline-kit.ts';
 import { freePort } from '../test/cluster/config.ts';
-import { startJobRelay } from '../lib/events/job-relay.ts';
+import { apiServerSourceEvent, startJobRelay } from '../lib/events/job-relay.ts';
+import { apiServerSourceAdapterBin, KNATIVE_EVENTING_VERSION } from '../test/cluster/tools.ts';
 import { POSTURE_JOB_SELECTOR, buildScorecardJob, jobName } from '../lib/jobs/spec.ts';
 import { median, processCpu, processCpuMs } from './_util.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/scorecard.ts';
@@ -35,6 +39,64 @@ const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId })
 const cp = await getSharedControlPlane({ log: () => {} });
 const core = cp.kc.makeApiClient(k8s.CoreV1Api);
 const batch = cp.kc.makeApiClient(k8s.BatchV1Api);
+const jobsApi = batch; // `batch` is also a round's batch of repositories below
+const SOURCE = process.env.BENCH_PIPELINE_SOURCE ?? 'relay';
+if (SOURCE !== 'relay' && SOURCE !== 'knative') throw new Error(`BENCH_PIPELINE_SOURCE is relay or knative, not ${SOURCE}`);
+const LOGS = mkdtempSync(join(tmpdir(), 'posture-bench-pipeline-'));
+// What Knative's install puts in its system namespace and the adapter reads at start.
+const knativeSystem = SOURCE === 'knative' ? await cp.createNamespace('bench-kn-system') : '';
+if (SOURCE === 'knative') {
+  for (const name of ['config-logging', 'config-observability', 'config-tracing']) await core.createNamespacedConfigMap({ namespace: knativeSystem, body: { metadata: { name }, data: {} } });
+}
+
+/** Where the harvester's Job events come from in a round, and how many it has been sent. */
+interface EventSource {
+  sent(): Promise<number>;
+  /** The source's own CPU in ms so far (not posture's). */
+  cpuMs(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Knative Eventing's ApiServerSource receive adapter, configured the way its controller configures
+ * it for posture's ApiServerSource (Resource mode, posture's Jobs in one namespace), sending to the
+ * harvester directly. Events are counted by the harvester (its invocations metric, or the floor's
+ * own count), read once a second.
+ */
+async function knativeSource(ns: string, harvester: { url: string }, kind: 'harvester' | 'bare-harvester'): Promise<EventSource> {
+  const log = join(LOGS, `apiserversource-${ns}.log`);
+  const fd = openSync(log, 'a');
+  const sourceConfig = { namespaces: [ns], allNamespaces: false, resources: [{ gvr: { Group: 'batch', Version: 'v1', Resource: 'jobs' }, selector: POSTURE_JOB_SELECTOR }], mode: 'Resource' };
+  const child: ChildProcess = spawn(apiServerSourceAdapterBin(), [], {
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), KUBECONFIG: cp.kubeconfigPath, NAMESPACE: knativeSystem, SYSTEM_NAMESPACE: knativeSystem,
+      K_LOGGING_CONFIG: '{}', K_OBSERVABILITY_CONFIG: '{}', NAME: 'posture-job-events', K_SINK: harvester.url, K_SOURCE_CONFIG: JSON.stringify(sourceConfig), PROFILING_PORT: String(await freePort()),
+    },
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  for (const deadline = Date.now() + 60000; !/STARTING --/.test(readFileSync(log, 'utf8')); ) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the ApiServerSource adapter did not start:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 2000)); // its informer's first list
+  const sent = async () => {
+    if (kind === 'bare-harvester') return Number(await (await fetch(`${harvester.url}events-received`)).text());
+    const m = await (await fetch(`${harvester.url}metrics`)).text();
+    let n = 0;
+    for (const line of m.split('\n')) if (line.startsWith('posture_function_invocations_total{')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    return n;
+  };
+  return {
+    sent,
+    cpuMs: () => processCpuMs(child.pid!),
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
 
 /** Deletes a namespace and waits until it is gone, so its clean-up does not slow the next measurement. */
 async function deleteAndWait(ns: string): Promise<void> {
@@ -155,7 +217,7 @@ async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvest
   const harvester = await startFunction(harvesterKind, env);
   // A failed round must not leave the two processes running (they would hold the next round's CPU).
   const stopOnFailure = (err: unknown) => Promise.all([scheduler.stop(), harvester.stop()]).then(() => Promise.reject(err));
-  return measurePipeline(ns, database, scheduler, harvester).catch(stopOnFailure);
+  return measurePipeline(ns, database, scheduler, harvester, harvesterKind).catch(stopOnFailure);
 }
 
 async function measurePipeline(
@@ -163,22 +225,29 @@ async function measurePipeline(
   database: Awaited<ReturnType<typeof createPostgresDatabase>>,
   scheduler: Awaited<ReturnType<typeof startFunction>>,
   harvester: Awaited<ReturnType<typeof startFunction>>,
+  harvesterKind: 'harvester' | 'bare-harvester',
 ): Promise<PipelineRound> {
   const firstEvents: Array<CloudEvent<unknown>> = [];
-  // The relay stands in for the ApiServerSource (Knative's, in a cluster): it runs in this process
-  // and its CPU is not posture's; it is printed beside.
-  const relay = await startJobRelay({
-    kc: cp.kc, namespace: ns, labelSelector: POSTURE_JOB_SELECTOR, log: silentLogger,
-    send: async (event) => {
-      if (event.type === 'dev.knative.apiserver.resource.add') firstEvents.push(event);
-      const r = await postEvent(harvester.url, event);
-      if (r.status >= 500 || r.status === 429) throw new Error(`harvester answered ${r.status}`);
-    },
-  });
-  await new Promise((r) => setTimeout(r, 500)); // the relay's first list and watch
+  let source: EventSource;
+  if (SOURCE === 'knative') {
+    source = await knativeSource(ns, harvester, harvesterKind);
+  } else {
+    // The relay stands in for the ApiServerSource (Knative's, in a cluster): it runs in this process
+    // and its CPU is not posture's; it is printed beside.
+    const relay = await startJobRelay({
+      kc: cp.kc, namespace: ns, labelSelector: POSTURE_JOB_SELECTOR, log: silentLogger,
+      send: async (event) => {
+        if (event.type === 'dev.knative.apiserver.resource.add') firstEvents.push(event);
+        const r = await postEvent(harvester.url, event);
+        if (r.status >= 500 || r.status === 429) throw new Error(`harvester answered ${r.status}`);
+      },
+    });
+    await new Promise((r) => setTimeout(r, 500)); // the relay's first list and watch
+    source = { sent: async () => relay.stats.sent, cpuMs: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }, stop: async () => relay.stop() };
+  }
   const quiet = async () => {
-    for (let sent = -1; sent !== relay.stats.sent; ) {
-      sent = relay.stats.sent;
+    for (let sent = -1, now = await source.sent(); sent !== now; now = await source.sent()) {
+      sent = now;
       await new Promise((r) => setTimeout(r, 1000));
     }
   };
@@ -191,6 +260,11 @@ async function measurePipeline(
     const tick = await postEvent(scheduler.url, new CloudEvent({ type: 'dev.knative.sources.ping', source: '/bench/pipeline', time: new Date(Date.now() + k * 60_000).toISOString(), data: {} }));
     const tCreated = performance.now();
     if (tick.body.created !== N) throw new Error(`created ${tick.body.created}: ${JSON.stringify(tick.body).slice(0, 500)}`);
+    if (SOURCE === 'knative') {
+      // The ADDED events the adapter sent, rebuilt for the replay below (one list, while the Jobs exist).
+      const jobs = (await jobsApi.listNamespacedJob({ namespace: ns, labelSelector: POSTURE_JOB_SELECTOR })).items;
+      firstEvents.push(...jobs.map((j) => apiServerSourceEvent('dev.knative.apiserver.resource.add', { ...j, status: {} }, 'bench')));
+    }
     // The relay, like the ApiServerSource, misses the events of Jobs that change while its watch
     // re-lists; in a cluster the next minute's tick harvests them (the reconcile). Here a tick is
     // sent when nothing was harvested for 10 s, as the next PingSource slot would be.
@@ -216,8 +290,8 @@ async function measurePipeline(
     await quiet();
     firstEvents.length = 0;
   }
-  const sent0 = relay.stats.sent;
-  const cpu0 = { s: processCpuMs(scheduler.pid), h: processCpuMs(harvester.pid), hs: processCpu(harvester.pid).system, ss: processCpu(scheduler.pid).system, self: process.cpuUsage() };
+  const sent0 = await source.sent();
+  const cpu0 = { s: processCpuMs(scheduler.pid), h: processCpuMs(harvester.pid), hs: processCpu(harvester.pid).system, ss: processCpu(scheduler.pid).system, source: source.cpuMs() };
   const { wall0, t0, tCreated, tEnd } = await batch(WARMUP ? 1 : 0);
   // The events after the last harvest (the deleted Jobs' updates and deletions) are part of the
   // harvester's work per repository too: counted until the relay has been quiet for a second.
@@ -226,8 +300,8 @@ async function measurePipeline(
   const harvesterMs = processCpuMs(harvester.pid) - cpu0.h;
   // The kernel's share (sockets: on loopback the sender's write also runs the receiver's TCP path).
   const systemMs = processCpu(harvester.pid).system - cpu0.hs + processCpu(scheduler.pid).system - cpu0.ss;
-  const self = process.cpuUsage(cpu0.self);
-  const eventsPerRepo = (relay.stats.sent - sent0) / N;
+  const sourceMs = source.cpuMs() - cpu0.source;
+  const eventsPerRepo = ((await source.sent()) - sent0) / N;
   // What one event costs the harvester by itself: the ADDED event of every Job again (a Job not
   // finished, acknowledged and ignored), sent 8 at a time like the relay.
   const replay = firstEvents.slice();
@@ -242,7 +316,7 @@ async function measurePipeline(
     const m = await (await fetch(`${harvester.url}metrics`)).text();
     console.log(m.split('\n').filter((l) => /^posture_(function_invocations|harvester_events)_total/.test(l)).join('\n'));
   }
-  relay.stop();
+  await source.stop();
   await Promise.all([scheduler.stop(), harvester.stop()]);
   await database.drop();
   await deleteAndWait(ns);
@@ -254,7 +328,7 @@ async function measurePipeline(
     cpuMsPerRepo: (schedulerMs + harvesterMs) / N,
     schedulerMs: schedulerMs / N,
     harvesterMs: harvesterMs / N,
-    relayMsPerRepo: (self.user + self.system) / 1000 / N,
+    relayMsPerRepo: sourceMs / N,
     eventsPerRepo,
     ignoredEventMs,
     reconcileTicks,
@@ -283,8 +357,8 @@ for (let i = 0; i < ROUNDS; i++) {
 if (parts.includes('creates')) console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
 console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(1)} repos/s; the control plane alone (create to Complete, no posture code): ${median(floor).toFixed(1)} Jobs/s; ratio ${(median(pipe.map((p) => p.rate)) / median(floor)).toFixed(2)}`);
 console.log(`  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)} (whole seconds), all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`);
-console.log(`posture's CPU per scored repository (the scheduler's and the harvester's processes${WARMUP ? `, after a warm-up batch of ${N}` : ', cold'}), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms (scheduler ${median(pipe.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(pipe.map((p) => p.harvesterMs)).toFixed(2)}; in the kernel ${median(pipe.map((p) => p.systemMsPerRepo)).toFixed(2)}); the relay standing in for the ApiServerSource, not posture's: ${median(pipe.map((p) => p.relayMsPerRepo)).toFixed(2)} ms`);
-console.log(`  the harvester got ${median(pipe.map((p) => p.eventsPerRepo)).toFixed(1)} Job events per scored repository; one it acknowledges and ignores (a Job not finished) costs it ${median(pipe.map((p) => p.ignoredEventMs)).toFixed(2)} ms; reconcile ticks for events the relay missed: ${pipe.map((p) => p.reconcileTicks).join(', ')}`);
+console.log(`posture's CPU per scored repository (the scheduler's and the harvester's processes${WARMUP ? `, after a warm-up batch of ${N}` : ', cold'}), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms (scheduler ${median(pipe.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(pipe.map((p) => p.harvesterMs)).toFixed(2)}; in the kernel ${median(pipe.map((p) => p.systemMsPerRepo)).toFixed(2)}); ${SOURCE === 'knative' ? `Knative ${KNATIVE_EVENTING_VERSION}'s ApiServerSource adapter` : 'the relay standing in for the ApiServerSource'}, not posture's: ${median(pipe.map((p) => p.relayMsPerRepo)).toFixed(2)} ms`);
+console.log(`  the harvester got ${median(pipe.map((p) => p.eventsPerRepo)).toFixed(1)} Job events per scored repository; one it acknowledges and ignores (a Job not finished) costs it ${median(pipe.map((p) => p.ignoredEventMs)).toFixed(2)} ms; reconcile ticks for events the ${SOURCE === 'knative' ? 'adapter' : 'relay'} missed: ${pipe.map((p) => p.reconcileTicks).join(', ')}`);
 if (BARE) {
   const ratios = pipe.map((p, i) => p.harvesterMs / bare[i].harvesterMs);
   console.log(`the floor of a harvester (bench/_bare-harvester.ts in posture's harvester's place), median of ${ROUNDS}: ${median(bare.map((p) => p.harvesterMs)).toFixed(2)} ms per scored repository (in the kernel, with the scheduler's: ${median(bare.map((p) => p.systemMsPerRepo)).toFixed(2)}), ${median(bare.map((p) => p.eventsPerRepo)).toFixed(1)} events per repository, one ignored event ${median(bare.map((p) => p.ignoredEventMs)).toFixed(2)} ms; posture's harvester ÷ the floor per round: median ${median(ratios).toFixed(2)}x [${ratios.map((x) => x.toFixed(2)).join(', ')}]; the scheduler beside it ${median(bare.map((p) => p.schedulerMs)).toFixed(2)} ms`);
