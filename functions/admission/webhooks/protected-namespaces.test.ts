@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import { anonymous, object, serviceAccount, user, WebhookTester, type Caller, type ReviewSpec } from '../../../lib/admission/testing.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
-import { policyLabelMessage, protectedMessage } from './protected-namespaces.ts';
+import { changedPolicyLabels, policyLabelMessage, protectedMessage, protectedNames } from './protected-namespaces.ts';
 
 const services: AdmissionServices = { scores: { lookup: () => ({ state: 'unknown' }) } };
 const ns = (name: string, labels: Record<string, string> = {}) => object('Namespace', name, { labels });
@@ -88,6 +88,43 @@ test('protected-namespaces: the generated match condition skips exempt callers',
   assert.ok(!skip.expression.includes('system:serviceaccounts:kube-system'), 'not every service account of kube-system');
   assert.equal(w.failurePolicy, 'Fail');
   assert.deepEqual(w.declaration.rules[0].resources, ['namespaces', 'namespaces/status', 'namespaces/finalize']);
+});
+
+test('protectedNames: the patterns joined match exactly the names one of them matches', () => {
+  const table: Array<{ patterns: string[]; match: string[]; miss: string[]; joined: boolean }> = [
+    { patterns: ['^kube-.*', '^default$', '^posture$'], match: ['kube-system', 'kube-', 'default', 'posture'], miss: ['default2', 'my-kube-x', 'postures', ''], joined: true },
+    // Top-level alternation inside one pattern stays inside its group.
+    { patterns: ['^a$|^b$', '^c$'], match: ['a', 'b', 'c'], miss: ['ab', 'bc', 'a|b'], joined: true },
+    // A backreference would be renumbered by joining: matched one by one instead.
+    { patterns: ['^(x)\\1$', '^(y)\\1$'], match: ['xx', 'yy'], miss: ['xy', 'x'], joined: false },
+    // The same group name in two patterns: allowed in separate alternatives (ES2025, V8 in Node 24).
+    { patterns: ['^(?<n>p)$', '^(?<n>q)$'], match: ['p', 'q'], miss: ['pq'], joined: true },
+    { patterns: [], match: [], miss: ['', 'anything'], joined: true },
+  ];
+  for (const c of table) {
+    const r = protectedNames(c.patterns);
+    assert.equal(r instanceof RegExp, c.joined, `${c.patterns} joined`);
+    for (const n of c.match) assert.ok(r.test(n), `${c.patterns} should match ${JSON.stringify(n)}`);
+    for (const n of c.miss) assert.ok(!r.test(n), `${c.patterns} should not match ${JSON.stringify(n)}`);
+  }
+  assert.throws(() => protectedNames(['a)|(b']), SyntaxError, 'a pattern invalid alone is refused, even if joining would hide it');
+});
+
+test('changedPolicyLabels: posture.dev/ keys set, changed or removed, sorted; nothing else', () => {
+  const table: Array<{ before: Record<string, string>; after: Record<string, string>; changed: string[] }> = [
+    { before: {}, after: {}, changed: [] },
+    { before: { team: 'a' }, after: { team: 'b', other: 'x' }, changed: [] },
+    { before: {}, after: { 'posture.dev/min-score': '0' }, changed: ['posture.dev/min-score'] },
+    { before: { 'posture.dev/min-score': '5' }, after: { 'posture.dev/min-score': '5' }, changed: [] },
+    { before: { 'posture.dev/min-score': '5' }, after: { 'posture.dev/min-score': '0' }, changed: ['posture.dev/min-score'] },
+    { before: { 'posture.dev/min-score': '5' }, after: {}, changed: ['posture.dev/min-score'] },
+    { before: { 'posture.dev/z': '1', 'posture.dev/a': '1' }, after: { 'posture.dev/b': '1' }, changed: ['posture.dev/a', 'posture.dev/b', 'posture.dev/z'] },
+    // An empty value is a value: setting one is a change.
+    { before: {}, after: { 'posture.dev/x': '' }, changed: ['posture.dev/x'] },
+    // JSON can carry a key named like an Object.prototype member; it is an ordinary label.
+    { before: JSON.parse('{"__proto__":"a"}'), after: JSON.parse('{"posture.dev/constructor":"b"}'), changed: ['posture.dev/constructor'] },
+  ];
+  for (const c of table) assert.deepEqual([...changedPolicyLabels(c.before, c.after)], c.changed, JSON.stringify(c));
 });
 
 export type { Caller };

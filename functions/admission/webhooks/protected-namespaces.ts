@@ -6,7 +6,8 @@ import { labelsOf, POLICY_LABEL_PREFIX } from '../labels.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 interface Settings {
-  patterns: RegExp[];
+  /** The protected names: one expression, so a review runs one match (see protectedNames). */
+  protectedName: RegExp;
 }
 
 const VERB = { CREATE: 'create', UPDATE: 'change', DELETE: 'delete', CONNECT: 'connect to' } as const;
@@ -23,10 +24,33 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Keys under posture.dev/ whose value differs between two label maps. */
-function changedPolicyLabels(before: Record<string, string>, after: Record<string, string>): string[] {
-  const keys = new Set([...Object.keys(before), ...Object.keys(after)].filter((k) => k.startsWith(POLICY_LABEL_PREFIX)));
-  return [...keys].filter((k) => before[k] !== after[k]).sort();
+/**
+ * The patterns as one expression (each a non-capturing alternative), unless one of them refers to
+ * its own groups by number or name, which joining would renumber: then the first pattern that
+ * matches, one by one. One expression is one compiled matcher to load for a review instead of one
+ * per pattern; the webhook runs between other processes' work, with its caches cold.
+ */
+export function protectedNames(patterns: readonly string[]): RegExp {
+  const compiled = patterns.map((p) => new RegExp(p)); // each must compile on its own
+  if (compiled.length === 0) return /(?!)/;
+  if (!patterns.some((p) => /\\[1-9]|\\k</.test(p))) {
+    try {
+      return new RegExp(patterns.map((p) => `(?:${p})`).join('|'));
+    } catch {
+      // An engine without duplicate group names across alternatives (before ES2025): one by one.
+    }
+  }
+  return { test: (name: string) => compiled.some((r) => r.test(name)) } as RegExp;
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/** Keys under posture.dev/ whose value differs between two label maps, sorted (none: no allocation). */
+export function changedPolicyLabels(before: Record<string, string>, after: Record<string, string>): readonly string[] {
+  let changed: string[] | undefined;
+  for (const k in after) if (k.startsWith(POLICY_LABEL_PREFIX) && Object.hasOwn(after, k) && (!Object.hasOwn(before, k) || before[k] !== after[k])) (changed ??= []).push(k);
+  for (const k in before) if (k.startsWith(POLICY_LABEL_PREFIX) && Object.hasOwn(before, k) && !Object.hasOwn(after, k)) (changed ??= []).push(k);
+  return changed ? changed.sort() : NONE;
 }
 
 export default defineWebhook<AdmissionServices, Settings>({
@@ -63,11 +87,11 @@ export default defineWebhook<AdmissionServices, Settings>({
     },
     settings: ['protectedNamespaces', 'namespace', 'adminGroups', 'adminUsers'],
   },
-  prepare: (config) => ({ patterns: [...config.protectedNamespaces, `^${escapeRegExp(config.namespace)}$`].map((p) => new RegExp(p)) }),
+  prepare: (config) => ({ protectedName: protectedNames([...config.protectedNamespaces, `^${escapeRegExp(config.namespace)}$`]) }),
   authorize(request, { settings }) {
     const name = request.name || request.object?.metadata?.name || request.oldObject?.metadata?.name || '';
     if (request.operation === 'CONNECT') return Allowed();
-    if (settings.patterns.some((p) => p.test(name))) return Denied(protectedMessage(name, request.operation));
+    if (settings.protectedName.test(name)) return Denied(protectedMessage(name, request.operation));
     if (request.operation === 'DELETE') return Allowed();
     const changed = changedPolicyLabels(labelsOf(request.oldObject), labelsOf(request.object));
     if (changed.length > 0) return Denied(policyLabelMessage(changed[0]));
