@@ -73,10 +73,12 @@ function isJsonContentType(ct: string | undefined): boolean {
 function isExempt(w: Webhook<any, any>, request: AdmissionRequest): boolean {
   if (w.exemptUsers.size === 0 && w.exemptGroups.size === 0) return false;
   const groups = request.userInfo.groups;
-  if (groups.includes(UNAUTHENTICATED_GROUP)) return false;
-  if (w.exemptUsers.has(request.userInfo.username)) return true;
-  for (const g of groups) if (w.exemptGroups.has(g)) return true;
-  return false;
+  let exempt = w.exemptUsers.has(request.userInfo.username);
+  for (let i = 0; i < groups.length; i++) {
+    if (groups[i] === UNAUTHENTICATED_GROUP) return false;
+    if (!exempt && w.exemptGroups.has(groups[i])) exempt = true;
+  }
+  return exempt;
 }
 
 function isVerdict(v: unknown): v is Verdict {
@@ -87,9 +89,14 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-interface PerWebhook {
+const OUTCOMES: readonly Outcome[] = ['allowed', 'denied', 'warned', 'dry-run', 'exempt', 'error-allowed', 'error-denied'];
+
+/** What a path serves, with its metric children resolved: one lookup per review finds all of it. */
+interface Route {
+  webhook: Webhook<any, any>;
+  entry: WebhookEntry;
   latency: QueuedObserver;
-  outcomes: Map<Outcome, QueuedCounter>;
+  outcomes: Record<Outcome, QueuedCounter>;
 }
 
 export class Dispatcher<S> {
@@ -98,7 +105,7 @@ export class Dispatcher<S> {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #onDecision?: (d: Decision) => void;
-  readonly #metrics = new Map<string, PerWebhook>();
+  readonly #routes = new Map<string, Route>();
 
   constructor(options: DispatcherOptions<S>) {
     this.registry = options.registry;
@@ -108,7 +115,9 @@ export class Dispatcher<S> {
     this.#onDecision = options.onDecision;
     // Label children are resolved once: the hot path only observes.
     for (const w of this.registry.webhooks) {
-      this.#metrics.set(w.name, { latency: latency.labels(w.name), outcomes: new Map() });
+      const observer = latency.labels(w.name);
+      const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, decisions.labels(w.name, o)])) as Record<Outcome, QueuedCounter>;
+      for (const entry of w.entries) this.#routes.set(entry.path, { webhook: w, entry, latency: observer, outcomes });
     }
   }
 
@@ -117,8 +126,8 @@ export class Dispatcher<S> {
     const started = performance.now();
     const q = req.path.indexOf('?');
     const path = q < 0 ? req.path : req.path.slice(0, q);
-    const found = this.registry.byPath(path);
-    if (!found) return text(404, `no webhook is served at ${JSON.stringify(path.slice(0, 200))}`);
+    const route = this.#routes.get(path);
+    if (!route) return text(404, `no webhook is served at ${JSON.stringify(path.slice(0, 200))}`);
     if (req.method !== 'POST') return text(405, `${req.method} is not allowed: send the AdmissionReview with POST`, { allow: 'POST' });
     if (!isJsonContentType(req.contentType)) return text(415, `content type ${JSON.stringify(req.contentType ?? '')} is not supported: send application/json`);
     let body: unknown = req.body;
@@ -132,16 +141,15 @@ export class Dispatcher<S> {
     }
     const parsed = parseReview(body);
     if (parsed.kind === 'not-a-review') return text(400, `not an AdmissionReview: ${parsed.problem}`);
-    const { webhook, entry } = found;
     let response: AdmissionResponse;
     if (parsed.kind === 'malformed') {
-      failures.labels(webhook.name, 'malformed').inc();
-      response = this.#finish(webhook, parsed.uid, Errored(`malformed AdmissionReview: ${parsed.problem}`, 400), undefined, true);
+      failures.labels(route.webhook.name, 'malformed').inc();
+      response = this.#finish(route, parsed.uid, Errored(`malformed AdmissionReview: ${parsed.problem}`, 400), undefined, true);
     } else {
-      response = this.#decide(webhook, entry, parsed.request);
+      response = this.#decide(route, parsed.request);
     }
     const out = { statusCode: 200, headers: JSON_HEADERS as Record<string, string>, body: reviewBody(parsed.apiVersion, response) };
-    this.#metrics.get(webhook.name)!.latency.observe((performance.now() - started) / 1000);
+    route.latency.observe((performance.now() - started) / 1000);
     return out;
   }
 
@@ -151,18 +159,19 @@ export class Dispatcher<S> {
    */
   tooLarge(path: string, head: string, limit: number): HttpResponseLike {
     const q = path.indexOf('?');
-    const found = this.registry.byPath(q < 0 ? path : path.slice(0, q));
-    if (!found) return text(404, `no webhook is served at ${JSON.stringify(path.slice(0, 200))}`);
+    const route = this.#routes.get(q < 0 ? path : path.slice(0, q));
+    if (!route) return text(404, `no webhook is served at ${JSON.stringify(path.slice(0, 200))}`);
     const peek = peekReview(head);
     const problem = `the AdmissionReview is larger than the server's limit of ${limit} bytes (admissionMaxBodyBytes)`;
     if (!peek) return text(413, problem);
-    failures.labels(found.webhook.name, 'too-large').inc();
-    const response = this.#finish(found.webhook, peek.uid, Errored(problem, 413), undefined, true);
+    failures.labels(route.webhook.name, 'too-large').inc();
+    const response = this.#finish(route, peek.uid, Errored(problem, 413), undefined, true);
     return { statusCode: 200, headers: JSON_HEADERS as Record<string, string>, body: reviewBody(peek.apiVersion, response) };
   }
 
-  #decide(webhook: Webhook<S, any>, entry: WebhookEntry, request: AdmissionRequest): AdmissionResponse {
-    if (isExempt(webhook, request)) return this.#record(webhook, 'exempt', { uid: request.uid, allowed: true }, request);
+  #decide(route: Route, request: AdmissionRequest): AdmissionResponse {
+    const { webhook, entry } = route;
+    if (isExempt(webhook, request)) return this.#record(route, 'exempt', { uid: request.uid, allowed: true }, request);
     let verdict: Verdict;
     try {
       const v: unknown = webhook.declaration.authorize(request, {
@@ -179,15 +188,16 @@ export class Dispatcher<S> {
       verdict = Errored(`webhook ${webhook.name} failed: ${message(err)}`, 500);
     }
     if (verdict.error) failures.labels(webhook.name, 'unavailable').inc();
-    return this.#finish(webhook, request.uid, verdict, request, false);
+    return this.#finish(route, request.uid, verdict, request, false);
   }
 
   /** Applies failurePolicy (to errors) and enforcement (to denials), and builds the response. */
-  #finish(webhook: Webhook<S, any>, uid: string, verdict: Verdict, request: AdmissionRequest | undefined, malformed: boolean): AdmissionResponse {
+  #finish(route: Route, uid: string, verdict: Verdict, request: AdmissionRequest | undefined, malformed: boolean): AdmissionResponse {
+    const webhook = route.webhook;
     // Most reviews are a plain allow: answered without the arrays and copies the others need
     // (a review runs with cold caches, where every allocation is memory fetched).
     if (verdict.allowed && !verdict.error && !malformed && verdict.warnings === undefined && verdict.auditAnnotations === undefined) {
-      return this.#record(webhook, 'allowed', verdict.message ? { uid, allowed: true, status: { code: 200, message: verdict.message } } : { uid, allowed: true }, request);
+      return this.#record(route, 'allowed', verdict.message ? { uid, allowed: true, status: { code: 200, message: verdict.message } } : { uid, allowed: true }, request);
     }
     const warnings = verdict.warnings ? [...verdict.warnings] : [];
     const auditAnnotations = verdict.auditAnnotations ? { ...verdict.auditAnnotations } : undefined;
@@ -233,16 +243,13 @@ export class Dispatcher<S> {
       if (capped.length > 0) response.warnings = capped;
     }
     if (auditAnnotations && !response.auditAnnotations && Object.keys(auditAnnotations).length > 0) response.auditAnnotations = auditAnnotations;
-    return this.#record(webhook, outcome, response, request);
+    return this.#record(route, outcome, response, request);
   }
 
-  #record(webhook: Webhook<S, any>, outcome: Outcome, response: AdmissionResponse, request: AdmissionRequest | undefined): AdmissionResponse {
-    const m = this.#metrics.get(webhook.name)!;
-    let c = m.outcomes.get(outcome);
-    if (!c) m.outcomes.set(outcome, (c = decisions.labels(webhook.name, outcome)));
-    c.inc();
-    if (this.#onDecision) this.#onDecision({ webhook: webhook.name, outcome, response });
-    if ((outcome === 'allowed' || outcome === 'exempt') && this.#logger.isLevelEnabled('debug')) this.#logger.debug({ webhook: webhook.name, uid: response.uid, outcome, user: request?.userInfo.username }, 'review allowed');
+  #record(route: Route, outcome: Outcome, response: AdmissionResponse, request: AdmissionRequest | undefined): AdmissionResponse {
+    route.outcomes[outcome].inc();
+    if (this.#onDecision) this.#onDecision({ webhook: route.webhook.name, outcome, response });
+    if ((outcome === 'allowed' || outcome === 'exempt') && this.#logger.isLevelEnabled('debug')) this.#logger.debug({ webhook: route.webhook.name, uid: response.uid, outcome, user: request?.userInfo.username }, 'review allowed');
     return response;
   }
 }

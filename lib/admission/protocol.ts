@@ -33,6 +33,11 @@ function gvr(x: unknown): GroupVersionResource | undefined {
   return { group: x.group, version: x.version, resource: x.resource };
 }
 
+/** An object's metadata is absent, null or an object. */
+function metadataIsObject(o: Record<string, unknown> | null): boolean {
+  return o === null || o.metadata === undefined || o.metadata === null || isObject(o.metadata);
+}
+
 function optionalString(x: unknown): string | undefined | false {
   if (x === undefined || x === null) return undefined;
   return typeof x === 'string' ? x : false;
@@ -62,7 +67,8 @@ export function parseReview(body: unknown): ParsedReview {
   if (!isObject(u) || typeof u.username !== 'string') return bad('request.userInfo.username is missing');
   let groups: string[] = [];
   if (u.groups !== undefined && u.groups !== null) {
-    if (!Array.isArray(u.groups) || !u.groups.every((g) => typeof g === 'string')) return bad('request.userInfo.groups must be a list of strings');
+    if (!Array.isArray(u.groups)) return bad('request.userInfo.groups must be a list of strings');
+    for (let i = 0; i < u.groups.length; i++) if (typeof u.groups[i] !== 'string') return bad('request.userInfo.groups must be a list of strings');
     groups = u.groups as string[];
   }
   const object = r.object ?? null;
@@ -71,9 +77,7 @@ export function parseReview(body: unknown): ParsedReview {
   if (oldObject !== null && !isObject(oldObject)) return bad('request.oldObject must be an object or null');
   if ((operation === 'CREATE' || operation === 'UPDATE') && object === null) return bad(`request.object is required for ${operation}`);
   if (operation === 'UPDATE' && oldObject === null) return bad('request.oldObject is required for UPDATE');
-  for (const o of [object, oldObject]) {
-    if (o !== null && o.metadata !== undefined && o.metadata !== null && !isObject(o.metadata)) return bad('object metadata must be an object');
-  }
+  if (!metadataIsObject(object) || !metadataIsObject(oldObject)) return bad('object metadata must be an object');
   const name = optionalString(r.name);
   const namespace = optionalString(r.namespace);
   const subResource = optionalString(r.subResource);
