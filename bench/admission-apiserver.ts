@@ -18,7 +18,7 @@
 // postgres://postgres@127.0.0.1:5432/posture_bench_apiserver, created if missing) for the gate's
 // scores. Honours POSTURE_CLUSTER_DIR like the tests.
 //
-//   node bench/admission-apiserver.ts [--rounds 7] [--n 100] [--rates 0,100,1000] [--seconds 2]
+//   node bench/admission-apiserver.ts [--rounds 7] [--n 100] [--rates 0,100,1000] [--seconds 2] [--warmup 300]
 //                                     [--scenarios namespaces,deployments] [--targets posture,floor,…]
 // Rate 0 means one at a time (each request sent when the previous one returned), n requests per
 // target; at a rate, rate × seconds requests in all. Targets beyond posture and floor are what was
@@ -74,8 +74,8 @@ const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureSer
   'floor-twin': { doc: 'a second, identical node:https floor (A/A: the spread of the method itself)' },
   // V8 collects garbage with helper threads by default; a small heap does not need them.
   'floor-stgc': { node: ['--single-threaded-gc'], doc: 'node:https, defaults, V8 --single-threaded-gc' },
-  // The floor with the V8 thresholds posture's admission server sets (lib/admission/tiering.ts).
-  'floor-turbofan': { node: ['--invocation-count-for-turbofan=300', '--minimum-invocations-after-ic-update=50'], doc: 'node:https, defaults, TurboFan after 300 calls as posture sets it' },
+  // The floor with the V8 thresholds bin/serve.ts sets (lib/function/tiering.ts).
+  'floor-turbofan': { node: ['--invocation-count-for-turbofan=300', '--minimum-invocations-after-ic-update=50'], doc: 'node:https, defaults, TurboFan after 300 calls as bin/serve.ts sets it' },
   'floor-h2': { h2: true, options: { allowHTTP1: true }, doc: 'node:http2 createSecureServer, allowHTTP1 (the API server negotiates h2)' },
   // Does the AdmissionServer's cost come from its server options rather than its request path?
   'floor-posture-options': { options: { minVersion: 'TLSv1.2', requestTimeout: 35_000, headersTimeout: 30_000 }, doc: "node:https with the AdmissionServer's options (TLS 1.2 minimum, 35 s request and 30 s headers timeouts)" },
@@ -191,8 +191,8 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
 const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; doc: string }> = {
   posture: { env: {}, doc: 'bin/serve.ts admission' },
-  // TurboFan after V8's default 3,000 calls, not posture's 300 (POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS).
-  'posture-v8defaults': { env: { POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS: '0' }, doc: "bin/serve.ts admission with V8's default TurboFan thresholds" },
+  // TurboFan after V8's default 3,000 calls, not posture's 300 (POSTURE_TURBOFAN_AFTER_CALLS).
+  'posture-v8defaults': { env: { POSTURE_TURBOFAN_AFTER_CALLS: '0' }, doc: "bin/serve.ts admission with V8's default TurboFan thresholds" },
   // Does garbage collection explain what posture's request path costs under CPU contention?
   'posture-stgc': { env: {}, node: ['--single-threaded-gc'], doc: 'bin/serve.ts admission, V8 --single-threaded-gc (no parallel GC helpers to wait for)' },
   'posture-semi': { env: {}, node: ['--max-semi-space-size=64'], doc: 'bin/serve.ts admission, V8 --max-semi-space-size=64 (fewer scavenges)' },
@@ -407,6 +407,7 @@ async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '7'));
   const nSequential = Number(arg('n', '100'));
   const seconds = Number(arg('seconds', '2'));
+  const warmup = Number(arg('warmup', '300'));
   const rates = arg('rates', '0,100,1000').split(',').map(Number);
   const targets = arg('targets', 'posture,floor').split(',');
   const scenarioNames = arg('scenarios', 'namespaces,deployments').split(',');
@@ -562,8 +563,9 @@ async function main(): Promise<void> {
     for (const t of targets) console.log(`  ${t}: ${(POSTURES[t] ?? FLOORS[t] ?? EXPERIMENTS[t]).doc}`);
     const summary: string[] = [];
     for (const s of scenarios) {
-      // Warm-up: JIT, connections, caches.
-      for (const t of targets) await load(300, 0, (i) => s.send(dev!, t, i + 1_000_000));
+      // Warm-up: JIT, connections, caches. A server runs for days; --warmup 3000 measures it after
+      // V8 has compiled its hot paths with TurboFan (lib/function/tiering.ts), not while it does.
+      for (const t of targets) await load(warmup, 0, (i) => s.send(dev!, t, i + 1_000_000));
       for (const rate of rates) {
         // Requests alternate between the targets, so every target sees the same moments of a
         // machine shared with other work; the metric tells their times apart. The API server

@@ -6,7 +6,6 @@ import { Dispatcher, type HttpResponseLike } from './dispatcher.ts';
 import { loadRegistry, WEBHOOKS_DIR, type Registry } from './registry.ts';
 import { ScoreCache, type ScoreFeed } from './scores.ts';
 import { AdmissionServer } from './server.ts';
-import { optimizeAfter } from './tiering.ts';
 import type { Config } from '../config/index.ts';
 import type { Context, HandlerResult } from '../function/handle.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
@@ -98,9 +97,6 @@ export async function createAdmissionApp(o: AdmissionAppOptions): Promise<Admiss
       const certFile = s.certFile ?? o.config.tlsCertFile;
       const keyFile = s.keyFile ?? o.config.tlsKeyFile;
       if (!certFile || !keyFile) throw new Error('the admission server needs a certificate: set POSTURE_TLS_CERT_FILE and POSTURE_TLS_KEY_FILE');
-      // Before the first review: V8 reads the thresholds at every tier-up decision (tiering.ts).
-      const flags = optimizeAfter(o.config.admissionTurbofanAfterCalls);
-      if (flags.length > 0) logger.info({ v8: flags }, 'TurboFan sooner for the review path');
       const server = new AdmissionServer({
         dispatcher,
         certFile,
