@@ -74,8 +74,8 @@ const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureSer
   'floor-twin': { doc: 'a second, identical node:https floor (A/A: the spread of the method itself)' },
   // V8 collects garbage with helper threads by default; a small heap does not need them.
   'floor-stgc': { node: ['--single-threaded-gc'], doc: 'node:https, defaults, V8 --single-threaded-gc' },
-  // The floor with the V8 thresholds bin/serve.ts sets (lib/function/tiering.ts).
-  'floor-turbofan': { node: ['--invocation-count-for-turbofan=300', '--minimum-invocations-after-ic-update=50'], doc: 'node:https, defaults, TurboFan after 300 calls as bin/serve.ts sets it' },
+  // The floor with the V8 thresholds the admission server sets (lib/function/tiering.ts).
+  'floor-turbofan': { node: ['--invocation-count-for-turbofan=300', '--minimum-invocations-after-ic-update=50'], doc: 'node:https, defaults, TurboFan after 300 calls as the admission server sets it' },
   'floor-h2': { h2: true, options: { allowHTTP1: true }, doc: 'node:http2 createSecureServer, allowHTTP1 (the API server negotiates h2)' },
   // Does the AdmissionServer's cost come from its server options rather than its request path?
   'floor-posture-options': { options: { minVersion: 'TLSv1.2', requestTimeout: 35_000, headersTimeout: 30_000 }, doc: "node:https with the AdmissionServer's options (TLS 1.2 minimum, 35 s request and 30 s headers timeouts)" },
@@ -191,8 +191,8 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
 const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; doc: string }> = {
   posture: { env: {}, doc: 'bin/serve.ts admission' },
-  // TurboFan after V8's default 3,000 calls, not posture's 300 (POSTURE_TURBOFAN_AFTER_CALLS).
-  'posture-v8defaults': { env: { POSTURE_TURBOFAN_AFTER_CALLS: '0' }, doc: "bin/serve.ts admission with V8's default TurboFan thresholds" },
+  // TurboFan after V8's default 3,000 calls, not posture's 300 (POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS).
+  'posture-v8defaults': { env: { POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS: '0' }, doc: "bin/serve.ts admission with V8's default TurboFan thresholds" },
   // Does garbage collection explain what posture's request path costs under CPU contention?
   'posture-stgc': { env: {}, node: ['--single-threaded-gc'], doc: 'bin/serve.ts admission, V8 --single-threaded-gc (no parallel GC helpers to wait for)' },
   'posture-semi': { env: {}, node: ['--max-semi-space-size=64'], doc: 'bin/serve.ts admission, V8 --max-semi-space-size=64 (fewer scavenges)' },

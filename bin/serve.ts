@@ -7,7 +7,6 @@ import { loadConfig } from '../lib/config/index.ts';
 import type { Handle } from '../lib/function/handle.ts';
 import { createLogger } from '../lib/log/index.ts';
 import { createFunctionServer, createMetricsServer, listen } from '../lib/function/server.ts';
-import { optimizeAfter } from '../lib/function/tiering.ts';
 
 const FUNCTIONS = ['scheduler', 'harvester', 'api', 'admission'];
 const name = process.argv[2];
@@ -17,9 +16,6 @@ if (!name || !FUNCTIONS.includes(name)) {
 }
 const config = loadConfig();
 const log = createLogger({ level: config.logLevel, name });
-// Before the first request: TurboFan sooner than V8's default (lib/function/tiering.ts).
-const v8 = optimizeAfter(config.turbofanAfterCalls);
-if (v8.length > 0) log.info({ v8 }, 'V8 compiles with TurboFan after fewer calls');
 const mod = (await import(`../functions/${name}/index.ts`)) as { handle: Handle; serve?: () => Promise<void>; shutdown?: () => Promise<void> };
 if (mod.serve) {
   await mod.serve();

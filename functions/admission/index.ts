@@ -8,6 +8,7 @@ import { scoresChangedSince } from '../../lib/db/scores.ts';
 import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
 import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
+import { optimizeAfter } from '../../lib/function/tiering.ts';
 
 const runtime = sharedDatabaseRuntime('admission');
 
@@ -38,6 +39,12 @@ export const handle: Handle = async (context, event) => (await sharedApp()).hand
 
 /** Starts the HTTPS admission server (what the admission Deployment runs); stops on SIGTERM. */
 export async function serve(): Promise<void> {
+  // Before the first review: TurboFan sooner than V8's default (lib/function/tiering.ts). Only
+  // here: the admission server lives for days; the other functions are Knative Services that scale
+  // to zero, and in bench/pipeline.ts the sooner compiles cost the harvester more than they saved.
+  const config = loadConfig();
+  const v8 = optimizeAfter(config.admissionTurbofanAfterCalls);
+  if (v8.length > 0) createLogger({ level: config.logLevel, name: 'admission' }).info({ v8 }, 'V8 compiles with TurboFan after fewer calls');
   const a = await sharedApp();
   const server = await a.serve();
   process.once('SIGTERM', () => {

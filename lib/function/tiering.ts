@@ -7,7 +7,8 @@
 // functions were still Maglev code after 5,000 reviews, and its extra time over a bare server was
 // spread over V8's generic property-access handlers. With TurboFan after 300 calls its CPU per
 // review fell to the bare server's (README "Admission latency"). V8 reads the thresholds at every
-// tier-up decision, so setting them before the first request is enough (bin/serve.ts does).
+// tier-up decision, so setting them before the first request is enough (the admission server's
+// serve() does; the other functions keep V8's defaults, see functions/admission/index.ts).
 import { setFlagsFromString } from 'node:v8';
 
 /** V8's own ratio between the two thresholds (3,000 calls, then 500 after an inline-cache change). */
