@@ -5,8 +5,10 @@
 // between two reviews (more than the machine's caches), then one review is timed: the floor (parse
 // the review, answer allowed with its uid, as bench/admission-apiserver.ts's floor server does),
 // then posture's request path built up step by step to its full dispatcher, each on the same
-// reviews (a non-admin's namespace CREATE and UPDATE through protected-namespaces). Medians of
-// rounds of 2,000 reviews each, and each step's time above the floor's in the same round.
+// reviews (a non-admin's namespace CREATE and UPDATE through protected-namespaces); then the floor
+// and the whole dispatcher on the Scorecard gate's reviews (Deployment CREATE and UPDATE of a
+// repository with a score). Medians of rounds of 2,000 reviews each, and each step's time above
+// the floor's in the same round.
 //
 //   node bench/admission-cold.ts [--rounds 5] [--n 2000]
 import { createAdmissionApp } from '../lib/admission/app.ts';
@@ -23,7 +25,9 @@ function arg(name: string, fallback: string): string {
 const rounds = Number(arg('rounds', '5'));
 const n = Number(arg('n', '2000'));
 
-const app = await createAdmissionApp({ config: defaultConfig(), refresh: false, scoreFeed: new StaticScoreFeed([]) });
+const REPO = 'github.com/bench/web';
+const app = await createAdmissionApp({ config: defaultConfig(), refresh: false, scoreFeed: new StaticScoreFeed([{ repoKey: REPO, repo: REPO, score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+await app.scores.refresh(); // the gate's scores loaded, as in a running server
 const path = '/protected-namespaces';
 const found = app.registry.byPath(path)!;
 const caller = user('bench-dev', 'bench-devs');
@@ -38,7 +42,9 @@ const bodies = Array.from({ length: 64 }, (_, i) => {
   return Buffer.from(JSON.stringify(review));
 });
 
-const steps: Record<string, { doc: string; run: (b: Buffer) => string }> = {
+type Steps = Record<string, { doc: string; run: (b: Buffer) => string }>;
+
+const steps: Steps = {
   floor: {
     doc: 'JSON.parse the review, JSON.stringify an allowed answer with its uid',
     run: (b) => {
@@ -68,36 +74,56 @@ const steps: Record<string, { doc: string; run: (b: Buffer) => string }> = {
     run: (b) => app.dispatcher.dispatch({ method: 'POST', path, contentType: 'application/json', body: b }).body,
   },
 };
-for (const s of Object.values(steps)) if (!s.run(bodies[1]).includes('"allowed":true')) throw new Error('a step did not allow the review');
-
 const caches = Buffer.alloc(32 << 20);
 function coldCaches(): void {
   for (let j = 0; j < caches.length; j += 64) caches[j]++;
 }
-// Warm: every step compiled before anything is timed.
-for (let i = 0; i < 20_000; i++) for (const s of Object.values(steps)) s.run(bodies[i & 63]);
 
-const names = Object.keys(steps);
-const perRound = new Map(names.map((k) => [k, [] as number[]]));
-const aboveFloor = new Map(names.map((k) => [k, [] as number[]]));
-for (let r = 0; r < rounds; r++) {
-  const times = new Map(names.map((k) => [k, [] as number[]]));
-  for (let i = 0; i < n; i++) {
+function measure(title: string, steps: Steps, bodies: Buffer[]): void {
+  for (const s of Object.values(steps)) if (!s.run(bodies[1]).includes('"allowed":true')) throw new Error(`${title}: a step did not allow the review`);
+  // Warm: every step compiled before anything is timed.
+  for (let i = 0; i < 20_000; i++) for (const s of Object.values(steps)) s.run(bodies[i & 63]);
+  const names = Object.keys(steps);
+  const perRound = new Map(names.map((k) => [k, [] as number[]]));
+  const aboveFloor = new Map(names.map((k) => [k, [] as number[]]));
+  for (let r = 0; r < rounds; r++) {
+    const times = new Map(names.map((k) => [k, [] as number[]]));
+    for (let i = 0; i < n; i++) {
+      for (const k of names) {
+        coldCaches();
+        const t0 = process.hrtime.bigint();
+        steps[k].run(bodies[i & 63]);
+        times.get(k)!.push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+    }
+    const floor = median(times.get('floor')!);
     for (const k of names) {
-      coldCaches();
-      const t0 = process.hrtime.bigint();
-      steps[k].run(bodies[i & 63]);
-      times.get(k)!.push(Number(process.hrtime.bigint() - t0) / 1000);
+      perRound.get(k)!.push(median(times.get(k)!));
+      aboveFloor.get(k)!.push(median(times.get(k)!) - floor);
     }
   }
-  const floor = median(times.get('floor')!);
+  console.log(`${title}: one review with cold caches (32 MiB written before each), ${rounds} rounds of ${n}: median µs per review; µs above the floor in the same round`);
   for (const k of names) {
-    perRound.get(k)!.push(median(times.get(k)!));
-    aboveFloor.get(k)!.push(median(times.get(k)!) - floor);
+    console.log(`  ${k.padEnd(11)} ${median(perRound.get(k)!).toFixed(1).padStart(6)} µs  +${median(aboveFloor.get(k)!).toFixed(1)} µs  (${steps[k].doc})`);
   }
 }
-console.log(`one review with cold caches (32 MiB written before each), ${rounds} rounds of ${n}: median µs per review; µs above the floor in the same round`);
-for (const k of names) {
-  console.log(`  ${k.padEnd(11)} ${median(perRound.get(k)!).toFixed(1).padStart(6)} µs  +${median(aboveFloor.get(k)!).toFixed(1)} µs  (${steps[k].doc})`);
-}
+
+measure('protected-namespaces', steps, bodies);
+
+// The gate: Deployment reviews that declare a repository with a score (a cache hit).
+const gatePath = app.registry.byName('scorecard-gate')!.entries.find((e) => e.tier === undefined || e.tier.state === 'absent')!.path;
+const deployment = (i: number, extra: Record<string, string> = {}) =>
+  object('Deployment', `web-${i}`, {
+    namespace: 'bench',
+    labels: { app: 'web' },
+    annotations: { 'posture.dev/source-repo': REPO, ...extra },
+    spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example.com/web@sha256:' + 'a'.repeat(64) }] } } },
+  });
+const gateBodies = Array.from({ length: 64 }, (_, i) =>
+  Buffer.from(JSON.stringify(i % 2 === 0 ? admissionReview({ operation: 'CREATE', object: deployment(i), caller, dryRun: true }) : admissionReview({ operation: 'UPDATE', object: deployment(i, { 'bench/i': String(i) }), oldObject: deployment(i), caller, dryRun: true }))),
+);
+measure('scorecard-gate', {
+  floor: steps.floor,
+  dispatcher: { doc: "posture's whole dispatcher with the gate's decision (score cache hit)", run: (b) => app.dispatcher.dispatch({ method: 'POST', path: gatePath, contentType: 'application/json', body: b }).body },
+}, gateBodies);
 app.close();
