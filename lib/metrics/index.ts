@@ -51,7 +51,7 @@ export interface QueuedCounter {
 // build the label set's hash string and, for a histogram, look its bucket up by a property name
 // made from a float, on every call. Cheap in a loop, but a webhook server answers one review at a
 // time between other processes' work, with its caches cold, and there those lookups measured
-// microseconds per review (bench/admission-apiserver.ts, README "Admission latency"). Queued, a
+// microseconds per review (bench/admission-cold.ts, README "Admission latency"). Queued, a
 // review writes one number; the same prom-client code runs later, in a batch, off the review's path.
 const QUEUE_LENGTH = 4096;
 const observerQueues = new Map<string, Map<string, ObserverQueue>>();
