@@ -54,9 +54,8 @@ export interface QueuedCounter {
 // microseconds per review (bench/admission-cold.ts, README "Admission latency"). Queued, a
 // review writes one number; the same prom-client code runs later, in a batch, off the review's path.
 const QUEUE_LENGTH = 4096;
-const observerQueues = new Map<string, Map<string, ObserverQueue>>();
-const counterQueues = new Map<string, Map<string, CounterQueue>>();
-
+/** Every queued metric's queues by name, then by label values; emptied by the metric's collect(). */
+const queuesByMetric = new Map<string, Map<string, { flush(): void }>>();
 class ObserverQueue implements QueuedObserver {
   readonly #child: { observe(v: number): void };
   readonly #values = new Float64Array(QUEUE_LENGTH);
@@ -92,8 +91,24 @@ class CounterQueue implements QueuedCounter {
   }
 }
 
-function flushAll(queues: Map<string, { flush(): void }> | undefined): void {
+function flushAll(name: string): void {
+  const queues = queuesByMetric.get(name);
   if (queues) for (const q of queues.values()) q.flush();
+}
+
+/** The children of a queued metric: one queue per set of label values, made on first use. */
+function queuedChildren<Q extends { flush(): void }>(name: string, queueOf: (values: string[]) => Q): { labels(...values: string[]): Q } {
+  let queues = queuesByMetric.get(name);
+  if (!queues) queuesByMetric.set(name, (queues = new Map()));
+  const own = queues as Map<string, Q>;
+  return {
+    labels(...values: string[]): Q {
+      const key = values.join('\u0000');
+      let q = own.get(key);
+      if (!q) own.set(key, (q = queueOf(values)));
+      return q;
+    },
+  };
 }
 
 /**
@@ -101,33 +116,12 @@ function flushAll(queues: Map<string, { flush(): void }> | undefined): void {
  * exact: the queue is emptied into prom-client before every read of the registry.
  */
 export function queuedHistogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): { labels(...values: string[]): QueuedObserver } {
-  const metric =
-    existing<client.Histogram<L>>(name) ?? new client.Histogram<L>({ name, help, labelNames, buckets, registers: [registry], collect: () => flushAll(observerQueues.get(name)) });
-  let queues = observerQueues.get(name);
-  if (!queues) observerQueues.set(name, (queues = new Map()));
-  const own = queues;
-  return {
-    labels(...values: string[]): QueuedObserver {
-      const key = values.join('\u0000');
-      let q = own.get(key);
-      if (!q) own.set(key, (q = new ObserverQueue(metric.labels(...(values as never[])))));
-      return q;
-    },
-  };
+  const metric = existing<client.Histogram<L>>(name) ?? new client.Histogram<L>({ name, help, labelNames, buckets, registers: [registry], collect: () => flushAll(name) });
+  return queuedChildren(name, (values) => new ObserverQueue(metric.labels(...(values as never[]))));
 }
 
 /** A counter whose children queue their increments (see above); exact on every read of the registry. */
 export function queuedCounter<L extends string>(name: string, help: string, labelNames: readonly L[]): { labels(...values: string[]): QueuedCounter } {
-  const metric = existing<client.Counter<L>>(name) ?? new client.Counter<L>({ name, help, labelNames, registers: [registry], collect: () => flushAll(counterQueues.get(name)) });
-  let queues = counterQueues.get(name);
-  if (!queues) counterQueues.set(name, (queues = new Map()));
-  const own = queues;
-  return {
-    labels(...values: string[]): QueuedCounter {
-      const key = values.join('\u0000');
-      let q = own.get(key);
-      if (!q) own.set(key, (q = new CounterQueue(metric.labels(...(values as never[])))));
-      return q;
-    },
-  };
+  const metric = existing<client.Counter<L>>(name) ?? new client.Counter<L>({ name, help, labelNames, registers: [registry], collect: () => flushAll(name) });
+  return queuedChildren(name, (values) => new CounterQueue(metric.labels(...(values as never[]))));
 }
