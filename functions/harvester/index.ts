@@ -4,4 +4,8 @@ import { closeRuntime, sharedRuntime } from '../../lib/function/runtime.ts';
 
 export const handle = createHarvesterHandle(sharedRuntime('harvester'));
 
-export const shutdown = closeRuntime;
+/** On SIGTERM: the harvested Jobs still waiting for their batch are deleted, then the pool closes. */
+export async function shutdown(): Promise<void> {
+  await handle.drain();
+  await closeRuntime();
+}

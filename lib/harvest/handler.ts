@@ -9,6 +9,7 @@ import { noticeOf } from '../changes/diff.ts';
 import { HARVESTER_SOURCE, SCORE_UPDATED_TYPE, scoreChangedEvent, senderFromEnv, type EventSender } from '../changes/events.ts';
 import { harvestJob, HarvestConfigError, TransientHarvestError, type HarvestDeps } from './harvest.ts';
 import { RecentlyHarvested } from './recent.ts';
+import { BatchedJobDeleter, type BatchOptions } from './deletions.ts';
 
 
 const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
@@ -19,12 +20,22 @@ const changes = counter('posture_score_changes_total', 'score.changed events by 
 export interface HarvesterOptions {
   /** Where score.changed goes (default: Knative's K_SINK when set; otherwise the event is logged). */
   sendEvent?: EventSender;
+  /** How harvested Jobs are batched for deletion (tests shorten the wait). */
+  deletions?: Partial<BatchOptions>;
 }
 
-export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options: HarvesterOptions = {}): Handle {
+/** The harvester's handle, and what to do before the process exits. */
+export type HarvesterHandle = Handle & {
+  /** Sends the harvested Jobs' deletions still waiting for their batch, and waits for them. */
+  drain(): Promise<void>;
+};
+
+export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options: HarvesterOptions = {}): HarvesterHandle {
   const sendEvent = options.sendEvent ?? senderFromEnv();
   const harvested = new RecentlyHarvested();
-  return async (context: Context) => {
+  // Made with the first runtime: it needs the cluster client.
+  let deleter: BatchedJobDeleter | undefined;
+  const handle: Handle = async (context: Context) => {
     if (!context.cloudevent) {
       outcomes.inc({ outcome: 'malformed' });
       return reply(400, { error: 'expected a CloudEvent from an ApiServerSource (dev.knative.apiserver.resource.*)' });
@@ -36,7 +47,8 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
     }
     try {
       const d = await deps();
-      const r = await harvestJob(parsed.job, { ...d, harvested });
+      deleter ??= new BatchedJobDeleter(d.cluster, d.log, { retries: d.config.kubeRetries, ...options.deletions });
+      const r = await harvestJob(parsed.job, { ...d, harvested, deleter });
       outcomes.inc({ outcome: r.status === 'stored' ? (r.failure ? 'stored-failure' : 'stored') : r.status });
       if (r.status === 'rejected') return reply(422, { status: r.status, error: r.why });
       if (r.status !== 'stored') return reply(200, r);
@@ -92,4 +104,5 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
       return reply(503, { error: message });
     }
   };
+  return Object.assign(handle, { drain: async () => deleter?.drain() });
 }

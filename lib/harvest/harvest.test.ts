@@ -10,7 +10,7 @@ import { harvestJob, type HarvestDeps } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
 import { RecentlyHarvested } from './recent.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
-import { scheduled, T0 } from './testing.ts';
+import { scheduled, scheduledMany, T0 } from './testing.ts';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 
 const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
@@ -169,6 +169,28 @@ describeEachDatabase('harvest', (ctx) => {
     } finally {
       ctx.db.removeListener('query', count);
     }
+  });
+
+  test("the handler answers before the harvested Job is deleted; the Jobs harvested within the batch's delay go in one delete call", async () => {
+    await reset(ctx.db);
+    const names = Array.from({ length: 5 }, (_, i) => `github.com/posture-batch/r-${i}`);
+    const { cluster, config, jobs, deps } = await scheduledMany(ctx.db, names);
+    assert.equal(jobs.length, 5);
+    const handle = createHarvesterHandle(async () => deps, { deletions: { delayMs: 60_000 } });
+    const context = (cloudevent: CloudEvent<unknown>) => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent });
+    cluster.calls.length = 0;
+    for (const job of jobs) {
+      const repo = job.metadata!.annotations!['posture.dev/repo'];
+      const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08.replace(FX08_DOC.repo.name, repo) });
+      const out = await handle(context(new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/apis/v1/namespaces/posture/apiserversources/jobs', data: done })));
+      assert.ok(out instanceof CloudEvent, JSON.stringify(out));
+      assert.ok(cluster.jobs.has(`${config.namespace}/${job.metadata!.name}`), 'answered while the Job still exists');
+    }
+    assert.deepEqual(cluster.calls.filter((c) => c.startsWith('delete')), [], 'no delete before the answers');
+    await handle.drain();
+    assert.deepEqual(cluster.calls.filter((c) => c.startsWith('delete')), ['deleteJobCollection'], 'five harvested Jobs, one call');
+    assert.equal(cluster.jobs.size, 0);
+    assert.equal(cluster.calls.filter((c) => c === 'listPods').length, 5);
   });
 
   test('the handler answers Knative: 400 malformed, 422 wrong object, 200 ignored, score.updated CloudEvent when stored', async () => {

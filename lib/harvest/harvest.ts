@@ -13,6 +13,7 @@ import { classify, type PodFacts } from '../scorecard/classify.ts';
 import { readCapped } from '../scorecard/read.ts';
 import { diffResults, type ScoreChange } from '../changes/diff.ts';
 import type { RecentlyHarvested } from './recent.ts';
+import type { JobDeleter } from './deletions.ts';
 
 export interface HarvestDeps {
   db: Db;
@@ -23,6 +24,8 @@ export interface HarvestDeps {
   retryBaseMs?: number;
   /** Jobs this process already stored: their later events are duplicates without a query. */
   harvested?: RecentlyHarvested;
+  /** Deletes harvested Jobs after the answer (in batches); without it each is deleted before. */
+  deleter?: JobDeleter;
 }
 
 export type HarvestResult =
@@ -174,8 +177,10 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   if (stored.status === 'duplicate') return { status: 'duplicate', job: name };
 
   if (!config.keepJobs) {
-    // Stored first, deleted second: a crash in between leaves a Job the next event or reconcile finds harvested.
-    await cluster.deleteJob(namespace, name, uid).catch((err) => log.warn({ job: name, err: toKubeError(err).message }, 'could not delete the harvested Job; its TTL will'));
+    // Stored first, deleted second: a crash in between leaves a Job the next event or the
+    // scheduler's sweep finds harvested.
+    if (deps.deleter) deps.deleter.delete({ namespace, name, uid, labels: job.metadata?.labels });
+    else await cluster.deleteJob(namespace, name, uid).catch((err) => log.warn({ job: name, err: toKubeError(err).message }, "could not delete the harvested Job; the scheduler's sweep will"));
   }
   const change =
     c.ok && stored.scoreId !== null

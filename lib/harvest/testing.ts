@@ -12,12 +12,18 @@ export const T0 = new Date('2030-01-01T00:00:00Z');
 
 /** Schedules one Job for `repo` through the real tick at T0. */
 export async function scheduled(db: Db, repo: string, overrides: Partial<Config> = {}) {
+  const { jobs, ...rest } = await scheduledMany(db, [repo], overrides);
+  return { ...rest, job: jobs[0] };
+}
+
+/** Schedules one Job per repository, all in one tick at T0 on one fake cluster. */
+export async function scheduledMany(db: Db, repos: string[], overrides: Partial<Config> = {}) {
   const cluster = new FakeCluster();
   const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, ...overrides });
-  await addRepos(db, [{ repo: (parseRepo(repo) as any).repo }]);
+  await addRepos(db, repos.map((r) => ({ repo: (parseRepo(r) as any).repo })));
   await db('repos').update({ next_due_at: new Date(T0.getTime() - 1) });
   await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
-  const [job] = cluster.jobs.values();
+  const jobs = [...cluster.jobs.values()];
   const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 };
-  return { cluster, config, job, deps };
+  return { cluster, config, jobs, deps };
 }

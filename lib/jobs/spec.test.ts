@@ -34,7 +34,9 @@ test('the Job carries exactly the hardened spec', () => {
     'app.kubernetes.io/managed-by': 'posture',
     'app.kubernetes.io/component': 'scorecard',
     'posture.dev/repo-id': repoIdLabel(repo('ossf/scorecard')),
+    'posture.dev/job': job.metadata?.name,
   });
+  assert.deepEqual(Object.keys(job.spec!.template.metadata!.labels!).sort(), ['app.kubernetes.io/component', 'app.kubernetes.io/managed-by', 'posture.dev/repo-id'], "the pods carry the Job's name in Kubernetes' own label");
   assert.equal(job.metadata?.annotations?.['posture.dev/repo'], 'github.com/ossf/scorecard');
   assert.equal(job.metadata?.annotations?.['posture.dev/checks'], 'Binary-Artifacts,Pinned-Dependencies');
   const spec = job.spec!;

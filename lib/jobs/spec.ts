@@ -9,6 +9,11 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'posture';
 export const COMPONENT_LABEL = 'app.kubernetes.io/component';
 export const REPO_ID_LABEL = 'posture.dev/repo-id';
+/**
+ * The Job's own name, as a label: a delete collection selects Jobs by label only, so this is
+ * what lets the harvester delete many harvested Jobs by name in one call.
+ */
+export const JOB_NAME_LABEL = 'posture.dev/job';
 export const REPO_ANNOTATION = 'posture.dev/repo';
 export const TICK_ANNOTATION = 'posture.dev/tick-slot';
 export const DUE_ANNOTATION = 'posture.dev/due-window';
@@ -57,6 +62,7 @@ export function scorecardArgs(repo: RepoId, checks: readonly string[]): string[]
 
 export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
   const { repo } = input;
+  const name = jobName(repo, input.dueWindow);
   const labels = {
     [MANAGED_BY_LABEL]: MANAGED_BY,
     [COMPONENT_LABEL]: 'scorecard',
@@ -71,7 +77,7 @@ export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: jobName(repo, input.dueWindow), namespace: config.namespace, labels, annotations },
+    metadata: { name, namespace: config.namespace, labels: { ...labels, [JOB_NAME_LABEL]: name }, annotations },
     spec: {
       backoffLimit: 0, // a check error exits 1 after printing JSON: a retry would only spend GitHub quota
       // An eviction, preemption or node drain fails the Job at once with reason PodFailurePolicy

@@ -36,6 +36,11 @@ export interface ClusterApi {
   streamPodLog(namespace: string, pod: string, container: string, limitBytes: number, options?: { tailLines?: number }): Promise<LogChunks>;
   /** Deletes a Job and (background propagation) its pods; only the Job with this uid. */
   deleteJob(namespace: string, name: string, uid?: string): Promise<void>;
+  /**
+   * Deletes every Job the label selector selects, in one call (a delete collection), and
+   * (background propagation) their pods. Returns how many were deleted.
+   */
+  deleteJobCollection(namespace: string, labelSelector: string): Promise<number>;
 }
 
 export function toKubeError(err: unknown): KubeError {
@@ -169,6 +174,19 @@ export function clusterApi(kc: k8s.KubeConfig, options: Partial<TransportOptions
         if (e.status === 404 || e.status === 409) return; // gone already, or a newer Job with that name
         throw e;
       }
+    },
+    async deleteJobCollection(namespace, labelSelector) {
+      // An empty selector would select every Job in the namespace.
+      if (labelSelector.trim() === '') throw new KubeError(0, 'deleteJobCollection needs a label selector');
+      const got = await t.json<ListOf<{ metadata?: { name?: string } }>>({
+        method: 'DELETE',
+        path: jobsPath(namespace),
+        // The answer lists the deleted Jobs: their metadata is enough to count them.
+        accept: METADATA_ONLY,
+        query: { labelSelector },
+        body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' },
+      });
+      return got?.items?.length ?? 0;
     },
   };
 }

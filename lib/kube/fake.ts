@@ -84,8 +84,25 @@ export class FakeCluster implements ClusterApi {
 
   async deleteJob(namespace: string, name: string) {
     this.maybeFail('deleteJob');
+    this.removeJob(namespace, name);
+  }
+
+  /** The Job and (as background propagation would) its pods. */
+  private removeJob(namespace: string, name: string) {
     this.jobs.delete(this.key(namespace, name));
     for (const [k, p] of this.pods) if (p.metadata?.labels?.['batch.kubernetes.io/job-name'] === name) this.pods.delete(k);
+  }
+
+  async deleteJobCollection(namespace: string, labelSelector: string) {
+    this.maybeFail('deleteJobCollection');
+    const match = selectorMatcher(labelSelector);
+    let n = 0;
+    for (const j of [...this.jobs.values()]) {
+      if (j.metadata?.namespace !== namespace || !match(j.metadata?.labels ?? {})) continue;
+      this.removeJob(namespace, j.metadata!.name!);
+      n++;
+    }
+    return n;
   }
 
   /** Finishes a Job the way the job controller would, with a pod whose log is `log`. */

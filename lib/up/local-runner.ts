@@ -189,6 +189,13 @@ export class LocalJobRunner implements ClusterApi {
     this.jobs.delete(this.key(namespace, name));
   }
 
+  async deleteJobCollection(namespace: string, labelSelector: string) {
+    const match = selectorMatcher(labelSelector);
+    const chosen = [...this.jobs.values()].filter((j) => j.job.metadata?.namespace === namespace && match(j.job.metadata?.labels ?? {}));
+    for (const j of chosen) await this.deleteJob(namespace, j.job.metadata!.name!);
+    return chosen.length;
+  }
+
   /** Stops every running process (on shutdown). */
   stopAll(): void {
     for (const j of this.jobs.values()) if (!j.finishedAt) j.child?.kill('SIGTERM');

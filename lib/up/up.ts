@@ -196,7 +196,9 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     let schedulerUrl = '';
     if (cluster) {
       const deps: HarvestDeps = { db, cluster, config, log };
-      const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => deps), log });
+      const harvest = createHarvesterHandle(async () => deps);
+      stops.push(() => harvest.drain());
+      const harvester = createFunctionServer({ name: 'harvester', handle: harvest, log });
       const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })), log });
       servers.push(harvester, scheduler);
       harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;

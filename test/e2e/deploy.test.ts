@@ -24,6 +24,7 @@ import { cronSlot } from '../../lib/events/ping.ts';
 import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
 import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR, SCORECARD_CONTAINER } from '../../lib/jobs/spec.ts';
 import { clusterApi, KubeError } from '../../lib/kube/cluster.ts';
+import { batchSelector } from '../../lib/harvest/deletions.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { goModuleDir, KNATIVE_SERVING_MODULE } from '../cluster/config.ts';
 import { getSharedControlPlane, waitForJobFinished, type ControlPlane } from '../cluster/harness.ts';
@@ -50,7 +51,7 @@ const any = (o: unknown) => o as any;
 /** The RBAC matrix: every namespaced permission each ServiceAccount has beyond what any identity has. */
 const INTENDED: Record<string, string[]> = {
   'posture-scheduler': ['batch/jobs:create', 'batch/jobs:get', 'batch/jobs:list', 'batch/jobs:delete', 'core/pods:list', 'core/pods/log:get'],
-  'posture-harvester': ['batch/jobs:delete', 'core/pods:list', 'core/pods/log:get'],
+  'posture-harvester': ['batch/jobs:delete', 'batch/jobs:deletecollection', 'core/pods:list', 'core/pods/log:get'],
   'posture-job-events': ['batch/jobs:get', 'batch/jobs:list', 'batch/jobs:watch'],
   'posture-admission': [],
   'posture-api': [],
@@ -578,6 +579,17 @@ describe('on the local control plane', () => {
       const uidOf = async (name: string) => (await scheduler.getJob(ns, name))!.metadata!.uid!;
       await harvester.deleteJob(ns, jobB.metadata!.name!, await uidOf(jobB.metadata!.name!));
       assert.equal(await live(jobB.metadata!.name!), false);
+      // And in batches: one delete collection of the named Jobs, nothing else.
+      const jobD = buildScorecardJob({ repo: repoOf('posture-e2e/rbac-d'), dueWindow: due }, config);
+      const jobE = buildScorecardJob({ repo: repoOf('posture-e2e/rbac-e'), dueWindow: due }, config);
+      for (const j of [jobD, jobE]) {
+        cp.setPodLog({ namespace: ns, jobName: j.metadata!.name!, hold: true });
+        await scheduler.createJob(ns, j);
+      }
+      assert.equal(await harvester.deleteJobCollection(ns, batchSelector([jobD.metadata!.name!])), 1);
+      assert.equal(await live(jobD.metadata!.name!), false);
+      assert.equal(await live(jobE.metadata!.name!), true, 'a Job not named in the batch stays');
+      await scheduler.deleteJob(ns, jobE.metadata!.name!, await uidOf(jobE.metadata!.name!));
       await scheduler.deleteJob(ns, jobA.metadata!.name!, await uidOf(jobA.metadata!.name!));
       assert.equal(await live(jobA.metadata!.name!), false);
 
@@ -595,6 +607,8 @@ describe('on the local control plane', () => {
       await forbidden('harvester reads a Job', () => harvester.getJob(ns, 'anything'));
       const events = clusterApi(kcs['posture-job-events']);
       await forbidden('job-events deletes a Job', () => events.deleteJob(ns, 'anything'));
+      await forbidden('job-events deletes a collection of Jobs', () => events.deleteJobCollection(ns, batchSelector(['anything'])));
+      await forbidden('the scheduler deletes a collection of Jobs', () => scheduler.deleteJobCollection(ns, batchSelector(['anything'])));
       await forbidden('job-events creates a Job', () => events.createJob(ns, jobC));
       await forbidden('job-events lists pods', () => events.listPods(ns, ''));
       for (const sa of ['posture-admission', 'posture-api']) {
@@ -674,7 +688,9 @@ describe('on the local control plane', () => {
         assert.deepEqual(refused, []);
         const used = (fn: string) => [...new Set(p.kubeCalls.filter((c) => c.fn === fn).map((c) => c.call))].sort();
         assert.deepEqual(used('scheduler'), ['createJob', 'deleteJob', 'listJobMetadataPage', 'listJobs', 'listPods', 'streamPodLog']);
-        assert.deepEqual(used('harvester'), ['deleteJob', 'listPods', 'streamPodLog']);
+        // The harvester deletes what it harvested in batches, after answering: wait for the batch.
+        for (const until = Date.now() + 10000; !used('harvester').includes('deleteJobCollection') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(used('harvester'), ['deleteJobCollection', 'listPods', 'streamPodLog']);
         assert.ok(p.relay.stats.sent > 0, 'the relay watched Jobs as posture-job-events');
         assert.equal(p.relay.stats.dropped, 0);
         assert.equal((await cp.kc.makeApiClient(k8s.BatchV1Api).listNamespacedJob({ namespace: ns })).items.filter((j) => j.metadata?.name === intruder.metadata!.name && !j.metadata?.deletionTimestamp).length, 0);

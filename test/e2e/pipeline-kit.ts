@@ -71,6 +71,7 @@ export function recordingClusterApi(inner: ClusterApi, fn: KubeCall['fn'], calls
     listPods: wrap('listPods'),
     streamPodLog: wrap('streamPodLog'),
     deleteJob: wrap('deleteJob'),
+    deleteJobCollection: wrap('deleteJobCollection'),
   };
 }
 
