@@ -5,6 +5,7 @@
 // BENCH_PIPELINE_PROFILE=<dir> writes their V8 CPU profiles there. BENCH_PIPELINE_SOURCE=knative
 // sends the Job events with Knative Eventing's own ApiServerSource receive adapter (built by
 // test/cluster/build-tools.sh) straight to the harvester, in place of the in-process relay.
+// BENCH_PIPELINE_BASELINE=<dir> measures another checkout in the same rounds (see below).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -174,10 +175,10 @@ async function tickCreates(): Promise<number> {
  * A posture function as its Knative Service's container runs it: `bin/serve.ts <fn>`, its own
  * process. 'bare-harvester' is the floor (bench/_bare-harvester.ts) in its place.
  */
-async function startFunction(fn: 'scheduler' | 'harvester' | 'bare-harvester', env: Record<string, string>): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+async function startFunction(fn: 'scheduler' | 'harvester' | 'bare-harvester', env: Record<string, string>, root = ROOT): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const profile = process.env.BENCH_PIPELINE_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PIPELINE_PROFILE}`, `--cpu-prof-name=${fn}-${Date.now()}.cpuprofile`] : [];
-  const script = fn === 'bare-harvester' ? [join(ROOT, 'bench', '_bare-harvester.ts')] : [join(ROOT, 'bin', 'serve.ts'), fn];
+  const script = fn === 'bare-harvester' ? [join(ROOT, 'bench', '_bare-harvester.ts')] : [join(root, 'bin', 'serve.ts'), fn];
   const child = spawn(process.execPath, [...profile, ...script], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}/`;
   for (const deadline = Date.now() + 60000; ; ) {
@@ -198,7 +199,7 @@ async function startFunction(fn: 'scheduler' | 'harvester' | 'bare-harvester', e
 
 interface PipelineRound { rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number; schedulerMs: number; harvesterMs: number; relayMsPerRepo: number; eventsPerRepo: number; ignoredEventMs: number; systemMsPerRepo: number; reconcileTicks: number }
 
-async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvester'): Promise<PipelineRound> {
+async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvester', root = ROOT): Promise<PipelineRound> {
   const ns = await cp.createNamespace('bench-pipe');
   const database = await createPostgresDatabase();
   await migrate(database.db);
@@ -213,8 +214,8 @@ async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvest
     DATABASE_URL: database.url!, KUBECONFIG: cp.kubeconfigPath, POSTURE_NAMESPACE: ns, POSTURE_JITTER_SECONDS: '0', POSTURE_GITHUB_TOKEN_COUNT: '0',
     POSTURE_MAX_CONCURRENT_JOBS: String(N), POSTURE_CLAIM_BATCH: String(N), POSTURE_LOG_LEVEL: 'warn',
   };
-  const scheduler = await startFunction('scheduler', env);
-  const harvester = await startFunction(harvesterKind, env);
+  const scheduler = await startFunction('scheduler', env, root);
+  const harvester = await startFunction(harvesterKind, env, root);
   // A failed round must not leave the two processes running (they would hold the next round's CPU).
   const stopOnFailure = (err: unknown) => Promise.all([scheduler.stop(), harvester.stop()]).then(() => Promise.reject(err));
   return measurePipeline(ns, database, scheduler, harvester, harvesterKind).catch(stopOnFailure);
@@ -345,13 +346,20 @@ const pipe: Array<Awaited<ReturnType<typeof pipeline>>> = [];
 // delete it and close its run; nothing else) in place of posture's, beside posture's scheduler.
 const BARE = process.env.BENCH_PIPELINE_BARE === '1';
 const bare: Array<Awaited<ReturnType<typeof pipeline>>> = [];
+// BENCH_PIPELINE_BASELINE=<another checkout of posture, with its node_modules>: each round also
+// runs the pipeline with that checkout's scheduler and harvester (bin/serve.ts), first or second
+// in turn, so a change is measured against the code before it in the same run.
+const BASELINE = process.env.BENCH_PIPELINE_BASELINE;
+const baseline: Array<Awaited<ReturnType<typeof pipeline>>> = [];
 // BENCH_PIPELINE_PARTS=pipeline skips the tick and raw-create measurements (the floor is always measured).
 const parts = (process.env.BENCH_PIPELINE_PARTS ?? 'creates,pipeline').split(',');
 for (let i = 0; i < ROUNDS; i++) {
   if (parts.includes('creates')) raw.push(await rawCreates());
   floor.push(await rawComplete());
   if (parts.includes('creates')) tick.push(await tickCreates());
+  if (BASELINE && i % 2 === 1) baseline.push(await pipeline('harvester', BASELINE));
   pipe.push(await pipeline());
+  if (BASELINE && i % 2 === 0) baseline.push(await pipeline('harvester', BASELINE));
   if (BARE) bare.push(await pipeline('bare-harvester'));
 }
 if (parts.includes('creates')) console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
@@ -362,5 +370,13 @@ console.log(`  the harvester got ${median(pipe.map((p) => p.eventsPerRepo)).toFi
 if (BARE) {
   const ratios = pipe.map((p, i) => p.harvesterMs / bare[i].harvesterMs);
   console.log(`the floor of a harvester (bench/_bare-harvester.ts in posture's harvester's place), median of ${ROUNDS}: ${median(bare.map((p) => p.harvesterMs)).toFixed(2)} ms per scored repository (in the kernel, with the scheduler's: ${median(bare.map((p) => p.systemMsPerRepo)).toFixed(2)}), ${median(bare.map((p) => p.eventsPerRepo)).toFixed(1)} events per repository, one ignored event ${median(bare.map((p) => p.ignoredEventMs)).toFixed(2)} ms; posture's harvester ÷ the floor per round: median ${median(ratios).toFixed(2)}x [${ratios.map((x) => x.toFixed(2)).join(', ')}]; the scheduler beside it ${median(bare.map((p) => p.schedulerMs)).toFixed(2)} ms`);
+}
+if (BASELINE) {
+  const cpu = pipe.map((p, i) => p.cpuMsPerRepo / baseline[i].cpuMsPerRepo);
+  const harvester = pipe.map((p, i) => p.harvesterMs / baseline[i].harvesterMs);
+  const rate = pipe.map((p, i) => p.rate / baseline[i].rate);
+  const list = (xs: number[]) => `median ${median(xs).toFixed(2)}x [${xs.map((x) => x.toFixed(2)).join(', ')}]`;
+  console.log(`the baseline (${BASELINE}), median of ${ROUNDS}: ${median(baseline.map((p) => p.rate)).toFixed(1)} repos/s (ratio to the control plane ${(median(baseline.map((p) => p.rate)) / median(floor)).toFixed(2)}), all harvested ${median(baseline.map((p) => p.harvested)).toFixed(2)} s, CPU ${median(baseline.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms per scored repository (scheduler ${median(baseline.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(baseline.map((p) => p.harvesterMs)).toFixed(2)})`);
+  console.log(`  posture ÷ the baseline per round: CPU ${list(cpu)}; the harvester's CPU ${list(harvester)}; repos/s ${list(rate)}`);
 }
 await cp.stop();
