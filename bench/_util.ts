@@ -46,3 +46,10 @@ export function processCpuMs(pid: number): number {
   const c = processCpu(pid);
   return c.user + c.system;
 }
+
+/** The whole machine's CPU time so far (ms, all cores): busy (not idle or iowait) and total, from /proc/stat. */
+export function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0) * 10;
+  return { busy: total - (f[3] + f[4]) * 10, total };
+}

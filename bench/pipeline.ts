@@ -26,7 +26,7 @@ import { freePort } from '../test/cluster/config.ts';
 import { apiServerSourceEvent, startJobRelay } from '../lib/events/job-relay.ts';
 import { apiServerSourceAdapterBin, KNATIVE_EVENTING_VERSION } from '../test/cluster/tools.ts';
 import { POSTURE_JOB_SELECTOR, buildScorecardJob, jobName } from '../lib/jobs/spec.ts';
-import { median, processCpu, processCpuMs } from './_util.ts';
+import { machineCpu, median, processCpu, processCpuMs } from './_util.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/scorecard.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -135,11 +135,37 @@ async function rawCreates(): Promise<number> {
 }
 
 /** The floor: the same Jobs created straight with client-node, until all are Complete (no posture code). */
-async function rawComplete(): Promise<number> {
+/**
+ * The control plane's own CPU (the API server, etcd, the controller manager, the scheduler and
+ * kwok, from /proc) and the machine's busy share of its cores, from a start point: what tells a
+ * pipeline slowed by posture's work from one slowed because the machine was already full.
+ */
+function planeMeter(): () => { planeMs: number; busy: number; parts: Record<string, number> } {
+  const components = Object.entries(cp.state.components).map(([name, c]) => [name, c.pid] as const);
+  const cpu = (pid: number) => { try { return processCpuMs(pid); } catch { return 0; } };
+  const p0 = new Map(components.map(([name, pid]) => [name, cpu(pid)]));
+  const m0 = machineCpu();
+  return () => {
+    const m = machineCpu();
+    const parts = Object.fromEntries(components.map(([name, pid]) => [name, cpu(pid) - p0.get(name)!]));
+    return { planeMs: Object.values(parts).reduce((a, b) => a + b, 0), busy: (m.busy - m0.busy) / Math.max(1, m.total - m0.total), parts };
+  };
+}
+
+interface FloorRound { rate: number; planeMsPerJob: number; busy: number; parts: Record<string, number> }
+
+/** Per component, ms of CPU per Job, medians over rounds. */
+function partsPerJob(rounds: Array<{ parts: Record<string, number> }>): string {
+  const names = Object.keys(rounds[0]?.parts ?? {});
+  return names.map((n) => `${n} ${median(rounds.map((r) => r.parts[n] / N)).toFixed(1)}`).join(', ');
+}
+
+async function rawComplete(): Promise<FloorRound> {
   const ns = await cp.createNamespace('bench-floor');
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/floor-${i}`));
   repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '{}\n' }));
   const t = performance.now();
+  const meter = planeMeter();
   await createRaw(ns, repos);
   for (;;) {
     const jobs = (await batch.listNamespacedJob({ namespace: ns })).items;
@@ -148,8 +174,9 @@ async function rawComplete(): Promise<number> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const rate = N / ((performance.now() - t) / 1000);
+  const { planeMs, busy, parts } = meter();
   await deleteAndWait(ns);
-  return rate;
+  return { rate, planeMsPerJob: planeMs / N, busy, parts };
 }
 
 async function tickCreates(): Promise<number> {
@@ -197,7 +224,7 @@ async function startFunction(fn: 'scheduler' | 'harvester' | 'bare-harvester', e
   };
 }
 
-interface PipelineRound { rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number; schedulerMs: number; harvesterMs: number; relayMsPerRepo: number; eventsPerRepo: number; ignoredEventMs: number; systemMsPerRepo: number; reconcileTicks: number }
+interface PipelineRound { rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number; schedulerMs: number; harvesterMs: number; relayMsPerRepo: number; eventsPerRepo: number; ignoredEventMs: number; systemMsPerRepo: number; reconcileTicks: number; planeMsPerRepo: number; busy: number; parts: Record<string, number> }
 
 async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvester', root = ROOT): Promise<PipelineRound> {
   const ns = await cp.createNamespace('bench-pipe');
@@ -292,6 +319,7 @@ async function measurePipeline(
     firstEvents.length = 0;
   }
   const sent0 = await source.sent();
+  const meter = planeMeter();
   const cpu0 = { s: processCpuMs(scheduler.pid), h: processCpuMs(harvester.pid), hs: processCpu(harvester.pid).system, ss: processCpu(scheduler.pid).system, source: source.cpuMs() };
   const { wall0, t0, tCreated, tEnd } = await batch(WARMUP ? 1 : 0);
   // The events after the last harvest (the deleted Jobs' updates and deletions) are part of the
@@ -302,6 +330,7 @@ async function measurePipeline(
   // The kernel's share (sockets: on loopback the sender's write also runs the receiver's TCP path).
   const systemMs = processCpu(harvester.pid).system - cpu0.hs + processCpu(scheduler.pid).system - cpu0.ss;
   const sourceMs = source.cpuMs() - cpu0.source;
+  const { planeMs, busy, parts } = meter();
   const eventsPerRepo = ((await source.sent()) - sent0) / N;
   // What one event costs the harvester by itself: the ADDED event of every Job again (a Job not
   // finished, acknowledged and ignored), sent 8 at a time like the relay.
@@ -334,11 +363,14 @@ async function measurePipeline(
     ignoredEventMs,
     reconcileTicks,
     systemMsPerRepo: systemMs / N,
+    planeMsPerRepo: planeMs / N,
+    busy,
+    parts,
   };
 }
 
 const raw: number[] = [];
-const floor: number[] = [];
+const floorRounds: FloorRound[] = [];
 const tick: number[] = [];
 const pipe: Array<Awaited<ReturnType<typeof pipeline>>> = [];
 // BENCH_PIPELINE_BARE=1: each round also runs the pipeline with the floor of a harvester
@@ -355,18 +387,22 @@ const baseline: Array<Awaited<ReturnType<typeof pipeline>>> = [];
 const parts = (process.env.BENCH_PIPELINE_PARTS ?? 'creates,pipeline').split(',');
 for (let i = 0; i < ROUNDS; i++) {
   if (parts.includes('creates')) raw.push(await rawCreates());
-  floor.push(await rawComplete());
+  floorRounds.push(await rawComplete());
   if (parts.includes('creates')) tick.push(await tickCreates());
   if (BASELINE && i % 2 === 1) baseline.push(await pipeline('harvester', BASELINE));
   pipe.push(await pipeline());
   if (BASELINE && i % 2 === 0) baseline.push(await pipeline('harvester', BASELINE));
   if (BARE) bare.push(await pipeline('bare-harvester'));
 }
+const floor = floorRounds.map((f) => f.rate);
 if (parts.includes('creates')) console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
 console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(1)} repos/s; the control plane alone (create to Complete, no posture code): ${median(floor).toFixed(1)} Jobs/s; ratio ${(median(pipe.map((p) => p.rate)) / median(floor)).toFixed(2)}`);
 console.log(`  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)} (whole seconds), all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`);
 console.log(`posture's CPU per scored repository (the scheduler's and the harvester's processes${WARMUP ? `, after a warm-up batch of ${N}` : ', cold'}), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms (scheduler ${median(pipe.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(pipe.map((p) => p.harvesterMs)).toFixed(2)}; in the kernel ${median(pipe.map((p) => p.systemMsPerRepo)).toFixed(2)}); ${SOURCE === 'knative' ? `Knative ${KNATIVE_EVENTING_VERSION}'s ApiServerSource adapter` : 'the relay standing in for the ApiServerSource'}, not posture's: ${median(pipe.map((p) => p.relayMsPerRepo)).toFixed(2)} ms`);
 console.log(`  the harvester got ${median(pipe.map((p) => p.eventsPerRepo)).toFixed(1)} Job events per scored repository; one it acknowledges and ignores (a Job not finished) costs it ${median(pipe.map((p) => p.ignoredEventMs)).toFixed(2)} ms; reconcile ticks for events the ${SOURCE === 'knative' ? 'adapter' : 'relay'} missed: ${pipe.map((p) => p.reconcileTicks).join(', ')}`);
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+console.log(`  the machine: the control plane alone used ${median(floorRounds.map((f) => f.planeMsPerJob)).toFixed(2)} ms of CPU per Job with the machine ${pct(median(floorRounds.map((f) => f.busy)))} busy; in the pipeline ${median(pipe.map((p) => p.planeMsPerRepo)).toFixed(2)} ms per Job, the machine ${pct(median(pipe.map((p) => p.busy)))} busy (the measured batch)`);
+console.log(`    per component, ms per Job: alone ${partsPerJob(floorRounds)}; in the pipeline ${partsPerJob(pipe)}`);
 if (BARE) {
   const ratios = pipe.map((p, i) => p.harvesterMs / bare[i].harvesterMs);
   console.log(`the floor of a harvester (bench/_bare-harvester.ts in posture's harvester's place), median of ${ROUNDS}: ${median(bare.map((p) => p.harvesterMs)).toFixed(2)} ms per scored repository (in the kernel, with the scheduler's: ${median(bare.map((p) => p.systemMsPerRepo)).toFixed(2)}), ${median(bare.map((p) => p.eventsPerRepo)).toFixed(1)} events per repository, one ignored event ${median(bare.map((p) => p.ignoredEventMs)).toFixed(2)} ms; posture's harvester ÷ the floor per round: median ${median(ratios).toFixed(2)}x [${ratios.map((x) => x.toFixed(2)).join(', ')}]; the scheduler beside it ${median(bare.map((p) => p.schedulerMs)).toFixed(2)} ms`);
