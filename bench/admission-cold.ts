@@ -112,13 +112,16 @@ measure('protected-namespaces', steps, bodies);
 
 // The gate: Deployment reviews that declare a repository with a score (a cache hit).
 const gatePath = app.registry.byName('scorecard-gate')!.entries.find((e) => e.tier === undefined || e.tier.state === 'absent')!.path;
-const deployment = (i: number, extra: Record<string, string> = {}) =>
-  object('Deployment', `web-${i}`, {
+// A stored Deployment carries the generation the API server keeps (an annotation change leaves it).
+const deployment = (i: number, extra: Record<string, string> = {}) => {
+  const d = object('Deployment', `web-${i}`, {
     namespace: 'bench',
     labels: { app: 'web' },
     annotations: { 'posture.dev/source-repo': REPO, ...extra },
     spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example.com/web@sha256:' + 'a'.repeat(64) }] } } },
   });
+  return { ...d, metadata: { ...d.metadata, generation: 1 } };
+};
 const gateBodies = Array.from({ length: 64 }, (_, i) =>
   Buffer.from(JSON.stringify(i % 2 === 0 ? admissionReview({ operation: 'CREATE', object: deployment(i), caller, dryRun: true }) : admissionReview({ operation: 'UPDATE', object: deployment(i, { 'bench/i': String(i) }), oldObject: deployment(i), caller, dryRun: true }))),
 );

@@ -35,6 +35,12 @@ export function annotationsOf(o: unknown): Record<string, string> {
   return typeof a === 'object' && a !== null ? a : {};
 }
 
+/** metadata.generation when it is a whole number (the API server's count of spec changes). */
+export function generationOf(o: unknown): number | undefined {
+  const g = (meta(o) as { generation?: unknown } | undefined)?.generation;
+  return Number.isSafeInteger(g) ? (g as number) : undefined;
+}
+
 /** The pod template of a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job) or CronJob. */
 export function podTemplateOf(o: KubeObject | null): unknown {
   const spec = field(o, 'spec');

@@ -7,7 +7,7 @@ import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import type { ScoreLookup, ScoreLookupResult } from '../../../lib/admission/scores.ts';
 import { object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
-import { INVALID_LABEL_MESSAGE, invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, ParsedRepos, PARSED_BUDGET_BYTES, unknownMessage } from './scorecard-gate.ts';
+import { changesWhatRuns, INVALID_LABEL_MESSAGE, invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, ParsedRepos, PARSED_BUDGET_BYTES, unknownMessage } from './scorecard-gate.ts';
 
 const SCORES: Record<string, ScoreLookupResult> = {
   'github.com/low/repo': { state: 'hit', repo: 'github.com/low/repo', score: 3.2, date: '2026-11-01T00:00:00Z' },
@@ -151,4 +151,22 @@ test('scorecard-gate: a flood of unique oversize annotations leaves the heap whe
   const grew = process.memoryUsage().heapUsed - before;
   // 400 x 250 KiB is 100 MiB of values; the parse cache may hold at most PARSED_BUDGET_BYTES.
   assert.ok(grew < 8 * 2 ** 20, `heap grew ${(grew / 2 ** 20).toFixed(1)} MiB`);
+});
+
+test('changesWhatRuns: the same generation means the same spec (the API server raises it on every spec change, before admission)', () => {
+  const at = (o: ReturnType<typeof deploy>, generation: unknown) => ({ ...o, metadata: { ...o.metadata, generation } }) as ReturnType<typeof deploy>;
+  const update = (object: ReturnType<typeof deploy>, oldObject: ReturnType<typeof deploy>) => ({ operation: 'UPDATE', object, oldObject }) as unknown as Parameters<typeof changesWhatRuns>[0];
+  const a = withTemplateImage('github.com/low/repo', 'app:1');
+  const b = withTemplateImage('github.com/low/repo', 'app:2');
+  const cases: Array<[string, ReturnType<typeof deploy>, ReturnType<typeof deploy>, boolean]> = [
+    ['same generation, metadata-only update: not judged, templates unread', at(a, 4), at(a, 4), false],
+    ['same generation: trusted over the templates (only the API server sets it)', at(b, 4), at(a, 4), false],
+    ['generation raised, template changed: judged', at(b, 5), at(a, 4), true],
+    ['generation raised, template the same (replicas changed): not judged', at(a, 5), at(a, 4), false],
+    ['no generation: the templates decide (changed)', b, a, true],
+    ['no generation: the templates decide (same)', a, a, false],
+    ['a generation that is not a whole number is not trusted', at(b, '4'), at(a, '4'), true],
+    ['the declared repository changed: judged whatever the generation', at(deploy('github.com/high/repo'), 4), at(deploy('github.com/low/repo'), 4), true],
+  ];
+  for (const [what, object, oldObject, judged] of cases) assert.equal(changesWhatRuns(update(object, oldObject)), judged, what);
 });

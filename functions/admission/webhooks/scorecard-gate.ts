@@ -3,7 +3,7 @@
 import { Allowed, Denied, Errored, Warned, defineWebhook, type AdmissionRequest, type NamespaceLabel, type Verdict } from '../../../lib/admission/index.ts';
 import { parseRepo, type ParseResult, type RepoId } from '../../../lib/repo/identity.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed, WORKLOAD_CONTROLLERS } from '../identities.ts';
-import { annotationsOf, celMetaIs, MIN_SCORE_LABEL, podTemplateOf, sameJson, SOURCE_REPO_ANNOTATION } from '../labels.ts';
+import { annotationsOf, celMetaIs, generationOf, MIN_SCORE_LABEL, podTemplateOf, sameJson, SOURCE_REPO_ANNOTATION } from '../labels.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 /** The longest annotation value parsed at all (parseRepo's own limit): a longer one is refused unread. */
@@ -98,6 +98,12 @@ export function changesWhatRuns(request: AdmissionRequest): boolean {
   const before = declaredRepos(request.oldObject);
   const after = declaredRepos(request.object);
   if (before.length !== after.length || before.some((r, i) => r !== after[i])) return true;
+  // The API server raises metadata.generation, before admission, on any change of the spec of
+  // every kind the gate judges on UPDATE (Deployments, StatefulSets, DaemonSets, ReplicaSets,
+  // Jobs, CronJobs), and a client cannot set it: the same generation means the same pod template,
+  // so a metadata-only update (an annotation, a label) needs no walk of two templates.
+  const generation = generationOf(request.object);
+  if (generation !== undefined && generation === generationOf(request.oldObject)) return false;
   return !sameJson(podTemplateOf(request.oldObject), podTemplateOf(request.object));
 }
 
