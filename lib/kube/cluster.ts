@@ -176,8 +176,8 @@ export function clusterApi(kc: k8s.KubeConfig, options: Partial<TransportOptions
       }
     },
     async deleteJobCollection(namespace, labelSelector) {
-      // An empty selector would select every Job in the namespace.
-      if (labelSelector.trim() === '') throw new KubeError(0, 'deleteJobCollection needs a label selector');
+      // An empty selector would select every Job in the namespace (a 400: never retried).
+      if (labelSelector.trim() === '') throw new KubeError(400, 'deleteJobCollection needs a label selector', 'BadRequest');
       const got = await t.json<ListOf<{ metadata?: { name?: string } }>>({
         method: 'DELETE',
         path: jobsPath(namespace),

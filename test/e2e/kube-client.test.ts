@@ -1,11 +1,13 @@
 // posture's Kubernetes client layer against the real API server: one connection for many calls
 // of every kind (the API server speaks HTTP/2), metadata-only pages with continue tokens, the
-// repository-label batch read the tick uses, and a pod log read from its tail.
+// repository-label batch read the tick uses, the harvester's batched delete, and a pod log read
+// from its tail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import { buildScorecardJob, jobName, MANAGED_BY, MANAGED_BY_LABEL, POSTURE_JOB_SELECTOR, REPO_ID_LABEL, repoIdLabel } from '../../lib/jobs/spec.ts';
 import { clusterApi } from '../../lib/kube/cluster.ts';
+import { batchSelector } from '../../lib/harvest/deletions.ts';
 import { sharedTransport } from '../../lib/kube/transport.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { jobPods, waitForJobFinished } from '../cluster/harness.ts';
@@ -50,7 +52,13 @@ test('120 calls of every kind over a handful of connections (one TLS handshake e
   }
   assert.equal(pages, 3);
   assert.deepEqual(names.sort(), repos.map((r) => jobName(r, DUE)).sort());
-  for (const r of repos) await api.deleteJob(namespace, jobName(r, DUE));
+  // The harvester's batched delete: the named Jobs in one delete collection, the others kept.
+  const batch = repos.slice(0, 5).map((r) => jobName(r, DUE));
+  assert.equal(await api.deleteJobCollection(namespace, batchSelector(batch)), 5);
+  const left = (await api.listJobs(namespace, POSTURE_JOB_SELECTOR)).filter((j) => !j.metadata?.deletionTimestamp).map((j) => j.metadata!.name!);
+  assert.deepEqual(left.sort(), repos.slice(5).map((r) => jobName(r, DUE)).sort());
+  await assert.rejects(api.deleteJobCollection(namespace, ' '), /needs a label selector/, 'an empty selector would delete every Job: refused before any call');
+  for (const r of repos.slice(5)) await api.deleteJob(namespace, jobName(r, DUE));
   assert.ok(stats.requests >= 120, `${stats.requests} requests`);
   assert.ok(stats.connections <= 3, `${stats.connections} connections for ${stats.requests} requests`);
 });
