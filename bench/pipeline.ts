@@ -134,7 +134,6 @@ async function rawCreates(): Promise<number> {
   return rate;
 }
 
-/** The floor: the same Jobs created straight with client-node, until all are Complete (no posture code). */
 /**
  * The control plane's own CPU (the API server, etcd, the controller manager, the scheduler and
  * kwok, from /proc) and the machine's busy share of its cores, from a start point: what tells a
@@ -160,6 +159,7 @@ function partsPerJob(rounds: Array<{ parts: Record<string, number> }>): string {
   return names.map((n) => `${n} ${median(rounds.map((r) => r.parts[n] / N)).toFixed(1)}`).join(', ');
 }
 
+/** The floor: the same Jobs created straight with client-node, until all are Complete (no posture code). */
 async function rawComplete(): Promise<FloorRound> {
   const ns = await cp.createNamespace('bench-floor');
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/floor-${i}`));
