@@ -1,9 +1,9 @@
 // Knative function: AdmissionReview in, verdict out (the webhook registry in webhooks/), plus
 // score.updated CloudEvents for the Scorecard gate's cache. The API server needs HTTPS, which
 // faas-js-runtime does not serve, so `serve()` runs our own TLS server (app.ts) on the same path.
-import { loadConfig } from '../../lib/config/index.ts';
+import { loadConfig, type Config } from '../../lib/config/index.ts';
 import type { Handle } from '../../lib/function/handle.ts';
-import { createLogger } from '../../lib/log/index.ts';
+import { createLogger, type Logger } from '../../lib/log/index.ts';
 import { scoresChangedSince } from '../../lib/db/scores.ts';
 import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
@@ -24,10 +24,14 @@ export const databaseScoreFeed: ScoreFeed = {
 
 let app: Promise<AdmissionApp> | undefined;
 
-function sharedApp(): Promise<AdmissionApp> {
+let logger: Logger | undefined;
+/** One logger per process: the start-up line and the app's reviews log alike. */
+const admissionLogger = (config: Config): Logger => (logger ??= createLogger({ level: config.logLevel, name: 'admission' }));
+
+function sharedApp(config?: Config): Promise<AdmissionApp> {
   app ??= (async () => {
-    const config = loadConfig();
-    return createAdmissionApp({ config, scoreFeed: databaseScoreFeed, logger: createLogger({ level: config.logLevel, name: 'admission' }) });
+    const c = config ?? loadConfig();
+    return createAdmissionApp({ config: c, scoreFeed: databaseScoreFeed, logger: admissionLogger(c) });
   })().catch((err) => {
     app = undefined;
     throw err;
@@ -44,8 +48,8 @@ export async function serve(): Promise<void> {
   // to zero, and in bench/pipeline.ts the sooner compiles cost the harvester more than they saved.
   const config = loadConfig();
   const v8 = optimizeAfter(config.admissionTurbofanAfterCalls);
-  if (v8.length > 0) createLogger({ level: config.logLevel, name: 'admission' }).info({ v8 }, 'V8 compiles with TurboFan after fewer calls');
-  const a = await sharedApp();
+  if (v8.length > 0) admissionLogger(config).info({ v8 }, 'V8 compiles with TurboFan after fewer calls');
+  const a = await sharedApp(config);
   const server = await a.serve();
   process.once('SIGTERM', () => {
     void server.stop().then(async () => {

@@ -23,6 +23,10 @@ async function reset(db: Db) {
 }
 
 
+/** What the function server hands the handler for one event, and an ApiServerSource event. */
+const context = (cloudevent?: CloudEvent<unknown>) => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent });
+const ev = (type: string, data: unknown) => new CloudEvent({ type, source: '/apis/v1/namespaces/posture/apiserversources/jobs', data });
+
 const stderrNoise = '2030/01/01 00:00:01 using token from GITHUB_AUTH_TOKEN\n{"level":"info","msg":"fetching repo"}\n';
 
 describeEachDatabase('harvest', (ctx) => {
@@ -177,12 +181,11 @@ describeEachDatabase('harvest', (ctx) => {
     const { cluster, config, jobs, deps } = await scheduledMany(ctx.db, names);
     assert.equal(jobs.length, 5);
     const handle = createHarvesterHandle(async () => deps, { deletions: { delayMs: 60_000 } });
-    const context = (cloudevent: CloudEvent<unknown>) => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent });
     cluster.calls.length = 0;
     for (const job of jobs) {
       const repo = job.metadata!.annotations!['posture.dev/repo'];
       const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08.replace(FX08_DOC.repo.name, repo) });
-      const out = await handle(context(new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/apis/v1/namespaces/posture/apiserversources/jobs', data: done })));
+      const out = await handle(context(ev('dev.knative.apiserver.resource.update', done)));
       assert.ok(out instanceof CloudEvent, JSON.stringify(out));
       assert.ok(cluster.jobs.has(`${config.namespace}/${job.metadata!.name}`), 'answered while the Job still exists');
     }
@@ -197,8 +200,6 @@ describeEachDatabase('harvest', (ctx) => {
     await reset(ctx.db);
     const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
     const handle = createHarvesterHandle(async () => deps);
-    const context = (cloudevent?: CloudEvent<unknown>) => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent });
-    const ev = (type: string, data: unknown) => new CloudEvent({ type, source: '/apis/v1/namespaces/posture/apiserversources/jobs', data });
     assert.equal(((await handle(context())) as any).statusCode, 400);
     assert.equal(((await handle(context(ev('dev.knative.sources.ping', {})))) as any).statusCode, 400);
     assert.equal(((await handle(context(ev('dev.knative.apiserver.resource.update', { kind: 'Pod', apiVersion: 'v1' })))) as any).statusCode, 422);
