@@ -37,8 +37,11 @@ async function reset(db: Db) {
   await db.raw('TRUNCATE checks, scores, runs, repos RESTART IDENTITY CASCADE');
 }
 
-/** Fixture 06 renamed and rescored: one result of another repository. */
-function other(name: string, score: number, date = '2026-11-20T00:00:00Z') {
+/** A result date this many days before the test runs: fresh means scored within the 7-day rescore interval of now. */
+const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+
+/** Fixture 06 renamed and rescored: one result of another repository (fresh unless dated otherwise). */
+function other(name: string, score: number, date = daysAgo(3)) {
   const d = fixture06();
   d.repo.name = `github.com/${name}`;
   d.score = score;
@@ -108,7 +111,7 @@ describeEachDatabase('dashboard', (ctx) => {
     await reset(ctx.db);
     const scores = [3.1, 7.5, 5.0, 9.9, 0.4, 5.0, 6.2, 8.8];
     for (const [i, s] of scores.entries()) await storeDocument(ctx.db, other(`${i % 2 ? 'acme' : 'zeta'}/r${i}`, s));
-    await storeDocument(ctx.db, other('acme/r1', 6.0, '2026-11-22T00:00:00Z')); // r1 falls 1.5
+    await storeDocument(ctx.db, other('acme/r1', 6.0, daysAgo(1))); // r1 falls 1.5
     await storeDocument(ctx.db, other('zeta/old', 4.0, '2020-01-01T00:00:00Z')); // overdue
     await addRepos(ctx.db, [{ repo: (parseRepo('github.com/acme/new') as any).repo }]); // never scored
     await ctx.db('repos').where({ key: 'github.com/zeta/r2' }).update({ consecutive_failures: 2, last_error: '=HYPERLINK("x")' }); // failing
