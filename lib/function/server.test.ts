@@ -80,3 +80,51 @@ test('toInvocation: plain requests keep their body (JSON parsed, anything else a
   assert.ok(!('error' in text));
   assert.equal(text.event, 'hello');
 });
+
+test('createFunctionServer: a body past the limit is a 413 and the server goes on; invocations and durations are exact at every scrape', async () => {
+  const { createFunctionServer, listen } = await import('./server.ts');
+  const name = `test-${process.pid}-${Date.now()}`;
+  let calls = 0;
+  const server = createFunctionServer({
+    name,
+    log: silentLogger,
+    bodyLimit: 64,
+    handle: async (context) => {
+      calls++;
+      return context.body === 'fail' ? { statusCode: 422, body: { error: 'no' } } : { statusCode: 200, body: { ok: true, event: context.cloudevent?.type ?? null } };
+    },
+  });
+  const port = await listen(server, 0);
+  const url = `http://127.0.0.1:${port}/`;
+  try {
+    const big = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x'.repeat(10_000) });
+    assert.equal(big.status, 413);
+    assert.match(await big.text(), /larger than 64 bytes/);
+    assert.equal(calls, 0, 'the handler never saw the oversized body');
+    const msg = HTTP.binary(new CloudEvent({ type: 't.ok', source: '/s', id: 'e1', datacontenttype: 'application/json', data: { a: 1 } }));
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(url, { method: 'POST', headers: msg.headers as Record<string, string>, body: msg.body as string });
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { ok: true, event: 't.ok' });
+    }
+    const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'fail' });
+    assert.equal(bad.status, 422);
+    const malformed = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' });
+    assert.equal(malformed.status, 400);
+    const scrape = async () => (await (await fetch(`${url}metrics`)).text()).split('\n').filter((l) => l.includes(`function="${name}"`));
+    const first = await scrape();
+    const value = (lines: string[], prefix: string) => Number(lines.find((l) => l.startsWith(prefix))?.split(' ').pop());
+    assert.equal(value(first, `posture_function_invocations_total{function="${name}",code="200"}`), 3);
+    assert.equal(value(first, `posture_function_invocations_total{function="${name}",code="422"}`), 1);
+    assert.equal(value(first, `posture_function_invocations_total{function="${name}",code="400"}`), 1);
+    assert.equal(value(first, `posture_function_duration_seconds_count{function="${name}"}`), 4, 'every handled request is timed (a 400 never reaches the handler)');
+    // One more request: the next scrape shows it, and nothing twice.
+    await (await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' })).text();
+    const second = await scrape();
+    assert.equal(value(second, `posture_function_invocations_total{function="${name}",code="200"}`), 4);
+    assert.equal(value(second, `posture_function_duration_seconds_count{function="${name}"}`), 5);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});

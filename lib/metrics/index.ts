@@ -23,13 +23,16 @@ export function gauge<L extends string>(name: string, help: string, labelNames: 
   return existing<client.Gauge<L>>(name) ?? new client.Gauge<L>({ name, help, labelNames, registers: [registry] });
 }
 
+/** Latency buckets (seconds) of posture's histograms unless one says otherwise: 100 µs to 5 s. */
+export const DEFAULT_BUCKETS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5];
+
 export function histogram<L extends string>(
   name: string,
   help: string,
   labelNames: readonly L[] = [],
-  buckets: number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+  buckets: readonly number[] = DEFAULT_BUCKETS,
 ): client.Histogram<L> {
-  return existing<client.Histogram<L>>(name) ?? new client.Histogram<L>({ name, help, labelNames, buckets, registers: [registry] });
+  return existing<client.Histogram<L>>(name) ?? new client.Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers: [registry] });
 }
 
 export async function metricsText(): Promise<{ contentType: string; body: string }> {
@@ -115,8 +118,8 @@ function queuedChildren<Q extends { flush(): void }>(name: string, queueOf: (val
  * A histogram whose children queue their observations (see above). The values a scrape shows are
  * exact: the queue is emptied into prom-client before every read of the registry.
  */
-export function queuedHistogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): { labels(...values: string[]): QueuedObserver } {
-  const metric = existing<client.Histogram<L>>(name) ?? new client.Histogram<L>({ name, help, labelNames, buckets, registers: [registry], collect: () => flushAll(name) });
+export function queuedHistogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): { labels(...values: string[]): QueuedObserver } {
+  const metric = existing<client.Histogram<L>>(name) ?? new client.Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers: [registry], collect: () => flushAll(name) });
   return queuedChildren(name, (values) => new ObserverQueue(metric.labels(...(values as never[]))));
 }
 
