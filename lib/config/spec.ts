@@ -24,6 +24,8 @@ export const settings = [
   // Storage
   { key: 'databaseUrl', env: 'DATABASE_URL', type: 'url', secret: true, pattern: '^postgres(ql)?://',
     doc: 'PostgreSQL connection URL. Unset: the embedded PGlite database in `<dataDir>/db`.' },
+  { key: 'dbPreparedStatements', env: 'POSTURE_DB_PREPARED_STATEMENTS', type: 'boolean', default: true,
+    doc: "PostgreSQL: prepare the harvest's write once per connection (a named statement) instead of parsing and planning it for every result. Turn it off behind a pooler that cannot keep named prepared statements across transactions (PgBouncer in transaction mode before 1.21, or with `max_prepared_statements = 0`)." },
   { key: 'dataDir', env: 'POSTURE_DATA_DIR', type: 'string', default: '.posture',
     doc: 'Folder for the embedded database and local state, relative to the working directory.' },
   { key: 'logLevel', env: 'POSTURE_LOG_LEVEL', type: 'enum', default: 'info',

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
-import { redactUrl } from '../config/index.ts';
+import { redactUrl, type Config } from '../config/index.ts';
 
 export type Db = Knex;
 
@@ -29,6 +29,29 @@ export interface DbOptions {
   /** Folder of the embedded database; `memory` keeps it in memory (tests). */
   dataDir?: string;
   poolMax?: number;
+  /** PostgreSQL: prepare the hot statements once per connection, by name (default true). */
+  preparedStatements?: boolean;
+}
+
+/** The database options a process's configuration gives. */
+export function dbOptions(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPreparedStatements'>): DbOptions {
+  return { databaseUrl: config.databaseUrl, dataDir: config.dataDir, preparedStatements: config.dbPreparedStatements };
+}
+
+// Set in the knex configuration (which knex copies with its unknown keys, and shares with the
+// instance's transactions) when hot statements are prepared by name. Why: the harvest's one write
+// is a long statement of CTEs that PostgreSQL parsed and planned again for every result, about a
+// third of its time on the server (bench/harvest.ts prints both). Never for PGlite: the embedded
+// database is in the process, and its driver has no named statements.
+const PREPARED = 'posturePreparedStatements';
+
+/**
+ * Query options that make PostgreSQL prepare a statement once per connection under `name` (pg's
+ * named statements: the first run parses it, later runs bind and execute), or none where the
+ * database is PGlite or prepared statements are turned off. `name` must always go with the same text.
+ */
+export function preparedAs(db: Knex | Knex.Transaction, name: string): { name?: string } {
+  return (db.client.config as Record<string, unknown>)[PREPARED] === true ? { name } : {};
 }
 
 export function describeTarget(options: DbOptions): string {
@@ -41,13 +64,15 @@ export function describeTarget(options: DbOptions): string {
 export function openDb(options: DbOptions): Db {
   const knex = (knexModule as unknown as { knex: typeof knexModule }).knex ?? knexModule;
   if (options.databaseUrl) {
-    return knex({
+    const config: Knex.Config & { [PREPARED]?: boolean } = {
       client: 'pg',
       connection: { connectionString: options.databaseUrl, connectionTimeoutMillis: 5000 },
       pool: { min: 0, max: options.poolMax ?? 10 },
       acquireConnectionTimeout: 10000,
       log: quietKnexLog,
-    });
+    };
+    if (options.preparedStatements !== false) config[PREPARED] = true;
+    return knex(config);
   }
   let connection: object = {};
   if (options.dataDir !== 'memory') {

@@ -3,7 +3,7 @@
 // changes nothing.
 import { failureBackoffSeconds, nextDueAfterSuccess } from '../scheduler/policy.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
-import type { Db } from './connect.ts';
+import { preparedAs, type Db } from './connect.ts';
 
 /** What the harvester learned from a finished Job: a normalized result, or a failure class. */
 export type HarvestOutcome =
@@ -195,7 +195,7 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
       new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000), input.finishedAt, backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
       kind, kind, o.ok ? null : clip(`${o.failure}: ${o.reason}`), input.finishedAt, now,
       input.finishedAt, now,
-    ]),
+    ]).options(preparedAs(db, 'posture_harvest_write')),
   )[0];
   if (!row) return { status: 'unknown-repo' } as const;
   if (row.run_id === null || row.run_id === undefined) {

@@ -3,7 +3,7 @@
 // The Kubernetes client is loaded only by the functions that use it: @kubernetes/client-node
 // alone is ~26 MB of heap and ~85 MB resident, which the API and admission pods need not carry.
 import { loadConfig, type Config } from '../config/index.ts';
-import { checkConnection, migrate, openDb, type Db } from '../db/index.ts';
+import { checkConnection, dbOptions, migrate, openDb, type Db } from '../db/index.ts';
 import type { ClusterApi } from '../kube/cluster.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 
@@ -36,7 +36,7 @@ export function sharedDatabaseRuntime(name: string): () => Promise<DatabaseRunti
       async () => {
         const config = loadConfig();
         const log = createLogger({ level: config.logLevel, name });
-        const options = { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
+        const options = dbOptions(config);
         const db = openDb(options);
         await checkConnection(db, options);
         await migrate(db);

@@ -12,7 +12,7 @@ import { CloudEvent, HTTP } from 'cloudevents';
 import type { V1Job } from '@kubernetes/client-node';
 import { createApiHandle } from '../api/index.ts';
 import { loadConfig, type Config } from '../config/index.ts';
-import { checkConnection, describeTarget, migrate, openDb, scoresChangedSince, type Db } from '../db/index.ts';
+import { checkConnection, dbOptions as dbOptionsOf, describeTarget, migrate, openDb, scoresChangedSince, type Db } from '../db/index.ts';
 import { lockDataDir } from '../db/lock.ts';
 import { createHarvesterHandle } from '../harvest/handler.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
@@ -130,7 +130,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
   const config = loadConfig(o.env);
   const log: Logger = createLogger({ level: o.env.POSTURE_LOG_LEVEL ?? 'warn', name: 'posture-up', destination: process.stderr as never });
   const release = config.databaseUrl ? () => {} : lockDataDir(config.dataDir, UP_HOLDER);
-  const dbOptions = { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
+  const dbOptions = dbOptionsOf(config);
   const db = openDb(dbOptions);
   const servers: Server[] = [];
   const stops: Array<() => unknown> = [];
