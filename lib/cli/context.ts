@@ -3,7 +3,7 @@
 // Inside `posture up` (a forwarded command) the database is up's, and close() leaves it open.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { loadConfig, type Config } from '../config/index.ts';
-import { checkConnection, dbOptions, migrate, openDb, type Db, type DbOptions } from '../db/index.ts';
+import { checkConnection, dbOptions, migrate, openDb, type Db } from '../db/index.ts';
 import { lockDataDir } from '../db/lock.ts';
 import type { CliIO, SharedDatabase } from './types.ts';
 
@@ -20,8 +20,6 @@ export interface DbContext {
   db: Db;
   close(): Promise<void>;
 }
-
-export { dbOptions };
 
 /** Opens the database for a command: pass the command's io (or, as older commands do, its env). */
 export async function openDbContext(source: CliIO | Record<string, string | undefined>, options: { migrate?: boolean } = {}): Promise<DbContext> {

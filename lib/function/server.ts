@@ -50,8 +50,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
     const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        req.off('data', onData).off('end', onEnd).off('error', onError);
-        req.resume(); // the 413 is sent; the rest is drained, not kept
+        // The 413 is sent; the rest is drained, not kept, and a reset while draining is nobody's error.
+        req.off('data', onData).off('end', onEnd).off('error', onError).on('error', () => {});
+        req.resume();
         resolve('too-large');
         return;
       }
