@@ -128,3 +128,41 @@ test('createFunctionServer: a body past the limit is a 413 and the server goes o
     await new Promise((r) => server.close(r));
   }
 });
+
+test('createFunctionServer: a client that goes away while its oversized body is drained takes nothing down', async () => {
+  const { createFunctionServer, listen } = await import('./server.ts');
+  const { connect } = await import('node:net');
+  const server = createFunctionServer({ name: `test-reset-${process.pid}`, log: silentLogger, bodyLimit: 64, handle: async () => ({ statusCode: 200, body: { ok: true } }) });
+  const port = await listen(server, 0);
+  const uncaught: Error[] = [];
+  const onUncaught = (err: Error) => uncaught.push(err);
+  process.on('uncaughtException', onUncaught);
+  try {
+    // Declares 1 MB, sends past the limit, reads the 413, then resets the connection mid-body.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(`POST / HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\ncontent-length: 1048576\r\n\r\n${'x'.repeat(4096)}`);
+      });
+      let got = '';
+      socket.on('data', (d) => {
+        got += d.toString();
+        if (got.includes('\r\n\r\n')) {
+          socket.resetAndDestroy();
+          resolve(got);
+        }
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(got));
+      setTimeout(() => reject(new Error('no answer')), 5000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 413/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(uncaught.map((e) => e.message), [], 'no error escaped the server');
+    const ok = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    assert.equal(ok.status, 200, 'the server still answers');
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
