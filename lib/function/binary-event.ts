@@ -1,8 +1,8 @@
 // Binary-mode CloudEvents 1.0 with a JSON body, the form every Job event reaches the harvester in
 // (Knative's ApiServerSource adapter, the Broker's dispatcher and posture's relay all send it),
 // read without the SDK's general parse. Why: the SDK's HTTP.toEvent copies and lower-cases the
-// headers twice, reads process.env and builds two ValidationErrors on every parse, so it cost 7x a
-// JSON.parse of the same 1.4 KB event, and the harvester gets about five events per scored
+// headers twice, reads process.env and builds two ValidationErrors on every parse, so it cost 4-8x a
+// JSON.parse of the same 1.4 KB event in a loop, and the harvester gets about five events per scored
 // repository, most of which it only acknowledges. The result is the CloudEvent the SDK's parse
 // gives for the same request (lib/function/binary-event.test.ts compares the two); any request
 // that is not plainly of this form, or is malformed, is left to the SDK (undefined), so errors and
