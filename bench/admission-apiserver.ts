@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { prepareBenchDatabase } from './_admission.ts';
 import { median, percentile } from './_util.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -50,11 +51,12 @@ type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
 
 /** What any correct webhook server must at least do: read the body, parse it, answer its uid. */
+let realmParse: (s: string) => any = JSON.parse;
 function floorHandler(req: Req, res: Res): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    const review = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const review = realmParse(Buffer.concat(chunks).toString('utf8'));
     const out = JSON.stringify({ apiVersion: review.apiVersion, kind: 'AdmissionReview', response: { uid: review.request.uid, allowed: true } });
     (res as ServerResponse).writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
     res.end(out);
@@ -156,17 +158,33 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     (client.Counter.prototype as unknown as { inc: () => void }).inc = () => {};
     return serveFloor('posture-lib', certFile, keyFile);
   }
-  if (variant === 'floor-loaded') {
+  if (variant === 'floor-loaded' || variant === 'floor-loaded-realm') {
     // The floor in a process that loaded everything `bin/serve.ts admission` loads.
     await import('../functions/admission/index.ts');
     await import('../lib/db/index.ts');
   }
-  const f = FLOORS[variant === 'floor-loaded' ? 'floor' : variant];
+  if (variant === 'floor-realm' || variant === 'floor-loaded-realm') {
+    const { runInNewContext } = await import('node:vm');
+    realmParse = runInNewContext('JSON.parse') as (s: string) => any;
+  }
+  const f = FLOORS[variant === 'floor-loaded' || variant === 'floor-loaded-realm' || variant === 'floor-realm' ? 'floor' : variant];
   if (!f) throw new Error(`unknown floor ${variant}`);
   const tls = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+  // BENCH_CAPTURE_DIR: the floor also keeps every review the API server sent it, one file each
+  // (path, then the body), for bench/admission-replay.ts to send again without the API server.
+  const captureDir = variant === 'floor' ? process.env.BENCH_CAPTURE_DIR : undefined;
+  let captured = 0;
+  const handler = captureDir
+    ? (req: Req, res: Res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => writeFileSync(join(captureDir, `${String(captured++).padStart(6, '0')}.json`), JSON.stringify({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })));
+        floorHandler(req, res);
+      }
+    : floorHandler;
   const server = f.h2
-    ? createSecureServer({ ...tls, ...f.options }, floorHandler)
-    : httpsServer({ ...tls, keepAliveTimeout: 120_000, ...f.options }, floorHandler);
+    ? createSecureServer({ ...tls, ...f.options }, handler)
+    : httpsServer({ ...tls, keepAliveTimeout: 120_000, ...f.options }, handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   process.once('SIGTERM', () => process.exit(0));
   process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port }) + '\n');
@@ -360,40 +378,6 @@ async function load(n: number, rate: number, send: Send): Promise<LoadResult> {
 
 // ---- setup ------------------------------------------------------------------------------------
 
-async function prepareDatabase(url: string): Promise<void> {
-  const { default: pg } = await import('pg');
-  const u = new URL(url);
-  const dbName = u.pathname.slice(1);
-  const adminUrl = new URL(url);
-  adminUrl.pathname = '/postgres';
-  const c = new pg.Client({ connectionString: adminUrl.toString() });
-  await c.connect();
-  const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
-  if (exists.rowCount === 0) await c.query(`CREATE DATABASE "${dbName.replace(/"/g, '""')}"`);
-  await c.end();
-  const { openDb, migrate } = await import('../lib/db/index.ts');
-  const db = openDb({ databaseUrl: url, dataDir: tmpdir() });
-  await migrate(db);
-  // One repository with a passing score (7.1 >= the default threshold 5): the gate admits after a
-  // cache hit, like the floor admits.
-  await db.raw(`INSERT INTO repos (key, canonical, host) VALUES ('github.com/bench/web', 'github.com/bench/web', 'github.com') ON CONFLICT (key) DO NOTHING`);
-  const repo = (await db('repos').where({ key: 'github.com/bench/web' }).first()) as { id: number };
-  if (!(await db('scores').where({ repo_id: repo.id }).first())) {
-    const [run] = await db('runs').insert({ repo_id: repo.id, job_name: `bench-apiserver-${Date.now()}`, outcome: 'succeeded', finished_at: new Date() }).returning('id');
-    await db('scores').insert({
-      repo_id: repo.id,
-      run_id: (run as { id: number }).id,
-      score: 7.1,
-      scorecard_version: 'v5.3.0',
-      scorecard_commit: 'bench',
-      repo_commit: 'bench',
-      result_date: new Date(),
-      raw: JSON.stringify({}),
-    });
-  }
-  await db.destroy();
-}
-
 interface Scenario {
   name: string;
   /** The generated configuration (metadata.name) and its webhook whose metric is read. */
@@ -429,7 +413,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await prepareDatabase(databaseUrl);
+    await prepareBenchDatabase(databaseUrl);
     const sc = cp.servingCert(['127.0.0.1', 'localhost']);
     const certFile = join(dir, 'tls.crt');
     const keyFile = join(dir, 'tls.key');
