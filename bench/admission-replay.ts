@@ -43,6 +43,20 @@ const thrashMiB = Number(arg('thrash-mib', '32'));
 const targets = arg('targets', 'posture,floor,floor-twin').split(',');
 const reviewsDir = arg('reviews', join(SELF_DIR, 'fixtures', 'apiserver-reviews'));
 
+/** posture as `bin/serve.ts admission` runs it, and variants of its settings (environment). */
+const POSTURES: Record<string, Record<string, string>> = {
+  posture: {},
+  'posture-v8defaults': { POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS: '0' },
+  // Another checkout's posture (BENCH_BASELINE_DIR, e.g. a git worktree of the code before a change), in the same rounds.
+  'posture-baseline': {},
+};
+
+function baselineDir(): string {
+  const d = process.env.BENCH_BASELINE_DIR;
+  if (!d) throw new Error('posture-baseline needs BENCH_BASELINE_DIR: a checkout of the code to compare with (git worktree add <dir> <commit>)');
+  return d;
+}
+
 interface Captured {
   path: string;
   headers: Record<string, string>;
@@ -119,8 +133,8 @@ async function main(): Promise<void> {
     const servers = new Map<string, { pid: number; port: number; agent: Agent }>();
     for (const t of targets) {
       const started =
-        t === 'posture' || t === 'posture-v8defaults'
-          ? await startChild([join(ROOT, 'bin/serve.ts'), 'admission'], { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...(t === 'posture-v8defaults' ? { POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS: '0' } : {}) }, t)
+        t in POSTURES
+          ? await startChild([join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'], { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...POSTURES[t] }, t)
           : await startChild([join(SELF_DIR, 'admission-apiserver.ts'), '--serve', t, certFile, keyFile], process.env, t);
       children.push(started.child);
       // One connection per server, kept alive, as the API server's client keeps one per webhook.

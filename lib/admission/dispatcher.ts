@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../log/index.ts';
 import { counter, queuedCounter, queuedHistogram, type QueuedCounter, type QueuedObserver } from '../metrics/index.ts';
 import { UNAUTHENTICATED_GROUP, type Webhook, type WebhookEntry } from './define.ts';
-import { capWarnings, parseReview, peekReview, reviewBody } from './protocol.ts';
+import { capWarnings, parseJson, parseReview, peekReview, reviewBody } from './protocol.ts';
 import type { Registry } from './registry.ts';
 import type { AdmissionRequest, AdmissionResponse, ReviewApiVersion, Verdict } from './types.ts';
 import { Errored } from './verdict.ts';
@@ -45,7 +45,8 @@ export interface DispatcherOptions<S> {
   onDecision?: (d: Decision) => void;
 }
 
-const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
+/** The headers of every AdmissionReview answer (the HTTPS server writes this case without copying them). */
+export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
 const TEXT_HEADERS = Object.freeze({ 'content-type': 'text/plain; charset=utf-8' });
 
 // Every review observes these two: queued (lib/metrics) so a review writes a number, not a label hash.
@@ -65,6 +66,7 @@ function text(statusCode: number, message: string, extra: Record<string, string>
 }
 
 function isJsonContentType(ct: string | undefined): boolean {
+  if (ct === 'application/json') return true; // what the API server sends: no slicing, no case folding
   if (!ct) return false;
   const semi = ct.indexOf(';');
   return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase() === 'application/json';
@@ -86,13 +88,15 @@ function isVerdict(v: unknown): v is Verdict {
 }
 
 function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  // Not `instanceof Error`: parseJson's errors come from a context of their own (protocol.ts).
+  const m = typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : undefined;
+  return typeof m === 'string' ? m : String(err);
 }
 
 const OUTCOMES: readonly Outcome[] = ['allowed', 'denied', 'warned', 'dry-run', 'exempt', 'error-allowed', 'error-denied'];
 
 /** What a path serves, with its metric children resolved: one lookup per review finds all of it. */
-interface Route {
+export interface Route {
   webhook: Webhook<any, any>;
   entry: WebhookEntry;
   latency: QueuedObserver;
@@ -121,20 +125,30 @@ export class Dispatcher<S> {
     }
   }
 
+  /** The webhook served at a path (without its query), if any. */
+  route(path: string): Route | undefined {
+    return this.#routes.get(path);
+  }
+
   /** Answers one HTTP request (body already read). Never throws. */
   dispatch(req: HttpRequestLike): HttpResponseLike {
-    const started = performance.now();
     const q = req.path.indexOf('?');
     const path = q < 0 ? req.path : req.path.slice(0, q);
     const route = this.#routes.get(path);
     if (!route) return text(404, `no webhook is served at ${JSON.stringify(path.slice(0, 200))}`);
+    return this.dispatchTo(route, req);
+  }
+
+  /** dispatch() for a request whose path the caller has already looked up with route(). Never throws. */
+  dispatchTo(route: Route, req: HttpRequestLike): HttpResponseLike {
+    const started = performance.now();
     if (req.method !== 'POST') return text(405, `${req.method} is not allowed: send the AdmissionReview with POST`, { allow: 'POST' });
     if (!isJsonContentType(req.contentType)) return text(415, `content type ${JSON.stringify(req.contentType ?? '')} is not supported: send application/json`);
     let body: unknown = req.body;
     if (body === undefined || body === null || ((typeof body === 'string' || Buffer.isBuffer(body)) && body.length === 0)) return text(400, 'empty body: expected an AdmissionReview');
     if (typeof body === 'string' || Buffer.isBuffer(body)) {
       try {
-        body = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+        body = parseJson(typeof body === 'string' ? body : body.toString('utf8'));
       } catch (err) {
         return text(400, `the body is not JSON: ${message(err)}`);
       }
@@ -148,7 +162,7 @@ export class Dispatcher<S> {
     } else {
       response = this.#decide(route, parsed.request);
     }
-    const out = { statusCode: 200, headers: JSON_HEADERS as Record<string, string>, body: reviewBody(parsed.apiVersion, response) };
+    const out = { statusCode: 200, headers: JSON_HEADERS, body: reviewBody(parsed.apiVersion, response) };
     route.latency.observe((performance.now() - started) / 1000);
     return out;
   }
@@ -166,7 +180,7 @@ export class Dispatcher<S> {
     if (!peek) return text(413, problem);
     failures.labels(route.webhook.name, 'too-large').inc();
     const response = this.#finish(route, peek.uid, Errored(problem, 413), undefined, true);
-    return { statusCode: 200, headers: JSON_HEADERS as Record<string, string>, body: reviewBody(peek.apiVersion, response) };
+    return { statusCode: 200, headers: JSON_HEADERS, body: reviewBody(peek.apiVersion, response) };
   }
 
   #decide(route: Route, request: AdmissionRequest): AdmissionResponse {

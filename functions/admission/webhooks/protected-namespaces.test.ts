@@ -90,22 +90,31 @@ test('protected-namespaces: the generated match condition skips exempt callers',
   assert.deepEqual(w.declaration.rules[0].resources, ['namespaces', 'namespaces/status', 'namespaces/finalize']);
 });
 
-test('protectedNames: the patterns joined match exactly the names one of them matches', () => {
-  const table: Array<{ patterns: string[]; match: string[]; miss: string[]; joined: boolean }> = [
-    { patterns: ['^kube-.*', '^default$', '^posture$'], match: ['kube-system', 'kube-', 'default', 'posture'], miss: ['default2', 'my-kube-x', 'postures', ''], joined: true },
+test('protectedNames: the matcher matches exactly the names one of the patterns matches', () => {
+  // kind: how the patterns are matched. literal: a set and prefixes, no expression; joined: one
+  // expression; one-by-one: the patterns in turn.
+  const table: Array<{ patterns: string[]; match: string[]; miss: string[]; kind: 'literal' | 'joined' | 'one-by-one' }> = [
+    { patterns: ['^kube-.*', '^default$', '^posture$'], match: ['kube-system', 'kube-', 'default', 'posture', 'kube-\n'], miss: ['default2', 'my-kube-x', 'postures', '', 'default\n', 'Default', 'kube'], kind: 'literal' },
+    { patterns: ['^prod-', '^a-b$'], match: ['prod-eu', 'prod-', 'a-b'], miss: ['prod', 'xprod-', 'a-bc', 'a'], kind: 'literal' },
+    // Literal and other patterns together: the others still match as one expression.
+    { patterns: ['^default$', 'team-[0-9]+$', '^kube-.*$'], match: ['default', 'x-team-12', 'kube-a'], miss: ['team-', 'kube-a\nb', 'defaults'], kind: 'literal' },
+    // Not literal: upper case, a dot, no anchor, `.*$`.
+    { patterns: ['^Default$', '^a.b$', 'kube-', '^x.*$'], match: ['Default', 'a.b', 'aXb', 'my-kube-x', 'x', 'xyz'], miss: ['default', 'ab', 'x\ny'], kind: 'joined' },
     // Top-level alternation inside one pattern stays inside its group.
-    { patterns: ['^a$|^b$', '^c$'], match: ['a', 'b', 'c'], miss: ['ab', 'bc', 'a|b'], joined: true },
+    { patterns: ['^a$|^b$', '^c$'], match: ['a', 'b', 'c'], miss: ['ab', 'bc', 'a|b'], kind: 'literal' },
     // A backreference would be renumbered by joining: matched one by one instead.
-    { patterns: ['^(x)\\1$', '^(y)\\1$'], match: ['xx', 'yy'], miss: ['xy', 'x'], joined: false },
+    { patterns: ['^(x)\\1$', '^(y)\\1$'], match: ['xx', 'yy'], miss: ['xy', 'x'], kind: 'one-by-one' },
     // The same group name in two patterns: allowed in separate alternatives (ES2025, V8 in Node 24).
-    { patterns: ['^(?<n>p)$', '^(?<n>q)$'], match: ['p', 'q'], miss: ['pq'], joined: true },
-    { patterns: [], match: [], miss: ['', 'anything'], joined: true },
+    { patterns: ['^(?<n>p)$', '^(?<n>q)$'], match: ['p', 'q'], miss: ['pq'], kind: 'joined' },
+    { patterns: [], match: [], miss: ['', 'anything'], kind: 'joined' },
   ];
   for (const c of table) {
     const r = protectedNames(c.patterns);
-    assert.equal(r instanceof RegExp, c.joined, `${c.patterns} joined`);
-    for (const n of c.match) assert.ok(r.test(n), `${c.patterns} should match ${JSON.stringify(n)}`);
-    for (const n of c.miss) assert.ok(!r.test(n), `${c.patterns} should not match ${JSON.stringify(n)}`);
+    const kind = r instanceof RegExp ? 'joined' : c.patterns.every((p) => !/^\^[a-z0-9-]+(\$|\.\*)?$/.test(p)) ? 'one-by-one' : 'literal';
+    assert.equal(kind, c.kind, `${c.patterns}: ${kind}`);
+    const reference = (n: string) => c.patterns.some((p) => new RegExp(p).test(n));
+    for (const n of c.match) assert.ok(r.test(n) && reference(n), `${c.patterns} should match ${JSON.stringify(n)}`);
+    for (const n of c.miss) assert.ok(!r.test(n) && !reference(n), `${c.patterns} should not match ${JSON.stringify(n)}`);
   }
   assert.throws(() => protectedNames(['a)|(b']), SyntaxError, 'a pattern invalid alone is refused, even if joining would hide it');
 });

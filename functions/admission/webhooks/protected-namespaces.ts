@@ -6,8 +6,8 @@ import { labelsOf, POLICY_LABEL_PREFIX } from '../labels.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 interface Settings {
-  /** The protected names: one expression, so a review runs one match (see protectedNames). */
-  protectedName: RegExp;
+  /** The protected names as one matcher (see protectedNames). */
+  protectedName: NameMatcher;
 }
 
 const VERB = { CREATE: 'create', UPDATE: 'change', DELETE: 'delete', CONNECT: 'connect to' } as const;
@@ -24,14 +24,45 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** What protected-namespaces tests a name with: a RegExp, or a matcher that behaves as one would. */
+export interface NameMatcher {
+  test(name: string): boolean;
+}
+
+/** `^name$`, `^prefix` or `^prefix.*` over the characters of namespace names: no expression needed. */
+const LITERAL = /^\^([a-z0-9-]+)(\$|\.\*)?$/;
+
 /**
- * The patterns as one expression (each a non-capturing alternative), unless one of them refers to
- * its own groups by number or name, which joining would renumber: then the first pattern that
- * matches, one by one. One expression is one compiled matcher to load for a review instead of one
- * per pattern; the webhook runs between other processes' work, with its caches cold.
+ * The patterns as one matcher. Patterns that only name a namespace (`^default$`) or a prefix
+ * (`^kube-`, `^kube-.*`), as the defaults do, are a set lookup and a prefix compare; the others are
+ * one expression (each a non-capturing alternative), unless one of them refers to its own groups by
+ * number or name, which joining would renumber: then the first pattern that matches, one by one.
+ * The webhook runs between other processes' work, with its caches cold: a regular expression's
+ * compiled code is more to fetch than a string compare (bench/admission-replay.ts).
  */
-export function protectedNames(patterns: readonly string[]): RegExp {
+export function protectedNames(patterns: readonly string[]): NameMatcher {
   const compiled = patterns.map((p) => new RegExp(p)); // each must compile on its own
+  const exact = new Set<string>();
+  const prefixes: string[] = [];
+  const rest: string[] = [];
+  for (const p of patterns) {
+    const m = LITERAL.exec(p);
+    if (!m) rest.push(p);
+    else if (m[2] === '$') exact.add(m[1]);
+    else prefixes.push(m[1]);
+  }
+  const others = joined(rest, compiled.filter((_, i) => !LITERAL.test(patterns[i])));
+  if (exact.size === 0 && prefixes.length === 0) return others;
+  return {
+    test(name: string): boolean {
+      if (exact.has(name)) return true;
+      for (let i = 0; i < prefixes.length; i++) if (name.startsWith(prefixes[i])) return true;
+      return others.test(name);
+    },
+  };
+}
+
+function joined(patterns: readonly string[], compiled: readonly RegExp[]): NameMatcher {
   if (compiled.length === 0) return /(?!)/;
   if (!patterns.some((p) => /\\[1-9]|\\k</.test(p))) {
     try {
@@ -40,7 +71,7 @@ export function protectedNames(patterns: readonly string[]): RegExp {
       // An engine without duplicate group names across alternatives (before ES2025): one by one.
     }
   }
-  return { test: (name: string) => compiled.some((r) => r.test(name)) } as RegExp;
+  return { test: (name: string) => compiled.some((r) => r.test(name)) };
 }
 
 const NONE: readonly string[] = Object.freeze([]);
