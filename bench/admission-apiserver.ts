@@ -204,6 +204,9 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
   'posture-warm': { doc: 'posture-lib after 20,000 reviews dispatched in-process before it listens (BENCH_WARM_REVIEWS): is the gap V8 still compiling?' },
   'posture-lib': { doc: "posture's AdmissionServer + dispatcher + shipped webhooks in a bare process (no database, no logger)" },
   'floor-loaded': { doc: 'the floor in a process that loaded all the modules of bin/serve.ts admission' },
+  // JSON.parse from a V8 context of its own, as posture's dispatcher parses reviews (lib/admission/protocol.ts).
+  'floor-realm': { doc: "the floor, its JSON.parse from a context of its own (vm.runInNewContext('JSON.parse'))" },
+  'floor-loaded-realm': { doc: 'floor-loaded, its JSON.parse from a context of its own' },
 };
 
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
@@ -215,8 +218,16 @@ const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; d
   'posture-stgc': { env: {}, node: ['--single-threaded-gc'], doc: 'bin/serve.ts admission, V8 --single-threaded-gc (no parallel GC helpers to wait for)' },
   'posture-semi': { env: {}, node: ['--max-semi-space-size=64'], doc: 'bin/serve.ts admission, V8 --max-semi-space-size=64 (fewer scavenges)' },
   // Where its CPU goes: a V8 CPU profile written when it stops (BENCH_CPU_PROF_DIR, default the temp folder).
+  // Another checkout's posture (BENCH_BASELINE_DIR, e.g. a git worktree of the code before a change), in the same rounds.
+  'posture-baseline': { env: {}, doc: 'bin/serve.ts admission of the checkout in BENCH_BASELINE_DIR' },
   'posture-cpuprof': { env: {}, node: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? tmpdir()}`], doc: 'bin/serve.ts admission under V8 --cpu-prof' },
 };
+
+function baselineDir(): string {
+  const d = process.env.BENCH_BASELINE_DIR;
+  if (!d) throw new Error('posture-baseline needs BENCH_BASELINE_DIR: a checkout of the code to compare with (git worktree add <dir> <commit>)');
+  return d;
+}
 
 /** Starts a child and resolves with the port it reports (a JSON line with `port`). */
 function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<{ child: ChildProcess; port: number }> {
@@ -429,7 +440,7 @@ async function main(): Promise<void> {
       const started =
         POSTURES[t]
           ? await startChild(
-              [...(POSTURES[t].node ?? []), join(ROOT, 'bin/serve.ts'), 'admission'],
+              [...(POSTURES[t].node ?? []), join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'],
               { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...POSTURES[t].env },
               `${t} admission server`,
             )
