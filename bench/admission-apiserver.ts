@@ -265,27 +265,41 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promi
 // ---- the API server side -------------------------------------------------------------------------
 
 interface Api {
-  session: ClientHttp2Session;
   /** One request; resolves with the status once the whole reply is read. */
   call(method: string, path: string, body?: string, contentType?: string): Promise<{ status: number; body: string }>;
   close(): void;
 }
 
-/** An HTTP/2 client for the API server (one connection, multiplexed, as kubectl and client-go do). */
+/**
+ * An HTTP/2 client for the API server (one connection, multiplexed, as kubectl and client-go do).
+ * A connection the API server closes (GOAWAY, its idle timeout during a long warm-up) is opened
+ * again before the next request, as client-go does, instead of failing the run.
+ */
 async function apiClient(server: string, tls: { ca: string; cert: string; key: string }): Promise<Api> {
-  const session = h2connect(server, { ...tls });
-  await new Promise<void>((resolve, reject) => {
-    session.once('connect', () => resolve());
-    session.once('error', reject);
-  });
-  session.on('error', () => {});
+  const open = async (): Promise<ClientHttp2Session> => {
+    const s = h2connect(server, { ...tls });
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', () => resolve());
+      s.once('error', reject);
+    });
+    s.on('error', () => {});
+    return s;
+  };
+  let session = await open();
+  let reopening: Promise<ClientHttp2Session> | undefined;
+  const current = async (): Promise<ClientHttp2Session> => {
+    if (!session.closed && !session.destroyed) return session;
+    reopening ??= open().finally(() => (reopening = undefined));
+    session = await reopening;
+    return session;
+  };
   return {
-    session,
-    call(method, path, body, contentType = 'application/json') {
+    async call(method, path, body, contentType = 'application/json') {
+      const h2 = await current();
       return new Promise((resolve, reject) => {
         const headers: Record<string, string> = { ':method': method, ':path': path, accept: 'application/json' };
         if (body !== undefined) headers['content-type'] = contentType;
-        const s = session.request(headers, { endStream: body === undefined });
+        const s = h2.request(headers, { endStream: body === undefined });
         let status = 0;
         const chunks: Buffer[] = [];
         s.on('response', (h) => (status = Number(h[':status'])));
