@@ -1,5 +1,12 @@
-// Shared by the admission benchmarks: the database the Scorecard gate reads its score from.
+// Shared by the admission benchmarks: the database the Scorecard gate reads its score from, and
+// starting a server as a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Creates the database if missing, migrates it, and stores one repository with a passing score
@@ -37,3 +44,35 @@ export async function prepareBenchDatabase(url: string): Promise<void> {
   await db.destroy();
 }
 
+/** Starts a child and resolves with the port it reports (a JSON line with `port`). */
+export function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    // BENCH_SERVER_NODE_FLAGS (e.g. "--trace-deopt") are given to every server; with
+    // BENCH_SERVER_LOG_DIR each server's standard output is kept there, one file per target.
+    const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const child = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env, cwd: ROOT });
+    let out = '';
+    const onData = (c: Buffer) => {
+      out += c;
+      let nl: number;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        try {
+          const j = JSON.parse(line) as { port?: number };
+          if (typeof j.port === 'number' && j.port > 0) {
+            child.stdout!.off('data', onData);
+            if (process.env.BENCH_SERVER_LOG_DIR) child.stdout!.pipe(createWriteStream(join(process.env.BENCH_SERVER_LOG_DIR, `${what.replace(/[^a-z0-9-]+/gi, '_')}.log`)));
+            else child.stdout!.resume(); // keep draining its logs
+            resolve({ child, port: j.port });
+            return;
+          }
+        } catch {
+          /* not a JSON line */
+        }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${what} exited ${code} before listening`)));
+  });
+}

@@ -23,8 +23,8 @@
 // Rate 0 means one at a time (each request sent when the previous one returned), n requests per
 // target; at a rate, rate × seconds requests in all. Targets beyond posture and floor are what was
 // tried to go below the floor, and to find where posture's time goes (FLOORS, POSTURES, EXPERIMENTS).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as h2connect, createSecureServer, type ClientHttp2Session, type SecureServerOptions } from 'node:http2';
 import { createServer as httpsServer, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { prepareBenchDatabase } from './_admission.ts';
+import { prepareBenchDatabase, startChild } from './_admission.ts';
 import { median, percentile } from './_util.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -227,39 +227,6 @@ function baselineDir(): string {
   const d = process.env.BENCH_BASELINE_DIR;
   if (!d) throw new Error('posture-baseline needs BENCH_BASELINE_DIR: a checkout of the code to compare with (git worktree add <dir> <commit>)');
   return d;
-}
-
-/** Starts a child and resolves with the port it reports (a JSON line with `port`). */
-function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    // BENCH_SERVER_NODE_FLAGS (e.g. "--trace-deopt") are given to every server; with
-    // BENCH_SERVER_LOG_DIR each server's standard output is kept there, one file per target.
-    const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-    const child = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env, cwd: ROOT });
-    let out = '';
-    const onData = (c: Buffer) => {
-      out += c;
-      let nl: number;
-      while ((nl = out.indexOf('\n')) >= 0) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        try {
-          const j = JSON.parse(line) as { port?: number };
-          if (typeof j.port === 'number' && j.port > 0) {
-            child.stdout!.off('data', onData);
-            if (process.env.BENCH_SERVER_LOG_DIR) child.stdout!.pipe(createWriteStream(join(process.env.BENCH_SERVER_LOG_DIR, `${what.replace(/[^a-z0-9-]+/gi, '_')}.log`)));
-            else child.stdout!.resume(); // keep draining its logs
-            resolve({ child, port: j.port });
-            return;
-          }
-        } catch {
-          /* not a JSON line */
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${what} exited ${code} before listening`)));
-  });
 }
 
 // ---- the API server side -------------------------------------------------------------------------

@@ -18,14 +18,14 @@
 //
 //   node bench/admission-replay.ts [--rounds 9] [--n 400] [--warmup 3000] [--gap-us 1000]
 //                                  [--thrash-mib 32] [--targets posture,floor,floor-twin] [--reviews DIR]
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { selfSignedCertificate } from '../lib/up/tls.ts';
-import { prepareBenchDatabase } from './_admission.ts';
+import { prepareBenchDatabase, startChild } from './_admission.ts';
 import { median, percentile } from './_util.ts';
 
 const SELF_DIR = dirname(fileURLToPath(import.meta.url));
@@ -82,34 +82,6 @@ function cpuNs(pid: number): { main: number; all: number } {
     }
   }
   return { main, all };
-}
-
-function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<{ child: ChildProcess; port: number }> {
-  return new Promise((resolve, reject) => {
-    // BENCH_SERVER_NODE_FLAGS (e.g. "--perf-basic-prof" for perf) are given to every server.
-    const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
-    const child = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env, cwd: ROOT });
-    let out = '';
-    const onData = (c: Buffer) => {
-      out += c;
-      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
-        const line = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        try {
-          const j = JSON.parse(line) as { port?: number };
-          if (typeof j.port === 'number' && j.port > 0) {
-            child.stdout!.off('data', onData);
-            child.stdout!.resume();
-            return resolve({ child, port: j.port });
-          }
-        } catch {
-          /* not a JSON line */
-        }
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${what} exited ${code} before listening`)));
-  });
 }
 
 const thrash = Buffer.alloc(thrashMiB * 1024 * 1024);
