@@ -247,21 +247,44 @@ describeEachDatabase('dashboard', (ctx) => {
     const first = await refreshSnapshot(ctx.db, fc, t0);
     const at = (ms: number) => new Date(t0.getTime() + ms);
     const row = async () => (await ctx.db.raw('SELECT computed_at, refreshing_until, data FROM fleet_snapshot WHERE id = 1')).rows[0];
-    assert.deepEqual(await fleetSnapshot(ctx.db, fc, { now: at(30_000) }), first, 'fresh: served as is');
+    // The background refresh's own queries wait for `release`, so the claim is seen while it is
+    // held: unheld, a refresh on a fast database finished before the test read the row.
+    let release!: () => void;
+    let held = new Promise<void>((r) => (release = r));
+    const hold = () => (held = new Promise<void>((r) => (release = r)));
+    // A refresh's queries run one after another, so while held each refresh waits on one query.
+    let waiting = 0;
+    const gated = {
+      raw: (sql: string, bindings?: unknown[]) => {
+        if (sql.includes('fleet_snapshot')) return ctx.db.raw(sql, bindings as any);
+        waiting++;
+        return held.then(() => (waiting--, ctx.db.raw(sql, bindings as any)));
+      },
+    } as unknown as Db;
+    const released = async () => {
+      release();
+      for (let i = 0; i < 200 && (await row()).refreshing_until !== null; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    assert.deepEqual(await fleetSnapshot(gated, fc, { now: at(30_000) }), first, 'fresh: served as is');
     assert.equal((await row()).refreshing_until, null, 'no refresh started');
-    assert.deepEqual(await fleetSnapshot(ctx.db, fc, { now: at(120_000) }), first, 'stale: still served at once');
+    assert.deepEqual(await fleetSnapshot(gated, fc, { now: at(120_000) }), first, 'stale: still served at once');
     assert.ok((await row()).refreshing_until, 'one refresh claimed');
-    await fleetSnapshot(ctx.db, fc, { now: at(120_000) });
-    for (let i = 0; i < 200 && (await row()).refreshing_until !== null; i++) await new Promise((r) => setTimeout(r, 50));
+    const claim = String((await row()).refreshing_until);
+    assert.deepEqual(await fleetSnapshot(gated, fc, { now: at(120_000) }), first, 'a second caller meanwhile is served the stale one');
+    assert.equal(String((await row()).refreshing_until), claim, 'and claims nothing: the first claim holds');
+    assert.equal(waiting, 1, 'one refresh running, not two');
+    await released();
     assert.equal((await row()).refreshing_until, null, 'the background refresh finished and released its claim');
     assert.ok(new Date((await row()).computed_at).getTime() > t0.getTime(), 'and stored a new snapshot');
     // A snapshot that took 20 s is not refreshed two minutes later (ten times its cost is 200 s).
+    hold();
     await ctx.db.raw(`UPDATE fleet_snapshot SET computed_at = ?, data = jsonb_set(data, '{tookMs}', '20000') WHERE id = 1`, [t0]);
-    await fleetSnapshot(ctx.db, fc, { now: at(120_000) });
+    await fleetSnapshot(gated, fc, { now: at(120_000) });
     assert.equal((await row()).refreshing_until, null, 'not stale yet');
-    await fleetSnapshot(ctx.db, fc, { now: at(201_000) });
+    await fleetSnapshot(gated, fc, { now: at(201_000) });
     assert.ok((await row()).refreshing_until, 'stale after ten times its cost');
-    for (let i = 0; i < 200 && (await row()).refreshing_until !== null; i++) await new Promise((r) => setTimeout(r, 50));
+    await released();
+    assert.equal((await row()).refreshing_until, null, 'and released once refreshed');
   });
 
   test('gauges: repositories by state, by score, and the sweep, read at scrape time', async () => {
