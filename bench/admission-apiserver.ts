@@ -214,6 +214,8 @@ const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; d
   posture: { env: {}, doc: 'bin/serve.ts admission' },
   // TurboFan after V8's default 3,000 calls, not posture's 300 (POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS).
   'posture-v8defaults': { env: { POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS: '0' }, doc: "bin/serve.ts admission with V8's default TurboFan thresholds" },
+  // V8's memory reducer as V8 sets it, not as posture does (POSTURE_ADMISSION_REDUCE_MEMORY_WHEN_IDLE, lib/function/tiering.ts).
+  'posture-reducer': { env: { POSTURE_ADMISSION_REDUCE_MEMORY_WHEN_IDLE: 'true' }, doc: "bin/serve.ts admission with V8's memory reducer reducing memory (deoptimising the request path) when the server turns quiet" },
   // Does garbage collection explain what posture's request path costs under CPU contention?
   'posture-stgc': { env: {}, node: ['--single-threaded-gc'], doc: 'bin/serve.ts admission, V8 --single-threaded-gc (no parallel GC helpers to wait for)' },
   'posture-semi': { env: {}, node: ['--max-semi-space-size=64'], doc: 'bin/serve.ts admission, V8 --max-semi-space-size=64 (fewer scavenges)' },

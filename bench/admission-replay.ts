@@ -47,6 +47,8 @@ const reviewsDir = arg('reviews', join(SELF_DIR, 'fixtures', 'apiserver-reviews'
 const POSTURES: Record<string, Record<string, string>> = {
   posture: {},
   'posture-v8defaults': { POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS: '0' },
+  // V8's memory reducer as V8 sets it: its collections when the server turns quiet reduce memory, deoptimising the request path.
+  'posture-reducer': { POSTURE_ADMISSION_REDUCE_MEMORY_WHEN_IDLE: 'true' },
   // Another checkout's posture (BENCH_BASELINE_DIR, e.g. a git worktree of the code before a change), in the same rounds.
   'posture-baseline': {},
 };

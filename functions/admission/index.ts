@@ -8,7 +8,7 @@ import { scoresChangedSince } from '../../lib/db/scores.ts';
 import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
 import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
-import { optimizeAfter } from '../../lib/function/tiering.ts';
+import { keepOptimizedCode, optimizeAfter } from '../../lib/function/tiering.ts';
 
 const runtime = sharedDatabaseRuntime('admission');
 
@@ -46,9 +46,10 @@ export async function serve(): Promise<void> {
   // Before the first review: TurboFan sooner than V8's default (lib/function/tiering.ts). Only
   // here: the admission server lives for days; the other functions are Knative Services that scale
   // to zero, and in bench/pipeline.ts the sooner compiles cost the harvester more than they saved.
+  // And optimised code kept through V8's memory reducer's collections (same file).
   const config = loadConfig();
-  const v8 = optimizeAfter(config.admissionTurbofanAfterCalls);
-  if (v8.length > 0) admissionLogger(config).info({ v8 }, 'V8 compiles with TurboFan after fewer calls');
+  const v8 = [...optimizeAfter(config.admissionTurbofanAfterCalls), ...keepOptimizedCode(config.admissionReduceMemoryWhenIdle)];
+  if (v8.length > 0) admissionLogger(config).info({ v8 }, 'V8 flags of the admission server');
   const a = await sharedApp(config);
   const server = await a.serve();
   process.once('SIGTERM', () => {

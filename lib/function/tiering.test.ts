@@ -1,9 +1,9 @@
 // The flags, and that the Node this runs on honours them when they are set at run time.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { turbofanFlags } from './tiering.ts';
+import { KEEP_CODE_FLAGS, keepOptimizedCode, turbofanFlags } from './tiering.ts';
 
 test('turbofanFlags: both thresholds in V8 ratio, none for 0, refused when not a whole number', () => {
   const table: Array<[number, string[]]> = [
@@ -43,4 +43,72 @@ test('optimizeAfter(300): a function called 1,500 times is TurboFan code; with V
   assert.ok(applied.turbofan, `not TurboFan code after 1,500 calls with the threshold at 300 (status ${applied.status.toString(2)})`);
   const defaults = run(false);
   assert.ok(!defaults.turbofan, `already TurboFan code with V8's defaults (status ${defaults.status.toString(2)}): the test no longer tells them apart`);
+});
+
+// A child process optimises a function on objects JSON.parse makes from a context of its own (as
+// posture's parseJson does, lib/admission/protocol.ts; node:vm is also what lets Node 24's memory
+// reducer see a quiet process as quiet), then turns quiet: a call every 50 ms, no object kept.
+// V8's memory reducer collects about 8 s later; the child reports, after each collection the
+// reducer made (Node marks them "all external memory"), whether the function is still TurboFan
+// code. Measured on Node 24: with V8's defaults the first one deoptimises it ("embedded weak
+// objects cleared": the map it depends on was not retained); with KEEP_CODE_FLAGS it stays.
+const reducerChild = (apply: boolean) => `
+  const { keepOptimizedCode } = await import(${JSON.stringify(TIERING)});
+  const { runInNewContext } = await import('node:vm');
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  keepOptimizedCode(${!apply});
+  const parse = runInNewContext('JSON.parse');
+  const text = JSON.stringify({ uid: 'u', allowed: 1, code: 2 });
+  function read(o) { return o.uid.length + o.allowed + o.code; }
+  %PrepareFunctionForOptimization(read);
+  let s = 0;
+  for (let i = 0; i < 100; i++) s += read(parse(text));
+  %OptimizeFunctionOnNextCall(read);
+  s += read(parse(text));
+  const turbofan = () => (%GetOptimizationStatus(read) & (1 << 6)) !== 0;
+  const optimised = turbofan();
+  const after = [];
+  const done = () => { console.log(JSON.stringify({ optimised, after, s })); process.exit(0); };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.detail.kind !== constants.NODE_PERFORMANCE_GC_MAJOR || !(e.detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_ALL_EXTERNAL_MEMORY)) continue;
+      after.push(turbofan());
+      if (after.length === 2) done();
+    }
+  }).observe({ entryTypes: ['gc'] });
+  // A busy phase, then quiet.
+  let keep = [];
+  for (let i = 0; i < 300000; i++) { keep.push({ a: i, b: 'x' + i }); if (keep.length > 50000) keep = []; }
+  keep = null;
+  setInterval(() => { s += read(parse(text)); }, 50);
+  setTimeout(done, 40000);
+`;
+
+function runReducer(apply: boolean): Promise<{ optimised: boolean; after: boolean[] }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', reducerChild(apply)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => (out += d));
+    c.stderr.on('data', (d: Buffer) => (err += d));
+    c.on('error', reject);
+    c.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`child exited ${code}: ${err}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()!));
+    });
+  });
+}
+
+test("keepOptimizedCode: optimised code survives V8's memory reducer; with V8's defaults the reducer deoptimises it", { timeout: 60_000 }, async () => {
+  // Both children at once: each waits about 9 s for the reducer.
+  const [kept, defaults] = await Promise.all([runReducer(true), runReducer(false)]);
+  assert.ok(kept.optimised && defaults.optimised, 'the function was not TurboFan code to begin with');
+  assert.ok(defaults.after.length > 0, "the memory reducer did not collect within 40 s with V8's defaults: the test no longer exercises it");
+  assert.equal(defaults.after[0], false, "V8's defaults kept the code through the reducer's collection: the test no longer tells them apart");
+  assert.ok(kept.after.length > 0, 'the memory reducer did not collect within 40 s with KEEP_CODE_FLAGS');
+  assert.deepEqual(kept.after, kept.after.map(() => true), `deoptimised by the reducer's collection with ${KEEP_CODE_FLAGS.join(' ')}`);
+});
+
+test('keepOptimizedCode(true) applies nothing (V8 reduces memory as it would)', () => {
+  assert.deepEqual(keepOptimizedCode(true), []);
 });

@@ -27,3 +27,24 @@ export function optimizeAfter(calls: number): string[] {
   for (const f of flags) setFlagsFromString(f);
   return flags;
 }
+
+// Optimised code is kept through V8's memory reducer. The reducer collects garbage once a busy
+// process turns quiet (its allocation rate falls) and, by default, with "reduce memory footprint"
+// set, where the collector stops retaining maps only a transition tree still holds. The maps of a
+// review's objects are such maps between two reviews, and optimised code depends on them: every
+// function of the request path is deoptimised and must be compiled again, which, measured on the
+// admission server (bench/admission-replay.ts), cost 1.3-1.9x the bare server's CPU per review for
+// the rounds after it. On Node 24 the reducer sees a quiet process as quiet only if the process
+// has allocated on V8's C++ heap, which `node:vm` does and posture's parseJson realm uses (see
+// lib/admission/protocol.ts); without it, its watchdog still runs one 100 s after a full GC. With
+// this flag its collections are ordinary full ones: they free what is dead and keep the maps (the
+// heap still shrinks; pages stay pooled for reuse). V8 reads it when the reducer starts a
+// collection, so setting it at run time is enough (tiering.test.ts proves it).
+export const KEEP_CODE_FLAGS: readonly string[] = Object.freeze(['--no-memory-reducer-favors-memory']);
+
+/** Applies KEEP_CODE_FLAGS to this process's V8 unless `reduceMemory`; returns the flags applied. */
+export function keepOptimizedCode(reduceMemory: boolean): string[] {
+  if (reduceMemory) return [];
+  for (const f of KEEP_CODE_FLAGS) setFlagsFromString(f);
+  return [...KEEP_CODE_FLAGS];
+}
