@@ -53,6 +53,16 @@ export function protectedNames(patterns: readonly string[]): NameMatcher {
   }
   const others = joined(rest, compiled.filter((_, i) => !LITERAL.test(patterns[i])));
   if (exact.size === 0 && prefixes.length === 0) return others;
+  // Only names and prefixes (the defaults): no expression runs for a name none of them matches.
+  if (rest.length === 0) {
+    return {
+      test(name: string): boolean {
+        if (exact.has(name)) return true;
+        for (let i = 0; i < prefixes.length; i++) if (name.startsWith(prefixes[i])) return true;
+        return false;
+      },
+    };
+  }
   return {
     test(name: string): boolean {
       if (exact.has(name)) return true;
