@@ -32,9 +32,9 @@ export function optimizeAfter(calls: number): string[] {
 // process turns quiet (its allocation rate falls) and, by default, with "reduce memory footprint"
 // set, where the collector stops retaining maps only a transition tree still holds. The maps of a
 // review's objects are such maps between two reviews, and optimised code depends on them: every
-// function of the request path is deoptimised and must be compiled again, which, measured on the
-// admission server (bench/admission-replay.ts), cost 1.3-1.9x the bare server's CPU per review for
-// the rounds after it. On Node 24 the reducer sees a quiet process as quiet only if the process
+// function of the request path is deoptimised and must be compiled again: measured on the
+// admission server (bench/admission-replay.ts), 1.2-1.4x the bare server's main-thread CPU per
+// review, 1.5-1.9x with the compiler's threads, in the minute after it. On Node 24 the reducer sees a quiet process as quiet only if the process
 // has allocated on V8's C++ heap, which `node:vm` does and posture's parseJson realm uses (see
 // lib/admission/protocol.ts); without it, its watchdog still runs one 100 s after a full GC. With
 // this flag its collections are ordinary full ones: they free what is dead and keep the maps (the
