@@ -151,8 +151,10 @@ test('a certificate rotated on disk is served without a restart; a half-written 
     assert.ok(Date.now() < deadline, 'rotated certificate not served within 5 s');
     await new Promise((r) => setTimeout(r, 100));
   }
+  assert.equal(server.reloadTls(), 'unchanged', 'the same files again are not a reload');
   writeFileSync(certFile, 'garbage');
   assert.equal(server.reloadTls(), 'invalid');
+  assert.equal(server.reloadTls(), 'invalid', 'the same bad files stay refused');
   assert.equal(await servedCommonName(), 'admission-rotated');
   const review = admissionReview({ operation: 'CREATE', object: object('ConfigMap', 'c'), uid: 'after-rotation' });
   assert.equal(JSON.parse((await call('/simple', JSON.stringify(review))).body).response.uid, 'after-rotation');
