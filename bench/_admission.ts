@@ -1,12 +1,26 @@
 // Shared by the admission benchmarks: the database the Scorecard gate reads its score from, and
 // starting a server as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * What the admission benchmarks start from: the database (DATABASE_URL, default
+ * postgres://postgres@127.0.0.1:5432/posture_bench_apiserver, prepared as below), a temporary
+ * folder (the caller removes it) and a self-signed serving certificate in it.
+ */
+export async function admissionBench(name: string): Promise<{ databaseUrl: string; dir: string; certFile: string; keyFile: string }> {
+  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/posture_bench_apiserver';
+  const dir = mkdtempSync(join(tmpdir(), `posture-bench-${name}-`));
+  await prepareBenchDatabase(databaseUrl);
+  const { selfSignedCertificate } = await import('../lib/up/tls.ts');
+  const { certFile, keyFile } = await selfSignedCertificate(join(dir, 'tls'));
+  return { databaseUrl, dir, certFile, keyFile };
+}
 
 /**
  * Creates the database if missing, migrates it, and stores one repository with a passing score

@@ -1,5 +1,11 @@
-// Helpers shared by benchmarks: medians, process memory sampling.
-import { readFileSync } from 'node:fs';
+// Helpers shared by benchmarks: arguments, medians, process memory and CPU sampling.
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** The value after `--name` on the command line, or `fallback`. */
+export function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+}
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -52,4 +58,20 @@ export function machineCpu(): { busy: number; total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   const total = f.slice(0, 8).reduce((a, b) => a + b, 0) * 10;
   return { busy: total - (f[3] + f[4]) * 10, total };
+}
+
+/** CPU time (ns) a process has used so far, from each thread's schedstat in /proc: its main thread, and all its threads. */
+export function threadsCpuNs(pid: number): { main: number; all: number } {
+  let all = 0;
+  let main = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      all += ns;
+      if (tid === String(pid)) main = ns;
+    } catch {
+      /* a thread that ended */
+    }
+  }
+  return { main, all };
 }

@@ -34,16 +34,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { prepareBenchDatabase, startChild } from './_admission.ts';
-import { median, percentile } from './_util.ts';
+import { arg, median, percentile } from './_util.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = join(dirname(SELF), '..');
 const TARGET_LABEL = 'bench.posture.dev/target';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 
 // ---- floor servers (child processes) -----------------------------------------------------------
 

@@ -12,20 +12,14 @@
 //
 //   node bench/admission-idle.ts [--settle 45] [--rounds 3] [--seconds 20] [--targets defaults,tls-hourly,refresh-hourly,quiet]
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selfSignedCertificate } from '../lib/up/tls.ts';
-import { prepareBenchDatabase, startChild } from './_admission.ts';
-import { median } from './_util.ts';
+import { admissionBench, startChild } from './_admission.ts';
+import { arg, median, threadsCpuNs } from './_util.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const settle = Number(arg('settle', '45'));
 const rounds = Number(arg('rounds', '3'));
 const seconds = Number(arg('seconds', '20'));
@@ -41,29 +35,13 @@ const TARGETS: Record<string, { env: Record<string, string>; doc: string }> = {
   baseline: { env: {}, doc: 'bin/serve.ts admission of the checkout in BENCH_BASELINE_DIR, defaults' },
 };
 
-/** CPU time (ns) of all a process's threads so far. */
-function cpuNs(pid: number): number {
-  let all = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      all += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      /* a thread that ended */
-    }
-  }
-  return all;
-}
-
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 async function main(): Promise<void> {
   for (const t of targets) if (!(t in TARGETS)) throw new Error(`unknown target ${t}; have ${Object.keys(TARGETS).join(', ')}`);
-  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/posture_bench_apiserver';
-  const dir = mkdtempSync(join(tmpdir(), 'posture-bench-idle-'));
+  const { databaseUrl, dir, certFile, keyFile } = await admissionBench('idle');
   const children: ChildProcess[] = [];
   try {
-    await prepareBenchDatabase(databaseUrl);
-    const { certFile, keyFile } = await selfSignedCertificate(join(dir, 'tls'));
     const pids = new Map<string, number>();
     for (const t of targets) {
       const root = t === 'baseline' ? process.env.BENCH_BASELINE_DIR : ROOT;
@@ -78,11 +56,11 @@ async function main(): Promise<void> {
     await sleep(settle);
     const perTarget = new Map(targets.map((t) => [t, [] as number[]]));
     for (let round = 0; round < rounds; round++) {
-      const before = new Map(targets.map((t) => [t, cpuNs(pids.get(t)!)]));
+      const before = new Map(targets.map((t) => [t, threadsCpuNs(pids.get(t)!).all]));
       const t0 = process.hrtime.bigint();
       await sleep(seconds);
       const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
-      for (const t of targets) perTarget.get(t)!.push((cpuNs(pids.get(t)!) - before.get(t)!) / 1000 / wallS);
+      for (const t of targets) perTarget.get(t)!.push((threadsCpuNs(pids.get(t)!).all - before.get(t)!) / 1000 / wallS);
     }
     for (const t of targets) {
       const xs = perTarget.get(t)!;

@@ -19,22 +19,16 @@
 //   node bench/admission-replay.ts [--rounds 9] [--n 400] [--warmup 3000] [--gap-us 1000]
 //                                  [--thrash-mib 32] [--targets posture,floor,floor-twin] [--reviews DIR]
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selfSignedCertificate } from '../lib/up/tls.ts';
-import { prepareBenchDatabase, startChild } from './_admission.ts';
-import { median, percentile } from './_util.ts';
+import { admissionBench, startChild } from './_admission.ts';
+import { arg, median, percentile, threadsCpuNs } from './_util.ts';
 
 const SELF_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(SELF_DIR, '..');
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
-}
 const rounds = Number(arg('rounds', '9'));
 const n = Number(arg('n', '400'));
 const warmup = Number(arg('warmup', '3000'));
@@ -70,22 +64,6 @@ const reviews: Captured[] = readdirSync(reviewsDir)
   .map((f) => JSON.parse(readFileSync(join(reviewsDir, f), 'utf8')) as Captured);
 if (reviews.length === 0) throw new Error(`no reviews in ${reviewsDir}`);
 
-/** CPU time (ns) a process has used so far: its main thread, and all its threads. */
-function cpuNs(pid: number): { main: number; all: number } {
-  let all = 0;
-  let main = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      all += ns;
-      if (tid === String(pid)) main = ns;
-    } catch {
-      /* a thread that ended */
-    }
-  }
-  return { main, all };
-}
-
 const thrash = Buffer.alloc(thrashMiB * 1024 * 1024);
 let thrashByte = 0;
 /** Writes one byte per cache line of a buffer larger than the caches. */
@@ -97,12 +75,9 @@ function evictCaches(): void {
 const sleep = (us: number) => new Promise((r) => setTimeout(r, Math.max(1, Math.round(us / 1000))));
 
 async function main(): Promise<void> {
-  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/posture_bench_apiserver';
-  const dir = mkdtempSync(join(tmpdir(), 'posture-bench-replay-'));
+  const { databaseUrl, dir, certFile, keyFile } = await admissionBench('replay');
   const children: ChildProcess[] = [];
   try {
-    await prepareBenchDatabase(databaseUrl);
-    const { certFile, keyFile } = await selfSignedCertificate(join(dir, 'tls'));
     const ca = readFileSync(certFile);
     const servers = new Map<string, { pid: number; port: number; agent: Agent }>();
     for (const t of targets) {
@@ -152,7 +127,7 @@ async function main(): Promise<void> {
       for (let round = 0; round < rounds; round++) {
         const cycle = round % 2 === 0 ? targets : [...targets].reverse();
         const lat = new Map(targets.map((t) => [t, [] as number[]]));
-        const before = new Map(targets.map((t) => [t, cpuNs(servers.get(t)!.pid)]));
+        const before = new Map(targets.map((t) => [t, threadsCpuNs(servers.get(t)!.pid)]));
         for (let i = 0; i < n * targets.length; i++) {
           const t = cycle[i % cycle.length];
           if (thrashMiB > 0) evictCaches();
@@ -160,7 +135,7 @@ async function main(): Promise<void> {
           lat.get(t)!.push(await send(t, mine[Math.floor(i / targets.length) % mine.length]));
         }
         for (const t of targets) {
-          const a = cpuNs(servers.get(t)!.pid);
+          const a = threadsCpuNs(servers.get(t)!.pid);
           const b = before.get(t)!;
           const m = perTarget.get(t)!;
           m.main.push((a.main - b.main) / n / 1000);
