@@ -91,6 +91,7 @@ test('protected-namespaces: the generated match condition skips exempt callers',
 });
 
 test('protectedNames: the matcher matches exactly the names one of the patterns matches', () => {
+  const literal = (p: string) => /^\^[a-z0-9-]+(\$|\.\*)?$/.test(p);
   // kind: how the patterns are matched. literal: a set and prefixes, no expression; joined: one
   // expression; one-by-one: the patterns in turn.
   const table: Array<{ patterns: string[]; match: string[]; miss: string[]; kind: 'literal' | 'joined' | 'one-by-one' }> = [
@@ -110,14 +111,14 @@ test('protectedNames: the matcher matches exactly the names one of the patterns 
   ];
   for (const c of table) {
     const r = protectedNames(c.patterns);
-    const kind = r instanceof RegExp ? 'joined' : c.patterns.every((p) => !/^\^[a-z0-9-]+(\$|\.\*)?$/.test(p)) ? 'one-by-one' : 'literal';
+    const kind = r instanceof RegExp ? 'joined' : c.patterns.every((p) => !literal(p)) ? 'one-by-one' : 'literal';
     assert.equal(kind, c.kind, `${c.patterns}: ${kind}`);
     const reference = (n: string) => c.patterns.some((p) => new RegExp(p).test(n));
     for (const n of c.match) assert.ok(r.test(n) && reference(n), `${c.patterns} should match ${JSON.stringify(n)}`);
     for (const n of c.miss) assert.ok(!r.test(n) && !reference(n), `${c.patterns} should not match ${JSON.stringify(n)}`);
     // Names and prefixes only: no expression runs, for a match or a miss (a review's name is
     // usually a miss, and an expression's code is more to fetch with cold caches).
-    if (c.kind === 'literal' && c.patterns.every((p) => /^\^[a-z0-9-]+(\$|\.\*)?$/.test(p))) {
+    if (c.kind === 'literal' && c.patterns.every(literal)) {
       const exec = RegExp.prototype.exec;
       let runs = 0;
       RegExp.prototype.exec = function (this: RegExp, s: string) {

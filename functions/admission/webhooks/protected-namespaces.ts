@@ -51,23 +51,14 @@ export function protectedNames(patterns: readonly string[]): NameMatcher {
     else if (m[2] === '$') exact.add(m[1]);
     else prefixes.push(m[1]);
   }
-  const others = joined(rest, compiled.filter((_, i) => !LITERAL.test(patterns[i])));
-  if (exact.size === 0 && prefixes.length === 0) return others;
+  if (exact.size === 0 && prefixes.length === 0) return joined(rest, compiled);
   // Only names and prefixes (the defaults): no expression runs for a name none of them matches.
-  if (rest.length === 0) {
-    return {
-      test(name: string): boolean {
-        if (exact.has(name)) return true;
-        for (let i = 0; i < prefixes.length; i++) if (name.startsWith(prefixes[i])) return true;
-        return false;
-      },
-    };
-  }
+  const others = rest.length > 0 ? joined(rest, compiled.filter((_, i) => !LITERAL.test(patterns[i]))) : undefined;
   return {
     test(name: string): boolean {
       if (exact.has(name)) return true;
       for (let i = 0; i < prefixes.length; i++) if (name.startsWith(prefixes[i])) return true;
-      return others.test(name);
+      return others !== undefined && others.test(name);
     },
   };
 }
