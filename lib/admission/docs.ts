@@ -124,7 +124,7 @@ function rulesText(d: WebhookDeclaration<any, any>): string {
     .join('; ');
 }
 
-/** The Markdown page (docs/webhooks.md). */
+/** The Markdown page (docs/operate/webhooks.md). */
 export function docsMarkdown(registry: Registry<any>, config: Config): string {
   const out: string[] = [
     '# Admission webhooks',

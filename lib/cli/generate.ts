@@ -1,8 +1,9 @@
-// `posture generate`: rewrites every generated file (the README's sections, the webhook
-// configurations in knative/base/webhooks/ and their docs). `--check` fails instead when one is stale.
+// `posture generate`: rewrites every generated file (the generated sections of docs/, such as the
+// configuration table in docs/operate/configuration.md, the webhook configurations in
+// knative/base/webhooks/ and their docs). `--check` fails instead when one is stale.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { renderReadme } from '../config/readme.ts';
+import { GENERATED_SECTIONS, renderGeneratedSections } from '../config/docs.ts';
 import { renderWebhookOutputs } from './webhooks.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 
@@ -18,7 +19,8 @@ function read(path: string): string | undefined {
 
 /** Every generated file, path (from the repository root) → the content it must have. */
 export async function renderGeneratedFiles(): Promise<Map<string, string>> {
-  const out = new Map<string, string>([['README.md', renderReadme(read('README.md') ?? '')]]);
+  const out = new Map<string, string>();
+  for (const path of Object.keys(GENERATED_SECTIONS)) out.set(path, renderGeneratedSections(path, read(path) ?? ''));
   for (const [path, text] of await renderWebhookOutputs()) out.set(path, text);
   return out;
 }
@@ -34,7 +36,7 @@ export const commands: Command[] = [
   {
     words: ['generate'],
     usage: 'generate [--check]',
-    summary: 'regenerate the README configuration table (and other generated files)',
+    summary: 'regenerate the generated files: the configuration table in docs/, the webhook YAML and docs',
     async run(args, io) {
       const check = args.includes('--check');
       if (args.some((a) => a !== '--check')) throw new UsageError(`unexpected argument ${JSON.stringify(args.find((a) => a !== '--check'))}`);

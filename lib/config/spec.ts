@@ -1,5 +1,5 @@
 // The single source of truth for posture's settings: the loader, the ajv schema and the
-// README's configuration table are all derived from this list.
+// configuration table in docs/operate/configuration.md are all derived from this list.
 
 export type SettingType = 'string' | 'integer' | 'number' | 'boolean' | 'list' | 'enum' | 'url' | 'regex-list';
 

@@ -340,7 +340,7 @@ test('subresources no longer bypass protected-objects and protected-namespaces',
   assert.equal(viaFinalize.status, 403, JSON.stringify(viaFinalize.body));
   assert.equal(viaFinalize.body.message, denial('protected-namespaces', policyLabelMessage('posture.dev/min-score')));
   assert.equal((await call(admin, 'GET', `/api/v1/namespaces/${teamNs}`)).body.metadata.labels['posture.dev/min-score'], undefined);
-  // pods/eviction is deliberately not judged (docs/webhooks.md: drains; a PodDisruptionBudget bounds it).
+  // pods/eviction is deliberately not judged (docs/operate/webhooks.md: drains; a PodDisruptionBudget bounds it).
   const evict = await call(mallory, 'POST', `${pod}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'guarded', namespace: teamNs } });
   assert.equal(evict.status, 201, JSON.stringify(evict.body));
   assert.ok((await call(admin, 'GET', pod)).body.metadata.deletionTimestamp, 'evicted: terminating');
