@@ -9,7 +9,7 @@ import { capWarnings, peekReview } from './protocol.ts';
 import { Registry } from './registry.ts';
 import { admissionReview, anonymous, object, user, WebhookTester } from './testing.ts';
 import type { Enforcement, Verdict, WebhookDeclaration } from './types.ts';
-import { Allowed, Denied, Errored, Warned } from './verdict.ts';
+import { Allowed, Denied, Undecided, Warned } from './verdict.ts';
 
 const config = defaultConfig();
 
@@ -45,8 +45,8 @@ test('verdicts become responses by enforcement and failure policy', async (t) =>
     { name: 'allowed with warnings', verdict: () => Warned('careful'), allowed: true, warning: /^careful$/, outcome: 'allowed' },
     { name: 'exception under Fail denies 500', verdict: () => { throw new Error('boom'); }, allowed: false, code: 500, message: /could not decide.*Fail: webhook h failed: boom/, outcome: 'error-denied' },
     { name: 'exception under Ignore admits with a warning', verdict: () => { throw new Error('boom'); }, failurePolicy: 'Ignore', allowed: true, warning: /could not decide.*boom/, outcome: 'error-allowed' },
-    { name: 'Errored under Fail keeps its code', verdict: () => Errored('db down', 503), allowed: false, code: 503, message: /db down/, outcome: 'error-denied' },
-    { name: 'Errored under Ignore admits', verdict: () => Errored('db down', 503), failurePolicy: 'Ignore', allowed: true, warning: /db down/, outcome: 'error-allowed' },
+    { name: 'Undecided under Fail keeps its code', verdict: () => Undecided('db down', 503), allowed: false, code: 503, message: /db down/, outcome: 'error-denied' },
+    { name: 'Undecided under Ignore admits', verdict: () => Undecided('db down', 503), failurePolicy: 'Ignore', allowed: true, warning: /db down/, outcome: 'error-allowed' },
     { name: 'errors never deny under warn', verdict: () => { throw new Error('boom'); }, enforcement: 'warn', allowed: true, warning: /boom/, outcome: 'error-allowed' },
     { name: 'not a verdict is an error', verdict: () => 42 as unknown as Verdict, allowed: false, code: 500, message: /not a verdict/, outcome: 'error-denied' },
   ];

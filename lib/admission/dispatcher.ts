@@ -9,7 +9,7 @@ import { UNAUTHENTICATED_GROUP, type Webhook, type WebhookEntry } from './define
 import { capWarnings, parseJson, parseReview, peekReview, reviewBody } from './protocol.ts';
 import type { Registry } from './registry.ts';
 import type { AdmissionRequest, AdmissionResponse, ReviewApiVersion, Verdict } from './types.ts';
-import { Errored } from './verdict.ts';
+import { Undecided } from './verdict.ts';
 
 export interface HttpRequestLike {
   method: string;
@@ -158,7 +158,7 @@ export class Dispatcher<S> {
     let response: AdmissionResponse;
     if (parsed.kind === 'malformed') {
       failures.labels(route.webhook.name, 'malformed').inc();
-      response = this.#finish(route, parsed.uid, Errored(`malformed AdmissionReview: ${parsed.problem}`, 400), undefined, true);
+      response = this.#finish(route, parsed.uid, Undecided(`malformed AdmissionReview: ${parsed.problem}`, 400), undefined, true);
     } else {
       response = this.#decide(route, parsed.request);
     }
@@ -179,7 +179,7 @@ export class Dispatcher<S> {
     const problem = `the AdmissionReview is larger than the server's limit of ${limit} bytes (admissionMaxBodyBytes)`;
     if (!peek) return text(413, problem);
     failures.labels(route.webhook.name, 'too-large').inc();
-    const response = this.#finish(route, peek.uid, Errored(problem, 413), undefined, true);
+    const response = this.#finish(route, peek.uid, Undecided(problem, 413), undefined, true);
     return { statusCode: 200, headers: JSON_HEADERS, body: reviewBody(peek.apiVersion, response) };
   }
 
@@ -199,7 +199,7 @@ export class Dispatcher<S> {
     } catch (err) {
       failures.labels(webhook.name, 'exception').inc();
       this.#logger.error({ webhook: webhook.name, uid: request.uid, err }, 'webhook threw; deciding by its failurePolicy');
-      verdict = Errored(`webhook ${webhook.name} failed: ${message(err)}`, 500);
+      verdict = Undecided(`webhook ${webhook.name} failed: ${message(err)}`, 500);
     }
     if (verdict.error) failures.labels(webhook.name, 'unavailable').inc();
     return this.#finish(route, request.uid, verdict, request, false);

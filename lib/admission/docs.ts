@@ -138,7 +138,7 @@ export function docsMarkdown(registry: Registry<any>, config: Config): string {
       'Defaults below are those of an unconfigured install.',
     '',
     '**Adding a webhook** is adding one file: `functions/admission/webhooks/<name>.ts` with `export default defineWebhook({...})` ' +
-      '(name, path, rules, failurePolicy, timeoutSeconds, enforcement, exemptions, doc, and a pure `authorize(request, context)` returning `Allowed()`, `Denied(message)`, `Errored(message)` or `Warned(...)`), ' +
+      '(name, path, rules, failurePolicy, timeoutSeconds, enforcement, exemptions, doc, and a pure `authorize(request, context)` returning `Allowed()`, `Denied(message)`, `Undecided(message)` (its failurePolicy answers) or `Warned(...)`), ' +
       'table tests beside it in `<name>.test.ts` using `WebhookTester` from `lib/admission/testing.ts`, then `npm run generate:webhooks`. ' +
       'The registry finds the file; tests fail if it is not a valid webhook, if its name or path is taken (naming both files), if its doc disagrees with its data, or if the generated files are stale. ' +
       'Try it offline with `posture admission review <name> review.json`.',

@@ -89,9 +89,9 @@ export interface AdmissionReviewResponse {
 }
 
 /**
- * What `authorize` returns. `error` marks a verdict the webhook could not reach (a dependency was
- * missing, the request was malformed): the framework then decides by the webhook's failurePolicy,
- * exactly as for an exception.
+ * What `authorize` returns. `error` (Undecided sets it) marks a verdict the webhook could not
+ * reach (a dependency was missing, the request was malformed): the framework then decides by the
+ * webhook's failurePolicy, exactly as for an exception.
  */
 export interface Verdict {
   allowed: boolean;
