@@ -86,9 +86,10 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     // posture's AdmissionServer and dispatcher with the shipped webhooks, in a bare process: no
     // database, no logger, nothing but the request path.
     const { createAdmissionApp } = await import('../lib/admission/app.ts');
+    const { WEBHOOKS_DIR } = await import('../functions/admission/webhooks-dir.ts');
     const { defaultConfig } = await import('../lib/config/index.ts');
     const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
-    const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+    const app = await createAdmissionApp({ config: defaultConfig(), webhooksDir: WEBHOOKS_DIR, scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
     if (variant === 'posture-warm') {
       const { admissionReview, object, user } = await import('../lib/admission/testing.ts');
       const ns = (i: number) => object('Namespace', `warm-${i}`, { labels: { team: 'a' } });
@@ -120,10 +121,11 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     const { AdmissionServer } = await import('../lib/admission/server.ts');
     const { parseReview, reviewBody } = await import('../lib/admission/protocol.ts');
     const { createAdmissionApp } = await import('../lib/admission/app.ts');
+    const { WEBHOOKS_DIR } = await import('../functions/admission/webhooks-dir.ts');
     const { defaultConfig } = await import('../lib/config/index.ts');
     const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
     // The same registry and score cache as posture-lib (the gate's decision reads the cache).
-    const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+    const app = await createAdmissionApp({ config: defaultConfig(), webhooksDir: WEBHOOKS_DIR, scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
     const registry = app.registry;
     const json = { 'content-type': 'application/json' };
     const dispatch = (req: { path: string; body: unknown }) => {

@@ -8,6 +8,7 @@ import { scoresChangedSince } from '../../lib/db/scores.ts';
 import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
 import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
+import { WEBHOOKS_DIR } from './webhooks-dir.ts';
 import { keepOptimizedCode, optimizeAfter } from '../../lib/function/tiering.ts';
 
 const runtime = sharedDatabaseRuntime('admission');
@@ -31,7 +32,7 @@ const admissionLogger = (config: Config): Logger => (logger ??= createLogger({ l
 function sharedApp(config?: Config): Promise<AdmissionApp> {
   app ??= (async () => {
     const c = config ?? loadConfig();
-    return createAdmissionApp({ config: c, scoreFeed: databaseScoreFeed, logger: admissionLogger(c) });
+    return createAdmissionApp({ config: c, scoreFeed: databaseScoreFeed, logger: admissionLogger(c), webhooksDir: WEBHOOKS_DIR });
   })().catch((err) => {
     app = undefined;
     throw err;
