@@ -133,10 +133,6 @@ export const settings = [
     doc: 'Largest AdmissionReview the admission server reads (an UPDATE carries the object twice; the API server accepts 3 MiB objects).' },
   { key: 'tlsReloadSeconds', env: 'POSTURE_TLS_RELOAD_SECONDS', type: 'integer', default: 10, minimum: 1, maximum: 3600,
     doc: 'How often the admission server re-reads its certificate and key (it also watches them), so rotation needs no restart.' },
-  { key: 'admissionTurbofanAfterCalls', env: 'POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS', type: 'integer', default: 300, minimum: 0, maximum: 100000,
-    doc: 'Calls after which V8 compiles a function with TurboFan in the admission server\'s process (`bin/serve.ts admission`; V8\'s default is 3,000), so a server answering one review at a time runs optimised code soon after it starts; 0 keeps V8\'s defaults. The other functions keep them.' },
-  { key: 'admissionReduceMemoryWhenIdle', env: 'POSTURE_ADMISSION_REDUCE_MEMORY_WHEN_IDLE', type: 'boolean', default: false,
-    doc: 'Let V8\'s memory reducer, which collects garbage when the admission server turns quiet, shrink the heap as far as it can (V8\'s default), which throws away the optimised code of the request path; false (the default): its collections are ordinary ones that keep that code, and freed pages stay pooled for reuse.' },
 
   // Serving
   { key: 'port', env: 'PORT', type: 'integer', default: 8080, minimum: 0, maximum: 65535,
