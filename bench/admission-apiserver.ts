@@ -202,7 +202,7 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
   'posture-warm': { doc: 'posture-lib after 20,000 reviews dispatched in-process before it listens (BENCH_WARM_REVIEWS): is the gap V8 still compiling?' },
   'posture-lib': { doc: "posture's AdmissionServer + dispatcher + shipped webhooks in a bare process (no database, no logger)" },
   'floor-loaded': { doc: 'the floor in a process that loaded all the modules of bin/serve.ts admission' },
-  // JSON.parse from a V8 context of its own, as posture's dispatcher parses reviews (lib/admission/protocol.ts).
+  // JSON.parse from a V8 context of its own, as posture's dispatcher parses reviews (lib/admission/json-realm.ts).
   'floor-realm': { doc: "the floor, its JSON.parse from a context of its own (vm.runInNewContext('JSON.parse'))" },
   'floor-loaded-realm': { doc: 'floor-loaded, its JSON.parse from a context of its own' },
 };

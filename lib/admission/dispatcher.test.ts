@@ -84,7 +84,7 @@ test('protocol: answers in the version asked, 200 with the uid, HTTP errors only
     ['GET', { method: 'GET', path: '/h', contentType: 'application/json', body: '' }, 405, /POST/],
     ['content type', { method: 'POST', path: '/h', contentType: 'text/plain', body: good('admission.k8s.io/v1') }, 415, /application\/json/],
     ['no content type', { method: 'POST', path: '/h', contentType: undefined, body: good('admission.k8s.io/v1') }, 415, /application\/json/],
-    // The parser's own message, as JSON.parse words it (its error comes from another context: protocol.ts's parseJson).
+    // The parser's own message, as JSON.parse words it (its error comes from another context: json-realm.ts).
     ['bad JSON', { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":' }, 400, /^the body is not JSON: Unexpected end of JSON input\n$/],
     ['bad JSON, bytes', { method: 'POST', path: '/h', contentType: 'application/json', body: Buffer.from('{"kind" 1}') }, 400, /^the body is not JSON: Expected ':' after property name/],
     ['content type with parameters, other case', { method: 'POST', path: '/h', contentType: 'Application/JSON; charset=utf-8', body: '[]' }, 400, /not a JSON object/],

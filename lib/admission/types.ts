@@ -44,7 +44,7 @@ export interface KubeObject {
 
 /**
  * The `request` of an AdmissionReview after the framework checked its shape. Its objects are plain
- * JSON data parsed in a V8 context of their own (lib/admission/protocol.ts's parseJson): test them
+ * JSON data parsed in a V8 context of their own (lib/admission/json-realm.ts): test them
  * with typeof and Array.isArray, never `instanceof Object`, and compare them by value
  * (node:assert's deepStrictEqual also compares prototypes, which differ).
  */
