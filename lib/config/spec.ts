@@ -121,7 +121,7 @@ export const settings = [
   { key: 'gateUnknown', env: 'POSTURE_GATE_UNKNOWN', type: 'enum', default: 'warn', values: ['allow', 'warn', 'deny'],
     doc: 'What the gate does with a repository it has no score for.' },
   { key: 'gateCacheSize', env: 'POSTURE_GATE_CACHE_SIZE', type: 'integer', default: 100000, minimum: 1, maximum: 10000000,
-    doc: 'Repositories the gate\'s score index is sized for at start. It holds every repository\'s latest score whatever this says (about 70 bytes each, 70 MiB a million: see bench/admission.ts) and grows past it; nothing is evicted.' },
+    doc: 'Repositories the gate\'s score index is sized for at start. It holds every repository\'s latest score whatever this says and grows past it; nothing is evicted (`node bench/admission.ts --in-process` prints the memory per repository, sized for a million and at this default).' },
   { key: 'gateRefreshSeconds', env: 'POSTURE_GATE_REFRESH_SECONDS', type: 'integer', default: 30, minimum: 1, maximum: 3600,
     doc: 'How often the gate reloads scores from the database; older than 10 times this, the cache counts as stale.' },
   { key: 'tlsCertFile', env: 'POSTURE_TLS_CERT_FILE', type: 'string',
