@@ -33,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { BENCH_V8_DEFAULTS_ENV, TURBOFAN_AFTER_CALLS, TURBOFAN_FLAGS } from '../lib/admission/v8-flags.ts';
 import { prepareBenchDatabase, startChild } from './_admission.ts';
 import { arg, median, percentile } from './_util.ts';
 
@@ -71,8 +72,8 @@ const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureSer
   'floor-twin': { doc: 'a second, identical node:https floor (A/A: the spread of the method itself)' },
   // V8 collects garbage with helper threads by default; a small heap does not need them.
   'floor-stgc': { node: ['--single-threaded-gc'], doc: 'node:https, defaults, V8 --single-threaded-gc' },
-  // The floor with the V8 thresholds the admission server sets (lib/function/tiering.ts).
-  'floor-turbofan': { node: ['--invocation-count-for-turbofan=300', '--minimum-invocations-after-ic-update=50'], doc: 'node:https, defaults, TurboFan after 300 calls as the admission server sets it' },
+  // The floor with the TurboFan thresholds the admission server sets (lib/admission/v8-flags.ts).
+  'floor-turbofan': { node: [...TURBOFAN_FLAGS], doc: `node:https, defaults, TurboFan after ${TURBOFAN_AFTER_CALLS} calls as the admission server sets it` },
   'floor-h2': { h2: true, options: { allowHTTP1: true }, doc: 'node:http2 createSecureServer, allowHTTP1 (the API server negotiates h2)' },
   // Does the AdmissionServer's cost come from its server options rather than its request path?
   'floor-posture-options': { options: { minVersion: 'TLSv1.2', requestTimeout: 35_000, headersTimeout: 30_000 }, doc: "node:https with the AdmissionServer's options (TLS 1.2 minimum, 35 s request and 30 s headers timeouts)" },
@@ -86,9 +87,10 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     // posture's AdmissionServer and dispatcher with the shipped webhooks, in a bare process: no
     // database, no logger, nothing but the request path.
     const { createAdmissionApp } = await import('../lib/admission/app.ts');
+    const { WEBHOOKS_DIR } = await import('../functions/admission/webhooks-dir.ts');
     const { defaultConfig } = await import('../lib/config/index.ts');
     const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
-    const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+    const app = await createAdmissionApp({ config: defaultConfig(), webhooksDir: WEBHOOKS_DIR, scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
     if (variant === 'posture-warm') {
       const { admissionReview, object, user } = await import('../lib/admission/testing.ts');
       const ns = (i: number) => object('Namespace', `warm-${i}`, { labels: { team: 'a' } });
@@ -120,10 +122,11 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     const { AdmissionServer } = await import('../lib/admission/server.ts');
     const { parseReview, reviewBody } = await import('../lib/admission/protocol.ts');
     const { createAdmissionApp } = await import('../lib/admission/app.ts');
+    const { WEBHOOKS_DIR } = await import('../functions/admission/webhooks-dir.ts');
     const { defaultConfig } = await import('../lib/config/index.ts');
     const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
     // The same registry and score cache as posture-lib (the gate's decision reads the cache).
-    const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+    const app = await createAdmissionApp({ config: defaultConfig(), webhooksDir: WEBHOOKS_DIR, scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
     const registry = app.registry;
     const json = { 'content-type': 'application/json' };
     const dispatch = (req: { path: string; body: unknown }) => {
@@ -199,7 +202,7 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
   'posture-warm': { doc: 'posture-lib after 20,000 reviews dispatched in-process before it listens (BENCH_WARM_REVIEWS): is the gap V8 still compiling?' },
   'posture-lib': { doc: "posture's AdmissionServer + dispatcher + shipped webhooks in a bare process (no database, no logger)" },
   'floor-loaded': { doc: 'the floor in a process that loaded all the modules of bin/serve.ts admission' },
-  // JSON.parse from a V8 context of its own, as posture's dispatcher parses reviews (lib/admission/protocol.ts).
+  // JSON.parse from a V8 context of its own, as posture's dispatcher parses reviews (lib/admission/json-realm.ts).
   'floor-realm': { doc: "the floor, its JSON.parse from a context of its own (vm.runInNewContext('JSON.parse'))" },
   'floor-loaded-realm': { doc: 'floor-loaded, its JSON.parse from a context of its own' },
 };
@@ -207,10 +210,10 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
 const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; doc: string }> = {
   posture: { env: {}, doc: 'bin/serve.ts admission' },
-  // TurboFan after V8's default 3,000 calls, not posture's 300 (POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS).
-  'posture-v8defaults': { env: { POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS: '0' }, doc: "bin/serve.ts admission with V8's default TurboFan thresholds" },
-  // V8's memory reducer as V8 sets it, not as posture does (POSTURE_ADMISSION_REDUCE_MEMORY_WHEN_IDLE, lib/function/tiering.ts).
-  'posture-reducer': { env: { POSTURE_ADMISSION_REDUCE_MEMORY_WHEN_IDLE: 'true' }, doc: "bin/serve.ts admission with V8's memory reducer reducing memory (deoptimising the request path) when the server turns quiet" },
+  // TurboFan after V8's default calls, not posture's (POSTURE_BENCH_V8_DEFAULTS, lib/admission/v8-flags.ts).
+  'posture-v8defaults': { env: { [BENCH_V8_DEFAULTS_ENV]: 'turbofan' }, doc: "bin/serve.ts admission with V8's default TurboFan thresholds" },
+  // V8's memory reducer as V8 sets it, not as posture does (POSTURE_BENCH_V8_DEFAULTS, lib/admission/v8-flags.ts).
+  'posture-reducer': { env: { [BENCH_V8_DEFAULTS_ENV]: 'reducer' }, doc: "bin/serve.ts admission with V8's memory reducer reducing memory (deoptimising the request path) when the server turns quiet" },
   // Does garbage collection explain what posture's request path costs under CPU contention?
   'posture-stgc': { env: {}, node: ['--single-threaded-gc'], doc: 'bin/serve.ts admission, V8 --single-threaded-gc (no parallel GC helpers to wait for)' },
   'posture-semi': { env: {}, node: ['--max-semi-space-size=64'], doc: 'bin/serve.ts admission, V8 --max-semi-space-size=64 (fewer scavenges)' },
@@ -537,7 +540,7 @@ async function main(): Promise<void> {
     const summary: string[] = [];
     for (const s of scenarios) {
       // Warm-up: JIT, connections, caches. A server runs for days; --warmup 3000 measures it after
-      // V8 has compiled its hot paths with TurboFan (lib/function/tiering.ts), not while it does.
+      // V8 has compiled its hot paths with TurboFan (lib/admission/v8-flags.ts), not while it does.
       // The targets' warm-ups are interleaved, so all of them end at the same moment: warmed one
       // after another, the first sat idle for the others' (a minute at 3,000 each), and in one run
       // measured 1.4x the floor in the first round after it, 1.1x by the fifth.

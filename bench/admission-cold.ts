@@ -12,6 +12,7 @@
 //
 //   node bench/admission-cold.ts [--rounds 5] [--n 2000]
 import { createAdmissionApp } from '../lib/admission/app.ts';
+import { WEBHOOKS_DIR } from '../functions/admission/webhooks-dir.ts';
 import { parseReview, reviewBody } from '../lib/admission/protocol.ts';
 import { StaticScoreFeed } from '../lib/admission/scores.ts';
 import { admissionReview, object, user } from '../lib/admission/testing.ts';
@@ -26,7 +27,7 @@ const rounds = Number(arg('rounds', '5'));
 const n = Number(arg('n', '2000'));
 
 const REPO = 'github.com/bench/web';
-const app = await createAdmissionApp({ config: defaultConfig(), refresh: false, scoreFeed: new StaticScoreFeed([{ repoKey: REPO, repo: REPO, score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+const app = await createAdmissionApp({ config: defaultConfig(), refresh: false, webhooksDir: WEBHOOKS_DIR, scoreFeed: new StaticScoreFeed([{ repoKey: REPO, repo: REPO, score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
 await app.scores.refresh(); // the gate's scores loaded, as in a running server
 const path = '/protected-namespaces';
 const found = app.registry.byPath(path)!;

@@ -23,6 +23,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BENCH_V8_DEFAULTS_ENV } from '../lib/admission/v8-flags.ts';
 import { admissionBench, startChild } from './_admission.ts';
 import { arg, median, percentile, threadsCpuNs } from './_util.ts';
 
@@ -40,9 +41,10 @@ const reviewsDir = arg('reviews', join(SELF_DIR, 'fixtures', 'apiserver-reviews'
 /** posture as `bin/serve.ts admission` runs it, and variants of its settings (environment). */
 const POSTURES: Record<string, Record<string, string>> = {
   posture: {},
-  'posture-v8defaults': { POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS: '0' },
+  // V8's default TurboFan thresholds, not posture's (lib/admission/v8-flags.ts).
+  'posture-v8defaults': { [BENCH_V8_DEFAULTS_ENV]: 'turbofan' },
   // V8's memory reducer as V8 sets it: its collections when the server turns quiet reduce memory, deoptimising the request path.
-  'posture-reducer': { POSTURE_ADMISSION_REDUCE_MEMORY_WHEN_IDLE: 'true' },
+  'posture-reducer': { [BENCH_V8_DEFAULTS_ENV]: 'reducer' },
   // Another checkout's posture (BENCH_BASELINE_DIR, e.g. a git worktree of the code before a change), in the same rounds.
   'posture-baseline': {},
 };

@@ -7,8 +7,10 @@
 //      webhook, beside a bare node:https server that reads the body and answers a constant
 //      (the floor);
 //   3. the Scorecard gate on a cache hit against the simple webhook: end to end and in-process;
-//   4. the gate's memory per million repositories (ScoreIndex bytes, and the heap and array
-//      buffers a process gains holding them), and the in-process gate with 200,000 repositories.
+//   4. the gate's memory per repository, holding a million (ScoreIndex bytes, and the heap and
+//      array buffers a process gains holding them), with the index sized for a million at start
+//      and sized by the default POSTURE_GATE_CACHE_SIZE (grown past it), and the in-process gate
+//      with 200,000 repositories.
 // Several runs each; medians and ratios are printed. Goals: p99 < 1 ms at 1,000 req/s; max rate
 // within 1.5x of the floor; gate within 10% of the simple webhook.
 //
@@ -24,7 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { defaultConfig } from '../lib/config/index.ts';
 import { compileWebhook, defineWebhook } from '../lib/admission/define.ts';
 import { Dispatcher } from '../lib/admission/dispatcher.ts';
-import { loadDeclarations, Registry, WEBHOOKS_DIR } from '../lib/admission/registry.ts';
+import { loadDeclarations, Registry } from '../lib/admission/registry.ts';
+import { WEBHOOKS_DIR } from '../functions/admission/webhooks-dir.ts';
 import { ScoreCache, ScoreIndex, StaticScoreFeed, type ScoreRow } from '../lib/admission/scores.ts';
 import { AdmissionServer } from '../lib/admission/server.ts';
 import { admissionReview, object, user } from '../lib/admission/testing.ts';
@@ -319,29 +322,37 @@ async function inProcess(iterations: number, extraRepos = 0): Promise<{ simple: 
   return { simple: median(simpleNs), gate: median(gateNs), parse: median(parseNs) };
 }
 
-/** 4.: what holding every repository's latest score costs, per million repositories. */
-function gateMemory(n: number): { indexBytes: number; heapBytes: number; perMillionMiB: number } {
+/** 4.: what holding `n` repositories' latest scores costs, the index sized for `expected` at start. */
+function gateMemory(n: number, expected: number): { indexBytes: number; heapBytes: number } {
   const gc = (globalThis as { gc?: () => void }).gc;
   const keys = repoKeys(n);
   gc?.();
   const before = process.memoryUsage();
-  const ix = new ScoreIndex(1024);
+  const ix = new ScoreIndex(expected);
   for (let i = 0; i < n; i++) ix.set(keys[i], (i % 100) / 10, '2026-11-01T00:00:00Z');
   gc?.();
   const after = process.memoryUsage();
   // The heap may shrink meanwhile (the keys' garbage collected late): only growth counts.
   const heapBytes = Math.max(0, after.heapUsed - before.heapUsed) + (after.arrayBuffers - before.arrayBuffers);
   if (ix.get(keys[n - 1]) === undefined) throw new Error('lost a key');
-  return { indexBytes: ix.bytes, heapBytes, perMillionMiB: (ix.bytes / n) * 1e6 / 2 ** 20 };
+  return { indexBytes: ix.bytes, heapBytes };
 }
 
 async function printInProcess(): Promise<void> {
   const one = await inProcess(20_000);
   const many = await inProcess(20_000, 200_000);
   console.log(`\nin-process dispatch of the ${Buffer.byteLength(deploymentReview())} B review (median of 5): simple ${(one.simple / 1000).toFixed(1)} µs; gate with 1 repository ${(one.gate / 1000).toFixed(1)} µs (${(one.gate / one.simple).toFixed(3)}x simple); gate with 200,001 repositories ${(many.gate / 1000).toFixed(1)} µs (${(many.gate / many.simple).toFixed(3)}x simple)`);
+  printGateMemory();
+}
+
+/** 4., printed: bytes per repository with the index sized for a million, and sized by the default setting. */
+function printGateMemory(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
-  const m = gateMemory(1_000_000);
-  console.log(`gate memory, 1,000,000 repositories of ~40 characters: ScoreIndex ${(m.indexBytes / 2 ** 20).toFixed(1)} MiB (${(m.indexBytes / 1e6).toFixed(1)} B a repository), process heap + buffers gained ${(m.heapBytes / 2 ** 20).toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for an exact figure)'}`);
+  const n = 1_000_000;
+  for (const [sizing, expected] of [['sized for a million', n], [`sized by the default POSTURE_GATE_CACHE_SIZE (${defaultConfig().gateCacheSize}), grown`, defaultConfig().gateCacheSize]] as const) {
+    const m = gateMemory(n, expected);
+    console.log(`gate memory, 1,000,000 repositories of ~40 characters, index ${sizing}: ScoreIndex ${(m.indexBytes / 2 ** 20).toFixed(1)} MiB, ${(m.indexBytes / n).toFixed(1)} B per repository; process heap + buffers gained ${(m.heapBytes / 2 ** 20).toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for an exact figure)'}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -416,6 +427,8 @@ async function main(): Promise<void> {
       return (sum / count) * 1e6;
     };
     console.log(`  server-side time per review (the server's own histogram, all phases, GC pauses that land in a review included): simple ${mean('bench-simple').toFixed(1)} µs, gate ${mean('scorecard-gate').toFixed(1)} µs`);
+    console.log('');
+    printGateMemory();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

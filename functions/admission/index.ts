@@ -8,7 +8,8 @@ import { scoresChangedSince } from '../../lib/db/scores.ts';
 import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
 import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
-import { keepOptimizedCode, optimizeAfter } from '../../lib/function/tiering.ts';
+import { WEBHOOKS_DIR } from './webhooks-dir.ts';
+import { applyAdmissionV8Flags } from '../../lib/admission/v8-flags.ts';
 
 const runtime = sharedDatabaseRuntime('admission');
 
@@ -31,7 +32,7 @@ const admissionLogger = (config: Config): Logger => (logger ??= createLogger({ l
 function sharedApp(config?: Config): Promise<AdmissionApp> {
   app ??= (async () => {
     const c = config ?? loadConfig();
-    return createAdmissionApp({ config: c, scoreFeed: databaseScoreFeed, logger: admissionLogger(c) });
+    return createAdmissionApp({ config: c, scoreFeed: databaseScoreFeed, logger: admissionLogger(c), webhooksDir: WEBHOOKS_DIR });
   })().catch((err) => {
     app = undefined;
     throw err;
@@ -43,12 +44,10 @@ export const handle: Handle = async (context, event) => (await sharedApp()).hand
 
 /** Starts the HTTPS admission server (what the admission Deployment runs); stops on SIGTERM. */
 export async function serve(): Promise<void> {
-  // Before the first review: TurboFan sooner than V8's default (lib/function/tiering.ts). Only
-  // here: the admission server lives for days; the other functions are Knative Services that scale
-  // to zero, and in bench/pipeline.ts the sooner compiles cost the harvester more than they saved.
-  // And optimised code kept through V8's memory reducer's collections (same file).
+  // Before the first review, and only here (the other functions keep V8's defaults): see
+  // lib/admission/v8-flags.ts.
+  const v8 = applyAdmissionV8Flags();
   const config = loadConfig();
-  const v8 = [...optimizeAfter(config.admissionTurbofanAfterCalls), ...keepOptimizedCode(config.admissionReduceMemoryWhenIdle)];
   if (v8.length > 0) admissionLogger(config).info({ v8 }, 'V8 flags of the admission server');
   const a = await sharedApp(config);
   const server = await a.serve();

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { defaultConfig } from '../../lib/config/index.ts';
 import { lintDocs } from '../../lib/admission/docs.ts';
 import { loadDeclarations, loadRegistry, webhookFiles } from '../../lib/admission/registry.ts';
-import { WEBHOOKS_DIR } from '../../lib/admission/testing.ts';
+import { WEBHOOKS_DIR } from './webhooks-dir.ts';
 
 test('every file in webhooks/ is a registered webhook', async () => {
   const files = webhookFiles(WEBHOOKS_DIR);

@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { Dispatcher, type HttpResponseLike } from './dispatcher.ts';
-import { loadRegistry, WEBHOOKS_DIR, type Registry } from './registry.ts';
+import { loadRegistry, type Registry } from './registry.ts';
 import { ScoreCache, type ScoreFeed } from './scores.ts';
 import { AdmissionServer } from './server.ts';
 import type { Config } from '../config/index.ts';
@@ -16,7 +16,8 @@ export interface AdmissionAppOptions {
   config: Config;
   scoreFeed: ScoreFeed;
   logger?: Logger;
-  webhooksDir?: string;
+  /** The webhooks folder to load: the admission function hands over its own. */
+  webhooksDir: string;
   /** Start the score cache's background refresh (default true). */
   refresh?: boolean;
 }
@@ -41,7 +42,7 @@ export interface AdmissionApp {
 
 export async function createAdmissionApp(o: AdmissionAppOptions): Promise<AdmissionApp> {
   const logger = o.logger ?? silentLogger;
-  const registry = await loadRegistry<AdmissionServices>(o.webhooksDir ?? WEBHOOKS_DIR, o.config);
+  const registry = await loadRegistry<AdmissionServices>(o.webhooksDir, o.config);
   const scores = new ScoreCache({
     feed: o.scoreFeed,
     expectedEntries: o.config.gateCacheSize,

@@ -137,8 +137,8 @@ export function problemsOf(d: WebhookDeclaration<any, any>): string[] {
 }
 
 /**
- * Declares a webhook: the one call a file in functions/admission/webhooks/ makes (as its default
- * export). Throws on an invalid declaration, naming every problem.
+ * Declares a webhook: the one call a file of a webhooks folder makes (as its default export).
+ * Throws on an invalid declaration, naming every problem.
  */
 export function defineWebhook<S = unknown, P = undefined>(d: WebhookDeclaration<S, P>): WebhookDeclaration<S, P> {
   const problems = problemsOf(d);

@@ -9,7 +9,7 @@ import { capWarnings, peekReview } from './protocol.ts';
 import { Registry } from './registry.ts';
 import { admissionReview, anonymous, object, user, WebhookTester } from './testing.ts';
 import type { Enforcement, Verdict, WebhookDeclaration } from './types.ts';
-import { Allowed, Denied, Errored, Warned } from './verdict.ts';
+import { Allowed, Denied, Undecided, Warned } from './verdict.ts';
 
 const config = defaultConfig();
 
@@ -45,8 +45,8 @@ test('verdicts become responses by enforcement and failure policy', async (t) =>
     { name: 'allowed with warnings', verdict: () => Warned('careful'), allowed: true, warning: /^careful$/, outcome: 'allowed' },
     { name: 'exception under Fail denies 500', verdict: () => { throw new Error('boom'); }, allowed: false, code: 500, message: /could not decide.*Fail: webhook h failed: boom/, outcome: 'error-denied' },
     { name: 'exception under Ignore admits with a warning', verdict: () => { throw new Error('boom'); }, failurePolicy: 'Ignore', allowed: true, warning: /could not decide.*boom/, outcome: 'error-allowed' },
-    { name: 'Errored under Fail keeps its code', verdict: () => Errored('db down', 503), allowed: false, code: 503, message: /db down/, outcome: 'error-denied' },
-    { name: 'Errored under Ignore admits', verdict: () => Errored('db down', 503), failurePolicy: 'Ignore', allowed: true, warning: /db down/, outcome: 'error-allowed' },
+    { name: 'Undecided under Fail keeps its code', verdict: () => Undecided('db down', 503), allowed: false, code: 503, message: /db down/, outcome: 'error-denied' },
+    { name: 'Undecided under Ignore admits', verdict: () => Undecided('db down', 503), failurePolicy: 'Ignore', allowed: true, warning: /db down/, outcome: 'error-allowed' },
     { name: 'errors never deny under warn', verdict: () => { throw new Error('boom'); }, enforcement: 'warn', allowed: true, warning: /boom/, outcome: 'error-allowed' },
     { name: 'not a verdict is an error', verdict: () => 42 as unknown as Verdict, allowed: false, code: 500, message: /not a verdict/, outcome: 'error-denied' },
   ];
@@ -84,7 +84,7 @@ test('protocol: answers in the version asked, 200 with the uid, HTTP errors only
     ['GET', { method: 'GET', path: '/h', contentType: 'application/json', body: '' }, 405, /POST/],
     ['content type', { method: 'POST', path: '/h', contentType: 'text/plain', body: good('admission.k8s.io/v1') }, 415, /application\/json/],
     ['no content type', { method: 'POST', path: '/h', contentType: undefined, body: good('admission.k8s.io/v1') }, 415, /application\/json/],
-    // The parser's own message, as JSON.parse words it (its error comes from another context: protocol.ts's parseJson).
+    // The parser's own message, as JSON.parse words it (its error comes from another context: json-realm.ts).
     ['bad JSON', { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":' }, 400, /^the body is not JSON: Unexpected end of JSON input\n$/],
     ['bad JSON, bytes', { method: 'POST', path: '/h', contentType: 'application/json', body: Buffer.from('{"kind" 1}') }, 400, /^the body is not JSON: Expected ':' after property name/],
     ['content type with parameters, other case', { method: 'POST', path: '/h', contentType: 'Application/JSON; charset=utf-8', body: '[]' }, 400, /not a JSON object/],

@@ -4,12 +4,14 @@
 // enforcement, never left to an HTTP error the API server would interpret on its own.
 import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../log/index.ts';
-import { counter, queuedCounter, queuedHistogram, type QueuedCounter, type QueuedObserver } from '../metrics/index.ts';
+import { counter } from '../metrics/index.ts';
+import { queuedCounter, queuedHistogram, type QueuedCounter, type QueuedObserver } from '../metrics/queued.ts';
 import { UNAUTHENTICATED_GROUP, type Webhook, type WebhookEntry } from './define.ts';
-import { capWarnings, parseJson, parseReview, peekReview, reviewBody } from './protocol.ts';
+import { parseJson } from './json-realm.ts';
+import { capWarnings, parseReview, peekReview, reviewBody } from './protocol.ts';
 import type { Registry } from './registry.ts';
 import type { AdmissionRequest, AdmissionResponse, ReviewApiVersion, Verdict } from './types.ts';
-import { Errored } from './verdict.ts';
+import { Undecided } from './verdict.ts';
 
 export interface HttpRequestLike {
   method: string;
@@ -49,7 +51,7 @@ export interface DispatcherOptions<S> {
 export const JSON_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'content-type': 'application/json' });
 const TEXT_HEADERS = Object.freeze({ 'content-type': 'text/plain; charset=utf-8' });
 
-// Every review observes these two: queued (lib/metrics) so a review writes a number, not a label hash.
+// Every review observes these two: queued (lib/metrics/queued.ts) so a review writes a number, not a label hash.
 const latency = queuedHistogram(
   'posture_admission_review_duration_seconds',
   'Time to decide one AdmissionReview (parse, authorize, serialise), by webhook.',
@@ -88,7 +90,7 @@ function isVerdict(v: unknown): v is Verdict {
 }
 
 function message(err: unknown): string {
-  // Not `instanceof Error`: parseJson's errors come from a context of their own (protocol.ts).
+  // Not `instanceof Error`: parseJson's errors come from a context of their own (json-realm.ts).
   const m = typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : undefined;
   return typeof m === 'string' ? m : String(err);
 }
@@ -158,7 +160,7 @@ export class Dispatcher<S> {
     let response: AdmissionResponse;
     if (parsed.kind === 'malformed') {
       failures.labels(route.webhook.name, 'malformed').inc();
-      response = this.#finish(route, parsed.uid, Errored(`malformed AdmissionReview: ${parsed.problem}`, 400), undefined, true);
+      response = this.#finish(route, parsed.uid, Undecided(`malformed AdmissionReview: ${parsed.problem}`, 400), undefined, true);
     } else {
       response = this.#decide(route, parsed.request);
     }
@@ -179,7 +181,7 @@ export class Dispatcher<S> {
     const problem = `the AdmissionReview is larger than the server's limit of ${limit} bytes (admissionMaxBodyBytes)`;
     if (!peek) return text(413, problem);
     failures.labels(route.webhook.name, 'too-large').inc();
-    const response = this.#finish(route, peek.uid, Errored(problem, 413), undefined, true);
+    const response = this.#finish(route, peek.uid, Undecided(problem, 413), undefined, true);
     return { statusCode: 200, headers: JSON_HEADERS, body: reviewBody(peek.apiVersion, response) };
   }
 
@@ -199,7 +201,7 @@ export class Dispatcher<S> {
     } catch (err) {
       failures.labels(webhook.name, 'exception').inc();
       this.#logger.error({ webhook: webhook.name, uid: request.uid, err }, 'webhook threw; deciding by its failurePolicy');
-      verdict = Errored(`webhook ${webhook.name} failed: ${message(err)}`, 500);
+      verdict = Undecided(`webhook ${webhook.name} failed: ${message(err)}`, 500);
     }
     if (verdict.error) failures.labels(webhook.name, 'unavailable').inc();
     return this.#finish(route, request.uid, verdict, request, false);

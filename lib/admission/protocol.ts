@@ -1,7 +1,6 @@
 // Reading and writing AdmissionReview envelopes. A body without a usable uid is not a review (the
 // caller answers 400); a review with a uid but other broken fields is still answered with HTTP 200
 // and that uid, so the webhook's failurePolicy, not an HTTP error, decides what happens.
-import { runInNewContext } from 'node:vm';
 import {
   OPERATIONS,
   REVIEW_VERSIONS,
@@ -13,19 +12,6 @@ import {
   type Operation,
   type ReviewApiVersion,
 } from './types.ts';
-
-/**
- * JSON.parse from a V8 context of its own. JSON.parse finds each object's shape by following the
- * transitions from the empty object's shape of its context, one property name at a time. In the
- * admission server's context that shape has the transitions of every object the loaded libraries
- * built (the database layer, the configuration's validator, the logger), so each lookup searches a
- * large table, with cold caches when reviews arrive one at a time between other processes' work.
- * In a context of its own the table holds only the shapes of AdmissionReviews (bench/admission-replay.ts
- * measured it: see the README's "Admission latency"). What it returns are plain data objects
- * whose prototypes belong to that context; nothing here relies on `instanceof Object` or
- * `instanceof Error` for them (its SyntaxErrors are that context's too).
- */
-export const parseJson: (text: string) => unknown = runInNewContext('JSON.parse');
 
 export type ParsedReview =
   | { kind: 'ok'; apiVersion: ReviewApiVersion; request: AdmissionRequest }

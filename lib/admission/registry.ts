@@ -1,15 +1,13 @@
-// The webhook registry: every file in the webhooks folder is a webhook (no list to edit). Loading
-// refuses a file without a webhook, an invalid declaration, and duplicate names or paths, naming
-// both files, so the server, the generators and the tests all fail the same way.
+// The webhook registry: every file in a webhooks folder is a webhook (no list to edit). The folder
+// is its caller's to name: the admission function hands over its own. Loading refuses a file
+// without a webhook, an invalid declaration, and duplicate names or paths, naming both files, so
+// the server, the generators and the tests all fail the same way.
 import { readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.ts';
 import { compileWebhook, parseEnforcementOverrides, WebhookDefinitionError, type Webhook, type WebhookEntry } from './define.ts';
 import type { WebhookDeclaration } from './types.ts';
-
-/** The shipped webhooks' folder: every .ts file in it is a webhook. */
-export const WEBHOOKS_DIR = fileURLToPath(new URL('../../functions/admission/webhooks/', import.meta.url));
 
 export interface LoadedDeclaration {
   declaration: WebhookDeclaration<any, any>;

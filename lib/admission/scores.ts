@@ -2,9 +2,9 @@
 // database. A background loop pulls what changed since the last pull (with an overlap, so a row
 // committed late is not missed) and `score.updated` events ask for a pull sooner (an event never
 // carries a score into the cache: anyone who can reach the server could forge one). Every
-// repository's latest score is held, compactly (ScoreIndex: about 60 bytes a repository, measured
-// in bench/admission.ts), so the gate is never wrong for a repository it had to forget: there is
-// no eviction, hence no "not among the cached ones" answer to fail open on.
+// repository's latest score is held, compactly (ScoreIndex; bench/admission.ts prints the bytes per
+// repository), so the gate is never wrong for a repository it had to forget: there is no eviction,
+// hence no "not among the cached ones" answer to fail open on.
 import { silentLogger, type Logger } from '../log/index.ts';
 import { gauge } from '../metrics/index.ts';
 
@@ -85,8 +85,8 @@ function byteKey(key: string): string {
 /**
  * Every repository's latest score in a few typed arrays: keys packed into one byte arena, an
  * open-addressing hash table (linear probing, at most half full) of entry numbers, and per entry
- * the key's offset and length, the score and the result day. No object per repository, so a
- * million repositories cost tens of megabytes and nothing for the garbage collector to walk.
+ * the key's offset and length, the score and the result day. No object per repository, so the
+ * garbage collector has nothing to walk however many there are (bench/admission.ts prints the memory).
  * Keys are compared in full (a hash is never trusted alone); the seed is random per process, so
  * nobody can aim lookups at one long probe run.
  */

@@ -12,7 +12,7 @@ import { defaultConfig } from '../config/index.ts';
 import { compileWebhook, defineWebhook } from './define.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { Registry } from './registry.ts';
-import { AdmissionServer, rawHeader } from './server.ts';
+import { AdmissionServer } from './server.ts';
 import { admissionReview, object } from './testing.ts';
 import { Allowed, Denied } from './verdict.ts';
 
@@ -96,24 +96,6 @@ test('health, readiness, metrics, unknown path, wrong content type', async () =>
   assert.equal((await call('/nope', '{}')).status, 404);
   assert.equal((await call('/simple', '{}', { 'content-type': 'text/plain' })).status, 415);
   assert.equal((await call('/simple', '')).status, 400);
-});
-
-test('rawHeader: a header in any case, the first of duplicates, nothing else', () => {
-  const raw = ['Host', 'x', 'Content-Type', 'application/json', 'X-Content-Type', 'text/plain', 'content-type', 'text/html', 'CONTENT-LENGTH', '12', 'Accept', 'content-type'];
-  const table: Array<[string, string | undefined]> = [
-    ['content-type', 'application/json'],
-    ['content-length', '12'],
-    ['host', 'x'],
-    ['accept', 'content-type'],
-    ['x-content-type', 'text/plain'],
-    ['content-encoding', undefined],
-    ['content', undefined],
-  ];
-  for (const [name, want] of table) assert.equal(rawHeader(raw, name), want, name);
-  assert.equal(rawHeader([], 'content-type'), undefined);
-  // Only letters fold: '\r' is '-' with the case bit cleared, and is not taken for it.
-  assert.equal(rawHeader(['content\rtype', 'x'], 'content-type'), undefined);
-  assert.equal(rawHeader(['CONTENT_TYPE', 'x'], 'content-type'), undefined);
 });
 
 test('content type and length are read whatever their case on the wire', async () => {

@@ -12,6 +12,7 @@ import { dirname } from 'node:path';
 import { silentLogger, type Logger } from '../log/index.ts';
 import { counter, gauge, metricsText } from '../metrics/index.ts';
 import { JSON_HEADERS, type Dispatcher, type HttpResponseLike } from './dispatcher.ts';
+import { bodyHeaders } from './raw-headers.ts';
 
 export interface TlsFiles {
   certFile: string;
@@ -74,29 +75,6 @@ function checkTls(files: TlsFiles, cert: Buffer, key: Buffer): LoadedTls {
   return { cert, key, fingerprint: fingerprintOf(cert, key), notAfter: new Date(x509.validTo) };
 }
 
-/**
- * A header's first value, read from the raw list. Reading `req.headers` makes Node build that
- * object on the spot (a keyed store and a string internalised per header), measurable on a review
- * that meets the server with cold caches; a review needs two headers. `lowerName` is lower case;
- * letters match in either case, every other character exactly.
- */
-export function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) if (isHeaderName(raw[i], lowerName)) return raw[i + 1];
-  return undefined;
-}
-
-/** `name` is `lowerName` in any case of its letters (every other character exactly). */
-function isHeaderName(name: string, lowerName: string): boolean {
-  const n = lowerName.length;
-  if (name.length !== n) return false;
-  for (let j = 0; j < n; j++) {
-    const c = name.charCodeAt(j);
-    const l = lowerName.charCodeAt(j);
-    if (c !== l && !(l >= 0x61 && l <= 0x7a && c === l - 0x20)) return false;
-  }
-  return true;
-}
-
 function send(res: ServerResponse, r: HttpResponseLike): void {
   // An explicit length keeps replies un-chunked: one write, and simple framing for the API server.
   // A review's answer gets a literal of one shape: spreading the headers into a literal costs a
@@ -104,18 +82,6 @@ function send(res: ServerResponse, r: HttpResponseLike): void {
   const length = Buffer.byteLength(r.body);
   res.writeHead(r.statusCode, r.headers === JSON_HEADERS ? { 'content-type': 'application/json', 'content-length': length } : { ...r.headers, 'content-length': length });
   res.end(r.body);
-}
-
-/** The two headers a review needs, in one pass over the raw list. */
-function bodyHeaders(raw: readonly string[]): { contentLength: string | undefined; contentType: string | undefined } {
-  let contentLength: string | undefined;
-  let contentType: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i];
-    if (contentLength === undefined && isHeaderName(k, 'content-length')) contentLength = raw[i + 1];
-    else if (contentType === undefined && isHeaderName(k, 'content-type')) contentType = raw[i + 1];
-  }
-  return { contentLength, contentType };
 }
 
 export class AdmissionServer {
@@ -182,7 +148,7 @@ export class AdmissionServer {
       const cert = readFileSync(this.#o.certFile);
       const key = readFileSync(this.#o.keyFile);
       // The same bytes as the pair in use: nothing to parse. Parsing both (and checking that the
-      // key is the certificate's) on every poll was a third of an idle server's CPU.
+      // key is the certificate's) on every poll is most of an idle server's work: bench/admission-idle.ts.
       if (this.#tls && fingerprintOf(cert, key) === this.#tls.fingerprint) return 'unchanged';
       next = checkTls(this.#o, cert, key);
     } catch (err) {

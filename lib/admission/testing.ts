@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { defaultConfig, type Config } from '../config/index.ts';
 import { Dispatcher, type HttpResponseLike, type Outcome } from './dispatcher.ts';
-import { loadRegistry, WEBHOOKS_DIR, type Registry } from './registry.ts';
+import { loadRegistry, type Registry } from './registry.ts';
 import type { AdmissionResponse, GroupVersionKind, GroupVersionResource, KubeObject, Operation, ReviewApiVersion } from './types.ts';
 
 export interface Caller {
@@ -118,16 +118,12 @@ export interface ReviewResult {
   outcome?: Outcome;
 }
 
-export { WEBHOOKS_DIR };
-
-export interface TesterOptions<S> {
+/** The webhooks a tester runs: a folder's (the shipped ones: WEBHOOKS_DIR of the admission function), or a registry. */
+export type TesterOptions<S> = {
   services: S;
   config?: Config;
-  /** Default: functions/admission/webhooks. */
-  dir?: string;
-  registry?: Registry<S>;
   now?: () => number;
-}
+} & ({ dir: string } | { registry: Registry<S> });
 
 /** Runs reviews through the dispatcher of a registry; one per test file is plenty. */
 export class WebhookTester<S> {
@@ -139,7 +135,7 @@ export class WebhookTester<S> {
   }
 
   static async create<S>(options: TesterOptions<S>): Promise<WebhookTester<S>> {
-    const registry = options.registry ?? (await loadRegistry<S>(options.dir ?? WEBHOOKS_DIR, options.config ?? defaultConfig()));
+    const registry = 'registry' in options ? options.registry : await loadRegistry<S>(options.dir, options.config ?? defaultConfig());
     let tester: WebhookTester<S> | undefined;
     const dispatcher = new Dispatcher<S>({
       registry,

@@ -44,7 +44,7 @@ export interface KubeObject {
 
 /**
  * The `request` of an AdmissionReview after the framework checked its shape. Its objects are plain
- * JSON data parsed in a V8 context of their own (lib/admission/protocol.ts's parseJson): test them
+ * JSON data parsed in a V8 context of their own (lib/admission/json-realm.ts): test them
  * with typeof and Array.isArray, never `instanceof Object`, and compare them by value
  * (node:assert's deepStrictEqual also compares prototypes, which differ).
  */
@@ -89,9 +89,9 @@ export interface AdmissionReviewResponse {
 }
 
 /**
- * What `authorize` returns. `error` marks a verdict the webhook could not reach (a dependency was
- * missing, the request was malformed): the framework then decides by the webhook's failurePolicy,
- * exactly as for an exception.
+ * What `authorize` returns. `error` (Undecided sets it) marks a verdict the webhook could not
+ * reach (a dependency was missing, the request was malformed): the framework then decides by the
+ * webhook's failurePolicy, exactly as for an exception.
  */
 export interface Verdict {
   allowed: boolean;

@@ -1,5 +1,7 @@
-// Verdict helpers named after controller-runtime's admission package, so webhook files read the
-// same as Go ones: Allowed, Denied, Errored, Warned.
+// Verdict helpers. Allowed, Denied and Warned are named after controller-runtime's admission
+// package, so webhook files read the same as Go ones. Undecided is not its Errored, which always
+// denies: an undecided review is answered by the webhook's failurePolicy, as the API server
+// answers a webhook it cannot reach (Fail denies, Ignore admits with a warning).
 import type { Verdict } from './types.ts';
 
 /** Admit. An optional reason is logged and kept in the response's status message. */
@@ -14,9 +16,11 @@ export function Denied(message: string, code = 403, reason = 'Forbidden'): Verdi
 
 /**
  * The webhook could not decide (a dependency is missing, the request is malformed): the
- * framework answers by the webhook's failurePolicy, as for an exception.
+ * framework answers by the webhook's failurePolicy, as for an exception. Under Fail the request
+ * is denied with `code`; under Ignore (and under warn or dry-run enforcement) it is admitted with
+ * a warning naming `message`.
  */
-export function Errored(message: string, code = 500): Verdict {
+export function Undecided(message: string, code = 500): Verdict {
   return { allowed: false, code, reason: 'InternalError', message, error: true };
 }
 

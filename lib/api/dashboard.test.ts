@@ -37,6 +37,14 @@ async function reset(db: Db) {
   await db.raw('TRUNCATE checks, scores, runs, repos RESTART IDENTITY CASCADE');
 }
 
+/** Every link of a page that stays on this server (href="/…"), as path and query. */
+function localLinks(html: string): Array<{ path: string; query: Record<string, string> }> {
+  return [...html.matchAll(/href="(\/[^"]*)"/g)].map((m) => {
+    const url = new URL(m[1].replaceAll('&amp;', '&'), 'http://localhost');
+    return { path: url.pathname, query: Object.fromEntries(url.searchParams) };
+  });
+}
+
 /** A result date this many days before the test runs: fresh means scored within the 7-day rescore interval of now. */
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
 
@@ -217,6 +225,14 @@ describeEachDatabase('dashboard', (ctx) => {
     const diff = String((await call('/ui/projects/github.com/ossf/scorecard/diff')).body);
     const want = expectedDiff(FX08, FX06);
     for (const [name] of want.changed) assert.ok(diff.includes(`<td>${name}</td>`), `${name} in the diff`);
+    // Every link the pages show resolves on this server (metrics, for one, live on another port).
+    const fleetAgain = String((await call('/ui')).body);
+    const links = [fleetAgain, list, page, diff].flatMap(localLinks);
+    assert.ok(links.length > 10, `links found: ${links.length}`);
+    for (const link of links) {
+      const r = await call(link.path, link.query);
+      assert.ok(r.statusCode !== undefined && r.statusCode < 400, `${link.path}?${new URLSearchParams(link.query)} answers ${r.statusCode}`);
+    }
     assert.equal((await call('/ui/projects/github.com/ossf/scorecard/diff', { from: '999999' })).statusCode, 404);
     const missing = await call('/ui/projects/github.com/nobody/nothing');
     assert.equal(missing.statusCode, 404);

@@ -25,7 +25,7 @@ const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-orig
 const PAGE_HEADERS = { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' };
 const CACHE_PAGE = 'public, max-age=60';
 const CACHE_OK = 'public, max-age=300';
-/** Rows in one export response (about 250 bytes each): the rest follows the Link header. */
+/** Rows in one export response (its memory is bounded by them): the rest follows the Link header. */
 export const EXPORT_ROWS = 50_000;
 
 export function fleetConfigOf(c: DashboardConfig): FleetConfig {

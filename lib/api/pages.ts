@@ -139,7 +139,7 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
     table(['Class', 'Runs'], (s.failuresByClass ?? []).map((f) => [esc(f.failureClass), n(f.count)]), [1]) +
     (live.recentFailures.length ? `<details><summary>Latest failed runs</summary>${table(['When', 'Repository', 'Class', 'Reason'], live.recentFailures.map((f) => [esc(f.at.slice(0, 16).replace('T', ' ')), repoLink(f.repo), esc(f.failureClass), esc(f.reason.slice(0, 300))]))}</details>` : '') +
     `</section>` +
-    `<p class="muted">Page drawn ${esc(now.toISOString().slice(0, 19).replace('T', ' '))} UTC. Data: <a href="/projects?sort=score">JSON list</a>, <a href="/export/latest.csv">CSV export</a>, <a href="/metrics">metrics</a>.</p>`;
+    `<p class="muted">Page drawn ${esc(now.toISOString().slice(0, 19).replace('T', ' '))} UTC. Data: <a href="/projects?sort=score">JSON list</a>, <a href="/export/latest.csv">CSV export</a>.</p>`;
   return layout('Fleet', body, { demo: live.demo });
 }
 

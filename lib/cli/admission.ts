@@ -4,7 +4,7 @@
 import { text } from 'node:stream/consumers';
 import { parse as parseYaml } from 'yaml';
 import { Dispatcher } from '../admission/dispatcher.ts';
-import { loadRegistry, WEBHOOKS_DIR } from '../admission/registry.ts';
+import { loadRegistry } from '../admission/registry.ts';
 import { ScoreCache, StaticScoreFeed, type ScoreRow } from '../admission/scores.ts';
 import { loadConfig } from '../config/index.ts';
 import { parseRepo } from '../repo/identity.ts';
@@ -50,7 +50,7 @@ export const commands: Command[] = [
       if (scoresFile) rows = parseScores(readTextFile(scoresFile, io), config.allowedHosts, scoresFile);
       const scores = new ScoreCache({ feed: new StaticScoreFeed(rows), expectedEntries: rows.length, refreshMs: 60_000, staleAfterMs: Number.MAX_SAFE_INTEGER });
       await scores.refresh();
-      const registry = await loadRegistry(WEBHOOKS_DIR, config);
+      const registry = await loadRegistry(io.webhooksDir, config);
       const webhook = registry.byName(name);
       if (!webhook) throw new UsageError(`no webhook named ${JSON.stringify(name)} (known: ${registry.webhooks.map((w) => w.name).join(', ')})`);
       const label = flags.get('namespace-label') as string | undefined;

@@ -18,17 +18,17 @@ function read(path: string): string | undefined {
 }
 
 /** Every generated file, path (from the repository root) → the content it must have. */
-export async function renderGeneratedFiles(): Promise<Map<string, string>> {
+export async function renderGeneratedFiles(webhooksDir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const path of Object.keys(GENERATED_SECTIONS)) out.set(path, renderGeneratedSections(path, read(path) ?? ''));
-  for (const [path, text] of await renderWebhookOutputs()) out.set(path, text);
+  for (const [path, text] of await renderWebhookOutputs(webhooksDir)) out.set(path, text);
   return out;
 }
 
-/** Paths whose content differs from what the generators produce. */
-export async function staleFiles(): Promise<string[]> {
+/** Paths whose content differs from what the generators produce (the webhooks of `webhooksDir`). */
+export async function staleFiles(webhooksDir: string): Promise<string[]> {
   const stale: string[] = [];
-  for (const [path, text] of await renderGeneratedFiles()) if (read(path) !== text) stale.push(path);
+  for (const [path, text] of await renderGeneratedFiles(webhooksDir)) if (read(path) !== text) stale.push(path);
   return stale;
 }
 
@@ -41,11 +41,11 @@ export const commands: Command[] = [
       const check = args.includes('--check');
       if (args.some((a) => a !== '--check')) throw new UsageError(`unexpected argument ${JSON.stringify(args.find((a) => a !== '--check'))}`);
       if (check) {
-        const stale = await staleFiles();
+        const stale = await staleFiles(io.webhooksDir);
         for (const s of stale) io.stderr.write(`stale: ${s} (run npm run generate)\n`);
         return stale.length ? EXIT.rejected : EXIT.ok;
       }
-      for (const [path, text] of await renderGeneratedFiles()) {
+      for (const [path, text] of await renderGeneratedFiles(io.webhooksDir)) {
         if (read(path) === text) continue;
         mkdirSync(dirname(join(root, path)), { recursive: true });
         writeFileSync(join(root, path), text);

@@ -1,5 +1,7 @@
-// Runs the CLI in-process with captured output, for tests.
+// Runs the CLI in-process with captured output, for tests, with the shipped webhooks as
+// bin/posture.ts gives them.
 import { PassThrough, Readable } from 'node:stream';
+import { WEBHOOKS_DIR } from '../../test/shipped-webhooks.ts';
 import { runCli } from './main.ts';
 
 export interface CliRun {
@@ -14,6 +16,6 @@ export async function runCliCaptured(argv: string[], env: Record<string, string 
   const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
   out.on('data', (c) => chunks.out.push(c));
   err.on('data', (c) => chunks.err.push(c));
-  const code = await runCli(argv, { stdin: Readable.from([stdin]), stdout: out, stderr: err, env, interactive });
+  const code = await runCli(argv, { stdin: Readable.from([stdin]), stdout: out, stderr: err, env, interactive, webhooksDir: WEBHOOKS_DIR });
   return { code, stdout: Buffer.concat(chunks.out).toString(), stderr: Buffer.concat(chunks.err).toString() };
 }

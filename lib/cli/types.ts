@@ -28,6 +28,11 @@ export interface CliIO {
   /** Folder relative file names are read from (the caller's, when run inside `posture up`). */
   cwd?: string;
   /**
+   * The admission function's webhooks folder, for the commands that load the webhook registry
+   * (bin/posture.ts takes it from the function: lib/ does not know where functions live).
+   */
+  webhooksDir: string;
+  /**
    * The database to use instead of opening one: set when the command runs inside `posture up`,
    * which holds the embedded database (see lib/up/control.ts).
    */

@@ -6,7 +6,7 @@ import { withSharedDatabase } from './context.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 
 /** Runs a forwarded command on up's database; only database commands are taken. */
-export function controlRunner(env: Record<string, string | undefined>): NonNullable<UpOptions['control']> {
+export function controlRunner(env: Record<string, string | undefined>, webhooksDir: string): NonNullable<UpOptions['control']> {
   return async (request: ControlRequest, streams: ControlStreams, database) => {
     // main.ts imports this module: import it when a command arrives, not at load time.
     const { findCommand, runCli } = await import('./main.ts');
@@ -15,7 +15,7 @@ export function controlRunner(env: Record<string, string | undefined>): NonNulla
       return EXIT.usage;
     }
     // Commands that open the database from their env (not their io) get up's too.
-    return withSharedDatabase(database, () => runCli(request.argv, { ...streams, env, interactive: false, cwd: request.cwd, database }));
+    return withSharedDatabase(database, () => runCli(request.argv, { ...streams, env, interactive: false, cwd: request.cwd, database, webhooksDir }));
   };
 }
 
@@ -34,7 +34,7 @@ export const commands: Command[] = [
       const { up } = await import('../up/up.ts');
       let handle;
       try {
-        handle = await up({ env: io.env, out: io.stdout, control: controlRunner(io.env) });
+        handle = await up({ env: io.env, out: io.stdout, webhooksDir: io.webhooksDir, control: controlRunner(io.env, io.webhooksDir) });
       } catch (err) {
         const e = err as NodeJS.ErrnoException & { port?: number };
         if (e.code !== 'EADDRINUSE') throw err;

@@ -8,9 +8,10 @@ import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { runCliCaptured } from './testing.ts';
 import { DOCS_DIR, MANIFEST_DIR, renderWebhookOutputs, repositoryRoot } from './webhooks.ts';
+import { WEBHOOKS_DIR } from '../../test/shipped-webhooks.ts';
 
 test('committed webhook manifests and docs are fresh (npm run generate:webhooks)', async () => {
-  const expected = await renderWebhookOutputs();
+  const expected = await renderWebhookOutputs(WEBHOOKS_DIR);
   for (const [path, text] of expected) {
     let current: string | undefined;
     try {

@@ -2,10 +2,10 @@
 // generated from the webhook registry. The committed copies (knative/base/webhooks/, docs/operate/webhooks.*)
 // come from `npm run generate:webhooks` with the default configuration, and a test fails when stale.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { docsJson, docsMarkdown, lintDocs } from '../admission/docs.ts';
 import { ManifestError, manifestFiles, manifestStream, type ClientOptions } from '../admission/manifest.ts';
-import { buildRegistry, loadDeclarations, webhookFiles, WEBHOOKS_DIR } from '../admission/registry.ts';
+import { buildRegistry, loadDeclarations } from '../admission/registry.ts';
 import { defaultConfig, loadConfig, type Config } from '../config/index.ts';
 import { ListPrinter, OUTPUT_OPTION, outputFormat } from './output.ts';
 import { EXIT, UsageError, type CliIO, type Command } from './types.ts';
@@ -75,14 +75,20 @@ export function clientOptions(flags: Map<string, string | true>, config: Config)
   return out;
 }
 
-/** Every committed generated file of the admission webhooks, path (from the repository root) → content. */
-export async function renderWebhookOutputs(config: Config = defaultConfig()): Promise<Map<string, string>> {
-  const loaded = await loadDeclarations(WEBHOOKS_DIR);
+/** A webhooks folder as the repository names it (from its root, with `/`), for generated files. */
+export function sourceDirOf(webhooksDir: string): string {
+  return relative(root, webhooksDir).split(sep).join('/');
+}
+
+/** Every committed generated file of the webhooks in a folder, path (from the repository root) → content. */
+export async function renderWebhookOutputs(webhooksDir: string, config: Config = defaultConfig()): Promise<Map<string, string>> {
+  const loaded = await loadDeclarations(webhooksDir);
   const registry = buildRegistry(loaded, config);
+  const sourceDir = sourceDirOf(webhooksDir);
   const out = new Map<string, string>();
-  for (const [name, text] of manifestFiles(registry, clientOptions(new Map(), config))) out.set(`${MANIFEST_DIR}/${name}`, text);
-  out.set(`${DOCS_DIR}/webhooks.md`, docsMarkdown(registry, config));
-  out.set(`${DOCS_DIR}/webhooks.json`, JSON.stringify(docsJson(registry, config), null, 2) + '\n');
+  for (const [name, text] of manifestFiles(registry, clientOptions(new Map(), config), sourceDir)) out.set(`${MANIFEST_DIR}/${name}`, text);
+  out.set(`${DOCS_DIR}/webhooks.md`, docsMarkdown(registry, config, sourceDir));
+  out.set(`${DOCS_DIR}/webhooks.json`, JSON.stringify(docsJson(registry, config, sourceDir), null, 2) + '\n');
   return out;
 }
 
@@ -100,8 +106,8 @@ function writeManifestDir(dir: string, files: Map<string, string>): string[] {
   return written;
 }
 
-async function registryFor(config: Config) {
-  return buildRegistry(await loadDeclarations(WEBHOOKS_DIR), config);
+async function registryFor(webhooksDir: string, config: Config) {
+  return buildRegistry(await loadDeclarations(webhooksDir), config);
 }
 
 export const commands: Command[] = [
@@ -113,7 +119,7 @@ export const commands: Command[] = [
       const { flags, words } = parseFlags(args, { out: 'value', url: 'value', service: 'value', 'ca-bundle': 'value', 'cert-manager': 'value', defaults: 'switch' });
       if (words.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(words[0])}`);
       const config = configFor(flags, io);
-      const registry = await registryFor(config);
+      const registry = await registryFor(io.webhooksDir, config);
       const client = clientOptions(flags, config);
       const out = flags.get('out') as string | undefined;
       try {
@@ -121,7 +127,7 @@ export const commands: Command[] = [
           io.stdout.write(manifestStream(registry, client));
           return EXIT.ok;
         }
-        for (const f of writeManifestDir(out, manifestFiles(registry, client))) io.stdout.write(`wrote ${f}\n`);
+        for (const f of writeManifestDir(out, manifestFiles(registry, client, sourceDirOf(io.webhooksDir)))) io.stdout.write(`wrote ${f}\n`);
       } catch (err) {
         if (err instanceof ManifestError) throw new UsageError(err.message);
         throw err;
@@ -137,21 +143,22 @@ export const commands: Command[] = [
       const { flags, words } = parseFlags(args, { out: 'value', defaults: 'switch' });
       if (words.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(words[0])}`);
       const config = configFor(flags, io);
-      const loaded = await loadDeclarations(WEBHOOKS_DIR);
+      const loaded = await loadDeclarations(io.webhooksDir);
       const problems = lintDocs(loaded);
       if (problems.length > 0) {
         for (const p of problems) io.stderr.write(`doc lint: ${p}\n`);
         return EXIT.rejected;
       }
       const registry = buildRegistry(loaded, config);
+      const sourceDir = sourceDirOf(io.webhooksDir);
       const out = flags.get('out') as string | undefined;
       if (!out || out === '-') {
-        io.stdout.write(docsMarkdown(registry, config));
+        io.stdout.write(docsMarkdown(registry, config, sourceDir));
         return EXIT.ok;
       }
       mkdirSync(out, { recursive: true });
-      writeFileSync(join(out, 'webhooks.md'), docsMarkdown(registry, config));
-      writeFileSync(join(out, 'webhooks.json'), JSON.stringify(docsJson(registry, config), null, 2) + '\n');
+      writeFileSync(join(out, 'webhooks.md'), docsMarkdown(registry, config, sourceDir));
+      writeFileSync(join(out, 'webhooks.json'), JSON.stringify(docsJson(registry, config, sourceDir), null, 2) + '\n');
       io.stdout.write(`wrote ${join(out, 'webhooks.md')}\nwrote ${join(out, 'webhooks.json')}\n`);
       return EXIT.ok;
     },
@@ -164,7 +171,7 @@ export const commands: Command[] = [
     async run(args, io, parsed) {
       if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
       const format = outputFormat(parsed.values.output);
-      const registry = await registryFor(loadConfig(io.env));
+      const registry = await registryFor(io.webhooksDir, loadConfig(io.env));
       type W = (typeof registry.webhooks)[number];
       const printer = new ListPrinter<W>(
         io.stdout,
@@ -190,7 +197,7 @@ export const commands: Command[] = [
     async run(args, io) {
       if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
       const config = loadConfig(io.env);
-      const loaded = await loadDeclarations(WEBHOOKS_DIR);
+      const loaded = await loadDeclarations(io.webhooksDir);
       buildRegistry(loaded, config);
       const problems = lintDocs(loaded);
       for (const p of problems) io.stderr.write(`doc lint: ${p}\n`);

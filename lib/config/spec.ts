@@ -121,7 +121,7 @@ export const settings = [
   { key: 'gateUnknown', env: 'POSTURE_GATE_UNKNOWN', type: 'enum', default: 'warn', values: ['allow', 'warn', 'deny'],
     doc: 'What the gate does with a repository it has no score for.' },
   { key: 'gateCacheSize', env: 'POSTURE_GATE_CACHE_SIZE', type: 'integer', default: 100000, minimum: 1, maximum: 10000000,
-    doc: 'Repositories the gate\'s score index is sized for at start. It holds every repository\'s latest score whatever this says (about 70 bytes each, 70 MiB a million: see bench/admission.ts) and grows past it; nothing is evicted.' },
+    doc: 'Repositories the gate\'s score index is sized for at start. It holds every repository\'s latest score whatever this says and grows past it; nothing is evicted (`node bench/admission.ts --in-process` prints the memory per repository, sized for a million and at this default).' },
   { key: 'gateRefreshSeconds', env: 'POSTURE_GATE_REFRESH_SECONDS', type: 'integer', default: 30, minimum: 1, maximum: 3600,
     doc: 'How often the gate reloads scores from the database; older than 10 times this, the cache counts as stale.' },
   { key: 'tlsCertFile', env: 'POSTURE_TLS_CERT_FILE', type: 'string',
@@ -133,10 +133,6 @@ export const settings = [
     doc: 'Largest AdmissionReview the admission server reads (an UPDATE carries the object twice; the API server accepts 3 MiB objects).' },
   { key: 'tlsReloadSeconds', env: 'POSTURE_TLS_RELOAD_SECONDS', type: 'integer', default: 10, minimum: 1, maximum: 3600,
     doc: 'How often the admission server re-reads its certificate and key (it also watches them), so rotation needs no restart.' },
-  { key: 'admissionTurbofanAfterCalls', env: 'POSTURE_ADMISSION_TURBOFAN_AFTER_CALLS', type: 'integer', default: 300, minimum: 0, maximum: 100000,
-    doc: 'Calls after which V8 compiles a function with TurboFan in the admission server\'s process (`bin/serve.ts admission`; V8\'s default is 3,000), so a server answering one review at a time runs optimised code soon after it starts; 0 keeps V8\'s defaults. The other functions keep them.' },
-  { key: 'admissionReduceMemoryWhenIdle', env: 'POSTURE_ADMISSION_REDUCE_MEMORY_WHEN_IDLE', type: 'boolean', default: false,
-    doc: 'Let V8\'s memory reducer, which collects garbage when the admission server turns quiet, shrink the heap as far as it can (V8\'s default), which throws away the optimised code of the request path; false (the default): its collections are ordinary ones that keep that code, and freed pages stay pooled for reuse.' },
 
   // Serving
   { key: 'port', env: 'PORT', type: 'integer', default: 8080, minimum: 0, maximum: 65535,

@@ -40,8 +40,8 @@ export function dbOptions(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPr
 
 // Set in the knex configuration (which knex copies with its unknown keys, and shares with the
 // instance's transactions) when hot statements are prepared by name. Why: the harvest's one write
-// is a long statement of CTEs that PostgreSQL parsed and planned again for every result, about a
-// third of its time on the server (bench/harvest.ts prints both). Never for PGlite: the embedded
+// is a long statement of CTEs that PostgreSQL parsed and planned again for every result, a large
+// share of its time on the server (bench/harvest.ts prints both). Never for PGlite: the embedded
 // database is in the process, and its driver has no named statements.
 const PREPARED = 'posturePreparedStatements';
 

@@ -1,7 +1,7 @@
 // Retention: every score row is kept forever (the history of a repository's score), but the raw
-// Scorecard document (~13 KB) and the checks' details only for the newest N results of each
-// repository. Pruning goes in small batches along scores_detailed_idx, so the scheduler can do a
-// little every tick and `posture db prune` can do it all at once.
+// Scorecard document (the bulk of a result) and the checks' details only for the newest N results
+// of each repository. Pruning goes in small batches along scores_detailed_idx, so the scheduler can
+// do a little every tick and `posture db prune` can do it all at once.
 import type { Db } from './connect.ts';
 
 export interface PruneBatch {

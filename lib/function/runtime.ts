@@ -1,7 +1,8 @@
 // Production wiring shared by the function modules: config, database, logger and (for the
 // functions that call the API server) the cluster, built once per process on first use.
 // The Kubernetes client is loaded only by the functions that use it: @kubernetes/client-node
-// alone is ~26 MB of heap and ~85 MB resident, which the API and admission pods need not carry.
+// alone is a large share of a process's heap and resident memory, which the API and admission pods
+// need not carry (test/layout.test.ts checks that they do not load it).
 import { loadConfig, type Config } from '../config/index.ts';
 import { checkConnection, dbOptions, migrate, openDb, type Db } from '../db/index.ts';
 import type { ClusterApi } from '../kube/cluster.ts';

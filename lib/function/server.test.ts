@@ -5,7 +5,8 @@ import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { silentLogger } from '../log/index.ts';
-import { isCloudEventRequest, parseCloudEvent, toInvocation } from './server.ts';
+import { parseCloudEvent } from './parse-cloudevent.ts';
+import { isCloudEventRequest, toInvocation } from './server.ts';
 
 const request = (headers: Record<string, string>, url = '/'): IncomingMessage => ({ url, method: 'POST', headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) }) as unknown as IncomingMessage;
 

@@ -5,9 +5,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { Logger } from '../log/index.ts';
-import { collectDefaultMetrics, DEFAULT_BUCKETS, metricsText, queuedCounter, queuedHistogram, type QueuedCounter } from '../metrics/index.ts';
+import { collectDefaultMetrics, DEFAULT_BUCKETS, metricsText } from '../metrics/index.ts';
+import { queuedCounter, queuedHistogram, type QueuedCounter } from '../metrics/queued.ts';
 import type { Context, Handle, HandlerResult } from './handle.ts';
-import { parseBinaryJsonEvent } from './binary-event.ts';
+import { parseCloudEvent } from './parse-cloudevent.ts';
 
 export interface ServeOptions {
   name: string;
@@ -33,7 +34,7 @@ export function rawPath(url: string | undefined): string {
   return u.split(/[?#]/)[0];
 }
 
-// Queued (lib/metrics): an ignored Job event is most of what a harvester answers, and prom-client's
+// Queued (lib/metrics/queued.ts): an ignored Job event is most of what a harvester answers, and prom-client's
 // inc and observe hash their label set on every call; the scrape still shows exact figures.
 const invocations = queuedCounter('posture_function_invocations_total', 'Function invocations by function and status code', ['function', 'code']);
 const latency = queuedHistogram('posture_function_duration_seconds', 'Function handling time', ['function'], DEFAULT_BUCKETS);
@@ -79,26 +80,6 @@ export function isCloudEventRequest(headers: IncomingMessage['headers']): boolea
   if (headers['ce-specversion'] !== undefined) return true;
   const ct = String(headers['content-type'] ?? '').trimStart().toLowerCase();
   return ct.startsWith('application/cloudevents+json') || ct.startsWith('application/cloudevents-batch+json');
-}
-
-/**
- * A request's CloudEvent: a binary-mode 1.0 event with a JSON object body (every Job event) is
- * read directly (lib/function/binary-event.ts, the same event the SDK gives); anything else goes
- * to the SDK's HTTP.toEvent, without the stack traces it throws away: cloudevents 10's JSONParser
- * builds two ValidationErrors on every parse, before knowing whether either is needed, and
- * capturing their stacks was half the cost of a Job event (111 µs of a 2 KB event; 57 µs
- * without). Errors it does throw keep their message, which is all the 400 reply uses.
- */
-export function parseCloudEvent(headers: IncomingMessage['headers'], body: string): ReturnType<typeof HTTP.toEvent> {
-  const direct = parseBinaryJsonEvent(headers, body);
-  if (direct) return direct;
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return HTTP.toEvent({ headers, body });
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }
 
 /** Builds the Context and second argument for a request, like faas-js-runtime does. */

@@ -18,7 +18,7 @@ import { parseRepo } from '../repo/identity.ts';
 export const LABELS_PER_READ = 100;
 /**
  * Job names per sweep page (one page per tick): 10,000 Jobs are swept in 40 ticks. A metadata
- * page still carries each Job's labels, annotations and managedFields (~4 KB a Job).
+ * page still carries each Job's labels, annotations and managedFields, so a page is kept short.
  */
 export const SWEEP_PAGE = 250;
 /** Pending runs looked at per tick: above any concurrency cap (maxConcurrentJobs ≤ 10,000). */

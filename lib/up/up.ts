@@ -33,6 +33,8 @@ export interface UpOptions {
   env: Record<string, string | undefined>;
   /** Where the human-readable lines go (what runs where; a line per scored repository). */
   out: Writable;
+  /** The admission function's webhooks folder (the CLI passes it on). */
+  webhooksDir: string;
   /** Overrides for tests: ports (0 = any free one). */
   apiPort?: number;
   admissionPort?: number;
@@ -217,7 +219,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     try {
       const { createAdmissionApp } = await import('../admission/app.ts');
       const tls = config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile! } : await selfSignedCertificate(join(config.dataDir, 'tls'));
-      const app = await createAdmissionApp({ config, scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) }, logger: log });
+      const app = await createAdmissionApp({ config, scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) }, logger: log, webhooksDir: o.webhooksDir });
       const server = await app.serve({ port: o.admissionPort ?? config.admissionPort, host: '127.0.0.1', certFile: tls.certFile, keyFile: tls.keyFile });
       admissionUrl = `https://127.0.0.1:${server.port}`;
       onScore = (e) => void app.onScoreEvent(e);

@@ -27,6 +27,7 @@ import { protectedMessage as nsMessage, policyLabelMessage } from '../../functio
 import { protectedMessage as objMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';
 import { lowScoreMessage } from '../../functions/admission/webhooks/scorecard-gate.ts';
 import { getSharedControlPlane, type ControlPlane, type ServingCert } from '../cluster/harness.ts';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 
 const RUN = `e2e-${process.pid}`;
 const DEV = `posture-e2e-dev-${process.pid}`;
@@ -115,8 +116,8 @@ before(async () => {
   writeFileSync(join(dir, 'ca-first.pem'), first.ca);
 
   const config = defaultConfig({ namespace: postureNs, tlsReloadSeconds: 1 });
-  app = await createAdmissionApp({ config, scoreFeed: new StaticScoreFeed(SCORES) });
-  warnApp = await createAdmissionApp({ config: defaultConfig({ namespace: postureNs, tlsReloadSeconds: 1, webhookEnforcement: ['scorecard-gate=warn'] }), scoreFeed: new StaticScoreFeed(SCORES) });
+  app = await createAdmissionApp({ config, scoreFeed: new StaticScoreFeed(SCORES), webhooksDir: WEBHOOKS_DIR });
+  warnApp = await createAdmissionApp({ config: defaultConfig({ namespace: postureNs, tlsReloadSeconds: 1, webhookEnforcement: ['scorecard-gate=warn'] }), scoreFeed: new StaticScoreFeed(SCORES), webhooksDir: WEBHOOKS_DIR });
   await app.scores.refresh();
   await warnApp.scores.refresh();
   const files = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };

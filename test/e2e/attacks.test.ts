@@ -33,6 +33,7 @@ import { protectedMessage, subresourceMessage, unlabelMessage } from '../../func
 import { invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, unknownMessage } from '../../functions/admission/webhooks/scorecard-gate.ts';
 import { binDir, freePort } from '../cluster/config.ts';
 import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 
 const PID = process.pid;
 const RUN = `atk-${PID}`;
@@ -194,7 +195,7 @@ before(async () => {
   rows.push(row('github.com/atk/low', 2.1, 2 * 86_400_000), row('github.com/atk/good', 8), row('github.com/atk/fading', 8));
   feed = new StaticScoreFeed(rows);
   const config = defaultConfig({ namespace: postureNs, gateCacheSize: GATE_CACHE_SIZE, gateUnknown: 'deny', tlsReloadSeconds: 60 });
-  app = await createAdmissionApp({ config, scoreFeed: feed });
+  app = await createAdmissionApp({ config, scoreFeed: feed, webhooksDir: WEBHOOKS_DIR });
   await app.scores.refresh();
   server = await app.serve({ port: 0, host: '127.0.0.1', certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') });
 

@@ -31,6 +31,7 @@ import { getSharedControlPlane, waitForJobFinished, type ControlPlane } from '..
 import { CLUSTER_SCOPED, Discovery, dryRunCreate, idOf, kubeRequest, podTemplates, relocate, renderKustomization, ruleKeys, schemaProblems, selfRules, serverSideApply, type KubeObject } from './deploy-kit.ts';
 import { startPipeline, type Pipeline } from './pipeline-kit.ts';
 import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NS = 'posture';
@@ -140,7 +141,7 @@ test('the ConfigMap is valid configuration for the real loader, and secret-free'
 
 test('the generated webhook configurations are what the deployed configuration generates, and call the admission Service', async () => {
   const data = find(base, 'ConfigMap', 'posture-config').data as Record<string, string>;
-  const generated = await renderWebhookOutputs(loadConfig({ ...data }));
+  const generated = await renderWebhookOutputs(WEBHOOKS_DIR, loadConfig({ ...data }));
   for (const [path, text] of generated) {
     if (!path.startsWith('knative/base/webhooks/')) continue;
     assert.equal(readFileSync(join(ROOT, path), 'utf8'), text, `${path} differs from what the ConfigMap's settings generate: run npm run generate:webhooks or align config.yaml`);

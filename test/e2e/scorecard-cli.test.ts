@@ -25,6 +25,7 @@ import { fixturePath } from '../fixtures/scorecard.ts';
 import { NO_ROUTE_ENV, realFixture, runScorecard, scoreLocal, withoutDate, type ScorecardRun } from '../fixtures/scorecard-cli.ts';
 import { startPipeline } from './pipeline-kit.ts';
 import { useControlPlane } from './plane.ts';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 const scratch = mkdtempSync(join(tmpdir(), 'posture-scorecard-cli-'));
@@ -192,7 +193,7 @@ describe('`posture up` with the real CLI on PATH and no route to GitHub', () => 
       const out = new PassThrough();
       let text = '';
       out.on('data', (d) => (text += d));
-      const h = await up({ env, out, apiPort: 0, admissionPort: 0 });
+      const h = await up({ env, out, apiPort: 0, admissionPort: 0, webhooksDir: WEBHOOKS_DIR });
       handles.push(h);
       assert.equal(h.mode, 'local', text);
       const deadline = Date.now() + 60_000;

@@ -16,6 +16,7 @@ import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { up, type UpHandle } from '../../lib/up/up.ts';
 import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
 import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 
 const FIXTURE = fixturePath(FIXTURES.cliShowDetails);
 const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8'));
@@ -82,7 +83,7 @@ test('no cluster and a fake scorecard on PATH: the local runner scores repositor
   const add = await runCliCaptured(['repos', 'add', 'ossf/scorecard', 'posture-e2e/skip-me'], env);
   assert.equal(add.code, 0, add.stderr);
   const o = output();
-  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, control: controlRunner(env) });
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, webhooksDir: WEBHOOKS_DIR, control: controlRunner(env, WEBHOOKS_DIR) });
   handles.push(h);
   assert.equal(h.mode, 'local');
   assert.match(o.text(), /jobs: no cluster .*running .*scorecard locally/);
@@ -106,7 +107,7 @@ test('no cluster and no scorecard: it says clearly what is missing and keeps rep
   const dir = mkdtempSync(join(tmpdir(), 'posture-up-idle-'));
   const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: join(dir, 'none'), PATH: '/usr/bin:/bin' };
   const o = output();
-  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, heartbeatMs: 300 });
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, heartbeatMs: 300, webhooksDir: WEBHOOKS_DIR });
   handles.push(h);
   assert.equal(h.mode, 'idle');
   // It says what it waits for, then a heartbeat whenever it has been quiet for heartbeatMs.
@@ -127,7 +128,7 @@ test('with the local control plane\'s KUBECONFIG the whole loop runs and scores 
   const names = ['ossf/scorecard', 'posture-e2e/up-cluster'];
   assert.equal((await runCliCaptured(['repos', 'add', ...names], env)).code, 0);
   const o = output();
-  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, timer: false });
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, timer: false, webhooksDir: WEBHOOKS_DIR });
   handles.push(h);
   assert.equal(h.mode, 'cluster', o.text());
   assert.match(o.text(), /created Secret .*posture-github-tokens from GITHUB_AUTH_TOKEN/);

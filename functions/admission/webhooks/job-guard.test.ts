@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import { anonymous, object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
+import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { forgedMessage, forgedPodMessage } from './job-guard.ts';
 
@@ -64,7 +65,7 @@ test('job-guard', async (t) => {
   for (const c of cases) {
     await t.test(c.name, async () => {
       const key = JSON.stringify(c.config ?? {});
-      if (!testers.has(key)) testers.set(key, await WebhookTester.create({ services, config: defaultConfig(c.config ?? {}) }));
+      if (!testers.has(key)) testers.set(key, await WebhookTester.create({ dir: WEBHOOKS_DIR, services, config: defaultConfig(c.config ?? {}) }));
       const r = testers.get(key)!.send('job-guard', c.review);
       assert.equal(r.http.statusCode, 200);
       assert.equal(r.response!.allowed, c.allowed, JSON.stringify(r.response));
@@ -74,7 +75,7 @@ test('job-guard', async (t) => {
 });
 
 test("job-guard: judges posture's own namespace, skips the scheduler at the API server", async () => {
-  const tester = await WebhookTester.create({ services });
+  const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services });
   const w = tester.dispatcher.registry.byName('job-guard')!;
   assert.ok(!w.excludedNamespaces.includes('posture'));
   assert.ok(w.excludedNamespaces.includes('kube-system'));

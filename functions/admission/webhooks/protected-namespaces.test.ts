@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import { anonymous, object, serviceAccount, user, WebhookTester, type Caller, type ReviewSpec } from '../../../lib/admission/testing.ts';
+import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { changedPolicyLabels, policyLabelMessage, protectedMessage, protectedNames } from './protected-namespaces.ts';
 
@@ -69,7 +70,7 @@ test('protected-namespaces', async (t) => {
   for (const c of cases) {
     await t.test(c.name, async () => {
       const key = JSON.stringify(c.config ?? {});
-      if (!testers.has(key)) testers.set(key, await WebhookTester.create({ services, config: defaultConfig(c.config ?? {}) }));
+      if (!testers.has(key)) testers.set(key, await WebhookTester.create({ dir: WEBHOOKS_DIR, services, config: defaultConfig(c.config ?? {}) }));
       const r = testers.get(key)!.send('protected-namespaces', c.review);
       assert.equal(r.http.statusCode, 200);
       assert.equal(r.response!.allowed, c.allowed, JSON.stringify(r.response));
@@ -80,7 +81,7 @@ test('protected-namespaces', async (t) => {
 });
 
 test('protected-namespaces: the generated match condition skips exempt callers', async () => {
-  const tester = await WebhookTester.create({ services });
+  const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services });
   const w = tester.dispatcher.registry.byName('protected-namespaces')!;
   assert.deepEqual(w.excludedNamespaces, [], 'sees kube-system and its own namespace');
   const skip = w.matchConditions.find((c) => c.name === 'posture-skip-exempt')!;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultConfig } from '../../../lib/config/index.ts';
 import { anonymous, object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
+import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { protectedMessage, subresourceMessage, unlabelMessage } from './protected-objects.ts';
 
@@ -68,7 +69,7 @@ const cases: Array<{ name: string; review: ReviewSpec; allowed: boolean; message
 ];
 
 test('protected-objects', async (t) => {
-  const tester = await WebhookTester.create({ services, config: defaultConfig() });
+  const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services, config: defaultConfig() });
   for (const c of cases) {
     await t.test(c.name, () => {
       const r = tester.send('protected-objects', c.review);
@@ -81,7 +82,7 @@ test('protected-objects', async (t) => {
 });
 
 test('protected-objects: selected by label, old object included, default exclusions kept', async () => {
-  const tester = await WebhookTester.create({ services });
+  const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services });
   const w = tester.dispatcher.registry.byName('protected-objects')!;
   assert.deepEqual(w.declaration.objectSelector, { matchLabels: P });
   assert.deepEqual(w.excludedNamespaces, ['posture', 'kube-system', 'kube-node-lease']);

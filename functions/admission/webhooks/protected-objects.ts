@@ -2,7 +2,7 @@
 // administrators. Closes the gap RBAC leaves: "these users may edit this kind, except these objects".
 // It never wedges a delete that has begun: the final DELETE of a terminating object (the kubelet's,
 // grace period 0) and updates that only remove finalizers from a terminating object pass.
-import { Allowed, Denied, Errored, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
+import { Allowed, Denied, Undecided, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
 import { CONTROLLER_MANAGER, controllers, DELETION_CONTROLLERS, listed, MAINTENANCE_CONTROLLERS, SCHEDULER, WORKLOAD_CONTROLLERS } from '../identities.ts';
 import { isTerminating, labelsOf, metadataChanged, onlyRemovesFinalizers, PROTECTED_LABEL } from '../labels.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
@@ -77,7 +77,7 @@ export default defineWebhook<AdmissionServices>({
     if (request.operation !== 'UPDATE' && request.operation !== 'DELETE') return Allowed();
     if (request.oldObject === null) {
       // objectSelector matched, so the API server knew the stored object; without it no decision is honest.
-      return Errored(`${request.operation} without oldObject: cannot tell whether ${describe(request)} is protected`, 400);
+      return Undecided(`${request.operation} without oldObject: cannot tell whether ${describe(request)} is protected`, 400);
     }
     if (labelsOf(request.oldObject)[PROTECTED_LABEL] !== 'true') return Allowed();
     const what = describe(request);

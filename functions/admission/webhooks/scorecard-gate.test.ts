@@ -6,6 +6,7 @@ import { runInNewContext } from 'node:vm';
 import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import type { ScoreLookup, ScoreLookupResult } from '../../../lib/admission/scores.ts';
 import { object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
+import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { changesWhatRuns, INVALID_LABEL_MESSAGE, invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, ParsedRepos, PARSED_BUDGET_BYTES, unknownMessage } from './scorecard-gate.ts';
 
@@ -98,7 +99,7 @@ test('scorecard-gate', async (t) => {
   for (const c of cases) {
     await t.test(c.name, async () => {
       const key = JSON.stringify(c.config ?? {});
-      if (!testers.has(key)) testers.set(key, await WebhookTester.create({ services, config: defaultConfig(c.config ?? {}) }));
+      if (!testers.has(key)) testers.set(key, await WebhookTester.create({ dir: WEBHOOKS_DIR, services, config: defaultConfig(c.config ?? {}) }));
       unavailable = c.down ?? false;
       try {
         const r = testers.get(key)!.send('scorecard-gate', c.review, { tier: c.tier });
@@ -115,7 +116,7 @@ test('scorecard-gate', async (t) => {
 });
 
 test('scorecard-gate: one entry per namespace-label value, plus absent and invalid', async () => {
-  const tester = await WebhookTester.create({ services });
+  const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services });
   const w = tester.dispatcher.registry.byName('scorecard-gate')!;
   assert.equal(w.entries.length, 13);
   assert.deepEqual(w.entries[0].namespaceSelector.matchExpressions?.at(-1), { key: 'posture.dev/min-score', operator: 'DoesNotExist' });
@@ -139,7 +140,7 @@ test('scorecard-gate: remembered parses are bounded by bytes and never hold an i
 
 test('scorecard-gate: a flood of unique oversize annotations leaves the heap where it was', async () => {
   // The old parse cache kept every raw value (10,000 entries of any size): 1,500 reviews of 250 KiB added 367 MiB.
-  const tester = await WebhookTester.create({ services });
+  const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services });
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const review = (i: number) => ({ operation: 'CREATE' as const, object: deploy(`github.com/a/${String(i).padStart(8, '0')}${'b'.repeat(250 * 1024)}`), caller: jane });

@@ -1,6 +1,6 @@
 // scorecard-gate: workloads that declare their source repository are judged by that repository's
 // latest OpenSSF Scorecard score, read from an in-memory cache (never the database on this path).
-import { Allowed, Denied, Errored, Warned, defineWebhook, type AdmissionRequest, type NamespaceLabel, type Verdict } from '../../../lib/admission/index.ts';
+import { Allowed, Denied, Undecided, Warned, defineWebhook, type AdmissionRequest, type NamespaceLabel, type Verdict } from '../../../lib/admission/index.ts';
 import { parseRepo, type ParseResult, type RepoId } from '../../../lib/repo/identity.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed, WORKLOAD_CONTROLLERS } from '../identities.ts';
 import { annotationsOf, celMetaIs, generationOf, MIN_SCORE_LABEL, podTemplateOf, sameJson, SOURCE_REPO_ANNOTATION } from '../labels.ts';
@@ -171,7 +171,7 @@ export default defineWebhook<AdmissionServices, Settings>({
       const parsed = settings.parsed.parse(value, settings.allowedHosts);
       if (!parsed.ok) return Denied(invalidRepoMessage(value, parsed.reason));
       const found = services.scores.lookup(parsed.repo.key, now);
-      if (found.state === 'unavailable') return Errored(`Scorecard scores are unavailable: ${found.reason}`, 503);
+      if (found.state === 'unavailable') return Undecided(`Scorecard scores are unavailable: ${found.reason}`, 503);
       if (found.state === 'unknown') {
         if (settings.unknown === 'deny') return Denied(unknownMessage(parsed.repo.canonical));
         if (settings.unknown === 'warn') warnings.push(unknownMessage(parsed.repo.canonical));

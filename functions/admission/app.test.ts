@@ -1,15 +1,16 @@
-// The admission function's two doors: handle(context, event) and score.updated events.
+// The admission function's two doors, with its shipped webhooks: handle(context, event) and score.updated events.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
-import { StaticScoreFeed } from './scores.ts';
-import { admissionReview, object, user } from './testing.ts';
-import { defaultConfig } from '../config/index.ts';
-import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
-import { createAdmissionApp } from './app.ts';
+import { StaticScoreFeed } from '../../lib/admission/scores.ts';
+import { admissionReview, object, user } from '../../lib/admission/testing.ts';
+import { defaultConfig } from '../../lib/config/index.ts';
+import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
+import { createAdmissionApp } from '../../lib/admission/app.ts';
+import { WEBHOOKS_DIR } from './webhooks-dir.ts';
 
 test('handle: the faas contract answers reviews like the server', async () => {
-  const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([]), refresh: false });
+  const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: new StaticScoreFeed([]), refresh: false, webhooksDir: WEBHOOKS_DIR });
   try {
     const review = admissionReview({ operation: 'DELETE', oldObject: object('Namespace', 'kube-system'), caller: user('jane'), uid: 'h-1' });
     const raw = Buffer.from(JSON.stringify(review));
@@ -32,7 +33,7 @@ test('handle: the faas contract answers reviews like the server', async () => {
 
 test('a score.updated event only asks for a pull: a forged score changes nothing; other events are refused', async () => {
   const feed = new StaticScoreFeed([{ repoKey: 'github.com/o/r', repo: 'github.com/O/R', score: 2.1, date: '2026-11-01', updatedAt: new Date(1) }]);
-  const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: feed, refresh: false });
+  const app = await createAdmissionApp({ config: defaultConfig(), scoreFeed: feed, refresh: false, webhooksDir: WEBHOOKS_DIR });
   try {
     await app.scores.refresh();
     const pulls = feed.calls.length;

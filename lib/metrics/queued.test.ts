@@ -2,7 +2,8 @@
 // the read or by filling up.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { metricsText, queuedCounter, queuedHistogram } from './index.ts';
+import { metricsText } from './index.ts';
+import { queuedCounter, queuedHistogram } from './queued.ts';
 
 function series(text: string, name: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { parseBinaryJsonEvent } from './binary-event.ts';
-import { parseCloudEvent } from './server.ts';
+import { parseBinaryJsonEvent, parseCloudEvent } from './parse-cloudevent.ts';
 
 const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'posture-1', namespace: 'posture', uid: 'u1' }, status: { active: 1 } };
 const body = JSON.stringify(job);

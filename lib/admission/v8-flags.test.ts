@@ -1,30 +1,37 @@
-// The flags, and that the Node this runs on honours them when they are set at run time.
+// The admission server's V8 flags, the benchmarks' switch, and that the Node this runs on honours
+// the flags when they are set at run time.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { KEEP_CODE_FLAGS, keepOptimizedCode, turbofanFlags } from './tiering.ts';
+import { admissionV8Choices, admissionV8Flags, KEEP_CODE_FLAGS } from './v8-flags.ts';
 
-test('turbofanFlags: both thresholds in V8 ratio, none for 0, refused when not a whole number', () => {
-  const table: Array<[number, string[]]> = [
-    [0, []],
-    [300, ['--invocation-count-for-turbofan=300', '--minimum-invocations-after-ic-update=50']],
-    [3000, ['--invocation-count-for-turbofan=3000', '--minimum-invocations-after-ic-update=500']],
-    [1, ['--invocation-count-for-turbofan=1', '--minimum-invocations-after-ic-update=1']],
+test('admissionV8Flags: TurboFan after 300 calls (50 after an inline-cache change, V8 ratio) and code kept through the memory reducer', () => {
+  const both = ['--invocation-count-for-turbofan=300', '--minimum-invocations-after-ic-update=50', '--no-memory-reducer-favors-memory'];
+  assert.deepEqual(admissionV8Flags(admissionV8Choices({})), both);
+  assert.deepEqual(admissionV8Flags({ turbofanSooner: false, keepCodeThroughMemoryReducer: false }), []);
+});
+
+test('POSTURE_BENCH_V8_DEFAULTS leaves the named choices at V8 defaults; an unknown name is refused', () => {
+  const table: Array<[string, { turbofanSooner: boolean; keepCodeThroughMemoryReducer: boolean }]> = [
+    ['', { turbofanSooner: true, keepCodeThroughMemoryReducer: true }],
+    ['turbofan', { turbofanSooner: false, keepCodeThroughMemoryReducer: true }],
+    ['reducer', { turbofanSooner: true, keepCodeThroughMemoryReducer: false }],
+    ['turbofan, reducer', { turbofanSooner: false, keepCodeThroughMemoryReducer: false }],
   ];
-  for (const [calls, flags] of table) assert.deepEqual(turbofanFlags(calls), flags, String(calls));
-  for (const bad of [-1, 1.5, Number.NaN]) assert.throws(() => turbofanFlags(bad), RangeError);
+  for (const [value, want] of table) assert.deepEqual(admissionV8Choices({ POSTURE_BENCH_V8_DEFAULTS: value }), want, value);
+  assert.throws(() => admissionV8Choices({ POSTURE_BENCH_V8_DEFAULTS: 'turbo' }), /expected turbofan and\/or reducer, not "turbo"/);
 });
 
 // A child process calls one function 1,500 times, then asks V8 (through its test-only natives, with
 // compilation on the main thread so the answer does not race a background compile) whether that
-// function is TurboFan code. Measured on Node 24: with the threshold at 300 it is by 1,200 calls;
-// with V8's defaults it is still Maglev code after 8,000. If a Node upgrade renames or ignores the
-// flags, the first case fails.
-const TIERING = fileURLToPath(new URL('./tiering.ts', import.meta.url));
+// function is TurboFan code: with posture's threshold it is well before 1,500 calls; with V8's
+// defaults it is still Maglev code well after. If a Node upgrade renames or ignores the flags, the
+// first case fails.
+const V8_FLAGS = fileURLToPath(new URL('./v8-flags.ts', import.meta.url));
 const child = (apply: boolean) => `
-  const { optimizeAfter } = await import(${JSON.stringify(TIERING)});
-  if (${apply}) optimizeAfter(300);
+  const { applyAdmissionV8Flags } = await import(${JSON.stringify(V8_FLAGS)});
+  applyAdmissionV8Flags({ turbofanSooner: ${apply}, keepCodeThroughMemoryReducer: false });
   function f(o) { return o.a + o.b; }
   let s = 0;
   for (let i = 0; i < 1500; i++) s += f({ a: i, b: 1 });
@@ -38,7 +45,7 @@ function run(apply: boolean): { turbofan: boolean; status: number } {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-test('optimizeAfter(300): a function called 1,500 times is TurboFan code; with V8 defaults it is not', () => {
+test('TurboFan sooner: a function called 1,500 times is TurboFan code; with V8 defaults it is not', () => {
   const applied = run(true);
   assert.ok(applied.turbofan, `not TurboFan code after 1,500 calls with the threshold at 300 (status ${applied.status.toString(2)})`);
   const defaults = run(false);
@@ -46,17 +53,17 @@ test('optimizeAfter(300): a function called 1,500 times is TurboFan code; with V
 });
 
 // A child process optimises a function on objects JSON.parse makes from a context of its own (as
-// posture's parseJson does, lib/admission/protocol.ts; node:vm is also what lets Node 24's memory
+// posture's parseJson does, json-realm.ts; node:vm is also what lets Node 24's memory
 // reducer see a quiet process as quiet), then turns quiet: a call every 50 ms, no object kept.
-// V8's memory reducer collects about 8 s later; the child reports, after each collection the
+// V8's memory reducer collects some seconds later; the child reports, after each collection the
 // reducer made (Node marks them "all external memory"), whether the function is still TurboFan
-// code. Measured on Node 24: with V8's defaults the first one deoptimises it ("embedded weak
-// objects cleared": the map it depends on was not retained); with KEEP_CODE_FLAGS it stays.
+// code. On Node 24, with V8's defaults the first one deoptimises it ("embedded weak objects
+// cleared": the map it depends on was not retained); with KEEP_CODE_FLAGS it stays.
 const reducerChild = (apply: boolean) => `
-  const { keepOptimizedCode } = await import(${JSON.stringify(TIERING)});
+  const { applyAdmissionV8Flags } = await import(${JSON.stringify(V8_FLAGS)});
   const { runInNewContext } = await import('node:vm');
   const { PerformanceObserver, constants } = await import('node:perf_hooks');
-  keepOptimizedCode(${!apply});
+  applyAdmissionV8Flags({ turbofanSooner: false, keepCodeThroughMemoryReducer: ${apply} });
   const parse = runInNewContext('JSON.parse');
   const text = JSON.stringify({ uid: 'u', allowed: 1, code: 2 });
   function read(o) { return o.uid.length + o.allowed + o.code; }
@@ -99,16 +106,12 @@ function runReducer(apply: boolean): Promise<{ optimised: boolean; after: boolea
   });
 }
 
-test("keepOptimizedCode: optimised code survives V8's memory reducer; with V8's defaults the reducer deoptimises it", { timeout: 60_000 }, async () => {
-  // Both children at once: each waits about 9 s for the reducer.
+test("code kept through the memory reducer: optimised code survives its collections; with V8's defaults the reducer deoptimises it", { timeout: 60_000 }, async () => {
+  // Both children at once: each waits for the reducer.
   const [kept, defaults] = await Promise.all([runReducer(true), runReducer(false)]);
   assert.ok(kept.optimised && defaults.optimised, 'the function was not TurboFan code to begin with');
   assert.ok(defaults.after.length > 0, "the memory reducer did not collect within 40 s with V8's defaults: the test no longer exercises it");
   assert.equal(defaults.after[0], false, "V8's defaults kept the code through the reducer's collection: the test no longer tells them apart");
   assert.ok(kept.after.length > 0, 'the memory reducer did not collect within 40 s with KEEP_CODE_FLAGS');
   assert.deepEqual(kept.after, kept.after.map(() => true), `deoptimised by the reducer's collection with ${KEEP_CODE_FLAGS.join(' ')}`);
-});
-
-test('keepOptimizedCode(true) applies nothing (V8 reduces memory as it would)', () => {
-  assert.deepEqual(keepOptimizedCode(true), []);
 });

@@ -1,14 +1,16 @@
-// Binary-mode CloudEvents 1.0 with a JSON body, the form every Job event reaches the harvester in
-// (Knative's ApiServerSource adapter, the Broker's dispatcher and posture's relay all send it),
-// read without the SDK's general parse. Why: the SDK's HTTP.toEvent copies and lower-cases the
-// headers twice, reads process.env and builds two ValidationErrors on every parse, so it cost 4-8x a
-// JSON.parse of the same 1.4 KB event in a loop, and the harvester gets about five events per scored
-// repository, most of which it only acknowledges. The result is the CloudEvent the SDK's parse
-// gives for the same request (lib/function/binary-event.test.ts compares the two); any request
-// that is not plainly of this form, or is malformed, is left to the SDK (undefined), so errors and
-// edge cases keep the SDK's behaviour and messages.
+// A request's CloudEvent, around the CloudEvents SDK's general parse. Binary-mode CloudEvents 1.0
+// with a JSON body, the form every Job event reaches the harvester in (Knative's ApiServerSource
+// adapter, the Broker's dispatcher and posture's relay all send it), are read directly; the rest
+// goes to the SDK's HTTP.toEvent without the stack traces it throws away. Why: HTTP.toEvent copies
+// and lower-cases the headers twice, reads process.env and builds two ValidationErrors (capturing
+// their stacks) on every parse, before knowing whether either is needed, and the harvester gets
+// several events per scored repository, most of which it only acknowledges: bench/pipeline.ts
+// shows it in the harvester's CPU per scored repository, beside a bare harvester's. The direct read
+// gives the CloudEvent the SDK's parse gives for the same request (parse-cloudevent.test.ts
+// compares the two); any request that is not plainly of this form, or is malformed, is left to the
+// SDK, so errors and edge cases keep the SDK's behaviour and messages.
 import type { IncomingHttpHeaders } from 'node:http';
-import { CloudEvent } from 'cloudevents';
+import { CloudEvent, HTTP } from 'cloudevents';
 
 /** The attribute each binary-mode header sets (the SDK's v1binaryParsers); other `ce-` headers are extensions. */
 const ATTRIBUTE_OF_HEADER: Readonly<Record<string, string>> = {
@@ -72,4 +74,20 @@ export function parseBinaryJsonEvent(headers: IncomingHttpHeaders, body: string)
     return undefined; // the SDK's parse says what is wrong
   }
   return new CloudEvent(attributes, false);
+}
+
+/**
+ * A request's CloudEvent: parseBinaryJsonEvent's when it gives one, else the SDK's HTTP.toEvent
+ * with stack traces off (errors keep their message, which is all a 400 reply uses).
+ */
+export function parseCloudEvent(headers: IncomingHttpHeaders, body: string): ReturnType<typeof HTTP.toEvent> {
+  const direct = parseBinaryJsonEvent(headers, body);
+  if (direct) return direct;
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return HTTP.toEvent({ headers, body });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
