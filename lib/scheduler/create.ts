@@ -6,7 +6,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import { deletePendingRun, recordRuns, releaseClaim, setRunJobUids, type ClaimedRepo, type Db } from '../db/index.ts';
 import { buildScorecardJob, repoIdLabel } from '../jobs/spec.ts';
-import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import { toKubeError, withRetries, type ClusterApi, type KubeError } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { isPostureJob } from './cluster-view.ts';
@@ -30,6 +30,33 @@ export interface CreateDeps {
 /** The part of a tick's summary the creates write (a create settled by name counts as reconciled). */
 export type CreateReport = Pick<TickSummary, 'created' | 'existing' | 'skipped' | 'errors' | 'reconciled'>;
 
+/** What becomes of one claim before any create: its Job, or the claim parked (released, due later, refunded). */
+export type ClaimPlan =
+  | { kind: 'create'; job: V1Job }
+  | { kind: 'park'; why: string; dueInSeconds: number; error?: string };
+
+export function planClaim(claim: ClaimedRepo, slot: string, config: Config, running: ReadonlySet<string | undefined>): ClaimPlan {
+  const parsed = parseRepo(claim.canonical, config.allowedHosts);
+  if (!parsed.ok) {
+    // Never hand an unvalidated name to a Job; park the row for long and say why on it.
+    const why = `invalid repository name in the database: ${parsed.reason}`;
+    return { kind: 'park', why, dueInSeconds: config.failureBackoffMaxSeconds, error: why };
+  }
+  if (running.has(repoIdLabel(parsed.repo))) {
+    // Its previous Job outlived the lease (only if the lease is shorter than the deadline): wait for it.
+    return { kind: 'park', why: 'a Job for this repository is still running', dueInSeconds: config.leaseSeconds };
+  }
+  return { kind: 'create', job: buildScorecardJob({ repo: parsed.repo, dueWindow: claim.claimedDueAt, tickSlot: slot }, config) };
+}
+
+/**
+ * What a failed create means: a refusal (403, 422…) created nothing for certain; a timeout, a
+ * reset, a 5xx or a 409 whose read failed may have created the Job.
+ */
+export function createFailureKind(e: KubeError): 'refused' | 'maybe-created' {
+  return !e.retryable && e.status !== 409 && e.status !== 408 ? 'refused' : 'maybe-created';
+}
+
 /**
  * Creates the Jobs of claimed repositories: runs recorded first (one statement), then batches
  * of creates, each batch only while this tick still holds the lease and is within its time,
@@ -42,19 +69,13 @@ export async function createJobs(claims: ClaimedRepo[], slot: string, deps: Crea
   const retry = { retries: config.kubeRetries, baseMs: deps.retryBaseMs };
   const planned: Array<{ claim: ClaimedRepo; job: V1Job }> = [];
   for (const claim of claims) {
-    const parsed = parseRepo(claim.canonical, config.allowedHosts);
-    if (!parsed.ok) {
-      // Never hand an unvalidated name to a Job; park the row and say why.
-      const why = `invalid repository name in the database: ${parsed.reason}`;
-      s.skipped.push({ repo: claim.canonical, why });
-      await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.failureBackoffMaxSeconds * 1000), error: why, refund: true });
-    } else if (running.has(repoIdLabel(parsed.repo))) {
-      // Its previous Job outlived the lease (only if the lease is shorter than the deadline): wait for it.
-      s.skipped.push({ repo: claim.canonical, why: 'a Job for this repository is still running' });
-      await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + config.leaseSeconds * 1000), refund: true });
-    } else {
-      planned.push({ claim, job: buildScorecardJob({ repo: parsed.repo, dueWindow: claim.claimedDueAt, tickSlot: slot }, config) });
+    const plan = planClaim(claim, slot, config, running);
+    if (plan.kind === 'create') {
+      planned.push({ claim, job: plan.job });
+      continue;
     }
+    s.skipped.push({ repo: claim.canonical, why: plan.why });
+    await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + plan.dueInSeconds * 1000), error: plan.error, refund: true });
   }
   // Recorded before created: a Job the database does not know is not ours (see the reconcile).
   await recordRuns(db, planned.map((p) => ({ repoId: p.claim.id, jobName: p.job.metadata!.name!, tickSlot: slot, createdAt: now() })));
@@ -75,8 +96,7 @@ export async function createJobs(claims: ClaimedRepo[], slot: string, deps: Crea
       return;
     } catch (err) {
       const e = toKubeError(err);
-      if (!e.retryable && e.status !== 409 && e.status !== 408) {
-        // A refusal (403, 422…): certainly not created.
+      if (createFailureKind(e) === 'refused') {
         await giveBack(p, `creating Job: ${e.message}`);
         s.errors.push(`${p.claim.canonical}: ${e.message}`);
         systemic = true;
@@ -84,7 +104,7 @@ export async function createJobs(claims: ClaimedRepo[], slot: string, deps: Crea
         log.error({ status: e.status, reason: e.reason, err: e.message }, 'Job creation refused; fix the configuration or RBAC');
         return;
       }
-      // A timeout, reset, 5xx, or 409 whose GET failed: the Job may exist. Ask before deciding.
+      // The Job may exist: ask before deciding.
       s.errors.push(`${p.claim.canonical}: ${e.message}`);
       systemic = true;
       stop = 'the API server keeps failing';

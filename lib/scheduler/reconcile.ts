@@ -20,6 +20,16 @@ export const RECONCILE_TIME_LIMIT_MS = 60_000;
 /** Old results whose details are pruned per tick, at most (a few milliseconds). */
 const PRUNE_BATCH = 100;
 
+/** A pending run recorded less than IN_FLIGHT_SECONDS ago, with no Job listed, may still be being created. */
+export function mayBeInFlight(recordedAt: Date, now: Date): boolean {
+  return now.getTime() - recordedAt.getTime() < IN_FLIGHT_SECONDS * 1000;
+}
+
+/** Whether the reconcile harvests one more finished Job, `elapsedMs` after it started harvesting. */
+export function mayHarvestAnother(harvests: number, elapsedMs: number): boolean {
+  return harvests < RECONCILE_HARVEST_LIMIT && elapsedMs <= RECONCILE_TIME_LIMIT_MS;
+}
+
 export interface ReconcileDeps {
   db: Db;
   cluster: ClusterApi;
@@ -65,7 +75,7 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
   let harvests = 0;
   const harvestStart = Date.now();
   for (const job of view.finished) {
-    if (!deps.harvest || harvests >= RECONCILE_HARVEST_LIMIT || Date.now() - harvestStart > RECONCILE_TIME_LIMIT_MS) break;
+    if (!deps.harvest || !mayHarvestAnother(harvests, Date.now() - harvestStart)) break;
     harvests++;
     const name = job.metadata!.name!;
     try {
@@ -86,7 +96,7 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
   // Runs still pending whose Job is not listed: being created right now (counted as active),
   // created with a lost answer (ask by name), or created and then deleted before any harvest.
   for (const run of view.missing) {
-    if (now().getTime() - new Date(run.created_at).getTime() < IN_FLIGHT_SECONDS * 1000) {
+    if (mayBeInFlight(new Date(run.created_at), now())) {
       s.reconciled.inFlight++;
       active++;
       continue;
