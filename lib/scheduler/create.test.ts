@@ -5,7 +5,7 @@ import type { ClaimedRepo } from '../db/index.ts';
 import { jobName, repoIdLabel } from '../jobs/spec.ts';
 import { KubeError } from '../kube/cluster.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
-import { createFailureKind, planClaim } from './create.ts';
+import { CREATE_TIME_LIMIT_MS, createFailureKind, pastCreateTimeLimit, planClaim } from './create.ts';
 
 const config = defaultConfig({ failureBackoffMaxSeconds: 86_400, leaseSeconds: 7_200 });
 const due = new Date('2030-01-01T00:00:00Z');
@@ -41,4 +41,10 @@ test('createFailureKind: only a refusal certainly created nothing; timeouts, 5xx
     [0, 'maybe-created'], // a reset or a timeout: no answer at all
   ];
   for (const [status, want] of cases) assert.equal(createFailureKind(new KubeError(status, `HTTP ${status}`)), want, String(status));
+});
+
+test('pastCreateTimeLimit: the creates stop once more than CREATE_TIME_LIMIT_MS have passed since the tick started', () => {
+  const started = new Date('2030-01-01T00:00:00Z');
+  const cases: Array<[number, boolean]> = [[0, false], [CREATE_TIME_LIMIT_MS, false], [CREATE_TIME_LIMIT_MS + 1, true], [3_600_000, true], [-1_000, false]];
+  for (const [elapsed, want] of cases) assert.equal(pastCreateTimeLimit(started, new Date(started.getTime() + elapsed)), want, `${elapsed} ms`);
 });

@@ -9,6 +9,7 @@ import { buildScorecardJob, repoIdLabel } from '../jobs/spec.ts';
 import { toKubeError, withRetries, type ClusterApi, type KubeError } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
+import type { Clock } from './clock.ts';
 import { isPostureJob } from './cluster-view.ts';
 import type { HeldLease } from './lease.ts';
 import type { TickSummary } from './summary.ts';
@@ -22,7 +23,7 @@ export interface CreateDeps {
   cluster: ClusterApi;
   config: Config;
   log: Logger;
-  now: () => Date;
+  now: Clock;
   /** Delay between retries of a Kubernetes call (tests make it instant). */
   retryBaseMs?: number;
 }
@@ -49,6 +50,11 @@ export function planClaim(claim: ClaimedRepo, slot: string, config: Config, runn
   return { kind: 'create', job: buildScorecardJob({ repo: parsed.repo, dueWindow: claim.claimedDueAt, tickSlot: slot }, config) };
 }
 
+/** Whether the creates stop: more than CREATE_TIME_LIMIT_MS since the tick started (at the limit is not past it). */
+export function pastCreateTimeLimit(tickStarted: Date, now: Date): boolean {
+  return now.getTime() - tickStarted.getTime() > CREATE_TIME_LIMIT_MS;
+}
+
 /**
  * What a failed create means: a refusal (403, 422…) created nothing for certain; a timeout, a
  * reset, a 5xx or a 409 whose read failed may have created the Job.
@@ -61,10 +67,10 @@ export function createFailureKind(e: KubeError): 'refused' | 'maybe-created' {
  * Creates the Jobs of claimed repositories: runs recorded first (one statement), then batches
  * of creates, each batch only while this tick still holds the lease and is within its time,
  * UIDs recorded after each batch. A claim that gets no Job is given back with its budget.
- * `started` is when the tick started (ms). Returns true when the tick could not do its work
+ * `tickStarted` is when the tick started, by the tick's clock. Returns true when the tick could not do its work
  * (a refusal, or the API server kept failing).
  */
-export async function createJobs(claims: ClaimedRepo[], slot: string, deps: CreateDeps, s: CreateReport, lease: Pick<HeldLease, 'fence'>, started: number, running: ReadonlySet<string | undefined> = new Set()): Promise<boolean> {
+export async function createJobs(claims: ClaimedRepo[], slot: string, deps: CreateDeps, s: CreateReport, lease: Pick<HeldLease, 'fence'>, tickStarted: Date, running: ReadonlySet<string | undefined> = new Set()): Promise<boolean> {
   const { db, config, cluster, log, now } = deps;
   const retry = { retries: config.kubeRetries, baseMs: deps.retryBaseMs };
   const planned: Array<{ claim: ClaimedRepo; job: V1Job }> = [];
@@ -136,7 +142,7 @@ export async function createJobs(claims: ClaimedRepo[], slot: string, deps: Crea
   while (queue.length > 0) {
     const batch = queue.splice(0, size);
     size = CREATE_PARALLELISM;
-    if (!stop && Date.now() - started > CREATE_TIME_LIMIT_MS) stop = 'the tick ran out of time';
+    if (!stop && pastCreateTimeLimit(tickStarted, now())) stop = 'the tick ran out of time';
     if (!stop && !(await lease.fence())) stop = 'lost the tick lock (this tick stalled past its lease); another tick counts now';
     if (stop) {
       for (const p of batch) await giveBack(p);

@@ -5,6 +5,7 @@
 // LOCK_SECONDS.
 import type { Config } from '../config/index.ts';
 import { acquireTickLock, releaseTickLock, renewTickLock, type Db } from '../db/index.ts';
+import type { Clock } from './clock.ts';
 
 /** The lease on counting and creating; renewed every LOCK_SECONDS / 3. */
 export const LOCK_SECONDS = 15;
@@ -17,7 +18,7 @@ export function lockSeconds(leaseSeconds: number): number {
 export interface LeaseDeps {
   db: Db;
   config: Pick<Config, 'leaseSeconds'>;
-  now: () => Date;
+  now: Clock;
   /** How often the lease is renewed while a tick works (tests stop it to play a stalled process). */
   lockRenewMs?: number;
 }

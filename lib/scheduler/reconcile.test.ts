@@ -16,6 +16,7 @@ test('mayBeInFlight: a run without a Job is possibly still being created for IN_
 });
 
 test('mayHarvestAnother: at most RECONCILE_HARVEST_LIMIT harvests, none once RECONCILE_TIME_LIMIT_MS have passed', () => {
+  const started = new Date('2030-01-01T00:00:00Z');
   const cases: Array<[number, number, boolean]> = [
     [0, 0, true],
     [RECONCILE_HARVEST_LIMIT - 1, 0, true],
@@ -24,5 +25,5 @@ test('mayHarvestAnother: at most RECONCILE_HARVEST_LIMIT harvests, none once REC
     [1, RECONCILE_TIME_LIMIT_MS + 1, false],
     [0, RECONCILE_TIME_LIMIT_MS + 1, false],
   ];
-  for (const [harvests, elapsed, want] of cases) assert.equal(mayHarvestAnother(harvests, elapsed), want, `${harvests} harvests, ${elapsed} ms`);
+  for (const [harvests, elapsed, want] of cases) assert.equal(mayHarvestAnother(harvests, started, new Date(started.getTime() + elapsed)), want, `${harvests} harvests, ${elapsed} ms`);
 });

@@ -8,6 +8,7 @@ import {
 import { jobState } from '../jobs/status.ts';
 import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
+import type { Clock } from './clock.ts';
 import { isPostureJob, type ClusterView } from './cluster-view.ts';
 import { LOCK_SECONDS } from './lease.ts';
 import type { TickSummary } from './summary.ts';
@@ -25,9 +26,9 @@ export function mayBeInFlight(recordedAt: Date, now: Date): boolean {
   return now.getTime() - recordedAt.getTime() < IN_FLIGHT_SECONDS * 1000;
 }
 
-/** Whether the reconcile harvests one more finished Job, `elapsedMs` after it started harvesting. */
-export function mayHarvestAnother(harvests: number, elapsedMs: number): boolean {
-  return harvests < RECONCILE_HARVEST_LIMIT && elapsedMs <= RECONCILE_TIME_LIMIT_MS;
+/** Whether the reconcile harvests one more finished Job, having done `harvests` since `started`. */
+export function mayHarvestAnother(harvests: number, started: Date, now: Date): boolean {
+  return harvests < RECONCILE_HARVEST_LIMIT && now.getTime() - started.getTime() <= RECONCILE_TIME_LIMIT_MS;
 }
 
 export interface ReconcileDeps {
@@ -35,7 +36,7 @@ export interface ReconcileDeps {
   cluster: ClusterApi;
   config: Config;
   log: Logger;
-  now: () => Date;
+  now: Clock;
   /** The harvester's lib function, for finished Jobs the event path missed. */
   harvest?: (job: V1Job) => Promise<{ status: string; why?: string }>;
   /** Delay between retries of a Kubernetes call (tests make it instant). */
@@ -73,9 +74,9 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
   if (!config.keepJobs) for (const job of view.harvested) await del(job.name, job.uid, 'deleted');
   let active = view.active;
   let harvests = 0;
-  const harvestStart = Date.now();
+  const harvestStart = now();
   for (const job of view.finished) {
-    if (!deps.harvest || !mayHarvestAnother(harvests, Date.now() - harvestStart)) break;
+    if (!deps.harvest || !mayHarvestAnother(harvests, harvestStart, now())) break;
     harvests++;
     const name = job.metadata!.name!;
     try {

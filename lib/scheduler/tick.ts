@@ -17,16 +17,12 @@ import { emptySummary, type TickSummary } from './summary.ts';
 export { LOCK_SECONDS } from './lease.ts';
 export type { TickSummary } from './summary.ts';
 
-export interface TickDeps extends Omit<LeaseDeps, 'now' | 'config'>, Omit<ReconcileDeps, 'now'>, Omit<CreateDeps, 'now'> {
+/** What a tick needs. `now` is the one clock of every time decision it makes (see clock.ts). */
+export interface TickDeps extends Omit<LeaseDeps, 'config'>, ReconcileDeps, CreateDeps {
   config: Config;
-  now?: () => Date;
 }
 
-/** TickDeps with the clock chosen. */
-type ClockedTickDeps = TickDeps & { now: () => Date };
-
-export async function runTick(slot: string, tickDeps: TickDeps): Promise<TickSummary> {
-  const deps: ClockedTickDeps = { ...tickDeps, now: tickDeps.now ?? (() => new Date()) };
+export async function runTick(slot: string, deps: TickDeps): Promise<TickSummary> {
   const { db, now } = deps;
   const start = await startTick(db, slot, now());
   if (start.status === 'finished') return { ...(start.summary as TickSummary), status: 'duplicate' };
@@ -54,17 +50,17 @@ export async function runTick(slot: string, tickDeps: TickDeps): Promise<TickSum
 }
 
 /** The same slot again after a crash: finish its own claims, claim nothing new. */
-async function resume(slot: string, deps: ClockedTickDeps, lease: HeldLease): Promise<TickSummary> {
+async function resume(slot: string, deps: TickDeps, lease: HeldLease): Promise<TickSummary> {
   const s = emptySummary(slot, 'resumed');
   const claims = await claimsOf(deps.db, slot, deps.now());
   s.claimed = claims.length;
-  await createJobs(claims, slot, deps, s, lease, Date.now());
+  await createJobs(claims, slot, deps, s, lease, deps.now());
   return s;
 }
 
-async function tick(slot: string, deps: ClockedTickDeps, lease: HeldLease): Promise<TickSummary> {
+async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<TickSummary> {
   const { db, config, log, now } = deps;
-  const started = Date.now();
+  const started = now();
   const s = emptySummary(slot, 'done');
   const state = await getSchedulerState(db);
   if (state.notBefore && state.notBefore > now()) {
