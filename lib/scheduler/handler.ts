@@ -3,7 +3,8 @@ import { parsePing } from '../events/ping.ts';
 import { reply, type Context, type Handle } from '../function/handle.ts';
 import { counter, gauge } from '../metrics/index.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { LOCK_SECONDS, runTick, type TickDeps } from './tick.ts';
+import { LOCK_SECONDS } from './lease.ts';
+import { runTick, type TickDeps } from './tick.ts';
 
 const ticks = counter('posture_scheduler_ticks_total', 'Scheduler ticks by status', ['status']);
 const outcomes = counter('posture_scheduler_repos_total', 'Repositories per tick outcome', ['outcome']);

@@ -7,15 +7,12 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/index.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
 import { toKubeError } from '../kube/cluster.ts';
-import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, runsPerHour, tickOutcome } from './policy.ts';
 import { readClusterView, type ClusterView } from './cluster-view.ts';
 import { createJobs, type CreateDeps } from './create.ts';
 import { takeTickLease, type HeldLease, type LeaseDeps } from './lease.ts';
+import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, runsPerHour, tickOutcome } from './policy.ts';
 import { reconcile, releaseOrphanedClaims, type ReconcileDeps } from './reconcile.ts';
 import { emptySummary, type TickSummary } from './summary.ts';
-
-export { LOCK_SECONDS } from './lease.ts';
-export type { TickSummary } from './summary.ts';
 
 /** What a tick needs. `now` is the one clock of every time decision it makes (see clock.ts). */
 export interface TickDeps extends Omit<LeaseDeps, 'config'>, ReconcileDeps, CreateDeps {
