@@ -19,6 +19,7 @@ import { createPostgresDatabase } from '../lib/db/testing.ts';
 import { clusterApi } from '../lib/kube/cluster.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
+import { systemClock } from '../lib/scheduler/clock.ts';
 import { runTick } from '../lib/scheduler/tick.ts';
 import { getSharedControlPlane } from '../test/cluster/harness.ts';
 import { postEvent } from '../test/e2e/pipeline-kit.ts';
@@ -190,7 +191,7 @@ async function tickCreates(): Promise<number> {
   await database.db('repos').update({ next_due_at: DUE });
   repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true }));
   const t = performance.now();
-  const s = await runTick('2026-11-23T10:00Z', { db: database.db, cluster: clusterApi(cp.kc), config, log: silentLogger });
+  const s = await runTick('2026-11-23T10:00Z', { db: database.db, cluster: clusterApi(cp.kc), config, log: silentLogger, now: systemClock });
   const rate = s.created / ((performance.now() - t) / 1000);
   if (s.created !== N) throw new Error(`created ${s.created}: ${JSON.stringify(s.errors.slice(0, 3))}`);
   await database.drop();

@@ -18,6 +18,7 @@ import { clusterApi } from '../lib/kube/cluster.ts';
 import { sharedTransport } from '../lib/kube/transport.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
+import { systemClock } from '../lib/scheduler/clock.ts';
 import { runTick } from '../lib/scheduler/tick.ts';
 import { getSharedControlPlane } from '../test/cluster/harness.ts';
 import { median } from './_util.ts';
@@ -204,7 +205,7 @@ for (let i = 0; i < ROUNDS; i++) {
   await db('scheduler_state').update({ not_before: null, backoff_seconds: 0 });
   const bytes0 = transport.stats.bytesIn;
   const t0 = performance.now();
-  const { value: rec, mb } = await heapPeak(() => recordStatements(db, () => runTick(`2026-11-26T10:${String(i).padStart(2, '0')}Z`, { db, cluster, config, log: silentLogger })));
+  const { value: rec, mb } = await heapPeak(() => recordStatements(db, () => runTick(`2026-11-26T10:${String(i).padStart(2, '0')}Z`, { db, cluster, config, log: silentLogger, now: systemClock })));
   const wall = performance.now() - t0;
   const s = rec.value;
   if (s.errors.length) throw new Error(`tick errors: ${s.errors.slice(0, 3).join('; ')}`);

@@ -48,6 +48,11 @@ export interface ViewDeps {
   retryBaseMs?: number;
 }
 
+/** A Job asked for by name is posture's only if it carries posture's label (the name alone could be anyone's). */
+export function isPostureJob(job: V1Job | undefined): boolean {
+  return job?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
+}
+
 /** Splits pending runs by what the cluster holds for them. Pure: the table tests drive it. */
 export function classifyPending(pending: readonly PendingRun[], jobs: readonly V1Job[], labelOf: (run: PendingRun) => string | undefined): Pick<ClusterView, 'active' | 'running' | 'finished' | 'missing'> {
   const byName = new Map(jobs.map((j) => [j.metadata?.name ?? '', j]));

@@ -90,8 +90,10 @@ describeEachDatabase('scheduler under faults', (ctx) => {
         },
       });
       while (!entered) await sleep(2);
-      for (let i = 0; i < 62; i++) {
-        advance(5); // 310 s pass for everyone; a renewing holder renews as they pass
+      // 200 s pass for everyone, a renewing holder renewing as they pass: far past the lease
+      // (15 s), within the tick's create time limit (240 s; past it, A would stop for that instead).
+      for (let i = 0; i < 40; i++) {
+        advance(5);
         if (variant === 'renewed') {
           // Wait for a renewal at the new time (it sets the lease's end 15 s past it).
           const want = Date.parse('2030-01-01T00:00:00Z') + (i + 1) * 5000 + 10_000;
@@ -121,7 +123,7 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     await startTick(ctx.db, slot, at());
     await claimDueRepos(ctx.db, { owner: slot, limit: 2, leaseSeconds: 7200, now: at() });
     await ctx.db('scheduler_state').update({ tick_lock_owner: 'dead-holder', tick_lock_until: new Date(at().getTime() + 15_000) });
-    const handle = createSchedulerHandle(async () => deps);
+    const handle = createSchedulerHandle(async () => deps, deps.now);
     const ping = new CloudEvent({ type: 'dev.knative.sources.ping', source: '/test', time: T0.toISOString(), data: {} });
     const ctxOf = () => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent: ping }) as any;
     const first = (await handle(ctxOf())) as any;

@@ -2,20 +2,28 @@
 import { parsePing } from '../events/ping.ts';
 import { reply, type Context, type Handle } from '../function/handle.ts';
 import { counter, gauge } from '../metrics/index.ts';
-import { LOCK_SECONDS, runTick, type TickDeps } from './tick.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { LOCK_SECONDS } from './lease.ts';
+import { runTick, type TickDeps } from './tick.ts';
 
 const ticks = counter('posture_scheduler_ticks_total', 'Scheduler ticks by status', ['status']);
 const outcomes = counter('posture_scheduler_repos_total', 'Repositories per tick outcome', ['outcome']);
 const breakerOpen = gauge('posture_scheduler_breaker_open', '1 while the fleet-wide circuit breaker is open (most recent runs failed for infrastructure reasons)');
 
-/** deps is a function so the function module can open the database lazily, once. */
-export function createSchedulerHandle(deps: () => Promise<TickDeps>): Handle {
+/** What the function module provides for a tick: everything but the clock, which is the handler's. */
+export type SchedulerDeps = Omit<TickDeps, 'now'>;
+
+/**
+ * deps is a function so the function module can open the database lazily, once. `now` is the
+ * clock of the ping's fallback time and of every time decision the tick makes.
+ */
+export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, now: Clock = systemClock): Handle {
   return async (context: Context, event?: unknown) => {
     if (!context.cloudevent) {
       ticks.inc({ status: 'rejected' });
       return reply(400, { error: 'expected a CloudEvent of type dev.knative.sources.ping (binary or structured mode)' });
     }
-    const ping = parsePing(context.cloudevent, new Date());
+    const ping = parsePing(context.cloudevent, now());
     if (!ping.ok) {
       ticks.inc({ status: 'rejected' });
       return reply(400, { error: ping.reason });
@@ -23,7 +31,7 @@ export function createSchedulerHandle(deps: () => Promise<TickDeps>): Handle {
     void event;
     try {
       const d = await deps();
-      const summary = await runTick(ping.slot, d);
+      const summary = await runTick(ping.slot, { ...d, now });
       ticks.inc({ status: summary.status });
       outcomes.inc({ outcome: 'claimed' }, summary.claimed);
       outcomes.inc({ outcome: 'created' }, summary.created);

@@ -1,0 +1,157 @@
+// The creates: claimed repositories become Jobs. Runs are recorded before their Jobs are
+// created (a Job the database does not know is not posture's, see the reconcile), creates go in
+// batches while the tick still holds its lease, and a claim that gets no Job is given back
+// with its budget.
+import type { V1Job } from '@kubernetes/client-node';
+import type { Config } from '../config/index.ts';
+import { deletePendingRun, recordRuns, releaseClaim, setRunJobUids, type ClaimedRepo, type Db } from '../db/index.ts';
+import { buildScorecardJob, repoIdLabel } from '../jobs/spec.ts';
+import { toKubeError, withRetries, type ClusterApi, type KubeError } from '../kube/cluster.ts';
+import type { Logger } from '../log/index.ts';
+import { parseRepo } from '../repo/identity.ts';
+import type { Clock } from './clock.ts';
+import { isPostureJob } from './cluster-view.ts';
+import type { HeldLease } from './lease.ts';
+import type { TickSummary } from './summary.ts';
+
+/** Creates stop this long after the tick started: Knative ends the request at 300 s (knative/scheduler.yaml). */
+export const CREATE_TIME_LIMIT_MS = 240_000;
+const CREATE_PARALLELISM = 8;
+
+export interface CreateDeps {
+  db: Db;
+  cluster: ClusterApi;
+  config: Config;
+  log: Logger;
+  now: Clock;
+  /** Delay between retries of a Kubernetes call (tests make it instant). */
+  retryBaseMs?: number;
+}
+
+/** The part of a tick's summary the creates write (a create settled by name counts as reconciled). */
+export type CreateReport = Pick<TickSummary, 'created' | 'existing' | 'skipped' | 'errors' | 'reconciled'>;
+
+/** What becomes of one claim before any create: its Job, or the claim parked (released, due later, refunded). */
+export type ClaimPlan =
+  | { kind: 'create'; job: V1Job }
+  | { kind: 'park'; why: string; dueInSeconds: number; error?: string };
+
+export function planClaim(claim: ClaimedRepo, slot: string, config: Config, running: ReadonlySet<string | undefined>): ClaimPlan {
+  const parsed = parseRepo(claim.canonical, config.allowedHosts);
+  if (!parsed.ok) {
+    // Never hand an unvalidated name to a Job; park the row for long and say why on it.
+    const why = `invalid repository name in the database: ${parsed.reason}`;
+    return { kind: 'park', why, dueInSeconds: config.failureBackoffMaxSeconds, error: why };
+  }
+  if (running.has(repoIdLabel(parsed.repo))) {
+    // Its previous Job outlived the lease (only if the lease is shorter than the deadline): wait for it.
+    return { kind: 'park', why: 'a Job for this repository is still running', dueInSeconds: config.leaseSeconds };
+  }
+  return { kind: 'create', job: buildScorecardJob({ repo: parsed.repo, dueWindow: claim.claimedDueAt, tickSlot: slot }, config) };
+}
+
+/** Whether the creates stop: more than CREATE_TIME_LIMIT_MS since the tick started (at the limit is not past it). */
+export function pastCreateTimeLimit(tickStarted: Date, now: Date): boolean {
+  return now.getTime() - tickStarted.getTime() > CREATE_TIME_LIMIT_MS;
+}
+
+/**
+ * What a failed create means: a refusal (403, 422…) created nothing for certain; a timeout, a
+ * reset, a 5xx or a 409 whose read failed may have created the Job.
+ */
+export function createFailureKind(e: KubeError): 'refused' | 'maybe-created' {
+  return !e.retryable && e.status !== 409 && e.status !== 408 ? 'refused' : 'maybe-created';
+}
+
+/**
+ * Creates the Jobs of claimed repositories: runs recorded first (one statement), then batches
+ * of creates, each batch only while this tick still holds the lease and is within its time,
+ * UIDs recorded after each batch. A claim that gets no Job is given back with its budget.
+ * `tickStarted` is when the tick started, by the tick's clock. Returns true when the tick could not do its work
+ * (a refusal, or the API server kept failing).
+ */
+export async function createJobs(claims: ClaimedRepo[], slot: string, deps: CreateDeps, s: CreateReport, lease: Pick<HeldLease, 'fence'>, tickStarted: Date, running: ReadonlySet<string | undefined> = new Set()): Promise<boolean> {
+  const { db, config, cluster, log, now } = deps;
+  const retry = { retries: config.kubeRetries, baseMs: deps.retryBaseMs };
+  const planned: Array<{ claim: ClaimedRepo; job: V1Job }> = [];
+  for (const claim of claims) {
+    const plan = planClaim(claim, slot, config, running);
+    if (plan.kind === 'create') {
+      planned.push({ claim, job: plan.job });
+      continue;
+    }
+    s.skipped.push({ repo: claim.canonical, why: plan.why });
+    await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + plan.dueInSeconds * 1000), error: plan.error, refund: true });
+  }
+  // Recorded before created: a Job the database does not know is not ours (see the reconcile).
+  await recordRuns(db, planned.map((p) => ({ repoId: p.claim.id, jobName: p.job.metadata!.name!, tickSlot: slot, createdAt: now() })));
+
+  let stop: string | undefined;
+  let systemic = false;
+  const giveBack = async (p: { claim: ClaimedRepo; job: V1Job }, error?: string) => {
+    await deletePendingRun(db, p.job.metadata!.name!);
+    await releaseClaim(db, { repoId: p.claim.id, owner: slot, now: now(), keepWindow: true, refund: true, error });
+  };
+  const create = async (p: { claim: ClaimedRepo; job: V1Job }, uids: Array<{ jobName: string; jobUid: string }>) => {
+    const name = p.job.metadata!.name!;
+    try {
+      const res = await withRetries(() => cluster.createJob(config.namespace, p.job), retry);
+      if (res.job.metadata?.uid) uids.push({ jobName: name, jobUid: res.job.metadata.uid });
+      if (res.created) s.created++;
+      else s.existing++;
+      return;
+    } catch (err) {
+      const e = toKubeError(err);
+      if (createFailureKind(e) === 'refused') {
+        await giveBack(p, `creating Job: ${e.message}`);
+        s.errors.push(`${p.claim.canonical}: ${e.message}`);
+        systemic = true;
+        stop = `${e.status} ${e.reason}: configuration error, not retried this tick`;
+        log.error({ status: e.status, reason: e.reason, err: e.message }, 'Job creation refused; fix the configuration or RBAC');
+        return;
+      }
+      // The Job may exist: ask before deciding.
+      s.errors.push(`${p.claim.canonical}: ${e.message}`);
+      systemic = true;
+      stop = 'the API server keeps failing';
+      let job: V1Job | undefined;
+      try {
+        job = await withRetries(() => cluster.getJob(config.namespace, name), retry);
+      } catch (getErr) {
+        // Unknown: the run stays pending and the claim held; the reconcile asks again once no
+        // create can still be in flight, then adopts the Job or gives the claim back.
+        s.skipped.push({ repo: p.claim.canonical, why: `create unanswered (${e.message}) and the Job cannot be read (${toKubeError(getErr).message}); settled by a later tick` });
+        return;
+      }
+      s.reconciled.settled++;
+      if (job && isPostureJob(job)) {
+        if (job.metadata?.uid) uids.push({ jobName: name, jobUid: job.metadata.uid });
+        s.existing++;
+        return;
+      }
+      // Not created (so far): the claim goes back for the same window (a create still in flight
+      // then meets its own name: 409), refunded; the run stays pending until the reconcile has
+      // checked once more that no such Job appeared.
+      await releaseClaim(db, { repoId: p.claim.id, owner: slot, now: now(), keepWindow: true, refund: true, error: `creating Job: ${e.message}` });
+    }
+  };
+
+  const queue = [...planned];
+  // The first create goes alone: a refusal (403, 422) then stops the tick after one call, not eight.
+  let size = 1;
+  while (queue.length > 0) {
+    const batch = queue.splice(0, size);
+    size = CREATE_PARALLELISM;
+    if (!stop && pastCreateTimeLimit(tickStarted, now())) stop = 'the tick ran out of time';
+    if (!stop && !(await lease.fence())) stop = 'lost the tick lock (this tick stalled past its lease); another tick counts now';
+    if (stop) {
+      for (const p of batch) await giveBack(p);
+      continue;
+    }
+    const uids: Array<{ jobName: string; jobUid: string }> = [];
+    await Promise.all(batch.map((p) => create(p, uids)));
+    await setRunJobUids(db, uids);
+  }
+  if (stop) s.skipped.push({ repo: '*', why: stop });
+  return systemic;
+}
