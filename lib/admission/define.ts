@@ -58,7 +58,7 @@ function problemsOfSelector(where: string, s: LabelSelector | undefined): string
 }
 
 /** Every problem of a declaration, each a sentence; empty when it is valid. */
-export function problemsOf(d: WebhookDeclaration<any, any>): string[] {
+export function problemsOf(d: AnyDeclaration): string[] {
   const p: string[] = [];
   if (typeof d.name !== 'string' || !DNS_LABEL.test(d.name)) p.push(`name ${JSON.stringify(d.name)} must be a DNS label (a-z, 0-9, -; at most 63)`);
   if (typeof d.path !== 'string' || !PATH.test(d.path) || d.path === '/' || d.path.endsWith('/')) {
@@ -157,6 +157,17 @@ export interface WebhookEntry {
   /** The namespace label this entry's requests carry (see NamespaceLabelTiers). */
   tier?: NamespaceLabel;
 }
+
+/**
+ * A webhook whose prepared settings are of any type: a registry holds webhooks that each prepare
+ * their own, and TypeScript has no existential type to say "some P" (with `unknown`, authorize's
+ * context parameter would not accept the webhook's own P).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the one existential placeholder for a webhook's own settings type
+export type AnyWebhook<S = unknown> = Webhook<S, any>;
+/** A declaration of any settings type, as a registry or a linter sees one (see AnyWebhook). */
+// biome-ignore lint/suspicious/noExplicitAny: as AnyWebhook
+export type AnyDeclaration = WebhookDeclaration<any, any>;
 
 export interface Webhook<S = unknown, P = unknown> {
   declaration: WebhookDeclaration<S, P>;

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { silentLogger, type Logger } from '../log/index.ts';
 import { counter } from '../metrics/index.ts';
 import { queuedCounter, queuedHistogram, type QueuedCounter, type QueuedObserver } from '../metrics/queued.ts';
-import { UNAUTHENTICATED_GROUP, type Webhook, type WebhookEntry } from './define.ts';
+import { UNAUTHENTICATED_GROUP, type AnyWebhook, type WebhookEntry } from './define.ts';
 import { parseJson } from './json-realm.ts';
 import { capWarnings, parseReview, peekReview, reviewBody } from './protocol.ts';
 import type { Registry } from './registry.ts';
@@ -74,7 +74,7 @@ function isJsonContentType(ct: string | undefined): boolean {
   return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase() === 'application/json';
 }
 
-function isExempt(w: Webhook<any, any>, request: AdmissionRequest): boolean {
+function isExempt(w: AnyWebhook, request: AdmissionRequest): boolean {
   if (w.exemptUsers.size === 0 && w.exemptGroups.size === 0) return false;
   const groups = request.userInfo.groups;
   let exempt = w.exemptUsers.has(request.userInfo.username);
@@ -99,7 +99,7 @@ const OUTCOMES: readonly Outcome[] = ['allowed', 'denied', 'warned', 'dry-run', 
 
 /** What a path serves, with its metric children resolved: one lookup per review finds all of it. */
 export interface Route {
-  webhook: Webhook<any, any>;
+  webhook: AnyWebhook;
   entry: WebhookEntry;
   latency: QueuedObserver;
   outcomes: Record<Outcome, QueuedCounter>;

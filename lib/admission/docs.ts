@@ -4,7 +4,7 @@
 // the opposite of their code).
 import type { Config } from '../config/index.ts';
 import { settings as settingSpecs } from '../config/spec.ts';
-import type { Webhook } from './define.ts';
+import type { AnyDeclaration, AnyWebhook } from './define.ts';
 import type { LoadedDeclaration, Registry } from './registry.ts';
 import type { Exemption, WebhookDeclaration } from './types.ts';
 
@@ -40,7 +40,7 @@ function namesIdentity(text: string, identity: string): boolean {
 const OPERATION_WORDS: Record<string, string> = { CREATE: 'create', UPDATE: 'update', DELETE: 'delete', CONNECT: 'connect' };
 
 /** Problems of one declaration's doc against its data; empty when it agrees. */
-export function lintDoc(d: WebhookDeclaration<any, any>): string[] {
+export function lintDoc(d: AnyDeclaration): string[] {
   const p: string[] = [];
   const doc = d.doc;
   const protects = doc.protects.toLowerCase();
@@ -94,10 +94,10 @@ function describeExemption(e: Exemption, config: Config): string {
  * The JSON form of the docs: declaration data, effective selectors and the doc. `sourceDir` is the
  * webhooks folder as the repository names it (each webhook's source is a file in it).
  */
-export function docsJson(registry: Registry<any>, config: Config, sourceDir: string): unknown {
+export function docsJson<S>(registry: Registry<S>, config: Config, sourceDir: string): unknown {
   return {
     generatedBy: 'npm run generate:webhooks',
-    webhooks: registry.webhooks.map((w: Webhook<any, any>) => {
+    webhooks: registry.webhooks.map((w: AnyWebhook) => {
       const d = w.declaration;
       return {
         name: w.name,
@@ -121,14 +121,14 @@ export function docsJson(registry: Registry<any>, config: Config, sourceDir: str
   };
 }
 
-function rulesText(d: WebhookDeclaration<any, any>): string {
+function rulesText(d: AnyDeclaration): string {
   return d.rules
     .map((r) => `${r.operations.join(', ')} on ${r.resources.map((x) => `\`${x}\``).join(', ')} (\`${r.apiGroups.map((g) => (g === '' ? 'core' : g)).join(', ')}/${r.apiVersions.join(', ')}\`)`)
     .join('; ');
 }
 
 /** The Markdown page (docs/operate/webhooks.md); `sourceDir` as for docsJson. */
-export function docsMarkdown(registry: Registry<any>, config: Config, sourceDir: string): string {
+export function docsMarkdown<S>(registry: Registry<S>, config: Config, sourceDir: string): string {
   const out: string[] = [
     '# Admission webhooks',
     '',

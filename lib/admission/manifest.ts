@@ -1,7 +1,7 @@
 // Generates one ValidatingWebhookConfiguration per webhook from the registry (each with its own
 // failurePolicy, timeout and blast radius): nobody writes this YAML by hand.
 import { stringify } from 'yaml';
-import type { Webhook } from './define.ts';
+import type { AnyWebhook } from './define.ts';
 import type { Registry } from './registry.ts';
 import type { LabelSelector } from './types.ts';
 
@@ -43,7 +43,7 @@ function selector(s: LabelSelector): Record<string, unknown> {
 }
 
 /** The ValidatingWebhookConfiguration of one webhook, as a plain object. */
-export function webhookConfiguration(w: Webhook<any, any>, client: ClientOptions): Record<string, unknown> {
+export function webhookConfiguration(w: AnyWebhook, client: ClientOptions): Record<string, unknown> {
   if (client.url && client.service) throw new ManifestError('give either a service or a url, not both');
   const d = w.declaration;
   const base = client.url ? checkUrl(client.url) : undefined;
@@ -89,7 +89,7 @@ export function webhookConfiguration(w: Webhook<any, any>, client: ClientOptions
  * File name → YAML text: one file per webhook plus a kustomization listing them. `sourceDir` is the
  * webhooks folder as the repository names it, for the line that says where each file comes from.
  */
-export function manifestFiles(registry: Registry<any>, client: ClientOptions, sourceDir: string): Map<string, string> {
+export function manifestFiles<S>(registry: Registry<S>, client: ClientOptions, sourceDir: string): Map<string, string> {
   const files = new Map<string, string>();
   const names: string[] = [];
   for (const w of registry.webhooks) {
@@ -105,6 +105,6 @@ export function manifestFiles(registry: Registry<any>, client: ClientOptions, so
 }
 
 /** All configurations as one multi-document YAML stream (for `kubectl apply -f -`). */
-export function manifestStream(registry: Registry<any>, client: ClientOptions): string {
+export function manifestStream<S>(registry: Registry<S>, client: ClientOptions): string {
   return registry.webhooks.map((w) => stringify(webhookConfiguration(w, client), { lineWidth: 0 })).join('---\n');
 }

@@ -6,11 +6,11 @@ import { readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.ts';
-import { compileWebhook, parseEnforcementOverrides, WebhookDefinitionError, type Webhook, type WebhookEntry } from './define.ts';
+import { compileWebhook, parseEnforcementOverrides, WebhookDefinitionError, type AnyDeclaration, type AnyWebhook, type WebhookEntry } from './define.ts';
 import type { WebhookDeclaration } from './types.ts';
 
 export interface LoadedDeclaration {
-  declaration: WebhookDeclaration<any, any>;
+  declaration: AnyDeclaration;
   /** The file it came from, relative to the folder. */
   source: string;
 }
@@ -23,7 +23,7 @@ export function webhookFiles(dir: string): string[] {
     .sort();
 }
 
-function isDeclaration(x: unknown): x is WebhookDeclaration<any, any> {
+function isDeclaration(x: unknown): x is AnyDeclaration {
   return typeof x === 'object' && x !== null && typeof (x as { authorize?: unknown }).authorize === 'function' && typeof (x as { name?: unknown }).name === 'string';
 }
 
@@ -67,11 +67,11 @@ export function checkUnique(loaded: readonly LoadedDeclaration[]): void {
 
 /** The compiled webhooks of one configuration, looked up by name and by request path. */
 export class Registry<S = unknown> {
-  readonly webhooks: readonly Webhook<S, any>[];
-  readonly #byName = new Map<string, Webhook<S, any>>();
-  readonly #byPath = new Map<string, { webhook: Webhook<S, any>; entry: WebhookEntry }>();
+  readonly webhooks: readonly AnyWebhook<S>[];
+  readonly #byName = new Map<string, AnyWebhook<S>>();
+  readonly #byPath = new Map<string, { webhook: AnyWebhook<S>; entry: WebhookEntry }>();
 
-  constructor(webhooks: readonly Webhook<S, any>[]) {
+  constructor(webhooks: readonly AnyWebhook<S>[]) {
     this.webhooks = webhooks;
     for (const w of webhooks) {
       if (this.#byName.has(w.name)) throw new WebhookDefinitionError(`webhook name ${JSON.stringify(w.name)} is declared by both ${this.#byName.get(w.name)!.source} and ${w.source}`);
@@ -84,11 +84,11 @@ export class Registry<S = unknown> {
     }
   }
 
-  byName(name: string): Webhook<S, any> | undefined {
+  byName(name: string): AnyWebhook<S> | undefined {
     return this.#byName.get(name);
   }
 
-  byPath(path: string): { webhook: Webhook<S, any>; entry: WebhookEntry } | undefined {
+  byPath(path: string): { webhook: AnyWebhook<S>; entry: WebhookEntry } | undefined {
     return this.#byPath.get(path);
   }
 }

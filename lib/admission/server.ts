@@ -20,7 +20,7 @@ export interface TlsFiles {
 }
 
 export interface AdmissionServerOptions extends TlsFiles {
-  dispatcher: Dispatcher<any>;
+  dispatcher: Dispatcher<unknown>;
   port: number;
   host?: string;
   maxBodyBytes: number;

@@ -20,7 +20,11 @@ export async function scheduled(db: Db, repo: string, overrides: Partial<Config>
 export async function scheduledMany(db: Db, repos: string[], overrides: Partial<Config> = {}) {
   const cluster = new FakeCluster();
   const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, ...overrides });
-  await addRepos(db, repos.map((r) => ({ repo: (parseRepo(r) as any).repo })));
+  await addRepos(db, repos.map((r) => {
+    const parsed = parseRepo(r);
+    if (!parsed.ok) throw new Error(`${r}: ${parsed.reason}`);
+    return { repo: parsed.repo };
+  }));
   await db('repos').update({ next_due_at: new Date(T0.getTime() - 1) });
   await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
   const jobs = [...cluster.jobs.values()];

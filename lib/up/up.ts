@@ -51,6 +51,16 @@ export interface UpOptions {
   heartbeatMs?: number;
 }
 
+/** The scheduler's reply to a tick, as `posture up` reads it (the summary's fields it prints). */
+export interface TickReply {
+  status: string;
+  slot?: string;
+  created?: number;
+  active?: number;
+  errors?: string[];
+  [field: string]: unknown;
+}
+
 export interface UpHandle {
   config: Config;
   db: Db;
@@ -62,7 +72,7 @@ export interface UpHandle {
   /** Prints the idle heartbeat now (the timer does this after heartbeatMs without a line). */
   heartbeat(): Promise<void>;
   /** Sends one tick for the minute of `at` (the timer does this every POSTURE_TICK_SECONDS). */
-  tick(at?: Date): Promise<any>;
+  tick(at?: Date): Promise<TickReply>;
   stop(): Promise<void>;
 }
 
@@ -248,10 +258,10 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     // Ticks from a timer, as PingSource events.
     let nextTickAt: Date | undefined;
     const tick = async (at: Date = new Date()) => {
-      if (mode === 'idle') return { status: 'idle' };
+      if (mode === 'idle') return { status: 'idle' } as TickReply;
       const r = await postEvent(schedulerUrl, new CloudEvent({ type: 'dev.knative.sources.ping', source: 'posture-up/timer', time: at.toISOString(), data: {} }));
-      const body = JSON.parse(r.body || '{}');
-      if (body.status !== 'duplicate' && (body.created > 0 || body.errors?.length)) say(`tick ${body.slot}: ${body.created} started, ${body.active} running${body.errors?.length ? `, errors: ${body.errors.slice(0, 3).join('; ')}` : ''}`);
+      const body = JSON.parse(r.body || '{}') as TickReply;
+      if (body.status !== 'duplicate' && ((body.created ?? 0) > 0 || body.errors?.length)) say(`tick ${body.slot}: ${body.created} started, ${body.active} running${body.errors?.length ? `, errors: ${body.errors.slice(0, 3).join('; ')}` : ''}`);
       return body;
     };
     const runTick = () => {
