@@ -248,7 +248,7 @@ export class Dispatcher<S> {
         response = base(true);
       }
       this.#logger.info({ webhook: webhook.name, uid, outcome, user: request?.userInfo.username, operation: request?.operation, namespace: request?.namespace, name: request?.name, message: text }, 'review denied by policy');
-      if (outcome === 'dry-run') (response.auditAnnotations = auditAnnotations ?? {})['dry-run-denied'] = text;
+      if (outcome === 'dry-run') response.auditAnnotations = { ...auditAnnotations, 'dry-run-denied': text };
     } else {
       outcome = 'allowed';
       response = base(true);

@@ -73,7 +73,8 @@ function mix(h: number): number {
 const dayTexts: string[] = [];
 function dayText(d: number): string {
   if (d === 0) return '';
-  return (dayTexts[d] ??= new Date((d - 1) * MS_PER_DAY).toISOString().slice(0, 10));
+  dayTexts[d] ??= new Date((d - 1) * MS_PER_DAY).toISOString().slice(0, 10);
+  return dayTexts[d];
 }
 
 /** A key as one byte per character: ASCII as is, anything else as its UTF-8 bytes. */

@@ -3,7 +3,7 @@
 // and swapped in with setSecureContext, so rotation needs no restart. Idle keep-alive outlives
 // the API server's (90 s), so it never writes into a socket we just closed (the EOF errors of
 // kyverno#5062 and Pepr#3056). Health, readiness and metrics are on the same port.
-import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -64,7 +64,7 @@ function checkTls(files: TlsFiles, cert: Buffer, key: Buffer): LoadedTls {
   } catch (err) {
     throw new Error(`${files.certFile} is not a PEM certificate: ${(err as Error).message}`);
   }
-  let privateKey;
+  let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
@@ -208,8 +208,14 @@ export class AdmissionServer {
   #route(req: IncomingMessage, res: ServerResponse): void {
     if (this.#draining) res.setHeader('connection', 'close');
     const url = req.url ?? '/';
-    if (url === '/healthz') return send(res, { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: 'ok\n' });
-    if (url === '/readyz') return this.#ready(res);
+    if (url === '/healthz') {
+      send(res, { statusCode: 200, headers: { 'content-type': 'text/plain' }, body: 'ok\n' });
+      return;
+    }
+    if (url === '/readyz') {
+      this.#ready(res);
+      return;
+    }
     if (url === '/metrics') {
       void metricsText().then(
         (m) => send(res, { statusCode: 200, headers: { 'content-type': m.contentType }, body: m.body }),
@@ -223,7 +229,8 @@ export class AdmissionServer {
     const route = isEvents ? undefined : this.#o.dispatcher.route(path);
     // Unknown paths are answered before reading a body that nobody wants.
     if (!isEvents && !route) {
-      return send(res, this.#o.dispatcher.dispatch({ method: req.method ?? 'GET', path, contentType: undefined, body: undefined }));
+      send(res, this.#o.dispatcher.dispatch({ method: req.method ?? 'GET', path, contentType: undefined, body: undefined }));
+      return;
     }
     const max = this.#o.maxBodyBytes;
     // Past four times the limit the request is cut off: no AdmissionReview is that large.
@@ -232,7 +239,8 @@ export class AdmissionServer {
     // A length with fewer digits than the cap is below it: no number to parse for a review.
     if (contentLength !== undefined && contentLength.length >= this.#capDigits && Number(contentLength) > hardCap) {
       res.setHeader('connection', 'close');
-      return send(res, { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: `the body is larger than ${hardCap} bytes\n` });
+      send(res, { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: `the body is larger than ${hardCap} bytes\n` });
+      return;
     }
     let chunks: Buffer[] = [];
     let size = 0;

@@ -1,7 +1,7 @@
 // Opening a file named on the command line: every problem is one line that names the file and
 // says what is wrong (no stack, no errno jargon).
 import { readFileSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { InputError, type CliIO } from './types.ts';
@@ -34,7 +34,7 @@ const shown = (name: string) => JSON.stringify(name);
 export async function openInput(name: string, io: CliIO): Promise<Readable> {
   if (name === '-') return io.stdin;
   const path = resolve(io.cwd ?? process.cwd(), name);
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(path, 'r');
     const st = await handle.stat();

@@ -3,7 +3,7 @@
 // cap, then classify) with no pod facts, i.e. as if the container had exited 0.
 import { createReadStream } from 'node:fs';
 import { loadConfig } from '../config/index.ts';
-import { classifyPodLog, NO_POD_FACTS, type Classification } from '../scorecard/index.ts';
+import { classifyPodLog, NO_POD_FACTS, type Classification, type PodLogVerdict } from '../scorecard/index.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 
 export const commands: Command[] = [
@@ -16,7 +16,7 @@ export const commands: Command[] = [
       if (args[0] !== undefined && args[0] !== '-' && args[0].startsWith('-')) throw new UsageError(`unknown option ${args[0]}`);
       const config = loadConfig(io.env);
       const file = args[0] === undefined || args[0] === '-' ? null : args[0];
-      let verdict;
+      let verdict: PodLogVerdict;
       try {
         const chunks = file === null ? io.stdin : createReadStream(file);
         verdict = await classifyPodLog(chunks, NO_POD_FACTS, { capBytes: config.logByteCap });

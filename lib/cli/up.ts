@@ -1,7 +1,7 @@
 // `posture up`: see lib/up/up.ts. Runs until SIGINT or SIGTERM. Database commands of other
 // `posture` processes run inside it, over its control socket (lib/up/control.ts).
 import type { ControlRequest, ControlStreams } from '../up/control.ts';
-import type { UpOptions } from '../up/up.ts';
+import type { UpHandle, UpOptions } from '../up/up.ts';
 import { withSharedDatabase } from './context.ts';
 import { EXIT, UsageError, type Command } from './types.ts';
 
@@ -32,7 +32,7 @@ export const commands: Command[] = [
       if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
       // Loaded here: the Kubernetes client is large, and other commands (and --help) do not need it.
       const { up } = await import('../up/up.ts');
-      let handle;
+      let handle: UpHandle;
       try {
         handle = await up({ env: io.env, out: io.stdout, webhooksDir: io.webhooksDir, control: controlRunner(io.env, io.webhooksDir) });
       } catch (err) {

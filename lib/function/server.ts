@@ -150,7 +150,10 @@ export function createFunctionServer(options: ServeOptions): Server {
   const byCode = new Map<number, QueuedCounter>();
   const count = (code: number) => {
     let c = byCode.get(code);
-    if (!c) byCode.set(code, (c = invocations.labels(options.name, String(code))));
+    if (!c) {
+      c = invocations.labels(options.name, String(code));
+      byCode.set(code, c);
+    }
     c.inc();
   };
   const server = createServer(async (req, res) => {

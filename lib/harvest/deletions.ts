@@ -83,7 +83,10 @@ export class BatchedJobDeleter implements JobDeleter {
       return;
     }
     let names = this.#waiting.get(job.namespace);
-    if (!names) this.#waiting.set(job.namespace, (names = new Set()));
+    if (!names) {
+      names = new Set();
+      this.#waiting.set(job.namespace, names);
+    }
     names.add(job.name);
     if (names.size >= this.#options.maxBatch) this.#flush(job.namespace);
     else this.#timer ??= setTimeout(() => this.#flushAll(), this.#options.delayMs).unref();

@@ -63,7 +63,10 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
             // The result is stored either way; a lost notice is logged, not retried by failing the harvest.
             delivery = await sendEvent(event).then(
               () => 'sent',
-              (err) => (context.log.warn({ repo: r.repo, err: (err as Error).message }, 'could not send score.changed'), 'failed'),
+              (err) => {
+                context.log.warn({ repo: r.repo, err: (err as Error).message }, 'could not send score.changed');
+                return 'failed';
+              },
             );
           }
           context.log.info({ repo: r.repo, reasons: notice.reasons, delivery, event: event.type }, 'score changed');

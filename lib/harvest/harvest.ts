@@ -3,10 +3,10 @@
 // ApiServerSource event and by the scheduler's reconcile for Jobs whose events were lost.
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
-import { runByJobName, storeHarvest, type Db, type HarvestOutcome } from '../db/index.ts';
+import { runByJobName, storeHarvest, type Db, type HarvestOutcome, type HarvestStored } from '../db/index.ts';
 import { CHECKS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REPO_ANNOTATION, SCORECARD_CONTAINER } from '../jobs/spec.ts';
 import { jobState, type JobState } from '../jobs/status.ts';
-import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import { toKubeError, withRetries, type ClusterApi, type LogChunks } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify, type PodFacts } from '../scorecard/classify.ts';
@@ -151,7 +151,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     ? { ok: true, flagged: c.flagged, result: { ...c.result, checks: c.result.checks.map((x) => ({ ...x })) } }
     : { ok: false, failure: c.failure, reason: c.reason };
   const checksAnnotation = job.metadata?.annotations?.[CHECKS_ANNOTATION];
-  let stored;
+  let stored: HarvestStored;
   try {
     stored = await storeHarvest(db, {
       repoKey: parsed.repo.key,
@@ -216,7 +216,7 @@ async function readLog(cluster: ClusterApi, namespace: string, pod: string, cap:
 }
 
 async function readLogPart(cluster: ClusterApi, namespace: string, pod: string, cap: number, end: 'head' | 'tail'): Promise<{ text: string; truncated: boolean }> {
-  let stream;
+  let stream: LogChunks;
   try {
     // One byte over the cap tells a log of exactly cap bytes from a longer one.
     stream = await cluster.streamPodLog(namespace, pod, SCORECARD_CONTAINER, cap + 1, end === 'tail' ? { tailLines: TAIL_LINES } : {});

@@ -65,13 +65,19 @@ function flushAll(name: string): void {
 /** The children of a queued metric: one queue per set of label values, made on first use. */
 function queuedChildren<Q extends { flush(): void }>(name: string, queueOf: (values: string[]) => Q): { labels(...values: string[]): Q } {
   let queues = queuesByMetric.get(name);
-  if (!queues) queuesByMetric.set(name, (queues = new Map()));
+  if (!queues) {
+    queues = new Map();
+    queuesByMetric.set(name, queues);
+  }
   const own = queues as Map<string, Q>;
   return {
     labels(...values: string[]): Q {
       const key = values.join('\u0000');
       let q = own.get(key);
-      if (!q) own.set(key, (q = queueOf(values)));
+      if (!q) {
+        q = queueOf(values);
+        own.set(key, q);
+      }
       return q;
     },
   };

@@ -30,7 +30,7 @@ export function parseImportLine(line: string, lineNumber: number, allowedHosts: 
       metadata = s.slice(comma + 1).trim();
     }
   }
-  if (metadata !== null && metadata.startsWith('"') && metadata.endsWith('"') && metadata.length >= 2) metadata = metadata.slice(1, -1);
+  if (metadata?.startsWith('"') && metadata.endsWith('"') && metadata.length >= 2) metadata = metadata.slice(1, -1);
   if (metadata === '') metadata = null;
   if (metadata !== null && metadata.length > 4096) return { kind: 'invalid', reason: 'metadata longer than 4096 characters' };
   const r = parseRepo(name, allowedHosts);

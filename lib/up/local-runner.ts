@@ -160,7 +160,7 @@ export class LocalJobRunner implements ClusterApi {
   async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
     const jobName = /^batch\.kubernetes\.io\/job-name=(.+)$/.exec(labelSelector)?.[1];
     const j = jobName ? this.jobs.get(this.key(namespace, jobName)) : undefined;
-    if (!j || !j.finishedAt) return [];
+    if (!j?.finishedAt) return [];
     const failed = j.deadlineExceeded || j.exitCode !== 0;
     return [{
       metadata: {

@@ -58,7 +58,7 @@ export function protectedNames(patterns: readonly string[]): NameMatcher {
     test(name: string): boolean {
       if (exact.has(name)) return true;
       for (let i = 0; i < prefixes.length; i++) if (name.startsWith(prefixes[i])) return true;
-      return others !== undefined && others.test(name);
+      return others?.test(name) === true;
     },
   };
 }
@@ -80,8 +80,18 @@ const NONE: readonly string[] = Object.freeze([]);
 /** Keys under posture.dev/ whose value differs between two label maps, sorted (none: no allocation). */
 export function changedPolicyLabels(before: Record<string, string>, after: Record<string, string>): readonly string[] {
   let changed: string[] | undefined;
-  for (const k in after) if (k.startsWith(POLICY_LABEL_PREFIX) && Object.hasOwn(after, k) && (!Object.hasOwn(before, k) || before[k] !== after[k])) (changed ??= []).push(k);
-  for (const k in before) if (k.startsWith(POLICY_LABEL_PREFIX) && Object.hasOwn(before, k) && !Object.hasOwn(after, k)) (changed ??= []).push(k);
+  for (const k in after) {
+    if (k.startsWith(POLICY_LABEL_PREFIX) && Object.hasOwn(after, k) && (!Object.hasOwn(before, k) || before[k] !== after[k])) {
+      changed ??= [];
+      changed.push(k);
+    }
+  }
+  for (const k in before) {
+    if (k.startsWith(POLICY_LABEL_PREFIX) && Object.hasOwn(before, k) && !Object.hasOwn(after, k)) {
+      changed ??= [];
+      changed.push(k);
+    }
+  }
   return changed ? changed.sort() : NONE;
 }
 
