@@ -5,17 +5,22 @@
 // patched as they load (loading them here would cost every unit test process a third of a second).
 import { registerHooks } from 'node:module';
 
-const refuse = (what: string) =>
-  `throw new Error('a unit test opened ${what}: database tests are named *.db.test.ts (test/tiers.ts)')`;
+const refuse = (what: string) => `throw new Error('a unit test opened ${what}: database tests are named *.db.test.ts (test/tiers.ts)')`;
 const shapeCheck = (member: string) =>
   `if (typeof module.exports.prototype.${member} !== 'function') throw new Error('test/no-database.ts: the driver changed shape; update the guard');`;
 
 // knex-pglite creates the PGlite instance in knex's driver hook; PostgreSQL connects through pg.Client.
 const patches: Array<[RegExp, string]> = [
-  [/\/node_modules\/knex-pglite\/dist\/index\.js$/, `${shapeCheck('_driver')} module.exports.prototype._driver = () => { ${refuse('the embedded database (PGlite)')}; };`],
-  [/\/node_modules\/pg\/lib\/client\.js$/, `${shapeCheck('connect')} module.exports.prototype.connect = function (callback) {
+  [
+    /\/node_modules\/knex-pglite\/dist\/index\.js$/,
+    `${shapeCheck('_driver')} module.exports.prototype._driver = () => { ${refuse('the embedded database (PGlite)')}; };`,
+  ],
+  [
+    /\/node_modules\/pg\/lib\/client\.js$/,
+    `${shapeCheck('connect')} module.exports.prototype.connect = function (callback) {
     try { ${refuse('a PostgreSQL connection')}; } catch (e) { if (callback) return void process.nextTick(callback, e); return Promise.reject(e); }
-  };`],
+  };`,
+  ],
 ];
 
 registerHooks({

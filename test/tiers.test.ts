@@ -1,12 +1,13 @@
 // The tiers stay what test/tiers.ts says: a unit test file imports no database (the database test
 // helpers, the drivers, or lib/db's openDb and migrate), directly or through the test helpers it
 // imports (testing.ts files and anything under test/); and every test file is in exactly one tier.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { allTestFiles, root, tiers, type Tier } from './tiers.ts';
+import { test } from 'node:test';
+import { allTestFiles, root, type Tier, tiers } from './tiers.ts';
 
 const DRIVERS = /^(pg|knex|knex-pglite|@electric-sql\/pglite)(\/|$)/;
 const DB_HELPERS = new Set(['lib/db/testing.ts']);
@@ -19,8 +20,17 @@ export function importsOf(source: string): Array<{ from: string; names: string[]
   for (const m of source.matchAll(/^\s*(?:import|export)\s+(type\s+)?([\w\s{},*$]*?)\s*from\s*['"]([^'"]+)['"]/gm)) {
     if (m[1]) continue;
     const braces = /\{([^}]*)\}/.exec(m[2]);
-    const named = braces ? braces[1].split(',').map((s) => s.trim()).filter((s) => s && !s.startsWith('type ')) : [];
-    const whole = m[2].replace(/\{[^}]*\}/, '').replace(/,/g, ' ').trim() !== '';
+    const named = braces
+      ? braces[1]
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s && !s.startsWith('type '))
+      : [];
+    const whole =
+      m[2]
+        .replace(/\{[^}]*\}/, '')
+        .replace(/,/g, ' ')
+        .trim() !== '';
     if (whole || named.length > 0 || !braces) out.push({ from: m[3], names: whole ? ['*', ...named] : named.map((s) => s.split(/\s+as\s+/)[0]) });
   }
   for (const m of source.matchAll(/^\s*import\s*['"]([^'"]+)['"]/gm)) out.push({ from: m[1], names: [] });
@@ -48,7 +58,10 @@ export function databaseImport(file: string, seen = new Set<string>()): string |
 }
 
 test('unit test files open no database: they import neither the database helpers nor a driver, nor openDb', () => {
-  const offenders = tiers.unit.files().map((f) => databaseImport(f)).filter((why) => why !== undefined);
+  const offenders = tiers.unit
+    .files()
+    .map((f) => databaseImport(f))
+    .filter((why) => why !== undefined);
   assert.deepEqual(offenders, [], 'a test that opens a database is named *.db.test.ts');
 });
 
@@ -70,7 +83,10 @@ test('the import scan sees static, re-exported, multi-line and dynamic imports, 
     { from: './side.ts', names: [] },
     { from: '@electric-sql/pglite', names: ['*'] },
   ]);
-  assert.ok(tiers.db.files().some((f) => databaseImport(f)?.endsWith('imports lib/db/testing.ts')), 'the scan sees the database tier');
+  assert.ok(
+    tiers.db.files().some((f) => databaseImport(f)?.endsWith('imports lib/db/testing.ts')),
+    'the scan sees the database tier',
+  );
 });
 
 test('every test file is in exactly one tier, and each tier has files', () => {
@@ -80,7 +96,9 @@ test('every test file is in exactly one tier, and each tier has files', () => {
     assert.ok(files.length > 0, `tier ${name} has no files`);
     for (const f of files) tierOf.set(f, [...(tierOf.get(f) ?? []), name]);
   }
-  const wrong = allTestFiles().filter((f) => tierOf.get(f)?.length !== 1).map((f) => `${f}: ${tierOf.get(f)?.join(', ') || 'no tier'}`);
+  const wrong = allTestFiles()
+    .filter((f) => tierOf.get(f)?.length !== 1)
+    .map((f) => `${f}: ${tierOf.get(f)?.join(', ') || 'no tier'}`);
   assert.deepEqual(wrong, []);
 });
 

@@ -16,8 +16,7 @@ import { basename, join } from 'node:path';
 
 export const root = join(import.meta.dirname, '..');
 
-const list = (patterns: string[]) =>
-  globSync(patterns, { cwd: root, exclude: (p) => ['node_modules', '.git'].includes(basename(String(p))) }).sort();
+const list = (patterns: string[]) => globSync(patterns, { cwd: root, exclude: (p) => ['node_modules', '.git'].includes(basename(String(p))) }).sort();
 const places = ['lib/**/', 'functions/**/', 'bin/**/', 'test/'];
 
 export const tiers = {
