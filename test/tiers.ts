@@ -11,7 +11,7 @@
 // first that fails.
 import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
 export const root = join(import.meta.dirname, '..');
@@ -45,10 +45,13 @@ if (import.meta.main) {
     console.error(`usage: node test/tiers.ts ${Object.keys(tiers).join('|')}... [node --test options]`);
     process.exit(1);
   }
+  // Node's on-disk compile cache: most of a unit test file's time is loading its modules, and the
+  // cache makes the unit tier about a quarter cheaper in CPU (the files share most of their modules).
+  const env = { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'posture-node-compile-cache') };
   for (const name of names) {
     const files = tiers[name].files();
     const started = performance.now();
-    const run = spawnSync(process.execPath, ['--test', ...tiers[name].args, ...extra, ...files], { cwd: root, stdio: 'inherit' });
+    const run = spawnSync(process.execPath, ['--test', ...tiers[name].args, ...extra, ...files], { cwd: root, stdio: 'inherit', env });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const failed = run.status !== 0;
     console.log(`tier ${name}: ${files.length} files, ${seconds} s${failed ? `, failed (${run.signal ?? `exit ${run.status}`})` : ''}`);
