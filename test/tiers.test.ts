@@ -48,7 +48,7 @@ export function databaseImport(file: string, seen = new Set<string>()): string |
     const target = relative(root, join(root, dirname(file), from));
     if (DB_HELPERS.has(target)) return `${file} imports ${target}`;
     const opener = target.startsWith('lib/db/') && names.find((n) => OPENS.has(n) || n === '*');
-    if (opener) return `${file} imports ${opener === '*' ? 'all of' : opener + ' from'} ${target}`;
+    if (opener) return `${file} imports ${opener === '*' ? 'all of' : `${opener} from`} ${target}`;
     if (isHelper(target) && existsSync(join(root, target))) {
       const why = databaseImport(target, seen);
       if (why) return `${file} → ${why}`;
