@@ -1,11 +1,10 @@
 // posture demo: results that pass the harvester's own validation, Scorecard's weighting,
-// determinism, idempotence, and the labelled mix of states the dashboard should show.
+// determinism, and its arguments (seeding a database: seed.db.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeEachDatabase } from '../db/testing.ts';
 import { classify } from '../scorecard/classify.ts';
 import { parseDemoArgs } from '../cli/demo.ts';
-import { aggregate, DEMO_CHECKS, demoRepoName, demoResult, seedDemo } from './seed.ts';
+import { aggregate, DEMO_CHECKS, demoRepoName, demoResult } from './seed.ts';
 import { seededRandom as seeded } from '../random/seeded.ts';
 
 test('aggregate weighs checks by risk like Scorecard and leaves inconclusive checks out', () => {
@@ -34,19 +33,4 @@ test('posture demo arguments', () => {
   assert.deepEqual(parseDemoArgs(['--repos', '5']), { repos: 5 });
   assert.deepEqual(parseDemoArgs(['--repos=100000']), { repos: 100000 });
   for (const bad of [['--repos'], ['--repos', '0'], ['--repos', '100001'], ['--repos', 'x'], ['--rpos', '3'], ['extra']]) assert.throws(() => parseDemoArgs(bad), /--repos takes|unexpected argument/);
-});
-
-describeEachDatabase('posture demo', (ctx) => {
-  test('seeds labelled repositories with histories; a second run adds nothing', async () => {
-    const now = new Date('2026-11-20T12:00:00Z');
-    const first = await seedDemo(ctx.db, { repos: 11, history: 4, now });
-    assert.deepEqual({ ...first }, { repos: 11, results: 40, failures: 1, alreadyThere: 0 });
-    const again = await seedDemo(ctx.db, { repos: 11, history: 4, now });
-    assert.deepEqual({ ...again }, { repos: 11, results: 0, failures: 0, alreadyThere: 41 });
-    const repos = await ctx.db('repos').select('key', 'metadata');
-    assert.equal(repos.length, 11);
-    assert.ok(repos.every((r: any) => r.key.startsWith('github.com/posture-demo/') && r.metadata === 'posture demo'));
-    const latest = (await ctx.db.raw(`SELECT count(*) FILTER (WHERE score_id IS NULL)::int AS never, count(*) FILTER (WHERE failing)::int AS failing, count(*) FILTER (WHERE delta IS NOT NULL)::int AS with_delta FROM repo_latest`)).rows[0];
-    assert.deepEqual(latest, { never: 1, failing: 1, with_delta: 10 });
-  });
 });

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type Server } from 'node:http';
 import { describeEachDatabase } from '../db/testing.ts';
-import { createFunctionServer, createMetricsServer, listen, rawPath } from '../function/server.ts';
+import { createFunctionServer, createMetricsServer, listen } from '../function/server.ts';
 import { silentLogger } from '../log/index.ts';
 import { addRepos } from '../db/index.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
@@ -24,18 +24,6 @@ function raw(port: number, method: string, path: string, headers: Record<string,
     req.end();
   });
 }
-
-test('rawPath keeps the path as sent', () => {
-  const cases: Array<[string, string]> = [
-    ['/projects/github.com/a/b/../c?x=1', '/projects/github.com/a/b/../c'],
-    ['//projects/github.com/a/b', '//projects/github.com/a/b'],
-    ['/a/%2e%2e/b#frag', '/a/%2e%2e/b'],
-    ['http://example.com/projects/x?y', '/projects/x'],
-    ['http://example.com', '/'],
-    ['/', '/'],
-  ];
-  for (const [url, want] of cases) assert.equal(rawPath(url), want, url);
-});
 
 describeEachDatabase('score API edges over HTTP', (ctx) => {
   let server: Server;

@@ -8,7 +8,7 @@ import { getRepo, latestScore, runByJobName, type Db } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { harvestJob, HarvestConfigError, podsOfJob, type HarvestDeps } from './harvest.ts';
+import { harvestJob, HarvestConfigError, type HarvestDeps } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
 import { scheduled, T0 } from './testing.ts';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
@@ -59,16 +59,4 @@ describeEachDatabase('harvest under faults', (ctx) => {
     const r = await harvestJob(done, deps);
     assert.equal(r.status === 'stored' && r.score, FX08_DOC.score, 'the real pod\'s score, not 10');
   });
-});
-
-test('podsOfJob keeps only pods whose controller ownerReference is the Job\'s UID', () => {
-  const pod = (name: string, refs: any[]) => ({ metadata: { name, ownerReferences: refs } });
-  const pods = [
-    pod('real', [{ kind: 'Job', uid: 'u1', controller: true, name: 'j', apiVersion: 'batch/v1' }]),
-    pod('not-controller', [{ kind: 'Job', uid: 'u1', controller: false, name: 'j', apiVersion: 'batch/v1' }]),
-    pod('other-job', [{ kind: 'Job', uid: 'u2', controller: true, name: 'j', apiVersion: 'batch/v1' }]),
-    pod('bare', []),
-  ];
-  assert.deepEqual(podsOfJob(pods as any, 'u1').map((p) => p.metadata!.name), ['real']);
-  assert.deepEqual(podsOfJob(pods as any, ''), []);
 });

@@ -314,17 +314,3 @@ function describeHttp(ctx: { readonly db: Db }) {
     assert.match(m, /posture_api_requests_total\{route="project",code="200"\}/);
   });
 }
-
-test('a database that fails answers 503 with Retry-After, never a stack', async () => {
-  const broken = { raw: async () => { throw new Error('connection refused at 10.0.0.1'); } } as unknown as Db;
-  const handle = createApiHandle(async () => ({ db: broken, config: { allowedHosts: ['github.com'] }, log: silentLogger }));
-  const r = (await handle(requestContext('GET', PROJECT))) as StructuredReturn;
-  assert.equal(r.statusCode, 503);
-  assert.equal(r.headers?.['retry-after'], '5');
-  assert.ok(!String(r.body).includes('10.0.0.1'));
-  const down = createApiHandle(async () => { throw new Error('no database'); });
-  assert.equal(((await down(requestContext('GET', PROJECT))) as StructuredReturn).statusCode, 503);
-  // A write attempt is refused without the runtime.
-  assert.equal(((await down(requestContext('POST', PROJECT))) as StructuredReturn).statusCode, 405);
-});
-

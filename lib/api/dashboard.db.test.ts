@@ -313,14 +313,3 @@ describeEachDatabase('dashboard', (ctx) => {
     assert.match(text, /posture_sweep\{measure="fresh_ratio"\} [0-9.]+/);
   });
 });
-
-test('a database that fails answers the list 503 with Retry-After and a page 503 in HTML', async () => {
-  const broken = { raw: async () => Promise.reject(new Error('connection refused')) } as unknown as Db;
-  const handle = createApiHandle(async () => ({ db: broken, config: { allowedHosts: ['github.com'] }, log: silentLogger }));
-  const list = (await handle(requestContext('GET', '/projects'))) as StructuredReturn;
-  assert.equal(list.statusCode, 503);
-  assert.equal(list.headers!['retry-after'], '5');
-  const page = (await handle(requestContext('GET', '/ui'))) as StructuredReturn;
-  assert.equal(page.statusCode, 503);
-  assert.match(String(page.headers!['content-type']), /text\/html/);
-});
