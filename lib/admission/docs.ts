@@ -6,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import { settings as settingSpecs } from '../config/spec.ts';
 import type { AnyDeclaration, AnyWebhook } from './define.ts';
 import type { LoadedDeclaration, Registry } from './registry.ts';
-import type { Exemption, WebhookDeclaration } from './types.ts';
+import type { Exemption } from './types.ts';
 
 const SETTING_KEYS: ReadonlySet<string> = new Set(settingSpecs.map((s) => s.key));
 const SETTING_ENV = new Map<string, string>(settingSpecs.map((s) => [s.key, s.env]));

@@ -7,7 +7,6 @@ import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.ts';
 import { compileWebhook, parseEnforcementOverrides, WebhookDefinitionError, type AnyDeclaration, type AnyWebhook, type WebhookEntry } from './define.ts';
-import type { WebhookDeclaration } from './types.ts';
 
 export interface LoadedDeclaration {
   declaration: AnyDeclaration;

@@ -8,7 +8,7 @@ import { getRepo, latestScore, runByJobName, type Db } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { harvestJob, HarvestConfigError, type HarvestDeps } from './harvest.ts';
+import { harvestJob, HarvestConfigError } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
 import { scheduled, T0 } from './testing.ts';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';

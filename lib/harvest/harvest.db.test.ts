@@ -6,7 +6,7 @@ import { getRepo, latestScore, runByJobName, scoreHistory, type Db } from '../db
 import { describeEachDatabase } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { harvestJob, type HarvestDeps } from './harvest.ts';
+import { harvestJob } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
 import { RecentlyHarvested } from './recent.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';

@@ -217,13 +217,6 @@ function registerHolder(stateDir: string, includeRunner: boolean): string[] {
   return pids.map((p) => path.join(dir, String(p)));
 }
 
-async function launch(stateDir: string, opts: PlaneOptions, timeoutMs: number, log: (s: string) => void): Promise<PlaneState> {
-  rmSync(stateDir, { recursive: true, force: true });
-  mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
-  writeJsonAtomic(path.join(stateDir, 'options.json'), opts);
-  return spawnAndWait(stateDir, timeoutMs, log);
-}
-
 async function spawnAndWait(stateDir: string, timeoutMs: number, log: (s: string) => void): Promise<PlaneState> {
   const supLog = path.join(stateDir, 'logs', 'supervisor.log');
   const fd = openSync(supLog, 'a');

@@ -29,7 +29,7 @@ import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
 import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 import { forgedMessage, forgedPodMessage } from '../../functions/admission/webhooks/job-guard.ts';
 import { policyLabelMessage } from '../../functions/admission/webhooks/protected-namespaces.ts';
-import { protectedMessage, subresourceMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';
+import { subresourceMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';
 import { invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, unknownMessage } from '../../functions/admission/webhooks/scorecard-gate.ts';
 import { binDir, freePort } from '../cluster/config.ts';
 import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';

@@ -88,7 +88,6 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   const cp = plane.cp;
   const namespace = await cp.createNamespace('faults');
   const core = cp.kc.makeApiClient(k8s.CoreV1Api);
-  const batch = cp.kc.makeApiClient(k8s.BatchV1Api);
   plane.cleanup(() => core.deleteNamespace({ name: namespace }));
   const database = await createPostgresDatabase();
   plane.cleanup(() => database.drop());

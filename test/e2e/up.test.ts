@@ -1,7 +1,7 @@
 // `posture up` (what `npm start` runs), on the embedded database: with the local control
 // plane's KUBECONFIG the whole loop runs and scores appear in the API; with no cluster and a
 // fake `scorecard` on PATH the local runner scores them; with neither it says so.
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
