@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Job } from '@kubernetes/client-node';
 import { defaultConfig } from '../config/index.ts';
@@ -51,7 +51,10 @@ test('the Job spec labels each Job with its own name', async () => {
   assert.equal(batchable(harvested(j)), true);
 });
 
-test('a full batch goes at once, in one call; the rest after the delay', async () => {
+test('a full batch goes at once, in one call; the rest after the delay', async (t) => {
+  // The delay runs on mocked timers, so a busy machine cannot fire it before the first look.
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
   const cluster = new FakeCluster();
   const made = await jobs(cluster, 7);
   const other = await jobs(cluster, 2, 'keep');
@@ -61,7 +64,11 @@ test('a full batch goes at once, in one call; the rest after the delay', async (
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(cluster.calls, ['deleteJobCollection', 'deleteJobCollection'], 'two full batches of 3 went without waiting');
   assert.equal(cluster.jobs.size, 1 + other.length);
-  await new Promise((r) => setTimeout(r, 80));
+  mock.timers.tick(49);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(cluster.calls.length, 2, 'the last one waits for the whole delay');
+  mock.timers.tick(1);
+  await new Promise((r) => setImmediate(r));
   assert.deepEqual(cluster.calls, ['deleteJobCollection', 'deleteJobCollection', 'deleteJobCollection'], 'the last one after the delay');
   assert.deepEqual([...cluster.jobs.values()].map((j) => j.metadata!.name).sort(), other.map((j) => j.metadata!.name).sort(), 'only the harvested Jobs are gone');
   assert.deepEqual(d.stats, { queued: 7, calls: 3, deleted: 7, failed: 0 });
