@@ -3,6 +3,7 @@
 // lease ends, and the claim reads repos_claim_idx from the front of each priority's range.
 import { budgetHour } from '../scheduler/policy.ts';
 import type { Db } from './connect.ts';
+import { rowsOf } from './rows.ts';
 import { refundBudget, takeBudget } from './scheduler-state.ts';
 
 export interface ClaimedRepo {
@@ -84,7 +85,7 @@ export async function claimDueRepos(
      RETURNING r.id, r.key, r.canonical, r.priority, r.claimed_due_at, r.lease_expires_at`,
     [now, options.limit, now, options.limit, options.owner, expires, expires, now, options.budgetHour ?? null],
   );
-  return ((res.rows ?? []) as ClaimRow[])
+  return rowsOf<ClaimRow>(res)
     .map(toClaim)
     .sort((a, b) => b.priority - a.priority || a.claimedDueAt.getTime() - b.claimedDueAt.getTime() || a.id - b.id);
 }

@@ -3,6 +3,7 @@
 // that `posture up` prints when idle. Pages are keyset pages on the unique `key` index, so the
 // 4000th page costs what the first does.
 import type { Db } from './connect.ts';
+import { numberOrNull, rowsOf } from './rows.ts';
 
 /** Most precise first: a repository in more than one state shows the first that applies. */
 export const REPO_STATES = ['running', 'failing', 'due', 'scored', 'waiting'] as const;
@@ -41,7 +42,18 @@ export interface RepoFilter {
   match?: string;
 }
 
-const rowsOf = (res: any): any[] => res.rows ?? res;
+interface RepoStatusRow {
+  canonical: string;
+  key: string;
+  priority: number;
+  next_due_at: Date;
+  consecutive_failures: number;
+  last_error: string | null;
+  metadata: string | null;
+  score: number | string | null;
+  result_date: Date | null;
+  state: RepoState;
+}
 
 export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[]> {
   const where: string[] = [];
@@ -74,11 +86,11 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
       LIMIT ?`,
     params,
   );
-  return rowsOf(res).map((r) => ({
+  return rowsOf<RepoStatusRow>(res).map((r) => ({
     repo: r.canonical,
     key: r.key,
     state: r.state,
-    score: r.score === null || r.score === undefined ? null : Number(r.score),
+    score: numberOrNull(r.score),
     scoredAt: r.result_date ? new Date(r.result_date) : null,
     priority: Number(r.priority),
     nextDueAt: new Date(r.next_due_at),
@@ -86,6 +98,12 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
     lastError: r.last_error ?? null,
     metadata: r.metadata ?? null,
   }));
+}
+
+/** How many rows of a table belong to one repository. */
+interface RepoCount {
+  repo_id: number;
+  n: number | string;
 }
 
 /**
@@ -96,12 +114,12 @@ export async function removeRepos(db: Db, keys: readonly string[]): Promise<Map<
   const removed = new Map<string, { scores: number; runs: number }>();
   if (keys.length === 0) return removed;
   await db.transaction(async (tx) => {
-    const found = rowsOf(await tx.raw('SELECT id, key FROM repos WHERE key = ANY(?::text[]) FOR UPDATE', [[...keys]]));
+    const found = rowsOf<{ id: number; key: string }>(await tx.raw('SELECT id, key FROM repos WHERE key = ANY(?::text[]) FOR UPDATE', [[...keys]]));
     if (found.length === 0) return;
     const ids = found.map((r) => Number(r.id));
-    const scores = rowsOf(await tx.raw('SELECT repo_id, count(*) AS n FROM scores WHERE repo_id = ANY(?::bigint[]) GROUP BY repo_id', [ids]));
-    const runs = rowsOf(await tx.raw('SELECT repo_id, count(*) AS n FROM runs WHERE repo_id = ANY(?::bigint[]) GROUP BY repo_id', [ids]));
-    const count = (rows: any[], id: number) => Number(rows.find((r) => Number(r.repo_id) === id)?.n ?? 0);
+    const scores = rowsOf<RepoCount>(await tx.raw('SELECT repo_id, count(*) AS n FROM scores WHERE repo_id = ANY(?::bigint[]) GROUP BY repo_id', [ids]));
+    const runs = rowsOf<RepoCount>(await tx.raw('SELECT repo_id, count(*) AS n FROM runs WHERE repo_id = ANY(?::bigint[]) GROUP BY repo_id', [ids]));
+    const count = (rows: RepoCount[], id: number) => Number(rows.find((r) => Number(r.repo_id) === id)?.n ?? 0);
     await tx.raw('DELETE FROM checks WHERE score_id IN (SELECT id FROM scores WHERE repo_id = ANY(?::bigint[]))', [ids]);
     await tx.raw('DELETE FROM scores WHERE repo_id = ANY(?::bigint[])', [ids]);
     await tx.raw('DELETE FROM runs WHERE repo_id = ANY(?::bigint[])', [ids]);
@@ -115,7 +133,7 @@ export async function removeRepos(db: Db, keys: readonly string[]): Promise<Map<
 export async function setPriority(db: Db, keys: readonly string[], priority: number): Promise<string[]> {
   if (keys.length === 0) return [];
   const res = await db.raw('UPDATE repos SET priority = ?, updated_at = now() WHERE key = ANY(?::text[]) RETURNING key', [priority, [...keys]]);
-  return rowsOf(res).map((r) => r.key);
+  return rowsOf<{ key: string }>(res).map((r) => r.key);
 }
 
 export interface QueueSummary {
@@ -128,7 +146,7 @@ export interface QueueSummary {
 
 /** The queue at a glance, for `posture up`'s heartbeat (one scan; minutes apart). */
 export async function queueSummary(db: Db): Promise<QueueSummary> {
-  const [r] = rowsOf(
+  const [r] = rowsOf<{ total: number | string; due: number | string; running: number | string; failing: number | string; next_due: Date | null }>(
     await db.raw(
       `SELECT count(*) AS total,
               count(*) FILTER (WHERE next_due_at <= now() AND NOT (lease_owner IS NOT NULL AND lease_expires_at > now())) AS due,

@@ -1,6 +1,7 @@
 // Repository rows: bulk, idempotent inserts keyed by the case-insensitive name.
 import type { RepoId } from '../repo/identity.ts';
 import type { Db } from './connect.ts';
+import { rowCount } from './rows.ts';
 
 export interface NewRepo {
   repo: RepoId;
@@ -47,11 +48,6 @@ export async function addRepos(db: Db, repos: readonly NewRepo[]): Promise<numbe
     ],
   );
   return rowCount(res);
-}
-
-export function rowCount(res: unknown): number {
-  const r = res as { rowCount?: number; affectedRows?: number; rows?: unknown[] };
-  return r.rowCount ?? r.affectedRows ?? 0;
 }
 
 export async function getRepo(db: Db, key: string): Promise<RepoRow | undefined> {

@@ -3,6 +3,7 @@
 // of each repository. Pruning goes in small batches along scores_detailed_idx, so the scheduler can
 // do a little every tick and `posture db prune` can do it all at once.
 import type { Db } from './connect.ts';
+import { rowsOf } from './rows.ts';
 
 export interface PruneBatch {
   /** Results whose document and check details were removed. */
@@ -34,7 +35,7 @@ export async function pruneDetailsBatch(db: Db, options: { keep: number; limit: 
         LIMIT ?`,
       [options.keep, options.afterId, options.limit],
     );
-    const rows = (batch.rows ?? []) as Array<{ id: number | string; newer: number | string }>;
+    const rows = rowsOf<{ id: number | string; newer: number | string }>(batch);
     if (rows.length === 0) return { pruned: 0, scanned: 0, nextAfterId: 0 };
     const old = rows.filter((r) => Number(r.newer) >= options.keep).map((r) => Number(r.id));
     if (old.length > 0) {

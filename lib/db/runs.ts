@@ -4,6 +4,7 @@
 import { failureBackoffSeconds, nextDueAfterSuccess } from '../scheduler/policy.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
 import { preparedAs, type Db } from './connect.ts';
+import { parsedJson, rowsOf } from './rows.ts';
 
 /** What the harvester learned from a finished Job: a normalized result, or a failure class. */
 export type HarvestOutcome =
@@ -57,7 +58,7 @@ export async function recordRun(
 export async function runByJobName(db: Db, jobName: string): Promise<RunRow | undefined> {
   // Raw SQL: the harvester asks this for every finished-Job event, and knex's builder costs more than the query.
   const res = await db.raw('SELECT * FROM runs WHERE job_name = ? LIMIT 1', [jobName]);
-  return ((res as { rows?: RunRow[] }).rows ?? (res as RunRow[]))[0];
+  return rowsOf<RunRow>(res)[0];
 }
 
 export interface RunRow {
@@ -83,8 +84,6 @@ const NOT_THE_REPOSITORYS = new Set<string>([INFRASTRUCTURE, JOB_MISSING]);
 
 const REASON_MAX = 2000;
 const clip = (s: string, n = REASON_MAX) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
-
-const rowsOf = (res: any): any[] => res.rows ?? res;
 
 /** Failure backoffs the write indexes by the repository's failure count: 2^40 times the base is past any cap. */
 const BACKOFF_STEPS = 41;
@@ -165,6 +164,20 @@ export interface PreviousResult {
   checks: Array<{ name: string; score: number; reason: string }>;
 }
 
+/** The harvest write's one row; every column after repo_id is null where its step wrote nothing. */
+interface HarvestRow {
+  repo_id: number;
+  run_id: number | null;
+  score_id: number | null;
+  previous_score_id: number | null;
+  next_due_at: Date | null;
+  latest: boolean | null;
+  previous_score: number | string | null;
+  previous_date: Date | null;
+  previous_commit: string | null;
+  previous_checks: PreviousResult['checks'] | string | null;
+}
+
 /** Stores a finished Job's outcome in one statement; a second call for the same Job UID is a no-op. */
 export async function storeHarvest(db: Db, input: HarvestInput): Promise<HarvestStored> {
   const o = input.outcome;
@@ -183,7 +196,7 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
     internal_error: c.reason.startsWith('internal error:'),
   }));
   const now = new Date();
-  const row = rowsOf(
+  const row = rowsOf<HarvestRow>(
     await db.raw(HARVEST_WRITE, [
       input.repoKey,
       input.jobName, input.jobUid, input.tickSlot ?? null, o.ok ? 'succeeded' : 'failed', input.finishedAt,
@@ -200,11 +213,11 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
   if (!row) return { status: 'unknown-repo' } as const;
   if (row.run_id === null || row.run_id === undefined) {
     // Not pending: harvested already, or the name belongs to a finished run of another Job UID.
-    const byName = rowsOf(await db.raw('SELECT id FROM runs WHERE job_name = ?', [input.jobName]))[0];
+    const byName = rowsOf<{ id: number }>(await db.raw('SELECT id FROM runs WHERE job_name = ?', [input.jobName]))[0];
     return { status: 'duplicate', runId: Number(byName?.id ?? 0) } as const;
   }
   const scored = row.score_id !== null && row.score_id !== undefined;
-  const previousChecks = typeof row.previous_checks === 'string' ? JSON.parse(row.previous_checks) : (row.previous_checks ?? []);
+  const previousChecks = parsedJson<PreviousResult['checks'] | null>(row.previous_checks) ?? [];
   return {
     status: 'stored',
     runId: Number(row.run_id),
@@ -217,9 +230,9 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
         : {
             id: Number(row.previous_score_id),
             score: Number(row.previous_score),
-            date: new Date(row.previous_date).toISOString(),
-            commit: row.previous_commit,
-            checks: (previousChecks as Array<{ name: string; score: number; reason: string }>).map((c) => ({ name: c.name, score: Number(c.score), reason: c.reason })),
+            date: new Date(row.previous_date!).toISOString(),
+            commit: row.previous_commit!,
+            checks: previousChecks.map((c) => ({ name: c.name, score: Number(c.score), reason: c.reason })),
           },
   } as const;
 }

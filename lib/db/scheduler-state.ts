@@ -1,13 +1,14 @@
 // The scheduler's durable state: tick dedup by cron slot, the tick backoff, the GitHub budget.
 import { budgetHour } from '../scheduler/policy.ts';
 import type { Db } from './connect.ts';
+import { rowsOf } from './rows.ts';
 
 export type TickStart = { status: 'new' } | { status: 'finished'; summary: unknown } | { status: 'resumed' };
 
 /** Registers a tick's slot. A slot seen before is either finished (do nothing) or resumed. */
 export async function startTick(db: Db, slot: string, now: Date = new Date()): Promise<TickStart> {
   const res = await db.raw(`INSERT INTO ticks (slot, started_at) VALUES (?, ?) ON CONFLICT (slot) DO NOTHING RETURNING slot`, [slot, now]);
-  if ((res.rows ?? []).length > 0) return { status: 'new' };
+  if (rowsOf(res).length > 0) return { status: 'new' };
   const row = await db('ticks').where({ slot }).first();
   if (row?.finished_at) return { status: 'finished', summary: row.summary };
   return { status: 'resumed' };
@@ -49,7 +50,7 @@ export async function takeBudget(db: Db, wanted: number, perHour: number, now: D
      RETURNING g.granted`,
     [wanted, perHour, hour],
   );
-  return Number(res.rows?.[0]?.granted ?? 0);
+  return Number(rowsOf<{ granted: number }>(res)[0]?.granted ?? 0);
 }
 
 /** Gives back budget taken for runs that were not started after all, to the hour it was taken from. */

@@ -1,5 +1,6 @@
 // Reading scores: the latest is a query over kept history, never a stored copy.
 import type { Db } from './connect.ts';
+import { parsedJson, rowsOf } from './rows.ts';
 
 export interface ScoreView {
   repo: string;
@@ -15,7 +16,32 @@ export interface ScoreView {
   raw: unknown;
 }
 
-function toView(row: any, checks: any[]): ScoreView {
+interface ScoreRow {
+  id: number;
+  canonical: string;
+  key: string;
+  score: number | string;
+  result_date: Date;
+  repo_commit: string;
+  scorecard_version: string;
+  scorecard_commit: string;
+  run_id: number;
+  created_at: Date;
+  raw: unknown;
+}
+
+interface CheckRow {
+  score_id: number;
+  name: string;
+  score: number;
+  reason: string;
+  details: string[] | string | null;
+  documentation_url: string | null;
+  documentation_short: string | null;
+  internal_error: boolean;
+}
+
+function toView(row: ScoreRow, checks: CheckRow[]): ScoreView {
   return {
     repo: row.canonical,
     repoKey: row.key,
@@ -26,21 +52,21 @@ function toView(row: any, checks: any[]): ScoreView {
     scorecardCommit: row.scorecard_commit,
     runId: Number(row.run_id),
     createdAt: new Date(row.created_at),
-    raw: typeof row.raw === 'string' ? JSON.parse(row.raw) : row.raw,
+    raw: parsedJson(row.raw),
     checks: checks.map((c) => ({
       name: c.name,
       score: c.score,
       reason: c.reason,
-      details: typeof c.details === 'string' ? JSON.parse(c.details) : c.details,
+      details: parsedJson<string[] | null>(c.details),
       documentation: c.documentation_url === null ? null : { url: c.documentation_url, short: c.documentation_short ?? '' },
       internalError: c.internal_error,
     })),
   };
 }
 
-async function withChecks(db: Db, rows: any[]): Promise<ScoreView[]> {
+async function withChecks(db: Db, rows: ScoreRow[]): Promise<ScoreView[]> {
   if (rows.length === 0) return [];
-  const checks = await db('checks').whereIn('score_id', rows.map((r) => r.id)).orderBy('id');
+  const checks: CheckRow[] = await db('checks').whereIn('score_id', rows.map((r) => r.id)).orderBy('id');
   return rows.map((r) => toView(r, checks.filter((c) => Number(c.score_id) === Number(r.id))));
 }
 
@@ -53,13 +79,13 @@ export async function latestScore(db: Db, repoKey: string, options: { commit?: s
     .orderBy([{ column: 's.result_date', order: 'desc' }, { column: 's.id', order: 'desc' }])
     .first();
   if (options.commit) q.andWhere('s.repo_commit', options.commit);
-  const row = await q;
+  const row = (await q) as ScoreRow | undefined;
   return row ? (await withChecks(db, [row]))[0] : undefined;
 }
 
 /** A repository's results, newest first. */
 export async function scoreHistory(db: Db, repoKey: string, options: { limit?: number } = {}): Promise<ScoreView[]> {
-  const rows = await db('scores as s')
+  const rows: ScoreRow[] = await db('scores as s')
     .join('repos as r', 'r.id', 's.repo_id')
     .where('r.key', repoKey)
     .select('s.*', 'r.canonical', 'r.key')
@@ -94,7 +120,7 @@ export async function scoresChangedSince(db: Db, since: Date | undefined): Promi
          ${latest}`,
       [since],
     );
-  return (res.rows as any[]).map((r) => ({
+  return rowsOf<{ key: string; canonical: string; score: number | string; result_date: Date; created_at: Date }>(res).map((r) => ({
     repoKey: r.key,
     repo: r.canonical,
     score: Number(r.score),
