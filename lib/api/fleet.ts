@@ -7,7 +7,7 @@
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import { budgetUsed } from '../db/scheduler-state.ts';
-import { runsPerHour } from '../scheduler/policy.ts';
+import { runsPerHour } from '../cadence/cadence.ts';
 import { freshCutoff, type FreshnessConfig } from './list.ts';
 
 export type FleetConfig = FreshnessConfig & Pick<Config, 'githubTokenCount' | 'githubCallsPerHour' | 'callsPerRun' | 'maxConcurrentJobs'>;

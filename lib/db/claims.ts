@@ -1,7 +1,7 @@
 // Claiming due repositories. The lease is folded into next_due_at: a claim pushes the row's
 // due time to the lease's expiry, so a crashed tick's repos simply come due again when the
 // lease ends, and the claim reads repos_claim_idx from the front of each priority's range.
-import { budgetHour } from '../scheduler/policy.ts';
+import { budgetHour } from '../cadence/cadence.ts';
 import type { Db } from './connect.ts';
 import { rowsOf } from './rows.ts';
 import { refundBudget, takeBudget } from './scheduler-state.ts';

@@ -1,7 +1,7 @@
 // Runs (one per Job) and the harvest: the run, the score, its checks and the repository's next
 // due time are written in one statement, keyed by the Job's UID so a duplicate or late event
 // changes nothing.
-import { failureBackoffSeconds, nextDueAfterSuccess } from '../scheduler/policy.ts';
+import { failureBackoffSeconds, nextDueAfterSuccess } from '../cadence/cadence.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
 import { preparedAs, type Db } from './connect.ts';
 import { parsedJson, rowsOf } from './rows.ts';
@@ -107,7 +107,7 @@ function backoffTable(baseSeconds: number, maxSeconds: number): string {
  * - `r`: the run finished; only a pending run of this Job (a duplicate, or a name reused by another Job, returns no row and the steps after it do nothing);
  * - `s`, `c`: the score and its checks (a result only); the insert trigger sets the predecessor and delta, returned here;
  * - `u`: the schedule, moved only by the newest run and never while another tick holds the repository.
- * The schedule's arithmetic stays in lib/scheduler/policy.ts: the statement gets the due times
+ * The schedule's arithmetic stays in lib/cadence/cadence.ts: the statement gets the due times
  * and the failure backoff for every failure count, and picks by the locked row.
  */
 const HARVEST_WRITE = `

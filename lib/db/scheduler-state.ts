@@ -1,5 +1,5 @@
 // The scheduler's durable state: tick dedup by cron slot, the tick backoff, the GitHub budget.
-import { budgetHour } from '../scheduler/policy.ts';
+import { budgetHour } from '../cadence/cadence.ts';
 import type { Db } from './connect.ts';
 import { rowsOf } from './rows.ts';
 

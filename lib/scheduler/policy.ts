@@ -1,17 +1,4 @@
-// When is a repository due again, and how long do ticks back off: pure decisions.
-
-/** After a stored score: the interval plus a random share of the jitter (random in [0, 1)). */
-export function nextDueAfterSuccess(finishedAt: Date, intervalSeconds: number, jitterSeconds: number, random: number): Date {
-  const r = Math.min(Math.max(random, 0), 0.999999);
-  return new Date(finishedAt.getTime() + (intervalSeconds + Math.floor(r * jitterSeconds)) * 1000);
-}
-
-/** After the n-th consecutive failure (n >= 1): base·2^(n-1), capped. */
-export function failureBackoffSeconds(consecutiveFailures: number, baseSeconds: number, maxSeconds: number): number {
-  const n = Math.max(1, Math.floor(consecutiveFailures));
-  // 2^n overflows to Infinity long after the cap matters; min() keeps it finite.
-  return Math.min(maxSeconds, baseSeconds * 2 ** Math.min(n - 1, 40));
-}
+// How long ticks back off and when the fleet-wide breaker opens: the scheduler's pure decisions.
 
 /**
  * The seed's tick backoff: after an idle or failing tick, skip ticks for a while, doubling up
@@ -21,17 +8,6 @@ export function nextTickBackoffSeconds(previousSeconds: number, outcome: 'worked
   if (outcome === 'worked') return 0;
   if (previousSeconds <= 0) return Math.min(baseSeconds, maxSeconds);
   return Math.min(maxSeconds, previousSeconds * 2);
-}
-
-/** Runs the GitHub budget allows per hour: tokens × calls per hour ÷ calls per run (0 tokens: unlimited). */
-export function runsPerHour(tokenCount: number, callsPerHour: number, callsPerRun: number): number {
-  if (tokenCount <= 0) return Number.POSITIVE_INFINITY;
-  return Math.floor((tokenCount * callsPerHour) / callsPerRun);
-}
-
-/** The clock hour a budget counter belongs to. */
-export function budgetHour(now: Date): Date {
-  return new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000);
 }
 
 /** The fleet-wide circuit breaker's settings (POSTURE_BREAKER_*): how many recent runs, over what window, the share that opens it, the probes it lets through. */

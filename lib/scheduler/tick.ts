@@ -4,13 +4,14 @@
 // truth for what runs. Counting and creating happen under the tick's lease (lease.ts); the
 // reconcile (reconcile.ts) and the creates (create.ts) are their own modules.
 import { randomUUID } from 'node:crypto';
+import { runsPerHour } from '../cadence/cadence.ts';
 import type { Config } from '../config/index.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
 import { toKubeError } from '../kube/cluster.ts';
 import { readClusterView, type ClusterView } from './cluster-view.ts';
 import { createJobs, type CreateDeps } from './create.ts';
 import { takeTickLease, type HeldLease, type LeaseDeps } from './lease.ts';
-import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, runsPerHour, tickOutcome } from './policy.ts';
+import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
 import { reconcile, releaseOrphanedClaims, type ReconcileDeps } from './reconcile.ts';
 import { emptySummary, type TickSummary } from './summary.ts';
 

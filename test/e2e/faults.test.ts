@@ -24,7 +24,7 @@ import { startJobRelay } from '../../lib/events/job-relay.ts';
 import { POSTURE_JOB_SELECTOR, REPO_ANNOTATION } from '../../lib/jobs/spec.ts';
 import { jobState } from '../../lib/jobs/status.ts';
 import { silentLogger } from '../../lib/log/index.ts';
-import { runsPerHour } from '../../lib/scheduler/policy.ts';
+import { runsPerHour } from '../../lib/cadence/cadence.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { checkFaultRun, type FaultRunRecord, type SeenJob } from './faults-checker.ts';
 import { expectationOf, faultRepoName, startFaultProxy } from './faults-kit.ts';
