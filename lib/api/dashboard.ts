@@ -11,7 +11,8 @@ import { findChange, type ChangeLookup, type ResultSelector } from '../changes/s
 import { encodeCursor, type DashboardRequest, type ListQuery } from './dashboard-route.ts';
 import { fleetLive, fleetSnapshot, sparseState, sweepOf, type FleetConfig, type FleetSnapshot } from './fleet.ts';
 import { allRepos, csvHeader, csvRow, freshCutoff, listRepos, stateOf } from './list.ts';
-import { diffPage, errorPage, fleetPage, listPage, repoPage, DEMO_OWNER, type RepoPageData } from './pages.ts';
+import { diffPage, errorPage, fleetPage, listPage, repoPage, type RepoPageData } from './pages.ts';
+import { DEMO_OWNER } from '../repo/demo.ts';
 import { findResult, storedChecks } from './queries.ts';
 import { rawHasChecks, renderResult } from './render.ts';
 

@@ -12,8 +12,7 @@ import type { ApiResult } from './render.ts';
 import { escapeXml as esc } from './render.ts';
 import { barChart, day, lineChart, pct, scoreColor, shareBars, sparkline } from './svg.ts';
 
-export { DEMO_OWNER } from '../demo/seed.ts';
-import { DEMO_OWNER } from '../demo/seed.ts';
+import { DEMO_OWNER, isDemoRepo } from '../repo/demo.ts';
 
 const CSS = `
 *{box-sizing:border-box}
@@ -67,7 +66,7 @@ export function repoHref(repo: string): string {
 }
 
 function repoLink(repo: string): string {
-  const demo = repo.toLowerCase().split('/')[1] === DEMO_OWNER;
+  const demo = isDemoRepo(repo);
   return `<a href="${esc(repoHref(repo))}">${esc(repo)}</a>${demo ? '<span class="tag">demo</span>' : ''}`;
 }
 
@@ -191,7 +190,7 @@ export interface RepoPageData {
 export function repoPage(d: RepoPageData): string {
   const r = d.result;
   const head =
-    `<h1>${esc(d.repo)}${d.repo.toLowerCase().split('/')[1] === DEMO_OWNER ? '<span class="tag">demo</span>' : ''}</h1>` +
+    `<h1>${esc(d.repo)}${isDemoRepo(d.repo) ? '<span class="tag">demo</span>' : ''}</h1>` +
     `<div class="grid"><div class="card"><div class="muted">Score</div><div class="big">${scoreText(r?.score)}</div><div class="muted">${r ? `Scorecard ${esc(r.scorecard.version)}, ${esc(r.date.slice(0, 10))}, commit <code>${esc(r.repo.commit.slice(0, 12))}</code>` : 'not scored yet'}</div></div>` +
     `<div class="card"><div class="muted">State</div><div class="big">${esc(d.state)}</div><div class="muted">next run due ${esc(d.nextDueAt.slice(0, 16).replace('T', ' '))} UTC${d.failures ? `; ${d.failures} failed run${d.failures > 1 ? 's' : ''} in a row` : ''}</div></div></div>` +
     (d.lastError ? `<p><strong>Last error:</strong> ${esc(d.lastError)}</p>` : '');
@@ -238,7 +237,7 @@ export function repoPage(d: RepoPageData): string {
   const badge =
     `<section aria-labelledby="badge"><h2 id="badge">Badge</h2><p><img src="${esc(d.badgeUrl)}" alt="OpenSSF Scorecard badge of ${esc(d.repo)}"></p>` +
     `<label for="badge-md">Markdown</label><pre id="badge-md">${esc(`[![OpenSSF Scorecard](${d.badgeUrl})](${d.pageUrl})`)}</pre></section>`;
-  return layout(d.repo, head + checks + chart + diffForm + runs + badge, { demo: d.repo.toLowerCase().split('/')[1] === DEMO_OWNER });
+  return layout(d.repo, head + checks + chart + diffForm + runs + badge, { demo: isDemoRepo(d.repo) });
 }
 
 export function diffPage(repo: string, c: ScoreChange): string {
@@ -252,7 +251,7 @@ export function diffPage(repo: string, c: ScoreChange): string {
     `<section aria-labelledby="added"><h2 id="added">Checks added</h2>${table(['Check', 'Score', 'Reason'], c.added.map((x) => [esc(x.name), scoreText(x.score), esc(x.reason ?? '')]), [1])}</section>` +
     `<section aria-labelledby="removed"><h2 id="removed">Checks removed</h2>${table(['Check', 'Score then', 'Reason then'], c.removed.map((x) => [esc(x.name), scoreText(x.score), esc(x.reason ?? '')]), [1])}</section>` +
     `<p><a href="/projects/${repo.split('/').map(encodeURIComponent).join('/')}/changes${c.from ? `?from=${c.from.id}&amp;to=${c.to.id}` : ''}">This diff as JSON</a></p>`;
-  return layout(`Changes in ${repo}`, body, { demo: repo.toLowerCase().split('/')[1] === DEMO_OWNER });
+  return layout(`Changes in ${repo}`, body, { demo: isDemoRepo(repo) });
 }
 
 export function errorPage(status: number, message: string): string {

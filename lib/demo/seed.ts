@@ -7,11 +7,11 @@
 // exactly what a real harvest leaves. Deterministic (a seeded generator) and idempotent: runs
 // are keyed by stable Job names and UIDs, so a second run stores nothing new.
 import { addRepos, storeHarvest, type Db } from '../db/index.ts';
+import { DEMO_OWNER } from '../repo/demo.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify } from '../scorecard/classify.ts';
 import { seededRandom } from '../random/seeded.ts';
 
-export const DEMO_OWNER = 'posture-demo';
 export const DEMO_HOST = 'github.com';
 const SCORECARD_COMMIT = '4ff9fd1f8c6cc7b7c5d6f3b6d3e0b2f1a9c8e7d6';
 const DOCS = `https://github.com/ossf/scorecard/blob/${SCORECARD_COMMIT}/docs/checks.md`;
