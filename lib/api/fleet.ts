@@ -6,7 +6,12 @@
 // Jobs, this hour's budget).
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
+import {
+  biggestDrops, checkPassRates, claimFleetSnapshotRefresh, countsByScoreFloor, dueRepoCount, failedRunsByClass, hasReposOfOwner, lowestScores,
+  pendingRunCount, recentFailedRuns, releaseFleetSnapshotRefresh, resultsStoredSince, saveFleetSnapshot, stateCounts, storedFleetSnapshot, type LatestScore,
+} from '../db/fleet.ts';
 import { budgetUsed } from '../db/scheduler-state.ts';
+import { DEMO_OWNER } from '../repo/demo.ts';
 import { runsPerHour } from '../cadence/cadence.ts';
 import { freshCutoff, type FreshnessConfig } from './list.ts';
 
@@ -52,66 +57,32 @@ export interface FleetLive {
   demo: boolean;
 }
 
-const rowsOf = (res: any): any[] => res.rows ?? res;
-const num = (v: unknown) => Number(v ?? 0);
-
 export async function computeSnapshot(db: Db, config: FleetConfig, now = new Date()): Promise<FleetSnapshot> {
   const started = performance.now();
-  const cutoff = freshCutoff(config, now);
-  const [counts] = rowsOf(
-    await db.raw(
-      `SELECT count(*) AS total,
-              count(*) FILTER (WHERE failing) AS failing,
-              count(*) FILTER (WHERE NOT failing AND score_id IS NULL) AS never,
-              count(*) FILTER (WHERE NOT failing AND result_date >= ?) AS fresh,
-              count(*) FILTER (WHERE NOT failing AND result_date < ?) AS overdue
-         FROM repo_latest`,
-      [cutoff, cutoff],
-    ),
-  );
+  const counts = await stateCounts(db, freshCutoff(config, now));
   const histogram = new Array(11).fill(0);
-  for (const r of rowsOf(await db.raw(`SELECT floor(score)::int AS b, count(*) AS n FROM repo_latest WHERE score IS NOT NULL GROUP BY 1`))) {
-    histogram[Math.max(0, Math.min(10, Number(r.b)))] += num(r.n);
-  }
-  const checks = rowsOf(
-    await db.raw(
-      `SELECT c.name, count(*) FILTER (WHERE c.score >= ?) AS passing, count(*) FILTER (WHERE c.score >= 0) AS scored,
-              avg(c.score) FILTER (WHERE c.score >= 0) AS average
-         FROM repo_latest l JOIN checks c ON c.score_id = l.score_id
-        GROUP BY c.name ORDER BY c.name`,
-      [CHECK_PASS],
-    ),
-  ).map((r) => ({ name: r.name, passing: num(r.passing), scored: num(r.scored), average: r.average === null ? null : Math.round(Number(r.average) * 10) / 10 }));
-  const [due] = rowsOf(await db.raw(`SELECT count(*) AS n FROM repos WHERE next_due_at <= ?`, [now]));
-  const [rate] = rowsOf(
-    await db.raw(`SELECT count(*) FILTER (WHERE created_at >= ?) AS hour, count(*) AS day FROM scores WHERE created_at >= ?`, [
-      new Date(now.getTime() - 3_600_000),
-      new Date(now.getTime() - 86_400_000),
-    ]),
-  );
-  const failuresByClass = rowsOf(
-    await db.raw(`SELECT failure_class, count(*) AS n FROM runs WHERE outcome = 'failed' AND finished_at >= ? GROUP BY failure_class ORDER BY n DESC, failure_class`, [
-      new Date(now.getTime() - 86_400_000),
-    ]),
-  ).map((r) => ({ failureClass: r.failure_class ?? 'unknown', count: num(r.n) }));
+  for (const b of await countsByScoreFloor(db)) histogram[Math.max(0, Math.min(10, b.floor))] += b.count;
+  const checks = (await checkPassRates(db, CHECK_PASS)).map((c) => ({ ...c, average: c.average === null ? null : Math.round(c.average * 10) / 10 }));
+  const due = await dueRepoCount(db, now);
+  const stored = await resultsStoredSince(db, { recent: new Date(now.getTime() - 3_600_000), earlier: new Date(now.getTime() - 86_400_000) });
+  const failuresByClass = (await failedRunsByClass(db, new Date(now.getTime() - 86_400_000))).map((f) => ({ failureClass: f.failureClass ?? 'unknown', count: f.count }));
   return {
     failuresByClass,
     computedAt: now.toISOString(),
     tookMs: Math.round(performance.now() - started),
-    total: num(counts.total),
-    states: { fresh: num(counts.fresh), overdue: num(counts.overdue), failing: num(counts.failing), never: num(counts.never) },
+    total: counts.total,
+    states: { fresh: counts.fresh, overdue: counts.overdue, failing: counts.failing, never: counts.never },
     histogram,
     checks,
-    due: num(due.n),
-    scoredLastHour: num(rate.hour),
-    scoredLastDay: num(rate.day),
+    due,
+    scoredLastHour: stored.recent,
+    scoredLastDay: stored.earlier,
   };
 }
 
 /** The stored snapshot as it is (no refresh, no computing): undefined before the first one. */
 export async function storedSnapshot(db: Db): Promise<FleetSnapshot | undefined> {
-  const row = rowsOf(await db.raw(`SELECT data FROM fleet_snapshot WHERE id = 1`))[0];
-  return row?.data ? ((typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as FleetSnapshot) : undefined;
+  return (await storedFleetSnapshot<FleetSnapshot>(db)).data;
 }
 
 /** Whether a state holds under 5% of the fleet by the last snapshot (how the list reads it; see listRepos). */
@@ -124,7 +95,7 @@ export async function sparseState(db: Db, state: string | undefined): Promise<bo
 /** Recomputes and stores the snapshot now (the background refresh, and tests). */
 export async function refreshSnapshot(db: Db, config: FleetConfig, now = new Date()): Promise<FleetSnapshot> {
   const s = await computeSnapshot(db, config, now);
-  await db.raw(`UPDATE fleet_snapshot SET computed_at = ?, took_ms = ?, data = ?::jsonb, refreshing_until = NULL WHERE id = 1`, [now, s.tookMs, JSON.stringify(s)]);
+  await saveFleetSnapshot(db, { computedAt: now, tookMs: s.tookMs, data: s });
   return s;
 }
 
@@ -135,66 +106,42 @@ export async function refreshSnapshot(db: Db, config: FleetConfig, now = new Dat
  */
 export async function fleetSnapshot(db: Db, config: FleetConfig, options: { now?: Date; maxAgeMs?: number; onError?: (err: Error) => void } = {}): Promise<FleetSnapshot> {
   const now = options.now ?? new Date();
-  const row = rowsOf(await db.raw(`SELECT computed_at, data FROM fleet_snapshot WHERE id = 1`))[0];
-  const data = row?.data ? ((typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as FleetSnapshot) : undefined;
+  const { computedAt, data } = await storedFleetSnapshot<FleetSnapshot>(db);
   if (!data) return refreshSnapshot(db, config, now);
   // A snapshot that took long to compute is kept longer (ten times its cost), so the refresh never keeps the database busy.
   const maxAge = Math.max(options.maxAgeMs ?? SNAPSHOT_MAX_AGE_MS, 10 * (data.tookMs ?? 0));
-  if (now.getTime() - new Date(row.computed_at).getTime() > maxAge) {
-    const claimed = rowsOf(
-      await db.raw(`UPDATE fleet_snapshot SET refreshing_until = ? WHERE id = 1 AND (refreshing_until IS NULL OR refreshing_until < ?) RETURNING id`, [
-        new Date(now.getTime() + REFRESH_LEASE_MS),
-        now,
-      ]),
-    );
-    if (claimed.length) {
-      void refreshSnapshot(db, config).catch(async (err) => {
-        options.onError?.(err as Error);
-        await db.raw(`UPDATE fleet_snapshot SET refreshing_until = NULL WHERE id = 1`).catch(() => undefined);
-      });
-    }
+  if (now.getTime() - (computedAt?.getTime() ?? 0) > maxAge && (await claimFleetSnapshotRefresh(db, now, new Date(now.getTime() + REFRESH_LEASE_MS)))) {
+    void refreshSnapshot(db, config).catch(async (err) => {
+      options.onError?.(err as Error);
+      await releaseFleetSnapshotRefresh(db).catch(() => undefined);
+    });
   }
   return data;
 }
 
-function fleetRow(r: any): FleetRow {
-  const score = Number(r.score);
-  const delta = r.delta === null ? null : Number(r.delta);
-  return { repo: r.canonical, score, delta, previousScore: delta === null ? null : Math.round((score - delta) * 10) / 10, scoredAt: new Date(r.scored_at).toISOString() };
+function fleetRow(r: LatestScore): FleetRow {
+  return { repo: r.canonical, score: r.score, delta: r.delta, previousScore: r.delta === null ? null : Math.round((r.score - r.delta) * 10) / 10, scoredAt: r.scoredAt.toISOString() };
 }
 
 /** The live, index-backed parts of the fleet page. */
 export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n = 10): Promise<FleetLive> {
-  const cutoff = freshCutoff(config, now);
   const dayAgo = new Date(now.getTime() - 86_400_000);
   const [lowest, drops, recent, running, used, demo] = await Promise.all([
-    db.raw(
-      `SELECT r.canonical, l.score, l.delta, l.scored_at FROM repo_latest l JOIN repos r ON r.id = l.repo_id
-        WHERE l.score IS NOT NULL ORDER BY l.score, l.repo_id LIMIT ?`,
-      [n],
-    ),
-    db.raw(
-      `SELECT r.canonical, l.score, l.delta, l.scored_at FROM repo_latest l JOIN repos r ON r.id = l.repo_id
-        WHERE l.delta IS NOT NULL AND l.delta < 0 AND l.result_date >= ? ORDER BY l.delta, l.repo_id LIMIT ?`,
-      [cutoff, n],
-    ),
-    db.raw(
-      `SELECT r.canonical, x.failure_class, x.reason, x.finished_at FROM runs x JOIN repos r ON r.id = x.repo_id
-        WHERE x.outcome = 'failed' AND x.finished_at >= ? ORDER BY x.finished_at DESC LIMIT ?`,
-      [dayAgo, n],
-    ),
-    db.raw(`SELECT count(*) AS n FROM runs WHERE outcome = 'pending'`),
+    lowestScores(db, n),
+    biggestDrops(db, freshCutoff(config, now), n),
+    recentFailedRuns(db, dayAgo, n),
+    pendingRunCount(db),
     budgetUsed(db, now),
-    db.raw(`SELECT 1 FROM repo_latest WHERE owner = 'posture-demo' LIMIT 1`),
+    hasReposOfOwner(db, DEMO_OWNER),
   ]);
   const perHour = runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun);
   return {
-    lowest: rowsOf(lowest).map(fleetRow),
-    drops: rowsOf(drops).map(fleetRow),
-    recentFailures: rowsOf(recent).map((r) => ({ repo: r.canonical, failureClass: r.failure_class ?? 'unknown', reason: r.reason ?? '', at: new Date(r.finished_at).toISOString() })),
-    running: num(rowsOf(running)[0]?.n),
+    lowest: lowest.map(fleetRow),
+    drops: drops.map(fleetRow),
+    recentFailures: recent.map((r) => ({ repo: r.canonical, failureClass: r.failureClass ?? 'unknown', reason: r.reason ?? '', at: r.finishedAt.toISOString() })),
+    running,
     budget: { used, perHour: Number.isFinite(perHour) ? perHour : null },
-    demo: rowsOf(demo).length > 0,
+    demo,
   };
 }
 
