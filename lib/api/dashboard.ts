@@ -4,7 +4,11 @@
 import { createHash } from 'node:crypto';
 import client from 'prom-client';
 import { defaultConfig, type Config } from '../config/index.ts';
+import { checkScoresOf, recentScoreSteps } from '../db/changes.ts';
 import type { Db } from '../db/connect.ts';
+import { hasReposOfOwner } from '../db/fleet.ts';
+import { repoWithLatest } from '../db/listing.ts';
+import { recentRunsOf } from '../db/runs.ts';
 import type { Context, StructuredReturn } from '../function/handle.ts';
 import { registry } from '../metrics/index.ts';
 import { findChange, type ChangeLookup, type ResultSelector } from '../changes/store.ts';
@@ -93,55 +97,43 @@ function listBody(q: ListQuery, page: Awaited<ReturnType<typeof listRepos>>) {
   return { count: page.items.length, items: page.items, ...(cursor ? { cursor, next: `/projects?${params}` } : {}) };
 }
 
-const rowsOf = (res: any): any[] => res.rows ?? res;
+/** Per check, its scores oldest first over the given results (oldest first). */
+async function checkHistoryOf(db: Db, results: ReadonlyArray<{ id: number }>): Promise<Map<string, number[]>> {
+  const byScore = new Map<number, Map<string, number>>();
+  for (const c of await checkScoresOf(db, results.map((h) => h.id))) {
+    const m = byScore.get(c.scoreId) ?? new Map<string, number>();
+    m.set(c.name, c.score);
+    byScore.set(c.scoreId, m);
+  }
+  const names = new Set([...byScore.values()].flatMap((m) => [...m.keys()]));
+  const history = new Map<string, number[]>();
+  for (const name of names) history.set(name, results.map((h) => byScore.get(h.id)?.get(name)).filter((v): v is number => v !== undefined));
+  return history;
+}
 
 async function repoPageData(db: Db, key: string, context: Context, config: FleetConfig): Promise<RepoPageData | undefined> {
-  const row = rowsOf(
-    await db.raw(
-      `SELECT r.id, r.canonical, r.consecutive_failures, r.last_error, r.next_due_at, l.score_id, l.result_date, l.failing
-         FROM repos r LEFT JOIN repo_latest l ON l.repo_id = r.id WHERE r.key = ?`,
-      [key],
-    ),
-  )[0];
-  if (!row) return undefined;
-  const repoId = Number(row.id);
+  const repo = await repoWithLatest(db, key);
+  if (!repo) return undefined;
   const found = await findResult(db, key);
   const result = found.status === 'ok' ? renderResult(found.value, found.repo, rawHasChecks(found.value.raw) ? undefined : await storedChecks(db, found.value.scoreId)) : undefined;
-  const history = rowsOf(await db.raw(`SELECT id, score, result_date, repo_commit, delta FROM scores WHERE repo_id = ? ORDER BY result_date DESC, id DESC LIMIT 100`, [repoId])).map((h) => ({
-    id: Number(h.id),
-    score: Number(h.score),
-    date: new Date(h.result_date).toISOString(),
-    commit: h.repo_commit,
-    delta: h.delta === null ? null : Number(h.delta),
-  }));
-  const recent = history.slice(0, 20).reverse();
-  const checkHistory = new Map<string, number[]>();
-  if (recent.length) {
-    const byScore = new Map<number, Map<string, number>>();
-    for (const c of rowsOf(await db.raw(`SELECT score_id, name, score FROM checks WHERE score_id IN (${recent.map(() => '?').join(',')})`, recent.map((h) => h.id)))) {
-      const m = byScore.get(Number(c.score_id)) ?? new Map();
-      m.set(c.name, Number(c.score));
-      byScore.set(Number(c.score_id), m);
-    }
-    const names = new Set([...byScore.values()].flatMap((m) => [...m.keys()]));
-    for (const name of names) checkHistory.set(name, recent.map((h) => byScore.get(h.id)?.get(name)).filter((v): v is number => v !== undefined));
-  }
-  const runs = rowsOf(await db.raw(`SELECT id, created_at, finished_at, outcome, failure_class, reason FROM runs WHERE repo_id = ? ORDER BY id DESC LIMIT 20`, [repoId])).map((x) => ({
-    id: Number(x.id),
-    createdAt: new Date(x.created_at).toISOString(),
-    finishedAt: x.finished_at ? new Date(x.finished_at).toISOString() : null,
+  const history = (await recentScoreSteps(db, repo.id, 100)).map((h) => ({ id: h.id, score: h.score, date: h.resultDate.toISOString(), commit: h.commit, delta: h.delta }));
+  const checkHistory = await checkHistoryOf(db, history.slice(0, 20).reverse());
+  const runs = (await recentRunsOf(db, repo.id, 20)).map((x) => ({
+    id: x.id,
+    createdAt: x.createdAt.toISOString(),
+    finishedAt: x.finishedAt ? x.finishedAt.toISOString() : null,
     outcome: x.outcome,
-    failureClass: x.failure_class,
+    failureClass: x.failureClass,
     reason: x.reason,
   }));
   const base = origin(context);
-  const path = row.canonical.split('/').map(encodeURIComponent).join('/');
+  const path = repo.canonical.split('/').map(encodeURIComponent).join('/');
   return {
-    repo: row.canonical,
-    state: stateOf({ failing: Boolean(row.failing ?? row.consecutive_failures > 0), score_id: row.score_id, result_date: row.result_date }, freshCutoff(config, new Date())),
-    failures: Number(row.consecutive_failures),
-    lastError: row.last_error,
-    nextDueAt: new Date(row.next_due_at).toISOString(),
+    repo: repo.canonical,
+    state: stateOf({ failing: repo.failing ?? repo.failures > 0, scoreId: repo.latestScoreId, resultDate: repo.latestResultDate }, freshCutoff(config, new Date())),
+    failures: repo.failures,
+    lastError: repo.lastError,
+    nextDueAt: repo.nextDueAt.toISOString(),
     ...(result ? { result } : {}),
     history,
     checkHistory,
@@ -149,10 +141,6 @@ async function repoPageData(db: Db, key: string, context: Context, config: Fleet
     badgeUrl: `${base}/projects/${path}/badge`,
     pageUrl: `${base}/ui/projects/${path}`,
   };
-}
-
-async function hasDemo(db: Db): Promise<boolean> {
-  return rowsOf(await db.raw(`SELECT 1 FROM repo_latest WHERE owner = ? LIMIT 1`, [DEMO_OWNER])).length > 0;
 }
 
 /** Answers one dashboard request. Database errors propagate (the caller answers 503). */
@@ -208,7 +196,7 @@ export async function answerDashboard(db: Db, req: DashboardRequest, context: Co
     }
     case 'ui-list': {
       const sparse = await sparseState(db, req.query.state);
-      const [p, demo] = await Promise.all([listRepos(db, req.query, config, now, { sparse }), hasDemo(db)]);
+      const [p, demo] = await Promise.all([listRepos(db, req.query, config, now, { sparse }), hasReposOfOwner(db, DEMO_OWNER)]);
       return page(context, listPage(req.query, p.items, p.next ? encodeCursor(p.next) : undefined, demo));
     }
     case 'ui-repo': {

@@ -317,3 +317,32 @@ export async function setRunJobUids(db: Db, pairs: ReadonlyArray<{ jobName: stri
     [pairs.map((p) => p.jobName), pairs.map((p) => p.jobUid)],
   );
 }
+
+/** A run as the repository page lists it. */
+export interface RunSummary {
+  id: number;
+  createdAt: Date;
+  finishedAt: Date | null;
+  outcome: RunRow['outcome'];
+  failureClass: string | null;
+  reason: string | null;
+}
+
+/** A repository's newest runs, newest first. */
+export async function recentRunsOf(db: Db, repoId: number, limit: number): Promise<RunSummary[]> {
+  const res = await db.raw(`SELECT id, created_at, finished_at, outcome, failure_class, reason FROM runs WHERE repo_id = :repoId ORDER BY id DESC LIMIT :limit`, { repoId, limit });
+  return rowsOf<Pick<RunRow, 'id' | 'created_at' | 'finished_at' | 'outcome' | 'failure_class' | 'reason'>>(res).map((x) => ({
+    id: Number(x.id),
+    createdAt: new Date(x.created_at),
+    finishedAt: x.finished_at ? new Date(x.finished_at) : null,
+    outcome: x.outcome,
+    failureClass: x.failure_class,
+    reason: x.reason,
+  }));
+}
+
+/** Job names of the runs whose name starts with `prefix` (the demo's, which it stored before). */
+export async function runJobNamesStartingWith(db: Db, prefix: string): Promise<string[]> {
+  const pattern = `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
+  return (await db('runs').where('job_name', 'like', pattern).pluck('job_name')) as string[];
+}

@@ -1,0 +1,160 @@
+// Repositories with their newest result, read from repo_latest (one row per repository, kept by
+// the database): the dashboard's list and export, keyset-paged. Every sort has an index whose
+// order it reads (key; score, delta and result date with the repository id as tie-break), so a
+// page costs the same at the millionth row as at the first.
+import type { Db } from './connect.ts';
+import { numberOrNull, rowsOf } from './rows.ts';
+
+/** fresh and overdue: by the age of the newest result against a cutoff; never: no result yet. */
+export type LatestState = 'fresh' | 'overdue' | 'failing' | 'never';
+export type LatestSort = 'name' | 'score' | 'delta' | 'date';
+
+export interface LatestPageQuery {
+  owner?: string;
+  min?: number;
+  max?: number;
+  state?: LatestState;
+  /** A result dated before this is overdue. */
+  freshCutoff: Date;
+  sort: LatestSort;
+  descending: boolean;
+  /** Where the previous page stopped: its last sort value (the key for name) and repository id. */
+  after?: { value: string | number | Date | null; repoId: number };
+  limit: number;
+  /**
+   * The state (fresh or overdue) matches few repositories. The planner cannot know that (its
+   * statistics see the age of results, not that the old ones are nearly all failing), and
+   * reading the sort's index until a page is found would then read most of it; a sparse state
+   * is read from the result-date index first.
+   */
+  sparse?: boolean;
+}
+
+/** A repository and its newest result (score fields null when it has none). */
+export interface LatestRow {
+  repoId: number;
+  key: string;
+  canonical: string;
+  scoreId: number | null;
+  score: number | null;
+  delta: number | null;
+  resultDate: Date | null;
+  /** When posture stored the newest result. */
+  scoredAt: Date | null;
+  failing: boolean;
+  failures: number;
+  lastError: string | null;
+  nextDueAt: Date;
+}
+
+interface LatestDbRow {
+  repo_id: number;
+  key: string;
+  canonical: string;
+  score_id: number | null;
+  score: number | string | null;
+  delta: number | string | null;
+  result_date: Date | null;
+  scored_at: Date | null;
+  failing: boolean;
+  consecutive_failures: number;
+  last_error: string | null;
+  next_due_at: Date;
+}
+
+const COLUMN: Record<LatestSort, string> = { name: 'l.key', score: 'l.score', delta: 'l.delta', date: 'l.result_date' };
+
+/** The WHERE conditions of a page, over named bindings of the query's own fields. */
+function conditions(q: LatestPageQuery): string[] {
+  const sql: string[] = [];
+  if (q.owner !== undefined) sql.push('l.owner = :owner');
+  if (q.min !== undefined) sql.push('l.score >= :min');
+  if (q.max !== undefined) sql.push('l.score <= :max');
+  if (q.state === 'failing') sql.push('l.failing');
+  if (q.state === 'never') sql.push('l.score_id IS NULL AND NOT l.failing');
+  if (q.state === 'fresh') sql.push('NOT l.failing AND l.result_date >= :freshCutoff');
+  if (q.state === 'overdue') sql.push('NOT l.failing AND l.result_date < :freshCutoff');
+  // Sorting by a value lists the repositories that have one (the index holds only those).
+  if (q.sort !== 'name') sql.push(`${COLUMN[q.sort]} IS NOT NULL`);
+  if (q.after) {
+    const op = q.descending ? '<' : '>';
+    sql.push(q.sort === 'name' ? `l.key ${op} :afterValue` : `(${COLUMN[q.sort]}, l.repo_id) ${op} (:afterValue, :afterRepoId)`);
+  }
+  return sql;
+}
+
+/** One page of repositories with their newest result, in the query's order. */
+export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[]> {
+  const where = conditions(q);
+  const dir = q.descending ? 'DESC' : 'ASC';
+  const order = q.sort === 'name' ? `l.key ${dir}` : `${COLUMN[q.sort]} ${dir}, l.repo_id ${dir}`;
+  // OFFSET 0 keeps the subquery from being flattened, so its predicate picks its own index.
+  const sparse = q.sparse && (q.state === 'fresh' || q.state === 'overdue');
+  const source = sparse ? `(SELECT * FROM repo_latest WHERE NOT failing AND result_date ${q.state === 'fresh' ? '>=' : '<'} :freshCutoff OFFSET 0) l` : 'repo_latest l';
+  const res = await db.raw(
+    `SELECT l.repo_id, l.key, l.score_id, l.score, l.delta, l.result_date, l.scored_at, l.failing,
+            r.canonical, r.consecutive_failures, r.last_error, r.next_due_at
+       FROM ${source} JOIN repos r ON r.id = l.repo_id
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY ${order}
+      LIMIT :limit`,
+    {
+      owner: q.owner ?? null,
+      min: q.min ?? null,
+      max: q.max ?? null,
+      freshCutoff: q.freshCutoff,
+      afterValue: q.after?.value ?? null,
+      afterRepoId: q.after?.repoId ?? null,
+      limit: q.limit,
+    },
+  );
+  return rowsOf<LatestDbRow>(res).map((r) => ({
+    repoId: Number(r.repo_id),
+    key: r.key,
+    canonical: r.canonical,
+    scoreId: numberOrNull(r.score_id),
+    score: numberOrNull(r.score),
+    delta: numberOrNull(r.delta),
+    resultDate: r.result_date === null ? null : new Date(r.result_date),
+    scoredAt: r.scored_at === null ? null : new Date(r.scored_at),
+    failing: r.failing,
+    failures: Number(r.consecutive_failures),
+    lastError: r.last_error,
+    nextDueAt: new Date(r.next_due_at),
+  }));
+}
+
+/** A repository and the state of its newest result; failing is null before its first harvest. */
+export interface RepoWithLatest {
+  id: number;
+  key: string;
+  canonical: string;
+  failures: number;
+  lastError: string | null;
+  nextDueAt: Date;
+  latestScoreId: number | null;
+  latestResultDate: Date | null;
+  failing: boolean | null;
+}
+
+/** A repository by its key, with its newest result's id, date and failing flag. */
+export async function repoWithLatest(db: Db, key: string): Promise<RepoWithLatest | undefined> {
+  const res = await db.raw(
+    `SELECT r.id, r.key, r.canonical, r.consecutive_failures, r.last_error, r.next_due_at, l.score_id, l.result_date, l.failing
+       FROM repos r LEFT JOIN repo_latest l ON l.repo_id = r.id WHERE r.key = :key`,
+    { key },
+  );
+  const r = rowsOf<{ id: number; key: string; canonical: string; consecutive_failures: number; last_error: string | null; next_due_at: Date; score_id: number | null; result_date: Date | null; failing: boolean | null }>(res)[0];
+  if (!r) return undefined;
+  return {
+    id: Number(r.id),
+    key: r.key,
+    canonical: r.canonical,
+    failures: Number(r.consecutive_failures),
+    lastError: r.last_error,
+    nextDueAt: new Date(r.next_due_at),
+    latestScoreId: numberOrNull(r.score_id),
+    latestResultDate: r.result_date === null ? null : new Date(r.result_date),
+    failing: r.failing ?? null,
+  };
+}
