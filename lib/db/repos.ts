@@ -54,6 +54,10 @@ export async function getRepo(db: Db, key: string): Promise<RepoRow | undefined>
   return db<RepoRow>('repos').where({ key }).first();
 }
 
+export async function getRepoById(db: Db, id: number): Promise<RepoRow | undefined> {
+  return db<RepoRow>('repos').where({ id }).first();
+}
+
 export async function listRepos(db: Db, options: { limit?: number; afterId?: number } = {}): Promise<RepoRow[]> {
   return db<RepoRow>('repos')
     .where('id', '>', options.afterId ?? 0)

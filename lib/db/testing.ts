@@ -76,3 +76,8 @@ export function describeEachDatabase(title: string, suite: (ctx: { readonly db: 
     });
   }
 }
+
+/** Makes every repository due at `at` (tests that schedule through the real tick). */
+export async function setEveryRepoDueAt(db: Db, at: Date): Promise<void> {
+  await db('repos').update({ next_due_at: at });
+}

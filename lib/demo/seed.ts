@@ -6,7 +6,7 @@
 // stored through the harvester's own path (storeHarvest), so triggers, deltas and history are
 // exactly what a real harvest leaves. Deterministic (a seeded generator) and idempotent: runs
 // are keyed by stable Job names and UIDs, so a second run stores nothing new.
-import { addRepos, storeHarvest, type Db } from '../db/index.ts';
+import { addRepos, runJobNamesStartingWith, storeHarvest, type Db } from '../db/index.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify } from '../scorecard/classify.ts';
@@ -122,7 +122,7 @@ export async function seedDemo(db: Db, options: { repos: number; history?: numbe
   });
   for (let i = 0; i < ids.length; i += 1000) await addRepos(db, ids.slice(i, i + 1000).map((repo) => ({ repo, metadata: 'posture demo' })));
   // Runs stored by an earlier `posture demo` (storeHarvest would find them too, one transaction each).
-  const done = new Set((await db('runs').where('job_name', 'like', 'posture-demo-%').pluck('job_name')) as string[]);
+  const done = new Set(await runJobNamesStartingWith(db, 'posture-demo-'));
   for (let i = 0; i < ids.length; i++) {
     const repo = ids[i];
     if (i === ids.length - 1 && ids.length > 1) continue; // never scored

@@ -2,6 +2,7 @@
 // production) on a fake cluster, with the deps a harvest needs.
 import { defaultConfig, type Config } from '../config/index.ts';
 import { addRepos, type Db } from '../db/index.ts';
+import { setEveryRepoDueAt } from '../db/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
@@ -25,7 +26,7 @@ export async function scheduledMany(db: Db, repos: string[], overrides: Partial<
     if (!parsed.ok) throw new Error(`${r}: ${parsed.reason}`);
     return { repo: parsed.repo };
   }));
-  await db('repos').update({ next_due_at: new Date(T0.getTime() - 1) });
+  await setEveryRepoDueAt(db, new Date(T0.getTime() - 1));
   await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
   const jobs = [...cluster.jobs.values()];
   const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 };

@@ -3,7 +3,7 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import {
-  closeRun, deletePendingRun, orphanedClaims, pruneDetailsStep, releaseClaim, releaseExpiredLeases, setRunJobUids, storeHarvest, type Db,
+  closeRun, deletePendingRun, getRepoById, orphanedClaims, pruneDetailsStep, releaseClaim, releaseExpiredLeases, setRunJobUids, storeHarvest, type Db,
 } from '../db/index.ts';
 import { jobState } from '../jobs/status.ts';
 import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
@@ -122,7 +122,7 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
       if (run.tick_slot) await releaseClaim(db, { repoId: run.repo_id, owner: run.tick_slot, keepWindow: true, refund: true, now: now() });
       continue;
     }
-    const repo = await db('repos').where({ id: run.repo_id }).first();
+    const repo = (await getRepoById(db, run.repo_id))!;
     await storeHarvest(db, {
       repoKey: repo.key, jobName: run.job_name, jobUid: run.job_uid, tickSlot: run.tick_slot,
       finishedAt: now(), checkSet: null,
