@@ -49,9 +49,9 @@ export async function recordRun(
   run: { repoId: number; jobName: string; jobUid?: string | null; tickSlot?: string | null; createdAt?: Date },
 ): Promise<void> {
   await db.raw(
-    `INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, created_at) VALUES (?, ?, ?, ?, ?)
+    `INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, created_at) VALUES (:repoId, :jobName, :jobUid, :tickSlot, :createdAt)
      ON CONFLICT (job_name) DO UPDATE SET job_uid = COALESCE(runs.job_uid, EXCLUDED.job_uid)`,
-    [run.repoId, run.jobName, run.jobUid ?? null, run.tickSlot ?? null, run.createdAt ?? new Date()],
+    { repoId: run.repoId, jobName: run.jobName, jobUid: run.jobUid ?? null, tickSlot: run.tickSlot ?? null, createdAt: run.createdAt ?? new Date() },
   );
 }
 
@@ -112,10 +112,10 @@ function backoffTable(baseSeconds: number, maxSeconds: number): string {
  */
 const HARVEST_WRITE = `
   WITH repo AS (
-    SELECT id, consecutive_failures, last_finished_at FROM repos WHERE key = ? FOR UPDATE
+    SELECT id, consecutive_failures, last_finished_at FROM repos WHERE key = :repoKey FOR UPDATE
   ), r AS (
     INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, outcome, finished_at, failure_class, reason, flagged)
-    SELECT repo.id, ?, ?, ?, ?, ?, ?, ?, ? FROM repo
+    SELECT repo.id, :jobName, :jobUid, :tickSlot, :outcome, :finishedAt, :failureClass, :reason, :flagged FROM repo
     ON CONFLICT (job_name) DO UPDATE
       SET job_uid = EXCLUDED.job_uid, outcome = EXCLUDED.outcome, finished_at = EXCLUDED.finished_at,
           failure_class = EXCLUDED.failure_class, reason = EXCLUDED.reason, flagged = EXCLUDED.flagged
@@ -123,25 +123,25 @@ const HARVEST_WRITE = `
     RETURNING id, tick_slot
   ), s AS (
     INSERT INTO scores (repo_id, run_id, score, scorecard_version, scorecard_commit, repo_commit, result_date, check_set, raw)
-    SELECT repo.id, r.id, ?, ?, ?, ?, ?, ?::jsonb, ?::jsonb FROM r, repo WHERE ?::boolean
+    SELECT repo.id, r.id, :score, :scorecardVersion, :scorecardCommit, :repoCommit, :resultDate, :checkSet::jsonb, :raw::jsonb FROM r, repo WHERE :scored::boolean
     RETURNING id, previous_score_id, result_date
   ), c AS (
     INSERT INTO checks (score_id, name, score, reason, details, documentation_url, documentation_short, internal_error)
     SELECT s.id, x.name, x.score, x.reason, x.details, x.documentation_url, x.documentation_short, x.internal_error
-      FROM s, json_to_recordset(?::json) AS x(name text, score smallint, reason text, details jsonb, documentation_url text, documentation_short text, internal_error boolean)
+      FROM s, json_to_recordset(:checks::json) AS x(name text, score smallint, reason text, details jsonb, documentation_url text, documentation_short text, internal_error boolean)
   ), u AS (
     UPDATE repos
-       SET next_due_at = CASE ?::text
-             WHEN 'succeeded' THEN ?::timestamptz
-             WHEN 'not-the-repository' THEN ?::timestamptz
-             ELSE ?::timestamptz + make_interval(secs => (?::int[])[LEAST(repo.consecutive_failures + 1, ${BACKOFF_STEPS})]) END,
-           consecutive_failures = CASE ?::text WHEN 'succeeded' THEN 0 WHEN 'not-the-repository' THEN repo.consecutive_failures ELSE repo.consecutive_failures + 1 END,
-           last_error = CASE ?::text WHEN 'not-the-repository' THEN repos.last_error ELSE ? END,
-           last_finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, claim_budget_hour = NULL, updated_at = ?
+       SET next_due_at = CASE :kind::text
+             WHEN 'succeeded' THEN :dueAfterSuccess::timestamptz
+             WHEN 'not-the-repository' THEN :dueAfterBaseDelay::timestamptz
+             ELSE :finishedAt::timestamptz + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.consecutive_failures + 1, ${BACKOFF_STEPS})]) END,
+           consecutive_failures = CASE :kind::text WHEN 'succeeded' THEN 0 WHEN 'not-the-repository' THEN repo.consecutive_failures ELSE repo.consecutive_failures + 1 END,
+           last_error = CASE :kind::text WHEN 'not-the-repository' THEN repos.last_error ELSE :lastError END,
+           last_finished_at = :finishedAt, lease_owner = NULL, lease_expires_at = NULL, claim_budget_hour = NULL, updated_at = :now
       FROM r, repo
      WHERE repos.id = repo.id
-       AND (repo.last_finished_at IS NULL OR repo.last_finished_at <= ?)
-       AND (repos.lease_owner IS NULL OR repos.lease_owner = r.tick_slot OR repos.lease_expires_at <= ?)
+       AND (repo.last_finished_at IS NULL OR repo.last_finished_at <= :finishedAt)
+       AND (repos.lease_owner IS NULL OR repos.lease_owner = r.tick_slot OR repos.lease_expires_at <= :now)
     RETURNING repos.next_due_at
   )
   SELECT repo.id AS repo_id, r.id AS run_id, s.id AS score_id, s.previous_score_id, u.next_due_at,
@@ -197,18 +197,32 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
   }));
   const now = new Date();
   const row = rowsOf<HarvestRow>(
-    await db.raw(HARVEST_WRITE, [
-      input.repoKey,
-      input.jobName, input.jobUid, input.tickSlot ?? null, o.ok ? 'succeeded' : 'failed', input.finishedAt,
-      o.ok ? null : o.failure, o.ok ? null : clip(o.reason), o.ok ? o.flagged : false,
-      r?.score ?? 0, r?.scorecardVersion ?? '', r?.scorecardCommit ?? '', r?.commit ?? '', r ? new Date(r.date) : input.finishedAt,
-      input.checkSet === null ? null : JSON.stringify(input.checkSet), JSON.stringify(r?.raw ?? null), o.ok,
-      JSON.stringify(checks),
-      kind, nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
-      new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000), input.finishedAt, backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
-      kind, kind, o.ok ? null : clip(`${o.failure}: ${o.reason}`), input.finishedAt, now,
-      input.finishedAt, now,
-    ]).options(preparedAs(db, 'posture_harvest_write')),
+    await db.raw(HARVEST_WRITE, {
+      repoKey: input.repoKey,
+      jobName: input.jobName,
+      jobUid: input.jobUid,
+      tickSlot: input.tickSlot ?? null,
+      outcome: o.ok ? 'succeeded' : 'failed',
+      finishedAt: input.finishedAt,
+      failureClass: o.ok ? null : o.failure,
+      reason: o.ok ? null : clip(o.reason),
+      flagged: o.ok ? o.flagged : false,
+      score: r?.score ?? 0,
+      scorecardVersion: r?.scorecardVersion ?? '',
+      scorecardCommit: r?.scorecardCommit ?? '',
+      repoCommit: r?.commit ?? '',
+      resultDate: r ? new Date(r.date) : input.finishedAt,
+      checkSet: input.checkSet === null ? null : JSON.stringify(input.checkSet),
+      raw: JSON.stringify(r?.raw ?? null),
+      scored: o.ok,
+      checks: JSON.stringify(checks),
+      kind,
+      dueAfterSuccess: nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
+      dueAfterBaseDelay: new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000),
+      backoffByFailures: backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
+      lastError: o.ok ? null : clip(`${o.failure}: ${o.reason}`),
+      now,
+    }).options(preparedAs(db, 'posture_harvest_write')),
   )[0];
   if (!row) return { status: 'unknown-repo' } as const;
   if (row.run_id === null || row.run_id === undefined) {
@@ -301,9 +315,9 @@ export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; j
   if (runs.length === 0) return;
   await db.raw(
     `INSERT INTO runs (repo_id, job_name, tick_slot, created_at)
-     SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::timestamptz[])
+     SELECT * FROM unnest(:repoIds::bigint[], :jobNames::text[], :tickSlots::text[], :createdAts::timestamptz[])
      ON CONFLICT (job_name) DO UPDATE SET tick_slot = EXCLUDED.tick_slot WHERE runs.outcome = 'pending'`,
-    [runs.map((r) => r.repoId), runs.map((r) => r.jobName), runs.map((r) => r.tickSlot), runs.map((r) => r.createdAt)],
+    { repoIds: runs.map((r) => r.repoId), jobNames: runs.map((r) => r.jobName), tickSlots: runs.map((r) => r.tickSlot), createdAts: runs.map((r) => r.createdAt) },
   );
 }
 
@@ -312,9 +326,9 @@ export async function setRunJobUids(db: Db, pairs: ReadonlyArray<{ jobName: stri
   if (pairs.length === 0) return;
   await db.raw(
     `UPDATE runs SET job_uid = u.job_uid
-       FROM unnest(?::text[], ?::text[]) AS u(job_name, job_uid)
+       FROM unnest(:jobNames::text[], :jobUids::text[]) AS u(job_name, job_uid)
       WHERE runs.job_name = u.job_name AND runs.job_uid IS NULL`,
-    [pairs.map((p) => p.jobName), pairs.map((p) => p.jobUid)],
+    { jobNames: pairs.map((p) => p.jobName), jobUids: pairs.map((p) => p.jobUid) },
   );
 }
 
