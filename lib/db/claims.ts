@@ -63,27 +63,27 @@ export async function claimDueRepos(
        SELECT c.id FROM prio
        CROSS JOIN LATERAL (
          SELECT r.id FROM repos r
-          WHERE r.priority = prio.priority AND r.next_due_at <= ?
+          WHERE r.priority = prio.priority AND r.next_due_at <= :now
           ORDER BY r.next_due_at
-          LIMIT ?
+          LIMIT :limit
           FOR UPDATE SKIP LOCKED
        ) c
        WHERE prio.priority IS NOT NULL
      ),
      due AS (
        SELECT id FROM repos
-       WHERE id IN (SELECT id FROM candidates) AND next_due_at <= ?
+       WHERE id IN (SELECT id FROM candidates) AND next_due_at <= :now
        ORDER BY priority DESC, next_due_at
-       LIMIT ?
+       LIMIT :limit
        FOR UPDATE SKIP LOCKED
      )
      UPDATE repos r
-        SET lease_owner = ?, lease_expires_at = ?, claimed_due_at = r.next_due_at, next_due_at = ?, updated_at = ?,
-            claim_budget_hour = ?
+        SET lease_owner = :owner, lease_expires_at = :expires, claimed_due_at = r.next_due_at, next_due_at = :expires, updated_at = :now,
+            claim_budget_hour = :budgetHour
        FROM due
       WHERE r.id = due.id
      RETURNING r.id, r.key, r.canonical, r.priority, r.claimed_due_at, r.lease_expires_at`,
-    [now, options.limit, now, options.limit, options.owner, expires, expires, now, options.budgetHour ?? null],
+    { now, limit: options.limit, owner: options.owner, expires, budgetHour: options.budgetHour ?? null },
   );
   return rowsOf<ClaimRow>(res)
     .map(toClaim)

@@ -57,24 +57,10 @@ interface RepoStatusRow {
 
 export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[]> {
   const where: string[] = [];
-  const params: Array<string | number> = [];
-  if (f.after !== undefined) {
-    where.push('r.key > ?');
-    params.push(f.after.toLowerCase());
-  }
-  if (f.match !== undefined) {
-    where.push("strpos(r.key, ?) > 0");
-    params.push(f.match.toLowerCase());
-  }
-  if (f.state !== undefined) {
-    where.push(`(${STATE_SQL}) = ?`);
-    params.push(f.state);
-  }
-  if (f.below !== undefined) {
-    where.push('s.score < ?');
-    params.push(f.below);
-  }
-  params.push(Math.max(1, Math.trunc(f.limit)));
+  if (f.after !== undefined) where.push('r.key > :after');
+  if (f.match !== undefined) where.push('strpos(r.key, :match) > 0');
+  if (f.state !== undefined) where.push(`(${STATE_SQL}) = :state`);
+  if (f.below !== undefined) where.push('s.score < :below');
   const res = await db.raw(
     `SELECT r.canonical, r.key, r.priority, r.next_due_at, r.consecutive_failures, r.last_error, r.metadata,
             s.score, s.result_date, ${STATE_SQL} AS state
@@ -83,8 +69,14 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
                            ORDER BY x.result_date DESC, x.id DESC LIMIT 1) s ON true
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY r.key
-      LIMIT ?`,
-    params,
+      LIMIT :limit`,
+    {
+      after: f.after?.toLowerCase() ?? null,
+      match: f.match?.toLowerCase() ?? null,
+      state: f.state ?? null,
+      below: f.below ?? null,
+      limit: Math.max(1, Math.trunc(f.limit)),
+    },
   );
   return rowsOf<RepoStatusRow>(res).map((r) => ({
     repo: r.canonical,

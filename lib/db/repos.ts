@@ -37,15 +37,15 @@ export async function addRepos(db: Db, repos: readonly NewRepo[]): Promise<numbe
   const rows = [...seen.values()];
   const res = await db.raw(
     `INSERT INTO repos (key, canonical, host, priority, metadata)
-     SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::text[])
+     SELECT * FROM unnest(:keys::text[], :canonicals::text[], :hosts::text[], :priorities::int[], :metadata::text[])
      ON CONFLICT (key) DO NOTHING`,
-    [
-      rows.map((r) => r.repo.key),
-      rows.map((r) => r.repo.canonical),
-      rows.map((r) => r.repo.host),
-      rows.map((r) => r.priority ?? 0),
-      rows.map((r) => r.metadata ?? null) as string[],
-    ],
+    {
+      keys: rows.map((r) => r.repo.key),
+      canonicals: rows.map((r) => r.repo.canonical),
+      hosts: rows.map((r) => r.repo.host),
+      priorities: rows.map((r) => r.priority ?? 0),
+      metadata: rows.map((r) => r.metadata ?? null),
+    },
   );
   return rowCount(res);
 }

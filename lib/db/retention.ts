@@ -28,12 +28,12 @@ export async function pruneDetailsBatch(db: Db, options: { keep: number; limit: 
                  SELECT 1 FROM scores n
                   WHERE n.repo_id = b.repo_id
                     AND (n.result_date > b.result_date OR (n.result_date = b.result_date AND n.id > b.id))
-                  LIMIT ?) newer) AS newer
+                  LIMIT :keep) newer) AS newer
          FROM scores b
-        WHERE b.raw IS NOT NULL AND b.id > ?
+        WHERE b.raw IS NOT NULL AND b.id > :afterId
         ORDER BY b.id
-        LIMIT ?`,
-      [options.keep, options.afterId, options.limit],
+        LIMIT :limit`,
+      { keep: options.keep, afterId: options.afterId, limit: options.limit },
     );
     const rows = rowsOf<{ id: number | string; newer: number | string }>(batch);
     if (rows.length === 0) return { pruned: 0, scanned: 0, nextAfterId: 0 };

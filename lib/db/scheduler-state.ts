@@ -45,10 +45,10 @@ export async function takeBudget(db: Db, wanted: number, perHour: number, now: D
   await db.raw(`INSERT INTO budget (hour, runs_started) VALUES (?, 0) ON CONFLICT (hour) DO NOTHING`, [hour]);
   const res = await db.raw(
     `UPDATE budget b SET runs_started = b.runs_started + g.granted
-       FROM (SELECT hour, LEAST(?::int, GREATEST(0, ?::int - runs_started)) AS granted FROM budget WHERE hour = ? FOR UPDATE) g
+       FROM (SELECT hour, LEAST(:wanted::int, GREATEST(0, :perHour::int - runs_started)) AS granted FROM budget WHERE hour = :hour FOR UPDATE) g
       WHERE b.hour = g.hour
      RETURNING g.granted`,
-    [wanted, perHour, hour],
+    { wanted, perHour, hour },
   );
   return Number(rowsOf<{ granted: number }>(res)[0]?.granted ?? 0);
 }
