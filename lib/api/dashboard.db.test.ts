@@ -271,10 +271,13 @@ describeEachDatabase('dashboard', (ctx) => {
     // A refresh's queries run one after another, so while held each refresh waits on one query.
     let waiting = 0;
     const gated = {
-      raw: (sql: string, bindings?: unknown[]) => {
+      raw: (sql: string, bindings?: unknown) => {
         if (sql.includes('fleet_snapshot')) return ctx.db.raw(sql, bindings as any);
         waiting++;
-        return held.then(() => (waiting--, ctx.db.raw(sql, bindings as any)));
+        return held.then(() => {
+          waiting--;
+          return ctx.db.raw(sql, bindings as any);
+        });
       },
     } as unknown as Db;
     const released = async () => {

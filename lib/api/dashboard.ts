@@ -54,7 +54,7 @@ function cacheable(context: Context, type: string, body: string, cache: string, 
   const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
   const headers: Record<string, string> = { ...COMMON, 'content-type': type, 'cache-control': cache, etag, ...extra };
   const inm = header(context, 'if-none-match');
-  if (inm !== undefined && inm.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '') === etag)) {
+  if (inm?.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '') === etag)) {
     const { 'content-type': _t, ...rest } = headers;
     return { statusCode: 304, headers: rest };
   }
@@ -260,7 +260,7 @@ export function setFleetMetricsSource(source: () => Promise<FleetSnapshot>): voi
     registers: [registry],
     async collect() {
       const s = await readOnce();
-      s?.histogram.forEach((v, i) => this.set({ score: String(i) }, v));
+      for (const [i, v] of s?.histogram.entries() ?? []) this.set({ score: String(i) }, v);
     },
   });
   new client.Gauge({

@@ -113,9 +113,9 @@ export function csvField(v: unknown): string {
 }
 
 export function csvHeader(): string {
-  return CSV_COLUMNS.join(',') + '\r\n';
+  return `${CSV_COLUMNS.join(',')}\r\n`;
 }
 
 export function csvRow(i: ListItem): string {
-  return [i.repo, i.state, i.score, i.previousScore, i.delta, i.date, i.scoredAt, i.failures, i.lastError, i.nextDueAt].map(csvField).join(',') + '\r\n';
+  return `${[i.repo, i.state, i.score, i.previousScore, i.delta, i.date, i.scoredAt, i.failures, i.lastError, i.nextDueAt].map(csvField).join(',')}\r\n`;
 }

@@ -10,7 +10,7 @@ import type { ListQuery } from './dashboard-route.ts';
 import { LIST_SORTS, LIST_STATES } from './dashboard-route.ts';
 import type { ApiResult } from './render.ts';
 import { escapeXml as esc } from './render.ts';
-import { barChart, day, lineChart, pct, scoreColor, shareBars, sparkline } from './svg.ts';
+import { barChart, lineChart, pct, scoreColor, shareBars, sparkline } from './svg.ts';
 
 import { DEMO_OWNER, isDemoRepo } from '../repo/demo.ts';
 
@@ -132,7 +132,7 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
     `<section aria-labelledby="checks"><h2 id="checks">Checks across the fleet</h2>${checks}</section>` +
     `<div class="grid">` +
     `<section aria-labelledby="lowest"><h2 id="lowest">Lowest scores</h2>${table(['Repository', 'Score'], live.lowest.map((r) => [repoLink(r.repo), scoreText(r.score)]), [1])}</section>` +
-    `<section aria-labelledby="drops"><h2 id="drops">Biggest recent drops</h2>${table(['Repository', 'Was', 'Now', 'Change'], live.drops.map((r) => [repoLink(r.repo) + ` <a href="${esc(repoHref(r.repo))}/diff">diff</a>`, scoreText(r.previousScore), scoreText(r.score), deltaText(r.delta)]), [1, 2, 3])}</section>` +
+    `<section aria-labelledby="drops"><h2 id="drops">Biggest recent drops</h2>${table(['Repository', 'Was', 'Now', 'Change'], live.drops.map((r) => [`${repoLink(r.repo)} <a href="${esc(repoHref(r.repo))}/diff">diff</a>`, scoreText(r.previousScore), scoreText(r.score), deltaText(r.delta)]), [1, 2, 3])}</section>` +
     `</div>` +
     `<section aria-labelledby="failures"><h2 id="failures">Failures in the last 24 hours</h2>` +
     table(['Class', 'Runs'], (s.failuresByClass ?? []).map((f) => [esc(f.failureClass), n(f.count)]), [1]) +
@@ -152,7 +152,7 @@ function listHref(q: Partial<ListQuery>, cursor?: string): string {
   if (q.limit && q.limit !== 100) p.set('limit', String(q.limit));
   if (cursor) p.set('cursor', cursor);
   const s = p.toString();
-  return `/ui/projects${s ? '?' + s : ''}`;
+  return `/ui/projects${s ? `?${s}` : ''}`;
 }
 
 export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | undefined, demo: boolean): string {
@@ -204,7 +204,7 @@ export function repoPage(d: RepoPageData): string {
             const hist = d.checkHistory.get(c.name) ?? [];
             // Only web links: a result's URL is data, and a javascript: or data: link must not become one.
             const doc = c.documentation?.url && /^https?:\/\//i.test(c.documentation.url) ? ` <a href="${esc(c.documentation.url)}" rel="noopener noreferrer">docs</a>` : '';
-            const details = c.details && c.details.length ? `<details><summary>${c.details.length} detail${c.details.length > 1 ? 's' : ''}</summary><pre>${esc(c.details.join('\n'))}</pre></details>` : '';
+            const details = c.details?.length ? `<details><summary>${c.details.length} detail${c.details.length > 1 ? 's' : ''}</summary><pre>${esc(c.details.join('\n'))}</pre></details>` : '';
             const short = c.documentation?.short ? `<div class="muted">${esc(c.documentation.short)}</div>` : '';
             return [`<strong>${esc(c.name)}</strong>${doc}${short}`, scoreText(c.score), hist.length > 1 ? sparkline(hist, { title: `${c.name} over the last ${hist.length} results` }) : '', esc(c.reason) + details];
           }),

@@ -29,7 +29,7 @@ test('fixture 06 renders byte-identical to the public API response, even from js
   const out = renderResult(stored(jsonbOrder(fx)), REPO);
   assert.deepEqual(out, fx);
   assert.equal(JSON.stringify(out), JSON.stringify(fx), 'same key order as the public API');
-  assert.equal(JSON.stringify(out, null, 2) + '\n', FIXTURE_06_TEXT.endsWith('\n') ? FIXTURE_06_TEXT : FIXTURE_06_TEXT + '\n');
+  assert.equal(`${JSON.stringify(out, null, 2)}\n`, FIXTURE_06_TEXT.endsWith('\n') ? FIXTURE_06_TEXT : `${FIXTURE_06_TEXT}\n`);
 });
 
 test('a CLI document (metadata null, CLI key order, annotations) renders in the API shape without metadata', () => {

@@ -60,7 +60,7 @@ const KNOWN_PARAMS = ['commit', 'limit', 'style'];
 
 /** Shows a piece of hostile input safely inside a message. */
 export function quote(s: string, max = 80): string {
-  const clipped = s.length > max ? s.slice(0, max) + '…' : s;
+  const clipped = s.length > max ? `${s.slice(0, max)}…` : s;
   return JSON.stringify(clipped).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -45,7 +45,7 @@ export function barChart(bars: ReadonlyArray<{ label: string; value: number }>, 
       `<text x="${cx.toFixed(1)}" y="${top + plot - h - 5}" font-size="12" text-anchor="middle" fill="${INK}">${escapeXml(compact(b.value))}</text>` +
       `<text x="${cx.toFixed(1)}" y="${height - 10}" font-size="12" text-anchor="middle" fill="${INK}">${escapeXml(b.label)}</text>`;
   });
-  const desc = bars.map((b) => `${b.label}: ${b.value}${options.unit ? ' ' + options.unit : ''}`).join('; ');
+  const desc = bars.map((b) => `${b.label}: ${b.value}${options.unit ? ` ${options.unit}` : ''}`).join('; ');
   return frame(width, height, options.title, desc, body);
 }
 
@@ -64,7 +64,7 @@ export function shareBars(rows: ReadonlyArray<{ label: string; share: number; no
     body +=
       `<text x="${labelW - 8}" y="${y + 16}" font-size="13" text-anchor="end" fill="${INK}">${escapeXml(r.label)}</text>` +
       `<rect x="${labelW}" y="${y + 4}" width="${plotW}" height="${rowH - 8}" fill="#eef2f7"/>` +
-      `<rect x="${labelW}" y="${y + 4}" width="${w}" height="${rowH - 8}" fill="${BAR}"><title>${escapeXml(`${r.label}: ${pct(r.share)}${r.note ? ' ' + r.note : ''}`)}</title></rect>` +
+      `<rect x="${labelW}" y="${y + 4}" width="${w}" height="${rowH - 8}" fill="${BAR}"><title>${escapeXml(`${r.label}: ${pct(r.share)}${r.note ? ` ${r.note}` : ''}`)}</title></rect>` +
       `<text x="${width - 4}" y="${y + 16}" font-size="13" text-anchor="end" fill="${INK}">${pct(r.share)}</text>`;
   });
   const desc = rows.map((r) => `${r.label}: ${pct(r.share)}`).join('; ');
@@ -95,12 +95,12 @@ export function lineChart(points: ReadonlyArray<{ at: Date; value: number; label
     const d = sorted.map((p, i) => `${i ? 'L' : 'M'}${x(p.at.getTime()).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
     body += `<path d="${d}" fill="none" stroke="${BAR}" stroke-width="2"/>`;
     for (const p of sorted) {
-      body += `<circle cx="${x(p.at.getTime()).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="3.5" fill="${BAR}"><title>${escapeXml(`${day(p.at)}: ${fmt(p.value)}${p.label ? ' ' + p.label : ''}`)}</title></circle>`;
+      body += `<circle cx="${x(p.at.getTime()).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="3.5" fill="${BAR}"><title>${escapeXml(`${day(p.at)}: ${fmt(p.value)}${p.label ? ` ${p.label}` : ''}`)}</title></circle>`;
     }
     body += `<text x="${left}" y="${height - 10}" font-size="12" fill="${INK}">${day(sorted[0].at)}</text>`;
     if (sorted.length > 1) body += `<text x="${width - right}" y="${height - 10}" font-size="12" text-anchor="end" fill="${INK}">${day(sorted[sorted.length - 1].at)}</text>`;
   }
-  const desc = sorted.length === 0 ? 'no results yet' : `${sorted.length} results from ${day(sorted[0].at)} to ${day(sorted[sorted.length - 1].at)}; ` + sorted.map((p) => `${day(p.at)} ${fmt(p.value)}`).join(', ');
+  const desc = sorted.length === 0 ? 'no results yet' : `${sorted.length} results from ${day(sorted[0].at)} to ${day(sorted[sorted.length - 1].at)}; ${sorted.map((p) => `${day(p.at)} ${fmt(p.value)}`).join(', ')}`;
   return frame(width, height, options.title, desc, body);
 }
 

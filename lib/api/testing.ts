@@ -16,6 +16,7 @@ export const FIXTURE_06_TEXT = readFileSync(
 );
 
 /** Fixture 06 (a public REST API response) parsed afresh: safe to modify. */
+// biome-ignore lint/suspicious/noExplicitAny: tests reshape the document freely, malformed on purpose
 export function fixture06(): any {
   return JSON.parse(FIXTURE_06_TEXT);
 }

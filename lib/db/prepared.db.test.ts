@@ -3,7 +3,7 @@
 // every connection of the pool; off with POSTURE_DB_PREPARED_STATEMENTS=false, never on PGlite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
+import type pg from 'pg';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import { defaultConfig } from '../config/index.ts';
 import { addRepos, dbOptions, getRepo, latestScore, migrate, openDb, preparedAs, recordRun, storeHarvest, type Db, type HarvestInput } from './index.ts';

@@ -83,7 +83,7 @@ export const JOB_MISSING = 'job-missing';
 const NOT_THE_REPOSITORYS = new Set<string>([INFRASTRUCTURE, JOB_MISSING]);
 
 const REASON_MAX = 2000;
-const clip = (s: string, n = REASON_MAX) => (s.length > n ? s.slice(0, n - 1) + '…' : s);
+const clip = (s: string, n = REASON_MAX) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 /** Failure backoffs the write indexes by the repository's failure count: 2^40 times the base is past any cap. */
 const BACKOFF_STEPS = 41;
