@@ -1,6 +1,6 @@
 // Shared by the admission benchmarks: the database the Scorecard gate reads its score from, and
 // starting a server as a child process.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -43,7 +43,9 @@ export async function prepareBenchDatabase(url: string): Promise<void> {
   await db.raw(`INSERT INTO repos (key, canonical, host) VALUES ('github.com/bench/web', 'github.com/bench/web', 'github.com') ON CONFLICT (key) DO NOTHING`);
   const repo = (await db('repos').where({ key: 'github.com/bench/web' }).first()) as { id: number };
   if (!(await db('scores').where({ repo_id: repo.id }).first())) {
-    const [run] = await db('runs').insert({ repo_id: repo.id, job_name: `bench-apiserver-${Date.now()}`, outcome: 'succeeded', finished_at: new Date() }).returning('id');
+    const [run] = await db('runs')
+      .insert({ repo_id: repo.id, job_name: `bench-apiserver-${Date.now()}`, outcome: 'succeeded', finished_at: new Date() })
+      .returning('id');
     await db('scores').insert({
       repo_id: repo.id,
       run_id: (run as { id: number }).id,
@@ -76,7 +78,8 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv, what: string)
           const j = JSON.parse(line) as { port?: number };
           if (typeof j.port === 'number' && j.port > 0) {
             child.stdout!.off('data', onData);
-            if (process.env.BENCH_SERVER_LOG_DIR) child.stdout!.pipe(createWriteStream(join(process.env.BENCH_SERVER_LOG_DIR, `${what.replace(/[^a-z0-9-]+/gi, '_')}.log`)));
+            if (process.env.BENCH_SERVER_LOG_DIR)
+              child.stdout!.pipe(createWriteStream(join(process.env.BENCH_SERVER_LOG_DIR, `${what.replace(/[^a-z0-9-]+/gi, '_')}.log`)));
             else child.stdout!.resume(); // keep draining its logs
             resolve({ child, port: j.port });
             return;

@@ -7,11 +7,12 @@
 // PostgreSQL's protocol) costs, the figure posture's harvester is read against.
 //
 //   PORT, KUBECONFIG, POSTURE_NAMESPACE, DATABASE_URL as bin/serve.ts harvester takes them.
-import { createServer } from 'node:http';
+
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import * as k8s from '@kubernetes/client-node';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import * as k8s from '@kubernetes/client-node';
 
 const kc = new k8s.KubeConfig();
 kc.loadFromDefault();
@@ -47,10 +48,16 @@ interface Job {
 
 async function harvest(job: Job): Promise<void> {
   const name = job.metadata.name;
-  const pods = JSON.parse(await call('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`batch.kubernetes.io/job-name=${name}`)}`)) as { items: Array<{ metadata: { name: string } }> };
+  const pods = JSON.parse(await call('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`batch.kubernetes.io/job-name=${name}`)}`)) as {
+    items: Array<{ metadata: { name: string } }>;
+  };
   const pod = pods.items[0]?.metadata.name;
   if (pod) await call('GET', `/api/v1/namespaces/${ns}/pods/${pod}/log?container=scorecard&limitBytes=1048577`);
-  await call('DELETE', `/apis/batch/v1/namespaces/${ns}/jobs/${name}`, JSON.stringify({ propagationPolicy: 'Background', preconditions: { uid: job.metadata.uid } }));
+  await call(
+    'DELETE',
+    `/apis/batch/v1/namespaces/${ns}/jobs/${name}`,
+    JSON.stringify({ propagationPolicy: 'Background', preconditions: { uid: job.metadata.uid } }),
+  );
   // One statement closes the run and gives the repository back to the schedule (as posture's
   // harvest does), so the scheduler sees the same database either way.
   await db.query(

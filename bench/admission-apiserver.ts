@@ -23,12 +23,12 @@
 // Rate 0 means one at a time (each request sent when the previous one returned), n requests per
 // target; at a rate, rate × seconds requests in all. Targets beyond posture and floor are what was
 // tried to go below the floor, and to find where posture's time goes (FLOORS, POSTURES, EXPERIMENTS).
-import { type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as h2connect, createSecureServer, type ClientHttp2Session, type SecureServerOptions } from 'node:http2';
-import { createServer as httpsServer, type ServerOptions } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { type ClientHttp2Session, createSecureServer, connect as h2connect, type SecureServerOptions } from 'node:http2';
+import { createServer as httpsServer, type ServerOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,10 +76,20 @@ const FLOORS: Record<string, { h2?: boolean; options?: ServerOptions & SecureSer
   'floor-turbofan': { node: [...TURBOFAN_FLAGS], doc: `node:https, defaults, TurboFan after ${TURBOFAN_AFTER_CALLS} calls as the admission server sets it` },
   'floor-h2': { h2: true, options: { allowHTTP1: true }, doc: 'node:http2 createSecureServer, allowHTTP1 (the API server negotiates h2)' },
   // Does the AdmissionServer's cost come from its server options rather than its request path?
-  'floor-posture-options': { options: { minVersion: 'TLSv1.2', requestTimeout: 35_000, headersTimeout: 30_000 }, doc: "node:https with the AdmissionServer's options (TLS 1.2 minimum, 35 s request and 30 s headers timeouts)" },
-  'floor-aes128': { options: { ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384', honorCipherOrder: true }, doc: 'node:https, TLS 1.3 AES-128-GCM preferred' },
+  'floor-posture-options': {
+    options: { minVersion: 'TLSv1.2', requestTimeout: 35_000, headersTimeout: 30_000 },
+    doc: "node:https with the AdmissionServer's options (TLS 1.2 minimum, 35 s request and 30 s headers timeouts)",
+  },
+  'floor-aes128': {
+    options: { ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384', honorCipherOrder: true },
+    doc: 'node:https, TLS 1.3 AES-128-GCM preferred',
+  },
   'floor-x25519': { options: { ecdhCurve: 'X25519', sessionTimeout: 3600 }, doc: 'node:https, X25519 only, 1 h session tickets' },
-  'floor-h2-aes128': { h2: true, options: { allowHTTP1: true, ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384', honorCipherOrder: true }, doc: 'node:http2 + AES-128-GCM preferred' },
+  'floor-h2-aes128': {
+    h2: true,
+    options: { allowHTTP1: true, ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384', honorCipherOrder: true },
+    doc: 'node:http2 + AES-128-GCM preferred',
+  },
 };
 
 async function serveFloor(variant: string, certFile: string, keyFile: string): Promise<void> {
@@ -90,19 +100,38 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     const { WEBHOOKS_DIR } = await import('../functions/admission/webhooks-dir.ts');
     const { defaultConfig } = await import('../lib/config/index.ts');
     const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
-    const app = await createAdmissionApp({ config: defaultConfig(), webhooksDir: WEBHOOKS_DIR, scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+    const app = await createAdmissionApp({
+      config: defaultConfig(),
+      webhooksDir: WEBHOOKS_DIR,
+      scoreFeed: new StaticScoreFeed([
+        { repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() },
+      ]),
+    });
     if (variant === 'posture-warm') {
       const { admissionReview, object, user } = await import('../lib/admission/testing.ts');
       const ns = (i: number) => object('Namespace', `warm-${i}`, { labels: { team: 'a' } });
-      const dep = (i: number) => object('Deployment', `web-${i}`, { namespace: 'warm', labels: { app: 'web' }, annotations: { 'posture.dev/source-repo': 'github.com/bench/web' }, spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example.com/web' }] } } } });
+      const dep = (i: number) =>
+        object('Deployment', `web-${i}`, {
+          namespace: 'warm',
+          labels: { app: 'web' },
+          annotations: { 'posture.dev/source-repo': 'github.com/bench/web' },
+          spec: {
+            replicas: 0,
+            selector: { matchLabels: { app: 'web' } },
+            template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example.com/web' }] } },
+          },
+        });
       const caller = user('warm', 'warmers');
       const reviews = [
         ['/protected-namespaces', admissionReview({ operation: 'CREATE', object: ns(1), caller })],
         ['/protected-namespaces', admissionReview({ operation: 'UPDATE', object: ns(2), oldObject: ns(2), caller })],
-        ...app.registry.byName('scorecard-gate')!.entries.slice(0, 2).flatMap((e) => [
-          [e.path, admissionReview({ operation: 'CREATE', object: dep(1), caller })],
-          [e.path, admissionReview({ operation: 'UPDATE', object: dep(2), oldObject: dep(2), caller })],
-        ]),
+        ...app.registry
+          .byName('scorecard-gate')!
+          .entries.slice(0, 2)
+          .flatMap((e) => [
+            [e.path, admissionReview({ operation: 'CREATE', object: dep(1), caller })],
+            [e.path, admissionReview({ operation: 'UPDATE', object: dep(2), oldObject: dep(2), caller })],
+          ]),
       ].map(([path, r]) => ({ path: path as string, body: Buffer.from(JSON.stringify(r)) }));
       const n = Number(process.env.BENCH_WARM_REVIEWS ?? 20_000);
       const t0 = performance.now();
@@ -114,7 +143,7 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     }
     const server = await app.serve({ port: 0, host: '127.0.0.1', certFile, keyFile });
     process.once('SIGTERM', () => process.exit(0));
-    process.stdout.write(JSON.stringify({ port: server.port }) + '\n');
+    process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
     return;
   }
   if (variant in STEPS) {
@@ -126,27 +155,51 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     const { defaultConfig } = await import('../lib/config/index.ts');
     const { StaticScoreFeed } = await import('../lib/admission/scores.ts');
     // The same registry and score cache as posture-lib (the gate's decision reads the cache).
-    const app = await createAdmissionApp({ config: defaultConfig(), webhooksDir: WEBHOOKS_DIR, scoreFeed: new StaticScoreFeed([{ repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+    const app = await createAdmissionApp({
+      config: defaultConfig(),
+      webhooksDir: WEBHOOKS_DIR,
+      scoreFeed: new StaticScoreFeed([
+        { repoKey: 'github.com/bench/web', repo: 'github.com/bench/web', score: 7.1, date: '2026-11-01', updatedAt: new Date() },
+      ]),
+    });
     const registry = app.registry;
     const json = { 'content-type': 'application/json' };
     const dispatch = (req: { path: string; body: unknown }) => {
       const q = req.path.indexOf('?');
       const found = registry.byPath(q < 0 ? req.path : req.path.slice(0, q))!;
       const raw = JSON.parse(String(req.body));
-      if (variant === 'server-floor') return { statusCode: 200, headers: json, body: JSON.stringify({ apiVersion: raw.apiVersion, kind: 'AdmissionReview', response: { uid: raw.request.uid, allowed: true } }) };
+      if (variant === 'server-floor')
+        return {
+          statusCode: 200,
+          headers: json,
+          body: JSON.stringify({ apiVersion: raw.apiVersion, kind: 'AdmissionReview', response: { uid: raw.request.uid, allowed: true } }),
+        };
       const parsed = parseReview(raw);
       if (parsed.kind !== 'ok') throw new Error(`not a review: ${parsed.kind}`);
       let allowed = true;
       if (variant === 'posture-decision') {
-        const v = found.webhook.declaration.authorize(parsed.request, { settings: found.webhook.settings, services: { scores: app.scores }, namespaceLabel: found.entry.tier, now: Date.now() }) as { allowed: boolean };
+        const v = found.webhook.declaration.authorize(parsed.request, {
+          settings: found.webhook.settings,
+          services: { scores: app.scores },
+          namespaceLabel: found.entry.tier,
+          now: Date.now(),
+        }) as { allowed: boolean };
         allowed = v.allowed;
       }
       return { statusCode: 200, headers: json, body: reviewBody(parsed.apiVersion, { uid: parsed.request.uid, allowed }) };
     };
-    const server = new AdmissionServer({ dispatcher: { registry, dispatch } as never, certFile, keyFile, port: 0, host: '127.0.0.1', maxBodyBytes: 3 * 1024 * 1024, reloadMs: 10_000 });
+    const server = new AdmissionServer({
+      dispatcher: { registry, dispatch } as never,
+      certFile,
+      keyFile,
+      port: 0,
+      host: '127.0.0.1',
+      maxBodyBytes: 3 * 1024 * 1024,
+      reloadMs: 10_000,
+    });
     await server.start();
     process.once('SIGTERM', () => process.exit(0));
-    process.stdout.write(JSON.stringify({ port: server.port }) + '\n');
+    process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
     return;
   }
   if (variant === 'posture-nometrics') {
@@ -176,23 +229,26 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
     ? (req: Req, res: Res) => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => writeFileSync(join(captureDir, `${String(captured++).padStart(6, '0')}.json`), JSON.stringify({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') })));
+        req.on('end', () =>
+          writeFileSync(
+            join(captureDir, `${String(captured++).padStart(6, '0')}.json`),
+            JSON.stringify({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') }),
+          ),
+        );
         floorHandler(req, res);
       }
     : floorHandler;
-  const server = f.h2
-    ? createSecureServer({ ...tls, ...f.options }, handler)
-    : httpsServer({ ...tls, keepAliveTimeout: 120_000, ...f.options }, handler);
+  const server = f.h2 ? createSecureServer({ ...tls, ...f.options }, handler) : httpsServer({ ...tls, keepAliveTimeout: 120_000, ...f.options }, handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   process.once('SIGTERM', () => process.exit(0));
-  process.stdout.write(JSON.stringify({ port: (server.address() as { port: number }).port }) + '\n');
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
 }
 
 /** posture's AdmissionServer with its dispatcher built up step by step, toward posture-lib. */
 const STEPS: Record<string, { doc: string }> = {
   'server-floor': { doc: "posture's AdmissionServer with the floor's parse-and-reply as its dispatcher" },
   'posture-shape': { doc: "posture's AdmissionServer, the review's shape check (parseReview) and reviewBody; no decision" },
-  'posture-decision': { doc: 'posture-shape plus the webhook\'s own decision (authorize); none of the dispatcher around it' },
+  'posture-decision': { doc: "posture-shape plus the webhook's own decision (authorize); none of the dispatcher around it" },
 };
 
 /** Where posture's time goes: its request path without its process, and the floor inside posture's process. */
@@ -213,14 +269,21 @@ const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; d
   // TurboFan after V8's default calls, not posture's (POSTURE_BENCH_V8_DEFAULTS, lib/admission/v8-flags.ts).
   'posture-v8defaults': { env: { [BENCH_V8_DEFAULTS_ENV]: 'turbofan' }, doc: "bin/serve.ts admission with V8's default TurboFan thresholds" },
   // V8's memory reducer as V8 sets it, not as posture does (POSTURE_BENCH_V8_DEFAULTS, lib/admission/v8-flags.ts).
-  'posture-reducer': { env: { [BENCH_V8_DEFAULTS_ENV]: 'reducer' }, doc: "bin/serve.ts admission with V8's memory reducer reducing memory (deoptimising the request path) when the server turns quiet" },
+  'posture-reducer': {
+    env: { [BENCH_V8_DEFAULTS_ENV]: 'reducer' },
+    doc: "bin/serve.ts admission with V8's memory reducer reducing memory (deoptimising the request path) when the server turns quiet",
+  },
   // Does garbage collection explain what posture's request path costs under CPU contention?
   'posture-stgc': { env: {}, node: ['--single-threaded-gc'], doc: 'bin/serve.ts admission, V8 --single-threaded-gc (no parallel GC helpers to wait for)' },
   'posture-semi': { env: {}, node: ['--max-semi-space-size=64'], doc: 'bin/serve.ts admission, V8 --max-semi-space-size=64 (fewer scavenges)' },
   // Where its CPU goes: a V8 CPU profile written when it stops (BENCH_CPU_PROF_DIR, default the temp folder).
   // Another checkout's posture (BENCH_BASELINE_DIR, e.g. a git worktree of the code before a change), in the same rounds.
   'posture-baseline': { env: {}, doc: 'bin/serve.ts admission of the checkout in BENCH_BASELINE_DIR' },
-  'posture-cpuprof': { env: {}, node: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? tmpdir()}`], doc: 'bin/serve.ts admission under V8 --cpu-prof' },
+  'posture-cpuprof': {
+    env: {},
+    node: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR ?? tmpdir()}`],
+    doc: 'bin/serve.ts admission under V8 --cpu-prof',
+  },
 };
 
 function baselineDir(): string {
@@ -387,7 +450,9 @@ async function main(): Promise<void> {
   const rates = arg('rates', '0,100,1000').split(',').map(Number);
   const targets = arg('targets', 'posture,floor').split(',');
   const scenarioNames = arg('scenarios', 'namespaces,deployments').split(',');
-  for (const t of targets) if (!POSTURES[t] && !FLOORS[t] && !EXPERIMENTS[t]) throw new Error(`unknown target ${t}; have ${[...Object.keys(POSTURES), ...Object.keys(FLOORS)].join(', ')}`);
+  for (const t of targets)
+    if (!POSTURES[t] && !FLOORS[t] && !EXPERIMENTS[t])
+      throw new Error(`unknown target ${t}; have ${[...Object.keys(POSTURES), ...Object.keys(FLOORS)].join(', ')}`);
   const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/posture_bench_apiserver';
   const RUN = `b${process.pid}`;
 
@@ -418,14 +483,21 @@ async function main(): Promise<void> {
     const ports = new Map<string, number>();
     const pids = new Map<string, number>();
     for (const t of targets) {
-      const started =
-        POSTURES[t]
-          ? await startChild(
-              [...(POSTURES[t].node ?? []), join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'],
-              { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...POSTURES[t].env },
-              `${t} admission server`,
-            )
-          : await startChild([...(FLOORS[t]?.node ?? []), SELF, '--serve', t, certFile, keyFile], process.env, t);
+      const started = POSTURES[t]
+        ? await startChild(
+            [...(POSTURES[t].node ?? []), join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'],
+            {
+              ...process.env,
+              DATABASE_URL: databaseUrl,
+              POSTURE_TLS_CERT_FILE: certFile,
+              POSTURE_TLS_KEY_FILE: keyFile,
+              POSTURE_ADMISSION_PORT: '0',
+              POSTURE_LOG_LEVEL: 'info',
+              ...POSTURES[t].env,
+            },
+            `${t} admission server`,
+          )
+        : await startChild([...(FLOORS[t]?.node ?? []), SELF, '--serve', t, certFile, keyFile], process.env, t);
       children.push(started.child);
       ports.set(t, started.port);
       pids.set(t, started.child.pid!);
@@ -434,7 +506,9 @@ async function main(): Promise<void> {
     // Clients: admin (system:masters, for setup and /metrics) and a non-admin developer.
     const kc = cp.kc;
     const user = kc.getCurrentUser()!;
-    const clusterCa = kc.getCurrentCluster()!.caData ? Buffer.from(kc.getCurrentCluster()!.caData!, 'base64').toString() : readFileSync(kc.getCurrentCluster()!.caFile!, 'utf8');
+    const clusterCa = kc.getCurrentCluster()!.caData
+      ? Buffer.from(kc.getCurrentCluster()!.caData!, 'base64').toString()
+      : readFileSync(kc.getCurrentCluster()!.caFile!, 'utf8');
     const creds = (u: typeof user) => ({
       cert: u.certData ? Buffer.from(u.certData, 'base64').toString() : readFileSync(u.certFile!, 'utf8'),
       key: u.keyData ? Buffer.from(u.keyData, 'base64').toString() : readFileSync(u.keyFile!, 'utf8'),
@@ -469,15 +543,32 @@ async function main(): Promise<void> {
         // Even i: CREATE of a new namespace; odd i: UPDATE (merge patch) of the target's namespace.
         send: (api, target, i) =>
           i % 2 === 0
-            ? api.call('POST', '/api/v1/namespaces?dryRun=All', JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `bench-${RUN}-${target}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } } }))
-            : api.call('PATCH', `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`, JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }), 'application/merge-patch+json'),
+            ? api.call(
+                'POST',
+                '/api/v1/namespaces?dryRun=All',
+                JSON.stringify({
+                  apiVersion: 'v1',
+                  kind: 'Namespace',
+                  metadata: { name: `bench-${RUN}-${target}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } },
+                }),
+              )
+            : api.call(
+                'PATCH',
+                `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`,
+                JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }),
+                'application/merge-patch+json',
+              ),
       });
     }
     const deployment = (name: string, target: string) => ({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name, labels: { [TARGET_LABEL]: `${target}-${RUN}`, app: 'web' }, annotations: { 'posture.dev/source-repo': 'github.com/bench/web' } },
-      spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example.com/web@sha256:' + 'a'.repeat(64) }] } } },
+      spec: {
+        replicas: 0,
+        selector: { matchLabels: { app: 'web' } },
+        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: `registry.example.com/web@sha256:${'a'.repeat(64)}` }] } },
+      },
     });
     if (scenarioNames.includes('deployments')) {
       scenarios.push({
@@ -487,7 +578,12 @@ async function main(): Promise<void> {
         send: (api, target, i) =>
           i % 2 === 0
             ? api.call('POST', `/apis/apps/v1/namespaces/${gateNs}/deployments?dryRun=All`, JSON.stringify(deployment(`web-${target}-${i}`, target)))
-            : api.call('PATCH', `/apis/apps/v1/namespaces/${gateNs}/deployments/web-${target}?dryRun=All`, JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }), 'application/merge-patch+json'),
+            : api.call(
+                'PATCH',
+                `/apis/apps/v1/namespaces/${gateNs}/deployments/web-${target}?dryRun=All`,
+                JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }),
+                'application/merge-patch+json',
+              ),
       });
     }
     if (scenarios.length === 0) throw new Error('no scenario: --scenarios namespaces,deployments');
@@ -504,21 +600,34 @@ async function main(): Promise<void> {
             w.name = `${t}-${w.name}`;
             w.clientConfig.url = w.clientConfig.url.replace(/^https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${ports.get(t)}`);
           }
-          w.matchConditions = [...(w.matchConditions ?? []), { name: 'bench-target', expression: `has(object.metadata.labels) && "${TARGET_LABEL}" in object.metadata.labels && object.metadata.labels["${TARGET_LABEL}"] == "${t}-${RUN}"` }];
+          w.matchConditions = [
+            ...(w.matchConditions ?? []),
+            {
+              name: 'bench-target',
+              expression: `has(object.metadata.labels) && "${TARGET_LABEL}" in object.metadata.labels && object.metadata.labels["${TARGET_LABEL}"] == "${t}-${RUN}"`,
+            },
+          ];
         }
-        await must(admin.call('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', JSON.stringify(vwc)), `register ${vwc.metadata.name}`);
+        await must(
+          admin.call('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', JSON.stringify(vwc)),
+          `register ${vwc.metadata.name}`,
+        );
         vwcs.push(vwc.metadata.name);
       }
     }
     // What UPDATEs change: one namespace per target, and a namespace of Deployments for the gate.
     for (const t of targets) {
-      await must(admin.call('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: `bench-${RUN}-${t}`, labels: { [TARGET_LABEL]: `${t}-${RUN}` } } })), 'namespace');
+      await must(
+        admin.call('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: `bench-${RUN}-${t}`, labels: { [TARGET_LABEL]: `${t}-${RUN}` } } })),
+        'namespace',
+      );
       namespaces.push(`bench-${RUN}-${t}`);
     }
     if (scenarioNames.includes('deployments')) {
       await must(admin.call('POST', '/api/v1/namespaces', JSON.stringify({ metadata: { name: gateNs } })), 'namespace');
       namespaces.push(gateNs);
-      for (const t of targets) await must(admin.call('POST', `/apis/apps/v1/namespaces/${gateNs}/deployments`, JSON.stringify(deployment(`web-${t}`, t))), 'deployment');
+      for (const t of targets)
+        await must(admin.call('POST', `/apis/apps/v1/namespaces/${gateNs}/deployments`, JSON.stringify(deployment(`web-${t}`, t))), 'deployment');
     }
 
     // The API server picks configurations up asynchronously: wait until every webhook is called.
@@ -535,7 +644,9 @@ async function main(): Promise<void> {
       }
     }
 
-    console.log(`admission latency as kube-apiserver measures it (${METRIC}: sum/count per round), ${rounds} rounds, targets interleaved; user ${devName} (not an admin); dry-run requests`);
+    console.log(
+      `admission latency as kube-apiserver measures it (${METRIC}: sum/count per round), ${rounds} rounds, targets interleaved; user ${devName} (not an admin); dry-run requests`,
+    );
     for (const t of targets) console.log(`  ${t}: ${(POSTURES[t] ?? FLOORS[t] ?? EXPERIMENTS[t]).doc}`);
     const summary: string[] = [];
     for (const s of scenarios) {
@@ -584,7 +695,9 @@ async function main(): Promise<void> {
           for (const [t, xs] of ratios) if (round.has('posture')) xs.push(round.get('posture')! / round.get(t)!);
         }
         const mode = rate === 0 ? `one at a time (n=${n} per target)` : `${rate} req/s open loop (n=${n} per target)`;
-        console.log(`\n${s.name}, ${mode}; achieved ${median(achieved).toFixed(0)} req/s in all: mean µs added per request (API server metric), per round; client-side p50/p99 ms; the server process's CPU time per request over all rounds`);
+        console.log(
+          `\n${s.name}, ${mode}; achieved ${median(achieved).toFixed(0)} req/s in all: mean µs added per request (API server metric), per round; client-side p50/p99 ms; the server process's CPU time per request over all rounds`,
+        );
         for (const t of targets) {
           const xs = means.get(t)!;
           console.log(

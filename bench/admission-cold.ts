@@ -11,8 +11,9 @@
 // the floor's in the same round.
 //
 //   node bench/admission-cold.ts [--rounds 5] [--n 2000]
-import { createAdmissionApp } from '../lib/admission/app.ts';
+
 import { WEBHOOKS_DIR } from '../functions/admission/webhooks-dir.ts';
+import { createAdmissionApp } from '../lib/admission/app.ts';
 import { parseReview, reviewBody } from '../lib/admission/protocol.ts';
 import { StaticScoreFeed } from '../lib/admission/scores.ts';
 import { admissionReview, object, user } from '../lib/admission/testing.ts';
@@ -27,19 +28,50 @@ const rounds = Number(arg('rounds', '5'));
 const n = Number(arg('n', '2000'));
 
 const REPO = 'github.com/bench/web';
-const app = await createAdmissionApp({ config: defaultConfig(), refresh: false, webhooksDir: WEBHOOKS_DIR, scoreFeed: new StaticScoreFeed([{ repoKey: REPO, repo: REPO, score: 7.1, date: '2026-11-01', updatedAt: new Date() }]) });
+const app = await createAdmissionApp({
+  config: defaultConfig(),
+  refresh: false,
+  webhooksDir: WEBHOOKS_DIR,
+  scoreFeed: new StaticScoreFeed([{ repoKey: REPO, repo: REPO, score: 7.1, date: '2026-11-01', updatedAt: new Date() }]),
+});
 await app.scores.refresh(); // the gate's scores loaded, as in a running server
 const path = '/protected-namespaces';
 const found = app.registry.byPath(path)!;
 const caller = user('bench-dev', 'bench-devs');
 const ns = (i: number) => object('Namespace', `bench-${i}`, { labels: { 'bench.posture.dev/target': 'posture', team: 'a' } });
 // What the API server sends for a dry-run CREATE and a merge-patch UPDATE (metadata it maintains included).
-const stored = (i: number) => ({ ...ns(i), metadata: { ...ns(i).metadata, uid: crypto.randomUUID(), resourceVersion: String(1000 + i), creationTimestamp: '2026-11-26T17:00:00Z', managedFields: [{ manager: 'bench', operation: 'Update', apiVersion: 'v1', time: '2026-11-26T17:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:labels': { '.': {}, 'f:team': {} } } } }] }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
+const stored = (i: number) => ({
+  ...ns(i),
+  metadata: {
+    ...ns(i).metadata,
+    uid: crypto.randomUUID(),
+    resourceVersion: String(1000 + i),
+    creationTimestamp: '2026-11-26T17:00:00Z',
+    managedFields: [
+      {
+        manager: 'bench',
+        operation: 'Update',
+        apiVersion: 'v1',
+        time: '2026-11-26T17:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: { 'f:metadata': { 'f:labels': { '.': {}, 'f:team': {} } } },
+      },
+    ],
+  },
+  spec: { finalizers: ['kubernetes'] },
+  status: { phase: 'Active' },
+});
 const bodies = Array.from({ length: 64 }, (_, i) => {
   const review =
     i % 2 === 0
       ? admissionReview({ operation: 'CREATE', object: ns(i), caller, dryRun: true })
-      : admissionReview({ operation: 'UPDATE', object: { ...stored(i), metadata: { ...stored(i).metadata, annotations: { 'bench/i': String(i) } } }, oldObject: stored(i), caller, dryRun: true });
+      : admissionReview({
+          operation: 'UPDATE',
+          object: { ...stored(i), metadata: { ...stored(i).metadata, annotations: { 'bench/i': String(i) } } },
+          oldObject: stored(i),
+          caller,
+          dryRun: true,
+        });
   return Buffer.from(JSON.stringify(review));
 });
 
@@ -66,7 +98,12 @@ const steps: Steps = {
     run: (b) => {
       const p = parseReview(JSON.parse(b.toString('utf8')));
       if (p.kind !== 'ok') throw new Error(p.kind);
-      const v = found.webhook.declaration.authorize(p.request, { settings: found.webhook.settings, services: { scores: app.scores }, namespaceLabel: found.entry.tier, now: Date.now() }) as { allowed: boolean };
+      const v = found.webhook.declaration.authorize(p.request, {
+        settings: found.webhook.settings,
+        services: { scores: app.scores },
+        namespaceLabel: found.entry.tier,
+        now: Date.now(),
+      }) as { allowed: boolean };
       return reviewBody(p.apiVersion, { uid: p.request.uid, allowed: v.allowed });
     },
   },
@@ -103,7 +140,9 @@ function measure(title: string, steps: Steps, bodies: Buffer[]): void {
       aboveFloor.get(k)!.push(median(times.get(k)!) - floor);
     }
   }
-  console.log(`${title}: one review with cold caches (32 MiB written before each), ${rounds} rounds of ${n}: median µs per review; µs above the floor in the same round`);
+  console.log(
+    `${title}: one review with cold caches (32 MiB written before each), ${rounds} rounds of ${n}: median µs per review; µs above the floor in the same round`,
+  );
   for (const k of names) {
     console.log(`  ${k.padEnd(11)} ${median(perRound.get(k)!).toFixed(1).padStart(6)} µs  +${median(aboveFloor.get(k)!).toFixed(1)} µs  (${steps[k].doc})`);
   }
@@ -119,15 +158,32 @@ const deployment = (i: number, extra: Record<string, string> = {}) => {
     namespace: 'bench',
     labels: { app: 'web' },
     annotations: { 'posture.dev/source-repo': REPO, ...extra },
-    spec: { replicas: 0, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'registry.example.com/web@sha256:' + 'a'.repeat(64) }] } } },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: `registry.example.com/web@sha256:${'a'.repeat(64)}` }] } },
+    },
   });
   return { ...d, metadata: { ...d.metadata, generation: 1 } };
 };
 const gateBodies = Array.from({ length: 64 }, (_, i) =>
-  Buffer.from(JSON.stringify(i % 2 === 0 ? admissionReview({ operation: 'CREATE', object: deployment(i), caller, dryRun: true }) : admissionReview({ operation: 'UPDATE', object: deployment(i, { 'bench/i': String(i) }), oldObject: deployment(i), caller, dryRun: true }))),
+  Buffer.from(
+    JSON.stringify(
+      i % 2 === 0
+        ? admissionReview({ operation: 'CREATE', object: deployment(i), caller, dryRun: true })
+        : admissionReview({ operation: 'UPDATE', object: deployment(i, { 'bench/i': String(i) }), oldObject: deployment(i), caller, dryRun: true }),
+    ),
+  ),
 );
-measure('scorecard-gate', {
-  floor: steps.floor,
-  dispatcher: { doc: "posture's whole dispatcher with the gate's decision (score cache hit)", run: (b) => app.dispatcher.dispatch({ method: 'POST', path: gatePath, contentType: 'application/json', body: b }).body },
-}, gateBodies);
+measure(
+  'scorecard-gate',
+  {
+    floor: steps.floor,
+    dispatcher: {
+      doc: "posture's whole dispatcher with the gate's decision (score cache hit)",
+      run: (b) => app.dispatcher.dispatch({ method: 'POST', path: gatePath, contentType: 'application/json', body: b }).body,
+    },
+  },
+  gateBodies,
+);
 app.close();

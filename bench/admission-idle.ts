@@ -11,7 +11,7 @@
 // created if missing) for the gate's scores, and openssl for a certificate.
 //
 //   node bench/admission-idle.ts [--settle 45] [--rounds 3] [--seconds 20] [--targets defaults,tls-hourly,refresh-hourly,quiet]
-import { type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,12 +46,22 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const root = t === 'baseline' ? process.env.BENCH_BASELINE_DIR : ROOT;
       if (!root) throw new Error('baseline needs BENCH_BASELINE_DIR: a checkout of the code to compare with (git worktree add <dir> <commit>)');
-      const env = { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...TARGETS[t].env };
+      const env = {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        POSTURE_TLS_CERT_FILE: certFile,
+        POSTURE_TLS_KEY_FILE: keyFile,
+        POSTURE_ADMISSION_PORT: '0',
+        POSTURE_LOG_LEVEL: 'info',
+        ...TARGETS[t].env,
+      };
       const { child } = await startChild([join(root, 'bin/serve.ts'), 'admission'], env, t);
       children.push(child);
       pids.set(t, child.pid!);
     }
-    console.log(`idle admission servers, all at once: CPU per second of wall time (µs/s, all threads) over ${rounds} windows of ${seconds} s, after ${settle} s to settle`);
+    console.log(
+      `idle admission servers, all at once: CPU per second of wall time (µs/s, all threads) over ${rounds} windows of ${seconds} s, after ${settle} s to settle`,
+    );
     for (const t of targets) console.log(`  ${t}: ${TARGETS[t].doc}`);
     await sleep(settle);
     const perTarget = new Map(targets.map((t) => [t, [] as number[]]));
@@ -70,10 +80,18 @@ async function main(): Promise<void> {
     const quiet = perTarget.get('quiet');
     if (quiet) {
       console.log('  above quiet, median of per-round differences (µs/s):');
-      for (const t of targets.filter((x) => x !== 'quiet')) console.log(`    ${t.padEnd(16)} ${median(perTarget.get(t)!.map((x, i) => x - quiet[i])).toFixed(0).padStart(5)}`);
+      for (const t of targets.filter((x) => x !== 'quiet'))
+        console.log(
+          `    ${t.padEnd(16)} ${median(perTarget.get(t)!.map((x, i) => x - quiet[i]))
+            .toFixed(0)
+            .padStart(5)}`,
+        );
     }
     const base = perTarget.get('baseline');
-    if (base) console.log(`  defaults ÷ baseline, median of per-round ratios: ${median(perTarget.get('defaults')?.map((x, i) => x / Math.max(1, base[i])) ?? [Number.NaN]).toFixed(2)}x`);
+    if (base)
+      console.log(
+        `  defaults ÷ baseline, median of per-round ratios: ${median(perTarget.get('defaults')?.map((x, i) => x / Math.max(1, base[i])) ?? [Number.NaN]).toFixed(2)}x`,
+      );
   } finally {
     for (const c of children) c.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

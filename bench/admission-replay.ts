@@ -18,7 +18,7 @@
 //
 //   node bench/admission-replay.ts [--rounds 9] [--n 400] [--warmup 3000] [--gap-us 1000]
 //                                  [--thrash-mib 32] [--targets posture,floor,floor-twin] [--reviews DIR]
-import { type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { dirname, join } from 'node:path';
@@ -85,7 +85,19 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const started =
         t in POSTURES
-          ? await startChild([join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'], { ...process.env, DATABASE_URL: databaseUrl, POSTURE_TLS_CERT_FILE: certFile, POSTURE_TLS_KEY_FILE: keyFile, POSTURE_ADMISSION_PORT: '0', POSTURE_LOG_LEVEL: 'info', ...POSTURES[t] }, t)
+          ? await startChild(
+              [join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'],
+              {
+                ...process.env,
+                DATABASE_URL: databaseUrl,
+                POSTURE_TLS_CERT_FILE: certFile,
+                POSTURE_TLS_KEY_FILE: keyFile,
+                POSTURE_ADMISSION_PORT: '0',
+                POSTURE_LOG_LEVEL: 'info',
+                ...POSTURES[t],
+              },
+              t,
+            )
           : await startChild([join(SELF_DIR, 'admission-apiserver.ts'), '--serve', t, certFile, keyFile], process.env, t);
       children.push(started.child);
       // One connection per server, kept alive, as the API server's client keeps one per webhook.
@@ -100,7 +112,15 @@ async function main(): Promise<void> {
         const body = Buffer.from(r.body);
         const t0 = process.hrtime.bigint();
         const req = request(
-          { host: '127.0.0.1', port: s.port, method: 'POST', path: r.path, agent: s.agent, servername: 'localhost', headers: { ...r.headers, 'content-length': body.length } },
+          {
+            host: '127.0.0.1',
+            port: s.port,
+            method: 'POST',
+            path: r.path,
+            agent: s.agent,
+            servername: 'localhost',
+            headers: { ...r.headers, 'content-length': body.length },
+          },
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
@@ -122,7 +142,9 @@ async function main(): Promise<void> {
       const path = r.path.split('?')[0];
       scenarios.set(path, [...(scenarios.get(path) ?? []), r]);
     }
-    console.log(`admission reviews as kube-apiserver sent them (${reviews.length} captured, ${reviewsDir}), one at a time over one keep-alive connection per server, alternating between servers; ${gapUs} µs apart${thrashMiB > 0 ? `, ${thrashMiB} MiB written between reviews` : ''}; ${rounds} rounds of ${n} per server after ${warmup} each`);
+    console.log(
+      `admission reviews as kube-apiserver sent them (${reviews.length} captured, ${reviewsDir}), one at a time over one keep-alive connection per server, alternating between servers; ${gapUs} µs apart${thrashMiB > 0 ? `, ${thrashMiB} MiB written between reviews` : ''}; ${rounds} rounds of ${n} per server after ${warmup} each`,
+    );
     for (const [path, mine] of scenarios) {
       for (const t of targets) for (let i = 0; i < warmup; i++) await send(t, mine[i % mine.length]);
       const perTarget = new Map(targets.map((t) => [t, { main: [] as number[], all: [] as number[], p50: [] as number[] }]));
@@ -148,7 +170,9 @@ async function main(): Promise<void> {
       console.log(`\n${path}: per review, the server's CPU on its main thread and on all threads (µs), the client's p50 latency (µs); medians of rounds`);
       for (const t of targets) {
         const m = perTarget.get(t)!;
-        console.log(`  ${t.padEnd(20)} main ${median(m.main).toFixed(1).padStart(6)}  all ${median(m.all).toFixed(1).padStart(6)}  p50 ${median(m.p50).toFixed(0).padStart(5)}   main by round [${m.main.map((x) => x.toFixed(0)).join(', ')}]`);
+        console.log(
+          `  ${t.padEnd(20)} main ${median(m.main).toFixed(1).padStart(6)}  all ${median(m.all).toFixed(1).padStart(6)}  p50 ${median(m.p50).toFixed(0).padStart(5)}   main by round [${m.main.map((x) => x.toFixed(0)).join(', ')}]`,
+        );
       }
       const base = perTarget.get('floor');
       if (base) {

@@ -16,22 +16,22 @@
 //
 //   node bench/admission.ts [--runs 7] [--seconds 3] [--rate 1000] [--in-process]
 //   (--in-process: only the in-process figures and 4., without the servers)
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { defaultConfig } from '../lib/config/index.ts';
+import { WEBHOOKS_DIR } from '../functions/admission/webhooks-dir.ts';
 import { compileWebhook, defineWebhook } from '../lib/admission/define.ts';
 import { Dispatcher } from '../lib/admission/dispatcher.ts';
 import { loadDeclarations, Registry } from '../lib/admission/registry.ts';
-import { WEBHOOKS_DIR } from '../functions/admission/webhooks-dir.ts';
-import { ScoreCache, ScoreIndex, StaticScoreFeed, type ScoreRow } from '../lib/admission/scores.ts';
+import { ScoreCache, ScoreIndex, type ScoreRow, StaticScoreFeed } from '../lib/admission/scores.ts';
 import { AdmissionServer } from '../lib/admission/server.ts';
 import { admissionReview, object, user } from '../lib/admission/testing.ts';
 import { Allowed, Denied } from '../lib/admission/verdict.ts';
+import { defaultConfig } from '../lib/config/index.ts';
 import { createCA, issueCert, pem } from '../test/cluster/pki.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -51,7 +51,10 @@ function deploymentReview(): string {
     env: Array.from({ length: 6 }, (_, i) => ({ name: `SETTING_${i}`, value: `value-${i}-${'x'.repeat(20)}` })),
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
     securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-    ports: [{ containerPort: 8080, name: 'http' }, { containerPort: 9090, name: 'metrics' }],
+    ports: [
+      { containerPort: 8080, name: 'http' },
+      { containerPort: 9090, name: 'metrics' },
+    ],
     readinessProbe: { httpGet: { path: '/readyz', port: 8080 }, periodSeconds: 5 },
   });
   const deploy = object('Deployment', 'web', {
@@ -61,10 +64,15 @@ function deploymentReview(): string {
     spec: {
       replicas: 3,
       selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: { serviceAccountName: 'web', containers: [container(1), container(2)], volumes: [{ name: 'tmp', emptyDir: {} }] } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { serviceAccountName: 'web', containers: [container(1), container(2)], volumes: [{ name: 'tmp', emptyDir: {} }] },
+      },
     },
   });
-  return JSON.stringify(admissionReview({ operation: 'CREATE', object: deploy, caller: user('jane@example.com', 'devs', 'team-a'), uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' }));
+  return JSON.stringify(
+    admissionReview({ operation: 'CREATE', object: deploy, caller: user('jane@example.com', 'devs', 'team-a'), uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' }),
+  );
 }
 
 // ---- servers (child processes) ----------------------------------------------------------------
@@ -111,7 +119,11 @@ async function serve(kind: 'floor' | 'admission', certDir: string): Promise<void
   if (kind === 'floor') {
     // `/`: a constant, the body read and dropped. `/parse`: what any correct webhook server must at
     // least do: parse the review and answer its uid (no framework, no decision, no metrics).
-    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', allowed: true } });
+    const body = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', allowed: true },
+    });
     const server = createServer({ cert: readFileSync(cert), key: readFileSync(key), keepAliveTimeout: 120_000 }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -129,12 +141,20 @@ async function serve(kind: 'floor' | 'admission', certDir: string): Promise<void
     port = (server.address() as { port: number }).port;
   } else {
     const { dispatcher } = await admissionDispatcher();
-    const server = new AdmissionServer({ dispatcher, certFile: cert, keyFile: key, port: 0, host: '127.0.0.1', maxBodyBytes: 8 * 1024 * 1024, reloadMs: 3_600_000 });
+    const server = new AdmissionServer({
+      dispatcher,
+      certFile: cert,
+      keyFile: key,
+      port: 0,
+      host: '127.0.0.1',
+      maxBodyBytes: 8 * 1024 * 1024,
+      reloadMs: 3_600_000,
+    });
     port = await server.start();
   }
   // Exit on SIGTERM so `--cpu-prof` runs of this server write their profile.
   process.once('SIGTERM', () => process.exit(0));
-  process.stdout.write(JSON.stringify({ port }) + '\n');
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
 }
 
 function startServer(kind: 'floor' | 'admission', certDir: string): Promise<{ child: ChildProcess; port: number }> {
@@ -204,7 +224,14 @@ function median(xs: number[]): number {
  * second is sent but not counted, so garbage left by an earlier phase is collected outside the
  * figures. The generator allocates almost nothing per request, so its own GC stays out of them.
  */
-async function openLoop(port: number, ca: string, path: string, body: string, rate: number, seconds: number): Promise<{ p50: number; p99: number; max: number; errors: number }> {
+async function openLoop(
+  port: number,
+  ca: string,
+  path: string,
+  body: string,
+  rate: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number; max: number; errors: number }> {
   const conns = await Promise.all(Array.from({ length: 16 }, () => openConn(port, ca)));
   const bytes = requestBytes(path, body);
   const warm = rate;
@@ -292,7 +319,14 @@ async function metric(port: number, ca: string, name: string): Promise<string> {
     let text = '';
     conn.socket.removeAllListeners('data');
     conn.socket.on('data', (c) => (text += c));
-    conn.socket.on('end', () => resolve(text.split('\n').filter((l) => l.startsWith(name)).join('\n')));
+    conn.socket.on('end', () =>
+      resolve(
+        text
+          .split('\n')
+          .filter((l) => l.startsWith(name))
+          .join('\n'),
+      ),
+    );
     conn.socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   });
 }
@@ -341,7 +375,9 @@ function gateMemory(n: number, expected: number): { indexBytes: number; heapByte
 async function printInProcess(): Promise<void> {
   const one = await inProcess(20_000);
   const many = await inProcess(20_000, 200_000);
-  console.log(`\nin-process dispatch of the ${Buffer.byteLength(deploymentReview())} B review (median of 5): simple ${(one.simple / 1000).toFixed(1)} µs; gate with 1 repository ${(one.gate / 1000).toFixed(1)} µs (${(one.gate / one.simple).toFixed(3)}x simple); gate with 200,001 repositories ${(many.gate / 1000).toFixed(1)} µs (${(many.gate / many.simple).toFixed(3)}x simple)`);
+  console.log(
+    `\nin-process dispatch of the ${Buffer.byteLength(deploymentReview())} B review (median of 5): simple ${(one.simple / 1000).toFixed(1)} µs; gate with 1 repository ${(one.gate / 1000).toFixed(1)} µs (${(one.gate / one.simple).toFixed(3)}x simple); gate with 200,001 repositories ${(many.gate / 1000).toFixed(1)} µs (${(many.gate / many.simple).toFixed(3)}x simple)`,
+  );
   printGateMemory();
 }
 
@@ -349,9 +385,14 @@ async function printInProcess(): Promise<void> {
 function printGateMemory(): void {
   const gc = (globalThis as { gc?: () => void }).gc;
   const n = 1_000_000;
-  for (const [sizing, expected] of [['sized for a million', n], [`sized by the default POSTURE_GATE_CACHE_SIZE (${defaultConfig().gateCacheSize}), grown`, defaultConfig().gateCacheSize]] as const) {
+  for (const [sizing, expected] of [
+    ['sized for a million', n],
+    [`sized by the default POSTURE_GATE_CACHE_SIZE (${defaultConfig().gateCacheSize}), grown`, defaultConfig().gateCacheSize],
+  ] as const) {
     const m = gateMemory(n, expected);
-    console.log(`gate memory, 1,000,000 repositories of ~40 characters, index ${sizing}: ScoreIndex ${(m.indexBytes / 2 ** 20).toFixed(1)} MiB, ${(m.indexBytes / n).toFixed(1)} B per repository; process heap + buffers gained ${(m.heapBytes / 2 ** 20).toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for an exact figure)'}`);
+    console.log(
+      `gate memory, 1,000,000 repositories of ~40 characters, index ${sizing}: ScoreIndex ${(m.indexBytes / 2 ** 20).toFixed(1)} MiB, ${(m.indexBytes / n).toFixed(1)} B per repository; process heap + buffers gained ${(m.heapBytes / 2 ** 20).toFixed(1)} MiB${gc ? '' : ' (run with --expose-gc for an exact figure)'}`,
+    );
   }
 }
 
@@ -371,7 +412,14 @@ async function main(): Promise<void> {
     const body = deploymentReview();
     console.log(`review: Deployment CREATE, ${Buffer.byteLength(body)} bytes; ${runs} runs of ${seconds} s each; node ${process.version}`);
 
-    const small = JSON.stringify(admissionReview({ operation: 'DELETE', oldObject: object('Namespace', 'team-b'), caller: user('jane@example.com', 'devs'), uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0' }));
+    const small = JSON.stringify(
+      admissionReview({
+        operation: 'DELETE',
+        oldObject: object('Namespace', 'team-b'),
+        caller: user('jane@example.com', 'devs'),
+        uid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+      }),
+    );
     const floor = await startServer('floor', dir);
     const adm = await startServer('admission', dir);
     const res: Record<string, { p50: number[]; p99: number[]; max: number[]; rate: number[] }> = {};
@@ -388,7 +436,11 @@ async function main(): Promise<void> {
     // Warm every path up (JIT, TLS sessions) before measuring.
     for (const [, port, path, b] of closed) await maxRate(port, caPem, path, b, 1);
     for (let r = 0; r < runs; r++) {
-      for (const [k, port, path] of [['floor', floor.port, '/'], ['simple', adm.port, '/bench-simple'], ['gate', adm.port, '/scorecard-gate']] as const) {
+      for (const [k, port, path] of [
+        ['floor', floor.port, '/'],
+        ['simple', adm.port, '/bench-simple'],
+        ['gate', adm.port, '/scorecard-gate'],
+      ] as const) {
         const o = await openLoop(port, caPem, path, body, rate, seconds);
         if (o.errors > 0) throw new Error(`${k}: ${o.errors} non-200 replies`);
         rec(k).p50.push(o.p50);
@@ -404,7 +456,10 @@ async function main(): Promise<void> {
     const f = (n: number) => n.toFixed(0).padStart(7);
     console.log(`\nopen loop at ${rate} req/s for ${seconds} s, latency in µs from the scheduled send (median over ${runs} runs of each run's p50, p99, max):`);
     console.log('                   p50      p99      max');
-    for (const k of ['floor', 'simple', 'gate']) console.log(`  ${k.padEnd(12)} ${f(median(res[k].p50))}  ${f(median(res[k].p99))}  ${f(median(res[k].max))}   p99 runs: ${res[k].p99.map((v) => v.toFixed(0)).join(', ')}`);
+    for (const k of ['floor', 'simple', 'gate'])
+      console.log(
+        `  ${k.padEnd(12)} ${f(median(res[k].p50))}  ${f(median(res[k].p99))}  ${f(median(res[k].max))}   p99 runs: ${res[k].p99.map((v) => v.toFixed(0)).join(', ')}`,
+      );
     console.log(`\nmax rate, closed loop, 32 keep-alive connections, ${rateSeconds} s (req/s, median of ${runs} runs):`);
     for (const [k] of closed) console.log(`  ${k.padEnd(22)} ${f(median(res[k].rate))}   runs: ${res[k].rate.map((v) => v.toFixed(0)).join(', ')}`);
     const m = (k: string) => median(res[k].rate);
@@ -414,19 +469,31 @@ async function main(): Promise<void> {
     const p99 = median(res.simple.p99);
     const quiet = res.floor.p99.indexOf(Math.min(...res.floor.p99));
     console.log('\nratios and goals (per-run ratios, median over runs):');
-    console.log(`  simple p99 at ${rate} req/s: median ${(p99 / 1000).toFixed(3)} ms, in the quietest run (lowest floor p99) ${(res.simple.p99[quiet] / 1000).toFixed(3)} ms vs floor ${(res.floor.p99[quiet] / 1000).toFixed(3)} ms (goal < 1 ms: ${p99 < 1000 ? 'met' : res.simple.p99[quiet] < 1000 ? 'met when the machine is quiet' : 'NOT met'}); simple/floor p99 ${paired(res.simple.p99, res.floor.p99).toFixed(2)}x`);
+    console.log(
+      `  simple p99 at ${rate} req/s: median ${(p99 / 1000).toFixed(3)} ms, in the quietest run (lowest floor p99) ${(res.simple.p99[quiet] / 1000).toFixed(3)} ms vs floor ${(res.floor.p99[quiet] / 1000).toFixed(3)} ms (goal < 1 ms: ${p99 < 1000 ? 'met' : res.simple.p99[quiet] < 1000 ? 'met when the machine is quiet' : 'NOT met'}); simple/floor p99 ${paired(res.simple.p99, res.floor.p99).toFixed(2)}x`,
+    );
     const ratio = paired(res.floor.rate, res.simple.rate);
-    console.log(`  floor / simple max rate: ${ratio.toFixed(2)}x with the ${Buffer.byteLength(body)} B review, ${paired(res['floor, small review'].rate, res['simple, small review'].rate).toFixed(2)}x with a ${Buffer.byteLength(small)} B one (goal <= 1.5x: ${ratio <= 1.5 ? 'met' : 'NOT met with the large review'})`);
-    console.log(`  floor+parse / simple max rate: ${paired(res['floor+parse'].rate, res.simple.rate).toFixed(2)}x (the framework beyond parsing the review); floor / floor+parse ${paired(res.floor.rate, res['floor+parse'].rate).toFixed(2)}x (JSON.parse alone)`);
-    console.log(`  gate / simple: p50 ${paired(res.gate.p50, res.simple.p50).toFixed(3)}x, p99 ${paired(res.gate.p99, res.simple.p99).toFixed(3)}x, max rate ${paired(res.simple.rate, res.gate.rate).toFixed(3)}x slower (goal within 10%); medians of rates: floor ${m('floor').toFixed(0)}, simple ${m('simple').toFixed(0)}, gate ${m('gate').toFixed(0)}`);
+    console.log(
+      `  floor / simple max rate: ${ratio.toFixed(2)}x with the ${Buffer.byteLength(body)} B review, ${paired(res['floor, small review'].rate, res['simple, small review'].rate).toFixed(2)}x with a ${Buffer.byteLength(small)} B one (goal <= 1.5x: ${ratio <= 1.5 ? 'met' : 'NOT met with the large review'})`,
+    );
+    console.log(
+      `  floor+parse / simple max rate: ${paired(res['floor+parse'].rate, res.simple.rate).toFixed(2)}x (the framework beyond parsing the review); floor / floor+parse ${paired(res.floor.rate, res['floor+parse'].rate).toFixed(2)}x (JSON.parse alone)`,
+    );
+    console.log(
+      `  gate / simple: p50 ${paired(res.gate.p50, res.simple.p50).toFixed(3)}x, p99 ${paired(res.gate.p99, res.simple.p99).toFixed(3)}x, max rate ${paired(res.simple.rate, res.gate.rate).toFixed(3)}x slower (goal within 10%); medians of rates: floor ${m('floor').toFixed(0)}, simple ${m('simple').toFixed(0)}, gate ${m('gate').toFixed(0)}`,
+    );
     const inproc = await inProcess(20_000);
-    console.log(`  in-process dispatch (parse + authorize + serialise, ${Buffer.byteLength(body)} B review): simple ${(inproc.simple / 1000).toFixed(1)} µs, gate (cache hit) ${(inproc.gate / 1000).toFixed(1)} µs, ratio ${(inproc.gate / inproc.simple).toFixed(3)}; JSON.parse of the review alone ${(inproc.parse / 1000).toFixed(1)} µs`);
+    console.log(
+      `  in-process dispatch (parse + authorize + serialise, ${Buffer.byteLength(body)} B review): simple ${(inproc.simple / 1000).toFixed(1)} µs, gate (cache hit) ${(inproc.gate / 1000).toFixed(1)} µs, ratio ${(inproc.gate / inproc.simple).toFixed(3)}; JSON.parse of the review alone ${(inproc.parse / 1000).toFixed(1)} µs`,
+    );
     const mean = (w: string) => {
       const sum = Number(new RegExp(`_sum\\{webhook="${w}"\\} ([0-9.e+-]+)`).exec(server)?.[1]);
       const count = Number(new RegExp(`_count\\{webhook="${w}"\\} ([0-9]+)`).exec(server)?.[1]);
       return (sum / count) * 1e6;
     };
-    console.log(`  server-side time per review (the server's own histogram, all phases, GC pauses that land in a review included): simple ${mean('bench-simple').toFixed(1)} µs, gate ${mean('scorecard-gate').toFixed(1)} µs`);
+    console.log(
+      `  server-side time per review (the server's own histogram, all phases, GC pauses that land in a review included): simple ${mean('bench-simple').toFixed(1)} µs, gate ${mean('scorecard-gate').toFixed(1)} µs`,
+    );
     console.log('');
     printGateMemory();
   } finally {

@@ -5,11 +5,11 @@
 import { Agent, request, type Server } from 'node:http';
 import { createApiHandle } from '../lib/api/handler.ts';
 import { fixture06, storeDocument } from '../lib/api/testing.ts';
-import { addRepos, migrate, type Db } from '../lib/db/index.ts';
+import { addRepos, type Db, migrate } from '../lib/db/index.ts';
 import { createPgliteDatabase, createPostgresDatabase, type TestDatabase } from '../lib/db/testing.ts';
+import { createFunctionServer, listen } from '../lib/function/server.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { parseRepo } from '../lib/repo/identity.ts';
-import { createFunctionServer, listen } from '../lib/function/server.ts';
 import { median, percentile } from './_util.ts';
 
 const N = Number(process.env.BENCH_API_REQUESTS ?? 2000);
@@ -66,7 +66,9 @@ async function run(kind: string, t: TestDatabase): Promise<void> {
   await migrate(db);
   const s0 = performance.now();
   await seed(db);
-  console.log(`${kind}: seeded ${REPOS.toLocaleString('en')} repositories and ${HISTORY} results of ossf/scorecard in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
+  console.log(
+    `${kind}: seeded ${REPOS.toLocaleString('en')} repositories and ${HISTORY} results of ossf/scorecard in ${((performance.now() - s0) / 1000).toFixed(1)} s`,
+  );
 
   const handle = createApiHandle(async () => ({ db, config: { allowedHosts: ['github.com'] }, log: silentLogger }));
   const server: Server = createFunctionServer({ name: 'api', handle, log: silentLogger });
@@ -97,7 +99,10 @@ async function run(kind: string, t: TestDatabase): Promise<void> {
 }
 
 console.log(`score API over loopback HTTP, one keep-alive connection, ${N} requests per route (2 cores shared; figures are indicative)`);
-for (const [kind, create] of [['pglite', createPgliteDatabase], ['postgres', createPostgresDatabase]] as const) {
+for (const [kind, create] of [
+  ['pglite', createPgliteDatabase],
+  ['postgres', createPostgresDatabase],
+] as const) {
   const t = await create();
   try {
     await run(kind, t);

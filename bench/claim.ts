@@ -1,7 +1,7 @@
 // The scheduler's claim: 1,000 due repositories out of 1,000,000 rows, on PostgreSQL (and
 // PGlite for comparison). Prints the median over several claims, the ratio to a plain
 // index-ordered SELECT of the same rows without locking or updating (the floor), and the plan.
-import { claimDueRepos, migrate, openDb, type Db } from '../lib/db/index.ts';
+import { claimDueRepos, type Db, migrate, openDb } from '../lib/db/index.ts';
 import { createPgliteDatabase, createPostgresDatabase } from '../lib/db/testing.ts';
 import { median, percentile } from './_util.ts';
 
@@ -51,7 +51,7 @@ async function bench(kind: string, db: Db): Promise<void> {
      UPDATE repos r SET lease_owner = 'plan', next_due_at = ? FROM due WHERE r.id = due.id RETURNING r.id`,
     [NOW, new Date(NOW.getTime() + 3600000)],
   );
-  console.log(`${kind}: plan of one claim:\n` + plan.rows.map((r: Record<string, string>) => '    ' + r['QUERY PLAN']).join('\n'));
+  console.log(`${kind}: plan of one claim:\n${plan.rows.map((r: Record<string, string>) => `    ${r['QUERY PLAN']}`).join('\n')}`);
 }
 
 const pg = await createPostgresDatabase();

@@ -5,8 +5,8 @@
 // and scheduler healthz), RSS right after ready and after one Job ran, and time to stop.
 import { rmSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { startControlPlane, waitForJobFinished } from '../test/cluster/harness.ts';
 import { ensureBinaries, isAlive, sleep } from '../test/cluster/config.ts';
+import { startControlPlane, waitForJobFinished } from '../test/cluster/harness.ts';
 
 const runs = Number(process.argv[2] ?? 3);
 const median = (xs: number[]) => {
@@ -51,12 +51,18 @@ for (let i = 0; i < runs; i++) {
   if (pids.some(isAlive)) throw new Error(`processes left after stop: ${pids.filter(isAlive).join(' ')}`);
   stops.push(performance.now() - t2);
   rmSync(cp.stateDir, { recursive: true, force: true });
-  console.log(`run ${i + 1}/${runs}: start ${start.toFixed(0)} ms, first Job Complete ${jobMs[i].toFixed(0)} ms, RSS ${mib(rssAfterJob[i])} MiB, stop ${stops[i].toFixed(0)} ms`);
+  console.log(
+    `run ${i + 1}/${runs}: start ${start.toFixed(0)} ms, first Job Complete ${jobMs[i].toFixed(0)} ms, RSS ${mib(rssAfterJob[i])} MiB, stop ${stops[i].toFixed(0)} ms`,
+  );
 }
 
 console.log(`cluster-start: runs=${runs}`);
 console.log(`  warm start to ready (median): ${median(starts).toFixed(0)} ms (min ${Math.min(...starts).toFixed(0)}, max ${Math.max(...starts).toFixed(0)})`);
 console.log(`  first Job created -> Complete (median): ${median(jobMs).toFixed(0)} ms`);
 console.log(`  RSS sum at ready (median): ${mib(median(rssReady))} MiB; after one Job: ${mib(median(rssAfterJob))} MiB`);
-console.log(`  RSS by component (last run, MiB): ${Object.entries(last).map(([k, v]) => `${k}=${mib(v)}`).join(' ')}`);
+console.log(
+  `  RSS by component (last run, MiB): ${Object.entries(last)
+    .map(([k, v]) => `${k}=${mib(v)}`)
+    .join(' ')}`,
+);
 console.log(`  stop (median): ${median(stops).toFixed(0)} ms`);

@@ -9,17 +9,17 @@
 // the baseline. Also prints how long a fleet snapshot refresh (the background part) takes.
 import { Agent, request, type Server } from 'node:http';
 import pg from 'pg';
-import { defaultConfig } from '../lib/config/index.ts';
-import { migrate, openDb } from '../lib/db/index.ts';
-import { TEST_PG_ADMIN_URL } from '../lib/db/testing.ts';
-import { createApiHandle } from '../lib/api/handler.ts';
 import { fleetConfigOf } from '../lib/api/dashboard.ts';
 import { encodeCursor } from '../lib/api/dashboard-route.ts';
 import { refreshSnapshot } from '../lib/api/fleet.ts';
+import { createApiHandle } from '../lib/api/handler.ts';
+import { defaultConfig } from '../lib/config/index.ts';
+import { migrate, openDb } from '../lib/db/index.ts';
+import { TEST_PG_ADMIN_URL } from '../lib/db/testing.ts';
 import { createFunctionServer, listen } from '../lib/function/server.ts';
 import { silentLogger } from '../lib/log/index.ts';
-import { median, percentile } from './_util.ts';
 import { seedBulk } from './_dashboard-seed.ts';
+import { median, percentile } from './_util.ts';
 
 const N = Number(process.env.BENCH_DASHBOARD_REPOS ?? 1_000_000);
 const HISTORY = Number(process.env.BENCH_DASHBOARD_HISTORY ?? 3);
@@ -39,7 +39,9 @@ async function prepare(): Promise<string> {
     const c = new pg.Client({ connectionString: url.toString() });
     await c.connect();
     try {
-      const r = await c.query(`SELECT (SELECT count(*) FROM repos)::int AS repos, (SELECT count(*) FROM repo_latest)::int AS latest, EXISTS (SELECT 1 FROM posture_migrations WHERE name = '004_dashboard') AS migrated`);
+      const r = await c.query(
+        `SELECT (SELECT count(*) FROM repos)::int AS repos, (SELECT count(*) FROM repo_latest)::int AS latest, EXISTS (SELECT 1 FROM posture_migrations WHERE name = '004_dashboard') AS migrated`,
+      );
       reuse = r.rows[0].repos === N && r.rows[0].latest === N && r.rows[0].migrated;
     } catch {
       reuse = false;
@@ -60,8 +62,14 @@ async function prepare(): Promise<string> {
     await seedBulk(db, N, HISTORY, console.log);
     console.log(`  built in ${((Date.now() - t) / 1000).toFixed(0)} s`);
   }
-  const sizes = (await db.raw(`SELECT (SELECT count(*) FROM repos) AS repos, (SELECT count(*) FROM scores) AS scores, (SELECT count(*) FROM checks) AS checks, (SELECT count(*) FROM runs) AS runs, pg_size_pretty(pg_database_size(current_database())) AS size`)).rows[0];
-  console.log(`database: ${Number(sizes.repos).toLocaleString('en-US')} repos, ${Number(sizes.runs).toLocaleString('en-US')} runs, ${Number(sizes.scores).toLocaleString('en-US')} scores, ${Number(sizes.checks).toLocaleString('en-US')} checks, ${sizes.size}`);
+  const sizes = (
+    await db.raw(
+      `SELECT (SELECT count(*) FROM repos) AS repos, (SELECT count(*) FROM scores) AS scores, (SELECT count(*) FROM checks) AS checks, (SELECT count(*) FROM runs) AS runs, pg_size_pretty(pg_database_size(current_database())) AS size`,
+    )
+  ).rows[0];
+  console.log(
+    `database: ${Number(sizes.repos).toLocaleString('en-US')} repos, ${Number(sizes.runs).toLocaleString('en-US')} runs, ${Number(sizes.scores).toLocaleString('en-US')} scores, ${Number(sizes.checks).toLocaleString('en-US')} checks, ${sizes.size}`,
+  );
   await db.destroy();
   return url.toString();
 }
@@ -82,7 +90,12 @@ function get(agent: Agent, port: number, path: string): Promise<{ status: number
   });
 }
 
-async function measure(agent: Agent, port: number, path: string, runs = RUNS): Promise<{ median: number; p95: number; max: number; bytes: number; status: number }> {
+async function measure(
+  agent: Agent,
+  port: number,
+  path: string,
+  runs = RUNS,
+): Promise<{ median: number; p95: number; max: number; bytes: number; status: number }> {
   let last = { status: 0, bytes: 0 };
   for (let i = 0; i < Math.min(5, runs); i++) last = await get(agent, port, path);
   const times: number[] = [];
@@ -111,7 +124,8 @@ const port = await listen(server, 0);
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 // A cursor half-way through the score order, as page 5,000 of 100 would carry.
-const mid = (await db.raw(`SELECT score, repo_id FROM repo_latest WHERE score IS NOT NULL ORDER BY score, repo_id OFFSET ? LIMIT 1`, [Math.floor(N / 2)])).rows[0];
+const mid = (await db.raw(`SELECT score, repo_id FROM repo_latest WHERE score IS NOT NULL ORDER BY score, repo_id OFFSET ? LIMIT 1`, [Math.floor(N / 2)]))
+  .rows[0];
 const midName = (await db.raw(`SELECT key, repo_id FROM repo_latest ORDER BY key OFFSET ? LIMIT 1`, [Math.floor(N / 2)])).rows[0];
 const someRepo = (await db.raw(`SELECT key FROM repo_latest WHERE score_id IS NOT NULL ORDER BY repo_id OFFSET ? LIMIT 1`, [Math.floor(N / 3)])).rows[0].key;
 
@@ -138,8 +152,10 @@ const routes: Array<[string, string, boolean, number?]> = [
   ['changes route', `/projects/${someRepo}/changes`, false],
   ['export, first part (50,000 rows CSV)', '/export/latest.csv', false, 5],
 ];
-console.log(`\n${RUNS} sequential requests per route (after 5 warm-ups), one keep-alive connection; ≤ ${LIMIT_MS} ms asked for the fleet page and the list route`);
-console.log('route'.padEnd(38) + 'status  median     p95      max   bytes   ×baseline');
+console.log(
+  `\n${RUNS} sequential requests per route (after 5 warm-ups), one keep-alive connection; ≤ ${LIMIT_MS} ms asked for the fleet page and the list route`,
+);
+console.log(`${'route'.padEnd(38)}status  median     p95      max   bytes   ×baseline`);
 let baseline = 1;
 let over = 0;
 for (const [name, path, gated, runs] of routes) {
@@ -147,7 +163,9 @@ for (const [name, path, gated, runs] of routes) {
   if (name.startsWith('baseline')) baseline = m.median;
   const flag = gated && m.p95 > LIMIT_MS ? '  OVER' : '';
   if (flag) over++;
-  console.log(`${name.padEnd(38)}${String(m.status).padEnd(6)}${m.median.toFixed(1).padStart(7)}${m.p95.toFixed(1).padStart(8)}${m.max.toFixed(1).padStart(9)}${String(m.bytes).padStart(8)}${(m.median / baseline).toFixed(0).padStart(10)}${flag}`);
+  console.log(
+    `${name.padEnd(38)}${String(m.status).padEnd(6)}${m.median.toFixed(1).padStart(7)}${m.p95.toFixed(1).padStart(8)}${m.max.toFixed(1).padStart(9)}${String(m.bytes).padStart(8)}${(m.median / baseline).toFixed(0).padStart(10)}${flag}`,
+  );
 }
 console.log(over ? `${over} gated route(s) over ${LIMIT_MS} ms at p95` : `every gated route within ${LIMIT_MS} ms at p95`);
 agent.destroy();

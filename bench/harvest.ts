@@ -2,17 +2,17 @@
 // Kubernetes calls), on PostgreSQL and PGlite; the parse+validate step alone is the floor.
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { addRepos, migrate, recordRun, storeHarvest, type Db } from '../lib/db/index.ts';
+import { addRepos, type Db, migrate, recordRun, storeHarvest } from '../lib/db/index.ts';
 import { createPgliteDatabase, createPostgresDatabase } from '../lib/db/testing.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
 import { classify } from '../lib/scorecard/classify.ts';
-import { median, percentile } from './_util.ts';
 import { fixtureFiles } from '../test/fixtures/scorecard.ts';
+import { median, percentile } from './_util.ts';
 
 const largestPath = fixtureFiles().sort((a, b) => statSync(b).size - statSync(a).size)[0];
 const largest = basename(largestPath);
 const text = readFileSync(largestPath, 'utf8');
-const log = '2026/11/23 10:00:00 starting\n' + JSON.stringify(JSON.parse(text)) + '\n';
+const log = `2026/11/23 10:00:00 starting\n${JSON.stringify(JSON.parse(text))}\n`;
 const repo = (parseRepo(JSON.parse(text).repo.name) as { ok: true; repo: RepoId }).repo;
 const RUNS = Number(process.env.BENCH_HARVEST_RUNS ?? 300);
 const schedule = { rescoreIntervalSeconds: 86400, jitterSeconds: 0, failureBackoffBaseSeconds: 60, failureBackoffMaxSeconds: 3600, random: 0 };
@@ -32,7 +32,15 @@ async function bench(kind: string, db: Db): Promise<void> {
     t = performance.now();
     const c = classify(log, { exitCode: 0 });
     if (!c.ok) throw new Error(c.reason);
-    const r = await storeHarvest(db, { repoKey: repo.key, jobName: `job-${i}`, jobUid: `uid-${i}`, finishedAt: new Date(), checkSet: null, outcome: { ok: true, result: c.result, flagged: c.flagged }, schedule });
+    const r = await storeHarvest(db, {
+      repoKey: repo.key,
+      jobName: `job-${i}`,
+      jobUid: `uid-${i}`,
+      finishedAt: new Date(),
+      checkSet: null,
+      outcome: { ok: true, result: c.result, flagged: c.flagged },
+      schedule,
+    });
     full.push(performance.now() - t);
     if (r.status !== 'stored') throw new Error(r.status);
   }
@@ -43,7 +51,10 @@ async function bench(kind: string, db: Db): Promise<void> {
   );
 }
 
-for (const [kind, create] of [['postgres', createPostgresDatabase], ['pglite', createPgliteDatabase]] as const) {
+for (const [kind, create] of [
+  ['postgres', createPostgresDatabase],
+  ['pglite', createPgliteDatabase],
+] as const) {
   const t = await create();
   try {
     await bench(kind, t.db);

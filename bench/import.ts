@@ -2,10 +2,10 @@
 // PostgreSQL: wall time and resident memory (peak, and at 25/50/75/100% of the run, to show
 // whether memory stays flat). Re-import of the same file is measured too (all duplicates).
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { createPostgresDatabase } from '../lib/db/testing.ts';
 import { mb, median, sampleRss } from './_util.ts';
 
@@ -26,7 +26,10 @@ async function generate(): Promise<void> {
 
 async function run(env: Record<string, string>): Promise<{ seconds: number; peak: number; profile: number[]; out: string }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'posture.ts'), 'repos', 'import', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'posture.ts'), 'repos', 'import', file], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const sampler = sampleRss(child.pid!);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -57,7 +60,9 @@ try {
       const secs = median(rs.map((r) => r.seconds));
       const peak = median(rs.map((r) => r.peak));
       const profile = [0, 1, 2, 3].map((k) => median(rs.map((r) => r.profile[k])));
-      console.log(`${name.padEnd(8)} ${pass.padEnd(12)} median of ${RUNS}: ${secs.toFixed(1)} s  ${Math.round(LINES / secs).toLocaleString('en')} lines/s  peak RSS ${mb(peak)}  RSS at 25/50/75/100%: ${profile.map(mb).join(' / ')}  (${rs[0].out})`);
+      console.log(
+        `${name.padEnd(8)} ${pass.padEnd(12)} median of ${RUNS}: ${secs.toFixed(1)} s  ${Math.round(LINES / secs).toLocaleString('en')} lines/s  peak RSS ${mb(peak)}  RSS at 25/50/75/100%: ${profile.map(mb).join(' / ')}  (${rs[0].out})`,
+      );
     }
   }
 } finally {

@@ -47,7 +47,9 @@ export async function parseFigures(): Promise<Figure[]> {
   const garbage = noisyLog(tenMiB);
   const mbps = (bytes: number, f: Figure) => `${(bytes / 1048576 / (f.median / 1000)).toFixed(0)} MiB/s`;
   const figures: Figure[] = [
-    measure(`JSON.parse + validateResult, ${fx.file.slice(0, 2)} (${(fx.line.length / 1024).toFixed(1)} KiB)`, 5000, 'µs', () => validateResult(JSON.parse(fx.line))),
+    measure(`JSON.parse + validateResult, ${fx.file.slice(0, 2)} (${(fx.line.length / 1024).toFixed(1)} KiB)`, 5000, 'µs', () =>
+      validateResult(JSON.parse(fx.line)),
+    ),
     measure('classify: that result in a pod log with stderr lines', 5000, 'µs', () => classify(podLog)),
     measure('classify: that result pretty-printed', 5000, 'µs', () => classify(fx.text)),
   ];
@@ -68,7 +70,10 @@ export async function parseFigures(): Promise<Figure[]> {
 export function formatFigures(figures: Figure[]): string {
   const width = Math.max(...figures.map((f) => f.name.length));
   return figures
-    .map((f) => `${f.name.padEnd(width)}  median ${f.median.toFixed(f.unit === 'µs' ? 1 : 2).padStart(8)} ${f.unit}  p90 ${f.p90.toFixed(f.unit === 'µs' ? 1 : 2).padStart(8)} ${f.unit}  (${f.runs} runs)${f.note ? `  ${f.note}` : ''}`)
+    .map(
+      (f) =>
+        `${f.name.padEnd(width)}  median ${f.median.toFixed(f.unit === 'µs' ? 1 : 2).padStart(8)} ${f.unit}  p90 ${f.p90.toFixed(f.unit === 'µs' ? 1 : 2).padStart(8)} ${f.unit}  (${f.runs} runs)${f.note ? `  ${f.note}` : ''}`,
+    )
     .join('\n');
 }
 

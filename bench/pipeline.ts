@@ -6,29 +6,29 @@
 // sends the Job events with Knative Eventing's own ApiServerSource receive adapter (built by
 // test/cluster/build-tools.sh) straight to the harvester, in place of the in-process relay.
 // BENCH_PIPELINE_BASELINE=<dir> measures another checkout in the same rounds (see below).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CloudEvent } from 'cloudevents';
 import * as k8s from '@kubernetes/client-node';
+import { CloudEvent } from 'cloudevents';
 import { defaultConfig } from '../lib/config/index.ts';
 import { addRepos, migrate } from '../lib/db/index.ts';
 import { createPostgresDatabase } from '../lib/db/testing.ts';
+import { apiServerSourceEvent, startJobRelay } from '../lib/events/job-relay.ts';
+import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR } from '../lib/jobs/spec.ts';
 import { clusterApi } from '../lib/kube/cluster.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
 import { systemClock } from '../lib/scheduler/clock.ts';
 import { runTick } from '../lib/scheduler/tick.ts';
-import { getSharedControlPlane } from '../test/cluster/harness.ts';
-import { postEvent } from '../test/e2e/pipeline-kit.ts';
 import { freePort } from '../test/cluster/config.ts';
-import { apiServerSourceEvent, startJobRelay } from '../lib/events/job-relay.ts';
+import { getSharedControlPlane } from '../test/cluster/harness.ts';
 import { apiServerSourceAdapterBin, KNATIVE_EVENTING_VERSION } from '../test/cluster/tools.ts';
-import { POSTURE_JOB_SELECTOR, buildScorecardJob, jobName } from '../lib/jobs/spec.ts';
-import { machineCpu, median, processCpu, processCpuMs } from './_util.ts';
+import { postEvent } from '../test/e2e/pipeline-kit.ts';
 import { FIXTURES, fixturePath } from '../test/fixtures/scorecard.ts';
+import { machineCpu, median, processCpu, processCpuMs } from './_util.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.BENCH_PIPELINE_REPOS ?? 200);
@@ -48,7 +48,8 @@ const LOGS = mkdtempSync(join(tmpdir(), 'posture-bench-pipeline-'));
 // What Knative's install puts in its system namespace and the adapter reads at start.
 const knativeSystem = SOURCE === 'knative' ? await cp.createNamespace('bench-kn-system') : '';
 if (SOURCE === 'knative') {
-  for (const name of ['config-logging', 'config-observability', 'config-tracing']) await core.createNamespacedConfigMap({ namespace: knativeSystem, body: { metadata: { name }, data: {} } });
+  for (const name of ['config-logging', 'config-observability', 'config-tracing'])
+    await core.createNamespacedConfigMap({ namespace: knativeSystem, body: { metadata: { name }, data: {} } });
 }
 
 /** Where the harvester's Job events come from in a round, and how many it has been sent. */
@@ -68,17 +69,32 @@ interface EventSource {
 async function knativeSource(ns: string, harvester: { url: string }, kind: 'harvester' | 'bare-harvester'): Promise<EventSource> {
   const log = join(LOGS, `apiserversource-${ns}.log`);
   const fd = openSync(log, 'a');
-  const sourceConfig = { namespaces: [ns], allNamespaces: false, resources: [{ gvr: { Group: 'batch', Version: 'v1', Resource: 'jobs' }, selector: POSTURE_JOB_SELECTOR }], mode: 'Resource' };
+  const sourceConfig = {
+    namespaces: [ns],
+    allNamespaces: false,
+    resources: [{ gvr: { Group: 'batch', Version: 'v1', Resource: 'jobs' }, selector: POSTURE_JOB_SELECTOR }],
+    mode: 'Resource',
+  };
   const child: ChildProcess = spawn(apiServerSourceAdapterBin(), [], {
     env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), KUBECONFIG: cp.kubeconfigPath, NAMESPACE: knativeSystem, SYSTEM_NAMESPACE: knativeSystem,
-      K_LOGGING_CONFIG: '{}', K_OBSERVABILITY_CONFIG: '{}', NAME: 'posture-job-events', K_SINK: harvester.url, K_SOURCE_CONFIG: JSON.stringify(sourceConfig), PROFILING_PORT: String(await freePort()),
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: tmpdir(),
+      KUBECONFIG: cp.kubeconfigPath,
+      NAMESPACE: knativeSystem,
+      SYSTEM_NAMESPACE: knativeSystem,
+      K_LOGGING_CONFIG: '{}',
+      K_OBSERVABILITY_CONFIG: '{}',
+      NAME: 'posture-job-events',
+      K_SINK: harvester.url,
+      K_SOURCE_CONFIG: JSON.stringify(sourceConfig),
+      PROFILING_PORT: String(await freePort()),
     },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
   for (const deadline = Date.now() + 60000; !/STARTING --/.test(readFileSync(log, 'utf8')); ) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the ApiServerSource adapter did not start:\n${readFileSync(log, 'utf8').slice(-2000)}`);
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error(`the ApiServerSource adapter did not start:\n${readFileSync(log, 'utf8').slice(-2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, 2000)); // its informer's first list
@@ -92,11 +108,12 @@ async function knativeSource(ns: string, harvester: { url: string }, kind: 'harv
   return {
     sent,
     cpuMs: () => processCpuMs(child.pid!),
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -116,12 +133,22 @@ async function deleteAndWait(ns: string): Promise<void> {
 /** The scheduler's Jobs, created straight with client-node, 8 in flight: no posture code on the path. */
 async function createRaw(ns: string, repos: RepoId[]): Promise<void> {
   const queue = [...repos];
-  const config = { namespace: ns, scorecardImage: 'ghcr.io/ossf/scorecard:v5.3.0', scorecardChecks: [], githubTokenSecret: 's', githubTokenSecretKey: 'k', jobDeadlineSeconds: 600, jobTtlSeconds: 600 };
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    for (let r = queue.shift(); r; r = queue.shift()) {
-      await batch.createNamespacedJob({ namespace: ns, body: buildScorecardJob({ repo: r, dueWindow: DUE }, config) });
-    }
-  }));
+  const config = {
+    namespace: ns,
+    scorecardImage: 'ghcr.io/ossf/scorecard:v5.3.0',
+    scorecardChecks: [],
+    githubTokenSecret: 's',
+    githubTokenSecretKey: 'k',
+    jobDeadlineSeconds: 600,
+    jobTtlSeconds: 600,
+  };
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let r = queue.shift(); r; r = queue.shift()) {
+        await batch.createNamespacedJob({ namespace: ns, body: buildScorecardJob({ repo: r, dueWindow: DUE }, config) });
+      }
+    }),
+  );
 }
 
 async function rawCreates(): Promise<number> {
@@ -142,7 +169,13 @@ async function rawCreates(): Promise<number> {
  */
 function planeMeter(): () => { planeMs: number; busy: number; parts: Record<string, number> } {
   const components = Object.entries(cp.state.components).map(([name, c]) => [name, c.pid] as const);
-  const cpu = (pid: number) => { try { return processCpuMs(pid); } catch { return 0; } };
+  const cpu = (pid: number) => {
+    try {
+      return processCpuMs(pid);
+    } catch {
+      return 0;
+    }
+  };
   const p0 = new Map(components.map(([name, pid]) => [name, cpu(pid)]));
   const m0 = machineCpu();
   return () => {
@@ -152,7 +185,12 @@ function planeMeter(): () => { planeMs: number; busy: number; parts: Record<stri
   };
 }
 
-interface FloorRound { rate: number; planeMsPerJob: number; busy: number; parts: Record<string, number> }
+interface FloorRound {
+  rate: number;
+  planeMsPerJob: number;
+  busy: number;
+  parts: Record<string, number>;
+}
 
 /** Per component, ms of CPU per Job, medians over rounds. */
 function partsPerJob(rounds: Array<{ parts: Record<string, number> }>): string {
@@ -187,7 +225,10 @@ async function tickCreates(): Promise<number> {
   await migrate(database.db);
   const config = defaultConfig({ namespace: ns, githubTokenCount: 0, maxConcurrentJobs: N, claimBatch: N });
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/tick-${i}`));
-  await addRepos(database.db, repos.map((r) => ({ repo: r })));
+  await addRepos(
+    database.db,
+    repos.map((r) => ({ repo: r })),
+  );
   await database.db('repos').update({ next_due_at: DUE });
   repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true }));
   const t = performance.now();
@@ -203,11 +244,20 @@ async function tickCreates(): Promise<number> {
  * A posture function as its Knative Service's container runs it: `bin/serve.ts <fn>`, its own
  * process. 'bare-harvester' is the floor (bench/_bare-harvester.ts) in its place.
  */
-async function startFunction(fn: 'scheduler' | 'harvester' | 'bare-harvester', env: Record<string, string>, root = ROOT): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+async function startFunction(
+  fn: 'scheduler' | 'harvester' | 'bare-harvester',
+  env: Record<string, string>,
+  root = ROOT,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const profile = process.env.BENCH_PIPELINE_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PIPELINE_PROFILE}`, `--cpu-prof-name=${fn}-${Date.now()}.cpuprofile`] : [];
+  const profile = process.env.BENCH_PIPELINE_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PIPELINE_PROFILE}`, `--cpu-prof-name=${fn}-${Date.now()}.cpuprofile`]
+    : [];
   const script = fn === 'bare-harvester' ? [join(ROOT, 'bench', '_bare-harvester.ts')] : [join(root, 'bin', 'serve.ts'), fn];
-  const child = spawn(process.execPath, [...profile, ...script], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, ...script], {
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const url = `http://127.0.0.1:${port}/`;
   for (const deadline = Date.now() + 60000; ; ) {
     if ((await fetch(`${url}readyz`).catch(() => undefined))?.ok) break;
@@ -217,30 +267,58 @@ async function startFunction(fn: 'scheduler' | 'harvester' | 'bare-harvester', e
   return {
     url,
     pid: child.pid!,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
-interface PipelineRound { rate: number; created: number; completed: number; harvested: number; cpuMsPerRepo: number; schedulerMs: number; harvesterMs: number; relayMsPerRepo: number; eventsPerRepo: number; ignoredEventMs: number; systemMsPerRepo: number; reconcileTicks: number; planeMsPerRepo: number; busy: number; parts: Record<string, number> }
+interface PipelineRound {
+  rate: number;
+  created: number;
+  completed: number;
+  harvested: number;
+  cpuMsPerRepo: number;
+  schedulerMs: number;
+  harvesterMs: number;
+  relayMsPerRepo: number;
+  eventsPerRepo: number;
+  ignoredEventMs: number;
+  systemMsPerRepo: number;
+  reconcileTicks: number;
+  planeMsPerRepo: number;
+  busy: number;
+  parts: Record<string, number>;
+}
 
 async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvester', root = ROOT): Promise<PipelineRound> {
   const ns = await cp.createNamespace('bench-pipe');
   const database = await createPostgresDatabase();
   await migrate(database.db);
   const repos = Array.from({ length: (WARMUP ? 2 : 1) * N }, (_, i) => repo(`bench/pipe-${i}`));
-  await addRepos(database.db, repos.map((r) => ({ repo: r })));
+  await addRepos(
+    database.db,
+    repos.map((r) => ({ repo: r })),
+  );
   await database.db('repos').update({ next_due_at: DUE });
-  repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: r.canonical } }) + '\n' }));
+  repos.forEach((r) =>
+    cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: `${JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: r.canonical } })}\n` }),
+  );
   // The scheduler and the harvester run as they do in a cluster: each `bin/serve.ts <fn>` in its
   // own process, with its own connections and posture's default transport settings. Their CPU
   // time is read from /proc; the start-up (module loading, migrations) is not counted.
   const env = {
-    DATABASE_URL: database.url!, KUBECONFIG: cp.kubeconfigPath, POSTURE_NAMESPACE: ns, POSTURE_JITTER_SECONDS: '0', POSTURE_GITHUB_TOKEN_COUNT: '0',
-    POSTURE_MAX_CONCURRENT_JOBS: String(N), POSTURE_CLAIM_BATCH: String(N), POSTURE_LOG_LEVEL: 'warn',
+    DATABASE_URL: database.url!,
+    KUBECONFIG: cp.kubeconfigPath,
+    POSTURE_NAMESPACE: ns,
+    POSTURE_JITTER_SECONDS: '0',
+    POSTURE_GITHUB_TOKEN_COUNT: '0',
+    POSTURE_MAX_CONCURRENT_JOBS: String(N),
+    POSTURE_CLAIM_BATCH: String(N),
+    POSTURE_LOG_LEVEL: 'warn',
   };
   const scheduler = await startFunction('scheduler', env, root);
   const harvester = await startFunction(harvesterKind, env, root);
@@ -264,7 +342,10 @@ async function measurePipeline(
     // The relay stands in for the ApiServerSource (Knative's, in a cluster): it runs in this process
     // and its CPU is not posture's; it is printed beside.
     const relay = await startJobRelay({
-      kc: cp.kc, namespace: ns, labelSelector: POSTURE_JOB_SELECTOR, log: silentLogger,
+      kc: cp.kc,
+      namespace: ns,
+      labelSelector: POSTURE_JOB_SELECTOR,
+      log: silentLogger,
       send: async (event) => {
         if (event.type === 'dev.knative.apiserver.resource.add') firstEvents.push(event);
         const r = await postEvent(harvester.url, event);
@@ -272,7 +353,14 @@ async function measurePipeline(
       },
     });
     await new Promise((r) => setTimeout(r, 500)); // the relay's first list and watch
-    source = { sent: async () => relay.stats.sent, cpuMs: () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }, stop: async () => relay.stop() };
+    source = {
+      sent: async () => relay.stats.sent,
+      cpuMs: () => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      },
+      stop: async () => relay.stop(),
+    };
   }
   const quiet = async () => {
     for (let sent = -1, now = await source.sent(); sent !== now; now = await source.sent()) {
@@ -286,7 +374,10 @@ async function measurePipeline(
   const batch = async (k: number) => {
     const wall0 = Date.now();
     const t0 = performance.now();
-    const tick = await postEvent(scheduler.url, new CloudEvent({ type: 'dev.knative.sources.ping', source: '/bench/pipeline', time: new Date(Date.now() + k * 60_000).toISOString(), data: {} }));
+    const tick = await postEvent(
+      scheduler.url,
+      new CloudEvent({ type: 'dev.knative.sources.ping', source: '/bench/pipeline', time: new Date(Date.now() + k * 60_000).toISOString(), data: {} }),
+    );
     const tCreated = performance.now();
     if (tick.body.created !== N) throw new Error(`created ${tick.body.created}: ${JSON.stringify(tick.body).slice(0, 500)}`);
     if (SOURCE === 'knative') {
@@ -305,7 +396,10 @@ async function measurePipeline(
       if (done !== last.done) last = { done, at: performance.now() };
       else if (performance.now() - last.at > 10000) {
         reconcileTicks++;
-        await postEvent(scheduler.url, new CloudEvent({ type: 'dev.knative.sources.ping', source: '/bench/pipeline', time: new Date(Date.now() + slot++ * 60_000).toISOString(), data: {} }));
+        await postEvent(
+          scheduler.url,
+          new CloudEvent({ type: 'dev.knative.sources.ping', source: '/bench/pipeline', time: new Date(Date.now() + slot++ * 60_000).toISOString(), data: {} }),
+        );
         last = { done, at: performance.now() };
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -321,7 +415,13 @@ async function measurePipeline(
   }
   const sent0 = await source.sent();
   const meter = planeMeter();
-  const cpu0 = { s: processCpuMs(scheduler.pid), h: processCpuMs(harvester.pid), hs: processCpu(harvester.pid).system, ss: processCpu(scheduler.pid).system, source: source.cpuMs() };
+  const cpu0 = {
+    s: processCpuMs(scheduler.pid),
+    h: processCpuMs(harvester.pid),
+    hs: processCpu(harvester.pid).system,
+    ss: processCpu(scheduler.pid).system,
+    source: source.cpuMs(),
+  };
   const { wall0, t0, tCreated, tEnd } = await batch(WARMUP ? 1 : 0);
   // The events after the last harvest (the deleted Jobs' updates and deletions) are part of the
   // harvester's work per repository too: counted until the relay has been quiet for a second.
@@ -337,15 +437,22 @@ async function measurePipeline(
   // finished, acknowledged and ignored), sent 8 at a time like the relay.
   const replay = firstEvents.slice();
   const h0 = processCpuMs(harvester.pid);
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    for (let e = replay.shift(); e; e = replay.shift()) await postEvent(harvester.url, e);
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let e = replay.shift(); e; e = replay.shift()) await postEvent(harvester.url, e);
+    }),
+  );
   const ignoredEventMs = (processCpuMs(harvester.pid) - h0) / firstEvents.length;
   // When the last Job completed, from the Jobs' own Complete times (whole seconds) stored with their runs.
   const last = (await database.db('runs').max('finished_at as t').first()) as { t: Date };
   if (process.env.BENCH_PIPELINE_METRICS) {
     const m = await (await fetch(`${harvester.url}metrics`)).text();
-    console.log(m.split('\n').filter((l) => /^posture_(function_invocations|harvester_events)_total/.test(l)).join('\n'));
+    console.log(
+      m
+        .split('\n')
+        .filter((l) => /^posture_(function_invocations|harvester_events)_total/.test(l))
+        .join('\n'),
+    );
   }
   await source.stop();
   await Promise.all([scheduler.stop(), harvester.stop()]);
@@ -396,24 +503,41 @@ for (let i = 0; i < ROUNDS; i++) {
   if (BARE) bare.push(await pipeline('bare-harvester'));
 }
 const floor = floorRounds.map((f) => f.rate);
-if (parts.includes('creates')) console.log(`Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`);
-console.log(`pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(1)} repos/s; the control plane alone (create to Complete, no posture code): ${median(floor).toFixed(1)} Jobs/s; ratio ${(median(pipe.map((p) => p.rate)) / median(floor)).toFixed(2)}`);
-console.log(`  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)} (whole seconds), all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`);
-console.log(`posture's CPU per scored repository (the scheduler's and the harvester's processes${WARMUP ? `, after a warm-up batch of ${N}` : ', cold'}), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms (scheduler ${median(pipe.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(pipe.map((p) => p.harvesterMs)).toFixed(2)}; in the kernel ${median(pipe.map((p) => p.systemMsPerRepo)).toFixed(2)}); ${SOURCE === 'knative' ? `Knative ${KNATIVE_EVENTING_VERSION}'s ApiServerSource adapter` : 'the relay standing in for the ApiServerSource'}, not posture's: ${median(pipe.map((p) => p.relayMsPerRepo)).toFixed(2)} ms`);
-console.log(`  the harvester got ${median(pipe.map((p) => p.eventsPerRepo)).toFixed(1)} Job events per scored repository; one it acknowledges and ignores (a Job not finished) costs it ${median(pipe.map((p) => p.ignoredEventMs)).toFixed(2)} ms; reconcile ticks for events the ${SOURCE === 'knative' ? 'adapter' : 'relay'} missed: ${pipe.map((p) => p.reconcileTicks).join(', ')}`);
+if (parts.includes('creates'))
+  console.log(
+    `Jobs created per second, ${N} Jobs, median of ${ROUNDS}: tick ${median(tick).toFixed(0)}/s; raw client-node creates (8 in flight) ${median(raw).toFixed(0)}/s; ratio ${(median(tick) / median(raw)).toFixed(2)}`,
+  );
+console.log(
+  `pipeline with instant Jobs, ${N} repos, median of ${ROUNDS}: ${median(pipe.map((p) => p.rate)).toFixed(1)} repos/s; the control plane alone (create to Complete, no posture code): ${median(floor).toFixed(1)} Jobs/s; ratio ${(median(pipe.map((p) => p.rate)) / median(floor)).toFixed(2)}`,
+);
+console.log(
+  `  where the time goes (median s from the ping): all created ${median(pipe.map((p) => p.created)).toFixed(2)}, all Complete ${median(pipe.map((p) => p.completed)).toFixed(2)} (whole seconds), all harvested ${median(pipe.map((p) => p.harvested)).toFixed(2)}`,
+);
+console.log(
+  `posture's CPU per scored repository (the scheduler's and the harvester's processes${WARMUP ? `, after a warm-up batch of ${N}` : ', cold'}), median of ${ROUNDS}: ${median(pipe.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms (scheduler ${median(pipe.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(pipe.map((p) => p.harvesterMs)).toFixed(2)}; in the kernel ${median(pipe.map((p) => p.systemMsPerRepo)).toFixed(2)}); ${SOURCE === 'knative' ? `Knative ${KNATIVE_EVENTING_VERSION}'s ApiServerSource adapter` : 'the relay standing in for the ApiServerSource'}, not posture's: ${median(pipe.map((p) => p.relayMsPerRepo)).toFixed(2)} ms`,
+);
+console.log(
+  `  the harvester got ${median(pipe.map((p) => p.eventsPerRepo)).toFixed(1)} Job events per scored repository; one it acknowledges and ignores (a Job not finished) costs it ${median(pipe.map((p) => p.ignoredEventMs)).toFixed(2)} ms; reconcile ticks for events the ${SOURCE === 'knative' ? 'adapter' : 'relay'} missed: ${pipe.map((p) => p.reconcileTicks).join(', ')}`,
+);
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
-console.log(`  the machine: the control plane alone used ${median(floorRounds.map((f) => f.planeMsPerJob)).toFixed(2)} ms of CPU per Job with the machine ${pct(median(floorRounds.map((f) => f.busy)))} busy; in the pipeline ${median(pipe.map((p) => p.planeMsPerRepo)).toFixed(2)} ms per Job, the machine ${pct(median(pipe.map((p) => p.busy)))} busy (the measured batch)`);
+console.log(
+  `  the machine: the control plane alone used ${median(floorRounds.map((f) => f.planeMsPerJob)).toFixed(2)} ms of CPU per Job with the machine ${pct(median(floorRounds.map((f) => f.busy)))} busy; in the pipeline ${median(pipe.map((p) => p.planeMsPerRepo)).toFixed(2)} ms per Job, the machine ${pct(median(pipe.map((p) => p.busy)))} busy (the measured batch)`,
+);
 console.log(`    per component, ms per Job: alone ${partsPerJob(floorRounds)}; in the pipeline ${partsPerJob(pipe)}`);
 if (BARE) {
   const ratios = pipe.map((p, i) => p.harvesterMs / bare[i].harvesterMs);
-  console.log(`the floor of a harvester (bench/_bare-harvester.ts in posture's harvester's place), median of ${ROUNDS}: ${median(bare.map((p) => p.harvesterMs)).toFixed(2)} ms per scored repository (in the kernel, with the scheduler's: ${median(bare.map((p) => p.systemMsPerRepo)).toFixed(2)}), ${median(bare.map((p) => p.eventsPerRepo)).toFixed(1)} events per repository, one ignored event ${median(bare.map((p) => p.ignoredEventMs)).toFixed(2)} ms; posture's harvester ÷ the floor per round: median ${median(ratios).toFixed(2)}x [${ratios.map((x) => x.toFixed(2)).join(', ')}]; the scheduler beside it ${median(bare.map((p) => p.schedulerMs)).toFixed(2)} ms; its pipeline ${median(bare.map((p) => p.rate)).toFixed(1)} repos/s, ${(median(bare.map((p) => p.rate)) / median(floor)).toFixed(2)} of the control plane's rate, the control plane ${median(bare.map((p) => p.planeMsPerRepo)).toFixed(2)} ms per Job`);
+  console.log(
+    `the floor of a harvester (bench/_bare-harvester.ts in posture's harvester's place), median of ${ROUNDS}: ${median(bare.map((p) => p.harvesterMs)).toFixed(2)} ms per scored repository (in the kernel, with the scheduler's: ${median(bare.map((p) => p.systemMsPerRepo)).toFixed(2)}), ${median(bare.map((p) => p.eventsPerRepo)).toFixed(1)} events per repository, one ignored event ${median(bare.map((p) => p.ignoredEventMs)).toFixed(2)} ms; posture's harvester ÷ the floor per round: median ${median(ratios).toFixed(2)}x [${ratios.map((x) => x.toFixed(2)).join(', ')}]; the scheduler beside it ${median(bare.map((p) => p.schedulerMs)).toFixed(2)} ms; its pipeline ${median(bare.map((p) => p.rate)).toFixed(1)} repos/s, ${(median(bare.map((p) => p.rate)) / median(floor)).toFixed(2)} of the control plane's rate, the control plane ${median(bare.map((p) => p.planeMsPerRepo)).toFixed(2)} ms per Job`,
+  );
 }
 if (BASELINE) {
   const cpu = pipe.map((p, i) => p.cpuMsPerRepo / baseline[i].cpuMsPerRepo);
   const harvester = pipe.map((p, i) => p.harvesterMs / baseline[i].harvesterMs);
   const rate = pipe.map((p, i) => p.rate / baseline[i].rate);
   const list = (xs: number[]) => `median ${median(xs).toFixed(2)}x [${xs.map((x) => x.toFixed(2)).join(', ')}]`;
-  console.log(`the baseline (${BASELINE}), median of ${ROUNDS}: ${median(baseline.map((p) => p.rate)).toFixed(1)} repos/s (ratio to the control plane ${(median(baseline.map((p) => p.rate)) / median(floor)).toFixed(2)}), all harvested ${median(baseline.map((p) => p.harvested)).toFixed(2)} s, CPU ${median(baseline.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms per scored repository (scheduler ${median(baseline.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(baseline.map((p) => p.harvesterMs)).toFixed(2)})`);
+  console.log(
+    `the baseline (${BASELINE}), median of ${ROUNDS}: ${median(baseline.map((p) => p.rate)).toFixed(1)} repos/s (ratio to the control plane ${(median(baseline.map((p) => p.rate)) / median(floor)).toFixed(2)}), all harvested ${median(baseline.map((p) => p.harvested)).toFixed(2)} s, CPU ${median(baseline.map((p) => p.cpuMsPerRepo)).toFixed(2)} ms per scored repository (scheduler ${median(baseline.map((p) => p.schedulerMs)).toFixed(2)}, harvester ${median(baseline.map((p) => p.harvesterMs)).toFixed(2)})`,
+  );
   console.log(`  posture ÷ the baseline per round: CPU ${list(cpu)}; the harvester's CPU ${list(harvester)}; repos/s ${list(rate)}`);
 }
 await cp.stop();

@@ -3,11 +3,11 @@
 // each as a real CLI process; `posture --version` in the same run is the baseline (process and
 // module start-up), so the figures beyond it are the query and the printing.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { migrate, openDb, type Db } from '../lib/db/index.ts';
+import { type Db, migrate, openDb } from '../lib/db/index.ts';
 import { createPostgresDatabase } from '../lib/db/testing.ts';
 import { median } from './_util.ts';
 
@@ -60,7 +60,10 @@ try {
     await lite.destroy();
   }
   const targets = (process.env.BENCH_TARGETS ?? 'postgres,pglite').split(',');
-  for (const [name, env] of [['postgres', { DATABASE_URL: pg.url! }], ['pglite', { POSTURE_DATA_DIR: join(dir, 'data') }]] as const) {
+  for (const [name, env] of [
+    ['postgres', { DATABASE_URL: pg.url! }],
+    ['pglite', { POSTURE_DATA_DIR: join(dir, 'data') }],
+  ] as const) {
     if (!targets.includes(name)) continue;
     console.log(`${name}: ${REPOS.toLocaleString('en')} repositories, median of ${RUNS} runs`);
     let base = 0;

@@ -6,11 +6,14 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const all = readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_') && !f.endsWith('.test.ts')).sort();
+const all = readdirSync(here)
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_') && !f.endsWith('.test.ts'))
+  .sort();
 const wanted = process.argv.slice(2);
 // A name picks the file of that name, else every file it starts: `admission` is bench/admission.ts
 // alone, `adm` both admission benchmarks.
-const pick = (w: string) => (all.some((f) => basename(f, '.ts') === w) ? all.filter((f) => basename(f, '.ts') === w) : all.filter((f) => basename(f, '.ts').startsWith(w)));
+const pick = (w: string) =>
+  all.some((f) => basename(f, '.ts') === w) ? all.filter((f) => basename(f, '.ts') === w) : all.filter((f) => basename(f, '.ts').startsWith(w));
 const chosen = wanted.length ? all.filter((f) => wanted.some((w) => pick(w).includes(f))) : all;
 if (chosen.length === 0) {
   console.error(`no benchmark matches ${wanted.join(' ')}; have: ${all.map((f) => basename(f, '.ts')).join(', ')}`);

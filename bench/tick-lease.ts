@@ -2,7 +2,7 @@
 // repositories with the GitHub budget taken in the same transaction (claimWithBudget) against
 // the bare claim (claimDueRepos, the baseline, same run); and the tick lease's round trips
 // (acquire, renew = the fence before each batch of creates, release). Medians of RUNS runs.
-import { acquireTickLock, claimDueRepos, claimWithBudget, migrate, releaseTickLock, renewTickLock, type Db } from '../lib/db/index.ts';
+import { acquireTickLock, claimDueRepos, claimWithBudget, type Db, migrate, releaseTickLock, renewTickLock } from '../lib/db/index.ts';
 import { createPostgresDatabase } from '../lib/db/testing.ts';
 import { median } from './_util.ts';
 
@@ -50,7 +50,9 @@ try {
     lease.release.push(performance.now() - s);
   }
   const f = (xs: number[]) => `${median(xs).toFixed(2)} ms`;
-  console.log(`claim of ${CLAIM} of ${ROWS} due rows, median of ${RUNS}: bare ${f(bare)}; with the budget in one transaction ${f(budgeted)} (ratio ${(median(budgeted) / median(bare)).toFixed(2)})`);
+  console.log(
+    `claim of ${CLAIM} of ${ROWS} due rows, median of ${RUNS}: bare ${f(bare)}; with the budget in one transaction ${f(budgeted)} (ratio ${(median(budgeted) / median(bare)).toFixed(2)})`,
+  );
   console.log(`tick lease, median of ${RUNS * 4}: acquire ${f(lease.acquire)}, renew (fence) ${f(lease.renew)}, release ${f(lease.release)}`);
 } finally {
   await t.drop();

@@ -57,18 +57,28 @@ async function ensureJobs(): Promise<Map<string, string>> {
     for (const j of page.jobs) uids.set(j.name, j.uid);
     if (!(cont = page.continue)) break;
   }
-  const config = { namespace: NAMESPACE, scorecardImage: 'ghcr.io/ossf/scorecard:v5.3.0', scorecardChecks: [], githubTokenSecret: 's', githubTokenSecretKey: 'k', jobDeadlineSeconds: 600, jobTtlSeconds: 86400 };
+  const config = {
+    namespace: NAMESPACE,
+    scorecardImage: 'ghcr.io/ossf/scorecard:v5.3.0',
+    scorecardChecks: [],
+    githubTokenSecret: 's',
+    githubTokenSecretKey: 'k',
+    jobDeadlineSeconds: 600,
+    jobTtlSeconds: 86400,
+  };
   const missing = Array.from({ length: JOBS }, (_, i) => i + 1).filter((i) => !uids.has(jobName(repo(i), DUE)));
   if (missing.length) log(`creating ${missing.length} suspended Jobs (${uids.size} already there)`);
   const t = performance.now();
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    for (let i = missing.shift(); i !== undefined; i = missing.shift()) {
-      const job = buildScorecardJob({ repo: repo(i), dueWindow: DUE }, config);
-      job.spec!.suspend = true; // held, never run: no pods
-      const r = await setup.createJob(NAMESPACE, job);
-      uids.set(job.metadata!.name!, r.job.metadata!.uid!);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      for (let i = missing.shift(); i !== undefined; i = missing.shift()) {
+        const job = buildScorecardJob({ repo: repo(i), dueWindow: DUE }, config);
+        job.spec!.suspend = true; // held, never run: no pods
+        const r = await setup.createJob(NAMESPACE, job);
+        uids.set(job.metadata!.name!, r.job.metadata!.uid!);
+      }
+    }),
+  );
   if (performance.now() - t > 1000) log(`Jobs ready in ${((performance.now() - t) / 1000).toFixed(0)} s`);
   return uids;
 }
@@ -122,12 +132,15 @@ interface Statement {
 async function recordStatements<T>(db: Knex, f: () => Promise<T>): Promise<{ value: T; statements: Statement[] }> {
   const started = new Map<string, { t: number; sql: string; bindings: readonly unknown[] }>();
   const statements: Statement[] = [];
-  const onQuery = (q: { __knexQueryUid: string; sql: string; bindings?: readonly unknown[] }) => started.set(q.__knexQueryUid, { t: performance.now(), sql: q.sql, bindings: q.bindings ?? [] });
+  const onQuery = (q: { __knexQueryUid: string; sql: string; bindings?: readonly unknown[] }) =>
+    started.set(q.__knexQueryUid, { t: performance.now(), sql: q.sql, bindings: q.bindings ?? [] });
   const onDone = (_r: unknown, q: { __knexQueryUid: string }) => {
     const s = started.get(q.__knexQueryUid);
     if (s) statements.push({ sql: s.sql, bindings: s.bindings, ms: performance.now() - s.t });
   };
-  db.on('query', onQuery).on('query-response', onDone).on('query-error', (_e: unknown, q: { __knexQueryUid: string }) => onDone(undefined, q));
+  db.on('query', onQuery)
+    .on('query-response', onDone)
+    .on('query-error', (_e: unknown, q: { __knexQueryUid: string }) => onDone(undefined, q));
   try {
     return { value: await f(), statements };
   } finally {
@@ -164,7 +177,13 @@ async function explain(db: Knex, statements: Statement[]): Promise<Plan[]> {
       const r = await tx.raw(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) ${sql}`, bindings as readonly Knex.RawBinding[]);
       const lines = ((r.rows ?? []) as Array<{ 'QUERY PLAN': string }>).map((x) => x['QUERY PLAN']);
       const time = (label: string) => Number(new RegExp(`${label} Time: ([0-9.]+) ms`).exec(lines.join('\n'))?.[1] ?? 0);
-      out.push({ sql: st.sql, ms: time('Planning') + time('Execution'), clientMs: st.ms, lines, seq: lines.some((l) => /Seq Scan on (repos|runs|scores|checks)\b/.test(l)) });
+      out.push({
+        sql: st.sql,
+        ms: time('Planning') + time('Execution'),
+        clientMs: st.ms,
+        lines,
+        seq: lines.some((l) => /Seq Scan on (repos|runs|scores|checks)\b/.test(l)),
+      });
     } finally {
       await tx.rollback();
     }
@@ -195,7 +214,14 @@ await seedDatabase(db, uids);
 
 const tickKc = new k8s.KubeConfig();
 tickKc.loadFromFile(cp.kubeconfigPath);
-const config = defaultConfig({ namespace: NAMESPACE, githubTokenCount: 0, maxConcurrentJobs: PENDING + 20, claimBatch: 100, keepJobs: true, detailedResults: 3 });
+const config = defaultConfig({
+  namespace: NAMESPACE,
+  githubTokenCount: 0,
+  maxConcurrentJobs: PENDING + 20,
+  claimBatch: 100,
+  keepJobs: true,
+  detailedResults: 3,
+});
 const cluster = clusterApi(tickKc); // posture's defaults: 50 QPS, burst 100
 const transport = sharedTransport(tickKc);
 
@@ -205,13 +231,25 @@ for (let i = 0; i < ROUNDS; i++) {
   await db('scheduler_state').update({ not_before: null, backoff_seconds: 0 });
   const bytes0 = transport.stats.bytesIn;
   const t0 = performance.now();
-  const { value: rec, mb } = await heapPeak(() => recordStatements(db, () => runTick(`2026-11-26T10:${String(i).padStart(2, '0')}Z`, { db, cluster, config, log: silentLogger, now: systemClock })));
+  const { value: rec, mb } = await heapPeak(() =>
+    recordStatements(db, () => runTick(`2026-11-26T10:${String(i).padStart(2, '0')}Z`, { db, cluster, config, log: silentLogger, now: systemClock })),
+  );
   const wall = performance.now() - t0;
   const s = rec.value;
   if (s.errors.length) throw new Error(`tick errors: ${s.errors.slice(0, 3).join('; ')}`);
   const plans = await explain(db, rec.statements);
-  rounds.push({ db: plans.reduce((n, x) => n + x.ms, 0), dbClient: rec.statements.reduce((n, x) => n + x.ms, 0), heap: mb, api: mib(transport.stats.bytesIn - bytes0), wall, created: s.created, plans });
-  log(`round ${i + 1}: active ${s.active}, claimed ${s.claimed}, created ${s.created}, leases released ${s.reconciled.leasesReleased}, ${rec.statements.length} statements`);
+  rounds.push({
+    db: plans.reduce((n, x) => n + x.ms, 0),
+    dbClient: rec.statements.reduce((n, x) => n + x.ms, 0),
+    heap: mb,
+    api: mib(transport.stats.bytesIn - bytes0),
+    wall,
+    created: s.created,
+    plans,
+  });
+  log(
+    `round ${i + 1}: active ${s.active}, claimed ${s.claimed}, created ${s.created}, leases released ${s.reconciled.leasesReleased}, ${rec.statements.length} statements`,
+  );
 
   // The old listing, same run: every posture Job as a full object.
   const b0 = transport.stats.bytesIn;
@@ -220,24 +258,45 @@ for (let i = 0; i < ROUNDS; i++) {
   old.push({ heap: oldHeap, api: mib(transport.stats.bytesIn - b0), wall: performance.now() - t1 });
 
   // Undo the round's creates so every round sees 10,000 Jobs and 100 pending runs.
-  const made = await db('runs').where({ tick_slot: `2026-11-26T10:${String(i).padStart(2, '0')}Z` }).select('job_name', 'job_uid');
+  const made = await db('runs')
+    .where({ tick_slot: `2026-11-26T10:${String(i).padStart(2, '0')}Z` })
+    .select('job_name', 'job_uid');
   await Promise.all(made.map((r) => setup.deleteJob(NAMESPACE, r.job_name, r.job_uid ?? undefined)));
-  await db('runs').whereIn('job_name', made.map((r) => r.job_name)).update({ outcome: 'succeeded', finished_at: new Date() });
+  await db('runs')
+    .whereIn(
+      'job_name',
+      made.map((r) => r.job_name),
+    )
+    .update({ outcome: 'succeeded', finished_at: new Date() });
 }
 
 console.log('EXPLAIN of each statement of the last tick (database at 1M repositories; replayed in a rolled-back transaction):');
 for (const p of rounds[rounds.length - 1].plans) {
-  console.log(`\n-- server ${p.ms.toFixed(2)} ms, client ${p.clientMs.toFixed(2)} ms: ${p.sql.replace(/\s+/g, ' ').slice(0, 150)}${p.seq ? '   <-- SEQUENTIAL SCAN' : ''}`);
+  console.log(
+    `\n-- server ${p.ms.toFixed(2)} ms, client ${p.clientMs.toFixed(2)} ms: ${p.sql.replace(/\s+/g, ' ').slice(0, 150)}${p.seq ? '   <-- SEQUENTIAL SCAN' : ''}`,
+  );
   for (const l of p.lines.filter((x) => !/^(Planning|Execution) Time/.test(x)).slice(0, 14)) console.log(`   ${l}`);
 }
 
 const m = (xs: number[]) => median(xs);
 const seqScans = rounds.flatMap((r) => r.plans).filter((p) => p.seq);
-console.log(`\nstatements with a sequential scan of a large table: ${seqScans.length ? [...new Set(seqScans.map((p) => p.sql.slice(0, 80)))].join(' | ') : 'none'}`);
-console.log(`db: the server's planning + execution time of the tick's statements (EXPLAIN ANALYZE replay); client-observed median ${m(rounds.map((r) => r.dbClient)).toFixed(0)} ms on this machine (load ${(await import('node:os')).loadavg()[0].toFixed(1)} on ${(await import('node:os')).cpus().length} CPUs)`);
-console.log(`\nold listing (every posture Job as a full object), same run, median of ${ROUNDS}: heap ${m(old.map((o) => o.heap)).toFixed(1)} MB, api ${m(old.map((o) => o.api)).toFixed(1)} MB, wall ${m(old.map((o) => o.wall)).toFixed(0)} ms`);
-console.log(`tick / old listing: heap ${(m(rounds.map((r) => r.heap)) / m(old.map((o) => o.heap))).toFixed(2)}, api ${(m(rounds.map((r) => r.api)) / m(old.map((o) => o.api))).toFixed(3)}, wall ${(m(rounds.map((r) => r.wall)) / m(old.map((o) => o.wall))).toFixed(2)}`);
-console.log(`rounds: ${rounds.map((r) => `db ${r.db.toFixed(1)} ms (client-observed ${r.dbClient.toFixed(0)} ms) / heap ${r.heap.toFixed(1)} MB / api ${r.api.toFixed(2)} MB / wall ${r.wall.toFixed(0)} ms / created ${r.created}`).join('; ')}`);
+console.log(
+  `\nstatements with a sequential scan of a large table: ${seqScans.length ? [...new Set(seqScans.map((p) => p.sql.slice(0, 80)))].join(' | ') : 'none'}`,
+);
+console.log(
+  `db: the server's planning + execution time of the tick's statements (EXPLAIN ANALYZE replay); client-observed median ${m(rounds.map((r) => r.dbClient)).toFixed(0)} ms on this machine (load ${(await import('node:os')).loadavg()[0].toFixed(1)} on ${(await import('node:os')).cpus().length} CPUs)`,
+);
+console.log(
+  `\nold listing (every posture Job as a full object), same run, median of ${ROUNDS}: heap ${m(old.map((o) => o.heap)).toFixed(1)} MB, api ${m(old.map((o) => o.api)).toFixed(1)} MB, wall ${m(old.map((o) => o.wall)).toFixed(0)} ms`,
+);
+console.log(
+  `tick / old listing: heap ${(m(rounds.map((r) => r.heap)) / m(old.map((o) => o.heap))).toFixed(2)}, api ${(m(rounds.map((r) => r.api)) / m(old.map((o) => o.api))).toFixed(3)}, wall ${(m(rounds.map((r) => r.wall)) / m(old.map((o) => o.wall))).toFixed(2)}`,
+);
+console.log(
+  `rounds: ${rounds.map((r) => `db ${r.db.toFixed(1)} ms (client-observed ${r.dbClient.toFixed(0)} ms) / heap ${r.heap.toFixed(1)} MB / api ${r.api.toFixed(2)} MB / wall ${r.wall.toFixed(0)} ms / created ${r.created}`).join('; ')}`,
+);
 await database.drop();
 await cp.stop();
-console.log(`tick at 1M repos / 10k Jobs: db ${m(rounds.map((r) => r.db)).toFixed(1)} ms, heap ${m(rounds.map((r) => r.heap)).toFixed(1)} MB, api ${m(rounds.map((r) => r.api)).toFixed(2)} MB, wall ${m(rounds.map((r) => r.wall)).toFixed(0)} ms`);
+console.log(
+  `tick at 1M repos / 10k Jobs: db ${m(rounds.map((r) => r.db)).toFixed(1)} ms, heap ${m(rounds.map((r) => r.heap)).toFixed(1)} MB, api ${m(rounds.map((r) => r.api)).toFixed(2)} MB, wall ${m(rounds.map((r) => r.wall)).toFixed(0)} ms`,
+);

@@ -5,8 +5,8 @@
 // A function module may export its own `serve()` (admission: HTTPS for the API server).
 import { loadConfig } from '../lib/config/index.ts';
 import type { Handle } from '../lib/function/handle.ts';
-import { createLogger } from '../lib/log/index.ts';
 import { createFunctionServer, createMetricsServer, listen } from '../lib/function/server.ts';
+import { createLogger } from '../lib/log/index.ts';
 
 const FUNCTIONS = ['scheduler', 'harvester', 'api', 'admission'];
 const name = process.argv[2];

@@ -5,10 +5,11 @@
 // package.json's engines and with every runtime dependency's (so `npm install` on that Node prints
 // no EBADENGINE warning); bin/posture.ts is executable as committed (npm install would otherwise
 // chmod it and git would show a mode change). Each check is first shown failing on a bad input.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { allCommands, findCommand, parseCommandArgs } from '../lib/cli/main.ts';
 import { runCliCaptured } from '../lib/cli/testing.ts';
 import { inlineCode, readTree, splitFences, tables } from './markdown.ts';
@@ -19,10 +20,12 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
 const tree = readTree(root, (p) => readFileSync(join(root, p), 'utf8'));
 /** README.md and every page of docs/, docs/use/ among them. */
-const pages = new Map([...tree].filter((e): e is [string, string] => (e[0] === 'README.md' || (e[0].startsWith('docs/') && e[0].endsWith('.md'))) && typeof e[1] === 'string'));
+const pages = new Map(
+  [...tree].filter((e): e is [string, string] => (e[0] === 'README.md' || (e[0].startsWith('docs/') && e[0].endsWith('.md'))) && typeof e[1] === 'string'),
+);
 
 const version = (v: string) => v.replace(/^v/, '').split('.').map(Number) as [number, number, number];
-const atLeast = (a: number[], b: number[]) => a[0] !== b[0] ? a[0] > b[0] : a[1] !== b[1] ? (a[1] ?? 0) > (b[1] ?? 0) : (a[2] ?? 0) >= (b[2] ?? 0);
+const atLeast = (a: number[], b: number[]) => (a[0] !== b[0] ? a[0] > b[0] : a[1] !== b[1] ? (a[1] ?? 0) > (b[1] ?? 0) : (a[2] ?? 0) >= (b[2] ?? 0));
 
 const SHELL = new Set(['sh', 'shell', 'bash', 'console', 'zsh']);
 /** Usage syntax rather than a command someone would type: placeholders, alternatives, optional parts. */
@@ -124,14 +127,17 @@ test('the checks themselves: a bad command, a bad option, a table with a command
     '```',
   ].join('\n');
   const found = commandsOf(md).map((c) => ({ text: c.text, problem: commandProblem(c.argv) }));
-  assert.deepEqual(found.map((f) => f.text), [
-    'npm run posture -- repos lst',
-    'npm run posture -- repos list --bogus       # a comment',
-    'posture db prune --kep 3',
-    'npm run posture -- repos add o/r "a b"',
-    'posture scores show o/r --commit',
-    'npm run posture -- --version',
-  ]);
+  assert.deepEqual(
+    found.map((f) => f.text),
+    [
+      'npm run posture -- repos lst',
+      'npm run posture -- repos list --bogus       # a comment',
+      'posture db prune --kep 3',
+      'npm run posture -- repos add o/r "a b"',
+      'posture scores show o/r --commit',
+      'npm run posture -- --version',
+    ],
+  );
   assert.match(found[0].problem ?? '', /no command "repos lst"/);
   assert.match(found[1].problem ?? '', /unknown option '--bogus'/);
   assert.match(found[2].problem ?? '', /--kep is not an option of posture db prune/);
@@ -159,7 +165,9 @@ test('the README asks for the Node version engines says, and every runtime depen
   assert.equal(lock.packages[''].engines.node, pkg.engines.node, 'package-lock agrees');
   for (const [name, entry] of Object.entries<any>(lock.packages)) {
     if (name === '' || entry.dev || !entry.engines?.node) continue;
-    for (const part of String(entry.engines.node).split(/\s*\|\|\s*/)[0].split(/\s+(?=[<>^~])/)) {
+    for (const part of String(entry.engines.node)
+      .split(/\s*\|\|\s*/)[0]
+      .split(/\s+(?=[<>^~])/)) {
       const min = /^(?:>=|\^|~)\s*v?(\d+(?:\.\d+){0,2})/.exec(part.trim());
       if (min) assert.ok(atLeast(readmeMin, version(min[1])), `${name} needs node ${entry.engines.node}; the README allows ${m[1]}`);
     }
@@ -173,7 +181,11 @@ test('bin/posture.ts is executable, as npm install would make it', () => {
 
 test('one command table, in docs/use/, lists exactly the commands there are', () => {
   const found = commandTables(pages);
-  assert.deepEqual(found.map((f) => f.page), ['docs/use/cli.md'], 'exactly one command table, in docs/use/cli.md');
+  assert.deepEqual(
+    found.map((f) => f.page),
+    ['docs/use/cli.md'],
+    'exactly one command table, in docs/use/cli.md',
+  );
   assert.deepEqual(commandTableProblems(found[0].rows), []);
 });
 
@@ -196,7 +208,7 @@ test('every posture command in README.md and docs/ is a real command with valid 
   }
 });
 
-test('the tour\'s offline admission review denies, as the README says', async () => {
+test("the tour's offline admission review denies, as the README says", async () => {
   const argv = commandsOf(readme).find((c) => c.argv[0] === 'admission')?.argv;
   assert.ok(argv, 'the README shows an admission review');
   const abs = argv.map((a) => (a.startsWith('docs/') ? join(root, a) : a));

@@ -268,12 +268,14 @@ describe('layout', () => {
 
   // biome-ignore-start lint/suspicious/noTemplateCurlyInString: the sources under test hold templates
   it('finds imports and paths into functions/, also dynamic and computed ones (the check itself)', () => {
-    const s = scanSource("import a from './a.ts'; export * from \"../b.ts\"; await import('./c.ts'); await import(`./d.ts`); await import(`./${name}.ts`); await import(url);");
+    const s = scanSource(
+      "import a from './a.ts'; export * from \"../b.ts\"; await import('./c.ts'); await import(`./d.ts`); await import(`./${name}.ts`); await import(url);",
+    );
     assert.deepEqual(specifiersOf(s), ['./a.ts', '../b.ts', './c.ts', './d.ts']);
     assert.deepEqual(pathsIntoFunctions("new URL('../../functions/admission/webhooks/', import.meta.url)"), ['../../functions/admission/webhooks/']);
     assert.deepEqual(pathsIntoFunctions('await import(`../../functions/${name}/index.ts`)'), ['../../functions/*/index.ts']);
     assert.deepEqual(pathsIntoFunctions("join(root, 'functions', name)"), ['functions']);
-    assert.deepEqual(pathsIntoFunctions("const doc = `functions/admission/webhooks/${file}`; // ../functions/"), []);
+    assert.deepEqual(pathsIntoFunctions('const doc = `functions/admission/webhooks/${file}`; // ../functions/'), []);
   });
 
   // biome-ignore-end lint/suspicious/noTemplateCurlyInString: the sources under test hold templates
@@ -282,7 +284,9 @@ describe('layout', () => {
     const bad = tsFiles(lib).flatMap((f) => {
       const src = readFileSync(f, 'utf8');
       const imports = importsOf(f).filter((i) => i.startsWith(path.join(root, 'functions') + path.sep));
-      return [...imports.map((i) => `imports ${path.relative(root, i)}`), ...pathsIntoFunctions(src).map((p) => `names ${p}`)].map((w) => `${path.relative(root, f)}: ${w}`);
+      return [...imports.map((i) => `imports ${path.relative(root, i)}`), ...pathsIntoFunctions(src).map((p) => `names ${p}`)].map(
+        (w) => `${path.relative(root, f)}: ${w}`,
+      );
     });
     assert.deepEqual(bad, []);
   });
@@ -293,7 +297,8 @@ describe('layout', () => {
     for (const fn of readdirSync(fnRoot)) {
       for (const f of tsFiles(path.join(fnRoot, fn))) {
         for (const i of importsOf(f)) {
-          if (i.startsWith(fnRoot + path.sep) && !i.startsWith(path.join(fnRoot, fn) + path.sep)) bad.push(`${path.relative(root, f)} -> ${path.relative(root, i)}`);
+          if (i.startsWith(fnRoot + path.sep) && !i.startsWith(path.join(fnRoot, fn) + path.sep))
+            bad.push(`${path.relative(root, f)} -> ${path.relative(root, i)}`);
         }
       }
     }
@@ -303,7 +308,10 @@ describe('layout', () => {
   it('every file this test names in its comments exists in the repository', () => {
     const comments = scanSource(readFileSync(import.meta.filename, 'utf8')).comments.join('\n');
     const named = [...comments.matchAll(/[\w./-]+\.(?:md|ts|json|ya?ml|sh)\b/g)].map((m) => m[0]);
-    assert.deepEqual(named.filter((n) => !existsSync(path.join(root, n))), []);
+    assert.deepEqual(
+      named.filter((n) => !existsSync(path.join(root, n))),
+      [],
+    );
   });
 
   // The Kubernetes client is ~26 MB of heap and ~85 MB resident; only the functions that call the
@@ -316,10 +324,20 @@ describe('layout', () => {
       registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(r.url); if (m) seen.add(m[1]); return r; } });
       await import(${JSON.stringify(path.join(root, 'functions', fn, 'index.ts'))});
       console.log(JSON.stringify([...seen].sort()));`;
-    return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, POSTURE_LOG_LEVEL: 'silent' } }).trim().split('\n').pop()!);
+    return JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, POSTURE_LOG_LEVEL: 'silent' } })
+        .trim()
+        .split('\n')
+        .pop()!,
+    );
   };
 
-  for (const [fn, kube] of [['api', false], ['admission', false], ['scheduler', true], ['harvester', true]] as const) {
+  for (const [fn, kube] of [
+    ['api', false],
+    ['admission', false],
+    ['scheduler', true],
+    ['harvester', true],
+  ] as const) {
     it(`the ${fn} function ${kube ? 'loads' : 'does not load'} the Kubernetes client`, () => {
       const loaded = packagesLoadedBy(fn);
       assert.ok(loaded.includes('knex'), `expected the module graph, got ${loaded.join(', ')}`);

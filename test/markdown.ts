@@ -246,7 +246,8 @@ export function tableProblems(page: string, md: string): string[] {
   const problems: string[] = [];
   for (const t of tables(md)) {
     t.rows.forEach((r, k) => {
-      if (r.length !== t.header.length) problems.push(`${page}:${t.line + 2 + k}: a table row has ${r.length} cells, its header ${t.header.length} (escape | as \\|)`);
+      if (r.length !== t.header.length)
+        problems.push(`${page}:${t.line + 2 + k}: a table row has ${r.length} cells, its header ${t.header.length} (escape | as \\|)`);
     });
   }
   return problems;

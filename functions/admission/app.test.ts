@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
+import { createAdmissionApp } from '../../lib/admission/app.ts';
 import { StaticScoreFeed } from '../../lib/admission/scores.ts';
 import { admissionReview, object, user } from '../../lib/admission/testing.ts';
-import { defaultConfig } from '../../lib/config/index.ts';
 import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
-import { createAdmissionApp } from '../../lib/admission/app.ts';
+import { defaultConfig } from '../../lib/config/index.ts';
 import { WEBHOOKS_DIR } from './webhooks-dir.ts';
 
 test('handle: the faas contract answers reviews like the server', async () => {
@@ -37,7 +37,10 @@ test('a score.updated event only asks for a pull: a forged score changes nothing
   try {
     await app.scores.refresh();
     const pulls = feed.calls.length;
-    for (const data of [{ repo: 'github.com/O/R', score: 10, date: '2026-11-02' }, { repo: 'github.com/good/repo', score: 0 }]) {
+    for (const data of [
+      { repo: 'github.com/O/R', score: 10, date: '2026-11-02' },
+      { repo: 'github.com/good/repo', score: 0 },
+    ]) {
       const ev = new CloudEvent({ type: SCORE_UPDATED_TYPE, source: '/posture/harvester', id: 'forged', data });
       const r = (await app.handle({ method: 'POST', path: '/', headers: {}, cloudevent: ev })) as { statusCode: number };
       assert.equal(r.statusCode, 202);
@@ -46,7 +49,9 @@ test('a score.updated event only asks for a pull: a forged score changes nothing
     assert.deepEqual(app.scores.lookup('github.com/good/repo', Date.now()), { state: 'unknown' });
     // The cache is not started here, so no pull was scheduled; a started one pulls (lib/admission/scores.test.ts).
     assert.equal(feed.calls.length, pulls);
-    const other = (await app.handle({ method: 'POST', path: '/', headers: {}, cloudevent: new CloudEvent({ type: 'x', source: '/s', id: '1' }) })) as { statusCode: number };
+    const other = (await app.handle({ method: 'POST', path: '/', headers: {}, cloudevent: new CloudEvent({ type: 'x', source: '/s', id: '1' }) })) as {
+      statusCode: number;
+    };
     assert.equal(other.statusCode, 400);
   } finally {
     app.close();

@@ -2,50 +2,79 @@
 // a sample over real HTTPS). Invariants: nothing throws; a body that is still a review with a uid
 // gets HTTP 200 with that uid, in its own version; anything else gets 400; memory stays flat.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { defaultConfig } from '../../lib/config/index.ts';
 import { Dispatcher } from '../../lib/admission/dispatcher.ts';
 import { loadRegistry } from '../../lib/admission/registry.ts';
-import { AdmissionServer } from '../../lib/admission/server.ts';
-import { createCA, issueCert, pem } from '../../test/cluster/pki.ts';
 import type { ScoreLookupResult } from '../../lib/admission/scores.ts';
+import { AdmissionServer } from '../../lib/admission/server.ts';
 import { admissionReview, object, serviceAccount, user } from '../../lib/admission/testing.ts';
+import { defaultConfig } from '../../lib/config/index.ts';
 import { seededRandom as rng } from '../../lib/random/seeded.ts';
+import { createCA, issueCert, pem } from '../../test/cluster/pki.ts';
 import { WEBHOOKS_DIR } from './webhooks-dir.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-
 const seeds = [
   admissionReview({ operation: 'DELETE', oldObject: object('Namespace', 'kube-system'), caller: user('jane') }),
-  admissionReview({ operation: 'UPDATE', object: object('ConfigMap', 'c', { labels: { 'posture.dev/protected': 'true' } }), oldObject: object('ConfigMap', 'c', { labels: { 'posture.dev/protected': 'true' } }), caller: user('jane'), dryRun: true }),
-  admissionReview({ operation: 'CREATE', object: object('Job', 'j', { namespace: 'posture', labels: { 'app.kubernetes.io/managed-by': 'posture' } }), caller: serviceAccount('posture', 'x') }),
-  admissionReview({ operation: 'CREATE', object: object('Deployment', 'd', { annotations: { 'posture.dev/source-repo': 'github.com/o/r' }, spec: { template: { metadata: { annotations: { 'posture.dev/source-repo': 'github.com/o/s' } } } } }), caller: user('jane'), apiVersion: 'admission.k8s.io/v1beta1' }),
+  admissionReview({
+    operation: 'UPDATE',
+    object: object('ConfigMap', 'c', { labels: { 'posture.dev/protected': 'true' } }),
+    oldObject: object('ConfigMap', 'c', { labels: { 'posture.dev/protected': 'true' } }),
+    caller: user('jane'),
+    dryRun: true,
+  }),
+  admissionReview({
+    operation: 'CREATE',
+    object: object('Job', 'j', { namespace: 'posture', labels: { 'app.kubernetes.io/managed-by': 'posture' } }),
+    caller: serviceAccount('posture', 'x'),
+  }),
+  admissionReview({
+    operation: 'CREATE',
+    object: object('Deployment', 'd', {
+      annotations: { 'posture.dev/source-repo': 'github.com/o/r' },
+      spec: { template: { metadata: { annotations: { 'posture.dev/source-repo': 'github.com/o/s' } } } },
+    }),
+    caller: user('jane'),
+    apiVersion: 'admission.k8s.io/v1beta1',
+  }),
   admissionReview({ operation: 'CONNECT', object: { kind: 'PodExecOptions' }, caller: user('jane'), subResource: 'exec' }),
 ];
 
 const junk = (r: () => number): unknown => {
   const pick = Math.floor(r() * 12);
   switch (pick) {
-    case 0: return null;
-    case 1: return Math.floor(r() * 1e6) - 5e5;
-    case 2: return r() < 0.5;
-    case 3: return '';
-    case 4: return 'x'.repeat(Math.floor(r() * 600));
-    case 5: return [];
-    case 6: return {};
-    case 7: return ['system:masters', 1, null];
-    case 8: return { metadata: 'nope' };
-    case 9: return { metadata: { labels: { 'posture.dev/protected': 'true' }, annotations: { 'posture.dev/source-repo': r() < 0.5 ? 'github.com/a/b' : '\u0000' } } };
-    case 10: return '\u202e\ud800';
-    default: return { __proto__: { polluted: true }, constructor: 'x' };
+    case 0:
+      return null;
+    case 1:
+      return Math.floor(r() * 1e6) - 5e5;
+    case 2:
+      return r() < 0.5;
+    case 3:
+      return '';
+    case 4:
+      return 'x'.repeat(Math.floor(r() * 600));
+    case 5:
+      return [];
+    case 6:
+      return {};
+    case 7:
+      return ['system:masters', 1, null];
+    case 8:
+      return { metadata: 'nope' };
+    case 9:
+      return { metadata: { labels: { 'posture.dev/protected': 'true' }, annotations: { 'posture.dev/source-repo': r() < 0.5 ? 'github.com/a/b' : '\u0000' } } };
+    case 10:
+      return '\u202e\ud800';
+    default:
+      return { __proto__: { polluted: true }, constructor: 'x' };
   }
 };
 
@@ -84,7 +113,7 @@ function mutate(r: () => number, base: Record<string, unknown>): string {
     const b = r();
     if (b < 0.33) text = text.slice(0, at);
     else if (b < 0.66) text = text.slice(0, at) + String.fromCharCode(Math.floor(r() * 128)) + text.slice(at + 1);
-    else text = text.slice(0, at) + '{"' + text.slice(at);
+    else text = `${text.slice(0, at)}{"${text.slice(at)}`;
   }
   return text;
 }
@@ -100,7 +129,8 @@ function expectation(text: string): { uid: string; apiVersion: string } | undefi
   const o = v as { kind?: unknown; apiVersion?: unknown; request?: { uid?: unknown } };
   if (typeof v !== 'object' || v === null || Array.isArray(v) || o.kind !== 'AdmissionReview') return undefined;
   if (o.apiVersion !== 'admission.k8s.io/v1' && o.apiVersion !== 'admission.k8s.io/v1beta1') return undefined;
-  if (typeof o.request !== 'object' || o.request === null || Array.isArray(o.request) || typeof o.request.uid !== 'string' || o.request.uid === '') return undefined;
+  if (typeof o.request !== 'object' || o.request === null || Array.isArray(o.request) || typeof o.request.uid !== 'string' || o.request.uid === '')
+    return undefined;
   return { uid: o.request.uid, apiVersion: o.apiVersion };
 }
 
@@ -108,7 +138,10 @@ test('100,000 mutated reviews: no crash, 200 with the uid whenever there is one,
   const registry = await loadRegistry<{ scores: { lookup(): ScoreLookupResult } }>(WEBHOOKS_DIR, defaultConfig());
   const r = rng(20261123);
   let flip = 0;
-  const scores = { lookup: (): ScoreLookupResult => (++flip % 3 === 0 ? { state: 'unavailable', reason: 'x' } : flip % 3 === 1 ? { state: 'unknown' } : { state: 'hit', repo: 'r', score: 3, date: '' }) };
+  const scores = {
+    lookup: (): ScoreLookupResult =>
+      ++flip % 3 === 0 ? { state: 'unavailable', reason: 'x' } : flip % 3 === 1 ? { state: 'unknown' } : { state: 'hit', repo: 'r', score: 3, date: '' },
+  };
   const dispatcher = new Dispatcher({ registry, services: { scores } });
   const entryPaths = registry.webhooks.flatMap((w) => w.entries.map((e) => e.path));
   const counts = { ok: 0, rejected: 0 };
@@ -147,7 +180,15 @@ test('2,000 mutated reviews over real HTTPS: the same invariants, the server kee
   const cert = issueCert({ ca, dir, name: 'srv', commonName: 'fuzz', hosts: ['127.0.0.1'], usage: 'server' });
   const registry = await loadRegistry(WEBHOOKS_DIR, defaultConfig());
   const dispatcher = new Dispatcher({ registry, services: { scores: { lookup: (): ScoreLookupResult => ({ state: 'unknown' }) } } });
-  const server = new AdmissionServer({ dispatcher, certFile: cert.cert, keyFile: cert.key, port: 0, host: '127.0.0.1', maxBodyBytes: 3 * 1024 * 1024, reloadMs: 60_000 });
+  const server = new AdmissionServer({
+    dispatcher,
+    certFile: cert.cert,
+    keyFile: cert.key,
+    port: 0,
+    host: '127.0.0.1',
+    maxBodyBytes: 3 * 1024 * 1024,
+    reloadMs: 60_000,
+  });
   await server.start();
   const agent = new Agent({ ca: pem(ca.cert), keepAlive: true, maxSockets: 4 });
   const post = (path: string, body: string) =>

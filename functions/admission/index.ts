@@ -1,15 +1,16 @@
 // Knative function: AdmissionReview in, verdict out (the webhook registry in webhooks/), plus
 // score.updated CloudEvents for the Scorecard gate's cache. The API server needs HTTPS, which
 // faas-js-runtime does not serve, so `serve()` runs our own TLS server (app.ts) on the same path.
-import { loadConfig, type Config } from '../../lib/config/index.ts';
-import type { Handle } from '../../lib/function/handle.ts';
-import { createLogger, type Logger } from '../../lib/log/index.ts';
-import { scoresChangedSince } from '../../lib/db/scores.ts';
-import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
+
+import { type AdmissionApp, createAdmissionApp } from '../../lib/admission/app.ts';
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
-import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
-import { WEBHOOKS_DIR } from './webhooks-dir.ts';
 import { applyAdmissionV8Flags } from '../../lib/admission/v8-flags.ts';
+import { type Config, loadConfig } from '../../lib/config/index.ts';
+import { scoresChangedSince } from '../../lib/db/scores.ts';
+import type { Handle } from '../../lib/function/handle.ts';
+import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
+import { createLogger, type Logger } from '../../lib/log/index.ts';
+import { WEBHOOKS_DIR } from './webhooks-dir.ts';
 
 const runtime = sharedDatabaseRuntime('admission');
 

@@ -5,7 +5,7 @@ import { celString, type KubeObject } from '../../lib/admission/index.ts';
 /** Marks an object only exempt identities may change or delete. */
 export const PROTECTED_LABEL = 'posture.dev/protected';
 /** Marks posture's own Jobs: the very label the scheduler sets (one definition, in lib/jobs). */
-export { MANAGED_BY_LABEL, MANAGED_BY as MANAGED_BY_VALUE } from '../../lib/jobs/spec.ts';
+export { MANAGED_BY as MANAGED_BY_VALUE, MANAGED_BY_LABEL } from '../../lib/jobs/spec.ts';
 /** The repository a workload is built from, judged by the Scorecard gate. */
 export const SOURCE_REPO_ANNOTATION = 'posture.dev/source-repo';
 /** Namespace label overriding the gate's threshold. */

@@ -2,9 +2,9 @@
 // duplicates, and every webhook passes the doc lint.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultConfig } from '../../lib/config/index.ts';
 import { lintDocs } from '../../lib/admission/docs.ts';
 import { loadDeclarations, loadRegistry, webhookFiles } from '../../lib/admission/registry.ts';
+import { defaultConfig } from '../../lib/config/index.ts';
 import { WEBHOOKS_DIR } from './webhooks-dir.ts';
 
 test('every file in webhooks/ is a registered webhook', async () => {

@@ -1,8 +1,9 @@
 // The api function's module: a thin handle over the shared runtime, loaded without side effects.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import type { StructuredReturn } from '../../lib/function/handle.ts';
+import { test } from 'node:test';
 import { requestContext } from '../../lib/api/testing.ts';
+import type { StructuredReturn } from '../../lib/function/handle.ts';
 import * as api from './index.ts';
 
 test('functions/api exports handle and shutdown; a write is refused before the runtime opens a database', async () => {

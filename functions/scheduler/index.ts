@@ -1,7 +1,8 @@
 // Knative function: a PingSource (or CronJob) event → one scheduler tick.
-import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
+
 import { closeRuntime, sharedRuntime } from '../../lib/function/runtime.ts';
 import { harvestJob } from '../../lib/harvest/harvest.ts';
+import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
 
 const runtime = sharedRuntime('scheduler');
 

@@ -1,15 +1,15 @@
 // Wiring of the admission function: registry, dispatcher, the gate's score cache, and the two
 // ways in: the HTTPS server the API server calls, and the functions' handle(context, event).
 import type { IncomingHttpHeaders } from 'node:http';
-import { HTTP, type CloudEvent } from 'cloudevents';
+import { type CloudEvent, HTTP } from 'cloudevents';
+import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
+import type { Config } from '../config/index.ts';
+import type { Context, HandlerResult } from '../function/handle.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import { Dispatcher, type HttpResponseLike } from './dispatcher.ts';
 import { loadRegistry, type Registry } from './registry.ts';
 import { ScoreCache, type ScoreFeed } from './scores.ts';
 import { AdmissionServer } from './server.ts';
-import type { Config } from '../config/index.ts';
-import type { Context, HandlerResult } from '../function/handle.ts';
-import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
-import { silentLogger, type Logger } from '../log/index.ts';
 import type { AdmissionServices } from './services.ts';
 
 export interface AdmissionAppOptions {
@@ -62,7 +62,11 @@ export async function createAdmissionApp(o: AdmissionAppOptions): Promise<Admiss
   const eventResponse = (accepted: boolean, why?: string): HttpResponseLike =>
     accepted
       ? { statusCode: 202, headers: { 'content-type': 'application/json' }, body: '{"accepted":true}' }
-      : { statusCode: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: why ?? `expected a ${SCORE_UPDATED_TYPE} CloudEvent` }) };
+      : {
+          statusCode: 400,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ error: why ?? `expected a ${SCORE_UPDATED_TYPE} CloudEvent` }),
+        };
 
   const onHttpEvent = (headers: IncomingHttpHeaders, body: Buffer): HttpResponseLike => {
     try {

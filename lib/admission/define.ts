@@ -4,15 +4,15 @@
 import type { Config } from '../config/index.ts';
 import {
   DEFAULT_EXCLUSIONS,
-  ENFORCEMENTS,
-  OPERATIONS,
   type DefaultExclusion,
+  ENFORCEMENTS,
   type Enforcement,
   type Exemption,
   type LabelSelector,
   type LabelSelectorRequirement,
   type MatchCondition,
   type NamespaceLabel,
+  OPERATIONS,
   type WebhookDeclaration,
 } from './types.ts';
 
@@ -36,7 +36,7 @@ export class WebhookDefinitionError extends Error {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const PATH = /^\/[A-Za-z0-9._~\/-]*$/;
+const PATH = /^\/[A-Za-z0-9._~/-]*$/;
 const CONDITION_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -80,11 +80,14 @@ export function problemsOf(d: AnyDeclaration): string[] {
   if (d.failurePolicy !== 'Fail' && d.failurePolicy !== 'Ignore') p.push('failurePolicy must be Fail or Ignore');
   if (d.matchPolicy !== undefined && d.matchPolicy !== 'Exact' && d.matchPolicy !== 'Equivalent') p.push('matchPolicy must be Exact or Equivalent');
   if (d.sideEffects !== undefined && d.sideEffects !== 'None' && d.sideEffects !== 'NoneOnDryRun') p.push('sideEffects must be None or NoneOnDryRun');
-  if (!Number.isInteger(d.timeoutSeconds) || d.timeoutSeconds < 1 || d.timeoutSeconds > 30) p.push(`timeoutSeconds ${d.timeoutSeconds} must be an integer from 1 to 30`);
+  if (!Number.isInteger(d.timeoutSeconds) || d.timeoutSeconds < 1 || d.timeoutSeconds > 30)
+    p.push(`timeoutSeconds ${d.timeoutSeconds} must be an integer from 1 to 30`);
   p.push(...problemsOfSelector('namespaceSelector', d.namespaceSelector), ...problemsOfSelector('objectSelector', d.objectSelector));
   const conditions = d.matchConditions ?? [];
   if (conditions.length > MAX_MATCH_CONDITIONS - FRAMEWORK_CONDITIONS) {
-    p.push(`matchConditions: ${conditions.length} declared, at most ${MAX_MATCH_CONDITIONS - FRAMEWORK_CONDITIONS} (the API server allows ${MAX_MATCH_CONDITIONS}, the framework adds ${FRAMEWORK_CONDITIONS})`);
+    p.push(
+      `matchConditions: ${conditions.length} declared, at most ${MAX_MATCH_CONDITIONS - FRAMEWORK_CONDITIONS} (the API server allows ${MAX_MATCH_CONDITIONS}, the framework adds ${FRAMEWORK_CONDITIONS})`,
+    );
   }
   const seen = new Set<string>();
   for (const c of conditions) {
@@ -98,7 +101,9 @@ export function problemsOf(d: AnyDeclaration): string[] {
     // A whole namespace's service accounts is every add-on installed there (CSI, CNI, charts):
     // exempt the control plane's controllers by name instead.
     if ('group' in e && (BROAD_GROUPS.has(e.group) || e.group.startsWith('system:serviceaccounts:'))) {
-      p.push(`exempt: the group ${e.group} is too broad (${e.group.startsWith('system:serviceaccounts:') ? `every service account in ${e.group.slice('system:serviceaccounts:'.length)}, add-ons included` : 'a whole class of callers'}); exempt the identities that need it by name ({ user: 'system:serviceaccount:<namespace>:<name>' })`);
+      p.push(
+        `exempt: the group ${e.group} is too broad (${e.group.startsWith('system:serviceaccounts:') ? `every service account in ${e.group.slice('system:serviceaccounts:'.length)}, add-ons included` : 'a whole class of callers'}); exempt the identities that need it by name ({ user: 'system:serviceaccount:<namespace>:<name>' })`,
+      );
     }
   }
   if (!ENFORCEMENTS.includes(d.enforcement)) p.push(`enforcement must be one of ${ENFORCEMENTS.join(', ')}`);
@@ -119,7 +124,10 @@ export function problemsOf(d: AnyDeclaration): string[] {
       }
       const t = tierLabel(v);
       const other = tiers.get(t);
-      if (other !== undefined) p.push(`namespaceLabel.values: ${JSON.stringify(other)} and ${JSON.stringify(v)} both become the webhook entry ${t}.${d.name}.${WEBHOOK_DOMAIN} (entry names are lower-case, other characters become -)`);
+      if (other !== undefined)
+        p.push(
+          `namespaceLabel.values: ${JSON.stringify(other)} and ${JSON.stringify(v)} both become the webhook entry ${t}.${d.name}.${WEBHOOK_DOMAIN} (entry names are lower-case, other characters become -)`,
+        );
       else tiers.set(t, v);
     }
   }

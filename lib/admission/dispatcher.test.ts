@@ -35,20 +35,86 @@ async function tester(decls: WebhookDeclaration<unknown, unknown>[], enforcement
 const cm = object('ConfigMap', 'c', { namespace: 'team' });
 
 test('verdicts become responses by enforcement and failure policy', async (t) => {
-  const cases: Array<{ name: string; verdict: () => Verdict; failurePolicy?: 'Fail' | 'Ignore'; enforcement?: Enforcement; allowed: boolean; code?: number; message?: RegExp; warning?: RegExp; audit?: boolean; outcome: string }> = [
+  const cases: Array<{
+    name: string;
+    verdict: () => Verdict;
+    failurePolicy?: 'Fail' | 'Ignore';
+    enforcement?: Enforcement;
+    allowed: boolean;
+    code?: number;
+    message?: RegExp;
+    warning?: RegExp;
+    audit?: boolean;
+    outcome: string;
+  }> = [
     { name: 'allow', verdict: () => Allowed(), allowed: true, outcome: 'allowed' },
     { name: 'deny keeps code and message', verdict: () => Denied('nope', 422, 'Invalid'), allowed: false, code: 422, message: /^nope$/, outcome: 'denied' },
     { name: 'deny default code 403', verdict: () => Denied('nope'), allowed: false, code: 403, message: /^nope$/, outcome: 'denied' },
     { name: 'deny code below 400 becomes 403', verdict: () => ({ allowed: false, code: 200, message: 'x' }), allowed: false, code: 403, outcome: 'denied' },
-    { name: 'warn enforcement admits with the message', verdict: () => Denied('nope'), enforcement: 'warn', allowed: true, warning: /^nope$/, outcome: 'warned' },
+    {
+      name: 'warn enforcement admits with the message',
+      verdict: () => Denied('nope'),
+      enforcement: 'warn',
+      allowed: true,
+      warning: /^nope$/,
+      outcome: 'warned',
+    },
     { name: 'dry-run admits, audit-annotates', verdict: () => Denied('nope'), enforcement: 'dry-run', allowed: true, audit: true, outcome: 'dry-run' },
     { name: 'allowed with warnings', verdict: () => Warned('careful'), allowed: true, warning: /^careful$/, outcome: 'allowed' },
-    { name: 'exception under Fail denies 500', verdict: () => { throw new Error('boom'); }, allowed: false, code: 500, message: /could not decide.*Fail: webhook h failed: boom/, outcome: 'error-denied' },
-    { name: 'exception under Ignore admits with a warning', verdict: () => { throw new Error('boom'); }, failurePolicy: 'Ignore', allowed: true, warning: /could not decide.*boom/, outcome: 'error-allowed' },
-    { name: 'Undecided under Fail keeps its code', verdict: () => Undecided('db down', 503), allowed: false, code: 503, message: /db down/, outcome: 'error-denied' },
-    { name: 'Undecided under Ignore admits', verdict: () => Undecided('db down', 503), failurePolicy: 'Ignore', allowed: true, warning: /db down/, outcome: 'error-allowed' },
-    { name: 'errors never deny under warn', verdict: () => { throw new Error('boom'); }, enforcement: 'warn', allowed: true, warning: /boom/, outcome: 'error-allowed' },
-    { name: 'not a verdict is an error', verdict: () => 42 as unknown as Verdict, allowed: false, code: 500, message: /not a verdict/, outcome: 'error-denied' },
+    {
+      name: 'exception under Fail denies 500',
+      verdict: () => {
+        throw new Error('boom');
+      },
+      allowed: false,
+      code: 500,
+      message: /could not decide.*Fail: webhook h failed: boom/,
+      outcome: 'error-denied',
+    },
+    {
+      name: 'exception under Ignore admits with a warning',
+      verdict: () => {
+        throw new Error('boom');
+      },
+      failurePolicy: 'Ignore',
+      allowed: true,
+      warning: /could not decide.*boom/,
+      outcome: 'error-allowed',
+    },
+    {
+      name: 'Undecided under Fail keeps its code',
+      verdict: () => Undecided('db down', 503),
+      allowed: false,
+      code: 503,
+      message: /db down/,
+      outcome: 'error-denied',
+    },
+    {
+      name: 'Undecided under Ignore admits',
+      verdict: () => Undecided('db down', 503),
+      failurePolicy: 'Ignore',
+      allowed: true,
+      warning: /db down/,
+      outcome: 'error-allowed',
+    },
+    {
+      name: 'errors never deny under warn',
+      verdict: () => {
+        throw new Error('boom');
+      },
+      enforcement: 'warn',
+      allowed: true,
+      warning: /boom/,
+      outcome: 'error-allowed',
+    },
+    {
+      name: 'not a verdict is an error',
+      verdict: () => 42 as unknown as Verdict,
+      allowed: false,
+      code: 500,
+      message: /not a verdict/,
+      outcome: 'error-denied',
+    },
   ];
   for (const c of cases) {
     await t.test(c.name, async () => {
@@ -85,15 +151,55 @@ test('protocol: answers in the version asked, 200 with the uid, HTTP errors only
     ['content type', { method: 'POST', path: '/h', contentType: 'text/plain', body: good('admission.k8s.io/v1') }, 415, /application\/json/],
     ['no content type', { method: 'POST', path: '/h', contentType: undefined, body: good('admission.k8s.io/v1') }, 415, /application\/json/],
     // The parser's own message, as JSON.parse words it (its error comes from another context: json-realm.ts).
-    ['bad JSON', { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":' }, 400, /^the body is not JSON: Unexpected end of JSON input\n$/],
-    ['bad JSON, bytes', { method: 'POST', path: '/h', contentType: 'application/json', body: Buffer.from('{"kind" 1}') }, 400, /^the body is not JSON: Expected ':' after property name/],
-    ['content type with parameters, other case', { method: 'POST', path: '/h', contentType: 'Application/JSON; charset=utf-8', body: '[]' }, 400, /not a JSON object/],
+    [
+      'bad JSON',
+      { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":' },
+      400,
+      /^the body is not JSON: Unexpected end of JSON input\n$/,
+    ],
+    [
+      'bad JSON, bytes',
+      { method: 'POST', path: '/h', contentType: 'application/json', body: Buffer.from('{"kind" 1}') },
+      400,
+      /^the body is not JSON: Expected ':' after property name/,
+    ],
+    [
+      'content type with parameters, other case',
+      { method: 'POST', path: '/h', contentType: 'Application/JSON; charset=utf-8', body: '[]' },
+      400,
+      /not a JSON object/,
+    ],
     ['empty body', { method: 'POST', path: '/h', contentType: 'application/json', body: undefined }, 400, /empty/],
     ['array', { method: 'POST', path: '/h', contentType: 'application/json', body: '[]' }, 400, /not a JSON object/],
-    ['wrong kind', { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":"Pod","apiVersion":"admission.k8s.io/v1","request":{"uid":"x"}}' }, 400, /kind/],
-    ['wrong version', { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v2","request":{"uid":"x"}}' }, 400, /apiVersion/],
-    ['no request', { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"}' }, 400, /no request/],
-    ['no uid', { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{}}' }, 400, /uid/],
+    [
+      'wrong kind',
+      { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":"Pod","apiVersion":"admission.k8s.io/v1","request":{"uid":"x"}}' },
+      400,
+      /kind/,
+    ],
+    [
+      'wrong version',
+      {
+        method: 'POST',
+        path: '/h',
+        contentType: 'application/json',
+        body: '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v2","request":{"uid":"x"}}',
+      },
+      400,
+      /apiVersion/,
+    ],
+    [
+      'no request',
+      { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"}' },
+      400,
+      /no request/,
+    ],
+    [
+      'no uid',
+      { method: 'POST', path: '/h', contentType: 'application/json', body: '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{}}' },
+      400,
+      /uid/,
+    ],
   ];
   for (const [name, req, code, msg] of bad) {
     await t.test(name, () => {
@@ -109,7 +215,10 @@ test('protocol: answers in the version asked, 200 with the uid, HTTP errors only
 });
 
 test('a review with a uid but broken fields gets 200 and the failure policy', async () => {
-  for (const [failurePolicy, allowed] of [['Fail', false], ['Ignore', true]] as const) {
+  for (const [failurePolicy, allowed] of [
+    ['Fail', false],
+    ['Ignore', true],
+  ] as const) {
     const tt = await tester([hook('h', { failurePolicy })]);
     const review = admissionReview({ operation: 'UPDATE', object: cm, oldObject: null, uid: 'm-1' });
     const r = tt.send('h', review);
@@ -171,7 +280,13 @@ test('a too-large review still gets 200 with its uid when its head names one', a
 });
 
 test('decisions and errors are counted per webhook', async () => {
-  const tt = await tester([hook('counted', { authorize: () => { throw new Error('x'); } })]);
+  const tt = await tester([
+    hook('counted', {
+      authorize: () => {
+        throw new Error('x');
+      },
+    }),
+  ]);
   tt.send('counted', { operation: 'CREATE', object: cm });
   const text = await metricsRegistry.metrics();
   assert.match(text, /posture_admission_decisions_total\{webhook="counted",outcome="error-denied"\} 1/);
@@ -193,7 +308,11 @@ test('the dispatcher passes settings, services, time and the namespace-label tie
   const registry = new Registry<{ s: number }>([compileWebhook(d, config)]);
   const dispatcher = new Dispatcher({ registry, services: { s: 1 }, now: () => 42 });
   const body = JSON.stringify(admissionReview({ operation: 'CREATE', object: cm }));
-  for (const [path, label] of [['/tiers', { state: 'absent' }], ['/tiers/label/b', { state: 'value', value: 'b' }], ['/tiers/label-invalid', { state: 'invalid' }]] as const) {
+  for (const [path, label] of [
+    ['/tiers', { state: 'absent' }],
+    ['/tiers/label/b', { state: 'value', value: 'b' }],
+    ['/tiers/label-invalid', { state: 'invalid' }],
+  ] as const) {
     assert.equal(dispatcher.dispatch({ method: 'POST', path, contentType: 'application/json', body }).statusCode, 200);
     assert.deepEqual(seen, { settings: { p: 'posture' }, services: { s: 1 }, label, now: 42 });
   }

@@ -3,10 +3,10 @@
 // uid gets HTTP 200 with that uid; failures are decided here by the webhook's failurePolicy and
 // enforcement, never left to an HTTP error the API server would interpret on its own.
 import { performance } from 'node:perf_hooks';
-import { silentLogger, type Logger } from '../log/index.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import { counter } from '../metrics/index.ts';
-import { queuedCounter, queuedHistogram, type QueuedCounter, type QueuedObserver } from '../metrics/queued.ts';
-import { UNAUTHENTICATED_GROUP, type AnyWebhook, type WebhookEntry } from './define.ts';
+import { type QueuedCounter, type QueuedObserver, queuedCounter, queuedHistogram } from '../metrics/queued.ts';
+import { type AnyWebhook, UNAUTHENTICATED_GROUP, type WebhookEntry } from './define.ts';
 import { parseJson } from './json-realm.ts';
 import { capWarnings, parseReview, peekReview, reviewBody } from './protocol.ts';
 import type { Registry } from './registry.ts';
@@ -59,12 +59,18 @@ const latency = queuedHistogram(
   [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5],
 );
 const decisions = queuedCounter('posture_admission_decisions_total', 'AdmissionReview decisions by webhook and outcome.', ['webhook', 'outcome']);
-const failures = counter('posture_admission_webhook_errors_total', 'Reviews a webhook could not decide (exception, unavailable dependency, malformed review), by webhook and kind.', ['webhook', 'kind']);
-const rejected = counter('posture_admission_rejected_requests_total', 'HTTP requests that were not AdmissionReviews for a known webhook, by HTTP status.', ['code']);
+const failures = counter(
+  'posture_admission_webhook_errors_total',
+  'Reviews a webhook could not decide (exception, unavailable dependency, malformed review), by webhook and kind.',
+  ['webhook', 'kind'],
+);
+const rejected = counter('posture_admission_rejected_requests_total', 'HTTP requests that were not AdmissionReviews for a known webhook, by HTTP status.', [
+  'code',
+]);
 
 function text(statusCode: number, message: string, extra: Record<string, string> = {}): HttpResponseLike {
   rejected.labels(String(statusCode)).inc();
-  return { statusCode, headers: { ...TEXT_HEADERS, ...extra }, body: message.endsWith('\n') ? message : message + '\n' };
+  return { statusCode, headers: { ...TEXT_HEADERS, ...extra }, body: message.endsWith('\n') ? message : `${message}\n` };
 }
 
 function isJsonContentType(ct: string | undefined): boolean {
@@ -147,7 +153,8 @@ export class Dispatcher<S> {
     if (req.method !== 'POST') return text(405, `${req.method} is not allowed: send the AdmissionReview with POST`, { allow: 'POST' });
     if (!isJsonContentType(req.contentType)) return text(415, `content type ${JSON.stringify(req.contentType ?? '')} is not supported: send application/json`);
     let body: unknown = req.body;
-    if (body === undefined || body === null || ((typeof body === 'string' || Buffer.isBuffer(body)) && body.length === 0)) return text(400, 'empty body: expected an AdmissionReview');
+    if (body === undefined || body === null || ((typeof body === 'string' || Buffer.isBuffer(body)) && body.length === 0))
+      return text(400, 'empty body: expected an AdmissionReview');
     if (typeof body === 'string' || Buffer.isBuffer(body)) {
       try {
         body = parseJson(typeof body === 'string' ? body : body.toString('utf8'));
@@ -213,7 +220,12 @@ export class Dispatcher<S> {
     // Most reviews are a plain allow: answered without the arrays and copies the others need
     // (a review runs with cold caches, where every allocation is memory fetched).
     if (verdict.allowed && !verdict.error && !malformed && verdict.warnings === undefined && verdict.auditAnnotations === undefined) {
-      return this.#record(route, 'allowed', verdict.message ? { uid, allowed: true, status: { code: 200, message: verdict.message } } : { uid, allowed: true }, request);
+      return this.#record(
+        route,
+        'allowed',
+        verdict.message ? { uid, allowed: true, status: { code: 200, message: verdict.message } } : { uid, allowed: true },
+        request,
+      );
     }
     const warnings = verdict.warnings ? [...verdict.warnings] : [];
     const auditAnnotations = verdict.auditAnnotations ? { ...verdict.auditAnnotations } : undefined;
@@ -226,7 +238,11 @@ export class Dispatcher<S> {
       if (webhook.failurePolicy === 'Fail') {
         outcome = 'error-denied';
         response = base(false);
-        response.status = { code: verdict.code && verdict.code >= 400 ? verdict.code : 500, reason: 'InternalError', message: `posture webhook ${webhook.name} could not decide, and its failurePolicy is Fail: ${why}` };
+        response.status = {
+          code: verdict.code && verdict.code >= 400 ? verdict.code : 500,
+          reason: 'InternalError',
+          message: `posture webhook ${webhook.name} could not decide, and its failurePolicy is Fail: ${why}`,
+        };
       } else {
         outcome = 'error-allowed';
         response = base(true);
@@ -247,7 +263,19 @@ export class Dispatcher<S> {
         outcome = 'dry-run';
         response = base(true);
       }
-      this.#logger.info({ webhook: webhook.name, uid, outcome, user: request?.userInfo.username, operation: request?.operation, namespace: request?.namespace, name: request?.name, message: text }, 'review denied by policy');
+      this.#logger.info(
+        {
+          webhook: webhook.name,
+          uid,
+          outcome,
+          user: request?.userInfo.username,
+          operation: request?.operation,
+          namespace: request?.namespace,
+          name: request?.name,
+          message: text,
+        },
+        'review denied by policy',
+      );
       if (outcome === 'dry-run') response.auditAnnotations = { ...auditAnnotations, 'dry-run-denied': text };
     } else {
       outcome = 'allowed';
@@ -265,7 +293,8 @@ export class Dispatcher<S> {
   #record(route: Route, outcome: Outcome, response: AdmissionResponse, request: AdmissionRequest | undefined): AdmissionResponse {
     route.outcomes[outcome].inc();
     if (this.#onDecision) this.#onDecision({ webhook: route.webhook.name, outcome, response });
-    if ((outcome === 'allowed' || outcome === 'exempt') && this.#logger.isLevelEnabled('debug')) this.#logger.debug({ webhook: route.webhook.name, uid: response.uid, outcome, user: request?.userInfo.username }, 'review allowed');
+    if ((outcome === 'allowed' || outcome === 'exempt') && this.#logger.isLevelEnabled('debug'))
+      this.#logger.debug({ webhook: route.webhook.name, uid: response.uid, outcome, user: request?.userInfo.username }, 'review allowed');
     return response;
   }
 }

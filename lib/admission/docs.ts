@@ -54,10 +54,12 @@ export function lintDoc(d: AnyDeclaration): string[] {
       // A subresource is judged only if listed, and a doc must say which are (or the reader
       // assumes "every resource" covers status, which it does not).
       const sub = r.split('/')[1];
-      if (sub && sub !== '*' && !protects.includes(sub.toLowerCase())) p.push(`doc.protects does not name the subresource ${sub} (${r}), which its rules match`);
+      if (sub && sub !== '*' && !protects.includes(sub.toLowerCase()))
+        p.push(`doc.protects does not name the subresource ${sub} (${r}), which its rules match`);
     }
     for (const op of rule.operations) {
-      if (op !== '*' && !protects.includes(OPERATION_WORDS[op])) p.push(`doc.protects does not say it judges ${OPERATION_WORDS[op]} (${op}), which its rules match`);
+      if (op !== '*' && !protects.includes(OPERATION_WORDS[op]))
+        p.push(`doc.protects does not say it judges ${OPERATION_WORDS[op]} (${op}), which its rules match`);
     }
   }
   const selectorKeys = [...Object.keys(d.objectSelector?.matchLabels ?? {}), ...(d.objectSelector?.matchExpressions ?? []).map((e) => e.key)];
@@ -71,7 +73,8 @@ export function lintDoc(d: AnyDeclaration): string[] {
     if (!namesIdentity(doc.exempt, text) && !(env && doc.exempt.includes(env))) p.push(`doc.exempt does not name ${text}, which the webhook exempts`);
     if (setting && !mentioned.includes(setting)) p.push(`doc.settings must list ${setting} (it decides who is exempt)`);
   }
-  if ((d.exempt ?? []).length === 0 && !/\bnobody\b|\bno one\b|\bnone\b/i.test(doc.exempt)) p.push('doc.exempt must say nobody is exempt when the webhook exempts no one');
+  if ((d.exempt ?? []).length === 0 && !/\bnobody\b|\bno one\b|\bnone\b/i.test(doc.exempt))
+    p.push('doc.exempt must say nobody is exempt when the webhook exempts no one');
   if (!doc.failurePolicy.startsWith(`${d.failurePolicy}:`)) p.push(`doc.failurePolicy must start with "${d.failurePolicy}:" and say why`);
   if (!doc.timeout.startsWith(`${d.timeoutSeconds} s`)) p.push(`doc.timeout must start with "${d.timeoutSeconds} s" and say why`);
   return p;
@@ -85,8 +88,10 @@ export function lintDocs(loaded: readonly LoadedDeclaration[]): string[] {
 function describeExemption(e: Exemption, config: Config): string {
   if ('user' in e) return `user \`${e.user}\``;
   if ('group' in e) return `group \`${e.group}\``;
-  if ('usersFrom' in e) return `users in \`${e.usersFrom}\` (${SETTING_ENV.get(e.usersFrom)}; default: ${config[e.usersFrom].map((u) => `\`${u}\``).join(', ') || 'none'})`;
-  if ('groupsFrom' in e) return `groups in \`${e.groupsFrom}\` (${SETTING_ENV.get(e.groupsFrom)}; default: ${config[e.groupsFrom].map((g) => `\`${g}\``).join(', ') || 'none'})`;
+  if ('usersFrom' in e)
+    return `users in \`${e.usersFrom}\` (${SETTING_ENV.get(e.usersFrom)}; default: ${config[e.usersFrom].map((u) => `\`${u}\``).join(', ') || 'none'})`;
+  if ('groupsFrom' in e)
+    return `groups in \`${e.groupsFrom}\` (${SETTING_ENV.get(e.groupsFrom)}; default: ${config[e.groupsFrom].map((g) => `\`${g}\``).join(', ') || 'none'})`;
   return `service account \`${e.serviceAccountFrom}\` in posture's namespace (default \`system:serviceaccount:${config.namespace}:${config[e.serviceAccountFrom]}\`)`;
 }
 
@@ -123,7 +128,10 @@ export function docsJson<S>(registry: Registry<S>, config: Config, sourceDir: st
 
 function rulesText(d: AnyDeclaration): string {
   return d.rules
-    .map((r) => `${r.operations.join(', ')} on ${r.resources.map((x) => `\`${x}\``).join(', ')} (\`${r.apiGroups.map((g) => (g === '' ? 'core' : g)).join(', ')}/${r.apiVersions.join(', ')}\`)`)
+    .map(
+      (r) =>
+        `${r.operations.join(', ')} on ${r.resources.map((x) => `\`${x}\``).join(', ')} (\`${r.apiGroups.map((g) => (g === '' ? 'core' : g)).join(', ')}/${r.apiVersions.join(', ')}\`)`,
+    )
     .join('; ');
 }
 
@@ -136,7 +144,7 @@ export function docsMarkdown<S>(registry: Registry<S>, config: Config, sourceDir
     '',
     `Each webhook is one file in \`${sourceDir}/\` and gets its own ValidatingWebhookConfiguration (\`knative/base/webhooks/\`), with its own failure policy and timeout. ` +
       "Unless a webhook opts out (and says why below), it never sees posture's own namespace, `kube-system` or `kube-node-lease` (namespaceSelector on the immutable `kubernetes.io/metadata.name` label) " +
-      "nor `coordination.k8s.io` leases (match condition), and exempt identities are skipped by a match condition, so they never wait on the webhook. " +
+      'nor `coordination.k8s.io` leases (match condition), and exempt identities are skipped by a match condition, so they never wait on the webhook. ' +
       'Enforcement: `deny` refuses, `warn` admits with the message as a warning, `dry-run` admits, logs and counts; set per webhook with `POSTURE_WEBHOOK_ENFORCEMENT` (e.g. `scorecard-gate=warn`). ' +
       'Defaults below are those of an unconfigured install.',
     '',
@@ -148,7 +156,9 @@ export function docsMarkdown<S>(registry: Registry<S>, config: Config, sourceDir
     '',
     '| Webhook | Enforcement | Failure policy | Timeout | Matches |',
     '| --- | --- | --- | --- | --- |',
-    ...registry.webhooks.map((w) => `| [${w.name}](#${w.name}) | ${w.enforcement} | ${w.failurePolicy} | ${w.declaration.timeoutSeconds} s | ${rulesText(w.declaration)} |`),
+    ...registry.webhooks.map(
+      (w) => `| [${w.name}](#${w.name}) | ${w.enforcement} | ${w.failurePolicy} | ${w.declaration.timeoutSeconds} s | ${rulesText(w.declaration)} |`,
+    ),
   ];
   for (const w of registry.webhooks) {
     const d = w.declaration;
@@ -158,17 +168,30 @@ export function docsMarkdown<S>(registry: Registry<S>, config: Config, sourceDir
     out.push(
       `- **Failure policy:** ${doc.failurePolicy}`,
       `- **Timeout:** ${doc.timeout}`,
-      `- **Enforcement:** \`${w.enforcement}\`` + (w.failurePolicy !== d.failurePolicy ? ` (so the generated failurePolicy is ${w.failurePolicy}: ${w.enforcement} never refuses)` : ''),
+      `- **Enforcement:** \`${w.enforcement}\`` +
+        (w.failurePolicy !== d.failurePolicy ? ` (so the generated failurePolicy is ${w.failurePolicy}: ${w.enforcement} never refuses)` : ''),
       `- **Rules:** ${rulesText(d)}`,
     );
     if (d.objectSelector) out.push(`- **Object selector:** \`${JSON.stringify(d.objectSelector)}\` (matched against the new and the stored object)`);
-    out.push(`- **Not sent:** ${w.excludedNamespaces.length > 0 ? `namespaces ${w.excludedNamespaces.map((n) => `\`${n}\``).join(', ')}` : 'no namespace is excluded'}${w.exclusions.includes('leases') ? '; leases' : ''}`);
+    out.push(
+      `- **Not sent:** ${w.excludedNamespaces.length > 0 ? `namespaces ${w.excludedNamespaces.map((n) => `\`${n}\``).join(', ')}` : 'no namespace is excluded'}${w.exclusions.includes('leases') ? '; leases' : ''}`,
+    );
     for (const [k, why] of Object.entries(doc.optOuts ?? {})) out.push(`- **Opts out of the default exclusion \`${k}\`:** ${why}`);
-    if (d.namespaceLabel) out.push(`- **Namespace label tiers:** \`${d.namespaceLabel.key}\` in ${d.namespaceLabel.values.map((v) => `\`${v}\``).join(', ')} (one webhook entry each; absent: the default; anything else: its own entry)`);
+    if (d.namespaceLabel)
+      out.push(
+        `- **Namespace label tiers:** \`${d.namespaceLabel.key}\` in ${d.namespaceLabel.values.map((v) => `\`${v}\``).join(', ')} (one webhook entry each; absent: the default; anything else: its own entry)`,
+      );
     if (doc.settings?.length) out.push(`- **Settings:** ${doc.settings.map((s) => `\`${s}\` (${SETTING_ENV.get(s)})`).join(', ')}`);
-    out.push(`- **Paths:** ${w.entries.length === 1 ? `\`${w.entries[0].path}\`` : `\`${d.path}\`, \`${d.path}/label/<value>\`, \`${d.path}/label-invalid\``}`, '', 'Denials read:', '', ...doc.denials.map((m) => `- \`${m}\``));
+    out.push(
+      `- **Paths:** ${w.entries.length === 1 ? `\`${w.entries[0].path}\`` : `\`${d.path}\`, \`${d.path}/label/<value>\`, \`${d.path}/label-invalid\``}`,
+      '',
+      'Denials read:',
+      '',
+      ...doc.denials.map((m) => `- \`${m}\``),
+    );
     const custom = d.matchConditions ?? [];
-    if (custom.length > 0) out.push('', 'Match conditions (CEL; the request is sent only when all are true):', '', ...custom.map((c) => `- \`${c.name}\`: \`${c.expression}\``));
+    if (custom.length > 0)
+      out.push('', 'Match conditions (CEL; the request is sent only when all are true):', '', ...custom.map((c) => `- \`${c.name}\`: \`${c.expression}\``));
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

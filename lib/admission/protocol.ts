@@ -2,14 +2,14 @@
 // caller answers 400); a review with a uid but other broken fields is still answered with HTTP 200
 // and that uid, so the webhook's failurePolicy, not an HTTP error, decides what happens.
 import {
-  OPERATIONS,
-  REVIEW_VERSIONS,
   type AdmissionRequest,
   type AdmissionResponse,
   type GroupVersionKind,
   type GroupVersionResource,
   type KubeObject,
+  OPERATIONS,
   type Operation,
+  REVIEW_VERSIONS,
   type ReviewApiVersion,
 } from './types.ts';
 
@@ -61,7 +61,8 @@ export function parseReview(body: unknown): ParsedReview {
   if (!kind) return bad('request.kind must have string group, version and kind');
   const resource = gvr(r.resource);
   if (!resource) return bad('request.resource must have string group, version and resource');
-  if (r.operation !== 'CREATE' && r.operation !== 'UPDATE' && r.operation !== 'DELETE' && r.operation !== 'CONNECT') return bad(`request.operation ${JSON.stringify(r.operation)} is not one of ${OPERATIONS.join(', ')}`);
+  if (r.operation !== 'CREATE' && r.operation !== 'UPDATE' && r.operation !== 'DELETE' && r.operation !== 'CONNECT')
+    return bad(`request.operation ${JSON.stringify(r.operation)} is not one of ${OPERATIONS.join(', ')}`);
   const operation = r.operation as Operation;
   const u = r.userInfo;
   if (!isObject(u) || typeof u.username !== 'string') return bad('request.userInfo.username is missing');
@@ -89,7 +90,12 @@ export function parseReview(body: unknown): ParsedReview {
     kind,
     resource,
     operation,
-    userInfo: { username: u.username, groups, uid: typeof u.uid === 'string' ? u.uid : undefined, extra: isObject(u.extra) ? (u.extra as Record<string, string[]>) : undefined },
+    userInfo: {
+      username: u.username,
+      groups,
+      uid: typeof u.uid === 'string' ? u.uid : undefined,
+      extra: isObject(u.extra) ? (u.extra as Record<string, string[]>) : undefined,
+    },
     object: object as KubeObject | null,
     oldObject: oldObject as KubeObject | null,
     dryRun: r.dryRun === true,

@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Config } from '../config/index.ts';
-import { compileWebhook, parseEnforcementOverrides, WebhookDefinitionError, type AnyDeclaration, type AnyWebhook, type WebhookEntry } from './define.ts';
+import { type AnyDeclaration, type AnyWebhook, compileWebhook, parseEnforcementOverrides, WebhookDefinitionError, type WebhookEntry } from './define.ts';
 
 export interface LoadedDeclaration {
   declaration: AnyDeclaration;
@@ -23,7 +23,9 @@ export function webhookFiles(dir: string): string[] {
 }
 
 function isDeclaration(x: unknown): x is AnyDeclaration {
-  return typeof x === 'object' && x !== null && typeof (x as { authorize?: unknown }).authorize === 'function' && typeof (x as { name?: unknown }).name === 'string';
+  return (
+    typeof x === 'object' && x !== null && typeof (x as { authorize?: unknown }).authorize === 'function' && typeof (x as { name?: unknown }).name === 'string'
+  );
 }
 
 /** Imports every webhook file of a folder; each must `export default defineWebhook({...})`. */
@@ -37,7 +39,9 @@ export async function loadDeclarations(dir: string): Promise<LoadedDeclaration[]
       throw new WebhookDefinitionError(`${file}: ${(err as Error).message}`);
     }
     if (!isDeclaration(mod.default)) {
-      throw new WebhookDefinitionError(`${file}: every .ts file in ${basename(dir)}/ is a webhook and must \`export default defineWebhook({...})\` (helpers belong elsewhere, tests end in .test.ts)`);
+      throw new WebhookDefinitionError(
+        `${file}: every .ts file in ${basename(dir)}/ is a webhook and must \`export default defineWebhook({...})\` (helpers belong elsewhere, tests end in .test.ts)`,
+      );
     }
     out.push({ declaration: mod.default, source: file });
   }
@@ -57,7 +61,8 @@ export function checkUnique(loaded: readonly LoadedDeclaration[]): void {
     const p = d.path.toLowerCase();
     for (const [other, otherSource] of paths) {
       if (other === p) problems.push(`webhook path ${d.path} is declared by both ${otherSource} and ${source}`);
-      else if (other.startsWith(p + '/') || p.startsWith(other + '/')) problems.push(`webhook path ${d.path} (${source}) is nested in or contains ${other} (${otherSource})`);
+      else if (other.startsWith(`${p}/`) || p.startsWith(`${other}/`))
+        problems.push(`webhook path ${d.path} (${source}) is nested in or contains ${other} (${otherSource})`);
     }
     paths.set(p, source);
   }
@@ -73,7 +78,8 @@ export class Registry<S = unknown> {
   constructor(webhooks: readonly AnyWebhook<S>[]) {
     this.webhooks = webhooks;
     for (const w of webhooks) {
-      if (this.#byName.has(w.name)) throw new WebhookDefinitionError(`webhook name ${JSON.stringify(w.name)} is declared by both ${this.#byName.get(w.name)!.source} and ${w.source}`);
+      if (this.#byName.has(w.name))
+        throw new WebhookDefinitionError(`webhook name ${JSON.stringify(w.name)} is declared by both ${this.#byName.get(w.name)!.source} and ${w.source}`);
       this.#byName.set(w.name, w);
       for (const entry of w.entries) {
         const other = this.#byPath.get(entry.path);
@@ -98,7 +104,9 @@ export function buildRegistry<S>(loaded: readonly LoadedDeclaration[], config: C
   const overrides = parseEnforcementOverrides(config.webhookEnforcement);
   for (const name of overrides.keys()) {
     if (!loaded.some((l) => l.declaration.name === name)) {
-      throw new WebhookDefinitionError(`webhookEnforcement names ${JSON.stringify(name)}, which is not a webhook (known: ${loaded.map((l) => l.declaration.name).join(', ')})`);
+      throw new WebhookDefinitionError(
+        `webhookEnforcement names ${JSON.stringify(name)}, which is not a webhook (known: ${loaded.map((l) => l.declaration.name).join(', ')})`,
+      );
     }
   }
   return new Registry<S>(loaded.map((l) => compileWebhook<S, unknown>(l.declaration, config, overrides.get(l.declaration.name), l.source)));

@@ -2,7 +2,7 @@
 // the expected size, events that only ask for a pull, and a failing feed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ScoreCache, ScoreIndex, StaticScoreFeed, type ScoreRow } from './scores.ts';
+import { ScoreCache, ScoreIndex, type ScoreRow, StaticScoreFeed } from './scores.ts';
 
 const row = (key: string, score: number, at: number): ScoreRow => ({ repoKey: key, repo: key, score, date: '2026-11-01', updatedAt: new Date(at) });
 

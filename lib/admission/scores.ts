@@ -5,7 +5,7 @@
 // repository's latest score is held, compactly (ScoreIndex; bench/admission.ts prints the bytes per
 // repository), so the gate is never wrong for a repository it had to forget: there is no eviction,
 // hence no "not among the cached ones" answer to fail open on.
-import { silentLogger, type Logger } from '../log/index.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import { gauge } from '../metrics/index.ts';
 
 /** The latest score of one repository. */
@@ -223,7 +223,7 @@ export class ScoreIndex {
 }
 
 const entriesGauge = gauge('posture_gate_cache_entries', 'Repositories whose latest score the Scorecard gate holds.');
-const bytesGauge = gauge('posture_gate_cache_bytes', 'Bytes the Scorecard gate\'s score index holds.');
+const bytesGauge = gauge('posture_gate_cache_bytes', "Bytes the Scorecard gate's score index holds.");
 const ageGauge = gauge('posture_gate_cache_last_refresh_timestamp_seconds', 'When the Scorecard gate cache last pulled scores successfully.');
 
 export class ScoreCache implements ScoreLookup {
@@ -256,9 +256,13 @@ export class ScoreCache implements ScoreLookup {
   }
 
   lookup(repoKey: string, now: number): ScoreLookupResult {
-    if (this.#lastSuccess === undefined) return { state: 'unavailable', reason: this.#lastError ? `scores are not loaded yet (${this.#lastError})` : 'scores are not loaded yet' };
+    if (this.#lastSuccess === undefined)
+      return { state: 'unavailable', reason: this.#lastError ? `scores are not loaded yet (${this.#lastError})` : 'scores are not loaded yet' };
     if (now - this.#lastSuccess > this.#staleAfterMs) {
-      return { state: 'unavailable', reason: `scores are stale: last loaded ${Math.round((now - this.#lastSuccess) / 1000)} s ago${this.#lastError ? ` (${this.#lastError})` : ''}` };
+      return {
+        state: 'unavailable',
+        reason: `scores are stale: last loaded ${Math.round((now - this.#lastSuccess) / 1000)} s ago${this.#lastError ? ` (${this.#lastError})` : ''}`,
+      };
     }
     const e = this.#index.get(repoKey);
     return e ? { state: 'hit', repo: repoKey, score: e.score, date: e.date } : { state: 'unknown' };
@@ -306,7 +310,15 @@ export class ScoreCache implements ScoreLookup {
     this.#soon.unref();
   }
 
-  status(now = this.#now()): { loaded: boolean; stale: boolean; entries: number; bytes: number; lastRefresh?: string; lastError?: string; rejectedRows?: number } {
+  status(now = this.#now()): {
+    loaded: boolean;
+    stale: boolean;
+    entries: number;
+    bytes: number;
+    lastRefresh?: string;
+    lastError?: string;
+    rejectedRows?: number;
+  } {
     return {
       loaded: this.#lastSuccess !== undefined,
       stale: this.#lastSuccess === undefined || now - this.#lastSuccess > this.#staleAfterMs,

@@ -2,11 +2,11 @@
 // certificate rotated on disk served without a restart.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request, Agent } from 'node:https';
+import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:tls';
 import { after, before, test } from 'node:test';
+import { connect } from 'node:tls';
 import { createCA, issueCert, pem } from '../../test/cluster/pki.ts';
 import { defaultConfig } from '../config/index.ts';
 import { compileWebhook, defineWebhook } from './define.ts';
@@ -43,7 +43,11 @@ const registry = new Registry([
 let server: AdmissionServer;
 const agent = new Agent({ ca: pem(ca.cert), keepAlive: true });
 
-function call(path: string, body?: string, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function call(
+  path: string,
+  body?: string,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path, method: body === undefined ? 'GET' : 'POST', agent, headers }, (res) => {
       let text = '';
@@ -67,7 +71,15 @@ function servedCommonName(): Promise<string> {
 }
 
 before(async () => {
-  server = new AdmissionServer({ dispatcher: new Dispatcher({ registry, services: {} }), certFile, keyFile, port: 0, host: '127.0.0.1', maxBodyBytes: 4096, reloadMs: 500 });
+  server = new AdmissionServer({
+    dispatcher: new Dispatcher({ registry, services: {} }),
+    certFile,
+    keyFile,
+    port: 0,
+    host: '127.0.0.1',
+    maxBodyBytes: 4096,
+    reloadMs: 500,
+  });
   await server.start();
 });
 
@@ -83,7 +95,7 @@ test('reviews over TLS: 200 with the uid, keep-alive', async () => {
   assert.equal(r.status, 200);
   const body = JSON.parse(r.body);
   assert.deepEqual(body.response, { uid: 'tls-1', allowed: false, status: { code: 403, reason: 'Forbidden', message: 'labelled deny' } });
-  assert.equal(r.headers['connection'], 'keep-alive');
+  assert.equal(r.headers.connection, 'keep-alive');
   assert.match(String(r.headers['keep-alive']), /timeout=120/);
 });
 

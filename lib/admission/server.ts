@@ -4,14 +4,14 @@
 // the API server's (90 s), so it never writes into a socket we just closed (the EOF errors of
 // kyverno#5062 and Pepr#3056). Health, readiness and metrics are on the same port.
 import { createHash, createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { createServer, type Server } from 'node:https';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
-import { silentLogger, type Logger } from '../log/index.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import { counter, gauge, metricsText } from '../metrics/index.ts';
-import { JSON_HEADERS, type Dispatcher, type HttpResponseLike } from './dispatcher.ts';
+import { type Dispatcher, type HttpResponseLike, JSON_HEADERS } from './dispatcher.ts';
 import { bodyHeaders } from './raw-headers.ts';
 
 export interface TlsFiles {
@@ -80,7 +80,10 @@ function send(res: ServerResponse, r: HttpResponseLike): void {
   // A review's answer gets a literal of one shape: spreading the headers into a literal costs a
   // runtime call per reply, and Node's header writer then meets objects of many shapes.
   const length = Buffer.byteLength(r.body);
-  res.writeHead(r.statusCode, r.headers === JSON_HEADERS ? { 'content-type': 'application/json', 'content-length': length } : { ...r.headers, 'content-length': length });
+  res.writeHead(
+    r.statusCode,
+    r.headers === JSON_HEADERS ? { 'content-type': 'application/json', 'content-length': length } : { ...r.headers, 'content-length': length },
+  );
   res.end(r.body);
 }
 
@@ -137,7 +140,10 @@ export class AdmissionServer {
       });
     });
     this.#watch();
-    this.#log.info({ port: this.port, webhooks: this.#o.dispatcher.registry.webhooks.map((w) => w.name), certExpires: this.#tls.notAfter }, 'admission server listening');
+    this.#log.info(
+      { port: this.port, webhooks: this.#o.dispatcher.registry.webhooks.map((w) => w.name), certExpires: this.#tls.notAfter },
+      'admission server listening',
+    );
     return this.port;
   }
 
@@ -267,7 +273,12 @@ export class AdmissionServer {
       const r =
         head !== undefined
           ? this.#o.dispatcher.tooLarge(url, head, max)
-          : this.#o.dispatcher.dispatchTo(route!, { method: req.method ?? 'POST', path: url, contentType, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
+          : this.#o.dispatcher.dispatchTo(route!, {
+              method: req.method ?? 'POST',
+              path: url,
+              contentType,
+              body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+            });
       send(res, r);
     });
     req.on('error', () => res.destroy());
@@ -279,7 +290,13 @@ export class AdmissionServer {
     send(res, {
       statusCode: ready ? 200 : 503,
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ready, draining: this.#draining, webhooks: this.#o.dispatcher.registry.webhooks.length, certExpires: this.#tls?.notAfter, detail: extra.detail }),
+      body: JSON.stringify({
+        ready,
+        draining: this.#draining,
+        webhooks: this.#o.dispatcher.registry.webhooks.length,
+        certExpires: this.#tls?.notAfter,
+        detail: extra.detail,
+      }),
     });
   }
 }

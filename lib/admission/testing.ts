@@ -2,7 +2,7 @@
 // does (oldObject on UPDATE and DELETE, no object on DELETE, userInfo, dryRun, subresources) and
 // run them through the full dispatcher path: JSON bytes in, HTTP response out, parsed back.
 import { randomUUID } from 'node:crypto';
-import { defaultConfig, type Config } from '../config/index.ts';
+import { type Config, defaultConfig } from '../config/index.ts';
 import { Dispatcher, type HttpResponseLike, type Outcome } from './dispatcher.ts';
 import { loadRegistry, type Registry } from './registry.ts';
 import type { AdmissionResponse, GroupVersionKind, GroupVersionResource, KubeObject, Operation, ReviewApiVersion } from './types.ts';
@@ -21,7 +21,10 @@ export function user(username: string, ...groups: string[]): Caller {
 
 /** A ServiceAccount, with the groups the API server gives it. */
 export function serviceAccount(namespace: string, name: string): Caller {
-  return { username: `system:serviceaccount:${namespace}:${name}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'] };
+  return {
+    username: `system:serviceaccount:${namespace}:${name}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
+  };
 }
 
 export const anonymous: Caller = { username: 'system:anonymous', groups: ['system:unauthenticated'] };
@@ -85,7 +88,9 @@ export function admissionReview(spec: ReviewSpec): Record<string, unknown> {
     object: spec.operation === 'DELETE' ? null : (spec.object ?? null),
     oldObject: spec.operation === 'CREATE' || spec.operation === 'CONNECT' ? null : (spec.oldObject ?? null),
     dryRun: spec.dryRun ?? false,
-    options: spec.options ?? (spec.operation === 'CONNECT' ? null : { apiVersion: 'meta.k8s.io/v1', kind: `${spec.operation[0]}${spec.operation.slice(1).toLowerCase()}Options` }),
+    options:
+      spec.options ??
+      (spec.operation === 'CONNECT' ? null : { apiVersion: 'meta.k8s.io/v1', kind: `${spec.operation[0]}${spec.operation.slice(1).toLowerCase()}Options` }),
   };
   const namespace = spec.namespace ?? (namespaced ? obj?.metadata?.namespace : undefined);
   if (namespace) request.namespace = namespace;
@@ -97,7 +102,11 @@ export function admissionReview(spec: ReviewSpec): Record<string, unknown> {
 }
 
 /** A minimal object of a kind, with labels and annotations. */
-export function object(kind: string, name: string, options: { namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; apiVersion?: string; spec?: unknown } = {}): KubeObject {
+export function object(
+  kind: string,
+  name: string,
+  options: { namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; apiVersion?: string; spec?: unknown } = {},
+): KubeObject {
   const known = KNOWN[kind];
   const apiVersion = options.apiVersion ?? (known ? (known.group ? `${known.group}/${known.version}` : known.version) : 'v1');
   const metadata: Record<string, unknown> = { name };
@@ -157,8 +166,13 @@ export class WebhookTester<S> {
     const webhook = this.dispatcher.registry.byName(webhookName);
     if (!webhook) throw new Error(`no webhook named ${webhookName}`);
     const tier = options.tier ?? 'absent';
-    const entry =
-      webhook.entries.find((e) => (e.tier === undefined && tier === 'absent') || (e.tier?.state === 'absent' && tier === 'absent') || (e.tier?.state === 'invalid' && tier === 'invalid') || (e.tier?.state === 'value' && e.tier.value === tier));
+    const entry = webhook.entries.find(
+      (e) =>
+        (e.tier === undefined && tier === 'absent') ||
+        (e.tier?.state === 'absent' && tier === 'absent') ||
+        (e.tier?.state === 'invalid' && tier === 'invalid') ||
+        (e.tier?.state === 'value' && e.tier.value === tier),
+    );
     if (!entry) throw new Error(`webhook ${webhookName} has no tier ${tier}`);
     const body = 'operation' in review && typeof review.operation === 'string' && !('request' in review) ? admissionReview(review as ReviewSpec) : review;
     this.#last = undefined;

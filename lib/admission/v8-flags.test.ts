@@ -40,7 +40,9 @@ const child = (apply: boolean) => `
 `;
 
 function run(apply: boolean): { turbofan: boolean; status: number } {
-  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '--input-type=module', '-e', child(apply)], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '--input-type=module', '-e', child(apply)], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
@@ -106,12 +108,18 @@ function runReducer(apply: boolean): Promise<{ optimised: boolean; after: boolea
   });
 }
 
-test("code kept through the memory reducer: optimised code survives its collections; with V8's defaults the reducer deoptimises it", { timeout: 60_000 }, async () => {
+test("code kept through the memory reducer: optimised code survives its collections; with V8's defaults the reducer deoptimises it", {
+  timeout: 60_000,
+}, async () => {
   // Both children at once: each waits for the reducer.
   const [kept, defaults] = await Promise.all([runReducer(true), runReducer(false)]);
   assert.ok(kept.optimised && defaults.optimised, 'the function was not TurboFan code to begin with');
   assert.ok(defaults.after.length > 0, "the memory reducer did not collect within 40 s with V8's defaults: the test no longer exercises it");
   assert.equal(defaults.after[0], false, "V8's defaults kept the code through the reducer's collection: the test no longer tells them apart");
   assert.ok(kept.after.length > 0, 'the memory reducer did not collect within 40 s with KEEP_CODE_FLAGS');
-  assert.deepEqual(kept.after, kept.after.map(() => true), `deoptimised by the reducer's collection with ${KEEP_CODE_FLAGS.join(' ')}`);
+  assert.deepEqual(
+    kept.after,
+    kept.after.map(() => true),
+    `deoptimised by the reducer's collection with ${KEEP_CODE_FLAGS.join(' ')}`,
+  );
 });

@@ -56,9 +56,13 @@ export const BENCH_V8_DEFAULTS_ENV = 'POSTURE_BENCH_V8_DEFAULTS';
 
 /** Both choices, less those POSTURE_BENCH_V8_DEFAULTS names; an unknown name is an error, not a silent default. */
 export function admissionV8Choices(env: Record<string, string | undefined> = process.env): AdmissionV8Choices {
-  const defaults = (env[BENCH_V8_DEFAULTS_ENV] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const defaults = (env[BENCH_V8_DEFAULTS_ENV] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const d of defaults) {
-    if (d !== 'turbofan' && d !== 'reducer') throw new Error(`${BENCH_V8_DEFAULTS_ENV}=${env[BENCH_V8_DEFAULTS_ENV]}: expected turbofan and/or reducer, not ${JSON.stringify(d)}`);
+    if (d !== 'turbofan' && d !== 'reducer')
+      throw new Error(`${BENCH_V8_DEFAULTS_ENV}=${env[BENCH_V8_DEFAULTS_ENV]}: expected turbofan and/or reducer, not ${JSON.stringify(d)}`);
   }
   return { turbofanSooner: !defaults.includes('turbofan'), keepCodeThroughMemoryReducer: !defaults.includes('reducer') };
 }

@@ -1,18 +1,19 @@
 // The score API on both databases: fixture 06 stored through the harvest path answers exactly
 // fixture 06; commit selection, history order, badges, 404s, 400s, caching; and over HTTP
 // through createFunctionServer on an ephemeral port.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { request as httpRequest, type Server } from 'node:http';
-import { addRepos, storeHarvest, getRepo, recordRun, type Db } from '../db/index.ts';
+import { after, before, test } from 'node:test';
+import { addRepos, type Db, getRepo, recordRun, storeHarvest } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import type { StructuredReturn } from '../function/handle.ts';
+import { createFunctionServer, listen } from '../function/server.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { createFunctionServer, listen } from '../function/server.ts';
+import type { NormalizedResult } from '../scorecard/classify.ts';
 import { createApiHandle } from './handler.ts';
 import { FIXTURE_06_TEXT, fixture06, requestContext, storeDocument } from './testing.ts';
-import type { NormalizedResult } from '../scorecard/classify.ts';
 
 const FX = fixture06();
 const PROJECT = '/projects/github.com/ossf/scorecard';
@@ -115,12 +116,15 @@ describeEachDatabase('score API', (ctx) => {
     const h = body(r);
     assert.equal(h.repo, 'github.com/ossf/scorecard');
     assert.equal(h.count, 4);
-    assert.deepEqual(h.history.map((e: any) => [e.commit, e.score, e.date]), [
-      [C2, 8.1, '2025-11-22T02:00:00Z'],
-      [C1, 9.7, '2025-11-15T02:10:48Z'],
-      [C3, 6.6, '2025-11-02T02:00:00Z'],
-      [C3, 6.4, '2025-11-01T02:00:00Z'],
-    ]);
+    assert.deepEqual(
+      h.history.map((e: any) => [e.commit, e.score, e.date]),
+      [
+        [C2, 8.1, '2025-11-22T02:00:00Z'],
+        [C1, 9.7, '2025-11-15T02:10:48Z'],
+        [C3, 6.6, '2025-11-02T02:00:00Z'],
+        [C3, 6.4, '2025-11-01T02:00:00Z'],
+      ],
+    );
     assert.deepEqual(Object.keys(h.history[0]), ['date', 'commit', 'score', 'scorecardVersion']);
     assert.equal(h.history[0].scorecardVersion, 'v5.3.0');
     const two = body(await call(`${PROJECT}/history`, { limit: '2' }));
@@ -129,7 +133,7 @@ describeEachDatabase('score API', (ctx) => {
     assert.equal((await call(`${PROJECT}/history`, { limit: '1001' })).statusCode, 400);
   });
 
-  test('badge: SVG of the latest score (or a commit\'s), cacheable, 304 on a matching ETag', async () => {
+  test("badge: SVG of the latest score (or a commit's), cacheable, 304 on a matching ETag", async () => {
     const r = await call(`${PROJECT}/badge`);
     assert.equal(r.statusCode, 200);
     assert.equal(r.headers?.['content-type'], 'image/svg+xml; charset=utf-8');
@@ -165,7 +169,10 @@ describeEachDatabase('score API', (ctx) => {
       assert.match(body(waiting).error, /github\.com\/Waiting\/Room is known but has no Scorecard result yet/);
     }
     // Badges are images in READMEs: an SVG that says why, not a JSON 404 (a broken image).
-    for (const [path, reason, text] of [['nobody/nothing', 'unknown-repo', 'unknown repo'], ['waiting/room', 'not-scored', 'not scored yet']]) {
+    for (const [path, reason, text] of [
+      ['nobody/nothing', 'unknown-repo', 'unknown repo'],
+      ['waiting/room', 'not-scored', 'not scored yet'],
+    ]) {
       const badge = await call(`/projects/github.com/${path}/badge`);
       assert.equal(badge.statusCode, 200, path);
       assert.equal(badge.headers?.['content-type'], 'image/svg+xml; charset=utf-8');
@@ -205,9 +212,26 @@ describeEachDatabase('score API', (ctx) => {
     await recordRun(ctx.db, { repoId: Number(row!.id), jobName: 'fb-job', jobUid: 'fb-uid' });
     const check = { name: 'License', score: 10, reason: 'license file detected', details: null, documentation: { url: 'https://x/l', short: 'License' } };
     await storeHarvest(ctx.db, {
-      repoKey: repo.key, jobName: 'fb-job', jobUid: 'fb-uid', finishedAt: new Date(), checkSet: null,
+      repoKey: repo.key,
+      jobName: 'fb-job',
+      jobUid: 'fb-uid',
+      finishedAt: new Date(),
+      checkSet: null,
       schedule: { rescoreIntervalSeconds: 86400, jitterSeconds: 0, failureBackoffBaseSeconds: 60, failureBackoffMaxSeconds: 3600, random: 0 },
-      outcome: { ok: true, flagged: false, result: { repo: name, commit: 'f'.repeat(40), date: '2025-01-02T03:04:05.000Z', scorecardVersion: 'v5.2.1', scorecardCommit: 'abc', score: 10, checks: [check], raw: { note: 'legacy' } as unknown as NormalizedResult['raw'] } },
+      outcome: {
+        ok: true,
+        flagged: false,
+        result: {
+          repo: name,
+          commit: 'f'.repeat(40),
+          date: '2025-01-02T03:04:05.000Z',
+          scorecardVersion: 'v5.2.1',
+          scorecardCommit: 'abc',
+          score: 10,
+          checks: [check],
+          raw: { note: 'legacy' } as unknown as NormalizedResult['raw'],
+        },
+      },
     });
     assert.deepEqual(body(await call('/projects/github.com/fallback/repo')), {
       date: '2025-01-02T03:04:05Z',

@@ -1,6 +1,7 @@
 // Table tests of the dashboard's routing and validation (pure).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { decodeCursor, encodeCursor, parseSelector, routeDashboard } from './dashboard-route.ts';
 import type { RawRequest } from './route.ts';
 
@@ -11,16 +12,36 @@ const SHA = '80ee3ecfedf8b19ab8991713a9fdb2e7dcd7262e';
 const ok: Array<[string, RawRequest, Record<string, unknown>]> = [
   ['list defaults', get('/projects'), { route: 'list', query: { sort: 'name', limit: 100 } }],
   ['list with a trailing slash', get('/projects/'), { route: 'list' }],
-  ['list filters', get('/projects', { owner: 'OSSF', min: '2.5', max: '10', state: 'failing', sort: '-score', limit: '1000' }), { route: 'list', query: { owner: 'ossf', min: 2.5, max: 10, state: 'failing', sort: '-score', limit: 1000 } }],
+  [
+    'list filters',
+    get('/projects', { owner: 'OSSF', min: '2.5', max: '10', state: 'failing', sort: '-score', limit: '1000' }),
+    { route: 'list', query: { owner: 'ossf', min: 2.5, max: 10, state: 'failing', sort: '-score', limit: 1000 } },
+  ],
   ['empty values are absent', get('/projects', { owner: '', state: '' }), { route: 'list', query: { sort: 'name', limit: 100 } }],
-  ['list cursor', get('/projects', { sort: 'score', cursor: encodeCursor({ v: 4.5, id: 7 }) }), { route: 'list', query: { sort: 'score', limit: 100, after: { v: 4.5, id: 7 } } }],
+  [
+    'list cursor',
+    get('/projects', { sort: 'score', cursor: encodeCursor({ v: 4.5, id: 7 }) }),
+    { route: 'list', query: { sort: 'score', limit: 100, after: { v: 4.5, id: 7 } } },
+  ],
   ['changes, default the last two', get('/projects/github.com/ossf/scorecard/changes'), { route: 'changes', key: 'github.com/ossf/scorecard' }],
-  ['changes by id and commit', get('/projects/github.com/o/r/changes', { from: '12', to: SHA.toUpperCase() }), { route: 'changes', from: { id: 12 }, to: { commit: SHA } }],
-  ['changes by date: end of that day', get('/projects/github.com/o/r/changes', { from: '2025-01-31' }), { route: 'changes', from: { at: new Date('2025-01-31T23:59:59.999Z') } }],
-  ['changes by time', get('/projects/github.com/o/r/changes', { to: '2025-01-31T10:00:00+02:00' }), { route: 'changes', to: { at: new Date('2025-01-31T08:00:00Z') } }],
-  ['a repository named changes is route.ts\'s project', get('/projects/github.com/o/changes'), { undefined: true }],
-  ['history is route.ts\'s', get('/projects/github.com/o/r/history'), { undefined: true }],
-  ['index is route.ts\'s', get('/'), { undefined: true }],
+  [
+    'changes by id and commit',
+    get('/projects/github.com/o/r/changes', { from: '12', to: SHA.toUpperCase() }),
+    { route: 'changes', from: { id: 12 }, to: { commit: SHA } },
+  ],
+  [
+    'changes by date: end of that day',
+    get('/projects/github.com/o/r/changes', { from: '2025-01-31' }),
+    { route: 'changes', from: { at: new Date('2025-01-31T23:59:59.999Z') } },
+  ],
+  [
+    'changes by time',
+    get('/projects/github.com/o/r/changes', { to: '2025-01-31T10:00:00+02:00' }),
+    { route: 'changes', to: { at: new Date('2025-01-31T08:00:00Z') } },
+  ],
+  ["a repository named changes is route.ts's project", get('/projects/github.com/o/changes'), { undefined: true }],
+  ["history is route.ts's", get('/projects/github.com/o/r/history'), { undefined: true }],
+  ["index is route.ts's", get('/'), { undefined: true }],
   ['export csv', get('/export/latest.csv', { state: 'overdue' }), { route: 'export', format: 'csv', filter: { state: 'overdue' } }],
   ['export json', get('/export/latest.json'), { route: 'export', format: 'json', filter: {} }],
   ['fleet page', get('/ui'), { route: 'ui-fleet' }],
@@ -83,7 +104,11 @@ test('selectors: ids, commits, dates and times; anything else is an error messag
 });
 
 test('cursors round-trip and are checked against their sort', () => {
-  for (const [c, sort] of [[{ v: 'github.com/a/b', id: 1 }, 'name'], [{ v: -1.5, id: 9 }, '-delta'], [{ v: '2025-01-01T00:00:00.000Z', id: 2 }, 'date']] as const) {
+  for (const [c, sort] of [
+    [{ v: 'github.com/a/b', id: 1 }, 'name'],
+    [{ v: -1.5, id: 9 }, '-delta'],
+    [{ v: '2025-01-01T00:00:00.000Z', id: 2 }, 'date'],
+  ] as const) {
     assert.deepEqual(decodeCursor(encodeCursor(c), sort), c);
   }
   assert.equal(typeof decodeCursor(encodeCursor({ v: 3, id: 0 }), 'score'), 'string', 'id must be positive');

@@ -11,9 +11,10 @@
 // Anything else is undefined: route.ts answers it. A result is named by its id (as the
 // dashboard and the changes route show it), its repository commit, or a time (the newest
 // result at or before it; a bare date means the end of that day, UTC).
-import { parseRepo, type RepoId } from '../repo/identity.ts';
+
 import type { ResultSelector } from '../changes/store.ts';
-import { API_METHODS, quote, type ApiError, type RawRequest } from './route.ts';
+import { parseRepo, type RepoId } from '../repo/identity.ts';
+import { API_METHODS, type ApiError, quote, type RawRequest } from './route.ts';
 
 export const LIST_STATES = ['fresh', 'overdue', 'failing', 'never'] as const;
 export type ListState = (typeof LIST_STATES)[number];
@@ -98,7 +99,12 @@ export function decodeCursor(raw: string, sort: ListSort): Cursor | string {
   if (!Array.isArray(parsed) || parsed.length !== 2 || !Number.isSafeInteger(parsed[1]) || parsed[1] < 1) return 'cursor is not one this API gave out';
   const [v, id] = parsed as [unknown, number];
   const field = sort.replace('-', '');
-  const okValue = field === 'name' ? typeof v === 'string' && v.length <= 256 : field === 'date' ? typeof v === 'string' && Number.isFinite(Date.parse(v)) : typeof v === 'number' && Number.isFinite(v);
+  const okValue =
+    field === 'name'
+      ? typeof v === 'string' && v.length <= 256
+      : field === 'date'
+        ? typeof v === 'string' && Number.isFinite(Date.parse(v))
+        : typeof v === 'number' && Number.isFinite(v);
   if (!okValue) return `cursor does not fit sort=${sort} (a cursor belongs to the sort it came from)`;
   return { v: v as string | number, id };
 }
@@ -134,12 +140,14 @@ function parseList(query: RawRequest['query']): ListQuery | string {
   if (typeof f === 'string') return f;
   const sort = one(query, 'sort');
   if (sort.error) return sort.error;
-  if (sort.value !== undefined && !(LIST_SORTS as readonly string[]).includes(sort.value)) return `sort must be one of ${LIST_SORTS.join(', ')}, got ${quote(sort.value)}`;
+  if (sort.value !== undefined && !(LIST_SORTS as readonly string[]).includes(sort.value))
+    return `sort must be one of ${LIST_SORTS.join(', ')}, got ${quote(sort.value)}`;
   const q: ListQuery = { ...f, sort: (sort.value as ListSort | undefined) ?? 'name', limit: DEFAULT_LIST_LIMIT };
   const limit = one(query, 'limit');
   if (limit.error) return limit.error;
   if (limit.value !== undefined) {
-    if (!LIMIT.test(limit.value) || Number(limit.value) > MAX_LIST_LIMIT) return `limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${quote(limit.value)}`;
+    if (!LIMIT.test(limit.value) || Number(limit.value) > MAX_LIST_LIMIT)
+      return `limit must be an integer from 1 to ${MAX_LIST_LIMIT}, got ${quote(limit.value)}`;
     q.limit = Number(limit.value);
   }
   const cursor = one(query, 'cursor');
@@ -202,7 +210,8 @@ export function routeDashboard(req: RawRequest, allowedHosts: readonly string[])
     /^\/projects\/?$/.test(path) ||
     (first === 'projects' && /\/changes\/?$/.test(path) && path.split('/').filter((s) => s !== '').length === 5);
   if (!mine) return undefined;
-  if (!(API_METHODS as readonly string[]).includes(method)) return { ...fail(405, `method ${quote(method, 20)} is not allowed; the score API is read-only (GET, HEAD)`), headers: { allow: API_METHODS.join(', ') } };
+  if (!(API_METHODS as readonly string[]).includes(method))
+    return { ...fail(405, `method ${quote(method, 20)} is not allowed; the score API is read-only (GET, HEAD)`), headers: { allow: API_METHODS.join(', ') } };
   const head = method === 'HEAD';
   if (path.length > 512) return fail(400, 'path longer than 512 characters');
   if (CONTROL.test(path) || path.includes('\\')) return fail(400, 'control characters and backslashes are not allowed in the path');

@@ -1,20 +1,21 @@
 // The dashboard's routes on both databases: the changes route against two stored real
 // fixtures (ossf/scorecard, fixture 08 then fixture 06), the list's filters and keyset paging,
 // the exports, the pages, the gauges, and what each kind of bad input gets.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { addRepos, type Db } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import type { StructuredReturn } from '../function/handle.ts';
 import { silentLogger } from '../log/index.ts';
 import { registry } from '../metrics/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
-import { createApiHandle } from './handler.ts';
-import { fleetSnapshot, refreshSnapshot } from './fleet.ts';
-import { listRepos } from './list.ts';
 import { fleetConfigOf } from './dashboard.ts';
+import { fleetSnapshot, refreshSnapshot } from './fleet.ts';
+import { createApiHandle } from './handler.ts';
+import { listRepos } from './list.ts';
 import { fixture06, requestContext, storeDocument } from './testing.ts';
 
 const FX08 = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
@@ -26,7 +27,10 @@ const body = (r: StructuredReturn) => JSON.parse(String(r.body));
 function expectedDiff(a: any, b: any) {
   const before = new Map<string, number>(a.checks.map((c: any) => [c.name, c.score]));
   const after = new Map<string, number>(b.checks.map((c: any) => [c.name, c.score]));
-  const changed = [...after].filter(([n, s]) => before.has(n) && before.get(n) !== s).map(([n, s]) => [n, before.get(n), s]).sort();
+  const changed = [...after]
+    .filter(([n, s]) => before.has(n) && before.get(n) !== s)
+    .map(([n, s]) => [n, before.get(n), s])
+    .sort();
   const added = [...after.keys()].filter((n) => !before.has(n)).sort();
   const removed = [...before.keys()].filter((n) => !after.has(n)).sort();
   const unchanged = [...after].filter(([n, s]) => before.get(n) === s).length;
@@ -60,7 +64,8 @@ function other(name: string, score: number, date = daysAgo(3)) {
 describeEachDatabase('dashboard', (ctx) => {
   const config = { allowedHosts: ['github.com'], rescoreIntervalSeconds: 7 * 86400, jitterSeconds: 0 };
   const handle = createApiHandle(async () => ({ db: ctx.db, config, log: silentLogger }));
-  const call = (path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) => handle(requestContext('GET', path, query, headers)) as Promise<StructuredReturn>;
+  const call = (path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) =>
+    handle(requestContext('GET', path, query, headers)) as Promise<StructuredReturn>;
 
   test('changes: two stored fixtures of ossf/scorecard, by default the last two', async () => {
     await reset(ctx.db);
@@ -77,8 +82,14 @@ describeEachDatabase('dashboard', (ctx) => {
     assert.equal(b.to.commit, FX06.repo.commit);
     assert.equal(b.delta, 0.1);
     assert.deepEqual(b.changed.map((c: any) => [c.name, c.from, c.to]).sort(), want.changed);
-    assert.deepEqual(b.added.map((c: any) => c.name), want.added);
-    assert.deepEqual(b.removed.map((c: any) => c.name), want.removed);
+    assert.deepEqual(
+      b.added.map((c: any) => c.name),
+      want.added,
+    );
+    assert.deepEqual(
+      b.removed.map((c: any) => c.name),
+      want.removed,
+    );
     assert.equal(b.unchanged, want.unchanged);
     assert.ok(want.changed.length > 0, 'the fixtures differ in some checks');
     // By commit, backwards: the same checks, the other way round.
@@ -125,7 +136,11 @@ describeEachDatabase('dashboard', (ctx) => {
     await ctx.db('repos').where({ key: 'github.com/zeta/r2' }).update({ consecutive_failures: 2, last_error: '=HYPERLINK("x")' }); // failing
     const all = body(await call('/projects', { limit: '1000' }));
     assert.equal(all.count, 10);
-    assert.deepEqual(all.items.map((i: any) => i.key), [...all.items.map((i: any) => i.key)].sort(), 'name order');
+    assert.deepEqual(
+      all.items.map((i: any) => i.key),
+      [...all.items.map((i: any) => i.key)].sort(),
+      'name order',
+    );
     assert.equal(all.cursor, undefined, 'no next page');
     const states = async (s: string) => body(await call('/projects', { state: s })).items.map((i: any) => i.key.split('/').slice(1).join('/'));
     assert.deepEqual(await states('never'), ['acme/new']);
@@ -138,11 +153,21 @@ describeEachDatabase('dashboard', (ctx) => {
         const plain = await listRepos(ctx.db, { state, sort, limit: 3 }, config);
         const sparse = await listRepos(ctx.db, { state, sort, limit: 3 }, config, new Date(), { sparse: true });
         assert.deepEqual(sparse, plain, `${state} by ${sort}`);
-        if (plain.next) assert.deepEqual(await listRepos(ctx.db, { state, sort, limit: 3, after: plain.next }, config, new Date(), { sparse: true }), await listRepos(ctx.db, { state, sort, limit: 3, after: plain.next }, config));
+        if (plain.next)
+          assert.deepEqual(
+            await listRepos(ctx.db, { state, sort, limit: 3, after: plain.next }, config, new Date(), { sparse: true }),
+            await listRepos(ctx.db, { state, sort, limit: 3, after: plain.next }, config),
+          );
       }
     }
-    assert.deepEqual(body(await call('/projects', { owner: 'ACME' })).items.map((i: any) => i.key.split('/')[2]), ['new', 'r1', 'r3', 'r5', 'r7']);
-    assert.deepEqual(body(await call('/projects', { min: '5', max: '7.5', sort: 'score' })).items.map((i: any) => i.score), [5, 5, 6, 6.2]);
+    assert.deepEqual(
+      body(await call('/projects', { owner: 'ACME' })).items.map((i: any) => i.key.split('/')[2]),
+      ['new', 'r1', 'r3', 'r5', 'r7'],
+    );
+    assert.deepEqual(
+      body(await call('/projects', { min: '5', max: '7.5', sort: 'score' })).items.map((i: any) => i.score),
+      [5, 5, 6, 6.2],
+    );
     const r1 = body(await call('/projects', { sort: 'delta' })).items[0];
     assert.deepEqual([r1.key, r1.previousScore, r1.score, r1.delta], ['github.com/acme/r1', 7.5, 6, -1.5]);
     // Keyset paging by score, two at a time, with a tie (5.0 twice) on a page boundary.
@@ -159,7 +184,10 @@ describeEachDatabase('dashboard', (ctx) => {
     const scored = all.items.filter((i: any) => i.score !== null);
     assert.equal(seen.length, scored.length, 'every scored repository once');
     assert.equal(new Set(seen).size, seen.length, 'no repository twice');
-    assert.deepEqual(seen.map((s) => Number(s.split(':')[0])), [...seen.map((s) => Number(s.split(':')[0]))].sort((a, b) => b - a));
+    assert.deepEqual(
+      seen.map((s) => Number(s.split(':')[0])),
+      [...seen.map((s) => Number(s.split(':')[0]))].sort((a, b) => b - a),
+    );
   });
 
   test('exports: CSV (formula-safe) and JSON of every repository matching the filter', async () => {
@@ -218,7 +246,10 @@ describeEachDatabase('dashboard', (ctx) => {
     await storeDocument(ctx.db, FX06);
     const page = String((await call('/ui/projects/github.com/ossf/scorecard', {}, { host: 'posture.example:8080' })).body);
     for (const c of FX06.checks) assert.ok(page.includes(`<strong>${c.name}</strong>`), c.name);
-    assert.match(page, /\[!\[OpenSSF Scorecard\]\(http:\/\/posture\.example:8080\/projects\/github\.com\/ossf\/scorecard\/badge\)\]\(http:\/\/posture\.example:8080\/ui\/projects\/github\.com\/ossf\/scorecard\)/);
+    assert.match(
+      page,
+      /\[!\[OpenSSF Scorecard\]\(http:\/\/posture\.example:8080\/projects\/github\.com\/ossf\/scorecard\/badge\)\]\(http:\/\/posture\.example:8080\/ui\/projects\/github\.com\/ossf\/scorecard\)/,
+    );
     assert.match(page, /<title>Score of github\.com\/ossf\/scorecard over time<\/title>/);
     const hostile = String((await call('/ui/projects/github.com/ossf/scorecard', {}, { host: '"><script>x</script>' })).body);
     assert.ok(hostile.includes('http://localhost/projects/github.com/ossf/scorecard/badge') && !hostile.includes('<script>x'), 'a hostile Host is not echoed');
@@ -251,7 +282,9 @@ describeEachDatabase('dashboard', (ctx) => {
     evil.repo.name = 'github.com/evil/docs';
     await storeDocument(ctx.db, evil);
     // The harvester's schema refuses such a URL; a row written around it (a restore, a hand edit) must still not become a link.
-    await ctx.db.raw(`UPDATE scores SET raw = jsonb_set(raw, '{checks,0,documentation,url}', '"javascript:alert(1)"') WHERE repo_id = (SELECT id FROM repos WHERE key = 'github.com/evil/docs')`);
+    await ctx.db.raw(
+      `UPDATE scores SET raw = jsonb_set(raw, '{checks,0,documentation,url}', '"javascript:alert(1)"') WHERE repo_id = (SELECT id FROM repos WHERE key = 'github.com/evil/docs')`,
+    );
     const evilPage = String((await call('/ui/projects/github.com/evil/docs')).body);
     assert.ok(!evilPage.includes('javascript:alert'), 'no javascript: link');
     assert.match(evilPage, /<strong>Code-Review<\/strong><div class="muted">/);

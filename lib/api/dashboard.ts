@@ -3,7 +3,8 @@
 // lib/changes; rendering through pages.ts. Also the fleet's Prometheus gauges.
 import { createHash } from 'node:crypto';
 import client from 'prom-client';
-import { defaultConfig, type Config } from '../config/index.ts';
+import { type ChangeLookup, findChange, type ResultSelector } from '../changes/store.ts';
+import { type Config, defaultConfig } from '../config/index.ts';
 import { checkScoresOf, recentScoreSteps } from '../db/changes.ts';
 import type { Db } from '../db/connect.ts';
 import { hasReposOfOwner } from '../db/fleet.ts';
@@ -11,12 +12,11 @@ import { repoWithLatest } from '../db/listing.ts';
 import { recentRunsOf } from '../db/runs.ts';
 import type { Context, StructuredReturn } from '../function/handle.ts';
 import { registry } from '../metrics/index.ts';
-import { findChange, type ChangeLookup, type ResultSelector } from '../changes/store.ts';
-import { encodeCursor, type DashboardRequest, type ListQuery } from './dashboard-route.ts';
-import { fleetLive, fleetSnapshot, sparseState, sweepOf, type FleetConfig, type FleetSnapshot } from './fleet.ts';
-import { allRepos, csvHeader, csvRow, freshCutoff, listRepos, stateOf } from './list.ts';
-import { diffPage, errorPage, fleetPage, listPage, repoPage, type RepoPageData } from './pages.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
+import { type DashboardRequest, encodeCursor, type ListQuery } from './dashboard-route.ts';
+import { type FleetConfig, type FleetSnapshot, fleetLive, fleetSnapshot, sparseState, sweepOf } from './fleet.ts';
+import { allRepos, csvHeader, csvRow, freshCutoff, listRepos, stateOf } from './list.ts';
+import { diffPage, errorPage, fleetPage, listPage, type RepoPageData, repoPage } from './pages.ts';
 import { findResult, storedChecks } from './queries.ts';
 import { rawHasChecks, renderResult } from './render.ts';
 
@@ -27,7 +27,11 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
 const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*' };
 /** Pages: no script runs, nothing is framed, images only from here (the badge). */
-const PAGE_HEADERS = { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", 'referrer-policy': 'no-referrer', 'x-frame-options': 'DENY' };
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
 const CACHE_PAGE = 'public, max-age=60';
 const CACHE_OK = 'public, max-age=300';
 /** Rows in one export response (its memory is bounded by them): the rest follows the Link header. */
@@ -62,11 +66,19 @@ function cacheable(context: Context, type: string, body: string, cache: string, 
 }
 
 function jsonError(status: number, message: string, extra: Record<string, unknown> = {}): StructuredReturn {
-  return { statusCode: status, headers: { ...COMMON, 'content-type': JSON_TYPE, 'cache-control': status === 404 ? 'public, max-age=60' : 'no-store' }, body: JSON.stringify({ error: message, ...extra }) };
+  return {
+    statusCode: status,
+    headers: { ...COMMON, 'content-type': JSON_TYPE, 'cache-control': status === 404 ? 'public, max-age=60' : 'no-store' },
+    body: JSON.stringify({ error: message, ...extra }),
+  };
 }
 
 export function htmlError(status: number, message: string): StructuredReturn {
-  return { statusCode: status, headers: { ...COMMON, ...PAGE_HEADERS, 'content-type': HTML_TYPE, 'cache-control': 'no-store' }, body: errorPage(status, message) };
+  return {
+    statusCode: status,
+    headers: { ...COMMON, ...PAGE_HEADERS, 'content-type': HTML_TYPE, 'cache-control': 'no-store' },
+    body: errorPage(status, message),
+  };
 }
 
 /** The base URL the client used (for the badge snippet); a Host header that is not a host name is not echoed. */
@@ -85,7 +97,11 @@ function changeError(found: Exclude<ChangeLookup, { status: 'ok' }>, requested: 
     case 'not-scored':
       return { status: 404, message: `repository ${found.repo.canonical} has no Scorecard result yet`, reason: 'not-scored' };
     case 'no-such-result':
-      return { status: 404, message: `repository ${found.repo.canonical} has no result for ${found.which}=${describeSelector(found.selector)}`, reason: 'no-such-result' };
+      return {
+        status: 404,
+        message: `repository ${found.repo.canonical} has no result for ${found.which}=${describeSelector(found.selector)}`,
+        reason: 'no-such-result',
+      };
   }
 }
 
@@ -100,14 +116,21 @@ function listBody(q: ListQuery, page: Awaited<ReturnType<typeof listRepos>>) {
 /** Per check, its scores oldest first over the given results (oldest first). */
 async function checkHistoryOf(db: Db, results: ReadonlyArray<{ id: number }>): Promise<Map<string, number[]>> {
   const byScore = new Map<number, Map<string, number>>();
-  for (const c of await checkScoresOf(db, results.map((h) => h.id))) {
+  for (const c of await checkScoresOf(
+    db,
+    results.map((h) => h.id),
+  )) {
     const m = byScore.get(c.scoreId) ?? new Map<string, number>();
     m.set(c.name, c.score);
     byScore.set(c.scoreId, m);
   }
   const names = new Set([...byScore.values()].flatMap((m) => [...m.keys()]));
   const history = new Map<string, number[]>();
-  for (const name of names) history.set(name, results.map((h) => byScore.get(h.id)?.get(name)).filter((v): v is number => v !== undefined));
+  for (const name of names)
+    history.set(
+      name,
+      results.map((h) => byScore.get(h.id)?.get(name)).filter((v): v is number => v !== undefined),
+    );
   return history;
 }
 
@@ -115,8 +138,17 @@ async function repoPageData(db: Db, key: string, context: Context, config: Fleet
   const repo = await repoWithLatest(db, key);
   if (!repo) return undefined;
   const found = await findResult(db, key);
-  const result = found.status === 'ok' ? renderResult(found.value, found.repo, rawHasChecks(found.value.raw) ? undefined : await storedChecks(db, found.value.scoreId)) : undefined;
-  const history = (await recentScoreSteps(db, repo.id, 100)).map((h) => ({ id: h.id, score: h.score, date: h.resultDate.toISOString(), commit: h.commit, delta: h.delta }));
+  const result =
+    found.status === 'ok'
+      ? renderResult(found.value, found.repo, rawHasChecks(found.value.raw) ? undefined : await storedChecks(db, found.value.scoreId))
+      : undefined;
+  const history = (await recentScoreSteps(db, repo.id, 100)).map((h) => ({
+    id: h.id,
+    score: h.score,
+    date: h.resultDate.toISOString(),
+    commit: h.commit,
+    delta: h.delta,
+  }));
   const checkHistory = await checkHistoryOf(db, history.slice(0, 20).reverse());
   const runs = (await recentRunsOf(db, repo.id, 20)).map((x) => ({
     id: x.id,
@@ -130,7 +162,10 @@ async function repoPageData(db: Db, key: string, context: Context, config: Fleet
   const path = repo.canonical.split('/').map(encodeURIComponent).join('/');
   return {
     repo: repo.canonical,
-    state: stateOf({ failing: repo.failing ?? repo.failures > 0, scoreId: repo.latestScoreId, resultDate: repo.latestResultDate }, freshCutoff(config, new Date())),
+    state: stateOf(
+      { failing: repo.failing ?? repo.failures > 0, scoreId: repo.latestScoreId, resultDate: repo.latestResultDate },
+      freshCutoff(config, new Date()),
+    ),
     failures: repo.failures,
     lastError: repo.lastError,
     nextDueAt: repo.nextDueAt.toISOString(),
@@ -144,7 +179,13 @@ async function repoPageData(db: Db, key: string, context: Context, config: Fleet
 }
 
 /** Answers one dashboard request. Database errors propagate (the caller answers 503). */
-export async function answerDashboard(db: Db, req: DashboardRequest, context: Context, dashboardConfig: DashboardConfig, now = new Date()): Promise<StructuredReturn> {
+export async function answerDashboard(
+  db: Db,
+  req: DashboardRequest,
+  context: Context,
+  dashboardConfig: DashboardConfig,
+  now = new Date(),
+): Promise<StructuredReturn> {
   const config = fleetConfigOf(dashboardConfig);
   switch (req.route) {
     case 'list': {
@@ -164,7 +205,12 @@ export async function answerDashboard(db: Db, req: DashboardRequest, context: Co
       // At most EXPORT_ROWS a response (the function's memory is bounded); the rest behind a Link to the next part.
       const sparse = await sparseState(db, req.filter.state);
       const parts: string[] = [];
-      const rows = allRepos(db, req.filter, config, { now, max: dashboardConfig.exportRows ?? EXPORT_ROWS, sparse, ...(req.after ? { after: req.after } : {}) });
+      const rows = allRepos(db, req.filter, config, {
+        now,
+        max: dashboardConfig.exportRows ?? EXPORT_ROWS,
+        sparse,
+        ...(req.after ? { after: req.after } : {}),
+      });
       let first = true;
       parts.push(req.format === 'csv' ? csvHeader() : `{"generatedAt":${JSON.stringify(now.toISOString())},"repositories":[`);
       let step = await rows.next();
@@ -186,12 +232,21 @@ export async function answerDashboard(db: Db, req: DashboardRequest, context: Co
       const type = req.format === 'csv' ? 'text/csv; charset=utf-8' : JSON_TYPE;
       return {
         statusCode: 200,
-        headers: { ...COMMON, 'content-type': type, 'cache-control': 'no-store', 'content-disposition': `attachment; filename="posture-latest.${req.format}"`, ...(next ? { link: `<${next}>; rel="next"` } : {}) },
+        headers: {
+          ...COMMON,
+          'content-type': type,
+          'cache-control': 'no-store',
+          'content-disposition': `attachment; filename="posture-latest.${req.format}"`,
+          ...(next ? { link: `<${next}>; rel="next"` } : {}),
+        },
         body: parts.join(''),
       };
     }
     case 'ui-fleet': {
-      const [snapshot, live] = await Promise.all([fleetSnapshot(db, config, { now, onError: (err) => context.log?.warn({ err: err.message }, 'fleet snapshot refresh failed') }), fleetLive(db, config, now)]);
+      const [snapshot, live] = await Promise.all([
+        fleetSnapshot(db, config, { now, onError: (err) => context.log?.warn({ err: err.message }, 'fleet snapshot refresh failed') }),
+        fleetLive(db, config, now),
+      ]);
       return page(context, fleetPage(snapshot, live, now));
     }
     case 'ui-list': {

@@ -1,19 +1,25 @@
 // The score API's request-path edges over real HTTP: the path as sent is what is routed (no URL
 // normalisation before the checks), badges for repositories without a score are SVG, CORS,
 // /metrics kept off the public port, HEAD on health.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { request, type Server } from 'node:http';
+import { after, before, test } from 'node:test';
+import { addRepos } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { createFunctionServer, createMetricsServer, listen } from '../function/server.ts';
 import { silentLogger } from '../log/index.ts';
-import { addRepos } from '../db/index.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import { createApiHandle } from './handler.ts';
 import { fixture06, storeDocument } from './testing.ts';
 
 /** A request with the path exactly as given (fetch would normalise it first). */
-function raw(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function raw(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
       let body = '';
@@ -31,7 +37,12 @@ describeEachDatabase('score API edges over HTTP', (ctx) => {
   before(async () => {
     await storeDocument(ctx.db, fixture06()); // github.com/ossf/scorecard
     await addRepos(ctx.db, [{ repo: (parseRepo('github.com/kubernetes/kubernetes') as { ok: true; repo: RepoId }).repo }]);
-    server = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db: ctx.db, config: { allowedHosts: ['github.com'] }, log: silentLogger })), log: silentLogger, metrics: false });
+    server = createFunctionServer({
+      name: 'api',
+      handle: createApiHandle(async () => ({ db: ctx.db, config: { allowedHosts: ['github.com'] }, log: silentLogger })),
+      log: silentLogger,
+      metrics: false,
+    });
     port = await listen(server, 0);
   });
   after(() => new Promise<void>((r) => server.close(() => r())));
@@ -78,12 +89,21 @@ describeEachDatabase('score API edges over HTTP', (ctx) => {
   });
 
   test('CORS: every GET answer can be read from any origin; a preflight is answered', async () => {
-    for (const path of ['/projects/github.com/ossf/scorecard', '/projects/github.com/nobody/nothing', '/projects/github.com/ossf/scorecard/badge', '/projects/x']) {
+    for (const path of [
+      '/projects/github.com/ossf/scorecard',
+      '/projects/github.com/nobody/nothing',
+      '/projects/github.com/ossf/scorecard/badge',
+      '/projects/x',
+    ]) {
       const r = await raw(port, 'GET', path, { origin: 'https://example.org' });
       assert.equal(r.headers['access-control-allow-origin'], '*', path);
       assert.match(String(r.headers['access-control-expose-headers']), /ETag/, path);
     }
-    const pre = await raw(port, 'OPTIONS', '/projects/github.com/ossf/scorecard', { origin: 'https://example.org', 'access-control-request-method': 'GET', 'access-control-request-headers': 'if-none-match' });
+    const pre = await raw(port, 'OPTIONS', '/projects/github.com/ossf/scorecard', {
+      origin: 'https://example.org',
+      'access-control-request-method': 'GET',
+      'access-control-request-headers': 'if-none-match',
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers['access-control-allow-origin'], '*');
     assert.equal(pre.headers['access-control-allow-methods'], 'GET, HEAD');

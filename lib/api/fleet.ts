@@ -4,16 +4,31 @@
 // which at a million repositories takes seconds, not milliseconds); and small lists read live
 // from indexes on each request (lowest scores, biggest recent drops, recent failures, running
 // Jobs, this hour's budget).
+
+import { runsPerHour } from '../cadence/cadence.ts';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import {
-  biggestDrops, checkPassRates, claimFleetSnapshotRefresh, countsByScoreFloor, dueRepoCount, failedRunsByClass, hasReposOfOwner, lowestScores,
-  pendingRunCount, recentFailedRuns, releaseFleetSnapshotRefresh, resultsStoredSince, saveFleetSnapshot, stateCounts, storedFleetSnapshot, type LatestScore,
+  biggestDrops,
+  checkPassRates,
+  claimFleetSnapshotRefresh,
+  countsByScoreFloor,
+  dueRepoCount,
+  failedRunsByClass,
+  hasReposOfOwner,
+  type LatestScore,
+  lowestScores,
+  pendingRunCount,
+  recentFailedRuns,
+  releaseFleetSnapshotRefresh,
+  resultsStoredSince,
+  saveFleetSnapshot,
+  stateCounts,
+  storedFleetSnapshot,
 } from '../db/fleet.ts';
 import { budgetUsed } from '../db/scheduler-state.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
-import { runsPerHour } from '../cadence/cadence.ts';
-import { freshCutoff, type FreshnessConfig } from './list.ts';
+import { type FreshnessConfig, freshCutoff } from './list.ts';
 
 export type FleetConfig = FreshnessConfig & Pick<Config, 'githubTokenCount' | 'githubCallsPerHour' | 'callsPerRun' | 'maxConcurrentJobs'>;
 
@@ -65,7 +80,10 @@ export async function computeSnapshot(db: Db, config: FleetConfig, now = new Dat
   const checks = (await checkPassRates(db, CHECK_PASS)).map((c) => ({ ...c, average: c.average === null ? null : Math.round(c.average * 10) / 10 }));
   const due = await dueRepoCount(db, now);
   const stored = await resultsStoredSince(db, { recent: new Date(now.getTime() - 3_600_000), earlier: new Date(now.getTime() - 86_400_000) });
-  const failuresByClass = (await failedRunsByClass(db, new Date(now.getTime() - 86_400_000))).map((f) => ({ failureClass: f.failureClass ?? 'unknown', count: f.count }));
+  const failuresByClass = (await failedRunsByClass(db, new Date(now.getTime() - 86_400_000))).map((f) => ({
+    failureClass: f.failureClass ?? 'unknown',
+    count: f.count,
+  }));
   return {
     failuresByClass,
     computedAt: now.toISOString(),
@@ -104,7 +122,11 @@ export async function refreshSnapshot(db: Db, config: FleetConfig, now = new Dat
  * refreshed in the background when older than `maxAgeMs` by at most one caller at a time
  * across replicas (a lease in the row), and served stale meanwhile.
  */
-export async function fleetSnapshot(db: Db, config: FleetConfig, options: { now?: Date; maxAgeMs?: number; onError?: (err: Error) => void } = {}): Promise<FleetSnapshot> {
+export async function fleetSnapshot(
+  db: Db,
+  config: FleetConfig,
+  options: { now?: Date; maxAgeMs?: number; onError?: (err: Error) => void } = {},
+): Promise<FleetSnapshot> {
   const now = options.now ?? new Date();
   const { computedAt, data } = await storedFleetSnapshot<FleetSnapshot>(db);
   if (!data) return refreshSnapshot(db, config, now);
@@ -120,7 +142,13 @@ export async function fleetSnapshot(db: Db, config: FleetConfig, options: { now?
 }
 
 function fleetRow(r: LatestScore): FleetRow {
-  return { repo: r.canonical, score: r.score, delta: r.delta, previousScore: r.delta === null ? null : Math.round((r.score - r.delta) * 10) / 10, scoredAt: r.scoredAt.toISOString() };
+  return {
+    repo: r.canonical,
+    score: r.score,
+    delta: r.delta,
+    previousScore: r.delta === null ? null : Math.round((r.score - r.delta) * 10) / 10,
+    scoredAt: r.scoredAt.toISOString(),
+  };
 }
 
 /** The live, index-backed parts of the fleet page. */
@@ -138,7 +166,12 @@ export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n
   return {
     lowest: lowest.map(fleetRow),
     drops: drops.map(fleetRow),
-    recentFailures: recent.map((r) => ({ repo: r.canonical, failureClass: r.failureClass ?? 'unknown', reason: r.reason ?? '', at: r.finishedAt.toISOString() })),
+    recentFailures: recent.map((r) => ({
+      repo: r.canonical,
+      failureClass: r.failureClass ?? 'unknown',
+      reason: r.reason ?? '',
+      at: r.finishedAt.toISOString(),
+    })),
     running,
     budget: { used, perHour: Number.isFinite(perHour) ? perHour : null },
     demo,

@@ -6,12 +6,12 @@ import type { Db } from '../db/connect.ts';
 import type { Context, Handle, StructuredReturn } from '../function/handle.ts';
 import type { Logger } from '../log/index.ts';
 import { counter } from '../metrics/index.ts';
-import { findHistory, findResult, storedChecks, type Lookup } from './queries.ts';
-import { rawHasChecks, renderBadge, renderHistory, renderResult } from './render.ts';
-import { API_METHODS, isApiError, routeRequest, ROUTES, type ApiRequest } from './route.ts';
-import { answerDashboard, fleetConfigOf, htmlError, setFleetMetricsSource, wantsHtml, type DashboardConfig } from './dashboard.ts';
+import { answerDashboard, type DashboardConfig, fleetConfigOf, htmlError, setFleetMetricsSource, wantsHtml } from './dashboard.ts';
 import { routeDashboard } from './dashboard-route.ts';
 import { fleetSnapshot } from './fleet.ts';
+import { findHistory, findResult, type Lookup, storedChecks } from './queries.ts';
+import { rawHasChecks, renderBadge, renderHistory, renderResult } from './render.ts';
+import { API_METHODS, type ApiRequest, isApiError, ROUTES, routeRequest } from './route.ts';
 
 export interface ApiDeps {
   db: Db;
@@ -39,7 +39,11 @@ const PREFLIGHT = {
 };
 
 /** What a badge says when there is no score to show (shields.io answers 200 with such a badge, so a README shows it). */
-const BADGE_MISSING: Record<string, string> = { 'unknown-repo': 'unknown repo', 'not-scored': 'not scored yet', 'no-result-for-commit': 'no result for commit' };
+const BADGE_MISSING: Record<string, string> = {
+  'unknown-repo': 'unknown repo',
+  'not-scored': 'not scored yet',
+  'no-result-for-commit': 'no result for commit',
+};
 
 const requests = counter('posture_api_requests_total', 'Score API requests by route and status code', ['route', 'code']);
 
@@ -95,9 +99,15 @@ function cacheable(context: Context, contentType: string, body: string, lastModi
 function lookupError<T>(lookup: Exclude<Lookup<T>, { status: 'ok' }>, requested: string): StructuredReturn {
   switch (lookup.status) {
     case 'unknown-repo':
-      return errorReply(404, `repository ${requested} is not known to posture (add it with \`posture repos add\`)`, { reason: 'unknown-repo', repo: requested });
+      return errorReply(404, `repository ${requested} is not known to posture (add it with \`posture repos add\`)`, {
+        reason: 'unknown-repo',
+        repo: requested,
+      });
     case 'not-scored':
-      return errorReply(404, `repository ${lookup.repo.canonical} is known but has no Scorecard result yet`, { reason: 'not-scored', repo: lookup.repo.canonical });
+      return errorReply(404, `repository ${lookup.repo.canonical} is known but has no Scorecard result yet`, {
+        reason: 'not-scored',
+        repo: lookup.repo.canonical,
+      });
     case 'no-result-for-commit':
       return errorReply(404, `repository ${lookup.repo.canonical} has no Scorecard result for commit ${lookup.commit}`, {
         reason: 'no-result-for-commit',
@@ -188,7 +198,9 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
           reply = await answerDashboard(d.db, dr, context, d.config);
         } catch (err) {
           (context.log ?? d.log).warn({ err: (err as Error).message, route }, 'dashboard read failed');
-          reply = page ? { ...htmlError(503, 'The score database did not answer; retry later.'), statusCode: 503 } : errorReply(503, 'the score database did not answer; retry later', {}, { 'retry-after': '5' });
+          reply = page
+            ? { ...htmlError(503, 'The score database did not answer; retry later.'), statusCode: 503 }
+            : errorReply(503, 'the score database did not answer; retry later', {}, { 'retry-after': '5' });
         }
       }
       requests.inc({ route, code: String(reply.statusCode) });

@@ -1,14 +1,15 @@
 // The score API: the public Scorecard REST API's shape for stored results, history and badges.
-export { createApiHandle, answer, errorReply, etagOf, notModified, CACHE_OK, CACHE_NOT_FOUND, CACHE_NONE, type ApiDeps } from './handler.ts';
-export { routeRequest, isApiError, ROUTES, API_METHODS, MAX_PATH_LENGTH, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, BADGE_STYLES } from './route.ts';
-export type { ApiRequest, ApiError, BadgeStyle, RawRequest } from './route.ts';
-export { renderResult, renderHistory, renderBadge, badgeColor, badgeValue, escapeXml, rfc3339, BADGE_LABEL } from './render.ts';
-export type { ApiResult, ApiCheck, ApiHistory } from './render.ts';
-export { findResult, findHistory, storedChecks } from './queries.ts';
-export type { HistoryEntry, Lookup, RepoRef, StoredResult, StoredCheckRow } from './queries.ts';
+
+export { answerDashboard, type DashboardConfig, EXPORT_ROWS, fleetConfigOf } from './dashboard.ts';
+export type { Cursor, DashboardRequest, ListFilter, ListQuery, ListSort, ListState } from './dashboard-route.ts';
 // The dashboard: list, changes and export routes, pages, fleet figures.
-export { routeDashboard, parseSelector, encodeCursor, decodeCursor, LIST_STATES, LIST_SORTS, MAX_LIST_LIMIT } from './dashboard-route.ts';
-export type { DashboardRequest, ListQuery, ListFilter, ListState, ListSort, Cursor } from './dashboard-route.ts';
-export { answerDashboard, fleetConfigOf, EXPORT_ROWS, type DashboardConfig } from './dashboard.ts';
-export { listRepos, freshCutoff, stateOf, type ListItem, type ListPage } from './list.ts';
-export { fleetSnapshot, refreshSnapshot, fleetLive, computeSnapshot, type FleetSnapshot, type FleetLive } from './fleet.ts';
+export { decodeCursor, encodeCursor, LIST_SORTS, LIST_STATES, MAX_LIST_LIMIT, parseSelector, routeDashboard } from './dashboard-route.ts';
+export { computeSnapshot, type FleetLive, type FleetSnapshot, fleetLive, fleetSnapshot, refreshSnapshot } from './fleet.ts';
+export { type ApiDeps, answer, CACHE_NONE, CACHE_NOT_FOUND, CACHE_OK, createApiHandle, errorReply, etagOf, notModified } from './handler.ts';
+export { freshCutoff, type ListItem, type ListPage, listRepos, stateOf } from './list.ts';
+export type { HistoryEntry, Lookup, RepoRef, StoredCheckRow, StoredResult } from './queries.ts';
+export { findHistory, findResult, storedChecks } from './queries.ts';
+export type { ApiCheck, ApiHistory, ApiResult } from './render.ts';
+export { BADGE_LABEL, badgeColor, badgeValue, escapeXml, renderBadge, renderHistory, renderResult, rfc3339 } from './render.ts';
+export type { ApiError, ApiRequest, BadgeStyle, RawRequest } from './route.ts';
+export { API_METHODS, BADGE_STYLES, DEFAULT_HISTORY_LIMIT, isApiError, MAX_HISTORY_LIMIT, MAX_PATH_LENGTH, ROUTES, routeRequest } from './route.ts';

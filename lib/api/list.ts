@@ -2,7 +2,7 @@
 // lib/db/listing.ts, keyset-paged), their state, the next page's cursor, and CSV.
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
-import { latestPage, type LatestRow, type LatestSort } from '../db/listing.ts';
+import { type LatestRow, type LatestSort, latestPage } from '../db/listing.ts';
 import type { Cursor, ListFilter, ListQuery, ListState } from './dashboard-route.ts';
 
 export type FreshnessConfig = Pick<Config, 'rescoreIntervalSeconds' | 'jitterSeconds'>;
@@ -89,11 +89,18 @@ export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, n
 }
 
 /** Repositories matching a filter in name order from `after`, a batch at a time, up to `max` (for the export); then the cursor where it stopped, if it did. */
-export async function* allRepos(db: Db, filter: ListFilter, config: FreshnessConfig, options: { now?: Date; after?: Cursor; max: number; sparse?: boolean }): AsyncGenerator<ListItem[], Cursor | undefined> {
+export async function* allRepos(
+  db: Db,
+  filter: ListFilter,
+  config: FreshnessConfig,
+  options: { now?: Date; after?: Cursor; max: number; sparse?: boolean },
+): AsyncGenerator<ListItem[], Cursor | undefined> {
   let after = options.after;
   let left = options.max;
   while (left > 0) {
-    const page = await listRepos(db, { ...filter, sort: 'name', limit: Math.min(5000, left), ...(after ? { after } : {}) }, config, options.now, { sparse: options.sparse });
+    const page = await listRepos(db, { ...filter, sort: 'name', limit: Math.min(5000, left), ...(after ? { after } : {}) }, config, options.now, {
+      sparse: options.sparse,
+    });
     if (page.items.length) yield page.items;
     left -= page.items.length;
     if (!page.next) return undefined;

@@ -3,16 +3,15 @@
 // tables scroll sideways on their own), every figure labelled in text, and every value that
 // came from a repository or a Scorecard result escaped.
 import type { ScoreChange } from '../changes/diff.ts';
+import { DEMO_OWNER, isDemoRepo } from '../repo/demo.ts';
+import type { ListQuery } from './dashboard-route.ts';
+import { LIST_SORTS, LIST_STATES } from './dashboard-route.ts';
 import type { FleetLive, FleetSnapshot } from './fleet.ts';
 import { CHECK_PASS, sweepOf } from './fleet.ts';
 import type { ListItem } from './list.ts';
-import type { ListQuery } from './dashboard-route.ts';
-import { LIST_SORTS, LIST_STATES } from './dashboard-route.ts';
 import type { ApiResult } from './render.ts';
 import { escapeXml as esc } from './render.ts';
 import { barChart, lineChart, pct, scoreColor, shareBars, sparkline } from './svg.ts';
-
-import { DEMO_OWNER, isDemoRepo } from '../repo/demo.ts';
 
 const CSS = `
 *{box-sizing:border-box}
@@ -131,12 +130,34 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
     `<section aria-labelledby="dist"><h2 id="dist">Score distribution</h2>${hist}</section>` +
     `<section aria-labelledby="checks"><h2 id="checks">Checks across the fleet</h2>${checks}</section>` +
     `<div class="grid">` +
-    `<section aria-labelledby="lowest"><h2 id="lowest">Lowest scores</h2>${table(['Repository', 'Score'], live.lowest.map((r) => [repoLink(r.repo), scoreText(r.score)]), [1])}</section>` +
-    `<section aria-labelledby="drops"><h2 id="drops">Biggest recent drops</h2>${table(['Repository', 'Was', 'Now', 'Change'], live.drops.map((r) => [`${repoLink(r.repo)} <a href="${esc(repoHref(r.repo))}/diff">diff</a>`, scoreText(r.previousScore), scoreText(r.score), deltaText(r.delta)]), [1, 2, 3])}</section>` +
+    `<section aria-labelledby="lowest"><h2 id="lowest">Lowest scores</h2>${table(
+      ['Repository', 'Score'],
+      live.lowest.map((r) => [repoLink(r.repo), scoreText(r.score)]),
+      [1],
+    )}</section>` +
+    `<section aria-labelledby="drops"><h2 id="drops">Biggest recent drops</h2>${table(
+      ['Repository', 'Was', 'Now', 'Change'],
+      live.drops.map((r) => [
+        `${repoLink(r.repo)} <a href="${esc(repoHref(r.repo))}/diff">diff</a>`,
+        scoreText(r.previousScore),
+        scoreText(r.score),
+        deltaText(r.delta),
+      ]),
+      [1, 2, 3],
+    )}</section>` +
     `</div>` +
     `<section aria-labelledby="failures"><h2 id="failures">Failures in the last 24 hours</h2>` +
-    table(['Class', 'Runs'], (s.failuresByClass ?? []).map((f) => [esc(f.failureClass), n(f.count)]), [1]) +
-    (live.recentFailures.length ? `<details><summary>Latest failed runs</summary>${table(['When', 'Repository', 'Class', 'Reason'], live.recentFailures.map((f) => [esc(f.at.slice(0, 16).replace('T', ' ')), repoLink(f.repo), esc(f.failureClass), esc(f.reason.slice(0, 300))]))}</details>` : '') +
+    table(
+      ['Class', 'Runs'],
+      (s.failuresByClass ?? []).map((f) => [esc(f.failureClass), n(f.count)]),
+      [1],
+    ) +
+    (live.recentFailures.length
+      ? `<details><summary>Latest failed runs</summary>${table(
+          ['When', 'Repository', 'Class', 'Reason'],
+          live.recentFailures.map((f) => [esc(f.at.slice(0, 16).replace('T', ' ')), repoLink(f.repo), esc(f.failureClass), esc(f.reason.slice(0, 300))]),
+        )}</details>`
+      : '') +
     `</section>` +
     `<p class="muted">Page drawn ${esc(now.toISOString().slice(0, 19).replace('T', ' '))} UTC. Data: <a href="/projects?sort=score">JSON list</a>, <a href="/export/latest.csv">CSV export</a>.</p>`;
   return layout('Fleet', body, { demo: live.demo });
@@ -157,7 +178,8 @@ function listHref(q: Partial<ListQuery>, cursor?: string): string {
 
 export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | undefined, demo: boolean): string {
   const opt = (values: readonly string[], current: string | undefined, any?: string) =>
-    (any !== undefined ? `<option value=""${current ? '' : ' selected'}>${any}</option>` : '') + values.map((v) => `<option${v === current ? ' selected' : ''}>${v}</option>`).join('');
+    (any !== undefined ? `<option value=""${current ? '' : ' selected'}>${any}</option>` : '') +
+    values.map((v) => `<option${v === current ? ' selected' : ''}>${v}</option>`).join('');
   const form =
     `<form class="filters" method="get" action="/ui/projects">` +
     `<label>Owner<input name="owner" value="${esc(q.owner ?? '')}" maxlength="39"></label>` +
@@ -166,9 +188,20 @@ export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | u
     `<label>State<select name="state">${opt(LIST_STATES, q.state, 'any')}</select></label>` +
     `<label>Sort<select name="sort">${opt(LIST_SORTS, q.sort)}</select></label>` +
     `<button type="submit">Show</button></form>`;
-  const rows = items.map((i) => [repoLink(i.repo), esc(i.state), scoreText(i.score), deltaText(i.delta), i.date ? esc(i.date.slice(0, 10)) : '–', i.failures ? `${i.failures}${i.lastError ? ` <span class="muted">${esc(i.lastError.slice(0, 80))}</span>` : ''}` : '0']);
+  const rows = items.map((i) => [
+    repoLink(i.repo),
+    esc(i.state),
+    scoreText(i.score),
+    deltaText(i.delta),
+    i.date ? esc(i.date.slice(0, 10)) : '–',
+    i.failures ? `${i.failures}${i.lastError ? ` <span class="muted">${esc(i.lastError.slice(0, 80))}</span>` : ''}` : '0',
+  ]);
   const next = nextCursor ? `<p><a rel="next" href="${esc(listHref(q, nextCursor))}">Next page</a></p>` : '';
-  return layout('Repositories', `<h1>Repositories</h1>${form}${table(['Repository', 'State', 'Score', 'Change', 'Result date', 'Failures'], rows, [2, 3])}${next}`, { demo });
+  return layout(
+    'Repositories',
+    `<h1>Repositories</h1>${form}${table(['Repository', 'State', 'Score', 'Change', 'Result date', 'Failures'], rows, [2, 3])}${next}`,
+    { demo },
+  );
 }
 
 export interface RepoPageData {
@@ -203,26 +236,50 @@ export function repoPage(d: RepoPageData): string {
           .map((c) => {
             const hist = d.checkHistory.get(c.name) ?? [];
             // Only web links: a result's URL is data, and a javascript: or data: link must not become one.
-            const doc = c.documentation?.url && /^https?:\/\//i.test(c.documentation.url) ? ` <a href="${esc(c.documentation.url)}" rel="noopener noreferrer">docs</a>` : '';
-            const details = c.details?.length ? `<details><summary>${c.details.length} detail${c.details.length > 1 ? 's' : ''}</summary><pre>${esc(c.details.join('\n'))}</pre></details>` : '';
+            const doc =
+              c.documentation?.url && /^https?:\/\//i.test(c.documentation.url)
+                ? ` <a href="${esc(c.documentation.url)}" rel="noopener noreferrer">docs</a>`
+                : '';
+            const details = c.details?.length
+              ? `<details><summary>${c.details.length} detail${c.details.length > 1 ? 's' : ''}</summary><pre>${esc(c.details.join('\n'))}</pre></details>`
+              : '';
             const short = c.documentation?.short ? `<div class="muted">${esc(c.documentation.short)}</div>` : '';
-            return [`<strong>${esc(c.name)}</strong>${doc}${short}`, scoreText(c.score), hist.length > 1 ? sparkline(hist, { title: `${c.name} over the last ${hist.length} results` }) : '', esc(c.reason) + details];
+            return [
+              `<strong>${esc(c.name)}</strong>${doc}${short}`,
+              scoreText(c.score),
+              hist.length > 1 ? sparkline(hist, { title: `${c.name} over the last ${hist.length} results` }) : '',
+              esc(c.reason) + details,
+            ];
           }),
         [1],
       ) +
       `</section>`
     : '';
   const chart = d.history.length
-    ? `<section aria-labelledby="hist"><h2 id="hist">Score history</h2>${lineChart(d.history.map((h) => ({ at: new Date(h.date), value: h.score })), { title: `Score of ${d.repo} over time` })}</section>`
+    ? `<section aria-labelledby="hist"><h2 id="hist">Score history</h2>${lineChart(
+        d.history.map((h) => ({ at: new Date(h.date), value: h.score })),
+        { title: `Score of ${d.repo} over time` },
+      )}</section>`
     : '';
-  const options = (selected: number | undefined) => d.history.map((h) => `<option value="${h.id}"${h.id === selected ? ' selected' : ''}>${esc(h.date.slice(0, 10))} · ${h.score.toFixed(1)} · #${h.id}</option>`).join('');
+  const options = (selected: number | undefined) =>
+    d.history
+      .map((h) => `<option value="${h.id}"${h.id === selected ? ' selected' : ''}>${esc(h.date.slice(0, 10))} · ${h.score.toFixed(1)} · #${h.id}</option>`)
+      .join('');
   const diffForm =
     d.history.length > 1
       ? `<section aria-labelledby="diff"><h2 id="diff">Compare two runs</h2><form class="filters" method="get" action="${esc(repoHref(d.repo))}/diff">` +
         `<label>From<select name="from">${options(d.history[1].id)}</select></label><label>To<select name="to">${options(d.history[0].id)}</select></label><button type="submit">Compare</button></form>` +
         table(
           ['Date', 'Score', 'Change', 'Commit', ''],
-          d.history.slice(0, 20).map((h, i) => [esc(h.date.slice(0, 10)), scoreText(h.score), deltaText(h.delta), `<code>${esc(h.commit.slice(0, 12))}</code>`, i + 1 < d.history.length ? `<a href="${esc(repoHref(d.repo))}/diff?from=${d.history[i + 1].id}&amp;to=${h.id}">diff</a>` : '']),
+          d.history
+            .slice(0, 20)
+            .map((h, i) => [
+              esc(h.date.slice(0, 10)),
+              scoreText(h.score),
+              deltaText(h.delta),
+              `<code>${esc(h.commit.slice(0, 12))}</code>`,
+              i + 1 < d.history.length ? `<a href="${esc(repoHref(d.repo))}/diff?from=${d.history[i + 1].id}&amp;to=${h.id}">diff</a>` : '',
+            ]),
           [1, 2],
         ) +
         `</section>`
@@ -231,7 +288,11 @@ export function repoPage(d: RepoPageData): string {
     `<section aria-labelledby="runs"><h2 id="runs">Runs</h2>` +
     table(
       ['Finished', 'Outcome', 'Failure'],
-      d.runs.map((x) => [esc((x.finishedAt ?? x.createdAt).slice(0, 16).replace('T', ' ')) + (x.finishedAt ? '' : ' <span class="muted">(started)</span>'), esc(x.outcome), x.failureClass ? `<strong>${esc(x.failureClass)}</strong> ${esc((x.reason ?? '').slice(0, 300))}` : '']),
+      d.runs.map((x) => [
+        esc((x.finishedAt ?? x.createdAt).slice(0, 16).replace('T', ' ')) + (x.finishedAt ? '' : ' <span class="muted">(started)</span>'),
+        esc(x.outcome),
+        x.failureClass ? `<strong>${esc(x.failureClass)}</strong> ${esc((x.reason ?? '').slice(0, 300))}` : '',
+      ]),
     ) +
     `</section>`;
   const badge =
@@ -241,19 +302,43 @@ export function repoPage(d: RepoPageData): string {
 }
 
 export function diffPage(repo: string, c: ScoreChange): string {
-  const side = (label: string, r: ScoreChange['from']) => (r ? `<div class="card"><div class="muted">${label}</div><div class="big">${scoreText(r.score)}</div><div class="muted">${esc(r.date.slice(0, 10))}, result #${r.id}, commit <code>${esc(r.commit.slice(0, 12))}</code></div></div>` : `<div class="card"><div class="muted">${label}</div><div class="big muted">–</div><div class="muted">first result: nothing to compare with</div></div>`);
+  const side = (label: string, r: ScoreChange['from']) =>
+    r
+      ? `<div class="card"><div class="muted">${label}</div><div class="big">${scoreText(r.score)}</div><div class="muted">${esc(r.date.slice(0, 10))}, result #${r.id}, commit <code>${esc(r.commit.slice(0, 12))}</code></div></div>`
+      : `<div class="card"><div class="muted">${label}</div><div class="big muted">–</div><div class="muted">first result: nothing to compare with</div></div>`;
   const body =
     `<h1>Changes in <a href="${esc(repoHref(repo))}">${esc(repo)}</a></h1>` +
     `<div class="grid">${side('From', c.from)}${side('To', c.to)}<div class="card"><div class="muted">Change</div><div class="big">${deltaText(c.delta)}</div><div class="muted">${c.changed.length} checks changed, ${c.added.length} added, ${c.removed.length} removed, ${c.unchanged} unchanged</div></div></div>` +
     `<section aria-labelledby="changed"><h2 id="changed">Checks that changed</h2>` +
-    table(['Check', 'From', 'To', 'Change', 'Reason now'], c.changed.map((x) => [esc(x.name), scoreText(x.from), scoreText(x.to), deltaText(x.delta), esc(x.reasonTo ?? '') + (x.reasonFrom ? `<details><summary>before</summary>${esc(x.reasonFrom)}</details>` : '')]), [1, 2, 3]) +
+    table(
+      ['Check', 'From', 'To', 'Change', 'Reason now'],
+      c.changed.map((x) => [
+        esc(x.name),
+        scoreText(x.from),
+        scoreText(x.to),
+        deltaText(x.delta),
+        esc(x.reasonTo ?? '') + (x.reasonFrom ? `<details><summary>before</summary>${esc(x.reasonFrom)}</details>` : ''),
+      ]),
+      [1, 2, 3],
+    ) +
     `</section>` +
-    `<section aria-labelledby="added"><h2 id="added">Checks added</h2>${table(['Check', 'Score', 'Reason'], c.added.map((x) => [esc(x.name), scoreText(x.score), esc(x.reason ?? '')]), [1])}</section>` +
-    `<section aria-labelledby="removed"><h2 id="removed">Checks removed</h2>${table(['Check', 'Score then', 'Reason then'], c.removed.map((x) => [esc(x.name), scoreText(x.score), esc(x.reason ?? '')]), [1])}</section>` +
+    `<section aria-labelledby="added"><h2 id="added">Checks added</h2>${table(
+      ['Check', 'Score', 'Reason'],
+      c.added.map((x) => [esc(x.name), scoreText(x.score), esc(x.reason ?? '')]),
+      [1],
+    )}</section>` +
+    `<section aria-labelledby="removed"><h2 id="removed">Checks removed</h2>${table(
+      ['Check', 'Score then', 'Reason then'],
+      c.removed.map((x) => [esc(x.name), scoreText(x.score), esc(x.reason ?? '')]),
+      [1],
+    )}</section>` +
     `<p><a href="/projects/${repo.split('/').map(encodeURIComponent).join('/')}/changes${c.from ? `?from=${c.from.id}&amp;to=${c.to.id}` : ''}">This diff as JSON</a></p>`;
   return layout(`Changes in ${repo}`, body, { demo: isDemoRepo(repo) });
 }
 
 export function errorPage(status: number, message: string): string {
-  return layout(`Error ${status}`, `<h1>${status === 404 ? 'Not found' : 'Cannot show this page'}</h1><p>${esc(message)}</p><p><a href="/ui">Back to the fleet</a></p>`);
+  return layout(
+    `Error ${status}`,
+    `<h1>${status === 404 ? 'Not found' : 'Cannot show this page'}</h1><p>${esc(message)}</p><p><a href="/ui">Back to the fleet</a></p>`,
+  );
 }

@@ -1,10 +1,10 @@
 // The score API's lookups: each tells "unknown repository" from "known but never scored" (and,
 // with a commit, from "scored, but not at that commit"). The reads are lib/db/results.ts's.
 import type { Db } from '../db/connect.ts';
-import { newestResultOf, resultHistoryOf, type HistoryEntry, type RepoRef, type RepoResults, type StoredResult } from '../db/results.ts';
+import { type HistoryEntry, newestResultOf, type RepoRef, type RepoResults, resultHistoryOf, type StoredResult } from '../db/results.ts';
 
-export { storedChecks } from '../db/results.ts';
 export type { HistoryEntry, RepoRef, StoredCheckRow, StoredResult } from '../db/results.ts';
+export { storedChecks } from '../db/results.ts';
 
 export type Lookup<T> =
   | { status: 'unknown-repo' }
@@ -30,5 +30,9 @@ export async function findResult(db: Db, repoKey: string, options: { commit?: st
 /** A repository's results, newest first (by result date), without their documents: for history and badges. */
 export async function findHistory(db: Db, repoKey: string, options: { limit: number; commit?: string }): Promise<Lookup<HistoryEntry[]>> {
   const limit = Math.max(1, Math.min(Math.trunc(options.limit), 10_000));
-  return lookupOf(await resultHistoryOf(db, repoKey, { limit, ...(options.commit !== undefined ? { commit: options.commit } : {}) }), options.commit, (results) => results);
+  return lookupOf(
+    await resultHistoryOf(db, repoKey, { limit, ...(options.commit !== undefined ? { commit: options.commit } : {}) }),
+    options.commit,
+    (results) => results,
+  );
 }

@@ -1,8 +1,9 @@
 // Pure rendering tests: the public API's shape and key order, fallbacks, badge content and escaping.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { badgeColor, badgeValue, escapeXml, renderBadge, renderHistory, renderResult, rfc3339 } from './render.ts';
+import { test } from 'node:test';
 import type { StoredResult } from './queries.ts';
+import { badgeColor, badgeValue, escapeXml, renderBadge, renderHistory, renderResult, rfc3339 } from './render.ts';
 import { FIXTURE_06_TEXT, fixture06 } from './testing.ts';
 
 const REPO = { id: 1, canonical: 'github.com/ossf/scorecard', key: 'github.com/ossf/scorecard' };
@@ -19,8 +20,15 @@ function jsonbOrder(v: unknown): unknown {
 
 function stored(raw: unknown, over: Partial<StoredResult> = {}): StoredResult {
   return {
-    scoreId: 1, score: 9.7, scorecardVersion: 'v5.3.0', scorecardCommit: 'c22063e786c11f9dd714d777a687ff7c4599b600',
-    repoCommit: '80ee3ecfedf8b19ab8991713a9fdb2e7dcd7262e', resultDate: new Date('2025-11-15T02:10:48Z'), storedAt: new Date(), raw, ...over,
+    scoreId: 1,
+    score: 9.7,
+    scorecardVersion: 'v5.3.0',
+    scorecardCommit: 'c22063e786c11f9dd714d777a687ff7c4599b600',
+    repoCommit: '80ee3ecfedf8b19ab8991713a9fdb2e7dcd7262e',
+    resultDate: new Date('2025-11-15T02:10:48Z'),
+    storedAt: new Date(),
+    raw,
+    ...over,
   };
 }
 
@@ -35,8 +43,18 @@ test('fixture 06 renders byte-identical to the public API response, even from js
 test('a CLI document (metadata null, CLI key order, annotations) renders in the API shape without metadata', () => {
   const fx = fixture06();
   const cli = {
-    date: fx.date, repo: fx.repo, scorecard: fx.scorecard, score: fx.score,
-    checks: fx.checks.map((c: any) => ({ details: c.details, score: c.score, reason: c.reason, name: c.name, documentation: { url: c.documentation.url, short: c.documentation.short }, annotations: ['x'] })),
+    date: fx.date,
+    repo: fx.repo,
+    scorecard: fx.scorecard,
+    score: fx.score,
+    checks: fx.checks.map((c: any) => ({
+      details: c.details,
+      score: c.score,
+      reason: c.reason,
+      name: c.name,
+      documentation: { url: c.documentation.url, short: c.documentation.short },
+      annotations: ['x'],
+    })),
     metadata: null,
   };
   assert.equal(JSON.stringify(renderResult(stored(cli), REPO)), JSON.stringify(fx));
@@ -71,7 +89,14 @@ test('rfc3339 drops zero milliseconds only', () => {
 });
 
 test('history is compact', () => {
-  const e = { scoreId: 2, score: 7.5, scorecardVersion: 'v5.3.0', repoCommit: 'a'.repeat(40), resultDate: new Date('2025-11-15T00:00:00Z'), storedAt: new Date() };
+  const e = {
+    scoreId: 2,
+    score: 7.5,
+    scorecardVersion: 'v5.3.0',
+    repoCommit: 'a'.repeat(40),
+    resultDate: new Date('2025-11-15T00:00:00Z'),
+    storedAt: new Date(),
+  };
   assert.deepEqual(renderHistory(REPO, [e]), {
     repo: 'github.com/ossf/scorecard',
     count: 1,

@@ -110,10 +110,47 @@ export function badgeValue(score: number | undefined): string {
 
 // Advance widths of Verdana at 11px (the badge font), enough for the label and values; others 7.
 const WIDTHS: Record<string, number> = {
-  ' ': 3.87, '.': 3.52, '-': 4.99, '?': 5.97, ':': 4.74,
-  '0': 7, '1': 7, '2': 7, '3': 7, '4': 7, '5': 7, '6': 7, '7': 7, '8': 7, '9': 7,
-  a: 6.65, b: 6.82, c: 5.72, d: 6.82, e: 6.59, f: 3.77, g: 6.82, h: 6.96, i: 3.01, j: 3.78, k: 6.51, l: 3.01, m: 10.7,
-  n: 6.96, o: 6.66, p: 6.82, q: 6.82, r: 4.69, s: 5.72, t: 4.33, u: 6.96, v: 6.51, w: 8.98, x: 6.51, y: 6.51, z: 5.77,
+  ' ': 3.87,
+  '.': 3.52,
+  '-': 4.99,
+  '?': 5.97,
+  ':': 4.74,
+  '0': 7,
+  '1': 7,
+  '2': 7,
+  '3': 7,
+  '4': 7,
+  '5': 7,
+  '6': 7,
+  '7': 7,
+  '8': 7,
+  '9': 7,
+  a: 6.65,
+  b: 6.82,
+  c: 5.72,
+  d: 6.82,
+  e: 6.59,
+  f: 3.77,
+  g: 6.82,
+  h: 6.96,
+  i: 3.01,
+  j: 3.78,
+  k: 6.51,
+  l: 3.01,
+  m: 10.7,
+  n: 6.96,
+  o: 6.66,
+  p: 6.82,
+  q: 6.82,
+  r: 4.69,
+  s: 5.72,
+  t: 4.33,
+  u: 6.96,
+  v: 6.51,
+  w: 8.98,
+  x: 6.51,
+  y: 6.51,
+  z: 5.77,
 };
 
 export function textWidth(text: string): number {
@@ -124,9 +161,12 @@ export function textWidth(text: string): number {
 
 /** Escapes text for XML content and attribute values. */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
-    // Characters XML 1.0 cannot carry at all.
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '');
+  return (
+    s
+      .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
+      // Characters XML 1.0 cannot carry at all.
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
+  );
 }
 
 /** A shields.io-style two-part badge ("openssf scorecard | 7.5"). Every text is escaped. */

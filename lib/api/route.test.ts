@@ -1,7 +1,8 @@
 // Table-driven tests of the score API's routing and validation (pure: no database).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { MAX_HISTORY_LIMIT, routeRequest, isApiError, type RawRequest } from './route.ts';
+import { test } from 'node:test';
+import { isApiError, MAX_HISTORY_LIMIT, type RawRequest, routeRequest } from './route.ts';
 
 const HOSTS = ['github.com', 'gitlab.com'];
 const SHA = '80ee3ecfedf8b19ab8991713a9fdb2e7dcd7262e';
@@ -10,8 +11,16 @@ const get = (path: string, query: RawRequest['query'] = {}, method = 'GET'): Raw
 
 type Want = Record<string, unknown>;
 const ok: Array<[string, RawRequest, Want]> = [
-  ['project', get('/projects/github.com/ossf/scorecard'), { route: 'project', head: false, key: 'github.com/ossf/scorecard', canonical: 'github.com/ossf/scorecard' }],
-  ['project, mixed case keeps display case, key lower', get('/projects/GitHub.com/OSSF/ScoreCard'), { route: 'project', key: 'github.com/ossf/scorecard', canonical: 'github.com/OSSF/ScoreCard' }],
+  [
+    'project',
+    get('/projects/github.com/ossf/scorecard'),
+    { route: 'project', head: false, key: 'github.com/ossf/scorecard', canonical: 'github.com/ossf/scorecard' },
+  ],
+  [
+    'project, mixed case keeps display case, key lower',
+    get('/projects/GitHub.com/OSSF/ScoreCard'),
+    { route: 'project', key: 'github.com/ossf/scorecard', canonical: 'github.com/OSSF/ScoreCard' },
+  ],
   ['HEAD', get('/projects/github.com/ossf/scorecard', {}, 'HEAD'), { route: 'project', head: true }],
   ['lower-case method', get('/projects/github.com/ossf/scorecard', {}, 'get'), { route: 'project' }],
   ['trailing slash', get('/projects/github.com/ossf/scorecard/'), { route: 'project', key: 'github.com/ossf/scorecard' }],
@@ -29,7 +38,11 @@ const ok: Array<[string, RawRequest, Want]> = [
   ['history of a repo named history', get('/projects/github.com/o/history/history'), { route: 'history', key: 'github.com/o/history' }],
   ['project of a repo named badge', get('/projects/github.com/o/badge'), { route: 'project', key: 'github.com/o/badge' }],
   ['badge', get('/projects/github.com/o/r/badge'), { route: 'badge', style: 'flat' }],
-  ['badge, style and commit', get('/projects/github.com/o/r/badge', { style: 'flat-square', commit: SHA }), { route: 'badge', style: 'flat-square', commit: SHA }],
+  [
+    'badge, style and commit',
+    get('/projects/github.com/o/r/badge', { style: 'flat-square', commit: SHA }),
+    { route: 'badge', style: 'flat-square', commit: SHA },
+  ],
   ['index', get('/'), { route: 'index' }],
 ];
 

@@ -42,7 +42,12 @@ export interface RawRequest {
   query: Record<string, string | string[] | undefined>;
 }
 
-const fail = (status: ApiError['status'], message: string, headers?: Record<string, string>): ApiError => ({ error: true, status, message, ...(headers ? { headers } : {}) });
+const fail = (status: ApiError['status'], message: string, headers?: Record<string, string>): ApiError => ({
+  error: true,
+  status,
+  message,
+  ...(headers ? { headers } : {}),
+});
 
 // Control characters (C0, DEL, C1) and the Unicode line/paragraph separators.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -140,7 +145,8 @@ export function routeRequest(req: RawRequest, allowedHosts: readonly string[]): 
     const v = queryValue(query, 'limit');
     let limit = DEFAULT_HISTORY_LIMIT;
     if ('present' in v && v.present) {
-      if (!LIMIT.test(v.value) || Number(v.value) > MAX_HISTORY_LIMIT) return fail(400, `limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}, got ${quote(v.value)}`);
+      if (!LIMIT.test(v.value) || Number(v.value) > MAX_HISTORY_LIMIT)
+        return fail(400, `limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}, got ${quote(v.value)}`);
       limit = Number(v.value);
     }
     return { route, head, repo, limit };

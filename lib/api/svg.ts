@@ -26,7 +26,10 @@ function frame(width: number, height: number, title: string, desc: string, body:
 }
 
 /** Vertical bars with their value above and their label below (the score histogram). */
-export function barChart(bars: ReadonlyArray<{ label: string; value: number }>, options: { title: string; width?: number; height?: number; unit?: string }): string {
+export function barChart(
+  bars: ReadonlyArray<{ label: string; value: number }>,
+  options: { title: string; width?: number; height?: number; unit?: string },
+): string {
   const width = options.width ?? 560;
   const height = options.height ?? 220;
   const top = 22;
@@ -72,7 +75,10 @@ export function shareBars(rows: ReadonlyArray<{ label: string; share: number; no
 }
 
 /** A score over time (0..10), oldest on the left, with labelled axes and a dot per result. */
-export function lineChart(points: ReadonlyArray<{ at: Date; value: number; label?: string }>, options: { title: string; width?: number; height?: number; yMax?: number }): string {
+export function lineChart(
+  points: ReadonlyArray<{ at: Date; value: number; label?: string }>,
+  options: { title: string; width?: number; height?: number; yMax?: number },
+): string {
   const width = options.width ?? 640;
   const height = options.height ?? 220;
   const left = 34;
@@ -98,9 +104,13 @@ export function lineChart(points: ReadonlyArray<{ at: Date; value: number; label
       body += `<circle cx="${x(p.at.getTime()).toFixed(1)}" cy="${y(p.value).toFixed(1)}" r="3.5" fill="${BAR}"><title>${escapeXml(`${day(p.at)}: ${fmt(p.value)}${p.label ? ` ${p.label}` : ''}`)}</title></circle>`;
     }
     body += `<text x="${left}" y="${height - 10}" font-size="12" fill="${INK}">${day(sorted[0].at)}</text>`;
-    if (sorted.length > 1) body += `<text x="${width - right}" y="${height - 10}" font-size="12" text-anchor="end" fill="${INK}">${day(sorted[sorted.length - 1].at)}</text>`;
+    if (sorted.length > 1)
+      body += `<text x="${width - right}" y="${height - 10}" font-size="12" text-anchor="end" fill="${INK}">${day(sorted[sorted.length - 1].at)}</text>`;
   }
-  const desc = sorted.length === 0 ? 'no results yet' : `${sorted.length} results from ${day(sorted[0].at)} to ${day(sorted[sorted.length - 1].at)}; ${sorted.map((p) => `${day(p.at)} ${fmt(p.value)}`).join(', ')}`;
+  const desc =
+    sorted.length === 0
+      ? 'no results yet'
+      : `${sorted.length} results from ${day(sorted[0].at)} to ${day(sorted[sorted.length - 1].at)}; ${sorted.map((p) => `${day(p.at)} ${fmt(p.value)}`).join(', ')}`;
   return frame(width, height, options.title, desc, body);
 }
 

@@ -2,18 +2,15 @@
 // document the way the scheduler and harvester do (repo row, recorded run, classified result,
 // storeHarvest), and a request context.
 import { readFileSync } from 'node:fs';
-import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import type { IncomingHttpHeaders } from 'node:http';
-import { addRepos, getRepo, recordRun, storeHarvest, type Db, type HarvestStored } from '../db/index.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
+import { addRepos, type Db, getRepo, type HarvestStored, recordRun, storeHarvest } from '../db/index.ts';
 import type { Context } from '../function/handle.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify } from '../scorecard/classify.ts';
 
-export const FIXTURE_06_TEXT = readFileSync(
-  fixturePath(FIXTURES.restApi),
-  'utf8',
-);
+export const FIXTURE_06_TEXT = readFileSync(fixturePath(FIXTURES.restApi), 'utf8');
 
 /** Fixture 06 (a public REST API response) parsed afresh: safe to modify. */
 // biome-ignore lint/suspicious/noExplicitAny: tests reshape the document freely, malformed on purpose

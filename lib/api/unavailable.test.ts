@@ -1,7 +1,8 @@
 // The score API and the dashboard when the database fails: 503 with Retry-After, never a stack
 // (no database is opened: the runtime hands the handler a broken one, or none).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { Db } from '../db/index.ts';
 import type { StructuredReturn } from '../function/handle.ts';
 import { silentLogger } from '../log/index.ts';
@@ -11,13 +12,19 @@ import { requestContext } from './testing.ts';
 const PROJECT = '/projects/github.com/ossf/scorecard';
 
 test('a database that fails answers 503 with Retry-After, never a stack', async () => {
-  const broken = { raw: async () => { throw new Error('connection refused at 10.0.0.1'); } } as unknown as Db;
+  const broken = {
+    raw: async () => {
+      throw new Error('connection refused at 10.0.0.1');
+    },
+  } as unknown as Db;
   const handle = createApiHandle(async () => ({ db: broken, config: { allowedHosts: ['github.com'] }, log: silentLogger }));
   const r = (await handle(requestContext('GET', PROJECT))) as StructuredReturn;
   assert.equal(r.statusCode, 503);
   assert.equal(r.headers?.['retry-after'], '5');
   assert.ok(!String(r.body).includes('10.0.0.1'));
-  const down = createApiHandle(async () => { throw new Error('no database'); });
+  const down = createApiHandle(async () => {
+    throw new Error('no database');
+  });
   assert.equal(((await down(requestContext('GET', PROJECT))) as StructuredReturn).statusCode, 503);
   // A write attempt is refused without the runtime.
   assert.equal(((await down(requestContext('POST', PROJECT))) as StructuredReturn).statusCode, 405);

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { budgetHour, failureBackoffSeconds, nextDueAfterSuccess, runsPerHour } from './cadence.ts';
 
 test('nextDueAfterSuccess adds the interval and a share of the jitter', () => {
@@ -17,7 +17,14 @@ test('nextDueAfterSuccess adds the interval and a share of the jitter', () => {
 });
 
 test('failureBackoffSeconds doubles from the base and stops at the cap', () => {
-  const cases: Array<[number, number]> = [[0, 60], [1, 60], [2, 120], [3, 240], [10, 3600], [1000, 3600]];
+  const cases: Array<[number, number]> = [
+    [0, 60],
+    [1, 60],
+    [2, 120],
+    [3, 240],
+    [10, 3600],
+    [1000, 3600],
+  ];
   for (const [n, want] of cases) assert.equal(failureBackoffSeconds(n, 60, 3600), want, `n=${n}`);
 });
 

@@ -2,22 +2,22 @@
 // harvester, the score.updated reply carrying the previous score and delta, and
 // dev.posture.score.changed sent only for a move of at least the threshold or a check
 // falling to 0, and only for the repository's newest result.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { defaultConfig } from '../config/index.ts';
 import { addRepos, type Db } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
+import { createHarvesterHandle } from '../harvest/handler.ts';
+import type { HarvestDeps } from '../harvest/harvest.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { runTick } from '../scheduler/tick.ts';
-import type { HarvestDeps } from '../harvest/harvest.ts';
-import { createHarvesterHandle } from '../harvest/handler.ts';
-import { SCORE_UPDATED_TYPE } from './events.ts';
-import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
-import { SCORE_CHANGED_TYPE } from './events.ts';
+import { SCORE_CHANGED_TYPE, SCORE_UPDATED_TYPE } from './events.ts';
 import { findChange } from './store.ts';
 
 const FX08 = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
@@ -48,11 +48,18 @@ describeEachDatabase('score changes', (ctx) => {
     minute++;
     const at = T0 + minute * 86400_000;
     await db('repos').update({ next_due_at: new Date(at - 1), lease_owner: null, lease_expires_at: null });
-    await runTick(new Date(at).toISOString().slice(0, 16) + 'Z', { db, cluster, config, log: silentLogger, now: () => new Date(at), retryBaseMs: 0 });
+    await runTick(`${new Date(at).toISOString().slice(0, 16)}Z`, { db, cluster, config, log: silentLogger, now: () => new Date(at), retryBaseMs: 0 });
     const job = [...cluster.jobs.values()].find((j) => !j.status?.conditions?.length)!;
     assert.ok(job, 'the tick created a Job');
-    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: JSON.stringify(doc) + '\n', at: new Date(at + 60_000) });
-    const out = await handle({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent: new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/test', data: done }) });
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: `${JSON.stringify(doc)}\n`, at: new Date(at + 60_000) });
+    const out = await handle({
+      log: silentLogger,
+      method: 'POST',
+      path: '/',
+      headers: {},
+      query: {},
+      cloudevent: new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/test', data: done }),
+    });
     assert.ok(out instanceof CloudEvent, `stored: ${JSON.stringify(out)}`);
     assert.equal(out.type, SCORE_UPDATED_TYPE);
     return out as CloudEvent<any>;
@@ -86,7 +93,10 @@ describeEachDatabase('score changes', (ctx) => {
     assert.equal(e.data.previousScore, 7.3);
     assert.equal(e.data.score, 6.1);
     assert.deepEqual(e.data.reasons, ['score fell 1.2 (7.3 → 6.1)']);
-    assert.deepEqual(e.data.changed.map((c: any) => [c.name, c.from, c.to]), [['Code-Review', 8, 3]]);
+    assert.deepEqual(
+      e.data.changed.map((c: any) => [c.name, c.from, c.to]),
+      [['Code-Review', 8, 3]],
+    );
   });
 
   test('a check falling to 0 sends score.changed even when the score barely moves', async () => {

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { diffResults, noticeOf, scoreDelta, type CheckScore, type ResultRef } from './diff.ts';
+import { type CheckScore, diffResults, noticeOf, type ResultRef, scoreDelta } from './diff.ts';
 
-const ref = (id: number, score: number, checks: CheckScore[]): ResultRef & { checks: CheckScore[] } => ({ id, score, date: `2026-01-0${id}T00:00:00Z`, commit: String(id).repeat(40).slice(0, 40), checks });
+const ref = (id: number, score: number, checks: CheckScore[]): ResultRef & { checks: CheckScore[] } => ({
+  id,
+  score,
+  date: `2026-01-0${id}T00:00:00Z`,
+  commit: String(id).repeat(40).slice(0, 40),
+  checks,
+});
 
 describe('scoreDelta', () => {
   for (const [from, to, want] of [
@@ -25,11 +31,30 @@ describe('diffResults', () => {
   });
   it('tells changed, added, removed and unchanged checks apart; biggest drop first', () => {
     const c = diffResults(
-      ref(1, 7.5, [{ name: 'Keep', score: 10 }, { name: 'Drop', score: 9, reason: 'r1' }, { name: 'Rise', score: 2 }, { name: 'Gone', score: 4 }, { name: 'Dip', score: 6 }]),
-      ref(2, 6.3, [{ name: 'Keep', score: 10 }, { name: 'Drop', score: 0, reason: 'r2' }, { name: 'Rise', score: 8 }, { name: 'New', score: 3 }, { name: 'Dip', score: 5 }]),
+      ref(1, 7.5, [
+        { name: 'Keep', score: 10 },
+        { name: 'Drop', score: 9, reason: 'r1' },
+        { name: 'Rise', score: 2 },
+        { name: 'Gone', score: 4 },
+        { name: 'Dip', score: 6 },
+      ]),
+      ref(2, 6.3, [
+        { name: 'Keep', score: 10 },
+        { name: 'Drop', score: 0, reason: 'r2' },
+        { name: 'Rise', score: 8 },
+        { name: 'New', score: 3 },
+        { name: 'Dip', score: 5 },
+      ]),
     );
     assert.equal(c.delta, -1.2);
-    assert.deepEqual(c.changed.map((x) => [x.name, x.from, x.to, x.delta]), [['Drop', 9, 0, -9], ['Dip', 6, 5, -1], ['Rise', 2, 8, 6]]);
+    assert.deepEqual(
+      c.changed.map((x) => [x.name, x.from, x.to, x.delta]),
+      [
+        ['Drop', 9, 0, -9],
+        ['Dip', 6, 5, -1],
+        ['Rise', 2, 8, 6],
+      ],
+    );
     assert.equal(c.changed[0].reasonFrom, 'r1');
     assert.equal(c.changed[0].reasonTo, 'r2');
     assert.deepEqual(c.added, [{ name: 'New', score: 3 }]);
@@ -38,7 +63,10 @@ describe('diffResults', () => {
   });
   it('an inconclusive side (-1) is a change without a numeric delta', () => {
     const c = diffResults(ref(1, 5, [{ name: 'A', score: -1 }]), ref(2, 5, [{ name: 'A', score: 7 }]));
-    assert.deepEqual(c.changed.map((x) => [x.from, x.to, x.delta]), [[-1, 7, null]]);
+    assert.deepEqual(
+      c.changed.map((x) => [x.from, x.to, x.delta]),
+      [[-1, 7, null]],
+    );
   });
   it('the refs in the answer carry no checks', () => {
     const c = diffResults(ref(1, 5, [{ name: 'A', score: 1 }]), ref(2, 5, [{ name: 'A', score: 1 }]));
@@ -47,13 +75,20 @@ describe('diffResults', () => {
 });
 
 describe('noticeOf', () => {
-  const change = (from: number, to: number, fromChecks: CheckScore[] = [], toChecks: CheckScore[] = []) => diffResults(ref(1, from, fromChecks), ref(2, to, toChecks));
+  const change = (from: number, to: number, fromChecks: CheckScore[] = [], toChecks: CheckScore[] = []) =>
+    diffResults(ref(1, from, fromChecks), ref(2, to, toChecks));
   const cases: Array<[string, ReturnType<typeof change> | ReturnType<typeof diffResults>, number, boolean, string[]]> = [
     ['a drop at the threshold notifies', change(7.5, 7.0), 0.5, true, ['score fell 0.5 (7.5 → 7.0)']],
     ['a rise at the threshold notifies', change(6.0, 6.5), 0.5, true, ['score rose 0.5 (6.0 → 6.5)']],
     ['noise below the threshold does not (scorecard-monitor#88)', change(7.5, 7.3), 0.5, false, []],
     ['no move does not, even with threshold 0', change(7.5, 7.5), 0, false, []],
-    ['a check falling to 0 notifies even without a score move', change(7.5, 7.5, [{ name: 'Code-Review', score: 8 }], [{ name: 'Code-Review', score: 0 }]), 0.5, true, ['Code-Review fell to 0']],
+    [
+      'a check falling to 0 notifies even without a score move',
+      change(7.5, 7.5, [{ name: 'Code-Review', score: 8 }], [{ name: 'Code-Review', score: 0 }]),
+      0.5,
+      true,
+      ['Code-Review fell to 0'],
+    ],
     ['a check that was already 0 does not', change(7.5, 7.5, [{ name: 'Fuzzing', score: 0 }], [{ name: 'Fuzzing', score: 0 }]), 0.5, false, []],
     ['inconclusive to 0 does not count as a fall', change(7.5, 7.5, [{ name: 'SAST', score: -1 }], [{ name: 'SAST', score: 0 }]), 0.5, false, []],
     ['a first result never notifies', diffResults(null, ref(1, 0, [{ name: 'A', score: 0 }])), 0.5, false, []],

@@ -69,7 +69,8 @@ export function diffResults(from: (ResultRef & { checks: readonly CheckScore[] }
       ...(c.reason !== undefined ? { reasonTo: c.reason } : {}),
     });
   }
-  if (from) for (const [name, b] of before) if (!after.has(name)) removed.push({ name, score: b.score, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
+  if (from)
+    for (const [name, b] of before) if (!after.has(name)) removed.push({ name, score: b.score, ...(b.reason !== undefined ? { reason: b.reason } : {}) });
   // Biggest drops first, then by name: what needs attention leads.
   changed.sort((a, b) => (a.delta ?? 0) - (b.delta ?? 0) || a.name.localeCompare(b.name));
   added.sort((a, b) => a.name.localeCompare(b.name));
@@ -94,7 +95,9 @@ export interface Notice {
 export function noticeOf(change: ScoreChange, threshold: number): Notice {
   const reasons: string[] = [];
   if (change.delta !== null && change.from && Math.abs(change.delta) >= threshold && change.delta !== 0) {
-    reasons.push(`score ${change.delta < 0 ? 'fell' : 'rose'} ${Math.abs(change.delta).toFixed(1)} (${change.from.score.toFixed(1)} → ${change.to.score.toFixed(1)})`);
+    reasons.push(
+      `score ${change.delta < 0 ? 'fell' : 'rose'} ${Math.abs(change.delta).toFixed(1)} (${change.from.score.toFixed(1)} → ${change.to.score.toFixed(1)})`,
+    );
   }
   const fellToZero = change.changed.filter((c) => c.to === 0 && c.from > 0).map((c) => c.name);
   for (const name of fellToZero) reasons.push(`${name} fell to 0`);

@@ -4,8 +4,7 @@
 // K_SINK (a SinkBinding or a source's sink pointing at the Broker), or whatever `posture up`
 // passes in.
 import { CloudEvent, HTTP } from 'cloudevents';
-import type { ScoreChange } from './diff.ts';
-import type { Notice } from './diff.ts';
+import type { Notice, ScoreChange } from './diff.ts';
 
 export const SCORE_CHANGED_TYPE = 'dev.posture.score.changed';
 

@@ -2,10 +2,10 @@
 // results of a repository, each named by id, commit or time. The predecessor and delta of each
 // result are set by the database when the result is inserted (migration 004), so "previous"
 // means the same thing everywhere; lib/db/changes.ts reads them.
-import { checkScoresOf, newestScoreLinkAtCommit, newestScoreLinkAtOrBefore, scoreLinkById, scoreLinkOfRepo, type ScoreLink } from '../db/changes.ts';
+import { checkScoresOf, newestScoreLinkAtCommit, newestScoreLinkAtOrBefore, type ScoreLink, scoreLinkById, scoreLinkOfRepo } from '../db/changes.ts';
 import type { Db } from '../db/connect.ts';
 import { repoWithLatest } from '../db/listing.ts';
-import { diffResults, type CheckScore, type ResultRef, type ScoreChange } from './diff.ts';
+import { type CheckScore, diffResults, type ResultRef, type ScoreChange } from './diff.ts';
 
 /** How a request names one result: its id, its repository commit, or a time (the newest result at or before it). */
 export type ResultSelector = { id: number } | { commit: string } | { at: Date };

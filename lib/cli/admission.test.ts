@@ -17,17 +17,33 @@ test('admission review prints the response the server would send', async () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(
       r.stdout,
-      JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'r-1', allowed: false, status: { code: 403, reason: 'Forbidden', message: 'namespace "kube-system" is protected by posture: only cluster administrators may delete it' } } }) + '\n',
+      `${JSON.stringify({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: {
+          uid: 'r-1',
+          allowed: false,
+          status: { code: 403, reason: 'Forbidden', message: 'namespace "kube-system" is protected by posture: only cluster administrators may delete it' },
+        },
+      })}\n`,
     );
     // From stdin, with scores for the gate and a namespace label tier.
-    const deploy = admissionReview({ operation: 'CREATE', object: object('Deployment', 'web', { annotations: { 'posture.dev/source-repo': 'github.com/o/r' } }), uid: 'r-2' });
+    const deploy = admissionReview({
+      operation: 'CREATE',
+      object: object('Deployment', 'web', { annotations: { 'posture.dev/source-repo': 'github.com/o/r' } }),
+      uid: 'r-2',
+    });
     const scores = join(dir, 'scores.yaml');
     writeFileSync(scores, '- repo: github.com/o/r\n  score: 6.1\n  date: "2026-11-01"\n');
     const ok = await runCliCaptured(['admission', 'review', 'scorecard-gate', '-', '--scores', scores], {}, JSON.stringify(deploy));
     assert.equal(JSON.parse(ok.stdout).response.allowed, true);
     const strict = await runCliCaptured(['admission', 'review', 'scorecard-gate', '--scores', scores, '--namespace-label', '7'], {}, JSON.stringify(deploy));
     assert.match(JSON.parse(strict.stdout).response.status.message, /scores 6.1 .* below the minimum of 7 set by this namespace/);
-    const warn = await runCliCaptured(['admission', 'review', 'scorecard-gate', '--scores', scores, '--namespace-label', '7'], { POSTURE_WEBHOOK_ENFORCEMENT: 'scorecard-gate=warn' }, JSON.stringify(deploy));
+    const warn = await runCliCaptured(
+      ['admission', 'review', 'scorecard-gate', '--scores', scores, '--namespace-label', '7'],
+      { POSTURE_WEBHOOK_ENFORCEMENT: 'scorecard-gate=warn' },
+      JSON.stringify(deploy),
+    );
     assert.equal(JSON.parse(warn.stdout).response.allowed, true);
     assert.match(JSON.parse(warn.stdout).response.warnings[0], /below the minimum of 7/);
     // Not a review: the HTTP answer on stderr, exit 2. Unknown webhook: usage, exit 1.

@@ -5,12 +5,12 @@ import { text } from 'node:stream/consumers';
 import { parse as parseYaml } from 'yaml';
 import { Dispatcher } from '../admission/dispatcher.ts';
 import { loadRegistry } from '../admission/registry.ts';
-import { ScoreCache, StaticScoreFeed, type ScoreRow } from '../admission/scores.ts';
+import { ScoreCache, type ScoreRow, StaticScoreFeed } from '../admission/scores.ts';
 import { loadConfig } from '../config/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { readTextFile } from './files.ts';
+import { type Command, EXIT, UsageError } from './types.ts';
 import { parseFlags } from './webhooks.ts';
-import { EXIT, UsageError, type Command } from './types.ts';
 
 /** Reads `[{repo, score, date?}]` (JSON or YAML) into score rows. */
 export function parseScores(source: string, allowedHosts: readonly string[], name = 'scores'): ScoreRow[] {
@@ -48,7 +48,12 @@ export const commands: Command[] = [
       const scoresFile = flags.get('scores') as string | undefined;
       let rows: ScoreRow[] = [];
       if (scoresFile) rows = parseScores(readTextFile(scoresFile, io), config.allowedHosts, scoresFile);
-      const scores = new ScoreCache({ feed: new StaticScoreFeed(rows), expectedEntries: rows.length, refreshMs: 60_000, staleAfterMs: Number.MAX_SAFE_INTEGER });
+      const scores = new ScoreCache({
+        feed: new StaticScoreFeed(rows),
+        expectedEntries: rows.length,
+        refreshMs: 60_000,
+        staleAfterMs: Number.MAX_SAFE_INTEGER,
+      });
       await scores.refresh();
       const registry = await loadRegistry(io.webhooksDir, config);
       const webhook = registry.byName(name);
@@ -78,7 +83,7 @@ export const commands: Command[] = [
         io.stderr.write(`posture: the server would answer HTTP ${r.statusCode}: ${r.body}`);
         return EXIT.rejected;
       }
-      io.stdout.write(r.body + '\n');
+      io.stdout.write(`${r.body}\n`);
       if (flags.has('exit-code') && (JSON.parse(r.body) as { response?: { allowed?: boolean } }).response?.allowed === false) return EXIT.denied;
       return EXIT.ok;
     },

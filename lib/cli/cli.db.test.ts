@@ -1,14 +1,15 @@
 // The command line on both databases: the repository commands with scores, `scores show`, -o
 // formats, and imports of files that are not lists that reach the database (the rest of the
 // command line, with no database: cli.test.ts).
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { fixture06, storeDocument } from '../api/testing.ts';
-import { migrate, openDb, type Db } from '../db/index.ts';
+import { type Db, migrate, openDb } from '../db/index.ts';
 import { createPostgresDatabase, type TestDatabase } from '../db/testing.ts';
 import { runCliCaptured } from './testing.ts';
 
@@ -43,19 +44,24 @@ for (const kind of ['pglite', 'postgres'] as const) {
       await withDb(async (db) => {
         await storeDocument(db, fixture06()); // github.com/ossf/scorecard, scored
         await db('repos').where({ key: 'github.com/a/two' }).update({ consecutive_failures: 2, last_error: 'pod-failed: exit 1\nsecond line' });
-        await db('repos').where({ key: 'github.com/b/three' }).update({ lease_owner: 'slot', lease_expires_at: new Date(Date.now() + 3600_000) });
+        await db('repos')
+          .where({ key: 'github.com/b/three' })
+          .update({ lease_owner: 'slot', lease_expires_at: new Date(Date.now() + 3600_000) });
       });
       const table = await runCliCaptured(['repos', 'list'], env);
       assert.equal(table.code, 0, table.stderr);
       const lines = table.stdout.trimEnd().split('\n');
       assert.match(lines[0], /^REPOSITORY\s+STATE\s+SCORE\s+NEXT DUE\s+LAST FAILURE$/);
-      assert.deepEqual(lines.slice(1).map((l) => l.split(/\s{3,}/).slice(0, 3)), [
-        ['github.com/a/one', 'due', '-'],
-        ['github.com/a/two', 'failing (2)', '-'],
-        ['github.com/b/four', 'due', '-'],
-        ['github.com/b/three', 'running', '-'],
-        ['github.com/ossf/scorecard', 'scored', String(fixture06().score.toFixed(1))],
-      ]);
+      assert.deepEqual(
+        lines.slice(1).map((l) => l.split(/\s{3,}/).slice(0, 3)),
+        [
+          ['github.com/a/one', 'due', '-'],
+          ['github.com/a/two', 'failing (2)', '-'],
+          ['github.com/b/four', 'due', '-'],
+          ['github.com/b/three', 'running', '-'],
+          ['github.com/ossf/scorecard', 'scored', String(fixture06().score.toFixed(1))],
+        ],
+      );
       assert.match(lines[2], /pod-failed: exit 1 second line$/, 'a failure is one line in a table');
       assert.equal(table.stderr, '');
 
@@ -64,11 +70,26 @@ for (const kind of ['pglite', 'postgres'] as const) {
       assert.deepEqual(Object.keys(json[0]), ['repo', 'state', 'score', 'scoredAt', 'priority', 'nextDueAt', 'failures', 'lastError', 'metadata']);
       assert.equal(json.find((r: any) => r.repo === 'github.com/a/two').lastError, 'pod-failed: exit 1\nsecond line');
       const yaml = parseYaml((await runCliCaptured(['repos', 'list', '-o', 'yaml', '--state', 'scored'], env)).stdout);
-      assert.deepEqual(yaml.map((r: any) => [r.repo, r.score]), [['github.com/ossf/scorecard', fixture06().score]]);
-      assert.match((await runCliCaptured(['repos', 'list', '-o', 'wide'], env)).stdout, /^REPOSITORY\s+STATE\s+SCORE\s+SCORED\s+PRIORITY\s+NEXT DUE\s+METADATA\s+LAST FAILURE\n/);
-      assert.deepEqual(JSON.parse((await runCliCaptured(['repos', 'list', '-o', 'json', '--json', '--state', 'failing'], env)).stdout).map((r: any) => r.repo), ['github.com/a/two']);
-      assert.deepEqual(JSON.parse((await runCliCaptured(['repos', 'list', '--json', '--below', '10'], env)).stdout).map((r: any) => r.repo), ['github.com/ossf/scorecard']);
-      assert.deepEqual(JSON.parse((await runCliCaptured(['repos', 'list', '--json', '--match', 'B/T'], env)).stdout).map((r: any) => r.repo), ['github.com/b/three']);
+      assert.deepEqual(
+        yaml.map((r: any) => [r.repo, r.score]),
+        [['github.com/ossf/scorecard', fixture06().score]],
+      );
+      assert.match(
+        (await runCliCaptured(['repos', 'list', '-o', 'wide'], env)).stdout,
+        /^REPOSITORY\s+STATE\s+SCORE\s+SCORED\s+PRIORITY\s+NEXT DUE\s+METADATA\s+LAST FAILURE\n/,
+      );
+      assert.deepEqual(
+        JSON.parse((await runCliCaptured(['repos', 'list', '-o', 'json', '--json', '--state', 'failing'], env)).stdout).map((r: any) => r.repo),
+        ['github.com/a/two'],
+      );
+      assert.deepEqual(
+        JSON.parse((await runCliCaptured(['repos', 'list', '--json', '--below', '10'], env)).stdout).map((r: any) => r.repo),
+        ['github.com/ossf/scorecard'],
+      );
+      assert.deepEqual(
+        JSON.parse((await runCliCaptured(['repos', 'list', '--json', '--match', 'B/T'], env)).stdout).map((r: any) => r.repo),
+        ['github.com/b/three'],
+      );
       const none = await runCliCaptured(['repos', 'list', '--match', 'zzz'], env);
       assert.equal(none.stdout, '');
       assert.equal(none.stderr, 'no repositories match\n');
@@ -117,7 +138,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
       assert.equal((await runCliCaptured(['repos', 'remove', 'a/two'], env)).code, 0);
     });
 
-    test('scores show: Scorecard\'s table, -o json in the API\'s shape, clear answers for unknown and unscored', async () => {
+    test("scores show: Scorecard's table, -o json in the API's shape, clear answers for unknown and unscored", async () => {
       await withDb(async (db) => void (await storeDocument(db, fixture06())));
       const r = await runCliCaptured(['scores', 'show', 'ossf/scorecard'], env);
       assert.equal(r.code, 0, r.stderr);
@@ -157,7 +178,10 @@ describe('imports of files that are not repository lists', () => {
     const bin = file('random.bin', Buffer.concat([Buffer.from('github.com/a/ok\n'), random]));
     const r = await runCliCaptured(['repos', 'import', bin], env);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, `posture: "${bin}" is not a text file: a NUL byte at byte 117 (binary content); nothing was imported. Give one repository a line, or Scorecard's repo,metadata CSV\n`);
+    assert.equal(
+      r.stderr,
+      `posture: "${bin}" is not a text file: a NUL byte at byte 117 (binary content); nothing was imported. Give one repository a line, or Scorecard's repo,metadata CSV\n`,
+    );
     const latin1 = file('latin1.txt', Buffer.from('github.com/a/caf\xe9\n', 'latin1'));
     const l = await runCliCaptured(['repos', 'import', latin1], env);
     assert.equal(l.code, 2);

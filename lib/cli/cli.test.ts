@@ -1,11 +1,12 @@
 // The command line as a person meets it: help for every command and group (80 columns), the
 // version, usage errors, imports of files that are not lists, and `admission review --exit-code`
 // (the repository commands on both databases: cli.db.test.ts).
-import { describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { admissionReview, object, user } from '../admission/testing.ts';
 import { allCommands, VERSION } from './main.ts';
 import { runCliCaptured } from './testing.ts';
@@ -97,7 +98,10 @@ test('admission review: --exit-code exits 4 on a denial and 0 on an allow; file 
   const admin = admissionReview({ operation: 'DELETE', oldObject: object('Namespace', 'kube-system'), caller: user('root', 'system:masters'), uid: 'r-2' });
   const allowed = await runCliCaptured(['admission', 'review', 'protected-namespaces', '-', '--exit-code'], {}, JSON.stringify(admin));
   assert.equal(allowed.code, 0, allowed.stderr);
-  for (const [path, message] of [[join(dir, 'nope.json'), /no such file/], [dir, /is a directory, not a file/]] as const) {
+  for (const [path, message] of [
+    [join(dir, 'nope.json'), /no such file/],
+    [dir, /is a directory, not a file/],
+  ] as const) {
     const r = await runCliCaptured(['admission', 'review', 'protected-namespaces', path], {});
     assert.equal(r.code, 1);
     assert.equal(r.stderr.split('\n').length, 2, r.stderr);

@@ -2,8 +2,8 @@
 // reachable, migrated database. Unreachable → DatabaseUnreachableError (exit 3, one line).
 // Inside `posture up` (a forwarded command) the database is up's, and close() leaves it open.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { loadConfig, type Config } from '../config/index.ts';
-import { checkConnection, dbOptions, migrate, openDb, type Db } from '../db/index.ts';
+import { type Config, loadConfig } from '../config/index.ts';
+import { checkConnection, type Db, dbOptions, migrate, openDb } from '../db/index.ts';
 import { lockDataDir } from '../db/lock.ts';
 import type { CliIO, SharedDatabase } from './types.ts';
 

@@ -1,5 +1,5 @@
-import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
 import { createPostgresDatabase, type TestDatabase } from '../db/testing.ts';
 import { runCliCaptured } from './testing.ts';
 
@@ -11,11 +11,31 @@ describe('posture db prune [postgres]', () => {
     env = { DATABASE_URL: pg.url! };
     assert.equal((await runCliCaptured(['db', 'migrate'], env)).code, 0);
     // Two repositories: 4 and 1 results, each with a document and a check with details.
-    await pg.db.raw(`INSERT INTO repos (key, canonical, host) VALUES ('github.com/a/b', 'github.com/a/b', 'github.com'), ('github.com/c/d', 'github.com/c/d', 'github.com')`);
-    for (const [repoId, n] of [[1, 4], [2, 1]]) {
+    await pg.db.raw(
+      `INSERT INTO repos (key, canonical, host) VALUES ('github.com/a/b', 'github.com/a/b', 'github.com'), ('github.com/c/d', 'github.com/c/d', 'github.com')`,
+    );
+    for (const [repoId, n] of [
+      [1, 4],
+      [2, 1],
+    ]) {
       for (let i = 0; i < n; i++) {
-        const [run] = await pg.db('runs').insert({ repo_id: repoId, job_name: `j-${repoId}-${i}`, outcome: 'succeeded' }).returning('id');
-        const [score] = await pg.db('scores').insert({ repo_id: repoId, run_id: run.id, score: 5, scorecard_version: 'v5', scorecard_commit: 'x', repo_commit: 'y', result_date: new Date(Date.UTC(2030, 0, 1 + i)), raw: JSON.stringify({ i }) }).returning('id');
+        const [run] = await pg
+          .db('runs')
+          .insert({ repo_id: repoId, job_name: `j-${repoId}-${i}`, outcome: 'succeeded' })
+          .returning('id');
+        const [score] = await pg
+          .db('scores')
+          .insert({
+            repo_id: repoId,
+            run_id: run.id,
+            score: 5,
+            scorecard_version: 'v5',
+            scorecard_commit: 'x',
+            repo_commit: 'y',
+            result_date: new Date(Date.UTC(2030, 0, 1 + i)),
+            raw: JSON.stringify({ i }),
+          })
+          .returning('id');
         await pg.db('checks').insert({ score_id: score.id, name: 'Fuzzing', score: 3, reason: 'r', details: JSON.stringify(['d']) });
       }
     }

@@ -1,7 +1,7 @@
 // `posture db migrate`, `posture db prune`
 import { migrate, pruneDetails } from '../db/index.ts';
 import { openDbContext } from './context.ts';
-import { EXIT, UsageError, type Command } from './types.ts';
+import { type Command, EXIT, UsageError } from './types.ts';
 
 export const commands: Command[] = [
   {

@@ -1,7 +1,7 @@
 // `posture demo [--repos N]`: seeds demo repositories (lib/demo) into the configured database.
 import { seedDemo } from '../demo/seed.ts';
 import { openDbContext } from './context.ts';
-import { EXIT, UsageError, type Command } from './types.ts';
+import { type Command, EXIT, UsageError } from './types.ts';
 
 export const MAX_DEMO_REPOS = 100_000;
 
@@ -12,7 +12,8 @@ export function parseDemoArgs(args: string[]): { repos: number } {
     const m = /^--repos(?:=(.*))?$/.exec(a);
     if (!m) throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
     const v = m[1] ?? args[++i];
-    if (v === undefined || !/^[1-9][0-9]*$/.test(v) || Number(v) > MAX_DEMO_REPOS) throw new UsageError(`--repos takes an integer from 1 to ${MAX_DEMO_REPOS}, got ${JSON.stringify(v ?? '')}`);
+    if (v === undefined || !/^[1-9][0-9]*$/.test(v) || Number(v) > MAX_DEMO_REPOS)
+      throw new UsageError(`--repos takes an integer from 1 to ${MAX_DEMO_REPOS}, got ${JSON.stringify(v ?? '')}`);
     repos = Number(v);
   }
   return { repos };

@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { InputError, type CliIO } from './types.ts';
+import { type CliIO, InputError } from './types.ts';
 
 /** Says what went wrong with a file in plain words. */
 export function describeFileError(err: unknown): string {

@@ -4,8 +4,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GENERATED_SECTIONS, renderGeneratedSections } from '../config/docs.ts';
+import { type Command, EXIT, UsageError } from './types.ts';
 import { renderWebhookOutputs } from './webhooks.ts';
-import { EXIT, UsageError, type Command } from './types.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 

@@ -51,7 +51,7 @@ export function commandHelp(c: Command): string {
   if (c.description) lines.push('', ...wrap(c.description, HELP_WIDTH));
   const options = Object.entries({ ...(c.options ?? {}), help: HELP_OPTION });
   lines.push('', 'options:', ...columns(options.map(([n, o]) => [optionName(n, o), o.help])));
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** The list of commands, all of them or those under one group word (e.g. `repos`). */
@@ -59,9 +59,16 @@ export function listHelp(commands: readonly Command[], version: string, group?: 
   const shown = group ? commands.filter((c) => c.words[0] === group) : commands;
   const lines = group
     ? [`usage: posture ${group} <command> [options]`, '', 'commands:']
-    : [`posture ${version}: keeps OpenSSF Scorecard scores fresh on Kubernetes and guards`, 'the cluster with admission webhooks.', '', 'usage: posture <command> [options]', '', 'commands:'];
+    : [
+        `posture ${version}: keeps OpenSSF Scorecard scores fresh on Kubernetes and guards`,
+        'the cluster with admission webhooks.',
+        '',
+        'usage: posture <command> [options]',
+        '',
+        'commands:',
+      ];
   lines.push(...columns(shown.map((c) => [c.words.join(' '), c.summary])));
   lines.push('', `Run \`posture ${group ? `${group} ` : ''}<command> --help\` for a command's options and exit codes.`);
   if (!group) lines.push('Global options: -h, --help; -V, --version.');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

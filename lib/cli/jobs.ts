@@ -3,7 +3,7 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../config/index.ts';
 import { buildScorecardJob } from '../jobs/spec.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { EXIT, UsageError, type Command } from './types.ts';
+import { type Command, EXIT, UsageError } from './types.ts';
 
 export const commands: Command[] = [
   {

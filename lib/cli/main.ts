@@ -4,19 +4,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.ts';
-import { commandHelp, HELP_OPTION, listHelp } from './help.ts';
-import { forwardToRunningUp } from './forward.ts';
-import { EXIT, InputError, UsageError, type CliIO, type Command, type Parsed } from './types.ts';
-import { commands as dbCommands } from './db.ts';
-import { commands as repoCommands } from './repos.ts';
-import { commands as scoreCommands } from './scores.ts';
-import { commands as jobCommands } from './jobs.ts';
-import { commands as generateCommands } from './generate.ts';
-import { commands as upCommands } from './up.ts';
-import { commands as resultCommands } from './results.ts';
-import { commands as webhookCommands } from './webhooks.ts';
 import { commands as admissionCommands } from './admission.ts';
+import { commands as dbCommands } from './db.ts';
 import { commands as demoCommands } from './demo.ts';
+import { forwardToRunningUp } from './forward.ts';
+import { commands as generateCommands } from './generate.ts';
+import { commandHelp, HELP_OPTION, listHelp } from './help.ts';
+import { commands as jobCommands } from './jobs.ts';
+import { commands as repoCommands } from './repos.ts';
+import { commands as resultCommands } from './results.ts';
+import { commands as scoreCommands } from './scores.ts';
+import { type CliIO, type Command, EXIT, InputError, type Parsed, UsageError } from './types.ts';
+import { commands as upCommands } from './up.ts';
+import { commands as webhookCommands } from './webhooks.ts';
 
 // Each group module exports its commands; adding a group is one import and one spread here.
 export const allCommands: Command[] = [
@@ -49,13 +49,26 @@ export function parseCommandArgs(c: Command, args: string[]): Parsed | 'help' {
   const dashdash = args.indexOf('--');
   if ((dashdash < 0 ? args : args.slice(0, dashdash)).some(isHelp)) return 'help';
   if (!c.options) return { values: {}, positionals: dashdash < 0 ? args : [...args.slice(0, dashdash), ...args.slice(dashdash + 1)] };
-  const options = Object.fromEntries(Object.entries(c.options).map(([n, o]) => [n, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]));
+  const options = Object.fromEntries(
+    Object.entries(c.options).map(([n, o]) => [n, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }]),
+  );
   try {
-    const { values, positionals } = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: HELP_OPTION.short } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: HELP_OPTION.short } },
+      allowPositionals: true,
+      strict: true,
+    });
     return { values: values as Parsed['values'], positionals };
   } catch (err) {
     // Node's messages suggest `--` tricks; keep the first sentence, which names the option.
-    throw new UsageError((err as Error).message.split(/\.\s/)[0].replace(/\.$/, '').replace(/^Unknown option/, 'unknown option').replace(/^Option/, 'option'));
+    throw new UsageError(
+      (err as Error).message
+        .split(/\.\s/)[0]
+        .replace(/\.$/, '')
+        .replace(/^Unknown option/, 'unknown option')
+        .replace(/^Option/, 'option'),
+    );
   }
 }
 

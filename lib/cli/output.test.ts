@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { wrap } from './help.ts';
-import { ListPrinter, outputFormat, type OutputFormat } from './output.ts';
+import { ListPrinter, type OutputFormat, outputFormat } from './output.ts';
 
 test('wrap: at spaces within the width, continuation indented, long words kept whole', () => {
   const cases: Array<[string, number, number, number, string[]]> = [
@@ -20,7 +20,16 @@ async function print(format: OutputFormat, pages: Array<Array<{ n: string; v: nu
   const out = new PassThrough();
   let text = '';
   out.on('data', (d) => (text += d));
-  const p = new ListPrinter<{ n: string; v: number }>(out, format, [{ header: 'NAME', value: (r) => r.n }, { header: 'VALUE', value: (r) => String(r.v) }, { header: 'WIDE', value: () => 'w', wide: true }], (r) => ({ name: r.n, value: r.v }));
+  const p = new ListPrinter<{ n: string; v: number }>(
+    out,
+    format,
+    [
+      { header: 'NAME', value: (r) => r.n },
+      { header: 'VALUE', value: (r) => String(r.v) },
+      { header: 'WIDE', value: () => 'w', wide: true },
+    ],
+    (r) => ({ name: r.n, value: r.v }),
+  );
   for (const page of pages) await p.page(page);
   await p.end();
   return text;
@@ -30,8 +39,14 @@ test('ListPrinter: table, wide, JSON and YAML across pages; empty lists', async 
   const pages = [[{ n: 'alpha', v: 1 }], [{ n: 'b\nx', v: 22 }]];
   assert.equal(await print('table', pages), 'NAME    VALUE\nalpha   1\nb x     22\n');
   assert.equal(await print('wide', pages), 'NAME    VALUE   WIDE\nalpha   1       w\nb x     22      w\n');
-  assert.deepEqual(JSON.parse(await print('json', pages)), [{ name: 'alpha', value: 1 }, { name: 'b\nx', value: 22 }]);
-  assert.deepEqual(parseYaml(await print('yaml', pages)), [{ name: 'alpha', value: 1 }, { name: 'b\nx', value: 22 }]);
+  assert.deepEqual(JSON.parse(await print('json', pages)), [
+    { name: 'alpha', value: 1 },
+    { name: 'b\nx', value: 22 },
+  ]);
+  assert.deepEqual(parseYaml(await print('yaml', pages)), [
+    { name: 'alpha', value: 1 },
+    { name: 'b\nx', value: 22 },
+  ]);
   assert.equal(await print('json', []), '[]\n');
   assert.equal(await print('yaml', []), '[]\n');
   assert.equal(await print('table', []), '');

@@ -3,7 +3,7 @@
 // values push their line out rather than holding everything back to measure it).
 import type { Writable } from 'node:stream';
 import { stringify } from 'yaml';
-import { UsageError, type OptionSpec } from './types.ts';
+import { type OptionSpec, UsageError } from './types.ts';
 
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -69,7 +69,10 @@ export class ListPrinter<T> {
   }
 
   private line(cells: string[]): string {
-    return cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(this.widths![i]))).join('   ').trimEnd() + '\n';
+    return `${cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(this.widths![i])))
+      .join('   ')
+      .trimEnd()}\n`;
   }
 
   /** Closes the JSON array; returns how many rows were printed. */

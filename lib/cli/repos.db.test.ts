@@ -1,9 +1,10 @@
 // posture repos on both databases: add and import (exit codes without a database: repos.test.ts).
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { createPostgresDatabase, type TestDatabase } from '../db/testing.ts';
 import { runCliCaptured } from './testing.ts';
 
@@ -36,7 +37,10 @@ for (const kind of ['pglite', 'postgres'] as const) {
 
     test('import: Scorecard CSV with bad lines reports their numbers, imports the rest; re-import changes nothing', async () => {
       const file = join(dir, `list-${kind}.csv`);
-      writeFileSync(file, 'repo,metadata\r\ngithub.com/a/one,crit:0.5\r\nbad repo\r\n\r\ngithub.com/a/two,\r\nhttps://evil.example/a/b\r\ngithub.com/A/ONE,dup\r\n');
+      writeFileSync(
+        file,
+        'repo,metadata\r\ngithub.com/a/one,crit:0.5\r\nbad repo\r\n\r\ngithub.com/a/two,\r\nhttps://evil.example/a/b\r\ngithub.com/A/ONE,dup\r\n',
+      );
       const first = await runCliCaptured(['repos', 'import', file], env);
       assert.equal(first.code, 2);
       assert.match(first.stderr, /^line 3: whitespace|line 3: contains whitespace/m);

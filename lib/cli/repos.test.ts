@@ -1,8 +1,8 @@
-import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, test } from 'node:test';
 import { runCliCaptured } from './testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'posture-cli-'));

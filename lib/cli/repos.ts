@@ -1,12 +1,12 @@
 // `posture repos add|import|list|remove|set-priority`
 import { addRepos, type NewRepo } from '../db/index.ts';
-import { listRepoStatus, removeRepos, REPO_STATES, setPriority, type RepoState, type RepoStatus } from '../db/repo-admin.ts';
+import { listRepoStatus, REPO_STATES, type RepoState, type RepoStatus, removeRepos, setPriority } from '../db/repo-admin.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
-import { MAX_LINE_CHARS, NotTextError, parseImportLine, readLines, type RawLine } from '../repo/import.ts';
+import { MAX_LINE_CHARS, NotTextError, parseImportLine, type RawLine, readLines } from '../repo/import.ts';
 import { openDbContext } from './context.ts';
 import { openInput } from './files.ts';
-import { ListPrinter, OUTPUT_OPTION, outputFormat, type Column } from './output.ts';
-import { EXIT, InputError, UsageError, type CliIO, type Command } from './types.ts';
+import { type Column, ListPrinter, OUTPUT_OPTION, outputFormat } from './output.ts';
+import { type CliIO, type Command, EXIT, InputError, UsageError } from './types.ts';
 
 const BATCH = 5000;
 /** Rejected lines printed one by one; after that only counted (a wrong file must not flood the terminal). */
@@ -35,7 +35,10 @@ async function add(args: string[], io: CliIO): Promise<number> {
   const ctx = await openDbContext(io);
   try {
     const { repos, rejected } = parseNames(args, ctx.config.allowedHosts, io);
-    const added = await addRepos(ctx.db, repos.map((repo) => ({ repo })));
+    const added = await addRepos(
+      ctx.db,
+      repos.map((repo) => ({ repo })),
+    );
     io.stdout.write(`added ${added}, already present ${repos.length - added}, rejected ${rejected}\n`);
     return rejected > 0 ? EXIT.rejected : EXIT.ok;
   } finally {
@@ -56,7 +59,9 @@ class Progress {
     if (!force && now - this.last < 100) return;
     this.last = now;
     const rate = Math.round(lines / Math.max(0.001, (now - this.started) / 1000));
-    this.io.stderr.write(`\r\x1b[K${lines.toLocaleString('en')} lines · ${added.toLocaleString('en')} new · ${rejected} rejected · ${rate.toLocaleString('en')} lines/s`);
+    this.io.stderr.write(
+      `\r\x1b[K${lines.toLocaleString('en')} lines · ${added.toLocaleString('en')} new · ${rejected} rejected · ${rate.toLocaleString('en')} lines/s`,
+    );
     if (force) this.io.stderr.write('\n');
   }
 }
@@ -158,7 +163,8 @@ const asObject = (r: RepoStatus) => ({
 function integer(name: string, v: unknown, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (typeof v !== 'string' || !/^-?\d+$/.test(v) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !/^-?\d+$/.test(v) || n < min || n > max)
+    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -166,11 +172,13 @@ async function list(args: string[], io: CliIO, values: Record<string, unknown>):
   if (args.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args[0])}`);
   const format = values.json ? 'json' : outputFormat(values.output);
   const state = values.state as string | undefined;
-  if (state !== undefined && !(REPO_STATES as readonly string[]).includes(state)) throw new UsageError(`--state must be one of ${REPO_STATES.join(', ')}, got ${JSON.stringify(state)}`);
+  if (state !== undefined && !(REPO_STATES as readonly string[]).includes(state))
+    throw new UsageError(`--state must be one of ${REPO_STATES.join(', ')}, got ${JSON.stringify(state)}`);
   let below: number | undefined;
   if (values.below !== undefined) {
     below = Number(values.below);
-    if (!/^\d+(\.\d+)?$/.test(String(values.below)) || below > 10) throw new UsageError(`--below must be a score from 0 to 10, got ${JSON.stringify(values.below)}`);
+    if (!/^\d+(\.\d+)?$/.test(String(values.below)) || below > 10)
+      throw new UsageError(`--below must be a score from 0 to 10, got ${JSON.stringify(values.below)}`);
   }
   const limit = values.all ? Infinity : (integer('limit', values.limit, 1, 1_000_000) ?? DEFAULT_PAGE);
   const ctx = await openDbContext(io);
@@ -187,7 +195,13 @@ async function list(args: string[], io: CliIO, values: Record<string, unknown>):
     while (printer.printed < limit) {
       const want = Math.min(5000, limit - printer.printed);
       // One more than asked tells whether another page exists, without counting the table.
-      const rows = await listRepoStatus(ctx.db, { after, limit: want + 1, state: state as RepoState | undefined, below, match: values.match as string | undefined });
+      const rows = await listRepoStatus(ctx.db, {
+        after,
+        limit: want + 1,
+        state: state as RepoState | undefined,
+        below,
+        match: values.match as string | undefined,
+      });
       full = rows.length > want;
       const page = rows.slice(0, want);
       await printer.page(page);
@@ -209,7 +223,10 @@ async function remove(args: string[], io: CliIO): Promise<number> {
   const ctx = await openDbContext(io);
   try {
     const { repos, rejected } = parseNames(args, ctx.config.allowedHosts, io);
-    const removed = await removeRepos(ctx.db, repos.map((r) => r.key));
+    const removed = await removeRepos(
+      ctx.db,
+      repos.map((r) => r.key),
+    );
     let missing = 0;
     for (const r of repos) {
       const n = removed.get(r.key);
@@ -232,7 +249,13 @@ async function priority(args: string[], io: CliIO): Promise<number> {
   const ctx = await openDbContext(io);
   try {
     const { repos, rejected } = parseNames(names, ctx.config.allowedHosts, io);
-    const changed = new Set(await setPriority(ctx.db, repos.map((r) => r.key), p));
+    const changed = new Set(
+      await setPriority(
+        ctx.db,
+        repos.map((r) => r.key),
+        p,
+      ),
+    );
     for (const r of repos) {
       if (changed.has(r.key)) io.stdout.write(`${r.canonical}: priority ${p}\n`);
       else io.stderr.write(`not found: ${r.canonical}\n`);
@@ -271,8 +294,7 @@ export const commands: Command[] = [
     words: ['repos', 'list'],
     usage: 'repos list [options]',
     summary: 'list repositories: state, newest score, next due time, last failure',
-    description:
-      `States: ${REPO_STATES.join(', ')}. Sorted by name, ${DEFAULT_PAGE} a page; the next page starts --after the last name shown (printed on stderr). Exit 0; 1 usage; 3 database unreachable.`,
+    description: `States: ${REPO_STATES.join(', ')}. Sorted by name, ${DEFAULT_PAGE} a page; the next page starts --after the last name shown (printed on stderr). Exit 0; 1 usage; 3 database unreachable.`,
     database: true,
     options: {
       output: OUTPUT_OPTION,

@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { loadFixtures, STDERR_LINES } from '../scorecard/testing.ts';
 import { FIXTURES } from '../../test/fixtures/scorecard.ts';
+import { loadFixtures, STDERR_LINES } from '../scorecard/testing.ts';
 import { runCliCaptured } from './testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'posture-results-'));
@@ -34,11 +34,18 @@ test('results parse: every fixture file prints ok with the result, exit 0', asyn
     assert.equal(out.result.scorecardVersion, fx.value.scorecard.version);
     assert.equal(out.result.score, fx.value.score);
     assert.match(out.result.date, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    assert.deepEqual(out.result.checks.map((c: any) => [c.name, c.score, c.reason]), fx.value.checks.map((c) => [c.name, c.score, c.reason]));
+    assert.deepEqual(
+      out.result.checks.map((c: any) => [c.name, c.score, c.reason]),
+      fx.value.checks.map((c) => [c.name, c.score, c.reason]),
+    );
     assert.equal(out.result.raw, undefined, 'the raw document is for the database, not the terminal');
     // Flagged exactly when a check's reason says it hit a runtime error (the REST API fixture's
     // -1 and the real --local runs' Fuzzing error; "not supported" -1s are not).
-    assert.equal(out.flagged, fx.value.checks.some((c) => c.reason.startsWith('internal error:')), fx.file);
+    assert.equal(
+      out.flagged,
+      fx.value.checks.some((c) => c.reason.startsWith('internal error:')),
+      fx.file,
+    );
     if (fx === fx06) assert.equal(out.flagged, true);
   }
 });
@@ -48,16 +55,46 @@ test('results parse: logs from a file or standard input, each outcome and exit c
     ['mixed log from a file', ['results', 'parse', file('mixed.log', `${stderr}\r\n${fx08.line}\r\n${stderr}`)], '', {}, 0, { ok: true }],
     ['stdin with -', ['results', 'parse', '-'], `\ufeff${stderr}\n${fx08.text}\n`, {}, 0, { ok: true }],
     ['stdin by default', ['results', 'parse'], `${fx08.line}\n`, {}, 0, { ok: true }],
-    ['v5.4 skip', ['results', 'parse', '-'], 'Skipping github.com/o/gone: repo unreachable\n', {}, 2,
-      { ok: false, failure: 'no-result', reason: 'Scorecard skipped the repository: Skipping github.com/o/gone: repo unreachable' }],
-    ['garbage file', ['results', 'parse', file('garbage.log', '\u0000\u0001binary\u00ff junk {\n{"level":"error","msg":"boom"}\n')], '', {}, 2,
-      { ok: false, failure: 'no-result', reason: 'no Scorecard result in 2 log lines; last error: boom' }],
-    ['schema failure', ['results', 'parse', '-'], fx08.line.replace(`"score":${fx08.value.score}`, `"score":${fx08.value.score * 10}`) + '\n', {}, 2,
-      { ok: false, failure: 'invalid-result', reason: `result fails the schema: line 1: /score must be <= 10 (got ${fx08.value.score * 10})` }],
-    ['cut by the end of the log', ['results', 'parse', '-'], fx08.line.slice(0, 4000), {}, 2,
-      { ok: false, failure: 'truncated', reason: 'log ends inside a result starting at line 1' }],
-    ['cut by the configured byte cap', ['results', 'parse', '-'], `${stderr}\n`.repeat(5) + fx08.line + '\n', { POSTURE_LOG_BYTE_CAP: '2048' }, 2,
-      { ok: false, failure: 'truncated', reason: 'log is longer than the byte cap and its first part of 2048 bytes holds no complete result' }],
+    [
+      'v5.4 skip',
+      ['results', 'parse', '-'],
+      'Skipping github.com/o/gone: repo unreachable\n',
+      {},
+      2,
+      { ok: false, failure: 'no-result', reason: 'Scorecard skipped the repository: Skipping github.com/o/gone: repo unreachable' },
+    ],
+    [
+      'garbage file',
+      ['results', 'parse', file('garbage.log', '\u0000\u0001binary\u00ff junk {\n{"level":"error","msg":"boom"}\n')],
+      '',
+      {},
+      2,
+      { ok: false, failure: 'no-result', reason: 'no Scorecard result in 2 log lines; last error: boom' },
+    ],
+    [
+      'schema failure',
+      ['results', 'parse', '-'],
+      `${fx08.line.replace(`"score":${fx08.value.score}`, `"score":${fx08.value.score * 10}`)}\n`,
+      {},
+      2,
+      { ok: false, failure: 'invalid-result', reason: `result fails the schema: line 1: /score must be <= 10 (got ${fx08.value.score * 10})` },
+    ],
+    [
+      'cut by the end of the log',
+      ['results', 'parse', '-'],
+      fx08.line.slice(0, 4000),
+      {},
+      2,
+      { ok: false, failure: 'truncated', reason: 'log ends inside a result starting at line 1' },
+    ],
+    [
+      'cut by the configured byte cap',
+      ['results', 'parse', '-'],
+      `${`${stderr}\n`.repeat(5) + fx08.line}\n`,
+      { POSTURE_LOG_BYTE_CAP: '2048' },
+      2,
+      { ok: false, failure: 'truncated', reason: 'log is longer than the byte cap and its first part of 2048 bytes holds no complete result' },
+    ],
   ];
   for (const [name, argv, stdin, env, code, want] of cases) {
     const run = await runCliCaptured(argv, env, stdin);

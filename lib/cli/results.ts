@@ -3,8 +3,8 @@
 // cap, then classify) with no pod facts, i.e. as if the container had exited 0.
 import { createReadStream } from 'node:fs';
 import { loadConfig } from '../config/index.ts';
-import { classifyPodLog, NO_POD_FACTS, type Classification, type PodLogVerdict } from '../scorecard/index.ts';
-import { EXIT, UsageError, type Command } from './types.ts';
+import { type Classification, classifyPodLog, NO_POD_FACTS, type PodLogVerdict } from '../scorecard/index.ts';
+import { type Command, EXIT, UsageError } from './types.ts';
 
 export const commands: Command[] = [
   {
@@ -26,7 +26,7 @@ export const commands: Command[] = [
         io.stderr.write(`posture: cannot read ${file === null ? 'standard input' : JSON.stringify(file)}: ${what}\n`);
         return EXIT.usage;
       }
-      io.stdout.write(JSON.stringify(printable(verdict.classification)) + '\n');
+      io.stdout.write(`${JSON.stringify(printable(verdict.classification))}\n`);
       return verdict.classification.ok ? EXIT.ok : EXIT.rejected;
     },
   },

@@ -3,7 +3,7 @@
 import type { ControlRequest, ControlStreams } from '../up/control.ts';
 import type { UpHandle, UpOptions } from '../up/up.ts';
 import { withSharedDatabase } from './context.ts';
-import { EXIT, UsageError, type Command } from './types.ts';
+import { type Command, EXIT, UsageError } from './types.ts';
 
 /** Runs a forwarded command on up's database; only database commands are taken. */
 export function controlRunner(env: Record<string, string | undefined>, webhooksDir: string): NonNullable<UpOptions['control']> {

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { WEBHOOKS_DIR } from '../../test/shipped-webhooks.ts';
 import { runCliCaptured } from './testing.ts';
 import { DOCS_DIR, MANIFEST_DIR, renderWebhookOutputs, repositoryRoot } from './webhooks.ts';
-import { WEBHOOKS_DIR } from '../../test/shipped-webhooks.ts';
 
 test('committed webhook manifests and docs are fresh (npm run generate:webhooks)', async () => {
   const expected = await renderWebhookOutputs(WEBHOOKS_DIR);
@@ -34,15 +34,26 @@ test('webhooks manifest: one configuration per webhook, url and caBundle from a 
     const r = await runCliCaptured(['webhooks', 'manifest', '--url', 'https://127.0.0.1:8443', '--ca-bundle', ca], {});
     assert.equal(r.code, 0, r.stderr);
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
-    assert.deepEqual(docs.map((d) => d.metadata.name).sort(), ['posture-job-guard', 'posture-protected-namespaces', 'posture-protected-objects', 'posture-scorecard-gate']);
+    assert.deepEqual(docs.map((d) => d.metadata.name).sort(), [
+      'posture-job-guard',
+      'posture-protected-namespaces',
+      'posture-protected-objects',
+      'posture-scorecard-gate',
+    ]);
     const gate = docs.find((d) => d.metadata.name === 'posture-scorecard-gate');
     assert.equal(gate.webhooks.length, 13);
     assert.equal(gate.webhooks[0].clientConfig.url, 'https://127.0.0.1:8443/scorecard-gate');
     assert.equal(Buffer.from(gate.webhooks[0].clientConfig.caBundle, 'base64').toString(), readFileSync(ca, 'utf8'));
     assert.equal(gate.metadata.annotations, undefined);
-    for (const d of docs) for (const w of d.webhooks) assert.ok(w.timeoutSeconds >= 1 && w.timeoutSeconds <= 30 && ['Fail', 'Ignore'].includes(w.failurePolicy));
+    for (const d of docs)
+      for (const w of d.webhooks) assert.ok(w.timeoutSeconds >= 1 && w.timeoutSeconds <= 30 && ['Fail', 'Ignore'].includes(w.failurePolicy));
     const policies = Object.fromEntries(docs.map((d) => [d.metadata.name, d.webhooks[0].failurePolicy]));
-    assert.deepEqual(policies, { 'posture-job-guard': 'Fail', 'posture-protected-namespaces': 'Fail', 'posture-protected-objects': 'Fail', 'posture-scorecard-gate': 'Ignore' });
+    assert.deepEqual(policies, {
+      'posture-job-guard': 'Fail',
+      'posture-protected-namespaces': 'Fail',
+      'posture-protected-objects': 'Fail',
+      'posture-scorecard-gate': 'Ignore',
+    });
 
     const svc = await runCliCaptured(['webhooks', 'manifest', '--service', 'sec/adm:8443', '--cert-manager', 'sec/adm-cert'], { POSTURE_NAMESPACE: 'sec' });
     const first = parseAllDocuments(svc.stdout)[0].toJS();
@@ -65,7 +76,10 @@ test('webhooks docs, list and lint', async () => {
   const list = await runCliCaptured(['webhooks', 'list'], {});
   assert.match(list.stdout, /^job-guard\s+deny\s+Fail\s+5s\s+\/job-guard$/m);
   const json = await runCliCaptured(['webhooks', 'list', '-o', 'json'], {});
-  assert.deepEqual(JSON.parse(json.stdout).find((w: { name: string }) => w.name === 'job-guard'), { name: 'job-guard', enforcement: 'deny', failurePolicy: 'Fail', timeoutSeconds: 5, path: '/job-guard' });
+  assert.deepEqual(
+    JSON.parse(json.stdout).find((w: { name: string }) => w.name === 'job-guard'),
+    { name: 'job-guard', enforcement: 'deny', failurePolicy: 'Fail', timeoutSeconds: 5, path: '/job-guard' },
+  );
   assert.match((await runCliCaptured(['webhooks', 'list'], { POSTURE_WEBHOOK_ENFORCEMENT: 'scorecard-gate=warn' })).stdout, /^scorecard-gate\s+warn\s/m);
   assert.equal((await runCliCaptured(['webhooks', 'lint'], {})).code, 0);
 });

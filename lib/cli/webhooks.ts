@@ -4,11 +4,11 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { docsJson, docsMarkdown, lintDocs } from '../admission/docs.ts';
-import { ManifestError, manifestFiles, manifestStream, type ClientOptions } from '../admission/manifest.ts';
+import { type ClientOptions, ManifestError, manifestFiles, manifestStream } from '../admission/manifest.ts';
 import { buildRegistry, loadDeclarations } from '../admission/registry.ts';
-import { defaultConfig, loadConfig, type Config } from '../config/index.ts';
+import { type Config, defaultConfig, loadConfig } from '../config/index.ts';
 import { ListPrinter, OUTPUT_OPTION, outputFormat } from './output.ts';
-import { EXIT, UsageError, type CliIO, type Command } from './types.ts';
+import { type CliIO, type Command, EXIT, UsageError } from './types.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 export const MANIFEST_DIR = 'knative/base/webhooks';
@@ -88,7 +88,7 @@ export async function renderWebhookOutputs(webhooksDir: string, config: Config =
   const out = new Map<string, string>();
   for (const [name, text] of manifestFiles(registry, clientOptions(new Map(), config), sourceDir)) out.set(`${MANIFEST_DIR}/${name}`, text);
   out.set(`${DOCS_DIR}/webhooks.md`, docsMarkdown(registry, config, sourceDir));
-  out.set(`${DOCS_DIR}/webhooks.json`, JSON.stringify(docsJson(registry, config, sourceDir), null, 2) + '\n');
+  out.set(`${DOCS_DIR}/webhooks.json`, `${JSON.stringify(docsJson(registry, config, sourceDir), null, 2)}\n`);
   return out;
 }
 
@@ -116,7 +116,14 @@ export const commands: Command[] = [
     usage: 'webhooks manifest [--out DIR] [--url URL | --service NS/NAME[:PORT]] [--ca-bundle FILE | --cert-manager NS/CERT] [--defaults]',
     summary: 'write one ValidatingWebhookConfiguration per webhook (stdout, or files in DIR)',
     async run(args, io) {
-      const { flags, words } = parseFlags(args, { out: 'value', url: 'value', service: 'value', 'ca-bundle': 'value', 'cert-manager': 'value', defaults: 'switch' });
+      const { flags, words } = parseFlags(args, {
+        out: 'value',
+        url: 'value',
+        service: 'value',
+        'ca-bundle': 'value',
+        'cert-manager': 'value',
+        defaults: 'switch',
+      });
       if (words.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(words[0])}`);
       const config = configFor(flags, io);
       const registry = await registryFor(io.webhooksDir, config);
@@ -158,7 +165,7 @@ export const commands: Command[] = [
       }
       mkdirSync(out, { recursive: true });
       writeFileSync(join(out, 'webhooks.md'), docsMarkdown(registry, config, sourceDir));
-      writeFileSync(join(out, 'webhooks.json'), JSON.stringify(docsJson(registry, config, sourceDir), null, 2) + '\n');
+      writeFileSync(join(out, 'webhooks.json'), `${JSON.stringify(docsJson(registry, config, sourceDir), null, 2)}\n`);
       io.stdout.write(`wrote ${join(out, 'webhooks.md')}\nwrote ${join(out, 'webhooks.json')}\n`);
       return EXIT.ok;
     },
@@ -183,7 +190,13 @@ export const commands: Command[] = [
           { header: 'TIMEOUT', value: (w) => `${w.declaration.timeoutSeconds}s` },
           { header: 'PATH', value: (w) => w.declaration.path },
         ],
-        (w) => ({ name: w.name, enforcement: w.enforcement, failurePolicy: w.declaration.failurePolicy, timeoutSeconds: w.declaration.timeoutSeconds, path: w.declaration.path }),
+        (w) => ({
+          name: w.name,
+          enforcement: w.enforcement,
+          failurePolicy: w.declaration.failurePolicy,
+          timeoutSeconds: w.declaration.timeoutSeconds,
+          path: w.declaration.path,
+        }),
       );
       await printer.page(registry.webhooks);
       await printer.end();

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { ConfigError, configTable, defaultConfig, loadConfig, redactUrl } from './index.ts';
 import { settings } from './spec.ts';
 
@@ -16,7 +16,12 @@ test('defaults load and are typed', () => {
 });
 
 test('environment values are coerced', () => {
-  const c = loadConfig({ POSTURE_MAX_CONCURRENT_JOBS: '25', POSTURE_KEEP_JOBS: 'yes', POSTURE_ALLOWED_HOSTS: 'github.com, gitlab.com', DATABASE_URL: 'postgres://u@h/db' });
+  const c = loadConfig({
+    POSTURE_MAX_CONCURRENT_JOBS: '25',
+    POSTURE_KEEP_JOBS: 'yes',
+    POSTURE_ALLOWED_HOSTS: 'github.com, gitlab.com',
+    DATABASE_URL: 'postgres://u@h/db',
+  });
   assert.equal(c.maxConcurrentJobs, 25);
   assert.equal(c.keepJobs, true);
   assert.deepEqual(c.allowedHosts, ['github.com', 'gitlab.com']);
@@ -35,15 +40,22 @@ test('bad values stop with a message naming the variable, the value and what is 
     [{ POSTURE_PROTECTED_NAMESPACES: '^kube-(' }, /not a regular expression/],
     [{ POSTURE_ALLOWED_HOSTS: 'GitHub.com' }, /POSTURE_ALLOWED_HOSTS/],
     [{ POSTURE_TLS_CERT_FILE: '/x.pem' }, /must be set together/],
-    [{ POSTURE_LEASE_SECONDS: '600', POSTURE_JOB_DEADLINE_SECONDS: '1800' }, /POSTURE_LEASE_SECONDS=600 is invalid: it must be longer than POSTURE_JOB_DEADLINE_SECONDS=1800/],
+    [
+      { POSTURE_LEASE_SECONDS: '600', POSTURE_JOB_DEADLINE_SECONDS: '1800' },
+      /POSTURE_LEASE_SECONDS=600 is invalid: it must be longer than POSTURE_JOB_DEADLINE_SECONDS=1800/,
+    ],
   ];
   for (const [env, message] of cases) {
-    assert.throws(() => loadConfig(env), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, message);
-      assert.doesNotMatch(err.message, /hunter2/, 'a password leaked into the error');
-      return true;
-    }, JSON.stringify(env));
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, message);
+        assert.doesNotMatch(err.message, /hunter2/, 'a password leaked into the error');
+        return true;
+      },
+      JSON.stringify(env),
+    );
   }
 });
 

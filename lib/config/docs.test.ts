@@ -1,13 +1,14 @@
 // The generated documentation is what the generators produce now (run `npm run generate`), and
 // the staleness check itself notices a stale section, a hand edit and missing markers.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { WEBHOOKS_DIR } from '../../test/shipped-webhooks.ts';
 import { staleFiles } from '../cli/generate.ts';
 import { beginMarker, endMarker, GENERATED_SECTIONS, renderGeneratedSections } from './docs.ts';
 import { configTable } from './index.ts';
-import { WEBHOOKS_DIR } from '../../test/shipped-webhooks.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 

@@ -20,7 +20,7 @@ export function renderGeneratedSections(path: string, text: string, sections = G
     const i = out.indexOf(begin);
     const j = out.indexOf(end);
     if (i < 0 || j < i) throw new Error(`${path} lacks the markers of the generated section "${name}" (${begin} … ${end})`);
-    out = out.slice(0, i + begin.length) + '\n' + render() + '\n' + out.slice(j);
+    out = `${out.slice(0, i + begin.length)}\n${render()}\n${out.slice(j)}`;
   }
   return out;
 }

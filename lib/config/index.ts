@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { settings, type Setting } from './spec.ts';
+import { type Setting, settings } from './spec.ts';
 
 type Spec = (typeof settings)[number];
 type ValueOf<S extends Spec> = S['type'] extends 'integer' | 'number'
@@ -99,7 +99,12 @@ function coerce(s: Setting, raw: string): unknown {
       return raw;
     case 'list':
     case 'regex-list':
-      return v === '' ? [] : v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+      return v === ''
+        ? []
+        : v
+            .split(',')
+            .map((x) => x.trim())
+            .filter((x) => x !== '');
     default:
       return v;
   }
@@ -161,7 +166,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       try {
         new RegExp(p);
       } catch (err) {
-        problems.push(`${origin[s.key] ?? s.env}=${show(s, out[s.key])} is invalid: ${JSON.stringify(p)} is not a regular expression (${(err as Error).message})`);
+        problems.push(
+          `${origin[s.key] ?? s.env}=${show(s, out[s.key])} is invalid: ${JSON.stringify(p)} is not a regular expression (${(err as Error).message})`,
+        );
       }
     }
   }
@@ -169,10 +176,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('POSTURE_TLS_CERT_FILE and POSTURE_TLS_KEY_FILE must be set together');
   }
   if (typeof out.scorecardImage === 'string' && /:latest$/.test(out.scorecardImage)) {
-    problems.push(`${origin.scorecardImage ?? 'POSTURE_SCORECARD_IMAGE'}=${JSON.stringify(out.scorecardImage)} is invalid: pin a version tag or a digest, not latest`);
+    problems.push(
+      `${origin.scorecardImage ?? 'POSTURE_SCORECARD_IMAGE'}=${JSON.stringify(out.scorecardImage)} is invalid: pin a version tag or a digest, not latest`,
+    );
   }
   if (typeof out.leaseSeconds === 'number' && typeof out.jobDeadlineSeconds === 'number' && out.leaseSeconds <= out.jobDeadlineSeconds) {
-    problems.push(`POSTURE_LEASE_SECONDS=${out.leaseSeconds} is invalid: it must be longer than POSTURE_JOB_DEADLINE_SECONDS=${out.jobDeadlineSeconds}, or a running Job's repository could be claimed again`);
+    problems.push(
+      `POSTURE_LEASE_SECONDS=${out.leaseSeconds} is invalid: it must be longer than POSTURE_JOB_DEADLINE_SECONDS=${out.jobDeadlineSeconds}, or a running Job's repository could be claimed again`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;

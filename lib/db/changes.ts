@@ -29,7 +29,14 @@ const LINK_COLUMNS = 'id, repo_id, score, result_date, repo_commit, previous_sco
 function firstLink(res: unknown): ScoreLink | undefined {
   const r = rowsOf<ScoreLinkRow>(res)[0];
   if (!r) return undefined;
-  return { id: Number(r.id), repoId: Number(r.repo_id), score: Number(r.score), resultDate: new Date(r.result_date), commit: r.repo_commit, previousId: numberOrNull(r.previous_score_id) };
+  return {
+    id: Number(r.id),
+    repoId: Number(r.repo_id),
+    score: Number(r.score),
+    resultDate: new Date(r.result_date),
+    commit: r.repo_commit,
+    previousId: numberOrNull(r.previous_score_id),
+  };
 }
 
 /** A result by its id. */
@@ -54,7 +61,12 @@ export async function newestScoreLinkAtCommit(db: Db, repoId: number, commit: st
 
 /** The repository's newest result dated at or before `at`. */
 export async function newestScoreLinkAtOrBefore(db: Db, repoId: number, at: Date): Promise<ScoreLink | undefined> {
-  return firstLink(await db.raw(`SELECT ${LINK_COLUMNS} FROM scores WHERE repo_id = :repoId AND result_date <= :at ORDER BY result_date DESC, id DESC LIMIT 1`, { repoId, at }));
+  return firstLink(
+    await db.raw(`SELECT ${LINK_COLUMNS} FROM scores WHERE repo_id = :repoId AND result_date <= :at ORDER BY result_date DESC, id DESC LIMIT 1`, {
+      repoId,
+      at,
+    }),
+  );
 }
 
 /** One check's score in one result. */
@@ -87,7 +99,10 @@ export interface ScoreStep {
 
 /** A repository's newest results by result date, newest first. */
 export async function recentScoreSteps(db: Db, repoId: number, limit: number): Promise<ScoreStep[]> {
-  const res = await db.raw(`SELECT id, score, result_date, repo_commit, delta FROM scores WHERE repo_id = :repoId ORDER BY result_date DESC, id DESC LIMIT :limit`, { repoId, limit });
+  const res = await db.raw(
+    `SELECT id, score, result_date, repo_commit, delta FROM scores WHERE repo_id = :repoId ORDER BY result_date DESC, id DESC LIMIT :limit`,
+    { repoId, limit },
+  );
   return rowsOf<{ id: number; score: number | string; result_date: Date; repo_commit: string; delta: number | string | null }>(res).map((h) => ({
     id: Number(h.id),
     score: Number(h.score),

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
-import { redactUrl, type Config } from '../config/index.ts';
+import { type Config, redactUrl } from '../config/index.ts';
 
 export type Db = Knex;
 

@@ -1,15 +1,33 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describeEachDatabase } from './testing.ts';
+import { test } from 'node:test';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
-import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import {
-  addRepos, claimDueRepos, countRepos, getRepo, latestScore, migrate, recordRun, releaseClaim, releaseExpiredLeases,
-  scoreHistory, scoresChangedSince, storeHarvest, startTick, finishTick, takeBudget, refundBudget, budgetUsed,
-  getSchedulerState, setTickBackoff, runByJobName, type HarvestInput,
+  addRepos,
+  budgetUsed,
+  claimDueRepos,
+  countRepos,
+  finishTick,
+  getRepo,
+  getSchedulerState,
+  type HarvestInput,
+  latestScore,
+  migrate,
+  recordRun,
+  refundBudget,
+  releaseClaim,
+  releaseExpiredLeases,
+  runByJobName,
+  scoreHistory,
+  scoresChangedSince,
+  setTickBackoff,
+  startTick,
+  storeHarvest,
+  takeBudget,
 } from './index.ts';
+import { describeEachDatabase } from './testing.ts';
 
 const repo = (s: string): RepoId => {
   const r = parseRepo(s);
@@ -22,7 +40,12 @@ const schedule = { rescoreIntervalSeconds: 86400, jitterSeconds: 0, failureBacko
 
 function result(repoName: string, score: number, date: string) {
   return {
-    repo: repoName, commit: 'c0ffee', date, scorecardVersion: 'v5.0.0', scorecardCommit: 'abc', score,
+    repo: repoName,
+    commit: 'c0ffee',
+    date,
+    scorecardVersion: 'v5.0.0',
+    scorecardCommit: 'abc',
+    score,
     checks: [
       { name: 'Binary-Artifacts', score: 10, reason: 'no binaries found', details: null, documentation: { url: 'https://x/ba', short: 'bins' } },
       { name: 'Fuzzing', score: -1, reason: 'internal error: boom', details: ['d1'], documentation: null },
@@ -46,32 +69,51 @@ describeEachDatabase('data layer', (ctx) => {
 
   test('claims go by priority then oldest due, and never twice while leased', async () => {
     await addRepos(ctx.db, [{ repo: repo('p/high'), priority: 5 }, { repo: repo('p/old') }, { repo: repo('p/new') }, { repo: repo('p/future') }]);
-    await ctx.db('repos').where({ key: 'github.com/p/old' }).update({ next_due_at: at(-100) });
-    await ctx.db('repos').where({ key: 'github.com/p/new' }).update({ next_due_at: at(-10) });
-    await ctx.db('repos').where({ key: 'github.com/p/high' }).update({ next_due_at: at(-1) });
-    await ctx.db('repos').where({ key: 'github.com/p/future' }).update({ next_due_at: at(1000) });
+    await ctx
+      .db('repos')
+      .where({ key: 'github.com/p/old' })
+      .update({ next_due_at: at(-100) });
+    await ctx
+      .db('repos')
+      .where({ key: 'github.com/p/new' })
+      .update({ next_due_at: at(-10) });
+    await ctx
+      .db('repos')
+      .where({ key: 'github.com/p/high' })
+      .update({ next_due_at: at(-1) });
+    await ctx
+      .db('repos')
+      .where({ key: 'github.com/p/future' })
+      .update({ next_due_at: at(1000) });
     const first = await claimDueRepos(ctx.db, { owner: 'tick-1', limit: 3, leaseSeconds: 600, now: at(0) });
-    assert.deepEqual(first.map((c) => c.key), ['github.com/p/high', 'github.com/p/old', 'github.com/p/new']);
+    assert.deepEqual(
+      first.map((c) => c.key),
+      ['github.com/p/high', 'github.com/p/old', 'github.com/p/new'],
+    );
     assert.equal(first[1].claimedDueAt.toISOString(), at(-100).toISOString());
     const second = await claimDueRepos(ctx.db, { owner: 'tick-2', limit: 10, leaseSeconds: 600, now: at(1) });
-    assert.ok(second.every((c) => !first.some((f) => f.id === c.id)), 'no repo claimed twice');
+    assert.ok(
+      second.every((c) => !first.some((f) => f.id === c.id)),
+      'no repo claimed twice',
+    );
     assert.ok(!second.some((c) => c.key === 'github.com/p/future'));
     // After the lease the repo is due again: a crashed tick strands nothing.
     const third = await claimDueRepos(ctx.db, { owner: 'tick-3', limit: 10, leaseSeconds: 600, now: at(601) });
     assert.ok(first.every((f) => third.some((c) => c.id === f.id)));
     assert.ok(await releaseClaim(ctx.db, { repoId: third[0].id, owner: 'tick-3', now: at(602), error: 'forbidden' }));
     assert.equal(await releaseClaim(ctx.db, { repoId: third[0].id, owner: 'tick-3', now: at(602) }), false, 'only the owner releases');
-    assert.equal(await releaseExpiredLeases(ctx.db, at(5000)) >= 1, true);
+    assert.equal((await releaseExpiredLeases(ctx.db, at(5000))) >= 1, true);
     await ctx.db('repos').update({ next_due_at: at(100000), lease_owner: null, lease_expires_at: null });
   });
 
   test('concurrent claims split the due rows without overlap', async () => {
     const many = Array.from({ length: 200 }, (_, i) => ({ repo: repo(`c/r${i}`) }));
     await addRepos(ctx.db, many);
-    await ctx.db('repos').where('key', 'like', 'github.com/c/%').update({ next_due_at: at(0) });
-    const results = await Promise.all(
-      Array.from({ length: 4 }, (_, i) => claimDueRepos(ctx.db, { owner: `w${i}`, limit: 60, leaseSeconds: 600, now: at(1) })),
-    );
+    await ctx
+      .db('repos')
+      .where('key', 'like', 'github.com/c/%')
+      .update({ next_due_at: at(0) });
+    const results = await Promise.all(Array.from({ length: 4 }, (_, i) => claimDueRepos(ctx.db, { owner: `w${i}`, limit: 60, leaseSeconds: 600, now: at(1) })));
     const ids = results.flat().map((c) => c.id);
     assert.equal(new Set(ids).size, ids.length, 'a repo claimed by two workers');
     assert.equal(ids.length, 200);
@@ -83,8 +125,13 @@ describeEachDatabase('data layer', (ctx) => {
     const r = await getRepo(ctx.db, 'github.com/h/one');
     await recordRun(ctx.db, { repoId: r!.id, jobName: 'job-new', jobUid: 'uid-new', tickSlot: 's1' });
     const input = (uid: string, name: string, finished: Date, score: number): HarvestInput => ({
-      repoKey: 'github.com/h/one', jobName: name, jobUid: uid, finishedAt: finished, checkSet: null,
-      outcome: { ok: true, result: result('github.com/h/one', score, finished.toISOString()), flagged: true }, schedule,
+      repoKey: 'github.com/h/one',
+      jobName: name,
+      jobUid: uid,
+      finishedAt: finished,
+      checkSet: null,
+      outcome: { ok: true, result: result('github.com/h/one', score, finished.toISOString()), flagged: true },
+      schedule,
     });
     const a = await storeHarvest(ctx.db, input('uid-new', 'job-new', at(100), 7.5));
     assert.equal(a.status, 'stored');
@@ -102,7 +149,14 @@ describeEachDatabase('data layer', (ctx) => {
     assert.deepEqual(latest?.checks.find((c) => c.name === 'Fuzzing')?.details, ['d1']);
     assert.deepEqual(latest?.raw, { hello: 'world' });
     assert.equal((await scoreHistory(ctx.db, 'github.com/h/one')).length, 2);
-    assert.equal(await ctx.db('scores').count('* as n').first().then((x: any) => Number(x.n)) >= 2, true);
+    assert.equal(
+      (await ctx
+        .db('scores')
+        .count('* as n')
+        .first()
+        .then((x: any) => Number(x.n))) >= 2,
+      true,
+    );
     assert.equal((await runByJobName(ctx.db, 'job-new'))?.flagged, true);
     const row = await getRepo(ctx.db, 'github.com/h/one');
     assert.equal(row?.next_due_at.toISOString(), at(100 + 86400).toISOString());
@@ -112,8 +166,13 @@ describeEachDatabase('data layer', (ctx) => {
   test('failures back off exponentially and are stored with their class and reason', async () => {
     await addRepos(ctx.db, [{ repo: repo('f/one') }]);
     const fail = (uid: string, s: number): HarvestInput => ({
-      repoKey: 'github.com/f/one', jobName: `job-${uid}`, jobUid: uid, finishedAt: at(s), checkSet: null,
-      outcome: { ok: false, failure: 'no-result', reason: 'Skipping github.com/f/one: repo unreachable' }, schedule,
+      repoKey: 'github.com/f/one',
+      jobName: `job-${uid}`,
+      jobUid: uid,
+      finishedAt: at(s),
+      checkSet: null,
+      outcome: { ok: false, failure: 'no-result', reason: 'Skipping github.com/f/one: repo unreachable' },
+      schedule,
     });
     const a = await storeHarvest(ctx.db, fail('f1', 0));
     const b = await storeHarvest(ctx.db, fail('f2', 100));
@@ -130,12 +189,20 @@ describeEachDatabase('data layer', (ctx) => {
   test('concurrent harvests of one repository are serialised on its row: each failure counts, the backoff follows the count', async () => {
     await addRepos(ctx.db, [{ repo: repo('cc/one') }]);
     const fail = (uid: string, s: number): HarvestInput => ({
-      repoKey: 'github.com/cc/one', jobName: `job-${uid}`, jobUid: uid, finishedAt: at(s), checkSet: null,
-      outcome: { ok: false, failure: 'pod-failed', reason: 'exit 1' }, schedule,
+      repoKey: 'github.com/cc/one',
+      jobName: `job-${uid}`,
+      jobUid: uid,
+      finishedAt: at(s),
+      checkSet: null,
+      outcome: { ok: false, failure: 'pod-failed', reason: 'exit 1' },
+      schedule,
     });
     // Six Jobs finish in the same second; on PostgreSQL the writes run on six connections at once.
     const stored = await Promise.all(Array.from({ length: 6 }, (_, i) => storeHarvest(ctx.db, fail(`cc${i}`, 10))));
-    assert.deepEqual(stored.map((x) => x.status), Array(6).fill('stored'));
+    assert.deepEqual(
+      stored.map((x) => x.status),
+      Array(6).fill('stored'),
+    );
     const row = await getRepo(ctx.db, 'github.com/cc/one');
     assert.equal(row?.consecutive_failures, 6, 'no failure lost to a concurrent write');
     // 60 · 2^5 = 1920 s after the sixth failure (the cap, 3600, is not reached).
@@ -149,8 +216,13 @@ describeEachDatabase('data layer', (ctx) => {
   test('storeHarvest returns the result a score follows (with its checks) and whether it is the newest', async () => {
     await addRepos(ctx.db, [{ repo: repo('pv/one') }]);
     const input = (uid: string, finished: Date, score: number): HarvestInput => ({
-      repoKey: 'github.com/pv/one', jobName: `job-${uid}`, jobUid: uid, finishedAt: finished, checkSet: null,
-      outcome: { ok: true, result: result('github.com/pv/one', score, finished.toISOString()), flagged: false }, schedule,
+      repoKey: 'github.com/pv/one',
+      jobName: `job-${uid}`,
+      jobUid: uid,
+      finishedAt: finished,
+      checkSet: null,
+      outcome: { ok: true, result: result('github.com/pv/one', score, finished.toISOString()), flagged: false },
+      schedule,
     });
     const first = await storeHarvest(ctx.db, input('p1', at(100), 6));
     assert.ok(first.status === 'stored' && first.previous === null && first.latest);
@@ -158,8 +230,14 @@ describeEachDatabase('data layer', (ctx) => {
     assert.ok(second.status === 'stored');
     assert.equal(second.latest, true);
     assert.deepEqual(second.previous, {
-      id: first.status === 'stored' ? first.scoreId : -1, score: 6, date: at(100).toISOString(), commit: 'c0ffee',
-      checks: [{ name: 'Binary-Artifacts', score: 10, reason: 'no binaries found' }, { name: 'Fuzzing', score: -1, reason: 'internal error: boom' }],
+      id: first.status === 'stored' ? first.scoreId : -1,
+      score: 6,
+      date: at(100).toISOString(),
+      commit: 'c0ffee',
+      checks: [
+        { name: 'Binary-Artifacts', score: 10, reason: 'no binaries found' },
+        { name: 'Fuzzing', score: -1, reason: 'internal error: boom' },
+      ],
     });
     // A late, older result: stored with its own predecessor, not the newest.
     const late = await storeHarvest(ctx.db, input('p0', at(50), 3));
@@ -176,18 +254,41 @@ describeEachDatabase('data layer', (ctx) => {
     await addRepos(ctx.db, [{ repo: repo(fx.repo.name) }]);
     const key = repo(fx.repo.name).key;
     const res = await storeHarvest(ctx.db, {
-      repoKey: key, jobName: 'fx', jobUid: 'fx-uid', finishedAt: at(1), checkSet: ['Binary-Artifacts'], schedule,
-      outcome: { ok: true, flagged: false, result: {
-        repo: fx.repo.name, commit: fx.repo.commit, date: fx.date, scorecardVersion: fx.scorecard.version, scorecardCommit: fx.scorecard.commit,
-        score: fx.score, raw: fx,
-        checks: fx.checks.map((c: any) => ({ name: c.name, score: c.score, reason: c.reason, details: c.details ?? null, documentation: c.documentation ?? null })),
-      } },
+      repoKey: key,
+      jobName: 'fx',
+      jobUid: 'fx-uid',
+      finishedAt: at(1),
+      checkSet: ['Binary-Artifacts'],
+      schedule,
+      outcome: {
+        ok: true,
+        flagged: false,
+        result: {
+          repo: fx.repo.name,
+          commit: fx.repo.commit,
+          date: fx.date,
+          scorecardVersion: fx.scorecard.version,
+          scorecardCommit: fx.scorecard.commit,
+          score: fx.score,
+          raw: fx,
+          checks: fx.checks.map((c: any) => ({
+            name: c.name,
+            score: c.score,
+            reason: c.reason,
+            details: c.details ?? null,
+            documentation: c.documentation ?? null,
+          })),
+        },
+      },
     });
     assert.equal(res.status, 'stored');
     const latest = await latestScore(ctx.db, key);
     assert.equal(latest?.score, fx.score);
     assert.deepEqual(latest?.raw, fx);
-    assert.deepEqual(latest?.checks.map((c) => [c.name, c.score, c.reason, c.details]), fx.checks.map((c: any) => [c.name, c.score, c.reason, c.details ?? null]));
+    assert.deepEqual(
+      latest?.checks.map((c) => [c.name, c.score, c.reason, c.details]),
+      fx.checks.map((c: any) => [c.name, c.score, c.reason, c.details ?? null]),
+    );
     const changed = await scoresChangedSince(ctx.db, at(-1e9));
     assert.ok(changed.some((c) => c.repoKey === key && c.score === fx.score));
   });

@@ -70,14 +70,20 @@ export async function dueRepoCount(db: Db, now: Date): Promise<number> {
 
 /** Results stored since each of two times (the later one first). */
 export async function resultsStoredSince(db: Db, since: { recent: Date; earlier: Date }): Promise<{ recent: number; earlier: number }> {
-  const res = await db.raw(`SELECT count(*) FILTER (WHERE created_at >= :recent) AS recent, count(*) AS earlier FROM scores WHERE created_at >= :earlier`, since);
+  const res = await db.raw(
+    `SELECT count(*) FILTER (WHERE created_at >= :recent) AS recent, count(*) AS earlier FROM scores WHERE created_at >= :earlier`,
+    since,
+  );
   const r = rowsOf<{ recent: Count; earlier: Count }>(res)[0];
   return { recent: Number(r?.recent ?? 0), earlier: Number(r?.earlier ?? 0) };
 }
 
 /** Runs that failed since `since`, by failure class, most first (null: no class recorded). */
 export async function failedRunsByClass(db: Db, since: Date): Promise<Array<{ failureClass: string | null; count: number }>> {
-  const res = await db.raw(`SELECT failure_class, count(*) AS n FROM runs WHERE outcome = 'failed' AND finished_at >= :since GROUP BY failure_class ORDER BY n DESC, failure_class`, { since });
+  const res = await db.raw(
+    `SELECT failure_class, count(*) AS n FROM runs WHERE outcome = 'failed' AND finished_at >= :since GROUP BY failure_class ORDER BY n DESC, failure_class`,
+    { since },
+  );
   return rowsOf<{ failure_class: string | null; n: Count }>(res).map((r) => ({ failureClass: r.failure_class, count: Number(r.n) }));
 }
 
@@ -98,7 +104,10 @@ export async function saveFleetSnapshot(db: Db, snapshot: { computedAt: Date; to
 
 /** Takes the refresh lease until `until` if nobody holds it at `now`; false: another refresh is running. */
 export async function claimFleetSnapshotRefresh(db: Db, now: Date, until: Date): Promise<boolean> {
-  const res = await db.raw(`UPDATE fleet_snapshot SET refreshing_until = :until WHERE id = 1 AND (refreshing_until IS NULL OR refreshing_until < :now) RETURNING id`, { until, now });
+  const res = await db.raw(
+    `UPDATE fleet_snapshot SET refreshing_until = :until WHERE id = 1 AND (refreshing_until IS NULL OR refreshing_until < :now) RETURNING id`,
+    { until, now },
+  );
   return rowsOf(res).length > 0;
 }
 
@@ -117,7 +126,12 @@ export interface LatestScore {
 
 type LatestScoreRow = { canonical: string; score: Count; delta: Count | null; scored_at: Date };
 
-const latestScore = (r: LatestScoreRow): LatestScore => ({ canonical: r.canonical, score: Number(r.score), delta: numberOrNull(r.delta), scoredAt: new Date(r.scored_at) });
+const latestScore = (r: LatestScoreRow): LatestScore => ({
+  canonical: r.canonical,
+  score: Number(r.score),
+  delta: numberOrNull(r.delta),
+  scoredAt: new Date(r.scored_at),
+});
 
 /** The `limit` lowest newest scores. */
 export async function lowestScores(db: Db, limit: number): Promise<LatestScore[]> {

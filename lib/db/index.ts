@@ -1,9 +1,10 @@
 // The data layer's public surface.
+
+export * from './claims.ts';
 export * from './connect.ts';
 export * from './migrate.ts';
 export * from './repos.ts';
-export * from './claims.ts';
-export * from './runs.ts';
-export * from './scores.ts';
-export * from './scheduler-state.ts';
 export * from './retention.ts';
+export * from './runs.ts';
+export * from './scheduler-state.ts';
+export * from './scores.ts';

@@ -90,7 +90,9 @@ export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[
   const order = q.sort === 'name' ? `l.key ${dir}` : `${COLUMN[q.sort]} ${dir}, l.repo_id ${dir}`;
   // OFFSET 0 keeps the subquery from being flattened, so its predicate picks its own index.
   const sparse = q.sparse && (q.state === 'fresh' || q.state === 'overdue');
-  const source = sparse ? `(SELECT * FROM repo_latest WHERE NOT failing AND result_date ${q.state === 'fresh' ? '>=' : '<'} :freshCutoff OFFSET 0) l` : 'repo_latest l';
+  const source = sparse
+    ? `(SELECT * FROM repo_latest WHERE NOT failing AND result_date ${q.state === 'fresh' ? '>=' : '<'} :freshCutoff OFFSET 0) l`
+    : 'repo_latest l';
   const res = await db.raw(
     `SELECT l.repo_id, l.key, l.score_id, l.score, l.delta, l.result_date, l.scored_at, l.failing,
             r.canonical, r.consecutive_failures, r.last_error, r.next_due_at
@@ -144,7 +146,17 @@ export async function repoWithLatest(db: Db, key: string): Promise<RepoWithLates
        FROM repos r LEFT JOIN repo_latest l ON l.repo_id = r.id WHERE r.key = :key`,
     { key },
   );
-  const r = rowsOf<{ id: number; key: string; canonical: string; consecutive_failures: number; last_error: string | null; next_due_at: Date; score_id: number | null; result_date: Date | null; failing: boolean | null }>(res)[0];
+  const r = rowsOf<{
+    id: number;
+    key: string;
+    canonical: string;
+    consecutive_failures: number;
+    last_error: string | null;
+    next_due_at: Date;
+    score_id: number | null;
+    result_date: Date | null;
+    failing: boolean | null;
+  }>(res)[0];
   if (!r) return undefined;
   return {
     id: Number(r.id),

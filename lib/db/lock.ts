@@ -1,7 +1,7 @@
 // The embedded database is one process's: PGlite has a single connection and no locking of
 // its own, so a second process opening the same folder could corrupt it. A pid file says who
 // holds it; a stale one (its process is gone) is taken over.
-import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export class DatabaseBusyError extends Error {

@@ -1,12 +1,13 @@
 // The harvest's write as a named prepared statement on PostgreSQL: prepared once per connection,
 // the same results as unprepared, still right after a migration changes a table it writes, on
 // every connection of the pool; off with POSTURE_DB_PREPARED_STATEMENTS=false, never on PGlite.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type pg from 'pg';
-import { parseRepo, type RepoId } from '../repo/identity.ts';
 import { defaultConfig } from '../config/index.ts';
-import { addRepos, dbOptions, getRepo, latestScore, migrate, openDb, preparedAs, recordRun, storeHarvest, type Db, type HarvestInput } from './index.ts';
+import { parseRepo, type RepoId } from '../repo/identity.ts';
+import { addRepos, type Db, dbOptions, getRepo, type HarvestInput, latestScore, migrate, openDb, preparedAs, recordRun, storeHarvest } from './index.ts';
 import { createPgliteDatabase, createPostgresDatabase } from './testing.ts';
 
 const repo = (s: string): RepoId => {
@@ -19,12 +20,22 @@ const finished = new Date('2030-01-01T00:00:00Z');
 
 function input(key: string, job: string, score: number): HarvestInput {
   return {
-    repoKey: key, jobName: job, jobUid: `uid-${job}`, finishedAt: finished, checkSet: null, schedule,
+    repoKey: key,
+    jobName: job,
+    jobUid: `uid-${job}`,
+    finishedAt: finished,
+    checkSet: null,
+    schedule,
     outcome: {
       ok: true,
       flagged: false,
       result: {
-        repo: key, commit: 'c0ffee', date: finished.toISOString(), scorecardVersion: 'v5.0.0', scorecardCommit: 'abc', score,
+        repo: key,
+        commit: 'c0ffee',
+        date: finished.toISOString(),
+        scorecardVersion: 'v5.0.0',
+        scorecardCommit: 'abc',
+        score,
         checks: [{ name: 'Fuzzing', score: 3, reason: 'some fuzzing', details: ['d1'], documentation: { url: 'https://x/f', short: 'fuzz' } }],
         raw: { hello: 'world' } as never,
       },
@@ -74,7 +85,11 @@ test('PostgreSQL: the harvest write is prepared by name, once per connection, an
     assert.deepEqual(same(prepared.latest), same(unprepared.latest));
 
     const names = (await preparedOnEachConnection(t.db, 1)).flat();
-    assert.deepEqual(names.filter((n) => n === 'posture_harvest_write'), ['posture_harvest_write'], 'prepared once on the connection that ran it');
+    assert.deepEqual(
+      names.filter((n) => n === 'posture_harvest_write'),
+      ['posture_harvest_write'],
+      'prepared once on the connection that ran it',
+    );
     assert.deepEqual((await preparedOnEachConnection(plain, 1)).flat(), [], 'nothing prepared with the setting off');
   } finally {
     await plain.destroy();
@@ -93,14 +108,22 @@ test('PostgreSQL: a prepared harvest write still works after a migration changes
     await t.db.raw('ALTER TABLE checks ADD COLUMN later_column text');
     assert.deepEqual((await harvestSome(t.db, 'p/after', 2)).answers, ['stored', 'stored', 'duplicate']);
     // Four harvests at once take four connections; each prepares the statement itself.
-    await addRepos(t.db, [0, 1, 2, 3].map((i) => ({ repo: repo(`p/c${i}`) })));
-    const runs = await Promise.all([0, 1, 2, 3].map(async (i) => {
-      const r = await getRepo(t.db, `github.com/p/c${i}`);
-      await recordRun(t.db, { repoId: r!.id, jobName: `c-${i}`, jobUid: `uid-c-${i}` });
-    }));
+    await addRepos(
+      t.db,
+      [0, 1, 2, 3].map((i) => ({ repo: repo(`p/c${i}`) })),
+    );
+    const runs = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => {
+        const r = await getRepo(t.db, `github.com/p/c${i}`);
+        await recordRun(t.db, { repoId: r!.id, jobName: `c-${i}`, jobUid: `uid-c-${i}` });
+      }),
+    );
     assert.equal(runs.length, 4);
     const stored = await Promise.all([0, 1, 2, 3].map((i) => storeHarvest(t.db, input(`github.com/p/c${i}`, `c-${i}`, 7))));
-    assert.deepEqual(stored.map((s) => s.status), ['stored', 'stored', 'stored', 'stored']);
+    assert.deepEqual(
+      stored.map((s) => s.status),
+      ['stored', 'stored', 'stored', 'stored'],
+    );
   } finally {
     await t.drop();
   }

@@ -148,5 +148,11 @@ export async function queueSummary(db: Db): Promise<QueueSummary> {
          FROM repos`,
     ),
   );
-  return { total: Number(r.total), due: Number(r.due), running: Number(r.running), failing: Number(r.failing), nextDueAt: r.next_due ? new Date(r.next_due) : null };
+  return {
+    total: Number(r.total),
+    due: Number(r.due),
+    running: Number(r.running),
+    failing: Number(r.failing),
+    nextDueAt: r.next_due ? new Date(r.next_due) : null,
+  };
 }

@@ -129,9 +129,14 @@ export async function resultHistoryOf(db: Db, repoKey: string, options: { limit:
 
 /** The stored check rows of one result, in stored order: only for a raw document without usable checks. */
 export async function storedChecks(db: Db, scoreId: number): Promise<StoredCheckRow[]> {
-  const rows: Array<{ name: string; score: number | string; reason: string; details: unknown; documentation_url: string | null; documentation_short: string | null }> = await db('checks')
-    .where({ score_id: scoreId })
-    .orderBy('id');
+  const rows: Array<{
+    name: string;
+    score: number | string;
+    reason: string;
+    details: unknown;
+    documentation_url: string | null;
+    documentation_short: string | null;
+  }> = await db('checks').where({ score_id: scoreId }).orderBy('id');
   return rows.map((c) => ({
     name: c.name,
     score: Number(c.score),

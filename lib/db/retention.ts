@@ -48,7 +48,10 @@ export async function pruneDetailsBatch(db: Db, options: { keep: number; limit: 
 }
 
 /** Prunes everything that is due, batch after batch (`posture db prune`). */
-export async function pruneDetails(db: Db, options: { keep: number; batch?: number; onBatch?: (b: PruneBatch) => void }): Promise<{ pruned: number; scanned: number }> {
+export async function pruneDetails(
+  db: Db,
+  options: { keep: number; batch?: number; onBatch?: (b: PruneBatch) => void },
+): Promise<{ pruned: number; scanned: number }> {
   let afterId = 0;
   let pruned = 0;
   let scanned = 0;
@@ -77,5 +80,7 @@ export async function getJobSweep(db: Db): Promise<{ continueToken: string | und
 }
 
 export async function setJobSweep(db: Db, continueToken: string | undefined): Promise<void> {
-  await db('maintenance').where({ id: 1 }).update({ job_sweep_continue: continueToken ?? null, job_sweep_pages: db.raw('job_sweep_pages + 1'), updated_at: new Date() });
+  await db('maintenance')
+    .where({ id: 1 })
+    .update({ job_sweep_continue: continueToken ?? null, job_sweep_pages: db.raw('job_sweep_pages + 1'), updated_at: new Date() });
 }

@@ -3,13 +3,11 @@
 // changes nothing.
 import { failureBackoffSeconds, nextDueAfterSuccess } from '../cadence/cadence.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
-import { preparedAs, type Db } from './connect.ts';
+import { type Db, preparedAs } from './connect.ts';
 import { parsedJson, rowsOf } from './rows.ts';
 
 /** What the harvester learned from a finished Job: a normalized result, or a failure class. */
-export type HarvestOutcome =
-  | { ok: true; result: NormalizedResult; flagged: boolean }
-  | { ok: false; failure: string; reason: string };
+export type HarvestOutcome = { ok: true; result: NormalizedResult; flagged: boolean } | { ok: false; failure: string; reason: string };
 
 export interface HarvestInput {
   repoKey: string;
@@ -197,32 +195,34 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
   }));
   const now = new Date();
   const row = rowsOf<HarvestRow>(
-    await db.raw(HARVEST_WRITE, {
-      repoKey: input.repoKey,
-      jobName: input.jobName,
-      jobUid: input.jobUid,
-      tickSlot: input.tickSlot ?? null,
-      outcome: o.ok ? 'succeeded' : 'failed',
-      finishedAt: input.finishedAt,
-      failureClass: o.ok ? null : o.failure,
-      reason: o.ok ? null : clip(o.reason),
-      flagged: o.ok ? o.flagged : false,
-      score: r?.score ?? 0,
-      scorecardVersion: r?.scorecardVersion ?? '',
-      scorecardCommit: r?.scorecardCommit ?? '',
-      repoCommit: r?.commit ?? '',
-      resultDate: r ? new Date(r.date) : input.finishedAt,
-      checkSet: input.checkSet === null ? null : JSON.stringify(input.checkSet),
-      raw: JSON.stringify(r?.raw ?? null),
-      scored: o.ok,
-      checks: JSON.stringify(checks),
-      kind,
-      dueAfterSuccess: nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
-      dueAfterBaseDelay: new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000),
-      backoffByFailures: backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
-      lastError: o.ok ? null : clip(`${o.failure}: ${o.reason}`),
-      now,
-    }).options(preparedAs(db, 'posture_harvest_write')),
+    await db
+      .raw(HARVEST_WRITE, {
+        repoKey: input.repoKey,
+        jobName: input.jobName,
+        jobUid: input.jobUid,
+        tickSlot: input.tickSlot ?? null,
+        outcome: o.ok ? 'succeeded' : 'failed',
+        finishedAt: input.finishedAt,
+        failureClass: o.ok ? null : o.failure,
+        reason: o.ok ? null : clip(o.reason),
+        flagged: o.ok ? o.flagged : false,
+        score: r?.score ?? 0,
+        scorecardVersion: r?.scorecardVersion ?? '',
+        scorecardCommit: r?.scorecardCommit ?? '',
+        repoCommit: r?.commit ?? '',
+        resultDate: r ? new Date(r.date) : input.finishedAt,
+        checkSet: input.checkSet === null ? null : JSON.stringify(input.checkSet),
+        raw: JSON.stringify(r?.raw ?? null),
+        scored: o.ok,
+        checks: JSON.stringify(checks),
+        kind,
+        dueAfterSuccess: nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
+        dueAfterBaseDelay: new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000),
+        backoffByFailures: backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
+        lastError: o.ok ? null : clip(`${o.failure}: ${o.reason}`),
+        now,
+      })
+      .options(preparedAs(db, 'posture_harvest_write')),
   )[0];
   if (!row) return { status: 'unknown-repo' } as const;
   if (row.run_id === null || row.run_id === undefined) {
@@ -294,10 +294,18 @@ export async function closeRun(db: Db, jobName: string, reason: string, now: Dat
   return db.transaction(async (tx) => {
     const run = await tx<RunRow>('runs').where({ job_name: jobName, outcome: 'pending' }).forUpdate().first();
     if (!run) return false;
-    await tx('runs').where({ id: run.id }).update({ outcome: 'failed', finished_at: now, failure_class: 'rejected', reason: clip(reason) });
+    await tx('runs')
+      .where({ id: run.id })
+      .update({ outcome: 'failed', finished_at: now, failure_class: 'rejected', reason: clip(reason) });
     await tx('repos')
       .where({ id: run.repo_id, lease_owner: run.tick_slot })
-      .update({ lease_owner: null, lease_expires_at: null, claim_budget_hour: null, next_due_at: new Date(now.getTime() + retrySeconds * 1000), updated_at: now });
+      .update({
+        lease_owner: null,
+        lease_expires_at: null,
+        claim_budget_hour: null,
+        next_due_at: new Date(now.getTime() + retrySeconds * 1000),
+        updated_at: now,
+      });
     return true;
   });
 }
@@ -306,7 +314,12 @@ export async function closeRun(db: Db, jobName: string, reason: string, now: Dat
 export async function recentOutcomes(db: Db, since: Date, limit: number): Promise<Array<string | null>> {
   // The literal matches runs_finished_recent_idx's predicate (migration 005); a bound parameter
   // would keep a generic plan from using the partial index.
-  const rows = await db<RunRow>('runs').whereRaw("outcome <> 'pending'").andWhere('finished_at', '>=', since).orderBy('finished_at', 'desc').limit(limit).select('failure_class');
+  const rows = await db<RunRow>('runs')
+    .whereRaw("outcome <> 'pending'")
+    .andWhere('finished_at', '>=', since)
+    .orderBy('finished_at', 'desc')
+    .limit(limit)
+    .select('failure_class');
   return rows.map((r) => r.failure_class);
 }
 
@@ -317,7 +330,12 @@ export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; j
     `INSERT INTO runs (repo_id, job_name, tick_slot, created_at)
      SELECT * FROM unnest(:repoIds::bigint[], :jobNames::text[], :tickSlots::text[], :createdAts::timestamptz[])
      ON CONFLICT (job_name) DO UPDATE SET tick_slot = EXCLUDED.tick_slot WHERE runs.outcome = 'pending'`,
-    { repoIds: runs.map((r) => r.repoId), jobNames: runs.map((r) => r.jobName), tickSlots: runs.map((r) => r.tickSlot), createdAts: runs.map((r) => r.createdAt) },
+    {
+      repoIds: runs.map((r) => r.repoId),
+      jobNames: runs.map((r) => r.jobName),
+      tickSlots: runs.map((r) => r.tickSlot),
+      createdAts: runs.map((r) => r.createdAt),
+    },
   );
 }
 
@@ -344,7 +362,10 @@ export interface RunSummary {
 
 /** A repository's newest runs, newest first. */
 export async function recentRunsOf(db: Db, repoId: number, limit: number): Promise<RunSummary[]> {
-  const res = await db.raw(`SELECT id, created_at, finished_at, outcome, failure_class, reason FROM runs WHERE repo_id = :repoId ORDER BY id DESC LIMIT :limit`, { repoId, limit });
+  const res = await db.raw(
+    `SELECT id, created_at, finished_at, outcome, failure_class, reason FROM runs WHERE repo_id = :repoId ORDER BY id DESC LIMIT :limit`,
+    { repoId, limit },
+  );
   return rowsOf<Pick<RunRow, 'id' | 'created_at' | 'finished_at' | 'outcome' | 'failure_class' | 'reason'>>(res).map((x) => ({
     id: Number(x.id),
     createdAt: new Date(x.created_at),

@@ -15,7 +15,9 @@ export async function startTick(db: Db, slot: string, now: Date = new Date()): P
 }
 
 export async function finishTick(db: Db, slot: string, summary: unknown, now: Date = new Date()): Promise<void> {
-  await db('ticks').where({ slot }).update({ finished_at: now, summary: JSON.stringify(summary) });
+  await db('ticks')
+    .where({ slot })
+    .update({ finished_at: now, summary: JSON.stringify(summary) });
 }
 
 export interface SchedulerState {
@@ -56,11 +58,15 @@ export async function takeBudget(db: Db, wanted: number, perHour: number, now: D
 /** Gives back budget taken for runs that were not started after all, to the hour it was taken from. */
 export async function refundBudget(db: Db, count: number, now: Date = new Date(), hour: Date = budgetHour(now)): Promise<void> {
   if (count <= 0) return;
-  await db('budget').where({ hour }).update({ runs_started: db.raw('GREATEST(0, runs_started - ?)', [count]) });
+  await db('budget')
+    .where({ hour })
+    .update({ runs_started: db.raw('GREATEST(0, runs_started - ?)', [count]) });
 }
 
 export async function budgetUsed(db: Db, now: Date = new Date()): Promise<number> {
-  const row = await db('budget').where({ hour: budgetHour(now) }).first();
+  const row = await db('budget')
+    .where({ hour: budgetHour(now) })
+    .first();
   return row ? Number(row.runs_started) : 0;
 }
 

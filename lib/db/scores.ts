@@ -12,7 +12,14 @@ export interface ScoreView {
   scorecardCommit: string;
   runId: number;
   createdAt: Date;
-  checks: Array<{ name: string; score: number; reason: string; details: string[] | null; documentation: { url: string; short: string } | null; internalError: boolean }>;
+  checks: Array<{
+    name: string;
+    score: number;
+    reason: string;
+    details: string[] | null;
+    documentation: { url: string; short: string } | null;
+    internalError: boolean;
+  }>;
   raw: unknown;
 }
 
@@ -66,8 +73,18 @@ function toView(row: ScoreRow, checks: CheckRow[]): ScoreView {
 
 async function withChecks(db: Db, rows: ScoreRow[]): Promise<ScoreView[]> {
   if (rows.length === 0) return [];
-  const checks: CheckRow[] = await db('checks').whereIn('score_id', rows.map((r) => r.id)).orderBy('id');
-  return rows.map((r) => toView(r, checks.filter((c) => Number(c.score_id) === Number(r.id))));
+  const checks: CheckRow[] = await db('checks')
+    .whereIn(
+      'score_id',
+      rows.map((r) => r.id),
+    )
+    .orderBy('id');
+  return rows.map((r) =>
+    toView(
+      r,
+      checks.filter((c) => Number(c.score_id) === Number(r.id)),
+    ),
+  );
 }
 
 /** The newest result of a repository by result date (optionally the one for a given commit). */
@@ -76,7 +93,10 @@ export async function latestScore(db: Db, repoKey: string, options: { commit?: s
     .join('repos as r', 'r.id', 's.repo_id')
     .where('r.key', repoKey)
     .select('s.*', 'r.canonical', 'r.key')
-    .orderBy([{ column: 's.result_date', order: 'desc' }, { column: 's.id', order: 'desc' }])
+    .orderBy([
+      { column: 's.result_date', order: 'desc' },
+      { column: 's.id', order: 'desc' },
+    ])
     .first();
   if (options.commit) q.andWhere('s.repo_commit', options.commit);
   const row = (await q) as ScoreRow | undefined;
@@ -89,7 +109,10 @@ export async function scoreHistory(db: Db, repoKey: string, options: { limit?: n
     .join('repos as r', 'r.id', 's.repo_id')
     .where('r.key', repoKey)
     .select('s.*', 'r.canonical', 'r.key')
-    .orderBy([{ column: 's.result_date', order: 'desc' }, { column: 's.id', order: 'desc' }])
+    .orderBy([
+      { column: 's.result_date', order: 'desc' },
+      { column: 's.id', order: 'desc' },
+    ])
     .limit(options.limit ?? 100);
   return withChecks(db, rows);
 }
@@ -111,15 +134,16 @@ export async function scoresChangedSince(db: Db, since: Date | undefined): Promi
   const latest = `CROSS JOIN LATERAL (
          SELECT s.score, s.result_date, s.created_at FROM scores s
           WHERE s.repo_id = r.id ORDER BY s.result_date DESC, s.id DESC LIMIT 1) l`;
-  const res = since === undefined
-    ? await db.raw(`SELECT r.key, r.canonical, l.score, l.result_date, l.created_at FROM repos r ${latest}`)
-    : await db.raw(
-      `SELECT r.key, r.canonical, l.score, l.result_date, l.created_at
+  const res =
+    since === undefined
+      ? await db.raw(`SELECT r.key, r.canonical, l.score, l.result_date, l.created_at FROM repos r ${latest}`)
+      : await db.raw(
+          `SELECT r.key, r.canonical, l.score, l.result_date, l.created_at
          FROM (SELECT DISTINCT repo_id FROM scores WHERE created_at > ?) c
          JOIN repos r ON r.id = c.repo_id
          ${latest}`,
-      [since],
-    );
+          [since],
+        );
   return rowsOf<{ key: string; canonical: string; score: number | string; result_date: Date; created_at: Date }>(res).map((r) => ({
     repoKey: r.key,
     repo: r.canonical,

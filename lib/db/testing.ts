@@ -1,9 +1,10 @@
 // Runs a database test suite twice: on embedded PGlite and on the real PostgreSQL of the
 // machine, in a database created for the run and dropped after it.
-import { after, before, describe } from 'node:test';
+
 import { randomBytes } from 'node:crypto';
+import { after, before, describe } from 'node:test';
 import pg from 'pg';
-import { openDb, type Db } from './connect.ts';
+import { type Db, openDb } from './connect.ts';
 import { migrate } from './migrate.ts';
 
 /** Server used for the PostgreSQL half (its `test` database is only used to create ours). */

@@ -1,7 +1,8 @@
 // posture demo on both databases: idempotence, and the labelled mix of states the dashboard
 // should show (its pure parts are in seed.test.ts).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { describeEachDatabase } from '../db/testing.ts';
 import { seedDemo } from './seed.ts';
 
@@ -15,7 +16,11 @@ describeEachDatabase('posture demo', (ctx) => {
     const repos = await ctx.db('repos').select('key', 'metadata');
     assert.equal(repos.length, 11);
     assert.ok(repos.every((r: any) => r.key.startsWith('github.com/posture-demo/') && r.metadata === 'posture demo'));
-    const latest = (await ctx.db.raw(`SELECT count(*) FILTER (WHERE score_id IS NULL)::int AS never, count(*) FILTER (WHERE failing)::int AS failing, count(*) FILTER (WHERE delta IS NOT NULL)::int AS with_delta FROM repo_latest`)).rows[0];
+    const latest = (
+      await ctx.db.raw(
+        `SELECT count(*) FILTER (WHERE score_id IS NULL)::int AS never, count(*) FILTER (WHERE failing)::int AS failing, count(*) FILTER (WHERE delta IS NOT NULL)::int AS with_delta FROM repo_latest`,
+      )
+    ).rows[0];
     assert.deepEqual(latest, { never: 1, failing: 1, with_delta: 10 });
   });
 });

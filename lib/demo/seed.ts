@@ -6,11 +6,11 @@
 // stored through the harvester's own path (storeHarvest), so triggers, deltas and history are
 // exactly what a real harvest leaves. Deterministic (a seeded generator) and idempotent: runs
 // are keyed by stable Job names and UIDs, so a second run stores nothing new.
-import { addRepos, runJobNamesStartingWith, storeHarvest, type Db } from '../db/index.ts';
+import { addRepos, type Db, runJobNamesStartingWith, storeHarvest } from '../db/index.ts';
+import { seededRandom } from '../random/seeded.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify } from '../scorecard/classify.ts';
-import { seededRandom } from '../random/seeded.ts';
 
 export const DEMO_HOST = 'github.com';
 const SCORECARD_COMMIT = '4ff9fd1f8c6cc7b7c5d6f3b6d3e0b2f1a9c8e7d6';
@@ -19,29 +19,48 @@ const DOCS = `https://github.com/ossf/scorecard/blob/${SCORECARD_COMMIT}/docs/ch
 /** Scorecard's checks, their risk (which weighs the aggregate) and what they look at. */
 export const DEMO_CHECKS: ReadonlyArray<{ name: string; risk: 'Critical' | 'High' | 'Medium' | 'Low'; short: string }> = [
   { name: 'Binary-Artifacts', risk: 'High', short: 'Determines if the project has generated executable (binary) artifacts in the source repository.' },
-  { name: 'Branch-Protection', risk: 'High', short: 'Determines if the default and release branches are protected with GitHub\'s branch protection settings.' },
+  { name: 'Branch-Protection', risk: 'High', short: "Determines if the default and release branches are protected with GitHub's branch protection settings." },
   { name: 'CI-Tests', risk: 'Low', short: 'Determines if the project runs tests before pull requests are merged.' },
   { name: 'CII-Best-Practices', risk: 'Low', short: 'Determines if the project has an OpenSSF (formerly CII) Best Practices Badge.' },
   { name: 'Code-Review', risk: 'High', short: 'Determines if the project requires human code review before pull requests (aka merge requests) are merged.' },
   { name: 'Contributors', risk: 'Low', short: 'Determines if the project has a set of contributors from multiple organizations (e.g., companies).' },
-  { name: 'Dangerous-Workflow', risk: 'Critical', short: 'Determines if the project\'s GitHub Action workflows avoid dangerous patterns.' },
+  { name: 'Dangerous-Workflow', risk: 'Critical', short: "Determines if the project's GitHub Action workflows avoid dangerous patterns." },
   { name: 'Dependency-Update-Tool', risk: 'High', short: 'Determines if the project uses a dependency update tool.' },
   { name: 'Fuzzing', risk: 'Medium', short: 'Determines if the project uses fuzzing.' },
   { name: 'License', risk: 'Low', short: 'Determines if the project has defined a license.' },
   { name: 'Maintained', risk: 'High', short: 'Determines if the project is "actively maintained".' },
-  { name: 'Packaging', risk: 'Medium', short: 'Determines if the project is published as a package that others can easily download, install, easily update, and uninstall.' },
+  {
+    name: 'Packaging',
+    risk: 'Medium',
+    short: 'Determines if the project is published as a package that others can easily download, install, easily update, and uninstall.',
+  },
   { name: 'Pinned-Dependencies', risk: 'Medium', short: 'Determines if the project has declared and pinned the dependencies of its build process.' },
   { name: 'SAST', risk: 'Medium', short: 'Determines if the project uses static code analysis.' },
   { name: 'Security-Policy', risk: 'Medium', short: 'Determines if the project has published a security policy.' },
   { name: 'Signed-Releases', risk: 'High', short: 'Determines if the project cryptographically signs release artifacts.' },
-  { name: 'Token-Permissions', risk: 'High', short: 'Determines if the project\'s workflows follow the principle of least privilege.' },
+  { name: 'Token-Permissions', risk: 'High', short: "Determines if the project's workflows follow the principle of least privilege." },
   { name: 'Vulnerabilities', risk: 'High', short: 'Determines if the project has open, known unfixed vulnerabilities.' },
 ];
 const WEIGHT = { Critical: 10, High: 7.5, Medium: 5, Low: 2.5 } as const;
 
-const NAMES = ['payments-api', 'web-frontend', 'auth-service', 'billing-worker', 'mobile-app', 'search-indexer', 'data-pipeline', 'infra-terraform',
-  'design-system', 'notification-hub', 'edge-proxy', 'ml-feature-store', 'docs-site', 'release-tools', 'audit-log', 'cli'];
-
+const NAMES = [
+  'payments-api',
+  'web-frontend',
+  'auth-service',
+  'billing-worker',
+  'mobile-app',
+  'search-indexer',
+  'data-pipeline',
+  'infra-terraform',
+  'design-system',
+  'notification-hub',
+  'edge-proxy',
+  'ml-feature-store',
+  'docs-site',
+  'release-tools',
+  'audit-log',
+  'cli',
+];
 
 export function demoRepoName(i: number): string {
   const base = NAMES[i % NAMES.length];
@@ -52,14 +71,31 @@ function reasonFor(name: string, score: number): { reason: string; details: stri
   if (score < 0) return { reason: 'internal error: demo check could not run', details: null };
   const texts: Record<string, [string, string]> = {
     'Code-Review': ['Found 0/30 approved changesets -- score normalized to 0', `Found ${score * 3}/30 approved changesets -- score normalized to ${score}`],
-    'Branch-Protection': ['branch protection not enabled on development/release branches', `branch protection is ${score === 10 ? 'maximal' : 'not maximal'} on development and all release branches`],
-    'Pinned-Dependencies': ['dependency not pinned by hash detected -- score normalized to 0', `dependency not pinned by hash detected -- score normalized to ${score}`],
+    'Branch-Protection': [
+      'branch protection not enabled on development/release branches',
+      `branch protection is ${score === 10 ? 'maximal' : 'not maximal'} on development and all release branches`,
+    ],
+    'Pinned-Dependencies': [
+      'dependency not pinned by hash detected -- score normalized to 0',
+      `dependency not pinned by hash detected -- score normalized to ${score}`,
+    ],
     'Token-Permissions': ['detected GitHub workflow tokens with excessive permissions', 'GitHub workflow tokens follow principle of least privilege'],
     Vulnerabilities: ['10 existing vulnerabilities detected', `${10 - score} existing vulnerabilities detected`],
-    Maintained: ['0 commit(s) and 0 issue activity found in the last 90 days -- score normalized to 0', `30 commit(s) and ${score} issue activity found in the last 90 days -- score normalized to ${score}`],
+    Maintained: [
+      '0 commit(s) and 0 issue activity found in the last 90 days -- score normalized to 0',
+      `30 commit(s) and ${score} issue activity found in the last 90 days -- score normalized to ${score}`,
+    ],
   };
   const pair = texts[name];
-  const reason = pair ? (score === 0 ? pair[0] : pair[1]) : score === 10 ? `no issues found (${name})` : score === 0 ? `${name}: check failed` : `${name}: partially satisfied -- score normalized to ${score}`;
+  const reason = pair
+    ? score === 0
+      ? pair[0]
+      : pair[1]
+    : score === 10
+      ? `no issues found (${name})`
+      : score === 0
+        ? `${name}: check failed`
+        : `${name}: partially satisfied -- score normalized to ${score}`;
   const details = score === 10 ? null : [`Warn: ${name} finding in .github/workflows/ci.yml:${12 + score}`, `Info: demo detail for ${name} (score ${score})`];
   return { reason, details };
 }
@@ -120,7 +156,11 @@ export async function seedDemo(db: Db, options: { repos: number; history?: numbe
     if (!p.ok) throw new Error(`demo name ${demoRepoName(i)}: ${p.reason}`);
     return p.repo;
   });
-  for (let i = 0; i < ids.length; i += 1000) await addRepos(db, ids.slice(i, i + 1000).map((repo) => ({ repo, metadata: 'posture demo' })));
+  for (let i = 0; i < ids.length; i += 1000)
+    await addRepos(
+      db,
+      ids.slice(i, i + 1000).map((repo) => ({ repo, metadata: 'posture demo' })),
+    );
   // Runs stored by an earlier `posture demo` (storeHarvest would find them too, one transaction each).
   const done = new Set(await runJobNamesStartingWith(db, 'posture-demo-'));
   for (let i = 0; i < ids.length; i++) {
@@ -134,9 +174,12 @@ export async function seedDemo(db: Db, options: { repos: number; history?: numbe
     for (let h = historyLength - 1; h >= 0; h--) {
       const at = new Date(lastAt - h * 7 * 86400_000);
       level = Math.max(0.5, Math.min(9.5, level + (rand() - 0.45) * 1.2 - (drop && h === 0 ? 3 : 0)));
-      const commit = Math.floor(rand() * 0xffffffff).toString(16).padStart(8, '0').repeat(5);
+      const commit = Math.floor(rand() * 0xffffffff)
+        .toString(16)
+        .padStart(8, '0')
+        .repeat(5);
       const doc = demoResult(repo.canonical, at, level, rand, commit);
-      const c = classify(JSON.stringify(doc) + '\n');
+      const c = classify(`${JSON.stringify(doc)}\n`);
       if (!c.ok) throw new Error(`demo result did not classify: ${c.failure}: ${c.reason}`);
       const jobName = `posture-demo-${i}-${h}`;
       if (done.has(jobName)) {

@@ -1,7 +1,8 @@
 // The harvester's trigger: ApiServerSource in Resource mode sends the whole object as data
 // with types dev.knative.apiserver.resource.{add,update,delete}.
-import type { CloudEventV1 } from 'cloudevents';
+
 import type { V1Job } from '@kubernetes/client-node';
+import type { CloudEventV1 } from 'cloudevents';
 
 export const RESOURCE_EVENT_TYPES = [
   'dev.knative.apiserver.resource.add',
@@ -9,9 +10,7 @@ export const RESOURCE_EVENT_TYPES = [
   'dev.knative.apiserver.resource.delete',
 ] as const;
 
-export type JobEventParse =
-  | { ok: true; job: V1Job; type: string }
-  | { ok: false; status: 400 | 422; reason: string };
+export type JobEventParse = { ok: true; job: V1Job; type: string } | { ok: false; status: 400 | 422; reason: string };
 
 export function parseJobEvent(event: Partial<CloudEventV1<unknown>> | undefined): JobEventParse {
   if (!event || typeof event !== 'object') return { ok: false, status: 400, reason: 'not a CloudEvent' };

@@ -3,8 +3,8 @@
 // Jobs that exist when it starts or that change during a re-list, a few send retries, then
 // the event is dropped. The scheduler's reconcile is what makes that safe, here as in Knative.
 import { randomUUID } from 'node:crypto';
-import * as k8s from '@kubernetes/client-node';
 import type { V1Job } from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import { CloudEvent } from 'cloudevents';
 import type { Logger } from '../log/index.ts';
 

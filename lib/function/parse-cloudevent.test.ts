@@ -41,16 +41,40 @@ function sdk(headers: Record<string, string>, text: string): Record<string, unkn
 }
 
 test('parseBinaryJsonEvent: Job events in the forms posture receives give the SDK own event', () => {
-  const relay = HTTP.binary(new CloudEvent({ type: 'dev.knative.apiserver.resource.add', source: '/relay', subject: '/apis/batch/v1/namespaces/posture/jobs/posture-1', datacontenttype: 'application/json', data: job, kind: 'Job', name: 'posture-1', namespace: 'posture', apiversion: 'batch/v1' }));
+  const relay = HTTP.binary(
+    new CloudEvent({
+      type: 'dev.knative.apiserver.resource.add',
+      source: '/relay',
+      subject: '/apis/batch/v1/namespaces/posture/jobs/posture-1',
+      datacontenttype: 'application/json',
+      data: job,
+      kind: 'Job',
+      name: 'posture-1',
+      namespace: 'posture',
+      apiversion: 'batch/v1',
+    }),
+  );
   const lower = (h: Record<string, unknown>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), String(v)]));
   const cases: Array<[string, Record<string, string>, string]> = [
     ['the ApiServerSource adapter', adapter, body],
     ['posture relay (the SDK HTTP.binary)', lower(relay.headers), String(relay.body)],
-    ['no time, no subject, no extensions', { 'content-type': 'application/json', 'ce-id': '1', 'ce-source': '/s', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.apiserver.resource.delete' }, body],
+    [
+      'no time, no subject, no extensions',
+      { 'content-type': 'application/json', 'ce-id': '1', 'ce-source': '/s', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.apiserver.resource.delete' },
+      body,
+    ],
     ['charset in the content type', { ...adapter, 'content-type': 'application/json; charset=utf-8' }, body],
     ['a time with an offset', { ...adapter, 'ce-time': '2026-12-06T04:00:00+01:00' }, body],
     ['a dataschema', { ...adapter, 'ce-dataschema': 'https://example.com/job.json' }, body],
-    ['a trace context beside (the Broker adds one)', { ...adapter, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'ce-traceparent': '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }, body],
+    [
+      'a trace context beside (the Broker adds one)',
+      {
+        ...adapter,
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        'ce-traceparent': '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      },
+      body,
+    ],
   ];
   for (const [name, headers, text] of cases) {
     const got = parseBinaryJsonEvent(headers, text);
@@ -68,14 +92,22 @@ test('parseBinaryJsonEvent: Job events in the forms posture receives give the SD
     assert.doesNotThrow(() => got.validate(), name);
     // And what the function server hands a handler is that same event.
     const served = { ...(parseCloudEvent(headers, text) as CloudEvent<unknown>) };
-    assert.deepEqual(headers['ce-time'] === undefined ? { ...served, time: '' } : served, headers['ce-time'] === undefined ? { ...got, time: '' } : { ...got }, name);
+    assert.deepEqual(
+      headers['ce-time'] === undefined ? { ...served, time: '' } : served,
+      headers['ce-time'] === undefined ? { ...got, time: '' } : { ...got },
+      name,
+    );
   }
 });
 
 test('parseBinaryJsonEvent: every request of another form, or malformed, is left to the SDK (which says what is wrong)', () => {
   const without = (k: string) => Object.fromEntries(Object.entries(adapter).filter(([h]) => h !== k));
   const cases: Array<[string, Record<string, string>, string]> = [
-    ['structured mode', { 'content-type': 'application/cloudevents+json' }, JSON.stringify({ specversion: '1.0', id: '1', source: '/s', type: 't', data: job })],
+    [
+      'structured mode',
+      { 'content-type': 'application/cloudevents+json' },
+      JSON.stringify({ specversion: '1.0', id: '1', source: '/s', type: 't', data: job }),
+    ],
     ['a batch', { 'content-type': 'application/cloudevents-batch+json' }, '[]'],
     ['CloudEvents 0.3', { ...adapter, 'ce-specversion': '0.3' }, body],
     ['no ce-specversion', without('ce-specversion'), body],

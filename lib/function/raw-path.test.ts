@@ -1,6 +1,7 @@
 // rawPath: the request target's path exactly as sent (the score API's edges rely on it).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { rawPath } from './server.ts';
 
 test('rawPath keeps the path as sent', () => {

@@ -3,8 +3,8 @@
 // The Kubernetes client is loaded only by the functions that use it: @kubernetes/client-node
 // alone is a large share of a process's heap and resident memory, which the API and admission pods
 // need not carry (test/layout.test.ts checks that they do not load it).
-import { loadConfig, type Config } from '../config/index.ts';
-import { checkConnection, dbOptions, migrate, openDb, type Db } from '../db/index.ts';
+import { type Config, loadConfig } from '../config/index.ts';
+import { checkConnection, type Db, dbOptions, migrate, openDb } from '../db/index.ts';
 import type { ClusterApi } from '../kube/cluster.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 

@@ -8,7 +8,8 @@ import { silentLogger } from '../log/index.ts';
 import { parseCloudEvent } from './parse-cloudevent.ts';
 import { isCloudEventRequest, toInvocation } from './server.ts';
 
-const request = (headers: Record<string, string>, url = '/'): IncomingMessage => ({ url, method: 'POST', headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) }) as unknown as IncomingMessage;
+const request = (headers: Record<string, string>, url = '/'): IncomingMessage =>
+  ({ url, method: 'POST', headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v])) }) as unknown as IncomingMessage;
 
 const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', namespace: 'posture', uid: 'u' } };
 const event = new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/apiserver', id: 'e1', datacontenttype: 'application/json', data: job });
@@ -47,8 +48,18 @@ test('toInvocation: a structured-mode event and a batch (its first event) arrive
 test('toInvocation: each kind of bad request gets one clear error (answered 400 by the server)', () => {
   const limit = Error.stackTraceLimit;
   const cases: Array<[string, Record<string, string>, string, RegExp]> = [
-    ['binary mode without ce-type', { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'content-type': 'application/json' }, '{}', /^malformed CloudEvent: /],
-    ['binary mode, data not JSON', { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'content-type': 'application/json' }, '{nope', /^malformed CloudEvent: /],
+    [
+      'binary mode without ce-type',
+      { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'content-type': 'application/json' },
+      '{}',
+      /^malformed CloudEvent: /,
+    ],
+    [
+      'binary mode, data not JSON',
+      { 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'content-type': 'application/json' },
+      '{nope',
+      /^malformed CloudEvent: /,
+    ],
     ['structured mode, not JSON', { 'content-type': 'application/cloudevents+json' }, 'nope', /^malformed CloudEvent: /],
     ['an empty batch', { 'content-type': 'application/cloudevents-batch+json' }, '[]', /^malformed CloudEvent: an empty batch$/],
     ['plain JSON that is not JSON', { 'content-type': 'application/json' }, '{nope', /^request body is not valid JSON$/],
@@ -67,7 +78,10 @@ test('parseCloudEvent: the SDK parse, with its error messages, and the stack tra
   const got = parseCloudEvent(Object.fromEntries(Object.entries(msg.headers).map(([k, v]) => [k.toLowerCase(), String(v)])), String(msg.body));
   assert.deepEqual((got as CloudEvent<unknown>).data, job);
   assert.equal(Error.stackTraceLimit, limit);
-  assert.throws(() => parseCloudEvent({ 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'content-type': 'application/json' }, '{nope'), /JSON/);
+  assert.throws(
+    () => parseCloudEvent({ 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'content-type': 'application/json' }, '{nope'),
+    /JSON/,
+  );
   assert.equal(Error.stackTraceLimit, limit);
 });
 
@@ -92,7 +106,9 @@ test('createFunctionServer: a body past the limit is a 413 and the server goes o
     bodyLimit: 64,
     handle: async (context) => {
       calls++;
-      return context.body === 'fail' ? { statusCode: 422, body: { error: 'no' } } : { statusCode: 200, body: { ok: true, event: context.cloudevent?.type ?? null } };
+      return context.body === 'fail'
+        ? { statusCode: 422, body: { error: 'no' } }
+        : { statusCode: 200, body: { ok: true, event: context.cloudevent?.type ?? null } };
     },
   });
   const port = await listen(server, 0);
@@ -114,11 +130,21 @@ test('createFunctionServer: a body past the limit is a 413 and the server goes o
     assert.equal(malformed.status, 400);
     const scrape = async () => (await (await fetch(`${url}metrics`)).text()).split('\n').filter((l) => l.includes(`function="${name}"`));
     const first = await scrape();
-    const value = (lines: string[], prefix: string) => Number(lines.find((l) => l.startsWith(prefix))?.split(' ').pop());
+    const value = (lines: string[], prefix: string) =>
+      Number(
+        lines
+          .find((l) => l.startsWith(prefix))
+          ?.split(' ')
+          .pop(),
+      );
     assert.equal(value(first, `posture_function_invocations_total{function="${name}",code="200"}`), 3);
     assert.equal(value(first, `posture_function_invocations_total{function="${name}",code="422"}`), 1);
     assert.equal(value(first, `posture_function_invocations_total{function="${name}",code="400"}`), 1);
-    assert.equal(value(first, `posture_function_duration_seconds_count{function="${name}"}`), 4, 'every handled request is timed (a 400 never reaches the handler)');
+    assert.equal(
+      value(first, `posture_function_duration_seconds_count{function="${name}"}`),
+      4,
+      'every handled request is timed (a 400 never reaches the handler)',
+    );
     // One more request: the next scrape shows it, and nothing twice.
     await (await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' })).text();
     const second = await scrape();
@@ -133,7 +159,12 @@ test('createFunctionServer: a body past the limit is a 413 and the server goes o
 test('createFunctionServer: a client that goes away while its oversized body is drained takes nothing down', async () => {
   const { createFunctionServer, listen } = await import('./server.ts');
   const { connect } = await import('node:net');
-  const server = createFunctionServer({ name: `test-reset-${process.pid}`, log: silentLogger, bodyLimit: 64, handle: async () => ({ statusCode: 200, body: { ok: true } }) });
+  const server = createFunctionServer({
+    name: `test-reset-${process.pid}`,
+    log: silentLogger,
+    bodyLimit: 64,
+    handle: async () => ({ statusCode: 200, body: { ok: true } }),
+  });
   const port = await listen(server, 0);
   const uncaught: Error[] = [];
   const onUncaught = (err: Error) => uncaught.push(err);
@@ -158,7 +189,11 @@ test('createFunctionServer: a client that goes away while its oversized body is 
     });
     assert.match(answer, /^HTTP\/1\.1 413/);
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(uncaught.map((e) => e.message), [], 'no error escaped the server');
+    assert.deepEqual(
+      uncaught.map((e) => e.message),
+      [],
+      'no error escaped the server',
+    );
     const ok = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
     assert.equal(ok.status, 200, 'the server still answers');
   } finally {

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { CloudEvent, HTTP } from 'cloudevents';
 import type { Logger } from '../log/index.ts';
 import { collectDefaultMetrics, DEFAULT_BUCKETS, metricsText } from '../metrics/index.ts';
-import { queuedCounter, queuedHistogram, type QueuedCounter } from '../metrics/queued.ts';
+import { type QueuedCounter, queuedCounter, queuedHistogram } from '../metrics/queued.ts';
 import type { Context, Handle, HandlerResult } from './handle.ts';
 import { parseCloudEvent } from './parse-cloudevent.ts';
 
@@ -78,7 +78,9 @@ function errorBody(message: string): string {
 /** Whether a request carries a CloudEvent (CloudEvents HTTP binding: binary, structured or batched mode). */
 export function isCloudEventRequest(headers: IncomingMessage['headers']): boolean {
   if (headers['ce-specversion'] !== undefined) return true;
-  const ct = String(headers['content-type'] ?? '').trimStart().toLowerCase();
+  const ct = String(headers['content-type'] ?? '')
+    .trimStart()
+    .toLowerCase();
   return ct.startsWith('application/cloudevents+json') || ct.startsWith('application/cloudevents-batch+json');
 }
 
@@ -171,7 +173,8 @@ export function createFunctionServer(options: ServeOptions): Server {
         return send(res, 200, { 'content-type': m.contentType }, m.body);
       }
       const raw = await readBody(req, limit);
-      if (raw === 'too-large') return send(res, 413, { 'content-type': 'application/json', connection: 'close' }, errorBody(`request body larger than ${limit} bytes`));
+      if (raw === 'too-large')
+        return send(res, 413, { 'content-type': 'application/json', connection: 'close' }, errorBody(`request body larger than ${limit} bytes`));
       const inv = toInvocation(req, raw, options.log);
       if ('error' in inv) {
         count(400);

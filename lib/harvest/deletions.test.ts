@@ -1,11 +1,11 @@
-import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mock, test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
 import { defaultConfig } from '../config/index.ts';
 import { buildScorecardJob, JOB_NAME_LABEL } from '../jobs/spec.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { selectorMatcher } from '../kube/selector.ts';
-import { silentLogger, type Logger } from '../log/index.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import { BatchedJobDeleter, batchable, batchSelector, type HarvestedJob } from './deletions.ts';
 
@@ -17,17 +17,23 @@ const repo = (s: string) => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 /** n posture Jobs created in the fake cluster, as the scheduler makes them. */
 async function jobs(cluster: FakeCluster, n: number, prefix = 'del'): Promise<V1Job[]> {
   const out: V1Job[] = [];
-  for (let i = 0; i < n; i++) out.push((await cluster.createJob(NS, buildScorecardJob({ repo: repo(`github.com/${prefix}/r-${i}`), dueWindow: DUE }, config))).job);
+  for (let i = 0; i < n; i++)
+    out.push((await cluster.createJob(NS, buildScorecardJob({ repo: repo(`github.com/${prefix}/r-${i}`), dueWindow: DUE }, config))).job);
   return out;
 }
-const harvested = (j: V1Job): HarvestedJob => ({ namespace: j.metadata!.namespace!, name: j.metadata!.name!, uid: j.metadata!.uid!, labels: j.metadata!.labels });
+const harvested = (j: V1Job): HarvestedJob => ({
+  namespace: j.metadata!.namespace!,
+  name: j.metadata!.name!,
+  uid: j.metadata!.uid!,
+  labels: j.metadata!.labels,
+});
 
 test('batchSelector selects exactly the named posture Jobs', () => {
   const cases: Array<[string, Record<string, string>, boolean]> = [
     ['a named posture Job', { 'app.kubernetes.io/managed-by': 'posture', [JOB_NAME_LABEL]: 'sc-a-1' }, true],
     ['another named one', { 'app.kubernetes.io/managed-by': 'posture', [JOB_NAME_LABEL]: 'sc-b-2' }, true],
     ['a posture Job not in the batch', { 'app.kubernetes.io/managed-by': 'posture', [JOB_NAME_LABEL]: 'sc-c-3' }, false],
-    ['a Job with the name label that is not posture\'s', { [JOB_NAME_LABEL]: 'sc-a-1' }, false],
+    ["a Job with the name label that is not posture's", { [JOB_NAME_LABEL]: 'sc-a-1' }, false],
     ['a posture Job without the name label', { 'app.kubernetes.io/managed-by': 'posture' }, false],
   ];
   const match = selectorMatcher(batchSelector(['sc-a-1', 'sc-b-2']));
@@ -70,7 +76,11 @@ test('a full batch goes at once, in one call; the rest after the delay', async (
   mock.timers.tick(1);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(cluster.calls, ['deleteJobCollection', 'deleteJobCollection', 'deleteJobCollection'], 'the last one after the delay');
-  assert.deepEqual([...cluster.jobs.values()].map((j) => j.metadata!.name).sort(), other.map((j) => j.metadata!.name).sort(), 'only the harvested Jobs are gone');
+  assert.deepEqual(
+    [...cluster.jobs.values()].map((j) => j.metadata!.name).sort(),
+    other.map((j) => j.metadata!.name).sort(),
+    'only the harvested Jobs are gone',
+  );
   assert.deepEqual(d.stats, { queued: 7, calls: 3, deleted: 7, failed: 0 });
 });
 

@@ -5,7 +5,7 @@
 // name. A batch lost to a crash or a failed call is not lost work: the scheduler's sweep
 // deletes harvested Jobs it finds, and the Jobs' TTL is the last resort.
 import { JOB_NAME_LABEL, POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
-import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import { type ClusterApi, toKubeError, withRetries } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 
 /** A harvested Job to delete: its labels tell whether it can go in a batch. */

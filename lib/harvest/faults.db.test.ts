@@ -1,17 +1,18 @@
 // The harvester's promises under faults (issue 12): the API server refusing its reads is a
 // configuration problem, never the repository's failure; only pods the Job controls are read.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
-import { getRepo, latestScore, runByJobName, type Db } from '../db/index.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
+import { type Db, getRepo, latestScore, runByJobName } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { harvestJob, HarvestConfigError } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
+import { HarvestConfigError, harvestJob } from './harvest.ts';
 import { scheduled, T0 } from './testing.ts';
-import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 
 const FX08 = readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8');
 const FX08_DOC = JSON.parse(FX08);
@@ -46,17 +47,27 @@ describeEachDatabase('harvest under faults', (ctx) => {
     });
   }
 
-  test('9. a bare Pod labelled with the Job\'s name cannot forge its score', async () => {
+  test("9. a bare Pod labelled with the Job's name cannot forge its score", async () => {
     const { cluster, config, job, deps } = await scheduledAfresh(ctx.db, FX08_DOC.repo.name);
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log: FX08, at: T0 });
     const forged = JSON.stringify({ ...FX08_DOC, score: 10 });
     // Newer than the real pod, same label, even the controller-uid label: but no controller ownerReference.
     cluster.pods.set(`${config.namespace}/planted`, {
-      metadata: { name: 'planted', namespace: config.namespace, creationTimestamp: new Date(T0.getTime() + 5000), labels: { 'batch.kubernetes.io/job-name': job.metadata!.name!, 'batch.kubernetes.io/controller-uid': job.metadata!.uid! } },
-      status: { phase: 'Succeeded', containerStatuses: [{ name: 'scorecard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } }] },
+      metadata: {
+        name: 'planted',
+        namespace: config.namespace,
+        creationTimestamp: new Date(T0.getTime() + 5000),
+        labels: { 'batch.kubernetes.io/job-name': job.metadata!.name!, 'batch.kubernetes.io/controller-uid': job.metadata!.uid! },
+      },
+      status: {
+        phase: 'Succeeded',
+        containerStatuses: [
+          { name: 'scorecard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, reason: 'Completed' } } },
+        ],
+      },
     });
     cluster.logs.set(`${config.namespace}/planted`, forged);
     const r = await harvestJob(done, deps);
-    assert.equal(r.status === 'stored' && r.score, FX08_DOC.score, 'the real pod\'s score, not 10');
+    assert.equal(r.status === 'stored' && r.score, FX08_DOC.score, "the real pod's score, not 10");
   });
 });

@@ -2,18 +2,19 @@
 // score.updated CloudEvent (or a JSON acknowledgement) out. Replies follow Knative's retry
 // rules: 2xx done or ignored, 400/422 never retried, 503 retried.
 import { CloudEvent } from 'cloudevents';
-import { parseJobEvent } from '../events/job-event.ts';
-import { reply, type Context, type Handle } from '../function/handle.ts';
-import { counter } from '../metrics/index.ts';
 import { noticeOf } from '../changes/diff.ts';
-import { HARVESTER_SOURCE, SCORE_UPDATED_TYPE, scoreChangedEvent, senderFromEnv, type EventSender } from '../changes/events.ts';
-import { harvestJob, HarvestConfigError, TransientHarvestError, type HarvestDeps } from './harvest.ts';
-import { RecentlyHarvested } from './recent.ts';
+import { type EventSender, HARVESTER_SOURCE, SCORE_UPDATED_TYPE, scoreChangedEvent, senderFromEnv } from '../changes/events.ts';
+import { parseJobEvent } from '../events/job-event.ts';
+import { type Context, type Handle, reply } from '../function/handle.ts';
+import { counter } from '../metrics/index.ts';
 import { BatchedJobDeleter, type BatchOptions } from './deletions.ts';
-
+import { HarvestConfigError, type HarvestDeps, harvestJob, TransientHarvestError } from './harvest.ts';
+import { RecentlyHarvested } from './recent.ts';
 
 const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
-const refusals = counter('posture_harvester_api_refusals_total', 'Reads the API server refused the harvester (RBAC or configuration), by HTTP status', ['status']);
+const refusals = counter('posture_harvester_api_refusals_total', 'Reads the API server refused the harvester (RBAC or configuration), by HTTP status', [
+  'status',
+]);
 
 const changes = counter('posture_score_changes_total', 'score.changed events by delivery', ['delivery']);
 

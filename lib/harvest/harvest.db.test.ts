@@ -1,17 +1,17 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
-import { getRepo, latestScore, runByJobName, scoreHistory, type Db } from '../db/index.ts';
+import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
+import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
+import { type Db, getRepo, latestScore, runByJobName, scoreHistory } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { harvestJob } from './harvest.ts';
 import { createHarvesterHandle } from './handler.ts';
+import { harvestJob } from './harvest.ts';
 import { RecentlyHarvested } from './recent.ts';
-import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { scheduled, scheduledMany, T0 } from './testing.ts';
-import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 
 const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
 const FX08 = fixture(FIXTURES.cliShowDetails);
@@ -22,7 +22,6 @@ async function reset(db: Db) {
   await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
 }
 
-
 /** What the function server hands the handler for one event, and an ApiServerSource event. */
 const context = (cloudevent?: CloudEvent<unknown>) => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent });
 const ev = (type: string, data: unknown) => new CloudEvent({ type, source: '/apis/v1/namespaces/posture/apiserversources/jobs', data });
@@ -30,10 +29,13 @@ const ev = (type: string, data: unknown) => new CloudEvent({ type, source: '/api
 const stderrNoise = '2030/01/01 00:00:01 using token from GITHUB_AUTH_TOKEN\n{"level":"info","msg":"fetching repo"}\n';
 
 describeEachDatabase('harvest', (ctx) => {
-  test('a finished Job with a real result stores exactly the fixture\'s score and every check, then deletes the Job', async () => {
+  test("a finished Job with a real result stores exactly the fixture's score and every check, then deletes the Job", async () => {
     await reset(ctx.db);
     const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name);
-    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: stderrNoise + FX08.replace(/\n\s*/g, '') + '\n', at: new Date(T0.getTime() + 60000) });
+    const done = cluster.finish(config.namespace, job.metadata!.name!, {
+      log: `${stderrNoise + FX08.replace(/\n\s*/g, '')}\n`,
+      at: new Date(T0.getTime() + 60000),
+    });
     const r = await harvestJob(done, deps);
     assert.equal(r.status, 'stored');
     const key = (parseRepo(FX08_DOC.repo.name) as any).repo.key;
@@ -41,7 +43,10 @@ describeEachDatabase('harvest', (ctx) => {
     assert.equal(s?.score, FX08_DOC.score);
     assert.equal(s?.repoCommit, FX08_DOC.repo.commit);
     assert.equal(s?.scorecardVersion, FX08_DOC.scorecard.version);
-    assert.deepEqual(s?.checks.map((c) => [c.name, c.score, c.reason, c.details, c.documentation]), FX08_DOC.checks.map((c: any) => [c.name, c.score, c.reason, c.details ?? null, c.documentation ?? null]));
+    assert.deepEqual(
+      s?.checks.map((c) => [c.name, c.score, c.reason, c.details, c.documentation]),
+      FX08_DOC.checks.map((c: any) => [c.name, c.score, c.reason, c.details ?? null, c.documentation ?? null]),
+    );
     assert.equal(cluster.jobs.size, 0, 'harvested Job deleted');
     const repo = await getRepo(ctx.db, key);
     assert.equal(repo?.next_due_at.toISOString(), new Date(T0.getTime() + 60000 + config.rescoreIntervalSeconds * 1000).toISOString());
@@ -56,8 +61,10 @@ describeEachDatabase('harvest', (ctx) => {
     const cap = 64 * 1024;
     const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name, { logByteCap: cap });
     // 4 caps of stderr before the result (rate-limit waits print a lot), a little after it.
-    const noise = Array.from({ length: (4 * cap) / 64 }, (_, i) => `2030/01/01 00:00:01 waiting for rate limit reset ${String(i).padStart(12, '0')}\n`.slice(-64)).join('');
-    const log = noise + FX08.replace(/\n\s*/g, '') + '\n' + stderrNoise;
+    const noise = Array.from({ length: (4 * cap) / 64 }, (_, i) =>
+      `2030/01/01 00:00:01 waiting for rate limit reset ${String(i).padStart(12, '0')}\n`.slice(-64),
+    ).join('');
+    const log = `${noise + FX08.replace(/\n\s*/g, '')}\n${stderrNoise}`;
     assert.ok(Buffer.byteLength(log) > 4 * cap);
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log, at: new Date(T0.getTime() + 60000) });
     const r = await harvestJob(done, deps);
@@ -65,14 +72,17 @@ describeEachDatabase('harvest', (ctx) => {
     assert.equal((r as { failure: string | null }).failure, null, JSON.stringify(r));
     assert.equal((r as { score: number }).score, FX08_DOC.score);
     // Head first (cap + 1 bytes), then the tail: two reads, never the whole log.
-    assert.deepEqual(cluster.calls.filter((c) => c === 'streamPodLog'), ['streamPodLog', 'streamPodLog']);
+    assert.deepEqual(
+      cluster.calls.filter((c) => c === 'streamPodLog'),
+      ['streamPodLog', 'streamPodLog'],
+    );
   });
 
   test('a log over the cap whose tail holds no result is stored as truncated', async () => {
     await reset(ctx.db);
     const cap = 4096;
     const { cluster, config, job, deps } = await scheduled(ctx.db, FX08_DOC.repo.name, { logByteCap: cap });
-    const log = FX08.replace(/\n\s*/g, '') + '\n' + 'x'.repeat(63) + '\n'.repeat(1) + ('y'.repeat(63) + '\n').repeat(400);
+    const log = `${FX08.replace(/\n\s*/g, '')}\n${'x'.repeat(63)}${'\n'.repeat(1)}${(`${'y'.repeat(63)}\n`).repeat(400)}`;
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log, at: new Date(T0.getTime() + 60000) });
     const r = await harvestJob(done, deps);
     assert.equal((r as { failure: string | null }).failure, 'truncated');
@@ -117,7 +127,7 @@ describeEachDatabase('harvest', (ctx) => {
     const { cluster, config, job, deps } = await scheduled(ctx.db, 'ossf/scorecard-webapp');
     const doc = JSON.parse(fixture(FIXTURES.restApi));
     doc.repo.name = 'github.com/ossf/scorecard-webapp';
-    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: JSON.stringify(doc) + '\nError: check runtime error\n', exitCode: 1 });
+    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: `${JSON.stringify(doc)}\nError: check runtime error\n`, exitCode: 1 });
     const r = await harvestJob(done, deps);
     assert.equal(r.status, 'stored');
     assert.equal((r as any).flagged, true);
@@ -189,9 +199,17 @@ describeEachDatabase('harvest', (ctx) => {
       assert.ok(out instanceof CloudEvent, JSON.stringify(out));
       assert.ok(cluster.jobs.has(`${config.namespace}/${job.metadata!.name}`), 'answered while the Job still exists');
     }
-    assert.deepEqual(cluster.calls.filter((c) => c.startsWith('delete')), [], 'no delete before the answers');
+    assert.deepEqual(
+      cluster.calls.filter((c) => c.startsWith('delete')),
+      [],
+      'no delete before the answers',
+    );
     await handle.drain();
-    assert.deepEqual(cluster.calls.filter((c) => c.startsWith('delete')), ['deleteJobCollection'], 'five harvested Jobs, one call');
+    assert.deepEqual(
+      cluster.calls.filter((c) => c.startsWith('delete')),
+      ['deleteJobCollection'],
+      'five harvested Jobs, one call',
+    );
     assert.equal(cluster.jobs.size, 0);
     assert.equal(cluster.calls.filter((c) => c === 'listPods').length, 5);
   });

@@ -2,18 +2,18 @@
 // the run, score and checks in one transaction. Called by the harvester function for each
 // ApiServerSource event and by the scheduler's reconcile for Jobs whose events were lost.
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import { diffResults, type ScoreChange } from '../changes/diff.ts';
 import type { Config } from '../config/index.ts';
-import { runByJobName, storeHarvest, type Db, type HarvestOutcome, type HarvestStored } from '../db/index.ts';
+import { type Db, type HarvestOutcome, type HarvestStored, runByJobName, storeHarvest } from '../db/index.ts';
 import { CHECKS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REPO_ANNOTATION, SCORECARD_CONTAINER } from '../jobs/spec.ts';
-import { jobState, type JobState } from '../jobs/status.ts';
-import { toKubeError, withRetries, type ClusterApi, type LogChunks } from '../kube/cluster.ts';
+import { type JobState, jobState } from '../jobs/status.ts';
+import { type ClusterApi, type LogChunks, toKubeError, withRetries } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify, type PodFacts } from '../scorecard/classify.ts';
 import { readCapped } from '../scorecard/read.ts';
-import { diffResults, type ScoreChange } from '../changes/diff.ts';
-import type { RecentlyHarvested } from './recent.ts';
 import type { JobDeleter } from './deletions.ts';
+import type { RecentlyHarvested } from './recent.ts';
 
 export interface HarvestDeps {
   db: Db;
@@ -124,7 +124,10 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   let text = '';
   let truncated = false;
   try {
-    const pods = await withRetries(() => cluster.listPods(namespace, `batch.kubernetes.io/job-name=${name}`), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
+    const pods = await withRetries(() => cluster.listPods(namespace, `batch.kubernetes.io/job-name=${name}`), {
+      retries: config.kubeRetries,
+      baseMs: deps.retryBaseMs,
+    });
     pod = newestPod(podsOfJob(pods, uid));
     if (pod?.metadata?.name) {
       const got = await readLog(cluster, namespace, pod.metadata.name, config.logByteCap);
@@ -135,7 +138,10 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     const e = toKubeError(err);
     if (e.retryable) throw new TransientHarvestError(`reading the Job's pod: ${e.message}`);
     // Classifying an empty log would store the repository's failure for our own RBAC problem.
-    log.error({ job: name, status: e.status, err: e.message }, 'the harvester may not read pods or pods/log in the Job namespace: fix its RBAC; nothing stored, the Job is left for a retry');
+    log.error(
+      { job: name, status: e.status, err: e.message },
+      'the harvester may not read pods or pods/log in the Job namespace: fix its RBAC; nothing stored, the Job is left for a retry',
+    );
     throw new HarvestConfigError(e.status, `reading the Job's pod (${e.status}): ${e.message}; check the harvester's RBAC (get/list pods, get pods/log)`);
   }
 
@@ -144,7 +150,11 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     // A log can only score the repository its Job ran for; anything else is a forged or mixed-up result.
     const claimed = parseRepo(c.result.repo, config.allowedHosts);
     if (!claimed.ok || claimed.repo.key !== parsed.repo.key) {
-      c = { ok: false, failure: 'invalid-result', reason: `the result is for ${JSON.stringify(c.result.repo.slice(0, 200))}, but the Job ran for ${parsed.repo.canonical}` };
+      c = {
+        ok: false,
+        failure: 'invalid-result',
+        reason: `the result is for ${JSON.stringify(c.result.repo.slice(0, 200))}, but the Job ran for ${parsed.repo.canonical}`,
+      };
     }
   }
   const outcome: HarvestOutcome = c.ok
@@ -180,12 +190,21 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     // Stored first, deleted second: a crash in between leaves a Job the next event or the
     // scheduler's sweep finds harvested.
     if (deps.deleter) deps.deleter.delete({ namespace, name, uid, labels: job.metadata?.labels });
-    else await cluster.deleteJob(namespace, name, uid).catch((err) => log.warn({ job: name, err: toKubeError(err).message }, "could not delete the harvested Job; the scheduler's sweep will"));
+    else
+      await cluster
+        .deleteJob(namespace, name, uid)
+        .catch((err) => log.warn({ job: name, err: toKubeError(err).message }, "could not delete the harvested Job; the scheduler's sweep will"));
   }
   const change =
     c.ok && stored.scoreId !== null
       ? {
-          change: diffResults(stored.previous, { id: stored.scoreId, score: c.result.score, date: new Date(c.result.date).toISOString(), commit: c.result.commit, checks: c.result.checks }),
+          change: diffResults(stored.previous, {
+            id: stored.scoreId,
+            score: c.result.score,
+            date: new Date(c.result.date).toISOString(),
+            commit: c.result.commit,
+            checks: c.result.checks,
+          }),
           latest: stored.latest,
         }
       : undefined;
@@ -215,7 +234,13 @@ async function readLog(cluster: ClusterApi, namespace: string, pod: string, cap:
   return { text: tail.text, truncated: true };
 }
 
-async function readLogPart(cluster: ClusterApi, namespace: string, pod: string, cap: number, end: 'head' | 'tail'): Promise<{ text: string; truncated: boolean }> {
+async function readLogPart(
+  cluster: ClusterApi,
+  namespace: string,
+  pod: string,
+  cap: number,
+  end: 'head' | 'tail',
+): Promise<{ text: string; truncated: boolean }> {
   let stream: LogChunks;
   try {
     // One byte over the cap tells a log of exactly cap bytes from a longer one.

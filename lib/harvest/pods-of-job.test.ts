@@ -1,9 +1,10 @@
 // The harvester reads only the pods the Job controls (a pure filter over their ownerReferences).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { podsOfJob } from './harvest.ts';
 
-test('podsOfJob keeps only pods whose controller ownerReference is the Job\'s UID', () => {
+test("podsOfJob keeps only pods whose controller ownerReference is the Job's UID", () => {
   const pod = (name: string, refs: any[]) => ({ metadata: { name, ownerReferences: refs } });
   const pods = [
     pod('real', [{ kind: 'Job', uid: 'u1', controller: true, name: 'j', apiVersion: 'batch/v1' }]),
@@ -11,6 +12,9 @@ test('podsOfJob keeps only pods whose controller ownerReference is the Job\'s UI
     pod('other-job', [{ kind: 'Job', uid: 'u2', controller: true, name: 'j', apiVersion: 'batch/v1' }]),
     pod('bare', []),
   ];
-  assert.deepEqual(podsOfJob(pods as any, 'u1').map((p) => p.metadata!.name), ['real']);
+  assert.deepEqual(
+    podsOfJob(pods as any, 'u1').map((p) => p.metadata!.name),
+    ['real'],
+  );
   assert.deepEqual(podsOfJob(pods as any, ''), []);
 });

@@ -1,6 +1,6 @@
 // For harvester tests: one Job scheduled through the real tick (so its run is recorded as in
 // production) on a fake cluster, with the deps a harvest needs.
-import { defaultConfig, type Config } from '../config/index.ts';
+import { type Config, defaultConfig } from '../config/index.ts';
 import { addRepos, type Db } from '../db/index.ts';
 import { setEveryRepoDueAt } from '../db/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
@@ -21,11 +21,14 @@ export async function scheduled(db: Db, repo: string, overrides: Partial<Config>
 export async function scheduledMany(db: Db, repos: string[], overrides: Partial<Config> = {}) {
   const cluster = new FakeCluster();
   const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, ...overrides });
-  await addRepos(db, repos.map((r) => {
-    const parsed = parseRepo(r);
-    if (!parsed.ok) throw new Error(`${r}: ${parsed.reason}`);
-    return { repo: parsed.repo };
-  }));
+  await addRepos(
+    db,
+    repos.map((r) => {
+      const parsed = parseRepo(r);
+      if (!parsed.ok) throw new Error(`${r}: ${parsed.reason}`);
+      return { repo: parsed.repo };
+    }),
+  );
   await setEveryRepoDueAt(db, new Date(T0.getTime() - 1));
   await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
   const jobs = [...cluster.jobs.values()];

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import { runCliCaptured } from '../cli/testing.ts';
 import { defaultConfig } from '../config/index.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
-import { runCliCaptured } from '../cli/testing.ts';
 import { buildScorecardJob, jobName, repoIdLabel } from './spec.ts';
 
 const repo = (s: string): RepoId => {
@@ -14,7 +14,7 @@ const repo = (s: string): RepoId => {
 const due = new Date('2030-01-01T00:00:00Z');
 
 test('Job names are DNS-1123, at most 63 characters, and deterministic per repository and due window', () => {
-  const names = ['ossf/scorecard', 'A/.github', 'x'.repeat(39) + '/' + 'y'.repeat(100), 'a/---', 'a/_._'];
+  const names = ['ossf/scorecard', 'A/.github', `${'x'.repeat(39)}/${'y'.repeat(100)}`, 'a/---', 'a/_._'];
   for (const n of names) {
     const name = jobName(repo(n), due);
     assert.match(name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, name);
@@ -36,7 +36,11 @@ test('the Job carries exactly the hardened spec', () => {
     'posture.dev/repo-id': repoIdLabel(repo('ossf/scorecard')),
     'posture.dev/job': job.metadata?.name,
   });
-  assert.deepEqual(Object.keys(job.spec!.template.metadata!.labels!).sort(), ['app.kubernetes.io/component', 'app.kubernetes.io/managed-by', 'posture.dev/repo-id'], "the pods carry the Job's name in Kubernetes' own label");
+  assert.deepEqual(
+    Object.keys(job.spec!.template.metadata!.labels!).sort(),
+    ['app.kubernetes.io/component', 'app.kubernetes.io/managed-by', 'posture.dev/repo-id'],
+    "the pods carry the Job's name in Kubernetes' own label",
+  );
   assert.equal(job.metadata?.annotations?.['posture.dev/repo'], 'github.com/ossf/scorecard');
   assert.equal(job.metadata?.annotations?.['posture.dev/checks'], 'Binary-Artifacts,Pinned-Dependencies');
   const spec = job.spec!;
@@ -64,7 +68,7 @@ test('the Job carries exactly the hardened spec', () => {
   assert.equal(spec.template.metadata?.labels?.['app.kubernetes.io/managed-by'], 'posture');
 });
 
-test('posture jobs render prints the scheduler\'s Job as YAML; an invalid repo exits 2', async () => {
+test("posture jobs render prints the scheduler's Job as YAML; an invalid repo exits 2", async () => {
   const ok = await runCliCaptured(['jobs', 'render', 'ossf/scorecard', '--due', '2030-01-01T00:00:00Z'], {});
   assert.equal(ok.code, 0, ok.stderr);
   assert.deepEqual(parseYaml(ok.stdout), JSON.parse(JSON.stringify(buildScorecardJob({ repo: repo('ossf/scorecard'), dueWindow: due }, defaultConfig()))));

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { V1Job, V1JobCondition } from '@kubernetes/client-node';
 import { jobState } from './status.ts';
 
@@ -15,7 +15,11 @@ test('only Complete or Failed with status True finish a Job', () => {
     ['Suspended', job({ type: 'Suspended', status: 'True' }), 'running'],
     ['Complete False', job({ type: 'Complete', status: 'False' }), 'running'],
     ['Complete', job({ type: 'SuccessCriteriaMet', status: 'True' }, { type: 'Complete', status: 'True', lastTransitionTime: T }), 'succeeded Complete'],
-    ['Failed, deadline', job({ type: 'FailureTarget', status: 'True' }, { type: 'Failed', status: 'True', reason: 'DeadlineExceeded', lastTransitionTime: T }), 'failed DeadlineExceeded'],
+    [
+      'Failed, deadline',
+      job({ type: 'FailureTarget', status: 'True' }, { type: 'Failed', status: 'True', reason: 'DeadlineExceeded', lastTransitionTime: T }),
+      'failed DeadlineExceeded',
+    ],
     ['Failed, backoff limit', job({ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', lastTransitionTime: T }), 'failed BackoffLimitExceeded'],
   ];
   for (const [name, j, want] of cases) {

@@ -2,9 +2,7 @@
 // SuccessCriteriaMet / FailureTarget first, while pods may still be terminating.
 import type { V1Job } from '@kubernetes/client-node';
 
-export type JobState =
-  | { finished: false; why: string }
-  | { finished: true; succeeded: boolean; reason: string; message: string; finishedAt: Date };
+export type JobState = { finished: false; why: string } | { finished: true; succeeded: boolean; reason: string; message: string; finishedAt: Date };
 
 export function jobState(job: V1Job): JobState {
   const conditions = job.status?.conditions ?? [];

@@ -1,7 +1,8 @@
 // The Kubernetes calls posture makes, behind one small interface so decisions can be tested
 // without a cluster and the real client is exercised against a real API server.
-import * as k8s from '@kubernetes/client-node';
+
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import { errorFromResponse, KubeError, sharedTransport, type TransportOptions } from './transport.ts';
 
 export { KubeError } from './transport.ts';
@@ -48,7 +49,8 @@ export function toKubeError(err: unknown): KubeError {
   const e = err as { code?: unknown; body?: unknown; headers?: Record<string, string>; message?: string; cause?: { code?: string } };
   if (typeof e?.code === 'number') {
     // client-node's ApiException (code, body, headers): the same reading as our own transport's.
-    if (typeof e.body === 'string' || e.headers) return errorFromResponse(e.code, e.headers ?? {}, typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? ''));
+    if (typeof e.body === 'string' || e.headers)
+      return errorFromResponse(e.code, e.headers ?? {}, typeof e.body === 'string' ? e.body : JSON.stringify(e.body ?? ''));
     let body = e.body as { message?: string; reason?: string } | string | undefined;
     if (typeof body === 'string') {
       try {
@@ -136,7 +138,12 @@ export function clusterApi(kc: k8s.KubeConfig, options: Partial<TransportOptions
       let got: ListOf<{ metadata?: { name?: string; uid?: string } }>;
       let restarted = false;
       try {
-        got = await t.json({ method: 'GET', path: jobsPath(namespace), accept: METADATA_ONLY, query: { labelSelector, limit: page.limit, continue: page.continue } });
+        got = await t.json({
+          method: 'GET',
+          path: jobsPath(namespace),
+          accept: METADATA_ONLY,
+          query: { labelSelector, limit: page.limit, continue: page.continue },
+        });
       } catch (err) {
         const e = toKubeError(err);
         if (e.status !== 410 || !page.continue) throw e;

@@ -2,7 +2,7 @@
 // tested against a real API server in test/e2e). It can be told to fail calls.
 import { randomUUID } from 'node:crypto';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { KubeError, type ClusterApi } from './cluster.ts';
+import { type ClusterApi, KubeError } from './cluster.ts';
 import { lastLines, selectorMatcher } from './selector.ts';
 
 export class FakeCluster implements ClusterApi {
@@ -79,7 +79,12 @@ export class FakeCluster implements ClusterApi {
     if (text === undefined) throw new KubeError(404, 'HTTP 404: no such pod');
     // As the kubelet: tailLines sends the last lines whole (limitBytes is not combined with it here).
     const bytes = options.tailLines === undefined ? Buffer.from(text).subarray(0, limitBytes) : Buffer.from(lastLines(text, options.tailLines));
-    return { chunks: (async function* () { for (let i = 0; i < bytes.length; i += 65536) yield bytes.subarray(i, i + 65536); })(), abort() {} };
+    return {
+      chunks: (async function* () {
+        for (let i = 0; i < bytes.length; i += 65536) yield bytes.subarray(i, i + 65536);
+      })(),
+      abort() {},
+    };
   }
 
   async deleteJob(namespace: string, name: string) {
@@ -114,18 +119,37 @@ export class FakeCluster implements ClusterApi {
     const podName = `${name}-abcde`;
     this.pods.set(this.key(namespace, podName), {
       metadata: {
-        name: podName, namespace, creationTimestamp: at,
+        name: podName,
+        namespace,
+        creationTimestamp: at,
         labels: { 'batch.kubernetes.io/job-name': name, 'batch.kubernetes.io/controller-uid': job.metadata!.uid! },
         ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid: job.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
       },
       status: {
         phase: failed ? 'Failed' : 'Succeeded',
-        containerStatuses: [{ name: 'scorecard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: options.exitCode ?? 0, reason: failed ? 'Error' : 'Completed' } } }],
+        containerStatuses: [
+          {
+            name: 'scorecard',
+            image: '',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { exitCode: options.exitCode ?? 0, reason: failed ? 'Error' : 'Completed' } },
+          },
+        ],
       },
     });
     this.logs.set(this.key(namespace, podName), options.log);
-    job.status = { conditions: [{ type: failed ? 'Failed' : 'Complete', status: 'True', reason: options.reason ?? (failed ? 'BackoffLimitExceeded' : undefined), lastTransitionTime: at }] };
+    job.status = {
+      conditions: [
+        {
+          type: failed ? 'Failed' : 'Complete',
+          status: 'True',
+          reason: options.reason ?? (failed ? 'BackoffLimitExceeded' : undefined),
+          lastTransitionTime: at,
+        },
+      ],
+    };
     return structuredClone(job);
   }
 }
-

@@ -1,16 +1,17 @@
 // The client layer against a real TLS server that counts handshakes and answers like the API
 // server (Status bodies, Retry-After, continue tokens). The same calls against the real
 // control plane are in test/e2e/kube-client.test.ts.
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { selfSignedCertificate } from '../up/tls.ts';
-import { clusterApi, retryDelayMs, withRetries, KubeError } from './cluster.ts';
+import { clusterApi, KubeError, retryDelayMs, withRetries } from './cluster.ts';
 import { KubeTransport, parseRetryAfter, TokenBucket } from './transport.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
@@ -44,7 +45,11 @@ async function startServer(): Promise<FakeApiServer> {
       });
       return kc;
     },
-    close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
   };
   const srv: Server = createServer({ cert, key: readFileSync(keyFile) }, (req, res) => {
     let body = '';
@@ -65,7 +70,15 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(JSON.stringify(body));
 }
 
-const status = (code: number, reason: string, extra: object = {}) => ({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message: `${reason} (injected)`, ...extra });
+const status = (code: number, reason: string, extra: object = {}) => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  status: 'Failure',
+  code,
+  reason,
+  message: `${reason} (injected)`,
+  ...extra,
+});
 const job = (name: string) => ({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name, namespace: 'ns', uid: `uid-${name}` } });
 
 /** Answers every call the client layer makes, like the API server would. */
@@ -105,7 +118,10 @@ describe('kube client layer', () => {
     await Promise.all(Array.from({ length: 40 }, (_, i) => api.getJob('ns', `p${i}`)));
     assert.ok(server.requests.length >= 140);
     assert.ok(server.handshakes <= 8, `${server.handshakes} TLS handshakes for ${server.requests.length} calls`);
-    assert.ok(server.requests.every((r) => r.auth === 'Bearer secret-token'), 'every call authenticated');
+    assert.ok(
+      server.requests.every((r) => r.auth === 'Bearer secret-token'),
+      'every call authenticated',
+    );
   });
 
   test('the pod log stream and a second ClusterApi over the same kubeconfig share the connections', async () => {
@@ -150,18 +166,29 @@ describe('kube client layer', () => {
     };
     const api = clusterApi(server.kc());
     const slept: number[] = [];
-    await withRetries(() => api.getJob('ns', 'a'), { retries: 3, baseMs: 1, retryAfterMaxMs: 5000, sleep: async (ms) => { slept.push(ms); } });
+    await withRetries(() => api.getJob('ns', 'a'), {
+      retries: 3,
+      baseMs: 1,
+      retryAfterMaxMs: 5000,
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    });
     assert.deepEqual(slept, [1000, 5000]);
   });
 
   test('retry delays: hint over backoff, capped; backoff without a hint', () => {
     const e = (s?: number) => new KubeError(429, 'x', 'TooManyRequests', { retryAfterSeconds: s });
     const cases: Array<[KubeError, number, number]> = [
-      [e(undefined), 0, 200], [e(undefined), 2, 800], [e(5), 0, 5000], [e(0), 3, 0], [e(120), 0, 30000],
+      [e(undefined), 0, 200],
+      [e(undefined), 2, 800],
+      [e(5), 0, 5000],
+      [e(0), 3, 0],
+      [e(120), 0, 30000],
     ];
     for (const [err, attempt, want] of cases) assert.equal(retryDelayMs(err, attempt, { retries: 5 }, 1), want, `${err.retryAfterSeconds} ${attempt}`);
     assert.equal(parseRetryAfter('7'), 7);
-    assert.equal(parseRetryAfter(new Date(Date.now() + 10000).toUTCString()) ! >= 9, true);
+    assert.equal(parseRetryAfter(new Date(Date.now() + 10000).toUTCString())! >= 9, true);
     assert.equal(parseRetryAfter('soon'), undefined);
     assert.equal(parseRetryAfter(undefined), undefined);
   });
@@ -180,7 +207,12 @@ describe('kube client layer', () => {
 
   test('token bucket: burst, then one token per 1/qps (virtual clock)', async () => {
     let now = 0;
-    const b = new TokenBucket(5, 10, { now: () => now, sleep: async (ms) => { now += ms; } });
+    const b = new TokenBucket(5, 10, {
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms;
+      },
+    });
     for (let i = 0; i < 10; i++) assert.equal(await b.take(), 0);
     assert.equal(await b.take(), 200);
     assert.equal(await b.take(), 200);
@@ -198,7 +230,10 @@ describe('kube client layer', () => {
     assert.ok(performance.now() - start < 2000);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 100);
-    await assert.rejects(t.json({ method: 'GET', path: '/api/v1/namespaces', signal: controller.signal, timeoutMs: 60000 }), (e: KubeError) => e.status === 0 && e.reason === 'Aborted');
+    await assert.rejects(
+      t.json({ method: 'GET', path: '/api/v1/namespaces', signal: controller.signal, timeoutMs: 60000 }),
+      (e: KubeError) => e.status === 0 && e.reason === 'Aborted',
+    );
     await t.close();
   });
 
@@ -222,7 +257,11 @@ describe('kube client layer', () => {
     };
     const api = clusterApi(server.kc());
     assert.deepEqual(await api.listJobMetadataPage('ns', 'app=x', { limit: 1 }), { jobs: [{ name: 'a', uid: 'ua' }], continue: 'next', restarted: false });
-    assert.deepEqual(await api.listJobMetadataPage('ns', 'app=x', { limit: 1, continue: 'old' }), { jobs: [{ name: 'a', uid: 'ua' }], continue: 'next', restarted: true });
+    assert.deepEqual(await api.listJobMetadataPage('ns', 'app=x', { limit: 1, continue: 'old' }), {
+      jobs: [{ name: 'a', uid: 'ua' }],
+      continue: 'next',
+      restarted: true,
+    });
     assert.match(server.requests[0].accept, /as=PartialObjectMetadataList;g=meta\.k8s\.io;v=v1/);
     assert.match(server.requests[0].url, /limit=1/);
   });
@@ -234,7 +273,10 @@ describe('kube client layer', () => {
       json(res, 403, status(403, 'Forbidden'));
     };
     const api = clusterApi(server.kc());
-    await assert.rejects(withRetries(() => api.listJobs('ns', 'a=b'), { retries: 3, baseMs: 1 }), (e: KubeError) => e.status === 403 && e.reason === 'Forbidden' && /Forbidden \(injected\)/.test(e.message));
+    await assert.rejects(
+      withRetries(() => api.listJobs('ns', 'a=b'), { retries: 3, baseMs: 1 }),
+      (e: KubeError) => e.status === 403 && e.reason === 'Forbidden' && /Forbidden \(injected\)/.test(e.message),
+    );
     assert.equal(calls, 1);
   });
 });

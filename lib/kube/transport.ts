@@ -3,10 +3,11 @@
 // process and kubeconfig, bounds each call in time (a timeout and the caller's abort signal),
 // spaces calls with a token bucket (client-go's QPS/burst), and reads the API server's
 // Retry-After hints so retries wait as long as the server asked (capped).
-import type { Readable } from 'node:stream';
+
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 import * as k8s from '@kubernetes/client-node';
+import { Agent, type Dispatcher, request } from 'undici';
 
 export interface TransportOptions {
   /** Sustained requests per second (token bucket refill). */
@@ -99,7 +100,10 @@ export class TokenBucket {
         await this.sleep(ms);
       }
     });
-    this.tail = mine.then(() => undefined, () => undefined);
+    this.tail = mine.then(
+      () => undefined,
+      () => undefined,
+    );
     return mine;
   }
 }
@@ -190,13 +194,15 @@ export class KubeTransport {
       // HTTP/2 when the server offers it (the API server does, as client-go uses it): every call
       // multiplexed on one connection. Over HTTP/1.1, at most MAX_CONNECTIONS at once. Idle
       // connections stay open 30 s (the tick and the harvester call in bursts).
-      this.use(new Agent({
-        connect: { ...tlsOptions(kc), keepAlive: true, keepAliveInitialDelay: 30000 },
-        allowH2: true,
-        keepAliveTimeout: 30000,
-        keepAliveMaxTimeout: 60000,
-        connections: MAX_CONNECTIONS,
-      }));
+      this.use(
+        new Agent({
+          connect: { ...tlsOptions(kc), keepAlive: true, keepAliveInitialDelay: 30000 },
+          allowH2: true,
+          keepAliveTimeout: 30000,
+          keepAliveMaxTimeout: 60000,
+          connections: MAX_CONNECTIONS,
+        }),
+      );
     }
   }
 

@@ -1,12 +1,22 @@
 // Structured JSON logs (pino) with secrets redacted by path, so a token or a database URL never
 // reaches a log line even when a whole object is logged.
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
 const REDACT = [
-  'databaseUrl', '*.databaseUrl', 'password', '*.password', 'token', '*.token', 'authorization', '*.authorization',
-  'headers.authorization', 'req.headers.authorization', 'req.headers.cookie', '*.env[*].value',
+  'databaseUrl',
+  '*.databaseUrl',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.env[*].value',
 ];
 
 export function createLogger(options: { level?: string; name?: string; destination?: pino.DestinationStream } = {}): Logger {

@@ -84,13 +84,22 @@ function queuedChildren<Q extends { flush(): void }>(name: string, queueOf: (val
 }
 
 /** A histogram whose children queue their observations; exact on every read of the registry (emptied first). */
-export function queuedHistogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): { labels(...values: string[]): QueuedObserver } {
-  const metric = (registry.getSingleMetric(name) as client.Histogram<L> | undefined) ?? new client.Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers: [registry], collect: () => flushAll(name) });
+export function queuedHistogram<L extends string>(
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  buckets: readonly number[],
+): { labels(...values: string[]): QueuedObserver } {
+  const metric =
+    (registry.getSingleMetric(name) as client.Histogram<L> | undefined) ??
+    new client.Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers: [registry], collect: () => flushAll(name) });
   return queuedChildren(name, (values) => new ObserverQueue(metric.labels(...(values as never[]))));
 }
 
 /** A counter whose children queue their increments (see above); exact on every read of the registry. */
 export function queuedCounter<L extends string>(name: string, help: string, labelNames: readonly L[]): { labels(...values: string[]): QueuedCounter } {
-  const metric = (registry.getSingleMetric(name) as client.Counter<L> | undefined) ?? new client.Counter<L>({ name, help, labelNames, registers: [registry], collect: () => flushAll(name) });
+  const metric =
+    (registry.getSingleMetric(name) as client.Counter<L> | undefined) ??
+    new client.Counter<L>({ name, help, labelNames, registers: [registry], collect: () => flushAll(name) });
   return queuedChildren(name, (values) => new CounterQueue(metric.labels(...(values as never[]))));
 }

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { parseRepo } from './identity.ts';
 import { parseImportLine } from './import.ts';
 
@@ -14,7 +14,7 @@ test('accepted spellings all map to one canonical name and key', () => {
     ['  OSSF/Scorecard  ', 'github.com/OSSF/Scorecard'],
     ['a/.github', 'github.com/a/.github'],
     ['a-b/c_d.e-f', 'github.com/a-b/c_d.e-f'],
-    ['x'.repeat(39) + '/' + 'y'.repeat(100), `github.com/${'x'.repeat(39)}/${'y'.repeat(100)}`],
+    [`${'x'.repeat(39)}/${'y'.repeat(100)}`, `github.com/${'x'.repeat(39)}/${'y'.repeat(100)}`],
   ];
   for (const [input, canonical] of cases) {
     const r = parseRepo(input);
@@ -39,8 +39,8 @@ test('everything else is rejected with its reason', () => {
     ['a/.', /invalid repository/],
     ['-a/b', /invalid owner/],
     ['a_b/c', /invalid owner/],
-    ['x'.repeat(40) + '/b', /invalid owner/],
-    ['a/' + 'y'.repeat(101), /invalid repository/],
+    [`${'x'.repeat(40)}/b`, /invalid owner/],
+    [`a/${'y'.repeat(101)}`, /invalid repository/],
     ['a/b c', /whitespace/],
     ['a/b\nc', /whitespace/],
     ['a/$(rm -rf /)', /./],

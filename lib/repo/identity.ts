@@ -76,7 +76,7 @@ export class InvalidRepoError extends Error {
   readonly input: string;
   readonly reason: string;
   constructor(input: string, reason: string) {
-    super(`invalid repository ${JSON.stringify(input.length > 120 ? input.slice(0, 120) + '…' : input)}: ${reason}`);
+    super(`invalid repository ${JSON.stringify(input.length > 120 ? `${input.slice(0, 120)}…` : input)}: ${reason}`);
     this.name = 'InvalidRepoError';
     this.input = input;
     this.reason = reason;

@@ -2,10 +2,7 @@
 // Pure line parsing here; the command streams lines through it in batches.
 import { parseRepo, type RepoId } from './identity.ts';
 
-export type ImportLine =
-  | { kind: 'skip' }
-  | { kind: 'repo'; repo: RepoId; metadata: string | null }
-  | { kind: 'invalid'; reason: string };
+export type ImportLine = { kind: 'skip' } | { kind: 'repo'; repo: RepoId; metadata: string | null } | { kind: 'invalid'; reason: string };
 
 /** Parses one line of a list (lineNumber is 1-based; line 1 may be the CSV header). */
 export function parseImportLine(line: string, lineNumber: number, allowedHosts: readonly string[]): ImportLine {

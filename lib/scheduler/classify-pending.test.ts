@@ -1,6 +1,7 @@
 // classifyPending: which pending runs' Jobs are running, finished (to harvest) or missing.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
 import type { PendingRun } from '../db/index.ts';
 import { classifyPending } from './cluster-view.ts';
@@ -8,7 +9,18 @@ import { classifyPending } from './cluster-view.ts';
 const T0 = new Date('2030-01-01T00:00:00Z');
 
 const run = (name: string, uid: string | null = `uid-${name}`): PendingRun => ({
-  id: 1, repo_id: 1, job_name: name, job_uid: uid, tick_slot: null, created_at: T0, finished_at: null, outcome: 'pending', failure_class: null, reason: null, flagged: false, canonical: `github.com/o/${name}`,
+  id: 1,
+  repo_id: 1,
+  job_name: name,
+  job_uid: uid,
+  tick_slot: null,
+  created_at: T0,
+  finished_at: null,
+  outcome: 'pending',
+  failure_class: null,
+  reason: null,
+  flagged: false,
+  canonical: `github.com/o/${name}`,
 });
 const job = (name: string, uid: string, finished?: 'Complete' | 'Failed'): V1Job => ({
   metadata: { name, uid },
@@ -19,10 +31,15 @@ test('classifyPending: running, finished, missing, and a reused name', () => {
   const cases: Array<[string, PendingRun[], V1Job[], { active: number; finished: string[]; missing: string[] }]> = [
     ['nothing pending', [], [job('x', 'uid-x')], { active: 0, finished: [], missing: [] }],
     ['running', [run('a')], [job('a', 'uid-a')], { active: 1, finished: [], missing: [] }],
-    ['finished, to harvest', [run('a'), run('b')], [job('a', 'uid-a', 'Complete'), job('b', 'uid-b', 'Failed')], { active: 0, finished: ['a', 'b'], missing: [] }],
+    [
+      'finished, to harvest',
+      [run('a'), run('b')],
+      [job('a', 'uid-a', 'Complete'), job('b', 'uid-b', 'Failed')],
+      { active: 0, finished: ['a', 'b'], missing: [] },
+    ],
     ['vanished', [run('a')], [], { active: 0, finished: [], missing: ['a'] }],
     ['create in flight (no uid yet) counts as running', [run('a', null)], [job('a', 'new')], { active: 1, finished: [], missing: [] }],
-    ['same name, another uid: not this run\'s Job', [run('a')], [job('a', 'other')], { active: 0, finished: [], missing: ['a'] }],
+    ["same name, another uid: not this run's Job", [run('a')], [job('a', 'other')], { active: 0, finished: [], missing: ['a'] }],
   ];
   for (const [name, pending, jobs, want] of cases) {
     const got = classifyPending(pending, jobs, (r) => `label-${r.job_name}`);

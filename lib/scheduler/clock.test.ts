@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
+import { test } from 'node:test';
 
 // One clock: a time decision that read the system clock directly would escape the tests' clock
 // (as the create and reconcile limits once did).

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig, type Config } from '../config/index.ts';
-import { addRepos, runByJobName, type Db } from '../db/index.ts';
+import { test } from 'node:test';
+import { type Config, defaultConfig } from '../config/index.ts';
+import { addRepos, type Db, runByJobName } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
@@ -29,9 +29,19 @@ describeEachDatabase('tick cost with many Jobs held', (ctx) => {
   /** `held` harvested Jobs kept in the cluster (POSTURE_KEEP_JOBS), and `pending` running ones. */
   async function hold(cluster: FakeCluster, config: Config, held: number, pending: number) {
     const names = Array.from({ length: held + pending }, (_, i) => `h/r${i}`);
-    await addRepos(ctx.db, names.map((n) => ({ repo: (parseRepo(n) as { ok: true; repo: any }).repo })));
+    await addRepos(
+      ctx.db,
+      names.map((n) => ({ repo: (parseRepo(n) as { ok: true; repo: any }).repo })),
+    );
     await ctx.db('repos').update({ next_due_at: new Date(T0.getTime() - 1000) });
-    const deps = { db: ctx.db, cluster, config: { ...config, maxConcurrentJobs: held + pending, claimBatch: held + pending }, log: silentLogger, now: () => T0, retryBaseMs: 0 };
+    const deps = {
+      db: ctx.db,
+      cluster,
+      config: { ...config, maxConcurrentJobs: held + pending, claimBatch: held + pending },
+      log: silentLogger,
+      now: () => T0,
+      retryBaseMs: 0,
+    };
     const s = await runTick('2029-12-31T23:59Z', deps);
     assert.equal(s.created, held + pending);
     // The first `held` are harvested (their runs no longer pending); their Jobs stay.
@@ -60,7 +70,10 @@ describeEachDatabase('tick cost with many Jobs held', (ctx) => {
     const { cluster, config, deps, advance } = setup({ keepJobs: true });
     await hold(cluster, config, 1200, 0);
     // Sorted last by name: the sweep reaches it on its last page.
-    await cluster.createJob(config.namespace, { metadata: { name: 'zz-forged', labels: { 'app.kubernetes.io/managed-by': 'posture' } }, spec: { template: {} } });
+    await cluster.createJob(config.namespace, {
+      metadata: { name: 'zz-forged', labels: { 'app.kubernetes.io/managed-by': 'posture' } },
+      spec: { template: {} },
+    });
     const removed: number[] = [];
     for (let i = 1; i <= Math.ceil(1201 / SWEEP_PAGE); i++) {
       advance(1000); // past any idle backoff

@@ -8,10 +8,10 @@
 //    database; an expired token (410) starts the sweep over.
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
-import { getJobSweep, pendingRunsWithRepo, runsByJobNames, setJobSweep, type Db, type PendingRun } from '../db/index.ts';
+import { type Db, getJobSweep, type PendingRun, pendingRunsWithRepo, runsByJobNames, setJobSweep } from '../db/index.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, POSTURE_JOB_SELECTOR, REPO_ID_LABEL, repoIdLabel } from '../jobs/spec.ts';
 import { jobState } from '../jobs/status.ts';
-import { withRetries, type ClusterApi } from '../kube/cluster.ts';
+import { type ClusterApi, withRetries } from '../kube/cluster.ts';
 import { parseRepo } from '../repo/identity.ts';
 
 /** Repository labels per targeted list (a label selector of ~2.5 KB). */
@@ -54,7 +54,11 @@ export function isPostureJob(job: V1Job | undefined): boolean {
 }
 
 /** Splits pending runs by what the cluster holds for them. Pure: the table tests drive it. */
-export function classifyPending(pending: readonly PendingRun[], jobs: readonly V1Job[], labelOf: (run: PendingRun) => string | undefined): Pick<ClusterView, 'active' | 'running' | 'finished' | 'missing'> {
+export function classifyPending(
+  pending: readonly PendingRun[],
+  jobs: readonly V1Job[],
+  labelOf: (run: PendingRun) => string | undefined,
+): Pick<ClusterView, 'active' | 'running' | 'finished' | 'missing'> {
   const byName = new Map(jobs.map((j) => [j.metadata?.name ?? '', j]));
   const out = { active: 0, running: new Set<string>(), finished: [] as V1Job[], missing: [] as PendingRun[] };
   for (const run of pending) {
@@ -93,12 +97,18 @@ export async function readClusterView(deps: ViewDeps): Promise<ClusterView> {
     calls++;
   }
   const sweep = await getJobSweep(db);
-  const pageRead = withRetries(() => cluster.listJobMetadataPage(config.namespace, POSTURE_JOB_SELECTOR, { limit: SWEEP_PAGE, continue: sweep.continueToken }), retry);
+  const pageRead = withRetries(
+    () => cluster.listJobMetadataPage(config.namespace, POSTURE_JOB_SELECTOR, { limit: SWEEP_PAGE, continue: sweep.continueToken }),
+    retry,
+  );
   calls++;
   const [jobs, page] = await Promise.all([Promise.all(reads).then((r) => r.flat()), pageRead]);
   const view = classifyPending(pending, jobs, (run) => labels.get(run));
   await setJobSweep(db, page.continue);
-  const recorded = await runsByJobNames(db, page.jobs.map((j) => j.name));
+  const recorded = await runsByJobNames(
+    db,
+    page.jobs.map((j) => j.name),
+  );
   const unrecorded = page.jobs.filter((j) => {
     const run = recorded.get(j.name);
     return !run || (run.job_uid && run.job_uid !== j.uid);

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { defaultConfig } from '../config/index.ts';
 import type { ClaimedRepo } from '../db/index.ts';
 import { jobName, repoIdLabel } from '../jobs/spec.ts';
@@ -36,8 +36,16 @@ test('planClaim: a Job for a valid name; an invalid name or a repository still r
 
 test('createFailureKind: only a refusal certainly created nothing; timeouts, 5xx, 429, resets and 409 may have', () => {
   const cases: Array<[number, 'refused' | 'maybe-created']> = [
-    [400, 'refused'], [403, 'refused'], [404, 'refused'], [422, 'refused'],
-    [408, 'maybe-created'], [409, 'maybe-created'], [429, 'maybe-created'], [500, 'maybe-created'], [503, 'maybe-created'], [504, 'maybe-created'],
+    [400, 'refused'],
+    [403, 'refused'],
+    [404, 'refused'],
+    [422, 'refused'],
+    [408, 'maybe-created'],
+    [409, 'maybe-created'],
+    [429, 'maybe-created'],
+    [500, 'maybe-created'],
+    [503, 'maybe-created'],
+    [504, 'maybe-created'],
     [0, 'maybe-created'], // a reset or a timeout: no answer at all
   ];
   for (const [status, want] of cases) assert.equal(createFailureKind(new KubeError(status, `HTTP ${status}`)), want, String(status));
@@ -45,6 +53,12 @@ test('createFailureKind: only a refusal certainly created nothing; timeouts, 5xx
 
 test('pastCreateTimeLimit: the creates stop once more than CREATE_TIME_LIMIT_MS have passed since the tick started', () => {
   const started = new Date('2030-01-01T00:00:00Z');
-  const cases: Array<[number, boolean]> = [[0, false], [CREATE_TIME_LIMIT_MS, false], [CREATE_TIME_LIMIT_MS + 1, true], [3_600_000, true], [-1_000, false]];
+  const cases: Array<[number, boolean]> = [
+    [0, false],
+    [CREATE_TIME_LIMIT_MS, false],
+    [CREATE_TIME_LIMIT_MS + 1, true],
+    [3_600_000, true],
+    [-1_000, false],
+  ];
   for (const [elapsed, want] of cases) assert.equal(pastCreateTimeLimit(started, new Date(started.getTime() + elapsed)), want, `${elapsed} ms`);
 });

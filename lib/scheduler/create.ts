@@ -4,9 +4,9 @@
 // with its budget.
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
-import { deletePendingRun, recordRuns, releaseClaim, setRunJobUids, type ClaimedRepo, type Db } from '../db/index.ts';
+import { type ClaimedRepo, type Db, deletePendingRun, recordRuns, releaseClaim, setRunJobUids } from '../db/index.ts';
 import { buildScorecardJob, repoIdLabel } from '../jobs/spec.ts';
-import { toKubeError, withRetries, type ClusterApi, type KubeError } from '../kube/cluster.ts';
+import { type ClusterApi, type KubeError, toKubeError, withRetries } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import type { Clock } from './clock.ts';
@@ -32,9 +32,7 @@ export interface CreateDeps {
 export type CreateReport = Pick<TickSummary, 'created' | 'existing' | 'skipped' | 'errors' | 'reconciled'>;
 
 /** What becomes of one claim before any create: its Job, or the claim parked (released, due later, refunded). */
-export type ClaimPlan =
-  | { kind: 'create'; job: V1Job }
-  | { kind: 'park'; why: string; dueInSeconds: number; error?: string };
+export type ClaimPlan = { kind: 'create'; job: V1Job } | { kind: 'park'; why: string; dueInSeconds: number; error?: string };
 
 export function planClaim(claim: ClaimedRepo, slot: string, config: Config, running: ReadonlySet<string | undefined>): ClaimPlan {
   const parsed = parseRepo(claim.canonical, config.allowedHosts);
@@ -70,7 +68,15 @@ export function createFailureKind(e: KubeError): 'refused' | 'maybe-created' {
  * `tickStarted` is when the tick started, by the tick's clock. Returns true when the tick could not do its work
  * (a refusal, or the API server kept failing).
  */
-export async function createJobs(claims: ClaimedRepo[], slot: string, deps: CreateDeps, s: CreateReport, lease: Pick<HeldLease, 'fence'>, tickStarted: Date, running: ReadonlySet<string | undefined> = new Set()): Promise<boolean> {
+export async function createJobs(
+  claims: ClaimedRepo[],
+  slot: string,
+  deps: CreateDeps,
+  s: CreateReport,
+  lease: Pick<HeldLease, 'fence'>,
+  tickStarted: Date,
+  running: ReadonlySet<string | undefined> = new Set(),
+): Promise<boolean> {
   const { db, config, cluster, log, now } = deps;
   const retry = { retries: config.kubeRetries, baseMs: deps.retryBaseMs };
   const planned: Array<{ claim: ClaimedRepo; job: V1Job }> = [];
@@ -81,10 +87,20 @@ export async function createJobs(claims: ClaimedRepo[], slot: string, deps: Crea
       continue;
     }
     s.skipped.push({ repo: claim.canonical, why: plan.why });
-    await releaseClaim(db, { repoId: claim.id, owner: slot, now: now(), dueAt: new Date(now().getTime() + plan.dueInSeconds * 1000), error: plan.error, refund: true });
+    await releaseClaim(db, {
+      repoId: claim.id,
+      owner: slot,
+      now: now(),
+      dueAt: new Date(now().getTime() + plan.dueInSeconds * 1000),
+      error: plan.error,
+      refund: true,
+    });
   }
   // Recorded before created: a Job the database does not know is not ours (see the reconcile).
-  await recordRuns(db, planned.map((p) => ({ repoId: p.claim.id, jobName: p.job.metadata!.name!, tickSlot: slot, createdAt: now() })));
+  await recordRuns(
+    db,
+    planned.map((p) => ({ repoId: p.claim.id, jobName: p.job.metadata!.name!, tickSlot: slot, createdAt: now() })),
+  );
 
   let stop: string | undefined;
   let systemic = false;
@@ -120,7 +136,10 @@ export async function createJobs(claims: ClaimedRepo[], slot: string, deps: Crea
       } catch (getErr) {
         // Unknown: the run stays pending and the claim held; the reconcile asks again once no
         // create can still be in flight, then adopts the Job or gives the claim back.
-        s.skipped.push({ repo: p.claim.canonical, why: `create unanswered (${e.message}) and the Job cannot be read (${toKubeError(getErr).message}); settled by a later tick` });
+        s.skipped.push({
+          repo: p.claim.canonical,
+          why: `create unanswered (${e.message}) and the Job cannot be read (${toKubeError(getErr).message}); settled by a later tick`,
+        });
         return;
       }
       s.reconciled.settled++;

@@ -2,14 +2,15 @@
 // tick made no progress, a lease that is renewed and fenced, crashed ticks resumed, the GitHub
 // budget refunded for every claim without a Job, harvested and rejected Jobs cleaned up,
 // ambiguous creates settled by name, the infrastructure failure class and the breaker.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
 import { CloudEvent } from 'cloudevents';
-import { defaultConfig, type Config } from '../config/index.ts';
-import { addRepos, budgetUsed, claimDueRepos, getRepo, getSchedulerState, runByJobName, startTick, takeBudget, type Db } from '../db/index.ts';
+import { type Config, defaultConfig } from '../config/index.ts';
+import { addRepos, budgetUsed, claimDueRepos, type Db, getRepo, getSchedulerState, runByJobName, startTick, takeBudget } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
-import { harvestJob, type HarvestDeps } from '../harvest/harvest.ts';
+import { type HarvestDeps, harvestJob } from '../harvest/harvest.ts';
 import { jobName, REPO_ANNOTATION } from '../jobs/spec.ts';
 import { jobState } from '../jobs/status.ts';
 import { KubeError } from '../kube/cluster.ts';
@@ -33,8 +34,16 @@ function setup(db: Db, overrides: Partial<Config> = {}) {
 }
 
 async function seed(db: Db, names: string[], dueAt = new Date(T0.getTime() - 1000)) {
-  await addRepos(db, names.map((n) => ({ repo: repo(n) })));
-  await db('repos').whereIn('key', names.map((n) => repo(n).key)).update({ next_due_at: dueAt, lease_owner: null, lease_expires_at: null });
+  await addRepos(
+    db,
+    names.map((n) => ({ repo: repo(n) })),
+  );
+  await db('repos')
+    .whereIn(
+      'key',
+      names.map((n) => repo(n).key),
+    )
+    .update({ next_due_at: dueAt, lease_owner: null, lease_expires_at: null });
 }
 
 async function reset(db: Db) {
@@ -63,7 +72,10 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     deps.harvest = (j) => harvestJob(j, hdeps);
     const s = await runTick('2030-01-01T00:01Z', deps);
     assert.equal(s.created, 2);
-    assert.ok(s.errors.some((e) => /harvesting/.test(e)), 'the Job\'s failure is reported');
+    assert.ok(
+      s.errors.some((e) => /harvesting/.test(e)),
+      "the Job's failure is reported",
+    );
     assert.equal((await getSchedulerState(ctx.db)).backoffSeconds, 0, 'progress: no backoff');
     assert.equal(s.notBefore, undefined);
   });
@@ -76,7 +88,10 @@ describeEachDatabase('scheduler under faults', (ctx) => {
       await runTick('2030-01-01T00:00Z', deps);
       const [first] = cluster.jobs.values();
       cluster.finish(config.namespace, first.metadata!.name!, { log: 'x' });
-      await seed(ctx.db, Array.from({ length: 10 }, (_, i) => `q/r${i}`));
+      await seed(
+        ctx.db,
+        Array.from({ length: 10 }, (_, i) => `q/r${i}`),
+      );
       const g = gate();
       let entered = false;
       // Tick A stalls in its reconcile (a long harvest) after counting 0 active Jobs.
@@ -115,7 +130,7 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     });
   }
 
-  test('3a. a crashed slot redelivered while its dead holder\'s lease lasts answers 503 (retried), then resumes', async () => {
+  test("3a. a crashed slot redelivered while its dead holder's lease lasts answers 503 (retried), then resumes", async () => {
     await reset(ctx.db);
     const { cluster, deps, advance, at } = setup(ctx.db);
     await seed(ctx.db, ['r/one', 'r/two']);
@@ -165,9 +180,15 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     // A repository whose previous Job still runs: claimed, skipped, refunded.
     const running = [...cluster.jobs.values()][0];
     const key = repo(running.metadata!.annotations![REPO_ANNOTATION]).key;
-    await ctx.db('repos').where({ key }).update({ next_due_at: new Date(T0.getTime() - 1), lease_owner: null, lease_expires_at: null });
+    await ctx
+      .db('repos')
+      .where({ key })
+      .update({ next_due_at: new Date(T0.getTime() - 1), lease_owner: null, lease_expires_at: null });
     const again = await runTick('2030-01-01T00:02Z', { ...deps, config: { ...deps.config, maxConcurrentJobs: 10 } });
-    assert.ok(again.skipped.some((x) => /still running/.test(x.why)), JSON.stringify(again));
+    assert.ok(
+      again.skipped.some((x) => /still running/.test(x.why)),
+      JSON.stringify(again),
+    );
     assert.equal(await budgetUsed(ctx.db, at()), 3);
   });
 
@@ -228,7 +249,10 @@ describeEachDatabase('scheduler under faults', (ctx) => {
   test('6c. the reconcile harvests a bounded number of Jobs per tick', async () => {
     await reset(ctx.db);
     const { cluster, config, deps } = setup(ctx.db, { maxConcurrentJobs: 40, claimBatch: 40 });
-    await seed(ctx.db, Array.from({ length: 30 }, (_, i) => `x/r${i}`));
+    await seed(
+      ctx.db,
+      Array.from({ length: 30 }, (_, i) => `x/r${i}`),
+    );
     await runTick('2030-01-01T00:00Z', deps);
     for (const j of cluster.jobs.values()) cluster.finish(config.namespace, j.metadata!.name!, { log: 'x' });
     let n = 0;
@@ -264,7 +288,8 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     await seed(ctx.db, ['z/one']);
     await runTick('2030-01-01T00:00Z', deps);
     const [job] = cluster.jobs.values();
-    const log = 'Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/z/one": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n';
+    const log =
+      'Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/z/one": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n';
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log, exitCode: 1, at: at() });
     const r = await harvestJob(done, hdeps);
     assert.equal(r.status === 'stored' && r.failure, 'infrastructure');
@@ -274,8 +299,21 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     assert.equal(row.next_due_at.toISOString(), new Date(at().getTime() + 300_000).toISOString());
     // Twelve recent runs, eleven of them infrastructure failures: the breaker opens.
     const id = row.id;
-    await ctx.db('runs').insert(Array.from({ length: 12 }, (_, i) => ({ repo_id: id, job_name: `old-${i}`, job_uid: `u-${i}`, outcome: 'failed', failure_class: i === 0 ? 'pod-failed' : 'infrastructure', finished_at: at(), created_at: at() })));
-    await seed(ctx.db, Array.from({ length: 10 }, (_, i) => `z/r${i}`));
+    await ctx.db('runs').insert(
+      Array.from({ length: 12 }, (_, i) => ({
+        repo_id: id,
+        job_name: `old-${i}`,
+        job_uid: `u-${i}`,
+        outcome: 'failed',
+        failure_class: i === 0 ? 'pod-failed' : 'infrastructure',
+        finished_at: at(),
+        created_at: at(),
+      })),
+    );
+    await seed(
+      ctx.db,
+      Array.from({ length: 10 }, (_, i) => `z/r${i}`),
+    );
     const s = await runTick('2030-01-01T00:01Z', deps);
     assert.ok(s.breaker.open);
     assert.equal(s.created, 1, 'only a probe');
@@ -290,7 +328,7 @@ describeEachDatabase('scheduler under faults', (ctx) => {
 });
 
 describeEachDatabase('tick lock', (ctx) => {
-  test('2c. a holder that lost its lease is fenced: renewing fails, and it cannot release the new holder\'s lock', async () => {
+  test("2c. a holder that lost its lease is fenced: renewing fails, and it cannot release the new holder's lock", async () => {
     const { acquireTickLock, renewTickLock, releaseTickLock } = await import('../db/index.ts');
     await ctx.db('scheduler_state').update({ tick_lock_owner: null, tick_lock_until: null });
     assert.ok(await acquireTickLock(ctx.db, 'slot/a', 30, T0));

@@ -1,14 +1,17 @@
 // The scheduler function's logic behind handle(): event in, tick, summary out.
 import { parsePing } from '../events/ping.ts';
-import { reply, type Context, type Handle } from '../function/handle.ts';
+import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter, gauge } from '../metrics/index.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { type Clock, systemClock } from './clock.ts';
 import { LOCK_SECONDS } from './lease.ts';
 import { runTick, type TickDeps } from './tick.ts';
 
 const ticks = counter('posture_scheduler_ticks_total', 'Scheduler ticks by status', ['status']);
 const outcomes = counter('posture_scheduler_repos_total', 'Repositories per tick outcome', ['outcome']);
-const breakerOpen = gauge('posture_scheduler_breaker_open', '1 while the fleet-wide circuit breaker is open (most recent runs failed for infrastructure reasons)');
+const breakerOpen = gauge(
+  'posture_scheduler_breaker_open',
+  '1 while the fleet-wide circuit breaker is open (most recent runs failed for infrastructure reasons)',
+);
 
 /** What the function module provides for a tick: everything but the clock, which is the handler's. */
 export type SchedulerDeps = Omit<TickDeps, 'now'>;

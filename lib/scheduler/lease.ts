@@ -4,7 +4,7 @@
 // and stops instead of creating from a stale count. A dead holder's lease ends within
 // LOCK_SECONDS.
 import type { Config } from '../config/index.ts';
-import { acquireTickLock, releaseTickLock, renewTickLock, type Db } from '../db/index.ts';
+import { acquireTickLock, type Db, releaseTickLock, renewTickLock } from '../db/index.ts';
 import type { Clock } from './clock.ts';
 
 /** The lease on counting and creating; renewed every LOCK_SECONDS / 3. */

@@ -1,10 +1,15 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { breakerDecision, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
 
 test('nextTickBackoffSeconds grows on idle or failure and resets on work', () => {
   const cases: Array<[number, 'worked' | 'idle' | 'failed', number]> = [
-    [0, 'worked', 0], [0, 'idle', 60], [60, 'idle', 120], [120, 'failed', 240], [3600, 'idle', 3600], [3600, 'worked', 0],
+    [0, 'worked', 0],
+    [0, 'idle', 60],
+    [60, 'idle', 120],
+    [120, 'failed', 240],
+    [3600, 'idle', 3600],
+    [3600, 'worked', 0],
   ];
   for (const [prev, outcome, want] of cases) assert.equal(nextTickBackoffSeconds(prev, outcome, 60, 3600), want, `${prev} ${outcome}`);
 });

@@ -19,8 +19,20 @@ export interface BreakerSettings {
   probe: number;
 }
 
-export function breakerSettingsOf(config: { breakerWindowSeconds: number; breakerSample: number; breakerMinRuns: number; breakerShare: number; breakerProbeRuns: number }): BreakerSettings {
-  return { windowSeconds: config.breakerWindowSeconds, sample: config.breakerSample, minRuns: config.breakerMinRuns, share: config.breakerShare, probe: config.breakerProbeRuns };
+export function breakerSettingsOf(config: {
+  breakerWindowSeconds: number;
+  breakerSample: number;
+  breakerMinRuns: number;
+  breakerShare: number;
+  breakerProbeRuns: number;
+}): BreakerSettings {
+  return {
+    windowSeconds: config.breakerWindowSeconds,
+    sample: config.breakerSample,
+    minRuns: config.breakerMinRuns,
+    share: config.breakerShare,
+    probe: config.breakerProbeRuns,
+  };
 }
 
 export interface BreakerDecision {

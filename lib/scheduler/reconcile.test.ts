@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { IN_FLIGHT_SECONDS, mayBeInFlight, mayHarvestAnother, RECONCILE_HARVEST_LIMIT, RECONCILE_TIME_LIMIT_MS } from './reconcile.ts';
 
 test('mayBeInFlight: a run without a Job is possibly still being created for IN_FLIGHT_SECONDS after it was recorded', () => {
@@ -25,5 +25,6 @@ test('mayHarvestAnother: at most RECONCILE_HARVEST_LIMIT harvests, none once REC
     [1, RECONCILE_TIME_LIMIT_MS + 1, false],
     [0, RECONCILE_TIME_LIMIT_MS + 1, false],
   ];
-  for (const [harvests, elapsed, want] of cases) assert.equal(mayHarvestAnother(harvests, started, new Date(started.getTime() + elapsed)), want, `${harvests} harvests, ${elapsed} ms`);
+  for (const [harvests, elapsed, want] of cases)
+    assert.equal(mayHarvestAnother(harvests, started, new Date(started.getTime() + elapsed)), want, `${harvests} harvests, ${elapsed} ms`);
 });

@@ -3,13 +3,22 @@
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import {
-  closeRun, deletePendingRun, getRepoById, orphanedClaims, pruneDetailsStep, releaseClaim, releaseExpiredLeases, setRunJobUids, storeHarvest, type Db,
+  closeRun,
+  type Db,
+  deletePendingRun,
+  getRepoById,
+  orphanedClaims,
+  pruneDetailsStep,
+  releaseClaim,
+  releaseExpiredLeases,
+  setRunJobUids,
+  storeHarvest,
 } from '../db/index.ts';
 import { jobState } from '../jobs/status.ts';
-import { toKubeError, withRetries, type ClusterApi } from '../kube/cluster.ts';
+import { type ClusterApi, toKubeError, withRetries } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import type { Clock } from './clock.ts';
-import { isPostureJob, type ClusterView } from './cluster-view.ts';
+import { type ClusterView, isPostureJob } from './cluster-view.ts';
 import { LOCK_SECONDS } from './lease.ts';
 import type { TickSummary } from './summary.ts';
 
@@ -124,8 +133,12 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
     }
     const repo = (await getRepoById(db, run.repo_id))!;
     await storeHarvest(db, {
-      repoKey: repo.key, jobName: run.job_name, jobUid: run.job_uid, tickSlot: run.tick_slot,
-      finishedAt: now(), checkSet: null,
+      repoKey: repo.key,
+      jobName: run.job_name,
+      jobUid: run.job_uid,
+      tickSlot: run.tick_slot,
+      finishedAt: now(),
+      checkSet: null,
       outcome: { ok: false, failure: 'job-missing', reason: 'the Job disappeared before it was harvested' },
       schedule: scheduleOf(config, 0),
     });

@@ -17,7 +17,10 @@ export interface TickSummary {
   /** Open when most recent runs failed for the infrastructure's reasons: only a probe is started. */
   breaker: { open: boolean; infrastructure: number; total: number };
   reconciled: {
-    harvested: number; removed: number; lost: number; leasesReleased: number;
+    harvested: number;
+    removed: number;
+    lost: number;
+    leasesReleased: number;
     /** Harvested Jobs deleted here because the harvester's delete failed. */
     deleted: number;
     /** Jobs whose harvest was rejected: their run is closed, the Job deleted. */
@@ -34,7 +37,16 @@ export interface TickSummary {
 
 export function emptySummary(slot: string, status: TickSummary['status']): TickSummary {
   return {
-    slot, status, claimed: 0, created: 0, existing: 0, skipped: [], errors: [], active: 0, capacity: 0, budgetGranted: 0,
+    slot,
+    status,
+    claimed: 0,
+    created: 0,
+    existing: 0,
+    skipped: [],
+    errors: [],
+    active: 0,
+    capacity: 0,
+    budgetGranted: 0,
     breaker: { open: false, infrastructure: 0, total: 0 },
     reconciled: { harvested: 0, removed: 0, lost: 0, leasesReleased: 0, deleted: 0, rejected: 0, orphans: 0, settled: 0, inFlight: 0 },
   };

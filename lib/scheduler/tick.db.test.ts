@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultConfig, type Config } from '../config/index.ts';
-import { addRepos, getRepo, getSchedulerState, runByJobName, startTick, type Db } from '../db/index.ts';
+import { test } from 'node:test';
+import { type Config, defaultConfig } from '../config/index.ts';
+import { addRepos, type Db, getRepo, getSchedulerState, runByJobName, startTick } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
@@ -19,7 +19,10 @@ function setup(db: Db, overrides: Partial<Config> = {}) {
 }
 
 async function seed(db: Db, names: string[], dueAt = new Date(T0.getTime() - 1000)) {
-  await addRepos(db, names.map((n) => ({ repo: (parseRepo(n) as { ok: true; repo: any }).repo })));
+  await addRepos(
+    db,
+    names.map((n) => ({ repo: (parseRepo(n) as { ok: true; repo: any }).repo })),
+  );
   await db('repos').update({ next_due_at: dueAt, lease_owner: null, lease_expires_at: null });
 }
 
@@ -56,7 +59,10 @@ describeEachDatabase('scheduler tick', (ctx) => {
   test('two ticks at once never overshoot the cap nor claim a repository twice', async () => {
     await reset(ctx.db);
     const { cluster, deps } = setup(ctx.db, { maxConcurrentJobs: 4 });
-    await seed(ctx.db, Array.from({ length: 20 }, (_, i) => `b/r${i}`));
+    await seed(
+      ctx.db,
+      Array.from({ length: 20 }, (_, i) => `b/r${i}`),
+    );
     const [x, y] = await Promise.all([runTick('2030-01-01T00:00Z', deps), runTick('2030-01-01T00:00Z', deps)]);
     const [p, q] = await Promise.all([runTick('2030-01-01T00:01Z', deps), runTick('2030-01-01T00:02Z', deps)]);
     assert.ok(cluster.jobs.size <= 4, `${cluster.jobs.size} Jobs`);
@@ -100,7 +106,15 @@ describeEachDatabase('scheduler tick', (ctx) => {
     assert.ok(cluster.calls.filter((c) => c === 'createJob').length <= 3, 'no retry storm');
     const leased = await ctx.db('repos').whereNotNull('lease_owner').count('* as n').first();
     assert.equal(Number((leased as any).n), 0, 'every claim released');
-    assert.equal(await ctx.db('runs').count('* as n').first().then((r: any) => Number(r.n)), 0, 'no run left for a Job never created');
+    assert.equal(
+      await ctx
+        .db('runs')
+        .count('* as n')
+        .first()
+        .then((r: any) => Number(r.n)),
+      0,
+      'no run left for a Job never created',
+    );
     assert.match((await getRepo(ctx.db, 'github.com/d/one'))?.last_error ?? (await getRepo(ctx.db, 'github.com/d/two'))?.last_error ?? '', /403/);
     assert.ok((await getSchedulerState(ctx.db)).backoffSeconds > 0, 'errors back the ticks off');
   });
@@ -124,11 +138,16 @@ describeEachDatabase('scheduler tick', (ctx) => {
   test('a repository row that fails identity validation is skipped and reported, never passed to a Job', async () => {
     await reset(ctx.db);
     const { cluster, deps } = setup(ctx.db);
-    await ctx.db('repos').insert({ key: 'github.com/x/$(evil)', canonical: 'github.com/x/$(evil)', host: 'github.com', next_due_at: new Date(T0.getTime() - 1) });
+    await ctx
+      .db('repos')
+      .insert({ key: 'github.com/x/$(evil)', canonical: 'github.com/x/$(evil)', host: 'github.com', next_due_at: new Date(T0.getTime() - 1) });
     await seed(ctx.db, ['x/fine']);
     const s = await runTick('2030-01-01T00:00Z', deps);
     assert.equal(s.created, 1);
-    assert.deepEqual(s.skipped.map((x) => x.repo), ['github.com/x/$(evil)']);
+    assert.deepEqual(
+      s.skipped.map((x) => x.repo),
+      ['github.com/x/$(evil)'],
+    );
     assert.ok([...cluster.jobs.values()].every((j) => !JSON.stringify(j).includes('$(evil)')));
     const row = await getRepo(ctx.db, 'github.com/x/$(evil)');
     assert.match(row?.last_error ?? '', /invalid repository name/);
@@ -159,7 +178,10 @@ describeEachDatabase('scheduler tick', (ctx) => {
   test('the GitHub budget bounds runs per hour, across ticks', async () => {
     await reset(ctx.db);
     const { deps, advance } = setup(ctx.db, { maxConcurrentJobs: 100, githubTokenCount: 1, githubCallsPerHour: 140, callsPerRun: 70 });
-    await seed(ctx.db, Array.from({ length: 10 }, (_, i) => `g/r${i}`));
+    await seed(
+      ctx.db,
+      Array.from({ length: 10 }, (_, i) => `g/r${i}`),
+    );
     assert.equal((await runTick('2030-01-01T00:00Z', deps)).created, 2);
     const s = await runTick('2030-01-01T00:01Z', deps);
     assert.equal(s.created, 0);
@@ -215,7 +237,7 @@ describeEachDatabase('scheduler tick', (ctx) => {
     assert.equal(run?.outcome, 'failed');
     assert.equal(run?.failure_class, 'job-missing');
     const after = await getRepo(ctx.db, 'github.com/l/gone');
-    assert.equal(after?.consecutive_failures, 0, 'a vanished Job is not the repository\'s failure');
+    assert.equal(after?.consecutive_failures, 0, "a vanished Job is not the repository's failure");
     assert.equal(after?.last_error, null);
     assert.equal(await runByJobName(ctx.db, 'never-created'), undefined);
   });

@@ -8,11 +8,11 @@ import { runsPerHour } from '../cadence/cadence.ts';
 import type { Config } from '../config/index.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
 import { toKubeError } from '../kube/cluster.ts';
-import { readClusterView, type ClusterView } from './cluster-view.ts';
-import { createJobs, type CreateDeps } from './create.ts';
-import { takeTickLease, type HeldLease, type LeaseDeps } from './lease.ts';
+import { type ClusterView, readClusterView } from './cluster-view.ts';
+import { type CreateDeps, createJobs } from './create.ts';
+import { type HeldLease, type LeaseDeps, takeTickLease } from './lease.ts';
 import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
-import { reconcile, releaseOrphanedClaims, type ReconcileDeps } from './reconcile.ts';
+import { type ReconcileDeps, reconcile, releaseOrphanedClaims } from './reconcile.ts';
 import { emptySummary, type TickSummary } from './summary.ts';
 
 /** What a tick needs. `now` is the one clock of every time decision it makes (see clock.ts). */
@@ -81,11 +81,20 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
   s.capacity = Math.max(0, config.maxConcurrentJobs - active);
 
   const breakerSettings = breakerSettingsOf(config);
-  const breaker = breakerDecision(await recentOutcomes(db, new Date(now().getTime() - breakerSettings.windowSeconds * 1000), breakerSettings.sample), breakerSettings);
+  const breaker = breakerDecision(
+    await recentOutcomes(db, new Date(now().getTime() - breakerSettings.windowSeconds * 1000), breakerSettings.sample),
+    breakerSettings,
+  );
   s.breaker = { open: breaker.open, infrastructure: breaker.infrastructure, total: breaker.total };
   if (breaker.open) {
-    log.warn({ infrastructure: breaker.infrastructure, recent: breaker.total }, 'circuit breaker open: most recent runs failed for infrastructure reasons (network, GitHub, evictions, image, Secret); starting only a probe per tick');
-    s.skipped.push({ repo: '*', why: `circuit breaker open: ${breaker.infrastructure} of the last ${breaker.total} runs failed for infrastructure reasons; ${breaker.allowed} probe run per tick` });
+    log.warn(
+      { infrastructure: breaker.infrastructure, recent: breaker.total },
+      'circuit breaker open: most recent runs failed for infrastructure reasons (network, GitHub, evictions, image, Secret); starting only a probe per tick',
+    );
+    s.skipped.push({
+      repo: '*',
+      why: `circuit breaker open: ${breaker.infrastructure} of the last ${breaker.total} runs failed for infrastructure reasons; ${breaker.allowed} probe run per tick`,
+    });
   }
 
   let systemic = false;
@@ -96,7 +105,11 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
     } else {
       try {
         const got = await claimWithBudget(db, {
-          owner: slot, wanted, perHour: runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun), leaseSeconds: config.leaseSeconds, now: now(),
+          owner: slot,
+          wanted,
+          perHour: runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun),
+          leaseSeconds: config.leaseSeconds,
+          now: now(),
         });
         s.budgetGranted = got.granted;
         s.claimed = got.claims.length;
@@ -112,7 +125,12 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
   }
 
   const progress = s.created + s.existing + s.reconciled.harvested;
-  const backoff = nextTickBackoffSeconds(state.backoffSeconds, tickOutcome({ progress, capacity: s.capacity, systemic }), config.idleBackoffBaseSeconds, config.idleBackoffMaxSeconds);
+  const backoff = nextTickBackoffSeconds(
+    state.backoffSeconds,
+    tickOutcome({ progress, capacity: s.capacity, systemic }),
+    config.idleBackoffBaseSeconds,
+    config.idleBackoffMaxSeconds,
+  );
   await setTickBackoff(db, backoff, now());
   if (backoff > 0) s.notBefore = new Date(now().getTime() + backoff * 1000).toISOString();
   return s;

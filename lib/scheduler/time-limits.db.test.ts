@@ -1,13 +1,14 @@
 // The tick's two time limits, reached through its one clock: the creates stop once the tick is
 // past CREATE_TIME_LIMIT_MS, the reconcile's harvests once it is past RECONCILE_TIME_LIMIT_MS.
 // The test clock moves inside a create or a harvest, as a slow API server would make it.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
-import { defaultConfig, type Config } from '../config/index.ts';
+import { type Config, defaultConfig } from '../config/index.ts';
 import { addRepos, budgetUsed, type Db } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
-import { harvestJob, type HarvestDeps } from '../harvest/harvest.ts';
+import { type HarvestDeps, harvestJob } from '../harvest/harvest.ts';
 import { jobName } from '../jobs/spec.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
@@ -24,13 +25,24 @@ const repo = (n: string) => (parseRepo(n) as { ok: true; repo: RepoId }).repo;
 function setup(db: Db, overrides: Partial<Config> = {}) {
   const cluster = new FakeCluster();
   let clock = T0.getTime();
-  const config = defaultConfig({ maxConcurrentJobs: 10, claimBatch: 10, idleBackoffBaseSeconds: 60, githubTokenCount: 0, kubeRetries: 0, jitterSeconds: 0, ...overrides });
+  const config = defaultConfig({
+    maxConcurrentJobs: 10,
+    claimBatch: 10,
+    idleBackoffBaseSeconds: 60,
+    githubTokenCount: 0,
+    kubeRetries: 0,
+    jitterSeconds: 0,
+    ...overrides,
+  });
   const deps: TickDeps = { db, cluster, config, log: silentLogger, now: () => new Date(clock), retryBaseMs: 0 };
   return { cluster, config, deps, advanceMs: (ms: number) => (clock += ms), at: () => new Date(clock) };
 }
 
 async function seed(db: Db, names: string[]) {
-  await addRepos(db, names.map((n) => ({ repo: repo(n) })));
+  await addRepos(
+    db,
+    names.map((n) => ({ repo: repo(n) })),
+  );
   await db('repos').update({ next_due_at: DUE, lease_owner: null, lease_expires_at: null });
 }
 
@@ -75,7 +87,10 @@ describeEachDatabase('tick time limits', (ctx) => {
     assert.equal(s.claimed, 5);
     assert.equal(s.created, 1, JSON.stringify(s));
     assert.equal(cluster.jobs.size, 1);
-    assert.ok(s.skipped.some((x) => x.why === 'the tick ran out of time'), JSON.stringify(s.skipped));
+    assert.ok(
+      s.skipped.some((x) => x.why === 'the tick ran out of time'),
+      JSON.stringify(s.skipped),
+    );
     assert.deepEqual(s.errors, []);
 
     // Not lost: each claim without a Job is released, due again for the window it was claimed
@@ -83,7 +98,11 @@ describeEachDatabase('tick time limits', (ctx) => {
     const [created] = cluster.jobs.values();
     const rows = await ctx.db('repos').select('key', 'lease_owner', 'next_due_at', 'last_error', 'consecutive_failures');
     const runs = await ctx.db('runs').select('job_name', 'outcome');
-    assert.deepEqual(runs.map((r) => [r.job_name, r.outcome]), [[created.metadata!.name, 'pending']], 'only the created Job has a run');
+    assert.deepEqual(
+      runs.map((r) => [r.job_name, r.outcome]),
+      [[created.metadata!.name, 'pending']],
+      'only the created Job has a run',
+    );
     const notCreated = rows.filter((r) => jobName(repo(r.key), DUE) !== created.metadata!.name);
     assert.equal(notCreated.length, 4);
     for (const r of notCreated) {

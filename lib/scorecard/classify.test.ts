@@ -1,12 +1,12 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { classify, normalizeResult, type Classification, type PodFacts } from './classify.ts';
+import { FIXTURES } from '../../test/fixtures/scorecard.ts';
+import { type Classification, classify, normalizeResult, type PodFacts } from './classify.ts';
 import { classifyPodLog } from './index.ts';
 import type { ScorecardResultDocument } from './schema.ts';
 import { largestFixture, loadFixtures, noisyLog, STDERR_LINES } from './testing.ts';
-import { FIXTURES } from '../../test/fixtures/scorecard.ts';
 
 const fixtures = loadFixtures();
 const stderr = STDERR_LINES.join('\n');
@@ -16,7 +16,10 @@ const line01 = fixtures[0].line;
 function assertSafeReason(c: Classification, context: string): void {
   if (c.ok) return;
   assert.ok(c.reason.length > 0 && c.reason.length <= 300, `${context}: ${c.reason.length} characters`);
-  assert.ok(!/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(c.reason), `${context}: control characters in ${JSON.stringify(c.reason)}`);
+  assert.ok(
+    !/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(c.reason),
+    `${context}: control characters in ${JSON.stringify(c.reason)}`,
+  );
 }
 
 const successFacts: Array<[string, PodFacts | undefined]> = [
@@ -40,13 +43,19 @@ for (const fx of fixtures) {
         assert.equal(r.scorecardCommit, fx.value.scorecard.commit);
         assert.equal(r.score, fx.value.score);
         assert.equal(r.date, new Date(fx.value.date.length === 10 ? `${fx.value.date}T00:00:00Z` : fx.value.date).toISOString());
-        assert.deepEqual(r.checks.map((x) => [x.name, x.score, x.reason, x.details]), fx.value.checks.map((x) => [x.name, x.score, x.reason, x.details]));
-        assert.ok(r.checks.every((x) => x.documentation && x.documentation.url.startsWith('https://')));
+        assert.deepEqual(
+          r.checks.map((x) => [x.name, x.score, x.reason, x.details]),
+          fx.value.checks.map((x) => [x.name, x.score, x.reason, x.details]),
+        );
+        assert.ok(r.checks.every((x) => x.documentation?.url.startsWith('https://')));
         assert.deepEqual(r.raw, fx.value);
         // Only a reason starting "internal error:" marks a runtime error (06: Branch-Protection).
         const internal = fx.value.checks.filter((x) => x.reason.startsWith('internal error:')).map((x) => x.name);
         assert.equal(c.flagged, internal.length > 0);
-        assert.deepEqual(c.internalErrors.map((e) => e.split(':')[0]), internal);
+        assert.deepEqual(
+          c.internalErrors.map((e) => e.split(':')[0]),
+          internal,
+        );
       }
     }
   });
@@ -65,7 +74,7 @@ function expectFailure(name: string, log: Parameters<typeof classify>[0], facts:
 test('classify: a check runtime error is stored and flagged, with a short reason per check', () => {
   const doc = structuredClone(fixtures[0].value);
   doc.checks[3].score = -1;
-  doc.checks[3].reason = 'internal error: error during GetBranch(main): GET https://api.github.com/...: 403 You have exceeded a secondary rate limit\u001b[0m' + ' x'.repeat(500);
+  doc.checks[3].reason = `internal error: error during GetBranch(main): GET https://api.github.com/...: 403 You have exceeded a secondary rate limit\u001b[0m${' x'.repeat(500)}`;
   const c = classify(`${JSON.stringify(doc)}\nError: check runtime error: one or more checks failed during execution\n`, { exitCode: 1, podPhase: 'Failed' });
   assert.equal(c.ok, true);
   if (!c.ok) return;
@@ -82,30 +91,79 @@ test('classify: every failure class, with the reason that explains it', () => {
   const polluted = line01.replace('{', '{"__proto__":{"polluted":true},');
   const cases: Array<[string, string | { text: string; bytes: number; truncated: boolean }, PodFacts | undefined, string, RegExp]> = [
     // no-result
-    ['v5.4+ Skipping with exit 0', 'Starting [Binary-Artifacts]\nSkipping github.com/o/gone: repo unreachable: 404 Not Found\n', { exitCode: 0, podPhase: 'Succeeded' }, 'no-result',
-      /^Scorecard skipped the repository: Skipping github\.com\/o\/gone: repo unreachable: 404 Not Found$/],
+    [
+      'v5.4+ Skipping with exit 0',
+      'Starting [Binary-Artifacts]\nSkipping github.com/o/gone: repo unreachable: 404 Not Found\n',
+      { exitCode: 0, podPhase: 'Succeeded' },
+      'no-result',
+      /^Scorecard skipped the repository: Skipping github\.com\/o\/gone: repo unreachable: 404 Not Found$/,
+    ],
     ['empty log', '', undefined, 'no-result', /^no Scorecard result in 0 log lines$/],
     ['BOM and blank lines only', '\ufeff\r\n\r\n  \n', undefined, 'no-result', /^no Scorecard result in 3 log lines$/],
     ['stderr only', `${stderr}\nerror: something odd\n`, undefined, 'no-result', /no Scorecard result in 9 log lines; last error: error: something odd$/],
-    ['logger JSON only', '{"level":"error","msg":"cannot clone","error":"EOF"}\n{"level":"info","msg":"bye"}\n', undefined, 'no-result', /last error: cannot clone: EOF$/],
+    [
+      'logger JSON only',
+      '{"level":"error","msg":"cannot clone","error":"EOF"}\n{"level":"info","msg":"bye"}\n',
+      undefined,
+      'no-result',
+      /last error: cannot clone: EOF$/,
+    ],
     ['JSON that is not a result', '{}\n[]\nnull\n{"repo":"x"}\n', undefined, 'no-result', /^no Scorecard result in 4 log lines$/],
     ['no pod left, Job complete', '', { podMissing: true, jobReason: 'CompletionsReached' }, 'no-result', /\(no pod found\)/],
     // pod-failed
-    ['exit 1, no JSON (≤ v5.3 failure)', '2026/01/01 00:00:00 error during command execution: repo unreachable: 404\n', { exitCode: 1, podPhase: 'Failed', terminatedReason: 'Error' }, 'pod-failed',
-      /^pod failed: phase Failed, exit code 1, Error; last error: error during command execution: repo unreachable: 404$/],
-    ['OOMKilled', 'Starting [Vulnerabilities]\n', { exitCode: 137, podPhase: 'Failed', terminatedReason: 'OOMKilled' }, 'pod-failed', /exit code 137 \(SIGKILL\), OOMKilled/],
+    [
+      'exit 1, no JSON (≤ v5.3 failure)',
+      '2026/01/01 00:00:00 error during command execution: repo unreachable: 404\n',
+      { exitCode: 1, podPhase: 'Failed', terminatedReason: 'Error' },
+      'pod-failed',
+      /^pod failed: phase Failed, exit code 1, Error; last error: error during command execution: repo unreachable: 404$/,
+    ],
+    [
+      'OOMKilled',
+      'Starting [Vulnerabilities]\n',
+      { exitCode: 137, podPhase: 'Failed', terminatedReason: 'OOMKilled' },
+      'pod-failed',
+      /exit code 137 \(SIGKILL\), OOMKilled/,
+    ],
     ['evicted', '', { podPhase: 'Failed', podReason: 'Evicted' }, 'infrastructure', /Evicted/],
-    ['no pod, backoff limit', '', { podMissing: true, jobReason: 'BackoffLimitExceeded', jobMessage: 'Job has reached the specified backoff limit' }, 'pod-failed',
-      /^pod failed: no pod found, BackoffLimitExceeded, "Job has reached the specified backoff limit"$/],
+    [
+      'no pod, backoff limit',
+      '',
+      { podMissing: true, jobReason: 'BackoffLimitExceeded', jobMessage: 'Job has reached the specified backoff limit' },
+      'pod-failed',
+      /^pod failed: no pod found, BackoffLimitExceeded, "Job has reached the specified backoff limit"$/,
+    ],
     // deadline-exceeded
-    ['Job deadline, rate-limited', 'Rate limit exceeded. Waiting 59m59s to retry...\n', { jobReason: 'DeadlineExceeded', jobMessage: 'Job was active longer than specified deadline' }, 'infrastructure',
-      /^Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: Rate limit exceeded\. Waiting 59m59s to retry\.\.\.$/],
-    ['Job deadline with a partial result', `${stderr}\n${line08.slice(0, 5000)}`, { jobReason: 'DeadlineExceeded' }, 'deadline-exceeded', /^Job exceeded its deadline/],
-    ['Job deadline even with a whole result', line08 + '\n', { jobReason: 'DeadlineExceeded', exitCode: 143 }, 'deadline-exceeded', /exit code 143 \(SIGTERM\)/],
+    [
+      'Job deadline, rate-limited',
+      'Rate limit exceeded. Waiting 59m59s to retry...\n',
+      { jobReason: 'DeadlineExceeded', jobMessage: 'Job was active longer than specified deadline' },
+      'infrastructure',
+      /^Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: Rate limit exceeded\. Waiting 59m59s to retry\.\.\.$/,
+    ],
+    [
+      'Job deadline with a partial result',
+      `${stderr}\n${line08.slice(0, 5000)}`,
+      { jobReason: 'DeadlineExceeded' },
+      'deadline-exceeded',
+      /^Job exceeded its deadline/,
+    ],
+    [
+      'Job deadline even with a whole result',
+      `${line08}\n`,
+      { jobReason: 'DeadlineExceeded', exitCode: 143 },
+      'deadline-exceeded',
+      /exit code 143 \(SIGTERM\)/,
+    ],
     ['pod deadline', '', { podReason: 'DeadlineExceeded', podPhase: 'Failed' }, 'deadline-exceeded', /^Job exceeded its deadline/],
     // truncated
-    ['cut by the byte cap', { text: `${stderr}\n${line08.slice(0, 1000)}`, bytes: 1500, truncated: true }, undefined, 'truncated',
-      /^log is longer than the byte cap and its first part of 1500 bytes holds no complete result; a result starting at line 9 is cut off$/],
+    [
+      'cut by the byte cap',
+      { text: `${stderr}\n${line08.slice(0, 1000)}`, bytes: 1500, truncated: true },
+      undefined,
+      'truncated',
+      /^log is longer than the byte cap and its first part of 1500 bytes holds no complete result; a result starting at line 9 is cut off$/,
+    ],
     ['cut by the byte cap before any result', { text: stderr, bytes: 700, truncated: true }, undefined, 'truncated', /holds no complete result$/],
     ['cut flag from pod facts', stderr, { truncated: true }, 'truncated', /^log is longer than the byte cap/],
     ['log ends inside the result', `${stderr}\n${line08.slice(0, 5000)}`, undefined, 'truncated', /^log ends inside a result starting at line 9$/],
@@ -113,8 +171,14 @@ test('classify: every failure class, with the reason that explains it', () => {
     // invalid-result
     ['score 11', `${stderr}\n${JSON.stringify(bad)}\n`, undefined, 'invalid-result', /^result fails the schema: line 9: \/score must be <= 10 \(got 11\)$/],
     ['not JSON', `${line01.slice(0, -1)},}\n`, undefined, 'invalid-result', /^line 1: result-like text is not valid JSON/],
-    ['prototype pollution', polluted + '\n', undefined, 'invalid-result', /forbidden key "__proto__"/],
-    ['two different results', `${line01}\n${otherRepo}\n`, undefined, 'invalid-result', /^2 different Scorecard results in one log \(lines 1, 2\); refusing to pick one$/],
+    ['prototype pollution', `${polluted}\n`, undefined, 'invalid-result', /forbidden key "__proto__"/],
+    [
+      'two different results',
+      `${line01}\n${otherRepo}\n`,
+      undefined,
+      'invalid-result',
+      /^2 different Scorecard results in one log \(lines 1, 2\); refusing to pick one$/,
+    ],
     ['exit 1 with a broken result', `${JSON.stringify(bad)}\n`, { exitCode: 1, podPhase: 'Failed' }, 'invalid-result', /score must be <= 10/],
   ];
   for (const [name, log, facts, failure, reason] of cases) {
@@ -143,8 +207,8 @@ test('classify: too many different results is refused, not guessed', () => {
 });
 
 test('classify: hostile text in the log never reaches a reason unsanitised', () => {
-  const nasty = 'Skipping github.com/o/r: \u001b[31mred\u001b[0m \u202eevil\u202c \u0000\u0007 tab\there ' + 'long '.repeat(5000);
-  const c = classify(nasty + '\n');
+  const nasty = `Skipping github.com/o/r: \u001b[31mred\u001b[0m \u202eevil\u202c \u0000\u0007 tab\there ${'long '.repeat(5000)}`;
+  const c = classify(`${nasty}\n`);
   assert.equal(!c.ok && c.failure, 'no-result');
   assertSafeReason(c, 'nasty');
   assert.match(!c.ok ? c.reason : '', /^Scorecard skipped the repository: Skipping github\.com\/o\/r: red evil tab here long long/);
@@ -190,7 +254,9 @@ test('classify: 50 MB logs take bounded memory (the child runs with a capped hea
     }
     console.log(JSON.stringify(out));
   `;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=82', '--expose-gc', '--input-type=module', '-e', script], { maxBuffer: 1 << 20 });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=82', '--expose-gc', '--input-type=module', '-e', script], {
+    maxBuffer: 1 << 20,
+  });
   const out = JSON.parse(stdout);
   assert.equal(out.garbage.outcome, 'no-result');
   assert.equal(out['result at the end'].outcome, 'ok');
@@ -204,7 +270,7 @@ test('classifyPodLog: a 50 MB log stream under the default 10 MiB cap', async ()
   function* podLog(): Generator<string> {
     const block = noisyLog(64 * 1024);
     for (let sent = 0; sent < 50 * 1024 * 1024; sent += block.length) yield block;
-    yield result + '\n';
+    yield `${result}\n`;
   }
   const head = await classifyPodLog(podLog());
   assert.equal(head.truncated, true);
@@ -229,20 +295,74 @@ test('classify: the largest fixture classifies in well under 5 ms', () => {
   assert.ok(times[25] < 5, `median ${times[25].toFixed(3)} ms`);
 });
 
-test('classify: infrastructure failures are told from the repository\'s own (real Scorecard outputs)', () => {
+test("classify: infrastructure failures are told from the repository's own (real Scorecard outputs)", () => {
   const url = 'https://api.github.com/repos/ossf/scorecard';
   const cases: Array<[string, string, PodFacts, string, RegExp]> = [
-    ['v5.3.0 without DNS (exit 1)', `Error: scorecard.Run: repo unreachable: Get "${url}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n`, { exitCode: 1, podPhase: 'Failed' }, 'infrastructure', /^GitHub could not be reached: Error: scorecard\.Run: repo unreachable: .*no such host/],
-    ['v5.4.0 without DNS (Skipping, exit 0)', `Skipping github.com/ossf/scorecard: run: repo unreachable: Get "${url}": dial tcp: lookup api.github.com: no such host\n`, { exitCode: 0, podPhase: 'Succeeded' }, 'infrastructure', /^GitHub could not be reached: Skipping github\.com\/ossf\/scorecard: run: repo unreachable/],
-    ['connection refused', `Error: scorecard.Run: repo unreachable: Get "${url}": dial tcp 140.82.112.6:443: connect: connection refused\n`, { exitCode: 1 }, 'infrastructure', /connection refused/],
+    [
+      'v5.3.0 without DNS (exit 1)',
+      `Error: scorecard.Run: repo unreachable: Get "${url}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n`,
+      { exitCode: 1, podPhase: 'Failed' },
+      'infrastructure',
+      /^GitHub could not be reached: Error: scorecard\.Run: repo unreachable: .*no such host/,
+    ],
+    [
+      'v5.4.0 without DNS (Skipping, exit 0)',
+      `Skipping github.com/ossf/scorecard: run: repo unreachable: Get "${url}": dial tcp: lookup api.github.com: no such host\n`,
+      { exitCode: 0, podPhase: 'Succeeded' },
+      'infrastructure',
+      /^GitHub could not be reached: Skipping github\.com\/ossf\/scorecard: run: repo unreachable/,
+    ],
+    [
+      'connection refused',
+      `Error: scorecard.Run: repo unreachable: Get "${url}": dial tcp 140.82.112.6:443: connect: connection refused\n`,
+      { exitCode: 1 },
+      'infrastructure',
+      /connection refused/,
+    ],
     ['GitHub 502', `Error: scorecard.Run: repo unreachable: GET ${url}: 502 Bad Gateway []\n`, { exitCode: 1 }, 'infrastructure', /502 Bad Gateway/],
-    ['rate limit exhausted', `Error: scorecard.Run: repo unreachable: GET ${url}: 403 API rate limit exceeded for installation ID 1. []\n`, { exitCode: 1 }, 'infrastructure', /rate limit/],
-    ['GitHub 404 stays the repository\'s', `Error: scorecard.Run: repo unreachable: GET https://api.github.com/repos/ossf/nope: 404 Not Found []\n`, { exitCode: 1, podPhase: 'Failed' }, 'pod-failed', /404 Not Found/],
-    ['v5.4.0 404 stays the repository\'s', `Skipping github.com/ossf/nope: run: repo unreachable: GET https://api.github.com/repos/ossf/nope: 404 Not Found []\n`, { exitCode: 0 }, 'no-result', /Skipping github\.com\/ossf\/nope/],
+    [
+      'rate limit exhausted',
+      `Error: scorecard.Run: repo unreachable: GET ${url}: 403 API rate limit exceeded for installation ID 1. []\n`,
+      { exitCode: 1 },
+      'infrastructure',
+      /rate limit/,
+    ],
+    [
+      "GitHub 404 stays the repository's",
+      `Error: scorecard.Run: repo unreachable: GET https://api.github.com/repos/ossf/nope: 404 Not Found []\n`,
+      { exitCode: 1, podPhase: 'Failed' },
+      'pod-failed',
+      /404 Not Found/,
+    ],
+    [
+      "v5.4.0 404 stays the repository's",
+      `Skipping github.com/ossf/nope: run: repo unreachable: GET https://api.github.com/repos/ossf/nope: 404 Not Found []\n`,
+      { exitCode: 0 },
+      'no-result',
+      /Skipping github\.com\/ossf\/nope/,
+    ],
     ['pod disrupted (DisruptionTarget)', '', { podPhase: 'Failed', disrupted: true, jobReason: 'PodFailurePolicy' }, 'infrastructure', /DisruptionTarget/],
-    ['Job failed by the podFailurePolicy rule', '', { jobReason: 'PodFailurePolicy', jobMessage: 'Container scorecard for pod posture/x was terminated; pod has condition DisruptionTarget' }, 'infrastructure', /DisruptionTarget/],
-    ['image pull failed, then the deadline', '', { waitingReason: 'ImagePullBackOff', jobReason: 'DeadlineExceeded' }, 'infrastructure', /image could not be pulled.*ImagePullBackOff/],
-    ['missing token Secret, then the deadline', '', { waitingReason: 'CreateContainerConfigError', jobReason: 'DeadlineExceeded' }, 'infrastructure', /missing Secret/],
+    [
+      'Job failed by the podFailurePolicy rule',
+      '',
+      { jobReason: 'PodFailurePolicy', jobMessage: 'Container scorecard for pod posture/x was terminated; pod has condition DisruptionTarget' },
+      'infrastructure',
+      /DisruptionTarget/,
+    ],
+    [
+      'image pull failed, then the deadline',
+      '',
+      { waitingReason: 'ImagePullBackOff', jobReason: 'DeadlineExceeded' },
+      'infrastructure',
+      /image could not be pulled.*ImagePullBackOff/,
+    ],
+    [
+      'missing token Secret, then the deadline',
+      '',
+      { waitingReason: 'CreateContainerConfigError', jobReason: 'DeadlineExceeded' },
+      'infrastructure',
+      /missing Secret/,
+    ],
     ['preempted', '', { podPhase: 'Failed', podReason: 'Preempting' }, 'infrastructure', /Preempting/],
     ['a plain deadline stays deadline-exceeded', 'still scanning\n', { jobReason: 'DeadlineExceeded' }, 'deadline-exceeded', /^Job exceeded its deadline/],
   ];

@@ -27,9 +27,9 @@
 //     `Error: scorecard.Run: repo unreachable: … no such host`, exit 1; v5.4.0 `Skipping <repo>:
 //     run: repo unreachable: …`, exit 0), a GitHub 5xx, or rate-limit exhaustion. GitHub's 404
 //     (the repository does not exist, or is private) stays the repository's failure.
-import { extractDocuments, type ExtractOptions, type Extraction } from './extract.ts';
+import { type Extraction, type ExtractOptions, extractDocuments } from './extract.ts';
 import type { CappedText } from './read.ts';
-import { parseScorecardDate, validateResult, type ScorecardResultDocument } from './schema.ts';
+import { parseScorecardDate, type ScorecardResultDocument, validateResult } from './schema.ts';
 import { safeReason } from './text.ts';
 
 export const FAILURE_CLASSES = ['no-result', 'invalid-result', 'truncated', 'deadline-exceeded', 'pod-failed', 'infrastructure'] as const;
@@ -106,8 +106,11 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
     return fail('infrastructure', `Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: ${extraction.lastRateLimit}`);
   }
   if (isDeadline(facts)) {
-    const last = extraction.lastRateLimit ? `; last rate-limit message: ${extraction.lastRateLimit}`
-      : extraction.lastError ? `; last error: ${extraction.lastError}` : '';
+    const last = extraction.lastRateLimit
+      ? `; last rate-limit message: ${extraction.lastRateLimit}`
+      : extraction.lastError
+        ? `; last error: ${extraction.lastError}`
+        : '';
     return fail('deadline-exceeded', `Job exceeded its deadline (activeDeadlineSeconds)${podSummary(facts, '; ', 'DeadlineExceeded')}${last}`);
   }
 
@@ -121,7 +124,10 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
 
   if (valid.length > 1 || (valid.length === 1 && extraction.documentsDropped)) {
     const lines = valid.map((v) => v.line).join(', ');
-    return fail('invalid-result', `${extraction.documentsDropped ? 'more than ' : ''}${valid.length} different Scorecard results in one log (lines ${lines}); refusing to pick one`);
+    return fail(
+      'invalid-result',
+      `${extraction.documentsDropped ? 'more than ' : ''}${valid.length} different Scorecard results in one log (lines ${lines}); refusing to pick one`,
+    );
   }
   if (valid.length === 1) return succeed(valid[0].doc);
 
@@ -169,9 +175,7 @@ export function normalizeResult(doc: ScorecardResultDocument): NormalizedResult 
 
 /** `<check>: <reason>` for every check whose -1 is a runtime error rather than "inconclusive". */
 export function internalErrorsOf(doc: ScorecardResultDocument): string[] {
-  return doc.checks
-    .filter((c) => c.reason.trimStart().startsWith(INTERNAL_ERROR_PREFIX))
-    .map((c) => safeReason(`${c.name}: ${c.reason}`));
+  return doc.checks.filter((c) => c.reason.trimStart().startsWith(INTERNAL_ERROR_PREFIX)).map((c) => safeReason(`${c.name}: ${c.reason}`));
 }
 
 function succeed(doc: ScorecardResultDocument): Classification {
@@ -184,25 +188,49 @@ function fail(failure: FailureClass, reason: string): Classification {
 }
 
 // Container waiting reasons that mean the pod never ran Scorecard, for the platform's reasons.
-const INFRA_WAITING = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'ContainerCannotRun']);
-const INFRA_POD_REASONS = new Set(['Evicted', 'Preempting', 'Preempted', 'NodeLost', 'Shutdown', 'Terminated', 'NodeShutdown', 'UnexpectedAdmissionError', 'OutOfcpu', 'OutOfmemory']);
+const INFRA_WAITING = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ErrImageNeverPull',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'ContainerCannotRun',
+]);
+const INFRA_POD_REASONS = new Set([
+  'Evicted',
+  'Preempting',
+  'Preempted',
+  'NodeLost',
+  'Shutdown',
+  'Terminated',
+  'NodeShutdown',
+  'UnexpectedAdmissionError',
+  'OutOfcpu',
+  'OutOfmemory',
+]);
 
 /** Why Kubernetes, not the repository, ended the run; null when it did not. */
 function infrastructureFacts(f: PodFacts): string | null {
   if (f.disrupted) return `the pod was disrupted (DisruptionTarget)${podSummary(f, ': ')}`;
   if (f.waitingReason && INFRA_WAITING.has(f.waitingReason)) {
-    const what = f.waitingReason === 'CreateContainerConfigError' ? 'the container could not be configured (a missing Secret or ConfigMap)' : 'the Scorecard image could not be pulled or started';
+    const what =
+      f.waitingReason === 'CreateContainerConfigError'
+        ? 'the container could not be configured (a missing Secret or ConfigMap)'
+        : 'the Scorecard image could not be pulled or started';
     return `${what}: ${f.waitingReason}${podSummary(f, '; ')}`;
   }
   if (f.podReason && INFRA_POD_REASONS.has(f.podReason)) return `the pod was ended by the node: ${f.podReason}${podSummary(f, '; ', f.podReason)}`;
-  if (f.jobReason === 'PodFailurePolicy' && /DisruptionTarget/.test(f.jobMessage ?? '')) return `the pod was disrupted (DisruptionTarget)${podSummary(f, ': ')}`;
+  if (f.jobReason === 'PodFailurePolicy' && /DisruptionTarget/.test(f.jobMessage ?? ''))
+    return `the pod was disrupted (DisruptionTarget)${podSummary(f, ': ')}`;
   return null;
 }
 
 // Scorecard's `repo unreachable:` (sce.ErrRepoUnreachable) followed by a transport error, a
 // GitHub 5xx, or a rate limit. A 404 or 401 after it is the repository's (or token's) problem.
 const UNREACHABLE = /repo unreachable:.*$/m;
-const NETWORK = /no such host|dial tcp|connection refused|connection reset|i\/o timeout|TLS handshake timeout|network is unreachable|no route to host|context deadline exceeded|server misbehaving|temporary failure in name resolution|unexpected EOF|: EOF\b/i;
+const NETWORK =
+  /no such host|dial tcp|connection refused|connection reset|i\/o timeout|TLS handshake timeout|network is unreachable|no route to host|context deadline exceeded|server misbehaving|temporary failure in name resolution|unexpected EOF|: EOF\b/i;
 const GITHUB_5XX = /\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b|\bstatus(?: code)?:? 5\d\d\b/i;
 const RATE_LIMITED = /API rate limit exceeded|secondary rate limit|rate limit exceeded/i;
 

@@ -74,8 +74,7 @@ export function looksLikeResult(v: unknown): v is Record<string, unknown> {
 
 // zap, logrus and pino all write a level and a message; a Scorecard result has neither.
 function isLogRecord(v: Record<string, unknown>): boolean {
-  return (Object.hasOwn(v, 'level') || Object.hasOwn(v, 'severity') || Object.hasOwn(v, 'lvl'))
-    && (Object.hasOwn(v, 'msg') || Object.hasOwn(v, 'message'));
+  return (Object.hasOwn(v, 'level') || Object.hasOwn(v, 'severity') || Object.hasOwn(v, 'lvl')) && (Object.hasOwn(v, 'msg') || Object.hasOwn(v, 'message'));
 }
 
 // Cheap textual test run before parsing: a result always names at least one of these keys.
@@ -120,8 +119,15 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
   const maxDocs = options.maxDocuments ?? DEFAULT_MAX_DOCUMENTS;
   const kept: KeptDocument[] = [];
   const out: Extraction = {
-    documents: [], documentsSeen: 0, documentsDropped: false, malformed: [], unterminated: null,
-    skipped: null, lastError: null, lastRateLimit: null, lines: 0,
+    documents: [],
+    documentsSeen: 0,
+    documentsDropped: false,
+    malformed: [],
+    unterminated: null,
+    skipped: null,
+    lastError: null,
+    lastRateLimit: null,
+    lines: 0,
   };
   let block: OpenBlock | null = null;
   // Sanitised once at the end: a log of a million error lines should not pay for a million.
@@ -237,7 +243,8 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
         continue;
       }
       if (body === '{' && indent === block.indent) {
-        if (block.oversize ? block.resultish : resultish(block.parts.join('\n'))) noteMalformed(block.line, `document never closed (another starts at line ${lineNo})`);
+        if (block.oversize ? block.resultish : resultish(block.parts.join('\n')))
+          noteMalformed(block.line, `document never closed (another starts at line ${lineNo})`);
         block = null;
       }
     }
@@ -269,7 +276,8 @@ export function extractDocuments(text: string, options: ExtractOptions = {}): Ex
         }
       } else if (resultish(body)) {
         // A line the log ends in is a result cut off by a byte cap or a killed container.
-        if (terminated) noteMalformed(lineNo, body.length > maxChars ? `document longer than ${maxChars} characters` : 'result-like text is not a complete JSON document');
+        if (terminated)
+          noteMalformed(lineNo, body.length > maxChars ? `document longer than ${maxChars} characters` : 'result-like text is not a complete JSON document');
         else out.unterminated = { line: lineNo };
         continue;
       }

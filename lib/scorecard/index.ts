@@ -1,16 +1,16 @@
 // The harvester's pure core: pod log in, validated result or classified failure out.
 // classifyPodLog is the one code path shared by the harvester and `posture results parse`.
-import { classify, NO_POD_FACTS, type Classification, type PodFacts } from './classify.ts';
-import { readCapped, type LogChunk, type ReadCappedOptions } from './read.ts';
+import { type Classification, classify, NO_POD_FACTS, type PodFacts } from './classify.ts';
+import { type LogChunk, type ReadCappedOptions, readCapped } from './read.ts';
 
-export { classify, normalizeResult, internalErrorsOf, FAILURE_CLASSES, NO_POD_FACTS } from './classify.ts';
 export type { Classification, FailureClass, NormalizedCheck, NormalizedResult, PodFacts } from './classify.ts';
-export { extractDocuments, looksLikeResult, DEFAULT_MAX_DOCUMENT_CHARS } from './extract.ts';
-export type { ExtractOptions, Extraction, FoundDocument } from './extract.ts';
-export { readCapped, incompleteTail, DEFAULT_LOG_BYTE_CAP } from './read.ts';
+export { classify, FAILURE_CLASSES, internalErrorsOf, NO_POD_FACTS, normalizeResult } from './classify.ts';
+export type { Extraction, ExtractOptions, FoundDocument } from './extract.ts';
+export { DEFAULT_MAX_DOCUMENT_CHARS, extractDocuments, looksLikeResult } from './extract.ts';
 export type { CappedText, LogChunk, ReadCappedOptions } from './read.ts';
-export { validateResult, checkStructure, parseScorecardDate, scorecardResultSchema, summarizeError, LIMITS } from './schema.ts';
+export { DEFAULT_LOG_BYTE_CAP, incompleteTail, readCapped } from './read.ts';
 export type { ScorecardCheckDocument, ScorecardResultDocument, StructureLimits, ValidationResult } from './schema.ts';
+export { checkStructure, LIMITS, parseScorecardDate, scorecardResultSchema, summarizeError, validateResult } from './schema.ts';
 export { safeReason, stripAnsi } from './text.ts';
 
 export interface PodLogVerdict {

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
+import { test } from 'node:test';
 import { incompleteTail, readCapped } from './read.ts';
 import { collectGarbage } from './testing.ts';
 
@@ -102,7 +102,7 @@ test('readCapped: stops pulling from the source at the cap (a 50 MB log costs th
 });
 
 test('readCapped tail: keeps the last bytes from the next whole line, with bounded memory', async () => {
-  const lines = Array.from({ length: 1000 }, (_, i) => `line ${i} \u00e9\u20ac`).join('\n') + '\n{"result":true}\n';
+  const lines = `${Array.from({ length: 1000 }, (_, i) => `line ${i} \u00e9\u20ac`).join('\n')}\n{"result":true}\n`;
   const bytes = Buffer.from(lines, 'utf8');
   for (const sizes of [[1], [7], [4096]]) {
     const got = await readCapped(chunksOf(bytes, sizes), { capBytes: 100, keep: 'tail' });
@@ -138,8 +138,18 @@ test('readCapped tail: keeps the last bytes from the next whole line, with bound
 
 test('incompleteTail: counts the bytes of a character the cap cut', () => {
   const cases: Array<[number[], number]> = [
-    [[], 0], [[0x61], 0], [[0xc3], 1], [[0xc3, 0xa9], 0], [[0xe2], 1], [[0xe2, 0x82], 2], [[0xe2, 0x82, 0xac], 0],
-    [[0xf0, 0x9f, 0x98], 3], [[0xf0, 0x9f, 0x98, 0x80], 0], [[0x80, 0x80], 0], [[0xc0], 0], [[0xff], 0],
+    [[], 0],
+    [[0x61], 0],
+    [[0xc3], 1],
+    [[0xc3, 0xa9], 0],
+    [[0xe2], 1],
+    [[0xe2, 0x82], 2],
+    [[0xe2, 0x82, 0xac], 0],
+    [[0xf0, 0x9f, 0x98], 3],
+    [[0xf0, 0x9f, 0x98, 0x80], 0],
+    [[0x80, 0x80], 0],
+    [[0xc0], 0],
+    [[0xff], 0],
   ];
   for (const [bytes, want] of cases) assert.equal(incompleteTail(new Uint8Array(bytes)), want, JSON.stringify(bytes));
 });

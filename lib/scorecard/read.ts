@@ -27,10 +27,7 @@ export interface ReadCappedOptions {
 export type LogChunk = Uint8Array | string;
 
 /** Reads chunks into text with a byte cap; a multi-byte character is never split, at a chunk boundary or at the cap. */
-export async function readCapped(
-  chunks: AsyncIterable<LogChunk> | Iterable<LogChunk>,
-  options: ReadCappedOptions | number = {},
-): Promise<CappedText> {
+export async function readCapped(chunks: AsyncIterable<LogChunk> | Iterable<LogChunk>, options: ReadCappedOptions | number = {}): Promise<CappedText> {
   const opts = typeof options === 'number' ? { capBytes: options } : options;
   const cap = opts.capBytes ?? DEFAULT_LOG_BYTE_CAP;
   if (!Number.isSafeInteger(cap) || cap < 1) throw new RangeError(`capBytes must be a positive integer, got ${cap}`);

@@ -52,7 +52,9 @@ const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
 // Union types instead of anyOf: ajv then reports the real problem ("must have required property
 // 'url'") rather than the first alternative's ("must be null").
 const stringList = (maxItems: number, orNull = false) => ({
-  type: orNull ? ['array', 'null'] : 'array', maxItems, items: { type: 'string' },
+  type: orNull ? ['array', 'null'] : 'array',
+  maxItems,
+  items: { type: 'string' },
 });
 
 export const scorecardResultSchema = {
@@ -174,7 +176,8 @@ function walkStructure(value: unknown, limits: StructureLimits, withPaths: boole
         if (item === null || typeof item !== 'object') {
           nodes += 1;
           if (nodes > limits.maxNodes) return `more than ${limits.maxNodes} values`;
-          if (typeof item === 'string' && item.length > limits.maxStringChars) return `${withPaths ? `${path}/${i}` : ''} is longer than ${limits.maxStringChars} characters`;
+          if (typeof item === 'string' && item.length > limits.maxStringChars)
+            return `${withPaths ? `${path}/${i}` : ''} is longer than ${limits.maxStringChars} characters`;
           continue;
         }
         values.push(item);
@@ -194,7 +197,7 @@ function walkStructure(value: unknown, limits: StructureLimits, withPaths: boole
   return null;
 }
 
-export type ValidationResult = { ok: true; value: ScorecardResultDocument } | { ok: false, error: string };
+export type ValidationResult = { ok: true; value: ScorecardResultDocument } | { ok: false; error: string };
 
 /** Validates a parsed result: structure bounds, the schema, then the rules a schema cannot say. */
 export function validateResult(value: unknown): ValidationResult {
@@ -220,7 +223,7 @@ export function summarizeError(e: ErrorObject | undefined): string {
   const data: unknown = e.data;
   let got = '';
   if (e.keyword !== 'required' && (data === null || typeof data === 'number' || typeof data === 'boolean')) got = ` (got ${String(data)})`;
-  else if (e.keyword !== 'required' && typeof data === 'string') got = ` (got ${JSON.stringify(data.length > 40 ? data.slice(0, 40) + '…' : data)})`;
+  else if (e.keyword !== 'required' && typeof data === 'string') got = ` (got ${JSON.stringify(data.length > 40 ? `${data.slice(0, 40)}…` : data)})`;
   else if (Array.isArray(data)) got = ` (got an array of ${data.length})`;
   else if (typeof data === 'object' && data !== null && e.keyword === 'type') got = ' (got an object)';
   return safeReason(`${where} ${what}${got}`, 200);

@@ -49,8 +49,8 @@ export const STDERR_LINES = [
 
 /** A log of about `bytes` bytes of stderr-like noise, ASCII only, with `result` (if any) as its last line. */
 export function noisyLog(bytes: number, result?: string): string {
-  const noise = STDERR_LINES.filter((l) => !l.includes('\u001b')).join('\n') + '\n';
-  const tail = result === undefined ? '' : result + '\n';
+  const noise = `${STDERR_LINES.filter((l) => !l.includes('\u001b')).join('\n')}\n`;
+  const tail = result === undefined ? '' : `${result}\n`;
   const room = Math.max(0, bytes - tail.length);
   return noise.repeat(Math.floor(room / noise.length)) + tail;
 }

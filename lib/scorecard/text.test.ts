@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { safeReason, stripAnsi } from './text.ts';
 
 test('safeReason: one short printable line, whatever comes in', () => {
@@ -13,7 +13,7 @@ test('safeReason: one short printable line, whatever comes in', () => {
     ['\ufeffbom zero\u200bwidth', undefined, 'bom zero width'],
     ['abcdefghij', 5, 'abcd…'],
     ['abc\u{1f600}def', 5, 'abc…'],
-    ['x'.repeat(10_000_000), 300, 'x'.repeat(299) + '…'],
+    ['x'.repeat(10_000_000), 300, `${'x'.repeat(299)}…`],
   ];
   for (const [input, max, want] of cases) assert.equal(safeReason(input, max), want, JSON.stringify(input.slice(0, 40)));
   assert.equal(safeReason('x'.repeat(301)).length, 300);

@@ -27,5 +27,5 @@ export function safeReason(s: string, max: number = REASON_MAX_CHARS): string {
   let cut = max - 1;
   const code = t.charCodeAt(cut - 1);
   if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
-  return t.slice(0, cut) + '…';
+  return `${t.slice(0, cut)}…`;
 }

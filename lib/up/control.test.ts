@@ -16,9 +16,9 @@ function sink() {
   return { s, done };
 }
 
-test('a command runs in the server with the caller\'s argv, cwd and stdin; its output and exit code come back', async () => {
+test("a command runs in the server with the caller's argv, cwd and stdin; its output and exit code come back", async () => {
   const path = join(mkdtempSync(join(tmpdir(), 'posture-ctl-')), 'control.sock');
-  const big = 'x'.repeat(1023) + '\n';
+  const big = `${'x'.repeat(1023)}\n`;
   const server = await startControlServer(path, async (req, io) => {
     if (req.argv[0] === 'echo') {
       io.stdout.write(`cwd=${req.cwd} argv=${req.argv.join(',')} stdin=${await text(io.stdin)}\n`);
@@ -32,7 +32,11 @@ test('a command runs in the server with the caller\'s argv, cwd and stdin; its o
     assert.equal(statSync(path).mode & 0o777, 0o600);
     const out = sink();
     const err = sink();
-    const code = await sendControlRequest(path, { argv: ['echo', 'a b'], cwd: '/somewhere' }, { stdin: Readable.from(['line 1\n', 'line 2\n']), stdout: out.s, stderr: err.s, forwardStdin: true });
+    const code = await sendControlRequest(
+      path,
+      { argv: ['echo', 'a b'], cwd: '/somewhere' },
+      { stdin: Readable.from(['line 1\n', 'line 2\n']), stdout: out.s, stderr: err.s, forwardStdin: true },
+    );
     out.s.end();
     err.s.end();
     assert.equal(code, 2);
@@ -40,7 +44,10 @@ test('a command runs in the server with the caller\'s argv, cwd and stdin; its o
     assert.equal(await err.done, 'to stderr\n');
     // 8 MiB through the socket, every byte in order.
     const o2 = sink();
-    assert.equal(await sendControlRequest(path, { argv: ['big'], cwd: '/' }, { stdin: Readable.from([]), stdout: o2.s, stderr: new PassThrough(), forwardStdin: false }), 0);
+    assert.equal(
+      await sendControlRequest(path, { argv: ['big'], cwd: '/' }, { stdin: Readable.from([]), stdout: o2.s, stderr: new PassThrough(), forwardStdin: false }),
+      0,
+    );
     o2.s.end();
     assert.equal(await o2.done, big.repeat(8 * 1024));
     // A malformed request is answered with exit 1, and the server keeps serving.
@@ -49,13 +56,23 @@ test('a command runs in the server with the caller\'s argv, cwd and stdin; its o
     assert.match(await text(raw), /"exit":1/);
     // A client that disconnects mid-output does not stop the server.
     const gone = createConnection(path);
-    gone.write(JSON.stringify({ argv: ['big'], cwd: '/' }) + '\n');
+    gone.write(`${JSON.stringify({ argv: ['big'], cwd: '/' })}\n`);
     await new Promise((r) => gone.once('data', r));
     gone.destroy();
     const o3 = sink();
-    assert.equal(await sendControlRequest(path, { argv: ['echo'], cwd: '/' }, { stdin: Readable.from([]), stdout: o3.s, stderr: new PassThrough(), forwardStdin: true }), 2);
+    assert.equal(
+      await sendControlRequest(path, { argv: ['echo'], cwd: '/' }, { stdin: Readable.from([]), stdout: o3.s, stderr: new PassThrough(), forwardStdin: true }),
+      2,
+    );
   } finally {
     await server.close();
   }
-  await assert.rejects(sendControlRequest(path, { argv: ['echo'], cwd: '/' }, { stdin: Readable.from([]), stdout: new PassThrough(), stderr: new PassThrough(), forwardStdin: false }), ControlUnreachableError);
+  await assert.rejects(
+    sendControlRequest(
+      path,
+      { argv: ['echo'], cwd: '/' },
+      { stdin: Readable.from([]), stdout: new PassThrough(), stderr: new PassThrough(), forwardStdin: false },
+    ),
+    ControlUnreachableError,
+  );
 });

@@ -10,7 +10,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { PassThrough, type Readable, Writable } from 'node:stream';
 
 export const CONTROL_SOCKET = 'control.sock';
 /** The holder name `posture up` writes into the data folder's lock; the CLI forwards to a live holder of this name. */
@@ -38,12 +38,16 @@ function frameWriter(socket: Socket, kind: 'stdout' | 'stderr'): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
       if (socket.destroyed) return cb(); // the client went away: drop output, let the command finish
-      socket.write(JSON.stringify({ [kind]: Buffer.from(chunk).toString('base64') }) + '\n', () => cb());
+      socket.write(`${JSON.stringify({ [kind]: Buffer.from(chunk).toString('base64') })}\n`, () => cb());
     },
   });
 }
 
-export async function startControlServer(socketPath: string, run: ControlRunner, onError: (err: Error) => void = () => {}): Promise<{ path: string; close(): Promise<void> }> {
+export async function startControlServer(
+  socketPath: string,
+  run: ControlRunner,
+  onError: (err: Error) => void = () => {},
+): Promise<{ path: string; close(): Promise<void> }> {
   rmSync(socketPath, { force: true }); // a stale socket of a crashed run (the caller holds the data folder's lock)
   const server: Server = createServer((socket) => void serve(socket).catch(onError));
   const previous = process.umask(0o077); // no window in which the socket is open to others
@@ -78,7 +82,9 @@ export async function startControlServer(socketPath: string, run: ControlRunner,
       }
       if (!request) {
         if (!Array.isArray(frame.argv) || !frame.argv.every((a) => typeof a === 'string') || typeof frame.cwd !== 'string') {
-          socket.end(JSON.stringify({ stderr: Buffer.from('posture up: malformed control request\n').toString('base64') }) + '\n' + JSON.stringify({ exit: 1 }) + '\n');
+          socket.end(
+            `${JSON.stringify({ stderr: Buffer.from('posture up: malformed control request\n').toString('base64') })}\n${JSON.stringify({ exit: 1 })}\n`,
+          );
           return;
         }
         request = { argv: frame.argv as string[], cwd: frame.cwd };
@@ -91,7 +97,7 @@ export async function startControlServer(socketPath: string, run: ControlRunner,
           })
           .then(async (code) => {
             await Promise.all([new Promise((r) => stdout.end(r)), new Promise((r) => stderr.end(r))]);
-            if (!socket.destroyed) socket.end(JSON.stringify({ exit: code }) + '\n');
+            if (!socket.destroyed) socket.end(`${JSON.stringify({ exit: code })}\n`);
             stdin.destroy();
             return code;
           });
@@ -129,17 +135,23 @@ export async function sendControlRequest(socketPath: string, request: ControlReq
   const socket = createConnection(socketPath);
   await new Promise<void>((ok, fail) => {
     socket.once('connect', () => ok());
-    socket.once('error', (err: NodeJS.ErrnoException) => fail(new ControlUnreachableError(`posture up holds the embedded database, but its control socket ${socketPath} does not answer (${err.code ?? err.message})`)));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      fail(
+        new ControlUnreachableError(
+          `posture up holds the embedded database, but its control socket ${socketPath} does not answer (${err.code ?? err.message})`,
+        ),
+      ),
+    );
   });
-  socket.write(JSON.stringify(request) + '\n');
+  socket.write(`${JSON.stringify(request)}\n`);
   const pump = async () => {
     if (streams.forwardStdin) {
       for await (const chunk of streams.stdin) {
         if (socket.destroyed) return;
-        if (!socket.write(JSON.stringify({ stdin: Buffer.from(chunk).toString('base64') }) + '\n')) await new Promise((r) => socket.once('drain', r));
+        if (!socket.write(`${JSON.stringify({ stdin: Buffer.from(chunk).toString('base64') })}\n`)) await new Promise((r) => socket.once('drain', r));
       }
     }
-    if (!socket.destroyed) socket.write(JSON.stringify({ stdinEnd: true }) + '\n');
+    if (!socket.destroyed) socket.write(`${JSON.stringify({ stdinEnd: true })}\n`);
   };
   void pump().catch(() => socket.destroy());
   const lines = createInterface({ input: socket, crlfDelay: Infinity });

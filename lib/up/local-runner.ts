@@ -2,14 +2,14 @@
 // PATH, with the Job's own arguments, deadline and a byte cap on its output. It implements the
 // same ClusterApi the scheduler and harvester use, so ticks, claims, caps, log handling and
 // failure classes are exactly those of the cluster path.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { KubeError, type ClusterApi, type LogChunks } from '../kube/cluster.ts';
-import { lastLines, selectorMatcher } from '../kube/selector.ts';
 import { SCORECARD_CONTAINER } from '../jobs/spec.ts';
+import { type ClusterApi, KubeError, type LogChunks } from '../kube/cluster.ts';
+import { lastLines, selectorMatcher } from '../kube/selector.ts';
 
 interface LocalJob {
   job: V1Job;
@@ -76,13 +76,15 @@ export class LocalJobRunner implements ClusterApi {
       job.status = {
         startTime: j.startedAt,
         completionTime: failed ? undefined : j.finishedAt,
-        conditions: [{
-          type: failed ? 'Failed' : 'Complete',
-          status: 'True',
-          reason: j.deadlineExceeded ? 'DeadlineExceeded' : failed ? 'BackoffLimitExceeded' : 'CompletionsReached',
-          message: j.spawnError ?? '',
-          lastTransitionTime: j.finishedAt,
-        }],
+        conditions: [
+          {
+            type: failed ? 'Failed' : 'Complete',
+            status: 'True',
+            reason: j.deadlineExceeded ? 'DeadlineExceeded' : failed ? 'BackoffLimitExceeded' : 'CompletionsReached',
+            message: j.spawnError ?? '',
+            lastTransitionTime: j.finishedAt,
+          },
+        ],
       };
     } else {
       job.status = { startTime: j.startedAt, active: 1 };
@@ -96,12 +98,20 @@ export class LocalJobRunner implements ClusterApi {
     if (existing) return { created: false, job: this.view(existing) };
     const container = job.spec?.template.spec?.containers.find((c) => c.name === SCORECARD_CONTAINER);
     if (!container) throw new KubeError(422, 'HTTP 422: the Job has no scorecard container');
-    const stored: V1Job = { ...structuredClone(job), metadata: { ...structuredClone(job.metadata), namespace, uid: randomUUID(), creationTimestamp: new Date() } };
+    const stored: V1Job = {
+      ...structuredClone(job),
+      metadata: { ...structuredClone(job.metadata), namespace, uid: randomUUID(), creationTimestamp: new Date() },
+    };
     const j: LocalJob = { job: stored, output: [], bytes: 0, truncated: false, startedAt: new Date(), deadlineExceeded: false };
     this.jobs.set(this.key(namespace, name), j);
     // The Job's args, never a shell: the repository name was validated, and no shell sees it anyway.
     const child = spawn(this.o.executable, container.args ?? [], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...proxyEnv(this.o.env), GITHUB_AUTH_TOKEN: this.o.env.GITHUB_AUTH_TOKEN ?? this.o.env.GITHUB_TOKEN },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...proxyEnv(this.o.env),
+        GITHUB_AUTH_TOKEN: this.o.env.GITHUB_AUTH_TOKEN ?? this.o.env.GITHUB_TOKEN,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     j.child = child;
@@ -122,10 +132,12 @@ export class LocalJobRunner implements ClusterApi {
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     const deadline = job.spec?.activeDeadlineSeconds;
-    const timer = deadline ? setTimeout(() => {
-      j.deadlineExceeded = true;
-      child.kill('SIGKILL');
-    }, deadline * 1000) : undefined;
+    const timer = deadline
+      ? setTimeout(() => {
+          j.deadlineExceeded = true;
+          child.kill('SIGKILL');
+        }, deadline * 1000)
+      : undefined;
     timer?.unref();
     const finish = (code: number, spawnError?: string) => {
       if (j.finishedAt) return;
@@ -151,7 +163,9 @@ export class LocalJobRunner implements ClusterApi {
   }
 
   async listJobMetadataPage(namespace: string, labelSelector: string, page: { limit: number; continue?: string }) {
-    const all = (await this.listJobs(namespace, labelSelector)).map((j) => ({ name: j.metadata!.name!, uid: j.metadata!.uid ?? '' })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const all = (await this.listJobs(namespace, labelSelector))
+      .map((j) => ({ name: j.metadata!.name!, uid: j.metadata!.uid ?? '' }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
     const rest = page.continue === undefined ? all : all.filter((j) => j.name > page.continue!);
     const jobs = rest.slice(0, page.limit);
     return { jobs, continue: rest.length > page.limit ? jobs[jobs.length - 1].name : undefined, restarted: false };
@@ -162,25 +176,47 @@ export class LocalJobRunner implements ClusterApi {
     const j = jobName ? this.jobs.get(this.key(namespace, jobName)) : undefined;
     if (!j?.finishedAt) return [];
     const failed = j.deadlineExceeded || j.exitCode !== 0;
-    return [{
-      metadata: {
-        name: `${jobName}-local`, namespace, labels: { 'batch.kubernetes.io/job-name': jobName! }, creationTimestamp: j.startedAt,
-        // As the job controller sets it: the harvester reads only pods the Job controls.
-        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName!, uid: j.job.metadata!.uid!, controller: true }],
+    return [
+      {
+        metadata: {
+          name: `${jobName}-local`,
+          namespace,
+          labels: { 'batch.kubernetes.io/job-name': jobName! },
+          creationTimestamp: j.startedAt,
+          // As the job controller sets it: the harvester reads only pods the Job controls.
+          ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName!, uid: j.job.metadata!.uid!, controller: true }],
+        },
+        status: {
+          phase: failed ? 'Failed' : 'Succeeded',
+          reason: j.deadlineExceeded ? 'DeadlineExceeded' : undefined,
+          containerStatuses: [
+            {
+              name: SCORECARD_CONTAINER,
+              image: '',
+              imageID: '',
+              ready: false,
+              restartCount: 0,
+              state: { terminated: { exitCode: j.exitCode ?? 1, reason: j.spawnError ? 'StartError' : failed ? 'Error' : 'Completed', message: j.spawnError } },
+            },
+          ],
+        },
       },
-      status: {
-        phase: failed ? 'Failed' : 'Succeeded',
-        reason: j.deadlineExceeded ? 'DeadlineExceeded' : undefined,
-        containerStatuses: [{ name: SCORECARD_CONTAINER, image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: j.exitCode ?? 1, reason: j.spawnError ? 'StartError' : failed ? 'Error' : 'Completed', message: j.spawnError } } }],
-      },
-    }];
+    ];
   }
 
   async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number, options: { tailLines?: number } = {}): Promise<LogChunks> {
     const j = this.jobs.get(this.key(namespace, pod.replace(/-local$/, '')));
     if (!j) throw new KubeError(404, 'HTTP 404: no such run');
-    const bytes = options.tailLines === undefined ? Buffer.concat(j.output).subarray(0, limitBytes) : Buffer.from(lastLines((j.tail ?? Buffer.alloc(0)).toString('utf8'), options.tailLines));
-    return { chunks: (async function* () { yield bytes; })(), abort() {} };
+    const bytes =
+      options.tailLines === undefined
+        ? Buffer.concat(j.output).subarray(0, limitBytes)
+        : Buffer.from(lastLines((j.tail ?? Buffer.alloc(0)).toString('utf8'), options.tailLines));
+    return {
+      chunks: (async function* () {
+        yield bytes;
+      })(),
+      abort() {},
+    };
   }
 
   async deleteJob(namespace: string, name: string) {

@@ -14,12 +14,28 @@ export async function selfSignedCertificate(dir: string): Promise<{ certFile: st
   if (existsSync(certFile) && existsSync(keyFile)) return { certFile, keyFile };
   try {
     await run('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '365',
-      '-subj', '/CN=posture-admission', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', keyFile, '-out', certFile,
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '365',
+      '-subj',
+      '/CN=posture-admission',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
     ]);
   } catch (err) {
-    throw new Error(`cannot generate a self-signed certificate with openssl (${(err as Error).message.split('\n')[0]}); set POSTURE_TLS_CERT_FILE and POSTURE_TLS_KEY_FILE`);
+    throw new Error(
+      `cannot generate a self-signed certificate with openssl (${(err as Error).message.split('\n')[0]}); set POSTURE_TLS_CERT_FILE and POSTURE_TLS_KEY_FILE`,
+    );
   }
   return { certFile, keyFile };
 }

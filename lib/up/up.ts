@@ -7,24 +7,24 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { V1Job } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
 import { CloudEvent, HTTP } from 'cloudevents';
-import type { V1Job } from '@kubernetes/client-node';
 import { createApiHandle } from '../api/index.ts';
-import { loadConfig, type Config } from '../config/index.ts';
-import { checkConnection, dbOptions as dbOptionsOf, describeTarget, migrate, openDb, scoresChangedSince, type Db } from '../db/index.ts';
-import { lockDataDir } from '../db/lock.ts';
-import { createHarvesterHandle } from '../harvest/handler.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
-import { harvestJob, type HarvestDeps } from '../harvest/harvest.ts';
-import { POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
-import { clusterApi, toKubeError, transportOptionsOf, type ClusterApi } from '../kube/cluster.ts';
-import { createLogger, type Logger } from '../log/index.ts';
-import { apiServerSourceEvent, startJobRelay, type JobRelay } from '../events/job-relay.ts';
-import { createSchedulerHandle } from '../scheduler/handler.ts';
-import { createFunctionServer, listen } from '../function/server.ts';
+import { type Config, loadConfig } from '../config/index.ts';
+import { checkConnection, type Db, dbOptions as dbOptionsOf, describeTarget, migrate, openDb, scoresChangedSince } from '../db/index.ts';
+import { lockDataDir } from '../db/lock.ts';
 import { queueSummary } from '../db/repo-admin.ts';
-import { controlSocketPath, startControlServer, UP_HOLDER, type ControlRequest, type ControlStreams } from './control.ts';
+import { apiServerSourceEvent, type JobRelay, startJobRelay } from '../events/job-relay.ts';
+import { createFunctionServer, listen } from '../function/server.ts';
+import { createHarvesterHandle } from '../harvest/handler.ts';
+import { type HarvestDeps, harvestJob } from '../harvest/harvest.ts';
+import { POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
+import { type ClusterApi, clusterApi, toKubeError, transportOptionsOf } from '../kube/cluster.ts';
+import { createLogger, type Logger } from '../log/index.ts';
+import { createSchedulerHandle } from '../scheduler/handler.ts';
+import { type ControlRequest, type ControlStreams, controlSocketPath, startControlServer, UP_HOLDER } from './control.ts';
 import { findKubeconfig } from './kubeconfig.ts';
 import { findExecutable, LocalJobRunner } from './local-runner.ts';
 import { selfSignedCertificate } from './tls.ts';
@@ -100,7 +100,10 @@ async function probeCluster(config: Config, env: Record<string, string | undefin
   if (!cluster) return { why: 'no current cluster in the kubeconfig' };
   const api = clusterApi(kc, transportOptionsOf(config));
   try {
-    await Promise.race([api.listJobMetadataPage(config.namespace, POSTURE_JOB_SELECTOR, { limit: 1 }), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000))]);
+    await Promise.race([
+      api.listJobMetadataPage(config.namespace, POSTURE_JOB_SELECTOR, { limit: 1 }),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000)),
+    ]);
     return { kc, api };
   } catch (err) {
     const e = toKubeError(err);
@@ -127,7 +130,10 @@ async function prepareNamespace(kc: k8s.KubeConfig, config: Config, env: Record<
       return;
     }
     await core
-      .createNamespacedSecret({ namespace: config.namespace, body: { metadata: { name: config.githubTokenSecret }, stringData: { [config.githubTokenSecretKey]: token } } })
+      .createNamespacedSecret({
+        namespace: config.namespace,
+        body: { metadata: { name: config.githubTokenSecret }, stringData: { [config.githubTokenSecretKey]: token } },
+      })
       .then(() => say(`created Secret ${config.namespace}/${config.githubTokenSecret} from GITHUB_AUTH_TOKEN`))
       .catch((err) => say(`cannot create Secret ${config.githubTokenSecret}: ${toKubeError(err).message}`));
   }
@@ -137,7 +143,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
   let lastLine = Date.now();
   const say = (s: string) => {
     lastLine = Date.now();
-    o.out.write(s + '\n');
+    o.out.write(`${s}\n`);
   };
   const config = loadConfig(o.env);
   const log: Logger = createLogger({ level: o.env.POSTURE_LOG_LEVEL ?? 'warn', name: 'posture-up', destination: process.stderr as never });
@@ -175,7 +181,6 @@ export async function up(o: UpOptions): Promise<UpHandle> {
   }
 
   async function start(): Promise<UpHandle> {
-
     // Where Jobs run.
     let mode: UpHandle['mode'] = 'idle';
     let cluster: ClusterApi | undefined;
@@ -211,7 +216,11 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       const harvest = createHarvesterHandle(async () => deps);
       stops.push(() => harvest.drain());
       const harvester = createFunctionServer({ name: 'harvester', handle: harvest, log });
-      const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })), log });
+      const scheduler = createFunctionServer({
+        name: 'scheduler',
+        handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })),
+        log,
+      });
       servers.push(harvester, scheduler);
       harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
       schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
@@ -229,11 +238,19 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     try {
       const { createAdmissionApp } = await import('../admission/app.ts');
       const tls = config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile! } : await selfSignedCertificate(join(config.dataDir, 'tls'));
-      const app = await createAdmissionApp({ config, scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) }, logger: log, webhooksDir: o.webhooksDir });
+      const app = await createAdmissionApp({
+        config,
+        scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) },
+        logger: log,
+        webhooksDir: o.webhooksDir,
+      });
       const server = await app.serve({ port: o.admissionPort ?? config.admissionPort, host: '127.0.0.1', certFile: tls.certFile, keyFile: tls.keyFile });
       admissionUrl = `https://127.0.0.1:${server.port}`;
       onScore = (e) => void app.onScoreEvent(e);
-      stops.push(() => server.stop(), () => app.close());
+      stops.push(
+        () => server.stop(),
+        () => app.close(),
+      );
       say(`admission: ${admissionUrl} (webhooks: ${app.registry.webhooks.map((w) => w.name).join(' ')}; certificate ${tls.certFile})`);
     } catch (err) {
       say(`admission: not started: ${(err as Error).message}`);
@@ -241,11 +258,18 @@ export async function up(o: UpOptions): Promise<UpHandle> {
 
     // Completions → the CloudEvents an ApiServerSource would send → the harvester.
     const deliver = async (job: V1Job) => {
-      const r = await postEvent(harvesterUrl, apiServerSourceEvent('dev.knative.apiserver.resource.update', job, mode === 'local' ? 'posture-up/local' : (kc?.getCurrentCluster()?.server ?? '')));
+      const r = await postEvent(
+        harvesterUrl,
+        apiServerSourceEvent('dev.knative.apiserver.resource.update', job, mode === 'local' ? 'posture-up/local' : (kc?.getCurrentCluster()?.server ?? '')),
+      );
       if (r.status >= 500) throw new Error(`harvester answered ${r.status}`);
       if (r.event?.type === SCORE_UPDATED_TYPE) {
         const d = r.event.data as { repo: string; score: number | null; failure: string | null; reason: string | null; flagged: boolean };
-        say(d.failure ? `${d.repo}: failed (${d.failure}) ${d.reason ?? ''}` : `${d.repo}: scored ${d.score?.toFixed(1)}${d.flagged ? ' (some checks reported internal errors)' : ''}`);
+        say(
+          d.failure
+            ? `${d.repo}: failed (${d.failure}) ${d.reason ?? ''}`
+            : `${d.repo}: scored ${d.score?.toFixed(1)}${d.flagged ? ' (some checks reported internal errors)' : ''}`,
+        );
         onScore?.(r.event);
       }
     };
@@ -259,9 +283,15 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     let nextTickAt: Date | undefined;
     const tick = async (at: Date = new Date()) => {
       if (mode === 'idle') return { status: 'idle' } as TickReply;
-      const r = await postEvent(schedulerUrl, new CloudEvent({ type: 'dev.knative.sources.ping', source: 'posture-up/timer', time: at.toISOString(), data: {} }));
+      const r = await postEvent(
+        schedulerUrl,
+        new CloudEvent({ type: 'dev.knative.sources.ping', source: 'posture-up/timer', time: at.toISOString(), data: {} }),
+      );
       const body = JSON.parse(r.body || '{}') as TickReply;
-      if (body.status !== 'duplicate' && ((body.created ?? 0) > 0 || body.errors?.length)) say(`tick ${body.slot}: ${body.created} started, ${body.active} running${body.errors?.length ? `, errors: ${body.errors.slice(0, 3).join('; ')}` : ''}`);
+      if (body.status !== 'duplicate' && ((body.created ?? 0) > 0 || body.errors?.length))
+        say(
+          `tick ${body.slot}: ${body.created} started, ${body.active} running${body.errors?.length ? `, errors: ${body.errors.slice(0, 3).join('; ')}` : ''}`,
+        );
       return body;
     };
     const runTick = () => {
@@ -278,13 +308,17 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     let controlSocket: string | undefined;
     if (o.control && !config.databaseUrl) {
       const control = o.control;
-      const server = await startControlServer(controlSocketPath(config.dataDir), (req, streams) => control(req, streams, { config, db }), (err) => log.warn({ err: err.message }, 'control connection failed'));
+      const server = await startControlServer(
+        controlSocketPath(config.dataDir),
+        (req, streams) => control(req, streams, { config, db }),
+        (err) => log.warn({ err: err.message }, 'control connection failed'),
+      );
       controlSocket = server.path;
       stops.push(() => server.close());
     }
 
     // What it waits for, now and whenever it has been quiet for a while.
-    const hhmm = (d: Date) => d.toISOString().slice(11, 16) + 'Z';
+    const hhmm = (d: Date) => `${d.toISOString().slice(11, 16)}Z`;
     const heartbeat = async () => {
       const q = await queueSummary(db);
       const parts = [`${q.total} ${q.total === 1 ? 'repository' : 'repositories'}`, `${q.due} due`, `${q.running} running`];
@@ -297,11 +331,17 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     say(`ticks: every ${config.tickSeconds} s${mode === 'idle' ? ' once something can run Jobs' : ''}.`);
     const q = await queueSummary(db);
     if (q.total === 0) say(`waiting for repositories: add some with ${add}`);
-    else say(`waiting for: ${q.due} of ${q.total} repositories due${mode === 'idle' ? ', and a cluster or `scorecard` to run them' : q.due > 0 ? ', Jobs for them start at the first tick' : q.nextDueAt ? `; the next is due ${q.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z')}` : ''}`);
+    else
+      say(
+        `waiting for: ${q.due} of ${q.total} repositories due${mode === 'idle' ? ', and a cluster or `scorecard` to run them' : q.due > 0 ? ', Jobs for them start at the first tick' : q.nextDueAt ? `; the next is due ${q.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z')}` : ''}`,
+      );
     const heartbeatMs = o.heartbeatMs ?? 300_000;
-    const beat = setInterval(() => {
-      if (Date.now() - lastLine >= heartbeatMs) void heartbeat().catch((err) => say(`idle: cannot read the queue: ${(err as Error).message}`));
-    }, Math.max(50, Math.min(heartbeatMs, 60_000)));
+    const beat = setInterval(
+      () => {
+        if (Date.now() - lastLine >= heartbeatMs) void heartbeat().catch((err) => say(`idle: cannot read the queue: ${(err as Error).message}`));
+      },
+      Math.max(50, Math.min(heartbeatMs, 60_000)),
+    );
     stops.push(() => clearInterval(beat));
 
     return {

@@ -4,9 +4,10 @@
 //   down    stop the shared plane (only the processes its supervisor started)
 //   status  print the shared plane's state, memory and log files
 //   env     print `export KUBECONFIG=...` for a running plane
-import { getSharedControlPlane, attachControlPlane, stopControlPlane, sharedStateDir, diagnosticsFor } from './harness.ts';
-import { readJson, type PlaneState } from './state.ts';
+
 import path from 'node:path';
+import { attachControlPlane, diagnosticsFor, getSharedControlPlane, sharedStateDir, stopControlPlane } from './harness.ts';
+import { type PlaneState, readJson } from './state.ts';
 
 const cmd = process.argv[2] ?? 'status';
 const dir = sharedStateDir();
@@ -18,7 +19,9 @@ async function main(): Promise<number> {
       const cp = await getSharedControlPlane({ pinned: true });
       const rss = cp.rss();
       console.log(`control plane ${cp.started ? 'started' : 'already running'} (${Date.now() - t0} ms), ${cp.server}`);
-      console.log(`kubernetes ${cp.state.versions.kubernetes}, etcd ${cp.state.versions.etcd}, kwok ${cp.state.versions.kwok}; RSS ${(rss.total / 1024).toFixed(0)} MiB`);
+      console.log(
+        `kubernetes ${cp.state.versions.kubernetes}, etcd ${cp.state.versions.etcd}, kwok ${cp.state.versions.kwok}; RSS ${(rss.total / 1024).toFixed(0)} MiB`,
+      );
       console.log(`state dir: ${cp.stateDir} (logs in ${path.join(cp.stateDir, 'logs')})`);
       console.log(`stop it with: npm run cluster:down`);
       console.log(`export KUBECONFIG=${cp.kubeconfigPath}`);
@@ -47,7 +50,21 @@ async function main(): Promise<number> {
         return 1;
       }
       const rss = cp.rss();
-      console.log(JSON.stringify({ server: cp.server, kubeconfig: cp.kubeconfigPath, status: cp.state.status, pinned: cp.state.pinned, startMs: cp.state.startMs, rssKiB: rss, logs: cp.logFiles() }, null, 2));
+      console.log(
+        JSON.stringify(
+          {
+            server: cp.server,
+            kubeconfig: cp.kubeconfigPath,
+            status: cp.state.status,
+            pinned: cp.state.pinned,
+            startMs: cp.state.startMs,
+            rssKiB: rss,
+            logs: cp.logFiles(),
+          },
+          null,
+          2,
+        ),
+      );
       return 0;
     }
     default:

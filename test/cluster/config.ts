@@ -2,9 +2,9 @@
 // its CLI. Nothing here starts a cluster.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 export const K8S_VERSION = process.env.POSTURE_K8S_VERSION ?? 'v1.35.4';
 export const ETCD_VERSION = process.env.POSTURE_ETCD_VERSION ?? 'v3.6.16';
@@ -29,10 +29,7 @@ export function cacheDir(): string {
 
 /** Where build-binaries.sh puts (and finds) the binaries; POSTURE_CP_BIN overrides. */
 export function binDir(): string {
-  return (
-    process.env.POSTURE_CP_BIN ??
-    path.join(cacheDir(), `cp-${K8S_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}`, 'bin')
-  );
+  return process.env.POSTURE_CP_BIN ?? path.join(cacheDir(), `cp-${K8S_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}`, 'bin');
 }
 
 export const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
@@ -46,7 +43,7 @@ export function missingBinaries(dir = binDir()): string[] {
  * Makes sure the binaries exist; runs build-binaries.sh (15-30 min cold, seconds when cached) if
  * one is missing. POSTURE_CLUSTER_BUILD=0 turns the build into an error instead.
  */
-export function ensureBinaries(log: (s: string) => void = (s) => process.stderr.write(s + '\n')): string {
+export function ensureBinaries(log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): string {
   const dir = binDir();
   const missing = missingBinaries(dir);
   if (missing.length === 0) return dir;

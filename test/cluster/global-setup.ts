@@ -3,7 +3,7 @@
 // POSTURE_CLUSTER_DIR/POSTURE_KUBECONFIG to the test processes, and stops the plane at the end of
 // the run if this run started it. Without it, the first test file that calls
 // getSharedControlPlane() starts the plane and it stops ~15 s after the run (holder files).
-import { getSharedControlPlane, stopControlPlane, type ControlPlane } from './harness.ts';
+import { type ControlPlane, getSharedControlPlane, stopControlPlane } from './harness.ts';
 
 let cp: ControlPlane | undefined;
 

@@ -1,12 +1,13 @@
 // The harness itself: CRI log encoding, sharing one plane between processes, and cleaning up
 // after a crashed test process or a killed supervisor.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { toCriLog, getSharedControlPlane } from './harness.ts';
-import { isAlive, sleep, nodeBinary, HERE } from './config.ts';
+import { test } from 'node:test';
+import { HERE, isAlive, nodeBinary, sleep } from './config.ts';
+import { getSharedControlPlane, toCriLog } from './harness.ts';
 
 const fixture = path.join(HERE, 'fixtures', 'hold-plane.ts');
 

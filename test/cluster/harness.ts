@@ -8,24 +8,20 @@
 //   cp.setPodLog({ namespace: ns, jobName: 'j1', content: '{"score":7}\n', exitCode: 0 });
 //   ... create Job j1 in ns, wait for Complete, readNamespacedPodLog returns '{"score":7}\n'
 import { spawn } from 'node:child_process';
-import {
-  existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, closeSync, statSync, writeFileSync,
-} from 'node:fs';
-import https from 'node:https';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import {
-  ensureBinaries, goModuleDir, isAlive, nodeBinary, sleep, SUPERVISOR, KNATIVE_EVENTING_MODULE, KNATIVE_SERVING_MODULE,
-} from './config.ts';
+import { type PodScript, scriptKeyFile } from './binder.ts';
+import { ensureBinaries, goModuleDir, isAlive, KNATIVE_EVENTING_MODULE, KNATIVE_SERVING_MODULE, nodeBinary, SUPERVISOR, sleep } from './config.ts';
 import { createCA, issueCert, pem } from './pki.ts';
-import { scriptKeyFile, type PodScript } from './binder.ts';
-import { acquireLock, readJson, releaseLock, writeJsonAtomic, type PlaneOptions, type PlaneState } from './state.ts';
+import { acquireLock, type PlaneOptions, type PlaneState, readJson, releaseLock, writeJsonAtomic } from './state.ts';
 
-export type { PlaneState, PodScript };
 export { ANN_EXIT_CODE, ANN_HOLD, ANN_RUN_FOR, ANN_SCRIPT_KEY, KWOK_NODE_NAME } from './stages.ts';
+export type { PlaneState, PodScript };
 
 export interface StartOptions {
   /** state directory; default: a fresh temp dir (private plane) or the shared dir (shared plane) */
@@ -136,7 +132,7 @@ function httpsStatus(url: string, tls: { ca: string; cert: string; key: string }
 
 /** A plane is healthy when its supervisor and components live and the apiserver is ready. */
 export async function isHealthy(st: PlaneState | undefined): Promise<boolean> {
-  if (!st || st.status !== 'ready' || !st.server || !isAlive(st.supervisorPid)) return false;
+  if (st?.status !== 'ready' || !st.server || !isAlive(st.supervisorPid)) return false;
   if (!Object.values(st.components).every((c) => isAlive(c.pid))) return false;
   const pki = path.join(st.stateDir, 'pki');
   try {
@@ -201,10 +197,7 @@ function logTail(file: string, lines: number): string {
 export function diagnosticsFor(stateDir: string, lines = 15): string {
   const logs = path.join(stateDir, 'logs');
   const files = existsSync(logs) ? readdirSync(logs).map((f) => path.join(logs, f)) : [];
-  return [
-    `control-plane state dir: ${stateDir}`,
-    ...files.map((f) => `--- ${f} (last ${lines} lines)\n${logTail(f, lines)}`),
-  ].join('\n');
+  return [`control-plane state dir: ${stateDir}`, ...files.map((f) => `--- ${f} (last ${lines} lines)\n${logTail(f, lines)}`)].join('\n');
 }
 
 function registerHolder(stateDir: string, includeRunner: boolean): string[] {
@@ -456,7 +449,13 @@ function handle(st: PlaneState, how: { started: boolean; shared: boolean }): Con
         const dir = path.join(stateDir, 'pki', 'users');
         const name = `u-${Buffer.from(id).toString('hex').slice(0, 40)}-${process.pid}-${userCerts.size}`;
         const files = issueCert({
-          ca: { cert: st.caFile!, key: st.caKeyFile! }, dir, name, commonName: user, organizations: groups, usage: 'client', days: 2,
+          ca: { cert: st.caFile!, key: st.caKeyFile! },
+          dir,
+          name,
+          commonName: user,
+          organizations: groups,
+          usage: 'client',
+          days: 2,
         });
         c = kcFor(user, { certData: Buffer.from(pem(files.cert)).toString('base64'), keyData: Buffer.from(pem(files.key)).toString('base64') });
         userCerts.set(id, c);
@@ -500,7 +499,12 @@ function handle(st: PlaneState, how: { started: boolean; shared: boolean }): Con
       const files: string[] = [];
       if (o.serving !== false) {
         const dir = path.join(goModuleDir(KNATIVE_SERVING_MODULE), 'config/core/300-resources');
-        files.push(...readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(dir, f)));
+        files.push(
+          ...readdirSync(dir)
+            .filter((f) => f.endsWith('.yaml'))
+            .sort()
+            .map((f) => path.join(dir, f)),
+        );
       }
       if (o.eventing !== false) files.push(...knativeEventingCrdFiles());
       const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
@@ -543,10 +547,11 @@ function handle(st: PlaneState, how: { started: boolean; shared: boolean }): Con
         url: `https://127.0.0.1:${port}`,
         port,
         caBundle: sc.caBundle,
-        close: () => new Promise<void>((r) => {
-          srv.closeAllConnections();
-          srv.close(() => r());
-        }),
+        close: () =>
+          new Promise<void>((r) => {
+            srv.closeAllConnections();
+            srv.close(() => r());
+          }),
       };
     },
 
@@ -569,7 +574,10 @@ function handle(st: PlaneState, how: { started: boolean; shared: boolean }): Con
 
 /** Polls a Job until it has a Complete or Failed condition (status True). */
 export async function waitForJobFinished(
-  kc: k8s.KubeConfig, namespace: string, name: string, timeoutMs = 30000,
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+  timeoutMs = 30000,
 ): Promise<{ condition: 'Complete' | 'Failed'; job: k8s.V1Job }> {
   const batch = kc.makeApiClient(k8s.BatchV1Api);
   const deadline = Date.now() + timeoutMs;
@@ -579,12 +587,14 @@ export async function waitForJobFinished(
     if (c) return { condition: c.type as 'Complete' | 'Failed', job };
     if (Date.now() > deadline) {
       const pods = (await jobPods(kc, namespace, name).catch(() => [])).map((p) => ({
-        name: p.metadata?.name, node: p.spec?.nodeName, phase: p.status?.phase,
+        name: p.metadata?.name,
+        node: p.spec?.nodeName,
+        phase: p.status?.phase,
         annotations: Object.fromEntries(Object.entries(p.metadata?.annotations ?? {}).filter(([k]) => k.startsWith('posture.test/'))),
       }));
       throw new Error(
         `Job ${namespace}/${name} not finished after ${timeoutMs} ms: status ${JSON.stringify(job.status)}; pods ${JSON.stringify(pods)}` +
-          ' (pods without posture.test/* annotations were not seen by the binder: see the plane\'s logs/supervisor.log)',
+          " (pods without posture.test/* annotations were not seen by the binder: see the plane's logs/supervisor.log)",
       );
     }
     await sleep(100);
@@ -613,5 +623,8 @@ export function knativeEventingCrdFiles(): string[] {
     return [path.join(base, v, '1-eventing-crds.yaml')];
   }
   const res = path.join(dir, 'config/core/resources');
-  return readdirSync(res).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(res, f));
+  return readdirSync(res)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => path.join(res, f));
 }

@@ -1,10 +1,11 @@
 // Job lifecycle on the local control plane: scheduled onto the kwok node, Running, then Complete
 // or Failed with the exit code the test chose; pod logs come back byte for byte.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { getSharedControlPlane, waitForJobFinished, jobPods, KWOK_NODE_NAME, type ControlPlane } from './harness.ts';
 import { sleep } from './config.ts';
+import { type ControlPlane, getSharedControlPlane, jobPods, KWOK_NODE_NAME, waitForJobFinished } from './harness.ts';
 
 let cp: ControlPlane;
 let ns: string;
@@ -81,11 +82,7 @@ test('content ending in a newline, empty content and interleaved stderr round-tr
     assert.equal(await podLog(pod), expected[n], `log of ${n}`);
   }
   const [pod] = await jobPods(cp.kc, ns, 'mixed');
-  assert.equal(
-    await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: ns, tailLines: 1 }),
-    'done\n',
-    'tailLines is honoured',
-  );
+  assert.equal(await core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: ns, tailLines: 1 }), 'done\n', 'tailLines is honoured');
 });
 
 test('a failing Job ends Failed and the exit code is in the pod status', async () => {
@@ -138,7 +135,10 @@ test('hold keeps pods Running (for concurrency caps); runForMs delays completion
     if (pods.length === 2 && pods.every((p) => p.status?.phase === 'Running')) break;
     await sleep(100);
   }
-  assert.deepEqual(pods.map((p) => p.status?.phase), ['Running', 'Running']);
+  assert.deepEqual(
+    pods.map((p) => p.status?.phase),
+    ['Running', 'Running'],
+  );
   await sleep(1000);
   const held = await batch.readNamespacedJob({ name: 'held', namespace: ns });
   assert.equal(held.status?.active, 2);

@@ -1,10 +1,11 @@
 // Knative Serving and Eventing CRDs, read from the Go module cache, install and become
 // Established; objects in their storage versions validate against the CRD schemas (server-side
 // dry run, strict field validation). No Knative webhooks run: only the OpenAPI schema is checked.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { getSharedControlPlane, type ControlPlane } from './harness.ts';
+import { type ControlPlane, getSharedControlPlane } from './harness.ts';
 
 let cp: ControlPlane;
 let ns: string;
@@ -17,7 +18,10 @@ before(async () => {
 });
 
 after(async () => {
-  await cp?.kc.makeApiClient(k8s.CoreV1Api).deleteNamespace({ name: ns }).catch(() => {});
+  await cp?.kc
+    .makeApiClient(k8s.CoreV1Api)
+    .deleteNamespace({ name: ns })
+    .catch(() => {});
   await cp?.stop();
 });
 
@@ -28,9 +32,16 @@ test('Knative Serving and Eventing CRDs install and are Established', async () =
   const names = await cp.installKnativeCrds();
   console.log(`# ${names.length} Knative CRDs Established in ${Date.now() - t0} ms`);
   for (const n of [
-    'services.serving.knative.dev', 'configurations.serving.knative.dev', 'revisions.serving.knative.dev', 'routes.serving.knative.dev',
-    'brokers.eventing.knative.dev', 'triggers.eventing.knative.dev', 'pingsources.sources.knative.dev', 'apiserversources.sources.knative.dev',
-  ]) assert.ok(names.includes(n), `${n} installed`);
+    'services.serving.knative.dev',
+    'configurations.serving.knative.dev',
+    'revisions.serving.knative.dev',
+    'routes.serving.knative.dev',
+    'brokers.eventing.knative.dev',
+    'triggers.eventing.knative.dev',
+    'pingsources.sources.knative.dev',
+    'apiserversources.sources.knative.dev',
+  ])
+    assert.ok(names.includes(n), `${n} installed`);
   const ext = cp.kc.makeApiClient(k8s.ApiextensionsV1Api);
   const ping = await ext.readCustomResourceDefinition({ name: 'pingsources.sources.knative.dev' });
   assert.ok(ping.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'));
@@ -60,7 +71,11 @@ test('Knative objects validate against the CRD schemas (server-side dry run)', a
     apiVersion: 'eventing.knative.dev/v1',
     kind: 'Trigger',
     metadata: { name: 'jobs', namespace: ns },
-    spec: { broker: 'default', filter: { attributes: { type: 'dev.knative.apiserver.resource.update' } }, subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'harvester' } } },
+    spec: {
+      broker: 'default',
+      filter: { attributes: { type: 'dev.knative.apiserver.resource.update' } },
+      subscriber: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'harvester' } },
+    },
   };
   assert.equal((await dryRun(trigger)).kind, 'Trigger');
   // schema violations are rejected by the apiserver
@@ -75,7 +90,12 @@ test('strict field validation rejects unknown fields', async () => {
   const api = cp.kc.makeApiClient(k8s.CustomObjectsApi);
   await assert.rejects(
     api.createNamespacedCustomObject({
-      group: 'sources.knative.dev', version: 'v1', plural: 'pingsources', namespace: ns, dryRun: 'All', fieldValidation: 'Strict',
+      group: 'sources.knative.dev',
+      version: 'v1',
+      plural: 'pingsources',
+      namespace: ns,
+      dryRun: 'All',
+      fieldValidation: 'Strict',
       body: { apiVersion: 'sources.knative.dev/v1', kind: 'PingSource', metadata: { name: 'x' }, spec: { schedule: '* * * * *', shedule: 'typo' } },
     }),
     (e: unknown) => {

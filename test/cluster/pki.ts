@@ -1,7 +1,7 @@
 // Certificates for the local control plane, made with the openssl CLI (ECDSA P-256, one step per
 // certificate with `openssl req -x509 -CA`, OpenSSL >= 3.0).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface CertFiles {
@@ -27,9 +27,21 @@ export function createCA(dir: string, name: string, cn = name): CA {
   const cert = path.join(dir, `${name}.crt`);
   const key = path.join(dir, `${name}.key`);
   openssl([
-    'req', '-x509', ...EC, '-keyout', key, '-out', cert, '-days', '30', '-subj', `/CN=${rdn(cn)}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '30',
+    '-subj',
+    `/CN=${rdn(cn)}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
   return { cert, key };
 }
@@ -55,11 +67,27 @@ export function issueCert(o: IssueOptions): CertFiles {
   const subj = [...(o.organizations ?? []).map((g) => `/O=${rdn(g)}`), `/CN=${rdn(o.commonName)}`].join('');
   const eku = o.usage === 'server' ? 'serverAuth' : o.usage === 'client' ? 'clientAuth' : 'serverAuth,clientAuth';
   const args = [
-    'req', '-x509', '-CA', o.ca.cert, '-CAkey', o.ca.key, ...EC, '-keyout', key, '-out', cert,
-    '-days', String(o.days ?? 30), '-subj', subj,
-    '-addext', 'basicConstraints=critical,CA:FALSE',
-    '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment',
-    '-addext', `extendedKeyUsage=${eku}`,
+    'req',
+    '-x509',
+    '-CA',
+    o.ca.cert,
+    '-CAkey',
+    o.ca.key,
+    ...EC,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    String(o.days ?? 30),
+    '-subj',
+    subj,
+    '-addext',
+    'basicConstraints=critical,CA:FALSE',
+    '-addext',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    '-addext',
+    `extendedKeyUsage=${eku}`,
   ];
   if (o.hosts?.length) {
     const san = o.hosts.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');

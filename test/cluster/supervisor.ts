@@ -9,23 +9,20 @@
 // when it is SIGKILLed; they share its process group, so `kill -- -<pgid>` reaches exactly them.
 //
 // Usage (normally via harness.ts): node test/cluster/supervisor.ts <stateDir>
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import {
-  closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync,
-} from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { ETCD_VERSION, freePort, isAlive, K8S_VERSION, KWOK_VERSION, kwokModuleDir, sleep } from './config.ts';
 import { createCA, createKey, issueCert, pem } from './pki.ts';
-import { freePort, isAlive, kwokModuleDir, sleep, K8S_VERSION, ETCD_VERSION, KWOK_VERSION } from './config.ts';
-import { kwokConfigYaml, KWOK_NODE_NAME } from './stages.ts';
+import { KWOK_NODE_NAME, kwokConfigYaml } from './stages.ts';
 
 const NODE_RESOURCES = { cpu: '1k', memory: '1Ti', pods: '1M', 'ephemeral-storage': '100Ti' };
+
 import { startBinder } from './binder.ts';
-import {
-  acquireLock, releaseLock, writeJsonAtomic, readJson as readJsonFile, type PlaneOptions, type PlaneState, type ComponentState,
-} from './state.ts';
+import { acquireLock, type ComponentState, type PlaneOptions, type PlaneState, readJson as readJsonFile, releaseLock, writeJsonAtomic } from './state.ts';
 
 const stateDir = path.resolve(process.argv[2] ?? '');
 if (!process.argv[2] || !existsSync(path.join(stateDir, 'options.json'))) {
@@ -92,16 +89,12 @@ function start(name: string, bin: string, args: string[], env: Record<string, st
 
 function httpsGet(url: string, tls: { ca?: string; cert?: string; key?: string; insecure?: boolean }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = https.get(
-      url,
-      { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, timeout: 2000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
+    const req = https.get(url, { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: !tls.insecure, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
@@ -206,7 +199,7 @@ process.on('unhandledRejection', (e) => void shutdown(`unhandled rejection: ${(e
 /** Holders are files holders/<pid>; with none alive for idleGraceMs, an unpinned plane stops. */
 function aliveHolders(): number[] {
   const dir = path.join(stateDir, 'holders');
-  let alive: number[] = [];
+  const alive: number[] = [];
   for (const f of existsSync(dir) ? readdirSync(dir) : []) {
     const pid = Number(f);
     if (isAlive(pid)) alive.push(pid);
@@ -262,16 +255,21 @@ async function main(): Promise<void> {
 
   // --- PKI -----------------------------------------------------------------------------------
   const ca = createCA(pkiDir, 'ca', 'posture-local-ca');
-  const serving = issueCert({ ca, dir: pkiDir, name: 'apiserver', commonName: 'kube-apiserver', hosts: ['localhost', '127.0.0.1', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', '10.0.0.1'], usage: 'server' });
+  const serving = issueCert({
+    ca,
+    dir: pkiDir,
+    name: 'apiserver',
+    commonName: 'kube-apiserver',
+    hosts: ['localhost', '127.0.0.1', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', '10.0.0.1'],
+    usage: 'server',
+  });
   const admin = issueCert({ ca, dir: pkiDir, name: 'admin', commonName: 'posture-admin', organizations: ['system:masters'], usage: 'client' });
   const kcmCert = issueCert({ ca, dir: pkiDir, name: 'kube-controller-manager', commonName: 'system:kube-controller-manager', usage: 'client' });
   const schedCert = issueCert({ ca, dir: pkiDir, name: 'kube-scheduler', commonName: 'system:kube-scheduler', usage: 'client' });
   const saKey = createKey(path.join(pkiDir, 'sa.key'));
   log('pki ready');
 
-  const [etcdPort, peerPort, apiPort, kwokPort, kcmPort, schedPort] = await Promise.all(
-    Array.from({ length: 6 }, () => freePort()),
-  );
+  const [etcdPort, peerPort, apiPort, kwokPort, kcmPort, schedPort] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = path.join(stateDir, 'admin.kubeconfig');
   writeFileSync(kubeconfig, kubeconfigYaml(server, ca.cert, 'posture-admin', admin.cert, admin.key), { mode: 0o600 });
@@ -280,9 +278,14 @@ async function main(): Promise<void> {
   const schedKubeconfig = path.join(stateDir, 'kube-scheduler.kubeconfig');
   writeFileSync(schedKubeconfig, kubeconfigYaml(server, ca.cert, 'system:kube-scheduler', schedCert.cert, schedCert.key), { mode: 0o600 });
   Object.assign(state, {
-    server, kubeconfig, caFile: ca.cert, caKeyFile: ca.key,
+    server,
+    kubeconfig,
+    caFile: ca.cert,
+    caKeyFile: ca.key,
     ports: { etcd: etcdPort, etcdPeer: peerPort, apiserver: apiPort, kwok: kwokPort, controllerManager: kcmPort, scheduler: schedPort },
-    logsDir, scriptsDir: path.join(stateDir, 'scripts'), podLogsDir: path.join(stateDir, 'pod-logs'),
+    logsDir,
+    scriptsDir: path.join(stateDir, 'scripts'),
+    podLogsDir: path.join(stateDir, 'pod-logs'),
   });
   mkdirSync(state.scriptsDir!, { recursive: true });
   mkdirSync(state.podLogsDir!, { recursive: true });
@@ -291,12 +294,18 @@ async function main(): Promise<void> {
   // --- etcd ----------------------------------------------------------------------------------
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   start('etcd', bin('etcd'), [
-    '--name=posture', `--data-dir=${path.join(stateDir, 'etcd-data')}`,
-    `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-    `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+    '--name=posture',
+    `--data-dir=${path.join(stateDir, 'etcd-data')}`,
+    `--listen-client-urls=${etcdUrl}`,
+    `--advertise-client-urls=${etcdUrl}`,
+    `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+    `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
     `--initial-cluster=posture=http://127.0.0.1:${peerPort}`,
-    '--unsafe-no-fsync=true', '--auto-compaction-retention=1', '--quota-backend-bytes=2147483648',
-    '--listen-metrics-urls=', '--log-level=warn',
+    '--unsafe-no-fsync=true',
+    '--auto-compaction-retention=1',
+    '--quota-backend-bytes=2147483648',
+    '--listen-metrics-urls=',
+    '--log-level=warn',
   ]);
   await waitFor('etcd /health', 30000, async () => {
     const r = await fetch(`${etcdUrl}/health`);
@@ -307,15 +316,18 @@ async function main(): Promise<void> {
   // --- kube-apiserver ------------------------------------------------------------------------
   start('kube-apiserver', bin('kube-apiserver'), [
     `--etcd-servers=${etcdUrl}`,
-    '--bind-address=127.0.0.1', `--secure-port=${apiPort}`,
-    `--tls-cert-file=${serving.cert}`, `--tls-private-key-file=${serving.key}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${apiPort}`,
+    `--tls-cert-file=${serving.cert}`,
+    `--tls-private-key-file=${serving.key}`,
     `--client-ca-file=${ca.cert}`,
     '--authorization-mode=Node,RBAC',
     '--enable-admission-plugins=NodeRestriction',
     '--service-cluster-ip-range=10.0.0.0/24',
     '--allow-privileged=true',
     `--service-account-issuer=${server}`,
-    `--service-account-key-file=${saKey}`, `--service-account-signing-key-file=${saKey}`,
+    `--service-account-key-file=${saKey}`,
+    `--service-account-signing-key-file=${saKey}`,
     '--kubelet-preferred-address-types=InternalIP,Hostname',
     '--profiling=false',
     '--v=1',
@@ -333,15 +345,20 @@ async function main(): Promise<void> {
   // --- controller-manager and scheduler -------------------------------------------------------
   start('kube-controller-manager', bin('kube-controller-manager'), [
     `--kubeconfig=${kcmKubeconfig}`,
-    `--authentication-kubeconfig=${kcmKubeconfig}`, `--authorization-kubeconfig=${kcmKubeconfig}`,
+    `--authentication-kubeconfig=${kcmKubeconfig}`,
+    `--authorization-kubeconfig=${kcmKubeconfig}`,
     '--authorization-always-allow-paths=/healthz,/readyz,/livez',
-    '--bind-address=127.0.0.1', `--secure-port=${kcmPort}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${kcmPort}`,
     '--leader-elect=false',
     '--controllers=job-controller,garbage-collector-controller,ttl-after-finished-controller,namespace-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller',
     '--use-service-account-credentials=true',
     // Throughput for many short Jobs (benchmarks): the defaults (20 qps, 5 job syncs) pace a
     // real cluster's controller, not a test plane's.
-    '--kube-api-qps=500', '--kube-api-burst=1000', '--concurrent-job-syncs=20', '--concurrent-gc-syncs=20',
+    '--kube-api-qps=500',
+    '--kube-api-burst=1000',
+    '--concurrent-job-syncs=20',
+    '--concurrent-gc-syncs=20',
     `--root-ca-file=${ca.cert}`,
     `--service-account-private-key-file=${saKey}`,
     '--profiling=false',
@@ -349,11 +366,14 @@ async function main(): Promise<void> {
   ]);
   start('kube-scheduler', bin('kube-scheduler'), [
     `--kubeconfig=${schedKubeconfig}`,
-    `--authentication-kubeconfig=${schedKubeconfig}`, `--authorization-kubeconfig=${schedKubeconfig}`,
+    `--authentication-kubeconfig=${schedKubeconfig}`,
+    `--authorization-kubeconfig=${schedKubeconfig}`,
     '--authorization-always-allow-paths=/healthz,/readyz,/livez',
-    '--bind-address=127.0.0.1', `--secure-port=${schedPort}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${schedPort}`,
     '--leader-elect=false',
-    '--kube-api-qps=500', '--kube-api-burst=1000',
+    '--kube-api-qps=500',
+    '--kube-api-burst=1000',
     '--profiling=false',
     '--v=1',
   ]);
@@ -369,13 +389,18 @@ async function main(): Promise<void> {
     const crd = await kc.makeApiClient(k8s.ApiextensionsV1Api).readCustomResourceDefinition({ name: 'logs.kwok.x-k8s.io' });
     return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
   });
-  start('kwok', bin('kwok'), [
-    `--kubeconfig=${kubeconfig}`,
-    `--config=${path.join(kwokDir, 'kustomize/stage/node/fast/node-initialize.yaml')}`,
-    `--config=${path.join(kwokDir, 'kustomize/stage/pod/fast/pod-ready.yaml')}`,
-    `--config=${path.join(kwokDir, 'kustomize/stage/pod/fast/pod-delete.yaml')}`,
-    `--config=${kwokConfig}`,
-  ], { KWOK_WORKDIR: kwokHome, HOME: kwokHome });
+  start(
+    'kwok',
+    bin('kwok'),
+    [
+      `--kubeconfig=${kubeconfig}`,
+      `--config=${path.join(kwokDir, 'kustomize/stage/node/fast/node-initialize.yaml')}`,
+      `--config=${path.join(kwokDir, 'kustomize/stage/pod/fast/pod-ready.yaml')}`,
+      `--config=${path.join(kwokDir, 'kustomize/stage/pod/fast/pod-delete.yaml')}`,
+      `--config=${kwokConfig}`,
+    ],
+    { KWOK_WORKDIR: kwokHome, HOME: kwokHome },
+  );
 
   try {
     await core.createNode({
@@ -395,12 +420,14 @@ async function main(): Promise<void> {
   }
   // TaintNodesByCondition admission adds node.kubernetes.io/not-ready:NoSchedule on create; only
   // the node-lifecycle controller (not run: it would need kwok heartbeats) would remove it.
-  await core.patchNode(
-    { name: KWOK_NODE_NAME, body: [{ op: 'replace', path: '/spec/taints', value: [] }] },
-    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
-  ).catch(async () => {
-    await core.patchNode({ name: KWOK_NODE_NAME, body: { spec: { taints: null } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
-  });
+  await core
+    .patchNode(
+      { name: KWOK_NODE_NAME, body: [{ op: 'replace', path: '/spec/taints', value: [] }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    )
+    .catch(async () => {
+      await core.patchNode({ name: KWOK_NODE_NAME, body: { spec: { taints: null } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    });
   await waitFor('kwok node Ready', 60000, async () => {
     const n = await core.readNode({ name: KWOK_NODE_NAME });
     return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !n.spec?.taints?.length;
@@ -414,8 +441,12 @@ async function main(): Promise<void> {
     log,
     onError: (e) => log(`binder error: ${e}`),
   });
-  await waitFor('default ServiceAccount (serviceaccount controller)', 60000, async () =>
-    !!(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })), 200);
+  await waitFor(
+    'default ServiceAccount (serviceaccount controller)',
+    60000,
+    async () => !!(await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })),
+    200,
+  );
   const healthy = (port: number) => async () => (await httpsGet(`https://127.0.0.1:${port}/healthz`, { insecure: true })).status === 200;
   await waitFor('kube-controller-manager /healthz', 30000, healthy(kcmPort), 200);
   await waitFor('kube-scheduler /healthz', 30000, healthy(schedPort), 200);

@@ -1,12 +1,13 @@
 // The API server itself calls an HTTPS admission webhook served by the test (url + caBundle),
 // the denial message reaches the client, and the webhook sees who is asking: client-certificate
 // users with groups, ServiceAccount tokens, and the job controller's own ServiceAccount.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { after, before, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { getSharedControlPlane, waitForJobFinished, type ControlPlane, type HttpsServer } from './harness.ts';
 import { sleep } from './config.ts';
+import { type ControlPlane, getSharedControlPlane, type HttpsServer, waitForJobFinished } from './harness.ts';
 
 interface AdmissionRequest {
   uid: string;
@@ -100,7 +101,10 @@ test('a denial and its message reach the client', async () => {
       const err = e as { code?: number; body?: string };
       assert.equal(err.code, 403);
       const status = JSON.parse(err.body ?? '{}') as { message?: string; reason?: string };
-      assert.match(status.message ?? '', /admission webhook "configmaps\.test\.posture\.dev" denied the request: posture says no to forbidden for posture-admin/);
+      assert.match(
+        status.message ?? '',
+        /admission webhook "configmaps\.test\.posture\.dev" denied the request: posture says no to forbidden for posture-admin/,
+      );
       return true;
     },
   );
@@ -122,7 +126,10 @@ test('the webhook sees a client-certificate user and their groups; RBAC applies 
   assert.equal(r.userInfo.username, 'alice@example.com');
   assert.deepEqual([...(r.userInfo.groups ?? [])].sort(), ['posture-admins', 'system:authenticated', 'team-sre']);
   // not granted: RBAC denies before admission
-  await assert.rejects(alice.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 's' } } }), (e: unknown) => (e as { code?: number }).code === 403);
+  await assert.rejects(
+    alice.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 's' } } }),
+    (e: unknown) => (e as { code?: number }).code === 403,
+  );
   // an unprivileged user gets nothing at all
   const bob = (await cp.asUser('bob')).makeApiClient(k8s.CoreV1Api);
   await assert.rejects(bob.listNamespacedConfigMap({ namespace: ns }), (e: unknown) => (e as { code?: number }).code === 403);
@@ -160,10 +167,7 @@ test('a ServiceAccount token (TokenRequest) is seen as the ServiceAccount', asyn
   assert.ok(pod, 'webhook called for the pod');
   assert.equal(pod.userInfo.username, 'system:serviceaccount:kube-system:job-controller');
   // the SA may not read secrets
-  await assert.rejects(
-    saKc.makeApiClient(k8s.CoreV1Api).listNamespacedSecret({ namespace: ns }),
-    (e: unknown) => (e as { code?: number }).code === 403,
-  );
+  await assert.rejects(saKc.makeApiClient(k8s.CoreV1Api).listNamespacedSecret({ namespace: ns }), (e: unknown) => (e as { code?: number }).code === 403);
 });
 
 test('impersonation (Impersonate-User header from the admin) is seen as the impersonated user', async () => {

@@ -11,23 +11,23 @@
 // API server still sends through admission.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { call, DRY, denial, eventually as eventuallyHolds } from './api-call.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { StaticScoreFeed } from '../../lib/admission/scores.ts';
-import type { AdmissionServer } from '../../lib/admission/server.ts';
-import { runCliCaptured } from '../../lib/cli/testing.ts';
-import { defaultConfig } from '../../lib/config/index.ts';
-import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 import { forgedMessage } from '../../functions/admission/webhooks/job-guard.ts';
 import { protectedMessage as nsMessage, policyLabelMessage } from '../../functions/admission/webhooks/protected-namespaces.ts';
 import { protectedMessage as objMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';
 import { lowScoreMessage } from '../../functions/admission/webhooks/scorecard-gate.ts';
-import { getSharedControlPlane, type ControlPlane, type ServingCert } from '../cluster/harness.ts';
 import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
+import { type AdmissionApp, createAdmissionApp } from '../../lib/admission/app.ts';
+import { StaticScoreFeed } from '../../lib/admission/scores.ts';
+import type { AdmissionServer } from '../../lib/admission/server.ts';
+import { runCliCaptured } from '../../lib/cli/testing.ts';
+import { defaultConfig } from '../../lib/config/index.ts';
+import { type ControlPlane, getSharedControlPlane, type ServingCert } from '../cluster/harness.ts';
+import { call, DRY, denial, eventually as eventuallyHolds } from './api-call.ts';
 
 const RUN = `e2e-${process.pid}`;
 const DEV = `posture-e2e-dev-${process.pid}`;
@@ -54,7 +54,6 @@ let warnServer: AdmissionServer;
 const vwcNames: string[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
-
 // The control plane's log tails go with a timeout: `cp` is set in the before hook.
 const eventually = (what: string, check: () => Promise<boolean>, ms = 20_000) => eventuallyHolds(what, check, { ms, diagnostics: () => cp.diagnostics(5) });
 
@@ -62,7 +61,11 @@ const deployment = (name: string, repo: string) => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name, annotations: { 'posture.dev/source-repo': repo } },
-  spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'example/app:1' }] } } },
+  spec: {
+    replicas: 0,
+    selector: { matchLabels: { app: name } },
+    template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'example/app:1' }] } },
+  },
 });
 
 const job = (name: string, labels: Record<string, string> = { 'app.kubernetes.io/managed-by': 'posture' }) => ({
@@ -72,7 +75,12 @@ const job = (name: string, labels: Record<string, string> = { 'app.kubernetes.io
   spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'scorecard', image: 'ghcr.io/ossf/scorecard:v5.3.0' }] } } },
 });
 
-const protectedMap = (name: string, value = 'a') => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { 'posture.dev/protected': 'true' } }, data: { v: value } });
+const protectedMap = (name: string, value = 'a') => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, labels: { 'posture.dev/protected': 'true' } },
+  data: { v: value },
+});
 
 /** The generated configurations for one server, named and scoped for this test file. */
 async function generated(port: number, caFile: string, scope: string): Promise<Array<Record<string, any>>> {
@@ -104,7 +112,10 @@ before(async () => {
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'create', 'update', 'patch'] },
     ],
   });
-  scheduler = await cp.asServiceAccount(postureNs, 'posture-scheduler', { namespace: postureNs, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get'] }] });
+  scheduler = await cp.asServiceAccount(postureNs, 'posture-scheduler', {
+    namespace: postureNs,
+    rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get'] }],
+  });
 
   dir = mkdtempSync(join(tmpdir(), 'posture-e2e-admission-'));
   first = cp.servingCert(['127.0.0.1', 'localhost']);
@@ -117,7 +128,11 @@ before(async () => {
 
   const config = defaultConfig({ namespace: postureNs, tlsReloadSeconds: 1 });
   app = await createAdmissionApp({ config, scoreFeed: new StaticScoreFeed(SCORES), webhooksDir: WEBHOOKS_DIR });
-  warnApp = await createAdmissionApp({ config: defaultConfig({ namespace: postureNs, tlsReloadSeconds: 1, webhookEnforcement: ['scorecard-gate=warn'] }), scoreFeed: new StaticScoreFeed(SCORES), webhooksDir: WEBHOOKS_DIR });
+  warnApp = await createAdmissionApp({
+    config: defaultConfig({ namespace: postureNs, tlsReloadSeconds: 1, webhookEnforcement: ['scorecard-gate=warn'] }),
+    scoreFeed: new StaticScoreFeed(SCORES),
+    webhooksDir: WEBHOOKS_DIR,
+  });
   await app.scores.refresh();
   await warnApp.scores.refresh();
   const files = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
@@ -126,8 +141,14 @@ before(async () => {
 
   const users = JSON.stringify([DEV, `system:serviceaccount:${postureNs}:posture-scheduler`, 'posture-admin']);
   const mine = JSON.stringify([postureNs, teamNs, strictNs]);
-  const main = await generated(server.port, join(dir, 'ca-both.pem'), `!(request.namespace in ["${warnNs}"]) && (request.userInfo.username in ${users} || request.namespace in ${mine} || request.name in ${mine})`);
-  const warn = (await generated(warnServer.port, join(dir, 'ca-both.pem'), `request.namespace in ["${warnNs}"]`)).filter((v) => v.metadata.name.startsWith('posture-scorecard-gate'));
+  const main = await generated(
+    server.port,
+    join(dir, 'ca-both.pem'),
+    `!(request.namespace in ["${warnNs}"]) && (request.userInfo.username in ${users} || request.namespace in ${mine} || request.name in ${mine})`,
+  );
+  const warn = (await generated(warnServer.port, join(dir, 'ca-both.pem'), `request.namespace in ["${warnNs}"]`)).filter((v) =>
+    v.metadata.name.startsWith('posture-scorecard-gate'),
+  );
   warn[0].metadata.name = `posture-scorecard-gate-warn-${RUN}`;
   const adm = admin.makeApiClient(k8s.AdmissionregistrationV1Api);
   for (const vwc of [...main, ...warn]) {
@@ -136,11 +157,21 @@ before(async () => {
   }
   // The API server loads webhook configurations asynchronously: wait until each is in force.
   await eventually('protected-namespaces in force', async () => (await call(dev, 'DELETE', `/api/v1/namespaces/${postureNs}${DRY}`)).status === 403);
-  await eventually('scorecard-gate in force', async () => (await call(dev, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('probe', 'github.com/e2e/low'))).status === 403);
+  await eventually(
+    'scorecard-gate in force',
+    async () => (await call(dev, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('probe', 'github.com/e2e/low'))).status === 403,
+  );
   await eventually('job-guard in force', async () => (await call(dev, 'POST', `/apis/batch/v1/namespaces/${teamNs}/jobs${DRY}`, job('probe'))).status === 403);
-  await eventually('warn gate in force', async () => (await call(dev, 'POST', `/apis/apps/v1/namespaces/${warnNs}/deployments${DRY}`, deployment('probe', 'github.com/e2e/low'))).warnings.includes('below the minimum'));
+  await eventually('warn gate in force', async () =>
+    (await call(dev, 'POST', `/apis/apps/v1/namespaces/${warnNs}/deployments${DRY}`, deployment('probe', 'github.com/e2e/low'))).warnings.includes(
+      'below the minimum',
+    ),
+  );
   assert.equal((await call(admin, 'POST', `/api/v1/namespaces/${teamNs}/configmaps`, protectedMap('guarded'))).status, 201);
-  await eventually('protected-objects in force', async () => (await call(dev, 'PUT', `/api/v1/namespaces/${teamNs}/configmaps/guarded${DRY}`, protectedMap('guarded', 'b'))).status === 403);
+  await eventually(
+    'protected-objects in force',
+    async () => (await call(dev, 'PUT', `/api/v1/namespaces/${teamNs}/configmaps/guarded${DRY}`, protectedMap('guarded', 'b'))).status === 403,
+  );
 });
 
 after(async () => {
@@ -180,7 +211,11 @@ test('protected-namespaces: a non-admin may not delete kube-system or a protecte
     assert.equal(r.body.message, denial('protected-namespaces', nsMessage(ns, 'DELETE')));
   }
   for (const ns of [postureNs, kubeNs]) assert.equal((await call(admin, 'DELETE', `/api/v1/namespaces/${ns}${DRY}`)).status, 200, ns);
-  assert.equal((await call(admin, 'PATCH', `/api/v1/namespaces/kube-system${DRY}`, { metadata: { labels: { team: 'mine' } } })).status, 200, 'an admin may change kube-system');
+  assert.equal(
+    (await call(admin, 'PATCH', `/api/v1/namespaces/kube-system${DRY}`, { metadata: { labels: { team: 'mine' } } })).status,
+    200,
+    'an admin may change kube-system',
+  );
   assert.equal((await call(dev, 'DELETE', `/api/v1/namespaces/${teamNs}${DRY}`)).status, 200, 'an ordinary namespace');
   const label = await call(dev, 'PATCH', `/api/v1/namespaces/${teamNs}${DRY}`, { metadata: { labels: { 'posture.dev/min-score': '0' } } });
   assert.equal(label.status, 403);
@@ -205,7 +240,11 @@ test("job-guard: a forged posture Job is denied, even for an admin; the schedule
   assert.equal(forged.status, 403);
   assert.equal(forged.body.message, denial('job-guard', forgedMessage('Job', `system:serviceaccount:${postureNs}:posture-scheduler`)));
   assert.equal((await call(admin, 'POST', `/apis/batch/v1/namespaces/${postureNs}/jobs${DRY}`, job('by-admin'))).status, 403);
-  assert.equal((await call(dev, 'POST', `/apis/batch/v1/namespaces/${teamNs}/jobs${DRY}`, job('plain', { app: 'x' }))).status, 201, 'unlabelled Jobs are not judged');
+  assert.equal(
+    (await call(dev, 'POST', `/apis/batch/v1/namespaces/${teamNs}/jobs${DRY}`, job('plain', { app: 'x' }))).status,
+    201,
+    'unlabelled Jobs are not judged',
+  );
   const real = await call(scheduler, 'POST', `/apis/batch/v1/namespaces/${postureNs}/jobs`, job('scorecard-e2e'));
   assert.equal(real.status, 201, JSON.stringify(real.body));
 });
@@ -253,14 +292,23 @@ test('with the server stopped: Ignore webhooks let requests through, Fail webhoo
   // Objects the checks below need, made while the webhooks answer.
   assert.equal((await call(admin, 'POST', `/api/v1/namespaces/kube-system/configmaps`, protectedMap(`posture-e2e-${process.pid}`))).status, 201);
   cleanups.push(() => call(admin, 'DELETE', `/api/v1/namespaces/kube-system/configmaps/posture-e2e-${process.pid}`));
-  const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'held', labels: { 'posture.dev/protected': 'true' } }, spec: { holderIdentity: 'a' } };
+  const lease = {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: 'held', labels: { 'posture.dev/protected': 'true' } },
+    spec: { holderIdentity: 'a' },
+  };
   assert.equal((await call(admin, 'POST', `/apis/coordination.k8s.io/v1/namespaces/${teamNs}/leases`, lease)).status, 201);
 
   await server.stop(100);
   await warnServer.stop(100);
 
   // Ignore: scorecard-gate.
-  assert.equal((await call(dev, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments`, deployment('low-while-down', 'github.com/e2e/low'))).status, 201, 'scorecard-gate (Ignore) lets it through');
+  assert.equal(
+    (await call(dev, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments`, deployment('low-while-down', 'github.com/e2e/low'))).status,
+    201,
+    'scorecard-gate (Ignore) lets it through',
+  );
   // Fail: protected-namespaces (a policy label set meanwhile would outlast the outage), protected-objects and job-guard.
   const ns = await call(dev, 'DELETE', `/api/v1/namespaces/${postureNs}${DRY}`);
   assert.equal(ns.status, 500, JSON.stringify(ns.body));
@@ -275,8 +323,16 @@ test('with the server stopped: Ignore webhooks let requests through, Fail webhoo
   assert.equal((await call(scheduler, 'POST', `/apis/batch/v1/namespaces/${postureNs}/jobs`, job('scorecard-while-down'))).status, 201);
   assert.equal((await call(admin, 'PATCH', `/api/v1/namespaces/${teamNs}/configmaps/guarded`, { data: { v: 'admin-while-down' } })).status, 200);
   // kube-system is excluded by every webhook that does not protect it by name: never blocked.
-  assert.equal((await call(dev, 'PATCH', `/api/v1/namespaces/kube-system/configmaps/posture-e2e-${process.pid}`, { data: { v: 'x' } })).status, 200, 'protected object in kube-system');
+  assert.equal(
+    (await call(dev, 'PATCH', `/api/v1/namespaces/kube-system/configmaps/posture-e2e-${process.pid}`, { data: { v: 'x' } })).status,
+    200,
+    'protected object in kube-system',
+  );
   assert.equal((await call(dev, 'POST', `/apis/batch/v1/namespaces/kube-system/jobs${DRY}`, job('in-kube-system'))).status, 201, 'posture Job in kube-system');
   // Leases are excluded by a match condition, even labelled ones (controllers renew them every few seconds).
-  assert.equal((await call(dev, 'PATCH', `/apis/coordination.k8s.io/v1/namespaces/${teamNs}/leases/held`, { spec: { holderIdentity: 'b' } })).status, 200, 'lease');
+  assert.equal(
+    (await call(dev, 'PATCH', `/apis/coordination.k8s.io/v1/namespaces/${teamNs}/leases/held`, { spec: { holderIdentity: 'b' } })).status,
+    200,
+    'lease',
+  );
 });

@@ -1,6 +1,6 @@
 // One Kubernetes API call as a given identity, with the Status, body and warnings read back and
 // never thrown: the admission end-to-end tests read what the API server answered a user.
-import { request, type RequestOptions } from 'node:https';
+import { type RequestOptions, request } from 'node:https';
 import type * as k8s from '@kubernetes/client-node';
 
 export interface Reply {
@@ -10,14 +10,27 @@ export interface Reply {
 }
 
 /** One API call as the identity of `kc`; never throws on an HTTP error (tests read the Status). */
-export async function call(kc: k8s.KubeConfig, method: string, path: string, body?: unknown, contentType?: string, headers: Record<string, string> = {}): Promise<Reply> {
+export async function call(
+  kc: k8s.KubeConfig,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType?: string,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   const url = new URL(kc.getCurrentCluster()!.server + path);
   const ct = contentType ?? (method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
   const payload = body === undefined ? undefined : JSON.stringify(body);
   // Node sends no body framing for DELETE by default (no chunked encoding): say its length, or the
   // API server reads no DeleteOptions.
   const length: Record<string, string> = payload === undefined ? {} : { 'content-length': String(Buffer.byteLength(payload)) };
-  const opts: RequestOptions = { method, hostname: url.hostname, port: url.port, path: url.pathname + url.search, headers: { 'content-type': ct, accept: 'application/json', ...length, ...headers } };
+  const opts: RequestOptions = {
+    method,
+    hostname: url.hostname,
+    port: url.port,
+    path: url.pathname + url.search,
+    headers: { 'content-type': ct, accept: 'application/json', ...length, ...headers },
+  };
   await kc.applyToHTTPSOptions(opts);
   return new Promise((resolve, reject) => {
     const req = request(opts, (res) => {
@@ -30,7 +43,7 @@ export async function call(kc: k8s.KubeConfig, method: string, path: string, bod
         } catch {
           /* not JSON */
         }
-        const w = res.headers['warning'];
+        const w = res.headers.warning;
         resolve({ status: res.statusCode!, body: parsed, warnings: Array.isArray(w) ? w.join('\n') : (w ?? '') });
       });
     });

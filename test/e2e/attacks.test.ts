@@ -10,10 +10,9 @@
 // Figures this file prints (t.diagnostic): the admission process's heap after a flood of oversize
 // annotations, and whether an API server restarted with the namespace webhook down comes up.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { call, DRY, denial, eventually as eventuallyHolds } from './api-call.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -21,19 +20,20 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { StaticScoreFeed, type ScoreRow } from '../../lib/admission/scores.ts';
-import type { AdmissionServer } from '../../lib/admission/server.ts';
-import { runCliCaptured } from '../../lib/cli/testing.ts';
-import { defaultConfig } from '../../lib/config/index.ts';
-import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
-import { createAdmissionApp, type AdmissionApp } from '../../lib/admission/app.ts';
 import { forgedMessage, forgedPodMessage } from '../../functions/admission/webhooks/job-guard.ts';
 import { policyLabelMessage } from '../../functions/admission/webhooks/protected-namespaces.ts';
 import { subresourceMessage, unlabelMessage } from '../../functions/admission/webhooks/protected-objects.ts';
 import { invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, unknownMessage } from '../../functions/admission/webhooks/scorecard-gate.ts';
-import { binDir, freePort } from '../cluster/config.ts';
-import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
 import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
+import { type AdmissionApp, createAdmissionApp } from '../../lib/admission/app.ts';
+import { type ScoreRow, StaticScoreFeed } from '../../lib/admission/scores.ts';
+import type { AdmissionServer } from '../../lib/admission/server.ts';
+import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
+import { runCliCaptured } from '../../lib/cli/testing.ts';
+import { defaultConfig } from '../../lib/config/index.ts';
+import { binDir, freePort } from '../cluster/config.ts';
+import { type ControlPlane, getSharedControlPlane } from '../cluster/harness.ts';
+import { call, DRY, denial, eventually as eventuallyHolds } from './api-call.ts';
 
 const PID = process.pid;
 const RUN = `atk-${PID}`;
@@ -67,13 +67,18 @@ let caPem: string;
 const vwcNames: string[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
-
 // The control plane's log tails go with a timeout: `cp` is set in the before hook.
 const eventually = (what: string, check: () => Promise<boolean>, ms = 30_000) => eventuallyHolds(what, check, { ms, diagnostics: () => cp.diagnostics(5) });
 
 const repoOf = (i: number) => `github.com/atk-${i}/repo`;
 // Changed long ago: a pull re-reads only what changed since (like the database feed).
-const row = (repo: string, score: number, ageMs = 86_400_000): ScoreRow => ({ repoKey: repo.toLowerCase(), repo, score, date: '2026-11-01T00:00:00Z', updatedAt: new Date(Date.now() - ageMs) });
+const row = (repo: string, score: number, ageMs = 86_400_000): ScoreRow => ({
+  repoKey: repo.toLowerCase(),
+  repo,
+  score,
+  date: '2026-11-01T00:00:00Z',
+  updatedAt: new Date(Date.now() - ageMs),
+});
 
 const deployment = (name: string, repo: string, image = 'example/app:1', replicas = 1) => ({
   apiVersion: 'apps/v1',
@@ -154,7 +159,11 @@ before(async () => {
   mallory = await cp.asUser(MALLORY, ['devs'], {
     rules: [
       { apiGroups: [''], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'], verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'] },
-      { apiGroups: [''], resources: ['pods', 'pods/status', 'pods/ephemeralcontainers', 'pods/eviction', 'configmaps'], verbs: ['get', 'create', 'update', 'patch', 'delete'] },
+      {
+        apiGroups: [''],
+        resources: ['pods', 'pods/status', 'pods/ephemeralcontainers', 'pods/eviction', 'configmaps'],
+        verbs: ['get', 'create', 'update', 'patch', 'delete'],
+      },
       { apiGroups: ['apps'], resources: ['deployments', 'deployments/scale'], verbs: ['get', 'create', 'update', 'patch'] },
       { apiGroups: ['batch'], resources: ['jobs', 'jobs/status'], verbs: ['get', 'create', 'update', 'patch'] },
     ],
@@ -203,11 +212,26 @@ before(async () => {
   const mine = JSON.stringify([postureNs, teamNs, doomedNs]);
   const scope = `!(request.namespace in ["${overrideNs}"]) && (request.userInfo.username in ${users} || request.namespace in ${mine} || request.name in ${mine})`;
   await install(await generated(`https://127.0.0.1:${server.port}`, join(dir, 'ca.pem'), scope));
-  await eventually('scorecard-gate in force', async () => (await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('probe', repoOf(0)))).status === 403);
-  await eventually('job-guard in force', async () => (await call(mallory, 'POST', `/apis/batch/v1/namespaces/${postureNs}/jobs${DRY}`, job('probe'))).status === 403);
-  await eventually('protected-namespaces in force', async () => (await call(mallory, 'PATCH', `/api/v1/namespaces/${teamNs}${DRY}`, { metadata: { labels: { 'posture.dev/min-score': '0' } } })).status === 403);
-  assert.equal((await call(admin, 'POST', `/api/v1/namespaces/${teamNs}/configmaps`, { metadata: { name: 'probe', labels: { 'posture.dev/protected': 'true' } } })).status, 201);
-  await eventually('protected-objects in force', async () => (await call(mallory, 'PATCH', `/api/v1/namespaces/${teamNs}/configmaps/probe${DRY}`, { data: { a: 'b' } })).status === 403);
+  await eventually(
+    'scorecard-gate in force',
+    async () => (await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('probe', repoOf(0)))).status === 403,
+  );
+  await eventually(
+    'job-guard in force',
+    async () => (await call(mallory, 'POST', `/apis/batch/v1/namespaces/${postureNs}/jobs${DRY}`, job('probe'))).status === 403,
+  );
+  await eventually(
+    'protected-namespaces in force',
+    async () => (await call(mallory, 'PATCH', `/api/v1/namespaces/${teamNs}${DRY}`, { metadata: { labels: { 'posture.dev/min-score': '0' } } })).status === 403,
+  );
+  assert.equal(
+    (await call(admin, 'POST', `/api/v1/namespaces/${teamNs}/configmaps`, { metadata: { name: 'probe', labels: { 'posture.dev/protected': 'true' } } })).status,
+    201,
+  );
+  await eventually(
+    'protected-objects in force',
+    async () => (await call(mallory, 'PATCH', `/api/v1/namespaces/${teamNs}/configmaps/probe${DRY}`, { data: { a: 'b' } })).status === 403,
+  );
 });
 
 after(async () => {
@@ -224,7 +248,10 @@ after(async () => {
 test('forged score events change nothing: a low repository stays denied, a good one admitted, a flood costs a pull per 250 ms', async (t) => {
   const low = 'github.com/atk/low';
   const denied = lowScoreMessage(low, 2.1, '2026-11-01', 5, false);
-  assert.equal((await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('forged', low))).body.message, denial('scorecard-gate', denied));
+  assert.equal(
+    (await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('forged', low))).body.message,
+    denial('scorecard-gate', denied),
+  );
   const pulls = feed.calls.length;
   assert.equal(await postEvent({ repo: low, score: 10, date: '2026-11-02' }, 'f-1'), 202, 'accepted as a hint');
   assert.equal(await postEvent({ repo: 'github.com/atk/good', score: 0, date: '2026-11-02' }, 'f-2'), 202);
@@ -255,7 +282,12 @@ test(`${REPOS.toLocaleString('en')} repositories, gateCacheSize ${GATE_CACHE_SIZ
     assert.equal(r.status, 403, `${repoOf(i)}: ${JSON.stringify(r.body)}`);
     assert.equal(r.body.message, denial('scorecard-gate', lowScoreMessage(repoOf(i), 2.1, '2026-11-01', 5, false)));
   }
-  for (const i of [1, 123_457, REPOS - 1]) assert.equal((await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment(`high-${i}`, repoOf(i)))).status, 201, repoOf(i));
+  for (const i of [1, 123_457, REPOS - 1])
+    assert.equal(
+      (await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment(`high-${i}`, repoOf(i)))).status,
+      201,
+      repoOf(i),
+    );
   const never = await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('never', 'github.com/never/scored'));
   assert.equal(never.status, 403);
   assert.equal(never.body.message, denial('scorecard-gate', unknownMessage('github.com/never/scored')));
@@ -289,11 +321,16 @@ test('a flood of unique oversize annotations is refused unread, and the server k
   await Promise.all(Array.from({ length: 6 }, worker)).finally(() => clearInterval(sampler));
   gc();
   const grew = process.memoryUsage().heapUsed - before;
-  t.diagnostic(`${refused} reviews of 250 KiB (${((refused * 250) / 1024).toFixed(0)} MiB of annotations): heap ${(before / 2 ** 20).toFixed(1)} MiB before, ${((before + grew) / 2 ** 20).toFixed(1)} MiB after, grew ${(grew / 2 ** 20).toFixed(1)} MiB (bound ${HEAP_BOUND_MIB} MiB); peak during the flood ${(peak / 2 ** 20).toFixed(1)} MiB (garbage not yet collected included)`);
+  t.diagnostic(
+    `${refused} reviews of 250 KiB (${((refused * 250) / 1024).toFixed(0)} MiB of annotations): heap ${(before / 2 ** 20).toFixed(1)} MiB before, ${((before + grew) / 2 ** 20).toFixed(1)} MiB after, grew ${(grew / 2 ** 20).toFixed(1)} MiB (bound ${HEAP_BOUND_MIB} MiB); peak during the flood ${(peak / 2 ** 20).toFixed(1)} MiB (garbage not yet collected included)`,
+  );
   assert.equal(refused, N);
   assert.ok(grew < HEAP_BOUND_MIB * 2 ** 20, `heap grew ${(grew / 2 ** 20).toFixed(1)} MiB`);
   // Still answering: a good workload is admitted, a low one denied.
-  assert.equal((await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('after-flood', 'github.com/atk/good'))).status, 201);
+  assert.equal(
+    (await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('after-flood', 'github.com/atk/good'))).status,
+    201,
+  );
   const invalid = await call(mallory, 'POST', `/apis/apps/v1/namespaces/${teamNs}/deployments${DRY}`, deployment('bad', 'not a repo'));
   assert.equal(invalid.body.message, denial('scorecard-gate', invalidRepoMessage('not a repo', 'contains whitespace or control characters')));
 });
@@ -326,7 +363,13 @@ test('subresources no longer bypass protected-objects and protected-namespaces',
   const relabel = await call(mallory, 'PATCH', `${pod}/status`, { metadata: { labels: { app: 'mine' } } });
   assert.equal(relabel.body.message, denial('protected-objects', subresourceMessage(what, 'status')));
   // Injecting a container.
-  const debug = await call(mallory, 'PATCH', `${pod}/ephemeralcontainers`, { spec: { ephemeralContainers: [{ name: 'debug', image: 'busybox', targetContainerName: 'app' }] } }, 'application/strategic-merge-patch+json');
+  const debug = await call(
+    mallory,
+    'PATCH',
+    `${pod}/ephemeralcontainers`,
+    { spec: { ephemeralContainers: [{ name: 'debug', image: 'busybox', targetContainerName: 'app' }] } },
+    'application/strategic-merge-patch+json',
+  );
   assert.equal(debug.status, 403, JSON.stringify(debug.body));
   assert.equal(debug.body.message, denial('protected-objects', subresourceMessage(what, 'ephemeralcontainers')));
   // The label is still there.
@@ -348,7 +391,12 @@ test('subresources no longer bypass protected-objects and protected-namespaces',
 });
 
 test("job-guard: a bare Pod dressed as a posture Job's pod and an add-on ServiceAccount in kube-system are refused", async () => {
-  const bare = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'scorecard-fake', labels: { 'batch.kubernetes.io/job-name': 'scorecard-abc', 'job-name': 'scorecard-abc' } }, spec: { containers: [{ name: 'scorecard', image: 'evil/forger:1' }] } };
+  const bare = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'scorecard-fake', labels: { 'batch.kubernetes.io/job-name': 'scorecard-abc', 'job-name': 'scorecard-abc' } },
+    spec: { containers: [{ name: 'scorecard', image: 'evil/forger:1' }] },
+  };
   const r = await call(mallory, 'POST', `/api/v1/namespaces/${postureNs}/pods${DRY}`, bare);
   assert.equal(r.status, 403, JSON.stringify(r.body));
   assert.equal(r.body.message, denial('job-guard', forgedPodMessage(postureNs)));
@@ -397,8 +445,13 @@ test("a protected pod finishes the kubelet's delete flow (system:node identity)"
 test('an enforcement override to dry-run generates failurePolicy Ignore: a down server refuses nothing', async () => {
   const dead = await freePort();
   const scope = `request.namespace in ["${overrideNs}"]`;
-  const vwcs = (await generated(`https://127.0.0.1:${dead}`, join(dir, 'ca.pem'), scope, { POSTURE_WEBHOOK_ENFORCEMENT: 'job-guard=dry-run' }, '-override')).filter((v) => v.metadata.name.startsWith('posture-job-guard'));
-  assert.deepEqual(vwcs[0].webhooks.map((w: { failurePolicy: string }) => w.failurePolicy), ['Ignore']);
+  const vwcs = (
+    await generated(`https://127.0.0.1:${dead}`, join(dir, 'ca.pem'), scope, { POSTURE_WEBHOOK_ENFORCEMENT: 'job-guard=dry-run' }, '-override')
+  ).filter((v) => v.metadata.name.startsWith('posture-job-guard'));
+  assert.deepEqual(
+    vwcs[0].webhooks.map((w: { failurePolicy: string }) => w.failurePolicy),
+    ['Ignore'],
+  );
   // What the old generator wrote (the declared Fail): once it is in force, the dead server refuses.
   const old = structuredClone(vwcs[0]);
   for (const w of old.webhooks) w.failurePolicy = 'Fail';
@@ -410,8 +463,14 @@ test('an enforcement override to dry-run generates failurePolicy Ignore: a down 
   // The generated one, same in all but failurePolicy: nothing is refused.
   const adm = admin.makeApiClient(k8s.AdmissionregistrationV1Api);
   const current = await adm.readValidatingWebhookConfiguration({ name: old.metadata.name });
-  await adm.replaceValidatingWebhookConfiguration({ name: old.metadata.name, body: { ...vwcs[0], metadata: { ...vwcs[0].metadata, resourceVersion: current.metadata!.resourceVersion } } as k8s.V1ValidatingWebhookConfiguration });
-  await eventually('the generated configuration is in force', async () => (await call(mallory, 'POST', `/apis/batch/v1/namespaces/${overrideNs}/jobs${DRY}`, job('dry'))).status === 201);
+  await adm.replaceValidatingWebhookConfiguration({
+    name: old.metadata.name,
+    body: { ...vwcs[0], metadata: { ...vwcs[0].metadata, resourceVersion: current.metadata!.resourceVersion } } as k8s.V1ValidatingWebhookConfiguration,
+  });
+  await eventually(
+    'the generated configuration is in force',
+    async () => (await call(mallory, 'POST', `/apis/batch/v1/namespaces/${overrideNs}/jobs${DRY}`, job('dry'))).status === 201,
+  );
   await new Promise((r) => setTimeout(r, 2000));
   assert.equal((await call(mallory, 'POST', `/apis/batch/v1/namespaces/${overrideNs}/jobs${DRY}`, job('dry'))).status, 201);
 });
@@ -425,19 +484,27 @@ async function startApiServer(prefix: string, port: number): Promise<{ child: Ch
   const url = `https://127.0.0.1:${port}`;
   const logFile = join(dir, `apiserver-${port}-${Date.now()}.log`);
   let out = '';
-  const child = spawn(join(binDir(), 'kube-apiserver'), [
-    `--etcd-servers=http://127.0.0.1:${cp.state.ports!.etcd}`,
-    `--etcd-prefix=${prefix}`,
-    '--bind-address=127.0.0.1', `--secure-port=${port}`,
-    `--tls-cert-file=${join(pki, 'apiserver.crt')}`, `--tls-private-key-file=${join(pki, 'apiserver.key')}`,
-    `--client-ca-file=${cp.state.caFile}`,
-    '--authorization-mode=Node,RBAC',
-    '--enable-admission-plugins=NodeRestriction',
-    '--service-cluster-ip-range=10.0.1.0/24',
-    `--service-account-issuer=${url}`,
-    `--service-account-key-file=${join(pki, 'sa.key')}`, `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
-    '--profiling=false', '--v=1',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    join(binDir(), 'kube-apiserver'),
+    [
+      `--etcd-servers=http://127.0.0.1:${cp.state.ports!.etcd}`,
+      `--etcd-prefix=${prefix}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${port}`,
+      `--tls-cert-file=${join(pki, 'apiserver.crt')}`,
+      `--tls-private-key-file=${join(pki, 'apiserver.key')}`,
+      `--client-ca-file=${cp.state.caFile}`,
+      '--authorization-mode=Node,RBAC',
+      '--enable-admission-plugins=NodeRestriction',
+      '--service-cluster-ip-range=10.0.1.0/24',
+      `--service-account-issuer=${url}`,
+      `--service-account-key-file=${join(pki, 'sa.key')}`,
+      `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
+      '--profiling=false',
+      '--v=1',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   child.stdout!.on('data', (c) => (out = (out + c).slice(-20_000)));
   child.stderr!.on('data', (c) => (out = (out + c).slice(-20_000)));
   cleanups.push(async () => {
@@ -481,14 +548,29 @@ test('protected-namespaces under Fail: an API server restarted with the webhook 
   // The generated protected-namespaces configuration, unscoped: it applies to every request the
   // API server makes, its own start-up included. Nothing listens at its URL.
   const dead = await freePort();
-  const r = await runCliCaptured(['webhooks', 'manifest', '--url', `https://127.0.0.1:${dead}`, '--ca-bundle', join(dir, 'ca.pem')], { POSTURE_NAMESPACE: postureNs });
-  const vwc = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, any>).find((v) => v.metadata.name === 'posture-protected-namespaces')!;
+  const r = await runCliCaptured(['webhooks', 'manifest', '--url', `https://127.0.0.1:${dead}`, '--ca-bundle', join(dir, 'ca.pem')], {
+    POSTURE_NAMESPACE: postureNs,
+  });
+  const vwc = parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as Record<string, any>)
+    .find((v) => v.metadata.name === 'posture-protected-namespaces')!;
   assert.equal(vwc.webhooks[0].failurePolicy, 'Fail');
   assert.equal((await call(kc, 'POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', vwc)).status, 201);
   // A non-admin (impersonated by the admin) may edit namespaces by RBAC; the webhook being down refuses it.
-  const grant = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'ns-editor' }, rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'patch', 'create'] }] };
+  const grant = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'ns-editor' },
+    rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'patch', 'create'] }],
+  };
   assert.equal((await call(kc, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', grant)).status, 201);
-  const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'ns-editor' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ns-editor' }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'ns-editor' }] };
+  const binding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name: 'ns-editor' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ns-editor' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'ns-editor' }],
+  };
   assert.equal((await call(kc, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', binding)).status, 201);
   assert.equal((await call(kc, 'POST', '/api/v1/namespaces', { metadata: { name: 'team' } })).status, 201);
   const asEditor = (body: unknown) => call(kc, 'PATCH', '/api/v1/namespaces/team', body, undefined, { 'impersonate-user': 'ns-editor' });
@@ -501,11 +583,18 @@ test('protected-namespaces under Fail: an API server restarted with the webhook 
   const started = Date.now();
   const second = await startApiServer(prefix, port);
   const up = await readyWithin(kc, 90_000);
-  t.diagnostic(`API server restarted with the Fail namespace webhook down: ${up ? `ready in ${((Date.now() - started) / 1000).toFixed(1)} s` : 'NOT ready within 90 s'}`);
+  t.diagnostic(
+    `API server restarted with the Fail namespace webhook down: ${up ? `ready in ${((Date.now() - started) / 1000).toFixed(1)} s` : 'NOT ready within 90 s'}`,
+  );
   assert.ok(up, `restart under Fail:\n${second.log()}`);
-  for (const ns of ['kube-system', 'kube-public', 'kube-node-lease', 'default']) assert.equal((await call(kc, 'GET', `/api/v1/namespaces/${ns}`)).status, 200, ns);
+  for (const ns of ['kube-system', 'kube-public', 'kube-node-lease', 'default'])
+    assert.equal((await call(kc, 'GET', `/api/v1/namespaces/${ns}`)).status, 200, ns);
   const still = await asEditor({ metadata: { labels: { 'posture.dev/min-score': '0' } } });
   assert.equal(still.status, 500, 'still refused after the restart');
-  assert.equal((await call(kc, 'PATCH', '/api/v1/namespaces/team', { metadata: { labels: { 'posture.dev/min-score': '0' } } })).status, 200, 'an administrator is skipped by the match condition');
+  assert.equal(
+    (await call(kc, 'PATCH', '/api/v1/namespaces/team', { metadata: { labels: { 'posture.dev/min-score': '0' } } })).status,
+    200,
+    'an administrator is skipped by the match condition',
+  );
   await stopApiServer(second.child);
 });

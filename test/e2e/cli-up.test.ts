@@ -1,13 +1,14 @@
 // The command line beside a running `posture up`, as real processes: on the embedded database
 // every database command goes through up's control socket (mode 0600, only this user) and
 // answers exactly as it would alone; on PostgreSQL the CLI connects directly.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
 import { createPostgresDatabase, type TestDatabase } from '../../lib/db/testing.ts';
 
 const POSTURE = join(import.meta.dirname, '..', '..', 'bin', 'posture.ts');
@@ -23,7 +24,10 @@ function posture(args: string[], env: Record<string, string>, stdin = ''): Promi
 }
 
 async function startUp(env: Record<string, string>): Promise<{ child: ChildProcess; out: () => string }> {
-  const child = spawn(process.execPath, [POSTURE, 'up'], { env: { ...env, PATH: '/usr/bin:/bin', PORT: '0', POSTURE_ADMISSION_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [POSTURE, 'up'], {
+    env: { ...env, PATH: '/usr/bin:/bin', PORT: '0', POSTURE_ADMISSION_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -96,7 +100,14 @@ for (const kind of ['pglite', 'postgres'] as const) {
       assert.deepEqual([rm.code, rm.stdout], [0, 'removed github.com/a/three (0 scores, 0 runs)\n']);
       const list = await posture(['repos', 'list', '-o', 'json'], env);
       assert.equal(list.code, 0, list.stderr);
-      assert.deepEqual(JSON.parse(list.stdout).map((r: any) => [r.repo, r.priority]), [['github.com/a/one', 0], ['github.com/a/two', 5], ['github.com/ossf/scorecard', 0]]);
+      assert.deepEqual(
+        JSON.parse(list.stdout).map((r: any) => [r.repo, r.priority]),
+        [
+          ['github.com/a/one', 0],
+          ['github.com/a/two', 5],
+          ['github.com/ossf/scorecard', 0],
+        ],
+      );
       const show = await posture(['scores', 'show', 'a/two'], env);
       assert.equal(show.code, 2);
       assert.match(show.stderr, /github.com\/a\/two has no score yet/);

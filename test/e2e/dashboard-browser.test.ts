@@ -3,18 +3,19 @@
 // seeded by `posture demo`'s code. Goes fleet → repository → diff, asserts what each page
 // shows against the JSON routes, checks the phone layout, and saves the screenshots the
 // README shows (docs/dashboard-*.png).
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Server } from 'node:http';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { fleetConfigOf } from '../../lib/api/dashboard.ts';
+import { refreshSnapshot } from '../../lib/api/fleet.ts';
+import { createApiHandle } from '../../lib/api/handler.ts';
 import { defaultConfig } from '../../lib/config/index.ts';
 import { migrate } from '../../lib/db/index.ts';
 import { createPgliteDatabase, type TestDatabase } from '../../lib/db/testing.ts';
-import { createApiHandle } from '../../lib/api/handler.ts';
-import { refreshSnapshot } from '../../lib/api/fleet.ts';
-import { fleetConfigOf } from '../../lib/api/dashboard.ts';
 import { seedDemo } from '../../lib/demo/seed.ts';
 import { createFunctionServer, listen } from '../../lib/function/server.ts';
 import { silentLogger } from '../../lib/log/index.ts';
@@ -86,7 +87,11 @@ test('fleet → repository → diff, each page showing what the API says, withou
   assert.equal(await page.locator('svg[role="img"] > title', { hasText: 'Repositories by newest score' }).count(), 1, 'score histogram');
   assert.equal(await page.locator('svg[role="img"] > title', { hasText: 'passing each check' }).count(), 1, 'per-check pass rates');
   const failing = (await json('/projects?state=failing&limit=1000')).items;
-  assert.deepEqual(await page.locator('section:has(h2#failures) tbody tr').first().locator('td').allTextContents(), ['pod-failed', String(failing.length)], 'failures of the last day by class');
+  assert.deepEqual(
+    await page.locator('section:has(h2#failures) tbody tr').first().locator('td').allTextContents(),
+    ['pod-failed', String(failing.length)],
+    'failures of the last day by class',
+  );
   const lowestApi = (await json('/projects?sort=score&limit=1')).items[0];
   const lowestLink = page.locator('section:has(h2#lowest) tbody tr').first().locator('a').first();
   assert.equal(await lowestLink.textContent(), lowestApi.repo, 'lowest score first');
@@ -107,7 +112,10 @@ test('fleet → repository → diff, each page showing what the API says, withou
   await details.locator('summary').click();
   assert.equal(await details.locator('pre').isVisible(), true, 'details unfold without JavaScript');
   assert.equal(await page.locator('svg[role="img"] > title', { hasText: `Score of ${lowestApi.repo} over time` }).count(), 1, 'history chart');
-  assert.match((await page.locator('#badge-md').textContent()) ?? '', /^\[!\[OpenSSF Scorecard\]\(http:\/\/127\.0\.0\.1:\d+\/projects\/github\.com\/posture-demo\/[^/]+\/badge\)\]/);
+  assert.match(
+    (await page.locator('#badge-md').textContent()) ?? '',
+    /^\[!\[OpenSSF Scorecard\]\(http:\/\/127\.0\.0\.1:\d+\/projects\/github\.com\/posture-demo\/[^/]+\/badge\)\]/,
+  );
   const badge = await page.locator('section:has(h2#badge) img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0);
   assert.ok(badge, 'the badge image loads');
   assert.deepEqual(await page.evaluate(LOW_CONTRAST), [], 'repository: every text at least 4.5:1');
@@ -123,7 +131,8 @@ test('fleet → repository → diff, each page showing what the API says, withou
   assert.equal(await page.locator('.card .muted', { hasText: 'checks changed' }).textContent(), summary);
   const changedRows = page.locator('section:has(h2#changed) tbody tr');
   assert.equal(await changedRows.count(), change.changed.length);
-  if (change.changed.length) assert.equal(await changedRows.first().locator('td').first().textContent(), change.changed[0].name, 'biggest drop first, as the API orders it');
+  if (change.changed.length)
+    assert.equal(await changedRows.first().locator('td').first().textContent(), change.changed[0].name, 'biggest drop first, as the API orders it');
   assert.deepEqual(await page.evaluate(LOW_CONTRAST), [], 'diff: every text at least 4.5:1');
   await page.screenshot({ path: join(DOCS, 'dashboard-diff.png'), fullPage: true });
   await page.close();
@@ -137,10 +146,12 @@ test('on a phone: no sideways scrolling of the page, text at least 12 px', { tim
       await page.goto(base + path);
       const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       assert.ok(Number(overflow) <= 0, `${path}: the page is ${overflow}px wider than the phone`);
-      const small = await page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.childNodes.length && [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()) && parseFloat(getComputedStyle(e).fontSize) < 12 && !(e instanceof SVGElement)).length`);
+      const small = await page.evaluate(
+        `[...document.querySelectorAll('body *')].filter((e) => e.childNodes.length && [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()) && parseFloat(getComputedStyle(e).fontSize) < 12 && !(e instanceof SVGElement)).length`,
+      );
       assert.equal(small, 0, `${path}: no HTML text under 12px`);
     }
-    await page.goto(base + '/ui');
+    await page.goto(`${base}/ui`);
     await page.screenshot({ path: join(DOCS, 'dashboard-phone.png'), fullPage: false });
   } finally {
     await phone.close();

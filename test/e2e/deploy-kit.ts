@@ -4,7 +4,7 @@
 // kustomize (the binary build-tools.sh builds, the same code as `kubectl apply -k`).
 import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
-import { fetch as undiciFetch, type Dispatcher } from 'undici';
+import { type Dispatcher, fetch as undiciFetch } from 'undici';
 import { parseAllDocuments } from 'yaml';
 import { kustomizeBin } from '../cluster/tools.ts';
 
@@ -27,7 +27,8 @@ export const CLUSTER_SCOPED = new Set([
   'StorageClass',
 ]);
 
-export const idOf = (o: KubeObject): string => `${o.apiVersion.split('/').length > 1 ? o.apiVersion.split('/')[0] : 'core'}/${o.kind}/${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
+export const idOf = (o: KubeObject): string =>
+  `${o.apiVersion.split('/').length > 1 ? o.apiVersion.split('/')[0] : 'core'}/${o.kind}/${o.metadata.namespace ?? '-'}/${o.metadata.name}`;
 
 /**
  * `kustomize build <dir>`: what `kubectl apply -k <dir>` sends. kustomize's errors (a cycle, an
@@ -35,7 +36,9 @@ export const idOf = (o: KubeObject): string => `${o.apiVersion.split('/').length
  */
 export function renderKustomization(dir: string): KubeObject[] {
   const out = execFileSync(kustomizeBin(), ['build', dir], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
-  return parseAllDocuments(out).map((d) => d.toJSON() as KubeObject).filter((o) => o !== null);
+  return parseAllDocuments(out)
+    .map((d) => d.toJSON() as KubeObject)
+    .filter((o) => o !== null);
 }
 
 export interface RawResponse {

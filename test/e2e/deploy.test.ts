@@ -7,31 +7,46 @@
 //   with SelfSubjectRulesReview (exactly the intended rules), every Kubernetes call of each
 //   function made with its ServiceAccount's token, refused calls answered 403, and the
 //   pipeline run end to end with those identities.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
+import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
 import { renderWebhookOutputs } from '../../lib/cli/webhooks.ts';
 import { loadConfig } from '../../lib/config/index.ts';
 import { settings } from '../../lib/config/spec.ts';
 import { addRepos, latestScore } from '../../lib/db/index.ts';
 import { cronSlot } from '../../lib/events/ping.ts';
-import { SCORE_UPDATED_TYPE } from '../../lib/changes/events.ts';
+import { batchSelector } from '../../lib/harvest/deletions.ts';
 import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR, SCORECARD_CONTAINER } from '../../lib/jobs/spec.ts';
 import { clusterApi, KubeError } from '../../lib/kube/cluster.ts';
-import { batchSelector } from '../../lib/harvest/deletions.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { goModuleDir, KNATIVE_SERVING_MODULE } from '../cluster/config.ts';
-import { getSharedControlPlane, waitForJobFinished, type ControlPlane } from '../cluster/harness.ts';
-import { CLUSTER_SCOPED, Discovery, dryRunCreate, idOf, kubeRequest, podTemplates, relocate, renderKustomization, ruleKeys, schemaProblems, selfRules, serverSideApply, type KubeObject } from './deploy-kit.ts';
-import { startPipeline, type Pipeline } from './pipeline-kit.ts';
+import { type ControlPlane, getSharedControlPlane, waitForJobFinished } from '../cluster/harness.ts';
 import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
-import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
+import {
+  CLUSTER_SCOPED,
+  Discovery,
+  dryRunCreate,
+  idOf,
+  type KubeObject,
+  kubeRequest,
+  podTemplates,
+  relocate,
+  renderKustomization,
+  ruleKeys,
+  schemaProblems,
+  selfRules,
+  serverSideApply,
+} from './deploy-kit.ts';
+import { type Pipeline, startPipeline } from './pipeline-kit.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NS = 'posture';
@@ -68,7 +83,10 @@ test('the base renders the expected objects, all in the posture namespace, with 
     'core/Namespace/-/posture',
     'core/ConfigMap/posture/posture-config',
     ...Object.keys(INTENDED).map((sa) => `core/ServiceAccount/posture/${sa}`),
-    ...['posture-scheduler', 'posture-harvester', 'posture-job-events'].flatMap((n) => [`rbac.authorization.k8s.io/Role/posture/${n}`, `rbac.authorization.k8s.io/RoleBinding/posture/${n}`]),
+    ...['posture-scheduler', 'posture-harvester', 'posture-job-events'].flatMap((n) => [
+      `rbac.authorization.k8s.io/Role/posture/${n}`,
+      `rbac.authorization.k8s.io/RoleBinding/posture/${n}`,
+    ]),
     ...['posture-scheduler', 'posture-harvester', 'posture-api'].map((n) => `serving.knative.dev/Service/posture/${n}`),
     'apps/Deployment/posture/posture-admission',
     'core/Service/posture/posture-admission',
@@ -102,7 +120,9 @@ test('the base renders the expected objects, all in the posture namespace, with 
   }
   // Every image is the one posture image (rewritten by the kustomization's `images`) or pinned.
   for (const o of [...base, ...overlay]) {
-    for (const t of podTemplates(o)) for (const c of t.spec.containers) assert.match(c.image!, /^(ghcr\.io\/posture-dev\/posture:0\.1\.0|docker\.io\/curlimages\/curl:\d+\.\d+\.\d+)$/, `${idOf(o)} ${c.name}`);
+    for (const t of podTemplates(o))
+      for (const c of t.spec.containers)
+        assert.match(c.image!, /^(ghcr\.io\/posture-dev\/posture:0\.1\.0|docker\.io\/curlimages\/curl:\d+\.\d+\.\d+)$/, `${idOf(o)} ${c.name}`);
   }
 });
 
@@ -113,7 +133,10 @@ test('secrets.example.yaml is not part of the kustomization and holds the Secret
   const byName = new Map(secrets.map((s) => [s.metadata.name, s]));
   // Every secretKeyRef in a workload names a Secret and key of the example.
   const refs = new Set<string>();
-  for (const o of base) for (const t of podTemplates(o)) for (const c of t.spec.containers) for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) refs.add(`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
+  for (const o of base)
+    for (const t of podTemplates(o))
+      for (const c of t.spec.containers)
+        for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) refs.add(`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
   assert.deepEqual([...refs], ['posture-database/DATABASE_URL']);
   for (const r of refs) {
     const [name, key] = r.split('/');
@@ -132,7 +155,8 @@ test('the ConfigMap is valid configuration for the real loader, and secret-free'
     assert.ok(known.has(key), `${key} is not a posture setting`);
     assert.ok(!known.get(key)!.secret, `${key} is secret: it belongs in a Secret`);
   }
-  for (const reserved of ['PORT', 'DATABASE_URL', 'POSTURE_TLS_CERT_FILE', 'POSTURE_TLS_KEY_FILE', 'POSTURE_DATA_DIR']) assert.ok(!(reserved in data), `${reserved} must not be in the shared ConfigMap`);
+  for (const reserved of ['PORT', 'DATABASE_URL', 'POSTURE_TLS_CERT_FILE', 'POSTURE_TLS_KEY_FILE', 'POSTURE_DATA_DIR'])
+    assert.ok(!(reserved in data), `${reserved} must not be in the shared ConfigMap`);
   const config = loadConfig({ ...data, DATABASE_URL: 'postgres://u@db.example:5432/posture' });
   assert.equal(config.namespace, NS);
   assert.equal(config.schedulerServiceAccount, 'posture-scheduler');
@@ -144,7 +168,11 @@ test('the generated webhook configurations are what the deployed configuration g
   const generated = await renderWebhookOutputs(WEBHOOKS_DIR, loadConfig({ ...data }));
   for (const [path, text] of generated) {
     if (!path.startsWith('knative/base/webhooks/')) continue;
-    assert.equal(readFileSync(join(ROOT, path), 'utf8'), text, `${path} differs from what the ConfigMap's settings generate: run npm run generate:webhooks or align config.yaml`);
+    assert.equal(
+      readFileSync(join(ROOT, path), 'utf8'),
+      text,
+      `${path} differs from what the ConfigMap's settings generate: run npm run generate:webhooks or align config.yaml`,
+    );
   }
   const svc = find(base, 'Service', 'posture-admission');
   const deploy = find(base, 'Deployment', 'posture-admission');
@@ -168,7 +196,8 @@ test('the generated webhook configurations are what the deployed configuration g
   const tls = any(deploy).spec.template.spec.volumes.find((v: any) => v.secret);
   assert.equal(tls.secret.secretName, any(cert).spec.secretName);
   const mount = container.volumeMounts.find((m: any) => m.name === tls.name);
-  for (const v of ['POSTURE_TLS_CERT_FILE', 'POSTURE_TLS_KEY_FILE']) assert.ok(container.env.find((e: any) => e.name === v).value.startsWith(`${mount.mountPath}/`));
+  for (const v of ['POSTURE_TLS_CERT_FILE', 'POSTURE_TLS_KEY_FILE'])
+    assert.ok(container.env.find((e: any) => e.name === v).value.startsWith(`${mount.mountPath}/`));
   // The CA chain: the serving certificate's issuer is a CA Issuer backed by the CA Certificate.
   const caIssuer = find(base, 'Issuer', any(cert).spec.issuerRef.name);
   const caCert = base.find((o) => o.kind === 'Certificate' && any(o).spec.secretName === any(caIssuer).spec.ca.secretName);
@@ -183,8 +212,35 @@ test('the generated webhook configurations are what the deployed configuration g
 // Knative Serving's field masks (knative.dev/serving pkg/apis/serving/fieldmask.go, v0.51) with
 // its default feature flags: what its webhook accepts in a Service's pod template.
 const KNATIVE_POD_FIELDS = new Set(['serviceAccountName', 'containers', 'volumes', 'imagePullSecrets', 'enableServiceLinks', 'automountServiceAccountToken']);
-const KNATIVE_CONTAINER_FIELDS = new Set(['name', 'args', 'command', 'env', 'workingDir', 'envFrom', 'image', 'imagePullPolicy', 'livenessProbe', 'ports', 'readinessProbe', 'resources', 'securityContext', 'startupProbe', 'terminationMessagePath', 'terminationMessagePolicy', 'volumeMounts']);
-const KNATIVE_SECURITY_FIELDS = new Set(['capabilities', 'readOnlyRootFilesystem', 'runAsUser', 'runAsGroup', 'runAsNonRoot', 'allowPrivilegeEscalation', 'seccompProfile', 'privileged']);
+const KNATIVE_CONTAINER_FIELDS = new Set([
+  'name',
+  'args',
+  'command',
+  'env',
+  'workingDir',
+  'envFrom',
+  'image',
+  'imagePullPolicy',
+  'livenessProbe',
+  'ports',
+  'readinessProbe',
+  'resources',
+  'securityContext',
+  'startupProbe',
+  'terminationMessagePath',
+  'terminationMessagePolicy',
+  'volumeMounts',
+]);
+const KNATIVE_SECURITY_FIELDS = new Set([
+  'capabilities',
+  'readOnlyRootFilesystem',
+  'runAsUser',
+  'runAsGroup',
+  'runAsNonRoot',
+  'allowPrivilegeEscalation',
+  'seccompProfile',
+  'privileged',
+]);
 const KNATIVE_RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION']);
 const KNATIVE_RESERVED_PORTS = new Set([8012, 8013, 8022, 8112, 9090, 9091]);
 
@@ -222,7 +278,9 @@ test('the Knative Services use only what Knative Serving accepts by default, wit
   const byName = Object.fromEntries(ksvcs.map((k) => [k.metadata.name, any(k)]));
   for (const k of ksvcs) {
     const spec = any(k).spec.template.spec;
-    for (const f of Object.keys(spec)) if (!['containerConcurrency', 'timeoutSeconds', 'responseStartTimeoutSeconds', 'idleTimeoutSeconds'].includes(f)) assert.ok(KNATIVE_POD_FIELDS.has(f), `${k.metadata.name}: pod field ${f} is off in Knative by default`);
+    for (const f of Object.keys(spec))
+      if (!['containerConcurrency', 'timeoutSeconds', 'responseStartTimeoutSeconds', 'idleTimeoutSeconds'].includes(f))
+        assert.ok(KNATIVE_POD_FIELDS.has(f), `${k.metadata.name}: pod field ${f} is off in Knative by default`);
     if ('automountServiceAccountToken' in spec) assert.equal(spec.automountServiceAccountToken, false, 'Knative only allows false');
     assert.equal(spec.containers.length, 1);
     for (const c of spec.containers) {
@@ -238,13 +296,25 @@ test('the Knative Services use only what Knative Serving accepts by default, wit
       assert.deepEqual(c.envFrom, [{ configMapRef: { name: 'posture-config' } }]);
       for (const m of c.volumeMounts ?? []) assert.ok(!['/', '/dev', '/dev/log'].includes(m.mountPath));
     }
-    for (const v of spec.volumes ?? []) assert.deepEqual(Object.keys(v).filter((x) => x !== 'name').sort().filter((x) => !['emptyDir', 'secret', 'configMap', 'projected'].includes(x)), []);
+    for (const v of spec.volumes ?? [])
+      assert.deepEqual(
+        Object.keys(v)
+          .filter((x) => x !== 'name')
+          .sort()
+          .filter((x) => !['emptyDir', 'secret', 'configMap', 'projected'].includes(x)),
+        [],
+      );
     assert.equal(any(k).spec.template.metadata.labels['app.kubernetes.io/part-of'], 'posture');
   }
   assert.equal(byName['posture-scheduler'].spec.template.spec.containerConcurrency, 1);
   for (const n of ['posture-scheduler', 'posture-harvester']) assert.equal(byName[n].metadata.labels['networking.knative.dev/visibility'], 'cluster-local', n);
   assert.equal(byName['posture-api'].metadata.labels['networking.knative.dev/visibility'], undefined, 'the score API is public');
-  for (const [n, sa] of [['posture-scheduler', 'posture-scheduler'], ['posture-harvester', 'posture-harvester'], ['posture-api', 'posture-api']]) assert.equal(byName[n].spec.template.spec.serviceAccountName, sa);
+  for (const [n, sa] of [
+    ['posture-scheduler', 'posture-scheduler'],
+    ['posture-harvester', 'posture-harvester'],
+    ['posture-api', 'posture-api'],
+  ])
+    assert.equal(byName[n].spec.template.spec.serviceAccountName, sa);
   assert.equal(any(find(base, 'Deployment', 'posture-admission')).spec.template.spec.serviceAccountName, 'posture-admission');
   // Pods of identities without a Role mount no token.
   assert.equal(byName['posture-api'].spec.template.spec.automountServiceAccountToken, false);
@@ -258,9 +328,12 @@ test('the eventing wiring: ping → scheduler, posture Jobs → Broker → harve
   const src = any(find(base, 'ApiServerSource', 'posture-job-events'));
   assert.equal(src.spec.mode, 'Resource');
   assert.equal(src.spec.serviceAccountName, 'posture-job-events');
-  assert.deepEqual(src.spec.resources, [{ apiVersion: 'batch/v1', kind: 'Job', selector: { matchLabels: Object.fromEntries([POSTURE_JOB_SELECTOR.split('=')]) } }]);
+  assert.deepEqual(src.spec.resources, [
+    { apiVersion: 'batch/v1', kind: 'Job', selector: { matchLabels: Object.fromEntries([POSTURE_JOB_SELECTOR.split('=')]) } },
+  ]);
   assert.equal(src.spec.namespaceSelector, undefined, "only posture's namespace");
-  const resolves = (ref: { apiVersion: string; kind: string; name: string }) => find(base, ref.kind, ref.name) && assert.equal(find(base, ref.kind, ref.name).apiVersion, ref.apiVersion);
+  const resolves = (ref: { apiVersion: string; kind: string; name: string }) =>
+    find(base, ref.kind, ref.name) && assert.equal(find(base, ref.kind, ref.name).apiVersion, ref.apiVersion);
   resolves(ping.spec.sink.ref);
   resolves(src.spec.sink.ref);
   const harvester = any(find(base, 'Trigger', 'posture-harvester'));
@@ -296,7 +369,8 @@ test("the NetworkPolicy selects exactly the Scorecard Jobs' pods: no ingress, eg
   assert.deepEqual(np.spec.egress.flatMap((r: any) => r.ports.map((p: any) => `${p.protocol}/${p.port}`)).sort(), ['TCP/443', 'TCP/53', 'UDP/53']);
   for (const r of np.spec.egress) assert.equal(r.to, undefined);
   // No other workload carries the Scorecard pods' labels.
-  for (const o of [...base, ...overlay]) for (const t of podTemplates(o)) assert.notEqual(t.metadata?.labels?.['app.kubernetes.io/component'], 'scorecard', idOf(o));
+  for (const o of [...base, ...overlay])
+    for (const t of podTemplates(o)) assert.notEqual(t.metadata?.labels?.['app.kubernetes.io/component'], 'scorecard', idOf(o));
 });
 
 test("the admission NetworkPolicy selects the admission server's pods and admits only its HTTPS port, from the Broker and the API server", () => {
@@ -307,8 +381,14 @@ test("the admission NetworkPolicy selects the admission server's pods and admits
   assert.deepEqual(np.spec.policyTypes, ['Ingress']);
   const port = deploy.spec.template.spec.containers[0].ports.find((p: any) => p.name === 'https').containerPort;
   for (const r of np.spec.ingress) assert.deepEqual(r.ports, [{ protocol: 'TCP', port }]);
-  assert.ok(np.spec.ingress.some((r: any) => r.from.some((f: any) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'knative-eventing')), 'the Broker');
-  assert.ok(np.spec.ingress.some((r: any) => r.from.some((f: any) => f.ipBlock)), 'the API server');
+  assert.ok(
+    np.spec.ingress.some((r: any) => r.from.some((f: any) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'knative-eventing')),
+    'the Broker',
+  );
+  assert.ok(
+    np.spec.ingress.some((r: any) => r.from.some((f: any) => f.ipBlock)),
+    'the API server',
+  );
 });
 
 test('the Roles are the RBAC matrix, bound to their own ServiceAccounts only', () => {
@@ -351,8 +431,14 @@ test('YAML numbers are read as kustomize reads them: the admission certificate m
 test('the CronJob overlay: the PingSource replaced by a CronJob with the same schedule, POSTing a binary-mode ping', () => {
   const b = new Set(base.map(idOf));
   const o = new Set(overlay.map(idOf));
-  assert.deepEqual([...b].filter((x) => !o.has(x)), ['sources.knative.dev/PingSource/posture/posture-tick']);
-  assert.deepEqual([...o].filter((x) => !b.has(x)), ['batch/CronJob/posture/posture-tick']);
+  assert.deepEqual(
+    [...b].filter((x) => !o.has(x)),
+    ['sources.knative.dev/PingSource/posture/posture-tick'],
+  );
+  assert.deepEqual(
+    [...o].filter((x) => !b.has(x)),
+    ['batch/CronJob/posture/posture-tick'],
+  );
   const cj = any(find(overlay, 'CronJob', 'posture-tick'));
   const ping = any(find(base, 'PingSource', 'posture-tick'));
   assert.equal(cj.spec.schedule, ping.spec.schedule);
@@ -366,7 +452,14 @@ test('the CronJob overlay: the PingSource replaced by a CronJob with the same sc
   const sched = find(base, 'Service', 'posture-scheduler');
   assert.equal(env.SCHEDULER_URL, `http://${sched.metadata.name}.${sched.metadata.namespace}.svc.cluster.local`);
   const script: string = pod.spec.containers[0].args[0];
-  for (const h of ["'ce-specversion: 1.0'", "'ce-type: dev.knative.sources.ping'", '"ce-source: $CE_SOURCE"', '"ce-id: posture-tick-$minute"', '"ce-time: $minute"']) assert.ok(script.includes(h), h);
+  for (const h of [
+    "'ce-specversion: 1.0'",
+    "'ce-type: dev.knative.sources.ping'",
+    '"ce-source: $CE_SOURCE"',
+    '"ce-id: posture-tick-$minute"',
+    '"ce-time: $minute"',
+  ])
+    assert.ok(script.includes(h), h);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +492,9 @@ describe('on the local control plane', () => {
     }
     for (const crd of fixtures) {
       const deadline = Date.now() + 30000;
-      while (!(await ext.readCustomResourceDefinition({ name: crd.metadata.name })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) {
+      while (
+        !(await ext.readCustomResourceDefinition({ name: crd.metadata.name })).status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+      ) {
         if (Date.now() > deadline) throw new Error(`${crd.metadata.name} not Established`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -471,16 +566,31 @@ describe('on the local control plane', () => {
     };
     const cases: Array<[KubeObject, RegExp]> = [
       // Refused by the API server itself (strict field validation).
-      [mutate('Deployment', 'posture-admission', (o) => (o.spec.template.spec.containers[0].readinessProbe.httpGet.paht = '/readyz')), /HTTP \d+ .*readinessProbe\.httpGet\.paht: field not declared in schema/],
-      [mutate('Service', 'posture-scheduler', (o) => (o.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true)), /HTTP \d+ .*readOnlyRootFileSystem: field not declared in schema/],
+      [
+        mutate('Deployment', 'posture-admission', (o) => (o.spec.template.spec.containers[0].readinessProbe.httpGet.paht = '/readyz')),
+        /HTTP \d+ .*readinessProbe\.httpGet\.paht: field not declared in schema/,
+      ],
+      [
+        mutate('Service', 'posture-scheduler', (o) => (o.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true)),
+        /HTTP \d+ .*readOnlyRootFileSystem: field not declared in schema/,
+      ],
       // Kept by the CRD (x-kubernetes-preserve-unknown-fields), caught by the schema walk.
-      [mutate('Trigger', 'posture-harvester', (o) => (o.spec.delivery.deadLetterSnk = o.spec.delivery.deadLetterSink)), /\.spec\.delivery\.deadLetterSnk: not declared in the CRD schema/],
-      [mutate('Service', 'posture-api', (o) => (o.spec.template.spec.nodeSelector = { disk: 'ssd' })), /nodeSelector: behind the Knative feature flag kubernetes\.podspec-nodeselector/],
+      [
+        mutate('Trigger', 'posture-harvester', (o) => (o.spec.delivery.deadLetterSnk = o.spec.delivery.deadLetterSink)),
+        /\.spec\.delivery\.deadLetterSnk: not declared in the CRD schema/,
+      ],
+      [
+        mutate('Service', 'posture-api', (o) => (o.spec.template.spec.nodeSelector = { disk: 'ssd' })),
+        /nodeSelector: behind the Knative feature flag kubernetes\.podspec-nodeselector/,
+      ],
       [mutate('PingSource', 'posture-tick', (o) => (o.apiVersion = 'sources.knative.dev/v1beta2')), /is not the storage version sources\.knative\.dev\/v1/],
     ];
     for (const [o, expected] of cases) {
       const failures = await dryRunFailures([o]);
-      assert.ok(failures.some((f) => expected.test(f)), `${idOf(o)}: expected ${expected}, got ${JSON.stringify(failures)}`);
+      assert.ok(
+        failures.some((f) => expected.test(f)),
+        `${idOf(o)}: expected ${expected}, got ${JSON.stringify(failures)}`,
+      );
     }
   });
 
@@ -498,14 +608,24 @@ describe('on the local control plane', () => {
           delete spec.timeoutSeconds;
         }
         if (!spec.restartPolicy) spec.restartPolicy = 'Always';
-        const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: `deploy-test-${o.metadata.name}`.slice(0, 63), namespace: NS, labels: t.metadata?.labels }, spec } as KubeObject;
+        const pod = {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `deploy-test-${o.metadata.name}`.slice(0, 63), namespace: NS, labels: t.metadata?.labels },
+          spec,
+        } as KubeObject;
         const r = await dryRunCreate(disco, pod);
         if (r.status >= 300) failures.push(`${idOf(o)}: HTTP ${r.status} ${r.body?.message}`);
       }
     }
     assert.deepEqual(failures, []);
     // And a pod that breaks the standard is refused there, so the check above means something.
-    const bad = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'deploy-test-root', namespace: NS }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } as KubeObject;
+    const bad = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'deploy-test-root', namespace: NS },
+      spec: { containers: [{ name: 'c', image: 'busybox' }] },
+    } as KubeObject;
     const r = await dryRunCreate(disco, bad);
     assert.equal(r.status, 403, JSON.stringify(r.body));
     assert.match(r.body.message, /violates PodSecurity "restricted/);
@@ -576,7 +696,10 @@ describe('on the local control plane', () => {
       assert.equal(await readLog(scheduler, jobA), '{"hello":"log"}\n');
       // The harvester: pods, log, delete.
       assert.equal(await readLog(harvester, jobB), '{"hello":"log"}\n');
-      const live = async (name: string) => (await cp.kc.makeApiClient(k8s.BatchV1Api).listNamespacedJob({ namespace: ns })).items.some((j) => j.metadata?.name === name && !j.metadata.deletionTimestamp);
+      const live = async (name: string) =>
+        (await cp.kc.makeApiClient(k8s.BatchV1Api).listNamespacedJob({ namespace: ns })).items.some(
+          (j) => j.metadata?.name === name && !j.metadata.deletionTimestamp,
+        );
       const uidOf = async (name: string) => (await scheduler.getJob(ns, name))!.metadata!.uid!;
       await harvester.deleteJob(ns, jobB.metadata!.name!, await uidOf(jobB.metadata!.name!));
       assert.equal(await live(jobB.metadata!.name!), false);
@@ -597,11 +720,15 @@ describe('on the local control plane', () => {
       // Refused: each identity outside its Role.
       const jobC = buildScorecardJob({ repo: repoOf('posture-e2e/rbac-c'), dueWindow: due }, config);
       const forbidden = async (what: string, f: () => Promise<unknown>) => {
-        await assert.rejects(f, (err: unknown) => {
-          assert.ok(err instanceof KubeError, `${what}: ${err}`);
-          assert.equal(err.status, 403, `${what}: ${err.message}`);
-          return true;
-        }, what);
+        await assert.rejects(
+          f,
+          (err: unknown) => {
+            assert.ok(err instanceof KubeError, `${what}: ${err}`);
+            assert.equal(err.status, 403, `${what}: ${err.message}`);
+            return true;
+          },
+          what,
+        );
       };
       await forbidden('harvester creates a Job', () => harvester.createJob(ns, jobC));
       await forbidden('harvester lists Jobs', () => harvester.listJobs(ns, POSTURE_JOB_SELECTOR));
@@ -626,7 +753,12 @@ describe('on the local control plane', () => {
       // Nor updates or patches Jobs, nor creates pods.
       const r1 = await kubeRequest(kcs['posture-scheduler'], 'PATCH', `/apis/batch/v1/namespaces/${ns}/jobs/x`, {}, 'application/merge-patch+json');
       assert.equal(r1.status, 403);
-      const r2 = await kubeRequest(kcs['posture-scheduler'], 'POST', `/api/v1/namespaces/${ns}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'x' }, spec: { containers: [{ name: 'c', image: 'x' }] } });
+      const r2 = await kubeRequest(kcs['posture-scheduler'], 'POST', `/api/v1/namespaces/${ns}/pods`, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'x' },
+        spec: { containers: [{ name: 'c', image: 'x' }] },
+      });
       assert.equal(r2.status, 403);
       const r3 = await kubeRequest(kcs['posture-job-events'], 'GET', `/apis/batch/v1/namespaces/${ns}/jobs?watch=true&timeoutSeconds=1`);
       assert.equal(r3.status, 200, 'the ApiServerSource may watch Jobs');
@@ -635,9 +767,17 @@ describe('on the local control plane', () => {
     describe('the pipeline with these identities', () => {
       let p: Pipeline;
       before(async () => {
-        p = await startPipeline(cp, ns, {}, { kubeConfigs: { scheduler: kcs['posture-scheduler'], harvester: kcs['posture-harvester'], relay: kcs['posture-job-events'] } });
+        p = await startPipeline(
+          cp,
+          ns,
+          {},
+          { kubeConfigs: { scheduler: kcs['posture-scheduler'], harvester: kcs['posture-harvester'], relay: kcs['posture-job-events'] } },
+        );
         cleanups.push(() => p.close());
-        await cp.kc.makeApiClient(k8s.CoreV1Api).createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } } });
+        await cp.kc.makeApiClient(k8s.CoreV1Api).createNamespacedSecret({
+          namespace: ns,
+          body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } },
+        });
       });
 
       test('ticks, harvests and the reconcile all run without a single refused call, and every repository is scored', async () => {
@@ -649,7 +789,10 @@ describe('on the local control plane', () => {
           return r.repo;
         });
         const DUE = new Date('2026-01-01T00:00:00Z');
-        await addRepos(p.database.db, repos.map((r) => ({ repo: r })));
+        await addRepos(
+          p.database.db,
+          repos.map((r) => ({ repo: r })),
+        );
         await p.database.db('repos').update({ next_due_at: DUE });
         repos.forEach((r, i) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: `stderr noise\n${JSON.stringify(docs[i])}\n`, exitCode: 0 }));
         // The last repository's completion event is lost: the scheduler's reconcile must harvest it.
@@ -690,11 +833,17 @@ describe('on the local control plane', () => {
         const used = (fn: string) => [...new Set(p.kubeCalls.filter((c) => c.fn === fn).map((c) => c.call))].sort();
         assert.deepEqual(used('scheduler'), ['createJob', 'deleteJob', 'listJobMetadataPage', 'listJobs', 'listPods', 'streamPodLog']);
         // The harvester deletes what it harvested in batches, after answering: wait for the batch.
-        for (const until = Date.now() + 10000; !used('harvester').includes('deleteJobCollection') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 100));
+        for (const until = Date.now() + 10000; !used('harvester').includes('deleteJobCollection') && Date.now() < until; )
+          await new Promise((r) => setTimeout(r, 100));
         assert.deepEqual(used('harvester'), ['deleteJobCollection', 'listPods', 'streamPodLog']);
         assert.ok(p.relay.stats.sent > 0, 'the relay watched Jobs as posture-job-events');
         assert.equal(p.relay.stats.dropped, 0);
-        assert.equal((await cp.kc.makeApiClient(k8s.BatchV1Api).listNamespacedJob({ namespace: ns })).items.filter((j) => j.metadata?.name === intruder.metadata!.name && !j.metadata?.deletionTimestamp).length, 0);
+        assert.equal(
+          (await cp.kc.makeApiClient(k8s.BatchV1Api).listNamespacedJob({ namespace: ns })).items.filter(
+            (j) => j.metadata?.name === intruder.metadata!.name && !j.metadata?.deletionTimestamp,
+          ).length,
+          0,
+        );
       });
 
       test("the CronJob overlay's exact curl script posts a ping the scheduler accepts for the current minute", async () => {
@@ -703,14 +852,20 @@ describe('on the local control plane', () => {
         assert.deepEqual(c.command, ['/bin/sh', '-c']);
         const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
         const before = cronSlot(new Date());
-        const { stdout } = await promisify(execFile)('/bin/sh', ['-c', c.args[0]], { env: { PATH: process.env.PATH, ...env, SCHEDULER_URL: p.schedulerUrl }, timeout: 60000 });
+        const { stdout } = await promisify(execFile)('/bin/sh', ['-c', c.args[0]], {
+          env: { PATH: process.env.PATH, ...env, SCHEDULER_URL: p.schedulerUrl },
+          timeout: 60000,
+        });
         const after = cronSlot(new Date());
         const summary = JSON.parse(stdout);
         assert.ok([before, after].includes(summary.slot), `slot ${summary.slot}`);
         assert.ok(['done', 'backed-off', 'duplicate'].includes(summary.status), summary.status);
         // A malformed event is answered 400, and curl fails (not retried).
-        const broken = c.args[0].replace("ce-type: dev.knative.sources.ping", 'ce-type: something.else');
-        await assert.rejects(promisify(execFile)('/bin/sh', ['-c', broken], { env: { PATH: process.env.PATH, ...env, SCHEDULER_URL: p.schedulerUrl }, timeout: 60000 }), /400/);
+        const broken = c.args[0].replace('ce-type: dev.knative.sources.ping', 'ce-type: something.else');
+        await assert.rejects(
+          promisify(execFile)('/bin/sh', ['-c', broken], { env: { PATH: process.env.PATH, ...env, SCHEDULER_URL: p.schedulerUrl }, timeout: 60000 }),
+          /400/,
+        );
       });
     });
   });

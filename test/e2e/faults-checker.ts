@@ -183,8 +183,24 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
   if (r.jobsLeft > 0) say(`${r.jobsLeft} posture Jobs left after the drain`);
 
   const counts: CheckCounts = {
-    repos: r.repos.length, scored, failed, infrastructure, runs: r.runs.length, jobsSeen: seenUids.size, lost, duplicated, stranded, pending,
-    maxActive, cap: r.cap, maxRunsPerHour, budgetPerHour: r.budgetPerHour, infrastructureBlamed, wrongOutcome, jobsLeft: r.jobsLeft, samples: r.samples.length,
+    repos: r.repos.length,
+    scored,
+    failed,
+    infrastructure,
+    runs: r.runs.length,
+    jobsSeen: seenUids.size,
+    lost,
+    duplicated,
+    stranded,
+    pending,
+    maxActive,
+    cap: r.cap,
+    maxRunsPerHour,
+    budgetPerHour: r.budgetPerHour,
+    infrastructureBlamed,
+    wrongOutcome,
+    jobsLeft: r.jobsLeft,
+    samples: r.samples.length,
   };
   return { ok: violations.length === 0, violations, counts };
 }

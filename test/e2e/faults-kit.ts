@@ -1,11 +1,11 @@
 // Parts of the fault-injection run (faults.test.ts): what each repository's Job does (encoded
 // in its name, so the scheduler process scripts its pod without sharing state), a seeded
 // random source, and the HTTPS proxy between posture and kube-apiserver that injects faults.
-import https from 'node:https';
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Expectation } from './faults-checker.ts';
-
 
 /** Repository i of the run: seven in ten succeed, two fail for their own reasons, one for the infrastructure's. */
 export function faultRepoName(i: number): string {
@@ -29,15 +29,33 @@ export function podScriptFor(canonical: string): { content: string; exitCode: nu
   switch (expectationOf(canonical)) {
     case 'infrastructure':
       // Scorecard v5.3.0 with no route to GitHub (the real output's shape).
-      return { content: `${STDERR}Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/${canonical.split('/').slice(1).join('/')}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n`, exitCode: 1, runForMs };
+      return {
+        content: `${STDERR}Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/${canonical.split('/').slice(1).join('/')}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n`,
+        exitCode: 1,
+        runForMs,
+      };
     case 'repository-failure':
       return canonical.endsWith('-garbage')
         ? { content: `${STDERR}{"date": "2026-11-26", "repo": {"name": "${canonical}"}, "score": "high"}\n\u0000\u001b[31mgarbage\n`, exitCode: 0, runForMs }
         : { content: `${STDERR}panic: runtime error: invalid memory address or nil pointer dereference\n`, exitCode: 2, runForMs };
     default: {
       const doc = {
-        date: '2026-11-26T00:00:00Z', repo: { name: canonical, commit: 'a'.repeat(40) }, scorecard: { version: 'v5.3.0', commit: 'b'.repeat(40) }, score: (n % 100) / 10,
-        checks: [{ name: 'Binary-Artifacts', score: n % 11, reason: 'scripted', details: null, documentation: { short: 'Determines if the project has binary artifacts.', url: 'https://github.com/ossf/scorecard/blob/main/docs/checks.md#binary-artifacts' } }],
+        date: '2026-11-26T00:00:00Z',
+        repo: { name: canonical, commit: 'a'.repeat(40) },
+        scorecard: { version: 'v5.3.0', commit: 'b'.repeat(40) },
+        score: (n % 100) / 10,
+        checks: [
+          {
+            name: 'Binary-Artifacts',
+            score: n % 11,
+            reason: 'scripted',
+            details: null,
+            documentation: {
+              short: 'Determines if the project has binary artifacts.',
+              url: 'https://github.com/ossf/scorecard/blob/main/docs/checks.md#binary-artifacts',
+            },
+          },
+        ],
         metadata: null,
       };
       return { content: `${STDERR}${JSON.stringify(doc)}\n`, exitCode: 0, runForMs };
@@ -63,7 +81,11 @@ export interface FaultProxy {
  * ambiguous create), and watches cut mid-stream.
  */
 export async function startFaultProxy(
-  cp: { kc: KubeConfig; server: string; startHttpsServer(h: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; caBundle: string; close(): Promise<void> | void }> },
+  cp: {
+    kc: KubeConfig;
+    server: string;
+    startHttpsServer(h: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; caBundle: string; close(): Promise<void> | void }>;
+  },
   random: () => number,
   rates = { tooMany: 0.03, e500: 0.02, e503: 0.02, reset: 0.02, slow: 0.015, watchCut: 0.6 },
 ): Promise<FaultProxy> {
@@ -71,10 +93,27 @@ export async function startFaultProxy(
   const tls: https.RequestOptions = {};
   await cp.kc.applyToHTTPSOptions(tls);
   const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: tls.ca, cert: tls.cert, key: tls.key });
-  const counts = { '429 Retry-After': 0, '500': 0, '503': 0, 'connection reset': 0, 'slower than the client (answer lost)': 0, 'watch disconnect': 0, forwarded: 0 } as FaultProxy['counts'];
+  const counts = {
+    '429 Retry-After': 0,
+    '500': 0,
+    '503': 0,
+    'connection reset': 0,
+    'slower than the client (answer lost)': 0,
+    'watch disconnect': 0,
+    forwarded: 0,
+  } as FaultProxy['counts'];
   let enabled = true;
   const status = (res: ServerResponse, code: number, extra: Record<string, string> = {}) => {
-    res.writeHead(code, { 'content-type': 'application/json', ...extra }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason: code === 429 ? 'TooManyRequests' : 'InternalError', message: `injected ${code}` }));
+    res.writeHead(code, { 'content-type': 'application/json', ...extra }).end(
+      JSON.stringify({
+        kind: 'Status',
+        apiVersion: 'v1',
+        status: 'Failure',
+        code,
+        reason: code === 429 ? 'TooManyRequests' : 'InternalError',
+        message: `injected ${code}`,
+      }),
+    );
   };
   const forward = (req: IncomingMessage, res: ServerResponse, after?: (up: IncomingMessage) => void) => {
     counts.forwarded++;
@@ -96,10 +135,13 @@ export async function startFaultProxy(
     if (watch) {
       forward(req, res);
       if (r < rates.watchCut) {
-        const t = setTimeout(() => {
-          counts['watch disconnect']++;
-          res.destroy();
-        }, 1000 + random() * 9000);
+        const t = setTimeout(
+          () => {
+            counts['watch disconnect']++;
+            res.destroy();
+          },
+          1000 + random() * 9000,
+        );
         res.on('close', () => clearTimeout(t));
       }
       return;

@@ -4,13 +4,14 @@
 //   node faults-proc.ts <scheduler|harvester> <port> <databaseUrl> <proxyUrl> <proxyCaBase64> <configJson>
 // The scheduler also writes each Job's pod script (log, exit code, run time) just before
 // creating it, from the repository's name (faults-kit.ts), so kwok plays the Job's outcome.
-import * as k8s from '@kubernetes/client-node';
+
 import type { V1Job } from '@kubernetes/client-node';
-import { defaultConfig, type Config } from '../../lib/config/index.ts';
+import * as k8s from '@kubernetes/client-node';
+import { type Config, defaultConfig } from '../../lib/config/index.ts';
 import { openDb } from '../../lib/db/index.ts';
 import { createFunctionServer, listen } from '../../lib/function/server.ts';
 import { createHarvesterHandle } from '../../lib/harvest/handler.ts';
-import { harvestJob, type HarvestDeps } from '../../lib/harvest/harvest.ts';
+import { type HarvestDeps, harvestJob } from '../../lib/harvest/harvest.ts';
 import { REPO_ANNOTATION } from '../../lib/jobs/spec.ts';
 import { clusterApi } from '../../lib/kube/cluster.ts';
 import { createLogger, silentLogger } from '../../lib/log/index.ts';

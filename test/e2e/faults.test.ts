@@ -9,29 +9,30 @@
 // record of the API server (straight, not through the proxy) and the database go to a pure
 // checker (faults-checker.ts), which prints the faults by kind and its counts.
 //   POSTURE_FAULT_SEED=<n> replays a seed's fault sequence (timings still vary).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CloudEvent } from 'cloudevents';
-import * as k8s from '@kubernetes/client-node';
+import { test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
+import { CloudEvent } from 'cloudevents';
+import { runsPerHour } from '../../lib/cadence/cadence.ts';
 import { addRepos, migrate } from '../../lib/db/index.ts';
 import { createPostgresDatabase } from '../../lib/db/testing.ts';
 import { startJobRelay } from '../../lib/events/job-relay.ts';
 import { POSTURE_JOB_SELECTOR, REPO_ANNOTATION } from '../../lib/jobs/spec.ts';
 import { jobState } from '../../lib/jobs/status.ts';
 import { silentLogger } from '../../lib/log/index.ts';
-import { runsPerHour } from '../../lib/cadence/cadence.ts';
+import { seededRandom } from '../../lib/random/seeded.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
+import { freePort } from '../cluster/config.ts';
 import { checkFaultRun, type FaultRunRecord, type SeenJob } from './faults-checker.ts';
 import { expectationOf, faultRepoName, startFaultProxy } from './faults-kit.ts';
-import { seededRandom } from '../../lib/random/seeded.ts';
 import { postEvent } from './pipeline-kit.ts';
 import { useControlPlane } from './plane.ts';
-import { freePort } from '../cluster/config.ts';
 
 const plane = useControlPlane();
 const REPOS = Number(process.env.POSTURE_FAULT_REPOS ?? 500);
@@ -94,12 +95,24 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   await migrate(database.db);
   const db = database.db;
   const names = Array.from({ length: REPOS }, (_, i) => faultRepoName(i));
-  await addRepos(db, names.map((n) => ({ repo: repo(n) })));
+  await addRepos(
+    db,
+    names.map((n) => ({ repo: repo(n) })),
+  );
   await db('repos').update({ next_due_at: new Date(Date.now() - 1000) });
 
   const overrides = {
-    namespace, maxConcurrentJobs: 40, claimBatch: 40, githubTokenCount: 1, githubCallsPerHour: 700 * 70, callsPerRun: 70,
-    jitterSeconds: 0, idleBackoffBaseSeconds: 1, idleBackoffMaxSeconds: 2, kubeRetries: 4, failureBackoffBaseSeconds: 3600,
+    namespace,
+    maxConcurrentJobs: 40,
+    claimBatch: 40,
+    githubTokenCount: 1,
+    githubCallsPerHour: 700 * 70,
+    callsPerRun: 70,
+    jitterSeconds: 0,
+    idleBackoffBaseSeconds: 1,
+    idleBackoffMaxSeconds: 2,
+    kubeRetries: 4,
+    failureBackoffBaseSeconds: 3600,
   };
   const budgetPerHour = runsPerHour(overrides.githubTokenCount, overrides.githubCallsPerHour, overrides.callsPerRun);
 
@@ -132,14 +145,19 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   await cp.kc.applyToHTTPSOptions(tls);
   const sampleAgent = new https.Agent({ keepAlive: true, ca: tls.ca, cert: tls.cert, key: tls.key });
   const listUrl = `${cp.server}/apis/batch/v1/namespaces/${namespace}/jobs?labelSelector=${encodeURIComponent(POSTURE_JOB_SELECTOR)}`;
-  const listJobs = () => new Promise<{ items: V1Job[] }>((resolve, reject) => {
-    https.get(listUrl, { agent: sampleAgent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))) : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
+  const listJobs = () =>
+    new Promise<{ items: V1Job[] }>((resolve, reject) => {
+      https
+        .get(listUrl, { agent: sampleAgent }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            res.statusCode === 200 ? resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))) : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
   plane.cleanup(async () => sampleAgent.destroy());
   const sampler = (async () => {
     while (sampling) {
@@ -150,7 +168,13 @@ test('faults: every promise holds with API faults, killed processes and lost, du
         samples.push({ at: new Date(t), active: list.items.filter((j) => !jobState(j).finished).length });
         for (const j of list.items) {
           const uid = j.metadata!.uid!;
-          if (!seen.has(uid)) seen.set(uid, { name: j.metadata!.name!, uid, repoKey: repo(j.metadata!.annotations![REPO_ANNOTATION]).key, createdAt: new Date(j.metadata!.creationTimestamp!) });
+          if (!seen.has(uid))
+            seen.set(uid, {
+              name: j.metadata!.name!,
+              uid,
+              repoKey: repo(j.metadata!.annotations![REPO_ANNOTATION]).key,
+              createdAt: new Date(j.metadata!.creationTimestamp!),
+            });
         }
       } catch {
         /* the next sample */
@@ -184,7 +208,10 @@ test('faults: every promise holds with API faults, killed processes and lost, du
     void p.finally(() => deliveries.delete(p));
   };
   const relay = await startJobRelay({
-    kc: proxyKc, namespace, labelSelector: POSTURE_JOB_SELECTOR, log: silentLogger,
+    kc: proxyKc,
+    namespace,
+    labelSelector: POSTURE_JOB_SELECTOR,
+    log: silentLogger,
     send: async (event) => {
       if (chaos && random() < 0.2) return void eventFaults.dropped++;
       const copies = chaos && random() < 0.1 ? (eventFaults.duplicated++, 2) : 1;
@@ -203,7 +230,12 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   let ticks = 0;
   const pings = new Set<Promise<unknown>>();
   const ping = (i: number) => {
-    const e = new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/posture/pingsources/tick', time: new Date(base + i * 60000).toISOString(), data: {} });
+    const e = new CloudEvent({
+      type: 'dev.knative.sources.ping',
+      source: '/apis/v1/namespaces/posture/pingsources/tick',
+      time: new Date(base + i * 60000).toISOString(),
+      data: {},
+    });
     const once = async () => {
       for (let attempt = 0; attempt < 6; attempt++) {
         if (attempt > 0) tickFaults.redelivered++;
@@ -241,7 +273,14 @@ test('faults: every promise holds with API faults, killed processes and lost, du
     }
   })();
 
-  const unfinished = async () => Number((await db('repos as r').whereNotExists(db('runs').whereRaw("runs.repo_id = r.id AND runs.outcome <> 'pending'")).count('* as n').first() as { n: number }).n);
+  const unfinished = async () =>
+    Number(
+      (
+        (await db('repos as r').whereNotExists(db('runs').whereRaw("runs.repo_id = r.id AND runs.outcome <> 'pending'")).count('* as n').first()) as {
+          n: number;
+        }
+      ).n,
+    );
   const started = Date.now();
   while (ticks < MIN_TICKS || (await unfinished()) > 0) {
     if (Date.now() - started > RUN_LIMIT_MS) break;
@@ -256,7 +295,7 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   chaos = false;
   proxy.setEnabled(false);
   const drainStart = Date.now();
-  const pendingRuns = async () => Number((await db('runs').where({ outcome: 'pending' }).count('* as n').first() as { n: number }).n);
+  const pendingRuns = async () => Number(((await db('runs').where({ outcome: 'pending' }).count('* as n').first()) as { n: number }).n);
   while (Date.now() - drainStart < 240_000) {
     ping(ticks++);
     await sleep(TICK_MS);
@@ -271,19 +310,52 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   const end = new Date();
 
   const repos = await db('repos').select('key', 'canonical', 'next_due_at', 'lease_owner', 'lease_expires_at', 'consecutive_failures', 'last_error');
-  const runs = await db('runs as u').join('repos as r', 'r.id', 'u.repo_id')
-    .select('r.key', 'u.job_name', 'u.job_uid', 'u.outcome', 'u.failure_class', 'u.reason', 'u.finished_at', db.raw('(SELECT count(*) FROM scores s WHERE s.run_id = u.id) AS scores'));
+  const runs = await db('runs as u')
+    .join('repos as r', 'r.id', 'u.repo_id')
+    .select(
+      'r.key',
+      'u.job_name',
+      'u.job_uid',
+      'u.outcome',
+      'u.failure_class',
+      'u.reason',
+      'u.finished_at',
+      db.raw('(SELECT count(*) FROM scores s WHERE s.run_id = u.id) AS scores'),
+    );
   const jobsLeft = (await listJobs()).items.length;
   const record: FaultRunRecord = {
-    repos: repos.map((r: any) => ({ key: r.key, expect: expectationOf(r.canonical), nextDueAt: new Date(r.next_due_at), leaseOwner: r.lease_owner, leaseExpiresAt: r.lease_expires_at ? new Date(r.lease_expires_at) : null, consecutiveFailures: r.consecutive_failures, lastError: r.last_error })),
-    runs: runs.map((r: any) => ({ repoKey: r.key, jobName: r.job_name, jobUid: r.job_uid, outcome: r.outcome, failureClass: r.failure_class, reason: r.reason, finishedAt: r.finished_at ? new Date(r.finished_at) : null, scores: Number(r.scores) })),
+    repos: repos.map((r: any) => ({
+      key: r.key,
+      expect: expectationOf(r.canonical),
+      nextDueAt: new Date(r.next_due_at),
+      leaseOwner: r.lease_owner,
+      leaseExpiresAt: r.lease_expires_at ? new Date(r.lease_expires_at) : null,
+      consecutiveFailures: r.consecutive_failures,
+      lastError: r.last_error,
+    })),
+    runs: runs.map((r: any) => ({
+      repoKey: r.key,
+      jobName: r.job_name,
+      jobUid: r.job_uid,
+      outcome: r.outcome,
+      failureClass: r.failure_class,
+      reason: r.reason,
+      finishedAt: r.finished_at ? new Date(r.finished_at) : null,
+      scores: Number(r.scores),
+    })),
     jobsSeen: [...seen.values()],
     samples,
     jobsLeft,
     cap: overrides.maxConcurrentJobs,
     budgetPerHour,
     end,
-    faults: { ...proxy.counts, ...Object.fromEntries(Object.entries(eventFaults).map(([k, v]) => [`event ${k}`, v])), ...Object.fromEntries(Object.entries(tickFaults).map(([k, v]) => [`tick ${k}`, v])), 'scheduler SIGKILL': scheduler.kills, 'harvester SIGKILL': harvester.kills },
+    faults: {
+      ...proxy.counts,
+      ...Object.fromEntries(Object.entries(eventFaults).map(([k, v]) => [`event ${k}`, v])),
+      ...Object.fromEntries(Object.entries(tickFaults).map(([k, v]) => [`tick ${k}`, v])),
+      'scheduler SIGKILL': scheduler.kills,
+      'harvester SIGKILL': harvester.kills,
+    },
   };
   const result = checkFaultRun(record);
   console.log(`faults injected (seed ${seed}): ${JSON.stringify(record.faults)}`);

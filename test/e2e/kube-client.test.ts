@@ -2,12 +2,13 @@
 // of every kind (the API server speaks HTTP/2), metadata-only pages with continue tokens, the
 // repository-label batch read the tick uses, the harvester's batched delete, and a pod log read
 // from its tail.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
+import { batchSelector } from '../../lib/harvest/deletions.ts';
 import { buildScorecardJob, jobName, MANAGED_BY, MANAGED_BY_LABEL, POSTURE_JOB_SELECTOR, REPO_ID_LABEL, repoIdLabel } from '../../lib/jobs/spec.ts';
 import { clusterApi } from '../../lib/kube/cluster.ts';
-import { batchSelector } from '../../lib/harvest/deletions.ts';
 import { sharedTransport } from '../../lib/kube/transport.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { jobPods, waitForJobFinished } from '../cluster/harness.ts';
@@ -16,7 +17,15 @@ import { useControlPlane } from './plane.ts';
 const plane = useControlPlane();
 const DUE = new Date('2026-01-01T00:00:00Z');
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
-const jobConfig = (namespace: string) => ({ namespace, scorecardImage: 'ghcr.io/ossf/scorecard:v5.3.0', scorecardChecks: [], githubTokenSecret: 's', githubTokenSecretKey: 'k', jobDeadlineSeconds: 600, jobTtlSeconds: 600 });
+const jobConfig = (namespace: string) => ({
+  namespace,
+  scorecardImage: 'ghcr.io/ossf/scorecard:v5.3.0',
+  scorecardChecks: [],
+  githubTokenSecret: 's',
+  githubTokenSecretKey: 'k',
+  jobDeadlineSeconds: 600,
+  jobTtlSeconds: 600,
+});
 
 test('120 calls of every kind over a handful of connections (one TLS handshake each)', async () => {
   const namespace = await plane.cp.createNamespace('kube-client');
@@ -56,7 +65,13 @@ test('120 calls of every kind over a handful of connections (one TLS handshake e
   const batch = repos.slice(0, 5).map((r) => jobName(r, DUE));
   assert.equal(await api.deleteJobCollection(namespace, batchSelector(batch)), 5);
   const left = (await api.listJobs(namespace, POSTURE_JOB_SELECTOR)).filter((j) => !j.metadata?.deletionTimestamp).map((j) => j.metadata!.name!);
-  assert.deepEqual(left.sort(), repos.slice(5).map((r) => jobName(r, DUE)).sort());
+  assert.deepEqual(
+    left.sort(),
+    repos
+      .slice(5)
+      .map((r) => jobName(r, DUE))
+      .sort(),
+  );
   await assert.rejects(api.deleteJobCollection(namespace, ' '), /needs a label selector/, 'an empty selector would delete every Job: refused before any call');
   for (const r of repos.slice(5)) await api.deleteJob(namespace, jobName(r, DUE));
   assert.ok(stats.requests >= 120, `${stats.requests} requests`);
@@ -69,7 +84,7 @@ test('a pod log from its tail: the last lines only', async () => {
   const r = repo('kube-client/log');
   const job = buildScorecardJob({ repo: r, dueWindow: DUE }, jobConfig(namespace));
   const lines = Array.from({ length: 1000 }, (_, i) => `line ${i}`);
-  plane.cp.setPodLog({ namespace, jobName: job.metadata!.name!, content: lines.join('\n') + '\n' });
+  plane.cp.setPodLog({ namespace, jobName: job.metadata!.name!, content: `${lines.join('\n')}\n` });
   const api = clusterApi(plane.cp.kc);
   await api.createJob(namespace, job);
   await waitForJobFinished(plane.cp.kc, namespace, job.metadata!.name!, 60000);
@@ -82,5 +97,5 @@ test('a pod log from its tail: the last lines only', async () => {
     return text;
   };
   assert.equal(await read(), lines.join('\n').slice(0, 100), 'limitBytes from the head');
-  assert.equal(await read(3), lines.slice(-3).join('\n') + '\n', 'tailLines from the end');
+  assert.equal(await read(3), `${lines.slice(-3).join('\n')}\n`, 'tailLines from the end');
 });

@@ -2,19 +2,19 @@
 // scheduler and harvester functions behind the function server, a Job relay sending the
 // CloudEvents an ApiServerSource would, and a database. Shared by the pipeline tests and bench.
 import type { Server } from 'node:http';
-import { CloudEvent, HTTP } from 'cloudevents';
 import type { KubeConfig, V1Job } from '@kubernetes/client-node';
-import { defaultConfig, type Config } from '../../lib/config/index.ts';
-import { createPostgresDatabase, type TestDatabase } from '../../lib/db/testing.ts';
+import { CloudEvent, HTTP } from 'cloudevents';
+import { type Config, defaultConfig } from '../../lib/config/index.ts';
 import { migrate } from '../../lib/db/index.ts';
-import { createHarvesterHandle } from '../../lib/harvest/handler.ts';
-import { harvestJob, type HarvestDeps } from '../../lib/harvest/harvest.ts';
-import { POSTURE_JOB_SELECTOR } from '../../lib/jobs/spec.ts';
-import { clusterApi, toKubeError, type ClusterApi } from '../../lib/kube/cluster.ts';
-import { createLogger, silentLogger } from '../../lib/log/index.ts';
-import { startJobRelay, type JobRelay } from '../../lib/events/job-relay.ts';
-import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
+import { createPostgresDatabase, type TestDatabase } from '../../lib/db/testing.ts';
+import { type JobRelay, startJobRelay } from '../../lib/events/job-relay.ts';
 import { createFunctionServer, listen } from '../../lib/function/server.ts';
+import { createHarvesterHandle } from '../../lib/harvest/handler.ts';
+import { type HarvestDeps, harvestJob } from '../../lib/harvest/harvest.ts';
+import { POSTURE_JOB_SELECTOR } from '../../lib/jobs/spec.ts';
+import { type ClusterApi, clusterApi, toKubeError } from '../../lib/kube/cluster.ts';
+import { createLogger, silentLogger } from '../../lib/log/index.ts';
+import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
 import type { ControlPlane } from '../cluster/harness.ts';
 
 export interface Pipeline {
@@ -96,12 +96,22 @@ export async function startPipeline(cp: ControlPlane, namespace: string, overrid
   const deps: HarvestDeps = { db: database.db, cluster: clusterApi(cp.kc), config, log, random: () => 0 };
   const kubeCalls: KubeCall[] = [];
   const kcs = options.kubeConfigs ?? {};
-  const harvesterDeps: HarvestDeps = { ...deps, cluster: recordingClusterApi(kcs.harvester ? clusterApi(kcs.harvester) : deps.cluster, 'harvester', kubeCalls) };
+  const harvesterDeps: HarvestDeps = {
+    ...deps,
+    cluster: recordingClusterApi(kcs.harvester ? clusterApi(kcs.harvester) : deps.cluster, 'harvester', kubeCalls),
+  };
   // The scheduler's reconcile harvests missed Jobs with the scheduler's own identity.
-  const schedulerDeps: HarvestDeps = { ...deps, cluster: recordingClusterApi(kcs.scheduler ? clusterApi(kcs.scheduler) : deps.cluster, 'scheduler', kubeCalls) };
+  const schedulerDeps: HarvestDeps = {
+    ...deps,
+    cluster: recordingClusterApi(kcs.scheduler ? clusterApi(kcs.scheduler) : deps.cluster, 'scheduler', kubeCalls),
+  };
   const servers: Server[] = [];
   const harvester = createFunctionServer({ name: 'harvester', handle: createHarvesterHandle(async () => harvesterDeps), log });
-  const scheduler = createFunctionServer({ name: 'scheduler', handle: createSchedulerHandle(async () => ({ ...schedulerDeps, harvest: (job) => harvestJob(job, schedulerDeps) })), log });
+  const scheduler = createFunctionServer({
+    name: 'scheduler',
+    handle: createSchedulerHandle(async () => ({ ...schedulerDeps, harvest: (job) => harvestJob(job, schedulerDeps) })),
+    log,
+  });
   servers.push(harvester, scheduler);
   const harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
   const schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
@@ -130,7 +140,11 @@ export async function startPipeline(cp: ControlPlane, namespace: string, overrid
       filter = f;
     },
     ping(slotTime, mode = 'binary') {
-      return postEvent(schedulerUrl, new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/posture/pingsources/tick', time: slotTime.toISOString(), data: {} }), mode);
+      return postEvent(
+        schedulerUrl,
+        new CloudEvent({ type: 'dev.knative.sources.ping', source: '/apis/v1/namespaces/posture/pingsources/tick', time: slotTime.toISOString(), data: {} }),
+        mode,
+      );
     },
     async close() {
       relay.stop();

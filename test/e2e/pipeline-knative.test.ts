@@ -11,25 +11,25 @@
 // Not run here: Knative's controllers (the sources' status, which the controllers would write,
 // is written by the test) and the Broker (its Trigger's `exact` filter is applied by the
 // recording hop between the adapter and the harvester, read from the rendered Trigger).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { addRepos, latestScore, runByJobName, type Db } from '../../lib/db/index.ts';
-import { migrate } from '../../lib/db/index.ts';
+import { addRepos, type Db, latestScore, migrate, runByJobName } from '../../lib/db/index.ts';
 import { createPostgresDatabase } from '../../lib/db/testing.ts';
 import { cronSlot } from '../../lib/events/ping.ts';
 import { jobName } from '../../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
+import { freePort } from '../cluster/config.ts';
 import { apiServerSourceAdapterBin, KNATIVE_EVENTING_VERSION, pingSourceAdapterBin } from '../cluster/tools.ts';
 import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
-import { renderKustomization, type KubeObject } from './deploy-kit.ts';
+import { type KubeObject, renderKustomization } from './deploy-kit.ts';
 import { useControlPlane } from './plane.ts';
-import { freePort } from '../cluster/config.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const base = renderKustomization(join(ROOT, 'knative', 'base'));
@@ -87,7 +87,10 @@ function startProcess(cmd: string, args: string[], env: Record<string, string>, 
   plane.cleanup(async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM');
-      await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000); });
+      await new Promise((r) => {
+        child.once('exit', r);
+        setTimeout(r, 5000);
+      });
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
@@ -112,7 +115,9 @@ async function harvested(db: Db): Promise<number> {
   return Number((r as { n: number }).n);
 }
 
-test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSource adapters drive the pipeline served by bin/serve.ts`, { timeout: 300_000 }, async () => {
+test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSource adapters drive the pipeline served by bin/serve.ts`, {
+  timeout: 300_000,
+}, async () => {
   const cp = plane.cp;
   await cp.installKnativeCrds();
   const ns = await cp.createNamespace('kn');
@@ -121,7 +126,10 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
   const custom = cp.kc.makeApiClient(k8s.CustomObjectsApi);
   plane.cleanup(() => core.deleteNamespace({ name: ns }));
   plane.cleanup(() => core.deleteNamespace({ name: systemNs }));
-  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } } });
+  await core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } },
+  });
   // What Knative's install puts in its system namespace and the adapters read at start.
   for (const name of ['config-logging', 'config-observability', 'config-tracing']) {
     await core.createNamespacedConfigMap({ namespace: systemNs, body: { metadata: { name }, data: {} } });
@@ -135,8 +143,14 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
   await migrate(database.db);
   const db = database.db;
   const fnEnv = {
-    DATABASE_URL: database.url!, KUBECONFIG: cp.kubeconfigPath, POSTURE_NAMESPACE: ns, POSTURE_JITTER_SECONDS: '0',
-    POSTURE_GITHUB_TOKEN_COUNT: '0', POSTURE_MAX_CONCURRENT_JOBS: '100', POSTURE_LOG_LEVEL: 'debug', HOST: '127.0.0.1',
+    DATABASE_URL: database.url!,
+    KUBECONFIG: cp.kubeconfigPath,
+    POSTURE_NAMESPACE: ns,
+    POSTURE_JITTER_SECONDS: '0',
+    POSTURE_GITHUB_TOKEN_COUNT: '0',
+    POSTURE_MAX_CONCURRENT_JOBS: '100',
+    POSTURE_LOG_LEVEL: 'debug',
+    HOST: '127.0.0.1',
   };
   const node = process.execPath;
   const urls: Record<string, string> = {};
@@ -151,13 +165,24 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
   // unseen. Knative's adapter sends nothing for them (its informer store ignores the initial list).
   const early = ['github.com/posture-kn/early-0', 'github.com/posture-kn/early-1'].map(repo);
   const late = ['github.com/posture-kn/late-0', 'github.com/posture-kn/late-1', 'github.com/posture-kn/late-2'].map(repo);
-  const podLog = (r: RepoId) => `2026/01/01 00:00:01 Starting [Binary-Artifacts]\n${JSON.stringify({ ...FIXTURE, repo: { ...FIXTURE.repo, name: r.canonical } })}\n`;
+  const podLog = (r: RepoId) =>
+    `2026/01/01 00:00:01 Starting [Binary-Artifacts]\n${JSON.stringify({ ...FIXTURE, repo: { ...FIXTURE.repo, name: r.canonical } })}\n`;
   for (const r of [...early, ...late]) cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: podLog(r), exitCode: 0 });
-  await addRepos(db, early.map((r) => ({ repo: r })));
+  await addRepos(
+    db,
+    early.map((r) => ({ repo: r })),
+  );
   await db('repos').update({ next_due_at: DUE });
   const first = await fetch(urls.scheduler, {
     method: 'POST',
-    headers: { 'ce-specversion': '1.0', 'ce-type': 'dev.knative.sources.ping', 'ce-source': '/test/first-tick', 'ce-id': 'first', 'ce-time': new Date().toISOString(), 'content-type': 'application/json' },
+    headers: {
+      'ce-specversion': '1.0',
+      'ce-type': 'dev.knative.sources.ping',
+      'ce-source': '/test/first-tick',
+      'ce-id': 'first',
+      'ce-time': new Date().toISOString(),
+      'content-type': 'application/json',
+    },
     body: '{}',
   });
   assert.equal(first.status, 200, await first.clone().text());
@@ -176,16 +201,29 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
   const resources = source.spec.resources.map((r: any) => {
     const [group, version] = r.apiVersion.includes('/') ? r.apiVersion.split('/') : ['', r.apiVersion];
     assert.equal(r.kind, 'Job');
-    const selector = Object.entries(r.selector.matchLabels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(',');
+    const selector = Object.entries(r.selector.matchLabels as Record<string, string>)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     return { gvr: { Group: group, Version: version, Resource: 'jobs' }, selector };
   });
   const sourceConfig = { namespaces: [ns], allNamespaces: false, resources, mode: source.spec.mode };
   const adapterEnv = { KUBECONFIG: cp.kubeconfigPath, NAMESPACE: systemNs, SYSTEM_NAMESPACE: systemNs, K_LOGGING_CONFIG: '{}', K_OBSERVABILITY_CONFIG: '{}' };
-  const apiserverAdapter = startProcess(apiServerSourceAdapterBin(), [], {
-    ...adapterEnv, NAME: source.metadata.name, K_SINK: broker.url, K_SOURCE_CONFIG: JSON.stringify(sourceConfig), PROFILING_PORT: String(await freePort()),
-  }, logOf('apiserversource'));
+  const apiserverAdapter = startProcess(
+    apiServerSourceAdapterBin(),
+    [],
+    {
+      ...adapterEnv,
+      NAME: source.metadata.name,
+      K_SINK: broker.url,
+      K_SOURCE_CONFIG: JSON.stringify(sourceConfig),
+      PROFILING_PORT: String(await freePort()),
+    },
+    logOf('apiserversource'),
+  );
   // Started when it logs its watches; give it a moment more to have listed.
-  await waitFor('the ApiServerSource adapter watching', () => /STARTING --/.test(readFileSync(logOf('apiserversource'), 'utf8')), 60000, [logOf('apiserversource')]);
+  await waitFor('the ApiServerSource adapter watching', () => /STARTING --/.test(readFileSync(logOf('apiserversource'), 'utf8')), 60000, [
+    logOf('apiserversource'),
+  ]);
   await new Promise((r) => setTimeout(r, 3000));
   assert.equal(apiserverAdapter.exitCode, null, readFileSync(logOf('apiserversource'), 'utf8'));
 
@@ -196,12 +234,24 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
   plane.cleanup(() => new Promise((r) => ticks.server.close(r)));
   const ping = find('PingSource', 'posture-tick');
   const created: any = await custom.createNamespacedCustomObject({
-    group: 'sources.knative.dev', version: 'v1', namespace: ns, plural: 'pingsources',
-    body: { apiVersion: ping.apiVersion, kind: ping.kind, metadata: { name: ping.metadata.name, labels: ping.metadata.labels }, spec: { ...ping.spec, sink: { uri: ticks.url } } },
+    group: 'sources.knative.dev',
+    version: 'v1',
+    namespace: ns,
+    plural: 'pingsources',
+    body: {
+      apiVersion: ping.apiVersion,
+      kind: ping.kind,
+      metadata: { name: ping.metadata.name, labels: ping.metadata.labels },
+      spec: { ...ping.spec, sink: { uri: ticks.url } },
+    },
   });
   const now = new Date().toISOString();
   await custom.replaceNamespacedCustomObjectStatus({
-    group: 'sources.knative.dev', version: 'v1', namespace: ns, plural: 'pingsources', name: ping.metadata.name,
+    group: 'sources.knative.dev',
+    version: 'v1',
+    namespace: ns,
+    plural: 'pingsources',
+    name: ping.metadata.name,
     body: {
       ...created,
       status: {
@@ -214,8 +264,16 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
   startProcess(pingSourceAdapterBin(), [], { ...adapterEnv, K_NO_SHUTDOWN_AFTER: '0', PROFILING_PORT: String(await freePort()) }, logOf('mtping'));
 
   // The repositories the PingSource's tick will schedule.
-  await addRepos(db, late.map((r) => ({ repo: r })));
-  await db('repos').whereIn('key', late.map((r) => r.key)).update({ next_due_at: DUE });
+  await addRepos(
+    db,
+    late.map((r) => ({ repo: r })),
+  );
+  await db('repos')
+    .whereIn(
+      'key',
+      late.map((r) => r.key),
+    )
+    .update({ next_due_at: DUE });
 
   // The ping comes at the next minute of `schedule: * * * * *`.
   const tick = await waitFor('the PingSource tick', () => ticks.seen.find((s) => s.status === 200), 150_000, [logOf('mtping'), logOf('scheduler')]);
@@ -234,7 +292,11 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
   for (const r of late) assert.equal((await runByJobName(db, jobName(r, DUE)))?.tick_slot, slot, 'the tick is the minute of ce-time');
 
   // The tick scheduled the late repositories; their Jobs' completions come from the adapter.
-  await waitFor('every repository scored', async () => (await harvested(db)) === early.length + late.length, 120_000, [logOf('apiserversource'), logOf('harvester'), logOf('scheduler')]);
+  await waitFor('every repository scored', async () => (await harvested(db)) === early.length + late.length, 120_000, [
+    logOf('apiserversource'),
+    logOf('harvester'),
+    logOf('scheduler'),
+  ]);
   for (const r of [...early, ...late]) assert.equal((await latestScore(db, r.key))?.score, FIXTURE.score, r.canonical);
 
   const events = broker.seen.map((s) => ({ ...s, data: JSON.parse(s.body) }));
@@ -242,8 +304,16 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
   // completion): the tick's reconcile scored those, then deleted them, which the adapter does see.
   for (const r of early) {
     const mine = events.filter((e) => e.headers['ce-name'] === jobName(r, DUE));
-    assert.deepEqual(mine.filter((e) => e.at < tick.at).map((e) => e.headers['ce-type']), [], `events for ${jobName(r, DUE)} before the reconcile, though it existed before the adapter`);
-    for (const e of mine) assert.ok(e.headers['ce-type'] === 'dev.knative.apiserver.resource.delete' || e.data.metadata.deletionTimestamp, `${jobName(r, DUE)}: ${e.headers['ce-type']} that is not its deletion`);
+    assert.deepEqual(
+      mine.filter((e) => e.at < tick.at).map((e) => e.headers['ce-type']),
+      [],
+      `events for ${jobName(r, DUE)} before the reconcile, though it existed before the adapter`,
+    );
+    for (const e of mine)
+      assert.ok(
+        e.headers['ce-type'] === 'dev.knative.apiserver.resource.delete' || e.data.metadata.deletionTimestamp,
+        `${jobName(r, DUE)}: ${e.headers['ce-type']} that is not its deletion`,
+      );
   }
   for (const r of early) assert.equal((await runByJobName(db, jobName(r, DUE)))?.outcome !== 'pending', true, 'closed by the reconcile');
   // Every late Job: add, then updates (one of them its completion), all in Resource mode.
@@ -251,12 +321,18 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
     const mine = events.filter((e) => e.headers['ce-name'] === jobName(r, DUE));
     assert.ok(mine.length >= 2, `${jobName(r, DUE)}: ${mine.length} events`);
     assert.equal(mine[0].headers['ce-type'], 'dev.knative.apiserver.resource.add');
-    assert.ok(mine.some((e) => e.headers['ce-type'] === 'dev.knative.apiserver.resource.update' && finished(e.data) && e.forwarded && e.status === 200), 'its completion reached the harvester and was accepted');
+    assert.ok(
+      mine.some((e) => e.headers['ce-type'] === 'dev.knative.apiserver.resource.update' && finished(e.data) && e.forwarded && e.status === 200),
+      'its completion reached the harvester and was accepted',
+    );
   }
   const cluster = cp.kc.getCurrentCluster()!.server;
   const ids = new Set<string>();
   for (const e of events) {
-    assert.ok(['dev.knative.apiserver.resource.add', 'dev.knative.apiserver.resource.update', 'dev.knative.apiserver.resource.delete'].includes(e.headers['ce-type']), e.headers['ce-type']);
+    assert.ok(
+      ['dev.knative.apiserver.resource.add', 'dev.knative.apiserver.resource.update', 'dev.knative.apiserver.resource.delete'].includes(e.headers['ce-type']),
+      e.headers['ce-type'],
+    );
     assert.equal(e.headers['ce-source'], cluster, 'source: the API server URL');
     assert.equal(e.headers['ce-subject'], `/apis/batch/v1/namespaces/${ns}/jobs/${e.headers['ce-name']}`);
     assert.equal(e.headers['ce-kind'], 'Job');

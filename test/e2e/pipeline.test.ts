@@ -1,27 +1,23 @@
 // The whole pipeline on the real local control plane: scheduler tick → Jobs → kwok pods whose
 // logs are real Scorecard results → the CloudEvents an ApiServerSource would send → harvester
 // → database. Also: duplicated, shuffled and dropped events; failed Jobs and hostile logs.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import type { V1Job } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
 import type { CloudEvent } from 'cloudevents';
-import type { V1Job } from '@kubernetes/client-node';
-import { addRepos, latestScore, runByJobName, type Db } from '../../lib/db/index.ts';
+import { addRepos, type Db, latestScore, runByJobName } from '../../lib/db/index.ts';
 import { jobName } from '../../lib/jobs/spec.ts';
 import { jobState } from '../../lib/jobs/status.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
-import { useControlPlane } from './plane.ts';
-import { startPipeline, type Pipeline } from './pipeline-kit.ts';
 import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
+import { type Pipeline, startPipeline } from './pipeline-kit.ts';
+import { useControlPlane } from './plane.ts';
 
 const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
-const RESULTS = [
-  FIXTURES.v4DateOnly,
-  FIXTURES.v4Unsupported,
-  FIXTURES.v4Rfc3339Details,
-  FIXTURES.cliShowDetails,
-];
+const RESULTS = [FIXTURES.v4DateOnly, FIXTURES.v4Unsupported, FIXTURES.v4Rfc3339Details, FIXTURES.cliShowDetails];
 const STDERR = '2026/11/23 10:00:00 Starting [Binary-Artifacts]\n{"level":"info","ts":1,"msg":"fetching tarball"}\n';
 const DUE = new Date('2026-01-01T00:00:00Z');
 
@@ -38,14 +34,23 @@ async function freshPipeline(prefix: string, overrides = {}): Promise<Pipeline> 
   const ns = await plane.cp.createNamespace(prefix);
   const p = await startPipeline(plane.cp, ns, overrides);
   const core = plane.cp.kc.makeApiClient(k8s.CoreV1Api);
-  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } } });
-  pushCleanups(() => p.close(), () => core.deleteNamespace({ name: ns }));
+  await core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } },
+  });
+  pushCleanups(
+    () => p.close(),
+    () => core.deleteNamespace({ name: ns }),
+  );
   return p;
 }
 
 /** Adds repos due at DUE, so their Job names are known before the tick. */
 async function seed(db: Db, repos: RepoId[]): Promise<void> {
-  await addRepos(db, repos.map((r) => ({ repo: r })));
+  await addRepos(
+    db,
+    repos.map((r) => ({ repo: r })),
+  );
   await db('repos').update({ next_due_at: DUE });
 }
 
@@ -69,7 +74,14 @@ test('a tick scores real fixture results end to end: the database holds exactly 
   const docs = RESULTS.map((f) => ({ text: fixture(f), doc: JSON.parse(fixture(f)) }));
   const repos = docs.map((d) => repo(d.doc.repo.name));
   await seed(p.database.db, repos);
-  docs.forEach((d, i) => plane.cp.setPodLog({ namespace: p.config.namespace, jobName: jobName(repos[i], DUE), content: STDERR + d.text + (d.text.endsWith('\n') ? '' : '\n'), exitCode: 0 }));
+  docs.forEach((d, i) =>
+    plane.cp.setPodLog({
+      namespace: p.config.namespace,
+      jobName: jobName(repos[i], DUE),
+      content: STDERR + d.text + (d.text.endsWith('\n') ? '' : '\n'),
+      exitCode: 0,
+    }),
+  );
 
   const tick = await p.ping(new Date());
   assert.equal(tick.status, 200, JSON.stringify(tick.body));
@@ -100,7 +112,7 @@ test('completion events delivered three times in shuffled order, and 20% dropped
   await seed(p.database.db, repos);
   repos.forEach((r, i) => {
     const doc = { ...base, repo: { ...base.repo, name: r.canonical }, score: i % 10 };
-    plane.cp.setPodLog({ namespace: p.config.namespace, jobName: jobName(r, DUE), content: STDERR + JSON.stringify(doc) + '\n', exitCode: 0 });
+    plane.cp.setPodLog({ namespace: p.config.namespace, jobName: jobName(r, DUE), content: `${STDERR + JSON.stringify(doc)}\n`, exitCode: 0 });
   });
   // Hold back every completion event; deliver them ourselves below.
   const held = new Map<string, CloudEvent<V1Job>>();
@@ -123,7 +135,10 @@ test('completion events delivered three times in shuffled order, and 20% dropped
   }
   const { postEvent } = await import('./pipeline-kit.ts');
   const statuses = await Promise.all(deliveries.map((e) => postEvent(p.harvesterUrl, e).then((r) => r.status)));
-  assert.ok(statuses.every((s) => s === 200), `statuses ${[...new Set(statuses)]}`);
+  assert.ok(
+    statuses.every((s) => s === 200),
+    `statuses ${[...new Set(statuses)]}`,
+  );
 
   const db = p.database.db;
   assert.equal(await harvestedCount(db), 16);
@@ -148,10 +163,30 @@ test('a failed Job and a garbage log are stored as failed runs with their class;
   await seed(p.database.db, [failed, garbage, huge]);
   const ns = p.config.namespace;
   plane.cp.setPodLog({ namespace: ns, jobName: jobName(failed, DUE), content: 'Error: fetching repo: 502 Bad Gateway\n', exitCode: 1 });
-  plane.cp.setPodLog({ namespace: ns, jobName: jobName(garbage, DUE), content: Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1') + '\n{"score": 11, "checks": "x"}\n' + JSON.stringify({ date: '2026-01-01', repo: { name: garbage.canonical, commit: 'x' }, scorecard: { version: 'v5.3.0', commit: 'y' }, score: 11, checks: [] }) + '\n', exitCode: 0 });
-  const line = '2026/11/23 10:00:00 noisy stderr line '.padEnd(199, 'x') + '\n';
+  plane.cp.setPodLog({
+    namespace: ns,
+    jobName: jobName(garbage, DUE),
+    content:
+      Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1') +
+      '\n{"score": 11, "checks": "x"}\n' +
+      JSON.stringify({
+        date: '2026-01-01',
+        repo: { name: garbage.canonical, commit: 'x' },
+        scorecard: { version: 'v5.3.0', commit: 'y' },
+        score: 11,
+        checks: [],
+      }) +
+      '\n',
+    exitCode: 0,
+  });
+  const line = `${'2026/11/23 10:00:00 noisy stderr line '.padEnd(199, 'x')}\n`;
   const doc = { ...JSON.parse(fixture(RESULTS[3])), repo: { name: huge.canonical, commit: 'abc' } };
-  plane.cp.setPodLog({ namespace: ns, jobName: jobName(huge, DUE), content: line.repeat(Math.ceil((50 * 1024 * 1024) / line.length)) + JSON.stringify(doc) + '\n', exitCode: 0 });
+  plane.cp.setPodLog({
+    namespace: ns,
+    jobName: jobName(huge, DUE),
+    content: `${line.repeat(Math.ceil((50 * 1024 * 1024) / line.length)) + JSON.stringify(doc)}\n`,
+    exitCode: 0,
+  });
 
   const rssBefore = process.memoryUsage().rss;
   assert.equal((await p.ping(new Date())).body.created, 3);
@@ -159,13 +194,19 @@ test('a failed Job and a garbage log are stored as failed runs with their class;
   const rssGrowth = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
   const db = p.database.db;
   const run = async (r: RepoId) => runByJobName(db, jobName(r, DUE));
-  assert.deepEqual([(await run(failed))?.failure_class, (await run(garbage))?.failure_class, (await run(huge))?.failure_class], ['pod-failed', 'invalid-result', null]);
+  assert.deepEqual(
+    [(await run(failed))?.failure_class, (await run(garbage))?.failure_class, (await run(huge))?.failure_class],
+    ['pod-failed', 'invalid-result', null],
+  );
   assert.equal((await run(huge))?.outcome, 'succeeded', 'the result after 50 MB of stderr is read from the tail');
   assert.equal((await latestScore(db, huge.key))?.score, doc.score);
   assert.match((await run(failed))?.reason ?? '', /exit code 1|exit 1|exited 1/);
   assert.ok(rssGrowth < 200, `harvesting a 50 MB log grew memory by ${rssGrowth.toFixed(0)} MB (cap is 10 MiB)`);
   const rows = await db('repos').whereIn('key', [failed.key, garbage.key]).select('consecutive_failures', 'next_due_at');
-  assert.ok(rows.every((r) => r.consecutive_failures === 1 && new Date(r.next_due_at) > new Date()), 'each failure backs its repository off');
+  assert.ok(
+    rows.every((r) => r.consecutive_failures === 1 && new Date(r.next_due_at) > new Date()),
+    'each failure backs its repository off',
+  );
 });
 
 test('the scheduler answers 400 to anything but a ping, in either CloudEvents mode', async () => {
@@ -178,7 +219,11 @@ test('the scheduler answers 400 to anything but a ping, in either CloudEvents mo
     assert.equal(r.status, 400);
     assert.match(r.body.error, /unexpected event type "dev.knative.apiserver.resource.update"/);
   }
-  const malformed = await fetch(p.schedulerUrl, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: '{"specversion":"1.0","type":"dev.knative.sources.ping"}' });
+  const malformed = await fetch(p.schedulerUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/cloudevents+json' },
+    body: '{"specversion":"1.0","type":"dev.knative.sources.ping"}',
+  });
   assert.equal(malformed.status, 400);
   assert.match((await malformed.json()).error, /malformed CloudEvent/);
   const plain = await fetch(p.schedulerUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });

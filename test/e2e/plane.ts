@@ -1,7 +1,7 @@
 // The shared local control plane for an end-to-end test file, and clean-ups that run (newest
 // first) before the file lets go of the plane.
 import { after, before } from 'node:test';
-import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
+import { type ControlPlane, getSharedControlPlane } from '../cluster/harness.ts';
 
 export function useControlPlane(): { readonly cp: ControlPlane; cleanup(f: () => Promise<unknown>): void } {
   let cp: ControlPlane | undefined;

@@ -1,13 +1,14 @@
 // The scheduler against the real local control plane: the exact Job spec as stored by the API
 // server, the concurrency cap with Jobs still running, concurrent and repeated ticks, a crash
 // between claim and create, and an API server that refuses (403, real RBAC) or fails (500).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
-import { defaultConfig, type Config } from '../../lib/config/index.ts';
-import { addRepos, getRepo, migrate, type Db } from '../../lib/db/index.ts';
+import { type Config, defaultConfig } from '../../lib/config/index.ts';
+import { addRepos, type Db, getRepo, migrate } from '../../lib/db/index.ts';
 import { createPostgresDatabase, type TestDatabase } from '../../lib/db/testing.ts';
 import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR } from '../../lib/jobs/spec.ts';
 import { clusterApi } from '../../lib/kube/cluster.ts';
@@ -30,14 +31,20 @@ async function env(prefix: string, overrides: Partial<Config> = {}, kc = plane.c
   const database: TestDatabase = await createPostgresDatabase();
   await migrate(database.db);
   const core = plane.cp.kc.makeApiClient(k8s.CoreV1Api);
-  pushCleanups(() => database.drop(), () => core.deleteNamespace({ name: namespace }));
+  pushCleanups(
+    () => database.drop(),
+    () => core.deleteNamespace({ name: namespace }),
+  );
   const config = defaultConfig({ namespace, githubTokenCount: 0, maxConcurrentJobs: 10, retryBaseMs: 0, ...overrides } as Partial<Config>);
   const deps: TickDeps = { db: database.db, cluster: clusterApi(kc), config, log: silentLogger, now: systemClock, retryBaseMs: 1 };
   return { namespace, db: database.db, url: database.url!, config, deps };
 }
 
 async function seed(db: Db, names: string[]) {
-  await addRepos(db, names.map((n) => ({ repo: repo(n) })));
+  await addRepos(
+    db,
+    names.map((n) => ({ repo: repo(n) })),
+  );
   await db('repos').update({ next_due_at: DUE });
 }
 
@@ -69,7 +76,10 @@ test('a tick creates exactly the expected Jobs, field by field as the API server
     assert.equal(gp.automountServiceAccountToken, false);
     assert.equal(gp.enableServiceLinks, false);
     assert.deepEqual(plain(gp.securityContext), plain(wp.securityContext));
-    assert.deepEqual(gp.volumes?.map((v) => [v.name, v.emptyDir?.sizeLimit]), [['tmp', '4Gi']]);
+    assert.deepEqual(
+      gp.volumes?.map((v) => [v.name, v.emptyDir?.sizeLimit]),
+      [['tmp', '4Gi']],
+    );
     const [gc, wc] = [gp.containers[0], wp.containers[0]];
     assert.equal(gc.name, 'scorecard');
     assert.equal(gc.image, 'ghcr.io/ossf/scorecard:v5.3.0');
@@ -98,7 +108,11 @@ test('the cap holds with Jobs still running; a repeated slot creates nothing; co
   const again = await runTick('2026-11-23T10:00Z', e.deps);
   assert.equal(again.status, 'duplicate');
   const same = await Promise.all([runTick('2026-11-23T10:02Z', e.deps), runTick('2026-11-23T10:02Z', e.deps)]);
-  assert.equal(same.reduce((n, s) => n + s.created, 0), 0, 'cap reached: nothing more');
+  assert.equal(
+    same.reduce((n, s) => n + s.created, 0),
+    0,
+    'cap reached: nothing more',
+  );
   const jobs = await postureJobs(e.namespace);
   assert.equal(jobs.length, 4, 'never more than maxConcurrentJobs active');
   assert.equal(new Set(jobs.map((j) => j.metadata!.annotations!['posture.dev/repo'])).size, 4, 'no repository has two Jobs');
@@ -119,7 +133,9 @@ test('a process killed between claim and create strands nothing once its lease e
     blackhole.close();
   });
   const server = `https://127.0.0.1:${(blackhole.address() as { port: number }).port}`;
-  const child = spawn(process.execPath, [new URL('./crash-tick.ts', import.meta.url).pathname, e.url, server, e.namespace, '2026-11-23T10:00Z'], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [new URL('./crash-tick.ts', import.meta.url).pathname, e.url, server, e.namespace, '2026-11-23T10:00Z'], {
+    stdio: 'inherit',
+  });
   // A child on a busy 2-core machine can take a while to load and claim; 60 s is about start-up only.
   const deadline = Date.now() + 60000;
   while (!(await getRepo(e.db, 'github.com/posture-e2e/crash'))?.lease_owner) {
@@ -146,7 +162,10 @@ test('a process killed between claim and create strands nothing once its lease e
 
 test('403 from real RBAC: the reason is reported, the lease released, no retry storm', async () => {
   const namespace = await plane.cp.createNamespace('sched-403');
-  const kc = await plane.cp.asServiceAccount(namespace, 'list-only', { namespace, rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list'] }] });
+  const kc = await plane.cp.asServiceAccount(namespace, 'list-only', {
+    namespace,
+    rules: [{ apiGroups: ['batch'], resources: ['jobs'], verbs: ['get', 'list'] }],
+  });
   const e = await env('sched-403b', { namespace } as Partial<Config>, kc);
   await seed(e.db, ['posture-e2e/forbidden-1', 'posture-e2e/forbidden-2', 'posture-e2e/forbidden-3']);
   const s = await runTick('2026-11-23T10:00Z', e.deps);
@@ -168,7 +187,11 @@ test('500 from the API server: bounded retries, then the lease is released and t
       return;
     }
     creates++;
-    res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'etcdserver: request timed out', reason: 'InternalError', code: 500 }));
+    res
+      .writeHead(500, { 'content-type': 'application/json' })
+      .end(
+        JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'etcdserver: request timed out', reason: 'InternalError', code: 500 }),
+      );
   });
   pushCleanups(() => fake.close());
   const kc = new k8s.KubeConfig();

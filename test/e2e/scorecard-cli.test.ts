@@ -7,25 +7,26 @@
 //    the `--repo` runs through `posture up`'s local runner, classified as they should be: a real
 //    result is stored (flagged: a check hit a runtime error); GitHub out of reach is
 //    `infrastructure` (the scheduler/harvester issue's class: retried soon, never backed off).
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 import { runCliCaptured } from '../../lib/cli/testing.ts';
 import { addRepos, latestScore, runByJobName } from '../../lib/db/index.ts';
 import { jobName } from '../../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { validateResult } from '../../lib/scorecard/schema.ts';
-import { up, type UpHandle } from '../../lib/up/up.ts';
-import { scorecardBin, SCORECARD_VERSIONS } from '../cluster/tools.ts';
+import { type UpHandle, up } from '../../lib/up/up.ts';
+import { SCORECARD_VERSIONS, scorecardBin } from '../cluster/tools.ts';
 import { fixturePath } from '../fixtures/scorecard.ts';
-import { NO_ROUTE_ENV, realFixture, runScorecard, scoreLocal, withoutDate, type ScorecardRun } from '../fixtures/scorecard-cli.ts';
+import { NO_ROUTE_ENV, realFixture, runScorecard, type ScorecardRun, scoreLocal, withoutDate } from '../fixtures/scorecard-cli.ts';
 import { startPipeline } from './pipeline-kit.ts';
 import { useControlPlane } from './plane.ts';
-import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 const scratch = mkdtempSync(join(tmpdir(), 'posture-scorecard-cli-'));
@@ -81,7 +82,10 @@ describe('the real Scorecard CLI', () => {
     const { remote } = runs.get('v5.3.0')!;
     assert.equal(remote.code, 1);
     assert.equal(remote.stdout, '');
-    assert.match(remote.stderr, /^Error: scorecard\.Run: repo unreachable: Get "https:\/\/api\.github\.com\/repos\/posture-e2e\/unreachable": .*connection refused$/m);
+    assert.match(
+      remote.stderr,
+      /^Error: scorecard\.Run: repo unreachable: Get "https:\/\/api\.github\.com\/repos\/posture-e2e\/unreachable": .*connection refused$/m,
+    );
     assert.match(readFileSync(fixturePath(realFixture('v5.3.0', 'repo-unreachable.pod-log.txt')), 'utf8'), /^Error: scorecard\.Run: repo unreachable: /m);
   });
 
@@ -90,7 +94,10 @@ describe('the real Scorecard CLI', () => {
     assert.equal(remote.code, 0, remote.stderr);
     assert.equal(remote.stdout, '');
     assert.match(remote.stderr, /^Skipping github\.com\/posture-e2e\/unreachable: run: repo unreachable: .*connection refused$/m);
-    assert.match(readFileSync(fixturePath(realFixture('v5.4.0', 'repo-unreachable.pod-log.txt')), 'utf8'), /^Skipping github\.com\/posture-fixtures\/unreachable: run: repo unreachable: /m);
+    assert.match(
+      readFileSync(fixturePath(realFixture('v5.4.0', 'repo-unreachable.pod-log.txt')), 'utf8'),
+      /^Skipping github\.com\/posture-fixtures\/unreachable: run: repo unreachable: /m,
+    );
     const many = runScorecard('v5.4.0', ['--repos=github.com/posture-e2e/a,github.com/posture-e2e/b', '--format=json']);
     assert.equal(many.code, 0, many.stderr);
     assert.equal(many.stdout, '');
@@ -125,15 +132,20 @@ describe('their outputs through `posture results parse`', () => {
   }
 });
 
-describe('their outputs as kwok pods\' logs, through the harvester', () => {
+describe("their outputs as kwok pods' logs, through the harvester", () => {
   const plane = useControlPlane();
-  test('the real --local result is stored (flagged), refused verbatim for another repository; GitHub out of reach is infrastructure', { timeout: 180_000 }, async () => {
+  test('the real --local result is stored (flagged), refused verbatim for another repository; GitHub out of reach is infrastructure', {
+    timeout: 180_000,
+  }, async () => {
     const ns = await plane.cp.createNamespace('sc-cli');
     const p = await startPipeline(plane.cp, ns);
     const core = plane.cp.kc.makeApiClient(k8s.CoreV1Api);
     plane.cleanup(() => p.close());
     plane.cleanup(() => core.deleteNamespace({ name: ns }));
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } } });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } },
+    });
     const DUE = new Date('2026-01-01T00:00:00Z');
     const cases: Array<{ repo: RepoId; log: string; exitCode: number; want: string; version: string; doc?: any }> = [];
     for (const v of SCORECARD_VERSIONS) {
@@ -145,10 +157,13 @@ describe('their outputs as kwok pods\' logs, through the harvester', () => {
       // of that repository would print): stored whatever the exit code, flagged.
       const named = repo(`github.com/posture-e2e/${tag}-named`);
       const doc = { ...JSON.parse(local.stdout), repo: { name: named.canonical, commit: 'unknown' } };
-      cases.push({ repo: named, log: JSON.stringify(doc) + '\n' + local.stderr, exitCode: local.code, want: 'stored', version: v, doc });
+      cases.push({ repo: named, log: `${JSON.stringify(doc)}\n${local.stderr}`, exitCode: local.code, want: 'stored', version: v, doc });
       cases.push({ repo: repo(`github.com/posture-e2e/${tag}-unreachable`), log: remote.log, exitCode: remote.code, want: 'infrastructure', version: v });
     }
-    await addRepos(p.database.db, cases.map((c) => ({ repo: c.repo })));
+    await addRepos(
+      p.database.db,
+      cases.map((c) => ({ repo: c.repo })),
+    );
     await p.database.db('repos').update({ next_due_at: DUE });
     for (const c of cases) plane.cp.setPodLog({ namespace: ns, jobName: jobName(c.repo, DUE), content: c.log, exitCode: c.exitCode });
     const tick = await p.ping(new Date());
@@ -168,7 +183,10 @@ describe('their outputs as kwok pods\' logs, through the harvester', () => {
         const s = await latestScore(p.database.db, c.repo.key);
         assert.equal(s?.score, c.doc.score);
         assert.equal(s?.scorecardVersion, c.version);
-        assert.deepEqual(s?.checks.map((x) => [x.name, x.score, x.reason]), c.doc.checks.map((x: any) => [x.name, x.score, x.reason]));
+        assert.deepEqual(
+          s?.checks.map((x) => [x.name, x.score, x.reason]),
+          c.doc.checks.map((x: any) => [x.name, x.score, x.reason]),
+        );
       } else {
         assert.equal(run?.failure_class, c.want, `${c.repo.canonical}: ${run?.reason}`);
         if (c.want === 'invalid-result') assert.match(run?.reason ?? '', /the result is for "file:\/\/\."/);
@@ -188,7 +206,13 @@ describe('`posture up` with the real CLI on PATH and no route to GitHub', () => 
       const dir = mkdtempSync(join(tmpdir(), `posture-up-${v}-`));
       mkdirSync(join(dir, 'bin'));
       symlinkSync(scorecardBin(v), join(dir, 'bin', 'scorecard'));
-      const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: join(dir, 'no-kubeconfig'), PATH: `${join(dir, 'bin')}:${process.env.PATH}`, GITHUB_AUTH_TOKEN: 'not-a-real-token', ...NO_ROUTE_ENV };
+      const env = {
+        POSTURE_DATA_DIR: join(dir, 'data'),
+        KUBECONFIG: join(dir, 'no-kubeconfig'),
+        PATH: `${join(dir, 'bin')}:${process.env.PATH}`,
+        GITHUB_AUTH_TOKEN: 'not-a-real-token',
+        ...NO_ROUTE_ENV,
+      };
       assert.equal((await runCliCaptured(['repos', 'add', 'posture-e2e/unreachable'], env)).code, 0);
       const out = new PassThrough();
       let text = '';

@@ -1,22 +1,23 @@
 // `posture up` (what `npm start` runs), on the embedded database: with the local control
 // plane's KUBECONFIG the whole loop runs and scores appear in the API; with no cluster and a
 // fake `scorecard` on PATH the local runner scores them; with neither it says so.
-import { after, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { after, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 import { runCliCaptured } from '../../lib/cli/testing.ts';
 import { controlRunner } from '../../lib/cli/up.ts';
 import { jobName } from '../../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
-import { up, type UpHandle } from '../../lib/up/up.ts';
-import { getSharedControlPlane, type ControlPlane } from '../cluster/harness.ts';
+import { type UpHandle, up } from '../../lib/up/up.ts';
+import { type ControlPlane, getSharedControlPlane } from '../cluster/harness.ts';
 import { FIXTURES, fixturePath } from '../fixtures/scorecard.ts';
-import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
 
 const FIXTURE = fixturePath(FIXTURES.cliShowDetails);
 const fixture = JSON.parse(readFileSync(FIXTURE, 'utf8'));
@@ -73,13 +74,20 @@ function httpsStatus(url: string): Promise<number> {
     request(url, { rejectUnauthorized: false }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
-    }).on('error', reject).end();
+    })
+      .on('error', reject)
+      .end();
   });
 }
 
 test('no cluster and a fake scorecard on PATH: the local runner scores repositories added with the CLI', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'posture-up-local-'));
-  const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: join(dir, 'no-kubeconfig'), PATH: `${fakeScorecard(dir)}:${process.env.PATH}`, GITHUB_AUTH_TOKEN: 'test-token' };
+  const env = {
+    POSTURE_DATA_DIR: join(dir, 'data'),
+    KUBECONFIG: join(dir, 'no-kubeconfig'),
+    PATH: `${fakeScorecard(dir)}:${process.env.PATH}`,
+    GITHUB_AUTH_TOKEN: 'test-token',
+  };
   const add = await runCliCaptured(['repos', 'add', 'ossf/scorecard', 'posture-e2e/skip-me'], env);
   assert.equal(add.code, 0, add.stderr);
   const o = output();
@@ -113,18 +121,31 @@ test('no cluster and no scorecard: it says clearly what is missing and keeps rep
   // It says what it waits for, then a heartbeat whenever it has been quiet for heartbeatMs.
   assert.match(o.text(), /waiting for repositories: add some with npm run posture -- repos add <owner\/repo>\n/);
   await waitFor('a heartbeat', () => /idle: 0 repositories, 0 due, 0 running; no ticks: nothing can run Jobs/.test(o.text()), 10000);
-  await h.db('repos').insert([{ key: 'github.com/a/b', canonical: 'github.com/a/b', host: 'github.com' }, { key: 'github.com/a/c', canonical: 'github.com/a/c', host: 'github.com', next_due_at: new Date('2030-01-01T00:00:00Z'), consecutive_failures: 1 }]);
-  await waitFor('a heartbeat with the queue', () => /idle: 2 repositories, 1 due, 0 running, 1 failing, next due 2030-01-01T00:00Z; no ticks/.test(o.text()), 10000);
+  await h.db('repos').insert([
+    { key: 'github.com/a/b', canonical: 'github.com/a/b', host: 'github.com' },
+    { key: 'github.com/a/c', canonical: 'github.com/a/c', host: 'github.com', next_due_at: new Date('2030-01-01T00:00:00Z'), consecutive_failures: 1 },
+  ]);
+  await waitFor(
+    'a heartbeat with the queue',
+    () => /idle: 2 repositories, 1 due, 0 running, 1 failing, next due 2030-01-01T00:00Z; no ticks/.test(o.text()),
+    10000,
+  );
   assert.match(o.text(), /No cluster answered \(KUBECONFIG names .*none, which does not exist\) and `scorecard` is not on PATH/);
   assert.match(o.text(), /Install the Scorecard CLI/);
   await h.stop();
 });
 
-test('with the local control plane\'s KUBECONFIG the whole loop runs and scores appear in the API', async () => {
+test("with the local control plane's KUBECONFIG the whole loop runs and scores appear in the API", async () => {
   cp = await getSharedControlPlane();
   const dir = mkdtempSync(join(tmpdir(), 'posture-up-cluster-'));
   const namespace = `posture-up-${Date.now().toString(36)}`;
-  const env = { POSTURE_DATA_DIR: join(dir, 'data'), KUBECONFIG: cp.kubeconfigPath, POSTURE_NAMESPACE: namespace, GITHUB_AUTH_TOKEN: 'test-token', PATH: process.env.PATH };
+  const env = {
+    POSTURE_DATA_DIR: join(dir, 'data'),
+    KUBECONFIG: cp.kubeconfigPath,
+    POSTURE_NAMESPACE: namespace,
+    GITHUB_AUTH_TOKEN: 'test-token',
+    PATH: process.env.PATH,
+  };
   const names = ['ossf/scorecard', 'posture-e2e/up-cluster'];
   assert.equal((await runCliCaptured(['repos', 'add', ...names], env)).code, 0);
   const o = output();
@@ -135,7 +156,12 @@ test('with the local control plane\'s KUBECONFIG the whole loop runs and scores 
   // Known due window → known Job names → their pods print the fixture.
   const due = new Date('2026-01-01T00:00:00Z');
   await h.db('repos').update({ next_due_at: due });
-  for (const n of names) cp.setPodLog({ namespace, jobName: jobName(repo(n), due), content: 'Starting\n' + JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: repo(n).canonical } }) + '\n' });
+  for (const n of names)
+    cp.setPodLog({
+      namespace,
+      jobName: jobName(repo(n), due),
+      content: `Starting\n${JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: repo(n).canonical } })}\n`,
+    });
   const t = await h.tick(new Date(Date.now() + 120000));
   assert.equal(t.created, 2, JSON.stringify(t));
   await waitFor('scores', () => names.every((n) => o.text().includes(`${repo(n).canonical}: scored 9.6`)), 90000);
@@ -145,7 +171,10 @@ test('with the local control plane\'s KUBECONFIG the whole loop runs and scores 
     assert.equal(got.body.score, fixture.score);
   }
   await h.stop();
-  await cp.kc.makeApiClient(k8s.CoreV1Api).deleteNamespace({ name: namespace }).catch(() => {});
+  await cp.kc
+    .makeApiClient(k8s.CoreV1Api)
+    .deleteNamespace({ name: namespace })
+    .catch(() => {});
 });
 
 test('a port in use stops posture up with a clear message and releases everything', async () => {

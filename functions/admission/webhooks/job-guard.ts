@@ -2,10 +2,10 @@
 // carrying posture's managed-by label, so nobody can plant a Job whose log becomes a forged score;
 // and only the Job controller may create the pods the harvester reads (posture's label, or a Job's
 // name label in posture's namespace), so nobody can plant a bare Pod that looks like a Job's.
-import { Allowed, Denied, defineWebhook, type AdmissionRequest, type KubeObject } from '../../../lib/admission/index.ts';
+import { type AdmissionRequest, Allowed, Denied, defineWebhook, type KubeObject } from '../../../lib/admission/index.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed } from '../identities.ts';
 import { celMetaIs, jobTemplateOf, labelsOf, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../labels.ts';
-import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 interface Settings {
   scheduler: string;
@@ -59,7 +59,13 @@ export default defineWebhook<AdmissionServices, Settings>({
   // The status subresources too: their strategies keep the request's labels, so a status write
   // could put posture's label on a Job (or a pod) someone else made.
   rules: [
-    { operations: ['CREATE', 'UPDATE'], apiGroups: ['batch'], apiVersions: ['v1'], resources: ['jobs', 'cronjobs', 'jobs/status', 'cronjobs/status'], scope: 'Namespaced' },
+    {
+      operations: ['CREATE', 'UPDATE'],
+      apiGroups: ['batch'],
+      apiVersions: ['v1'],
+      resources: ['jobs', 'cronjobs', 'jobs/status', 'cronjobs/status'],
+      scope: 'Namespaced',
+    },
     { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods', 'pods/status'], scope: 'Namespaced' },
   ],
   matchConditions: [
@@ -78,7 +84,8 @@ export default defineWebhook<AdmissionServices, Settings>({
   exempt: [{ serviceAccountFrom: 'schedulerServiceAccount' }, ...controllers(EXEMPT_CONTROLLERS)],
   optOut: ['own-namespace'],
   doc: {
-    summary: "Only posture's scheduler may create or change Jobs labelled app.kubernetes.io/managed-by=posture, and only the Job controller the pods that look like theirs.",
+    summary:
+      "Only posture's scheduler may create or change Jobs labelled app.kubernetes.io/managed-by=posture, and only the Job controller the pods that look like theirs.",
     protects:
       'Jobs carrying the label `app.kubernetes.io/managed-by: posture` (on the new or the stored object, so removing it counts), and CronJobs whose Job template carries it ' +
       '(the CronJob controller would create the Job for them): create and update, their `status` subresources included (a status write could otherwise add the label), in every namespace but kube-system and kube-node-lease. ' +
@@ -97,7 +104,10 @@ export default defineWebhook<AdmissionServices, Settings>({
       forgedMessage('CronJob', 'system:serviceaccount:<namespace>:<schedulerServiceAccount>'),
       forgedPodMessage('<namespace>'),
     ],
-    optOuts: { 'own-namespace': "posture's Jobs run in posture's own namespace: that is where forging one matters most. Only labelled Jobs and pods are sent, so the webhook's own pods are never judged." },
+    optOuts: {
+      'own-namespace':
+        "posture's Jobs run in posture's own namespace: that is where forging one matters most. Only labelled Jobs and pods are sent, so the webhook's own pods are never judged.",
+    },
     settings: ['schedulerServiceAccount', 'namespace'],
   },
   prepare: (config) => ({ scheduler: `system:serviceaccount:${config.namespace}:${config.schedulerServiceAccount}`, namespace: config.namespace }),

@@ -1,9 +1,9 @@
 // protected-namespaces: only administrators may create, change or delete kube-system and the other
 // protected namespaces, or set posture's policy labels on any namespace.
-import { Allowed, Denied, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
+import { type AdmissionRequest, Allowed, Denied, defineWebhook } from '../../../lib/admission/index.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { API_SERVER, CONTROLLER_MANAGER, controller } from '../identities.ts';
 import { labelsOf, POLICY_LABEL_PREFIX } from '../labels.ts';
-import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 interface Settings {
   /** The protected names as one matcher (see protectedNames). */
@@ -53,7 +53,13 @@ export function protectedNames(patterns: readonly string[]): NameMatcher {
   }
   if (exact.size === 0 && prefixes.length === 0) return joined(rest, compiled);
   // Only names and prefixes (the defaults): no expression runs for a name none of them matches.
-  const others = rest.length > 0 ? joined(rest, compiled.filter((_, i) => !LITERAL.test(patterns[i]))) : undefined;
+  const others =
+    rest.length > 0
+      ? joined(
+          rest,
+          compiled.filter((_, i) => !LITERAL.test(patterns[i])),
+        )
+      : undefined;
   return {
     test(name: string): boolean {
       if (exact.has(name)) return true;
@@ -100,18 +106,32 @@ export default defineWebhook<AdmissionServices, Settings>({
   path: '/protected-namespaces',
   // The subresources too: a Namespace's status and finalize strategies keep the request's labels,
   // so either could set posture.dev/min-score past a rule on `namespaces` alone.
-  rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'], scope: 'Cluster' }],
+  rules: [
+    {
+      operations: ['CREATE', 'UPDATE', 'DELETE'],
+      apiGroups: [''],
+      apiVersions: ['v1'],
+      resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'],
+      scope: 'Cluster',
+    },
+  ],
   failurePolicy: 'Fail',
   timeoutSeconds: 3,
   enforcement: 'deny',
-  exempt: [{ groupsFrom: 'adminGroups' }, { usersFrom: 'adminUsers' }, { user: controller('namespace-controller') }, { user: CONTROLLER_MANAGER }, { user: API_SERVER }],
+  exempt: [
+    { groupsFrom: 'adminGroups' },
+    { usersFrom: 'adminUsers' },
+    { user: controller('namespace-controller') },
+    { user: CONTROLLER_MANAGER },
+    { user: API_SERVER },
+  ],
   // The namespaces it protects are the ones the defaults would exclude: it must see them.
   optOut: ['own-namespace', 'kube-system', 'kube-node-lease'],
   doc: {
     summary: 'Only administrators may create, change or delete protected namespaces, or set posture policy labels on any namespace.',
     protects:
-      'Namespaces whose name matches a pattern in protectedNamespaces (default `^kube-.*` and `^default$`) and posture\'s own namespace: create, update (labels included, through the `status` and `finalize` subresources too) and delete. ' +
-      'On every namespace, labels under `posture.dev/` (such as `posture.dev/min-score`, which lowers the Scorecard gate\'s threshold) are policy: setting, changing or removing one is refused, whichever of `namespaces`, `namespaces/status` or `namespaces/finalize` the request goes through.',
+      "Namespaces whose name matches a pattern in protectedNamespaces (default `^kube-.*` and `^default$`) and posture's own namespace: create, update (labels included, through the `status` and `finalize` subresources too) and delete. " +
+      "On every namespace, labels under `posture.dev/` (such as `posture.dev/min-score`, which lowers the Scorecard gate's threshold) are policy: setting, changing or removing one is refused, whichever of `namespaces`, `namespaces/status` or `namespaces/finalize` the request goes through.",
     exempt:
       'Members of the groups in adminGroups (default `system:masters`, `posture:admins`), the users in adminUsers, and the control plane by name: ' +
       `the namespace controller \`${controller('namespace-controller')}\` (finishes namespace deletes through \`finalize\`), \`${CONTROLLER_MANAGER}\`, and the API server's own loopback client \`${API_SERVER}\` (creates kube-system, kube-public, kube-node-lease and default at start-up). ` +
@@ -123,7 +143,8 @@ export default defineWebhook<AdmissionServices, Settings>({
     timeout: '3 s: the decision is in memory and takes microseconds; a short timeout bounds what an unreachable webhook adds to namespace operations.',
     denials: [protectedMessage('<name>', 'DELETE'), protectedMessage('<name>', 'CREATE'), protectedMessage('<name>', 'UPDATE'), policyLabelMessage('<key>')],
     optOuts: {
-      'own-namespace': "posture's own namespace is one of the protected namespaces; the rule matches namespaces only, so the webhook's own pods are never judged.",
+      'own-namespace':
+        "posture's own namespace is one of the protected namespaces; the rule matches namespaces only, so the webhook's own pods are never judged.",
       'kube-system': 'kube-system is the first namespace this webhook protects; its own service accounts stay exempt by identity.',
       'kube-node-lease': 'kube-node-lease matches `^kube-.*`; deleting it would stop node heartbeats.',
     },

@@ -1,10 +1,10 @@
 // Table tests of protected-objects through the full dispatcher path.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultConfig } from '../../../lib/config/index.ts';
-import { anonymous, object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
-import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
+import { anonymous, object, type ReviewSpec, serviceAccount, user, WebhookTester } from '../../../lib/admission/testing.ts';
+import { defaultConfig } from '../../../lib/config/index.ts';
+import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
 import { protectedMessage, subresourceMessage, unlabelMessage } from './protected-objects.ts';
 
 const services: AdmissionServices = { scores: { lookup: () => ({ state: 'unknown' }) } };
@@ -25,45 +25,211 @@ const kubelet = user('system:node:kwok-node-0', 'system:nodes', 'system:authenti
 const gitops = serviceAccount('gitops', 'controller');
 
 const cases: Array<{ name: string; review: ReviewSpec; allowed: boolean; message?: string; code?: number }> = [
-  { name: 'UPDATE a protected object', review: { operation: 'UPDATE', object: cm(P, 'b'), oldObject: cm(), caller: jane }, allowed: false, message: protectedMessage('ConfigMap "team/settings"', 'UPDATE') },
-  { name: 'UPDATE removing the label', review: { operation: 'UPDATE', object: cm({}), oldObject: cm(), caller: jane }, allowed: false, message: unlabelMessage('ConfigMap "team/settings"') },
-  { name: 'UPDATE setting the label to false', review: { operation: 'UPDATE', object: cm({ 'posture.dev/protected': 'false' }), oldObject: cm(), caller: jane }, allowed: false },
-  { name: 'DELETE (only oldObject)', review: { operation: 'DELETE', oldObject: cm(), caller: jane }, allowed: false, message: protectedMessage('ConfigMap "team/settings"', 'DELETE') },
+  {
+    name: 'UPDATE a protected object',
+    review: { operation: 'UPDATE', object: cm(P, 'b'), oldObject: cm(), caller: jane },
+    allowed: false,
+    message: protectedMessage('ConfigMap "team/settings"', 'UPDATE'),
+  },
+  {
+    name: 'UPDATE removing the label',
+    review: { operation: 'UPDATE', object: cm({}), oldObject: cm(), caller: jane },
+    allowed: false,
+    message: unlabelMessage('ConfigMap "team/settings"'),
+  },
+  {
+    name: 'UPDATE setting the label to false',
+    review: { operation: 'UPDATE', object: cm({ 'posture.dev/protected': 'false' }), oldObject: cm(), caller: jane },
+    allowed: false,
+  },
+  {
+    name: 'DELETE (only oldObject)',
+    review: { operation: 'DELETE', oldObject: cm(), caller: jane },
+    allowed: false,
+    message: protectedMessage('ConfigMap "team/settings"', 'DELETE'),
+  },
   { name: 'dryRun DELETE is judged the same', review: { operation: 'DELETE', oldObject: cm(), caller: jane, dryRun: true }, allowed: false },
-  { name: 'cluster-scoped object', review: { operation: 'DELETE', oldObject: object('ClusterRole', 'view-all', { labels: P }), caller: jane }, allowed: false, message: protectedMessage('ClusterRole "view-all"', 'DELETE') },
+  {
+    name: 'cluster-scoped object',
+    review: { operation: 'DELETE', oldObject: object('ClusterRole', 'view-all', { labels: P }), caller: jane },
+    allowed: false,
+    message: protectedMessage('ClusterRole "view-all"', 'DELETE'),
+  },
   { name: 'UPDATE adding the label', review: { operation: 'UPDATE', object: cm(), oldObject: cm({}), caller: jane }, allowed: true },
   { name: 'UPDATE an unlabelled object', review: { operation: 'UPDATE', object: cm({}, 'b'), oldObject: cm({}), caller: jane }, allowed: true },
   { name: 'label value other than "true"', review: { operation: 'DELETE', oldObject: cm({ 'posture.dev/protected': 'yes' }), caller: jane }, allowed: true },
   { name: 'DELETE an unlabelled object', review: { operation: 'DELETE', oldObject: cm({}), caller: jane }, allowed: true },
   // Terminating objects: finishing a delete is never refused.
-  { name: "the kubelet's final DELETE of a terminating pod (grace 0)", review: { operation: 'DELETE', oldObject: pod(DELETING), caller: kubelet }, allowed: true },
+  {
+    name: "the kubelet's final DELETE of a terminating pod (grace 0)",
+    review: { operation: 'DELETE', oldObject: pod(DELETING), caller: kubelet },
+    allowed: true,
+  },
   { name: 'DELETE of a terminating object by anyone RBAC allows', review: { operation: 'DELETE', oldObject: cmWith(DELETING), caller: jane }, allowed: true },
-  { name: 'DELETE of a pod not yet terminating, by the kubelet', review: { operation: 'DELETE', oldObject: pod(), caller: kubelet }, allowed: false, message: protectedMessage('Pod "team/web-0"', 'DELETE') },
-  { name: 'a controller removes its finalizer from a terminating object', review: { operation: 'UPDATE', object: cmWith({ ...DELETING, finalizers: ['other/keep'] }), oldObject: cmWith({ ...DELETING, finalizers: ['gitops/cleanup', 'other/keep'] }), caller: gitops }, allowed: true },
-  { name: 'removing every finalizer from a terminating object', review: { operation: 'UPDATE', object: cmWith({ ...DELETING, resourceVersion: '9', managedFields: [{ manager: 'x' }] }), oldObject: cmWith({ ...DELETING, finalizers: ['gitops/cleanup'], resourceVersion: '8' }), caller: gitops }, allowed: true },
-  { name: 'removing a finalizer and changing data of a terminating object', review: { operation: 'UPDATE', object: cmWith(DELETING, 'b'), oldObject: cmWith({ ...DELETING, finalizers: ['gitops/cleanup'] }), caller: gitops }, allowed: false },
-  { name: 'removing a finalizer and the label of a terminating object', review: { operation: 'UPDATE', object: cmWith(DELETING, 'a', {}), oldObject: cmWith({ ...DELETING, finalizers: ['gitops/cleanup'] }), caller: gitops }, allowed: false },
-  { name: 'adding a finalizer to a terminating object', review: { operation: 'UPDATE', object: cmWith({ ...DELETING, finalizers: ['a', 'b'] }), oldObject: cmWith({ ...DELETING, finalizers: ['a'] }), caller: gitops }, allowed: false },
-  { name: 'swapping finalizers on a terminating object', review: { operation: 'UPDATE', object: cmWith({ ...DELETING, finalizers: ['c'] }), oldObject: cmWith({ ...DELETING, finalizers: ['a', 'b'] }), caller: gitops }, allowed: false },
-  { name: 'removing a finalizer from an object not terminating', review: { operation: 'UPDATE', object: cmWith({}), oldObject: cmWith({ finalizers: ['gitops/cleanup'] }), caller: gitops }, allowed: false },
+  {
+    name: 'DELETE of a pod not yet terminating, by the kubelet',
+    review: { operation: 'DELETE', oldObject: pod(), caller: kubelet },
+    allowed: false,
+    message: protectedMessage('Pod "team/web-0"', 'DELETE'),
+  },
+  {
+    name: 'a controller removes its finalizer from a terminating object',
+    review: {
+      operation: 'UPDATE',
+      object: cmWith({ ...DELETING, finalizers: ['other/keep'] }),
+      oldObject: cmWith({ ...DELETING, finalizers: ['gitops/cleanup', 'other/keep'] }),
+      caller: gitops,
+    },
+    allowed: true,
+  },
+  {
+    name: 'removing every finalizer from a terminating object',
+    review: {
+      operation: 'UPDATE',
+      object: cmWith({ ...DELETING, resourceVersion: '9', managedFields: [{ manager: 'x' }] }),
+      oldObject: cmWith({ ...DELETING, finalizers: ['gitops/cleanup'], resourceVersion: '8' }),
+      caller: gitops,
+    },
+    allowed: true,
+  },
+  {
+    name: 'removing a finalizer and changing data of a terminating object',
+    review: { operation: 'UPDATE', object: cmWith(DELETING, 'b'), oldObject: cmWith({ ...DELETING, finalizers: ['gitops/cleanup'] }), caller: gitops },
+    allowed: false,
+  },
+  {
+    name: 'removing a finalizer and the label of a terminating object',
+    review: { operation: 'UPDATE', object: cmWith(DELETING, 'a', {}), oldObject: cmWith({ ...DELETING, finalizers: ['gitops/cleanup'] }), caller: gitops },
+    allowed: false,
+  },
+  {
+    name: 'adding a finalizer to a terminating object',
+    review: {
+      operation: 'UPDATE',
+      object: cmWith({ ...DELETING, finalizers: ['a', 'b'] }),
+      oldObject: cmWith({ ...DELETING, finalizers: ['a'] }),
+      caller: gitops,
+    },
+    allowed: false,
+  },
+  {
+    name: 'swapping finalizers on a terminating object',
+    review: {
+      operation: 'UPDATE',
+      object: cmWith({ ...DELETING, finalizers: ['c'] }),
+      oldObject: cmWith({ ...DELETING, finalizers: ['a', 'b'] }),
+      caller: gitops,
+    },
+    allowed: false,
+  },
+  {
+    name: 'removing a finalizer from an object not terminating',
+    review: { operation: 'UPDATE', object: cmWith({}), oldObject: cmWith({ finalizers: ['gitops/cleanup'] }), caller: gitops },
+    allowed: false,
+  },
   // Subresources that can write labels or change what runs.
-  { name: 'a status write that only changes status (the kubelet)', review: { operation: 'UPDATE', object: pod({ resourceVersion: '2' }, { status: { phase: 'Running' } }), oldObject: pod({ resourceVersion: '1' }), subResource: 'status', caller: kubelet }, allowed: true },
-  { name: 'a status write on a terminating pod (the pod status strategy clears deletionTimestamp)', review: { operation: 'UPDATE', object: pod({}, { status: { phase: 'Succeeded' } }), oldObject: pod(DELETING), subResource: 'status', caller: kubelet }, allowed: true },
-  { name: 'a status write removing the protection label', review: { operation: 'UPDATE', object: pod({ labels: {} }), oldObject: pod(), subResource: 'status', caller: jane }, allowed: false, message: unlabelMessage('Pod "team/web-0"') },
-  { name: 'a status write changing other labels', review: { operation: 'UPDATE', object: pod({ labels: { ...P, app: 'x' } }), oldObject: pod(), subResource: 'status', caller: jane }, allowed: false, message: subresourceMessage('Pod "team/web-0"', 'status') },
-  { name: 'a status write changing annotations', review: { operation: 'UPDATE', object: pod({ annotations: { a: 'b' } }), oldObject: pod(), subResource: 'status', caller: jane }, allowed: false },
-  { name: 'ephemeral containers injected into a protected pod', review: { operation: 'UPDATE', object: pod({}, { spec: { ephemeralContainers: [{ name: 'debug', image: 'busybox' }] } }), oldObject: pod(), subResource: 'ephemeralcontainers', caller: jane }, allowed: false, message: subresourceMessage('Pod "team/web-0"', 'ephemeralcontainers') },
-  { name: 'namespaces/finalize that only changes spec.finalizers', review: { operation: 'UPDATE', object: { ...object('Namespace', 'prod', { labels: P }), spec: { finalizers: [] } }, oldObject: { ...object('Namespace', 'prod', { labels: P }), spec: { finalizers: ['kubernetes'] } }, subResource: 'finalize', caller: jane }, allowed: true },
-  { name: 'namespaces/status removing the protection label', review: { operation: 'UPDATE', object: object('Namespace', 'prod', { labels: {} }), oldObject: object('Namespace', 'prod', { labels: P }), subResource: 'status', caller: jane }, allowed: false, message: unlabelMessage('Namespace "prod"') },
+  {
+    name: 'a status write that only changes status (the kubelet)',
+    review: {
+      operation: 'UPDATE',
+      object: pod({ resourceVersion: '2' }, { status: { phase: 'Running' } }),
+      oldObject: pod({ resourceVersion: '1' }),
+      subResource: 'status',
+      caller: kubelet,
+    },
+    allowed: true,
+  },
+  {
+    name: 'a status write on a terminating pod (the pod status strategy clears deletionTimestamp)',
+    review: { operation: 'UPDATE', object: pod({}, { status: { phase: 'Succeeded' } }), oldObject: pod(DELETING), subResource: 'status', caller: kubelet },
+    allowed: true,
+  },
+  {
+    name: 'a status write removing the protection label',
+    review: { operation: 'UPDATE', object: pod({ labels: {} }), oldObject: pod(), subResource: 'status', caller: jane },
+    allowed: false,
+    message: unlabelMessage('Pod "team/web-0"'),
+  },
+  {
+    name: 'a status write changing other labels',
+    review: { operation: 'UPDATE', object: pod({ labels: { ...P, app: 'x' } }), oldObject: pod(), subResource: 'status', caller: jane },
+    allowed: false,
+    message: subresourceMessage('Pod "team/web-0"', 'status'),
+  },
+  {
+    name: 'a status write changing annotations',
+    review: { operation: 'UPDATE', object: pod({ annotations: { a: 'b' } }), oldObject: pod(), subResource: 'status', caller: jane },
+    allowed: false,
+  },
+  {
+    name: 'ephemeral containers injected into a protected pod',
+    review: {
+      operation: 'UPDATE',
+      object: pod({}, { spec: { ephemeralContainers: [{ name: 'debug', image: 'busybox' }] } }),
+      oldObject: pod(),
+      subResource: 'ephemeralcontainers',
+      caller: jane,
+    },
+    allowed: false,
+    message: subresourceMessage('Pod "team/web-0"', 'ephemeralcontainers'),
+  },
+  {
+    name: 'namespaces/finalize that only changes spec.finalizers',
+    review: {
+      operation: 'UPDATE',
+      object: { ...object('Namespace', 'prod', { labels: P }), spec: { finalizers: [] } },
+      oldObject: { ...object('Namespace', 'prod', { labels: P }), spec: { finalizers: ['kubernetes'] } },
+      subResource: 'finalize',
+      caller: jane,
+    },
+    allowed: true,
+  },
+  {
+    name: 'namespaces/status removing the protection label',
+    review: {
+      operation: 'UPDATE',
+      object: object('Namespace', 'prod', { labels: {} }),
+      oldObject: object('Namespace', 'prod', { labels: P }),
+      subResource: 'status',
+      caller: jane,
+    },
+    allowed: false,
+    message: unlabelMessage('Namespace "prod"'),
+  },
   { name: 'CREATE is not judged', review: { operation: 'CREATE', object: cm(), caller: jane }, allowed: true },
-  { name: 'DELETE without oldObject cannot be decided: Fail denies', review: { operation: 'DELETE', oldObject: null, name: 'settings', namespace: 'team', caller: jane, kind: { group: '', version: 'v1', kind: 'ConfigMap' } }, allowed: false, code: 400 },
+  {
+    name: 'DELETE without oldObject cannot be decided: Fail denies',
+    review: { operation: 'DELETE', oldObject: null, name: 'settings', namespace: 'team', caller: jane, kind: { group: '', version: 'v1', kind: 'ConfigMap' } },
+    allowed: false,
+    code: 400,
+  },
   { name: 'system:masters', review: { operation: 'DELETE', oldObject: cm(), caller: user('root', 'system:masters') }, allowed: true },
-  { name: 'posture:admins removes the label', review: { operation: 'UPDATE', object: cm({}), oldObject: cm(), caller: user('ann', 'posture:admins') }, allowed: true },
-  { name: 'kube-system garbage collector', review: { operation: 'DELETE', oldObject: cm(), caller: serviceAccount('kube-system', 'generic-garbage-collector') }, allowed: true },
-  { name: 'namespace controller', review: { operation: 'DELETE', oldObject: cm(), caller: serviceAccount('kube-system', 'namespace-controller') }, allowed: true },
+  {
+    name: 'posture:admins removes the label',
+    review: { operation: 'UPDATE', object: cm({}), oldObject: cm(), caller: user('ann', 'posture:admins') },
+    allowed: true,
+  },
+  {
+    name: 'kube-system garbage collector',
+    review: { operation: 'DELETE', oldObject: cm(), caller: serviceAccount('kube-system', 'generic-garbage-collector') },
+    allowed: true,
+  },
+  {
+    name: 'namespace controller',
+    review: { operation: 'DELETE', oldObject: cm(), caller: serviceAccount('kube-system', 'namespace-controller') },
+    allowed: true,
+  },
   { name: 'kube-scheduler (preemption)', review: { operation: 'DELETE', oldObject: pod(), caller: user('system:kube-scheduler') }, allowed: true },
-  { name: 'an add-on service account in kube-system is judged', review: { operation: 'DELETE', oldObject: cm(), caller: serviceAccount('kube-system', 'csi-attacher') }, allowed: false },
-  { name: 'kube-controller-manager', review: { operation: 'UPDATE', object: cm(P, 'b'), oldObject: cm(), caller: user('system:kube-controller-manager') }, allowed: true },
+  {
+    name: 'an add-on service account in kube-system is judged',
+    review: { operation: 'DELETE', oldObject: cm(), caller: serviceAccount('kube-system', 'csi-attacher') },
+    allowed: false,
+  },
+  {
+    name: 'kube-controller-manager',
+    review: { operation: 'UPDATE', object: cm(P, 'b'), oldObject: cm(), caller: user('system:kube-controller-manager') },
+    allowed: true,
+  },
   { name: 'service account elsewhere', review: { operation: 'DELETE', oldObject: cm(), caller: serviceAccount('team', 'ci') }, allowed: false },
   { name: 'anonymous', review: { operation: 'DELETE', oldObject: cm(), caller: anonymous }, allowed: false },
 ];

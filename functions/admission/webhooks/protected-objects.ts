@@ -2,10 +2,10 @@
 // administrators. Closes the gap RBAC leaves: "these users may edit this kind, except these objects".
 // It never wedges a delete that has begun: the final DELETE of a terminating object (the kubelet's,
 // grace period 0) and updates that only remove finalizers from a terminating object pass.
-import { Allowed, Denied, Undecided, defineWebhook, type AdmissionRequest } from '../../../lib/admission/index.ts';
+import { type AdmissionRequest, Allowed, Denied, defineWebhook, Undecided } from '../../../lib/admission/index.ts';
+import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { CONTROLLER_MANAGER, controllers, DELETION_CONTROLLERS, listed, MAINTENANCE_CONTROLLERS, SCHEDULER, WORKLOAD_CONTROLLERS } from '../identities.ts';
 import { isTerminating, labelsOf, metadataChanged, onlyRemovesFinalizers, PROTECTED_LABEL } from '../labels.ts';
-import type { AdmissionServices } from '../../../lib/admission/services.ts';
 
 /** Controllers exempt here: they finish deletes, run workloads and maintain volumes and endpoints. */
 export const EXEMPT_CONTROLLERS = [...DELETION_CONTROLLERS, ...WORKLOAD_CONTROLLERS, ...MAINTENANCE_CONTROLLERS] as const;
@@ -50,8 +50,8 @@ export default defineWebhook<AdmissionServices>({
     summary: 'Objects labelled posture.dev/protected=true may be changed or deleted only by administrators.',
     protects:
       'Every resource of every API group (`*`) whose stored object carries the label `posture.dev/protected: "true"`: updates, including the one that removes the label, and deletes. ' +
-      'Subresources that can change the object\'s labels or what it runs are judged too: every `status` subresource (`*/status`: a Pod\'s and a Namespace\'s status strategies keep the request\'s labels) and `namespaces/finalize` may change anything but metadata, and `pods/ephemeralcontainers` is refused. ' +
-      'A delete that has begun is never wedged: a DELETE of an object already terminating (the kubelet\'s final delete, grace period 0) and an update that only removes finalizers from a terminating object are allowed to anyone RBAC allows. ' +
+      "Subresources that can change the object's labels or what it runs are judged too: every `status` subresource (`*/status`: a Pod's and a Namespace's status strategies keep the request's labels) and `namespaces/finalize` may change anything but metadata, and `pods/ephemeralcontainers` is refused. " +
+      "A delete that has begun is never wedged: a DELETE of an object already terminating (the kubelet's final delete, grace period 0) and an update that only removes finalizers from a terminating object are allowed to anyone RBAC allows. " +
       'Not judged, because the API server sends no labels with them so no objectSelector can match: `scale` (use RBAC on `*/scale`), `pods/exec`, `pods/attach`, `pods/portforward` (RBAC), `pods/binding` (the scheduler), and `pods/eviction`, deliberately: evictions are how node drains and the descheduler move pods, ' +
       'a webhook refusing them makes `kubectl drain` retry forever, and the eviction API already honours a PodDisruptionBudget, which is the tool to bound how many protected pods may be evicted at once. ' +
       'Adding the label is allowed to anyone who may update the object. Deleting the namespace that holds a protected object still deletes it (the namespace controller is exempt): protect the namespace as well.',
@@ -59,11 +59,11 @@ export default defineWebhook<AdmissionServices>({
       'Members of the groups in adminGroups (default `system:masters`, `posture:admins`), the users in adminUsers, ' +
       `the control plane's controllers that finish deletes, run workloads and maintain volumes and endpoints, by name: \`system:serviceaccount:kube-system:\` followed by ${listed(EXEMPT_CONTROLLERS)}; ` +
       `\`${CONTROLLER_MANAGER}\` and \`${SCHEDULER}\` (preemption deletes pods). Other service accounts of kube-system (CSI drivers, CNI agents, charts installed there) are judged. ` +
-      'A match condition skips the exempt identities at the API server. Objects in kube-system, kube-node-lease and posture\'s own namespace are not judged (default exclusions). `system:unauthenticated` is never exempt.',
+      "A match condition skips the exempt identities at the API server. Objects in kube-system, kube-node-lease and posture's own namespace are not judged (default exclusions). `system:unauthenticated` is never exempt.",
     failurePolicy:
       'Fail: the label is a promise that the object does not change; failing open would break it exactly when the webhook is unavailable. ' +
       'The blast radius is small: only labelled objects are sent (objectSelector), administrators and controllers never wait on the webhook (match condition), and kube-system is excluded, so a down webhook cannot block the control plane. ' +
-      'While it is down, non-exempt callers cannot finish deleting a protected object (the kubelet\'s final delete included): the pod stays Terminating until the webhook is back.',
+      "While it is down, non-exempt callers cannot finish deleting a protected object (the kubelet's final delete included): the pod stays Terminating until the webhook is back.",
     timeout: '5 s: enough for a restarting replica to answer (the decision itself is in memory), well below the 30 s client timeout.',
     denials: [
       protectedMessage('<Kind> "<namespace>/<name>"', 'UPDATE'),
@@ -91,7 +91,8 @@ export default defineWebhook<AdmissionServices>({
       if (metadataChanged(request.oldObject, request.object)) return Denied(subresourceMessage(what, request.subResource));
       return Allowed();
     }
-    if (isTerminating(request.oldObject) && onlyRemovesFinalizers(request.oldObject, request.object)) return Allowed('removing finalizers from an object being deleted');
+    if (isTerminating(request.oldObject) && onlyRemovesFinalizers(request.oldObject, request.object))
+      return Allowed('removing finalizers from an object being deleted');
     if (labelsOf(request.object)[PROTECTED_LABEL] !== 'true') return Denied(unlabelMessage(what));
     return Denied(protectedMessage(what, 'UPDATE'));
   },

@@ -3,12 +3,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { defaultConfig, type Config } from '../../../lib/config/index.ts';
 import type { ScoreLookup, ScoreLookupResult } from '../../../lib/admission/scores.ts';
-import { object, serviceAccount, user, WebhookTester, type ReviewSpec } from '../../../lib/admission/testing.ts';
-import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
-import { changesWhatRuns, INVALID_LABEL_MESSAGE, invalidRepoMessage, lowScoreMessage, MAX_SOURCE_REPO_CHARS, ParsedRepos, PARSED_BUDGET_BYTES, unknownMessage } from './scorecard-gate.ts';
+import { object, type ReviewSpec, serviceAccount, user, WebhookTester } from '../../../lib/admission/testing.ts';
+import { type Config, defaultConfig } from '../../../lib/config/index.ts';
+import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
+import {
+  changesWhatRuns,
+  INVALID_LABEL_MESSAGE,
+  invalidRepoMessage,
+  lowScoreMessage,
+  MAX_SOURCE_REPO_CHARS,
+  PARSED_BUDGET_BYTES,
+  ParsedRepos,
+  unknownMessage,
+} from './scorecard-gate.ts';
 
 const SCORES: Record<string, ScoreLookupResult> = {
   'github.com/low/repo': { state: 'hit', repo: 'github.com/low/repo', score: 3.2, date: '2026-11-01T00:00:00Z' },
@@ -28,7 +37,8 @@ const deploy = (repo: string | undefined, where: 'meta' | 'template' = 'meta') =
     spec: { template: { metadata: { annotations: repo && where === 'template' ? { [A]: repo } : {} }, spec: { containers: [] } } },
   });
 const pod = (repo: string) => object('Pod', 'p', { namespace: 'team', annotations: { [A]: repo } });
-const cron = (repo: string) => object('CronJob', 'c', { namespace: 'team', spec: { jobTemplate: { spec: { template: { metadata: { annotations: { [A]: repo } } } } } } });
+const cron = (repo: string) =>
+  object('CronJob', 'c', { namespace: 'team', spec: { jobTemplate: { spec: { template: { metadata: { annotations: { [A]: repo } } } } } } });
 const scaled = (repo: string, replicas: number, extra: Record<string, unknown> = {}) => {
   const d = deploy(repo);
   return { ...d, metadata: { ...d.metadata, ...extra }, spec: { ...(d.spec as object), replicas } };
@@ -53,45 +63,180 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'Deployment from a low-scoring repo', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: false, message: low },
-  { name: 'annotation on the pod template', review: { operation: 'CREATE', object: deploy('github.com/low/repo', 'template'), caller: jane }, allowed: false, message: low },
-  { name: 'URL form and case are the same repo', review: { operation: 'CREATE', object: deploy('https://GitHub.com/Low/Repo.git'), caller: jane }, allowed: false },
+  {
+    name: 'Deployment from a low-scoring repo',
+    review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane },
+    allowed: false,
+    message: low,
+  },
+  {
+    name: 'annotation on the pod template',
+    review: { operation: 'CREATE', object: deploy('github.com/low/repo', 'template'), caller: jane },
+    allowed: false,
+    message: low,
+  },
+  {
+    name: 'URL form and case are the same repo',
+    review: { operation: 'CREATE', object: deploy('https://GitHub.com/Low/Repo.git'), caller: jane },
+    allowed: false,
+  },
   { name: 'Pod', review: { operation: 'CREATE', object: pod('github.com/low/repo'), caller: jane }, allowed: false },
   { name: 'CronJob job template', review: { operation: 'CREATE', object: cron('github.com/low/repo'), caller: jane }, allowed: false },
-  { name: 'UPDATE changing the declared repository is judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/high/repo'), caller: jane }, allowed: false },
-  { name: 'UPDATE declaring a repository for the first time is judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy(undefined), caller: jane }, allowed: false },
-  { name: 'UPDATE changing the pod template is judged', review: { operation: 'UPDATE', object: withTemplateImage('github.com/low/repo', 'app:2'), oldObject: withTemplateImage('github.com/low/repo', 'app:1'), caller: jane }, allowed: false, message: low },
-  { name: 'UPDATE scaling a low-score Deployment to 0 is not judged', review: { operation: 'UPDATE', object: scaled('github.com/low/repo', 0), oldObject: scaled('github.com/low/repo', 3), caller: jane }, allowed: true },
-  { name: 'UPDATE removing a finalizer while deleted is not judged', review: { operation: 'UPDATE', object: scaled('github.com/low/repo', 3, { deletionTimestamp: '2026-11-26T09:00:00Z' }), oldObject: scaled('github.com/low/repo', 3, { deletionTimestamp: '2026-11-26T09:00:00Z', finalizers: ['gitops/x'] }), caller: jane }, allowed: true },
-  { name: 'UPDATE of labels only is not judged', review: { operation: 'UPDATE', object: scaled('github.com/low/repo', 3, { labels: { team: 'b' } }), oldObject: scaled('github.com/low/repo', 3), caller: jane }, allowed: true },
+  {
+    name: 'UPDATE changing the declared repository is judged',
+    review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/high/repo'), caller: jane },
+    allowed: false,
+  },
+  {
+    name: 'UPDATE declaring a repository for the first time is judged',
+    review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy(undefined), caller: jane },
+    allowed: false,
+  },
+  {
+    name: 'UPDATE changing the pod template is judged',
+    review: {
+      operation: 'UPDATE',
+      object: withTemplateImage('github.com/low/repo', 'app:2'),
+      oldObject: withTemplateImage('github.com/low/repo', 'app:1'),
+      caller: jane,
+    },
+    allowed: false,
+    message: low,
+  },
+  {
+    name: 'UPDATE scaling a low-score Deployment to 0 is not judged',
+    review: { operation: 'UPDATE', object: scaled('github.com/low/repo', 0), oldObject: scaled('github.com/low/repo', 3), caller: jane },
+    allowed: true,
+  },
+  {
+    name: 'UPDATE removing a finalizer while deleted is not judged',
+    review: {
+      operation: 'UPDATE',
+      object: scaled('github.com/low/repo', 3, { deletionTimestamp: '2026-11-26T09:00:00Z' }),
+      oldObject: scaled('github.com/low/repo', 3, { deletionTimestamp: '2026-11-26T09:00:00Z', finalizers: ['gitops/x'] }),
+      caller: jane,
+    },
+    allowed: true,
+  },
+  {
+    name: 'UPDATE of labels only is not judged',
+    review: {
+      operation: 'UPDATE',
+      object: scaled('github.com/low/repo', 3, { labels: { team: 'b' } }),
+      oldObject: scaled('github.com/low/repo', 3),
+      caller: jane,
+    },
+    allowed: true,
+  },
   { name: 'dryRun is judged the same', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane, dryRun: true }, allowed: false },
   { name: 'score at the threshold', review: { operation: 'CREATE', object: deploy('github.com/mid/repo'), caller: jane }, allowed: true },
   { name: 'score above', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, allowed: true },
   { name: 'no annotation', review: { operation: 'CREATE', object: deploy(undefined), caller: jane }, allowed: true },
   { name: 'DELETE is not judged (only oldObject)', review: { operation: 'DELETE', oldObject: deploy('github.com/low/repo'), caller: jane }, allowed: true },
-  { name: 'scale subresource is not judged', review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/low/repo'), subResource: 'scale', caller: jane }, allowed: true },
-  { name: 'oversize annotation refused before parsing', review: { operation: 'CREATE', object: deploy(`github.com/a/${'b'.repeat(250 * 1024)}`), caller: jane }, allowed: false, message: invalidRepoMessage(`github.com/a/${'b'.repeat(250 * 1024)}`, `longer than ${MAX_SOURCE_REPO_CHARS} characters`) },
-  { name: 'invalid annotation', review: { operation: 'CREATE', object: deploy('not a repo'), caller: jane }, allowed: false, message: invalidRepoMessage('not a repo', 'contains whitespace or control characters') },
+  {
+    name: 'scale subresource is not judged',
+    review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/low/repo'), subResource: 'scale', caller: jane },
+    allowed: true,
+  },
+  {
+    name: 'oversize annotation refused before parsing',
+    review: { operation: 'CREATE', object: deploy(`github.com/a/${'b'.repeat(250 * 1024)}`), caller: jane },
+    allowed: false,
+    message: invalidRepoMessage(`github.com/a/${'b'.repeat(250 * 1024)}`, `longer than ${MAX_SOURCE_REPO_CHARS} characters`),
+  },
+  {
+    name: 'invalid annotation',
+    review: { operation: 'CREATE', object: deploy('not a repo'), caller: jane },
+    allowed: false,
+    message: invalidRepoMessage('not a repo', 'contains whitespace or control characters'),
+  },
   { name: 'host not allowed', review: { operation: 'CREATE', object: deploy('gitlab.com/a/b'), caller: jane }, allowed: false },
-  { name: 'threshold from config', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, allowed: false, config: { gateThreshold: 8 } },
+  {
+    name: 'threshold from config',
+    review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane },
+    allowed: false,
+    config: { gateThreshold: 8 },
+  },
   // Namespace label tiers (the API server routes by namespaceSelector).
-  { name: 'namespace min-score 8 refuses 7.5', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, tier: '8', allowed: false, message: lowScoreMessage('github.com/high/repo', 7.5, '2026-11-01', 8, true) },
+  {
+    name: 'namespace min-score 8 refuses 7.5',
+    review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane },
+    tier: '8',
+    allowed: false,
+    message: lowScoreMessage('github.com/high/repo', 7.5, '2026-11-01', 8, true),
+  },
   { name: 'namespace min-score 3 admits 3.2', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, tier: '3', allowed: true },
   { name: 'namespace min-score 0 admits all', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, tier: '0', allowed: true },
-  { name: 'invalid namespace label', review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane }, tier: 'invalid', allowed: false, message: INVALID_LABEL_MESSAGE },
+  {
+    name: 'invalid namespace label',
+    review: { operation: 'CREATE', object: deploy('github.com/high/repo'), caller: jane },
+    tier: 'invalid',
+    allowed: false,
+    message: INVALID_LABEL_MESSAGE,
+  },
   // Unknown repositories.
-  { name: 'unknown repo, gateUnknown=warn (default)', review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane }, allowed: true, warning: new RegExp(unknownMessage('github.com/new/repo')) },
-  { name: 'unknown repo, gateUnknown=allow', review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane }, allowed: true, config: { gateUnknown: 'allow' } },
-  { name: 'unknown repo, gateUnknown=deny', review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane }, allowed: false, message: unknownMessage('github.com/new/repo'), config: { gateUnknown: 'deny' } },
+  {
+    name: 'unknown repo, gateUnknown=warn (default)',
+    review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane },
+    allowed: true,
+    warning: new RegExp(unknownMessage('github.com/new/repo')),
+  },
+  {
+    name: 'unknown repo, gateUnknown=allow',
+    review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane },
+    allowed: true,
+    config: { gateUnknown: 'allow' },
+  },
+  {
+    name: 'unknown repo, gateUnknown=deny',
+    review: { operation: 'CREATE', object: deploy('github.com/new/repo'), caller: jane },
+    allowed: false,
+    message: unknownMessage('github.com/new/repo'),
+    config: { gateUnknown: 'deny' },
+  },
   // Enforcement and failure.
-  { name: 'warn enforcement admits with the message as a warning', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: true, warning: new RegExp(low.replace(/[.()]/g, '\\$&')), config: { webhookEnforcement: ['scorecard-gate=warn'] } },
-  { name: 'dry-run enforcement admits silently, audit-annotated', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: true, audit: true, config: { webhookEnforcement: ['scorecard-gate=dry-run'] } },
-  { name: 'stale scores follow failurePolicy Ignore: admitted with a warning', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane }, allowed: true, down: true, warning: /scores are stale/ },
+  {
+    name: 'warn enforcement admits with the message as a warning',
+    review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane },
+    allowed: true,
+    warning: new RegExp(low.replace(/[.()]/g, '\\$&')),
+    config: { webhookEnforcement: ['scorecard-gate=warn'] },
+  },
+  {
+    name: 'dry-run enforcement admits silently, audit-annotated',
+    review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane },
+    allowed: true,
+    audit: true,
+    config: { webhookEnforcement: ['scorecard-gate=dry-run'] },
+  },
+  {
+    name: 'stale scores follow failurePolicy Ignore: admitted with a warning',
+    review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: jane },
+    allowed: true,
+    down: true,
+    warning: /scores are stale/,
+  },
   // Exemptions.
-  { name: 'ReplicaSet controller stamping pods', review: { operation: 'CREATE', object: pod('github.com/low/repo'), caller: serviceAccount('kube-system', 'replicaset-controller') }, allowed: true },
-  { name: 'Deployment controller creating a ReplicaSet', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: serviceAccount('kube-system', 'deployment-controller') }, allowed: true },
-  { name: 'an add-on service account in kube-system is judged', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: serviceAccount('kube-system', 'helm-controller') }, allowed: false },
-  { name: 'cluster admin is judged like anyone', review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: user('root', 'system:masters') }, allowed: false },
+  {
+    name: 'ReplicaSet controller stamping pods',
+    review: { operation: 'CREATE', object: pod('github.com/low/repo'), caller: serviceAccount('kube-system', 'replicaset-controller') },
+    allowed: true,
+  },
+  {
+    name: 'Deployment controller creating a ReplicaSet',
+    review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: serviceAccount('kube-system', 'deployment-controller') },
+    allowed: true,
+  },
+  {
+    name: 'an add-on service account in kube-system is judged',
+    review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: serviceAccount('kube-system', 'helm-controller') },
+    allowed: false,
+  },
+  {
+    name: 'cluster admin is judged like anyone',
+    review: { operation: 'CREATE', object: deploy('github.com/low/repo'), caller: user('root', 'system:masters') },
+    allowed: false,
+  },
 ];
 
 test('scorecard-gate', async (t) => {
@@ -143,7 +288,11 @@ test('scorecard-gate: a flood of unique oversize annotations leaves the heap whe
   const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services });
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const review = (i: number) => ({ operation: 'CREATE' as const, object: deploy(`github.com/a/${String(i).padStart(8, '0')}${'b'.repeat(250 * 1024)}`), caller: jane });
+  const review = (i: number) => ({
+    operation: 'CREATE' as const,
+    object: deploy(`github.com/a/${String(i).padStart(8, '0')}${'b'.repeat(250 * 1024)}`),
+    caller: jane,
+  });
   for (let i = 0; i < 20; i++) tester.send('scorecard-gate', review(i));
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -156,7 +305,8 @@ test('scorecard-gate: a flood of unique oversize annotations leaves the heap whe
 
 test('changesWhatRuns: the same generation means the same spec (the API server raises it on every spec change, before admission)', () => {
   const at = (o: ReturnType<typeof deploy>, generation: unknown) => ({ ...o, metadata: { ...o.metadata, generation } }) as ReturnType<typeof deploy>;
-  const update = (object: ReturnType<typeof deploy>, oldObject: ReturnType<typeof deploy>) => ({ operation: 'UPDATE', object, oldObject }) as unknown as Parameters<typeof changesWhatRuns>[0];
+  const update = (object: ReturnType<typeof deploy>, oldObject: ReturnType<typeof deploy>) =>
+    ({ operation: 'UPDATE', object, oldObject }) as unknown as Parameters<typeof changesWhatRuns>[0];
   const a = withTemplateImage('github.com/low/repo', 'app:1');
   const b = withTemplateImage('github.com/low/repo', 'app:2');
   const cases: Array<[string, ReturnType<typeof deploy>, ReturnType<typeof deploy>, boolean]> = [

@@ -1,10 +1,10 @@
 // scorecard-gate: workloads that declare their source repository are judged by that repository's
 // latest OpenSSF Scorecard score, read from an in-memory cache (never the database on this path).
-import { Allowed, Denied, Undecided, Warned, defineWebhook, type AdmissionRequest, type NamespaceLabel, type Verdict } from '../../../lib/admission/index.ts';
-import { parseRepo, type ParseResult, type RepoId } from '../../../lib/repo/identity.ts';
-import { CONTROLLER_MANAGER, controller, controllers, listed, WORKLOAD_CONTROLLERS } from '../identities.ts';
-import { annotationsOf, celMetaIs, generationOf, MIN_SCORE_LABEL, podTemplateOf, sameJson, SOURCE_REPO_ANNOTATION } from '../labels.ts';
+import { type AdmissionRequest, Allowed, Denied, defineWebhook, type NamespaceLabel, Undecided, type Verdict, Warned } from '../../../lib/admission/index.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
+import { type ParseResult, parseRepo, type RepoId } from '../../../lib/repo/identity.ts';
+import { CONTROLLER_MANAGER, controller, controllers, listed, WORKLOAD_CONTROLLERS } from '../identities.ts';
+import { annotationsOf, celMetaIs, generationOf, MIN_SCORE_LABEL, podTemplateOf, SOURCE_REPO_ANNOTATION, sameJson } from '../labels.ts';
 
 /** The longest annotation value parsed at all (parseRepo's own limit): a longer one is refused unread. */
 export const MAX_SOURCE_REPO_CHARS = 300;
@@ -114,14 +114,22 @@ function thresholdOf(label: NamespaceLabel | undefined, settings: Settings): { t
 }
 
 const annotated = (root: string) =>
-  [[], ['spec', 'template'], ['spec', 'jobTemplate', 'spec', 'template']].map((steps) => celMetaIs(root, steps, 'annotations', SOURCE_REPO_ANNOTATION)).join(' || ');
+  [[], ['spec', 'template'], ['spec', 'jobTemplate', 'spec', 'template']]
+    .map((steps) => celMetaIs(root, steps, 'annotations', SOURCE_REPO_ANNOTATION))
+    .join(' || ');
 
 export default defineWebhook<AdmissionServices, Settings>({
   name: 'scorecard-gate',
   path: '/scorecard-gate',
   rules: [
     { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
-    { operations: ['CREATE', 'UPDATE'], apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], scope: 'Namespaced' },
+    {
+      operations: ['CREATE', 'UPDATE'],
+      apiGroups: ['apps'],
+      apiVersions: ['v1'],
+      resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
+      scope: 'Namespaced',
+    },
     { operations: ['CREATE', 'UPDATE'], apiGroups: ['batch'], apiVersions: ['v1'], resources: ['jobs', 'cronjobs'], scope: 'Namespaced' },
   ],
   matchConditions: [{ name: 'declares-source-repo', expression: `object != null && (${annotated('object')})` }],
@@ -142,11 +150,12 @@ export default defineWebhook<AdmissionServices, Settings>({
       'A repository posture has no score for follows gateUnknown (allow, warn or deny).',
     exempt:
       `The controllers that stamp out pods, ReplicaSets and Jobs from a template already judged, by name: \`system:serviceaccount:kube-system:\` followed by ${listed(WORKLOAD_CONTROLLERS)} (e.g. \`${controller('replicaset-controller')}\`), and \`${CONTROLLER_MANAGER}\`, ` +
-      'so a score that drops later never stops a running workload from scaling or healing. Nobody else, not other service accounts of kube-system: the gate judges repositories, not people. Workloads in kube-system, kube-node-lease and posture\'s own namespace are not judged (default exclusions).',
+      "so a score that drops later never stops a running workload from scaling or healing. Nobody else, not other service accounts of kube-system: the gate judges repositories, not people. Workloads in kube-system, kube-node-lease and posture's own namespace are not judged (default exclusions).",
     failurePolicy:
-      'Ignore: the annotation is declared by the workload\'s author, so the gate is a guardrail rather than a security boundary; failing closed would turn a database or webhook outage into a deployment outage. ' +
+      "Ignore: the annotation is declared by the workload's author, so the gate is a guardrail rather than a security boundary; failing closed would turn a database or webhook outage into a deployment outage. " +
       'Scores not loaded yet or stale (older than 10 times gateRefreshSeconds) follow the same policy: the workload is admitted with a warning the client sees.',
-    timeout: '3 s: scores are served from memory (the database is never on this path), so a longer wait only delays deployments when the webhook is unreachable.',
+    timeout:
+      '3 s: scores are served from memory (the database is never on this path), so a longer wait only delays deployments when the webhook is unreachable.',
     denials: [
       lowScoreMessage('<repo>', 0, '<date>', 5, false),
       lowScoreMessage('<repo>', 0, '<date>', 5, true),

@@ -97,7 +97,10 @@ const schema = `
 
 export async function up(knex: Knex): Promise<void> {
   // One statement at a time: PGlite's driver prepares each query, and a prepared statement holds one command.
-  for (const statement of schema.split(/;\s*\n/).map((x) => x.trim()).filter((x) => x.replace(/--.*$/gm, '').trim() !== '')) {
+  for (const statement of schema
+    .split(/;\s*\n/)
+    .map((x) => x.trim())
+    .filter((x) => x.replace(/--.*$/gm, '').trim() !== '')) {
     await knex.raw(statement);
   }
 }

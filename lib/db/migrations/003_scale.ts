@@ -25,7 +25,10 @@ const schema = `
 `;
 
 export async function up(knex: Knex): Promise<void> {
-  for (const statement of schema.split(/;\s*\n/).map((x) => x.trim()).filter((x) => x.replace(/--.*$/gm, '').trim() !== '')) {
+  for (const statement of schema
+    .split(/;\s*\n/)
+    .map((x) => x.trim())
+    .filter((x) => x.replace(/--.*$/gm, '').trim() !== '')) {
     await knex.raw(statement);
   }
 }
