@@ -70,8 +70,7 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv, what: string)
     let out = '';
     const onData = (c: Buffer) => {
       out += c;
-      let nl: number;
-      while ((nl = out.indexOf('\n')) >= 0) {
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
         const line = out.slice(0, nl);
         out = out.slice(nl + 1);
         try {

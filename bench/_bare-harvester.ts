@@ -89,8 +89,15 @@ const http = createServer((req, res) => {
     }
     done.add(job.metadata.uid);
     harvest(job).then(
-      () => (res.writeHead(200, { 'content-type': 'application/json' }), res.end('{"status":"stored"}')),
-      (err: Error) => (done.delete(job.metadata.uid), res.writeHead(503), res.end(err.message)),
+      () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"status":"stored"}');
+      },
+      (err: Error) => {
+        done.delete(job.metadata.uid);
+        res.writeHead(503);
+        res.end(err.message);
+      },
     );
   });
 });

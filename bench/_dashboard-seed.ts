@@ -4,6 +4,7 @@
 // repositories whose newest run failed, and repo_latest as the triggers would have left it.
 // Triggers are off during the load (session_replication_role = replica) and the derived
 // columns are computed by the same SQL in bulk.
+import type { Knex } from 'knex';
 import type { Db } from '../lib/db/connect.ts';
 
 export const BENCH_CHECKS = [
@@ -28,15 +29,15 @@ export const BENCH_CHECKS = [
 ];
 
 export async function seedBulk(db: Db, n: number, history: number, say: (s: string) => void): Promise<void> {
-  const step = async (what: string, sql: string, bindings: unknown[] = []) => {
+  const step = async (what: string, sql: string, bindings: readonly Knex.RawBinding[] = []) => {
     const t = Date.now();
-    await db.raw(sql, bindings as any);
+    await db.raw(sql, bindings);
     say(`  ${what}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
   };
   await db.transaction(async (tx) => {
-    const run = async (what: string, sql: string, b: unknown[] = []) => {
+    const run = async (what: string, sql: string, b: readonly Knex.RawBinding[] = []) => {
       const t = Date.now();
-      await tx.raw(sql, b as any);
+      await tx.raw(sql, b);
       say(`  ${what}: ${((Date.now() - t) / 1000).toFixed(1)} s`);
     };
     await tx.raw(`SET LOCAL session_replication_role = replica`);

@@ -46,8 +46,10 @@ const TARGET_LABEL = 'bench.posture.dev/target';
 type Req = IncomingMessage | Http2ServerRequest;
 type Res = ServerResponse | Http2ServerResponse;
 
+/** The fields of an AdmissionReview the floor reads. */
+type FloorReview = { apiVersion: unknown; request: { uid: unknown } };
 /** What any correct webhook server must at least do: read the body, parse it, answer its uid. */
-let realmParse: (s: string) => any = JSON.parse;
+let realmParse: (s: string) => FloorReview = JSON.parse;
 function floorHandler(req: Req, res: Res): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
@@ -216,7 +218,7 @@ async function serveFloor(variant: string, certFile: string, keyFile: string): P
   }
   if (variant === 'floor-realm' || variant === 'floor-loaded-realm') {
     const { runInNewContext } = await import('node:vm');
-    realmParse = runInNewContext('JSON.parse') as (s: string) => any;
+    realmParse = runInNewContext('JSON.parse') as (s: string) => FloorReview;
   }
   const f = FLOORS[variant === 'floor-loaded' || variant === 'floor-loaded-realm' || variant === 'floor-realm' ? 'floor' : variant];
   if (!f) throw new Error(`unknown floor ${variant}`);
@@ -433,6 +435,12 @@ async function load(n: number, rate: number, send: Send): Promise<LoadResult> {
 
 // ---- setup ------------------------------------------------------------------------------------
 
+/** What the benchmark reads and rewrites in a generated ValidatingWebhookConfiguration; its other fields are copied as they are. */
+interface GeneratedConfiguration {
+  metadata: { name: string };
+  webhooks: Array<{ name: string; clientConfig: { url: string }; matchConditions?: Array<{ name: string; expression: string }> }>;
+}
+
 interface Scenario {
   name: string;
   /** The generated configuration (metadata.name) and its webhook whose metric is read. */
@@ -532,7 +540,7 @@ async function main(): Promise<void> {
     // floors' as copies pointing at them. One match condition scopes each copy to its target label.
     const manifest = await runCliCaptured(['webhooks', 'manifest', '--url', `https://127.0.0.1:${ports.get('posture') ?? 1}`, '--ca-bundle', caFile], {});
     if (manifest.code !== 0) throw new Error(`posture webhooks manifest: ${manifest.stderr}`);
-    const generated = parseAllDocuments(manifest.stdout).map((d) => d.toJS() as Record<string, any>);
+    const generated = parseAllDocuments(manifest.stdout).map((d) => d.toJS() as GeneratedConfiguration);
     const scenarios: Scenario[] = [];
     const gateNs = `bench-gate-${RUN}`;
     if (scenarioNames.includes('namespaces')) {
@@ -676,7 +684,7 @@ async function main(): Promise<void> {
           const cpuBefore = targets.map((t) => cpuMicros(pids.get(t)));
           const res = await load(n * T, rate, (i) => s.send(dev!, targetOf(i), Math.floor(i / T) + r * 100_000));
           const after = await webhookTimes(admin);
-          targets.forEach((t, k) => cpu.set(t, cpu.get(t)! + cpuMicros(pids.get(t)) - cpuBefore[k]));
+          for (const [k, t] of targets.entries()) cpu.set(t, cpu.get(t)! + cpuMicros(pids.get(t)) - cpuBefore[k]);
           if (res.errors > 0) throw new Error(`${res.errors} of ${n * T} requests failed; last: ${res.lastError}`);
           achieved.push(res.achieved);
           const round = new Map<string, number>();

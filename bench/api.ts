@@ -5,11 +5,11 @@
 import { Agent, request, type Server } from 'node:http';
 import { createApiHandle } from '../lib/api/handler.ts';
 import { fixture06, storeDocument } from '../lib/api/testing.ts';
-import { addRepos, type Db, migrate } from '../lib/db/index.ts';
+import { addRepos, type Db, migrate, type NewRepo } from '../lib/db/index.ts';
 import { createPgliteDatabase, createPostgresDatabase, type TestDatabase } from '../lib/db/testing.ts';
 import { createFunctionServer, listen } from '../lib/function/server.ts';
 import { silentLogger } from '../lib/log/index.ts';
-import { parseRepo } from '../lib/repo/identity.ts';
+import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
 import { median, percentile } from './_util.ts';
 
 const N = Number(process.env.BENCH_API_REQUESTS ?? 2000);
@@ -18,8 +18,8 @@ const HISTORY = Number(process.env.BENCH_API_HISTORY ?? 100);
 const PROJECT = '/projects/github.com/ossf/scorecard';
 
 async function seed(db: Db): Promise<void> {
-  const others = [];
-  for (let i = 0; i < REPOS; i++) others.push({ repo: (parseRepo(`github.com/owner${i % 997}/repo-${i}`) as any).repo });
+  const others: NewRepo[] = [];
+  for (let i = 0; i < REPOS; i++) others.push({ repo: (parseRepo(`github.com/owner${i % 997}/repo-${i}`) as { ok: true; repo: RepoId }).repo });
   for (let i = 0; i < others.length; i += 2000) await addRepos(db, others.slice(i, i + 2000));
   const base = Date.parse('2025-01-01T00:00:00Z');
   for (let i = 0; i < HISTORY - 1; i++) {

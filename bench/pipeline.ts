@@ -154,7 +154,7 @@ async function createRaw(ns: string, repos: RepoId[]): Promise<void> {
 async function rawCreates(): Promise<number> {
   const ns = await cp.createNamespace('bench-raw');
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/raw-${i}`));
-  repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true }));
+  for (const r of repos) cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true });
   const t = performance.now();
   await createRaw(ns, repos);
   const rate = N / ((performance.now() - t) / 1000);
@@ -202,7 +202,7 @@ function partsPerJob(rounds: Array<{ parts: Record<string, number> }>): string {
 async function rawComplete(): Promise<FloorRound> {
   const ns = await cp.createNamespace('bench-floor');
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/floor-${i}`));
-  repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '{}\n' }));
+  for (const r of repos) cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '{}\n' });
   const t = performance.now();
   const meter = planeMeter();
   await createRaw(ns, repos);
@@ -230,7 +230,7 @@ async function tickCreates(): Promise<number> {
     repos.map((r) => ({ repo: r })),
   );
   await database.db('repos').update({ next_due_at: DUE });
-  repos.forEach((r) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true }));
+  for (const r of repos) cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true });
   const t = performance.now();
   const s = await runTick('2026-11-23T10:00Z', { db: database.db, cluster: clusterApi(cp.kc), config, log: silentLogger, now: systemClock });
   const rate = s.created / ((performance.now() - t) / 1000);
@@ -304,9 +304,9 @@ async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvest
     repos.map((r) => ({ repo: r })),
   );
   await database.db('repos').update({ next_due_at: DUE });
-  repos.forEach((r) =>
-    cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: `${JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: r.canonical } })}\n` }),
-  );
+  for (const r of repos) {
+    cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: `${JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: r.canonical } })}\n` });
+  }
   // The scheduler and the harvester run as they do in a cluster: each `bin/serve.ts <fn>` in its
   // own process, with its own connections and posture's default transport settings. Their CPU
   // time is read from /proc; the start-up (module loading, migrations) is not counted.

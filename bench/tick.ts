@@ -55,7 +55,8 @@ async function ensureJobs(): Promise<Map<string, string>> {
   for (let cont: string | undefined; ; ) {
     const page = await setup.listJobMetadataPage(NAMESPACE, POSTURE_JOB_SELECTOR, { limit: 5000, continue: cont });
     for (const j of page.jobs) uids.set(j.name, j.uid);
-    if (!(cont = page.continue)) break;
+    cont = page.continue;
+    if (!cont) break;
   }
   const config = {
     namespace: NAMESPACE,
