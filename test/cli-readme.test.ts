@@ -52,7 +52,9 @@ export function commandsOf(md: string): Array<{ argv: string[]; line: number; te
     if (rest === undefined || METASYNTAX.test(rest.replace(/#.*$/, ''))) return;
     out.push({ argv: words(rest), line, text: text.trim() });
   };
-  for (const b of blocks) if (SHELL.has(b.lang)) b.lines.forEach((l, i) => take(l, b.line + 1 + i));
+  for (const b of blocks) {
+    if (SHELL.has(b.lang)) for (const [i, l] of b.lines.entries()) take(l, b.line + 1 + i);
+  }
   for (const { code, line } of inlineCode(prose)) take(code, line);
   return out;
 }

@@ -256,7 +256,10 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     await runTick('2030-01-01T00:00Z', deps);
     for (const j of cluster.jobs.values()) cluster.finish(config.namespace, j.metadata!.name!, { log: 'x' });
     let n = 0;
-    deps.harvest = async () => (n++, { status: 'stored' });
+    deps.harvest = async () => {
+      n++;
+      return { status: 'stored' };
+    };
     await runTick('2030-01-01T00:01Z', deps);
     assert.ok(n <= 25, `${n} harvests in one tick`);
   });

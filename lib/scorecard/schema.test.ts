@@ -129,7 +129,7 @@ test('schema: hostile documents are refused with one short, precise reason', () 
     for (let i = 0; i < n; i += 1) v = [v];
     return v;
   };
-  const cases: Array<[string, (d: any) => void | { replace: unknown }, RegExp]> = [
+  const cases: Array<[string, (d: any) => { replace: unknown } | undefined, RegExp]> = [
     ['not an object', () => ({ replace: [] }), /^\(root\) must be object \(got an array of 0\)$/],
     ['null', () => ({ replace: null }), /^\(root\) must be object \(got null\)$/],
     [

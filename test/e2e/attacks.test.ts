@@ -510,7 +510,14 @@ async function startApiServer(prefix: string, port: number): Promise<{ child: Ch
   cleanups.push(async () => {
     child.kill('SIGKILL');
   });
-  return { child, url, log: () => (writeFileSync(logFile, out), out.split('\n').slice(-15).join('\n')) };
+  return {
+    child,
+    url,
+    log: () => {
+      writeFileSync(logFile, out);
+      return out.split('\n').slice(-15).join('\n');
+    },
+  };
 }
 
 function adminAt(url: string): k8s.KubeConfig {

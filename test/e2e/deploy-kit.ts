@@ -152,7 +152,9 @@ export function schemaProblems(value: unknown, schema: Schema, enabledFlags: Rea
   const flag = schema.description && /behind a feature flag\s*-\s*([\w.-]+)/i.exec(schema.description);
   if (flag && !enabledFlags.has(flag[1])) out.push(`${path}: behind the Knative feature flag ${flag[1]}, off by default`);
   if (Array.isArray(value)) {
-    if (schema.items) value.forEach((v, i) => out.push(...schemaProblems(v, schema.items!, enabledFlags, `${path}[${i}]`)));
+    if (schema.items) {
+      for (const [i, v] of value.entries()) out.push(...schemaProblems(v, schema.items, enabledFlags, `${path}[${i}]`));
+    }
     return out;
   }
   if (typeof value !== 'object' || value === null) return out;

@@ -794,7 +794,9 @@ describe('on the local control plane', () => {
           repos.map((r) => ({ repo: r })),
         );
         await p.database.db('repos').update({ next_due_at: DUE });
-        repos.forEach((r, i) => cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: `stderr noise\n${JSON.stringify(docs[i])}\n`, exitCode: 0 }));
+        for (const [i, r] of repos.entries()) {
+          cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: `stderr noise\n${JSON.stringify(docs[i])}\n`, exitCode: 0 });
+        }
         // The last repository's completion event is lost: the scheduler's reconcile must harvest it.
         const lost = jobName(repos[2], DUE);
         p.setRelayFilter((e) => (e.data?.metadata?.name === lost ? [] : [e]));

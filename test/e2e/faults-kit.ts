@@ -146,12 +146,33 @@ export async function startFaultProxy(
       }
       return;
     }
+    // The faults take consecutive shares of [0, 1), each as wide as its rate; p is where the current one ends.
     let p = rates.tooMany;
-    if (r < p) return (counts['429 Retry-After']++, status(res, 429, { 'retry-after': '1' }));
-    if (r < (p += rates.e500)) return (counts['500']++, status(res, 500));
-    if (r < (p += rates.e503)) return (counts['503']++, status(res, 503));
-    if (r < (p += rates.reset)) return (counts['connection reset']++, req.socket.destroy());
-    if (r < (p += rates.slow)) {
+    if (r < p) {
+      counts['429 Retry-After']++;
+      status(res, 429, { 'retry-after': '1' });
+      return;
+    }
+    p += rates.e500;
+    if (r < p) {
+      counts['500']++;
+      status(res, 500);
+      return;
+    }
+    p += rates.e503;
+    if (r < p) {
+      counts['503']++;
+      status(res, 503);
+      return;
+    }
+    p += rates.reset;
+    if (r < p) {
+      counts['connection reset']++;
+      req.socket.destroy();
+      return;
+    }
+    p += rates.slow;
+    if (r < p) {
       // The request takes effect upstream; the answer is held for 3 s and then cut.
       counts['slower than the client (answer lost)']++;
       return forward(req, res, (ur) => {
@@ -165,7 +186,9 @@ export async function startFaultProxy(
     url: server.url,
     caBundle: server.caBundle,
     counts,
-    setEnabled: (on) => void (enabled = on),
+    setEnabled: (on) => {
+      enabled = on;
+    },
     close: async () => {
       await server.close();
       agent.destroy();

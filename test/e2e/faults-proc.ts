@@ -9,6 +9,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
 import { type Config, defaultConfig } from '../../lib/config/index.ts';
 import { openDb } from '../../lib/db/index.ts';
+import type { Handle } from '../../lib/function/handle.ts';
 import { createFunctionServer, listen } from '../../lib/function/server.ts';
 import { createHarvesterHandle } from '../../lib/harvest/handler.ts';
 import { type HarvestDeps, harvestJob } from '../../lib/harvest/harvest.ts';
@@ -33,7 +34,7 @@ const db = openDb({ databaseUrl, poolMax: 4 });
 const cluster = clusterApi(kc);
 const deps: HarvestDeps = { db, cluster, config, log, retryBaseMs: 100 };
 
-let handle;
+let handle: Handle;
 if (role === 'scheduler') {
   const cp = await attachControlPlane();
   if (!cp) throw new Error('no control plane to script pods on');

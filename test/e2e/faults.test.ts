@@ -214,7 +214,9 @@ test('faults: every promise holds with API faults, killed processes and lost, du
     log: silentLogger,
     send: async (event) => {
       if (chaos && random() < 0.2) return void eventFaults.dropped++;
-      const copies = chaos && random() < 0.1 ? (eventFaults.duplicated++, 2) : 1;
+      const duplicate = chaos && random() < 0.1;
+      if (duplicate) eventFaults.duplicated++;
+      const copies = duplicate ? 2 : 1;
       for (let c = 0; c < copies; c++) {
         const late = chaos && random() < 0.3;
         if (late) eventFaults.reordered++;
@@ -249,7 +251,9 @@ test('faults: every promise holds with API faults, killed processes and lost, du
       }
       tickFaults.gaveUp++;
     };
-    const copies = chaos && random() < 0.1 ? (tickFaults.duplicated++, 2) : 1;
+    const duplicate = chaos && random() < 0.1;
+    if (duplicate) tickFaults.duplicated++;
+    const copies = duplicate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
       const p = once();
       pings.add(p);

@@ -57,7 +57,8 @@ test('120 calls of every kind over a handful of connections (one TLS handshake e
     pages++;
     names.push(...page.jobs.map((j) => j.name));
     assert.ok(page.jobs.every((j) => j.uid.length > 0));
-    if (!(cont = page.continue)) break;
+    cont = page.continue;
+    if (!cont) break;
   }
   assert.equal(pages, 3);
   assert.deepEqual(names.sort(), repos.map((r) => jobName(r, DUE)).sort());

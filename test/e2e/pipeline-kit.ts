@@ -149,7 +149,7 @@ export async function startPipeline(cp: ControlPlane, namespace: string, overrid
     async close() {
       relay.stop();
       await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-      servers.forEach((s) => s.closeAllConnections());
+      for (const s of servers) s.closeAllConnections();
       await database.drop();
     },
   };

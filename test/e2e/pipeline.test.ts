@@ -22,7 +22,9 @@ const STDERR = '2026/11/23 10:00:00 Starting [Binary-Artifacts]\n{"level":"info"
 const DUE = new Date('2026-01-01T00:00:00Z');
 
 const plane = useControlPlane();
-const pushCleanups = (...fs: Array<() => Promise<unknown>>) => fs.forEach((f) => plane.cleanup(f));
+const pushCleanups = (...fs: Array<() => Promise<unknown>>) => {
+  for (const f of fs) plane.cleanup(f);
+};
 
 const repo = (s: string): RepoId => {
   const r = parseRepo(s);
@@ -74,14 +76,14 @@ test('a tick scores real fixture results end to end: the database holds exactly 
   const docs = RESULTS.map((f) => ({ text: fixture(f), doc: JSON.parse(fixture(f)) }));
   const repos = docs.map((d) => repo(d.doc.repo.name));
   await seed(p.database.db, repos);
-  docs.forEach((d, i) =>
+  for (const [i, d] of docs.entries()) {
     plane.cp.setPodLog({
       namespace: p.config.namespace,
       jobName: jobName(repos[i], DUE),
       content: STDERR + d.text + (d.text.endsWith('\n') ? '' : '\n'),
       exitCode: 0,
-    }),
-  );
+    });
+  }
 
   const tick = await p.ping(new Date());
   assert.equal(tick.status, 200, JSON.stringify(tick.body));

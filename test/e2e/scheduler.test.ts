@@ -19,7 +19,9 @@ import { runTick, type TickDeps } from '../../lib/scheduler/tick.ts';
 import { useControlPlane } from './plane.ts';
 
 const plane = useControlPlane();
-const pushCleanups = (...fs: Array<() => Promise<unknown>>) => fs.forEach((f) => plane.cleanup(f));
+const pushCleanups = (...fs: Array<() => Promise<unknown>>) => {
+  for (const f of fs) plane.cleanup(f);
+};
 
 const DUE = new Date('2026-01-01T00:00:00Z');
 /** client-node returns model class instances; compare their plain JSON. */
@@ -129,7 +131,7 @@ test('a process killed between claim and create strands nothing once its lease e
   const blackhole = createServer((s) => sockets.push(s));
   await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
   pushCleanups(async () => {
-    sockets.forEach((s) => s.destroy());
+    for (const s of sockets) s.destroy();
     blackhole.close();
   });
   const server = `https://127.0.0.1:${(blackhole.address() as { port: number }).port}`;
