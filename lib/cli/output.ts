@@ -31,54 +31,54 @@ async function write(out: Writable, text: string): Promise<void> {
 const cell = (s: string) => s.replace(/[\r\n\t]+/g, ' ');
 
 export class ListPrinter<T> {
-  private readonly out: Writable;
-  private readonly format: OutputFormat;
-  private readonly columns: Column<T>[];
-  private readonly toObject: (row: T) => unknown;
-  private widths: number[] | undefined;
-  private count = 0;
+  readonly #out: Writable;
+  readonly #format: OutputFormat;
+  readonly #columns: Column<T>[];
+  readonly #toObject: (row: T) => unknown;
+  #widths: number[] | undefined;
+  #count = 0;
 
   constructor(out: Writable, format: OutputFormat, columns: Column<T>[], toObject: (row: T) => unknown) {
-    this.out = out;
-    this.format = format;
-    this.columns = columns.filter((c) => format === 'wide' || !c.wide);
-    this.toObject = toObject;
+    this.#out = out;
+    this.#format = format;
+    this.#columns = columns.filter((c) => format === 'wide' || !c.wide);
+    this.#toObject = toObject;
   }
 
   get printed(): number {
-    return this.count;
+    return this.#count;
   }
 
   async page(rows: readonly T[]): Promise<void> {
     if (rows.length === 0) return;
     let text = '';
-    if (this.format === 'json') {
-      text = rows.map((r, i) => `${this.count + i === 0 ? '[\n' : ',\n'}  ${JSON.stringify(this.toObject(r))}`).join('');
-    } else if (this.format === 'yaml') {
-      text = rows.map((r) => stringify([this.toObject(r)], { lineWidth: 0 })).join('');
+    if (this.#format === 'json') {
+      text = rows.map((r, i) => `${this.#count + i === 0 ? '[\n' : ',\n'}  ${JSON.stringify(this.#toObject(r))}`).join('');
+    } else if (this.#format === 'yaml') {
+      text = rows.map((r) => stringify([this.#toObject(r)], { lineWidth: 0 })).join('');
     } else {
-      const cells = rows.map((r) => this.columns.map((c) => cell(c.value(r))));
-      if (!this.widths) {
-        this.widths = this.columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i].length)));
-        text += this.line(this.columns.map((c) => c.header));
+      const cells = rows.map((r) => this.#columns.map((c) => cell(c.value(r))));
+      if (!this.#widths) {
+        this.#widths = this.#columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i].length)));
+        text += this.#line(this.#columns.map((c) => c.header));
       }
-      text += cells.map((row) => this.line(row)).join('');
+      text += cells.map((row) => this.#line(row)).join('');
     }
-    this.count += rows.length;
-    await write(this.out, text);
+    this.#count += rows.length;
+    await write(this.#out, text);
   }
 
-  private line(cells: string[]): string {
+  #line(cells: string[]): string {
     return `${cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(this.widths![i])))
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(this.#widths![i])))
       .join('   ')
       .trimEnd()}\n`;
   }
 
   /** Closes the JSON array; returns how many rows were printed. */
   async end(): Promise<number> {
-    if (this.format === 'json') await write(this.out, this.count === 0 ? '[]\n' : '\n]\n');
-    else if (this.format === 'yaml' && this.count === 0) await write(this.out, '[]\n');
-    return this.count;
+    if (this.#format === 'json') await write(this.#out, this.#count === 0 ? '[]\n' : '\n]\n');
+    else if (this.#format === 'yaml' && this.#count === 0) await write(this.#out, '[]\n');
+    return this.#count;
   }
 }

@@ -47,22 +47,22 @@ async function add(args: string[], io: CliIO): Promise<number> {
 }
 
 class Progress {
-  private last = 0;
-  private readonly started = Date.now();
-  private readonly io: CliIO;
+  #last = 0;
+  readonly #started = Date.now();
+  readonly #io: CliIO;
   constructor(io: CliIO) {
-    this.io = io;
+    this.#io = io;
   }
   update(lines: number, added: number, rejected: number, force = false): void {
-    if (!this.io.interactive) return;
+    if (!this.#io.interactive) return;
     const now = Date.now();
-    if (!force && now - this.last < 100) return;
-    this.last = now;
-    const rate = Math.round(lines / Math.max(0.001, (now - this.started) / 1000));
-    this.io.stderr.write(
+    if (!force && now - this.#last < 100) return;
+    this.#last = now;
+    const rate = Math.round(lines / Math.max(0.001, (now - this.#started) / 1000));
+    this.#io.stderr.write(
       `\r\x1b[K${lines.toLocaleString('en')} lines · ${added.toLocaleString('en')} new · ${rejected} rejected · ${rate.toLocaleString('en')} lines/s`,
     );
-    if (force) this.io.stderr.write('\n');
+    if (force) this.#io.stderr.write('\n');
   }
 }
 

@@ -15,19 +15,19 @@ export class FakeCluster implements ClusterApi {
   /** Fail the next calls of a kind with these statuses (consumed in order). */
   failures: Record<string, number[]> = {};
 
-  private maybeFail(kind: string): void {
+  #maybeFail(kind: string): void {
     this.calls.push(kind);
     const next = this.failures[kind]?.shift();
     if (next !== undefined) throw new KubeError(next, `HTTP ${next}: injected`, next === 403 ? 'Forbidden' : '');
   }
 
-  private key(ns: string, name: string) {
+  #key(ns: string, name: string) {
     return `${ns}/${name}`;
   }
 
   async createJob(namespace: string, job: V1Job) {
-    this.maybeFail('createJob');
-    const k = this.key(namespace, job.metadata!.name!);
+    this.#maybeFail('createJob');
+    const k = this.#key(namespace, job.metadata!.name!);
     const existing = this.jobs.get(k);
     if (existing) return { created: false, job: existing };
     const stored: V1Job = structuredClone({ ...job, metadata: { ...job.metadata, namespace, uid: randomUUID(), creationTimestamp: new Date() } });
@@ -36,12 +36,12 @@ export class FakeCluster implements ClusterApi {
   }
 
   async getJob(namespace: string, name: string) {
-    this.maybeFail('getJob');
-    return this.jobs.get(this.key(namespace, name));
+    this.#maybeFail('getJob');
+    return this.jobs.get(this.#key(namespace, name));
   }
 
   async listJobs(namespace: string, labelSelector: string) {
-    this.maybeFail('listJobs');
+    this.#maybeFail('listJobs');
     const match = selectorMatcher(labelSelector);
     const out = [...this.jobs.values()].filter((j) => j.metadata?.namespace === namespace && match(j.metadata?.labels ?? {}));
     this.jobsListed += out.length;
@@ -50,7 +50,7 @@ export class FakeCluster implements ClusterApi {
 
   /** Pages in name order; a continue token is the last name of the previous page ("expired:" ones answer 410). */
   async listJobMetadataPage(namespace: string, labelSelector: string, page: { limit: number; continue?: string }) {
-    this.maybeFail('listJobMetadataPage');
+    this.#maybeFail('listJobMetadataPage');
     let after = page.continue;
     let restarted = false;
     if (after?.startsWith('expired:')) {
@@ -68,14 +68,14 @@ export class FakeCluster implements ClusterApi {
   }
 
   async listPods(namespace: string, labelSelector: string) {
-    this.maybeFail('listPods');
+    this.#maybeFail('listPods');
     const match = selectorMatcher(labelSelector);
     return [...this.pods.values()].filter((p) => p.metadata?.namespace === namespace && match(p.metadata?.labels ?? {}));
   }
 
   async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number, options: { tailLines?: number } = {}) {
-    this.maybeFail('streamPodLog');
-    const text = this.logs.get(this.key(namespace, pod));
+    this.#maybeFail('streamPodLog');
+    const text = this.logs.get(this.#key(namespace, pod));
     if (text === undefined) throw new KubeError(404, 'HTTP 404: no such pod');
     // As the kubelet: tailLines sends the last lines whole (limitBytes is not combined with it here).
     const bytes = options.tailLines === undefined ? Buffer.from(text).subarray(0, limitBytes) : Buffer.from(lastLines(text, options.tailLines));
@@ -88,23 +88,23 @@ export class FakeCluster implements ClusterApi {
   }
 
   async deleteJob(namespace: string, name: string) {
-    this.maybeFail('deleteJob');
-    this.removeJob(namespace, name);
+    this.#maybeFail('deleteJob');
+    this.#removeJob(namespace, name);
   }
 
   /** The Job and (as background propagation would) its pods. */
-  private removeJob(namespace: string, name: string) {
-    this.jobs.delete(this.key(namespace, name));
+  #removeJob(namespace: string, name: string) {
+    this.jobs.delete(this.#key(namespace, name));
     for (const [k, p] of this.pods) if (p.metadata?.labels?.['batch.kubernetes.io/job-name'] === name) this.pods.delete(k);
   }
 
   async deleteJobCollection(namespace: string, labelSelector: string) {
-    this.maybeFail('deleteJobCollection');
+    this.#maybeFail('deleteJobCollection');
     const match = selectorMatcher(labelSelector);
     let n = 0;
     for (const j of [...this.jobs.values()]) {
       if (j.metadata?.namespace !== namespace || !match(j.metadata?.labels ?? {})) continue;
-      this.removeJob(namespace, j.metadata!.name!);
+      this.#removeJob(namespace, j.metadata!.name!);
       n++;
     }
     return n;
@@ -112,12 +112,12 @@ export class FakeCluster implements ClusterApi {
 
   /** Finishes a Job the way the job controller would, with a pod whose log is `log`. */
   finish(namespace: string, name: string, options: { log: string; exitCode?: number; reason?: string; at?: Date }): V1Job {
-    const job = this.jobs.get(this.key(namespace, name));
+    const job = this.jobs.get(this.#key(namespace, name));
     if (!job) throw new Error(`no Job ${name}`);
     const at = options.at ?? new Date();
     const failed = (options.exitCode ?? 0) !== 0 || options.reason === 'DeadlineExceeded';
     const podName = `${name}-abcde`;
-    this.pods.set(this.key(namespace, podName), {
+    this.pods.set(this.#key(namespace, podName), {
       metadata: {
         name: podName,
         namespace,
@@ -139,7 +139,7 @@ export class FakeCluster implements ClusterApi {
         ],
       },
     });
-    this.logs.set(this.key(namespace, podName), options.log);
+    this.logs.set(this.#key(namespace, podName), options.log);
     job.status = {
       conditions: [
         {

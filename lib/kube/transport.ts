@@ -67,40 +67,40 @@ export interface TransportStats {
 
 /** A token bucket: `take()` resolves when a token is available; FIFO among waiters. */
 export class TokenBucket {
-  private tokens: number;
-  private last: number;
-  private tail: Promise<void> = Promise.resolve();
+  #tokens: number;
+  #last: number;
+  #tail: Promise<void> = Promise.resolve();
   readonly qps: number;
   readonly burst: number;
-  private readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
   constructor(qps: number, burst: number, clock: { now?: () => number; sleep?: (ms: number) => Promise<void> } = {}) {
     if (!(qps > 0) || !(burst >= 1)) throw new RangeError(`rate limit needs qps > 0 and burst >= 1, got ${qps}/${burst}`);
     this.qps = qps;
     this.burst = burst;
-    this.now = clock.now ?? (() => performance.now());
-    this.sleep = clock.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.tokens = burst;
-    this.last = this.now();
+    this.#now = clock.now ?? (() => performance.now());
+    this.#sleep = clock.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.#tokens = burst;
+    this.#last = this.#now();
   }
   /** Waits for a token; returns the milliseconds waited. */
   take(): Promise<number> {
-    const mine = this.tail.then(async () => {
+    const mine = this.#tail.then(async () => {
       let waited = 0;
       for (;;) {
-        const t = this.now();
-        this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) / 1000) * this.qps);
-        this.last = t;
-        if (this.tokens >= 1) {
-          this.tokens -= 1;
+        const t = this.#now();
+        this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#last) / 1000) * this.qps);
+        this.#last = t;
+        if (this.#tokens >= 1) {
+          this.#tokens -= 1;
           return waited;
         }
-        const ms = Math.ceil(((1 - this.tokens) / this.qps) * 1000);
+        const ms = Math.ceil(((1 - this.#tokens) / this.qps) * 1000);
         waited += ms;
-        await this.sleep(ms);
+        await this.#sleep(ms);
       }
     });
-    this.tail = mine.then(
+    this.#tail = mine.then(
       () => undefined,
       () => undefined,
     );
@@ -174,27 +174,27 @@ const AUTH_REFRESH_MS = 60000;
 export class KubeTransport {
   readonly stats: TransportStats = { requests: 0, connections: 0, bytesIn: 0, throttledMs: 0 };
   readonly options: TransportOptions;
-  private readonly kc: k8s.KubeConfig;
-  private readonly server: string;
-  private dispatcher: Dispatcher | undefined;
-  private readonly proxied: boolean;
-  private readonly limiter: TokenBucket;
-  private auth: { headers: Record<string, string>; at: number } | undefined;
+  readonly #kc: k8s.KubeConfig;
+  readonly #server: string;
+  #dispatcher: Dispatcher | undefined;
+  readonly #proxied: boolean;
+  readonly #limiter: TokenBucket;
+  #auth: { headers: Record<string, string>; at: number } | undefined;
 
   constructor(kc: k8s.KubeConfig, options: Partial<TransportOptions> = {}) {
-    this.kc = kc;
+    this.#kc = kc;
     this.options = { ...DEFAULT_TRANSPORT, ...options };
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new KubeError(0, 'no current cluster in the kubeconfig');
-    this.server = cluster.server.replace(/\/+$/, '');
-    this.limiter = new TokenBucket(this.options.qps, this.options.burst);
+    this.#server = cluster.server.replace(/\/+$/, '');
+    this.#limiter = new TokenBucket(this.options.qps, this.options.burst);
     // Proxies (http, socks) are client-node's business: its dispatcher is taken once and kept.
-    this.proxied = Boolean(cluster.proxyUrl);
-    if (!this.proxied) {
+    this.#proxied = Boolean(cluster.proxyUrl);
+    if (!this.#proxied) {
       // HTTP/2 when the server offers it (the API server does, as client-go uses it): every call
       // multiplexed on one connection. Over HTTP/1.1, at most MAX_CONNECTIONS at once. Idle
       // connections stay open 30 s (the tick and the harvester call in bursts).
-      this.use(
+      this.#use(
         new Agent({
           connect: { ...tlsOptions(kc), keepAlive: true, keepAliveInitialDelay: 30000 },
           allowH2: true,
@@ -206,44 +206,44 @@ export class KubeTransport {
     }
   }
 
-  private use(d: Dispatcher): Dispatcher {
-    this.dispatcher = d;
+  #use(d: Dispatcher): Dispatcher {
+    this.#dispatcher = d;
     d.on('connect', () => {
       this.stats.connections++;
     });
     return d;
   }
 
-  private async headers(): Promise<Record<string, string>> {
-    if (this.auth && performance.now() - this.auth.at < AUTH_REFRESH_MS) return this.auth.headers;
-    const ctx = new k8s.RequestContext(this.server, k8s.HttpMethod.GET);
-    await this.kc.applySecurityAuthentication(ctx);
+  async #headers(): Promise<Record<string, string>> {
+    if (this.#auth && performance.now() - this.#auth.at < AUTH_REFRESH_MS) return this.#auth.headers;
+    const ctx = new k8s.RequestContext(this.#server, k8s.HttpMethod.GET);
+    await this.#kc.applySecurityAuthentication(ctx);
     // client-node made a dispatcher for this context too: kept once behind a proxy, otherwise
     // closed at once (it never connected, so that is free).
     const made = ctx.getDispatcher() as Dispatcher | undefined;
-    if (this.proxied && !this.dispatcher) this.use(made ?? new Agent());
+    if (this.#proxied && !this.#dispatcher) this.#use(made ?? new Agent());
     else if (made) void made.close().catch(() => {});
-    this.auth = { headers: { ...ctx.getHeaders() }, at: performance.now() };
-    return this.auth.headers;
+    this.#auth = { headers: { ...ctx.getHeaders() }, at: performance.now() };
+    return this.#auth.headers;
   }
 
-  private url(req: KubeRequest): string {
-    const u = new URL(this.server + req.path);
+  #url(req: KubeRequest): string {
+    const u = new URL(this.#server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined && v !== '') u.searchParams.set(k, String(v));
     return u.toString();
   }
 
-  private async send(req: KubeRequest, signal: AbortSignal, timeoutMs: number): Promise<Dispatcher.ResponseData> {
+  async #send(req: KubeRequest, signal: AbortSignal, timeoutMs: number): Promise<Dispatcher.ResponseData> {
     signal.throwIfAborted();
     this.stats.requests++;
-    const headers: Record<string, string> = { ...(await this.headers()), accept: req.accept ?? 'application/json' };
+    const headers: Record<string, string> = { ...(await this.#headers()), accept: req.accept ?? 'application/json' };
     let body: string | undefined;
     if (req.body !== undefined) {
       body = JSON.stringify(req.body);
       headers['content-type'] = 'application/json';
     }
-    return request(this.url(req), {
-      dispatcher: this.dispatcher!,
+    return request(this.#url(req), {
+      dispatcher: this.#dispatcher!,
       method: req.method,
       headers,
       body,
@@ -259,7 +259,7 @@ export class KubeTransport {
   /** One call whose answer is JSON; throws KubeError on any non-2xx answer or transport failure. */
   async json<T>(req: KubeRequest): Promise<T> {
     // The rate limiter's wait is not the call's: its timeout starts when the call can go.
-    this.stats.throttledMs += await this.limiter.take();
+    this.stats.throttledMs += await this.#limiter.take();
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     // One timer per call, cleared when it ends (AbortSignal.timeout's would stay scheduled for
     // the whole timeout after every call).
@@ -268,7 +268,7 @@ export class KubeTransport {
     const signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
     const what = `${req.method} ${req.path}`;
     try {
-      const res = await this.send(req, signal, timeoutMs);
+      const res = await this.#send(req, signal, timeoutMs);
       const text = await res.body.text();
       this.stats.bytesIn += Buffer.byteLength(text);
       if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(res.statusCode, res.headers, text);
@@ -282,14 +282,14 @@ export class KubeTransport {
 
   /** A streamed answer (a pod log): the timeout bounds the wait for headers and each gap between chunks. */
   async stream(req: KubeRequest): Promise<{ chunks: AsyncIterable<Buffer>; abort(): void }> {
-    this.stats.throttledMs += await this.limiter.take();
+    this.stats.throttledMs += await this.#limiter.take();
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     const controller = new AbortController();
     const signal = req.signal ? AbortSignal.any([req.signal, controller.signal]) : controller.signal;
     const what = `${req.method} ${req.path}`;
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.send(req, signal, timeoutMs);
+      res = await this.#send(req, signal, timeoutMs);
     } catch (err) {
       throw transportError(err, what);
     }
@@ -317,7 +317,7 @@ export class KubeTransport {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher?.close();
+    await this.#dispatcher?.close();
   }
 }
 

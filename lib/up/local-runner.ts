@@ -58,18 +58,18 @@ export interface LocalRunnerOptions {
 }
 
 export class LocalJobRunner implements ClusterApi {
-  private readonly jobs = new Map<string, LocalJob>();
-  private readonly o: LocalRunnerOptions;
+  readonly #jobs = new Map<string, LocalJob>();
+  readonly #o: LocalRunnerOptions;
 
   constructor(options: LocalRunnerOptions) {
-    this.o = options;
+    this.#o = options;
   }
 
-  private key(namespace: string, name: string): string {
+  #key(namespace: string, name: string): string {
     return `${namespace}/${name}`;
   }
 
-  private view(j: LocalJob): V1Job {
+  #view(j: LocalJob): V1Job {
     const job = structuredClone(j.job);
     if (j.finishedAt) {
       const failed = j.deadlineExceeded || j.exitCode !== 0;
@@ -94,8 +94,8 @@ export class LocalJobRunner implements ClusterApi {
 
   async createJob(namespace: string, job: V1Job) {
     const name = job.metadata?.name ?? '';
-    const existing = this.jobs.get(this.key(namespace, name));
-    if (existing) return { created: false, job: this.view(existing) };
+    const existing = this.#jobs.get(this.#key(namespace, name));
+    if (existing) return { created: false, job: this.#view(existing) };
     const container = job.spec?.template.spec?.containers.find((c) => c.name === SCORECARD_CONTAINER);
     if (!container) throw new KubeError(422, 'HTTP 422: the Job has no scorecard container');
     const stored: V1Job = {
@@ -103,14 +103,14 @@ export class LocalJobRunner implements ClusterApi {
       metadata: { ...structuredClone(job.metadata), namespace, uid: randomUUID(), creationTimestamp: new Date() },
     };
     const j: LocalJob = { job: stored, output: [], bytes: 0, truncated: false, startedAt: new Date(), deadlineExceeded: false };
-    this.jobs.set(this.key(namespace, name), j);
+    this.#jobs.set(this.#key(namespace, name), j);
     // The Job's args, never a shell: the repository name was validated, and no shell sees it anyway.
-    const child = spawn(this.o.executable, container.args ?? [], {
+    const child = spawn(this.#o.executable, container.args ?? [], {
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
-        ...proxyEnv(this.o.env),
-        GITHUB_AUTH_TOKEN: this.o.env.GITHUB_AUTH_TOKEN ?? this.o.env.GITHUB_TOKEN,
+        ...proxyEnv(this.#o.env),
+        GITHUB_AUTH_TOKEN: this.#o.env.GITHUB_AUTH_TOKEN ?? this.#o.env.GITHUB_TOKEN,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -118,12 +118,12 @@ export class LocalJobRunner implements ClusterApi {
     const collect = (chunk: Buffer) => {
       // The last cap bytes too, for a harvester that asks for the tail of an over-long log.
       j.tail = j.tail ? Buffer.concat([j.tail, chunk]) : chunk;
-      if (j.tail.length > this.o.logByteCap) j.tail = j.tail.subarray(j.tail.length - this.o.logByteCap);
-      if (j.bytes >= this.o.logByteCap + 1) {
+      if (j.tail.length > this.#o.logByteCap) j.tail = j.tail.subarray(j.tail.length - this.#o.logByteCap);
+      if (j.bytes >= this.#o.logByteCap + 1) {
         j.truncated = true;
         return;
       }
-      const room = this.o.logByteCap + 1 - j.bytes;
+      const room = this.#o.logByteCap + 1 - j.bytes;
       const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
       j.output.push(part);
       j.bytes += part.length;
@@ -145,21 +145,21 @@ export class LocalJobRunner implements ClusterApi {
       j.exitCode = code;
       j.spawnError = spawnError;
       j.finishedAt = new Date();
-      this.o.onFinished?.(this.view(j));
+      this.#o.onFinished?.(this.#view(j));
     };
-    child.on('error', (err) => finish(127, `cannot run ${this.o.executable}: ${err.message}`));
+    child.on('error', (err) => finish(127, `cannot run ${this.#o.executable}: ${err.message}`));
     child.on('close', (code, signal) => finish(code ?? (signal ? 137 : 1)));
-    return { created: true, job: this.view(j) };
+    return { created: true, job: this.#view(j) };
   }
 
   async getJob(namespace: string, name: string) {
-    const j = this.jobs.get(this.key(namespace, name));
-    return j ? this.view(j) : undefined;
+    const j = this.#jobs.get(this.#key(namespace, name));
+    return j ? this.#view(j) : undefined;
   }
 
   async listJobs(namespace: string, labelSelector: string) {
     const match = selectorMatcher(labelSelector);
-    return [...this.jobs.values()].filter((j) => j.job.metadata?.namespace === namespace && match(j.job.metadata?.labels ?? {})).map((j) => this.view(j));
+    return [...this.#jobs.values()].filter((j) => j.job.metadata?.namespace === namespace && match(j.job.metadata?.labels ?? {})).map((j) => this.#view(j));
   }
 
   async listJobMetadataPage(namespace: string, labelSelector: string, page: { limit: number; continue?: string }) {
@@ -173,7 +173,7 @@ export class LocalJobRunner implements ClusterApi {
 
   async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
     const jobName = /^batch\.kubernetes\.io\/job-name=(.+)$/.exec(labelSelector)?.[1];
-    const j = jobName ? this.jobs.get(this.key(namespace, jobName)) : undefined;
+    const j = jobName ? this.#jobs.get(this.#key(namespace, jobName)) : undefined;
     if (!j?.finishedAt) return [];
     const failed = j.deadlineExceeded || j.exitCode !== 0;
     return [
@@ -205,7 +205,7 @@ export class LocalJobRunner implements ClusterApi {
   }
 
   async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number, options: { tailLines?: number } = {}): Promise<LogChunks> {
-    const j = this.jobs.get(this.key(namespace, pod.replace(/-local$/, '')));
+    const j = this.#jobs.get(this.#key(namespace, pod.replace(/-local$/, '')));
     if (!j) throw new KubeError(404, 'HTTP 404: no such run');
     const bytes =
       options.tailLines === undefined
@@ -220,20 +220,20 @@ export class LocalJobRunner implements ClusterApi {
   }
 
   async deleteJob(namespace: string, name: string) {
-    const j = this.jobs.get(this.key(namespace, name));
+    const j = this.#jobs.get(this.#key(namespace, name));
     if (j && !j.finishedAt) j.child?.kill('SIGKILL');
-    this.jobs.delete(this.key(namespace, name));
+    this.#jobs.delete(this.#key(namespace, name));
   }
 
   async deleteJobCollection(namespace: string, labelSelector: string) {
     const match = selectorMatcher(labelSelector);
-    const chosen = [...this.jobs.values()].filter((j) => j.job.metadata?.namespace === namespace && match(j.job.metadata?.labels ?? {}));
+    const chosen = [...this.#jobs.values()].filter((j) => j.job.metadata?.namespace === namespace && match(j.job.metadata?.labels ?? {}));
     for (const j of chosen) await this.deleteJob(namespace, j.job.metadata!.name!);
     return chosen.length;
   }
 
   /** Stops every running process (on shutdown). */
   stopAll(): void {
-    for (const j of this.jobs.values()) if (!j.finishedAt) j.child?.kill('SIGTERM');
+    for (const j of this.#jobs.values()) if (!j.finishedAt) j.child?.kill('SIGTERM');
   }
 }
