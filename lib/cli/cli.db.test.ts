@@ -3,7 +3,7 @@
 // command line, with no database: cli.test.ts).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { fixture06, storeDocument } from '../api/testing.ts';
 import { type Db, migrate, openDb } from '../db/index.ts';
 import { createPostgresDatabase, type TestDatabase } from '../db/testing.ts';
-import { runCliCaptured } from './testing.ts';
+import { runCliCaptured, writeInput } from './testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'posture-cli2-'));
 
@@ -165,11 +165,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
 
 describe('imports of files that are not repository lists', () => {
   const env = { POSTURE_DATA_DIR: join(dir, 'imports') };
-  const file = (name: string, content: string | Buffer) => {
-    const p = join(dir, name);
-    writeFileSync(p, content);
-    return p;
-  };
+  const file = (name: string, content: string | Buffer) => writeInput(dir, name, content);
 
   test('binary input is refused with one line and nothing is imported, from a file or stdin', async () => {
     const random = Buffer.alloc(3 * 1024 * 1024);

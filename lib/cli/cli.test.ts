@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { admissionReview, object, user } from '../admission/testing.ts';
 import { allCommands, VERSION } from './main.ts';
-import { runCliCaptured } from './testing.ts';
+import { runCliCaptured, writeInput } from './testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'posture-cli2-'));
 const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'));
@@ -61,11 +61,7 @@ describe('help and version', () => {
 
 describe('imports of files that are not repository lists', () => {
   const env = { POSTURE_DATA_DIR: join(dir, 'imports') };
-  const file = (name: string, content: string | Buffer) => {
-    const p = join(dir, name);
-    writeFileSync(p, content);
-    return p;
-  };
+  const file = (name: string, content: string | Buffer) => writeInput(dir, name, content);
 
   test('every file problem is one line, exit 1, and opens no database', async () => {
     const denied = file('denied.txt', 'a/b\n');

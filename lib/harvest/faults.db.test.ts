@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { type Db, getRepo, latestScore, runByJobName } from '../db/index.ts';
-import { describeEachDatabase } from '../db/testing.ts';
+import { describeEachDatabase, resetScheduling } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { createHarvesterHandle } from './handler.ts';
@@ -19,8 +19,7 @@ const FX08_DOC = JSON.parse(FX08);
 
 /** A clean database, then one Job scheduled through the real tick. */
 async function scheduledAfresh(db: Db, repo: string) {
-  await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
-  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
+  await resetScheduling(db);
   return scheduled(db, repo, { kubeRetries: 1 });
 }
 

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
-import { type Db, getRepo, latestScore, runByJobName, scoreHistory } from '../db/index.ts';
-import { describeEachDatabase } from '../db/testing.ts';
+import { getRepo, latestScore, runByJobName, scoreHistory } from '../db/index.ts';
+import { describeEachDatabase, resetScheduling } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { createHarvesterHandle } from './handler.ts';
@@ -17,10 +17,7 @@ const fixture = (n: string) => readFileSync(fixturePath(n), 'utf8');
 const FX08 = fixture(FIXTURES.cliShowDetails);
 const FX08_DOC = JSON.parse(FX08);
 
-async function reset(db: Db) {
-  await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
-  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
-}
+const reset = resetScheduling;
 
 /** What the function server hands the handler for one event, and an ApiServerSource event. */
 const context = (cloudevent?: CloudEvent<unknown>) => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent });

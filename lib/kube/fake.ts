@@ -153,3 +153,18 @@ export class FakeCluster implements ClusterApi {
     return structuredClone(job);
   }
 }
+
+/**
+ * The fake with some calls replaced and every other call answered by the fake itself, for a test
+ * that makes one call misbehave. A Proxy rather than Object.create: the fake's methods read its
+ * # fields, which only the fake itself has.
+ */
+export function withCalls(fake: FakeCluster, calls: Partial<ClusterApi>): FakeCluster {
+  return new Proxy(fake, {
+    get(target, key) {
+      if (Object.hasOwn(calls, key)) return calls[key as keyof ClusterApi];
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Config, defaultConfig } from '../config/index.ts';
 import { addRepos, type Db, runByJobName } from '../db/index.ts';
-import { describeEachDatabase } from '../db/testing.ts';
+import { describeEachDatabase, resetScheduling } from '../db/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
@@ -12,8 +12,7 @@ import { runTick, type TickDeps } from './tick.ts';
 const T0 = new Date('2030-01-01T00:00:00Z');
 
 async function reset(db: Db) {
-  await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
-  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
+  await resetScheduling(db);
   await db('maintenance').update({ job_sweep_continue: null, prune_after_id: 0 });
 }
 

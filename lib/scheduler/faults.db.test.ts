@@ -9,12 +9,12 @@ import type { V1Job } from '@kubernetes/client-node';
 import { CloudEvent } from 'cloudevents';
 import { type Config, defaultConfig } from '../config/index.ts';
 import { addRepos, budgetUsed, claimDueRepos, type Db, getRepo, getSchedulerState, runByJobName, startTick, takeBudget } from '../db/index.ts';
-import { describeEachDatabase } from '../db/testing.ts';
+import { describeEachDatabase, resetScheduling } from '../db/testing.ts';
 import { type HarvestDeps, harvestJob } from '../harvest/harvest.ts';
 import { jobName, REPO_ANNOTATION } from '../jobs/spec.ts';
 import { jobState } from '../jobs/status.ts';
 import { KubeError } from '../kube/cluster.ts';
-import { FakeCluster } from '../kube/fake.ts';
+import { FakeCluster, withCalls } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import { createSchedulerHandle } from './handler.ts';
@@ -46,10 +46,7 @@ async function seed(db: Db, names: string[], dueAt = new Date(T0.getTime() - 100
     .update({ next_due_at: dueAt, lease_owner: null, lease_expires_at: null });
 }
 
-async function reset(db: Db) {
-  await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
-  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
-}
+const reset = resetScheduling;
 
 const active = (c: FakeCluster) => [...c.jobs.values()].filter((j) => !jobState(j).finished).length;
 
@@ -269,11 +266,12 @@ describeEachDatabase('scheduler under faults', (ctx) => {
     const { cluster, deps, advance } = setup(ctx.db);
     await seed(ctx.db, ['y/one']);
     const real = cluster.createJob.bind(cluster);
-    const lossy = Object.create(cluster) as FakeCluster;
-    lossy.createJob = async (ns: string, job: V1Job) => {
-      await real(ns, job);
-      throw new KubeError(504, 'HTTP 504: gateway timeout');
-    };
+    const lossy = withCalls(cluster, {
+      createJob: async (ns: string, job: V1Job) => {
+        await real(ns, job);
+        throw new KubeError(504, 'HTTP 504: gateway timeout');
+      },
+    });
     const s = await runTick('2030-01-01T00:00Z', { ...deps, cluster: lossy, config: { ...deps.config, kubeRetries: 0 } });
     assert.equal(cluster.jobs.size, 1);
     const [job] = cluster.jobs.values();

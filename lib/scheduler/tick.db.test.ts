@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Config, defaultConfig } from '../config/index.ts';
 import { addRepos, type Db, getRepo, getSchedulerState, runByJobName, startTick } from '../db/index.ts';
-import { describeEachDatabase } from '../db/testing.ts';
+import { describeEachDatabase, resetScheduling } from '../db/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
@@ -26,10 +26,7 @@ async function seed(db: Db, names: string[], dueAt = new Date(T0.getTime() - 100
   await db('repos').update({ next_due_at: dueAt, lease_owner: null, lease_expires_at: null });
 }
 
-async function reset(db: Db) {
-  await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
-  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
-}
+const reset = resetScheduling;
 
 describeEachDatabase('scheduler tick', (ctx) => {
   test('creates Jobs for due repositories up to the cap, records runs, and a repeated slot does nothing more', async () => {

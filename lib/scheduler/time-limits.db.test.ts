@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import type { V1Job } from '@kubernetes/client-node';
 import { type Config, defaultConfig } from '../config/index.ts';
 import { addRepos, budgetUsed, type Db } from '../db/index.ts';
-import { describeEachDatabase } from '../db/testing.ts';
+import { describeEachDatabase, resetScheduling } from '../db/testing.ts';
 import { type HarvestDeps, harvestJob } from '../harvest/harvest.ts';
 import { jobName } from '../jobs/spec.ts';
-import { FakeCluster } from '../kube/fake.ts';
+import { FakeCluster, withCalls } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import { CREATE_TIME_LIMIT_MS } from './create.ts';
@@ -56,10 +56,7 @@ async function leaseRenewedAt(db: Db, now: Date) {
   throw new Error(`the tick's lease was not renewed at ${now.toISOString()}`);
 }
 
-async function reset(db: Db) {
-  await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
-  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
-}
+const reset = resetScheduling;
 
 describeEachDatabase('tick time limits', (ctx) => {
   test('the creates stop past the create time limit; the claims not created go back for the same window, refunded, and the next tick creates them', async () => {
@@ -71,18 +68,19 @@ describeEachDatabase('tick time limits', (ctx) => {
     // The first create goes alone and takes the tick just past its limit; the limit is checked
     // before each batch, so the next batch is never sent. The lease is renewed while the create
     // runs (as its timer does), so the time limit alone stops the creates.
-    const slow = Object.create(cluster) as FakeCluster;
     let first = true;
-    slow.createJob = async (ns: string, job: V1Job) => {
-      if (first) {
-        first = false;
-        for (let left = CREATE_TIME_LIMIT_MS + 1; left > 0; left -= 5_000) {
-          advanceMs(Math.min(left, 5_000));
-          await leaseRenewedAt(ctx.db, at());
+    const slow = withCalls(cluster, {
+      createJob: async (ns: string, job: V1Job) => {
+        if (first) {
+          first = false;
+          for (let left = CREATE_TIME_LIMIT_MS + 1; left > 0; left -= 5_000) {
+            advanceMs(Math.min(left, 5_000));
+            await leaseRenewedAt(ctx.db, at());
+          }
         }
-      }
-      return cluster.createJob(ns, job);
-    };
+        return cluster.createJob(ns, job);
+      },
+    });
     const s = await runTick('2030-01-01T00:00Z', { ...deps, cluster: slow, lockRenewMs: 2 });
     assert.equal(s.claimed, 5);
     assert.equal(s.created, 1, JSON.stringify(s));
