@@ -27,8 +27,10 @@ export function freshCutoff(config: FreshnessConfig, now: Date): Date {
   return new Date(now.getTime() - (config.rescoreIntervalSeconds + config.jitterSeconds) * 1000);
 }
 
-/** The state of one repository (failing wins, then never scored, then by the age of its newest result). */
-/** Freshness is the age of the result (Scorecard's date), not of its storage. */
+/**
+ * The state of one repository: failing wins, then never scored, then the age of its newest result
+ * (Scorecard's date, not when posture stored it).
+ */
 export function stateOf(row: { failing: boolean; scoreId: number | null; resultDate: Date | null }, cutoff: Date): ListState {
   if (row.failing) return 'failing';
   if (row.scoreId === null) return 'never';
