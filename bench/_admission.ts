@@ -60,6 +60,19 @@ export async function prepareBenchDatabase(url: string): Promise<void> {
   await db.destroy();
 }
 
+/** The environment of a `bin/serve.ts admission` child: this process's, the bench's database and certificate, any free port. */
+export function admissionServerEnv(bench: { databaseUrl: string; certFile: string; keyFile: string }, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: bench.databaseUrl,
+    POSTURE_TLS_CERT_FILE: bench.certFile,
+    POSTURE_TLS_KEY_FILE: bench.keyFile,
+    POSTURE_ADMISSION_PORT: '0',
+    POSTURE_LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
 /** Starts a child and resolves with the port it reports (a JSON line with `port`). */
 export function startChild(args: string[], env: NodeJS.ProcessEnv, what: string): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {

@@ -34,7 +34,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { BENCH_V8_DEFAULTS_ENV, TURBOFAN_AFTER_CALLS, TURBOFAN_FLAGS } from '../lib/admission/v8-flags.ts';
-import { prepareBenchDatabase, startChild } from './_admission.ts';
+import { admissionServerEnv, prepareBenchDatabase, startChild } from './_admission.ts';
 import { arg, median, percentile } from './_util.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -494,15 +494,7 @@ async function main(): Promise<void> {
       const started = POSTURES[t]
         ? await startChild(
             [...(POSTURES[t].node ?? []), join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'],
-            {
-              ...process.env,
-              DATABASE_URL: databaseUrl,
-              POSTURE_TLS_CERT_FILE: certFile,
-              POSTURE_TLS_KEY_FILE: keyFile,
-              POSTURE_ADMISSION_PORT: '0',
-              POSTURE_LOG_LEVEL: 'info',
-              ...POSTURES[t].env,
-            },
+            admissionServerEnv({ databaseUrl, certFile, keyFile }, POSTURES[t].env),
             `${t} admission server`,
           )
         : await startChild([...(FLOORS[t]?.node ?? []), SELF, '--serve', t, certFile, keyFile], process.env, t);

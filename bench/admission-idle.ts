@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { admissionBench, startChild } from './_admission.ts';
+import { admissionBench, admissionServerEnv, startChild } from './_admission.ts';
 import { arg, median, threadsCpuNs } from './_util.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,15 +46,7 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const root = t === 'baseline' ? process.env.BENCH_BASELINE_DIR : ROOT;
       if (!root) throw new Error('baseline needs BENCH_BASELINE_DIR: a checkout of the code to compare with (git worktree add <dir> <commit>)');
-      const env = {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        POSTURE_TLS_CERT_FILE: certFile,
-        POSTURE_TLS_KEY_FILE: keyFile,
-        POSTURE_ADMISSION_PORT: '0',
-        POSTURE_LOG_LEVEL: 'info',
-        ...TARGETS[t].env,
-      };
+      const env = admissionServerEnv({ databaseUrl, certFile, keyFile }, TARGETS[t].env);
       const { child } = await startChild([join(root, 'bin/serve.ts'), 'admission'], env, t);
       children.push(child);
       pids.set(t, child.pid!);

@@ -24,7 +24,7 @@ import { Agent, request } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_V8_DEFAULTS_ENV } from '../lib/admission/v8-flags.ts';
-import { admissionBench, startChild } from './_admission.ts';
+import { admissionBench, admissionServerEnv, startChild } from './_admission.ts';
 import { arg, median, percentile, threadsCpuNs } from './_util.ts';
 
 const SELF_DIR = dirname(fileURLToPath(import.meta.url));
@@ -87,15 +87,7 @@ async function main(): Promise<void> {
         t in POSTURES
           ? await startChild(
               [join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'],
-              {
-                ...process.env,
-                DATABASE_URL: databaseUrl,
-                POSTURE_TLS_CERT_FILE: certFile,
-                POSTURE_TLS_KEY_FILE: keyFile,
-                POSTURE_ADMISSION_PORT: '0',
-                POSTURE_LOG_LEVEL: 'info',
-                ...POSTURES[t],
-              },
+              admissionServerEnv({ databaseUrl, certFile, keyFile }, POSTURES[t]),
               t,
             )
           : await startChild([join(SELF_DIR, 'admission-apiserver.ts'), '--serve', t, certFile, keyFile], process.env, t);
