@@ -2,7 +2,7 @@
 // opens, so a unit test that reaches one through the code under test (the CLI opening the embedded
 // database, a runtime connecting to DATABASE_URL) fails saying so instead of passing slowly.
 // tiers.test.ts catches the imports; this catches what imports cannot show. The drivers are
-// patched as they load (loading them here would cost every unit test process a third of a second).
+// patched as they load: loading them here would slow every unit test process, most of which never touch them.
 import { registerHooks } from 'node:module';
 
 const refuse = (what: string) => `throw new Error('a unit test opened ${what}: database tests are named *.db.test.ts (test/tiers.ts)')`;

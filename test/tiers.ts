@@ -47,7 +47,7 @@ if (import.meta.main) {
     process.exit(1);
   }
   // Node's on-disk compile cache: most of a unit test file's time is loading its modules, and the
-  // cache makes the unit tier about a quarter cheaper in CPU (the files share most of their modules).
+  // cache spares each file compiling the modules the others already compiled.
   const env = { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'posture-node-compile-cache') };
   for (const name of names) {
     const files = tiers[name].files();
