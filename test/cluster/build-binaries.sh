@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries from the Go module proxy into a cache outside the
 # repository, keyed by version; a binary already present at the right version is not rebuilt.
-#   kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes), etcd, kwok.
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet (k8s.io/kubernetes), etcd, kwok.
+# The kubelet is only run by the real-node tier (test/cluster/node.ts); it shares the build.
 # Only the wrapper modules' go.mod/go.sum (test/cluster/tools/*) are committed.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-K8S_VERSION="${POSTURE_K8S_VERSION:-v1.35.4}"
+K8S_VERSION="${POSTURE_K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${POSTURE_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${POSTURE_KWOK_VERSION:-v0.8.0}"
 CACHE="${POSTURE_CACHE:-$HOME/.cache/posture}"
@@ -15,10 +16,10 @@ mkdir -p "$BIN"
 
 has() { [ -x "$BIN/$1" ] && "$BIN/$1" --version 2>/dev/null | grep -q -- "$2"; }
 
-if ! has kube-apiserver "${K8S_VERSION}" || ! has kube-controller-manager "${K8S_VERSION}" || ! has kube-scheduler "${K8S_VERSION}"; then
+if ! has kube-apiserver "${K8S_VERSION}" || ! has kube-controller-manager "${K8S_VERSION}" || ! has kube-scheduler "${K8S_VERSION}" || ! has kubelet "${K8S_VERSION}"; then
   cd "$HERE/tools/k8s"
   SV="v0.${K8S_VERSION#v1.}"
-  if ! grep -q "k8s.io/kubernetes $K8S_VERSION" go.mod 2>/dev/null; then
+  if ! grep -q "k8s.io/kubernetes $K8S_VERSION" go.mod 2>/dev/null || ! grep -q "k8s.io/kubernetes/cmd/kubelet$" go.mod; then
     # The replace list is generated from the real go.mod of k8s.io/kubernetes, never hand-written.
     KMOD=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
     GOLINE=$(sed -n 's/^go \(.*\)/\1/p' "$KMOD" | head -1)
@@ -30,7 +31,8 @@ if ! has kube-apiserver "${K8S_VERSION}" || ! has kube-controller-manager "${K8S
     done
     go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
       "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" \
-      "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION"
+      "k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION" \
+      "k8s.io/kubernetes/cmd/kubelet@$K8S_VERSION"
     go mod tidy
   fi
   MIN=$(echo "$K8S_VERSION" | cut -d. -f2)
@@ -39,9 +41,10 @@ if ! has kube-apiserver "${K8S_VERSION}" || ! has kube-controller-manager "${K8S
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     LD="$LD -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$MIN -X $p.gitTreeState=clean -X $p.buildDate=$D"
   done
-  echo "building kube-apiserver, kube-controller-manager, kube-scheduler $K8S_VERSION into $BIN" >&2
+  echo "building kube-apiserver, kube-controller-manager, kube-scheduler, kubelet $K8S_VERSION into $BIN" >&2
   go build -p 2 -trimpath -tags=selinux,notest,grpcnotrace -ldflags="$LD" -o "$BIN/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
+    k8s.io/kubernetes/cmd/kubelet
 fi
 
 if ! has etcd "${ETCD_VERSION#v}"; then

@@ -3,7 +3,7 @@
 # repository (beside the control plane's binaries), one folder per name and version; a binary
 # already present at that version is not rebuilt:
 #   kustomize                   sigs.k8s.io/kustomize/kustomize/v5   (renders knative/ in the tests)
-#   scorecard (two versions)    github.com/ossf/scorecard/v5         (the CLI the Jobs run)
+#   scorecard (three versions)  github.com/ossf/scorecard/v5         (the CLI the Jobs run)
 #   apiserver_receive_adapter,  knative.dev/eventing                 (ApiServerSource's and
 #   mtping                                                            PingSource's data plane)
 # `go install pkg@version` fails here (the proxy refuses the module list behind its deprecation
@@ -13,9 +13,9 @@
 # POSTURE_KNATIVE_EVENTING_VERSION override them). Prints one line per tool: name, version, path.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-KUSTOMIZE_VERSION="${POSTURE_KUSTOMIZE_VERSION:-v5.7.1}"
-SCORECARD_VERSIONS="${POSTURE_SCORECARD_VERSIONS-v5.3.0 v5.4.0}"
-EVENTING_VERSION="${POSTURE_KNATIVE_EVENTING_VERSION:-v0.47.0}"
+KUSTOMIZE_VERSION="${POSTURE_KUSTOMIZE_VERSION:-v5.8.3}"
+SCORECARD_VERSIONS="${POSTURE_SCORECARD_VERSIONS-v5.3.0 v5.4.0 v5.5.0}"
+EVENTING_VERSION="${POSTURE_KNATIVE_EVENTING_VERSION:-v0.50.0}"
 CACHE="${POSTURE_CACHE:-$HOME/.cache/posture}"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-modcacherw
 
@@ -50,8 +50,13 @@ commit() { go mod download -json "$1@$2" | sed -n 's/.*"Hash": "\(.*\)",*/\1/p' 
 # --- kustomize ---------------------------------------------------------------------------------
 KBIN="$CACHE/kustomize-$KUSTOMIZE_VERSION/bin/kustomize"
 if [ ! -x "$KBIN" ]; then
-  wrapper "$HERE/tools/kustomize" sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
-  build "$KBIN" "-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
+  # kustomize v5.8 needs Go 1.27: only this build takes that toolchain, from the module proxy
+  # (go1.27.3, the approved one); the rest of the project stays on the machine's Go.
+  (
+    export GOTOOLCHAIN="${POSTURE_KUSTOMIZE_GOTOOLCHAIN:-go1.27.3}"
+    wrapper "$HERE/tools/kustomize" sigs.k8s.io/kustomize/kustomize/v5 "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
+    build "$KBIN" "-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5
+  )
 fi
 echo "kustomize $KUSTOMIZE_VERSION $KBIN"
 

@@ -6,7 +6,7 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const K8S_VERSION = process.env.POSTURE_K8S_VERSION ?? 'v1.35.4';
+export const K8S_VERSION = process.env.POSTURE_K8S_VERSION ?? 'v1.37.2';
 export const ETCD_VERSION = process.env.POSTURE_ETCD_VERSION ?? 'v3.6.16';
 export const KWOK_VERSION = process.env.POSTURE_KWOK_VERSION ?? 'v0.8.0';
 

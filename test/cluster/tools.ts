@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { cacheDir } from './config.ts';
 
-export const KUSTOMIZE_VERSION = process.env.POSTURE_KUSTOMIZE_VERSION ?? 'v5.7.1';
+export const KUSTOMIZE_VERSION = process.env.POSTURE_KUSTOMIZE_VERSION ?? 'v5.8.3';
 /** The Scorecard versions the tests run: before and after v5.4.0's `Skipping` behaviour. */
-export const SCORECARD_VERSIONS = (process.env.POSTURE_SCORECARD_VERSIONS ?? 'v5.3.0 v5.4.0').split(/\s+/).filter(Boolean);
-export const KNATIVE_EVENTING_VERSION = process.env.POSTURE_KNATIVE_EVENTING_VERSION ?? 'v0.47.0';
+export const SCORECARD_VERSIONS = (process.env.POSTURE_SCORECARD_VERSIONS ?? 'v5.3.0 v5.4.0 v5.5.0').split(/\s+/).filter(Boolean);
+export const KNATIVE_EVENTING_VERSION = process.env.POSTURE_KNATIVE_EVENTING_VERSION ?? 'v0.50.0';
 
 export const BUILD_TOOLS = path.join(path.dirname(new URL(import.meta.url).pathname), 'build-tools.sh');
 
