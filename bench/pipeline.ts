@@ -141,6 +141,10 @@ async function createRaw(ns: string, repos: RepoId[]): Promise<void> {
     githubTokenSecretKey: 'k',
     jobDeadlineSeconds: 600,
     jobTtlSeconds: 600,
+    githubHost: '',
+    githubCaConfigMap: '',
+    jobMemoryLimit: '1Gi',
+    jobStorageLimit: '4Gi',
   };
   await Promise.all(
     Array.from({ length: 8 }, async () => {

@@ -66,6 +66,10 @@ async function ensureJobs(): Promise<Map<string, string>> {
     githubTokenSecretKey: 'k',
     jobDeadlineSeconds: 600,
     jobTtlSeconds: 86400,
+    githubHost: '',
+    githubCaConfigMap: '',
+    jobMemoryLimit: '1Gi',
+    jobStorageLimit: '4Gi',
   };
   const missing = Array.from({ length: JOBS }, (_, i) => i + 1).filter((i) => !uids.has(jobName(repo(i), DUE)));
   if (missing.length) log(`creating ${missing.length} suspended Jobs (${uids.size} already there)`);

@@ -5,6 +5,7 @@ import * as m002 from './migrations/002_faults.ts';
 import * as m003 from './migrations/003_scale.ts';
 import * as m004 from './migrations/004_dashboard.ts';
 import * as m005 from './migrations/005_recent_runs.ts';
+import * as m006 from './migrations/006_not_the_repositorys.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': m001,
@@ -12,6 +13,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '003_scale': m003,
   '004_dashboard': m004,
   '005_recent_runs': m005,
+  '006_not_the_repositorys': m006,
 };
 
 const source: Knex.MigrationSource<string> = {

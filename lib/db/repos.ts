@@ -21,6 +21,10 @@ export interface RepoRow {
   lease_expires_at: Date | null;
   consecutive_failures: number;
   last_error: string | null;
+  /** Runs in a row that failed for reasons not the repository's (infrastructure, a vanished Job). */
+  other_failures: number;
+  /** The newest of those failures, `<class>: <reason>`. */
+  other_error: string | null;
   last_finished_at: Date | null;
 }
 

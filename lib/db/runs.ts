@@ -7,7 +7,9 @@ import { type Db, preparedAs } from './connect.ts';
 import { parsedJson, rowsOf } from './rows.ts';
 
 /** What the harvester learned from a finished Job: a normalized result, or a failure class. */
-export type HarvestOutcome = { ok: true; result: NormalizedResult; flagged: boolean } | { ok: false; failure: string; reason: string };
+export type HarvestOutcome =
+  | { ok: true; result: NormalizedResult; flagged: boolean }
+  | { ok: false; failure: string; reason: string /** rate-limited: when GitHub's limit resets. */; retryAt?: string };
 
 export interface HarvestInput {
   repoKey: string;
@@ -24,6 +26,11 @@ export interface HarvestInput {
     failureBackoffMaxSeconds: number;
     /** In [0, 1): the jitter's share (Math.random in production, fixed in tests). */
     random: number;
+    /**
+     * After this many runs in a row failed for reasons not the repository's, it is stuck: retried
+     * on the failure backoff instead of after the base delay (POSTURE_STUCK_AFTER_RUNS).
+     */
+    stuckAfterRuns?: number;
   };
 }
 
@@ -77,8 +84,19 @@ export interface RunRow {
 export const INFRASTRUCTURE = 'infrastructure';
 /** A run whose Job vanished before it was harvested (deleted by hand, a TTL, a namespace clean-up). */
 export const JOB_MISSING = 'job-missing';
-/** Failures stored with their cause but never held against the repository: nothing it did caused them. */
+/** GitHub refused the token (401): the fleet pauses until a run shows the token works again. */
+export const CREDENTIALS = 'credentials';
+/** GitHub's rate limit: the fleet waits for its reset. */
+export const RATE_LIMITED = 'rate-limited';
+/**
+ * Failures stored with their cause but never held against the repository: nothing it did caused
+ * them. They count towards it being stuck (the cap on "not the repository's fault").
+ */
 const NOT_THE_REPOSITORYS = new Set<string>([INFRASTRUCTURE, JOB_MISSING]);
+/** The fleet's failures: they say nothing about one repository, so they count nowhere; the scheduler pauses for them. */
+const THE_FLEETS = new Set<string>([CREDENTIALS, RATE_LIMITED]);
+/** Never stuck: the default when no setting is given. */
+const NEVER = 2_147_483_647;
 
 const REASON_MAX = 2000;
 const clip = (s: string, n = REASON_MAX) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
@@ -104,13 +122,14 @@ function backoffTable(baseSeconds: number, maxSeconds: number): string {
  * - `repo`: the repository, locked (a concurrent harvest of the same repository waits, then sees this one's result);
  * - `r`: the run finished; only a pending run of this Job (a duplicate, or a name reused by another Job, returns no row and the steps after it do nothing);
  * - `s`, `c`: the score and its checks (a result only); the insert trigger sets the predecessor and delta, returned here;
- * - `u`: the schedule, moved only by the newest run and never while another tick holds the repository.
+ * - `u`: the schedule, moved only by the newest run and never while another tick holds the repository;
+ * - `w`: when GitHub's rate limit resets, from a rate-limited run's log: no Job starts before then.
  * The schedule's arithmetic stays in lib/cadence/cadence.ts: the statement gets the due times
  * and the failure backoff for every failure count, and picks by the locked row.
  */
 const HARVEST_WRITE = `
   WITH repo AS (
-    SELECT id, consecutive_failures, last_finished_at FROM repos WHERE key = :repoKey FOR UPDATE
+    SELECT id, consecutive_failures, other_failures, last_finished_at FROM repos WHERE key = :repoKey FOR UPDATE
   ), r AS (
     INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, outcome, finished_at, failure_class, reason, flagged)
     SELECT repo.id, :jobName, :jobUid, :tickSlot, :outcome, :finishedAt, :failureClass, :reason, :flagged FROM repo
@@ -131,16 +150,26 @@ const HARVEST_WRITE = `
     UPDATE repos
        SET next_due_at = CASE :kind::text
              WHEN 'succeeded' THEN :dueAfterSuccess::timestamptz
-             WHEN 'not-the-repository' THEN :dueAfterBaseDelay::timestamptz
+             WHEN 'fleet' THEN GREATEST(:dueAfterBaseDelay::timestamptz, COALESCE(:retryAt::timestamptz, :dueAfterBaseDelay::timestamptz))
+             WHEN 'not-the-repository' THEN CASE WHEN repo.other_failures + 1 >= :stuckAfterRuns::int
+               THEN :finishedAt::timestamptz + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.other_failures + 2 - :stuckAfterRuns::int, ${BACKOFF_STEPS})])
+               ELSE :dueAfterBaseDelay::timestamptz END
              ELSE :finishedAt::timestamptz + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.consecutive_failures + 1, ${BACKOFF_STEPS})]) END,
-           consecutive_failures = CASE :kind::text WHEN 'succeeded' THEN 0 WHEN 'not-the-repository' THEN repo.consecutive_failures ELSE repo.consecutive_failures + 1 END,
-           last_error = CASE :kind::text WHEN 'not-the-repository' THEN repos.last_error ELSE :lastError END,
+           consecutive_failures = CASE :kind::text WHEN 'succeeded' THEN 0 WHEN 'failed' THEN repo.consecutive_failures + 1 ELSE repo.consecutive_failures END,
+           last_error = CASE :kind::text WHEN 'succeeded' THEN NULL WHEN 'failed' THEN :lastError ELSE repos.last_error END,
+           other_failures = CASE :kind::text WHEN 'not-the-repository' THEN repo.other_failures + 1 WHEN 'fleet' THEN repo.other_failures ELSE 0 END,
+           other_error = CASE :kind::text WHEN 'not-the-repository' THEN :lastError WHEN 'fleet' THEN repos.other_error ELSE NULL END,
            last_finished_at = :finishedAt, lease_owner = NULL, lease_expires_at = NULL, claim_budget_hour = NULL, updated_at = :now
       FROM r, repo
      WHERE repos.id = repo.id
        AND (repo.last_finished_at IS NULL OR repo.last_finished_at <= :finishedAt)
        AND (repos.lease_owner IS NULL OR repos.lease_owner = r.tick_slot OR repos.lease_expires_at <= :now)
     RETURNING repos.next_due_at
+  ), w AS (
+    UPDATE scheduler_state
+       SET github_wait_until = GREATEST(COALESCE(github_wait_until, :retryAt::timestamptz), :retryAt::timestamptz)
+      FROM r
+     WHERE scheduler_state.id = 1 AND :retryAt::timestamptz IS NOT NULL
   )
   SELECT repo.id AS repo_id, r.id AS run_id, s.id AS score_id, s.previous_score_id, u.next_due_at,
          NOT EXISTS (SELECT 1 FROM scores x WHERE x.repo_id = repo.id AND x.result_date > s.result_date) AS latest,
@@ -181,8 +210,9 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
   const o = input.outcome;
   const s = input.schedule;
   // 'not-the-repository': the infrastructure's failure (or a Job that vanished), retried after
-  // the base delay with the repository's failure count and last error untouched.
-  const kind = o.ok ? 'succeeded' : NOT_THE_REPOSITORYS.has(o.failure) ? 'not-the-repository' : 'failed';
+  // the base delay (the backoff once stuck) with the repository's failure count and last error
+  // untouched; 'fleet': the token or the rate limit, counted nowhere, retried after the reset.
+  const kind = o.ok ? 'succeeded' : THE_FLEETS.has(o.failure) ? 'fleet' : NOT_THE_REPOSITORYS.has(o.failure) ? 'not-the-repository' : 'failed';
   const r = o.ok ? o.result : undefined;
   const checks = (r?.checks ?? []).map((c) => ({
     name: c.name,
@@ -219,6 +249,8 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
         dueAfterSuccess: nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
         dueAfterBaseDelay: new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000),
         backoffByFailures: backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
+        stuckAfterRuns: s.stuckAfterRuns ?? NEVER,
+        retryAt: !o.ok && o.retryAt ? new Date(o.retryAt) : null,
         lastError: o.ok ? null : clip(`${o.failure}: ${o.reason}`),
         now,
       })

@@ -23,11 +23,17 @@ export async function finishTick(db: Db, slot: string, summary: unknown, now: Da
 export interface SchedulerState {
   notBefore: Date | null;
   backoffSeconds: number;
+  /** When GitHub's rate limit resets, as the last rate-limited run's log said; no Job starts before. */
+  githubWaitUntil: Date | null;
 }
 
 export async function getSchedulerState(db: Db): Promise<SchedulerState> {
   const row = await db('scheduler_state').where({ id: 1 }).first();
-  return { notBefore: row?.not_before ? new Date(row.not_before) : null, backoffSeconds: row?.backoff_seconds ?? 0 };
+  return {
+    notBefore: row?.not_before ? new Date(row.not_before) : null,
+    backoffSeconds: row?.backoff_seconds ?? 0,
+    githubWaitUntil: row?.github_wait_until ? new Date(row.github_wait_until) : null,
+  };
 }
 
 export async function setTickBackoff(db: Db, backoffSeconds: number, now: Date = new Date()): Promise<void> {

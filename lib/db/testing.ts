@@ -86,5 +86,5 @@ export async function setEveryRepoDueAt(db: Db, at: Date): Promise<void> {
 /** Empties what a tick and a harvest write, and frees the scheduler's state, between tests of one suite. */
 export async function resetScheduling(db: Db): Promise<void> {
   await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
-  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null });
+  await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null, github_wait_until: null });
 }

@@ -5,6 +5,7 @@ import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { diffResults, type ScoreChange } from '../changes/diff.ts';
 import type { Config } from '../config/index.ts';
 import { type Db, type HarvestOutcome, type HarvestStored, runByJobName, storeHarvest } from '../db/index.ts';
+import { podNamesOfJobEvents, type StartFailure, startFailureOf } from '../jobs/events.ts';
 import { CHECKS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REPO_ANNOTATION, SCORECARD_CONTAINER } from '../jobs/spec.ts';
 import { type JobState, jobState } from '../jobs/status.ts';
 import { type ClusterApi, type LogChunks, toKubeError, withRetries } from '../kube/cluster.ts';
@@ -80,7 +81,7 @@ export function newestPod(pods: V1Pod[]): V1Pod | undefined {
 }
 
 /** What the classifier needs from the Job's state (computed once by the caller) and its pod. */
-export function podFacts(state: JobState, pod: V1Pod | undefined, truncated: boolean): PodFacts {
+export function podFacts(state: JobState, pod: V1Pod | undefined, truncated: boolean, startFailure: StartFailure | null = null): PodFacts {
   const cs = pod?.status?.containerStatuses?.find((c) => c.name === SCORECARD_CONTAINER);
   const term = cs?.state?.terminated ?? cs?.lastState?.terminated;
   return {
@@ -91,11 +92,26 @@ export function podFacts(state: JobState, pod: V1Pod | undefined, truncated: boo
     podReason: pod?.status?.reason,
     waitingReason: cs?.state?.waiting?.reason,
     disrupted: (pod?.status?.conditions ?? []).some((c) => c.type === 'DisruptionTarget' && c.status === 'True'),
+    podMessage: pod?.status?.message,
     jobReason: state.finished ? state.reason : undefined,
     jobMessage: state.finished ? state.message : undefined,
     podMissing: pod === undefined,
+    startFailure,
   };
 }
+
+/**
+ * Whether only the pod's Events can say why it ended: it is gone, or its container neither ran
+ * nor still says what it waits on. A pod that ran has its own facts and log.
+ */
+export function needsEvents(pod: V1Pod | undefined): boolean {
+  if (pod === undefined) return true;
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === SCORECARD_CONTAINER);
+  return !cs?.state?.terminated && !cs?.lastState?.terminated && !cs?.state?.waiting?.reason;
+}
+
+/** Most pods of one Job whose Events are read (a Job with backoffLimit 0 has one; a node loss can make two). */
+const EVENT_PODS = 3;
 
 export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<HarvestResult> {
   const { config, db, cluster, log } = deps;
@@ -121,6 +137,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   if (!parsed.ok) return { status: 'rejected', why: `repository annotation: ${parsed.reason}` };
 
   let pod: V1Pod | undefined;
+  let startFailure: StartFailure | null = null;
   let text = '';
   let truncated = false;
   try {
@@ -134,18 +151,22 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
       text = got.text;
       truncated = got.truncated;
     }
+    if (needsEvents(pod)) startFailure = await readStartFailure(deps, namespace, uid, pod?.metadata?.name);
   } catch (err) {
     const e = toKubeError(err);
     if (e.retryable) throw new TransientHarvestError(`reading the Job's pod: ${e.message}`);
     // Classifying an empty log would store the repository's failure for our own RBAC problem.
     log.error(
       { job: name, status: e.status, err: e.message },
-      'the harvester may not read pods or pods/log in the Job namespace: fix its RBAC; nothing stored, the Job is left for a retry',
+      'the harvester may not read pods, pods/log or events in the Job namespace: fix its RBAC; nothing stored, the Job is left for a retry',
     );
-    throw new HarvestConfigError(e.status, `reading the Job's pod (${e.status}): ${e.message}; check the harvester's RBAC (get/list pods, get pods/log)`);
+    throw new HarvestConfigError(
+      e.status,
+      `reading the Job's pod (${e.status}): ${e.message}; check the harvester's RBAC (get/list pods, get pods/log, list events)`,
+    );
   }
 
-  let c = classify(text, podFacts(state, pod, truncated));
+  let c = classify(text, podFacts(state, pod, truncated, startFailure));
   if (c.ok) {
     // A log can only score the repository its Job ran for; anything else is a forged or mixed-up result.
     const claimed = parseRepo(c.result.repo, config.allowedHosts);
@@ -159,7 +180,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   }
   const outcome: HarvestOutcome = c.ok
     ? { ok: true, flagged: c.flagged, result: { ...c.result, checks: c.result.checks.map((x) => ({ ...x })) } }
-    : { ok: false, failure: c.failure, reason: c.reason };
+    : { ok: false, failure: c.failure, reason: c.reason, retryAt: c.retryAt };
   const checksAnnotation = job.metadata?.annotations?.[CHECKS_ANNOTATION];
   let stored: HarvestStored;
   try {
@@ -176,6 +197,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
         jitterSeconds: config.jitterSeconds,
         failureBackoffBaseSeconds: config.failureBackoffBaseSeconds,
         failureBackoffMaxSeconds: config.failureBackoffMaxSeconds,
+        stuckAfterRuns: config.stuckAfterRuns,
         random: (deps.random ?? Math.random)(),
       },
     });
@@ -220,6 +242,19 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     reason: c.ok ? null : c.reason,
     flagged: c.ok ? c.flagged : false,
   };
+}
+
+/** Why the Job's pod never started, from its Events: the pod's own, found by name through the Job's. */
+async function readStartFailure(deps: HarvestDeps, namespace: string, jobUid: string, podName: string | undefined): Promise<StartFailure | null> {
+  const retry = { retries: deps.config.kubeRetries, baseMs: deps.retryBaseMs };
+  const names = podName
+    ? [podName]
+    : podNamesOfJobEvents(await withRetries(() => deps.cluster.listEvents(namespace, `involvedObject.uid=${jobUid}`), retry)).slice(-EVENT_PODS);
+  const events = [];
+  for (const name of names) {
+    events.push(...(await withRetries(() => deps.cluster.listEvents(namespace, `involvedObject.kind=Pod,involvedObject.name=${name}`), retry)));
+  }
+  return startFailureOf(events);
 }
 
 /** Lines asked for when the log is over the cap: the result line plus whatever stderr follows it. */

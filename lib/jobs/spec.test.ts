@@ -54,7 +54,7 @@ test('the Job carries exactly the hardened spec', () => {
   assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
   assert.equal(pod.containers.length, 1);
   const c = pod.containers[0];
-  assert.equal(c.image, 'ghcr.io/ossf/scorecard:v5.3.0');
+  assert.equal(c.image, 'ghcr.io/ossf/scorecard:v5.5.0');
   assert.deepEqual(c.args, ['--repo=github.com/ossf/scorecard', '--format=json', '--show-details', '--checks=Binary-Artifacts,Pinned-Dependencies']);
   assert.equal(c.command, undefined, 'the image entrypoint runs; no shell');
   assert.deepEqual(c.env?.find((e) => e.name === 'GITHUB_AUTH_TOKEN')?.valueFrom?.secretKeyRef, { name: 'posture-github-tokens', key: 'GITHUB_AUTH_TOKEN' });
@@ -83,4 +83,35 @@ test('an eviction, preemption or drain fails the Job through its podFailurePolic
   const job = buildScorecardJob({ repo: (parseRepo('ossf/scorecard') as any).repo, dueWindow: new Date(0) }, defaultConfig());
   assert.deepEqual(job.spec?.podFailurePolicy, { rules: [{ action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] });
   assert.equal(job.spec?.template.spec?.restartPolicy, 'Never', 'podFailurePolicy requires restartPolicy Never');
+});
+
+test("GitHub Enterprise: GH_HOST names the host and a ConfigMap's CA bundle becomes SSL_CERT_FILE; by default neither is there", () => {
+  const plain = buildScorecardJob({ repo: repo('o/r'), dueWindow: due }, defaultConfig()).spec!.template.spec!;
+  assert.ok(!plain.containers[0].env!.some((e) => e.name === 'GH_HOST' || e.name === 'SSL_CERT_FILE'));
+  assert.deepEqual(
+    plain.volumes!.map((v) => v.name),
+    ['tmp'],
+  );
+  const ghes = buildScorecardJob(
+    { repo: repo('o/r'), dueWindow: due },
+    defaultConfig({ githubHost: 'github.example.com:8443', githubCaConfigMap: 'github-ca' }),
+  ).spec!.template.spec!;
+  const c = ghes.containers[0];
+  assert.deepEqual(
+    c.env!.filter((e) => e.name === 'GH_HOST' || e.name === 'SSL_CERT_FILE'),
+    [
+      { name: 'GH_HOST', value: 'github.example.com:8443' },
+      { name: 'SSL_CERT_FILE', value: '/etc/posture/github-ca/ca.crt' },
+    ],
+  );
+  assert.deepEqual(c.volumeMounts!.at(-1), { name: 'github-ca', mountPath: '/etc/posture/github-ca', readOnly: true });
+  assert.deepEqual(ghes.volumes!.at(-1), { name: 'github-ca', configMap: { name: 'github-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+});
+
+test('the storage and memory limits are settings; /tmp is capped at the storage limit and no request exceeds its limit', () => {
+  const spec = buildScorecardJob({ repo: repo('o/r'), dueWindow: due }, defaultConfig({ jobStorageLimit: '64Mi', jobMemoryLimit: '2Gi' })).spec!.template.spec!;
+  const r = spec.containers[0].resources!;
+  assert.deepEqual(r.limits, { cpu: '1', memory: '2Gi', 'ephemeral-storage': '64Mi' });
+  assert.deepEqual(r.requests, { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '64Mi' });
+  assert.deepEqual(spec.volumes![0], { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
 });

@@ -45,8 +45,21 @@ export function jobName(repo: RepoId, dueWindow: Date): string {
 
 export type JobConfig = Pick<
   Config,
-  'namespace' | 'scorecardImage' | 'scorecardChecks' | 'githubTokenSecret' | 'githubTokenSecretKey' | 'jobDeadlineSeconds' | 'jobTtlSeconds'
+  | 'namespace'
+  | 'scorecardImage'
+  | 'scorecardChecks'
+  | 'githubTokenSecret'
+  | 'githubTokenSecretKey'
+  | 'githubHost'
+  | 'githubCaConfigMap'
+  | 'jobDeadlineSeconds'
+  | 'jobTtlSeconds'
+  | 'jobMemoryLimit'
+  | 'jobStorageLimit'
 >;
+
+/** Where the GitHub CA bundle (POSTURE_GITHUB_CA_CONFIGMAP) is mounted, read-only. */
+export const GITHUB_CA_DIR = '/etc/posture/github-ca';
 
 export interface JobInput {
   repo: RepoId;
@@ -58,6 +71,17 @@ export function scorecardArgs(repo: RepoId, checks: readonly string[]): string[]
   const args = [`--repo=${repo.canonical}`, '--format=json', '--show-details'];
   if (checks.length > 0) args.push(`--checks=${checks.join(',')}`);
   return args;
+}
+
+const UNITS: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+
+/** The smaller of two quantities (a request may not exceed its limit). */
+export function minQuantity(a: string, b: string): string {
+  const bytes = (q: string) => {
+    const m = /^([0-9]+)(Ki|Mi|Gi|Ti|k|M|G|T|)$/.exec(q);
+    return m ? Number(m[1]) * UNITS[m[2]] : Number.NaN;
+  };
+  return bytes(b) < bytes(a) ? b : a;
 }
 
 export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
@@ -111,10 +135,13 @@ export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
                 },
                 { name: 'HOME', value: '/tmp' },
                 { name: 'TMPDIR', value: '/tmp' },
+                // GitHub Enterprise Server: Scorecard sends its REST and GraphQL calls there.
+                ...(config.githubHost ? [{ name: 'GH_HOST', value: config.githubHost }] : []),
+                ...(config.githubCaConfigMap ? [{ name: 'SSL_CERT_FILE', value: `${GITHUB_CA_DIR}/ca.crt` }] : []),
               ],
               resources: {
-                requests: { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '1Gi' },
-                limits: { cpu: '1', memory: '1Gi', 'ephemeral-storage': '4Gi' },
+                requests: { cpu: '250m', memory: minQuantity('256Mi', config.jobMemoryLimit), 'ephemeral-storage': minQuantity('1Gi', config.jobStorageLimit) },
+                limits: { cpu: '1', memory: config.jobMemoryLimit, 'ephemeral-storage': config.jobStorageLimit },
               },
               securityContext: {
                 allowPrivilegeEscalation: false,
@@ -122,11 +149,21 @@ export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
                 runAsNonRoot: true,
                 capabilities: { drop: ['ALL'] },
               },
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [
+                { name: 'tmp', mountPath: '/tmp' },
+                ...(config.githubCaConfigMap ? [{ name: 'github-ca', mountPath: GITHUB_CA_DIR, readOnly: true }] : []),
+              ],
               terminationMessagePolicy: 'FallbackToLogsOnError',
             },
           ],
-          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '4Gi' } }],
+          // The clone lives in /tmp: a repository too big for the limit is evicted by the kubelet
+          // (the repository's failure, resource-limit), not left to fill the node.
+          volumes: [
+            { name: 'tmp', emptyDir: { sizeLimit: config.jobStorageLimit } },
+            ...(config.githubCaConfigMap
+              ? [{ name: 'github-ca', configMap: { name: config.githubCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }]
+              : []),
+          ],
         },
       },
     },

@@ -7,6 +7,18 @@ import { errorFromResponse, KubeError, sharedTransport, type TransportOptions } 
 
 export { KubeError } from './transport.ts';
 
+/** The fields of a core/v1 Event posture reads (lib/jobs/events.ts). */
+export interface KubeEvent {
+  metadata?: { uid?: string };
+  type?: string;
+  reason?: string;
+  message?: string;
+  involvedObject?: { kind?: string; name?: string; uid?: string };
+  firstTimestamp?: Date | string | null;
+  lastTimestamp?: Date | string | null;
+  eventTime?: Date | string | null;
+}
+
 export interface LogChunks {
   chunks: AsyncIterable<Buffer | string>;
   /** Stops the transfer (after the byte cap). */
@@ -30,6 +42,8 @@ export interface ClusterApi {
    */
   listJobMetadataPage(namespace: string, labelSelector: string, page: { limit: number; continue?: string }): Promise<JobMetadataPage>;
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
+  /** core/v1 Events of the namespace matching a field selector (`involvedObject.uid=…`). */
+  listEvents(namespace: string, fieldSelector: string): Promise<KubeEvent[]>;
   /**
    * Streams a container's log; limitBytes is enforced by the API server too. With tailLines,
    * only the last lines are sent (and limitBytes is not passed: it would cut the tail's end).
@@ -76,6 +90,7 @@ const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.
 
 const jobsPath = (ns: string) => `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs`;
 const podsPath = (ns: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods`;
+const eventsPath = (ns: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/events`;
 
 interface ListOf<T> {
   items: T[];
@@ -159,6 +174,11 @@ export function clusterApi(kc: k8s.KubeConfig, options: Partial<TransportOptions
     },
     async listPods(namespace, labelSelector) {
       return listAll((cont) => t.json<ListOf<V1Pod>>({ method: 'GET', path: podsPath(namespace), query: { labelSelector, limit: PAGE, continue: cont } }));
+    },
+    async listEvents(namespace, fieldSelector) {
+      return listAll((cont) =>
+        t.json<ListOf<KubeEvent>>({ method: 'GET', path: eventsPath(namespace), query: { fieldSelector, limit: PAGE, continue: cont } }),
+      );
     },
     async streamPodLog(namespace, pod, container, limitBytes, options = {}) {
       const { chunks, abort } = await t.stream({

@@ -2,13 +2,15 @@
 // tested against a real API server in test/e2e). It can be told to fail calls.
 import { randomUUID } from 'node:crypto';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import { type ClusterApi, KubeError } from './cluster.ts';
+import { type ClusterApi, KubeError, type KubeEvent } from './cluster.ts';
 import { lastLines, selectorMatcher } from './selector.ts';
 
 export class FakeCluster implements ClusterApi {
   jobs = new Map<string, V1Job>();
   pods = new Map<string, V1Pod>();
   logs = new Map<string, string>();
+  /** Events by namespace; listEvents matches `involvedObject.<field>=<value>` selectors. */
+  events = new Map<string, KubeEvent[]>();
   calls: string[] = [];
   /** Whole Job objects handed out by listJobs (what a listing costs the caller's memory). */
   jobsListed = 0;
@@ -71,6 +73,20 @@ export class FakeCluster implements ClusterApi {
     this.#maybeFail('listPods');
     const match = selectorMatcher(labelSelector);
     return [...this.pods.values()].filter((p) => p.metadata?.namespace === namespace && match(p.metadata?.labels ?? {}));
+  }
+
+  async listEvents(namespace: string, fieldSelector: string) {
+    this.#maybeFail('listEvents');
+    const wanted = fieldSelector
+      .split(',')
+      .filter(Boolean)
+      .map((term) => term.split('=') as [string, string]);
+    return (this.events.get(namespace) ?? []).filter((e) =>
+      wanted.every(([field, value]) => {
+        const key = field.replace(/^involvedObject\./, '') as 'kind' | 'name' | 'uid';
+        return field.startsWith('involvedObject.') && e.involvedObject?.[key] === value;
+      }),
+    );
   }
 
   async streamPodLog(namespace: string, pod: string, _container: string, limitBytes: number, options: { tailLines?: number } = {}) {

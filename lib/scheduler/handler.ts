@@ -13,6 +13,12 @@ const breakerOpen = gauge(
   '1 while the fleet-wide circuit breaker is open (most recent runs failed for infrastructure reasons)',
 );
 
+const paused = gauge(
+  'posture_scheduler_paused',
+  "1 while the fleet is paused for GitHub's sake, by reason: credentials (the token was refused, 401; a probe per tick) or rate-limit (no Job until the reset)",
+  ['reason'],
+);
+
 /** What the function module provides for a tick: everything but the clock, which is the handler's. */
 export type SchedulerDeps = Omit<TickDeps, 'now'>;
 
@@ -43,6 +49,9 @@ export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, now: C
       outcomes.inc({ outcome: 'error' }, summary.errors.length);
       d.log.info({ tick: summary }, 'tick');
       if (summary.breaker) breakerOpen.set(summary.breaker.open ? 1 : 0);
+      if (summary.status === 'done') {
+        for (const reason of ['credentials', 'rate-limit'] as const) paused.set({ reason }, summary.paused?.reason === reason ? 1 : 0);
+      }
       if (summary.retry) {
         // A slot that started before is unfinished and another tick holds the lock (or its dead
         // holder's lease has not ended): 503 makes Knative deliver it again, and it resumes.

@@ -1,5 +1,7 @@
 // What one tick did: the handler's reply, and what the ticks table keeps so a repeated slot
 // answers the same.
+import type { FleetPause } from './policy.ts';
+
 export interface TickSummary {
   slot: string;
   status: 'done' | 'duplicate' | 'backed-off' | 'busy' | 'resumed';
@@ -16,6 +18,8 @@ export interface TickSummary {
   budgetGranted: number;
   /** Open when most recent runs failed for the infrastructure's reasons: only a probe is started. */
   breaker: { open: boolean; infrastructure: number; total: number };
+  /** The fleet is paused for GitHub's sake (a refused token, a spent rate limit); absent when it is not. */
+  paused?: FleetPause;
   reconciled: {
     harvested: number;
     removed: number;

@@ -11,7 +11,7 @@ import { toKubeError } from '../kube/cluster.ts';
 import { type ClusterView, readClusterView } from './cluster-view.ts';
 import { type CreateDeps, createJobs } from './create.ts';
 import { type HeldLease, type LeaseDeps, takeTickLease } from './lease.ts';
-import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
+import { breakerDecision, breakerSettingsOf, fleetPause, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
 import { type ReconcileDeps, reconcile, releaseOrphanedClaims } from './reconcile.ts';
 import { emptySummary, type TickSummary } from './summary.ts';
 
@@ -81,10 +81,16 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
   s.capacity = Math.max(0, config.maxConcurrentJobs - active);
 
   const breakerSettings = breakerSettingsOf(config);
-  const breaker = breakerDecision(
-    await recentOutcomes(db, new Date(now().getTime() - breakerSettings.windowSeconds * 1000), breakerSettings.sample),
-    breakerSettings,
-  );
+  const recent = await recentOutcomes(db, new Date(now().getTime() - breakerSettings.windowSeconds * 1000), breakerSettings.sample);
+  const breaker = breakerDecision(recent, breakerSettings);
+  const paused = fleetPause(recent, state.githubWaitUntil, now());
+  let allowed = breaker.allowed;
+  if (paused) {
+    s.paused = paused;
+    log.warn({ paused: paused.reason }, paused.message);
+    s.skipped.push({ repo: '*', why: paused.message });
+    allowed = paused.reason === 'rate-limit' ? 0 : Math.min(allowed, breakerSettings.probe);
+  }
   s.breaker = { open: breaker.open, infrastructure: breaker.infrastructure, total: breaker.total };
   if (breaker.open) {
     log.warn(
@@ -99,8 +105,10 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
 
   let systemic = false;
   if (s.capacity > 0) {
-    const wanted = Math.min(s.capacity, config.claimBatch, breaker.allowed);
-    if (!(await lease.fence())) {
+    const wanted = Math.min(s.capacity, config.claimBatch, allowed);
+    if (wanted === 0) {
+      // Paused until GitHub's rate limit resets: nothing to claim.
+    } else if (!(await lease.fence())) {
       s.skipped.push({ repo: '*', why: 'lost the tick lock before claiming' });
     } else {
       try {

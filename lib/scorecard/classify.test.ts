@@ -122,10 +122,40 @@ test('classify: every failure class, with the reason that explains it', () => {
       'OOMKilled',
       'Starting [Vulnerabilities]\n',
       { exitCode: 137, podPhase: 'Failed', terminatedReason: 'OOMKilled' },
-      'pod-failed',
-      /exit code 137 \(SIGKILL\), OOMKilled/,
+      'resource-limit',
+      /^the pod went over its memory limit: phase Failed, exit code 137 \(SIGKILL\), OOMKilled; raise the Job's memory$/,
     ],
-    ['evicted', '', { podPhase: 'Failed', podReason: 'Evicted' }, 'infrastructure', /Evicted/],
+    // resource-limit: the kubelet's local-storage eviction of a pod over its own limit (no DisruptionTarget).
+    [
+      'evicted for its own ephemeral storage',
+      '',
+      { podPhase: 'Failed', podReason: 'Evicted', podMessage: 'Pod ephemeral local storage usage exceeds the total limit of containers 4Gi. ' },
+      'resource-limit',
+      /^the pod went over its own limit and was evicted: Pod ephemeral local storage usage exceeds the total limit of containers 4Gi\./,
+    ],
+    [
+      'evicted for its own emptyDir',
+      '',
+      { podPhase: 'Failed', podReason: 'Evicted', podMessage: 'Usage of EmptyDir volume "tmp" exceeds the limit "2Gi". ' },
+      'resource-limit',
+      /EmptyDir volume "tmp" exceeds the limit/,
+    ],
+    ['evicted, no message', '', { podPhase: 'Failed', podReason: 'Evicted' }, 'resource-limit', /evicted: Evicted/],
+    // infrastructure: the node ran short, whatever the pod did.
+    [
+      'evicted by node pressure (message, no condition)',
+      '',
+      { podPhase: 'Failed', podReason: 'Evicted', podMessage: 'The node was low on resource: ephemeral-storage. Threshold quantity: 1Gi, available: 512Mi. ' },
+      'infrastructure',
+      /^the pod was evicted by the node: The node was low on resource: ephemeral-storage/,
+    ],
+    [
+      'evicted by node pressure (DisruptionTarget)',
+      '',
+      { podPhase: 'Failed', podReason: 'Evicted', podMessage: 'The node was low on resource: memory.', disrupted: true },
+      'infrastructure',
+      /DisruptionTarget/,
+    ],
     [
       'no pod, backoff limit',
       '',
@@ -138,7 +168,7 @@ test('classify: every failure class, with the reason that explains it', () => {
       'Job deadline, rate-limited',
       'Rate limit exceeded. Waiting 59m59s to retry...\n',
       { jobReason: 'DeadlineExceeded', jobMessage: 'Job was active longer than specified deadline' },
-      'infrastructure',
+      'rate-limited',
       /^Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: Rate limit exceeded\. Waiting 59m59s to retry\.\.\.$/,
     ],
     [
@@ -324,8 +354,36 @@ test("classify: infrastructure failures are told from the repository's own (real
       'rate limit exhausted',
       `Error: scorecard.Run: repo unreachable: GET ${url}: 403 API rate limit exceeded for installation ID 1. []\n`,
       { exitCode: 1 },
-      'infrastructure',
-      /rate limit/,
+      'rate-limited',
+      /^GitHub's rate limit: Error: scorecard\.Run: repo unreachable: .*403 API rate limit exceeded/,
+    ],
+    [
+      'v5.3.0 bad credentials (exit 1)',
+      `Error: scorecard.Run: repo unreachable: GET ${url}: 401 Bad credentials []\n`,
+      { exitCode: 1, podPhase: 'Failed' },
+      'credentials',
+      /^GitHub refused the token \(401\): Error: scorecard\.Run: repo unreachable: GET .*: 401 Bad credentials \[\]; fix the token Secret$/,
+    ],
+    [
+      'v5.4.0 bad credentials (Skipping, exit 0)',
+      `Skipping github.com/ossf/scorecard: run: repo unreachable: GET ${url}: 401 Bad credentials []\n`,
+      { exitCode: 0, podPhase: 'Succeeded' },
+      'credentials',
+      /401 Bad credentials/,
+    ],
+    [
+      'GraphQL 401',
+      'Error: check runtime error: non-200 OK status code: 401 Unauthorized body: "{\\"message\\":\\"Bad credentials\\"}"\n',
+      { exitCode: 1 },
+      'credentials',
+      /401 Unauthorized/,
+    ],
+    [
+      'a Job that waited on the rate limit, then went on, is not rate-limited',
+      'time="2026-12-07T18:00:00Z" level=info msg="Rate limit exceeded. Waiting 2s to retry..."\ntime="2026-12-07T18:00:02Z" level=info msg="Rate limit exceeded. Retrying..."\nSkipping github.com/o/gone: repo unreachable: 404 Not Found\n',
+      { exitCode: 0 },
+      'no-result',
+      /Skipping github\.com\/o\/gone/,
     ],
     [
       "GitHub 404 stays the repository's",
@@ -363,6 +421,33 @@ test("classify: infrastructure failures are told from the repository's own (real
       'infrastructure',
       /missing Secret/,
     ],
+    // A real job controller deletes the waiting pod at the deadline: only its Events say why.
+    [
+      'missing token Secret, pod gone, read from its Events',
+      '',
+      {
+        podMissing: true,
+        jobReason: 'DeadlineExceeded',
+        jobMessage: 'Job was active longer than specified deadline',
+        startFailure: { kind: 'config', detail: 'Failed: Error: secret "posture-github" not found' },
+      },
+      'infrastructure',
+      /^the container could not be configured \(a missing Secret or ConfigMap\): Failed: Error: secret "posture-github" not found \(from the pod's Events\); no pod found, DeadlineExceeded/,
+    ],
+    [
+      'unpullable image, pod gone, read from its Events',
+      '',
+      { podMissing: true, jobReason: 'DeadlineExceeded', startFailure: { kind: 'image', detail: 'Failed: Failed to pull image "x:v9": not found' } },
+      'infrastructure',
+      /^the Scorecard image could not be pulled or started: Failed: Failed to pull image "x:v9"/,
+    ],
+    [
+      'never scheduled, pod gone',
+      '',
+      { podMissing: true, jobReason: 'DeadlineExceeded', startFailure: { kind: 'schedule', detail: 'FailedScheduling: 0/1 nodes are available' } },
+      'infrastructure',
+      /^the pod could not be scheduled: FailedScheduling/,
+    ],
     ['preempted', '', { podPhase: 'Failed', podReason: 'Preempting' }, 'infrastructure', /Preempting/],
     ['a plain deadline stays deadline-exceeded', 'still scanning\n', { jobReason: 'DeadlineExceeded' }, 'deadline-exceeded', /^Job exceeded its deadline/],
   ];
@@ -370,4 +455,20 @@ test("classify: infrastructure failures are told from the repository's own (real
   // A valid result always wins, even beside an unreachable line for a sub-request.
   const ok = classify(`Error: repo unreachable: Get "${url}": dial tcp: i/o timeout\n${line01}\n`, { exitCode: 1 });
   assert.equal(ok.ok, true);
+});
+
+test('classify: a deadline spent waiting on the rate limit says when the limit resets; a bare rate-limit error does not guess', () => {
+  const log = 'time="2026-12-07T18:00:00Z" level=info msg="Rate limit exceeded. Waiting 59m30s to retry..."\n';
+  const c = classify(log, { podMissing: false, jobReason: 'DeadlineExceeded' });
+  assert.equal(c.ok, false);
+  if (c.ok) return;
+  assert.equal(c.failure, 'rate-limited');
+  assert.equal(c.retryAt, '2026-12-07T18:59:30.000Z');
+  const bare = classify('Error: scorecard.Run: repo unreachable: GET https://api.github.com/repos/o/r: 403 You have exceeded a secondary rate limit []\n', {
+    exitCode: 1,
+  });
+  assert.equal(bare.ok, false);
+  if (bare.ok) return;
+  assert.equal(bare.failure, 'rate-limited');
+  assert.equal(bare.retryAt, undefined);
 });

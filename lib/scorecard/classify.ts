@@ -18,21 +18,39 @@
 //     invalid-result; a result cut off by the end of the log → truncated; a failed pod →
 //     pod-failed with its reason and exit code; otherwise no-result (quoting Scorecard ≥ v5.4's
 //     `Skipping <uri>: <err>` when present: that version exits 0 without printing a result).
-//  0. Before all of these, infrastructure: a failure that is not the repository's, so the
-//     repository is retried soon and never backed off for it. Kubernetes facts first (the pod
-//     was disrupted: DisruptionTarget, evicted, preempted; its image could not be pulled; its
-//     token Secret is missing, CreateContainerConfigError), then a deadline reached while
-//     Scorecard waited on GitHub's rate limit, then (after a valid result, which always wins) a
-//     log saying GitHub could not be reached: `repo unreachable:` with a network error (v5.3.0
+//  0. Before all of these, failures that are not the repository's, so the repository is never
+//     backed off for them. Kubernetes facts first: infrastructure when the pod was disrupted
+//     (DisruptionTarget, a node-pressure eviction, preemption), its image could not be pulled,
+//     its token Secret is missing (CreateContainerConfigError), or it was never scheduled; the
+//     pod's own status when it still exists, else its Events (a real job controller deletes a
+//     waiting pod at the deadline). A pod over its own memory or ephemeral-storage limit
+//     (OOMKilled, or evicted without DisruptionTarget by the kubelet's local-storage check) is the
+//     repository's: resource-limit (it is too big for the Job's resources). Then a deadline
+//     reached while Scorecard waited on GitHub's rate limit: rate-limited, with when the limit
+//     resets when the log says. After a valid result, which always wins: GitHub's 401 (bad or
+//     expired credentials: GitHub answers 401 only about the token) is credentials, and the
+//     fleet pauses; a rate limit is rate-limited; `repo unreachable:` with a network error (v5.3.0
 //     `Error: scorecard.Run: repo unreachable: … no such host`, exit 1; v5.4.0 `Skipping <repo>:
-//     run: repo unreachable: …`, exit 0), a GitHub 5xx, or rate-limit exhaustion. GitHub's 404
-//     (the repository does not exist, or is private) stays the repository's failure.
+//     run: repo unreachable: …`, exit 0) or a GitHub 5xx is infrastructure. GitHub's 404 (the
+//     repository does not exist, or is private) stays the repository's failure.
+import type { StartFailure } from '../jobs/events.ts';
 import { type Extraction, type ExtractOptions, extractDocuments } from './extract.ts';
+import { rateLimitResetOf } from './rate-limit.ts';
 import type { CappedText } from './read.ts';
 import { parseScorecardDate, type ScorecardResultDocument, validateResult } from './schema.ts';
 import { safeReason } from './text.ts';
 
-export const FAILURE_CLASSES = ['no-result', 'invalid-result', 'truncated', 'deadline-exceeded', 'pod-failed', 'infrastructure'] as const;
+export const FAILURE_CLASSES = [
+  'no-result',
+  'invalid-result',
+  'truncated',
+  'deadline-exceeded',
+  'pod-failed',
+  'resource-limit',
+  'infrastructure',
+  'credentials',
+  'rate-limited',
+] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /** What Kubernetes says about the pod and its Job; every field is optional. */
@@ -57,6 +75,10 @@ export interface PodFacts {
   waitingReason?: string | null;
   /** The pod has a `DisruptionTarget` condition (eviction, preemption, node drain or loss). */
   disrupted?: boolean;
+  /** The pod's `status.message` (an eviction says what ran out there). */
+  podMessage?: string | null;
+  /** Why the container never started, from the pod's Events (lib/jobs/events.ts), when it did not. */
+  startFailure?: StartFailure | null;
 }
 
 /** What the CLI assumes when it only has a log: the container exited 0. */
@@ -90,7 +112,13 @@ export interface NormalizedResult {
 
 export type Classification =
   | { ok: true; result: NormalizedResult; flagged: boolean; internalErrors: string[] }
-  | { ok: false; failure: FailureClass; reason: string };
+  | {
+      ok: false;
+      failure: FailureClass;
+      reason: string;
+      /** rate-limited: when GitHub's limit resets, when the log says (ISO 8601). */
+      retryAt?: string;
+    };
 
 const INTERNAL_ERROR_PREFIX = 'internal error:';
 
@@ -102,8 +130,10 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
 
   const infra = infrastructureFacts(facts);
   if (infra) return fail('infrastructure', infra);
+  const overLimit = ownLimitFacts(facts);
+  if (overLimit) return fail('resource-limit', overLimit);
   if (isDeadline(facts) && extraction.lastRateLimit && /exceeded|secondary|waiting/i.test(extraction.lastRateLimit)) {
-    return fail('infrastructure', `Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: ${extraction.lastRateLimit}`);
+    return rateLimited(`Job exceeded its deadline waiting on GitHub's rate limit; last rate-limit message: ${extraction.lastRateLimit}`, extraction);
   }
   if (isDeadline(facts)) {
     const last = extraction.lastRateLimit
@@ -131,6 +161,10 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
   }
   if (valid.length === 1) return succeed(valid[0].doc);
 
+  const credentials = badCredentials(text);
+  if (credentials) return fail('credentials', `GitHub refused the token (401): ${credentials}; fix the token Secret`);
+  const limited = rateLimitLine(text);
+  if (limited) return rateLimited(`GitHub's rate limit: ${limited}`, extraction);
   const unreachable = githubUnreachable(text);
   if (unreachable) return fail('infrastructure', `GitHub could not be reached: ${unreachable}${podSummary(facts, '; ')}`);
 
@@ -187,6 +221,12 @@ function fail(failure: FailureClass, reason: string): Classification {
   return { ok: false, failure, reason: safeReason(reason) };
 }
 
+function rateLimited(reason: string, e: Extraction): Classification {
+  const reset = e.lastRateLimit ? rateLimitResetOf(e.lastRateLimit) : null;
+  const c = fail('rate-limited', reason);
+  return reset && !c.ok ? { ...c, retryAt: reset.toISOString() } : c;
+}
+
 // Container waiting reasons that mean the pod never ran Scorecard, for the platform's reasons.
 const INFRA_WAITING = new Set([
   'ErrImagePull',
@@ -198,7 +238,6 @@ const INFRA_WAITING = new Set([
   'ContainerCannotRun',
 ]);
 const INFRA_POD_REASONS = new Set([
-  'Evicted',
   'Preempting',
   'Preempted',
   'NodeLost',
@@ -220,19 +259,67 @@ function infrastructureFacts(f: PodFacts): string | null {
         : 'the Scorecard image could not be pulled or started';
     return `${what}: ${f.waitingReason}${podSummary(f, '; ')}`;
   }
+  if (f.startFailure) {
+    const what =
+      f.startFailure.kind === 'image'
+        ? 'the Scorecard image could not be pulled or started'
+        : f.startFailure.kind === 'config'
+          ? 'the container could not be configured (a missing Secret or ConfigMap)'
+          : 'the pod could not be scheduled';
+    return `${what}: ${f.startFailure.detail} (from the pod's Events)${podSummary(f, '; ')}`;
+  }
+  if (f.podReason === 'Evicted' && NODE_PRESSURE.test(f.podMessage ?? ''))
+    return `the pod was evicted by the node: ${f.podMessage}${podSummary(f, '; ', 'Evicted')}`;
   if (f.podReason && INFRA_POD_REASONS.has(f.podReason)) return `the pod was ended by the node: ${f.podReason}${podSummary(f, '; ', f.podReason)}`;
   if (f.jobReason === 'PodFailurePolicy' && /DisruptionTarget/.test(f.jobMessage ?? ''))
     return `the pod was disrupted (DisruptionTarget)${podSummary(f, ': ')}`;
   return null;
 }
 
-// Scorecard's `repo unreachable:` (sce.ErrRepoUnreachable) followed by a transport error, a
-// GitHub 5xx, or a rate limit. A 404 or 401 after it is the repository's (or token's) problem.
+// The kubelet's node-pressure eviction message (pkg/kubelet/eviction: "The node was low on
+// resource: …"); its local-storage eviction of a pod over its own limit says "exceeds the limit".
+const NODE_PRESSURE = /^The node was low on resource/;
+
+/** Why the pod went over its own limits (the repository's: it is too big for the Job), or null. */
+function ownLimitFacts(f: PodFacts): string | null {
+  if (f.podReason === 'Evicted')
+    return `the pod went over its own limit and was evicted: ${f.podMessage || 'Evicted'}; raise the Job's ephemeral-storage or memory`;
+  if (f.terminatedReason === 'OOMKilled') return `the pod went over its memory limit${podSummary(f, ': ')}; raise the Job's memory`;
+  return null;
+}
+
+// GitHub's answer to a bad, revoked or expired token: `401 Bad credentials` (REST), or a 401
+// from GraphQL ("non-200 OK status code: 401 Unauthorized").
+const BAD_CREDENTIALS = /\b401\b[^\n]*(?:Bad credentials|Unauthorized|Requires authentication)|Bad credentials/i;
+
+function lineAt(text: string, index: number): string {
+  const end = text.indexOf('\n', index);
+  return text.slice(text.lastIndexOf('\n', index) + 1, end === -1 ? undefined : end).trim();
+}
+
+/** The line saying GitHub refused the credentials, or null. */
+function badCredentials(text: string): string | null {
+  const m = BAD_CREDENTIALS.exec(text);
+  return m ? safeReason(lineAt(text, m.index)) : null;
+}
+
+/** The line saying a request failed on GitHub's rate limit (primary or secondary), or null. */
+function rateLimitLine(text: string): string | null {
+  for (const m of text.matchAll(RATE_LIMITED_ALL)) {
+    const line = lineAt(text, m.index);
+    // Scorecard's own "Waiting … to retry" lines are not failures: it waited, then went on.
+    if (/\b(?:403|429)\b|repo unreachable|Skipping |Error/i.test(line)) return safeReason(line);
+  }
+  return null;
+}
+
+// Scorecard's `repo unreachable:` (sce.ErrRepoUnreachable) followed by a transport error or a
+// GitHub 5xx. A 404 after it is the repository's problem; a 401 and a rate limit are read before.
 const UNREACHABLE = /repo unreachable:.*$/m;
 const NETWORK =
   /no such host|dial tcp|connection refused|connection reset|i\/o timeout|TLS handshake timeout|network is unreachable|no route to host|context deadline exceeded|server misbehaving|temporary failure in name resolution|unexpected EOF|: EOF\b/i;
 const GITHUB_5XX = /\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b|\bstatus(?: code)?:? 5\d\d\b/i;
-const RATE_LIMITED = /API rate limit exceeded|secondary rate limit|rate limit exceeded/i;
+const RATE_LIMITED_ALL = /API rate limit exceeded|secondary rate limit|rate limit exceeded/gi;
 
 /** The line saying GitHub could not be reached, or null. */
 function githubUnreachable(text: string): string | null {
@@ -240,7 +327,7 @@ function githubUnreachable(text: string): string | null {
   if (!m) return null;
   const line = text.slice(text.lastIndexOf('\n', m.index) + 1, text.indexOf('\n', m.index) === -1 ? undefined : text.indexOf('\n', m.index)).trim();
   if (/\b40[14]\b/.test(line)) return null;
-  if (NETWORK.test(line) || GITHUB_5XX.test(line) || RATE_LIMITED.test(line)) return safeReason(line);
+  if (NETWORK.test(line) || GITHUB_5XX.test(line)) return safeReason(line);
   return null;
 }
 

@@ -8,7 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { SCORECARD_CONTAINER } from '../jobs/spec.ts';
-import { type ClusterApi, KubeError, type LogChunks } from '../kube/cluster.ts';
+import { type ClusterApi, KubeError, type KubeEvent, type LogChunks } from '../kube/cluster.ts';
 import { lastLines, selectorMatcher } from '../kube/selector.ts';
 
 interface LocalJob {
@@ -169,6 +169,11 @@ export class LocalJobRunner implements ClusterApi {
     const rest = page.continue === undefined ? all : all.filter((j) => j.name > page.continue!);
     const jobs = rest.slice(0, page.limit);
     return { jobs, continue: rest.length > page.limit ? jobs[jobs.length - 1].name : undefined, restarted: false };
+  }
+
+  /** A local process has no Events: what it printed and how it exited say it all. */
+  async listEvents(): Promise<KubeEvent[]> {
+    return [];
   }
 
   async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {

@@ -66,8 +66,16 @@ const any = (o: unknown) => o as any;
 
 /** The RBAC matrix: every namespaced permission each ServiceAccount has beyond what any identity has. */
 const INTENDED: Record<string, string[]> = {
-  'posture-scheduler': ['batch/jobs:create', 'batch/jobs:get', 'batch/jobs:list', 'batch/jobs:delete', 'core/pods:list', 'core/pods/log:get'],
-  'posture-harvester': ['batch/jobs:delete', 'batch/jobs:deletecollection', 'core/pods:list', 'core/pods/log:get'],
+  'posture-scheduler': [
+    'batch/jobs:create',
+    'batch/jobs:get',
+    'batch/jobs:list',
+    'batch/jobs:delete',
+    'core/pods:list',
+    'core/pods/log:get',
+    'core/events:list',
+  ],
+  'posture-harvester': ['batch/jobs:delete', 'batch/jobs:deletecollection', 'core/pods:list', 'core/pods/log:get', 'core/events:list'],
   'posture-job-events': ['batch/jobs:get', 'batch/jobs:list', 'batch/jobs:watch'],
   'posture-admission': [],
   'posture-api': [],

@@ -25,6 +25,10 @@ const jobConfig = (namespace: string) => ({
   githubTokenSecretKey: 'k',
   jobDeadlineSeconds: 600,
   jobTtlSeconds: 600,
+  githubHost: '',
+  githubCaConfigMap: '',
+  jobMemoryLimit: '1Gi',
+  jobStorageLimit: '4Gi',
 });
 
 test('120 calls of every kind over a handful of connections (one TLS handshake each)', async () => {

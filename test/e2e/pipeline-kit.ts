@@ -69,6 +69,7 @@ export function recordingClusterApi(inner: ClusterApi, fn: KubeCall['fn'], calls
     listJobs: wrap('listJobs'),
     listJobMetadataPage: wrap('listJobMetadataPage'),
     listPods: wrap('listPods'),
+    listEvents: wrap('listEvents'),
     streamPodLog: wrap('streamPodLog'),
     deleteJob: wrap('deleteJob'),
     deleteJobCollection: wrap('deleteJobCollection'),

@@ -84,7 +84,7 @@ test('a tick creates exactly the expected Jobs, field by field as the API server
     );
     const [gc, wc] = [gp.containers[0], wp.containers[0]];
     assert.equal(gc.name, 'scorecard');
-    assert.equal(gc.image, 'ghcr.io/ossf/scorecard:v5.3.0');
+    assert.equal(gc.image, 'ghcr.io/ossf/scorecard:v5.5.0');
     assert.deepEqual(gc.args, [`--repo=${repo(n).canonical}`, '--format=json', '--show-details', '--checks=Binary-Artifacts']);
     assert.deepEqual(plain(gc.env), plain(wc.env));
     assert.deepEqual(plain(gc.securityContext), plain(wc.securityContext));
