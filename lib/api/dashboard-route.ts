@@ -16,7 +16,8 @@ import type { ResultSelector } from '../changes/store.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import { API_METHODS, type ApiError, quote, type RawRequest } from './route.ts';
 
-export const LIST_STATES = ['fresh', 'overdue', 'failing', 'never'] as const;
+/** stuck: its newest runs failed, POSTURE_STUCK_AFTER_RUNS in a row, for reasons not its own. */
+export const LIST_STATES = ['fresh', 'overdue', 'failing', 'never', 'stuck'] as const;
 export type ListState = (typeof LIST_STATES)[number];
 export const LIST_SORTS = ['name', '-name', 'score', '-score', 'delta', '-delta', 'date', '-date'] as const;
 export type ListSort = (typeof LIST_SORTS)[number];

@@ -46,6 +46,9 @@ export function fleetConfigOf(c: DashboardConfig): FleetConfig {
     githubCallsPerHour: c.githubCallsPerHour ?? d.githubCallsPerHour,
     callsPerRun: c.callsPerRun ?? d.callsPerRun,
     maxConcurrentJobs: c.maxConcurrentJobs ?? d.maxConcurrentJobs,
+    breakerWindowSeconds: c.breakerWindowSeconds ?? d.breakerWindowSeconds,
+    breakerSample: c.breakerSample ?? d.breakerSample,
+    stuckAfterRuns: c.stuckAfterRuns ?? d.stuckAfterRuns,
   };
 }
 

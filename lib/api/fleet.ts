@@ -6,6 +6,7 @@
 // Jobs, this hour's budget).
 
 import { runsPerHour } from '../cadence/cadence.ts';
+import { type FleetPause, fleetPause } from '../cadence/pause.ts';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import {
@@ -26,11 +27,14 @@ import {
   stateCounts,
   storedFleetSnapshot,
 } from '../db/fleet.ts';
-import { budgetUsed } from '../db/scheduler-state.ts';
+import { queueSummary } from '../db/repo-admin.ts';
+import { recentOutcomes } from '../db/runs.ts';
+import { budgetUsed, getSchedulerState } from '../db/scheduler-state.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
 import { type FreshnessConfig, freshCutoff } from './list.ts';
 
-export type FleetConfig = FreshnessConfig & Pick<Config, 'githubTokenCount' | 'githubCallsPerHour' | 'callsPerRun' | 'maxConcurrentJobs'>;
+export type FleetConfig = FreshnessConfig &
+  Pick<Config, 'githubTokenCount' | 'githubCallsPerHour' | 'callsPerRun' | 'maxConcurrentJobs' | 'breakerWindowSeconds' | 'breakerSample' | 'stuckAfterRuns'>;
 
 /** A check passes at 8 or more (Scorecard's own scale has no pass mark; 8 is "mostly done"). */
 export const CHECK_PASS = 8;
@@ -70,6 +74,10 @@ export interface FleetLive {
   running: number;
   budget: { used: number; perHour: number | null };
   demo: boolean;
+  /** The fleet paused for GitHub's sake (a refused token, a spent rate limit), as the scheduler decides it. */
+  paused: FleetPause | null;
+  /** Repositories whose newest POSTURE_STUCK_AFTER_RUNS runs failed for reasons not their own. */
+  stuck: number;
 }
 
 export async function computeSnapshot(db: Db, config: FleetConfig, now = new Date()): Promise<FleetSnapshot> {
@@ -154,13 +162,16 @@ function fleetRow(r: LatestScore): FleetRow {
 /** The live, index-backed parts of the fleet page. */
 export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n = 10): Promise<FleetLive> {
   const dayAgo = new Date(now.getTime() - 86_400_000);
-  const [lowest, drops, recent, running, used, demo] = await Promise.all([
+  const [lowest, drops, recent, running, used, demo, outcomes, state, queue] = await Promise.all([
     lowestScores(db, n),
     biggestDrops(db, freshCutoff(config, now), n),
     recentFailedRuns(db, dayAgo, n),
     pendingRunCount(db),
     budgetUsed(db, now),
     hasReposOfOwner(db, DEMO_OWNER),
+    recentOutcomes(db, new Date(now.getTime() - config.breakerWindowSeconds * 1000), config.breakerSample),
+    getSchedulerState(db),
+    queueSummary(db, config.stuckAfterRuns),
   ]);
   const perHour = runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun);
   return {
@@ -175,6 +186,8 @@ export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n
     running,
     budget: { used, perHour: Number.isFinite(perHour) ? perHour : null },
     demo,
+    paused: fleetPause(outcomes, state.githubWaitUntil, now),
+    stuck: queue.stuck,
   };
 }
 

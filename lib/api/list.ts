@@ -5,7 +5,7 @@ import type { Db } from '../db/connect.ts';
 import { type LatestRow, type LatestSort, latestPage } from '../db/listing.ts';
 import type { Cursor, ListFilter, ListQuery, ListState } from './dashboard-route.ts';
 
-export type FreshnessConfig = Pick<Config, 'rescoreIntervalSeconds' | 'jitterSeconds'>;
+export type FreshnessConfig = Pick<Config, 'rescoreIntervalSeconds' | 'jitterSeconds'> & Partial<Pick<Config, 'stuckAfterRuns'>>;
 
 export interface ListItem {
   id: number;
@@ -19,6 +19,8 @@ export interface ListItem {
   scoredAt: string | null;
   failures: number;
   lastError: string | null;
+  /** Stuck (failed POSTURE_STUCK_AFTER_RUNS times in a row, not by its own fault): the newest reason. */
+  stuck: string | null;
   nextDueAt: string;
 }
 
@@ -50,6 +52,7 @@ function toItem(r: LatestRow, cutoff: Date): ListItem {
     scoredAt: r.scoredAt === null ? null : r.scoredAt.toISOString(),
     failures: r.failures,
     lastError: r.lastError,
+    stuck: r.stuckError,
     nextDueAt: r.nextDueAt.toISOString(),
   };
 }
@@ -77,6 +80,7 @@ export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, n
     ...(q.max !== undefined ? { max: q.max } : {}),
     ...(q.state !== undefined ? { state: q.state } : {}),
     freshCutoff: cutoff,
+    ...(config.stuckAfterRuns !== undefined ? { stuckAfterRuns: config.stuckAfterRuns } : {}),
     sort,
     descending: q.sort.startsWith('-'),
     ...(after ? { after } : {}),

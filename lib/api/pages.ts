@@ -27,6 +27,7 @@ a{color:#0b57a4}
 .card{border:1px solid #c8c8c8;border-radius:6px;padding:.75rem 1rem}
 .big{font-size:2rem;font-weight:700;line-height:1.1}
 .muted{color:#595959}
+.alert{border:2px solid #a40000;border-radius:6px;padding:.5rem 1rem;background:#fff4f4}
 .demo{background:#fff4ce;border:1px solid #8a6d00;padding:.5rem 1rem;border-radius:6px;margin-bottom:1rem}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:.95rem}
@@ -113,8 +114,15 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
         { title: `Share of repositories passing each check (score ${CHECK_PASS} or more)` },
       )
     : '<p class="muted">No checks scored yet.</p>';
+  // Said first and plainly: nothing is being scored, and no repository is to blame.
+  const paused = live.paused
+    ? `<p class="alert" role="alert"><strong>Paused${live.paused.reason === 'credentials' ? ': GitHub refused the token' : ": GitHub's rate limit is spent"}.</strong> ${esc(live.paused.message)}.</p>`
+    : '';
+  const stuck = live.stuck
+    ? `<p class="alert" role="status"><a href="/ui/projects?state=stuck">${n(live.stuck)} ${live.stuck === 1 ? 'repository is' : 'repositories are'} stuck</a>: their newest runs failed for reasons not their own (the node, the image, a Secret); they are retried on the failure backoff.</p>`
+    : '';
   const body =
-    `<h1>Fleet</h1>` +
+    `<h1>Fleet</h1>${paused}${stuck}` +
     `<section aria-labelledby="states"><h2 id="states">Repositories by state</h2><div class="grid">` +
     card('Fresh', st.fresh, 'fresh', 'scored within the interval') +
     card('Overdue', st.overdue, 'overdue', 'newest score older than the interval') +
@@ -190,11 +198,15 @@ export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | u
     `<button type="submit">Show</button></form>`;
   const rows = items.map((i) => [
     repoLink(i.repo),
-    esc(i.state),
+    i.stuck ? `${esc(i.state)}, <strong>stuck</strong>` : esc(i.state),
     scoreText(i.score),
     deltaText(i.delta),
     i.date ? esc(i.date.slice(0, 10)) : '–',
-    i.failures ? `${i.failures}${i.lastError ? ` <span class="muted">${esc(i.lastError.slice(0, 80))}</span>` : ''}` : '0',
+    i.stuck
+      ? `0 <span class="muted">not its own: ${esc(i.stuck.slice(0, 80))}</span>`
+      : i.failures
+        ? `${i.failures}${i.lastError ? ` <span class="muted">${esc(i.lastError.slice(0, 80))}</span>` : ''}`
+        : '0',
   ]);
   const next = nextCursor ? `<p><a rel="next" href="${esc(listHref(q, nextCursor))}">Next page</a></p>` : '';
   return layout(

@@ -139,13 +139,16 @@ async function importList(args: string[], io: CliIO): Promise<number> {
 
 const COLUMNS: Column<RepoStatus>[] = [
   { header: 'REPOSITORY', value: (r) => r.repo },
-  { header: 'STATE', value: (r) => (r.state === 'failing' ? `failing (${r.failures})` : r.state) },
+  {
+    header: 'STATE',
+    value: (r) => (r.state === 'failing' ? `failing (${r.failures})` : r.state === 'stuck' ? `stuck (${r.otherFailures})` : r.state),
+  },
   { header: 'SCORE', value: (r) => (r.score === null ? '-' : r.score.toFixed(1)) },
   { header: 'SCORED', value: (r) => (r.scoredAt ? r.scoredAt.toISOString().slice(0, 10) : '-'), wide: true },
   { header: 'PRIORITY', value: (r) => String(r.priority), wide: true },
   { header: 'NEXT DUE', value: (r) => r.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z') },
   { header: 'METADATA', value: (r) => r.metadata ?? '', wide: true },
-  { header: 'LAST FAILURE', value: (r) => (r.lastError ?? '').slice(0, 200) },
+  { header: 'LAST FAILURE', value: (r) => ((r.state === 'stuck' ? r.otherError : r.lastError) ?? '').slice(0, 200) },
 ];
 
 const asObject = (r: RepoStatus) => ({
@@ -157,6 +160,8 @@ const asObject = (r: RepoStatus) => ({
   nextDueAt: r.nextDueAt.toISOString(),
   failures: r.failures,
   lastError: r.lastError,
+  notTheRepositorys: r.otherFailures,
+  notTheRepositorysError: r.otherError,
   metadata: r.metadata,
 });
 
@@ -201,6 +206,7 @@ async function list(args: string[], io: CliIO, values: Record<string, unknown>):
         state: state as RepoState | undefined,
         below,
         match: values.match as string | undefined,
+        stuckAfterRuns: ctx.config.stuckAfterRuns,
       });
       full = rows.length > want;
       const page = rows.slice(0, want);

@@ -6,7 +6,7 @@ import type { Db } from './connect.ts';
 import { numberOrNull, rowsOf } from './rows.ts';
 
 /** fresh and overdue: by the age of the newest result against a cutoff; never: no result yet. */
-export type LatestState = 'fresh' | 'overdue' | 'failing' | 'never';
+export type LatestState = 'fresh' | 'overdue' | 'failing' | 'never' | 'stuck';
 export type LatestSort = 'name' | 'score' | 'delta' | 'date';
 
 export interface LatestPageQuery {
@@ -16,6 +16,8 @@ export interface LatestPageQuery {
   state?: LatestState;
   /** A result dated before this is overdue. */
   freshCutoff: Date;
+  /** POSTURE_STUCK_AFTER_RUNS: failures not its own in a row that make a repository stuck. */
+  stuckAfterRuns?: number;
   sort: LatestSort;
   descending: boolean;
   /** Where the previous page stopped: its last sort value (the key for name) and repository id. */
@@ -44,6 +46,8 @@ export interface LatestRow {
   failing: boolean;
   failures: number;
   lastError: string | null;
+  /** Stuck: the newest failure not its own (`<class>: <reason>`); null when not stuck. */
+  stuckError: string | null;
   nextDueAt: Date;
 }
 
@@ -59,8 +63,12 @@ interface LatestDbRow {
   failing: boolean;
   consecutive_failures: number;
   last_error: string | null;
+  other_failures: number;
+  other_error: string | null;
   next_due_at: Date;
 }
+
+const NEVER_STUCK = 2_147_483_647;
 
 const COLUMN: Record<LatestSort, string> = { name: 'l.key', score: 'l.score', delta: 'l.delta', date: 'l.result_date' };
 
@@ -74,6 +82,7 @@ function conditions(q: LatestPageQuery): string[] {
   if (q.state === 'never') sql.push('l.score_id IS NULL AND NOT l.failing');
   if (q.state === 'fresh') sql.push('NOT l.failing AND l.result_date >= :freshCutoff');
   if (q.state === 'overdue') sql.push('NOT l.failing AND l.result_date < :freshCutoff');
+  if (q.state === 'stuck') sql.push('NOT l.failing AND r.other_failures >= :stuckAfterRuns::int');
   // Sorting by a value lists the repositories that have one (the index holds only those).
   if (q.sort !== 'name') sql.push(`${COLUMN[q.sort]} IS NOT NULL`);
   if (q.after) {
@@ -95,7 +104,7 @@ export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[
     : 'repo_latest l';
   const res = await db.raw(
     `SELECT l.repo_id, l.key, l.score_id, l.score, l.delta, l.result_date, l.scored_at, l.failing,
-            r.canonical, r.consecutive_failures, r.last_error, r.next_due_at
+            r.canonical, r.consecutive_failures, r.last_error, r.other_failures, r.other_error, r.next_due_at
        FROM ${source} JOIN repos r ON r.id = l.repo_id
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${order}
@@ -105,6 +114,7 @@ export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[
       min: q.min ?? null,
       max: q.max ?? null,
       freshCutoff: q.freshCutoff,
+      stuckAfterRuns: q.stuckAfterRuns ?? NEVER_STUCK,
       afterValue: q.after?.value ?? null,
       afterRepoId: q.after?.repoId ?? null,
       limit: q.limit,
@@ -122,6 +132,7 @@ export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[
     failing: r.failing,
     failures: Number(r.consecutive_failures),
     lastError: r.last_error,
+    stuckError: !r.failing && Number(r.other_failures) >= (q.stuckAfterRuns ?? NEVER_STUCK) ? (r.other_error ?? 'not its own') : null,
     nextDueAt: new Date(r.next_due_at),
   }));
 }

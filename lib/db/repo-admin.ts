@@ -6,14 +6,16 @@ import type { Db } from './connect.ts';
 import { numberOrNull, rowsOf } from './rows.ts';
 
 /** Most precise first: a repository in more than one state shows the first that applies. */
-export const REPO_STATES = ['running', 'failing', 'due', 'scored', 'waiting'] as const;
+export const REPO_STATES = ['running', 'failing', 'stuck', 'due', 'scored', 'waiting'] as const;
 export type RepoState = (typeof REPO_STATES)[number];
 
-// running: claimed by a tick, lease not expired; failing: the newest run failed; due: waiting
-// for a tick; scored: has a score and is not due yet; waiting: never scored and not due yet.
+// running: claimed by a tick, lease not expired; failing: the newest run failed; stuck: the
+// newest runs failed, POSTURE_STUCK_AFTER_RUNS in a row, for reasons not the repository's; due:
+// waiting for a tick; scored: has a score and is not due yet; waiting: never scored and not due yet.
 const STATE_SQL = `CASE
   WHEN r.lease_owner IS NOT NULL AND r.lease_expires_at > now() THEN 'running'
   WHEN r.consecutive_failures > 0 THEN 'failing'
+  WHEN r.other_failures >= :stuckAfterRuns::int THEN 'stuck'
   WHEN r.next_due_at <= now() THEN 'due'
   WHEN s.score IS NOT NULL THEN 'scored'
   ELSE 'waiting' END`;
@@ -28,6 +30,9 @@ export interface RepoStatus {
   nextDueAt: Date;
   failures: number;
   lastError: string | null;
+  /** Runs in a row failed for reasons not the repository's, and the newest such reason. */
+  otherFailures: number;
+  otherError: string | null;
   metadata: string | null;
 }
 
@@ -40,6 +45,8 @@ export interface RepoFilter {
   below?: number;
   /** Substring of the name, case-insensitive. */
   match?: string;
+  /** POSTURE_STUCK_AFTER_RUNS: from how many failures not its own a repository is stuck. */
+  stuckAfterRuns: number;
 }
 
 interface RepoStatusRow {
@@ -49,6 +56,8 @@ interface RepoStatusRow {
   next_due_at: Date;
   consecutive_failures: number;
   last_error: string | null;
+  other_failures: number;
+  other_error: string | null;
   metadata: string | null;
   score: number | string | null;
   result_date: Date | null;
@@ -62,7 +71,7 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
   if (f.state !== undefined) where.push(`(${STATE_SQL}) = :state`);
   if (f.below !== undefined) where.push('s.score < :below');
   const res = await db.raw(
-    `SELECT r.canonical, r.key, r.priority, r.next_due_at, r.consecutive_failures, r.last_error, r.metadata,
+    `SELECT r.canonical, r.key, r.priority, r.next_due_at, r.consecutive_failures, r.last_error, r.other_failures, r.other_error, r.metadata,
             s.score, s.result_date, ${STATE_SQL} AS state
        FROM repos r
        LEFT JOIN LATERAL (SELECT x.score, x.result_date FROM scores x WHERE x.repo_id = r.id
@@ -75,6 +84,7 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
       match: f.match?.toLowerCase() ?? null,
       state: f.state ?? null,
       below: f.below ?? null,
+      stuckAfterRuns: f.stuckAfterRuns,
       limit: Math.max(1, Math.trunc(f.limit)),
     },
   );
@@ -88,6 +98,8 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
     nextDueAt: new Date(r.next_due_at),
     failures: Number(r.consecutive_failures),
     lastError: r.last_error ?? null,
+    otherFailures: Number(r.other_failures),
+    otherError: r.other_error ?? null,
     metadata: r.metadata ?? null,
   }));
 }
@@ -133,19 +145,30 @@ export interface QueueSummary {
   due: number;
   running: number;
   failing: number;
+  /** Failed POSTURE_STUCK_AFTER_RUNS times in a row for reasons not their own. */
+  stuck: number;
   nextDueAt: Date | null;
 }
 
 /** The queue at a glance, for `posture up`'s heartbeat (one scan; minutes apart). */
-export async function queueSummary(db: Db): Promise<QueueSummary> {
-  const [r] = rowsOf<{ total: number | string; due: number | string; running: number | string; failing: number | string; next_due: Date | null }>(
+export async function queueSummary(db: Db, stuckAfterRuns = 2_147_483_647): Promise<QueueSummary> {
+  const [r] = rowsOf<{
+    total: number | string;
+    due: number | string;
+    running: number | string;
+    failing: number | string;
+    stuck: number | string;
+    next_due: Date | null;
+  }>(
     await db.raw(
       `SELECT count(*) AS total,
               count(*) FILTER (WHERE next_due_at <= now() AND NOT (lease_owner IS NOT NULL AND lease_expires_at > now())) AS due,
               count(*) FILTER (WHERE lease_owner IS NOT NULL AND lease_expires_at > now()) AS running,
               count(*) FILTER (WHERE consecutive_failures > 0) AS failing,
+              count(*) FILTER (WHERE consecutive_failures = 0 AND other_failures >= :stuckAfterRuns::int) AS stuck,
               min(next_due_at) FILTER (WHERE next_due_at > now()) AS next_due
          FROM repos`,
+      { stuckAfterRuns },
     ),
   );
   return {
@@ -153,6 +176,7 @@ export async function queueSummary(db: Db): Promise<QueueSummary> {
     due: Number(r.due),
     running: Number(r.running),
     failing: Number(r.failing),
+    stuck: Number(r.stuck),
     nextDueAt: r.next_due ? new Date(r.next_due) : null,
   };
 }

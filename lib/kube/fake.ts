@@ -127,6 +127,35 @@ export class FakeCluster implements ClusterApi {
   }
 
   /** Finishes a Job the way the job controller would, with a pod whose log is `log`. */
+  /**
+   * What a real job controller leaves when a pod waited (missing Secret, unpullable image) until
+   * the Job's deadline: the pod deleted, the Job Failed with DeadlineExceeded, and Events, the
+   * Job's naming its pod and the pod's (`podEvents`) saying why it waited.
+   */
+  deadlineWithoutPod(namespace: string, name: string, podEvents: Array<{ reason: string; message: string; type?: string }>, at = new Date()): V1Job {
+    const job = this.jobs.get(this.#key(namespace, name));
+    if (!job) throw new Error(`no Job ${name}`);
+    const podName = `${name}-x7k2p`;
+    const jobRef = { kind: 'Job', name, uid: job.metadata!.uid! };
+    const podRef = { kind: 'Pod', name: podName, uid: randomUUID() };
+    const events = this.events.get(namespace) ?? [];
+    events.push(
+      { type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${podName}`, involvedObject: jobRef, lastTimestamp: at },
+      ...podEvents.map((e) => ({ type: e.type ?? 'Warning', reason: e.reason, message: e.message, involvedObject: podRef, lastTimestamp: at })),
+      { type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${podName}`, involvedObject: jobRef, lastTimestamp: at },
+      { type: 'Warning', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline', involvedObject: jobRef, lastTimestamp: at },
+    );
+    this.events.set(namespace, events);
+    job.status = {
+      failed: 1,
+      conditions: [
+        { type: 'FailureTarget', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline', lastTransitionTime: at },
+        { type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline', lastTransitionTime: at },
+      ],
+    };
+    return structuredClone(job);
+  }
+
   finish(namespace: string, name: string, options: { log: string; exitCode?: number; reason?: string; at?: Date }): V1Job {
     const job = this.jobs.get(this.#key(namespace, name));
     if (!job) throw new Error(`no Job ${name}`);

@@ -1,6 +1,6 @@
 // What one tick did: the handler's reply, and what the ticks table keeps so a repeated slot
 // answers the same.
-import type { FleetPause } from './policy.ts';
+import type { FleetPause } from '../cadence/pause.ts';
 
 export interface TickSummary {
   slot: string;

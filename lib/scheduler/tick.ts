@@ -5,13 +5,14 @@
 // reconcile (reconcile.ts) and the creates (create.ts) are their own modules.
 import { randomUUID } from 'node:crypto';
 import { runsPerHour } from '../cadence/cadence.ts';
+import { fleetPause } from '../cadence/pause.ts';
 import type { Config } from '../config/index.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
 import { toKubeError } from '../kube/cluster.ts';
 import { type ClusterView, readClusterView } from './cluster-view.ts';
 import { type CreateDeps, createJobs } from './create.ts';
 import { type HeldLease, type LeaseDeps, takeTickLease } from './lease.ts';
-import { breakerDecision, breakerSettingsOf, fleetPause, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
+import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
 import { type ReconcileDeps, reconcile, releaseOrphanedClaims } from './reconcile.ts';
 import { emptySummary, type TickSummary } from './summary.ts';
 

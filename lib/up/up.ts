@@ -58,6 +58,8 @@ export interface TickReply {
   created?: number;
   active?: number;
   errors?: string[];
+  /** The fleet paused for GitHub's sake (lib/scheduler/policy.ts FleetPause). */
+  paused?: { reason: string; message: string; until?: string };
   [field: string]: unknown;
 }
 
@@ -281,6 +283,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
 
     // Ticks from a timer, as PingSource events.
     let nextTickAt: Date | undefined;
+    let pausedSaid: string | null = null;
     const tick = async (at: Date = new Date()) => {
       if (mode === 'idle') return { status: 'idle' } as TickReply;
       const r = await postEvent(
@@ -292,6 +295,12 @@ export async function up(o: UpOptions): Promise<UpHandle> {
         say(
           `tick ${body.slot}: ${body.created} started, ${body.active} running${body.errors?.length ? `, errors: ${body.errors.slice(0, 3).join('; ')}` : ''}`,
         );
+      if (body.status === 'done') {
+        // Said once when the fleet pauses for GitHub's sake, and once when it resumes.
+        const now = body.paused?.message ?? null;
+        if (now !== pausedSaid) say(now ? `paused: ${now}` : 'resumed: the fleet is no longer paused');
+        pausedSaid = now;
+      }
       return body;
     };
     const runTick = () => {
@@ -320,9 +329,10 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     // What it waits for, now and whenever it has been quiet for a while.
     const hhmm = (d: Date) => `${d.toISOString().slice(11, 16)}Z`;
     const heartbeat = async () => {
-      const q = await queueSummary(db);
+      const q = await queueSummary(db, config.stuckAfterRuns);
       const parts = [`${q.total} ${q.total === 1 ? 'repository' : 'repositories'}`, `${q.due} due`, `${q.running} running`];
       if (q.failing > 0) parts.push(`${q.failing} failing`);
+      if (q.stuck > 0) parts.push(`${q.stuck} stuck (see: posture repos list --state stuck)`);
       if (q.nextDueAt) parts.push(`next due ${q.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z')}`);
       const ticks = mode === 'idle' ? 'no ticks: nothing can run Jobs (see "jobs:" above)' : nextTickAt ? `next tick ${hhmm(nextTickAt)}` : 'ticks off';
       say(`idle: ${parts.join(', ')}; ${ticks}`);
