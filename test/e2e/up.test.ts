@@ -47,13 +47,15 @@ async function waitFor(what: string, f: () => boolean | Promise<boolean>, ms = 6
 
 function fakeScorecard(dir: string): string {
   // A test double of the Scorecard CLI: prints fixture 08 for the --repo it is given (stderr
-  // noise first, like the real one), or v5.4's "Skipping" with exit 0 for repos named "skip-*".
+  // noise first, like the real one), or v5.4's "Skipping" with exit 0 for repos named "skip-*",
+  // and v5.4's real answer to a refused token (401 Bad credentials) for repos named "revoked-*".
   const bin = join(dir, 'bin');
   const script = `#!/usr/bin/env node
 const args = process.argv.slice(2);
 const repo = (args.find((a) => a.startsWith('--repo=')) || '').slice(7);
 process.stderr.write('Starting [Binary-Artifacts]\\n');
 if (repo.includes('/skip-')) { process.stderr.write('Skipping ' + repo + ': repo unreachable\\n'); process.exit(0); }
+if (repo.includes('/revoked-')) { process.stderr.write('Skipping ' + repo + ': run: repo unreachable: GET https://api.github.com/repos/' + repo.split('/').slice(1).join('/') + ': 401 Bad credentials []\\n'); process.exit(0); }
 if (!args.includes('--format=json') || !args.includes('--show-details')) process.exit(3);
 const doc = JSON.parse(require('fs').readFileSync(${JSON.stringify(FIXTURE)}, 'utf8'));
 doc.repo.name = repo;
@@ -79,6 +81,32 @@ function httpsStatus(url: string): Promise<number> {
       .end();
   });
 }
+
+test('a refused token (401 Bad credentials): up says the fleet is paused, and no repository is failing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-up-401-'));
+  const env = {
+    POSTURE_DATA_DIR: join(dir, 'data'),
+    KUBECONFIG: join(dir, 'no-kubeconfig'),
+    PATH: `${fakeScorecard(dir)}:${process.env.PATH}`,
+    GITHUB_AUTH_TOKEN: 'revoked-token',
+  };
+  const add = await runCliCaptured(['repos', 'add', 'posture-e2e/revoked-a', 'posture-e2e/revoked-b'], env);
+  assert.equal(add.code, 0, add.stderr);
+  const o = output();
+  const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, webhooksDir: WEBHOOKS_DIR, control: controlRunner(env, WEBHOOKS_DIR) });
+  handles.push(h);
+  await waitFor('a run refused for its token', () => /revoked-a: failed \(credentials\)|revoked-b: failed \(credentials\)/.test(o.text()));
+  await h.tick(new Date(Date.now() + 60_000));
+  await waitFor('the pause said', () => /paused: GitHub refused the token \(401 Bad credentials\): fix the token Secret/.test(o.text()));
+  const list = await runCliCaptured(['repos', 'list', '-o', 'json'], env);
+  assert.equal(list.code, 0, list.stderr);
+  const rows = JSON.parse(list.stdout) as Array<{ state: string; failures: number }>;
+  assert.ok(
+    rows.every((r) => r.state !== 'failing' && r.failures === 0),
+    list.stdout,
+  );
+  await h.stop();
+});
 
 test('no cluster and a fake scorecard on PATH: the local runner scores repositories added with the CLI', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'posture-up-local-'));
