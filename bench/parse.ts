@@ -1,5 +1,9 @@
 // Benchmark: turning a Scorecard pod log into a validated result (the harvester's CPU work).
 // Prints medians; run with `node bench/parse.ts` (Node 24). Storing is measured by the DB layer.
+// With BENCH_BASELINE_DIR (a checkout of the code before a change, e.g. `git worktree add`),
+// classify of both checkouts runs on the same logs in alternating rounds and the ratio
+// (this ÷ baseline, median of the rounds) is printed.
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { classify, extractDocuments, readCapped, validateResult } from '../lib/scorecard/index.ts';
 import { largestFixture, noisyLog, STDERR_LINES } from '../lib/scorecard/testing.ts';
@@ -64,7 +68,43 @@ export async function parseFigures(): Promise<Figure[]> {
   const read = await measureAsync('readCapped: 10 MiB in 64 KiB chunks', 15, () => readCapped(chunks, tenMiB + 1));
   read.note = mbps(noisy.length, read);
   figures.push(read);
+  const refused = `${garbage}Skipping github.com/o/r: run: repo unreachable: GET https://api.github.com/repos/o/r: 401 Bad credentials []\n`;
+  const r401 = measure('classify: 10 MiB noisy log, no result, 401 last', 15, 'ms', () => classify(refused));
+  r401.note = mbps(refused.length, r401);
+  figures.push(r401);
   return figures;
+}
+
+/** classify of this checkout ÷ that of BENCH_BASELINE_DIR on the same logs, alternating rounds. */
+export async function baselineRatios(dir: string, rounds = 15): Promise<string[]> {
+  const base = (await import(path.join(path.resolve(dir), 'lib/scorecard/index.ts'))) as { classify: typeof classify };
+  const fx = largestFixture();
+  const garbage = noisyLog(10 * 1024 * 1024);
+  const cases: Array<[string, string]> = [
+    ['result in a pod log with stderr lines', `${STDERR_LINES.join('\n')}\n${fx.line}\n${STDERR_LINES.join('\n')}\n`],
+    ['10 MiB noisy log, no result', garbage],
+    ['10 MiB noisy log, no result, 401 last', `${garbage}Skipping github.com/o/r: run: repo unreachable: GET https://api.github.com/repos/o/r: 401 Bad credentials []\n`],
+  ];
+  const out: string[] = [];
+  for (const [name, log] of cases) {
+    const reps = log.length < 100_000 ? 2000 : 1;
+    const time = (f: typeof classify) => {
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) f(log);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 3; i++) time(classify), time(base.classify);
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const a = r % 2 === 0 ? time(classify) : 0;
+      const b = time(base.classify);
+      const c = r % 2 === 0 ? a : time(classify);
+      ratios.push(c / b);
+    }
+    ratios.sort((x, y) => x - y);
+    out.push(`classify ${name}: this ÷ baseline ${ratios[Math.floor(rounds / 2)].toFixed(2)}x (median of ${rounds} alternating rounds)`);
+  }
+  return out;
 }
 
 export function formatFigures(figures: Figure[]): string {
@@ -80,4 +120,5 @@ export function formatFigures(figures: Figure[]): string {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   console.log(`node ${process.version}, ${new Date().toISOString()}`);
   console.log(formatFigures(await parseFigures()));
+  if (process.env.BENCH_BASELINE_DIR) for (const line of await baselineRatios(process.env.BENCH_BASELINE_DIR)) console.log(line);
 }
