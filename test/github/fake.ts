@@ -555,6 +555,11 @@ export class FakeGitHub {
       case 'bad-credentials':
         return custom(error(401, 'Bad credentials', api === 'graphql' ? 'https://docs.github.com/graphql' : DOCS));
       case 'not-found':
+        // Over GraphQL GitHub answers 200: the repository is null, with a NOT_FOUND error.
+        if (api === 'graphql') {
+          const message = f.message ?? `Could not resolve to a Repository with the name '${entry.repo ?? ''}'.`;
+          return json(200, { data: { repository: null }, errors: [{ type: 'NOT_FOUND', path: ['repository'], message }] });
+        }
         return custom(notFound());
       case 'server-error': {
         const status = f.status ?? 502;
