@@ -1,10 +1,12 @@
 // The test tiers, and the runner behind `npm test` and `npm run test:<tier>`.
-//   unit  *.test.ts in lib/, functions/, bin/ and at the top of test/, except *.db.test.ts: no
+//   unit  *.test.ts in lib/, functions/, bin/, at the top of test/ and in test/github/ (the fake
+//         GitHub's own contract), except *.db.test.ts: no
 //         database, no cluster, no network beyond loopback servers a test starts itself. Each
 //         test process loads test/no-database.ts, which refuses to open either database.
 //   db    *.db.test.ts in the same places: PGlite and PostgreSQL (127.0.0.1:5432, see
 //         lib/db/testing.ts).
-//   e2e   test/e2e/** and test/cluster/**: the local control plane, the fake GitHub, Chromium.
+//   e2e   test/e2e/** and test/cluster/**: the local control plane, the real Scorecard CLI against
+//         the fake GitHub, Chromium.
 // test/tiers.test.ts keeps it true: unit files import no database, and every test file is in one
 // tier. `node test/tiers.ts unit db e2e [node --test options]` runs the named tiers in order,
 // each one `node --test` over its files, prints `tier unit: 60 files, 12.3 s`, and stops at the
@@ -17,7 +19,7 @@ import { basename, join } from 'node:path';
 export const root = join(import.meta.dirname, '..');
 
 const list = (patterns: string[]) => globSync(patterns, { cwd: root, exclude: (p) => ['node_modules', '.git'].includes(basename(String(p))) }).sort();
-const places = ['lib/**/', 'functions/**/', 'bin/**/', 'test/'];
+const places = ['lib/**/', 'functions/**/', 'bin/**/', 'test/', 'test/github/'];
 
 export const tiers = {
   // A file per core and one more: the memory-reducer test mostly waits for V8, so a third file

@@ -1,12 +1,17 @@
-// The real Scorecard CLI (v5.3.0 and v5.4.0, built from the Go module proxy by
-// test/cluster/build-tools.sh), with no route to GitHub (test/fixtures/scorecard-cli.ts):
-//  - `--local` on a git repository made here: the JSON result, then a check runtime error,
-//    exit 1; the committed real fixtures are what these binaries print;
-//  - `--repo`: v5.3.0 `Error: scorecard.Run: repo unreachable`, exit 1; v5.4.0 `Skipping`, exit 0;
-//  - each output through `posture results parse`, as a kwok pod's log through the harvester, and
-//    the `--repo` runs through `posture up`'s local runner, classified as they should be: a real
-//    result is stored (flagged: a check hit a runtime error); GitHub out of reach is
-//    `infrastructure` (the scheduler/harvester issue's class: retried soon, never backed off).
+// The real Scorecard CLI (v5.3.0, v5.4.0 and v5.5.0, built from the Go module proxy by
+// test/cluster/build-tools.sh):
+//  - with no route to GitHub (test/fixtures/scorecard-cli.ts): `--local` on a git repository made
+//    here prints the JSON result, then a check runtime error, exit 1; `--repo`: v5.3.0
+//    `Error: scorecard.Run: repo unreachable`, exit 1; v5.4.0 and later `Skipping`, exit 0;
+//  - against the fake GitHub (test/github/fake.ts, test/fixtures/scorecard-fake-github.ts): a
+//    real result for a healthy repository; GitHub's 401, 404 and 502 as each version prints them;
+//    a primary rate limit and a secondary one with Retry-After waited out, one without it fatal;
+//  - the committed real fixtures are what these binaries print;
+//  - each output through `posture results parse` and the classifier, as a kwok pod's log through
+//    the harvester, and the `--repo` runs through `posture up`'s local runner, classified as they
+//    should be: a real result is stored (flagged: a check hit a runtime error); GitHub out of
+//    reach or answering 5xx is `infrastructure` (retried soon, never backed off); a 404 is the
+//    repository's own failure.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -20,11 +25,14 @@ import { runCliCaptured } from '../../lib/cli/testing.ts';
 import { addRepos, latestScore, runByJobName } from '../../lib/db/index.ts';
 import { jobName } from '../../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
+import { classify } from '../../lib/scorecard/classify.ts';
 import { validateResult } from '../../lib/scorecard/schema.ts';
 import { type UpHandle, up } from '../../lib/up/up.ts';
 import { SCORECARD_VERSIONS, scorecardBin } from '../cluster/tools.ts';
 import { fixturePath } from '../fixtures/scorecard.ts';
 import { NO_ROUTE_ENV, realFixture, runScorecard, type ScorecardRun, scoreLocal, withoutDate } from '../fixtures/scorecard-cli.ts';
+import { FAKE_CASES, FAKE_HEAD, type FakeCase, fakeFixture, scoreAgainstFake, startScorecardFake } from '../fixtures/scorecard-fake-github.ts';
+import type { FakeGitHub } from '../github/fake.ts';
 import { startPipeline } from './pipeline-kit.ts';
 import { useControlPlane } from './plane.ts';
 
@@ -40,6 +48,7 @@ const file = (name: string, text: string) => {
 const LOCAL_ERROR: Record<string, RegExp> = {
   'v5.3.0': /^Error: check runtime error: Fuzzing: internal error: .*proxyconnect tcp: dial tcp 127\.0\.0\.1:9: connect: connection refused$/m,
   'v5.4.0': /^Error: one or more checks failed during execution$/m,
+  'v5.5.0': /^Error: one or more checks failed during execution$/m,
 };
 
 const runs = new Map<string, { local: ScorecardRun; remote: ScorecardRun }>();
@@ -51,14 +60,14 @@ before(() => {
 
 describe('the real Scorecard CLI', () => {
   test('the versions built are the versions tested, and they say so', () => {
-    assert.deepEqual(SCORECARD_VERSIONS, ['v5.3.0', 'v5.4.0']);
+    assert.deepEqual(SCORECARD_VERSIONS, ['v5.3.0', 'v5.4.0', 'v5.5.0']);
     for (const v of SCORECARD_VERSIONS) {
       const r = runScorecard(v, ['version']);
       assert.match(r.stdout + r.stderr, new RegExp(`GitVersion:\\s+${v.replace(/\./g, '\\.')}`), `${scorecardBin(v)}: ${r.stdout}${r.stderr}`);
     }
   });
 
-  for (const v of ['v5.3.0', 'v5.4.0']) {
+  for (const v of SCORECARD_VERSIONS) {
     test(`${v} --local: one JSON result on stdout, then the runtime error, exit 1; the committed fixtures are what it prints`, () => {
       const { local } = runs.get(v)!;
       assert.equal(local.code, 1, local.stderr);
@@ -89,24 +98,179 @@ describe('the real Scorecard CLI', () => {
     assert.match(readFileSync(fixturePath(realFixture('v5.3.0', 'repo-unreachable.pod-log.txt')), 'utf8'), /^Error: scorecard\.Run: repo unreachable: /m);
   });
 
-  test('v5.4.0 --repo with no route to GitHub: "Skipping <repo>: run: repo unreachable", exit 0, nothing on stdout; one line per repository with --repos', () => {
-    const { remote } = runs.get('v5.4.0')!;
-    assert.equal(remote.code, 0, remote.stderr);
-    assert.equal(remote.stdout, '');
-    assert.match(remote.stderr, /^Skipping github\.com\/posture-e2e\/unreachable: run: repo unreachable: .*connection refused$/m);
-    assert.match(
-      readFileSync(fixturePath(realFixture('v5.4.0', 'repo-unreachable.pod-log.txt')), 'utf8'),
-      /^Skipping github\.com\/posture-fixtures\/unreachable: run: repo unreachable: /m,
-    );
-    const many = runScorecard('v5.4.0', ['--repos=github.com/posture-e2e/a,github.com/posture-e2e/b', '--format=json']);
-    assert.equal(many.code, 0, many.stderr);
-    assert.equal(many.stdout, '');
-    assert.equal([...many.stderr.matchAll(/^Skipping github\.com\/posture-e2e\/(a|b): run: repo unreachable: /gm)].length, 2, many.stderr);
+  for (const v of SCORECARD_VERSIONS.filter((x) => x !== 'v5.3.0')) {
+    test(`${v} --repo with no route to GitHub: "Skipping <repo>: run: repo unreachable", exit 0, nothing on stdout; one line per repository with --repos`, () => {
+      const { remote } = runs.get(v)!;
+      assert.equal(remote.code, 0, remote.stderr);
+      assert.equal(remote.stdout, '');
+      assert.match(remote.stderr, /^Skipping github\.com\/posture-e2e\/unreachable: run: repo unreachable: .*connection refused$/m);
+      assert.match(
+        readFileSync(fixturePath(realFixture(v, 'repo-unreachable.pod-log.txt')), 'utf8'),
+        /^Skipping github\.com\/posture-fixtures\/unreachable: run: repo unreachable: /m,
+      );
+      const many = runScorecard(v, ['--repos=github.com/posture-e2e/a,github.com/posture-e2e/b', '--format=json']);
+      assert.equal(many.code, 0, many.stderr);
+      assert.equal(many.stdout, '');
+      assert.equal([...many.stderr.matchAll(/^Skipping github\.com\/posture-e2e\/(a|b): run: repo unreachable: /gm)].length, 2, many.stderr);
+    });
+  }
+});
+
+describe('the real Scorecard CLI against the fake GitHub (GH_HOST, SSL_CERT_FILE)', () => {
+  let fake: FakeGitHub;
+  let token: string;
+  const fakeRuns = new Map<string, Awaited<ReturnType<typeof scoreAgainstFake>> & { requests: FakeGitHub['requests'] }>();
+  before(async () => {
+    ({ fake, token } = await startScorecardFake());
+    // One run per version and case, one at a time: a fault is scripted for one run's length.
+    for (const v of SCORECARD_VERSIONS) {
+      for (const c of FAKE_CASES) {
+        fake.clearRequests();
+        const run = await scoreAgainstFake(v, fake, token, c);
+        fakeRuns.set(`${v} ${c}`, { ...run, requests: [...fake.requests] });
+      }
+    }
+  });
+  after(() => fake?.close());
+  const get = (v: string, c: FakeCase) => fakeRuns.get(`${v} ${c}`)!;
+  const fixture = (v: string, c: FakeCase) => readFileSync(fixturePath(fakeFixture(v, c)), 'utf8');
+
+  /** How a version reports that the first call (the repository's metadata) failed: v5.3.0 an error and exit 1, later ones `Skipping` and exit 0. */
+  const firstCallFailed = (v: string, repo: string, answer: string) =>
+    v === 'v5.3.0'
+      ? new RegExp(`^Error: scorecard\\.Run: repo unreachable: GET https://127\\.0\\.0\\.1:\\d+/api/v3/repos/${repo}: ${answer}$`, 'm')
+      : new RegExp(`^Skipping github\\.com/${repo}: run: repo unreachable: GET https://127\\.0\\.0\\.1:\\d+/api/v3/repos/${repo}: ${answer}$`, 'm');
+  const firstCallExit = (v: string) => (v === 'v5.3.0' ? 1 : 0);
+
+  /** A healthy run: one valid result for the repository at the fake's head commit; only the checks that need hosts other than GitHub end in a runtime error. */
+  const assertScored = (v: string, run: ScorecardRun) => {
+    assert.equal(run.code, 1, run.stderr);
+    const lines = run.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 1, 'one line on stdout');
+    const doc = JSON.parse(lines[0]);
+    assert.equal(validateResult(doc).ok, true);
+    assert.equal(doc.scorecard.version, v);
+    assert.deepEqual(doc.repo, { name: 'github.com/posture-e2e/healthy', commit: FAKE_HEAD });
+    const broken = doc.checks.filter((c: any) => c.reason.startsWith('internal error:')).map((c: any) => c.name);
+    assert.deepEqual(broken, ['CII-Best-Practices', 'Fuzzing', 'Vulnerabilities'], 'bestpractices.dev, oss-fuzz and osv.dev are out of reach; GitHub is not');
+    const byName = Object.fromEntries(doc.checks.map((c: any) => [c.name, c]));
+    assert.equal(byName.License.score, 10, byName.License.reason);
+    assert.match(byName['Code-Review'].reason, /^Found 0\/3 approved changesets/);
+    assert.match(byName['Branch-Protection'].reason, /branch protection not enabled/);
+    const c = classify(run.log, { exitCode: run.code });
+    assert.equal(c.ok, true, JSON.stringify(c));
+    if (c.ok) {
+      assert.equal(c.flagged, true);
+      assert.equal(c.result.repo, 'github.com/posture-e2e/healthy');
+    }
+    return doc;
+  };
+
+  for (const v of SCORECARD_VERSIONS) {
+    test(`${v} healthy: a real result for github.com/posture-e2e/healthy, every GitHub endpoint it called answered, the classifier stores it (flagged)`, () => {
+      const run = get(v, 'healthy');
+      assertScored(v, run);
+      const unanswered = run.requests.filter((r) => r.status >= 400).map((r) => `${r.status} ${r.method} ${r.path}`);
+      assert.deepEqual(unanswered, [], 'the fake answers every endpoint Scorecard called');
+      assert.ok(run.requests.some((r) => r.api === 'graphql') && run.requests.some((r) => r.api === 'codeload'), 'GraphQL and the tarball were used');
+      assert.ok(
+        run.requests.every((r) => r.token === 'scorecard'),
+        'every request carried the token',
+      );
+      assert.match(fixture(v, 'healthy'), /^\{"date":.*"repo":\{"name":"github\.com\/posture-e2e\/healthy"/m);
+    });
+
+    test(`${v} 401: "401 Bad credentials" on the first call, nothing on stdout`, () => {
+      const run = get(v, 'bad-credentials');
+      assert.equal(run.code, firstCallExit(v), run.stderr);
+      assert.equal(run.stdout, '');
+      const line = firstCallFailed(v, 'posture-e2e/healthy', '401 Bad credentials \\[\\]');
+      assert.match(run.stderr, line);
+      assert.match(fixture(v, 'bad-credentials'), line);
+      assert.deepEqual(
+        run.requests.map((r) => [r.status, r.token]),
+        [[401, 'unknown token']],
+      );
+    });
+
+    test(`${v} 404: "404 Not Found" on the first call; the classifier makes it the repository's failure, not infrastructure`, () => {
+      const run = get(v, 'not-found');
+      assert.equal(run.code, firstCallExit(v), run.stderr);
+      assert.equal(run.stdout, '');
+      const line = firstCallFailed(v, 'posture-e2e/missing', '404 Not Found \\[\\]');
+      assert.match(run.stderr, line);
+      assert.match(fixture(v, 'not-found'), line);
+      const c = classify(run.log, { exitCode: run.code });
+      assert.equal(c.ok, false);
+      if (!c.ok) {
+        assert.equal(c.failure, v === 'v5.3.0' ? 'pod-failed' : 'no-result', c.reason);
+        assert.match(c.reason, /404 Not Found/);
+      }
+    });
+
+    test(`${v} 5xx: "502 Bad Gateway" on the first call; the classifier makes it infrastructure`, () => {
+      const run = get(v, 'server-error');
+      assert.equal(run.code, firstCallExit(v), run.stderr);
+      assert.equal(run.stdout, '');
+      const line = firstCallFailed(v, 'posture-e2e/healthy', '502 Bad Gateway \\[\\]');
+      assert.match(run.stderr, line);
+      assert.match(fixture(v, 'server-error'), line);
+      const c = classify(run.log, { exitCode: run.code });
+      assert.equal(c.ok, false);
+      if (!c.ok) {
+        assert.equal(c.failure, 'infrastructure', c.reason);
+        assert.match(c.reason, /502 Bad Gateway/);
+      }
+    });
+
+    test(`${v} primary rate limit (403, remaining 0, reset 3 s ahead): it waits for the reset, retries, and prints a real result`, () => {
+      const run = get(v, 'primary-rate-limit');
+      const waiting = /^time="[^"]+" level=info msg="Rate limit exceeded\. Waiting [\d.]+m?s to retry\.\.\."$/m;
+      assert.match(run.stderr, waiting);
+      assert.match(run.stderr, /^time="[^"]+" level=info msg="Rate limit exceeded\. Retrying\.\.\."$/m);
+      assert.ok(run.seconds >= 2, `it waited (${run.seconds} s)`);
+      assertScored(v, run);
+      assert.deepEqual(
+        run.requests.slice(0, 2).map((r) => [r.status, r.path, r.fault ?? null]),
+        [
+          [403, '/repos/posture-e2e/healthy', 'primary-rate-limit'],
+          [200, '/repos/posture-e2e/healthy', null],
+        ],
+      );
+      assert.match(fixture(v, 'primary-rate-limit'), waiting);
+    });
+
+    test(`${v} secondary rate limit with Retry-After: it waits as told, retries, and prints a real result`, () => {
+      const run = get(v, 'secondary-rate-limit');
+      const waiting = /^time="[^"]+" level=info msg="Retry-After header set\. Waiting 1s to retry\.\.\."$/gm;
+      assert.equal([...run.stderr.matchAll(waiting)].length, 2, run.stderr);
+      assertScored(v, run);
+      assert.equal([...fixture(v, 'secondary-rate-limit').matchAll(waiting)].length, 2);
+    });
+
+    test(`${v} secondary rate limit without Retry-After: the 403 ends the run; the classifier makes it infrastructure`, () => {
+      const run = get(v, 'secondary-rate-limit-no-retry-after');
+      assert.equal(run.code, firstCallExit(v), run.stderr);
+      assert.equal(run.stdout, '');
+      // go-github's AbuseRateLimitError in v5.5.0 (go-github v82) no longer prints the error list ` []`.
+      const line = firstCallFailed(v, 'posture-e2e/healthy', `403 You have exceeded a secondary rate limit\\. .*\\.${v === 'v5.5.0' ? '' : ' \\[\\]'}`);
+      assert.match(run.stderr, line);
+      assert.match(fixture(v, 'secondary-rate-limit-no-retry-after'), line);
+      const c = classify(run.log, { exitCode: run.code });
+      assert.equal(c.ok, false);
+      if (!c.ok) assert.equal(c.failure, 'infrastructure', c.reason);
+    });
+  }
+
+  test('no fixture holds a token', () => {
+    for (const v of SCORECARD_VERSIONS) {
+      for (const c of FAKE_CASES) assert.doesNotMatch(fixture(v, c), /ghp_[0-9a-f]{8}|GITHUB_AUTH_TOKEN=/, fakeFixture(v, c));
+    }
   });
 });
 
 describe('their outputs through `posture results parse`', () => {
-  for (const v of ['v5.3.0', 'v5.4.0']) {
+  for (const v of SCORECARD_VERSIONS) {
     test(`${v} --local: the result, flagged for the runtime error (exit 0: a result was found)`, async () => {
       const { local } = runs.get(v)!;
       const r = await runCliCaptured(['results', 'parse', file(`${v}-local.log`, local.log)], {});
@@ -119,7 +283,7 @@ describe('their outputs through `posture results parse`', () => {
     });
   }
   // Awaits the `infrastructure` class of helper h12's work (lib/scorecard/classify.ts).
-  for (const v of ['v5.3.0', 'v5.4.0']) {
+  for (const v of SCORECARD_VERSIONS) {
     test(`${v} --repo unreachable: infrastructure, quoting Scorecard's line`, async () => {
       const { remote } = runs.get(v)!;
       const r = await runCliCaptured(['results', 'parse', file(`${v}-remote.log`, remote.log)], {});
@@ -201,7 +365,7 @@ describe('`posture up` with the real CLI on PATH and no route to GitHub', () => 
   after(async () => {
     for (const h of handles) await h.stop().catch(() => {});
   });
-  for (const v of ['v5.3.0', 'v5.4.0']) {
+  for (const v of SCORECARD_VERSIONS) {
     test(`${v}: the local runner runs it with the Job's arguments; the repository fails as infrastructure`, { timeout: 120_000 }, async () => {
       const dir = mkdtempSync(join(tmpdir(), `posture-up-${v}-`));
       mkdirSync(join(dir, 'bin'));
