@@ -391,7 +391,7 @@ function takeLock(log: (s: string) => void): void {
 /** Stopped nodes keep their logs; those of a day ago go (only while holding the lock: none runs). */
 function sweepOldDirs(): void {
   for (const d of listDir(os.tmpdir())) {
-    if (!d.startsWith('posture-node-')) continue;
+    if (!/^posture-real-node-[A-Za-z0-9]{6}$/.test(d)) continue; // mkdtemp's names, nothing else
     const dir = path.join(os.tmpdir(), d);
     try {
       if (Date.now() - statSync(dir).mtimeMs > 24 * 3600 * 1000) rmSync(dir, { recursive: true, force: true });
@@ -549,7 +549,7 @@ export async function startRealNode(cp: ControlPlane, o: RealNodeOptions = {}): 
   takeLock(log);
   sweepOldDirs();
 
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'posture-node-'));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'posture-real-node-'));
   const logs = path.join(dir, 'logs');
   mkdirSync(logs, { recursive: true });
   const rec: NodeRecord = { pid: process.pid, dir, bridge: BRIDGE, before: machineSnapshot(), pids: {} };
