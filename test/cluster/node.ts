@@ -274,15 +274,23 @@ export function restoreMachine(rec: NodeRecord, log: (s: string) => void): strin
     } catch {}
     if (cmd.includes(rec.dir)) attempt(`kill ${name} ${pid}`, () => process.kill(pid, 'SIGKILL'));
   }
-  const runcRoot = path.join(rec.dir, 'runc');
-  for (const c of JSON.parse(run('runc', ['--root', runcRoot, 'list', '--format', 'json']).stdout || 'null') ?? []) {
-    attempt(`runc delete ${c.id}`, () => exec('runc', ['--root', runcRoot, 'delete', '--force', c.id]));
+  // the shim keeps runc's state per containerd namespace: <runc root>/k8s.io
+  for (const ns of listDir(path.join(rec.dir, 'runc'))) {
+    const root = path.join(rec.dir, 'runc', ns);
+    for (const c of JSON.parse(run('runc', ['--root', root, 'list', '--format', 'json']).stdout || 'null') ?? []) {
+      attempt(`runc delete ${c.id}`, () => exec('runc', ['--root', root, 'delete', '--force', c.id]));
+    }
   }
+  const killed: number[] = [];
   for (const line of nodeProcesses(rec.dir)) {
     const pid = Number(line.split(' ')[0]);
     log(`killing a process the node left: ${line.slice(0, 200)}`);
     attempt(`kill ${pid}`, () => process.kill(pid, 'SIGKILL'));
+    killed.push(pid);
   }
+  // gone before their mounts and cgroups are removed (a cgroup with a task cannot be)
+  const deadline = Date.now() + 5000;
+  while (killed.some(isAlive) && Date.now() < deadline) sleepSync(50);
   // 2. mounts: under the node's dir and what containerd mounted in the fixed places (deepest first)
   const newNetns = listDir('/run/netns').filter((n) => !rec.before.netns.includes(n));
   const places = [rec.dir, ...newNetns.map((n) => `/run/netns/${n}`), ...(rec.before.paths['/run/containerd'] ? [] : ['/run/containerd'])];
@@ -354,7 +362,38 @@ export function restoreMachine(rec: NodeRecord, log: (s: string) => void): strin
   return problems;
 }
 
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
 // --- the lock ---------------------------------------------------------------------------------
+
+/**
+ * When the process holding the node died (SIGKILL, a crash), puts the machine back from its record
+ * and frees the lock. Returns false when no node was recorded; throws while the owner still runs,
+ * or with what it could not undo.
+ */
+export function recoverDeadNode(log: (s: string) => void = (s) => process.stderr.write(`[real-node] ${s}\n`)): boolean {
+  let owner: number;
+  try {
+    owner = Number(readFileSync(NODE_LOCK, 'utf8').trim());
+  } catch {
+    return false;
+  }
+  const rec = readJson<NodeRecord>(NODE_RECORD);
+  if (isAlive(owner)) {
+    throw new Error(
+      `a real node already runs on this machine (pid ${owner}${rec ? `, dir ${rec.dir}` : ''}; lock ${NODE_LOCK}): containerd and the kubelet ` +
+        'use fixed paths, so only one real node per machine at a time. Wait for it or stop that process.',
+    );
+  }
+  if (rec) {
+    log(`recovering from a real node whose process ${owner} died (dir ${rec.dir})`);
+    const problems = restoreMachine(rec, log);
+    if (problems.length) throw new Error(`could not clean up after the dead real node of pid ${owner}:\n${problems.join('\n')}`);
+  }
+  rmSync(NODE_RECORD, { force: true });
+  rmSync(NODE_LOCK, { force: true });
+  return true;
+}
 
 function takeLock(log: (s: string) => void): void {
   for (let i = 0; i < 2; i++) {
@@ -366,22 +405,7 @@ function takeLock(log: (s: string) => void): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const owner = Number(readFileSync(NODE_LOCK, 'utf8').trim());
-    const rec = readJson<NodeRecord>(NODE_RECORD);
-    if (isAlive(owner)) {
-      throw new Error(
-        `a real node already runs on this machine (pid ${owner}${rec ? `, dir ${rec.dir}` : ''}; lock ${NODE_LOCK}): containerd and the kubelet ` +
-          'use fixed paths, so only one real node per machine at a time. Wait for it or stop that process.',
-      );
-    }
-    // The owner died holding the node: put the machine back from its record, then take over.
-    if (rec) {
-      log(`recovering from a real node whose process ${owner} died (dir ${rec.dir})`);
-      const problems = restoreMachine(rec, log);
-      if (problems.length) throw new Error(`could not clean up after the dead real node of pid ${owner}:\n${problems.join('\n')}`);
-    }
-    rmSync(NODE_RECORD, { force: true });
-    rmSync(NODE_LOCK, { force: true });
+    recoverDeadNode(log);
   }
   throw new Error(`could not take ${NODE_LOCK}`);
 }
