@@ -8,7 +8,7 @@
 //   await node.stop();   // pods deleted through the API, processes stopped, machine restored
 //
 // containerd and the kubelet still use a few fixed paths (/run/containerd/s for shim sockets,
-// /var/log/containers, /var/lib/cni, /run/netns), the bridge and the iptables chains: one real
+// /var/log/containers, libcni's cache in /var/lib/cni), the bridge and the iptables chains: one real
 // node per machine at a time, guarded by a lock file. Everything else lives in a temp dir.
 // Before it changes anything, start records what the machine looked like (record file beside the
 // lock); stop() puts it back, and so does the next start when a process died holding the node.
@@ -254,7 +254,7 @@ interface NodeRecord {
 }
 
 /** Puts the machine back as `before` says, as far as this node changed it. Returns what failed. */
-export function restoreMachine(rec: NodeRecord, log: (s: string) => void): string[] {
+function restoreMachine(rec: NodeRecord, log: (s: string) => void): string[] {
   const problems: string[] = [];
   const attempt = (what: string, fn: () => void) => {
     try {
