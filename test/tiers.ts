@@ -7,8 +7,10 @@
 //         lib/db/testing.ts).
 //   e2e   test/e2e/** and test/cluster/**: the local control plane, the real Scorecard CLI against
 //         the fake GitHub, Chromium.
+//   node  test/node/**: a real kubelet, containerd and runc joined to a private control plane
+//         (test/cluster/node.ts), so pods really run; needs root and Debian's containerd.
 // test/tiers.test.ts keeps it true: unit files import no database, and every test file is in one
-// tier. `node test/tiers.ts unit db e2e [node --test options]` runs the named tiers in order,
+// tier. `node test/tiers.ts unit db e2e node [node --test options]` runs the named tiers in order,
 // each one `node --test` over its files, prints `tier unit: 60 files, 12.3 s`, and stops at the
 // first that fails.
 import { spawnSync } from 'node:child_process';
@@ -33,6 +35,8 @@ export const tiers = {
   // One file at a time: the files share one control plane (test/cluster/harness.ts). To start it
   // once before the first file: npm run test:e2e -- --test-global-setup=test/cluster/global-setup.ts
   e2e: { files: () => list(['test/e2e/**/*.test.ts', 'test/cluster/**/*.test.ts']), args: ['--test-concurrency=1'] },
+  // One file at a time: containerd and the kubelet use fixed paths, so one real node per machine.
+  node: { files: () => list(['test/node/**/*.test.ts']), args: ['--test-concurrency=1'] },
 };
 export type Tier = keyof typeof tiers;
 

@@ -1,0 +1,3 @@
+module posture.local/httpget
+
+go 1.26

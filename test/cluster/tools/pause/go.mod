@@ -1,0 +1,3 @@
+module posture.local/pause
+
+go 1.26
