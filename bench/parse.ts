@@ -83,7 +83,10 @@ export async function baselineRatios(dir: string, rounds = 15): Promise<string[]
   const cases: Array<[string, string]> = [
     ['result in a pod log with stderr lines', `${STDERR_LINES.join('\n')}\n${fx.line}\n${STDERR_LINES.join('\n')}\n`],
     ['10 MiB noisy log, no result', garbage],
-    ['10 MiB noisy log, no result, 401 last', `${garbage}Skipping github.com/o/r: run: repo unreachable: GET https://api.github.com/repos/o/r: 401 Bad credentials []\n`],
+    [
+      '10 MiB noisy log, no result, 401 last',
+      `${garbage}Skipping github.com/o/r: run: repo unreachable: GET https://api.github.com/repos/o/r: 401 Bad credentials []\n`,
+    ],
   ];
   const out: string[] = [];
   for (const [name, log] of cases) {
@@ -93,13 +96,16 @@ export async function baselineRatios(dir: string, rounds = 15): Promise<string[]
       for (let i = 0; i < reps; i++) f(log);
       return performance.now() - t0;
     };
-    for (let i = 0; i < 3; i++) time(classify), time(base.classify);
+    for (let i = 0; i < 3; i++) {
+      time(classify);
+      time(base.classify);
+    }
     const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const a = r % 2 === 0 ? time(classify) : 0;
-      const b = time(base.classify);
-      const c = r % 2 === 0 ? a : time(classify);
-      ratios.push(c / b);
+      // Which goes first alternates, so neither always runs on a warmer cache.
+      const first = r % 2 === 0 ? time(classify) : time(base.classify);
+      const second = r % 2 === 0 ? time(base.classify) : time(classify);
+      ratios.push(r % 2 === 0 ? first / second : second / first);
     }
     ratios.sort((x, y) => x - y);
     out.push(`classify ${name}: this ÷ baseline ${ratios[Math.floor(rounds / 2)].toFixed(2)}x (median of ${rounds} alternating rounds)`);

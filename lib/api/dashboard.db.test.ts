@@ -351,13 +351,24 @@ describeEachDatabase('dashboard', (ctx) => {
   test('fleet page: a refused token shows the pause at the top; stuck repositories are counted and listed with their reason', async () => {
     await reset(ctx.db);
     await ctx.db('scheduler_state').update({ github_wait_until: null });
-    await addRepos(ctx.db, ['st/one', 'st/two', 'st/ok'].map((n) => ({ repo: (parseRepo(n) as { ok: true; repo: any }).repo })));
-    await ctx.db('repos').whereIn('key', ['github.com/st/one', 'github.com/st/two']).update({ other_failures: 5, other_error: 'infrastructure: the Scorecard image could not be pulled' });
+    await addRepos(
+      ctx.db,
+      ['st/one', 'st/two', 'st/ok'].map((n) => ({ repo: (parseRepo(n) as { ok: true; repo: any }).repo })),
+    );
+    await ctx
+      .db('repos')
+      .whereIn('key', ['github.com/st/one', 'github.com/st/two'])
+      .update({ other_failures: 5, other_error: 'infrastructure: the Scorecard image could not be pulled' });
     const repoId = (await ctx.db('repos').where({ key: 'github.com/st/ok' }).first()).id;
-    await ctx.db('runs').insert({ repo_id: repoId, job_name: 'j-401', outcome: 'failed', failure_class: 'credentials', reason: '401', finished_at: new Date() });
+    await ctx
+      .db('runs')
+      .insert({ repo_id: repoId, job_name: 'j-401', outcome: 'failed', failure_class: 'credentials', reason: '401', finished_at: new Date() });
     await refreshSnapshot(ctx.db, fleetConfigOf(config));
     const html = String((await call('/ui')).body);
-    assert.match(html, /<p class="alert" role="alert"><strong>Paused: GitHub refused the token\.<\/strong> GitHub refused the token \(401 Bad credentials\): fix the token Secret/);
+    assert.match(
+      html,
+      /<p class="alert" role="alert"><strong>Paused: GitHub refused the token\.<\/strong> GitHub refused the token \(401 Bad credentials\): fix the token Secret/,
+    );
     assert.match(html, /<a href="\/ui\/projects\?state=stuck">2 repositories are stuck<\/a>/);
     const list = String((await call('/ui/projects', { state: 'stuck' })).body);
     assert.match(list, /st\/one/);

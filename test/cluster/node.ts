@@ -533,6 +533,8 @@ function kubeletConfig(dir: string, bridgeIp: string, healthzPort: number): stri
     serializeImagePulls: false,
     nodeStatusUpdateFrequency: '2s',
     syncFrequency: '10s',
+    // A pod's emptyDir and logs are measured this often: a pod over its own storage limit is evicted in seconds.
+    volumeStatsAggPeriod: '5s',
     shutdownGracePeriod: '0s',
   });
 }

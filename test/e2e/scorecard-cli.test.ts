@@ -180,7 +180,7 @@ describe('the real Scorecard CLI against the fake GitHub (GH_HOST, SSL_CERT_FILE
       assert.match(fixture(v, 'healthy'), /^\{"date":.*"repo":\{"name":"github\.com\/posture-e2e\/healthy"/m);
     });
 
-    test(`${v} 401: "401 Bad credentials" on the first call, nothing on stdout`, () => {
+    test(`${v} 401: "401 Bad credentials" on the first call, nothing on stdout; the classifier makes it credentials (the fleet pauses, nobody is blamed)`, () => {
       const run = get(v, 'bad-credentials');
       assert.equal(run.code, firstCallExit(v), run.stderr);
       assert.equal(run.stdout, '');
@@ -191,6 +191,12 @@ describe('the real Scorecard CLI against the fake GitHub (GH_HOST, SSL_CERT_FILE
         run.requests.map((r) => [r.status, r.token]),
         [[401, 'unknown token']],
       );
+      const c = classify(run.log, { exitCode: run.code });
+      assert.equal(c.ok, false);
+      if (!c.ok) {
+        assert.equal(c.failure, 'credentials', c.reason);
+        assert.match(c.reason, /^GitHub refused the token \(401\): .*401 Bad credentials/);
+      }
     });
 
     test(`${v} 404: "404 Not Found" on the first call; the classifier makes it the repository's failure, not infrastructure`, () => {
@@ -248,7 +254,7 @@ describe('the real Scorecard CLI against the fake GitHub (GH_HOST, SSL_CERT_FILE
       assert.equal([...fixture(v, 'secondary-rate-limit').matchAll(waiting)].length, 2);
     });
 
-    test(`${v} secondary rate limit without Retry-After: the 403 ends the run; the classifier makes it infrastructure`, () => {
+    test(`${v} secondary rate limit without Retry-After: the 403 ends the run; the classifier makes it rate-limited (counted nowhere)`, () => {
       const run = get(v, 'secondary-rate-limit-no-retry-after');
       assert.equal(run.code, firstCallExit(v), run.stderr);
       assert.equal(run.stdout, '');
@@ -258,7 +264,7 @@ describe('the real Scorecard CLI against the fake GitHub (GH_HOST, SSL_CERT_FILE
       assert.match(fixture(v, 'secondary-rate-limit-no-retry-after'), line);
       const c = classify(run.log, { exitCode: run.code });
       assert.equal(c.ok, false);
-      if (!c.ok) assert.equal(c.failure, 'infrastructure', c.reason);
+      if (!c.ok) assert.equal(c.failure, 'rate-limited', c.reason);
     });
   }
 

@@ -153,7 +153,8 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-export type RouteHandler = (ctx: RequestContext) => Reply;
+/** May answer later (a slow GitHub keeps a Scorecard run, and what it downloaded, alive). */
+export type RouteHandler = (ctx: RequestContext) => Reply | Promise<Reply>;
 
 interface Route {
   method: string;
@@ -530,7 +531,7 @@ export class FakeGitHub {
     for (const r of this.routes) {
       if (r.method !== method) continue;
       const params = match(r.segments, segments);
-      if (params) return send(r.handler({ ...ctx, params }), resource, rate);
+      if (params) return send(await r.handler({ ...ctx, params }), resource, rate);
     }
     return send(notFound(), resource, rate);
   }
