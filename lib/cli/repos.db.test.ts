@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { openDb } from '../db/connect.ts';
 import { createPostgresDatabase, type TestDatabase } from '../db/testing.ts';
 import { runCliCaptured } from './testing.ts';
 
@@ -60,6 +61,30 @@ for (const kind of ['pglite', 'postgres'] as const) {
       assert.equal(tty.code, 2);
       assert.match(tty.stderr, /\r\x1b\[K3 lines · 2 new · 1 rejected · [\d,]+ lines\/s\n$/);
       assert.match(tty.stderr, /\r\x1b\[Kline 2: contains whitespace/);
+    });
+    test('list: a repository whose newest runs failed, not by its own fault, POSTURE_STUCK_AFTER_RUNS times is stuck, with that reason; --state stuck lists only those', async () => {
+      assert.equal((await runCliCaptured(['repos', 'add', 'stuck/one', 'stuck/fine'], env)).code, 0);
+      const db = pgDb?.db ?? openDb({ dataDir: env.POSTURE_DATA_DIR });
+      try {
+        await db('repos')
+          .where({ key: 'github.com/stuck/one' })
+          .update({ other_failures: 3, other_error: 'infrastructure: the pod could not be scheduled', next_due_at: new Date(Date.now() + 3600_000) });
+        await db('repos')
+          .where({ key: 'github.com/stuck/fine' })
+          .update({ other_failures: 2, next_due_at: new Date(Date.now() + 3600_000) });
+      } finally {
+        if (!pgDb) await db.destroy();
+      }
+      const stuckEnv = { ...env, POSTURE_STUCK_AFTER_RUNS: '3' };
+      const list = await runCliCaptured(['repos', 'list', '--match', 'stuck/'], stuckEnv);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, /github\.com\/stuck\/one\s+stuck \(3\)\s+.*infrastructure: the pod could not be scheduled/);
+      assert.match(list.stdout, /github\.com\/stuck\/fine\s+waiting/);
+      const only = await runCliCaptured(['repos', 'list', '--state', 'stuck', '-o', 'json'], stuckEnv);
+      assert.deepEqual(
+        JSON.parse(only.stdout).map((r: { repo: string; state: string }) => [r.repo, r.state]),
+        [['github.com/stuck/one', 'stuck']],
+      );
     });
   });
 }
