@@ -161,11 +161,16 @@ export function classify(log: string | CappedText, facts: PodFacts = NO_POD_FACT
   }
   if (valid.length === 1) return succeed(valid[0].doc);
 
-  const credentials = badCredentials(text);
+  // GitHub's answer is on one of Scorecard's error lines: the first `repo unreachable:`, the
+  // `Skipping` line (v5.4+) or the last error; reading those, not the whole log again, keeps a
+  // long failing log linear with one pass of the extraction and one of UNREACHABLE.
+  const unreachableLine = firstUnreachableLine(text);
+  const errorLines = [unreachableLine, extraction.skipped, extraction.lastError].filter((l): l is string => l !== null);
+  const credentials = errorLines.find((l) => BAD_CREDENTIALS.test(l));
   if (credentials) return fail('credentials', `GitHub refused the token (401): ${credentials}; fix the token Secret`);
-  const limited = rateLimitLine(text);
+  const limited = errorLines.find((l) => RATE_LIMITED.test(l) && /\b(?:403|429)\b|repo unreachable|Skipping |Error/i.test(l));
   if (limited) return rateLimited(`GitHub's rate limit: ${limited}`, extraction);
-  const unreachable = githubUnreachable(text);
+  const unreachable = unreachableLine && githubUnreachable(unreachableLine);
   if (unreachable) return fail('infrastructure', `GitHub could not be reached: ${unreachable}${podSummary(facts, '; ')}`);
 
   if (capped) {
@@ -292,42 +297,28 @@ function ownLimitFacts(f: PodFacts): string | null {
 // from GraphQL ("non-200 OK status code: 401 Unauthorized").
 const BAD_CREDENTIALS = /\b401\b[^\n]*(?:Bad credentials|Unauthorized|Requires authentication)|Bad credentials/i;
 
-function lineAt(text: string, index: number): string {
-  const end = text.indexOf('\n', index);
-  return text.slice(text.lastIndexOf('\n', index) + 1, end === -1 ? undefined : end).trim();
-}
-
-/** The line saying GitHub refused the credentials, or null. */
-function badCredentials(text: string): string | null {
-  const m = BAD_CREDENTIALS.exec(text);
-  return m ? safeReason(lineAt(text, m.index)) : null;
-}
-
-/** The line saying a request failed on GitHub's rate limit (primary or secondary), or null. */
-function rateLimitLine(text: string): string | null {
-  for (const m of text.matchAll(RATE_LIMITED_ALL)) {
-    const line = lineAt(text, m.index);
-    // Scorecard's own "Waiting … to retry" lines are not failures: it waited, then went on.
-    if (/\b(?:403|429)\b|repo unreachable|Skipping |Error/i.test(line)) return safeReason(line);
-  }
-  return null;
-}
-
 // Scorecard's `repo unreachable:` (sce.ErrRepoUnreachable) followed by a transport error or a
 // GitHub 5xx. A 404 after it is the repository's problem; a 401 and a rate limit are read before.
 const UNREACHABLE = /repo unreachable:.*$/m;
 const NETWORK =
   /no such host|dial tcp|connection refused|connection reset|i\/o timeout|TLS handshake timeout|network is unreachable|no route to host|context deadline exceeded|server misbehaving|temporary failure in name resolution|unexpected EOF|: EOF\b/i;
 const GITHUB_5XX = /\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b|\bstatus(?: code)?:? 5\d\d\b/i;
-const RATE_LIMITED_ALL = /API rate limit exceeded|secondary rate limit|rate limit exceeded/gi;
+// A request GitHub refused for its rate limit (Scorecard's "Waiting … to retry" info lines are
+// not failures: it waited, then went on; those are not error lines).
+const RATE_LIMITED = /API rate limit exceeded|secondary rate limit|rate limit exceeded/i;
 
-/** The line saying GitHub could not be reached, or null. */
-function githubUnreachable(text: string): string | null {
+/** The whole line of the first `repo unreachable:`, sanitised, or null. */
+function firstUnreachableLine(text: string): string | null {
   const m = UNREACHABLE.exec(text);
   if (!m) return null;
-  const line = text.slice(text.lastIndexOf('\n', m.index) + 1, text.indexOf('\n', m.index) === -1 ? undefined : text.indexOf('\n', m.index)).trim();
+  const end = text.indexOf('\n', m.index);
+  return safeReason(text.slice(text.lastIndexOf('\n', m.index) + 1, end === -1 ? undefined : end).trim());
+}
+
+/** That line, when it says GitHub could not be reached (a network error, a 5xx), or null. */
+function githubUnreachable(line: string): string | null {
   if (/\b40[14]\b/.test(line)) return null;
-  if (NETWORK.test(line) || GITHUB_5XX.test(line)) return safeReason(line);
+  if (NETWORK.test(line) || GITHUB_5XX.test(line)) return line;
   return null;
 }
 
