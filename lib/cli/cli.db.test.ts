@@ -67,7 +67,19 @@ for (const kind of ['pglite', 'postgres'] as const) {
 
       const json = JSON.parse((await runCliCaptured(['repos', 'list', '-o', 'json'], env)).stdout);
       assert.equal(json.length, 5);
-      assert.deepEqual(Object.keys(json[0]), ['repo', 'state', 'score', 'scoredAt', 'priority', 'nextDueAt', 'failures', 'lastError', 'metadata']);
+      assert.deepEqual(Object.keys(json[0]), [
+        'repo',
+        'state',
+        'score',
+        'scoredAt',
+        'priority',
+        'nextDueAt',
+        'failures',
+        'lastError',
+        'notOwnFailures',
+        'notOwnLastError',
+        'metadata',
+      ]);
       assert.equal(json.find((r: any) => r.repo === 'github.com/a/two').lastError, 'pod-failed: exit 1\nsecond line');
       const yaml = parseYaml((await runCliCaptured(['repos', 'list', '-o', 'yaml', '--state', 'scored'], env)).stdout);
       assert.deepEqual(

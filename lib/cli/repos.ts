@@ -160,8 +160,8 @@ const asObject = (r: RepoStatus) => ({
   nextDueAt: r.nextDueAt.toISOString(),
   failures: r.failures,
   lastError: r.lastError,
-  notTheRepositorys: r.otherFailures,
-  notTheRepositorysError: r.otherError,
+  notOwnFailures: r.otherFailures,
+  notOwnLastError: r.otherError,
   metadata: r.metadata,
 });
 

@@ -107,7 +107,11 @@ export function podFacts(state: JobState, pod: V1Pod | undefined, truncated: boo
 export function needsEvents(pod: V1Pod | undefined): boolean {
   if (pod === undefined) return true;
   const cs = pod.status?.containerStatuses?.find((c) => c.name === SCORECARD_CONTAINER);
-  return !cs?.state?.terminated && !cs?.lastState?.terminated && !cs?.state?.waiting?.reason;
+  if (cs?.state?.waiting?.reason) return false;
+  const term = cs?.state?.terminated ?? cs?.lastState?.terminated;
+  // The kubelet's word for a container of a terminal pod that never ran (the pod's own deadline
+  // ended it while it waited on a Secret or an image).
+  return !term || term.reason === 'ContainerStatusUnknown';
 }
 
 /** Most pods of one Job whose Events are read (a Job with backoffLimit 0 has one; a node loss can make two). */

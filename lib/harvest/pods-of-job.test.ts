@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { podsOfJob } from './harvest.ts';
+import { needsEvents, podsOfJob } from './harvest.ts';
 
 test("podsOfJob keeps only pods whose controller ownerReference is the Job's UID", () => {
   const pod = (name: string, refs: any[]) => ({ metadata: { name, ownerReferences: refs } });
@@ -17,4 +17,17 @@ test("podsOfJob keeps only pods whose controller ownerReference is the Job's UID
     ['real'],
   );
   assert.deepEqual(podsOfJob(pods as any, ''), []);
+});
+
+test('the Events are read only when nothing else can say why: no pod, or a container that never ran', () => {
+  const pod = (cs: Record<string, unknown> | undefined) => ({ status: { containerStatuses: cs ? [{ name: 'scorecard', ...cs }] : [] } }) as any;
+  const cases: Array<[string, any, boolean]> = [
+    ['no pod (deleted by the job controller at the deadline)', undefined, true],
+    ['a pod with no container status (never scheduled)', pod(undefined), true],
+    ['waiting, and the pod says on what', pod({ state: { waiting: { reason: 'CreateContainerConfigError' } } }), false],
+    ['ended by its own deadline before it ran', pod({ state: { terminated: { exitCode: 137, reason: 'ContainerStatusUnknown' } } }), true],
+    ['ran and exited', pod({ state: { terminated: { exitCode: 1, reason: 'Error', startedAt: new Date() } } }), false],
+    ['ran and was killed at its deadline', pod({ state: { terminated: { exitCode: 137, reason: 'Error' } } }), false],
+  ];
+  for (const [name, p, want] of cases) assert.equal(needsEvents(p), want, name);
 });

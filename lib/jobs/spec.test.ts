@@ -48,6 +48,7 @@ test('the Job carries exactly the hardened spec', () => {
   assert.equal(spec.activeDeadlineSeconds, config.jobDeadlineSeconds);
   assert.equal(spec.ttlSecondsAfterFinished, config.jobTtlSeconds);
   const pod = spec.template.spec!;
+  assert.equal(pod.activeDeadlineSeconds, config.jobDeadlineSeconds - 30, "the kubelet ends the pod (and keeps it) before the Job's deadline");
   assert.equal(pod.restartPolicy, 'Never');
   assert.equal(pod.automountServiceAccountToken, false);
   assert.equal(pod.securityContext?.runAsNonRoot, true);

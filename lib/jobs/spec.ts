@@ -84,6 +84,11 @@ export function minQuantity(a: string, b: string): string {
   return bytes(b) < bytes(a) ? b : a;
 }
 
+/** The pod's own deadline: before the Job's, so the kubelet, not the job controller, ends a pod that ran. */
+export function podDeadlineSeconds(jobDeadlineSeconds: number): number {
+  return Math.max(30, jobDeadlineSeconds - 30);
+}
+
 export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
   const { repo } = input;
   const name = jobName(repo, input.dueWindow);
@@ -108,11 +113,16 @@ export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
       // and a message naming DisruptionTarget, which the harvester classifies as infrastructure
       // (retried soon through the scheduler's budget, never held against the repository).
       podFailurePolicy: { rules: [{ action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
+      // The backstop for a pod no kubelet started (never scheduled): the job controller deletes
+      // it at this deadline, and only its Events say why (lib/jobs/events.ts).
       activeDeadlineSeconds: config.jobDeadlineSeconds,
       ttlSecondsAfterFinished: config.jobTtlSeconds,
       template: {
         metadata: { labels: { ...labels }, annotations: { [REPO_ANNOTATION]: repo.canonical } },
         spec: {
+          // The kubelet ends the pod first and keeps it: its log (Scorecard waiting on GitHub's rate
+          // limit, and until when) and its status (a missing Secret) still say why at harvest time.
+          activeDeadlineSeconds: podDeadlineSeconds(config.jobDeadlineSeconds),
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
           enableServiceLinks: false,

@@ -74,6 +74,7 @@ test('a tick creates exactly the expected Jobs, field by field as the API server
     assert.equal(gs.activeDeadlineSeconds, ws.activeDeadlineSeconds);
     assert.equal(gs.ttlSecondsAfterFinished, ws.ttlSecondsAfterFinished);
     const [gp, wp] = [gs.template.spec!, ws.template.spec!];
+    assert.equal(gp.activeDeadlineSeconds, wp.activeDeadlineSeconds);
     assert.equal(gp.restartPolicy, 'Never');
     assert.equal(gp.automountServiceAccountToken, false);
     assert.equal(gp.enableServiceLinks, false);

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { type Config, defaultConfig } from '../../lib/config/index.ts';
-import { addRepos, type Db, getRepo, migrate, openDb } from '../../lib/db/index.ts';
+import { addRepos, type Db, getRepo, getSchedulerState, migrate, openDb } from '../../lib/db/index.ts';
 import { harvestJob } from '../../lib/harvest/harvest.ts';
 import { POSTURE_JOB_SELECTOR } from '../../lib/jobs/spec.ts';
 import { jobState } from '../../lib/jobs/status.ts';
@@ -60,7 +60,11 @@ before(async () => {
   await migrate(db);
 });
 
+/** Answers the fake GitHub holds back on purpose, released before it closes. */
+const held: Array<() => void> = [];
+
 after(async () => {
+  for (const release of held) release();
   await db?.destroy();
   await gh?.close();
   await node?.stop();
@@ -190,7 +194,7 @@ test('a refused token (401 Bad credentials): credentials, no repository blamed, 
   }
 });
 
-test("never started, the pod deleted at the deadline: a missing token Secret and an image that cannot be pulled are infrastructure, read from the pod's Events", async () => {
+test("never started: a missing token Secret and an image that cannot be pulled are infrastructure; the pod's own deadline ends the pod and keeps it", async () => {
   const secret = configOf({ githubTokenSecret: 'posture-absent-secret', jobDeadlineSeconds: 60 });
   const image = configOf({ scorecardImage: 'posture.invalid/scorecard:v0.0.0', jobDeadlineSeconds: 60 });
   const jobs: string[] = [];
@@ -204,25 +208,77 @@ test("never started, the pod deleted at the deadline: a missing token Secret and
       .update({ next_due_at: new Date(Date.now() - 1000) });
     const t = await runTick(nextSlot(), tickDeps(config));
     assert.ok(t.created >= 1, JSON.stringify(t));
-    const { run } = await runOf(name);
-    jobs.push(run.job_name);
+    jobs.push((await runOf(name)).run.job_name);
   }
-  await waitFor(
-    'both Jobs failed at their deadline',
-    async () => (await cluster.listJobs(NS, POSTURE_JOB_SELECTOR)).every((j) => jobState(j).finished),
-    150_000,
-  );
-  // The real job controller deleted the waiting pods before it marked the Jobs Failed.
-  for (const job of jobs) assert.deepEqual(await cluster.listPods(NS, `batch.kubernetes.io/job-name=${job}`), [], `${job}: its pod is gone`);
+  await waitFor('both Jobs failed', async () => (await cluster.listJobs(NS, POSTURE_JOB_SELECTOR)).every((j) => jobState(j).finished), 150_000);
+  // The kubelet ended each pod at its own deadline, before the Job's, and kept it.
+  for (const job of jobs) {
+    const pods = await cluster.listPods(NS, `batch.kubernetes.io/job-name=${job}`);
+    assert.equal(pods.length, 1, `${job}: its pod is kept`);
+    assert.equal(pods[0].status?.reason, 'DeadlineExceeded', JSON.stringify(pods[0].status));
+  }
   await runTick(nextSlot(), tickDeps(secret));
   const s = await runOf(`${OWNER}/no-secret`);
   assert.equal(s.run.failure_class, 'infrastructure', s.run.reason);
-  assert.match(s.run.reason, /missing Secret.*posture-absent-secret.*from the pod's Events/);
+  assert.match(s.run.reason, /missing Secret/);
+  assert.match(s.run.reason, /posture-absent-secret|CreateContainerConfigError/);
   assert.equal(s.repo.consecutive_failures, 0);
   const i = await runOf(`${OWNER}/no-image`);
   assert.equal(i.run.failure_class, 'infrastructure', i.run.reason);
-  assert.match(i.run.reason, /image could not be pulled.*posture\.invalid\/scorecard/);
+  assert.match(i.run.reason, /image could not be pulled/);
   assert.equal(i.repo.consecutive_failures, 0);
+});
+
+test("never scheduled: the job controller deletes the pod at the Job's deadline, and its Events still say why: infrastructure", async () => {
+  const core = cp.kc.makeApiClient(k8s.CoreV1Api);
+  const cordon = (unschedulable: boolean) =>
+    core.patchNode({ name: node.name, body: { spec: { unschedulable } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+  await cordon(true);
+  try {
+    const config = configOf({ jobDeadlineSeconds: 60 });
+    await addRepos(db, [{ repo: (parseRepo(`${OWNER}/no-node`) as { ok: true; repo: any }).repo }]);
+    await db('repos')
+      .where({ key: `github.com/${OWNER}/no-node` })
+      .update({ next_due_at: new Date(Date.now() - 1000) });
+    const t = await runTick(nextSlot(), tickDeps(config));
+    assert.ok(t.created >= 1, JSON.stringify(t));
+    const job = (await runOf(`${OWNER}/no-node`)).run.job_name;
+    await waitFor('the Job failed at its deadline', async () => (await cluster.listJobs(NS, POSTURE_JOB_SELECTOR)).every((j) => jobState(j).finished), 150_000);
+    await waitFor('its pod deleted by the job controller', async () => (await cluster.listPods(NS, `batch.kubernetes.io/job-name=${job}`)).length === 0);
+    await runTick(nextSlot(), tickDeps(config));
+    const { repo, run } = await runOf(`${OWNER}/no-node`);
+    assert.equal(run.failure_class, 'infrastructure', run.reason);
+    assert.match(run.reason, /^the pod could not be scheduled: FailedScheduling: .*unschedulable.* \(from the pod's Events\)/);
+    assert.equal(repo.consecutive_failures, 0);
+  } finally {
+    await cordon(false);
+  }
+});
+
+test("GitHub's rate limit spent until long after the deadline: Scorecard waits, the kubelet ends the pod and keeps its log, the run is rate-limited and no Job starts before the reset", async () => {
+  gh.addRepo({ owner: OWNER, name: 'limited' });
+  const reset = gh.fault({ kind: 'primary-rate-limit', repo: `${OWNER}/limited`, resetInSeconds: 600 });
+  try {
+    const config = configOf({ jobDeadlineSeconds: 60 });
+    const before = Date.now();
+    await scoreOnce([`${OWNER}/limited`], config);
+    const { repo, run } = await runOf(`${OWNER}/limited`);
+    assert.equal(run.failure_class, 'rate-limited', run.reason);
+    assert.match(run.reason, /Rate limit exceeded\. Waiting .* to retry/);
+    assert.equal(repo.consecutive_failures, 0);
+    // The fleet waits for the reset Scorecard logged (10 minutes after its first call); the
+    // repository is due no sooner than that, nor than the base delay of a failure not its own.
+    const wait = (await getSchedulerState(db)).githubWaitUntil?.getTime() ?? 0;
+    assert.ok(wait >= before + 590_000 && wait <= Date.now() + 610_000, `the fleet waits until ${new Date(wait).toISOString()}`);
+    assert.ok(repo.next_due_at.getTime() >= wait, `due ${repo.next_due_at.toISOString()}, after the reset`);
+    await addRepos(db, [{ repo: (parseRepo(`${OWNER}/after-limit`) as { ok: true; repo: any }).repo }]);
+    const held = await runTick(nextSlot(), tickDeps(config));
+    assert.equal(held.paused?.reason, 'rate-limit');
+    assert.equal(held.created, 0);
+  } finally {
+    reset.remove();
+    await db('scheduler_state').update({ github_wait_until: null });
+  }
 });
 
 test("a repository too big for the Job's own storage: the kubelet evicts the pod, and the failure is the repository's (resource-limit)", async () => {
@@ -230,10 +286,15 @@ test("a repository too big for the Job's own storage: the kubelet evicts the pod
   // the releases keeps Scorecard (and its clone) alive until the kubelet's eviction manager looks.
   const big = randomBytes(18 * 1024 * 1024).toString('base64');
   gh.addRepo({ owner: OWNER, name: 'too-big', files: { 'README.md': '# too big\n', 'data/blob.txt': big } });
+  const none = { status: 200, body: '[]', headers: { 'content-type': 'application/json' } };
   gh.route('GET', '/repos/:owner/:repo/releases', (ctx) =>
     ctx.params.repo === 'too-big'
-      ? new Promise((r) => setTimeout(() => r({ status: 200, body: '[]', headers: { 'content-type': 'application/json' } }), 150_000))
-      : { status: 200, body: '[]', headers: { 'content-type': 'application/json' } },
+      ? new Promise((resolve) => {
+          const release = () => resolve(none);
+          held.push(release);
+          setTimeout(release, 150_000).unref();
+        })
+      : none,
   );
   await scoreOnce([`${OWNER}/too-big`], configOf({ jobStorageLimit: '8Mi' }));
   const { repo, run } = await runOf(`${OWNER}/too-big`);
