@@ -299,9 +299,9 @@ describeEachDatabase('data layer', (ctx) => {
     await finishTick(ctx.db, '2030-01-01T00:00Z', { created: 3 });
     assert.deepEqual(await startTick(ctx.db, '2030-01-01T00:00Z'), { status: 'finished', summary: { created: 3 } });
     await setTickBackoff(ctx.db, 120, at(0));
-    assert.deepEqual(await getSchedulerState(ctx.db), { notBefore: at(120), backoffSeconds: 120 });
+    assert.deepEqual(await getSchedulerState(ctx.db), { notBefore: at(120), backoffSeconds: 120, githubWaitUntil: null });
     await setTickBackoff(ctx.db, 0, at(0));
-    assert.deepEqual(await getSchedulerState(ctx.db), { notBefore: null, backoffSeconds: 0 });
+    assert.deepEqual(await getSchedulerState(ctx.db), { notBefore: null, backoffSeconds: 0, githubWaitUntil: null });
     const grants = await Promise.all([takeBudget(ctx.db, 6, 10, at(0)), takeBudget(ctx.db, 6, 10, at(1))]);
     assert.equal(grants[0] + grants[1], 10, `granted ${grants}`);
     assert.equal(await takeBudget(ctx.db, 1, 10, at(2)), 0);
