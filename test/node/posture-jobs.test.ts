@@ -277,7 +277,8 @@ test("GitHub's rate limit spent until long after the deadline: Scorecard waits, 
     assert.equal(held.created, 0);
   } finally {
     reset.remove();
-    await db('scheduler_state').update({ github_wait_until: null });
+    // The reset is ten minutes away: end the wait, and the idle backoff the held tick began.
+    await db('scheduler_state').update({ github_wait_until: null, not_before: null, backoff_seconds: 0 });
   }
 });
 
