@@ -3,10 +3,14 @@
 // fleet and blames no repository; a spent rate limit holds every Job until it resets.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { CloudEvent } from 'cloudevents';
 import { fleetLive } from '../api/fleet.ts';
 import { getRepo, runByJobName } from '../db/index.ts';
 import { describeEachDatabase, resetScheduling, setEveryRepoDueAt } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
+import { registry } from '../metrics/index.ts';
+import { createSchedulerHandle } from '../scheduler/handler.ts';
+import type { TickSummary } from '../scheduler/summary.ts';
 import { runTick } from '../scheduler/tick.ts';
 import { HarvestConfigError, harvestJob } from './harvest.ts';
 import { scheduledMany, T0 } from './testing.ts';
@@ -75,9 +79,19 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
     await ctx.db('repos').update({ lease_owner: null, lease_expires_at: null });
     await setEveryRepoDueAt(ctx.db, new Date(T0.getTime() - 1));
     const now = new Date(T0.getTime() + 60_000);
-    const tick = await runTick('2030-01-01T00:01Z', { db: ctx.db, cluster, config, log: silentLogger, now: () => now, retryBaseMs: 0 });
+    // Through the scheduler function's handler, as a PingSource event: the reply and the gauge say it.
+    const handle = createSchedulerHandle(
+      async () => ({ db: ctx.db, cluster, config, log: silentLogger, retryBaseMs: 0 }),
+      () => now,
+    );
+    const ping = new CloudEvent({ type: 'dev.knative.sources.ping', source: '/test', time: now.toISOString(), data: {} });
+    const reply = (await handle({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent: ping } as never)) as { body: TickSummary };
+    const tick = reply.body;
     assert.equal(tick.paused?.reason, 'credentials');
     assert.equal(tick.created, 1, 'one probe run, not the cap of 2');
+    const metrics = await registry.metrics();
+    assert.match(metrics, /^posture_scheduler_paused\{reason="credentials"\} 1$/m);
+    assert.match(metrics, /^posture_scheduler_paused\{reason="rate-limit"\} 0$/m);
     const live = await fleetLive(ctx.db, config, now);
     assert.equal(live.paused?.reason, 'credentials');
   });

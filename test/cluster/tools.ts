@@ -1,6 +1,6 @@
 // The real tools the tests run beside the control plane, built by build-tools.sh from the Go
 // module proxy into the cache (one folder per name and version, never in the repository):
-// kustomize, the Scorecard CLI (two versions) and Knative Eventing's source adapters.
+// kustomize, the Scorecard CLI (three versions) and Knative Eventing's source adapters.
 // A missing tool is a failure with the command that builds it, never a skipped test.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
