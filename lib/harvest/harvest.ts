@@ -12,6 +12,7 @@ import { type ClusterApi, type LogChunks, toKubeError, withRetries } from '../ku
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify, type PodFacts } from '../scorecard/classify.ts';
+import { boundedReset } from '../scorecard/rate-limit.ts';
 import { readCapped } from '../scorecard/read.ts';
 import type { JobDeleter } from './deletions.ts';
 import type { RecentlyHarvested } from './recent.ts';
@@ -184,7 +185,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   }
   const outcome: HarvestOutcome = c.ok
     ? { ok: true, flagged: c.flagged, result: { ...c.result, checks: c.result.checks.map((x) => ({ ...x })) } }
-    : { ok: false, failure: c.failure, reason: c.reason, retryAt: c.retryAt };
+    : { ok: false, failure: c.failure, reason: c.reason, retryAt: c.retryAt === undefined ? undefined : boundedReset(c.retryAt, state.finishedAt) };
   const checksAnnotation = job.metadata?.annotations?.[CHECKS_ANNOTATION];
   let stored: HarvestStored;
   try {

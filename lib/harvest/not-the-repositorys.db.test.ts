@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
 import { fleetLive } from '../api/fleet.ts';
-import { getRepo, runByJobName } from '../db/index.ts';
+import { getRepo, getSchedulerState, runByJobName } from '../db/index.ts';
 import { describeEachDatabase, resetScheduling, setEveryRepoDueAt } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { registry } from '../metrics/index.ts';
@@ -113,5 +113,12 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
     const resumed = await runTick('2030-01-01T01:00Z', { db: ctx.db, cluster, config, log: silentLogger, now: () => after, retryBaseMs: 0 });
     assert.equal(resumed.paused, undefined);
     assert.equal(resumed.created, 1);
+    // A line a repository could shape claims a year's wait: the fleet waits at most the hour after the run.
+    const crafted = `time="${new Date(T0.getTime() + 3_600_000).toISOString()}" level=warning msg="Warn: data/Rate limit exceeded. Waiting 8760h0m0s to retry..."\n`;
+    const next = [...cluster.jobs.values()][0];
+    const forged = cluster.finish(config.namespace, next.metadata!.name!, { log: crafted, reason: 'DeadlineExceeded', at: new Date(T0.getTime() + 3_700_000) });
+    const f = await harvestJob(forged, deps);
+    assert.equal(f.status === 'stored' && f.failure, 'rate-limited');
+    assert.equal((await getSchedulerState(ctx.db)).githubWaitUntil?.toISOString(), new Date(T0.getTime() + 3_700_000 + 3_600_000).toISOString());
   });
 });

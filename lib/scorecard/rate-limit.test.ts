@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseGoDuration, rateLimitResetOf } from './rate-limit.ts';
+import { boundedReset, parseGoDuration, rateLimitResetOf } from './rate-limit.ts';
 
 test('Go durations as Scorecard prints them, in milliseconds', () => {
   const cases: Array<[string, number | null]> = [
@@ -34,4 +34,15 @@ test("the reset is the logrus line's time plus the wait; without both it is unkn
   assert.equal(rateLimitResetOf('time="2026-12-07T18:00:00Z" msg="Rate limit exceeded. Waiting -2s to retry..."')?.toISOString(), '2026-12-07T18:00:00.000Z');
   assert.equal(rateLimitResetOf('Rate limit exceeded. Waiting 59m30s to retry...'), null);
   assert.equal(rateLimitResetOf('time="2026-12-07T18:00:00Z" msg="Rate limit exceeded. Retrying..."'), null);
+});
+
+test('a reset the log claims is bounded to the hour after the run: a crafted line cannot hold the fleet for a year', () => {
+  const finished = new Date('2026-12-07T18:00:00Z');
+  const cases: Array<[string, string]> = [
+    ['2026-12-07T18:30:00.000Z', '2026-12-07T18:30:00.000Z'],
+    ['2027-12-07T18:00:00.000Z', '2026-12-07T19:00:00.000Z'],
+    ['2020-01-01T00:00:00.000Z', '2026-12-07T18:00:00.000Z'],
+    ['not a date', '2026-12-07T18:00:00.000Z'],
+  ];
+  for (const [claimed, want] of cases) assert.equal(boundedReset(claimed, finished), want, claimed);
 });

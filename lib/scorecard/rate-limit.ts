@@ -17,6 +17,21 @@ export function parseGoDuration(text: string): number | null {
   return m[1] === '-' ? -ms : ms;
 }
 
+/** GitHub's rate-limit windows are an hour: no honest wait is longer. */
+export const LONGEST_RESET_MS = 3_600_000;
+
+/**
+ * The reset a run's log claims, bounded to [finished, finished + an hour]: a log line a
+ * repository's content could shape (a file name in a warning) must never hold the fleet longer
+ * than GitHub itself could, nor date the reset before the run ended.
+ */
+export function boundedReset(claimed: string, finishedAt: Date): string {
+  const t = Date.parse(claimed);
+  const from = finishedAt.getTime();
+  if (Number.isNaN(t)) return finishedAt.toISOString();
+  return new Date(Math.min(Math.max(t, from), from + LONGEST_RESET_MS)).toISOString();
+}
+
 /**
  * When the rate limit a log line waits on ends: the line's own time plus the wait, or null when
  * the line does not say both (a line without logrus' time cannot be placed in time).
