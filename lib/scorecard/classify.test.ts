@@ -472,3 +472,9 @@ test('classify: a deadline spent waiting on the rate limit says when the limit r
   assert.equal(bare.failure, 'rate-limited');
   assert.equal(bare.retryAt, undefined);
 });
+
+test("classify: only Scorecard's own framing of a 401 is a refused token; a repository's text saying it is not", () => {
+  const c = classify('Error: check runtime error: Pinned-Dependencies: parse docs/401 Bad credentials.yml: unexpected token\n', { exitCode: 1 });
+  assert.equal(c.ok, false);
+  if (!c.ok) assert.notEqual(c.failure, 'credentials', c.reason);
+});

@@ -293,9 +293,11 @@ function ownLimitFacts(f: PodFacts): string | null {
   return null;
 }
 
-// GitHub's answer to a bad, revoked or expired token: `401 Bad credentials` (REST), or a 401
-// from GraphQL ("non-200 OK status code: 401 Unauthorized").
-const BAD_CREDENTIALS = /\b401\b[^\n]*(?:Bad credentials|Unauthorized|Requires authentication)|Bad credentials/i;
+// GitHub's answer to a bad, revoked or expired token, as Scorecard's own error wording frames it:
+// `repo unreachable: GET <url>: 401 Bad credentials` (REST), or a 401 from GraphQL ("non-200 OK
+// status code: 401 Unauthorized"). Only that framing counts: text a repository could put on an
+// error line ("Bad credentials" in a file name) must not pause the fleet.
+const BAD_CREDENTIALS = /repo unreachable: .*: 401 (?:Bad credentials|Unauthorized|Requires authentication)\b|non-200 OK status code: 401 Unauthorized/;
 
 // Scorecard's `repo unreachable:` (sce.ErrRepoUnreachable) followed by a transport error or a
 // GitHub 5xx. A 404 after it is the repository's problem; a 401 and a rate limit are read before.
