@@ -58,7 +58,7 @@ export interface TickReply {
   created?: number;
   active?: number;
   errors?: string[];
-  /** The fleet paused for GitHub's sake (lib/scheduler/policy.ts FleetPause). */
+  /** The fleet paused for GitHub's sake (FleetPause, lib/cadence/pause.ts). */
   paused?: { reason: string; message: string; until?: string };
   [field: string]: unknown;
 }
