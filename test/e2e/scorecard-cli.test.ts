@@ -117,21 +117,24 @@ describe('the real Scorecard CLI', () => {
 });
 
 describe('the real Scorecard CLI against the fake GitHub (GH_HOST, SSL_CERT_FILE)', () => {
-  let fake: FakeGitHub;
-  let token: string;
+  const fakes: FakeGitHub[] = [];
   const fakeRuns = new Map<string, Awaited<ReturnType<typeof scoreAgainstFake>> & { requests: FakeGitHub['requests'] }>();
   before(async () => {
-    ({ fake, token } = await startScorecardFake());
-    // One run per version and case, one at a time: a fault is scripted for one run's length.
-    for (const v of SCORECARD_VERSIONS) {
-      for (const c of FAKE_CASES) {
-        fake.clearRequests();
-        const run = await scoreAgainstFake(v, fake, token, c);
-        fakeRuns.set(`${v} ${c}`, { ...run, requests: [...fake.requests] });
-      }
-    }
+    // One fake GitHub per version, the versions side by side; within a version one case at a
+    // time: a fault is scripted for one run's length, and the request log is the run's own.
+    await Promise.all(
+      SCORECARD_VERSIONS.map(async (v) => {
+        const { fake, token } = await startScorecardFake();
+        fakes.push(fake);
+        for (const c of FAKE_CASES) {
+          fake.clearRequests();
+          const run = await scoreAgainstFake(v, fake, token, c);
+          fakeRuns.set(`${v} ${c}`, { ...run, requests: [...fake.requests] });
+        }
+      }),
+    );
   });
-  after(() => fake?.close());
+  after(() => Promise.all(fakes.map((f) => f.close())));
   const get = (v: string, c: FakeCase) => fakeRuns.get(`${v} ${c}`)!;
   const fixture = (v: string, c: FakeCase) => readFileSync(fixturePath(fakeFixture(v, c)), 'utf8');
 
