@@ -26,8 +26,8 @@ import {
   saveFleetSnapshot,
   stateCounts,
   storedFleetSnapshot,
+  stuckRepoCount,
 } from '../db/fleet.ts';
-import { queueSummary } from '../db/repo-admin.ts';
 import { recentOutcomes } from '../db/runs.ts';
 import { budgetUsed, getSchedulerState } from '../db/scheduler-state.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
@@ -57,6 +57,8 @@ export interface FleetSnapshot {
   scoredLastDay: number;
   /** Failed runs of the last 24 hours by class (aggregated here: the runs are scattered over the table). */
   failuresByClass: Array<{ failureClass: string; count: number }>;
+  /** Repositories stuck (POSTURE_STUCK_AFTER_RUNS failures in a row not their own); absent in a snapshot stored before it was counted. */
+  stuck?: number;
 }
 
 export interface FleetRow {
@@ -76,8 +78,6 @@ export interface FleetLive {
   demo: boolean;
   /** The fleet paused for GitHub's sake (a refused token, a spent rate limit), as the scheduler decides it. */
   paused: FleetPause | null;
-  /** Repositories whose newest POSTURE_STUCK_AFTER_RUNS runs failed for reasons not their own. */
-  stuck: number;
 }
 
 export async function computeSnapshot(db: Db, config: FleetConfig, now = new Date()): Promise<FleetSnapshot> {
@@ -87,6 +87,7 @@ export async function computeSnapshot(db: Db, config: FleetConfig, now = new Dat
   for (const b of await countsByScoreFloor(db)) histogram[Math.max(0, Math.min(10, b.floor))] += b.count;
   const checks = (await checkPassRates(db, CHECK_PASS)).map((c) => ({ ...c, average: c.average === null ? null : Math.round(c.average * 10) / 10 }));
   const due = await dueRepoCount(db, now);
+  const stuck = await stuckRepoCount(db, config.stuckAfterRuns);
   const stored = await resultsStoredSince(db, { recent: new Date(now.getTime() - 3_600_000), earlier: new Date(now.getTime() - 86_400_000) });
   const failuresByClass = (await failedRunsByClass(db, new Date(now.getTime() - 86_400_000))).map((f) => ({
     failureClass: f.failureClass ?? 'unknown',
@@ -103,6 +104,7 @@ export async function computeSnapshot(db: Db, config: FleetConfig, now = new Dat
     due,
     scoredLastHour: stored.recent,
     scoredLastDay: stored.earlier,
+    stuck,
   };
 }
 
@@ -162,7 +164,7 @@ function fleetRow(r: LatestScore): FleetRow {
 /** The live, index-backed parts of the fleet page. */
 export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n = 10): Promise<FleetLive> {
   const dayAgo = new Date(now.getTime() - 86_400_000);
-  const [lowest, drops, recent, running, used, demo, outcomes, state, queue] = await Promise.all([
+  const [lowest, drops, recent, running, used, demo, outcomes, state] = await Promise.all([
     lowestScores(db, n),
     biggestDrops(db, freshCutoff(config, now), n),
     recentFailedRuns(db, dayAgo, n),
@@ -171,7 +173,6 @@ export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n
     hasReposOfOwner(db, DEMO_OWNER),
     recentOutcomes(db, new Date(now.getTime() - config.breakerWindowSeconds * 1000), config.breakerSample),
     getSchedulerState(db),
-    queueSummary(db, config.stuckAfterRuns),
   ]);
   const perHour = runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun);
   return {
@@ -187,7 +188,6 @@ export async function fleetLive(db: Db, config: FleetConfig, now = new Date(), n
     budget: { used, perHour: Number.isFinite(perHour) ? perHour : null },
     demo,
     paused: fleetPause(outcomes, state.githubWaitUntil, now),
-    stuck: queue.stuck,
   };
 }
 

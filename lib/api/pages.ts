@@ -118,8 +118,9 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
   const paused = live.paused
     ? `<p class="alert" role="alert"><strong>Paused${live.paused.reason === 'credentials' ? ': GitHub refused the token' : ": GitHub's rate limit is spent"}.</strong> ${esc(live.paused.message)}.</p>`
     : '';
-  const stuck = live.stuck
-    ? `<p class="alert" role="status"><a href="/ui/projects?state=stuck">${n(live.stuck)} ${live.stuck === 1 ? 'repository is' : 'repositories are'} stuck</a>: their newest runs failed for reasons not their own (the node, the image, a Secret); they are retried on the failure backoff.</p>`
+  const stuckCount = s.stuck ?? 0;
+  const stuck = stuckCount
+    ? `<p class="alert" role="status"><a href="/ui/projects?state=stuck">${n(stuckCount)} ${stuckCount === 1 ? 'repository is' : 'repositories are'} stuck</a>: their newest runs failed for reasons not their own (the node, the image, a Secret); they are retried on the failure backoff.</p>`
     : '';
   const body =
     `<h1>Fleet</h1>${paused}${stuck}` +

@@ -31,6 +31,12 @@ export async function stateCounts(db: Db, freshCutoff: Date): Promise<StateCount
   return { total: Number(r.total), failing: Number(r.failing), never: Number(r.never), fresh: Number(r.fresh), overdue: Number(r.overdue) };
 }
 
+/** Repositories not failing whose newest `stuckAfterRuns` or more runs failed for reasons not their own. */
+export async function stuckRepoCount(db: Db, stuckAfterRuns: number): Promise<number> {
+  const res = await db.raw('SELECT count(*) AS n FROM repos WHERE consecutive_failures = 0 AND other_failures >= :stuckAfterRuns::int', { stuckAfterRuns });
+  return Number(rowsOf<{ n: Count }>(res)[0].n);
+}
+
 /** Scored repositories by floor(newest score). */
 export async function countsByScoreFloor(db: Db): Promise<Array<{ floor: number; count: number }>> {
   const res = await db.raw(`SELECT floor(score)::int AS b, count(*) AS n FROM repo_latest WHERE score IS NOT NULL GROUP BY 1`);

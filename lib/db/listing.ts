@@ -2,8 +2,10 @@
 // the database): the dashboard's list and export, keyset-paged. Every sort has an index whose
 // order it reads (key; score, delta and result date with the repository id as tie-break), so a
 // page costs the same at the millionth row as at the first.
+
 import type { Db } from './connect.ts';
 import { numberOrNull, rowsOf } from './rows.ts';
+import { NEVER_STUCK } from './runs.ts';
 
 /** fresh and overdue: by the age of the newest result against a cutoff; never: no result yet. */
 export type LatestState = 'fresh' | 'overdue' | 'failing' | 'never' | 'stuck';
@@ -67,8 +69,6 @@ interface LatestDbRow {
   other_error: string | null;
   next_due_at: Date;
 }
-
-const NEVER_STUCK = 2_147_483_647;
 
 const COLUMN: Record<LatestSort, string> = { name: 'l.key', score: 'l.score', delta: 'l.delta', date: 'l.result_date' };
 

@@ -4,6 +4,7 @@
 // 4000th page costs what the first does.
 import type { Db } from './connect.ts';
 import { numberOrNull, rowsOf } from './rows.ts';
+import { NEVER_STUCK } from './runs.ts';
 
 /** Most precise first: a repository in more than one state shows the first that applies. */
 export const REPO_STATES = ['running', 'failing', 'stuck', 'due', 'scored', 'waiting'] as const;
@@ -151,7 +152,7 @@ export interface QueueSummary {
 }
 
 /** The queue at a glance, for `posture up`'s heartbeat (one scan; minutes apart). */
-export async function queueSummary(db: Db, stuckAfterRuns = 2_147_483_647): Promise<QueueSummary> {
+export async function queueSummary(db: Db, stuckAfterRuns = NEVER_STUCK): Promise<QueueSummary> {
   const [r] = rowsOf<{
     total: number | string;
     due: number | string;

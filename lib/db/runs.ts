@@ -95,8 +95,8 @@ export const RATE_LIMITED = 'rate-limited';
 const NOT_THE_REPOSITORYS = new Set<string>([INFRASTRUCTURE, JOB_MISSING]);
 /** The fleet's failures: they say nothing about one repository, so they count nowhere; the scheduler pauses for them. */
 const THE_FLEETS = new Set<string>([CREDENTIALS, RATE_LIMITED]);
-/** Never stuck: the default when no setting is given. */
-const NEVER = 2_147_483_647;
+/** Never stuck: the stuck cap when no setting is given. */
+export const NEVER_STUCK = 2_147_483_647;
 
 const REASON_MAX = 2000;
 const clip = (s: string, n = REASON_MAX) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
@@ -249,7 +249,7 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
         dueAfterSuccess: nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
         dueAfterBaseDelay: new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000),
         backoffByFailures: backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
-        stuckAfterRuns: s.stuckAfterRuns ?? NEVER,
+        stuckAfterRuns: s.stuckAfterRuns ?? NEVER_STUCK,
         retryAt: !o.ok && o.retryAt ? new Date(o.retryAt) : null,
         lastError: o.ok ? null : clip(`${o.failure}: ${o.reason}`),
         now,
