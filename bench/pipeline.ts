@@ -21,7 +21,7 @@ import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR } from '../lib/jobs/sp
 import { clusterApi } from '../lib/kube/cluster.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
-import { systemClock } from '../lib/scheduler/clock.ts';
+import { databaseClock } from '../lib/scheduler/clock.ts';
 import { runTick } from '../lib/scheduler/tick.ts';
 import { freePort } from '../test/cluster/config.ts';
 import { getSharedControlPlane } from '../test/cluster/harness.ts';
@@ -236,7 +236,13 @@ async function tickCreates(): Promise<number> {
   await database.db('repos').update({ next_due_at: DUE });
   for (const r of repos) cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: '', hold: true });
   const t = performance.now();
-  const s = await runTick('2026-11-23T10:00Z', { db: database.db, cluster: clusterApi(cp.kc), config, log: silentLogger, now: systemClock });
+  const s = await runTick('2026-11-23T10:00Z', {
+    db: database.db,
+    cluster: clusterApi(cp.kc),
+    config,
+    log: silentLogger,
+    now: await databaseClock(database.db),
+  });
   const rate = s.created / ((performance.now() - t) / 1000);
   if (s.created !== N) throw new Error(`created ${s.created}: ${JSON.stringify(s.errors.slice(0, 3))}`);
   await database.drop();

@@ -18,7 +18,7 @@ import { clusterApi } from '../lib/kube/cluster.ts';
 import { sharedTransport } from '../lib/kube/transport.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
-import { systemClock } from '../lib/scheduler/clock.ts';
+import { databaseClock } from '../lib/scheduler/clock.ts';
 import { runTick } from '../lib/scheduler/tick.ts';
 import { getSharedControlPlane } from '../test/cluster/harness.ts';
 import { median } from './_util.ts';
@@ -237,7 +237,9 @@ for (let i = 0; i < ROUNDS; i++) {
   const bytes0 = transport.stats.bytesIn;
   const t0 = performance.now();
   const { value: rec, mb } = await heapPeak(() =>
-    recordStatements(db, () => runTick(`2026-11-26T10:${String(i).padStart(2, '0')}Z`, { db, cluster, config, log: silentLogger, now: systemClock })),
+    recordStatements(db, async () =>
+      runTick(`2026-11-26T10:${String(i).padStart(2, '0')}Z`, { db, cluster, config, log: silentLogger, now: await databaseClock(db) }),
+    ),
   );
   const wall = performance.now() - t0;
   const s = rec.value;

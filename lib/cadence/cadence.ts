@@ -1,10 +1,15 @@
 // When a repository is due again and how many runs the GitHub budget allows: pure decisions
 // the database's statements and the scheduler share, so they sit below both.
 
-/** After a stored score: the interval plus a random share of the jitter (random in [0, 1)). */
-export function nextDueAfterSuccess(finishedAt: Date, intervalSeconds: number, jitterSeconds: number, random: number): Date {
+/** After a stored score, how long until it is due again: the interval plus a random share of the jitter (random in [0, 1)). */
+export function secondsUntilDueAfterSuccess(intervalSeconds: number, jitterSeconds: number, random: number): number {
   const r = Math.min(Math.max(random, 0), 0.999999);
-  return new Date(finishedAt.getTime() + (intervalSeconds + Math.floor(r * jitterSeconds)) * 1000);
+  return intervalSeconds + Math.floor(r * jitterSeconds);
+}
+
+/** After a stored score at `finishedAt`: when it is due again. */
+export function nextDueAfterSuccess(finishedAt: Date, intervalSeconds: number, jitterSeconds: number, random: number): Date {
+  return new Date(finishedAt.getTime() + secondsUntilDueAfterSuccess(intervalSeconds, jitterSeconds, random) * 1000);
 }
 
 /** After the n-th consecutive failure (n >= 1): base·2^(n-1), capped. */

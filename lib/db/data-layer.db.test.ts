@@ -24,10 +24,9 @@ import {
   scoresChangedSince,
   setTickBackoff,
   startTick,
-  storeHarvest,
   takeBudget,
 } from './index.ts';
-import { describeEachDatabase } from './testing.ts';
+import { describeEachDatabase, storeRecorded } from './testing.ts';
 
 const repo = (s: string): RepoId => {
   const r = parseRepo(s);
@@ -133,13 +132,13 @@ describeEachDatabase('data layer', (ctx) => {
       outcome: { ok: true, result: result('github.com/h/one', score, finished.toISOString()), flagged: true },
       schedule,
     });
-    const a = await storeHarvest(ctx.db, input('uid-new', 'job-new', at(100), 7.5));
+    const a = await storeRecorded(ctx.db, input('uid-new', 'job-new', at(100), 7.5));
     assert.equal(a.status, 'stored');
     assert.equal((a as { nextDueAt: Date }).nextDueAt.toISOString(), at(100 + 86400).toISOString());
-    const dup = await storeHarvest(ctx.db, input('uid-new', 'job-new', at(100), 7.5));
+    const dup = await storeRecorded(ctx.db, input('uid-new', 'job-new', at(100), 7.5));
     assert.equal(dup.status, 'duplicate');
     // An older Job's completion arrives late: kept in history, does not move the schedule.
-    const old = await storeHarvest(ctx.db, input('uid-old', 'job-old', at(50), 3));
+    const old = await storeRecorded(ctx.db, input('uid-old', 'job-old', at(50), 3));
     assert.equal(old.status, 'stored');
     assert.equal((old as { nextDueAt: Date | null }).nextDueAt, null);
     const latest = await latestScore(ctx.db, 'github.com/h/one');
@@ -174,8 +173,8 @@ describeEachDatabase('data layer', (ctx) => {
       outcome: { ok: false, failure: 'no-result', reason: 'Skipping github.com/f/one: repo unreachable' },
       schedule,
     });
-    const a = await storeHarvest(ctx.db, fail('f1', 0));
-    const b = await storeHarvest(ctx.db, fail('f2', 100));
+    const a = await storeRecorded(ctx.db, fail('f1', 0));
+    const b = await storeRecorded(ctx.db, fail('f2', 100));
     assert.equal((a as any).nextDueAt.toISOString(), at(60).toISOString());
     assert.equal((b as any).nextDueAt.toISOString(), at(100 + 120).toISOString());
     const row = await getRepo(ctx.db, 'github.com/f/one');
@@ -183,7 +182,7 @@ describeEachDatabase('data layer', (ctx) => {
     assert.match(row?.last_error ?? '', /^no-result: Skipping/);
     assert.equal((await runByJobName(ctx.db, 'job-f2'))?.failure_class, 'no-result');
     assert.equal(await latestScore(ctx.db, 'github.com/f/one'), undefined);
-    assert.equal((await storeHarvest(ctx.db, { ...fail('x', 0), repoKey: 'github.com/nobody/here' })).status, 'unknown-repo');
+    assert.equal((await storeRecorded(ctx.db, { ...fail('x', 0), repoKey: 'github.com/nobody/here' })).status, 'no-run');
   });
 
   test('concurrent harvests of one repository are serialised on its row: each failure counts, the backoff follows the count', async () => {
@@ -198,7 +197,7 @@ describeEachDatabase('data layer', (ctx) => {
       schedule,
     });
     // Six Jobs finish in the same second; on PostgreSQL the writes run on six connections at once.
-    const stored = await Promise.all(Array.from({ length: 6 }, (_, i) => storeHarvest(ctx.db, fail(`cc${i}`, 10))));
+    const stored = await Promise.all(Array.from({ length: 6 }, (_, i) => storeRecorded(ctx.db, fail(`cc${i}`, 10))));
     assert.deepEqual(
       stored.map((x) => x.status),
       Array(6).fill('stored'),
@@ -209,7 +208,7 @@ describeEachDatabase('data layer', (ctx) => {
     assert.equal(row?.next_due_at.toISOString(), at(10 + 1920).toISOString());
     // Far past the cap: the backoff is the cap.
     await ctx.db('repos').where({ key: 'github.com/cc/one' }).update({ consecutive_failures: 500 });
-    await storeHarvest(ctx.db, fail('cc-late', 20));
+    await storeRecorded(ctx.db, fail('cc-late', 20));
     assert.equal((await getRepo(ctx.db, 'github.com/cc/one'))?.next_due_at.toISOString(), at(20 + 3600).toISOString());
   });
 
@@ -224,9 +223,9 @@ describeEachDatabase('data layer', (ctx) => {
       outcome: { ok: true, result: result('github.com/pv/one', score, finished.toISOString()), flagged: false },
       schedule,
     });
-    const first = await storeHarvest(ctx.db, input('p1', at(100), 6));
+    const first = await storeRecorded(ctx.db, input('p1', at(100), 6));
     assert.ok(first.status === 'stored' && first.previous === null && first.latest);
-    const second = await storeHarvest(ctx.db, input('p2', at(200), 7.5));
+    const second = await storeRecorded(ctx.db, input('p2', at(200), 7.5));
     assert.ok(second.status === 'stored');
     assert.equal(second.latest, true);
     assert.deepEqual(second.previous, {
@@ -240,12 +239,12 @@ describeEachDatabase('data layer', (ctx) => {
       ],
     });
     // A late, older result: stored with its own predecessor, not the newest.
-    const late = await storeHarvest(ctx.db, input('p0', at(50), 3));
+    const late = await storeRecorded(ctx.db, input('p0', at(50), 3));
     assert.ok(late.status === 'stored');
     assert.equal(late.latest, false);
     assert.equal(late.previous, null);
     // A failure stores no score: nothing to compare.
-    const failed = await storeHarvest(ctx.db, { ...input('p3', at(300), 0), outcome: { ok: false, failure: 'pod-failed', reason: 'x' } });
+    const failed = await storeRecorded(ctx.db, { ...input('p3', at(300), 0), outcome: { ok: false, failure: 'pod-failed', reason: 'x' } });
     assert.ok(failed.status === 'stored' && failed.scoreId === null && failed.previous === null && !failed.latest);
   });
 
@@ -253,7 +252,7 @@ describeEachDatabase('data layer', (ctx) => {
     const fx = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
     await addRepos(ctx.db, [{ repo: repo(fx.repo.name) }]);
     const key = repo(fx.repo.name).key;
-    const res = await storeHarvest(ctx.db, {
+    const res = await storeRecorded(ctx.db, {
       repoKey: key,
       jobName: 'fx',
       jobUid: 'fx-uid',

@@ -75,12 +75,12 @@ describeEachDatabase("failures not the repository's", (ctx) => {
   test('a spent rate limit: the repository is due after the reset and the fleet waits for it; a later, earlier reset never shortens the wait', async () => {
     await addRepos(ctx.db, [{ repo: repo('nr/limit') }]);
     const reset = at(3000);
-    const { stored, row } = await harvest('github.com/nr/limit', 0, { ok: false, failure: 'rate-limited', reason: 'waited', retryAt: reset.toISOString() });
+    const { stored, row } = await harvest('github.com/nr/limit', 0, { ok: false, failure: 'rate-limited', reason: 'waited', retryInSeconds: 3000 });
     assert.equal(stored.nextDueAt.toISOString(), reset.toISOString());
     assert.equal(row.consecutive_failures, 0);
     assert.equal(row.other_failures, 0);
     assert.equal((await getSchedulerState(ctx.db)).githubWaitUntil?.toISOString(), reset.toISOString());
-    await harvest('github.com/nr/limit', 10, { ok: false, failure: 'rate-limited', reason: 'waited', retryAt: at(100).toISOString() });
+    await harvest('github.com/nr/limit', 10, { ok: false, failure: 'rate-limited', reason: 'waited', retryInSeconds: 90 });
     assert.equal((await getSchedulerState(ctx.db)).githubWaitUntil?.toISOString(), reset.toISOString());
     // Without a reset in the log: the base delay, and the fleet's wait unchanged.
     const bare = await harvest('github.com/nr/limit', 20, { ok: false, failure: 'rate-limited', reason: '403 secondary rate limit' });

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import type pg from 'pg';
 import { defaultConfig } from '../config/index.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
-import { addRepos, type Db, dbOptions, getRepo, type HarvestInput, latestScore, migrate, openDb, preparedAs, recordRun, storeHarvest } from './index.ts';
-import { createPgliteDatabase, createPostgresDatabase } from './testing.ts';
+import { addRepos, type Db, dbOptions, getRepo, type HarvestInput, latestScore, migrate, openDb, preparedAs, recordRun } from './index.ts';
+import { createPgliteDatabase, createPostgresDatabase, storeRecorded } from './testing.ts';
 
 const repo = (s: string): RepoId => {
   const r = parseRepo(s);
@@ -50,10 +50,10 @@ async function harvestSome(db: Db, name: string, n: number) {
   const answers = [];
   for (let i = 0; i < n; i++) {
     await recordRun(db, { repoId: r!.id, jobName: `${name.replace('/', '-')}-${i}`, jobUid: `uid-${name.replace('/', '-')}-${i}` });
-    answers.push((await storeHarvest(db, input(`github.com/${name}`, `${name.replace('/', '-')}-${i}`, 5 + i))).status);
+    answers.push((await storeRecorded(db, input(`github.com/${name}`, `${name.replace('/', '-')}-${i}`, 5 + i))).status);
   }
   // The duplicate of the last one is still a duplicate.
-  answers.push((await storeHarvest(db, input(`github.com/${name}`, `${name.replace('/', '-')}-${n - 1}`, 5 + n - 1))).status);
+  answers.push((await storeRecorded(db, input(`github.com/${name}`, `${name.replace('/', '-')}-${n - 1}`, 5 + n - 1))).status);
   return { answers, latest: await latestScore(db, `github.com/${name}`) };
 }
 
@@ -119,7 +119,7 @@ test('PostgreSQL: a prepared harvest write still works after a migration changes
       }),
     );
     assert.equal(runs.length, 4);
-    const stored = await Promise.all([0, 1, 2, 3].map((i) => storeHarvest(t.db, input(`github.com/p/c${i}`, `c-${i}`, 7))));
+    const stored = await Promise.all([0, 1, 2, 3].map((i) => storeRecorded(t.db, input(`github.com/p/c${i}`, `c-${i}`, 7))));
     assert.deepEqual(
       stored.map((s) => s.status),
       ['stored', 'stored', 'stored', 'stored'],

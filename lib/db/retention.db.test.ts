@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
-import { addRepos, type Db, getRepo, latestScore, pruneDetails, pruneDetailsStep, scoreHistory, scoresChangedSince, storeHarvest } from './index.ts';
-import { describeEachDatabase } from './testing.ts';
+import { addRepos, type Db, getRepo, latestScore, pruneDetails, pruneDetailsStep, scoreHistory, scoresChangedSince } from './index.ts';
+import { describeEachDatabase, storeRecorded } from './testing.ts';
 
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 const T0 = new Date('2030-01-01T00:00:00Z');
@@ -27,7 +27,7 @@ async function history(db: Db, name: string, n: number, options: { reversed?: bo
       checks: [{ name: 'Fuzzing', score: 3, reason: `week ${d}`, details: [`detail of day ${d}`], documentation: null }],
       raw: { day: d } as unknown as NormalizedResult['raw'],
     };
-    await storeHarvest(db, {
+    await storeRecorded(db, {
       repoKey: r.key,
       jobName: `${r.name}-${d}`,
       jobUid: `${r.name}-${d}`,
@@ -103,7 +103,7 @@ describeEachDatabase('retention', (ctx) => {
     const a = await history(ctx.db, 'r/a', 3);
     assert.equal((await pruneDetails(ctx.db, { keep: 3 })).pruned, 0);
     const r = repo('r/a');
-    await storeHarvest(ctx.db, {
+    await storeRecorded(ctx.db, {
       repoKey: r.key,
       jobName: 'late',
       jobUid: 'late',

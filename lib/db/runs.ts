@@ -1,7 +1,7 @@
 // Runs (one per Job) and the harvest: the run, the score, its checks and the repository's next
 // due time are written in one statement, keyed by the Job's UID so a duplicate or late event
 // changes nothing.
-import { failureBackoffSeconds, nextDueAfterSuccess } from '../cadence/cadence.ts';
+import { failureBackoffSeconds, secondsUntilDueAfterSuccess } from '../cadence/cadence.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
 import { type Db, preparedAs } from './connect.ts';
 import { parsedJson, rowsOf } from './rows.ts';
@@ -9,14 +9,25 @@ import { parsedJson, rowsOf } from './rows.ts';
 /** What the harvester learned from a finished Job: a normalized result, or a failure class. */
 export type HarvestOutcome =
   | { ok: true; result: NormalizedResult; flagged: boolean }
-  | { ok: false; failure: string; reason: string /** rate-limited: when GitHub's limit resets. */; retryAt?: string };
+  | {
+      ok: false;
+      failure: string;
+      reason: string;
+      /** rate-limited: how long after the run's finish GitHub's limit resets (a duration: the pod's clock is not the database's). */
+      retryInSeconds?: number;
+    };
 
 export interface HarvestInput {
   repoKey: string;
   jobName: string;
   jobUid: string;
-  tickSlot?: string | null;
-  finishedAt: Date;
+  /**
+   * When the run finished. Omitted in production (the harvester and the reconcile): the
+   * database's now(), so the database's clock is the only clock behind a run's finish, the
+   * repository's due time, the breaker's window and the order of its results. Tests and the
+   * demo's history give one.
+   */
+  finishedAt?: Date;
   checkSet: string[] | null;
   outcome: HarvestOutcome;
   schedule: {
@@ -46,7 +57,9 @@ export type HarvestStored =
       previous: PreviousResult | null;
     }
   | { status: 'duplicate'; runId: number }
-  | { status: 'unknown-repo' };
+  | { status: 'unknown-repo' }
+  /** No pending run of this Job for this repository: the repository was removed (and maybe added again) since; nothing is written. */
+  | { status: 'no-run' };
 
 /** Records that the scheduler created a Job (idempotent by job name). */
 export async function recordRun(
@@ -118,29 +131,35 @@ function backoffTable(baseSeconds: number, maxSeconds: number): string {
 }
 
 /**
- * The harvest in one statement (one round trip, atomic on its own), each step a CTE:
- * - `repo`: the repository, locked (a concurrent harvest of the same repository waits, then sees this one's result);
- * - `r`: the run finished; only a pending run of this Job (a duplicate, or a name reused by another Job, returns no row and the steps after it do nothing);
+ * The harvest: the repository's row is locked first (its own statement, so the write's snapshot,
+ * taken after the lock is granted, sees a concurrent harvest's result: the predecessor and
+ * "latest" chain correctly), then one statement, each step a CTE:
+ * - `t`: the run's finish: the database's now() unless a test or the demo gives one;
+ * - `r`: the run finished; only the pending run the scheduler recorded for this Job and this
+ *   repository (a harvest never creates a run: a duplicate, a name reused by another Job, or a
+ *   repository removed and added again returns no row and the steps after it do nothing);
  * - `s`, `c`: the score and its checks (a result only); the insert trigger sets the predecessor and delta, returned here;
  * - `u`: the schedule, moved only by the newest run and never while another tick holds the repository;
  * - `w`: when GitHub's rate limit resets, from a rate-limited run's log: no Job starts before then.
- * The schedule's arithmetic stays in lib/cadence/cadence.ts: the statement gets the due times
- * and the failure backoff for every failure count, and picks by the locked row.
+ * The schedule's arithmetic stays in lib/cadence/cadence.ts: the statement gets the delays (never
+ * times: the process's clock is not the database's) and the failure backoff for every failure
+ * count, and picks by the locked row.
  */
+const HARVEST_LOCK = 'SELECT id FROM repos WHERE key = ? FOR UPDATE';
 const HARVEST_WRITE = `
-  WITH repo AS (
-    SELECT id, consecutive_failures, other_failures, last_finished_at FROM repos WHERE key = :repoKey FOR UPDATE
+  WITH t AS (
+    SELECT COALESCE(:finishedAt::timestamptz, now()) AS at
+  ), repo AS (
+    SELECT id, consecutive_failures, other_failures, last_finished_at FROM repos WHERE key = :repoKey
   ), r AS (
-    INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, outcome, finished_at, failure_class, reason, flagged)
-    SELECT repo.id, :jobName, :jobUid, :tickSlot, :outcome, :finishedAt, :failureClass, :reason, :flagged FROM repo
-    ON CONFLICT (job_name) DO UPDATE
-      SET job_uid = EXCLUDED.job_uid, outcome = EXCLUDED.outcome, finished_at = EXCLUDED.finished_at,
-          failure_class = EXCLUDED.failure_class, reason = EXCLUDED.reason, flagged = EXCLUDED.flagged
-    WHERE runs.outcome = 'pending' AND (runs.job_uid IS NULL OR runs.job_uid = EXCLUDED.job_uid)
-    RETURNING id, tick_slot
+    UPDATE runs
+       SET job_uid = :jobUid, outcome = :outcome, finished_at = t.at, failure_class = :failureClass, reason = :reason, flagged = :flagged
+      FROM repo, t
+     WHERE runs.job_name = :jobName AND runs.repo_id = repo.id AND runs.outcome = 'pending' AND (runs.job_uid IS NULL OR runs.job_uid = :jobUid)
+    RETURNING runs.id, runs.tick_slot
   ), s AS (
     INSERT INTO scores (repo_id, run_id, score, scorecard_version, scorecard_commit, repo_commit, result_date, check_set, raw)
-    SELECT repo.id, r.id, :score, :scorecardVersion, :scorecardCommit, :repoCommit, :resultDate, :checkSet::jsonb, :raw::jsonb FROM r, repo WHERE :scored::boolean
+    SELECT repo.id, r.id, :score, :scorecardVersion, :scorecardCommit, :repoCommit, COALESCE(:resultDate::timestamptz, t.at), :checkSet::jsonb, :raw::jsonb FROM r, repo, t WHERE :scored::boolean
     RETURNING id, previous_score_id, result_date
   ), c AS (
     INSERT INTO checks (score_id, name, score, reason, details, documentation_url, documentation_short, internal_error)
@@ -149,27 +168,27 @@ const HARVEST_WRITE = `
   ), u AS (
     UPDATE repos
        SET next_due_at = CASE :kind::text
-             WHEN 'succeeded' THEN :dueAfterSuccess::timestamptz
-             WHEN 'fleet' THEN GREATEST(:dueAfterBaseDelay::timestamptz, COALESCE(:retryAt::timestamptz, :dueAfterBaseDelay::timestamptz))
+             WHEN 'succeeded' THEN t.at + make_interval(secs => :dueAfterSuccessSeconds::int)
+             WHEN 'fleet' THEN t.at + make_interval(secs => GREATEST(:baseDelaySeconds::int, COALESCE(:retryInSeconds::int, 0)))
              WHEN 'not-the-repository' THEN CASE WHEN repo.other_failures + 1 >= :stuckAfterRuns::int
-               THEN :finishedAt::timestamptz + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.other_failures + 2 - :stuckAfterRuns::int, ${BACKOFF_STEPS})])
-               ELSE :dueAfterBaseDelay::timestamptz END
-             ELSE :finishedAt::timestamptz + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.consecutive_failures + 1, ${BACKOFF_STEPS})]) END,
+               THEN t.at + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.other_failures + 2 - :stuckAfterRuns::int, ${BACKOFF_STEPS})])
+               ELSE t.at + make_interval(secs => :baseDelaySeconds::int) END
+             ELSE t.at + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.consecutive_failures + 1, ${BACKOFF_STEPS})]) END,
            consecutive_failures = CASE :kind::text WHEN 'succeeded' THEN 0 WHEN 'failed' THEN repo.consecutive_failures + 1 ELSE repo.consecutive_failures END,
            last_error = CASE :kind::text WHEN 'succeeded' THEN NULL WHEN 'failed' THEN :lastError ELSE repos.last_error END,
            other_failures = CASE :kind::text WHEN 'not-the-repository' THEN repo.other_failures + 1 WHEN 'fleet' THEN repo.other_failures ELSE 0 END,
            other_error = CASE :kind::text WHEN 'not-the-repository' THEN :lastError WHEN 'fleet' THEN repos.other_error ELSE NULL END,
-           last_finished_at = :finishedAt, lease_owner = NULL, lease_expires_at = NULL, claim_budget_hour = NULL, updated_at = :now
-      FROM r, repo
+           last_finished_at = t.at, lease_owner = NULL, lease_expires_at = NULL, claim_budget_hour = NULL, updated_at = now()
+      FROM r, repo, t
      WHERE repos.id = repo.id
-       AND (repo.last_finished_at IS NULL OR repo.last_finished_at <= :finishedAt)
-       AND (repos.lease_owner IS NULL OR repos.lease_owner = r.tick_slot OR repos.lease_expires_at <= :now)
+       AND (repo.last_finished_at IS NULL OR repo.last_finished_at <= t.at)
+       AND (repos.lease_owner IS NULL OR repos.lease_owner = r.tick_slot OR repos.lease_expires_at <= now())
     RETURNING repos.next_due_at
   ), w AS (
     UPDATE scheduler_state
-       SET github_wait_until = GREATEST(COALESCE(github_wait_until, :retryAt::timestamptz), :retryAt::timestamptz)
-      FROM r
-     WHERE scheduler_state.id = 1 AND :retryAt::timestamptz IS NOT NULL
+       SET github_wait_until = GREATEST(github_wait_until, t.at + make_interval(secs => :retryInSeconds::int))
+      FROM r, t
+     WHERE scheduler_state.id = 1 AND :retryInSeconds::int IS NOT NULL
   )
   SELECT repo.id AS repo_id, r.id AS run_id, s.id AS score_id, s.previous_score_id, u.next_due_at,
          NOT EXISTS (SELECT 1 FROM scores x WHERE x.repo_id = repo.id AND x.result_date > s.result_date) AS latest,
@@ -205,7 +224,10 @@ interface HarvestRow {
   previous_checks: PreviousResult['checks'] | string | null;
 }
 
-/** Stores a finished Job's outcome in one statement; a second call for the same Job UID is a no-op. */
+/**
+ * Stores a finished Job's outcome in one transaction (the repository locked, then one write); a
+ * second call for the same Job UID is a no-op, and a Job whose run is gone writes nothing.
+ */
 export async function storeHarvest(db: Db, input: HarvestInput): Promise<HarvestStored> {
   const o = input.outcome;
   const s = input.schedule;
@@ -223,64 +245,74 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
     documentation_short: c.documentation?.short ?? null,
     internal_error: c.reason.startsWith('internal error:'),
   }));
-  const now = new Date();
-  const row = rowsOf<HarvestRow>(
-    await db
-      .raw(HARVEST_WRITE, {
-        repoKey: input.repoKey,
-        jobName: input.jobName,
-        jobUid: input.jobUid,
-        tickSlot: input.tickSlot ?? null,
-        outcome: o.ok ? 'succeeded' : 'failed',
-        finishedAt: input.finishedAt,
-        failureClass: o.ok ? null : o.failure,
-        reason: o.ok ? null : clip(o.reason),
-        flagged: o.ok ? o.flagged : false,
-        score: r?.score ?? 0,
-        scorecardVersion: r?.scorecardVersion ?? '',
-        scorecardCommit: r?.scorecardCommit ?? '',
-        repoCommit: r?.commit ?? '',
-        resultDate: r ? new Date(r.date) : input.finishedAt,
-        checkSet: input.checkSet === null ? null : JSON.stringify(input.checkSet),
-        raw: JSON.stringify(r?.raw ?? null),
-        scored: o.ok,
-        checks: JSON.stringify(checks),
-        kind,
-        dueAfterSuccess: nextDueAfterSuccess(input.finishedAt, s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
-        dueAfterBaseDelay: new Date(input.finishedAt.getTime() + s.failureBackoffBaseSeconds * 1000),
-        backoffByFailures: backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
-        stuckAfterRuns: s.stuckAfterRuns ?? NEVER_STUCK,
-        retryAt: !o.ok && o.retryAt ? new Date(o.retryAt) : null,
-        lastError: o.ok ? null : clip(`${o.failure}: ${o.reason}`),
-        now,
-      })
-      .options(preparedAs(db, 'posture_harvest_write')),
-  )[0];
-  if (!row) return { status: 'unknown-repo' } as const;
-  if (row.run_id === null || row.run_id === undefined) {
-    // Not pending: harvested already, or the name belongs to a finished run of another Job UID.
-    const byName = rowsOf<{ id: number }>(await db.raw('SELECT id FROM runs WHERE job_name = ?', [input.jobName]))[0];
-    return { status: 'duplicate', runId: Number(byName?.id ?? 0) } as const;
-  }
-  const scored = row.score_id !== null && row.score_id !== undefined;
-  const previousChecks = parsedJson<PreviousResult['checks'] | null>(row.previous_checks) ?? [];
-  return {
-    status: 'stored',
-    runId: Number(row.run_id),
-    scoreId: scored ? Number(row.score_id) : null,
-    nextDueAt: row.next_due_at ? new Date(row.next_due_at) : null,
-    latest: scored && Boolean(row.latest),
-    previous:
-      row.previous_score_id === null || row.previous_score_id === undefined
-        ? null
-        : {
-            id: Number(row.previous_score_id),
-            score: Number(row.previous_score),
-            date: new Date(row.previous_date!).toISOString(),
-            commit: row.previous_commit!,
-            checks: previousChecks.map((c) => ({ name: c.name, score: Number(c.score), reason: c.reason })),
-          },
-  } as const;
+  const retryInSeconds = !o.ok && o.retryInSeconds !== undefined && Number.isFinite(o.retryInSeconds) ? Math.max(0, Math.ceil(o.retryInSeconds)) : null;
+  return db.transaction(async (tx) => {
+    // The scheduler's fenced writes lock its state's row before repositories': a write that sets
+    // the rate limit's reset takes them in the same order, so the two never deadlock.
+    if (retryInSeconds !== null) await tx.raw('SELECT 1 FROM scheduler_state WHERE id = 1 FOR UPDATE');
+    if (rowsOf(await tx.raw(HARVEST_LOCK, [input.repoKey])).length === 0) {
+      // Removed while its Job ran (its runs went with it), or a Job naming another repository.
+      const run = rowsOf(await tx.raw('SELECT 1 FROM runs WHERE job_name = ?', [input.jobName]))[0];
+      return run ? ({ status: 'unknown-repo' } as const) : ({ status: 'no-run' } as const);
+    }
+    const row = rowsOf<HarvestRow>(
+      await tx
+        .raw(HARVEST_WRITE, {
+          repoKey: input.repoKey,
+          jobName: input.jobName,
+          jobUid: input.jobUid,
+          outcome: o.ok ? 'succeeded' : 'failed',
+          finishedAt: input.finishedAt ?? null,
+          failureClass: o.ok ? null : o.failure,
+          reason: o.ok ? null : clip(o.reason),
+          flagged: o.ok ? o.flagged : false,
+          score: r?.score ?? 0,
+          scorecardVersion: r?.scorecardVersion ?? '',
+          scorecardCommit: r?.scorecardCommit ?? '',
+          repoCommit: r?.commit ?? '',
+          resultDate: r ? new Date(r.date) : null,
+          checkSet: input.checkSet === null ? null : JSON.stringify(input.checkSet),
+          raw: JSON.stringify(r?.raw ?? null),
+          scored: o.ok,
+          checks: JSON.stringify(checks),
+          kind,
+          dueAfterSuccessSeconds: secondsUntilDueAfterSuccess(s.rescoreIntervalSeconds, s.jitterSeconds, s.random),
+          baseDelaySeconds: s.failureBackoffBaseSeconds,
+          backoffByFailures: backoffTable(s.failureBackoffBaseSeconds, s.failureBackoffMaxSeconds),
+          stuckAfterRuns: s.stuckAfterRuns ?? NEVER_STUCK,
+          retryInSeconds,
+          lastError: o.ok ? null : clip(`${o.failure}: ${o.reason}`),
+        })
+        .options(preparedAs(tx, 'posture_harvest_write')),
+    )[0];
+    if (!row) return { status: 'unknown-repo' } as const;
+    if (row.run_id === null || row.run_id === undefined) {
+      // Not pending: harvested already, or the name belongs to a finished run of another Job
+      // UID; or no run of this Job is left for this repository (it was removed since).
+      const byName = rowsOf<{ id: number; repo_id: number }>(await tx.raw('SELECT id, repo_id FROM runs WHERE job_name = ?', [input.jobName]))[0];
+      if (!byName || Number(byName.repo_id) !== Number(row.repo_id)) return { status: 'no-run' } as const;
+      return { status: 'duplicate', runId: Number(byName.id) } as const;
+    }
+    const scored = row.score_id !== null && row.score_id !== undefined;
+    const previousChecks = parsedJson<PreviousResult['checks'] | null>(row.previous_checks) ?? [];
+    return {
+      status: 'stored',
+      runId: Number(row.run_id),
+      scoreId: scored ? Number(row.score_id) : null,
+      nextDueAt: row.next_due_at ? new Date(row.next_due_at) : null,
+      latest: scored && Boolean(row.latest),
+      previous:
+        row.previous_score_id === null || row.previous_score_id === undefined
+          ? null
+          : {
+              id: Number(row.previous_score_id),
+              score: Number(row.previous_score),
+              date: new Date(row.previous_date!).toISOString(),
+              commit: row.previous_commit!,
+              checks: previousChecks.map((c) => ({ name: c.name, score: Number(c.score), reason: c.reason })),
+            },
+    } as const;
+  });
 }
 
 /** Runs the scheduler recorded that were never harvested (for the reconcile). */
@@ -355,13 +387,26 @@ export async function recentOutcomes(db: Db, since: Date, limit: number): Promis
   return rows.map((r) => r.failure_class);
 }
 
-/** Records the runs a tick is about to create Jobs for, in one statement (idempotent by job name). */
-export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; jobName: string; tickSlot: string; createdAt: Date }>): Promise<void> {
-  if (runs.length === 0) return;
-  await db.raw(
-    `INSERT INTO runs (repo_id, job_name, tick_slot, created_at)
-     SELECT * FROM unnest(:repoIds::bigint[], :jobNames::text[], :tickSlots::text[], :createdAts::timestamptz[])
-     ON CONFLICT (job_name) DO UPDATE SET tick_slot = EXCLUDED.tick_slot WHERE runs.outcome = 'pending'`,
+/**
+ * Records the runs a tick is about to create Jobs for, in one statement (idempotent by job name).
+ * Returns the job names whose repository still exists: one removed since it was claimed is
+ * skipped, not an error for the batch (its row is locked against removal until the caller's
+ * transaction ends).
+ */
+export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; jobName: string; tickSlot: string; createdAt: Date }>): Promise<Set<string>> {
+  if (runs.length === 0) return new Set();
+  const res = await db.raw(
+    `WITH u AS (
+       SELECT u.repo_id, u.job_name, u.tick_slot, u.created_at
+         FROM unnest(:repoIds::bigint[], :jobNames::text[], :tickSlots::text[], :createdAts::timestamptz[]) AS u(repo_id, job_name, tick_slot, created_at)
+         JOIN repos r ON r.id = u.repo_id
+          FOR KEY SHARE OF r
+     ), ins AS (
+       INSERT INTO runs (repo_id, job_name, tick_slot, created_at)
+       SELECT repo_id, job_name, tick_slot, created_at FROM u
+       ON CONFLICT (job_name) DO UPDATE SET tick_slot = EXCLUDED.tick_slot WHERE runs.outcome = 'pending'
+     )
+     SELECT job_name FROM u`,
     {
       repoIds: runs.map((r) => r.repoId),
       jobNames: runs.map((r) => r.jobName),
@@ -369,6 +414,7 @@ export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; j
       createdAts: runs.map((r) => r.createdAt),
     },
   );
+  return new Set(rowsOf<{ job_name: string }>(res).map((r) => r.job_name));
 }
 
 /** Sets the Job UIDs the API server answered, in one statement. */

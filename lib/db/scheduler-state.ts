@@ -92,11 +92,28 @@ export async function acquireTickLock(db: Db, token: string, seconds: number, no
 
 /** Extends the lease if `token` still holds it; false: it was lost (expired and taken, or released). */
 export async function renewTickLock(db: Db, token: string, seconds: number, now: Date = new Date()): Promise<boolean> {
-  const n = await db('scheduler_state')
-    .where({ id: 1, tick_lock_owner: token })
-    .andWhere('tick_lock_until', '>', now)
-    .update({ tick_lock_until: new Date(now.getTime() + seconds * 1000) });
-  return n > 0;
+  return (await renewTickLockUntil(db, token, seconds, now)) !== null;
+}
+
+/**
+ * Extends the lease if `token` still holds it and returns its new end; null: it was lost. In a
+ * transaction, the row stays locked until it ends, so no other tick can take the lease while
+ * the writes it guards are made (the fence).
+ */
+export async function renewTickLockUntil(db: Db, token: string, seconds: number, now: Date): Promise<Date | null> {
+  const until = new Date(now.getTime() + seconds * 1000);
+  const res = await db.raw(
+    `UPDATE scheduler_state SET tick_lock_until = :until WHERE id = 1 AND tick_lock_owner = :token AND tick_lock_until > :now RETURNING tick_lock_until`,
+    { until, token, now },
+  );
+  const row = rowsOf<{ tick_lock_until: Date }>(res)[0];
+  return row ? new Date(row.tick_lock_until) : null;
+}
+
+/** The database's clock, the one clock of every time decision shared between processes. */
+export async function databaseNow(db: Db): Promise<Date> {
+  const row = rowsOf<{ now: Date | string }>(await db.raw('SELECT clock_timestamp() AS now'))[0];
+  return new Date(row!.now);
 }
 
 /** Releases the lease only if `token` holds it. */

@@ -6,6 +6,8 @@ import { after, before, describe } from 'node:test';
 import pg from 'pg';
 import { type Db, openDb } from './connect.ts';
 import { migrate } from './migrate.ts';
+import { getRepo } from './repos.ts';
+import { type HarvestInput, type HarvestStored, recordRun, storeHarvest } from './runs.ts';
 
 /** Server used for the PostgreSQL half (its `test` database is only used to create ours). */
 export const TEST_PG_ADMIN_URL = process.env.POSTURE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -87,4 +89,14 @@ export async function setEveryRepoDueAt(db: Db, at: Date): Promise<void> {
 export async function resetScheduling(db: Db): Promise<void> {
   await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');
   await db('scheduler_state').update({ not_before: null, backoff_seconds: 0, tick_lock_owner: null, tick_lock_until: null, github_wait_until: null });
+}
+
+/**
+ * For tests of the harvest's write: records the run the scheduler would have (a harvest never
+ * creates one), then stores. A repository not in the database gets no run.
+ */
+export async function storeRecorded(db: Db, input: HarvestInput): Promise<HarvestStored> {
+  const repo = await getRepo(db, input.repoKey);
+  if (repo) await recordRun(db, { repoId: repo.id, jobName: input.jobName, tickSlot: null });
+  return storeHarvest(db, input);
 }

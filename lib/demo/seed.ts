@@ -6,7 +6,7 @@
 // stored through the harvester's own path (storeHarvest), so triggers, deltas and history are
 // exactly what a real harvest leaves. Deterministic (a seeded generator) and idempotent: runs
 // are keyed by stable Job names and UIDs, so a second run stores nothing new.
-import { addRepos, type Db, runJobNamesStartingWith, storeHarvest } from '../db/index.ts';
+import { addRepos, type Db, getRepo, recordRun, runJobNamesStartingWith, storeHarvest } from '../db/index.ts';
 import { seededRandom } from '../random/seeded.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
 import { parseRepo } from '../repo/identity.ts';
@@ -166,6 +166,9 @@ export async function seedDemo(db: Db, options: { repos: number; history?: numbe
   for (let i = 0; i < ids.length; i++) {
     const repo = ids[i];
     if (i === ids.length - 1 && ids.length > 1) continue; // never scored
+    const repoId = (await getRepo(db, repo.key))!.id;
+    // A harvest stores only runs the scheduler recorded: the demo records its own first.
+    const record = (jobName: string, at: Date) => recordRun(db, { repoId, jobName, tickSlot: null, createdAt: at });
     const rand = seededRandom(1000 + i);
     let level = 2 + rand() * 7;
     const overdue = i % 7 === 3;
@@ -186,6 +189,7 @@ export async function seedDemo(db: Db, options: { repos: number; history?: numbe
         summary.alreadyThere++;
         continue;
       }
+      await record(jobName, at);
       const stored = await storeHarvest(db, {
         repoKey: repo.key,
         jobName,
@@ -202,6 +206,7 @@ export async function seedDemo(db: Db, options: { repos: number; history?: numbe
     else if (i % 10 === 9) {
       const classes = ['pod-failed', 'deadline-exceeded', 'no-result', 'invalid-result'];
       const failure = classes[Math.floor(i / 10) % classes.length];
+      await record(`posture-demo-${i}-failed`, new Date(now.getTime() - 3 * 3600_000));
       const stored = await storeHarvest(db, {
         repoKey: repo.key,
         jobName: `posture-demo-${i}-failed`,

@@ -10,12 +10,18 @@ import { CHECKS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REPO_ANNOTATION, SCORE
 import { type JobState, jobState } from '../jobs/status.ts';
 import { type ClusterApi, type LogChunks, toKubeError, withRetries } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
+import { counter } from '../metrics/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify, type PodFacts } from '../scorecard/classify.ts';
 import { boundedReset } from '../scorecard/rate-limit.ts';
 import { readCapped } from '../scorecard/read.ts';
 import type { JobDeleter } from './deletions.ts';
 import type { RecentlyHarvested } from './recent.ts';
+
+const dropped = counter(
+  'posture_harvest_dropped_total',
+  'Results dropped because their run was gone: the repository was removed (and perhaps added again) while its Job ran',
+);
 
 export interface HarvestDeps {
   db: Db;
@@ -24,6 +30,11 @@ export interface HarvestDeps {
   log: Logger;
   random?: () => number;
   retryBaseMs?: number;
+  /**
+   * The clock of the run's finish: the scheduler's reconcile gives the tick's (the database's),
+   * tests their own; the harvester function none, so the database's now() is used.
+   */
+  now?: () => Date;
   /** Jobs this process already stored: their later events are duplicates without a query. */
   harvested?: RecentlyHarvested;
   /** Deletes harvested Jobs after the answer (in batches); without it each is deleted before. */
@@ -34,6 +45,8 @@ export type HarvestResult =
   | { status: 'ignored'; why: string }
   | { status: 'duplicate'; job: string }
   | { status: 'rejected'; why: string }
+  /** Its run is gone (the repository was removed, perhaps added again, while the Job ran): nothing stored. */
+  | { status: 'dropped'; job: string; why: string }
   | {
       status: 'stored';
       job: string;
@@ -70,10 +83,22 @@ export class HarvestConfigError extends Error {
   }
 }
 
-/** Pods the Job's controller made: the controller ownerReference is the Job's UID (a label can be planted by anyone who may create a Pod). */
+/** The label the Job controller puts on every pod it makes: the Job's UID. */
+export const CONTROLLER_UID_LABEL = 'batch.kubernetes.io/controller-uid';
+
+/**
+ * Pods the Job's controller made: both its controller ownerReference and its controller-uid
+ * label name the Job's UID, as the Job controller writes them (either alone can be copied onto a
+ * planted Pod by someone who may create Pods in the namespace; the pair is what the controller
+ * itself selects by).
+ */
 export function podsOfJob(pods: V1Pod[], jobUid: string): V1Pod[] {
   if (!jobUid) return [];
-  return pods.filter((p) => (p.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.kind === 'Job' && o.uid === jobUid));
+  return pods.filter(
+    (p) =>
+      p.metadata?.labels?.[CONTROLLER_UID_LABEL] === jobUid &&
+      (p.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.kind === 'Job' && o.apiVersion === 'batch/v1' && o.uid === jobUid),
+  );
 }
 
 /** The newest pod of a Job (a Job with backoffLimit 0 has one, but a node loss can make two). */
@@ -185,7 +210,13 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   }
   const outcome: HarvestOutcome = c.ok
     ? { ok: true, flagged: c.flagged, result: { ...c.result, checks: c.result.checks.map((x) => ({ ...x })) } }
-    : { ok: false, failure: c.failure, reason: c.reason, retryAt: c.retryAt === undefined ? undefined : boundedReset(c.retryAt, state.finishedAt) };
+    : {
+        ok: false,
+        failure: c.failure,
+        reason: c.reason,
+        // A wait, not a time: the pod's and the Job controller's clocks place it, the database's stores it.
+        retryInSeconds: c.retryAt === undefined ? undefined : (Date.parse(boundedReset(c.retryAt, state.finishedAt)) - state.finishedAt.getTime()) / 1000,
+      };
   const checksAnnotation = job.metadata?.annotations?.[CHECKS_ANNOTATION];
   let stored: HarvestStored;
   try {
@@ -193,8 +224,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
       repoKey: parsed.repo.key,
       jobName: name,
       jobUid: uid,
-      tickSlot: run.tick_slot,
-      finishedAt: state.finishedAt,
+      finishedAt: deps.now?.(),
       checkSet: !checksAnnotation || checksAnnotation === 'all' ? null : checksAnnotation.split(','),
       outcome,
       schedule: {
@@ -210,6 +240,14 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     throw new TransientHarvestError(`storing the result: ${(err as Error).message}`);
   }
   if (stored.status === 'unknown-repo') return { status: 'rejected', why: `repository ${parsed.repo.canonical} is not in the database` };
+  if (stored.status === 'no-run') {
+    // Removed while its Job ran (and maybe added again: a new repository, whose record this
+    // result must not join): the result is dropped, said once here and counted.
+    const why = `no run of this Job is recorded for ${parsed.repo.canonical}: the repository was removed while the Job ran; its result is dropped`;
+    log.warn({ job: name, repo: parsed.repo.canonical }, why);
+    dropped.inc();
+    return { status: 'dropped', job: name, why };
+  }
   deps.harvested?.add(uid);
   if (stored.status === 'duplicate') return { status: 'duplicate', job: name };
 

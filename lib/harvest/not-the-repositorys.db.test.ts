@@ -101,7 +101,8 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
     const { cluster, config, jobs, deps } = await scheduledMany(ctx.db, ['rl/a', 'rl/b', 'rl/c'], { maxConcurrentJobs: 1 });
     const log = `time="${new Date(T0.getTime() + 5000).toISOString()}" level=info msg="Rate limit exceeded. Waiting 59m0s to retry..."\n`;
     const done = cluster.finish(config.namespace, jobs[0].metadata!.name!, { log, reason: 'DeadlineExceeded', at: new Date(T0.getTime() + 1_800_000) });
-    const r = await harvestJob(done, deps);
+    // Harvested as the Job finished (the database's clock, in production).
+    const r = await harvestJob(done, { ...deps, now: () => new Date(T0.getTime() + 1_800_000) });
     assert.equal(r.status === 'stored' && r.failure, 'rate-limited');
     await deps.cluster.deleteJob(config.namespace, jobs[0].metadata!.name!);
     await setEveryRepoDueAt(ctx.db, new Date(T0.getTime() - 1));
@@ -117,7 +118,7 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
     const crafted = `time="${new Date(T0.getTime() + 3_600_000).toISOString()}" level=warning msg="Warn: data/Rate limit exceeded. Waiting 8760h0m0s to retry..."\n`;
     const next = [...cluster.jobs.values()][0];
     const forged = cluster.finish(config.namespace, next.metadata!.name!, { log: crafted, reason: 'DeadlineExceeded', at: new Date(T0.getTime() + 3_700_000) });
-    const f = await harvestJob(forged, deps);
+    const f = await harvestJob(forged, { ...deps, now: () => new Date(T0.getTime() + 3_700_000) });
     assert.equal(f.status === 'stored' && f.failure, 'rate-limited');
     assert.equal((await getSchedulerState(ctx.db)).githubWaitUntil?.toISOString(), new Date(T0.getTime() + 3_700_000 + 3_600_000).toISOString());
   });

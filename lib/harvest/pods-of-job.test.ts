@@ -4,13 +4,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { needsEvents, podsOfJob } from './harvest.ts';
 
-test("podsOfJob keeps only pods whose controller ownerReference is the Job's UID", () => {
-  const pod = (name: string, refs: any[]) => ({ metadata: { name, ownerReferences: refs } });
+test("podsOfJob keeps only pods whose controller ownerReference and controller-uid label both are the Job's UID", () => {
+  const uidLabel = (uid: string) => ({ 'batch.kubernetes.io/controller-uid': uid, 'batch.kubernetes.io/job-name': 'j' });
+  const ref = (o: Record<string, unknown> = {}) => ({ kind: 'Job', uid: 'u1', controller: true, name: 'j', apiVersion: 'batch/v1', ...o });
+  const pod = (name: string, refs: any[], labels: Record<string, string> = uidLabel('u1')) => ({ metadata: { name, ownerReferences: refs, labels } });
   const pods = [
-    pod('real', [{ kind: 'Job', uid: 'u1', controller: true, name: 'j', apiVersion: 'batch/v1' }]),
-    pod('not-controller', [{ kind: 'Job', uid: 'u1', controller: false, name: 'j', apiVersion: 'batch/v1' }]),
-    pod('other-job', [{ kind: 'Job', uid: 'u2', controller: true, name: 'j', apiVersion: 'batch/v1' }]),
+    pod('real', [ref()]),
+    pod('not-controller', [ref({ controller: false })]),
+    pod('other-job', [ref({ uid: 'u2' })], uidLabel('u2')),
     pod('bare', []),
+    // Planted: someone who may create Pods copied the Job's controller ownerReference, not its label.
+    pod('planted-owner-only', [ref()], { 'batch.kubernetes.io/job-name': 'j' }),
+    pod('planted-label-other', [ref()], uidLabel('u2')),
+    // The label alone names the Job, but no controller reference does.
+    pod('label-only', [], uidLabel('u1')),
+    pod('other-api', [ref({ apiVersion: 'example.com/v1' })]),
   ];
   assert.deepEqual(
     podsOfJob(pods as any, 'u1').map((p) => p.metadata!.name),

@@ -32,6 +32,7 @@ export async function scheduledMany(db: Db, repos: string[], overrides: Partial<
   await setEveryRepoDueAt(db, new Date(T0.getTime() - 1));
   await runTick('2030-01-01T00:00Z', { db, cluster, config, log: silentLogger, now: () => T0, retryBaseMs: 0 });
   const jobs = [...cluster.jobs.values()];
-  const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 };
+  // The harvest's clock: a minute after the tick (production's is the database's now()).
+  const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0, now: () => new Date(T0.getTime() + 60_000) };
   return { cluster, config, jobs, deps };
 }

@@ -33,7 +33,8 @@ export interface JobMetadataPage {
 
 export interface ClusterApi {
   /** Creates a Job; an existing Job of that name is reported, not thrown (a retried create). */
-  createJob(namespace: string, job: V1Job): Promise<{ created: boolean; job: V1Job }>;
+  /** `timeoutMs` bounds this call (the scheduler's: never past its lease's end). */
+  createJob(namespace: string, job: V1Job, options?: { timeoutMs?: number }): Promise<{ created: boolean; job: V1Job }>;
   getJob(namespace: string, name: string): Promise<V1Job | undefined>;
   listJobs(namespace: string, labelSelector: string): Promise<V1Job[]>;
   /**
@@ -127,9 +128,9 @@ export async function listAll<T extends { metadata?: { uid?: string } }>(page: (
 export function clusterApi(kc: k8s.KubeConfig, options: Partial<TransportOptions> = {}): ClusterApi {
   const t = sharedTransport(kc, options);
   return {
-    async createJob(namespace, job) {
+    async createJob(namespace, job, options = {}) {
       try {
-        return { created: true, job: await t.json<V1Job>({ method: 'POST', path: jobsPath(namespace), body: job }) };
+        return { created: true, job: await t.json<V1Job>({ method: 'POST', path: jobsPath(namespace), body: job, timeoutMs: options.timeoutMs }) };
       } catch (err) {
         const e = toKubeError(err);
         if (e.status !== 409) throw e;

@@ -6,7 +6,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import { type ClaimedRepo, type Db, deletePendingRun, recordRuns, releaseClaim, setRunJobUids } from '../db/index.ts';
 import { buildScorecardJob, repoIdLabel } from '../jobs/spec.ts';
-import { type ClusterApi, type KubeError, toKubeError, withRetries } from '../kube/cluster.ts';
+import { type ClusterApi, KubeError, toKubeError, withRetries } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import type { Clock } from './clock.ts';
@@ -62,10 +62,12 @@ export function createFailureKind(e: KubeError): 'refused' | 'maybe-created' {
 }
 
 /**
- * Creates the Jobs of claimed repositories: runs recorded first (one statement), then batches
- * of creates, each batch only while this tick still holds the lease and is within its time,
- * UIDs recorded after each batch. A claim that gets no Job is given back with its budget.
- * `tickStarted` is when the tick started, by the tick's clock. Returns true when the tick could not do its work
+ * Creates the Jobs of claimed repositories in batches. Each batch's runs are recorded in one
+ * transaction with a renewal of the lease (the fence), then its creates are sent, none after
+ * the lease's end, and the UIDs recorded. A claim that gets no Job is given back with its
+ * budget; a tick that lost its lease writes nothing more (the next holder settles its claims
+ * and runs). A repository removed since it was claimed is skipped on its own. `tickStarted` is
+ * when the tick started, by the tick's clock. Returns true when the tick could not do its work
  * (a refusal, or the API server kept failing).
  */
 export async function createJobs(
@@ -73,66 +75,93 @@ export async function createJobs(
   slot: string,
   deps: CreateDeps,
   s: CreateReport,
-  lease: Pick<HeldLease, 'fence'>,
+  lease: Pick<HeldLease, 'fenced' | 'until'>,
   tickStarted: Date,
   running: ReadonlySet<string | undefined> = new Set(),
 ): Promise<boolean> {
-  const { db, config, cluster, log, now } = deps;
-  const retry = { retries: config.kubeRetries, baseMs: deps.retryBaseMs };
+  const { config, cluster, log, now } = deps;
   const planned: Array<{ claim: ClaimedRepo; job: V1Job }> = [];
+  const parked: Array<{ claim: ClaimedRepo; plan: Extract<ClaimPlan, { kind: 'park' }> }> = [];
   for (const claim of claims) {
     const plan = planClaim(claim, slot, config, running);
-    if (plan.kind === 'create') {
-      planned.push({ claim, job: plan.job });
-      continue;
-    }
-    s.skipped.push({ repo: claim.canonical, why: plan.why });
-    await releaseClaim(db, {
-      repoId: claim.id,
-      owner: slot,
-      now: now(),
-      dueAt: new Date(now().getTime() + plan.dueInSeconds * 1000),
-      error: plan.error,
-      refund: true,
-    });
+    if (plan.kind === 'create') planned.push({ claim, job: plan.job });
+    else parked.push({ claim, plan });
   }
-  // Recorded before created: a Job the database does not know is not ours (see the reconcile).
-  await recordRuns(
-    db,
-    planned.map((p) => ({ repoId: p.claim.id, jobName: p.job.metadata!.name!, tickSlot: slot, createdAt: now() })),
-  );
-
+  const LOST = 'lost the tick lock (this tick stalled past its lease, or could not renew it); another tick counts now';
   let stop: string | undefined;
+  if (parked.length > 0) {
+    const f = await lease.fenced(async (tx) => {
+      for (const { claim, plan } of parked) {
+        const at = now();
+        await releaseClaim(tx, {
+          repoId: claim.id,
+          owner: slot,
+          now: at,
+          dueAt: new Date(at.getTime() + plan.dueInSeconds * 1000),
+          error: plan.error,
+          refund: true,
+        });
+      }
+    });
+    if (f.held) for (const { claim, plan } of parked) s.skipped.push({ repo: claim.canonical, why: plan.why });
+    else stop = LOST;
+  }
+
   let systemic = false;
-  const giveBack = async (p: { claim: ClaimedRepo; job: V1Job }, error?: string) => {
-    await deletePendingRun(db, p.job.metadata!.name!);
-    await releaseClaim(db, { repoId: p.claim.id, owner: slot, now: now(), keepWindow: true, refund: true, error });
+  /** Gives a claim back (its run forgotten), under the lease; false: the lease is lost and nothing was written. */
+  const giveBack = async (ps: Array<{ claim: ClaimedRepo; job: V1Job; error?: string }>) => {
+    if (ps.length === 0) return true;
+    const f = await lease.fenced(async (tx) => {
+      for (const p of ps) {
+        await deletePendingRun(tx, p.job.metadata!.name!);
+        await releaseClaim(tx, { repoId: p.claim.id, owner: slot, now: now(), keepWindow: true, refund: true, error: p.error });
+      }
+    });
+    return f.held;
   };
-  const create = async (p: { claim: ClaimedRepo; job: V1Job }, uids: Array<{ jobName: string; jobUid: string }>) => {
+  const create = async (p: { claim: ClaimedRepo; job: V1Job }, uids: Array<{ jobName: string; jobUid: string }>, unsent: typeof planned) => {
     const name = p.job.metadata!.name!;
+    // No attempt starts, and none lasts, past the lease's end: a create cannot land after the
+    // next holder has counted (the reconcile waits IN_FLIGHT_SECONDS past a run's record for one
+    // the API server is still working on).
+    const attemptTimeoutMs = () => Math.min(config.kubeTimeoutSeconds * 1000, lease.until().getTime() - now().getTime());
+    let sent = false;
     try {
-      const res = await withRetries(() => cluster.createJob(config.namespace, p.job), retry);
+      const res = await withRetries(
+        () => {
+          const timeoutMs = attemptTimeoutMs();
+          if (timeoutMs <= 0) throw new LeaseEnded();
+          sent = true;
+          return cluster.createJob(config.namespace, p.job, { timeoutMs });
+        },
+        { retries: config.kubeRetries, baseMs: deps.retryBaseMs },
+      );
       if (res.job.metadata?.uid) uids.push({ jobName: name, jobUid: res.job.metadata.uid });
       if (res.created) s.created++;
       else s.existing++;
       return;
     } catch (err) {
-      const e = toKubeError(err);
+      if (err instanceof LeaseEnded && !sent) {
+        unsent.push(p);
+        stop ??= 'the lease ended before the create could be sent';
+        return;
+      }
+      const e = err instanceof LeaseEnded ? new KubeError(0, 'the create had no answer before the lease ended', 'Timeout') : toKubeError(err);
       if (createFailureKind(e) === 'refused') {
-        await giveBack(p, `creating Job: ${e.message}`);
         s.errors.push(`${p.claim.canonical}: ${e.message}`);
+        if (!(await giveBack([{ ...p, error: `creating Job: ${e.message}` }]))) stop = LOST;
         systemic = true;
-        stop = `${e.status} ${e.reason}: configuration error, not retried this tick`;
+        stop ??= `${e.status} ${e.reason}: configuration error, not retried this tick`;
         log.error({ status: e.status, reason: e.reason, err: e.message }, 'Job creation refused; fix the configuration or RBAC');
         return;
       }
       // The Job may exist: ask before deciding.
       s.errors.push(`${p.claim.canonical}: ${e.message}`);
       systemic = true;
-      stop = 'the API server keeps failing';
+      stop ??= 'the API server keeps failing';
       let job: V1Job | undefined;
       try {
-        job = await withRetries(() => cluster.getJob(config.namespace, name), retry);
+        job = await withRetries(() => cluster.getJob(config.namespace, name), { retries: config.kubeRetries, baseMs: deps.retryBaseMs });
       } catch (getErr) {
         // Unknown: the run stays pending and the claim held; the reconcile asks again once no
         // create can still be in flight, then adopts the Job or gives the claim back.
@@ -151,7 +180,10 @@ export async function createJobs(
       // Not created (so far): the claim goes back for the same window (a create still in flight
       // then meets its own name: 409), refunded; the run stays pending until the reconcile has
       // checked once more that no such Job appeared.
-      await releaseClaim(db, { repoId: p.claim.id, owner: slot, now: now(), keepWindow: true, refund: true, error: `creating Job: ${e.message}` });
+      const f = await lease.fenced((tx) =>
+        releaseClaim(tx, { repoId: p.claim.id, owner: slot, now: now(), keepWindow: true, refund: true, error: `creating Job: ${e.message}` }),
+      );
+      if (!f.held) stop = LOST;
     }
   };
 
@@ -162,15 +194,35 @@ export async function createJobs(
     const batch = queue.splice(0, size);
     size = CREATE_PARALLELISM;
     if (!stop && pastCreateTimeLimit(tickStarted, now())) stop = 'the tick ran out of time';
-    if (!stop && !(await lease.fence())) stop = 'lost the tick lock (this tick stalled past its lease); another tick counts now';
     if (stop) {
-      for (const p of batch) await giveBack(p);
+      if (stop !== LOST && !(await giveBack(batch))) stop = LOST;
       continue;
     }
+    const recorded = await lease.fenced((tx) =>
+      recordRuns(
+        tx,
+        batch.map((p) => ({ repoId: p.claim.id, jobName: p.job.metadata!.name!, tickSlot: slot, createdAt: now() })),
+      ),
+    );
+    if (!recorded.held) {
+      // Nothing of this batch was written: its claims have no run, so the next holder releases them.
+      stop = LOST;
+      continue;
+    }
+    const toCreate = batch.filter((p) => recorded.value.has(p.job.metadata!.name!));
+    for (const p of batch) {
+      if (!recorded.value.has(p.job.metadata!.name!)) s.skipped.push({ repo: p.claim.canonical, why: 'removed after it was claimed' });
+    }
     const uids: Array<{ jobName: string; jobUid: string }> = [];
-    await Promise.all(batch.map((p) => create(p, uids)));
-    await setRunJobUids(db, uids);
+    const unsent: typeof planned = [];
+    await Promise.all(toCreate.map((p) => create(p, uids, unsent)));
+    // The Jobs exist whoever holds the lease now: their UIDs are recorded regardless.
+    await setRunJobUids(deps.db, uids);
+    if (unsent.length > 0 && !(await giveBack(unsent))) stop = LOST;
   }
   if (stop) s.skipped.push({ repo: '*', why: stop });
   return systemic;
 }
+
+/** A create not sent because the lease it was fenced under had ended. */
+class LeaseEnded extends Error {}

@@ -2,7 +2,7 @@
 import { parsePing } from '../events/ping.ts';
 import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter, gauge } from '../metrics/index.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, databaseClock } from './clock.ts';
 import { LOCK_SECONDS } from './lease.ts';
 import { runTick, type TickDeps } from './tick.ts';
 
@@ -23,15 +23,27 @@ const paused = gauge(
 export type SchedulerDeps = Omit<TickDeps, 'now'>;
 
 /**
- * deps is a function so the function module can open the database lazily, once. `now` is the
- * clock of the ping's fallback time and of every time decision the tick makes.
+ * deps is a function so the function module can open the database lazily, once. `clock` is the
+ * clock of every time decision the tick makes; by default the database's, read for each tick
+ * (tests give their own).
  */
-export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, now: Clock = systemClock): Handle {
+export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, clock?: Clock): Handle {
   return async (context: Context, event?: unknown) => {
     if (!context.cloudevent) {
       ticks.inc({ status: 'rejected' });
       return reply(400, { error: 'expected a CloudEvent of type dev.knative.sources.ping (binary or structured mode)' });
     }
+    let d: SchedulerDeps;
+    let now: Clock;
+    try {
+      d = await deps();
+      now = clock ?? (await databaseClock(d.db));
+    } catch (err) {
+      ticks.inc({ status: 'unavailable' });
+      context.log.error({ err: (err as Error).message }, 'tick failed');
+      return reply(503, { error: `tick failed: ${(err as Error).message}` });
+    }
+    // The ping's own time names its slot; the database's clock only stands in when it has none.
     const ping = parsePing(context.cloudevent, now());
     if (!ping.ok) {
       ticks.inc({ status: 'rejected' });
@@ -39,7 +51,6 @@ export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, now: C
     }
     void event;
     try {
-      const d = await deps();
       const summary = await runTick(ping.slot, { ...d, now });
       ticks.inc({ status: summary.status });
       outcomes.inc({ outcome: 'claimed' }, summary.claimed);

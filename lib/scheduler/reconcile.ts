@@ -19,11 +19,20 @@ import { type ClusterApi, toKubeError, withRetries } from '../kube/cluster.ts';
 import type { Logger } from '../log/index.ts';
 import type { Clock } from './clock.ts';
 import { type ClusterView, isPostureJob } from './cluster-view.ts';
-import { LOCK_SECONDS } from './lease.ts';
+import { type HeldLease, LOCK_SECONDS } from './lease.ts';
 import type { TickSummary } from './summary.ts';
 
-/** A run recorded this recently without a Job may still be being created (by a tick that lost its lock). */
-export const IN_FLIGHT_SECONDS = 2 * LOCK_SECONDS;
+/**
+ * How long kube-apiserver may still work on a request it received (its --request-timeout,
+ * 60 s by default): a create sent before its tick's lease ended can land this long after.
+ */
+export const API_SERVER_REQUEST_TIMEOUT_SECONDS = 60;
+/**
+ * A run recorded this recently without a Job may still be being created: its batch was recorded
+ * under a lease that lasts at most LOCK_SECONDS, no create is sent past that lease's end, and the
+ * API server finishes what it received within its request timeout.
+ */
+export const IN_FLIGHT_SECONDS = LOCK_SECONDS + API_SERVER_REQUEST_TIMEOUT_SECONDS;
 /** The reconcile's harvests per tick and time for them: the rest wait for the next tick. */
 export const RECONCILE_HARVEST_LIMIT = 25;
 export const RECONCILE_TIME_LIMIT_MS = 60_000;
@@ -63,7 +72,7 @@ export type ReconcileReport = Pick<TickSummary, 'reconciled' | 'errors'>;
  * and one sweep page, not the Jobs held. Returns the number of Jobs active or possibly being
  * created.
  */
-export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: ReconcileReport): Promise<number> {
+export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: ReconcileReport, lease: Pick<HeldLease, 'fenced'>): Promise<number> {
   const { db, config, cluster, log, now } = deps;
   const retry = { retries: config.kubeRetries, baseMs: deps.retryBaseMs };
   const del = async (name: string, uid: string | undefined, counter: 'removed' | 'deleted') => {
@@ -126,22 +135,35 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
         if (!jobState(job).finished) active++;
         continue;
       }
-      // Never created: nothing ran, so nothing failed. Give the claim back for the same window, refunded.
-      await deletePendingRun(db, run.job_name);
-      if (run.tick_slot) await releaseClaim(db, { repoId: run.repo_id, owner: run.tick_slot, keepWindow: true, refund: true, now: now() });
+      // Never created: nothing ran, so nothing failed. Give the claim back for the same window,
+      // refunded, under this tick's lease (a tick that lost it settles nothing).
+      const settled = await lease.fenced(async (tx) => {
+        await deletePendingRun(tx, run.job_name);
+        if (run.tick_slot) await releaseClaim(tx, { repoId: run.repo_id, owner: run.tick_slot, keepWindow: true, refund: true, now: now() });
+      });
+      if (!settled.held) {
+        s.errors.push('lost the tick lock while settling creates');
+        break;
+      }
       continue;
     }
-    const repo = (await getRepoById(db, run.repo_id))!;
-    await storeHarvest(db, {
-      repoKey: repo.key,
-      jobName: run.job_name,
-      jobUid: run.job_uid,
-      tickSlot: run.tick_slot,
-      finishedAt: now(),
-      checkSet: null,
-      outcome: { ok: false, failure: 'job-missing', reason: 'the Job disappeared before it was harvested' },
-      schedule: scheduleOf(config, 0),
-    });
+    const repo = await getRepoById(db, run.repo_id);
+    if (!repo) continue; // removed since: its runs went with it
+    const closed = await lease.fenced((tx) =>
+      storeHarvest(tx, {
+        repoKey: repo.key,
+        jobName: run.job_name,
+        jobUid: run.job_uid!,
+        finishedAt: now(),
+        checkSet: null,
+        outcome: { ok: false, failure: 'job-missing', reason: 'the Job disappeared before it was harvested' },
+        schedule: scheduleOf(config, 0),
+      }),
+    );
+    if (!closed.held) {
+      s.errors.push('lost the tick lock while settling creates');
+      break;
+    }
     s.reconciled.lost++;
   }
   s.reconciled.leasesReleased = await releaseExpiredLeases(db, now());
@@ -154,11 +176,22 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
  * and refunded, so this tick claims them again. Only under the tick's lease: no live tick can
  * then be between claiming and recording.
  */
-export async function releaseOrphanedClaims(slot: string, deps: Pick<ReconcileDeps, 'db' | 'now'>, s: ReconcileReport): Promise<void> {
-  const { db, now } = deps;
-  for (const o of await orphanedClaims(db, slot, now())) {
-    if (await releaseClaim(db, { repoId: o.id, owner: o.owner, keepWindow: true, refund: true, now: now() })) s.reconciled.orphans++;
-  }
+export async function releaseOrphanedClaims(
+  slot: string,
+  deps: Pick<ReconcileDeps, 'db' | 'now'>,
+  s: ReconcileReport,
+  lease: Pick<HeldLease, 'fenced'>,
+): Promise<void> {
+  const { now } = deps;
+  const released = await lease.fenced(async (tx) => {
+    let n = 0;
+    for (const o of await orphanedClaims(tx, slot, now())) {
+      if (await releaseClaim(tx, { repoId: o.id, owner: o.owner, keepWindow: true, refund: true, now: now() })) n++;
+    }
+    return n;
+  });
+  if (released.held) s.reconciled.orphans += released.value;
+  else s.errors.push('lost the tick lock before releasing orphaned claims');
 }
 
 function scheduleOf(config: Config, random: number) {

@@ -76,8 +76,8 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
     await setTickBackoff(db, nextTickBackoffSeconds(state.backoffSeconds, 'failed', config.idleBackoffBaseSeconds, config.idleBackoffMaxSeconds), now());
     return s;
   }
-  const active = await reconcile(view, deps, s);
-  await releaseOrphanedClaims(slot, deps, s);
+  const active = await reconcile(view, deps, s, lease);
+  await releaseOrphanedClaims(slot, deps, s, lease);
   s.active = active;
   s.capacity = Math.max(0, config.maxConcurrentJobs - active);
 
@@ -109,24 +109,29 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
     const wanted = Math.min(s.capacity, config.claimBatch, allowed);
     if (wanted === 0) {
       // Paused until GitHub's rate limit resets: nothing to claim.
-    } else if (!(await lease.fence())) {
-      s.skipped.push({ repo: '*', why: 'lost the tick lock before claiming' });
     } else {
       try {
-        const got = await claimWithBudget(db, {
-          owner: slot,
-          wanted,
-          perHour: runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun),
-          leaseSeconds: config.leaseSeconds,
-          now: now(),
-        });
+        const fenced = await lease.fenced((tx) =>
+          claimWithBudget(tx, {
+            owner: slot,
+            wanted,
+            perHour: runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun),
+            leaseSeconds: config.leaseSeconds,
+            now: now(),
+          }),
+        );
+        if (!fenced.held) throw new LostLease('lost the tick lock before claiming');
+        const got = fenced.value;
         s.budgetGranted = got.granted;
         s.claimed = got.claims.length;
         if (got.granted === 0) s.skipped.push({ repo: '*', why: 'GitHub budget for this hour is spent' });
         systemic = await createJobs(got.claims, slot, deps, s, lease, started, view.running);
       } catch (err) {
-        systemic = true;
-        s.errors.push(`claiming: ${(err as Error).message}`);
+        if (err instanceof LostLease) s.skipped.push({ repo: '*', why: err.message });
+        else {
+          systemic = true;
+          s.errors.push(`claiming: ${(err as Error).message}`);
+        }
       }
     }
   } else {
@@ -144,3 +149,6 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
   if (backoff > 0) s.notBefore = new Date(now().getTime() + backoff * 1000).toISOString();
   return s;
 }
+
+/** The lease was lost between counting and claiming: nothing was claimed. */
+class LostLease extends Error {}

@@ -186,7 +186,7 @@ export class LocalJobRunner implements ClusterApi {
         metadata: {
           name: `${jobName}-local`,
           namespace,
-          labels: { 'batch.kubernetes.io/job-name': jobName! },
+          labels: { 'batch.kubernetes.io/job-name': jobName!, 'batch.kubernetes.io/controller-uid': j.job.metadata!.uid! },
           creationTimestamp: j.startedAt,
           // As the job controller sets it: the harvester reads only pods the Job controls.
           ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName!, uid: j.job.metadata!.uid!, controller: true }],

@@ -5,7 +5,7 @@ import { defaultConfig } from '../../lib/config/index.ts';
 import { openDb } from '../../lib/db/index.ts';
 import { clusterApi } from '../../lib/kube/cluster.ts';
 import { silentLogger } from '../../lib/log/index.ts';
-import { systemClock } from '../../lib/scheduler/clock.ts';
+import { databaseClock } from '../../lib/scheduler/clock.ts';
 import { runTick } from '../../lib/scheduler/tick.ts';
 
 const [databaseUrl, server, namespace, slot] = process.argv.slice(2);
@@ -24,5 +24,5 @@ await runTick(slot, {
   cluster: { ...cluster, listJobs: async () => [], listJobMetadataPage: async () => ({ jobs: [], restarted: false }), createJob: cluster.createJob },
   config: defaultConfig({ namespace, leaseSeconds: 5, jobDeadlineSeconds: 3, githubTokenCount: 0, kubeRetries: 0 }),
   log: silentLogger,
-  now: systemClock,
+  now: await databaseClock(db),
 });

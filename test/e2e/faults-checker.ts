@@ -58,6 +58,8 @@ export interface CheckCounts {
   runs: number;
   jobsSeen: number;
   lost: number;
+  /** Jobs the API server held that no run records (the sweep would delete them mid-run). */
+  withoutRun: number;
   duplicated: number;
   stranded: number;
   pending: number;
@@ -110,11 +112,13 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
 
   // Every Job the API server held is one finished run, exactly once (none lost, none stored twice).
   let lost = 0;
+  let withoutRun = 0;
   const seenUids = new Set<string>();
   for (const j of r.jobsSeen) {
     if (seenUids.has(j.uid)) continue;
     seenUids.add(j.uid);
     const run = runByUid.get(j.uid) ?? runByName.get(j.name);
+    if (!run) withoutRun++;
     if (!run || run.outcome === 'pending') {
       lost++;
       say(`Job ${j.name} (${j.repoKey}) ran but ${run ? 'its run is still pending' : 'no run records it'}`);
@@ -190,6 +194,7 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
     runs: r.runs.length,
     jobsSeen: seenUids.size,
     lost,
+    withoutRun,
     duplicated,
     stranded,
     pending,

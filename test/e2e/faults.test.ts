@@ -7,7 +7,10 @@
 // reordered. 500 repositories over at least 30 ticks, with instant kwok Jobs (some failing,
 // some with garbage logs, some failing for the infrastructure's reasons). Then a sampler's
 // record of the API server (straight, not through the proxy) and the database go to a pure
-// checker (faults-checker.ts), which prints the faults by kind and its counts.
+// checker (faults-checker.ts), which prints the faults by kind and its counts. There are two
+// scheduler replicas whose own clocks are wrong, one 45 s ahead and one 45 s behind (libfaketime,
+// Debian's faketime), ticks go to either, and a quarter of the lease's renewals fail: the
+// database's clock and the lease's fence keep the cap, the budget and every Job's run.
 //   POSTURE_FAULT_SEED=<n> replays a seed's fault sequence (timings still vary).
 
 import assert from 'node:assert/strict';
@@ -42,15 +45,18 @@ const RUN_LIMIT_MS = Number(process.env.POSTURE_FAULT_RUN_LIMIT_S ?? 600) * 1000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const repo = (s: string) => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
 
-/** A posture function process that can be killed and started again on the same port. */
-function fnProcess(role: 'scheduler' | 'harvester', args: string[]) {
+const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
+
+/** A posture function process that can be killed and started again on the same port; `clockOffset` skews its own clock. */
+function fnProcess(role: 'scheduler' | 'harvester', args: string[], clockOffset?: string) {
+  const skew = clockOffset ? { LD_PRELOAD: LIBFAKETIME, FAKETIME: clockOffset, FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {};
   let child: ChildProcess | undefined;
   let kills = 0;
   const start = async () => {
     // The compile cache halves a restart on a busy machine (a cold start parses the whole client).
     child = spawn(process.execPath, [new URL('./faults-proc.ts', import.meta.url).pathname, role, ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'posture-faults-compile-cache') },
+      env: { ...process.env, ...skew, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'posture-faults-compile-cache') },
     });
     await new Promise<void>((resolve, reject) => {
       child!.stdout!.once('data', () => resolve());
@@ -125,14 +131,29 @@ test('faults: every promise holds with API faults, killed processes and lost, du
     contexts: [{ name: 'p', cluster: 'proxy', user: 'relay' }],
     currentContext: 'p',
   });
-  const [schedulerPort, harvesterPort] = [await freePort(), await freePort()];
+  // A quarter of the lease's renewals fail (the database refuses them): a holder must stop.
+  const renewalFaults = 0.25;
+  await db.raw(
+    `CREATE FUNCTION test_renewal_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF NEW.tick_lock_owner IS NOT DISTINCT FROM OLD.tick_lock_owner AND NEW.tick_lock_owner IS NOT NULL
+          AND NEW.tick_lock_until IS DISTINCT FROM OLD.tick_lock_until AND random() < ${renewalFaults} THEN
+         RAISE EXCEPTION 'injected: the lease renewal fails';
+       END IF;
+       RETURN NEW;
+     END $$`,
+  );
+  await db.raw('CREATE TRIGGER test_renewal_fault BEFORE UPDATE ON scheduler_state FOR EACH ROW EXECUTE FUNCTION test_renewal_fault()');
+  const [aheadPort, behindPort, harvesterPort] = [await freePort(), await freePort(), await freePort()];
   const common = [database.url!, proxy.url, proxy.caBundle, JSON.stringify(overrides)];
-  const scheduler = fnProcess('scheduler', [String(schedulerPort), ...common]);
+  const ahead = fnProcess('scheduler', [String(aheadPort), ...common], '+45s');
+  const behind = fnProcess('scheduler', [String(behindPort), ...common], '-45s');
   const harvester = fnProcess('harvester', [String(harvesterPort), ...common]);
-  await Promise.all([scheduler.start(), harvester.start()]);
-  plane.cleanup(() => scheduler.stop());
+  await Promise.all([ahead.start(), behind.start(), harvester.start()]);
+  plane.cleanup(() => ahead.stop());
+  plane.cleanup(() => behind.stop());
   plane.cleanup(() => harvester.stop());
-  const schedulerUrl = `http://127.0.0.1:${schedulerPort}/`;
+  const schedulerUrls = [`http://127.0.0.1:${aheadPort}/`, `http://127.0.0.1:${behindPort}/`];
   const harvesterUrl = `http://127.0.0.1:${harvesterPort}/`;
 
   // The sampler: every 100 ms, straight from the API server (plain HTTPS and JSON.parse: the
@@ -242,7 +263,8 @@ test('faults: every promise holds with API faults, killed processes and lost, du
       for (let attempt = 0; attempt < 6; attempt++) {
         if (attempt > 0) tickFaults.redelivered++;
         try {
-          const r = await postEvent(schedulerUrl, e);
+          // Knative sends each delivery to either replica.
+          const r = await postEvent(schedulerUrls[random() < 0.5 ? 0 : 1], e);
           if (r.status < 500 && r.status !== 429) return;
         } catch {
           /* down */
@@ -268,12 +290,16 @@ test('faults: every promise holds with API faults, killed processes and lost, du
     while (killing) {
       await sleep(20_000 + random() * 20_000);
       if (!killing) break;
-      const victim = random() < 0.5 ? scheduler : harvester;
+      const pick = random();
+      const victim = pick < 0.25 ? ahead : pick < 0.5 ? behind : harvester;
       const t0 = Date.now();
       await victim.kill();
       await sleep(200 + random() * 1300);
       await victim.start();
-      if (process.env.POSTURE_TEST_LOG) console.log(`killed and restarted ${victim === scheduler ? 'scheduler' : 'harvester'} in ${Date.now() - t0} ms`);
+      if (process.env.POSTURE_TEST_LOG)
+        console.log(
+          `killed and restarted ${victim === harvester ? 'harvester' : victim === ahead ? 'scheduler (ahead)' : 'scheduler (behind)'} in ${Date.now() - t0} ms`,
+        );
     }
   })();
 
@@ -357,7 +383,7 @@ test('faults: every promise holds with API faults, killed processes and lost, du
       ...proxy.counts,
       ...Object.fromEntries(Object.entries(eventFaults).map(([k, v]) => [`event ${k}`, v])),
       ...Object.fromEntries(Object.entries(tickFaults).map(([k, v]) => [`tick ${k}`, v])),
-      'scheduler SIGKILL': scheduler.kills,
+      'scheduler SIGKILL': ahead.kills + behind.kills,
       'harvester SIGKILL': harvester.kills,
     },
   };

@@ -14,7 +14,7 @@ import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR } from '../../lib/jobs
 import { clusterApi } from '../../lib/kube/cluster.ts';
 import { silentLogger } from '../../lib/log/index.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
-import { systemClock } from '../../lib/scheduler/clock.ts';
+import { databaseClock } from '../../lib/scheduler/clock.ts';
 import { runTick, type TickDeps } from '../../lib/scheduler/tick.ts';
 import { useControlPlane } from './plane.ts';
 
@@ -38,7 +38,7 @@ async function env(prefix: string, overrides: Partial<Config> = {}, kc = plane.c
     () => core.deleteNamespace({ name: namespace }),
   );
   const config = defaultConfig({ namespace, githubTokenCount: 0, maxConcurrentJobs: 10, retryBaseMs: 0, ...overrides } as Partial<Config>);
-  const deps: TickDeps = { db: database.db, cluster: clusterApi(kc), config, log: silentLogger, now: systemClock, retryBaseMs: 1 };
+  const deps: TickDeps = { db: database.db, cluster: clusterApi(kc), config, log: silentLogger, now: await databaseClock(database.db), retryBaseMs: 1 };
   return { namespace, db: database.db, url: database.url!, config, deps };
 }
 
