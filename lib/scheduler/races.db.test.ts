@@ -161,7 +161,10 @@ describeEachDatabase('one clock and no races', (ctx) => {
     const fault = await armRenewalFault(ctx.db, 'slow/', { sleepSeconds: 1 });
     try {
       let at = T0.getTime();
-      const now = () => new Date((at += 100));
+      const now = () => {
+        at += 100;
+        return new Date(at);
+      };
       const lease = await takeTickLease({ db: ctx.db, config: { leaseSeconds: 7200 }, now, lockRenewMs: 1e9, renewTimeoutMs: 200 }, 'slow/1');
       assert.ok(lease);
       assert.ok(await lease.fence(), 'held while renewals answer');
