@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
-import { type Config, redactUrl } from '../config/index.ts';
+import { type Config, redactUrl, redactUrlsIn } from '../config/index.ts';
 
 export type Db = Knex;
 
@@ -13,9 +13,21 @@ export type Db = Knex;
 pg.types.setTypeParser(20, (v: string) => Number(v));
 pg.types.setTypeParser(1700, (v: string) => Number(v));
 
+export { DATABASE_UNAVAILABLE } from '../config/redact.ts';
+
+/**
+ * A database failure as an operator's log or the command line may carry it: the target redacted
+ * (lib/config/redact.ts) and pg's message with any URL in it redacted. The host, port, user and
+ * database stay: the operator set them, and a log that does not say which database failed does
+ * not help them; passwords and key paths never appear.
+ */
+export function describeDatabaseError(err: unknown): string {
+  return redactUrlsIn((err as Error)?.message ?? String(err));
+}
+
 export class DatabaseUnreachableError extends Error {
   constructor(target: string, cause: unknown) {
-    super(`cannot reach the database at ${target}: ${(cause as Error)?.message ?? String(cause)}`);
+    super(`cannot reach the database at ${target}: ${describeDatabaseError(cause)}`);
     this.name = 'DatabaseUnreachableError';
   }
 }
@@ -77,7 +89,7 @@ export function openDb(options: DbOptions): Db {
   let connection: object = {};
   if (options.dataDir !== 'memory') {
     const dir = join(resolve(options.dataDir ?? '.posture'), 'db');
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // the data folder too, where it is new: see lib/db/lock.ts
     connection = { filename: dir };
   }
   return knex({ client: ClientPgLite as unknown as Knex.Config['client'], dialect: 'postgres', connection, log: quietKnexLog });
