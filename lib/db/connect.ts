@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
-import { type Config, redactUrl, redactUrlsIn } from '../config/index.ts';
+import { type Config, redactUrl } from '../config/index.ts';
+import { describeDatabaseError } from './errors.ts';
 
 export type Db = Knex;
 
@@ -14,16 +15,7 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 pg.types.setTypeParser(1700, (v: string) => Number(v));
 
 export { DATABASE_UNAVAILABLE } from '../config/redact.ts';
-
-/**
- * A database failure as an operator's log or the command line may carry it: the target redacted
- * (lib/config/redact.ts) and pg's message with any URL in it redacted. The host, port, user and
- * database stay: the operator set them, and a log that does not say which database failed does
- * not help them; passwords and key paths never appear.
- */
-export function describeDatabaseError(err: unknown): string {
-  return redactUrlsIn((err as Error)?.message ?? String(err));
-}
+export { describeDatabaseError, isDatabaseError, publicFailure } from './errors.ts';
 
 export class DatabaseUnreachableError extends Error {
   constructor(target: string, cause: unknown) {

@@ -1,4 +1,5 @@
 // The scheduler function's logic behind handle(): event in, tick, summary out.
+import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { parsePing } from '../events/ping.ts';
 import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter, gauge } from '../metrics/index.ts';
@@ -62,8 +63,8 @@ export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, now: C
     } catch (err) {
       // The database or the cluster is unavailable: 503 makes Knative retry the same slot.
       ticks.inc({ status: 'unavailable' });
-      context.log.error({ err: (err as Error).message }, 'tick failed');
-      return reply(503, { error: `tick failed: ${(err as Error).message}` });
+      context.log.error({ err: describeDatabaseError(err) }, 'tick failed');
+      return reply(503, { error: `tick failed: ${publicFailure(err)}` });
     }
   };
 }
