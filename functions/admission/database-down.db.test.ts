@@ -43,9 +43,9 @@ function get(port: number, path: string, body?: string): Promise<string> {
 const targets = [
   {
     name: 'nothing listens on its port',
-    url: 'postgres://alicesecretuser:hun@ter2@127.0.0.1:1/secretdbname?sslpassword=keypass9',
+    url: 'postgres://alicesecretuser:hun@ter2@127.0.0.1:15447/secretdbname?sslpassword=keypass9',
     secrets: ['hun@ter2', 'ter2', 'keypass9'],
-    target: ['alicesecretuser', 'secretdbname', '127.0.0.1', ':1'],
+    target: ['alicesecretuser', 'secretdbname', '127.0.0.1', '15447'],
   },
   {
     name: 'PostgreSQL refuses the role',
@@ -82,6 +82,7 @@ for (const t of targets) {
         operation: 'CREATE',
         object: object('Deployment', 'web', { namespace: 'team', annotations: { 'posture.dev/source-repo': 'github.com/o/r' } }),
         caller: user('jane'),
+        uid: 'gate-db-down', // not random: a random uid could hold a port's digits
       });
       const reply = await get(server.port, '/scorecard-gate', JSON.stringify(review));
       const response = JSON.parse(reply).response;
