@@ -19,12 +19,14 @@ test('unavailable until loaded; hit, unknown; stale after the limit', async () =
   assert.deepEqual(c.lookup('a', clock.now), { state: 'hit', repo: 'a', score: 7, date: '2026-11-01' });
   assert.deepEqual(c.lookup('b', clock.now), { state: 'unknown' });
   assert.match(JSON.stringify(c.lookup('a', clock.now + 10_001)), /stale/);
-  feed.fail = new Error('db down');
+  feed.fail = new Error('connect ECONNREFUSED 10.0.0.5:5432');
   clock.now += 20_000;
   await c.refresh();
   const r = c.lookup('a', clock.now);
   assert.equal(r.state, 'unavailable');
-  assert.match((r as { reason: string }).reason, /db down/);
+  // The reason reaches kubectl warnings and /readyz: it says the database failed, never pg's words.
+  assert.match((r as { reason: string }).reason, /database unavailable/);
+  assert.doesNotMatch(JSON.stringify([r, c.status(clock.now)]), /10\.0\.0\.5|5432|ECONNREFUSED/);
   feed.fail = undefined;
   await c.refresh();
   assert.equal(c.lookup('a', clock.now).state, 'hit');

@@ -5,6 +5,7 @@
 // repository's latest score is held, compactly (ScoreIndex; bench/admission.ts prints the bytes per
 // repository), so the gate is never wrong for a repository it had to forget: there is no eviction,
 // hence no "not among the cached ones" answer to fail open on.
+import { DATABASE_UNAVAILABLE } from '../config/redact.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { gauge } from '../metrics/index.ts';
 
@@ -356,7 +357,9 @@ export class ScoreCache implements ScoreLookup {
       bytesGauge.set(this.#index.bytes);
       ageGauge.set(this.#lastSuccess / 1000);
     } catch (err) {
-      this.#lastError = (err as Error).message;
+      // What the gate's warning and /readyz say: never pg's words (they name the database's host,
+      // user and name) to everyone who creates a workload. The log carries the error itself.
+      this.#lastError = DATABASE_UNAVAILABLE;
       this.#logger.warn({ err }, 'scorecard gate: pulling scores failed; keeping the cache');
     }
   }

@@ -3,7 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { redactUrl } from './redact.ts';
 import { type Setting, settings } from './spec.ts';
+
+export { DATABASE_UNAVAILABLE, redactUrl, redactUrlsIn } from './redact.ts';
 
 type Spec = (typeof settings)[number];
 type ValueOf<S extends Spec> = S['type'] extends 'integer' | 'number'
@@ -79,11 +82,6 @@ const schema = {
 };
 const ajv = new Ajv({ allErrors: true });
 const validate = ajv.compile(schema);
-
-/** A URL with its password replaced, fit for logs and error messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/:@]*):[^@/]*@/i, '$1:***@');
-}
 
 /** Turns one raw string (from the environment) into the setting's type, or undefined if malformed. */
 function coerce(s: Setting, raw: string): unknown {

@@ -6,6 +6,7 @@ import knexModule, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { type Config, redactUrl } from '../config/index.ts';
+import { describeDatabaseError } from './errors.ts';
 
 export type Db = Knex;
 
@@ -13,9 +14,12 @@ export type Db = Knex;
 pg.types.setTypeParser(20, (v: string) => Number(v));
 pg.types.setTypeParser(1700, (v: string) => Number(v));
 
+export { DATABASE_UNAVAILABLE } from '../config/redact.ts';
+export { describeDatabaseError, isDatabaseError, publicFailure } from './errors.ts';
+
 export class DatabaseUnreachableError extends Error {
   constructor(target: string, cause: unknown) {
-    super(`cannot reach the database at ${target}: ${(cause as Error)?.message ?? String(cause)}`);
+    super(`cannot reach the database at ${target}: ${describeDatabaseError(cause)}`);
     this.name = 'DatabaseUnreachableError';
   }
 }
@@ -77,7 +81,7 @@ export function openDb(options: DbOptions): Db {
   let connection: object = {};
   if (options.dataDir !== 'memory') {
     const dir = join(resolve(options.dataDir ?? '.posture'), 'db');
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // the data folder too, where it is new: see lib/db/lock.ts
     connection = { filename: dir };
   }
   return knex({ client: ClientPgLite as unknown as Knex.Config['client'], dialect: 'postgres', connection, log: quietKnexLog });

@@ -23,7 +23,9 @@ function alive(pid: number): boolean {
 /** Takes the data folder's lock for this process; returns the release function. */
 export function lockDataDir(dataDir: string, holder: string): () => void {
   const dir = resolve(dataDir);
-  mkdirSync(dir, { recursive: true });
+  // Only its owner may write in it: the control socket of `posture up` lives here, and the CLI
+  // trusts it only in a folder nobody else can write (lib/cli/forward.ts).
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'db.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

@@ -4,6 +4,7 @@
 import { CloudEvent } from 'cloudevents';
 import { noticeOf } from '../changes/diff.ts';
 import { type EventSender, HARVESTER_SOURCE, SCORE_UPDATED_TYPE, scoreChangedEvent, senderFromEnv } from '../changes/events.ts';
+import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { parseJobEvent } from '../events/job-event.ts';
 import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
@@ -103,8 +104,10 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
         return reply(503, { error: err.message });
       }
       outcomes.inc({ outcome: 'transient' });
-      const message = err instanceof TransientHarvestError ? err.message : `unavailable: ${(err as Error).message}`;
-      context.log.warn({ err: message }, 'harvest failed; asking for a retry');
+      // The reply says what failed, never the database's target or pg's words; the log says which.
+      const message = err instanceof TransientHarvestError ? err.message : `unavailable: ${publicFailure(err)}`;
+      const detail = err instanceof TransientHarvestError ? (err.detail ?? err.message) : describeDatabaseError(err);
+      context.log.warn({ err: detail }, 'harvest failed; asking for a retry');
       return reply(503, { error: message });
     }
   };

@@ -4,6 +4,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { diffResults, type ScoreChange } from '../changes/diff.ts';
 import type { Config } from '../config/index.ts';
+import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { type Db, type HarvestOutcome, type HarvestStored, runByJobName, storeHarvest } from '../db/index.ts';
 import { podNamesOfJobEvents, type StartFailure, startFailureOf } from '../jobs/events.ts';
 import { CHECKS_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, REPO_ANNOTATION, SCORECARD_CONTAINER } from '../jobs/spec.ts';
@@ -63,8 +64,11 @@ export type HarvestResult =
 
 /** Thrown for failures worth retrying (API server or database unavailable): reply 503. */
 export class TransientHarvestError extends Error {
-  constructor(message: string) {
+  /** For the log: what failed, redacted; the message (which the reply carries) never names the database. */
+  readonly detail: string | undefined;
+  constructor(message: string, detail?: string) {
     super(message);
+    this.detail = detail;
     this.name = 'TransientHarvestError';
   }
 }
@@ -237,7 +241,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
       },
     });
   } catch (err) {
-    throw new TransientHarvestError(`storing the result: ${(err as Error).message}`);
+    throw new TransientHarvestError(`storing the result: ${publicFailure(err)}`, describeDatabaseError(err));
   }
   if (stored.status === 'unknown-repo') return { status: 'rejected', why: `repository ${parsed.repo.canonical} is not in the database` };
   if (stored.status === 'no-run') {

@@ -1,4 +1,5 @@
 // The scheduler function's logic behind handle(): event in, tick, summary out.
+import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { parsePing } from '../events/ping.ts';
 import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter, gauge } from '../metrics/index.ts';
@@ -40,8 +41,8 @@ export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, clock?
       now = clock ?? (await databaseClock(d.db));
     } catch (err) {
       ticks.inc({ status: 'unavailable' });
-      context.log.error({ err: (err as Error).message }, 'tick failed');
-      return reply(503, { error: `tick failed: ${(err as Error).message}` });
+      context.log.error({ err: describeDatabaseError(err) }, 'tick failed');
+      return reply(503, { error: `tick failed: ${publicFailure(err)}` });
     }
     // The ping's own time names its slot; the database's clock only stands in when it has none.
     const ping = parsePing(context.cloudevent, now());
@@ -73,8 +74,8 @@ export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, clock?
     } catch (err) {
       // The database or the cluster is unavailable: 503 makes Knative retry the same slot.
       ticks.inc({ status: 'unavailable' });
-      context.log.error({ err: (err as Error).message }, 'tick failed');
-      return reply(503, { error: `tick failed: ${(err as Error).message}` });
+      context.log.error({ err: describeDatabaseError(err) }, 'tick failed');
+      return reply(503, { error: `tick failed: ${publicFailure(err)}` });
     }
   };
 }

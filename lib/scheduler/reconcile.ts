@@ -2,6 +2,7 @@
 // counts and creates, and bounded so it fits in the tick.
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
+import { publicFailure } from '../db/errors.ts';
 import {
   closeRun,
   type Db,
@@ -108,7 +109,7 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
         if (!config.keepJobs) await del(name, job.metadata?.uid, 'deleted');
       } else if (r.status === 'duplicate' && !config.keepJobs) await del(name, job.metadata?.uid, 'deleted');
     } catch (err) {
-      s.errors.push(`harvesting ${name}: ${(err as Error).message}`);
+      s.errors.push(`harvesting ${name}: ${publicFailure(err)}`);
     }
   }
 

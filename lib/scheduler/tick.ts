@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { runsPerHour } from '../cadence/cadence.ts';
 import { fleetPause } from '../cadence/pause.ts';
 import type { Config } from '../config/index.ts';
+import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
 import { toKubeError } from '../kube/cluster.ts';
 import { type ClusterView, readClusterView } from './cluster-view.ts';
@@ -130,7 +131,9 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
         if (err instanceof LostLease) s.skipped.push({ repo: '*', why: err.message });
         else {
           systemic = true;
-          s.errors.push(`claiming: ${(err as Error).message}`);
+          // The summary is the tick's reply: it says what failed; the log says which database.
+          s.errors.push(`claiming: ${publicFailure(err)}`);
+          log.warn({ err: describeDatabaseError(err) }, 'claiming failed');
         }
       }
     }

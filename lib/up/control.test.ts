@@ -76,3 +76,54 @@ test("a command runs in the server with the caller's argv, cwd and stdin; its ou
     ControlUnreachableError,
   );
 });
+
+test('a frame that is not an object (null, a number, a list) is answered with an error and the connection closed', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'posture-ctl-')), 'control.sock');
+  const errors: Error[] = [];
+  const server = await startControlServer(
+    path,
+    async (_req, io) => {
+      await text(io.stdin);
+      return 0;
+    },
+    (err) => errors.push(err),
+  );
+  try {
+    for (const frames of [['null'], ['42'], ['[]'], ['"x"'], [JSON.stringify({ argv: ['x'], cwd: '/' }), 'null']]) {
+      const raw = createConnection(path);
+      // Nothing ends the client's side: only the server closing the connection ends `text(raw)`.
+      raw.write(`${frames.join('\n')}\n`);
+      const reply = await Promise.race([text(raw), new Promise((r) => setTimeout(() => r('(still open after 2 s)'), 2000))]);
+      assert.match(String(reply), /"exit":1/, `${frames.join(' ')}: ${reply}`);
+      assert.match(
+        Buffer.from(JSON.parse(String(reply).split('\n')[0]).stderr, 'base64').toString(),
+        /malformed control request: a frame must be a JSON object/,
+      );
+      raw.destroy();
+    }
+    assert.deepEqual(errors, []);
+  } finally {
+    await server.close();
+  }
+});
+
+test('the client takes only object frames with string output and an integer exit', async () => {
+  const { createServer } = await import('node:net');
+  const path = join(mkdtempSync(join(tmpdir(), 'posture-ctl-')), 'control.sock');
+  const fake = createServer((s) => {
+    s.once('data', () => s.end(`null\n${JSON.stringify({ exit: 0 })}\n`));
+  });
+  await new Promise<void>((r) => fake.listen(path, r));
+  try {
+    await assert.rejects(
+      sendControlRequest(
+        path,
+        { argv: ['x'], cwd: '/' },
+        { stdin: Readable.from([]), stdout: new PassThrough(), stderr: new PassThrough(), forwardStdin: false },
+      ),
+      /not a JSON object/,
+    );
+  } finally {
+    await new Promise((r) => fake.close(r));
+  }
+});

@@ -11,6 +11,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 
 export const CONTROL_SOCKET = 'control.sock';
 /** The holder name `posture up` writes into the data folder's lock; the CLI forwards to a live holder of this name. */
@@ -32,6 +33,21 @@ export interface ControlStreams {
 }
 
 export type ControlRunner = (request: ControlRequest, streams: ControlStreams) => Promise<number>;
+
+/** The server's last words to a client that broke the protocol: why, on stderr, and exit 1. */
+function malformed(why: string): string {
+  return `${JSON.stringify({ stderr: Buffer.from(`posture up: malformed control request: ${why}\n`).toString('base64') })}\n${JSON.stringify({ exit: 1 })}\n`;
+}
+
+/**
+ * Forwarded output with every control character removed but newline and tab: what reaches the
+ * caller's terminal can move no cursor, set no title, and send no escape sequence, whoever answered
+ * on the socket (a forwarded command is never interactive, so it has no progress line to redraw).
+ * C1 controls (U+0080 to U+009F) too: some terminals take them as escape sequences.
+ */
+export function stripControls(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+}
 
 /** A Writable that sends what is written as frames of one kind, honouring the socket's backpressure. */
 function frameWriter(socket: Socket, kind: 'stdout' | 'stderr'): Writable {
@@ -80,11 +96,17 @@ export async function startControlServer(
         socket.destroy();
         return;
       }
+      // `null`, a number, a list: no frame at all. Said and closed (reading a field of null threw,
+      // and the connection stayed open with nobody serving it).
+      if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+        socket.end(malformed('a frame must be a JSON object'));
+        stdin.destroy();
+        await started;
+        return;
+      }
       if (!request) {
         if (!Array.isArray(frame.argv) || !frame.argv.every((a) => typeof a === 'string') || typeof frame.cwd !== 'string') {
-          socket.end(
-            `${JSON.stringify({ stderr: Buffer.from('posture up: malformed control request\n').toString('base64') })}\n${JSON.stringify({ exit: 1 })}\n`,
-          );
+          socket.end(malformed('expected {argv, cwd}'));
           return;
         }
         request = { argv: frame.argv as string[], cwd: frame.cwd };
@@ -155,17 +177,21 @@ export async function sendControlRequest(socketPath: string, request: ControlReq
   };
   void pump().catch(() => socket.destroy());
   const lines = createInterface({ input: socket, crlfDelay: Infinity });
+  // One decoder per stream: a character split across two frames is still one character.
+  const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   let code: number | undefined;
   try {
     for await (const line of lines) {
-      const frame = JSON.parse(line) as { stdout?: string; stderr?: string; exit?: number };
-      const out = frame.stdout !== undefined ? streams.stdout : frame.stderr !== undefined ? streams.stderr : undefined;
-      if (out && !out.write(Buffer.from((frame.stdout ?? frame.stderr)!, 'base64'))) {
+      const frame = JSON.parse(line) as { stdout?: unknown; stderr?: unknown; exit?: unknown } | null;
+      if (typeof frame !== 'object' || frame === null) throw new Error('a frame that is not a JSON object');
+      const kind = typeof frame.stdout === 'string' ? 'stdout' : typeof frame.stderr === 'string' ? 'stderr' : undefined;
+      const out = kind && streams[kind];
+      if (kind && out && !out.write(stripControls(decoders[kind].write(Buffer.from(frame[kind] as string, 'base64'))))) {
         socket.pause();
         await new Promise((r) => out.once('drain', r));
         socket.resume();
       }
-      if (typeof frame.exit === 'number') code = frame.exit;
+      if (typeof frame.exit === 'number' && Number.isInteger(frame.exit)) code = frame.exit;
     }
   } catch (err) {
     if (code === undefined) throw new ControlUnreachableError(`posture up closed the control connection: ${(err as Error).message}`);
