@@ -20,10 +20,13 @@ import { diffPage, errorPage, fleetPage, listPage, type RepoPageData, repoPage }
 import { findResult, storedChecks } from './queries.ts';
 import { rawHasChecks, renderResult } from './render.ts';
 
-/** exportRows, exportBatch: rows per export response and per read (EXPORT_ROWS, EXPORT_BATCH; smaller in tests). publicUrl: POSTURE_PUBLIC_URL. */
+/**
+ * exportRows, exportBatch, exportConcurrency: rows per export response and per read, streams at
+ * once (EXPORT_ROWS, EXPORT_BATCH, EXPORT_CONCURRENCY; smaller in tests). publicUrl: POSTURE_PUBLIC_URL.
+ */
 export type DashboardConfig = Pick<Config, 'allowedHosts'> &
   Partial<FleetConfig> &
-  Partial<Pick<Config, 'publicUrl'>> & { exportRows?: number; exportBatch?: number };
+  Partial<Pick<Config, 'publicUrl'>> & { exportRows?: number; exportBatch?: number; exportConcurrency?: number };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
@@ -43,6 +46,12 @@ const CACHE_OK = 'public, max-age=300';
 export const EXPORT_ROWS = 50_000;
 /** Rows read from the database and written at once by an export: what a response holds in memory. */
 export const EXPORT_BATCH = 1000;
+/**
+ * Exports streaming at once in one process; one more is answered 503 with Retry-After. Each holds
+ * a batch, so this bounds the exports' memory whatever the number of clients (bench/api-memory.ts).
+ */
+export const EXPORT_CONCURRENCY = 16;
+let exportsStreaming = 0;
 
 export function fleetConfigOf(c: DashboardConfig): FleetConfig {
   const d = defaultConfig();
@@ -227,9 +236,16 @@ export async function answerDashboard(
       // At most EXPORT_ROWS a response (bounded time; memory is one batch, whatever the size), the
       // rest behind a Link to the next part: where this part ends is read first (keys only), so
       // the Link goes out with the headers and the rows follow as they are read.
+      // Counted while a stream runs (from its first piece to its end, the client's going away
+      // included); checked before the boundary query and again just before the answer, from which
+      // the server starts the stream with no I/O in between, so concurrent requests cannot overshoot.
+      const cap = dashboardConfig.exportConcurrency ?? EXPORT_CONCURRENCY;
+      const busy = () => dashboardError(503, 'too many exports at once; retry shortly', { 'retry-after': '5' });
+      if (!req.head && exportsStreaming >= cap) return busy();
       const sparse = await sparseState(db, req.filter.state);
       const max = dashboardConfig.exportRows ?? EXPORT_ROWS;
       const end = await exportBoundary(db, req.filter, config, { now, max, sparse, ...(req.after ? { after: req.after } : {}) });
+      if (!req.head && exportsStreaming >= cap) return busy();
       let next: string | undefined;
       if (end) {
         const p = new URLSearchParams();
@@ -291,18 +307,23 @@ async function* exportStream(
   options: { now: Date; batch: number; sparse: boolean; through?: string },
   next: string | undefined,
 ): AsyncGenerator<string> {
-  const csv = req.format === 'csv';
-  yield csv ? csvHeader() : `{"generatedAt":${JSON.stringify(options.now.toISOString())},"repositories":[`;
-  let first = true;
-  for await (const items of allRepos(db, req.filter, config, { ...options, ...(req.after ? { after: req.after } : {}) })) {
-    let piece = '';
-    for (const i of items) {
-      piece += csv ? csvRow(i) : (first ? '' : ',') + JSON.stringify(i);
-      first = false;
+  exportsStreaming++;
+  try {
+    const csv = req.format === 'csv';
+    yield csv ? csvHeader() : `{"generatedAt":${JSON.stringify(options.now.toISOString())},"repositories":[`;
+    let first = true;
+    for await (const items of allRepos(db, req.filter, config, { ...options, ...(req.after ? { after: req.after } : {}) })) {
+      let piece = '';
+      for (const i of items) {
+        piece += csv ? csvRow(i) : (first ? '' : ',') + JSON.stringify(i);
+        first = false;
+      }
+      yield piece;
     }
-    yield piece;
+    if (!csv) yield `]${next ? `,"next":${JSON.stringify(next)}` : ''}}`;
+  } finally {
+    exportsStreaming--;
   }
-  if (!csv) yield `]${next ? `,"next":${JSON.stringify(next)}` : ''}}`;
 }
 
 function page(context: Context, html: string, cache = CACHE_PAGE): StructuredReturn {

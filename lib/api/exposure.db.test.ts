@@ -126,6 +126,26 @@ describeEachDatabase('api exposure', (ctx) => {
     assert.equal(rowQueries(), 0, 'HEAD read no rows');
   });
 
+  test('exports streaming at once are capped (503 with Retry-After past the cap); a finished or abandoned one frees its place; HEAD takes none', async () => {
+    const one = createApiHandle(async () => ({ db: ctx.db, config: { ...config, exportConcurrency: 1 }, log: silentLogger }));
+    const get = () => one(requestContext('GET', '/export/latest.csv')) as Promise<StructuredReturn>;
+    const first = await get();
+    assert.equal(first.statusCode, 200);
+    // The server starts a GET's stream as soon as it has the answer: its first piece.
+    const it = (first.body as { stream: AsyncIterable<string> }).stream[Symbol.asyncIterator]();
+    await it.next();
+    const busy = await get();
+    assert.equal(busy.statusCode, 503);
+    assert.equal(busy.headers!['retry-after'], '5');
+    assert.equal((await (one(requestContext('HEAD', '/export/latest.csv')) as Promise<StructuredReturn>)).statusCode, 200, 'HEAD is not counted');
+    // The first client goes away (the server returns its generator).
+    await it.return?.();
+    const again = await get();
+    assert.equal(again.statusCode, 200, 'the abandoned stream gave its slot back');
+    for await (const _ of (again.body as { stream: AsyncIterable<string> }).stream);
+    assert.equal((await get()).statusCode, 200, 'a finished stream gave its slot back');
+  });
+
   test("a repository page's badge and page links: from POSTURE_PUBLIC_URL when set (and cached), else never cached", async () => {
     const page = '/ui/projects/github.com/ossf/scorecard';
     const forged = { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
