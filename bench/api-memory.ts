@@ -167,7 +167,8 @@ function bodyGet(port: number): Promise<{ status: number; error?: string }> {
       got += d.toString();
       if (got.includes('\r\n\r\n')) finish({ status: Number(got.slice(9, 12)) });
     });
-    const closed = () => finish(got ? { status: Number(got.slice(9, 12)) } : { status: 0, error: sent < body.length ? 'closed mid-body' : 'closed without an answer' });
+    const closed = () =>
+      finish(got ? { status: Number(got.slice(9, 12)) } : { status: 0, error: sent < body.length ? 'closed mid-body' : 'closed without an answer' });
     socket.on('error', closed);
     socket.on('close', closed);
   });
@@ -182,7 +183,11 @@ console.log(`${'scenario'.padEnd(52)}${'peak RSS'.padStart(10)}  survived  time 
 
 const scenarios: Array<[string, string, (port: number) => Promise<Array<{ status: number; bytes?: number; error?: string }>>]> = [
   ['bodies', `${CLIENTS} × GET with a 10 MiB JSON body`, (port) => Promise.all(Array.from({ length: CLIENTS }, () => bodyGet(port)))],
-  ['exports', `${CLIENTS} × GET /export/latest.csv, read at once`, (port) => Promise.all(Array.from({ length: CLIENTS }, () => get(port, '/export/latest.csv', 'GET')))],
+  [
+    'exports',
+    `${CLIENTS} × GET /export/latest.csv, read at once`,
+    (port) => Promise.all(Array.from({ length: CLIENTS }, () => get(port, '/export/latest.csv', 'GET'))),
+  ],
   [
     'slow',
     `${CLIENTS} × GET /export/latest.csv, read after 5 s`,
@@ -229,7 +234,8 @@ for (const [key, label, run] of scenarios) {
   console.log(
     `${label.padEnd(52)}${`${peak.toFixed(0)} MiB`.padStart(10)}  ${(died ? 'NO' : 'yes').padEnd(8)}  ${`${(ms / 1000).toFixed(1)} s`.padEnd(7)}  ${summary}`,
   );
-  if (died) console.log(`  exited ${died.code ?? died.signal}: ${died.stderr.split('\n').filter((l) => /heap|memory|FATAL/i.test(l))[0] ?? died.stderr.slice(-200)}`);
+  if (died)
+    console.log(`  exited ${died.code ?? died.signal}: ${died.stderr.split('\n').filter((l) => /heap|memory|FATAL/i.test(l))[0] ?? died.stderr.slice(-200)}`);
   api.child.kill('SIGTERM');
   await Promise.race([api.exited, new Promise((r) => setTimeout(r, 3000))]);
   if (api.child.exitCode === null && api.child.signalCode === null) api.child.kill('SIGKILL');
