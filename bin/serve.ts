@@ -16,13 +16,19 @@ if (!name || !FUNCTIONS.includes(name)) {
 }
 const config = loadConfig();
 const log = createLogger({ level: config.logLevel, name });
-const mod = (await import(`../functions/${name}/index.ts`)) as { handle: Handle; serve?: () => Promise<void>; shutdown?: () => Promise<void> };
+const mod = (await import(`../functions/${name}/index.ts`)) as {
+  handle: Handle;
+  /** Body bytes each request may carry (default: none for GET and HEAD, 10 MiB otherwise). */
+  bodyLimit?: (method: string, path: string) => number;
+  serve?: () => Promise<void>;
+  shutdown?: () => Promise<void>;
+};
 if (mod.serve) {
   await mod.serve();
 } else {
   // The score API is public (Knative exposes PORT): its metrics go on a port the route does not reach.
   const publicApi = name === 'api';
-  const server = createFunctionServer({ name, handle: mod.handle, log, metrics: !publicApi });
+  const server = createFunctionServer({ name, handle: mod.handle, log, metrics: !publicApi, ...(mod.bodyLimit ? { bodyLimit: mod.bodyLimit } : {}) });
   const port = await listen(server, config.port, process.env.HOST ?? '0.0.0.0');
   log.info({ port }, `${name} listening`);
   const metrics = publicApi && config.metricsPort !== 0 ? createMetricsServer() : undefined;

@@ -12,7 +12,7 @@ import { createFunctionServer, listen } from '../function/server.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
-import { createApiHandle } from './handler.ts';
+import { apiBodyLimit, createApiHandle } from './handler.ts';
 import { FIXTURE_06_TEXT, fixture06, requestContext, storeDocument } from './testing.ts';
 
 const FX = fixture06();
@@ -256,7 +256,7 @@ function describeHttp(ctx: { readonly db: Db }) {
   let base: string;
   before(async () => {
     const handle = createApiHandle(async () => ({ db: ctx.db, config: { allowedHosts: ['github.com'] }, log: silentLogger }));
-    server = createFunctionServer({ name: 'api', handle, log: silentLogger });
+    server = createFunctionServer({ name: 'api', handle, log: silentLogger, bodyLimit: apiBodyLimit });
     base = `http://127.0.0.1:${await listen(server, 0)}`;
   });
   after(async () => {
@@ -299,10 +299,11 @@ function describeHttp(ctx: { readonly db: Db }) {
       ['/projects/github.com/ossf/scorecard%0d%0aX-Injected:%201', {}, 400],
       [`/projects/github.com/ossf/${'a'.repeat(2000)}`, {}, 400],
       [`${PROJECT}?commit=%27%20OR%201=1`, {}, 400],
-      [`${PROJECT}?commit=${C1}&commit=${C2}`, {}, 200], // the server keeps the last value; it is valid
+      [`${PROJECT}?commit=${C1}&commit=${C2}`, {}, 400], // given twice: which one was meant is not guessed
       [`${PROJECT}/history?limit=0`, {}, 400],
-      [PROJECT, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }, 405],
-      [PROJECT, { method: 'PUT', body: 'x' }, 405],
+      [PROJECT, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }, 413], // no route takes a body
+      [PROJECT, { method: 'POST' }, 405],
+      [PROJECT, { method: 'PUT', body: 'x' }, 413],
       ['/nothing/here', {}, 404],
     ];
     for (const [path, init, status] of cases) {

@@ -200,17 +200,22 @@ function repoOf(segs: string[], allowedHosts: readonly string[]): RepoId | strin
   return parsed.ok ? parsed.repo : `invalid repository: ${parsed.reason}`;
 }
 
+/** Whether a path is the dashboard's (pages, list, changes, export) rather than a score route's. */
+export function isDashboardPath(path: string): boolean {
+  const first = path.split('/')[1];
+  return (
+    first === 'ui' ||
+    first === 'export' ||
+    /^\/projects\/?$/.test(path) ||
+    (first === 'projects' && /\/changes\/?$/.test(path) && path.split('/').filter((s) => s !== '').length === 5)
+  );
+}
+
 /** The dashboard's request, an error, or undefined when the path is route.ts's. */
 export function routeDashboard(req: RawRequest, allowedHosts: readonly string[]): DashboardRequest | ApiError | undefined {
   const method = String(req.method ?? '').toUpperCase();
   const path = typeof req.path === 'string' ? req.path : '';
-  const first = path.split('/')[1];
-  const mine =
-    first === 'ui' ||
-    first === 'export' ||
-    /^\/projects\/?$/.test(path) ||
-    (first === 'projects' && /\/changes\/?$/.test(path) && path.split('/').filter((s) => s !== '').length === 5);
-  if (!mine) return undefined;
+  if (!isDashboardPath(path)) return undefined;
   if (!(API_METHODS as readonly string[]).includes(method))
     return { ...fail(405, `method ${quote(method, 20)} is not allowed; the score API is read-only (GET, HEAD)`), headers: { allow: API_METHODS.join(', ') } };
   const head = method === 'HEAD';

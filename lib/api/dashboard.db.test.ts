@@ -16,7 +16,7 @@ import { fleetConfigOf } from './dashboard.ts';
 import { fleetSnapshot, refreshSnapshot } from './fleet.ts';
 import { createApiHandle } from './handler.ts';
 import { listRepos } from './list.ts';
-import { fixture06, requestContext, storeDocument } from './testing.ts';
+import { fixture06, replyText, requestContext, storeDocument } from './testing.ts';
 
 const FX08 = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
 const FX06 = fixture06();
@@ -195,7 +195,7 @@ describeEachDatabase('dashboard', (ctx) => {
     assert.equal(csv.statusCode, 200);
     assert.equal(csv.headers!['content-type'], 'text/csv; charset=utf-8');
     assert.match(csv.headers!['content-disposition'], /attachment; filename="posture-latest.csv"/);
-    const lines = String(csv.body).trimEnd().split('\r\n');
+    const lines = (await replyText(csv)).trimEnd().split('\r\n');
     assert.equal(lines[0], 'repo,state,score,previous_score,delta,date,scored_at,failures,last_error,next_due_at');
     assert.equal(lines.length, 11);
     const failing = lines.find((l) => l.startsWith('github.com/zeta/r2,'))!;
@@ -209,7 +209,7 @@ describeEachDatabase('dashboard', (ctx) => {
     while (path) {
       const u = new URL(path, 'http://x');
       const r = (await small(requestContext('GET', u.pathname, Object.fromEntries(u.searchParams)))) as StructuredReturn;
-      const partLines = String(r.body).trimEnd().split('\r\n');
+      const partLines = (await replyText(r)).trimEnd().split('\r\n');
       assert.equal(partLines[0], lines[0], 'each part has the header');
       got.push(...partLines.slice(1));
       path = /^<([^>]+)>; rel="next"$/.exec(r.headers!.link ?? '')?.[1];
@@ -217,10 +217,10 @@ describeEachDatabase('dashboard', (ctx) => {
     }
     assert.equal(parts, 3);
     assert.deepEqual(got, lines.slice(1), 'the parts add up to the whole export');
-    const jsonPart = body((await small(requestContext('GET', '/export/latest.json'))) as StructuredReturn);
+    const jsonPart = JSON.parse(await replyText((await small(requestContext('GET', '/export/latest.json'))) as StructuredReturn));
     assert.equal(jsonPart.repositories.length, 4);
     assert.match(jsonPart.next, /^\/export\/latest\.json\?cursor=/);
-    const json = body(await call('/export/latest.json', { owner: 'acme' }));
+    const json = JSON.parse(await replyText(await call('/export/latest.json', { owner: 'acme' })));
     assert.equal(json.repositories.length, 5);
     assert.equal((await call('/export/latest.json', { min: 'x' })).statusCode, 400);
   });

@@ -10,22 +10,30 @@ import type { Db } from '../db/connect.ts';
 import { hasReposOfOwner } from '../db/fleet.ts';
 import { repoWithLatest } from '../db/listing.ts';
 import { recentRunsOf } from '../db/runs.ts';
-import type { Context, StructuredReturn } from '../function/handle.ts';
+import type { Context, Streamed, StructuredReturn } from '../function/handle.ts';
 import { registry } from '../metrics/index.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
 import { type DashboardRequest, encodeCursor, type ListQuery } from './dashboard-route.ts';
 import { type FleetConfig, type FleetSnapshot, fleetLive, fleetSnapshot, sparseState, sweepOf } from './fleet.ts';
-import { allRepos, csvHeader, csvRow, freshCutoff, listRepos, stateOf } from './list.ts';
+import { allRepos, csvHeader, csvRow, exportBoundary, freshCutoff, listRepos, stateOf } from './list.ts';
 import { diffPage, errorPage, fleetPage, listPage, type RepoPageData, repoPage } from './pages.ts';
 import { findResult, storedChecks } from './queries.ts';
 import { rawHasChecks, renderResult } from './render.ts';
 
-/** exportRows: rows per export response (EXPORT_ROWS; smaller in tests). */
-export type DashboardConfig = Pick<Config, 'allowedHosts'> & Partial<FleetConfig> & { exportRows?: number };
+/**
+ * exportRows, exportBatch, exportConcurrency: rows per export response and per read, streams at
+ * once (EXPORT_ROWS, EXPORT_BATCH, EXPORT_CONCURRENCY; smaller in tests). publicUrl: POSTURE_PUBLIC_URL.
+ */
+export type DashboardConfig = Pick<Config, 'allowedHosts'> &
+  Partial<FleetConfig> &
+  Partial<Pick<Config, 'publicUrl'>> & { exportRows?: number; exportBatch?: number; exportConcurrency?: number };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
-const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*' };
+// No CORS header: the list, the export and the pages name every repository (private ones too, in
+// a local `posture up`), so another origin's page must not read them. Only the score routes
+// (handler.ts) are readable cross-origin.
+const COMMON = { 'x-content-type-options': 'nosniff' };
 /** Pages: no script runs, nothing is framed, images only from here (the badge). */
 const PAGE_HEADERS = {
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -34,8 +42,16 @@ const PAGE_HEADERS = {
 };
 const CACHE_PAGE = 'public, max-age=60';
 const CACHE_OK = 'public, max-age=300';
-/** Rows in one export response (its memory is bounded by them): the rest follows the Link header. */
+/** Rows in one export response (bounds its time): the rest follows the Link header. */
 export const EXPORT_ROWS = 50_000;
+/** Rows read from the database and written at once by an export: what a response holds in memory. */
+export const EXPORT_BATCH = 1000;
+/**
+ * Exports streaming at once in one process; one more is answered 503 with Retry-After. Each holds
+ * a batch, so this bounds the exports' memory whatever the number of clients (bench/api-memory.ts).
+ */
+export const EXPORT_CONCURRENCY = 16;
+let exportsStreaming = 0;
 
 export function fleetConfigOf(c: DashboardConfig): FleetConfig {
   const d = defaultConfig();
@@ -76,6 +92,12 @@ function jsonError(status: number, message: string, extra: Record<string, unknow
   };
 }
 
+/** A JSON error of a dashboard route (no CORS header, like its answers). */
+export function dashboardError(status: number, message: string, headers: Record<string, string> = {}): StructuredReturn {
+  const r = jsonError(status, message);
+  return { ...r, headers: { ...r.headers, ...headers } };
+}
+
 export function htmlError(status: number, message: string): StructuredReturn {
   return {
     statusCode: status,
@@ -84,11 +106,18 @@ export function htmlError(status: number, message: string): StructuredReturn {
   };
 }
 
-/** The base URL the client used (for the badge snippet); a Host header that is not a host name is not echoed. */
-function origin(context: Context): string {
+/**
+ * The base URL of the badge and page links a repository page shows (and people paste into
+ * READMEs). Configured (POSTURE_PUBLIC_URL): that, and the page is cached. Not configured: the
+ * URL the client used, from the request's headers, which anyone can forge (X-Forwarded-Host
+ * passes through most ingresses); such a page is answered no-store, so a forged header reaches
+ * only the forger's own copy and never a shared cache's. A Host that is not a host name is not echoed.
+ */
+export function linkBase(context: Context, publicUrl: string | undefined): { base: string; cache: string } {
+  if (publicUrl) return { base: publicUrl.replace(/\/+$/, ''), cache: CACHE_PAGE };
   const host = header(context, 'x-forwarded-host') ?? header(context, 'host') ?? '';
   const proto = header(context, 'x-forwarded-proto') === 'https' ? 'https' : 'http';
-  return /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(host) ? `${proto}://${host}` : 'http://localhost';
+  return { base: /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(host) ? `${proto}://${host}` : 'http://localhost', cache: 'no-store' };
 }
 
 const describeSelector = (s: ResultSelector) => ('id' in s ? `id ${s.id}` : 'commit' in s ? `commit ${s.commit}` : `at or before ${s.at.toISOString()}`);
@@ -137,7 +166,7 @@ async function checkHistoryOf(db: Db, results: ReadonlyArray<{ id: number }>): P
   return history;
 }
 
-async function repoPageData(db: Db, key: string, context: Context, config: FleetConfig): Promise<RepoPageData | undefined> {
+async function repoPageData(db: Db, key: string, base: string, config: FleetConfig): Promise<RepoPageData | undefined> {
   const repo = await repoWithLatest(db, key);
   if (!repo) return undefined;
   const found = await findResult(db, key);
@@ -161,7 +190,6 @@ async function repoPageData(db: Db, key: string, context: Context, config: Fleet
     failureClass: x.failureClass,
     reason: x.reason,
   }));
-  const base = origin(context);
   const path = repo.canonical.split('/').map(encodeURIComponent).join('/');
   return {
     repo: repo.canonical,
@@ -205,44 +233,41 @@ export async function answerDashboard(
       return cacheable(context, JSON_TYPE, JSON.stringify({ repo: found.repo.canonical, ...found.change }), CACHE_OK);
     }
     case 'export': {
-      // At most EXPORT_ROWS a response (the function's memory is bounded); the rest behind a Link to the next part.
+      // At most EXPORT_ROWS a response (bounded time; memory is one batch, whatever the size), the
+      // rest behind a Link to the next part: where this part ends is read first (keys only), so
+      // the Link goes out with the headers and the rows follow as they are read.
+      // Counted while a stream runs (from its first piece to its end, the client's going away
+      // included); checked before the boundary query and again just before the answer, from which
+      // the server starts the stream with no I/O in between, so concurrent requests cannot overshoot.
+      const cap = dashboardConfig.exportConcurrency ?? EXPORT_CONCURRENCY;
+      const busy = () => dashboardError(503, 'too many exports at once; retry shortly', { 'retry-after': '5' });
+      if (!req.head && exportsStreaming >= cap) return busy();
       const sparse = await sparseState(db, req.filter.state);
-      const parts: string[] = [];
-      const rows = allRepos(db, req.filter, config, {
-        now,
-        max: dashboardConfig.exportRows ?? EXPORT_ROWS,
-        sparse,
-        ...(req.after ? { after: req.after } : {}),
-      });
-      let first = true;
-      parts.push(req.format === 'csv' ? csvHeader() : `{"generatedAt":${JSON.stringify(now.toISOString())},"repositories":[`);
-      let step = await rows.next();
-      for (; !step.done; step = await rows.next()) {
-        for (const i of step.value) {
-          parts.push(req.format === 'csv' ? csvRow(i) : (first ? '' : ',') + JSON.stringify(i));
-          first = false;
-        }
-      }
-      const after = step.value;
+      const max = dashboardConfig.exportRows ?? EXPORT_ROWS;
+      const end = await exportBoundary(db, req.filter, config, { now, max, sparse, ...(req.after ? { after: req.after } : {}) });
+      if (!req.head && exportsStreaming >= cap) return busy();
       let next: string | undefined;
-      if (after) {
+      if (end) {
         const p = new URLSearchParams();
         for (const k of ['owner', 'min', 'max', 'state'] as const) if (req.filter[k] !== undefined) p.set(k, String(req.filter[k]));
-        p.set('cursor', encodeCursor(after));
+        p.set('cursor', encodeCursor(end));
         next = `/export/latest.${req.format}?${p}`;
       }
-      if (req.format === 'json') parts.push(`]${next ? `,"next":${JSON.stringify(next)}` : ''}}`);
       const type = req.format === 'csv' ? 'text/csv; charset=utf-8' : JSON_TYPE;
+      const batch = Math.min(dashboardConfig.exportBatch ?? EXPORT_BATCH, max);
       return {
         statusCode: 200,
         headers: {
-          ...COMMON,
+          'x-content-type-options': 'nosniff',
           'content-type': type,
           'cache-control': 'no-store',
           'content-disposition': `attachment; filename="posture-latest.${req.format}"`,
           ...(next ? { link: `<${next}>; rel="next"` } : {}),
         },
-        body: parts.join(''),
+        // Started only for GET (the server never starts it for HEAD).
+        body: {
+          stream: exportStream(db, req, config, { now, batch, sparse, ...(end ? { through: String(end.v) } : {}) }, next),
+        } satisfies Streamed,
       };
     }
     case 'ui-fleet': {
@@ -258,9 +283,10 @@ export async function answerDashboard(
       return page(context, listPage(req.query, p.items, p.next ? encodeCursor(p.next) : undefined, demo));
     }
     case 'ui-repo': {
-      const data = await repoPageData(db, req.repo.key, context, config);
+      const links = linkBase(context, dashboardConfig.publicUrl);
+      const data = await repoPageData(db, req.repo.key, links.base, config);
       if (!data) return htmlError(404, `Repository ${req.repo.canonical} is not known to posture. Add it with: posture repos add ${req.repo.canonical}`);
-      return page(context, repoPage(data));
+      return page(context, repoPage(data), links.cache);
     }
     case 'ui-diff': {
       const found = await findChange(db, req.repo.key, { from: req.from, to: req.to });
@@ -273,8 +299,35 @@ export async function answerDashboard(
   }
 }
 
-function page(context: Context, html: string): StructuredReturn {
-  return cacheable(context, HTML_TYPE, html, CACHE_PAGE, PAGE_HEADERS);
+/** The export's body, a batch of rows per piece; each batch is read once the previous one was sent. */
+async function* exportStream(
+  db: Db,
+  req: Extract<DashboardRequest, { route: 'export' }>,
+  config: FleetConfig,
+  options: { now: Date; batch: number; sparse: boolean; through?: string },
+  next: string | undefined,
+): AsyncGenerator<string> {
+  exportsStreaming++;
+  try {
+    const csv = req.format === 'csv';
+    yield csv ? csvHeader() : `{"generatedAt":${JSON.stringify(options.now.toISOString())},"repositories":[`;
+    let first = true;
+    for await (const items of allRepos(db, req.filter, config, { ...options, ...(req.after ? { after: req.after } : {}) })) {
+      let piece = '';
+      for (const i of items) {
+        piece += csv ? csvRow(i) : (first ? '' : ',') + JSON.stringify(i);
+        first = false;
+      }
+      yield piece;
+    }
+    if (!csv) yield `]${next ? `,"next":${JSON.stringify(next)}` : ''}}`;
+  } finally {
+    exportsStreaming--;
+  }
+}
+
+function page(context: Context, html: string, cache = CACHE_PAGE): StructuredReturn {
+  return cacheable(context, HTML_TYPE, html, cache, PAGE_HEADERS);
 }
 
 /** Whether a request for `/` comes from a browser that wants a page rather than JSON. */

@@ -6,8 +6,8 @@ import type { Db } from '../db/connect.ts';
 import type { Context, Handle, StructuredReturn } from '../function/handle.ts';
 import type { Logger } from '../log/index.ts';
 import { counter } from '../metrics/index.ts';
-import { answerDashboard, type DashboardConfig, fleetConfigOf, htmlError, setFleetMetricsSource, wantsHtml } from './dashboard.ts';
-import { routeDashboard } from './dashboard-route.ts';
+import { answerDashboard, type DashboardConfig, dashboardError, fleetConfigOf, htmlError, setFleetMetricsSource, wantsHtml } from './dashboard.ts';
+import { isDashboardPath, routeDashboard } from './dashboard-route.ts';
 import { fleetSnapshot } from './fleet.ts';
 import { findHistory, findResult, type Lookup, storedChecks } from './queries.ts';
 import { rawHasChecks, renderBadge, renderHistory, renderResult } from './render.ts';
@@ -28,7 +28,9 @@ export const CACHE_NONE = 'no-store';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const SVG_TYPE = 'image/svg+xml; charset=utf-8';
-// CORS: any page may read scores (they are public); ETag is exposed for conditional requests.
+// CORS on the score routes only (the Scorecard API's shape, the index): any page may read a
+// score it names. The dashboard's list, export and pages have none (dashboard.ts).
+// ETag is exposed for conditional requests.
 const COMMON = { 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag, Retry-After' };
 /** The answer to a CORS preflight (a request with If-None-Match, say, from another origin). */
 const PREFLIGHT = {
@@ -44,6 +46,11 @@ const BADGE_MISSING: Record<string, string> = {
   'not-scored': 'not scored yet',
   'no-result-for-commit': 'no result for commit',
 };
+
+/** Bytes of request body each route reads: none (the API is read-only), so any body is refused unread (413). */
+export function apiBodyLimit(_method: string, _path: string): number {
+  return 0;
+}
 
 const requests = counter('posture_api_requests_total', 'Score API requests by route and status code', ['route', 'code']);
 
@@ -166,14 +173,18 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
     let route = 'invalid';
     let reply: StructuredReturn;
     const method = String(context.method ?? '').toUpperCase();
-    if (method === 'OPTIONS' && header(context, 'access-control-request-method') !== undefined) {
+    const dashboard = isDashboardPath(String(context.path ?? ''));
+    if (method === 'OPTIONS' && header(context, 'access-control-request-method') !== undefined && !dashboard) {
       requests.inc({ route: 'preflight', code: '204' });
       return { statusCode: 204, headers: { ...PREFLIGHT, 'x-content-type-options': 'nosniff' }, body: '' };
     }
     if (!(API_METHODS as readonly string[]).includes(method)) {
       // Answered before touching the runtime: a write attempt needs no database.
       const r = routeRequest({ method, path: context.path, query: context.query ?? {} }, []);
-      reply = isApiError(r) ? errorReply(r.status, r.message, {}, r.headers) : errorReply(405, 'method not allowed', {}, { allow: API_METHODS.join(', ') });
+      const refuse = dashboard
+        ? dashboardError
+        : (status: number, message: string, headers?: Record<string, string>) => errorReply(status, message, {}, headers);
+      reply = isApiError(r) ? refuse(r.status, r.message, r.headers) : refuse(405, 'method not allowed', { allow: API_METHODS.join(', ') });
       requests.inc({ route, code: String(reply.statusCode) });
       return reply;
     }
@@ -182,7 +193,9 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
       d = await deps();
     } catch (err) {
       context.log?.warn({ err: (err as Error).message }, 'score API runtime unavailable');
-      reply = errorReply(503, 'the score database is unavailable; retry later', {}, { 'retry-after': '5' });
+      reply = dashboard
+        ? dashboardError(503, 'the score database is unavailable; retry later', { 'retry-after': '5' })
+        : errorReply(503, 'the score database is unavailable; retry later', {}, { 'retry-after': '5' });
       requests.inc({ route, code: '503' });
       return reply;
     }
@@ -191,7 +204,7 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
     if (dr !== undefined) {
       const page = String(context.path).startsWith('/ui');
       if ('error' in dr) {
-        reply = page ? htmlError(dr.status, dr.message) : errorReply(dr.status, dr.message, {}, dr.headers);
+        reply = page ? htmlError(dr.status, dr.message) : dashboardError(dr.status, dr.message, dr.headers);
       } else {
         route = dr.route;
         try {
@@ -200,7 +213,7 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
           (context.log ?? d.log).warn({ err: (err as Error).message, route }, 'dashboard read failed');
           reply = page
             ? { ...htmlError(503, 'The score database did not answer; retry later.'), statusCode: 503 }
-            : errorReply(503, 'the score database did not answer; retry later', {}, { 'retry-after': '5' });
+            : dashboardError(503, 'the score database did not answer; retry later', { 'retry-after': '5' });
         }
       }
       requests.inc({ route, code: String(reply.statusCode) });

@@ -5,7 +5,7 @@ export type { Cursor, DashboardRequest, ListFilter, ListQuery, ListSort, ListSta
 // The dashboard: list, changes and export routes, pages, fleet figures.
 export { decodeCursor, encodeCursor, LIST_SORTS, LIST_STATES, MAX_LIST_LIMIT, parseSelector, routeDashboard } from './dashboard-route.ts';
 export { computeSnapshot, type FleetLive, type FleetSnapshot, fleetLive, fleetSnapshot, refreshSnapshot } from './fleet.ts';
-export { type ApiDeps, answer, CACHE_NONE, CACHE_NOT_FOUND, CACHE_OK, createApiHandle, errorReply, etagOf, notModified } from './handler.ts';
+export { type ApiDeps, answer, apiBodyLimit, CACHE_NONE, CACHE_NOT_FOUND, CACHE_OK, createApiHandle, errorReply, etagOf, notModified } from './handler.ts';
 export { freshCutoff, type ListItem, type ListPage, listRepos, stateOf } from './list.ts';
 export type { HistoryEntry, Lookup, RepoRef, StoredCheckRow, StoredResult } from './queries.ts';
 export { findHistory, findResult, storedChecks } from './queries.ts';

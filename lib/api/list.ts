@@ -2,7 +2,7 @@
 // lib/db/listing.ts, keyset-paged), their state, the next page's cursor, and CSV.
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
-import { type LatestRow, type LatestSort, latestPage } from '../db/listing.ts';
+import { type LatestRow, type LatestSort, latestBoundary, latestPage } from '../db/listing.ts';
 import type { Cursor, ListFilter, ListQuery, ListState } from './dashboard-route.ts';
 
 export type FreshnessConfig = Pick<Config, 'rescoreIntervalSeconds' | 'jitterSeconds'> & Partial<Pick<Config, 'stuckAfterRuns'>>;
@@ -69,8 +69,17 @@ export interface ListPage {
   next?: Cursor;
 }
 
-/** One page of the list; `sparse`: the state filter matches few repositories (see latestPage). */
-export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, now = new Date(), options: { sparse?: boolean } = {}): Promise<ListPage> {
+/**
+ * One page of the list; `sparse`: the state filter matches few repositories (see latestPage);
+ * `through` (name sort): no key past it.
+ */
+export async function listRepos(
+  db: Db,
+  q: ListQuery,
+  config: FreshnessConfig,
+  now = new Date(),
+  options: { sparse?: boolean; through?: string } = {},
+): Promise<ListPage> {
   const cutoff = freshCutoff(config, now);
   const sort = q.sort.replace('-', '') as LatestSort;
   const after = q.after ? { value: sort === 'date' ? new Date(q.after.v as string) : q.after.v, repoId: q.after.id } : undefined;
@@ -87,6 +96,7 @@ export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, n
     // One more than the page: whether it exists says if there is a next page.
     limit: q.limit + 1,
     sparse: options.sparse ?? false,
+    ...(options.through !== undefined ? { through: options.through } : {}),
   });
   const page = rows.slice(0, q.limit);
   const items = page.map((r) => toItem(r, cutoff));
@@ -94,25 +104,47 @@ export async function listRepos(db: Db, q: ListQuery, config: FreshnessConfig, n
   return { items, next: cursorAfter(page[page.length - 1], sort) };
 }
 
-/** Repositories matching a filter in name order from `after`, a batch at a time, up to `max` (for the export); then the cursor where it stopped, if it did. */
-export async function* allRepos(
+/**
+ * Where an export part of at most `max` rows from `after` ends, when more follow: the cursor of
+ * its last row (the next part starts after it). Undefined: the rest fits in this part.
+ */
+export async function exportBoundary(
   db: Db,
   filter: ListFilter,
   config: FreshnessConfig,
   options: { now?: Date; after?: Cursor; max: number; sparse?: boolean },
-): AsyncGenerator<ListItem[], Cursor | undefined> {
+): Promise<Cursor | undefined> {
+  const b = await latestBoundary(db, {
+    ...filter,
+    freshCutoff: freshCutoff(config, options.now ?? new Date()),
+    ...(config.stuckAfterRuns !== undefined ? { stuckAfterRuns: config.stuckAfterRuns } : {}),
+    ...(options.after ? { after: { value: options.after.v, repoId: options.after.id } } : {}),
+    limit: options.max,
+    sparse: options.sparse ?? false,
+  });
+  return b ? { v: b.key, id: b.repoId } : undefined;
+}
+
+/**
+ * Repositories matching a filter in name order from `after` through the key `through` (all the
+ * rest when undefined), `batch` at a time: one batch is read only when the last was consumed.
+ */
+export async function* allRepos(
+  db: Db,
+  filter: ListFilter,
+  config: FreshnessConfig,
+  options: { now?: Date; after?: Cursor; through?: string; batch: number; sparse?: boolean },
+): AsyncGenerator<ListItem[], void> {
   let after = options.after;
-  let left = options.max;
-  while (left > 0) {
-    const page = await listRepos(db, { ...filter, sort: 'name', limit: Math.min(5000, left), ...(after ? { after } : {}) }, config, options.now, {
+  for (;;) {
+    const page = await listRepos(db, { ...filter, sort: 'name', limit: options.batch, ...(after ? { after } : {}) }, config, options.now, {
       sparse: options.sparse,
+      ...(options.through !== undefined ? { through: options.through } : {}),
     });
     if (page.items.length) yield page.items;
-    left -= page.items.length;
-    if (!page.next) return undefined;
+    if (!page.next) return;
     after = page.next;
   }
-  return after;
 }
 
 const CSV_COLUMNS = ['repo', 'state', 'score', 'previous_score', 'delta', 'date', 'scored_at', 'failures', 'last_error', 'next_due_at'] as const;

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { repoPage } from './pages.ts';
 import type { StoredResult } from './queries.ts';
 import { badgeColor, badgeValue, escapeXml, renderBadge, renderHistory, renderResult, rfc3339 } from './render.ts';
 import { FIXTURE_06_TEXT, fixture06 } from './testing.ts';
@@ -148,4 +149,28 @@ test('badge escapes every text', () => {
   assert.ok(svg.includes('&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt;&amp;'));
   assert.ok(svg.includes('aria-label="&quot;&gt;&lt;script&gt;'));
   assert.equal(escapeXml(`<a href="x">&'`), '&lt;a href=&quot;x&quot;&gt;&amp;&apos;');
+});
+
+test('bidirectional controls are shown as their escapes, never obeyed, in every text a page or badge shows', () => {
+  // "invoice\u202Egpj.exe" would read "invoiceexe.jpg"; each control of the set becomes visible text.
+  assert.equal(escapeXml('invoice\u202Egpj.exe'), 'invoice\\u202Egpj.exe');
+  for (const c of ['\u061c', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069']) {
+    const out = escapeXml(`a${c}b`);
+    assert.equal(out, `a\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}b`);
+  }
+  assert.equal(escapeXml('שלום עולם'), 'שלום עולם', 'right-to-left text itself is untouched');
+  const page = repoPage({
+    repo: 'github.com/acme/widget',
+    state: 'failing',
+    failures: 1,
+    lastError: 'clone failed: \u202Etxt.exe',
+    nextDueAt: '2030-01-01T00:00:00.000Z',
+    history: [],
+    checkHistory: new Map(),
+    runs: [{ id: 1, createdAt: '2030-01-01T00:00:00.000Z', finishedAt: null, outcome: 'failed', failureClass: 'repo', reason: 'see \u2067evil\u2069' }],
+    badgeUrl: 'http://x/b',
+    pageUrl: 'http://x/p',
+  });
+  assert.doesNotMatch(page, /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, 'no bidi control reaches the page');
+  assert.ok(page.includes('clone failed: \\u202Etxt.exe') && page.includes('see \\u2067evil\\u2069'));
 });

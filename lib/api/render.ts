@@ -159,13 +159,19 @@ export function textWidth(text: string): number {
   return Math.round(w);
 }
 
-/** Escapes text for XML content and attribute values. */
+/** Unicode's bidirectional formatting characters: ALM, LRM, RLM, the embeddings and overrides (LRE…RLO), the isolates (LRI…PDI). */
+export const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Escapes text for XML (and HTML) content and attribute values. */
 export function escapeXml(s: string): string {
   return (
     s
       .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
       // Characters XML 1.0 cannot carry at all.
       .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
+      // Bidirectional controls shown as their escape (\u202E), never obeyed: a reason or a name
+      // holding one would otherwise read in another order than it is written.
+      .replace(BIDI_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`)
   );
 }
 

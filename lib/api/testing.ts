@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { addRepos, type Db, getRepo, type HarvestStored, recordRun, storeHarvest } from '../db/index.ts';
-import type { Context } from '../function/handle.ts';
+import { type Context, isStreamed, type StructuredReturn } from '../function/handle.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify } from '../scorecard/classify.ts';
@@ -48,6 +48,14 @@ export async function storeDocument(db: Db, doc: unknown, options: { finishedAt?
   });
 }
 
-export function requestContext(method: string, path: string, query: Record<string, string> = {}, headers: IncomingHttpHeaders = {}): Context {
+/** A reply's body as text, a streamed one read to its end. */
+export async function replyText(r: StructuredReturn): Promise<string> {
+  if (!isStreamed(r.body)) return String(r.body);
+  let text = '';
+  for await (const piece of r.body.stream) text += piece;
+  return text;
+}
+
+export function requestContext(method: string, path: string, query: Record<string, string | string[]> = {}, headers: IncomingHttpHeaders = {}): Context {
   return { log: silentLogger, method, path, query, headers };
 }

@@ -482,6 +482,13 @@ export const settings = [
     doc: 'Port of `/metrics` for the score API, apart from its public port (Knative routes only `PORT`); 0 turns it off.',
   },
   {
+    key: 'publicUrl',
+    env: 'POSTURE_PUBLIC_URL',
+    type: 'url',
+    pattern: '^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$',
+    doc: "The score API's public base URL (e.g. `https://posture.example.com`), used in the badge and page links the dashboard shows for pasting into READMEs; the repository page is then cached. Unset: the links follow the request's Host and X-Forwarded-* headers and that page is never cached (`no-store`), since anyone can forge those headers.",
+  },
+  {
     key: 'admissionPort',
     env: 'POSTURE_ADMISSION_PORT',
     type: 'integer',

@@ -24,6 +24,8 @@ export interface LatestPageQuery {
   descending: boolean;
   /** Where the previous page stopped: its last sort value (the key for name) and repository id. */
   after?: { value: string | number | Date | null; repoId: number };
+  /** Name sort, ascending only: the last key of the page (an export part ends there). */
+  through?: string;
   limit: number;
   /**
    * The state (fresh or overdue) matches few repositories. The planner cannot know that (its
@@ -89,7 +91,52 @@ function conditions(q: LatestPageQuery): string[] {
     const op = q.descending ? '<' : '>';
     sql.push(q.sort === 'name' ? `l.key ${op} :afterValue` : `(${COLUMN[q.sort]}, l.repo_id) ${op} (:afterValue, :afterRepoId)`);
   }
+  if (q.through !== undefined) sql.push('l.key <= :through');
   return sql;
+}
+
+/** The FROM of a page: repo_latest, or its sparse state read from the result-date index first. */
+function sourceOf(q: Pick<LatestPageQuery, 'sparse' | 'state'>): string {
+  // OFFSET 0 keeps the subquery from being flattened, so its predicate picks its own index.
+  const sparse = q.sparse && (q.state === 'fresh' || q.state === 'overdue');
+  return sparse ? `(SELECT * FROM repo_latest WHERE NOT failing AND result_date ${q.state === 'fresh' ? '>=' : '<'} :freshCutoff OFFSET 0) l` : 'repo_latest l';
+}
+
+function bindingsOf(q: LatestPageQuery) {
+  return {
+    owner: q.owner ?? null,
+    min: q.min ?? null,
+    max: q.max ?? null,
+    freshCutoff: q.freshCutoff,
+    stuckAfterRuns: q.stuckAfterRuns ?? NEVER_STUCK,
+    afterValue: q.after?.value ?? null,
+    afterRepoId: q.after?.repoId ?? null,
+    through: q.through ?? null,
+    limit: q.limit,
+  };
+}
+
+/**
+ * Name order: the key and id of the `limit`-th repository matching the query when more follow
+ * it (where a part of `limit` rows ends and the next begins), or undefined when the rest fits.
+ * Reads keys only (the join to repos only for the stuck state), so the export can name its next
+ * part before it sends its first row.
+ */
+export async function latestBoundary(
+  db: Db,
+  q: Omit<LatestPageQuery, 'sort' | 'descending' | 'through'>,
+): Promise<{ key: string; repoId: number } | undefined> {
+  const page: LatestPageQuery = { ...q, sort: 'name', descending: false };
+  const where = conditions(page);
+  const join = q.state === 'stuck' ? 'JOIN repos r ON r.id = l.repo_id' : '';
+  const res = await db.raw(
+    `SELECT l.key, l.repo_id FROM ${sourceOf(page)} ${join}
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY l.key LIMIT 2 OFFSET :offset`,
+    { ...bindingsOf(page), offset: q.limit - 1 },
+  );
+  const rows = rowsOf<{ key: string; repo_id: number }>(res);
+  return rows.length === 2 ? { key: rows[0].key, repoId: Number(rows[0].repo_id) } : undefined;
 }
 
 /** One page of repositories with their newest result, in the query's order. */
@@ -97,11 +144,7 @@ export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[
   const where = conditions(q);
   const dir = q.descending ? 'DESC' : 'ASC';
   const order = q.sort === 'name' ? `l.key ${dir}` : `${COLUMN[q.sort]} ${dir}, l.repo_id ${dir}`;
-  // OFFSET 0 keeps the subquery from being flattened, so its predicate picks its own index.
-  const sparse = q.sparse && (q.state === 'fresh' || q.state === 'overdue');
-  const source = sparse
-    ? `(SELECT * FROM repo_latest WHERE NOT failing AND result_date ${q.state === 'fresh' ? '>=' : '<'} :freshCutoff OFFSET 0) l`
-    : 'repo_latest l';
+  const source = sourceOf(q);
   const res = await db.raw(
     `SELECT l.repo_id, l.key, l.score_id, l.score, l.delta, l.result_date, l.scored_at, l.failing,
             r.canonical, r.consecutive_failures, r.last_error, r.other_failures, r.other_error, r.next_due_at
@@ -109,16 +152,7 @@ export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${order}
       LIMIT :limit`,
-    {
-      owner: q.owner ?? null,
-      min: q.min ?? null,
-      max: q.max ?? null,
-      freshCutoff: q.freshCutoff,
-      stuckAfterRuns: q.stuckAfterRuns ?? NEVER_STUCK,
-      afterValue: q.after?.value ?? null,
-      afterRepoId: q.after?.repoId ?? null,
-      limit: q.limit,
-    },
+    bindingsOf(q),
   );
   return rowsOf<LatestDbRow>(res).map((r) => ({
     repoId: Number(r.repo_id),

@@ -11,7 +11,8 @@ export interface Context {
   /** Request path without the query (faas-js-runtime serves only `/`; our servers route more). */
   path: string;
   headers: IncomingHttpHeaders;
-  query: Record<string, string>;
+  /** A parameter given more than once has all its values, in order. */
+  query: Record<string, string | string[]>;
   /** Parsed JSON body, or the text / bytes when it is not JSON. */
   body?: unknown;
   rawBody?: Buffer;
@@ -22,7 +23,20 @@ export interface Context {
 export interface StructuredReturn {
   statusCode?: number;
   headers?: Record<string, string>;
+  /**
+   * A string or Buffer (sent with its length), a Streamed body (written as it is produced, chunked,
+   * at the pace the client reads), or anything else (sent as JSON).
+   */
   body?: unknown;
+}
+
+/** A body produced piece by piece: the server pulls the next piece only once the client took the last. */
+export interface Streamed {
+  stream: AsyncIterable<string | Buffer>;
+}
+
+export function isStreamed(b: unknown): b is Streamed {
+  return typeof b === 'object' && b !== null && 'stream' in b && typeof (b as Streamed).stream?.[Symbol.asyncIterator] === 'function';
 }
 
 export type HandlerResult = StructuredReturn | CloudEvent<unknown> | undefined;

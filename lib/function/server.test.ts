@@ -202,3 +202,147 @@ test('createFunctionServer: a client that goes away while its oversized body is 
     await new Promise((r) => server.close(r));
   }
 });
+
+/** Sends raw bytes, resolves with what the server answered first (status line and headers), or 'no answer' within `ms`. */
+async function firstAnswer(port: number, bytes: string, ms = 2000): Promise<string> {
+  const { connect } = await import('node:net');
+  return new Promise<string>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let got = '';
+    const done = (v: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(got || 'no answer'), ms);
+    socket.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('\r\n\r\n')) done(got);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => done(got || 'no answer'));
+  });
+}
+
+test('createFunctionServer: a body where none is taken (GET, or a route capped at 0) is refused on its headers, before any of it is read', async () => {
+  const { createFunctionServer, listen } = await import('./server.ts');
+  let calls = 0;
+  const server = createFunctionServer({
+    name: `test-nobody-${process.pid}`,
+    log: silentLogger,
+    bodyLimit: (method, path) => (method === 'POST' && path === '/events' ? 64 : 0),
+    handle: async () => {
+      calls++;
+      return { statusCode: 200, body: { ok: true } };
+    },
+  });
+  const port = await listen(server, 0);
+  try {
+    // Each declares 10 MiB (or is chunked) and sends a few bytes: the answer must come without the rest.
+    const head = (method: string, path: string, framing: string) =>
+      `${method} ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${framing}\r\n\r\n`;
+    for (const [name, bytes] of [
+      ['GET, Content-Length 10 MiB', `${head('GET', '/projects', 'content-length: 10485760')}[{},{},`],
+      ['GET, chunked', `${head('GET', '/projects', 'transfer-encoding: chunked')}4\r\n[{},\r\n`],
+      ['POST to a route that takes none', `${head('POST', '/', 'content-length: 10485760')}[{},`],
+      ['POST past its route cap, by its Content-Length', `${head('POST', '/events', 'content-length: 1048576')}{"a":`],
+    ] as const) {
+      const answer = await firstAnswer(port, bytes);
+      assert.match(answer, /^HTTP\/1\.1 413 /, `${name}: ${answer.slice(0, 60)}`);
+      assert.match(answer, /connection: close/i, name);
+    }
+    assert.equal(calls, 0, 'no handler ran');
+    // What is allowed still works: a GET without a body, a small POST where a body is taken.
+    assert.equal((await fetch(`http://127.0.0.1:${port}/projects`)).status, 200);
+    const small = await fetch(`http://127.0.0.1:${port}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    assert.equal(small.status, 200);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('bodyRefused and defaultBodyLimit: decided on the headers alone', async () => {
+  const { bodyRefused, defaultBodyLimit, BODY_LIMIT } = await import('./server.ts');
+  const cases: Array<[Record<string, string>, number, boolean]> = [
+    [{}, 0, false],
+    [{ 'content-length': '0' }, 0, false],
+    [{ 'content-length': '1' }, 0, true],
+    [{ 'transfer-encoding': 'chunked' }, 0, true],
+    [{ 'transfer-encoding': 'chunked' }, 64, false], // read, and cut at 64 bytes
+    [{ 'content-length': '64' }, 64, false],
+    [{ 'content-length': '65' }, 64, true],
+  ];
+  for (const [headers, limit, want] of cases) assert.equal(bodyRefused(headers, limit), want, `${JSON.stringify(headers)} / ${limit}`);
+  for (const m of ['GET', 'head', 'OPTIONS', 'DELETE']) assert.equal(defaultBodyLimit(m), 0, m);
+  for (const m of ['POST', 'PUT', 'PATCH']) assert.equal(defaultBodyLimit(m), BODY_LIMIT, m);
+});
+
+test('toInvocation: a query parameter given more than once keeps every value (so a route can refuse it)', () => {
+  const inv = toInvocation(request({}, '/x?a=1&a=2&b=3&a=4&__proto__=p'), Buffer.alloc(0), silentLogger);
+  assert.ok(!('error' in inv));
+  assert.deepEqual({ ...inv.context.query }, { a: ['1', '2', '4'], b: '3', ['__proto__']: 'p' });
+  assert.equal(Object.getPrototypeOf(inv.context.query), Object.prototype, 'a parameter named __proto__ stays a parameter');
+});
+
+test('createFunctionServer: a streamed body is pulled at the pace the client reads; HEAD never starts it; a client gone ends it', async () => {
+  const { createFunctionServer, listen } = await import('./server.ts');
+  const { request: httpRequest } = await import('node:http');
+  const PIECE = 'x'.repeat(64 * 1024);
+  let pulled = 0;
+  let finished = false;
+  const server = createFunctionServer({
+    name: `test-stream-${process.pid}`,
+    log: silentLogger,
+    handle: async () => ({
+      statusCode: 200,
+      headers: { 'content-type': 'text/plain' },
+      body: {
+        stream: (async function* () {
+          try {
+            for (;;) {
+              pulled++;
+              yield PIECE;
+            }
+          } finally {
+            finished = true;
+          }
+        })(),
+      },
+    }),
+  });
+  const port = await listen(server, 0);
+  try {
+    const head = await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'text/plain');
+    assert.equal(pulled, 0, 'HEAD: nothing of the body was produced');
+
+    // A client that reads the first bytes and then stops reading.
+    const first = await new Promise<{ text: string; destroy: () => void }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/' }, (res) => {
+        res.once('data', (d: Buffer) => {
+          res.pause();
+          resolve({ text: d.toString().slice(0, 10), destroy: () => req.destroy() });
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(first.text, 'xxxxxxxxxx', 'the stream is the body');
+    await new Promise((r) => setTimeout(r, 700));
+    const whilePaused = pulled;
+    await new Promise((r) => setTimeout(r, 300));
+    // Unbounded, a generator this fast yields thousands of pieces in a second; under backpressure
+    // only what the socket buffers hold (a few MiB on loopback).
+    assert.ok(whilePaused < 400, `pulled ${whilePaused} pieces of 64 KiB while the client read none`);
+    assert.equal(pulled, whilePaused, 'no more pieces while the client does not read');
+    first.destroy();
+    for (let i = 0; i < 50 && !finished; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(finished, "the client's going away ended the stream (its finally ran)");
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, 'the server goes on');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});

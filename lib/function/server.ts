@@ -7,7 +7,7 @@ import { CloudEvent, HTTP } from 'cloudevents';
 import type { Logger } from '../log/index.ts';
 import { collectDefaultMetrics, DEFAULT_BUCKETS, metricsText } from '../metrics/index.ts';
 import { type QueuedCounter, queuedCounter, queuedHistogram } from '../metrics/queued.ts';
-import type { Context, Handle, HandlerResult } from './handle.ts';
+import { type Context, type Handle, type HandlerResult, isStreamed } from './handle.ts';
 import { parseCloudEvent } from './parse-cloudevent.ts';
 
 export interface ServeOptions {
@@ -16,7 +16,12 @@ export interface ServeOptions {
   log: Logger;
   port?: number;
   host?: string;
-  bodyLimit?: number;
+  /**
+   * Largest request body read, in bytes, per request (method and path as sent); 0: the request
+   * takes no body, and one that comes with a body is refused (413) before any of it is read.
+   * Default: BODY_LIMIT for the methods that carry a body, 0 for GET, HEAD, OPTIONS and DELETE.
+   */
+  bodyLimit?: number | ((method: string, path: string) => number);
   /** Readiness: false answers 503 (e.g. database not reachable yet). */
   ready?: () => boolean | Promise<boolean>;
   /** Serve /metrics on this server (default true). The public score API serves it on its own port instead. */
@@ -38,6 +43,25 @@ export function rawPath(url: string | undefined): string {
 // inc and observe hash their label set on every call; the scrape still shows exact figures.
 const invocations = queuedCounter('posture_function_invocations_total', 'Function invocations by function and status code', ['function', 'code']);
 const latency = queuedHistogram('posture_function_duration_seconds', 'Function handling time', ['function'], DEFAULT_BUCKETS);
+
+/** The default cap of a body where a function takes one (a CloudEvent, an AdmissionReview-sized object). */
+export const BODY_LIMIT = 10 * 1024 * 1024;
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'TRACE']);
+
+/** The default per-request cap: none for the methods that carry no body. */
+export function defaultBodyLimit(method: string): number {
+  return NO_BODY_METHODS.has(method.toUpperCase()) ? 0 : BODY_LIMIT;
+}
+
+/**
+ * Whether a request must be refused before its body is read: it says it is longer than the cap
+ * (Content-Length), or it has a body (any length, or chunked) where none is taken.
+ */
+export function bodyRefused(headers: IncomingMessage['headers'], limit: number): boolean {
+  const length = headers['content-length'];
+  if (length !== undefined && Number(length) > limit) return true;
+  return limit === 0 && headers['transfer-encoding'] !== undefined;
+}
 
 /**
  * The request's body, or 'too-large' past `limit` bytes (the rest is not kept). Read with 'data'
@@ -71,6 +95,10 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(body);
 }
 
+const EMPTY = Buffer.alloc(0);
+
+const tooLarge = (limit: number) => (limit === 0 ? 'this request takes no body' : `request body larger than ${limit} bytes`);
+
 function errorBody(message: string): string {
   return JSON.stringify({ error: message });
 }
@@ -84,6 +112,21 @@ export function isCloudEventRequest(headers: IncomingMessage['headers']): boolea
   return ct.startsWith('application/cloudevents+json') || ct.startsWith('application/cloudevents-batch+json');
 }
 
+/**
+ * The query's parameters; one given more than once keeps every value, in order (an array), so a
+ * route that takes it once can refuse the request instead of silently using one of them.
+ */
+export function queryOf(target: string): Record<string, string | string[]> {
+  // A Map, then fromEntries: a parameter named __proto__ stays a parameter.
+  const values = new Map<string, string[]>();
+  for (const [k, v] of new URL(target, 'http://localhost').searchParams) {
+    const had = values.get(k);
+    if (had) had.push(v);
+    else values.set(k, [v]);
+  }
+  return Object.fromEntries([...values].map(([k, v]) => [k, v.length === 1 ? v[0] : v]));
+}
+
 /** Builds the Context and second argument for a request, like faas-js-runtime does. */
 export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { context: Context; event: unknown } | { error: string } {
   const target = req.url ?? '/';
@@ -94,7 +137,7 @@ export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { 
     path: rawPath(target),
     headers,
     // Most requests (every event) have no query: no URL is parsed for them.
-    query: target.includes('?') ? Object.fromEntries(new URL(target, 'http://localhost').searchParams) : {},
+    query: target.includes('?') ? queryOf(target) : {},
     rawBody: raw,
   };
   const text = raw.toString('utf8');
@@ -126,6 +169,40 @@ export function toInvocation(req: IncomingMessage, raw: Buffer, log: Logger): { 
   return { context, event: context.body };
 }
 
+/**
+ * Writes a streamed body: a piece is pulled only after the socket took the previous one (write
+ * returned true, or 'drain'), so a slow reader holds one piece, not the whole body. A client that
+ * goes away ends the stream (its generator's finally runs); a stream that fails ends the
+ * response abruptly (the client sees a truncated chunked body, never a partial one passed off
+ * as whole).
+ */
+export async function writeStream(res: ServerResponse, stream: AsyncIterable<string | Buffer>, log: Logger): Promise<void> {
+  let gone = res.destroyed;
+  let wake: (() => void) | undefined;
+  const onGone = () => {
+    gone = true;
+    wake?.();
+  };
+  const onDrain = () => wake?.();
+  res.on('close', onGone).on('drain', onDrain);
+  try {
+    for await (const piece of stream) {
+      if (gone) break;
+      if (!res.write(piece) && !gone) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        if (gone) break;
+      }
+    }
+    if (!gone) res.end();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'streamed response failed');
+    res.destroy();
+  } finally {
+    res.off('close', onGone).off('drain', onDrain);
+  }
+}
+
 export function writeResult(res: ServerResponse, result: HandlerResult): number {
   if (result instanceof CloudEvent) {
     const msg = HTTP.binary(result);
@@ -139,6 +216,7 @@ export function writeResult(res: ServerResponse, result: HandlerResult): number 
   }
   const status = result.statusCode ?? 200;
   const b = result.body;
+  if (isStreamed(b)) throw new Error('a streamed body is written by writeStream');
   const body = b === undefined ? '' : Buffer.isBuffer(b) || typeof b === 'string' ? b : JSON.stringify(b);
   const headers = { 'content-type': typeof b === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', ...(result.headers ?? {}) };
   send(res, status, headers, body);
@@ -147,7 +225,7 @@ export function writeResult(res: ServerResponse, result: HandlerResult): number 
 
 export function createFunctionServer(options: ServeOptions): Server {
   collectDefaultMetrics();
-  const limit = options.bodyLimit ?? 10 * 1024 * 1024;
+  const limitOf = typeof options.bodyLimit === 'function' ? options.bodyLimit : (m: string) => (options.bodyLimit as number | undefined) ?? defaultBodyLimit(m);
   const duration = latency.labels(options.name);
   const byCode = new Map<number, QueuedCounter>();
   const count = (code: number) => {
@@ -172,9 +250,18 @@ export function createFunctionServer(options: ServeOptions): Server {
         const m = await metricsText();
         return send(res, 200, { 'content-type': m.contentType }, m.body);
       }
-      const raw = await readBody(req, limit);
-      if (raw === 'too-large')
-        return send(res, 413, { 'content-type': 'application/json', connection: 'close' }, errorBody(`request body larger than ${limit} bytes`));
+      const limit = limitOf(req.method ?? 'GET', path);
+      // Refused on its headers alone: nothing of such a body is read into memory (Node discards
+      // what the client still sends, and the connection closes after the answer).
+      if (bodyRefused(req.headers, limit)) {
+        count(413);
+        return send(res, 413, { 'content-type': 'application/json', connection: 'close' }, errorBody(tooLarge(limit)));
+      }
+      const raw = limit === 0 ? EMPTY : await readBody(req, limit);
+      if (raw === 'too-large') {
+        count(413);
+        return send(res, 413, { 'content-type': 'application/json', connection: 'close' }, errorBody(tooLarge(limit)));
+      }
       const inv = toInvocation(req, raw, options.log);
       if ('error' in inv) {
         count(400);
@@ -183,7 +270,14 @@ export function createFunctionServer(options: ServeOptions): Server {
       const started = performance.now();
       let status: number;
       try {
-        status = writeResult(res, await options.handle(inv.context, inv.event));
+        const result = await options.handle(inv.context, inv.event);
+        if (result && !(result instanceof CloudEvent) && isStreamed(result.body)) {
+          status = result.statusCode ?? 200;
+          res.writeHead(status, result.headers ?? {});
+          // HEAD: the headers only; the stream is never started, so nothing of the body is built.
+          if (req.method === 'HEAD') res.end();
+          else await writeStream(res, result.body.stream, options.log);
+        } else status = writeResult(res, result);
       } catch (err) {
         // Handlers map their own errors; anything that escapes is transient from the caller's view.
         options.log.error({ err }, 'unhandled error in function');

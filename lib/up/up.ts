@@ -10,7 +10,7 @@ import type { Writable } from 'node:stream';
 import type { V1Job } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
 import { CloudEvent, HTTP } from 'cloudevents';
-import { createApiHandle } from '../api/index.ts';
+import { apiBodyLimit, createApiHandle } from '../api/index.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { type Config, loadConfig } from '../config/index.ts';
 import { checkConnection, type Db, dbOptions as dbOptionsOf, describeTarget, migrate, openDb, scoresChangedSince } from '../db/index.ts';
@@ -227,7 +227,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       harvesterUrl = `http://127.0.0.1:${await listen(harvester, 0)}/`;
       schedulerUrl = `http://127.0.0.1:${await listen(scheduler, 0)}/`;
     }
-    const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log, metrics: false });
+    const api = createFunctionServer({ name: 'api', handle: createApiHandle(async () => ({ db, config, log })), log, metrics: false, bodyLimit: apiBodyLimit });
     servers.push(api);
     const apiPort = await listen(api, o.apiPort ?? config.port, '127.0.0.1');
     const apiUrl = `http://127.0.0.1:${apiPort}`;

@@ -13,6 +13,7 @@ import { type Browser, type BrowserContext, chromium } from 'playwright-core';
 import { fleetConfigOf } from '../../lib/api/dashboard.ts';
 import { refreshSnapshot } from '../../lib/api/fleet.ts';
 import { createApiHandle } from '../../lib/api/handler.ts';
+import { fixture06, storeDocument } from '../../lib/api/testing.ts';
 import { defaultConfig } from '../../lib/config/index.ts';
 import { migrate } from '../../lib/db/index.ts';
 import { createPgliteDatabase, type TestDatabase } from '../../lib/db/testing.ts';
@@ -155,5 +156,34 @@ test('on a phone: no sideways scrolling of the page, text at least 12 px', { tim
     await page.screenshot({ path: join(DOCS, 'dashboard-phone.png'), fullPage: false });
   } finally {
     await phone.close();
+  }
+});
+
+test('a bidirectional control in a reason is shown as its escape, and the text reads in the order it is written', { timeout: 60_000 }, async () => {
+  // "invoice\u202Egpj.exe" is drawn "invoiceexe.jpg" where the override is obeyed.
+  const doc = fixture06();
+  doc.repo.name = 'github.com/bidi/widget';
+  doc.checks[0].reason = 'found invoice\u202Egpj.exe in the tree';
+  await storeDocument(database.db, doc);
+  const page = await context.newPage();
+  try {
+    assert.equal((await page.goto(`${base}/ui/projects/github.com/bidi/widget`))?.status(), 200);
+    const text = (await page.locator('body').textContent()) ?? '';
+    assert.doesNotMatch(text, /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/, 'no bidi control reaches the page');
+    assert.ok(text.includes('found invoice\\u202Egpj.exe in the tree'), 'the control is shown as \\u202E');
+    // Where the browser draws the letters: g before j, left to right, as written.
+    const x = await page.evaluate(`(() => {
+      const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        const i = n.textContent.indexOf('gpj.exe');
+        if (i < 0) continue;
+        const at = (k) => { const r = document.createRange(); r.setStart(n, k); r.setEnd(n, k + 1); return r.getBoundingClientRect().left; };
+        return { g: at(i), j: at(i + 2) };
+      }
+      return null;
+    })()`);
+    assert.ok(x && (x as { g: number; j: number }).g < (x as { g: number; j: number }).j, `drawn in written order: ${JSON.stringify(x)}`);
+  } finally {
+    await page.close();
   }
 });
