@@ -42,7 +42,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
     test('list shows state, score and last failure; filters; pages with --after; -o json|yaml|wide', async () => {
       assert.equal((await runCliCaptured(['repos', 'add', 'a/one', 'a/two', 'b/three', 'b/four'], env)).code, 0);
       await withDb(async (db) => {
-        await storeDocument(db, fixture06()); // github.com/ossf/scorecard, scored
+        await storeDocument(db, fixture06(), { finishedAt: new Date() }); // github.com/ossf/scorecard, scored (not due again yet)
         await db('repos').where({ key: 'github.com/a/two' }).update({ consecutive_failures: 2, last_error: 'pod-failed: exit 1\nsecond line' });
         await db('repos')
           .where({ key: 'github.com/b/three' })
@@ -71,7 +71,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
         'repo',
         'state',
         'score',
+        'date',
         'scoredAt',
+        'futureDated',
         'priority',
         'nextDueAt',
         'failures',
