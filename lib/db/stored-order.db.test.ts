@@ -220,6 +220,8 @@ describeEachFreshDatabase('migration 007', (ctx) => {
   ];
   const ids = new Map<string, number>();
 
+  const indexDef = async (name: string) =>
+    rowsOf<{ indexdef: string }>(await ctx.db.raw('SELECT indexdef FROM pg_indexes WHERE indexname = ?', [name]))[0]?.indexdef ?? '';
   const scoreRows = async () =>
     rowsOf<{ id: string | number; previous_score_id: string | number | null; delta: string | number | null }>(
       await ctx.db.raw('SELECT id, previous_score_id, delta FROM scores ORDER BY id'),
@@ -286,6 +288,8 @@ describeEachFreshDatabase('migration 007', (ctx) => {
     )[0];
     assert.equal(nullable.is_nullable, 'NO');
     assert.match(nullable.column_default ?? '', /now\(\)/);
+    assert.match(await indexDef('scores_repo_idx'), /\(repo_id, stored_at DESC, id DESC\)/);
+    assert.match(await indexDef('repo_latest_age_idx'), /\(scored_at\) WHERE \(NOT failing\)/);
   });
 
   test('the down migration restores the order by result date', async () => {
@@ -294,6 +298,7 @@ describeEachFreshDatabase('migration 007', (ctx) => {
     assert.equal(Number(l.score_id), ids.get('f'), 'by result date again');
     const cols = rowsOf(await ctx.db.raw(`SELECT 1 FROM information_schema.columns WHERE table_name = 'scores' AND column_name = 'stored_at'`));
     assert.equal(cols.length, 0);
+    assert.match(await indexDef('scores_repo_idx'), /\(repo_id, result_date DESC, id DESC\)/);
     assert.deepEqual(await migrate(ctx.db), ['007_stored_order'], 'and up again');
     assert.equal(Number((await repoLatestOf(ctx.db, KEY)).score), 4.0);
   });

@@ -84,7 +84,7 @@ describeEachDatabase('a pod whose clock is ahead', (ctx) => {
   test('the 2031-dated result is stored, flagged with a warning and counted', async () => {
     await addRepos(ctx.db, [{ repo: (parseRepo(REPO) as any).repo }]);
     await harvest(ctx.db, variant(new Date(T0).toISOString(), 5.0));
-    assert.deepEqual(logged, [], 'a result dated before its Job finished is not flagged');
+    assert.equal(logged.length, 0, 'a result dated before its Job finished is not flagged');
     const before = await futureDatedCount();
     const out = await harvest(ctx.db, variant(FUTURE, 9.9));
     assert.equal(out.data.score, 9.9);

@@ -67,8 +67,9 @@ const upStatements = [
   `UPDATE scores SET stored_at = LEAST(result_date, created_at)`,
   `ALTER TABLE scores ALTER COLUMN stored_at SET DEFAULT now()`,
   `ALTER TABLE scores ALTER COLUMN stored_at SET NOT NULL`,
+  // Same name, new order: every "latest" read probes it.
   `DROP INDEX IF EXISTS scores_repo_idx`,
-  `CREATE INDEX scores_repo_stored_idx ON scores (repo_id, stored_at DESC, id DESC)`,
+  `CREATE INDEX scores_repo_idx ON scores (repo_id, stored_at DESC, id DESC)`,
   ...triggerFunctions('stored_at', 'stored_at'),
   ...reorder('stored_at', 'stored_at'),
   // The list's date sort and the fresh/overdue states read the stored time.
@@ -85,7 +86,7 @@ const downStatements = [
   `CREATE INDEX repo_latest_age_idx ON repo_latest (result_date) WHERE NOT failing`,
   ...triggerFunctions('result_date', 'created_at'),
   ...reorder('result_date', 'created_at'),
-  `DROP INDEX IF EXISTS scores_repo_stored_idx`,
+  `DROP INDEX IF EXISTS scores_repo_idx`,
   `CREATE INDEX scores_repo_idx ON scores (repo_id, result_date DESC, id DESC)`,
   `ALTER TABLE scores DROP COLUMN IF EXISTS stored_at`,
 ];
