@@ -73,10 +73,10 @@ export async function seedBulk(db: Db, n: number, history: number, say: (s: stri
     await run(
       'scores',
       `
-      INSERT INTO scores (id, repo_id, run_id, score, scorecard_version, scorecard_commit, repo_commit, result_date, raw, created_at, previous_score_id, delta)
+      INSERT INTO scores (id, repo_id, run_id, score, scorecard_version, scorecard_commit, repo_commit, result_date, raw, created_at, stored_at, previous_score_id, delta)
       SELECT id, i, id, sc, 'v5.3.0', 'c5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5b5', lpad(to_hex(id), 40, '0'), t,
              jsonb_build_object('date', t, 'repo', jsonb_build_object('name', 'github.com/owner' || (i % (?::int / 20)) || '/repo-' || i), 'score', sc, 'bench', true),
-             t + interval '5 minutes',
+             t + interval '5 minutes', t + interval '5 minutes',
              CASE WHEN h > 0 THEN id - 1 END,
              CASE WHEN h > 0 THEN sc - lag(sc) OVER (PARTITION BY i ORDER BY h) END
         FROM (SELECT i, h, (i - 1) * ?::int + h + 1 AS id,
@@ -90,8 +90,8 @@ export async function seedBulk(db: Db, n: number, history: number, say: (s: stri
       'repo_latest',
       `
       INSERT INTO repo_latest (repo_id, key, owner, score_id, score, delta, result_date, scored_at, failing)
-      SELECT r.id, r.key, split_part(r.key, '/', 2), s.id, s.score, s.delta, s.result_date, s.created_at, r.consecutive_failures > 0
-        FROM repos r LEFT JOIN LATERAL (SELECT * FROM scores x WHERE x.repo_id = r.id ORDER BY x.result_date DESC, x.id DESC LIMIT 1) s ON true`,
+      SELECT r.id, r.key, split_part(r.key, '/', 2), s.id, s.score, s.delta, s.result_date, s.stored_at, r.consecutive_failures > 0
+        FROM repos r LEFT JOIN LATERAL (SELECT * FROM scores x WHERE x.repo_id = r.id ORDER BY x.stored_at DESC, x.id DESC LIMIT 1) s ON true`,
     );
     await run(
       'checks of each newest result',

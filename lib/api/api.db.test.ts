@@ -89,9 +89,9 @@ describeEachDatabase('score API', (ctx) => {
     assert.equal((await call(PROJECT, {}, { 'if-none-match': '"other"', 'if-modified-since': lm })).statusCode, 200);
   });
 
-  test('commit selection: latest by result date, ?commit= that commit, unknown commit 404', async () => {
+  test('commit selection: latest by stored time, ?commit= that commit, unknown commit 404', async () => {
     await storeDocument(ctx.db, variant(C2, '2025-11-22T02:00:00Z', 8.1));
-    await storeDocument(ctx.db, variant(C3, '2025-11-01T02:00:00Z', 6.4)); // older result, stored last
+    await storeDocument(ctx.db, variant(C3, '2025-11-01T02:00:00Z', 6.4)); // an older run harvested last: its Job finished first
     const latest = body(await call(PROJECT));
     assert.equal(latest.repo.commit, C2);
     assert.equal(latest.score, 8.1);
@@ -110,7 +110,7 @@ describeEachDatabase('score API', (ctx) => {
     assert.equal(body(await call(PROJECT, { commit: C3 })).score, 6.6);
   });
 
-  test('history: newest first by result date, compact, limited', async () => {
+  test('history: newest stored first, compact, limited', async () => {
     const r = await call(`${PROJECT}/history`);
     assert.equal(r.statusCode, 200);
     const h = body(r);

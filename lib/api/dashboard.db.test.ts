@@ -379,4 +379,38 @@ describeEachDatabase('dashboard', (ctx) => {
     await ctx.db('runs').insert({ repo_id: repoId, job_name: 'j-ok', outcome: 'succeeded', finished_at: new Date(Date.now() + 1000) });
     assert.doesNotMatch(String((await call('/ui')).body), /Paused/, 'a newer success shows the token works again');
   });
+
+  test('repository page: a result dated after posture stored it is flagged, and the genuine result stored after it is the newest', async () => {
+    const page = async () => String((await call('/ui/projects/github.com/clock/ahead')).body);
+    const item = async () => body(await call('/projects', { owner: 'clock' })).items[0];
+    const storedAt = new Date(Date.now() - 2 * 86_400_000);
+    await storeDocument(ctx.db, other('clock/ahead', 9.9, '2031-01-01T00:00:00Z'), { finishedAt: storedAt });
+    const flagged = await page();
+    assert.match(flagged, /<div class="muted">Score<\/div><div class="big"><span class="score"[^>]*>9\.9<\/span>/);
+    assert.ok(
+      flagged.includes(
+        `This result is dated 2031-01-01 00:00 UTC, after posture stored it on ${storedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC: the scorecard pod's clock is ahead.`,
+      ),
+      'the note says both times',
+    );
+    assert.deepEqual((({ score, date, scoredAt, futureDated }) => ({ score, date, scoredAt, futureDated }))(await item()), {
+      score: 9.9,
+      date: '2031-01-01T00:00:00.000Z',
+      scoredAt: storedAt.toISOString(),
+      futureDated: true,
+    });
+
+    await storeDocument(ctx.db, other('clock/ahead', 2.0, daysAgo(1)));
+    const after = await page();
+    assert.match(after, /<div class="muted">Score<\/div><div class="big"><span class="score"[^>]*>2\.0<\/span>/, 'the genuine result is the newest');
+    assert.doesNotMatch(after, /id="future-dated"/, 'the newest result is not future-dated');
+    assert.match(
+      after,
+      /<td>2031-01-01 <span class="tag" title="dated after posture stored it on [^"]*">future-dated<\/span><\/td><td[^>]*><span class="score"[^>]*>9\.9/,
+      'the 2031 result is flagged in the history',
+    );
+    const now = await item();
+    assert.deepEqual([now.score, now.delta, now.previousScore, now.futureDated], [2.0, -7.9, 9.9, false]);
+    assert.equal(now.state, 'fresh');
+  });
 });

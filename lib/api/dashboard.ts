@@ -13,6 +13,7 @@ import { recentRunsOf } from '../db/runs.ts';
 import type { Context, Streamed, StructuredReturn } from '../function/handle.ts';
 import { registry } from '../metrics/index.ts';
 import { DEMO_OWNER } from '../repo/demo.ts';
+import { isFutureDated } from '../scorecard/clock.ts';
 import { type DashboardRequest, encodeCursor, type ListQuery } from './dashboard-route.ts';
 import { type FleetConfig, type FleetSnapshot, fleetLive, fleetSnapshot, sparseState, sweepOf } from './fleet.ts';
 import { allRepos, csvHeader, csvRow, exportBoundary, freshCutoff, listRepos, stateOf } from './list.ts';
@@ -178,6 +179,8 @@ async function repoPageData(db: Db, key: string, base: string, config: FleetConf
     id: h.id,
     score: h.score,
     date: h.resultDate.toISOString(),
+    storedAt: h.storedAt.toISOString(),
+    futureDated: isFutureDated(h.resultDate, h.storedAt),
     commit: h.commit,
     delta: h.delta,
   }));
@@ -193,14 +196,14 @@ async function repoPageData(db: Db, key: string, base: string, config: FleetConf
   const path = repo.canonical.split('/').map(encodeURIComponent).join('/');
   return {
     repo: repo.canonical,
-    state: stateOf(
-      { failing: repo.failing ?? repo.failures > 0, scoreId: repo.latestScoreId, resultDate: repo.latestResultDate },
-      freshCutoff(config, new Date()),
-    ),
+    state: stateOf({ failing: repo.failing ?? repo.failures > 0, scoreId: repo.latestScoreId, scoredAt: repo.latestScoredAt }, freshCutoff(config, new Date())),
     failures: repo.failures,
     lastError: repo.lastError,
     nextDueAt: repo.nextDueAt.toISOString(),
     ...(result ? { result } : {}),
+    ...(found.status === 'ok' && isFutureDated(found.value.resultDate, found.value.storedAt)
+      ? { futureDated: { date: found.value.resultDate.toISOString(), storedAt: found.value.storedAt.toISOString() } }
+      : {}),
     history,
     checkHistory,
     runs,

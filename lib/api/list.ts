@@ -3,6 +3,7 @@
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import { type LatestRow, type LatestSort, latestBoundary, latestPage } from '../db/listing.ts';
+import { isFutureDated } from '../scorecard/clock.ts';
 import type { Cursor, ListFilter, ListQuery, ListState } from './dashboard-route.ts';
 
 export type FreshnessConfig = Pick<Config, 'rescoreIntervalSeconds' | 'jitterSeconds'> & Partial<Pick<Config, 'stuckAfterRuns'>>;
@@ -15,8 +16,12 @@ export interface ListItem {
   score: number | null;
   previousScore: number | null;
   delta: number | null;
+  /** The newest result's own date (the Scorecard pod's clock). */
   date: string | null;
+  /** When posture stored it: the order "newest" is by, and the age fresh and overdue go by. */
   scoredAt: string | null;
+  /** The result is dated after posture stored it, beyond the tolerance: the pod's clock is ahead. */
+  futureDated: boolean;
   failures: number;
   lastError: string | null;
   /** Stuck (failed POSTURE_STUCK_AFTER_RUNS times in a row, not by its own fault): the newest reason. */
@@ -31,12 +36,12 @@ export function freshCutoff(config: FreshnessConfig, now: Date): Date {
 
 /**
  * The state of one repository: failing wins, then never scored, then the age of its newest result
- * (Scorecard's date, not when posture stored it).
+ * by when posture stored it (the result's own date is the pod's clock, which can be far off).
  */
-export function stateOf(row: { failing: boolean; scoreId: number | null; resultDate: Date | null }, cutoff: Date): ListState {
+export function stateOf(row: { failing: boolean; scoreId: number | null; scoredAt: Date | null }, cutoff: Date): ListState {
   if (row.failing) return 'failing';
   if (row.scoreId === null) return 'never';
-  return (row.resultDate?.getTime() ?? 0) >= cutoff.getTime() ? 'fresh' : 'overdue';
+  return (row.scoredAt?.getTime() ?? 0) >= cutoff.getTime() ? 'fresh' : 'overdue';
 }
 
 function toItem(r: LatestRow, cutoff: Date): ListItem {
@@ -50,6 +55,7 @@ function toItem(r: LatestRow, cutoff: Date): ListItem {
     delta: r.delta,
     date: r.resultDate === null ? null : r.resultDate.toISOString(),
     scoredAt: r.scoredAt === null ? null : r.scoredAt.toISOString(),
+    futureDated: r.resultDate !== null && r.scoredAt !== null && isFutureDated(r.resultDate, r.scoredAt),
     failures: r.failures,
     lastError: r.lastError,
     stuck: r.stuckError,
@@ -59,7 +65,7 @@ function toItem(r: LatestRow, cutoff: Date): ListItem {
 
 /** The cursor that resumes after a row, in the sort's terms. */
 function cursorAfter(r: LatestRow, sort: LatestSort): Cursor {
-  const v = sort === 'name' ? r.key : sort === 'date' ? (r.resultDate?.toISOString() ?? null) : sort === 'score' ? r.score : r.delta;
+  const v = sort === 'name' ? r.key : sort === 'date' ? (r.scoredAt?.toISOString() ?? null) : sort === 'score' ? r.score : r.delta;
   return { v, id: r.repoId };
 }
 

@@ -91,6 +91,8 @@ function duration(seconds: number | null): string {
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
+/** An ISO time to the minute, as the pages show times (UTC). */
+const minute = (iso: string) => iso.slice(0, 16).replace('T', ' ');
 
 function table(head: string[], rows: string[][], numeric: number[] = []): string {
   if (rows.length === 0) return '<p class="muted">None.</p>';
@@ -202,7 +204,10 @@ export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | u
     i.stuck ? `${esc(i.state)}, <strong>stuck</strong>` : esc(i.state),
     scoreText(i.score),
     deltaText(i.delta),
-    i.date ? esc(i.date.slice(0, 10)) : '–',
+    i.date
+      ? esc(i.date.slice(0, 10)) +
+        (i.futureDated ? ` <span class="tag" title="dated after posture stored it: the scorecard pod's clock is ahead">future-dated</span>` : '')
+      : '–',
     i.stuck
       ? `0 <span class="muted">not its own: ${esc(i.stuck.slice(0, 80))}</span>`
       : i.failures
@@ -225,7 +230,10 @@ export interface RepoPageData {
   nextDueAt: string;
   result?: ApiResult;
   resultId?: number;
-  history: Array<{ id: number; score: number; date: string; commit: string; delta: number | null }>;
+  /** The newest result is dated after posture stored it, beyond the tolerance: its date and when it was stored. */
+  futureDated?: { date: string; storedAt: string };
+  /** Newest stored first; `date` is the result's own, `storedAt` when posture stored it. */
+  history: Array<{ id: number; score: number; date: string; storedAt: string; futureDated: boolean; commit: string; delta: number | null }>;
   /** Per check, its scores oldest first over the results in `history` (newest 20). */
   checkHistory: Map<string, number[]>;
   runs: Array<{ id: number; createdAt: string; finishedAt: string | null; outcome: string; failureClass: string | null; reason: string | null }>;
@@ -239,7 +247,10 @@ export function repoPage(d: RepoPageData): string {
     `<h1>${esc(d.repo)}${isDemoRepo(d.repo) ? '<span class="tag">demo</span>' : ''}</h1>` +
     `<div class="grid"><div class="card"><div class="muted">Score</div><div class="big">${scoreText(r?.score)}</div><div class="muted">${r ? `Scorecard ${esc(r.scorecard.version)}, ${esc(r.date.slice(0, 10))}, commit <code>${esc(r.repo.commit.slice(0, 12))}</code>` : 'not scored yet'}</div></div>` +
     `<div class="card"><div class="muted">State</div><div class="big">${esc(d.state)}</div><div class="muted">next run due ${esc(d.nextDueAt.slice(0, 16).replace('T', ' '))} UTC${d.failures ? `; ${d.failures} failed run${d.failures > 1 ? 's' : ''} in a row` : ''}</div></div></div>` +
-    (d.lastError ? `<p><strong>Last error:</strong> ${esc(d.lastError)}</p>` : '');
+    (d.lastError ? `<p><strong>Last error:</strong> ${esc(d.lastError)}</p>` : '') +
+    (d.futureDated
+      ? `<p class="alert" role="status" id="future-dated">This result is dated ${esc(minute(d.futureDated.date))} UTC, after posture stored it on ${esc(minute(d.futureDated.storedAt))} UTC: the scorecard pod's clock is ahead. Results are ordered by when posture stored them.</p>`
+      : '');
   const checks = r
     ? `<section aria-labelledby="checks"><h2 id="checks">Checks</h2>` +
       table(
@@ -270,7 +281,8 @@ export function repoPage(d: RepoPageData): string {
     : '';
   const chart = d.history.length
     ? `<section aria-labelledby="hist"><h2 id="hist">Score history</h2>${lineChart(
-        d.history.map((h) => ({ at: new Date(h.date), value: h.score })),
+        // Along the stored time: a result's own date can be off (the pod's clock).
+        d.history.map((h) => ({ at: new Date(h.storedAt), value: h.score })),
         { title: `Score of ${d.repo} over time` },
       )}</section>`
     : '';
@@ -287,7 +299,10 @@ export function repoPage(d: RepoPageData): string {
           d.history
             .slice(0, 20)
             .map((h, i) => [
-              esc(h.date.slice(0, 10)),
+              esc(h.date.slice(0, 10)) +
+                (h.futureDated
+                  ? ` <span class="tag" title="dated after posture stored it on ${esc(minute(h.storedAt))} UTC: the scorecard pod's clock is ahead">future-dated</span>`
+                  : ''),
               scoreText(h.score),
               deltaText(h.delta),
               `<code>${esc(h.commit.slice(0, 12))}</code>`,

@@ -22,12 +22,12 @@ function lookupOf<T, V>(found: RepoResults<T> | undefined, commit: string | unde
   return { status: 'ok', repo, value: value(found.results) };
 }
 
-/** The newest stored result of a repository by result date (or the newest for one commit), with its raw document. */
+/** The newest stored result of a repository in stored order (or the newest for one commit), with its raw document. */
 export async function findResult(db: Db, repoKey: string, options: { commit?: string } = {}): Promise<Lookup<StoredResult>> {
   return lookupOf(await newestResultOf(db, repoKey, options.commit), options.commit, (results) => results[0]);
 }
 
-/** A repository's results, newest first (by result date), without their documents: for history and badges. */
+/** A repository's results, newest stored first, without their documents: for history and badges. */
 export async function findHistory(db: Db, repoKey: string, options: { limit: number; commit?: string }): Promise<Lookup<HistoryEntry[]>> {
   const limit = Math.max(1, Math.min(Math.trunc(options.limit), 10_000));
   return lookupOf(

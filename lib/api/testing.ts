@@ -22,6 +22,15 @@ const SCHEDULE = { rescoreIntervalSeconds: 86400, jitterSeconds: 0, failureBacko
 let seq = 0;
 
 /**
+ * When a Job with a right clock finishes: a few minutes after its result's date. Results are
+ * ordered by when posture stored them, so documents stored without a time keep their dates' order.
+ */
+function finishedAfter(date: string): Date {
+  const t = Date.parse(date);
+  return Number.isNaN(t) ? new Date() : new Date(t + 5 * 60_000);
+}
+
+/**
  * Stores one Scorecard document as a harvested Job would: the repository is added (idempotent),
  * the scheduler's run recorded, the Job's log (the document on one line among stderr noise)
  * classified, and the outcome stored in one transaction.
@@ -41,7 +50,7 @@ export async function storeDocument(db: Db, doc: unknown, options: { finishedAt?
     repoKey: parsed.repo.key,
     jobName,
     jobUid: `uid-${n}`,
-    finishedAt: options.finishedAt ?? new Date(),
+    finishedAt: options.finishedAt ?? finishedAfter(c.result.date),
     checkSet: null,
     outcome: { ok: true, result: c.result, flagged: c.flagged },
     schedule: SCHEDULE,

@@ -43,10 +43,13 @@ describeEachDatabase('score changes', (ctx) => {
   let handle: ReturnType<typeof createHarvesterHandle>;
   let minute = 0;
 
-  /** One scheduled Job for the repository, finished with `doc` as its log, delivered to the handler. */
-  async function harvest(db: Db, doc: unknown): Promise<CloudEvent<any>> {
+  /**
+   * One scheduled Job for the repository, finished with `doc` as its log, delivered to the
+   * handler; its tick and finish are a day after the previous one's unless `at` says when.
+   */
+  async function harvest(db: Db, doc: unknown, options: { at?: number } = {}): Promise<CloudEvent<any>> {
     minute++;
-    const at = T0 + minute * 86400_000;
+    const at = options.at ?? T0 + minute * 86400_000;
     await db('repos').update({ next_due_at: new Date(at - 1), lease_owner: null, lease_expires_at: null });
     await runTick(`${new Date(at).toISOString().slice(0, 16)}Z`, { db, cluster, config, log: silentLogger, now: () => new Date(at), retryBaseMs: 0 });
     const job = [...cluster.jobs.values()].find((j) => !j.status?.conditions?.length)!;
@@ -109,14 +112,16 @@ describeEachDatabase('score changes', (ctx) => {
 
   test('a late, older result is stored between its neighbours but notifies nobody', async () => {
     sent.length = 0;
-    const out = await harvest(ctx.db, variant(10, 1.0, { 'Code-Review': 0 }));
+    // Its Job finished between the second and third harvests (day 7's and day 14's), and is harvested only now.
+    const out = await harvest(ctx.db, variant(10, 1.0, { 'Code-Review': 0 }), { at: T0 + 2.5 * 86400_000 });
     assert.equal(out.data.previousScore, 7.3, 'its predecessor is the result of day 7');
     assert.equal(sent.length, 0, 'not the newest result: nothing people see changed');
     const c = await findChange(ctx.db, KEY);
     assert.equal(c.status, 'ok');
     if (c.status !== 'ok') return;
     assert.equal(c.change.from?.score, 6.1, 'the newest result still follows day 14');
-    const d14 = await findChange(ctx.db, KEY, { to: { at: new Date(Date.parse('2024-06-08T20:38:05Z')) } });
+    // As of day 14's harvest (its Job finished a minute after the third tick).
+    const d14 = await findChange(ctx.db, KEY, { to: { at: new Date(T0 + 3 * 86400_000 + 60_000) } });
     assert.equal(d14.status === 'ok' && d14.change.from?.score, 1.0, 'day 14 now follows the late result of day 10');
     assert.equal(d14.status === 'ok' && d14.change.delta, 5.1);
   });

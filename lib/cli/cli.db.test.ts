@@ -42,7 +42,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
     test('list shows state, score and last failure; filters; pages with --after; -o json|yaml|wide', async () => {
       assert.equal((await runCliCaptured(['repos', 'add', 'a/one', 'a/two', 'b/three', 'b/four'], env)).code, 0);
       await withDb(async (db) => {
-        await storeDocument(db, fixture06()); // github.com/ossf/scorecard, scored
+        await storeDocument(db, fixture06(), { finishedAt: new Date() }); // github.com/ossf/scorecard, scored (not due again yet)
         await db('repos').where({ key: 'github.com/a/two' }).update({ consecutive_failures: 2, last_error: 'pod-failed: exit 1\nsecond line' });
         await db('repos')
           .where({ key: 'github.com/b/three' })
@@ -71,7 +71,9 @@ for (const kind of ['pglite', 'postgres'] as const) {
         'repo',
         'state',
         'score',
+        'date',
         'scoredAt',
+        'futureDated',
         'priority',
         'nextDueAt',
         'failures',
@@ -171,6 +173,24 @@ for (const kind of ['pglite', 'postgres'] as const) {
       assert.match(unscored.stderr, /has no score yet/);
       assert.equal((await runCliCaptured(['scores', 'show', 'not a repo'], env)).code, 2);
       assert.equal((await runCliCaptured(['scores', 'show'], env)).code, 1);
+    });
+
+    test('a result dated after posture stored it: scores show notes it on stderr, repos list marks it', async () => {
+      const doc = { ...fixture06(), date: '2031-01-01T00:00:00Z', repo: { ...fixture06().repo, name: 'github.com/clock/ahead' } };
+      const storedAt = new Date();
+      await withDb(async (db) => void (await storeDocument(db, doc, { finishedAt: storedAt })));
+      const shown = await runCliCaptured(['scores', 'show', 'clock/ahead', '-o', 'json'], env);
+      assert.equal(shown.code, 0, shown.stderr);
+      assert.deepEqual(JSON.parse(shown.stdout), doc, "stdout keeps the score API's shape");
+      assert.equal(
+        shown.stderr,
+        `posture: this result is dated 2031-01-01T00:00:00.000Z, after posture stored it on ${storedAt.toISOString()}: the scorecard pod's clock is ahead\n`,
+      );
+      const [row] = JSON.parse((await runCliCaptured(['repos', 'list', '--match', 'clock/ahead', '-o', 'json'], env)).stdout);
+      assert.deepEqual([row.date, row.scoredAt, row.futureDated], ['2031-01-01T00:00:00.000Z', storedAt.toISOString(), true]);
+      assert.match((await runCliCaptured(['repos', 'list', '--match', 'clock/ahead', '-o', 'wide'], env)).stdout, /2031-01-01 \(future-dated\)/);
+      const right = JSON.parse((await runCliCaptured(['repos', 'list', '--match', 'ossf/scorecard', '-o', 'json'], env)).stdout)[0];
+      assert.equal(right.futureDated, false);
     });
   });
 }

@@ -3,6 +3,7 @@ import { addRepos, type NewRepo } from '../db/index.ts';
 import { listRepoStatus, REPO_STATES, type RepoState, type RepoStatus, removeRepos, setPriority } from '../db/repo-admin.ts';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import { MAX_LINE_CHARS, NotTextError, parseImportLine, type RawLine, readLines } from '../repo/import.ts';
+import { isFutureDated } from '../scorecard/clock.ts';
 import { openDbContext } from './context.ts';
 import { openInput } from './files.ts';
 import { type Column, ListPrinter, OUTPUT_OPTION, outputFormat } from './output.ts';
@@ -144,18 +145,23 @@ const COLUMNS: Column<RepoStatus>[] = [
     value: (r) => (r.state === 'failing' ? `failing (${r.failures})` : r.state === 'stuck' ? `stuck (${r.otherFailures})` : r.state),
   },
   { header: 'SCORE', value: (r) => (r.score === null ? '-' : r.score.toFixed(1)) },
-  { header: 'SCORED', value: (r) => (r.scoredAt ? r.scoredAt.toISOString().slice(0, 10) : '-'), wide: true },
+  // The result's own date; one dated after posture stored it came from a pod whose clock is ahead.
+  { header: 'SCORED', value: (r) => (r.date ? r.date.toISOString().slice(0, 10) + (futureDated(r) ? ' (future-dated)' : '') : '-'), wide: true },
   { header: 'PRIORITY', value: (r) => String(r.priority), wide: true },
   { header: 'NEXT DUE', value: (r) => r.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z') },
   { header: 'METADATA', value: (r) => r.metadata ?? '', wide: true },
   { header: 'LAST FAILURE', value: (r) => ((r.state === 'stuck' ? r.otherError : r.lastError) ?? '').slice(0, 200) },
 ];
 
+const futureDated = (r: RepoStatus) => r.date !== null && r.scoredAt !== null && isFutureDated(r.date, r.scoredAt);
+
 const asObject = (r: RepoStatus) => ({
   repo: r.repo,
   state: r.state,
   score: r.score,
+  date: r.date?.toISOString() ?? null,
   scoredAt: r.scoredAt?.toISOString() ?? null,
+  futureDated: futureDated(r),
   priority: r.priority,
   nextDueAt: r.nextDueAt.toISOString(),
   failures: r.failures,

@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { findResult, storedChecks } from '../api/queries.ts';
 import { type ApiResult, rawHasChecks, renderResult } from '../api/render.ts';
 import { parseRepo } from '../repo/identity.ts';
+import { isFutureDated } from '../scorecard/clock.ts';
 import { openDbContext } from './context.ts';
 import { wrap } from './help.ts';
 import { type Command, EXIT, UsageError } from './types.ts';
@@ -89,6 +90,11 @@ export const commands: Command[] = [
         }
         const checks = rawHasChecks(found.value.raw) ? undefined : await storedChecks(ctx.db, found.value.scoreId);
         const result = renderResult(found.value, found.repo, checks);
+        // The output keeps the Scorecard API's shape; the flag goes to stderr, for the person reading.
+        if (isFutureDated(found.value.resultDate, found.value.storedAt))
+          io.stderr.write(
+            `posture: this result is dated ${found.value.resultDate.toISOString()}, after posture stored it on ${found.value.storedAt.toISOString()}: the scorecard pod's clock is ahead\n`,
+          );
         io.stdout.write(format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : format === 'yaml' ? stringify(result) : renderScorecardTable(result));
         return EXIT.ok;
       } finally {

@@ -1,5 +1,5 @@
 // A repository's results as a chain: each score row knows its predecessor and its delta (set by
-// the database on insert, migration 004), so the changes route, the diff page and the
+// the database on insert, migrations 004 and 007: in stored order), so the changes route, the diff page and the
 // repository page read "previous" the same way. Plus the check scores those compare.
 import type { Db } from './connect.ts';
 import { numberOrNull, rowsOf } from './rows.ts';
@@ -11,7 +11,7 @@ export interface ScoreLink {
   score: number;
   resultDate: Date;
   commit: string;
-  /** The result it follows by result date; null for a first result. */
+  /** The result it follows in stored order; null for a first result. */
   previousId: number | null;
 }
 
@@ -52,17 +52,17 @@ export async function scoreLinkOfRepo(db: Db, repoId: number, id: number): Promi
 /** The repository's newest result for a commit (any case). */
 export async function newestScoreLinkAtCommit(db: Db, repoId: number, commit: string): Promise<ScoreLink | undefined> {
   return firstLink(
-    await db.raw(`SELECT ${LINK_COLUMNS} FROM scores WHERE repo_id = :repoId AND lower(repo_commit) = :commit ORDER BY result_date DESC, id DESC LIMIT 1`, {
+    await db.raw(`SELECT ${LINK_COLUMNS} FROM scores WHERE repo_id = :repoId AND lower(repo_commit) = :commit ORDER BY stored_at DESC, id DESC LIMIT 1`, {
       repoId,
       commit: commit.toLowerCase(),
     }),
   );
 }
 
-/** The repository's newest result dated at or before `at`. */
+/** The repository's newest result stored at or before `at` (the result's own date may be off: the pod's clock). */
 export async function newestScoreLinkAtOrBefore(db: Db, repoId: number, at: Date): Promise<ScoreLink | undefined> {
   return firstLink(
-    await db.raw(`SELECT ${LINK_COLUMNS} FROM scores WHERE repo_id = :repoId AND result_date <= :at ORDER BY result_date DESC, id DESC LIMIT 1`, {
+    await db.raw(`SELECT ${LINK_COLUMNS} FROM scores WHERE repo_id = :repoId AND stored_at <= :at ORDER BY stored_at DESC, id DESC LIMIT 1`, {
       repoId,
       at,
     }),
@@ -91,23 +91,29 @@ export async function checkScoresOf(db: Db, scoreIds: readonly number[]): Promis
 export interface ScoreStep {
   id: number;
   score: number;
+  /** The result's own date (the Scorecard pod's clock). */
   resultDate: Date;
+  /** When posture stored it: the order of the history. */
+  storedAt: Date;
   commit: string;
   /** Score minus the previous result's; null for a first result. */
   delta: number | null;
 }
 
-/** A repository's newest results by result date, newest first. */
+/** A repository's newest results, newest stored first. */
 export async function recentScoreSteps(db: Db, repoId: number, limit: number): Promise<ScoreStep[]> {
   const res = await db.raw(
-    `SELECT id, score, result_date, repo_commit, delta FROM scores WHERE repo_id = :repoId ORDER BY result_date DESC, id DESC LIMIT :limit`,
+    `SELECT id, score, result_date, stored_at, repo_commit, delta FROM scores WHERE repo_id = :repoId ORDER BY stored_at DESC, id DESC LIMIT :limit`,
     { repoId, limit },
   );
-  return rowsOf<{ id: number; score: number | string; result_date: Date; repo_commit: string; delta: number | string | null }>(res).map((h) => ({
-    id: Number(h.id),
-    score: Number(h.score),
-    resultDate: new Date(h.result_date),
-    commit: h.repo_commit,
-    delta: numberOrNull(h.delta),
-  }));
+  return rowsOf<{ id: number; score: number | string; result_date: Date; stored_at: Date; repo_commit: string; delta: number | string | null }>(res).map(
+    (h) => ({
+      id: Number(h.id),
+      score: Number(h.score),
+      resultDate: new Date(h.result_date),
+      storedAt: new Date(h.stored_at),
+      commit: h.repo_commit,
+      delta: numberOrNull(h.delta),
+    }),
+  );
 }

@@ -16,14 +16,14 @@ export interface StateCounts {
   overdue: number;
 }
 
-/** Counts repositories by state; a result dated before `freshCutoff` is overdue. */
+/** Counts repositories by state; a newest result stored before `freshCutoff` is overdue. */
 export async function stateCounts(db: Db, freshCutoff: Date): Promise<StateCounts> {
   const res = await db.raw(
     `SELECT count(*) AS total,
             count(*) FILTER (WHERE failing) AS failing,
             count(*) FILTER (WHERE NOT failing AND score_id IS NULL) AS never,
-            count(*) FILTER (WHERE NOT failing AND result_date >= :freshCutoff) AS fresh,
-            count(*) FILTER (WHERE NOT failing AND result_date < :freshCutoff) AS overdue
+            count(*) FILTER (WHERE NOT failing AND scored_at >= :freshCutoff) AS fresh,
+            count(*) FILTER (WHERE NOT failing AND scored_at < :freshCutoff) AS overdue
        FROM repo_latest`,
     { freshCutoff },
   );
@@ -149,11 +149,11 @@ export async function lowestScores(db: Db, limit: number): Promise<LatestScore[]
   return rowsOf<LatestScoreRow>(res).map(latestScore);
 }
 
-/** The `limit` biggest drops among newest results dated from `since`. */
+/** The `limit` biggest drops among newest results stored from `since`. */
 export async function biggestDrops(db: Db, since: Date, limit: number): Promise<LatestScore[]> {
   const res = await db.raw(
     `SELECT r.canonical, l.score, l.delta, l.scored_at FROM repo_latest l JOIN repos r ON r.id = l.repo_id
-      WHERE l.delta IS NOT NULL AND l.delta < 0 AND l.result_date >= :since ORDER BY l.delta, l.repo_id LIMIT :limit`,
+      WHERE l.delta IS NOT NULL AND l.delta < 0 AND l.scored_at >= :since ORDER BY l.delta, l.repo_id LIMIT :limit`,
     { since, limit },
   );
   return rowsOf<LatestScoreRow>(res).map(latestScore);

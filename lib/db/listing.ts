@@ -1,13 +1,13 @@
 // Repositories with their newest result, read from repo_latest (one row per repository, kept by
 // the database): the dashboard's list and export, keyset-paged. Every sort has an index whose
-// order it reads (key; score, delta and result date with the repository id as tie-break), so a
+// order it reads (key; score, delta and stored time with the repository id as tie-break), so a
 // page costs the same at the millionth row as at the first.
 
 import type { Db } from './connect.ts';
 import { numberOrNull, rowsOf } from './rows.ts';
 import { NEVER_STUCK } from './runs.ts';
 
-/** fresh and overdue: by the age of the newest result against a cutoff; never: no result yet. */
+/** fresh and overdue: by when the newest result was stored, against a cutoff; never: no result yet. */
 export type LatestState = 'fresh' | 'overdue' | 'failing' | 'never' | 'stuck';
 export type LatestSort = 'name' | 'score' | 'delta' | 'date';
 
@@ -16,7 +16,7 @@ export interface LatestPageQuery {
   min?: number;
   max?: number;
   state?: LatestState;
-  /** A result dated before this is overdue. */
+  /** A newest result stored before this is overdue. */
   freshCutoff: Date;
   /** POSTURE_STUCK_AFTER_RUNS: failures not its own in a row that make a repository stuck. */
   stuckAfterRuns?: number;
@@ -31,7 +31,7 @@ export interface LatestPageQuery {
    * The state (fresh or overdue) matches few repositories. The planner cannot know that (its
    * statistics see the age of results, not that the old ones are nearly all failing), and
    * reading the sort's index until a page is found would then read most of it; a sparse state
-   * is read from the result-date index first.
+   * is read from the stored-time index first.
    */
   sparse?: boolean;
 }
@@ -44,8 +44,9 @@ export interface LatestRow {
   scoreId: number | null;
   score: number | null;
   delta: number | null;
+  /** The newest result's own date (the Scorecard pod's clock). */
   resultDate: Date | null;
-  /** When posture stored the newest result. */
+  /** When posture stored the newest result: its place in the order, and its age. */
   scoredAt: Date | null;
   failing: boolean;
   failures: number;
@@ -72,7 +73,7 @@ interface LatestDbRow {
   next_due_at: Date;
 }
 
-const COLUMN: Record<LatestSort, string> = { name: 'l.key', score: 'l.score', delta: 'l.delta', date: 'l.result_date' };
+const COLUMN: Record<LatestSort, string> = { name: 'l.key', score: 'l.score', delta: 'l.delta', date: 'l.scored_at' };
 
 /** The WHERE conditions of a page, over named bindings of the query's own fields. */
 function conditions(q: LatestPageQuery): string[] {
@@ -82,8 +83,8 @@ function conditions(q: LatestPageQuery): string[] {
   if (q.max !== undefined) sql.push('l.score <= :max');
   if (q.state === 'failing') sql.push('l.failing');
   if (q.state === 'never') sql.push('l.score_id IS NULL AND NOT l.failing');
-  if (q.state === 'fresh') sql.push('NOT l.failing AND l.result_date >= :freshCutoff');
-  if (q.state === 'overdue') sql.push('NOT l.failing AND l.result_date < :freshCutoff');
+  if (q.state === 'fresh') sql.push('NOT l.failing AND l.scored_at >= :freshCutoff');
+  if (q.state === 'overdue') sql.push('NOT l.failing AND l.scored_at < :freshCutoff');
   if (q.state === 'stuck') sql.push('NOT l.failing AND r.other_failures >= :stuckAfterRuns::int');
   // Sorting by a value lists the repositories that have one (the index holds only those).
   if (q.sort !== 'name') sql.push(`${COLUMN[q.sort]} IS NOT NULL`);
@@ -95,11 +96,11 @@ function conditions(q: LatestPageQuery): string[] {
   return sql;
 }
 
-/** The FROM of a page: repo_latest, or its sparse state read from the result-date index first. */
+/** The FROM of a page: repo_latest, or its sparse state read from the stored-time index first. */
 function sourceOf(q: Pick<LatestPageQuery, 'sparse' | 'state'>): string {
   // OFFSET 0 keeps the subquery from being flattened, so its predicate picks its own index.
   const sparse = q.sparse && (q.state === 'fresh' || q.state === 'overdue');
-  return sparse ? `(SELECT * FROM repo_latest WHERE NOT failing AND result_date ${q.state === 'fresh' ? '>=' : '<'} :freshCutoff OFFSET 0) l` : 'repo_latest l';
+  return sparse ? `(SELECT * FROM repo_latest WHERE NOT failing AND scored_at ${q.state === 'fresh' ? '>=' : '<'} :freshCutoff OFFSET 0) l` : 'repo_latest l';
 }
 
 function bindingsOf(q: LatestPageQuery) {
@@ -181,13 +182,15 @@ export interface RepoWithLatest {
   nextDueAt: Date;
   latestScoreId: number | null;
   latestResultDate: Date | null;
+  /** When posture stored the newest result. */
+  latestScoredAt: Date | null;
   failing: boolean | null;
 }
 
-/** A repository by its key, with its newest result's id, date and failing flag. */
+/** A repository by its key, with its newest result's id, dates and failing flag. */
 export async function repoWithLatest(db: Db, key: string): Promise<RepoWithLatest | undefined> {
   const res = await db.raw(
-    `SELECT r.id, r.key, r.canonical, r.consecutive_failures, r.last_error, r.next_due_at, l.score_id, l.result_date, l.failing
+    `SELECT r.id, r.key, r.canonical, r.consecutive_failures, r.last_error, r.next_due_at, l.score_id, l.result_date, l.scored_at, l.failing
        FROM repos r LEFT JOIN repo_latest l ON l.repo_id = r.id WHERE r.key = :key`,
     { key },
   );
@@ -200,6 +203,7 @@ export async function repoWithLatest(db: Db, key: string): Promise<RepoWithLates
     next_due_at: Date;
     score_id: number | null;
     result_date: Date | null;
+    scored_at: Date | null;
     failing: boolean | null;
   }>(res)[0];
   if (!r) return undefined;
@@ -212,6 +216,7 @@ export async function repoWithLatest(db: Db, key: string): Promise<RepoWithLates
     nextDueAt: new Date(r.next_due_at),
     latestScoreId: numberOrNull(r.score_id),
     latestResultDate: r.result_date === null ? null : new Date(r.result_date),
+    latestScoredAt: r.scored_at === null ? null : new Date(r.scored_at),
     failing: r.failing ?? null,
   };
 }

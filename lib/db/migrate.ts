@@ -6,6 +6,7 @@ import * as m003 from './migrations/003_scale.ts';
 import * as m004 from './migrations/004_dashboard.ts';
 import * as m005 from './migrations/005_recent_runs.ts';
 import * as m006 from './migrations/006_not_the_repositorys.ts';
+import * as m007 from './migrations/007_stored_order.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': m001,
@@ -14,16 +15,35 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '004_dashboard': m004,
   '005_recent_runs': m005,
   '006_not_the_repositorys': m006,
+  '007_stored_order': m007,
 };
 
-const source: Knex.MigrationSource<string> = {
-  getMigrations: async () => Object.keys(migrations).sort(),
-  getMigrationName: (name) => name,
-  getMigration: async (name) => migrations[name],
-};
+/** The migrations up to and including `last` (all when undefined). */
+function sourceUpTo(last?: string): Knex.MigrationSource<string> {
+  return {
+    getMigrations: async () =>
+      Object.keys(migrations)
+        .sort()
+        .filter((n) => last === undefined || n <= last),
+    getMigrationName: (name) => name,
+    getMigration: async (name) => migrations[name],
+  };
+}
 
-/** Applies pending migrations; returns the names applied. Safe to call on every start. */
-export async function migrate(db: Knex): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({ migrationSource: source, tableName: 'posture_migrations' })) as [number, string[]];
+const TABLE = 'posture_migrations';
+
+/**
+ * Applies pending migrations; returns the names applied. Safe to call on every start. `to`
+ * stops after that migration (tests of a migration's data: a database as an older release left it).
+ */
+export async function migrate(db: Knex, options: { to?: string } = {}): Promise<string[]> {
+  if (options.to !== undefined && !Object.hasOwn(migrations, options.to)) throw new Error(`no migration named ${options.to}`);
+  const [, applied] = (await db.migrate.latest({ migrationSource: sourceUpTo(options.to), tableName: TABLE })) as [number, string[]];
   return applied;
+}
+
+/** Undoes the newest applied migration; returns its name (tests of a down migration). */
+export async function migrateDownOne(db: Knex): Promise<string[]> {
+  const [, undone] = (await db.migrate.down({ migrationSource: sourceUpTo(), tableName: TABLE })) as [number, string[]];
+  return undone;
 }

@@ -26,6 +26,9 @@ export interface RepoStatus {
   key: string;
   state: RepoState;
   score: number | null;
+  /** The newest result's own date (the Scorecard pod's clock). */
+  date: Date | null;
+  /** When posture stored the newest result (the order "newest" is by). */
   scoredAt: Date | null;
   priority: number;
   nextDueAt: Date;
@@ -62,6 +65,7 @@ interface RepoStatusRow {
   metadata: string | null;
   score: number | string | null;
   result_date: Date | null;
+  stored_at: Date | null;
   state: RepoState;
 }
 
@@ -73,10 +77,10 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
   if (f.below !== undefined) where.push('s.score < :below');
   const res = await db.raw(
     `SELECT r.canonical, r.key, r.priority, r.next_due_at, r.consecutive_failures, r.last_error, r.other_failures, r.other_error, r.metadata,
-            s.score, s.result_date, ${STATE_SQL} AS state
+            s.score, s.result_date, s.stored_at, ${STATE_SQL} AS state
        FROM repos r
-       LEFT JOIN LATERAL (SELECT x.score, x.result_date FROM scores x WHERE x.repo_id = r.id
-                           ORDER BY x.result_date DESC, x.id DESC LIMIT 1) s ON true
+       LEFT JOIN LATERAL (SELECT x.score, x.result_date, x.stored_at FROM scores x WHERE x.repo_id = r.id
+                           ORDER BY x.stored_at DESC, x.id DESC LIMIT 1) s ON true
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY r.key
       LIMIT :limit`,
@@ -94,7 +98,8 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
     key: r.key,
     state: r.state,
     score: numberOrNull(r.score),
-    scoredAt: r.result_date ? new Date(r.result_date) : null,
+    date: r.result_date ? new Date(r.result_date) : null,
+    scoredAt: r.stored_at ? new Date(r.stored_at) : null,
     priority: Number(r.priority),
     nextDueAt: new Date(r.next_due_at),
     failures: Number(r.consecutive_failures),

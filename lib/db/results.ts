@@ -59,7 +59,7 @@ interface ResultRow {
   scorecard_commit: string;
   repo_commit: string;
   result_date: Date;
-  created_at: Date;
+  stored_at: Date;
   raw?: unknown;
   /** Only with a commit: whether the repository has any result. */
   scored?: boolean;
@@ -74,16 +74,16 @@ function repoResults<T>(rows: ResultRow[], commit: string | undefined, toResult:
   return { repo, results, anyResult: commit === undefined ? results.length > 0 : Boolean(first.scored) };
 }
 
-/** A repository's newest result by result date (or its newest for one commit), with its raw document. */
+/** A repository's newest result in stored order (or its newest for one commit), with its raw document. */
 export async function newestResultOf(db: Db, repoKey: string, commit?: string): Promise<RepoResults<StoredResult> | undefined> {
   const res = await db.raw(
     `SELECT r.id AS repo_id, r.canonical, r.key,
-            s.id AS score_id, s.score, s.scorecard_version, s.scorecard_commit, s.repo_commit, s.result_date, s.created_at, s.raw
+            s.id AS score_id, s.score, s.scorecard_version, s.scorecard_commit, s.repo_commit, s.result_date, s.stored_at, s.raw
             ${commit === undefined ? '' : ', EXISTS (SELECT 1 FROM scores y WHERE y.repo_id = r.id) AS scored'}
        FROM repos r
        LEFT JOIN LATERAL (
          SELECT x.* FROM scores x WHERE x.repo_id = r.id ${commit === undefined ? '' : 'AND lower(x.repo_commit) = :commit'}
-          ORDER BY x.result_date DESC, x.id DESC LIMIT 1
+          ORDER BY x.stored_at DESC, x.id DESC LIMIT 1
        ) s ON true
       WHERE r.key = :repoKey`,
     { repoKey, commit: commit?.toLowerCase() ?? null },
@@ -95,26 +95,26 @@ export async function newestResultOf(db: Db, repoKey: string, commit?: string): 
     scorecardCommit: r.scorecard_commit,
     repoCommit: r.repo_commit,
     resultDate: new Date(r.result_date),
-    storedAt: new Date(r.created_at),
+    storedAt: new Date(r.stored_at),
     raw: parsedJson(r.raw),
   }));
 }
 
-/** A repository's newest `limit` results, newest first by result date, without their documents (optionally for one commit). */
+/** A repository's newest `limit` results, newest stored first, without their documents (optionally for one commit). */
 export async function resultHistoryOf(db: Db, repoKey: string, options: { limit: number; commit?: string }): Promise<RepoResults<HistoryEntry> | undefined> {
   const { commit } = options;
   const res = await db.raw(
     `SELECT r.id AS repo_id, r.canonical, r.key,
-            s.id AS score_id, s.score, s.scorecard_version, s.repo_commit, s.result_date, s.created_at
+            s.id AS score_id, s.score, s.scorecard_version, s.repo_commit, s.result_date, s.stored_at
             ${commit === undefined ? '' : ', EXISTS (SELECT 1 FROM scores y WHERE y.repo_id = r.id) AS scored'}
        FROM repos r
        LEFT JOIN LATERAL (
-         SELECT x.id, x.score, x.scorecard_version, x.repo_commit, x.result_date, x.created_at
+         SELECT x.id, x.score, x.scorecard_version, x.repo_commit, x.result_date, x.stored_at
            FROM scores x WHERE x.repo_id = r.id ${commit === undefined ? '' : 'AND lower(x.repo_commit) = :commit'}
-          ORDER BY x.result_date DESC, x.id DESC LIMIT :limit
+          ORDER BY x.stored_at DESC, x.id DESC LIMIT :limit
        ) s ON true
       WHERE r.key = :repoKey
-      ORDER BY s.result_date DESC, s.id DESC`,
+      ORDER BY s.stored_at DESC, s.id DESC`,
     { repoKey, limit: options.limit, commit: commit?.toLowerCase() ?? null },
   );
   return repoResults(rowsOf<ResultRow>(res), commit, (r) => ({
@@ -123,7 +123,7 @@ export async function resultHistoryOf(db: Db, repoKey: string, options: { limit:
     scorecardVersion: r.scorecard_version,
     repoCommit: r.repo_commit,
     resultDate: new Date(r.result_date),
-    storedAt: new Date(r.created_at),
+    storedAt: new Date(r.stored_at),
   }));
 }
 

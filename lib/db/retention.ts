@@ -16,7 +16,7 @@ export interface PruneBatch {
 
 /**
  * Prunes the results among the next `limit` detailed ones (by id, after `afterId`) that have at
- * least `keep` newer results of the same repository (newer by result date, then id: the order
+ * least `keep` newer results of the same repository (newer by stored time, then id: the order
  * the latest score is read in).
  */
 export async function pruneDetailsBatch(db: Db, options: { keep: number; limit: number; afterId: number }): Promise<PruneBatch> {
@@ -27,7 +27,7 @@ export async function pruneDetailsBatch(db: Db, options: { keep: number; limit: 
               (SELECT count(*) FROM (
                  SELECT 1 FROM scores n
                   WHERE n.repo_id = b.repo_id
-                    AND (n.result_date > b.result_date OR (n.result_date = b.result_date AND n.id > b.id))
+                    AND (n.stored_at > b.stored_at OR (n.stored_at = b.stored_at AND n.id > b.id))
                   LIMIT :keep) newer) AS newer
          FROM scores b
         WHERE b.raw IS NOT NULL AND b.id > :afterId

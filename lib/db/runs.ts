@@ -53,6 +53,8 @@ export type HarvestStored =
       nextDueAt: Date | null;
       /** A score that is the repository's newest result (a late, older one changes nothing people see now). */
       latest: boolean;
+      /** When the score was stored (its place in the repository's order); null for a failure. */
+      storedAt: Date | null;
       /** The result this score follows; null for a first result or a failure. */
       previous: PreviousResult | null;
     }
@@ -138,7 +140,8 @@ function backoffTable(baseSeconds: number, maxSeconds: number): string {
  * - `r`: the run finished; only the pending run the scheduler recorded for this Job and this
  *   repository (a harvest never creates a run: a duplicate, a name reused by another Job, or a
  *   repository removed and added again returns no row and the steps after it do nothing);
- * - `s`, `c`: the score and its checks (a result only); the insert trigger sets the predecessor and delta, returned here;
+ * - `s`, `c`: the score and its checks (a result only), stored at the run's finish (its order among the repository's
+ *   results: the result's own date comes from the pod's clock); the insert trigger sets the predecessor and delta, returned here;
  * - `u`: the schedule, moved only by the newest run and never while another tick holds the repository;
  * - `w`: when GitHub's rate limit resets, from a rate-limited run's log: no Job starts before then.
  * The schedule's arithmetic stays in lib/cadence/cadence.ts: the statement gets the delays (never
@@ -158,9 +161,9 @@ const HARVEST_WRITE = `
      WHERE runs.job_name = :jobName AND runs.repo_id = repo.id AND runs.outcome = 'pending' AND (runs.job_uid IS NULL OR runs.job_uid = :jobUid)
     RETURNING runs.id, runs.tick_slot
   ), s AS (
-    INSERT INTO scores (repo_id, run_id, score, scorecard_version, scorecard_commit, repo_commit, result_date, check_set, raw)
-    SELECT repo.id, r.id, :score, :scorecardVersion, :scorecardCommit, :repoCommit, COALESCE(:resultDate::timestamptz, t.at), :checkSet::jsonb, :raw::jsonb FROM r, repo, t WHERE :scored::boolean
-    RETURNING id, previous_score_id, result_date
+    INSERT INTO scores (repo_id, run_id, score, scorecard_version, scorecard_commit, repo_commit, result_date, stored_at, check_set, raw)
+    SELECT repo.id, r.id, :score, :scorecardVersion, :scorecardCommit, :repoCommit, COALESCE(:resultDate::timestamptz, t.at), t.at, :checkSet::jsonb, :raw::jsonb FROM r, repo, t WHERE :scored::boolean
+    RETURNING id, previous_score_id, result_date, stored_at
   ), c AS (
     INSERT INTO checks (score_id, name, score, reason, details, documentation_url, documentation_short, internal_error)
     SELECT s.id, x.name, x.score, x.reason, x.details, x.documentation_url, x.documentation_short, x.internal_error
@@ -190,8 +193,8 @@ const HARVEST_WRITE = `
       FROM r, t
      WHERE scheduler_state.id = 1 AND :retryInSeconds::int IS NOT NULL
   )
-  SELECT repo.id AS repo_id, r.id AS run_id, s.id AS score_id, s.previous_score_id, u.next_due_at,
-         NOT EXISTS (SELECT 1 FROM scores x WHERE x.repo_id = repo.id AND x.result_date > s.result_date) AS latest,
+  SELECT repo.id AS repo_id, r.id AS run_id, s.id AS score_id, s.previous_score_id, u.next_due_at, s.stored_at,
+         NOT EXISTS (SELECT 1 FROM scores x WHERE x.repo_id = repo.id AND (x.stored_at, x.id) > (s.stored_at, s.id)) AS latest,
          p.score AS previous_score, p.result_date AS previous_date, p.repo_commit AS previous_commit,
          (SELECT json_agg(json_build_object('name', pc.name, 'score', pc.score, 'reason', pc.reason) ORDER BY pc.id)
             FROM checks pc WHERE pc.score_id = s.previous_score_id) AS previous_checks
@@ -201,7 +204,7 @@ const HARVEST_WRITE = `
     LEFT JOIN u ON true
     LEFT JOIN scores p ON p.id = s.previous_score_id`;
 
-/** The result a stored score follows (its predecessor by result date), for the change it made. */
+/** The result a stored score follows (its predecessor in stored order), for the change it made. */
 export interface PreviousResult {
   id: number;
   score: number;
@@ -217,6 +220,7 @@ interface HarvestRow {
   score_id: number | null;
   previous_score_id: number | null;
   next_due_at: Date | null;
+  stored_at: Date | null;
   latest: boolean | null;
   previous_score: number | string | null;
   previous_date: Date | null;
@@ -301,6 +305,7 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
       scoreId: scored ? Number(row.score_id) : null,
       nextDueAt: row.next_due_at ? new Date(row.next_due_at) : null,
       latest: scored && Boolean(row.latest),
+      storedAt: scored && row.stored_at ? new Date(row.stored_at) : null,
       previous:
         row.previous_score_id === null || row.previous_score_id === undefined
           ? null

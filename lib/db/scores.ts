@@ -87,14 +87,14 @@ async function withChecks(db: Db, rows: ScoreRow[]): Promise<ScoreView[]> {
   );
 }
 
-/** The newest result of a repository by result date (optionally the one for a given commit). */
+/** The newest result of a repository in stored order (optionally the one for a given commit). */
 export async function latestScore(db: Db, repoKey: string, options: { commit?: string } = {}): Promise<ScoreView | undefined> {
   const q = db('scores as s')
     .join('repos as r', 'r.id', 's.repo_id')
     .where('r.key', repoKey)
     .select('s.*', 'r.canonical', 'r.key')
     .orderBy([
-      { column: 's.result_date', order: 'desc' },
+      { column: 's.stored_at', order: 'desc' },
       { column: 's.id', order: 'desc' },
     ])
     .first();
@@ -103,14 +103,14 @@ export async function latestScore(db: Db, repoKey: string, options: { commit?: s
   return row ? (await withChecks(db, [row]))[0] : undefined;
 }
 
-/** A repository's results, newest first. */
+/** A repository's results, newest stored first. */
 export async function scoreHistory(db: Db, repoKey: string, options: { limit?: number } = {}): Promise<ScoreView[]> {
   const rows: ScoreRow[] = await db('scores as s')
     .join('repos as r', 'r.id', 's.repo_id')
     .where('r.key', repoKey)
     .select('s.*', 'r.canonical', 'r.key')
     .orderBy([
-      { column: 's.result_date', order: 'desc' },
+      { column: 's.stored_at', order: 'desc' },
       { column: 's.id', order: 'desc' },
     ])
     .limit(options.limit ?? 100);
@@ -133,7 +133,7 @@ export interface ScoreChange {
 export async function scoresChangedSince(db: Db, since: Date | undefined): Promise<ScoreChange[]> {
   const latest = `CROSS JOIN LATERAL (
          SELECT s.score, s.result_date, s.created_at FROM scores s
-          WHERE s.repo_id = r.id ORDER BY s.result_date DESC, s.id DESC LIMIT 1) l`;
+          WHERE s.repo_id = r.id ORDER BY s.stored_at DESC, s.id DESC LIMIT 1) l`;
   const res =
     since === undefined
       ? await db.raw(`SELECT r.key, r.canonical, l.score, l.result_date, l.created_at FROM repos r ${latest}`)

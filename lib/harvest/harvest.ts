@@ -14,6 +14,7 @@ import type { Logger } from '../log/index.ts';
 import { counter } from '../metrics/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { classify, type PodFacts } from '../scorecard/classify.ts';
+import { FUTURE_DATED_TOLERANCE_MS, isFutureDated } from '../scorecard/clock.ts';
 import { boundedReset } from '../scorecard/rate-limit.ts';
 import { readCapped } from '../scorecard/read.ts';
 import type { JobDeleter } from './deletions.ts';
@@ -60,7 +61,14 @@ export type HarvestResult =
       failure: string | null;
       reason: string | null;
       flagged: boolean;
+      /** The result is dated after posture stored it beyond the tolerance: the pod's clock is ahead. */
+      futureDated: boolean;
     };
+
+const futureDatedResults = counter(
+  'posture_harvest_future_dated_total',
+  "Results stored with a date more than the tolerance after posture stored them (the Scorecard pod's clock is ahead)",
+);
 
 /** Thrown for failures worth retrying (API server or database unavailable): reply 503. */
 export class TransientHarvestError extends Error {
@@ -264,6 +272,21 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
         .deleteJob(namespace, name, uid)
         .catch((err) => log.warn({ job: name, err: toKubeError(err).message }, "could not delete the harvested Job; the scheduler's sweep will"));
   }
+  // Ordered by the stored time either way; a date past it is kept as the result's own, and told.
+  const futureDated = c.ok && stored.storedAt !== null && isFutureDated(new Date(c.result.date), stored.storedAt);
+  if (futureDated && c.ok && stored.storedAt) {
+    futureDatedResults.inc();
+    log.warn(
+      {
+        job: name,
+        repo: parsed.repo.canonical,
+        date: c.result.date,
+        storedAt: stored.storedAt.toISOString(),
+        toleranceSeconds: FUTURE_DATED_TOLERANCE_MS / 1000,
+      },
+      "result dated after posture stored it: the Scorecard pod's clock is ahead (check the node's time); it is ordered by when it was stored",
+    );
+  }
   const change =
     c.ok && stored.scoreId !== null
       ? {
@@ -288,6 +311,7 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     failure: c.ok ? null : c.failure,
     reason: c.ok ? null : c.reason,
     flagged: c.ok ? c.flagged : false,
+    futureDated,
   };
 }
 

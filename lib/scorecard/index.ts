@@ -5,6 +5,7 @@ import { type LogChunk, type ReadCappedOptions, readCapped } from './read.ts';
 
 export type { Classification, FailureClass, NormalizedCheck, NormalizedResult, PodFacts } from './classify.ts';
 export { classify, FAILURE_CLASSES, internalErrorsOf, NO_POD_FACTS, normalizeResult } from './classify.ts';
+export { FUTURE_DATED_TOLERANCE_MS, isFutureDated } from './clock.ts';
 export type { Extraction, ExtractOptions, FoundDocument } from './extract.ts';
 export { DEFAULT_MAX_DOCUMENT_CHARS, extractDocuments, looksLikeResult } from './extract.ts';
 export type { CappedText, LogChunk, ReadCappedOptions } from './read.ts';
