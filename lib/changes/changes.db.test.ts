@@ -39,7 +39,9 @@ describeEachDatabase('score changes', (ctx) => {
   const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, scoreChangeThreshold: 0.5 });
   const cluster = new FakeCluster();
   const sent: CloudEvent<any>[] = [];
-  const deps = (): HarvestDeps => ({ db: ctx.db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0 });
+  // The harvest's clock (the database's in production): when each Job finished.
+  let harvestAt = T0;
+  const deps = (): HarvestDeps => ({ db: ctx.db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0, now: () => new Date(harvestAt) });
   let handle: ReturnType<typeof createHarvesterHandle>;
   let minute = 0;
 
@@ -55,6 +57,7 @@ describeEachDatabase('score changes', (ctx) => {
     const job = [...cluster.jobs.values()].find((j) => !j.status?.conditions?.length)!;
     assert.ok(job, 'the tick created a Job');
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log: `${JSON.stringify(doc)}\n`, at: new Date(at + 60_000) });
+    harvestAt = at + 60_000;
     const out = await handle({
       log: silentLogger,
       method: 'POST',

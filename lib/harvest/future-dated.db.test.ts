@@ -55,7 +55,9 @@ describeEachDatabase('a pod whose clock is ahead', (ctx) => {
       },
     }),
   });
-  const deps = (): HarvestDeps => ({ db: ctx.db, cluster, config, log, random: () => 0, retryBaseMs: 0 });
+  // The harvest's clock (the database's in production): when each Job finished.
+  let harvestAt = T0;
+  const deps = (): HarvestDeps => ({ db: ctx.db, cluster, config, log, random: () => 0, retryBaseMs: 0, now: () => new Date(harvestAt) });
   const handle = createHarvesterHandle(async () => deps(), { sendEvent: async (e) => void sent.push(e) });
   let hour = 0;
 
@@ -68,6 +70,7 @@ describeEachDatabase('a pod whose clock is ahead', (ctx) => {
     const job = [...cluster.jobs.values()].find((j) => !j.status?.conditions?.length)!;
     assert.ok(job, 'the tick created a Job');
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log: `${JSON.stringify(doc)}\n`, at: new Date(at + 60_000) });
+    harvestAt = at + 60_000;
     const out = await handle({
       log: silentLogger,
       method: 'POST',
