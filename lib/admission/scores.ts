@@ -21,14 +21,24 @@ export interface ScoreRow {
   updatedAt: Date;
 }
 
+/** One page of a feed: its rows, and where the next page starts (undefined after the last). */
+export interface ScorePage {
+  rows: ScoreRow[];
+  next: string | undefined;
+}
+
 /** Where scores come from; the database layer implements it. */
 export interface ScoreFeed {
   /**
-   * The latest score of every repository whose latest score changed at or after `since` (all
-   * repositories when undefined). Order does not matter.
+   * A page of the latest score of every repository whose latest score changed at or after `since`
+   * (all repositories when undefined): at most `limit` rows, starting after `after` (the previous
+   * page's `next`; undefined for the first). Order within a page does not matter.
    */
-  scoresChangedSince(since: Date | undefined): Promise<ScoreRow[]>;
+  scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }): Promise<ScorePage>;
 }
+
+/** Rows a pull reads from the feed at once: a million repositories are loaded in pages, never held at once. */
+export const SCORE_PAGE_ROWS = 5_000;
 
 export type ScoreLookupResult =
   | { state: 'hit'; repo: string; score: number; date: string }
@@ -51,6 +61,8 @@ export interface ScoreCacheOptions {
   staleAfterMs: number;
   /** Re-read this much before the last pull's newest change (late commits). Default max(60 s, refreshMs). */
   overlapMs?: number;
+  /** Rows per page of a pull (default SCORE_PAGE_ROWS). */
+  pageRows?: number;
   /** How soon after a `score.updated` event the cache pulls (events arriving meanwhile share it). Default 250 ms. */
   eventPullDelayMs?: number;
   logger?: Logger;
@@ -232,6 +244,7 @@ export class ScoreCache implements ScoreLookup {
   readonly #staleAfterMs: number;
   readonly #overlapMs: number;
   readonly #eventPullDelayMs: number;
+  readonly #pageRows: number;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #index: ScoreIndex;
@@ -250,6 +263,7 @@ export class ScoreCache implements ScoreLookup {
     this.#staleAfterMs = options.staleAfterMs;
     this.#overlapMs = options.overlapMs ?? Math.max(60_000, options.refreshMs);
     this.#eventPullDelayMs = options.eventPullDelayMs ?? 250;
+    this.#pageRows = options.pageRows ?? SCORE_PAGE_ROWS;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#index = new ScoreIndex(options.expectedEntries);
@@ -330,7 +344,8 @@ export class ScoreCache implements ScoreLookup {
     };
   }
 
-  #apply(rows: readonly ScoreRow[]): void {
+  /** Stores a page's rows; returns the newest change among them (the watermark moves once the pull is whole). */
+  #apply(rows: readonly ScoreRow[], newest: number | undefined): number | undefined {
     for (const r of rows) {
       if (typeof r?.repoKey !== 'string' || typeof r.score !== 'number' || !Number.isFinite(r.score)) {
         this.#rejected++;
@@ -341,15 +356,22 @@ export class ScoreCache implements ScoreLookup {
         continue;
       }
       const updatedAt = r.updatedAt instanceof Date ? r.updatedAt.getTime() : Number(new Date(r.updatedAt as unknown as string));
-      if (Number.isFinite(updatedAt) && (this.#watermark === undefined || updatedAt > this.#watermark)) this.#watermark = updatedAt;
+      if (Number.isFinite(updatedAt) && (newest === undefined || updatedAt > newest)) newest = updatedAt;
     }
+    return newest;
   }
 
   async #pull(): Promise<void> {
     const since = this.#watermark === undefined ? undefined : new Date(this.#watermark - this.#overlapMs);
     try {
-      const rows = await this.#feed.scoresChangedSince(since);
-      this.#apply(rows);
+      let newest = this.#watermark;
+      let after: string | undefined;
+      do {
+        const page = await this.#feed.scoresChangedSince(since, { after, limit: this.#pageRows });
+        newest = this.#apply(page.rows, newest);
+        after = page.next;
+      } while (after !== undefined);
+      this.#watermark = newest;
       this.#lastSuccess = this.#now();
       this.#lastError = undefined;
       entriesGauge.set(this.#index.size);
@@ -372,9 +394,20 @@ export class StaticScoreFeed implements ScoreFeed {
     this.rows = rows;
   }
 
-  async scoresChangedSince(since: Date | undefined): Promise<ScoreRow[]> {
-    this.calls.push(since);
+  /** Rows of the largest page asked for so far. */
+  largestPage = 0;
+
+  async scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }): Promise<ScorePage> {
+    if (page.after === undefined) this.calls.push(since);
     if (this.fail) throw this.fail;
-    return this.rows.filter((r) => since === undefined || r.updatedAt >= since);
+    const start = page.after === undefined ? 0 : Number(page.after);
+    const out: ScoreRow[] = [];
+    let i = start;
+    for (; i < this.rows.length && out.length < page.limit; i++) {
+      const r = this.rows[i];
+      if (since === undefined || r.updatedAt >= since) out.push(r);
+    }
+    this.largestPage = Math.max(this.largestPage, out.length);
+    return { rows: out, next: i < this.rows.length ? String(i) : undefined };
   }
 }
