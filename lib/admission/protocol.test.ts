@@ -42,7 +42,11 @@ test('parseReview: deeply nested values where strings belong are refused with a 
     [{ kind: deep }, 'not-a-review', /^kind is an array, expected "AdmissionReview"$/],
     [{ kind: 'AdmissionReview', apiVersion: deep }, 'not-a-review', /^apiVersion an array is not supported/],
     [{ kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1', request: request(deep) }, 'malformed', /^request\.operation an array is not one of/],
-    [{ kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1', request: request('x'.repeat(1_000_000)) }, 'malformed', /^request\.operation "x{100}…" is not/],
+    [
+      { kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1', request: request('x'.repeat(1_000_000)) },
+      'malformed',
+      /^request\.operation "x{100}…" is not/,
+    ],
   ];
   for (const [body, kind, problem] of cases) {
     const r = parseReview(body) as { kind: string; problem: string };

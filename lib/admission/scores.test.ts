@@ -134,7 +134,10 @@ test('a pull reads the feed in pages of at most pageRows; a page that fails leav
   const clock = { now: 1_000_000 };
   const c = new ScoreCache({ feed, refreshMs: 1000, staleAfterMs: 10_000, overlapMs: 0, pageRows: 5_000, now: () => clock.now });
   await c.refresh();
-  assert.ok(asked.every((a) => a.limit === 5_000 && a.rows <= 5_000), JSON.stringify(asked));
+  assert.ok(
+    asked.every((a) => a.limit === 5_000 && a.rows <= 5_000),
+    JSON.stringify(asked),
+  );
   assert.deepEqual(
     asked.map((a) => a.after),
     [undefined, '5000', '10000'],

@@ -5,7 +5,8 @@
 // by the longest webhook timeout is dropped, and small reviews never wait for either.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { Agent, type ClientRequest, request } from 'node:https';
+import type { ClientRequest } from 'node:http';
+import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -89,7 +90,7 @@ function post(body: string, options: { declared?: number; hold?: boolean } = {})
         res.on('error', reject);
       },
     );
-    req.on('error', (err) => resolve({ status: 0, body: String(err), ms: performance.now() - started }));
+    req.on('error', (err: Error) => resolve({ status: 0, body: String(err), ms: performance.now() - started }));
   });
   if (options.hold) req.write(body);
   else req.end(body);

@@ -458,7 +458,7 @@ export const settings = [
     default: 4194304,
     minimum: 3145728,
     maximum: 67108864,
-    doc: 'Largest AdmissionReview the admission server reads. An UPDATE carries the object twice, and etcd stores objects up to 1.5 MiB by default (its `--max-request-bytes`; the API server reads requests up to 3 MiB): 4 MiB holds both copies in JSON and the review around them. A larger review is decided by the webhook\'s failure policy. Bodies over 64 KiB also share a budget of twice this, so junk near the limit cannot crowd out real reviews.',
+    doc: "Largest AdmissionReview the admission server reads. An UPDATE carries the object twice, and etcd stores objects up to 1.5 MiB by default (its `--max-request-bytes`; the API server reads requests up to 3 MiB): 4 MiB holds both copies in JSON and the review around them. A larger review is decided by the webhook's failure policy. Bodies over 64 KiB also share a budget of twice this, so junk near the limit cannot crowd out real reviews.",
   },
   {
     key: 'tlsReloadSeconds',

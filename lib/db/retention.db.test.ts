@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
-import { addRepos, type Db, getRepo, latestScore, pruneDetails, pruneDetailsStep, scoreHistory, scoresChangedPage, scoresChangedSince, storeHarvest } from './index.ts';
+import {
+  addRepos,
+  type Db,
+  getRepo,
+  latestScore,
+  pruneDetails,
+  pruneDetailsStep,
+  scoreHistory,
+  scoresChangedPage,
+  scoresChangedSince,
+  storeHarvest,
+} from './index.ts';
 import { describeEachDatabase } from './testing.ts';
 
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;

@@ -4,7 +4,16 @@
 // grace period 0) and updates that only remove finalizers from a terminating object pass.
 import { type AdmissionRequest, Allowed, celString, Denied, defineWebhook, Undecided } from '../../../lib/admission/index.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
-import { CONTROLLER_MANAGER, controller, controllers, DELETION_CONTROLLERS, listed, MAINTENANCE_CONTROLLERS, SCHEDULER, WORKLOAD_CONTROLLERS } from '../identities.ts';
+import {
+  CONTROLLER_MANAGER,
+  controller,
+  controllers,
+  DELETION_CONTROLLERS,
+  listed,
+  MAINTENANCE_CONTROLLERS,
+  SCHEDULER,
+  WORKLOAD_CONTROLLERS,
+} from '../identities.ts';
 import { isTerminating, labelsOf, metadataChanged, onlyRemovesFinalizers, PROTECTED_LABEL } from '../labels.ts';
 
 /**
@@ -17,7 +26,11 @@ import { isTerminating, labelsOf, metadataChanged, onlyRemovesFinalizers, PROTEC
 export const GARBAGE_COLLECTOR = 'generic-garbage-collector';
 
 /** Controllers exempt here: they finish deletes, run workloads and maintain volumes and endpoints. */
-export const EXEMPT_CONTROLLERS = [...DELETION_CONTROLLERS.filter((c) => c !== GARBAGE_COLLECTOR), ...WORKLOAD_CONTROLLERS, ...MAINTENANCE_CONTROLLERS] as const;
+export const EXEMPT_CONTROLLERS = [
+  ...DELETION_CONTROLLERS.filter((c) => c !== GARBAGE_COLLECTOR),
+  ...WORKLOAD_CONTROLLERS,
+  ...MAINTENANCE_CONTROLLERS,
+] as const;
 
 /** Subresources that may write an object's metadata (their strategies keep the request's labels) or change what runs. */
 export const JUDGED_SUBRESOURCES = ['*/status', 'pods/ephemeralcontainers', 'namespaces/finalize'] as const;
@@ -61,7 +74,10 @@ export default defineWebhook<AdmissionServices>({
   exempt: [{ groupsFrom: 'adminGroups' }, { usersFrom: 'adminUsers' }, ...controllers(EXEMPT_CONTROLLERS), { user: SCHEDULER }],
   // The garbage collector's updates never wait on this webhook; only its deletes are sent.
   matchConditions: [
-    { name: 'judge-only-collector-deletes', expression: `!(request.userInfo.username == ${celString(controller(GARBAGE_COLLECTOR))} && request.operation == 'UPDATE')` },
+    {
+      name: 'judge-only-collector-deletes',
+      expression: `!(request.userInfo.username == ${celString(controller(GARBAGE_COLLECTOR))} && request.operation == 'UPDATE')`,
+    },
   ],
   doc: {
     summary: 'Objects labelled posture.dev/protected=true may be changed or deleted only by administrators.',
@@ -73,7 +89,7 @@ export default defineWebhook<AdmissionServices>({
       'a webhook refusing them makes `kubectl drain` retry forever, and the eviction API already honours a PodDisruptionBudget, which is the tool to bound how many protected pods may be evicted at once. ' +
       'Adding the label is allowed to anyone who may update the object. ' +
       "Deleting a protected object's owner (an unlabelled object named in its `ownerReferences`) does not delete it: the garbage collector's delete of a protected object is refused like anyone's, so the object stays, its owner reference dangling, and the collector retries with backoff (a foreground delete of the owner waits until the protected dependent is gone, as a dependent with `blockOwnerDeletion` makes it wait). " +
-      'A cluster administrator deletes it, or removes its owner reference or the label, to let the cascade finish. The collector\'s updates (dropping an owner reference for an orphaning delete, its own finalizers) are not sent. ' +
+      "A cluster administrator deletes it, or removes its owner reference or the label, to let the cascade finish. The collector's updates (dropping an owner reference for an orphaning delete, its own finalizers) are not sent. " +
       "With kube-controller-manager's shared identity (`--use-service-account-credentials=false`) the collector cannot be told from the namespace controller and stays exempt. " +
       'Deleting the namespace that holds a protected object still deletes it (the namespace controller is exempt): protect the namespace as well.',
     exempt:

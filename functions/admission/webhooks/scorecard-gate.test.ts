@@ -9,7 +9,7 @@ import { object, type ReviewSpec, serviceAccount, user, WebhookTester } from '..
 import { type Config, defaultConfig } from '../../../lib/config/index.ts';
 import { CONTROLLER_MANAGER, controller, WORKLOAD_CONTROLLERS, WORKLOAD_SOURCES } from '../identities.ts';
 import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
-import {
+import gate, {
   changesWhatRuns,
   INVALID_LABEL_MESSAGE,
   invalidRepoMessage,
@@ -19,7 +19,6 @@ import {
   ParsedRepos,
   unknownMessage,
 } from './scorecard-gate.ts';
-import gate from './scorecard-gate.ts';
 
 const SCORES: Record<string, ScoreLookupResult> = {
   'github.com/low/repo': { state: 'hit', repo: 'github.com/low/repo', score: 3.2, date: '2026-11-01T00:00:00Z' },
@@ -42,7 +41,10 @@ const pod = (repo: string) => object('Pod', 'p', { namespace: 'team', annotation
 const cron = (repo: string) =>
   object('CronJob', 'c', { namespace: 'team', spec: { jobTemplate: { spec: { template: { metadata: { annotations: { [A]: repo } } } } } } });
 const cronJobMeta = (repo: string) =>
-  object('CronJob', 'c', { namespace: 'team', spec: { jobTemplate: { metadata: { annotations: { [A]: repo } }, spec: { template: { spec: { containers: [] } } } } } });
+  object('CronJob', 'c', {
+    namespace: 'team',
+    spec: { jobTemplate: { metadata: { annotations: { [A]: repo } }, spec: { template: { spec: { containers: [] } } } } },
+  });
 const rc = (repo: string) =>
   object('ReplicationController', 'rc', {
     namespace: 'team',
@@ -103,7 +105,12 @@ const cases: Case[] = [
     review: { operation: 'UPDATE', object: cronJobMeta('github.com/low/repo'), oldObject: cronJobMeta('github.com/high/repo'), caller: jane },
     allowed: false,
   },
-  { name: 'ReplicationController from a low-scoring repo', review: { operation: 'CREATE', object: rc('github.com/low/repo'), caller: jane }, allowed: false, message: low },
+  {
+    name: 'ReplicationController from a low-scoring repo',
+    review: { operation: 'CREATE', object: rc('github.com/low/repo'), caller: jane },
+    allowed: false,
+    message: low,
+  },
   { name: 'ReplicationController from a good repo', review: { operation: 'CREATE', object: rc('github.com/high/repo'), caller: jane }, allowed: true },
   {
     name: 'UPDATE changing the declared repository is judged',
