@@ -325,7 +325,6 @@ export class AdmissionServer {
     }
     let chunks: Buffer[] = [];
     let size = 0;
-    let head: string | undefined;
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (refused) {
@@ -333,14 +332,19 @@ export class AdmissionServer {
         return;
       }
       if (reserved === 0 && size > this.#largeBody && !reserve(max)) return;
-      if (head !== undefined) {
-        if (size > hardCap) req.destroy();
-        return;
-      }
       if (size > max) {
         chunks.push(c);
-        head = Buffer.concat(chunks).subarray(0, 65_536).toString('utf8');
+        const head = Buffer.concat(chunks).subarray(0, 65_536).toString('utf8');
         chunks = [];
+        // Answered from the first bytes (the uid is there), on a connection closed after the
+        // answer: the rest of the body is never read.
+        refused = true;
+        release();
+        res.setHeader('connection', 'close');
+        send(
+          res,
+          isEvents ? { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: 'event too large\n' } : this.#o.dispatcher.tooLarge(url, head, max),
+        );
         return;
       }
       chunks.push(c);
@@ -348,19 +352,17 @@ export class AdmissionServer {
     req.on('end', () => {
       if (refused) return;
       if (isEvents) {
-        if (head !== undefined) return send(res, { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: 'event too large\n' });
         return send(res, this.#o.onEvent!(req.headers, Buffer.concat(chunks)));
       }
-      const r =
-        head !== undefined
-          ? this.#o.dispatcher.tooLarge(url, head, max)
-          : this.#o.dispatcher.dispatchTo(route!, {
-              method: req.method ?? 'POST',
-              path: url,
-              contentType,
-              body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-            });
-      send(res, r);
+      send(
+        res,
+        this.#o.dispatcher.dispatchTo(route!, {
+          method: req.method ?? 'POST',
+          path: url,
+          contentType,
+          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+        }),
+      );
     });
     req.on('error', () => res.destroy());
   }
