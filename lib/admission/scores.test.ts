@@ -162,3 +162,24 @@ test('a pull reads the feed in pages of at most pageRows; a page that fails leav
   assert.equal(c.lookup('n5999', clock.now).state, 'hit');
   assert.equal(c.status().entries, 12_345 + 6_000);
 });
+
+// A row that changes on a page the pull has already read is missed by that pull; the next one
+// reaches back by the last pull's duration as well as the overlap, so it is read then.
+test('the next pull reaches back by the last pull\'s duration as well as the overlap', async () => {
+  const clock = { now: 1_000_000 };
+  const rows = Array.from({ length: 10 }, (_, i) => row(`r${i}`, 5, 500_000 + i));
+  const asked: Array<Date | undefined> = [];
+  const feed = {
+    async scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }) {
+      if (page.after === undefined) asked.push(since);
+      clock.now += 4_000; // each page takes 4 s
+      const start = page.after === undefined ? 0 : Number(page.after);
+      return { rows: rows.slice(start, start + page.limit), next: start + page.limit < rows.length ? String(start + page.limit) : undefined };
+    },
+  };
+  const c = new ScoreCache({ feed, refreshMs: 1000, staleAfterMs: 60_000, overlapMs: 500, pageRows: 5, now: () => clock.now });
+  await c.refresh();
+  await c.refresh();
+  // Newest change 500,009; overlap 500 ms; the first pull took two pages of 4 s.
+  assert.equal(asked[1]?.getTime(), 500_009 - 500 - 8_000);
+});

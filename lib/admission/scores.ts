@@ -1,7 +1,7 @@
 // Scores for the Scorecard gate, served from memory: the admission hot path never waits on the
-// database. A background loop pulls what changed since the last pull (with an overlap, so a row
-// committed late is not missed) and `score.updated` events ask for a pull sooner (an event never
-// carries a score into the cache: anyone who can reach the server could forge one). Every
+// database. A background loop pulls what changed since the last pull, a page at a time (with an
+// overlap, so a row committed late is not missed) and `score.updated` events ask for a pull sooner
+// (an event never carries a score into the cache: anyone who can reach the server could forge one). Every
 // repository's latest score is held, compactly (ScoreIndex; bench/admission.ts prints the bytes per
 // repository), so the gate is never wrong for a repository it had to forget: there is no eviction,
 // hence no "not among the cached ones" answer to fail open on.
@@ -251,6 +251,8 @@ export class ScoreCache implements ScoreLookup {
   #lastSuccess: number | undefined;
   #lastError: string | undefined;
   #watermark: number | undefined;
+  /** How long the last successful pull took. */
+  #lastPullMs = 0;
   #inflight: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
@@ -362,7 +364,11 @@ export class ScoreCache implements ScoreLookup {
   }
 
   async #pull(): Promise<void> {
-    const since = this.#watermark === undefined ? undefined : new Date(this.#watermark - this.#overlapMs);
+    // Pages are read one after another: a row that changed on a page already read is older than
+    // the pull's newest change by at most the pull's duration, so the next pull reaches back that
+    // much further too.
+    const since = this.#watermark === undefined ? undefined : new Date(this.#watermark - this.#overlapMs - this.#lastPullMs);
+    const started = this.#now();
     try {
       let newest = this.#watermark;
       let after: string | undefined;
@@ -373,6 +379,7 @@ export class ScoreCache implements ScoreLookup {
       } while (after !== undefined);
       this.#watermark = newest;
       this.#lastSuccess = this.#now();
+      this.#lastPullMs = Math.max(0, this.#lastSuccess - started);
       this.#lastError = undefined;
       entriesGauge.set(this.#index.size);
       bytesGauge.set(this.#index.bytes);
@@ -394,9 +401,6 @@ export class StaticScoreFeed implements ScoreFeed {
     this.rows = rows;
   }
 
-  /** Rows of the largest page asked for so far. */
-  largestPage = 0;
-
   async scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }): Promise<ScorePage> {
     if (page.after === undefined) this.calls.push(since);
     if (this.fail) throw this.fail;
@@ -407,7 +411,6 @@ export class StaticScoreFeed implements ScoreFeed {
       const r = this.rows[i];
       if (since === undefined || r.updatedAt >= since) out.push(r);
     }
-    this.largestPage = Math.max(this.largestPage, out.length);
     return { rows: out, next: i < this.rows.length ? String(i) : undefined };
   }
 }
