@@ -165,7 +165,7 @@ test('a pull reads the feed in pages of at most pageRows; a page that fails leav
 
 // A row that changes on a page the pull has already read is missed by that pull; the next one
 // reaches back by the last pull's duration as well as the overlap, so it is read then.
-test('the next pull reaches back by the last pull\'s duration as well as the overlap', async () => {
+test("the next pull reaches back by the last pull's duration as well as the overlap", async () => {
   const clock = { now: 1_000_000 };
   const rows = Array.from({ length: 10 }, (_, i) => row(`r${i}`, 5, 500_000 + i));
   const asked: Array<Date | undefined> = [];
