@@ -29,6 +29,21 @@ export const WORKLOAD_CONTROLLERS = [
   'replication-controller',
 ] as const;
 
+/**
+ * What each of those controllers stamps out its objects from: the resource whose template it
+ * copies. The gate exempts the controllers because it judged that resource, so its rules must
+ * cover every one of these (scorecard-gate.test.ts checks it).
+ */
+export const WORKLOAD_SOURCES: Readonly<Record<(typeof WORKLOAD_CONTROLLERS)[number], { group: string; resource: string }>> = {
+  'deployment-controller': { group: 'apps', resource: 'deployments' },
+  'replicaset-controller': { group: 'apps', resource: 'replicasets' },
+  'statefulset-controller': { group: 'apps', resource: 'statefulsets' },
+  'daemon-set-controller': { group: 'apps', resource: 'daemonsets' },
+  'job-controller': { group: 'batch', resource: 'jobs' },
+  'cronjob-controller': { group: 'batch', resource: 'cronjobs' },
+  'replication-controller': { group: '', resource: 'replicationcontrollers' },
+};
+
 /** Controllers that finish deletes: the namespace's contents, dependents, finished Jobs, orphaned pods. */
 export const DELETION_CONTROLLERS = ['namespace-controller', 'generic-garbage-collector', 'ttl-after-finished-controller', 'pod-garbage-collector'] as const;
 

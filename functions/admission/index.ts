@@ -6,7 +6,7 @@ import { type AdmissionApp, createAdmissionApp } from '../../lib/admission/app.t
 import type { ScoreFeed } from '../../lib/admission/scores.ts';
 import { applyAdmissionV8Flags } from '../../lib/admission/v8-flags.ts';
 import { type Config, loadConfig } from '../../lib/config/index.ts';
-import { scoresChangedSince } from '../../lib/db/scores.ts';
+import { scoresChangedPage } from '../../lib/db/scores.ts';
 import type { Handle } from '../../lib/function/handle.ts';
 import { closeRuntime, sharedDatabaseRuntime } from '../../lib/function/runtime.ts';
 import { createLogger, type Logger } from '../../lib/log/index.ts';
@@ -19,8 +19,8 @@ const runtime = sharedDatabaseRuntime('admission');
  * database that is down only makes the gate's cache stale (the gate then follows its failure policy).
  */
 export const databaseScoreFeed: ScoreFeed = {
-  async scoresChangedSince(since) {
-    return scoresChangedSince((await runtime()).db, since);
+  async scoresChangedSince(since, page) {
+    return scoresChangedPage((await runtime()).db, since, page);
   },
 };
 

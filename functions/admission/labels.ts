@@ -75,20 +75,52 @@ export function celMetaIs(root: string, steps: readonly string[], map: 'labels' 
   return value === undefined ? `(${has})` : `(${has} && ${path}[${k}] == ${celString(value)})`;
 }
 
-/** Deep equality of two JSON values (key order ignored): what an UPDATE changed. */
+/**
+ * Deeper than this, two JSON values count as different. The API server decodes at most 10,000
+ * levels, so a review never nests deeper unless someone other than the API server sent it; and
+ * "different" is the cautious answer for every caller (an update is judged, a change is seen).
+ */
+export const MAX_JSON_DEPTH = 10_000;
+
+/**
+ * Deep equality of two JSON values (key order ignored): what an UPDATE changed. Iterative, with
+ * its own stack of pairs, so the nesting a review may carry never reaches the call stack's limit
+ * (a recursive walk threw at about 5,000 levels, which the API server accepts).
+ */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) {
-    if (!Object.hasOwn(b, k) || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  const left: unknown[] = [a];
+  const right: unknown[] = [b];
+  const depths: number[] = [0];
+  while (left.length > 0) {
+    const x = left.pop();
+    const y = right.pop();
+    const depth = depths.pop() as number;
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+    if (depth >= MAX_JSON_DEPTH) return false;
+    if (Array.isArray(x)) {
+      if (!Array.isArray(y) || x.length !== y.length) return false;
+      for (let i = 0; i < x.length; i++) {
+        if (x[i] === y[i]) continue;
+        left.push(x[i]);
+        right.push(y[i]);
+        depths.push(depth + 1);
+      }
+      continue;
+    }
+    if (Array.isArray(y)) return false;
+    const kx = Object.keys(x);
+    if (kx.length !== Object.keys(y).length) return false;
+    for (const k of kx) {
+      if (!Object.hasOwn(y, k)) return false;
+      const vx = (x as Record<string, unknown>)[k];
+      const vy = (y as Record<string, unknown>)[k];
+      if (vx === vy) continue;
+      left.push(vx);
+      right.push(vy);
+      depths.push(depth + 1);
+    }
   }
   return true;
 }

@@ -38,6 +38,17 @@ function metadataIsObject(o: Record<string, unknown> | null): boolean {
   return o === null || o.metadata === undefined || o.metadata === null || isObject(o.metadata);
 }
 
+/**
+ * A field's value for a message: a string or number as JSON (cut to 100 characters), anything else
+ * by its type. Never JSON.stringify of what the sender chose: an array nested 20,000 deep
+ * overflowed its stack, and the request path must never throw.
+ */
+export function shown(x: unknown): string {
+  if (typeof x === 'string') return JSON.stringify(x.length > 100 ? `${x.slice(0, 100)}…` : x);
+  if (typeof x === 'number' || typeof x === 'boolean' || x === null || x === undefined) return String(x);
+  return Array.isArray(x) ? 'an array' : `a ${typeof x}`;
+}
+
 function optionalString(x: unknown): string | undefined | false {
   if (x === undefined || x === null) return undefined;
   return typeof x === 'string' ? x : false;
@@ -46,10 +57,10 @@ function optionalString(x: unknown): string | undefined | false {
 /** Checks an AdmissionReview's shape and returns its request in the typed form webhooks see. */
 export function parseReview(body: unknown): ParsedReview {
   if (!isObject(body)) return { kind: 'not-a-review', problem: 'the body is not a JSON object' };
-  if (body.kind !== 'AdmissionReview') return { kind: 'not-a-review', problem: `kind is ${JSON.stringify(body.kind)}, expected "AdmissionReview"` };
+  if (body.kind !== 'AdmissionReview') return { kind: 'not-a-review', problem: `kind is ${shown(body.kind)}, expected "AdmissionReview"` };
   const apiVersion = body.apiVersion as ReviewApiVersion;
   if (apiVersion !== 'admission.k8s.io/v1' && apiVersion !== 'admission.k8s.io/v1beta1') {
-    return { kind: 'not-a-review', problem: `apiVersion ${JSON.stringify(body.apiVersion)} is not supported (${REVIEW_VERSIONS.join(', ')})` };
+    return { kind: 'not-a-review', problem: `apiVersion ${shown(body.apiVersion)} is not supported (${REVIEW_VERSIONS.join(', ')})` };
   }
   const r = body.request;
   if (!isObject(r)) return { kind: 'not-a-review', problem: 'the AdmissionReview has no request' };
@@ -62,7 +73,7 @@ export function parseReview(body: unknown): ParsedReview {
   const resource = gvr(r.resource);
   if (!resource) return bad('request.resource must have string group, version and resource');
   if (r.operation !== 'CREATE' && r.operation !== 'UPDATE' && r.operation !== 'DELETE' && r.operation !== 'CONNECT')
-    return bad(`request.operation ${JSON.stringify(r.operation)} is not one of ${OPERATIONS.join(', ')}`);
+    return bad(`request.operation ${shown(r.operation)} is not one of ${OPERATIONS.join(', ')}`);
   const operation = r.operation as Operation;
   const u = r.userInfo;
   if (!isObject(u) || typeof u.username !== 'string') return bad('request.userInfo.username is missing');

@@ -111,3 +111,77 @@ test('start/stop: the background loop pulls and can be stopped', async () => {
   await new Promise((r) => setTimeout(r, 30));
   assert.equal(feed.calls.length, calls);
 });
+
+// A cold load used to take every repository's row in one answer: at 300,000 the admission server
+// ran out of a 128 MB heap (what V8 gives a 512 MiB container). The cache now asks page by page,
+// and the watermark moves only once the whole pull has been read.
+test('a pull reads the feed in pages of at most pageRows; a page that fails leaves the watermark and the last success alone', async () => {
+  const rows = Array.from({ length: 12_345 }, (_, i) => row(`r${i}`, i % 10, 1_000 + i));
+  const asked: Array<{ since: Date | undefined; after: string | undefined; limit: number | undefined; rows: number }> = [];
+  let failAt: string | undefined;
+  // Answers the paged protocol; a caller that asks without a page gets every row (and is caught).
+  const feed = {
+    async scoresChangedSince(since: Date | undefined, page?: { after: string | undefined; limit: number }) {
+      if (!page) {
+        asked.push({ since, after: undefined, limit: undefined, rows: rows.length });
+        return rows as never;
+      }
+      if (failAt !== undefined && page.after === failAt) throw new Error('connection lost mid-pull');
+      const start = page.after === undefined ? 0 : Number(page.after);
+      const out = rows.slice(start, start + page.limit).filter((r) => since === undefined || r.updatedAt >= since);
+      asked.push({ since, after: page.after, limit: page.limit, rows: out.length });
+      return { rows: out, next: start + page.limit < rows.length ? String(start + page.limit) : undefined };
+    },
+  };
+  const clock = { now: 1_000_000 };
+  const c = new ScoreCache({ feed, refreshMs: 1000, staleAfterMs: 10_000, overlapMs: 0, pageRows: 5_000, now: () => clock.now });
+  await c.refresh();
+  assert.ok(
+    asked.every((a) => a.limit === 5_000 && a.rows <= 5_000),
+    JSON.stringify(asked),
+  );
+  assert.deepEqual(
+    asked.map((a) => a.after),
+    [undefined, '5000', '10000'],
+  );
+  assert.equal(c.status().entries, 12_345);
+  assert.deepEqual(c.lookup('r12344', clock.now), { state: 'hit', repo: 'r12344', score: 4, date: '2026-11-01' });
+
+  // An incremental pull whose second page fails: nothing counts as loaded, the next pull asks from the same point.
+  rows.push(...Array.from({ length: 6_000 }, (_, i) => row(`n${i}`, 9, 50_000 + i)));
+  asked.length = 0;
+  failAt = '5000';
+  clock.now += 5_000;
+  const lastRefresh = c.status().lastRefresh;
+  await c.refresh();
+  assert.equal(c.status().lastRefresh, lastRefresh, 'a partial pull is not a success');
+  assert.match(c.status().lastError ?? '', /connection lost mid-pull/);
+  const sinceBefore = asked[0].since?.getTime();
+  failAt = undefined;
+  asked.length = 0;
+  await c.refresh();
+  assert.equal(asked[0].since?.getTime(), sinceBefore, 'the watermark did not move on the failed pull');
+  assert.equal(c.lookup('n5999', clock.now).state, 'hit');
+  assert.equal(c.status().entries, 12_345 + 6_000);
+});
+
+// A row that changes on a page the pull has already read is missed by that pull; the next one
+// reaches back by the last pull's duration as well as the overlap, so it is read then.
+test("the next pull reaches back by the last pull's duration as well as the overlap", async () => {
+  const clock = { now: 1_000_000 };
+  const rows = Array.from({ length: 10 }, (_, i) => row(`r${i}`, 5, 500_000 + i));
+  const asked: Array<Date | undefined> = [];
+  const feed = {
+    async scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }) {
+      if (page.after === undefined) asked.push(since);
+      clock.now += 4_000; // each page takes 4 s
+      const start = page.after === undefined ? 0 : Number(page.after);
+      return { rows: rows.slice(start, start + page.limit), next: start + page.limit < rows.length ? String(start + page.limit) : undefined };
+    },
+  };
+  const c = new ScoreCache({ feed, refreshMs: 1000, staleAfterMs: 60_000, overlapMs: 500, pageRows: 5, now: () => clock.now });
+  await c.refresh();
+  await c.refresh();
+  // Newest change 500,009; overlap 500 ms; the first pull took two pages of 4 s.
+  assert.equal(asked[1]?.getTime(), 500_009 - 500 - 8_000);
+});

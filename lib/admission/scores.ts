@@ -1,7 +1,7 @@
 // Scores for the Scorecard gate, served from memory: the admission hot path never waits on the
-// database. A background loop pulls what changed since the last pull (with an overlap, so a row
-// committed late is not missed) and `score.updated` events ask for a pull sooner (an event never
-// carries a score into the cache: anyone who can reach the server could forge one). Every
+// database. A background loop pulls what changed since the last pull, a page at a time (with an
+// overlap, so a row committed late is not missed) and `score.updated` events ask for a pull sooner
+// (an event never carries a score into the cache: anyone who can reach the server could forge one). Every
 // repository's latest score is held, compactly (ScoreIndex; bench/admission.ts prints the bytes per
 // repository), so the gate is never wrong for a repository it had to forget: there is no eviction,
 // hence no "not among the cached ones" answer to fail open on.
@@ -22,14 +22,24 @@ export interface ScoreRow {
   updatedAt: Date;
 }
 
+/** One page of a feed: its rows, and where the next page starts (undefined after the last). */
+export interface ScorePage {
+  rows: ScoreRow[];
+  next: string | undefined;
+}
+
 /** Where scores come from; the database layer implements it. */
 export interface ScoreFeed {
   /**
-   * The latest score of every repository whose latest score changed at or after `since` (all
-   * repositories when undefined). Order does not matter.
+   * A page of the latest score of every repository whose latest score changed at or after `since`
+   * (all repositories when undefined): at most `limit` rows, starting after `after` (the previous
+   * page's `next`; undefined for the first). Order within a page does not matter.
    */
-  scoresChangedSince(since: Date | undefined): Promise<ScoreRow[]>;
+  scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }): Promise<ScorePage>;
 }
+
+/** Rows a pull reads from the feed at once: a million repositories are loaded in pages, never held at once. */
+export const SCORE_PAGE_ROWS = 5_000;
 
 export type ScoreLookupResult =
   | { state: 'hit'; repo: string; score: number; date: string }
@@ -52,6 +62,8 @@ export interface ScoreCacheOptions {
   staleAfterMs: number;
   /** Re-read this much before the last pull's newest change (late commits). Default max(60 s, refreshMs). */
   overlapMs?: number;
+  /** Rows per page of a pull (default SCORE_PAGE_ROWS). */
+  pageRows?: number;
   /** How soon after a `score.updated` event the cache pulls (events arriving meanwhile share it). Default 250 ms. */
   eventPullDelayMs?: number;
   logger?: Logger;
@@ -233,12 +245,15 @@ export class ScoreCache implements ScoreLookup {
   readonly #staleAfterMs: number;
   readonly #overlapMs: number;
   readonly #eventPullDelayMs: number;
+  readonly #pageRows: number;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #index: ScoreIndex;
   #lastSuccess: number | undefined;
   #lastError: string | undefined;
   #watermark: number | undefined;
+  /** How long the last successful pull took. */
+  #lastPullMs = 0;
   #inflight: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
@@ -251,6 +266,7 @@ export class ScoreCache implements ScoreLookup {
     this.#staleAfterMs = options.staleAfterMs;
     this.#overlapMs = options.overlapMs ?? Math.max(60_000, options.refreshMs);
     this.#eventPullDelayMs = options.eventPullDelayMs ?? 250;
+    this.#pageRows = options.pageRows ?? SCORE_PAGE_ROWS;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#index = new ScoreIndex(options.expectedEntries);
@@ -331,7 +347,8 @@ export class ScoreCache implements ScoreLookup {
     };
   }
 
-  #apply(rows: readonly ScoreRow[]): void {
+  /** Stores a page's rows; returns the newest change among them (the watermark moves once the pull is whole). */
+  #apply(rows: readonly ScoreRow[], newest: number | undefined): number | undefined {
     for (const r of rows) {
       if (typeof r?.repoKey !== 'string' || typeof r.score !== 'number' || !Number.isFinite(r.score)) {
         this.#rejected++;
@@ -342,16 +359,28 @@ export class ScoreCache implements ScoreLookup {
         continue;
       }
       const updatedAt = r.updatedAt instanceof Date ? r.updatedAt.getTime() : Number(new Date(r.updatedAt as unknown as string));
-      if (Number.isFinite(updatedAt) && (this.#watermark === undefined || updatedAt > this.#watermark)) this.#watermark = updatedAt;
+      if (Number.isFinite(updatedAt) && (newest === undefined || updatedAt > newest)) newest = updatedAt;
     }
+    return newest;
   }
 
   async #pull(): Promise<void> {
-    const since = this.#watermark === undefined ? undefined : new Date(this.#watermark - this.#overlapMs);
+    // Pages are read one after another: a row that changed on a page already read is older than
+    // the pull's newest change by at most the pull's duration, so the next pull reaches back that
+    // much further too.
+    const since = this.#watermark === undefined ? undefined : new Date(this.#watermark - this.#overlapMs - this.#lastPullMs);
+    const started = this.#now();
     try {
-      const rows = await this.#feed.scoresChangedSince(since);
-      this.#apply(rows);
+      let newest = this.#watermark;
+      let after: string | undefined;
+      do {
+        const page = await this.#feed.scoresChangedSince(since, { after, limit: this.#pageRows });
+        newest = this.#apply(page.rows, newest);
+        after = page.next;
+      } while (after !== undefined);
+      this.#watermark = newest;
       this.#lastSuccess = this.#now();
+      this.#lastPullMs = Math.max(0, this.#lastSuccess - started);
       this.#lastError = undefined;
       entriesGauge.set(this.#index.size);
       bytesGauge.set(this.#index.bytes);
@@ -375,9 +404,16 @@ export class StaticScoreFeed implements ScoreFeed {
     this.rows = rows;
   }
 
-  async scoresChangedSince(since: Date | undefined): Promise<ScoreRow[]> {
-    this.calls.push(since);
+  async scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }): Promise<ScorePage> {
+    if (page.after === undefined) this.calls.push(since);
     if (this.fail) throw this.fail;
-    return this.rows.filter((r) => since === undefined || r.updatedAt >= since);
+    const start = page.after === undefined ? 0 : Number(page.after);
+    const out: ScoreRow[] = [];
+    let i = start;
+    for (; i < this.rows.length && out.length < page.limit; i++) {
+      const r = this.rows[i];
+      if (since === undefined || r.updatedAt >= since) out.push(r);
+    }
+    return { rows: out, next: i < this.rows.length ? String(i) : undefined };
   }
 }

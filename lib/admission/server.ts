@@ -33,9 +33,29 @@ export interface AdmissionServerOptions extends TlsFiles {
   onEvent?: (headers: IncomingMessage['headers'], body: Buffer) => HttpResponseLike;
   /** Default 120 s: longer than the API server's 90 s idle connection timeout. */
   keepAliveTimeoutMs?: number;
+  /** Bodies longer than this are large: they share largeBodiesInFlightBytes. Default LARGE_BODY_BYTES. */
+  largeBodyBytes?: number;
+  /** What large bodies being read may hold at once; one more is answered 503 unread. Default twice maxBodyBytes. */
+  largeBodiesInFlightBytes?: number;
+  /** A large body not read by then is dropped. Default: the longest webhook timeout plus a second. */
+  largeBodyDeadlineMs?: number;
 }
 
+/**
+ * What nearly every review is under (a Pod, a Deployment with its managedFields: tens of KiB). A
+ * body this size or smaller is read at once; larger ones share a budget, so a few senders of
+ * junk near the body limit cannot hold the memory, or the parsing time, that real reviews need.
+ */
+export const LARGE_BODY_BYTES = 64 * 1024;
+/** A CloudEvent on /events is a few hundred bytes; no reason to read one larger. */
+export const MAX_EVENT_BYTES = 64 * 1024;
+
 const tlsReloads = counter('posture_admission_tls_reloads_total', 'Serving certificate reloads by result.', ['result']);
+const largeRefused = counter(
+  'posture_admission_large_bodies_refused_total',
+  'Requests answered 503 unread, or dropped, because large bodies already held their budget or took too long to arrive.',
+  ['reason'],
+);
 const certExpiry = gauge('posture_admission_tls_not_after_timestamp_seconds', 'Expiry of the serving certificate in use.');
 
 interface LoadedTls {
@@ -98,11 +118,27 @@ export class AdmissionServer {
   #draining = false;
   /** Digits of the largest body length read at all (four times the limit). */
   readonly #capDigits: number;
+  readonly #largeBody: number;
+  /** Digits of largeBodyBytes: a declared length with fewer is small, no number to parse. */
+  readonly #largeDigits: number;
+  readonly #largeBudget: number;
+  readonly #largeDeadlineMs: number;
+  #largeInFlight = 0;
 
   constructor(options: AdmissionServerOptions) {
     this.#o = options;
     this.#capDigits = String(options.maxBodyBytes * 4).length;
+    this.#largeBody = options.largeBodyBytes ?? LARGE_BODY_BYTES;
+    this.#largeDigits = String(this.#largeBody).length;
+    this.#largeBudget = options.largeBodiesInFlightBytes ?? 2 * options.maxBodyBytes;
+    const longest = Math.max(1, ...options.dispatcher.registry.webhooks.map((w) => w.declaration.timeoutSeconds));
+    this.#largeDeadlineMs = options.largeBodyDeadlineMs ?? (longest + 1) * 1000;
     this.#log = options.logger ?? silentLogger;
+  }
+
+  /** Bytes the large bodies being read hold now (tests). */
+  get largeBodiesInFlight(): number {
+    return this.#largeInFlight;
   }
 
   get port(): number {
@@ -238,7 +274,7 @@ export class AdmissionServer {
       send(res, this.#o.dispatcher.dispatch({ method: req.method ?? 'GET', path, contentType: undefined, body: undefined }));
       return;
     }
-    const max = this.#o.maxBodyBytes;
+    const max = isEvents ? Math.min(MAX_EVENT_BYTES, this.#o.maxBodyBytes) : this.#o.maxBodyBytes;
     // Past four times the limit the request is cut off: no AdmissionReview is that large.
     const hardCap = max * 4;
     const { contentLength, contentType } = bodyHeaders(req.rawHeaders);
@@ -248,38 +284,85 @@ export class AdmissionServer {
       send(res, { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: `the body is larger than ${hardCap} bytes\n` });
       return;
     }
+    // A large body (declared, or found while reading a chunked one) first takes its share of the
+    // large bodies' budget, or is answered 503 at once: the API server then applies the webhook's
+    // failure policy, as for any unreachable webhook, instead of every review waiting behind junk.
+    let reserved = 0;
+    let refused = false;
+    let deadline: NodeJS.Timeout | undefined;
+    const release = () => {
+      this.#largeInFlight -= reserved;
+      reserved = 0;
+      clearTimeout(deadline);
+    };
+    const reserve = (bytes: number): boolean => {
+      if (this.#largeInFlight + bytes > this.#largeBudget) {
+        largeRefused.labels('busy').inc();
+        refused = true;
+        res.setHeader('connection', 'close');
+        send(res, {
+          statusCode: 503,
+          headers: { 'content-type': 'text/plain', 'retry-after': '1' },
+          body: 'too many large requests are being read at once; try again\n',
+        });
+        return false;
+      }
+      this.#largeInFlight += bytes;
+      reserved = bytes;
+      req.once('close', release);
+      // The API server has given up on it by then (the longest webhook timeout).
+      deadline = setTimeout(() => {
+        largeRefused.labels('deadline').inc();
+        release();
+        req.destroy();
+      }, this.#largeDeadlineMs);
+      deadline.unref();
+      return true;
+    };
+    if (contentLength !== undefined && contentLength.length >= this.#largeDigits) {
+      const declared = Number(contentLength);
+      if (declared > this.#largeBody && !reserve(Math.min(declared, max))) return;
+    }
     let chunks: Buffer[] = [];
     let size = 0;
-    let head: string | undefined;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (head !== undefined) {
+      if (refused) {
         if (size > hardCap) req.destroy();
         return;
       }
+      if (reserved === 0 && size > this.#largeBody && !reserve(max)) return;
       if (size > max) {
         chunks.push(c);
-        head = Buffer.concat(chunks).subarray(0, 65_536).toString('utf8');
+        const head = Buffer.concat(chunks).subarray(0, 65_536).toString('utf8');
         chunks = [];
+        // Answered from the first bytes (the uid is there), on a connection closed after the
+        // answer: the rest of the body is never read.
+        refused = true;
+        release();
+        res.setHeader('connection', 'close');
+        send(
+          res,
+          isEvents ? { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: 'event too large\n' } : this.#o.dispatcher.tooLarge(url, head, max),
+        );
         return;
       }
       chunks.push(c);
     });
     req.on('end', () => {
+      if (refused) return;
       if (isEvents) {
-        if (head !== undefined) return send(res, { statusCode: 413, headers: { 'content-type': 'text/plain' }, body: 'event too large\n' });
         return send(res, this.#o.onEvent!(req.headers, Buffer.concat(chunks)));
       }
-      const r =
-        head !== undefined
-          ? this.#o.dispatcher.tooLarge(url, head, max)
-          : this.#o.dispatcher.dispatchTo(route!, {
-              method: req.method ?? 'POST',
-              path: url,
-              contentType,
-              body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-            });
-      send(res, r);
+      send(
+        res,
+        this.#o.dispatcher.dispatchTo(route!, {
+          method: req.method ?? 'POST',
+          path: url,
+          contentType,
+          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+        }),
+      );
     });
     req.on('error', () => res.destroy());
   }

@@ -55,3 +55,36 @@ test('admission review prints the response the server would send', async () => {
     rmSync(dir, { recursive: true });
   }
 });
+
+// The API server decodes JSON up to 10,000 levels deep: such a review used to crash the command
+// with a RangeError's stack trace (it re-serialised the parsed review).
+test('admission review takes a review nested 6,000 levels deep, and says clearly when YAML nests too deeply', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-review-'));
+  try {
+    const depth = 6_000;
+    const deep = `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    const cm = (finalizers: string[]) =>
+      `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"team","labels":{"posture.dev/protected":"true"},` +
+      `"deletionTimestamp":"2026-11-26T09:00:00Z","finalizers":${JSON.stringify(finalizers)}},"spec":${deep}}`;
+    const review =
+      '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"deep-1","kind":{"group":"","version":"v1","kind":"ConfigMap"},' +
+      '"resource":{"group":"","version":"v1","resource":"configmaps"},"name":"c","namespace":"team","operation":"UPDATE",' +
+      `"userInfo":{"username":"jane","groups":["devs"]},"object":${cm([])},"oldObject":${cm(['example.com/f'])}}}`;
+    const file = join(dir, 'deep.json');
+    writeFileSync(file, review);
+    const r = await runCliCaptured(['admission', 'review', 'protected-objects', file], {});
+    assert.equal(r.code, 0, r.stderr);
+    const response = JSON.parse(r.stdout).response;
+    assert.equal(response.allowed, true, r.stdout);
+    assert.equal(response.status.message, 'removing finalizers from an object being deleted');
+
+    const yaml = join(dir, 'deep.yaml');
+    writeFileSync(yaml, `apiVersion: admission.k8s.io/v1\nkind: AdmissionReview\nrequest: {uid: u, spec: ${'{a: '.repeat(depth)}1${'}'.repeat(depth)}}\n`);
+    const y = await runCliCaptured(['admission', 'review', 'protected-objects', yaml], {});
+    assert.equal(y.code, 2);
+    assert.match(y.stderr, /^posture: .*deep\.yaml (is neither JSON nor YAML|nests too deeply)/);
+    assert.doesNotMatch(y.stderr, /\n\s+at /, 'no stack trace');
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});

@@ -66,19 +66,27 @@ export const commands: Command[] = [
       if (!entry) throw new UsageError(`webhook ${name} does not read a namespace label`);
       const body = file === '-' ? await text(io.stdin) : readTextFile(file, io);
       // A YAML review is accepted for convenience; the server itself only takes JSON.
-      let review: unknown;
+      // JSON goes to the dispatcher as the text it is (what the server reads); only YAML is
+      // turned into JSON here. Either may nest deeper than a parser's or serialiser's stack allows.
+      const source = file === '-' ? 'stdin' : file;
+      let json: string;
       try {
-        review = JSON.parse(body);
+        JSON.parse(body);
+        json = body;
       } catch {
         try {
-          review = parseYaml(body);
+          json = JSON.stringify(parseYaml(body));
         } catch (err) {
-          io.stderr.write(`posture: ${file === '-' ? 'stdin' : file} is neither JSON nor YAML: ${(err as Error).message}\n`);
+          io.stderr.write(
+            err instanceof RangeError
+              ? `posture: ${source} nests too deeply to read as YAML (the API server decodes at most 10,000 levels; send such a review as JSON)\n`
+              : `posture: ${source} is neither JSON nor YAML: ${(err as Error).message}\n`,
+          );
           return EXIT.rejected;
         }
       }
       const dispatcher = new Dispatcher({ registry, services: { scores } });
-      const r = dispatcher.dispatch({ method: 'POST', path: entry.path, contentType: 'application/json', body: JSON.stringify(review) });
+      const r = dispatcher.dispatch({ method: 'POST', path: entry.path, contentType: 'application/json', body: json });
       if (r.statusCode !== 200) {
         io.stderr.write(`posture: the server would answer HTTP ${r.statusCode}: ${r.body}`);
         return EXIT.rejected;

@@ -455,10 +455,10 @@ export const settings = [
     key: 'admissionMaxBodyBytes',
     env: 'POSTURE_ADMISSION_MAX_BODY_BYTES',
     type: 'integer',
-    default: 8388608,
+    default: 4194304,
     minimum: 3145728,
     maximum: 67108864,
-    doc: 'Largest AdmissionReview the admission server reads (an UPDATE carries the object twice; the API server accepts 3 MiB objects).',
+    doc: "Largest AdmissionReview the admission server reads. An UPDATE carries the object twice, and etcd stores objects up to 1.5 MiB by default (its `--max-request-bytes`; the API server reads requests up to 3 MiB): 4 MiB holds both copies in JSON and the review around them. A larger review is decided by the webhook's failure policy. Bodies over 64 KiB also share a budget of twice this, so junk near the limit cannot crowd out real reviews.",
   },
   {
     key: 'tlsReloadSeconds',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
-import { addRepos, type Db, getRepo, latestScore, pruneDetails, pruneDetailsStep, scoreHistory, scoresChangedSince } from './index.ts';
+import { addRepos, type Db, getRepo, latestScore, pruneDetails, pruneDetailsStep, scoreHistory, scoresChangedPage, scoresChangedSince } from './index.ts';
 import { describeEachDatabase, storeRecorded } from './testing.ts';
 
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
@@ -144,5 +144,36 @@ describeEachDatabase('retention', (ctx) => {
     const since = await scoresChangedSince(ctx.db, new Date(Date.now() + 3600000));
     assert.deepEqual(since, []);
     assert.ok(await getRepo(ctx.db, 'github.com/r/never-scored'));
+  });
+
+  // The gate's cold load reads pages, never every repository's row at once (issue 40: at 300,000
+  // repositories a single answer exhausted a 128 MB heap). A repository with no score yet is in a
+  // page's id range but not in its rows, so a page may hold fewer rows than asked and still not be the last.
+  test("the gate's feed pages by repository id: every latest score once, pages at most the limit, unscored repositories skipped", async () => {
+    await reset(ctx.db);
+    await addRepos(ctx.db, [{ repo: repo('r/unscored-1') }, { repo: repo('r/unscored-2') }, { repo: repo('r/unscored-3') }]);
+    const names = ['r/p0', 'r/p1', 'r/p2', 'r/p3', 'r/p4'];
+    for (const n of names) await history(ctx.db, n, 2);
+    for (const since of [undefined, new Date(0)]) {
+      const seen: string[] = [];
+      let after: string | undefined;
+      let pages = 0;
+      do {
+        const p = await scoresChangedPage(ctx.db, since, { after, limit: 2 });
+        assert.ok(p.rows.length <= 2);
+        seen.push(...p.rows.map((r) => r.repoKey));
+        after = p.next;
+        pages++;
+      } while (after !== undefined && pages < 20);
+      assert.deepEqual(seen.sort(), names.map((n) => `github.com/${n}`).sort(), `since ${since?.toISOString()}`);
+      // Every row is the repository's latest (two results each, a week apart).
+      const all = await scoresChangedSince(ctx.db, since, 2);
+      assert.ok(all.every((r) => r.date === at(7).toISOString()));
+      assert.equal(all.length, names.length);
+    }
+    // Three unscored repositories first: the first page (ids 1-2 of the range) has no rows but a next.
+    const first = await scoresChangedPage(ctx.db, undefined, { limit: 2 });
+    assert.deepEqual(first.rows, []);
+    assert.notEqual(first.next, undefined);
   });
 });

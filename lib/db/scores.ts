@@ -125,30 +125,57 @@ export interface ScoreChange {
   updatedAt: Date;
 }
 
+/** One page of scoresChangedPage: rows, and where the next page starts (undefined after the last). */
+export interface ScoreChangePage {
+  rows: ScoreChange[];
+  next: string | undefined;
+}
+
 /**
  * Latest score per repository for repositories whose scores changed after `since` (all when
- * undefined): what the admission gate's cache loads in the background. Only each repository's
- * newest row is read (one probe of scores_repo_idx per repository), never its history.
+ * undefined): what the admission gate's cache loads in the background, a page at a time, so
+ * neither the database driver nor the gate ever holds every repository's row at once. Pages go by
+ * repository id (`after`: the previous page's `next`); only each repository's newest row is read
+ * (one probe of scores_repo_idx per repository), never its history.
  */
-export async function scoresChangedSince(db: Db, since: Date | undefined): Promise<ScoreChange[]> {
-  const latest = `CROSS JOIN LATERAL (
+export async function scoresChangedPage(db: Db, since: Date | undefined, page: { after?: string; limit: number }): Promise<ScoreChangePage> {
+  const after = page.after ?? '0';
+  const latest = `LEFT JOIN LATERAL (
          SELECT s.score, s.result_date, s.created_at FROM scores s
-          WHERE s.repo_id = r.id ORDER BY s.stored_at DESC, s.id DESC LIMIT 1) l`;
+          WHERE s.repo_id = r.id ORDER BY s.stored_at DESC, s.id DESC LIMIT 1) l ON true`;
+  // The page is a range of repository ids; a repository with no score yet is in the range but
+  // not in the rows, so `next` comes from the range, not from the rows returned.
   const res =
     since === undefined
-      ? await db.raw(`SELECT r.key, r.canonical, l.score, l.result_date, l.created_at FROM repos r ${latest}`)
+      ? await db.raw(
+          `SELECT r.id, r.key, r.canonical, l.score, l.result_date, l.created_at
+             FROM (SELECT id, key, canonical FROM repos WHERE id > ? ORDER BY id LIMIT ?) r ${latest} ORDER BY r.id`,
+          [after, page.limit],
+        )
       : await db.raw(
-          `SELECT r.key, r.canonical, l.score, l.result_date, l.created_at
-         FROM (SELECT DISTINCT repo_id FROM scores WHERE created_at > ?) c
-         JOIN repos r ON r.id = c.repo_id
-         ${latest}`,
-          [since],
+          `SELECT r.id, r.key, r.canonical, l.score, l.result_date, l.created_at
+             FROM (SELECT DISTINCT repo_id FROM scores WHERE created_at > ? AND repo_id > ? ORDER BY repo_id LIMIT ?) c
+             JOIN repos r ON r.id = c.repo_id
+             ${latest} ORDER BY r.id`,
+          [since, after, page.limit],
         );
-  return rowsOf<{ key: string; canonical: string; score: number | string; result_date: Date; created_at: Date }>(res).map((r) => ({
-    repoKey: r.key,
-    repo: r.canonical,
-    score: Number(r.score),
-    date: new Date(r.result_date).toISOString(),
-    updatedAt: new Date(r.created_at),
-  }));
+  const raw = rowsOf<{ id: string | number; key: string; canonical: string; score: number | string | null; result_date: Date; created_at: Date }>(res);
+  const rows: ScoreChange[] = [];
+  for (const r of raw) {
+    if (r.score === null || r.score === undefined) continue;
+    rows.push({ repoKey: r.key, repo: r.canonical, score: Number(r.score), date: new Date(r.result_date).toISOString(), updatedAt: new Date(r.created_at) });
+  }
+  return { rows, next: raw.length === page.limit ? String(raw[raw.length - 1].id) : undefined };
+}
+
+/** Every page of scoresChangedPage at once (tests and small databases). */
+export async function scoresChangedSince(db: Db, since: Date | undefined, pageRows = 10_000): Promise<ScoreChange[]> {
+  const out: ScoreChange[] = [];
+  let after: string | undefined;
+  do {
+    const p = await scoresChangedPage(db, since, { after, limit: pageRows });
+    out.push(...p.rows);
+    after = p.next;
+  } while (after !== undefined);
+  return out;
 }

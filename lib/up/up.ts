@@ -13,7 +13,7 @@ import { CloudEvent, HTTP } from 'cloudevents';
 import { apiBodyLimit, createApiHandle } from '../api/index.ts';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { type Config, loadConfig } from '../config/index.ts';
-import { checkConnection, type Db, dbOptions as dbOptionsOf, describeTarget, migrate, openDb, scoresChangedSince } from '../db/index.ts';
+import { checkConnection, type Db, dbOptions as dbOptionsOf, describeTarget, migrate, openDb, scoresChangedPage } from '../db/index.ts';
 import { lockDataDir } from '../db/lock.ts';
 import { queueSummary } from '../db/repo-admin.ts';
 import { apiServerSourceEvent, type JobRelay, startJobRelay } from '../events/job-relay.ts';
@@ -242,7 +242,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       const tls = config.tlsCertFile ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile! } : await selfSignedCertificate(join(config.dataDir, 'tls'));
       const app = await createAdmissionApp({
         config,
-        scoreFeed: { scoresChangedSince: (since) => scoresChangedSince(db, since) },
+        scoreFeed: { scoresChangedSince: (since, page) => scoresChangedPage(db, since, page) },
         logger: log,
         webhooksDir: o.webhooksDir,
       });

@@ -9,7 +9,7 @@ export interface Reply {
   warnings: string;
 }
 
-/** One API call as the identity of `kc`; never throws on an HTTP error (tests read the Status). */
+/** One API call as the identity of `kc`; never throws on an HTTP error (tests read the Status). `body`: a value, or a Buffer of JSON. */
 export async function call(
   kc: k8s.KubeConfig,
   method: string,
@@ -20,7 +20,8 @@ export async function call(
 ): Promise<Reply> {
   const url = new URL(kc.getCurrentCluster()!.server + path);
   const ct = contentType ?? (method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
-  const payload = body === undefined ? undefined : JSON.stringify(body);
+  // A Buffer is JSON already serialised (what JSON.stringify cannot: nesting deeper than its stack).
+  const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body);
   // Node sends no body framing for DELETE by default (no chunked encoding): say its length, or the
   // API server reads no DeleteOptions.
   const length: Record<string, string> = payload === undefined ? {} : { 'content-length': String(Buffer.byteLength(payload)) };

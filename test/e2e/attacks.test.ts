@@ -48,6 +48,10 @@ const GATE_CACHE_SIZE = 1_000;
 /** Every tenth of the 200,000 scores below the threshold. */
 const lowIndex = (i: number) => i % 10 === 0;
 const HEAP_BOUND_MIB = 32;
+/** A custom resource of this run's own (CRDs are cluster-wide) that keeps whatever JSON it is given. */
+const DEEP_GROUP = `atk-${PID}.e2e.posture.dev`;
+/** Deeper than the recursive comparison's stack allowed (about 5,000), within the API server's 10,000. */
+const DEEP_LEVELS = 6_000;
 
 let cp: ControlPlane;
 let admin: k8s.KubeConfig;
@@ -165,7 +169,9 @@ before(async () => {
         verbs: ['get', 'create', 'update', 'patch', 'delete'],
       },
       { apiGroups: ['apps'], resources: ['deployments', 'deployments/scale'], verbs: ['get', 'create', 'update', 'patch'] },
-      { apiGroups: ['batch'], resources: ['jobs', 'jobs/status'], verbs: ['get', 'create', 'update', 'patch'] },
+      { apiGroups: ['batch'], resources: ['jobs', 'jobs/status', 'cronjobs'], verbs: ['get', 'create', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['replicationcontrollers'], verbs: ['get', 'create', 'update', 'patch'] },
+      { apiGroups: [DEEP_GROUP], resources: ['deepthings'], verbs: ['get', 'create', 'update', 'patch', 'delete'] },
     ],
   });
   cleanups.push(async () => {
@@ -440,6 +446,117 @@ test("a protected pod finishes the kubelet's delete flow (system:node identity)"
   assert.equal(last.status, 200, JSON.stringify(last.body));
   const gone = await call(admin, 'GET', path);
   assert.equal(gone.status, 404, JSON.stringify({ last: last.body?.metadata, status: last.body?.status?.phase, now: gone.body?.metadata }));
+});
+
+// Issue 40, finding 5: the replication-controller was exempt from the gate (it stamps pods out of
+// a template "already judged"), yet ReplicationControllers were not sent to the gate at all.
+test('scorecard-gate: a ReplicationController declaring a low-score repository is denied like a Deployment', async () => {
+  const rc = (name: string, repo: string) => ({
+    apiVersion: 'v1',
+    kind: 'ReplicationController',
+    metadata: { name },
+    spec: {
+      replicas: 2,
+      selector: { app: name },
+      template: {
+        metadata: { labels: { app: name }, annotations: { 'posture.dev/source-repo': repo } },
+        spec: { containers: [{ name: 'c', image: 'example/app:1' }] },
+      },
+    },
+  });
+  const low = await call(mallory, 'POST', `/api/v1/namespaces/${teamNs}/replicationcontrollers${DRY}`, rc('rc-low', repoOf(0)));
+  assert.equal(low.status, 403, JSON.stringify(low.body));
+  assert.equal(low.body.message, denial('scorecard-gate', lowScoreMessage(repoOf(0), 2.1, '2026-11-01', 5, false)));
+  assert.equal((await call(mallory, 'POST', `/api/v1/namespaces/${teamNs}/replicationcontrollers${DRY}`, rc('rc-good', repoOf(1)))).status, 201);
+});
+
+// Issue 40, finding 8: a CronJob declaring its repository only on its Job template's metadata was
+// admitted, and the (exempt) cronjob-controller then created Jobs carrying the low-score annotation.
+test("scorecard-gate: a CronJob declaring a low-score repository only on its Job template's metadata is denied", async () => {
+  const cron = (name: string, repo: string) => ({
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name },
+    spec: {
+      schedule: '*/5 * * * *',
+      jobTemplate: {
+        metadata: { annotations: { 'posture.dev/source-repo': repo } },
+        spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'example/app:1' }] } } },
+      },
+    },
+  });
+  const low = await call(mallory, 'POST', `/apis/batch/v1/namespaces/${teamNs}/cronjobs${DRY}`, cron('cron-low', repoOf(10)));
+  assert.equal(low.status, 403, JSON.stringify(low.body));
+  assert.equal(low.body.message, denial('scorecard-gate', lowScoreMessage(repoOf(10), 2.1, '2026-11-01', 5, false)));
+  assert.equal((await call(mallory, 'POST', `/apis/batch/v1/namespaces/${teamNs}/cronjobs${DRY}`, cron('cron-good', repoOf(11)))).status, 201);
+});
+
+// Issue 40, finding 6: a non-admin could not delete a protected ConfigMap, but could delete its
+// unlabelled owner, and the (exempt) garbage collector then deleted the protected one.
+test("protected-objects: deleting a protected object's unlabelled owner leaves the protected object in place", async () => {
+  const cms = `/api/v1/namespaces/${teamNs}/configmaps`;
+  const owner = await call(admin, 'POST', cms, { metadata: { name: 'owner' }, data: { v: 'a' } });
+  assert.equal(owner.status, 201);
+  const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.body.metadata.uid };
+  const dependent = (name: string, labels: Record<string, string>) => ({ metadata: { name, labels, ownerReferences: [ref] }, data: { v: 'a' } });
+  assert.equal((await call(admin, 'POST', cms, dependent('guarded-dependent', { 'posture.dev/protected': 'true' }))).status, 201);
+  assert.equal((await call(admin, 'POST', cms, dependent('plain-dependent', {}))).status, 201);
+  cleanups.push(() => call(admin, 'DELETE', `${cms}/guarded-dependent`));
+  assert.equal((await call(mallory, 'DELETE', `${cms}/guarded-dependent`)).status, 403, 'directly: protected');
+  assert.equal((await call(mallory, 'DELETE', `${cms}/owner`)).status, 200, 'the owner is not protected');
+  // The garbage collector has acted once the unprotected dependent is gone.
+  await eventually('the garbage collector deleted the unprotected dependent', async () => (await call(admin, 'GET', `${cms}/plain-dependent`)).status === 404);
+  await new Promise((r) => setTimeout(r, 2_000));
+  const kept = await call(admin, 'GET', `${cms}/guarded-dependent`);
+  assert.equal(kept.status, 200, 'the protected dependent is still there');
+  assert.equal(kept.body.metadata.deletionTimestamp, undefined, 'and not being deleted');
+  // An administrator may still delete it.
+  assert.equal((await call(admin, 'DELETE', `${cms}/guarded-dependent`)).status, 200);
+});
+
+// Issue 40, finding 10: the comparison behind "this update only removes finalizers" recursed, and
+// threw at about 5,000 levels, which the API server accepts: protected-objects (failurePolicy Fail)
+// then refused the finalizer removal that finishes a delete.
+test(`protected-objects: a terminating protected object nested ${DEEP_LEVELS.toLocaleString('en')} levels deep has its finalizer removed`, async () => {
+  const plural = 'deepthings';
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${DEEP_GROUP}` },
+    spec: {
+      group: DEEP_GROUP,
+      scope: 'Namespaced',
+      names: { plural, singular: 'deepthing', kind: 'DeepThing', listKind: 'DeepThingList' },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+        },
+      ],
+    },
+  };
+  assert.equal((await call(admin, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
+  cleanups.push(() => call(admin, 'DELETE', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${DEEP_GROUP}`));
+  const base = `/apis/${DEEP_GROUP}/v1/namespaces/${teamNs}/${plural}`;
+  // As text: JSON.stringify recurses too.
+  const deep = `${'{"a":'.repeat(DEEP_LEVELS)}"leaf"${'}'.repeat(DEEP_LEVELS)}`;
+  const head = JSON.stringify({
+    apiVersion: `${DEEP_GROUP}/v1`,
+    kind: 'DeepThing',
+    metadata: { name: 'deep', labels: { 'posture.dev/protected': 'true' }, finalizers: ['gitops.example/cleanup'] },
+  });
+  const thing = Buffer.from(`${head.slice(0, -1)},"spec":{"deep":${deep}}}`);
+  await eventually('the CRD is served', async () => (await call(admin, 'GET', base)).status === 200);
+  const created = await call(admin, 'POST', base, thing);
+  assert.equal(created.status, 201, created.body?.message);
+  assert.equal((await call(mallory, 'DELETE', `${base}/deep`)).status, 403, 'not terminating yet: protected');
+  assert.equal((await call(admin, 'DELETE', `${base}/deep`)).status, 200);
+  // The finalizer's owner (a non-admin) finishes its cleanup and removes it.
+  const done = await call(mallory, 'PATCH', `${base}/deep`, { metadata: { finalizers: null } });
+  assert.equal(done.status, 200, done.body?.message);
+  await eventually('the object is gone', async () => (await call(admin, 'GET', `${base}/deep`)).status === 404);
 });
 
 test('an enforcement override to dry-run generates failurePolicy Ignore: a down server refuses nothing', async () => {

@@ -381,7 +381,7 @@ test("the NetworkPolicy selects exactly the Scorecard Jobs' pods: no ingress, eg
     for (const t of podTemplates(o)) assert.notEqual(t.metadata?.labels?.['app.kubernetes.io/component'], 'scorecard', idOf(o));
 });
 
-test("the admission NetworkPolicy selects the admission server's pods and admits only its HTTPS port, from the Broker and the API server", () => {
+test("the admission NetworkPolicy selects the admission server's pods and admits only its HTTPS port, from the Broker, and from no address until the API server's are added", () => {
   const np = any(find(base, 'NetworkPolicy', 'posture-admission'));
   const deploy = any(find(base, 'Deployment', 'posture-admission'));
   const podLabels = deploy.spec.template.metadata.labels;
@@ -393,10 +393,21 @@ test("the admission NetworkPolicy selects the admission server's pods and admits
     np.spec.ingress.some((r: any) => r.from.some((f: any) => f.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'knative-eventing')),
     'the Broker',
   );
-  assert.ok(
-    np.spec.ingress.some((r: any) => r.from.some((f: any) => f.ipBlock)),
-    'the API server',
-  );
+  // Issue 40: the ipBlock admitted any address (0.0.0.0/0, ::/0), so any pod could send the server
+  // junk. The base admits no address at all; the API server's are the cluster's to add.
+  const blocks = (objs: KubeObject[]) =>
+    any(find(objs, 'NetworkPolicy', 'posture-admission')).spec.ingress.flatMap((r: any) => r.from.filter((f: any) => f.ipBlock).map((f: any) => f.ipBlock));
+  assert.deepEqual(blocks(base), [], 'the base admits no address');
+  for (const [name, objects] of overlays) {
+    for (const b of blocks(objects)) {
+      const prefix = Number(b.cidr.split('/')[1]);
+      assert.ok(prefix >= (b.cidr.includes(':') ? 64 : 16), `${name}: ${b.cidr} admits far more than an API server`);
+    }
+  }
+  // The example overlay adds the API server's rule beside the Broker's, on the same port.
+  const opened = any(find(overlays.get('api-server-access')!, 'NetworkPolicy', 'posture-admission'));
+  assert.deepEqual(opened.spec.ingress.at(-1), { from: [{ ipBlock: { cidr: '192.0.2.10/32' } }], ports: [{ protocol: 'TCP', port }] });
+  assert.deepEqual(opened.spec.ingress[0], np.spec.ingress[0]);
 });
 
 test('the Roles are the RBAC matrix, bound to their own ServiceAccounts only', () => {
@@ -413,7 +424,7 @@ test('the Roles are the RBAC matrix, bound to their own ServiceAccounts only', (
 });
 
 test('knative/ is laid out so kustomize renders each root: the base and every overlay, none inside another', () => {
-  assert.deepEqual(OVERLAYS, ['cronjob']);
+  assert.deepEqual(OVERLAYS, ['api-server-access', 'cronjob']);
   assert.ok(base.length > 0);
   for (const [name, objects] of overlays) assert.ok(objects.length > 0, name);
   // An overlay inside its base's folder is what kustomize refuses ("cycle detected"): prove the

@@ -5,7 +5,7 @@ import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { anonymous, object, type ReviewSpec, serviceAccount, user, WebhookTester } from '../../../lib/admission/testing.ts';
 import { defaultConfig } from '../../../lib/config/index.ts';
 import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
-import { protectedMessage, subresourceMessage, unlabelMessage } from './protected-objects.ts';
+import { cascadeMessage, protectedMessage, subresourceMessage, unlabelMessage } from './protected-objects.ts';
 
 const services: AdmissionServices = { scores: { lookup: () => ({ state: 'unknown' }) } };
 const P = { 'posture.dev/protected': 'true' };
@@ -21,6 +21,7 @@ const pod = (metadata: Record<string, unknown> = {}, extra: Record<string, unkno
   const o = object('Pod', 'web-0', { namespace: 'team', labels: P, spec: { nodeName: 'kwok-node-0', containers: [{ name: 'app', image: 'app:1' }] } });
   return { ...o, ...extra, metadata: { ...o.metadata, ...metadata } };
 };
+const OWNER = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: '6d1f1c8e-0000-4000-8000-000000000001' };
 const kubelet = user('system:node:kwok-node-0', 'system:nodes', 'system:authenticated');
 const gitops = serviceAccount('gitops', 'controller');
 
@@ -209,9 +210,31 @@ const cases: Array<{ name: string; review: ReviewSpec; allowed: boolean; message
     review: { operation: 'UPDATE', object: cm({}), oldObject: cm(), caller: user('ann', 'posture:admins') },
     allowed: true,
   },
+  // Its owner deleted (by anyone who may delete the unlabelled owner), the collector deleted the
+  // protected dependent too: its delete is judged now, its updates are not.
   {
-    name: 'kube-system garbage collector',
-    review: { operation: 'DELETE', oldObject: cm(), caller: serviceAccount('kube-system', 'generic-garbage-collector') },
+    name: 'garbage collector deleting a protected dependent whose owner was deleted',
+    review: { operation: 'DELETE', oldObject: cmWith({ ownerReferences: [OWNER] }), caller: serviceAccount('kube-system', 'generic-garbage-collector') },
+    allowed: false,
+    message: cascadeMessage('ConfigMap "team/settings"'),
+  },
+  {
+    name: 'garbage collector finishing the delete of a protected object already terminating',
+    review: {
+      operation: 'DELETE',
+      oldObject: cmWith({ ownerReferences: [OWNER], ...DELETING }),
+      caller: serviceAccount('kube-system', 'generic-garbage-collector'),
+    },
+    allowed: true,
+  },
+  {
+    name: 'garbage collector dropping the owner reference (orphaning delete of the owner)',
+    review: {
+      operation: 'UPDATE',
+      object: cmWith({}),
+      oldObject: cmWith({ ownerReferences: [OWNER] }),
+      caller: serviceAccount('kube-system', 'generic-garbage-collector'),
+    },
     allowed: true,
   },
   {
@@ -258,4 +281,8 @@ test('protected-objects: selected by label, old object included, default exclusi
   const skip = w.matchConditions.find((c) => c.name === 'posture-skip-exempt')!.expression;
   assert.ok(!skip.includes('system:serviceaccounts:kube-system'), 'not every service account of kube-system');
   assert.match(skip, /"system:serviceaccount:kube-system:namespace-controller"/);
+  // The garbage collector is sent for its deletes (the owner cascade), not for its updates.
+  assert.doesNotMatch(skip, /generic-garbage-collector/);
+  const collector = w.matchConditions.find((c) => c.name === 'judge-only-collector-deletes')!.expression;
+  assert.equal(collector, `!(request.userInfo.username == "system:serviceaccount:kube-system:generic-garbage-collector" && request.operation == 'UPDATE')`);
 });

@@ -2,13 +2,35 @@
 // administrators. Closes the gap RBAC leaves: "these users may edit this kind, except these objects".
 // It never wedges a delete that has begun: the final DELETE of a terminating object (the kubelet's,
 // grace period 0) and updates that only remove finalizers from a terminating object pass.
-import { type AdmissionRequest, Allowed, Denied, defineWebhook, Undecided } from '../../../lib/admission/index.ts';
+import { type AdmissionRequest, Allowed, celString, Denied, defineWebhook, Undecided } from '../../../lib/admission/index.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
-import { CONTROLLER_MANAGER, controllers, DELETION_CONTROLLERS, listed, MAINTENANCE_CONTROLLERS, SCHEDULER, WORKLOAD_CONTROLLERS } from '../identities.ts';
+import {
+  CONTROLLER_MANAGER,
+  controller,
+  controllers,
+  DELETION_CONTROLLERS,
+  listed,
+  MAINTENANCE_CONTROLLERS,
+  SCHEDULER,
+  WORKLOAD_CONTROLLERS,
+} from '../identities.ts';
 import { isTerminating, labelsOf, metadataChanged, onlyRemovesFinalizers, PROTECTED_LABEL } from '../labels.ts';
 
+/**
+ * The garbage collector deletes an object once its owners are gone, whoever deleted them: exempt,
+ * it let anyone who may delete an unlabelled owner delete the protected objects it owns. Its
+ * deletes of protected objects are judged (refused: it retries with backoff, and a foreground
+ * delete of the owner waits, as a dependent with blockOwnerDeletion makes it wait); its updates
+ * (dropping an owner reference when the owner is deleted with orphan, its own finalizers) are not.
+ */
+export const GARBAGE_COLLECTOR = 'generic-garbage-collector';
+
 /** Controllers exempt here: they finish deletes, run workloads and maintain volumes and endpoints. */
-export const EXEMPT_CONTROLLERS = [...DELETION_CONTROLLERS, ...WORKLOAD_CONTROLLERS, ...MAINTENANCE_CONTROLLERS] as const;
+export const EXEMPT_CONTROLLERS = [
+  ...DELETION_CONTROLLERS.filter((c) => c !== GARBAGE_COLLECTOR),
+  ...WORKLOAD_CONTROLLERS,
+  ...MAINTENANCE_CONTROLLERS,
+] as const;
 
 /** Subresources that may write an object's metadata (their strategies keep the request's labels) or change what runs. */
 export const JUDGED_SUBRESOURCES = ['*/status', 'pods/ephemeralcontainers', 'namespaces/finalize'] as const;
@@ -21,6 +43,10 @@ function describe(request: AdmissionRequest): string {
 
 export function protectedMessage(what: string, operation: 'UPDATE' | 'DELETE'): string {
   return `${what} is protected by posture (label ${PROTECTED_LABEL}=true): only cluster administrators may ${operation === 'DELETE' ? 'delete' : 'change'} it`;
+}
+
+export function cascadeMessage(what: string): string {
+  return `${what} is protected by posture (label ${PROTECTED_LABEL}=true): the garbage collector may not delete it after its owner was deleted; a cluster administrator may delete it, or remove its owner reference or the label`;
 }
 
 export function unlabelMessage(what: string): string {
@@ -46,6 +72,13 @@ export default defineWebhook<AdmissionServices>({
   timeoutSeconds: 5,
   enforcement: 'deny',
   exempt: [{ groupsFrom: 'adminGroups' }, { usersFrom: 'adminUsers' }, ...controllers(EXEMPT_CONTROLLERS), { user: SCHEDULER }],
+  // The garbage collector's updates never wait on this webhook; only its deletes are sent.
+  matchConditions: [
+    {
+      name: 'judge-only-collector-deletes',
+      expression: `!(request.userInfo.username == ${celString(controller(GARBAGE_COLLECTOR))} && request.operation == 'UPDATE')`,
+    },
+  ],
   doc: {
     summary: 'Objects labelled posture.dev/protected=true may be changed or deleted only by administrators.',
     protects:
@@ -54,10 +87,15 @@ export default defineWebhook<AdmissionServices>({
       "A delete that has begun is never wedged: a DELETE of an object already terminating (the kubelet's final delete, grace period 0) and an update that only removes finalizers from a terminating object are allowed to anyone RBAC allows. " +
       'Not judged, because the API server sends no labels with them so no objectSelector can match: `scale` (use RBAC on `*/scale`), `pods/exec`, `pods/attach`, `pods/portforward` (RBAC), `pods/binding` (the scheduler), and `pods/eviction`, deliberately: evictions are how node drains and the descheduler move pods, ' +
       'a webhook refusing them makes `kubectl drain` retry forever, and the eviction API already honours a PodDisruptionBudget, which is the tool to bound how many protected pods may be evicted at once. ' +
-      'Adding the label is allowed to anyone who may update the object. Deleting the namespace that holds a protected object still deletes it (the namespace controller is exempt): protect the namespace as well.',
+      'Adding the label is allowed to anyone who may update the object. ' +
+      "Deleting a protected object's owner (an unlabelled object named in its `ownerReferences`) does not delete it: the garbage collector's delete of a protected object is refused like anyone's, so the object stays, its owner reference dangling, and the collector retries with backoff (a foreground delete of the owner waits until the protected dependent is gone, as a dependent with `blockOwnerDeletion` makes it wait). " +
+      "A cluster administrator deletes it, or removes its owner reference or the label, to let the cascade finish. The collector's updates (dropping an owner reference for an orphaning delete, its own finalizers) are not sent. " +
+      "With kube-controller-manager's shared identity (`--use-service-account-credentials=false`) the collector cannot be told from the namespace controller and stays exempt. " +
+      'Deleting the namespace that holds a protected object still deletes it (the namespace controller is exempt): protect the namespace as well.',
     exempt:
       'Members of the groups in adminGroups (default `system:masters`, `posture:admins`), the users in adminUsers, ' +
       `the control plane's controllers that finish deletes, run workloads and maintain volumes and endpoints, by name: \`system:serviceaccount:kube-system:\` followed by ${listed(EXEMPT_CONTROLLERS)}; ` +
+      `not \`${controller(GARBAGE_COLLECTOR)}\` for deletes (see above); ` +
       `\`${CONTROLLER_MANAGER}\` and \`${SCHEDULER}\` (preemption deletes pods). Other service accounts of kube-system (CSI drivers, CNI agents, charts installed there) are judged. ` +
       "A match condition skips the exempt identities at the API server. Objects in kube-system, kube-node-lease and posture's own namespace are not judged (default exclusions). `system:unauthenticated` is never exempt.",
     failurePolicy:
@@ -68,6 +106,7 @@ export default defineWebhook<AdmissionServices>({
     denials: [
       protectedMessage('<Kind> "<namespace>/<name>"', 'UPDATE'),
       protectedMessage('<Kind> "<namespace>/<name>"', 'DELETE'),
+      cascadeMessage('<Kind> "<namespace>/<name>"'),
       unlabelMessage('<Kind> "<namespace>/<name>"'),
       subresourceMessage('<Kind> "<namespace>/<name>"', '<subresource>'),
     ],
@@ -81,10 +120,13 @@ export default defineWebhook<AdmissionServices>({
     }
     if (labelsOf(request.oldObject)[PROTECTED_LABEL] !== 'true') return Allowed();
     const what = describe(request);
+    const collector = request.userInfo.username === controller(GARBAGE_COLLECTOR);
     if (request.operation === 'DELETE') {
       if (isTerminating(request.oldObject)) return Allowed('already being deleted: finishing the delete');
-      return Denied(protectedMessage(what, 'DELETE'));
+      return Denied(collector ? cascadeMessage(what) : protectedMessage(what, 'DELETE'));
     }
+    // (The match condition keeps these from being sent; the offline review has no match conditions.)
+    if (collector) return Allowed("the garbage collector's updates are not judged");
     if (request.subResource) {
       if (request.subResource === 'ephemeralcontainers') return Denied(subresourceMessage(what, 'ephemeralcontainers'));
       if (labelsOf(request.object)[PROTECTED_LABEL] !== 'true') return Denied(unlabelMessage(what));

@@ -7,8 +7,9 @@ import type { ScoreLookup, ScoreLookupResult } from '../../../lib/admission/scor
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { object, type ReviewSpec, serviceAccount, user, WebhookTester } from '../../../lib/admission/testing.ts';
 import { type Config, defaultConfig } from '../../../lib/config/index.ts';
+import { CONTROLLER_MANAGER, controller, WORKLOAD_CONTROLLERS, WORKLOAD_SOURCES } from '../identities.ts';
 import { WEBHOOKS_DIR } from '../webhooks-dir.ts';
-import {
+import gate, {
   changesWhatRuns,
   INVALID_LABEL_MESSAGE,
   invalidRepoMessage,
@@ -39,6 +40,16 @@ const deploy = (repo: string | undefined, where: 'meta' | 'template' = 'meta') =
 const pod = (repo: string) => object('Pod', 'p', { namespace: 'team', annotations: { [A]: repo } });
 const cron = (repo: string) =>
   object('CronJob', 'c', { namespace: 'team', spec: { jobTemplate: { spec: { template: { metadata: { annotations: { [A]: repo } } } } } } });
+const cronJobMeta = (repo: string) =>
+  object('CronJob', 'c', {
+    namespace: 'team',
+    spec: { jobTemplate: { metadata: { annotations: { [A]: repo } }, spec: { template: { spec: { containers: [] } } } } },
+  });
+const rc = (repo: string) =>
+  object('ReplicationController', 'rc', {
+    namespace: 'team',
+    spec: { replicas: 2, template: { metadata: { annotations: { [A]: repo } }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } },
+  });
 const scaled = (repo: string, replicas: number, extra: Record<string, unknown> = {}) => {
   const d = deploy(repo);
   return { ...d, metadata: { ...d.metadata, ...extra }, spec: { ...(d.spec as object), replicas } };
@@ -82,6 +93,25 @@ const cases: Case[] = [
   },
   { name: 'Pod', review: { operation: 'CREATE', object: pod('github.com/low/repo'), caller: jane }, allowed: false },
   { name: 'CronJob job template', review: { operation: 'CREATE', object: cron('github.com/low/repo'), caller: jane }, allowed: false },
+  // The cronjob-controller (exempt) copies the Job template's annotations onto each Job it creates.
+  {
+    name: "CronJob declaring only on its Job template's metadata",
+    review: { operation: 'CREATE', object: cronJobMeta('github.com/low/repo'), caller: jane },
+    allowed: false,
+    message: low,
+  },
+  {
+    name: "UPDATE changing a CronJob's Job template's repository is judged",
+    review: { operation: 'UPDATE', object: cronJobMeta('github.com/low/repo'), oldObject: cronJobMeta('github.com/high/repo'), caller: jane },
+    allowed: false,
+  },
+  {
+    name: 'ReplicationController from a low-scoring repo',
+    review: { operation: 'CREATE', object: rc('github.com/low/repo'), caller: jane },
+    allowed: false,
+    message: low,
+  },
+  { name: 'ReplicationController from a good repo', review: { operation: 'CREATE', object: rc('github.com/high/repo'), caller: jane }, allowed: true },
   {
     name: 'UPDATE changing the declared repository is judged',
     review: { operation: 'UPDATE', object: deploy('github.com/low/repo'), oldObject: deploy('github.com/high/repo'), caller: jane },
@@ -320,4 +350,30 @@ test('changesWhatRuns: the same generation means the same spec (the API server r
     ['the declared repository changed: judged whatever the generation', at(deploy('github.com/high/repo'), 4), at(deploy('github.com/low/repo'), 4), true],
   ];
   for (const [what, object, oldObject, judged] of cases) assert.equal(changesWhatRuns(update(object, oldObject)), judged, what);
+});
+
+// The gate exempts the controllers that stamp out pods, ReplicaSets and Jobs because it judged
+// what they copy: a kind whose controller is exempt but which the rules do not send (the
+// ReplicationController was one) ran whatever it declared.
+test('scorecard-gate: the rules send CREATE and UPDATE of every kind whose controller the gate exempts', () => {
+  const rules = gate.rules;
+  const exempt = new Set((gate.exempt ?? []).map((e) => ('user' in e ? e.user : '')));
+  for (const name of WORKLOAD_CONTROLLERS) {
+    assert.ok(exempt.has(controller(name)), `${name} is exempt`);
+    const { group, resource } = WORKLOAD_SOURCES[name];
+    for (const op of ['CREATE', 'UPDATE'] as const) {
+      const covered = rules.some(
+        (r) =>
+          (r.operations as readonly string[]).some((o) => o === op || o === '*') &&
+          (r.apiGroups.includes(group) || r.apiGroups.includes('*')) &&
+          (r.resources.includes(resource) || r.resources.includes('*')),
+      );
+      assert.ok(covered, `${op} ${group || 'core'}/${resource} (copied by the exempt ${name}) is sent to the gate`);
+    }
+  }
+  // Every controller the gate exempts is one of those (and kube-controller-manager's own identity).
+  for (const user of exempt) assert.ok(user === CONTROLLER_MANAGER || WORKLOAD_CONTROLLERS.some((n) => controller(n) === user), `${user} has a source kind`);
+  // The match condition looks where declaredRepos looks, a CronJob's Job template included.
+  const condition = gate.matchConditions?.map((c) => c.expression).join(' ') ?? '';
+  assert.match(condition, /object\.spec\.jobTemplate\.metadata\.annotations\)/);
 });

@@ -4,7 +4,7 @@ import { type AdmissionRequest, Allowed, Denied, defineWebhook, type NamespaceLa
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { type ParseResult, parseRepo, type RepoId } from '../../../lib/repo/identity.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed, WORKLOAD_CONTROLLERS } from '../identities.ts';
-import { annotationsOf, celMetaIs, generationOf, MIN_SCORE_LABEL, podTemplateOf, SOURCE_REPO_ANNOTATION, sameJson } from '../labels.ts';
+import { annotationsOf, celMetaIs, generationOf, jobTemplateOf, MIN_SCORE_LABEL, podTemplateOf, SOURCE_REPO_ANNOTATION, sameJson } from '../labels.ts';
 
 /** The longest annotation value parsed at all (parseRepo's own limit): a longer one is refused unread. */
 export const MAX_SOURCE_REPO_CHARS = 300;
@@ -77,13 +77,16 @@ export function invalidRepoMessage(value: string, reason: string): string {
 
 export const INVALID_LABEL_MESSAGE = `this namespace's ${MIN_SCORE_LABEL} label must be a whole number from 0 to 10`;
 
-/** The repositories an object declares: on itself or on the pod template it stamps out. */
+/**
+ * The repositories an object declares: on itself, on the Job template a CronJob stamps out (the
+ * cronjob-controller copies its annotations onto each Job, and is exempt) and on the pod template.
+ */
 export function declaredRepos(o: AdmissionRequest['object']): string[] {
-  const own = annotationsOf(o)[SOURCE_REPO_ANNOTATION];
-  const template = annotationsOf(podTemplateOf(o))[SOURCE_REPO_ANNOTATION];
   const out: string[] = [];
-  if (typeof own === 'string') out.push(own);
-  if (typeof template === 'string' && template !== own) out.push(template);
+  for (const m of [o, jobTemplateOf(o), podTemplateOf(o)]) {
+    const v = annotationsOf(m)[SOURCE_REPO_ANNOTATION];
+    if (typeof v === 'string' && !out.includes(v)) out.push(v);
+  }
   return out;
 }
 
@@ -114,7 +117,7 @@ function thresholdOf(label: NamespaceLabel | undefined, settings: Settings): { t
 }
 
 const annotated = (root: string) =>
-  [[], ['spec', 'template'], ['spec', 'jobTemplate', 'spec', 'template']]
+  [[], ['spec', 'template'], ['spec', 'jobTemplate'], ['spec', 'jobTemplate', 'spec', 'template']]
     .map((steps) => celMetaIs(root, steps, 'annotations', SOURCE_REPO_ANNOTATION))
     .join(' || ');
 
@@ -123,6 +126,8 @@ export default defineWebhook<AdmissionServices, Settings>({
   path: '/scorecard-gate',
   rules: [
     { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
+    // The replication-controller is exempt like the others, so what it copies is judged here.
+    { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['replicationcontrollers'], scope: 'Namespaced' },
     {
       operations: ['CREATE', 'UPDATE'],
       apiGroups: ['apps'],
@@ -141,8 +146,9 @@ export default defineWebhook<AdmissionServices, Settings>({
   doc: {
     summary: 'Workloads that declare their source repository are admitted only if its latest OpenSSF Scorecard score reaches the threshold.',
     protects:
-      'Pods (create) and the workloads that create them: Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs (create, and an update that changes the declared repository or the pod template), ' +
-      'when the object or its pod template carries the annotation `posture.dev/source-repo` (e.g. `github.com/org/repo`). ' +
+      'Pods (create) and the workloads that create them: Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs and CronJobs (create, and an update that changes the declared repository or the pod template), ' +
+      "when the object, its pod template or (a CronJob's) Job template carries the annotation `posture.dev/source-repo` (e.g. `github.com/org/repo`). " +
+      'Every kind whose controller is exempt below is judged here, since the controller copies what was judged. ' +
       'Any other update (scaling, even to 0; labels; removing a finalizer while the object is deleted) and every subresource (scale, status) is admitted, so a score that falls after a workload was admitted never keeps it from being scaled down or deleted. ' +
       `An annotation value longer than ${MAX_SOURCE_REPO_CHARS} characters is refused without being parsed. ` +
       'A score below gateThreshold (default 5) is denied, or warned under `warn` enforcement. A namespace label `posture.dev/min-score` (a whole number 0-10) replaces the threshold there; ' +
