@@ -12,14 +12,13 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { WEBHOOKS_DIR } from '../functions/admission/webhooks-dir.ts';
 import { createAdmissionApp } from '../lib/admission/app.ts';
 import { SCORE_PAGE_ROWS } from '../lib/admission/scores.ts';
 import { applyAdmissionV8Flags } from '../lib/admission/v8-flags.ts';
 import { defaultConfig } from '../lib/config/index.ts';
-import { migrate, openDb, scoresChangedPage } from '../lib/db/index.ts';
-import { TEST_PG_ADMIN_URL } from '../lib/db/testing.ts';
+import { openDb, scoresChangedPage } from '../lib/db/index.ts';
+import { benchDatabase } from './_database.ts';
 import { sampleRss } from './_util.ts';
 
 const N = Number(process.env.BENCH_GATE_REPOS ?? 1_000_000);
@@ -37,30 +36,18 @@ function manifestLimitMiB(): number {
 }
 
 async function prepare(): Promise<string> {
-  const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
-  await admin.connect();
-  const url = new URL(TEST_PG_ADMIN_URL);
-  url.pathname = `/${NAME}`;
-  const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [NAME])).rowCount === 1;
-  let reuse = false;
-  if (exists && process.env.BENCH_GATE_FRESH !== '1') {
-    const c = new pg.Client({ connectionString: url.toString() });
-    await c.connect();
-    try {
+  const {
+    url,
+    db,
+    reused: reuse,
+  } = await benchDatabase(
+    NAME,
+    async (c) => {
       const r = await c.query('SELECT (SELECT count(*) FROM repos)::int AS repos, (SELECT count(*) FROM scores)::int AS scores');
-      reuse = r.rows[0].repos === N && r.rows[0].scores === N;
-    } catch {
-      reuse = false;
-    }
-    await c.end();
-  }
-  if (!reuse) {
-    await admin.query(`DROP DATABASE IF EXISTS ${NAME} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${NAME}`);
-  }
-  await admin.end();
-  const db = openDb({ databaseUrl: url.toString() });
-  await migrate(db);
+      return r.rows[0].repos === N && r.rows[0].scores === N;
+    },
+    process.env.BENCH_GATE_FRESH === '1',
+  );
   if (reuse) console.log(`reusing ${NAME}: ${N.toLocaleString('en-US')} repositories with a score each`);
   else {
     const t = Date.now();

@@ -16,11 +16,10 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { migrate, openDb } from '../lib/db/index.ts';
-import { TEST_PG_ADMIN_URL } from '../lib/db/testing.ts';
 import { seedBulk } from './_dashboard-seed.ts';
+
+import { benchDatabase } from './_database.ts';
 
 const N = Number(process.env.BENCH_API_MEMORY_REPOS ?? 300_000);
 const CLIENTS = Number(process.env.BENCH_API_MEMORY_CLIENTS ?? 12);
@@ -39,29 +38,11 @@ function manifestLimitMiB(): number {
 }
 
 async function prepare(): Promise<string> {
-  const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
-  await admin.connect();
-  const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [NAME])).rowCount === 1;
-  const url = new URL(TEST_PG_ADMIN_URL);
-  url.pathname = `/${NAME}`;
-  let reuse = false;
-  if (exists) {
-    const c = new pg.Client({ connectionString: url.toString() });
-    await c.connect();
-    try {
-      reuse = (await c.query('SELECT count(*)::int AS n FROM repo_latest')).rows[0].n === N;
-    } catch {
-      reuse = false;
-    }
-    await c.end();
-  }
-  if (!reuse) {
-    await admin.query(`DROP DATABASE IF EXISTS ${NAME} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${NAME}`);
-  }
-  await admin.end();
-  const db = openDb({ databaseUrl: url.toString() });
-  await migrate(db);
+  const {
+    url,
+    db,
+    reused: reuse,
+  } = await benchDatabase(NAME, async (c) => (await c.query('SELECT count(*)::int AS n FROM repo_latest')).rows[0].n === N, false);
   if (reuse) console.log(`reusing ${NAME}: ${N.toLocaleString('en-US')} repositories`);
   else {
     console.log(`building ${NAME}: ${N.toLocaleString('en-US')} repositories, one result each`);

@@ -8,17 +8,16 @@
 // BENCH_DASHBOARD_RUNS times (default 30) after 5 warm-ups, and /healthz on the same server is
 // the baseline. Also prints how long a fleet snapshot refresh (the background part) takes.
 import { Agent, request, type Server } from 'node:http';
-import pg from 'pg';
 import { fleetConfigOf } from '../lib/api/dashboard.ts';
 import { encodeCursor } from '../lib/api/dashboard-route.ts';
 import { refreshSnapshot } from '../lib/api/fleet.ts';
 import { createApiHandle } from '../lib/api/handler.ts';
 import { defaultConfig } from '../lib/config/index.ts';
-import { migrate, openDb } from '../lib/db/index.ts';
-import { TEST_PG_ADMIN_URL } from '../lib/db/testing.ts';
+import { openDb } from '../lib/db/index.ts';
 import { createFunctionServer, listen } from '../lib/function/server.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { seedBulk } from './_dashboard-seed.ts';
+import { benchDatabase } from './_database.ts';
 import { median, percentile } from './_util.ts';
 
 const N = Number(process.env.BENCH_DASHBOARD_REPOS ?? 1_000_000);
@@ -29,32 +28,20 @@ if (!/^[a-z_][a-z0-9_]{0,62}$/.test(NAME)) throw new Error(`BENCH_DASHBOARD_DB m
 const LIMIT_MS = 200;
 
 async function prepare(): Promise<string> {
-  const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL });
-  await admin.connect();
-  const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [NAME])).rowCount === 1;
-  const url = new URL(TEST_PG_ADMIN_URL);
-  url.pathname = `/${NAME}`;
-  let reuse = false;
-  if (exists && process.env.BENCH_DASHBOARD_FRESH !== '1') {
-    const c = new pg.Client({ connectionString: url.toString() });
-    await c.connect();
-    try {
+  const {
+    url,
+    db,
+    reused: reuse,
+  } = await benchDatabase(
+    NAME,
+    async (c) => {
       const r = await c.query(
         `SELECT (SELECT count(*) FROM repos)::int AS repos, (SELECT count(*) FROM repo_latest)::int AS latest, EXISTS (SELECT 1 FROM posture_migrations WHERE name = '004_dashboard') AS migrated`,
       );
-      reuse = r.rows[0].repos === N && r.rows[0].latest === N && r.rows[0].migrated;
-    } catch {
-      reuse = false;
-    }
-    await c.end();
-  }
-  if (!reuse) {
-    await admin.query(`DROP DATABASE IF EXISTS ${NAME} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${NAME}`);
-  }
-  await admin.end();
-  const db = openDb({ databaseUrl: url.toString() });
-  await migrate(db);
+      return r.rows[0].repos === N && r.rows[0].latest === N && r.rows[0].migrated;
+    },
+    process.env.BENCH_DASHBOARD_FRESH === '1',
+  );
   if (reuse) console.log(`reusing ${NAME}: ${N.toLocaleString('en-US')} repositories already there`);
   else {
     console.log(`building ${NAME}: ${N.toLocaleString('en-US')} repositories × ${HISTORY} results, checks of each newest result`);
