@@ -6,18 +6,18 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CloudEvent } from 'cloudevents';
+import type { CloudEvent } from 'cloudevents';
 import { FIXTURES, fixturePath } from '../../test/fixtures/scorecard.ts';
 import { defaultConfig } from '../config/index.ts';
 import { addRepos, type Db } from '../db/index.ts';
 import { describeEachDatabase } from '../db/testing.ts';
 import { createHarvesterHandle } from '../harvest/handler.ts';
 import type { HarvestDeps } from '../harvest/harvest.ts';
+import { harvestThroughHandler } from '../harvest/testing.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
-import { runTick } from '../scheduler/tick.ts';
-import { SCORE_CHANGED_TYPE, SCORE_UPDATED_TYPE } from './events.ts';
+import { SCORE_CHANGED_TYPE } from './events.ts';
 import { findChange } from './store.ts';
 
 const FX08 = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
@@ -52,23 +52,16 @@ describeEachDatabase('score changes', (ctx) => {
   async function harvest(db: Db, doc: unknown, options: { at?: number } = {}): Promise<CloudEvent<any>> {
     minute++;
     const at = options.at ?? T0 + minute * 86400_000;
-    await db('repos').update({ next_due_at: new Date(at - 1), lease_owner: null, lease_expires_at: null });
-    await runTick(`${new Date(at).toISOString().slice(0, 16)}Z`, { db, cluster, config, log: silentLogger, now: () => new Date(at), retryBaseMs: 0 });
-    const job = [...cluster.jobs.values()].find((j) => !j.status?.conditions?.length)!;
-    assert.ok(job, 'the tick created a Job');
-    const done = cluster.finish(config.namespace, job.metadata!.name!, { log: `${JSON.stringify(doc)}\n`, at: new Date(at + 60_000) });
-    harvestAt = at + 60_000;
-    const out = await handle({
-      log: silentLogger,
-      method: 'POST',
-      path: '/',
-      headers: {},
-      query: {},
-      cloudevent: new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/test', data: done }),
+    return harvestThroughHandler(db, {
+      cluster,
+      config,
+      handle,
+      at,
+      log: `${JSON.stringify(doc)}\n`,
+      finished: (t) => {
+        harvestAt = t;
+      },
     });
-    assert.ok(out instanceof CloudEvent, `stored: ${JSON.stringify(out)}`);
-    assert.equal(out.type, SCORE_UPDATED_TYPE);
-    return out as CloudEvent<any>;
   }
 
   test('a first result: score.updated without a previous score, no score.changed', async () => {

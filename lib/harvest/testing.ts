@@ -1,8 +1,11 @@
 // For harvester tests: one Job scheduled through the real tick (so its run is recorded as in
 // production) on a fake cluster, with the deps a harvest needs.
+import { CloudEvent } from 'cloudevents';
+import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { type Config, defaultConfig } from '../config/index.ts';
 import { addRepos, type Db } from '../db/index.ts';
 import { setEveryRepoDueAt } from '../db/testing.ts';
+import type { Handle } from '../function/handle.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
@@ -35,4 +38,39 @@ export async function scheduledMany(db: Db, repos: string[], overrides: Partial<
   // The harvest's clock: a minute after the tick (production's is the database's now()).
   const deps: HarvestDeps = { db, cluster, config, log: silentLogger, random: () => 0, retryBaseMs: 0, now: () => new Date(T0.getTime() + 60_000) };
   return { cluster, config, jobs, deps };
+}
+
+/**
+ * For tests of what the harvester's handler answers and sends: the repositories are due at `at`,
+ * the real tick schedules a Job, the Job finishes a minute later with `log`, and the Job's event
+ * goes to `handle`. `finished` is told the finish, the harvest's clock in these tests (the
+ * database's in production). Returns the handler's score.updated CloudEvent.
+ */
+export async function harvestThroughHandler(
+  db: Db,
+  o: { cluster: FakeCluster; config: Config; handle: Handle; at: number; log: string; finished: (at: number) => void },
+): Promise<CloudEvent<unknown>> {
+  await db('repos').update({ next_due_at: new Date(o.at - 1), lease_owner: null, lease_expires_at: null });
+  await runTick(`${new Date(o.at).toISOString().slice(0, 16)}Z`, {
+    db,
+    cluster: o.cluster,
+    config: o.config,
+    log: silentLogger,
+    now: () => new Date(o.at),
+    retryBaseMs: 0,
+  });
+  const job = [...o.cluster.jobs.values()].find((j) => !j.status?.conditions?.length);
+  if (!job) throw new Error('the tick created no Job');
+  const done = o.cluster.finish(o.config.namespace, job.metadata!.name!, { log: o.log, at: new Date(o.at + 60_000) });
+  o.finished(o.at + 60_000);
+  const out = await o.handle({
+    log: silentLogger,
+    method: 'POST',
+    path: '/',
+    headers: {},
+    query: {},
+    cloudevent: new CloudEvent({ type: 'dev.knative.apiserver.resource.update', source: '/test', data: done }),
+  });
+  if (!(out instanceof CloudEvent) || out.type !== SCORE_UPDATED_TYPE) throw new Error(`not stored: ${JSON.stringify(out)}`);
+  return out;
 }
