@@ -85,6 +85,11 @@ export async function setEveryRepoDueAt(db: Db, at: Date): Promise<void> {
   await db('repos').update({ next_due_at: at });
 }
 
+/** Every repository due at `at` and claimed by nobody (a test's next tick claims them afresh). */
+export async function setEveryRepoDueAndFree(db: Db, at: Date): Promise<void> {
+  await db('repos').update({ next_due_at: at, lease_owner: null, lease_expires_at: null });
+}
+
 /** Empties what a tick and a harvest write, and frees the scheduler's state, between tests of one suite. */
 export async function resetScheduling(db: Db): Promise<void> {
   await db.raw('TRUNCATE checks, scores, runs, repos, ticks, budget RESTART IDENTITY CASCADE');

@@ -4,7 +4,7 @@ import { CloudEvent } from 'cloudevents';
 import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import { type Config, defaultConfig } from '../config/index.ts';
 import { addRepos, type Db } from '../db/index.ts';
-import { setEveryRepoDueAt } from '../db/testing.ts';
+import { setEveryRepoDueAndFree, setEveryRepoDueAt } from '../db/testing.ts';
 import type { Handle } from '../function/handle.ts';
 import { FakeCluster } from '../kube/fake.ts';
 import { silentLogger } from '../log/index.ts';
@@ -50,7 +50,7 @@ export async function harvestThroughHandler(
   db: Db,
   o: { cluster: FakeCluster; config: Config; handle: Handle; at: number; log: string; finished: (at: number) => void },
 ): Promise<CloudEvent<unknown>> {
-  await db('repos').update({ next_due_at: new Date(o.at - 1), lease_owner: null, lease_expires_at: null });
+  await setEveryRepoDueAndFree(db, new Date(o.at - 1));
   await runTick(`${new Date(o.at).toISOString().slice(0, 16)}Z`, {
     db,
     cluster: o.cluster,
