@@ -63,6 +63,21 @@ const ERROR_WORDS = /\b(?:error|failed|fatal|panic)\b/i;
 const RATE_LIMIT = /rate.?limit/i;
 const ERROR_LEVEL = /"(?:level|severity|lvl)"\s*:\s*"(?:error|fatal|panic|dpanic|critical)"/i;
 
+/**
+ * A log line as the extraction reads it: without ANSI escapes, a BOM, surrounding whitespace or
+ * the timestamp prefix `kubectl logs --timestamps` and Go's `log` package put before it.
+ */
+export function logLineBody(line: string): string {
+  let body = (line.includes('\u001b') ? stripAnsi(line) : line).trim();
+  if (body.charCodeAt(0) === 0xfeff) body = body.slice(1).trim();
+  const c0 = body.charCodeAt(0);
+  if (c0 >= 0x30 && c0 <= 0x39) {
+    const m = TIMESTAMP_PREFIX.exec(body) ?? GO_LOG_PREFIX.exec(body);
+    if (m) body = body.slice(m[0].length).trim();
+  }
+  return body;
+}
+
 /** True for an object that has the shape of a Scorecard result: at least three of its top-level keys, and not a log record. */
 export function looksLikeResult(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
@@ -79,12 +94,12 @@ function isLogRecord(v: Record<string, unknown>): boolean {
 
 // Cheap textual test run before parsing: a result always names at least one of these keys.
 const RESULT_KEY = /"(?:checks|scorecard|repo)"/;
-function mayBeResult(s: string): boolean {
+export function mayBeResult(s: string): boolean {
   return RESULT_KEY.test(s);
 }
 
 // Stricter textual test for text that did not parse: worth reporting as a broken result.
-function resultish(s: string): boolean {
+export function resultish(s: string): boolean {
   return s.includes('"checks"') && (s.includes('"repo"') || s.includes('"scorecard"'));
 }
 

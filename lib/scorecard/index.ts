@@ -12,6 +12,8 @@ export type { CappedText, LogChunk, ReadCappedOptions } from './read.ts';
 export { DEFAULT_LOG_BYTE_CAP, incompleteTail, readCapped } from './read.ts';
 export type { ScorecardCheckDocument, ScorecardResultDocument, StructureLimits, ValidationResult } from './schema.ts';
 export { checkStructure, LIMITS, parseScorecardDate, scorecardResultSchema, summarizeError, validateResult } from './schema.ts';
+export type { ShardOptions, ShardOutcome, ShardVerdict } from './shard.ts';
+export { classifyShard } from './shard.ts';
 export { safeReason, stripAnsi } from './text.ts';
 
 export interface PodLogVerdict {

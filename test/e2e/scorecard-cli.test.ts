@@ -27,11 +27,26 @@ import { jobName } from '../../lib/jobs/spec.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { classify } from '../../lib/scorecard/classify.ts';
 import { validateResult } from '../../lib/scorecard/schema.ts';
+import { classifyShard, type ShardOutcome } from '../../lib/scorecard/shard.ts';
 import { type UpHandle, up } from '../../lib/up/up.ts';
 import { SCORECARD_VERSIONS, scorecardBin } from '../cluster/tools.ts';
 import { fixturePath } from '../fixtures/scorecard.ts';
 import { NO_ROUTE_ENV, realFixture, runScorecard, type ScorecardRun, scoreLocal, withoutDate } from '../fixtures/scorecard-cli.ts';
-import { FAKE_CASES, FAKE_HEAD, type FakeCase, fakeFixture, scoreAgainstFake, startScorecardFake } from '../fixtures/scorecard-fake-github.ts';
+import {
+  FAKE_CASES,
+  FAKE_HEAD,
+  type FakeCase,
+  fakeFixture,
+  SHARD_CASES,
+  SHARD_VERSIONS,
+  SHARD_WANT,
+  type ShardCase,
+  scoreAgainstFake,
+  scoreShardAgainstFake,
+  shardCaseRepos,
+  shardFixture,
+  startScorecardFake,
+} from '../fixtures/scorecard-fake-github.ts';
 import type { FakeGitHub } from '../github/fake.ts';
 import { startPipeline } from './pipeline-kit.ts';
 import { useControlPlane } from './plane.ts';
@@ -130,6 +145,12 @@ describe('the real Scorecard CLI against the fake GitHub (GH_HOST, SSL_CERT_FILE
           fake.clearRequests();
           const run = await scoreAgainstFake(v, fake, token, c);
           fakeRuns.set(`${v} ${c}`, { ...run, requests: [...fake.requests] });
+        }
+        if (!SHARD_VERSIONS([v]).includes(v)) return;
+        for (const c of SHARD_CASES) {
+          fake.clearRequests();
+          const run = await scoreShardAgainstFake(v, fake, token, c);
+          fakeRuns.set(`${v} shard-${c}`, { ...run, requests: [...fake.requests] });
         }
       }),
     );
@@ -271,9 +292,76 @@ describe('the real Scorecard CLI against the fake GitHub (GH_HOST, SSL_CERT_FILE
     });
   }
 
+  const shardFixtureText = (v: string, c: ShardCase) => readFileSync(fixturePath(shardFixture(v, c)), 'utf8');
+  const kinds = (outcomes: ShardOutcome[]) => outcomes.map((o) => (o.kind === 'failed' ? o.failure : o.kind));
+  /** The `Skipping` line each shard case's middle repository gets, as every version from v5.4.0 prints it. */
+  const SHARD_SKIP: Record<ShardCase, RegExp | null> = {
+    healthy: null,
+    'not-found':
+      /^Skipping github\.com\/posture-e2e\/missing: run: repo unreachable: GET https:\/\/127\.0\.0\.1:\d+\/api\/v3\/repos\/posture-e2e\/missing: 404 Not Found \[\]$/m,
+    'server-error':
+      /^Skipping github\.com\/posture-e2e\/second: run: repo unreachable: GET https:\/\/127\.0\.0\.1:\d+\/api\/v3\/repos\/posture-e2e\/second: 502 Bad Gateway \[\]$/m,
+    'rate-limited':
+      /^Skipping github\.com\/posture-e2e\/second: run: repo unreachable: GET https:\/\/127\.0\.0\.1:\d+\/api\/v3\/repos\/posture-e2e\/second: 403 You have exceeded a secondary rate limit\..*$/m,
+  };
+
+  for (const v of SHARD_VERSIONS(SCORECARD_VERSIONS)) {
+    for (const c of SHARD_CASES) {
+      test(`${v} --repos shard-${c}: one JSON line per scored repository in order, a Skipping line for the failing one; split per repository: ${SHARD_WANT[c].join(', ')}; the committed fixture is what it prints`, () => {
+        const run = fakeRuns.get(`${v} shard-${c}`)!;
+        const repos = shardCaseRepos(c);
+        // Every shard scores at least one healthy repository, whose out-of-reach checks fail: exit 1 at the end.
+        assert.equal(run.code, 1, run.stderr);
+        assert.match(run.stderr, /^Error: one or more checks failed during execution$/m);
+        const scored = repos.filter((_, i) => SHARD_WANT[c][i] === 'result');
+        const printed = run.stdout
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        assert.deepEqual(
+          printed.map((d) => d.repo.name),
+          scored,
+          'one result line per scored repository, in the order asked',
+        );
+        for (const d of printed) {
+          assert.equal(validateResult(d).ok, true);
+          assert.equal(d.scorecard.version, v);
+          assert.equal(d.repo.commit, FAKE_HEAD);
+        }
+        const skip = SHARD_SKIP[c];
+        assert.equal([...run.stderr.matchAll(/^Skipping /gm)].length, skip ? 1 : 0, run.stderr);
+        if (skip) assert.match(run.stderr, skip);
+        // The interleaved log (what the kubelet keeps) split per repository.
+        const live = classifyShard(run.interleaved!, repos, { exitCode: run.code });
+        assert.deepEqual(kinds(live.outcomes), SHARD_WANT[c], JSON.stringify(live.outcomes.map((o) => ('reason' in o ? o.reason : o.repo))));
+        assert.equal(live.ignoredCount, 0);
+        // Every request named one of the shard's repositories in the order asked.
+        const order = [...new Set(run.requests.map((r) => r.repo).filter((r): r is string => r !== undefined))];
+        assert.deepEqual(
+          order,
+          repos.map((r) => r.slice('github.com/'.length)),
+        );
+        // The committed fixture: the same lines (but for dates and the port), the same split.
+        const committed = shardFixtureText(v, c);
+        const committedResults = committed.split('\n').filter((l) => l.startsWith('{'));
+        const comparable = (d: any) => JSON.stringify(withoutDate(d)).replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>');
+        assert.deepEqual(
+          committedResults.map((l) => comparable(JSON.parse(l))),
+          printed.map(comparable),
+        );
+        if (skip) assert.match(committed, skip);
+        const fromFixture = classifyShard(committed, repos, { exitCode: 1 });
+        assert.deepEqual(kinds(fromFixture.outcomes), SHARD_WANT[c]);
+      });
+    }
+  }
+
   test('no fixture holds a token', () => {
     for (const v of SCORECARD_VERSIONS) {
       for (const c of FAKE_CASES) assert.doesNotMatch(fixture(v, c), /ghp_[0-9a-f]{8}|GITHUB_AUTH_TOKEN=/, fakeFixture(v, c));
+    }
+    for (const v of SHARD_VERSIONS(SCORECARD_VERSIONS)) {
+      for (const c of SHARD_CASES) assert.doesNotMatch(shardFixtureText(v, c), /ghp_[0-9a-f]{8}|GITHUB_AUTH_TOKEN=/, shardFixture(v, c));
     }
   });
 });
