@@ -7,11 +7,6 @@ export function secondsUntilDueAfterSuccess(intervalSeconds: number, jitterSecon
   return intervalSeconds + Math.floor(r * jitterSeconds);
 }
 
-/** After a stored score at `finishedAt`: when it is due again. */
-export function nextDueAfterSuccess(finishedAt: Date, intervalSeconds: number, jitterSeconds: number, random: number): Date {
-  return new Date(finishedAt.getTime() + secondsUntilDueAfterSuccess(intervalSeconds, jitterSeconds, random) * 1000);
-}
-
 /** After the n-th consecutive failure (n >= 1): base·2^(n-1), capped. */
 export function failureBackoffSeconds(consecutiveFailures: number, baseSeconds: number, maxSeconds: number): number {
   const n = Math.max(1, Math.floor(consecutiveFailures));

@@ -79,8 +79,9 @@ export async function budgetUsed(db: Db, now: Date = new Date()): Promise<number
 /**
  * The lease that serialises counting and creating across replicas. Its owner is a token unique
  * to one holder (never the slot: two deliveries of one slot are two holders), it is short and
- * renewed while the holder works, so a dead holder's lease ends within `seconds`, and a holder
- * checks it (renewTickLock) before each create: one that lost it stops.
+ * renewed while the holder works, so a dead holder's lease ends within `seconds`; each write it
+ * guards renews it in the same transaction (renewTickLockUntil, lib/scheduler/lease.ts): one that
+ * lost it writes nothing more.
  */
 export async function acquireTickLock(db: Db, token: string, seconds: number, now: Date = new Date()): Promise<boolean> {
   const n = await db('scheduler_state')
