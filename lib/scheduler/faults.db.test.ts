@@ -293,7 +293,7 @@ describeEachDatabase('scheduler under faults', (ctx) => {
       'Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/z/one": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n';
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log, exitCode: 1, at: at() });
     const r = await harvestJob(done, hdeps);
-    assert.equal(r.status === 'stored' && r.failure, 'infrastructure');
+    assert.equal(r.status === 'stored' && r.repos[0].failure, 'infrastructure');
     const row = (await getRepo(ctx.db, 'github.com/z/one'))!;
     assert.equal(row.consecutive_failures, 0);
     assert.equal(row.last_error, null);
