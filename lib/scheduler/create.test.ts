@@ -74,21 +74,14 @@ test('pastCreateTimeLimit: the creates stop once more than CREATE_TIME_LIMIT_MS 
   for (const [elapsed, want] of cases) assert.equal(pastCreateTimeLimit(started, new Date(started.getTime() + elapsed)), want, `${elapsed} ms`);
 });
 
-test('groupShards: claims in claim order, at most the shard size per Job, never two priorities in one Job', () => {
+test('groupShards: claims in claim order, at most the shard size per Job, ceil(claims / size) Jobs', () => {
   const c = (n: number, priority = 0) => ({ claim: claim(`github.com/o/r${n}`, n, priority), member: { repo: repo(`github.com/o/r${n}`), dueWindow: due } });
   const cases: Array<[string, ReturnType<typeof c>[], number, number[][]]> = [
     ['none', [], 10, []],
     ['one per Job (size 1)', [c(1), c(2), c(3)], 1, [[1], [2], [3]]],
     ['full shards and a rest', [1, 2, 3, 4, 5, 6, 7].map((n) => c(n)), 3, [[1, 2, 3], [4, 5, 6], [7]]],
-    [
-      'a priority change closes the shard',
-      [c(1, 5), c(2, 5), c(3, 0), c(4, 0)],
-      10,
-      [
-        [1, 2],
-        [3, 4],
-      ],
-    ],
+    // Higher priorities first, in the first Job and first in it: no Job more than the claims need.
+    ['priorities in claim order', [c(1, 5), c(2, 5), c(3, 0), c(4, 0), c(5, 0)], 2, [[1, 2], [3, 4], [5]]],
     ['fewer than a shard', [c(1), c(2)], 10, [[1, 2]]],
   ];
   for (const [name, planned, size, want] of cases) {

@@ -58,22 +58,18 @@ export interface Shard {
 
 /**
  * Groups claims, in claim order (priority, then oldest due), into shards of at most `size`
- * repositories of one priority: a higher priority never waits behind a lower one in a Job.
+ * repositories: the higher priorities fill the first Jobs and come first in their Job (Scorecard
+ * scans in order). Chunking in order, never by priority apart, makes exactly ceil(claims / size)
+ * Jobs, so the claims the cap allowed (capacity × size) never need more Jobs than the cap.
  */
 export function groupShards(planned: ReadonlyArray<{ claim: ClaimedRepo; member: ShardMember }>, size: number): Shard[] {
   const out: Shard[] = [];
-  let current: Array<{ claim: ClaimedRepo; member: ShardMember }> = [];
-  const close = () => {
-    if (current.length === 0) return;
-    const members = current.map((p) => p.member);
-    out.push({ name: shardJobName(members), claims: current.map((p) => p.claim), members });
-    current = [];
-  };
-  for (const p of planned) {
-    if (current.length >= Math.max(1, size) || (current.length > 0 && current[0].claim.priority !== p.claim.priority)) close();
-    current.push(p);
+  const step = Math.max(1, size);
+  for (let i = 0; i < planned.length; i += step) {
+    const chunk = planned.slice(i, i + step);
+    const members = chunk.map((p) => p.member);
+    out.push({ name: shardJobName(members), claims: chunk.map((p) => p.claim), members });
   }
-  close();
   return out;
 }
 
