@@ -227,13 +227,20 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
   }
 
   const facts = podFacts(state, pod, truncated, startFailure);
-  const outcomes: Array<{ repo: RepoId; c: Classification | null }> = shard
+  const verdict = shard
     ? classifyShard(
         text,
         repos.map((r) => r.canonical),
         facts,
         { allowedHosts: config.allowedHosts },
-      ).outcomes.map((o, i) => ({
+      )
+    : undefined;
+  if (verdict && verdict.ignoredCount > 0) {
+    // A forged or stray line: it scores nobody, and someone should know it was there.
+    log.warn({ job: name, ignored: verdict.ignored, count: verdict.ignoredCount }, 'lines naming no repository of the shard were ignored');
+  }
+  const outcomes: Array<{ repo: RepoId; c: Classification | null }> = verdict
+    ? verdict.outcomes.map((o, i) => ({
         repo: repos[i],
         c:
           o.kind === 'result'
