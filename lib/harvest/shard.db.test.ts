@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { fixturePath } from '../../test/fixtures/scorecard.ts';
 import { shardCaseRepos, shardFixture } from '../../test/fixtures/scorecard-fake-github.ts';
 import { defaultConfig } from '../config/index.ts';
-import { addRepos, budgetUsed, getRepo, NOT_REACHED, recentOutcomes, runsByJobName } from '../db/index.ts';
+import { addRepos, budgetUsed, claimWithBudget, getRepo, NOT_REACHED, recentOutcomes, recordRuns, runsByJobName, startTick } from '../db/index.ts';
 import { removeRepos } from '../db/repo-admin.ts';
 import { describeEachDatabase, resetScheduling, setEveryRepoDueAt } from '../db/testing.ts';
 import { REPOS_ANNOTATION } from '../jobs/spec.ts';
@@ -255,5 +255,40 @@ describeEachDatabase('shards: one Job, several repositories, each stored on its 
       runs.map((r) => r.outcome),
       ['succeeded', 'failed', 'succeeded'],
     );
+  });
+
+  test('a slot delivered again after its tick died between recording and creating: the recorded shards are sent again, never a second Job per repository', async () => {
+    await resetScheduling(ctx.db);
+    const cluster = new FakeCluster();
+    const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, shardSize: 3 });
+    await addRepos(
+      ctx.db,
+      Array.from({ length: 5 }, (_, i) => ({ repo: repo(`github.com/resume/r${i}`) })),
+    );
+    await setEveryRepoDueAt(ctx.db, new Date(T0.getTime() - 1));
+    const slot = '2030-01-01T00:00Z';
+    // The first delivery: it started, claimed all five, recorded a shard of (r4, r0, r2) (an
+    // order no fresh grouping would make), then died before any create.
+    await startTick(ctx.db, slot, T0);
+    const claims = await claimWithBudget(ctx.db, { owner: slot, wanted: 5, perHour: Number.POSITIVE_INFINITY, leaseSeconds: 7200, now: T0 });
+    assert.equal(claims.claims.length, 5);
+    const byName = new Map(claims.claims.map((c) => [c.canonical, c]));
+    const recordedShard = ['r4', 'r0', 'r2'].map((n) => byName.get(`github.com/resume/${n}`)!);
+    await recordRuns(
+      ctx.db,
+      recordedShard.map((c) => ({ repoId: c.id, jobName: 'sc-resume-r4-recorded', tickSlot: slot, createdAt: T0 })),
+    );
+    const s = await runTick(slot, { db: ctx.db, cluster, config, log: silentLogger, now: () => new Date(T0.getTime() + 30_000), retryBaseMs: 0 });
+    assert.equal(s.status, 'resumed');
+    const jobs = [...cluster.jobs.values()];
+    const reposOf = (j: (typeof jobs)[number]) => (j.metadata!.annotations![REPOS_ANNOTATION] ?? j.metadata!.annotations!['posture.dev/repo']).split(',');
+    const recordedJob = jobs.find((j) => j.metadata!.name === 'sc-resume-r4-recorded');
+    assert.ok(recordedJob, 'the recorded shard is created under its recorded name');
+    assert.deepEqual(reposOf(recordedJob).sort(), ['github.com/resume/r0', 'github.com/resume/r2', 'github.com/resume/r4']);
+    const all = jobs.flatMap(reposOf);
+    assert.equal(all.length, 5, 'each repository in exactly one Job');
+    assert.equal(new Set(all).size, 5);
+    const runs = (await ctx.db('runs').select('repo_id')) as Array<{ repo_id: number }>;
+    assert.equal(runs.length, 5, 'one run per repository');
   });
 });

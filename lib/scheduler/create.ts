@@ -62,11 +62,29 @@ export interface Shard {
  * scans in order). Chunking in order, never by priority apart, makes exactly ceil(claims / size)
  * Jobs, so the claims the cap allowed (capacity × size) never need more Jobs than the cap.
  */
-export function groupShards(planned: ReadonlyArray<{ claim: ClaimedRepo; member: ShardMember }>, size: number): Shard[] {
+export function groupShards(planned: ReadonlyArray<{ claim: ClaimedRepo & { recordedJob?: string }; member: ShardMember }>, size: number): Shard[] {
   const out: Shard[] = [];
+  // A resumed tick's claims whose runs were recorded keep their Job (and its name): the create
+  // then meets the Job if it was sent, or sends it now, never a second Job for a repository.
+  const recorded = new Map<string, Shard>();
+  const fresh: Array<(typeof planned)[number]> = [];
+  for (const p of planned) {
+    if (p.claim.recordedJob === undefined) {
+      fresh.push(p);
+      continue;
+    }
+    let shard = recorded.get(p.claim.recordedJob);
+    if (!shard) {
+      shard = { name: p.claim.recordedJob, claims: [], members: [] };
+      recorded.set(p.claim.recordedJob, shard);
+      out.push(shard);
+    }
+    shard.claims.push(p.claim);
+    shard.members.push(p.member);
+  }
   const step = Math.max(1, size);
-  for (let i = 0; i < planned.length; i += step) {
-    const chunk = planned.slice(i, i + step);
+  for (let i = 0; i < fresh.length; i += step) {
+    const chunk = fresh.slice(i, i + step);
     const members = chunk.map((p) => p.member);
     out.push({ name: shardJobName(members), claims: chunk.map((p) => p.claim), members });
   }
@@ -102,7 +120,7 @@ export function createFailureKind(e: KubeError): 'refused' | 'maybe-created' {
  * server kept failing).
  */
 export async function createJobs(
-  claims: ClaimedRepo[],
+  claims: Array<ClaimedRepo & { recordedJob?: string }>,
   slot: string,
   deps: CreateDeps,
   s: CreateReport,
@@ -111,7 +129,7 @@ export async function createJobs(
   running: ReadonlySet<number> = new Set(),
 ): Promise<boolean> {
   const { config, cluster, log, now } = deps;
-  const scans: Array<{ claim: ClaimedRepo; member: ShardMember }> = [];
+  const scans: Array<{ claim: ClaimedRepo & { recordedJob?: string }; member: ShardMember }> = [];
   const parked: Array<{ claim: ClaimedRepo; plan: Extract<ClaimPlan, { kind: 'park' }> }> = [];
   for (const claim of claims) {
     const plan = planClaim(claim, config, running);
