@@ -129,7 +129,7 @@ async function scoreOnce(names: string[], config: Config, ms = 240_000): Promise
     .update({ next_due_at: new Date(Date.now() - 1000) });
   const first = await runTick(nextSlot(), tickDeps(config));
   // At least these (a repository an earlier test left due may join them).
-  assert.ok(first.created >= names.length, JSON.stringify(first));
+  assert.ok(first.scheduled >= names.length, JSON.stringify(first));
   await waitFor(`${names.join(', ')} finished`, async () => (await cluster.listJobs(NS, POSTURE_JOB_SELECTOR)).every((j) => jobState(j).finished), ms);
   const second = await runTick(nextSlot(), tickDeps(config));
   return { first, second };
@@ -194,6 +194,13 @@ test('a refused token (401 Bad credentials): credentials, no repository blamed, 
     assert.equal(paused.created, 1, 'one probe, not both due repositories');
   } finally {
     await setToken(TOKEN);
+    // The pause lasts until a run shows the token works: a probe that started before the Secret
+    // was restored fails again, so probe until one succeeds, and leave the next test an unpaused fleet.
+    for (let i = 0; i < 4; i++) {
+      await waitFor('the probe finished', async () => (await cluster.listJobs(NS, POSTURE_JOB_SELECTOR)).every((j) => jobState(j).finished), 120_000);
+      const t = await runTick(nextSlot(), tickDeps(configOf({ breakerProbeRuns: 1 })));
+      if (!t.paused) break;
+    }
   }
 });
 
@@ -344,20 +351,24 @@ test("a shard's deadline reached while Scorecard waits on GitHub's rate limit: t
     const config = configOf({ shardSize: 3, jobDeadlineSeconds: 60 });
     const { first } = await scoreOnce(names, config, 300_000);
     assert.equal(first.created, 1, JSON.stringify(first));
-    const runs = await Promise.all(names.map((n) => runOf(n)));
+    // Each repository's run in that Job (the one not reached is due at once: the same tick that
+    // harvested the shard may already have claimed it again, in a new Job).
+    const latest = await Promise.all(names.map((n) => runOf(n)));
+    const job = latest[0].run.job_name;
+    const runs = await Promise.all(latest.map((r) => db('runs').where({ job_name: job, repo_id: r.repo.id }).first()));
     assert.deepEqual(
-      runs.map((r) => [r.run.outcome, r.run.failure_class]),
+      runs.map((r) => [r?.outcome, r?.failure_class]),
       [
         ['succeeded', null],
         ['failed', 'rate-limited'],
         ['failed', 'not-reached'],
       ],
-      JSON.stringify(runs.map((r) => r.run.reason)),
+      JSON.stringify(runs.map((r) => r?.reason)),
     );
-    const c = runs[2].repo;
-    assert.equal(c.consecutive_failures, 0);
+    const c = latest[2].repo;
+    assert.equal(c.consecutive_failures, 0, 'not reached: nothing held against it');
     assert.equal(c.other_failures, 0);
-    assert.equal(c.lease_owner, null, 'its claim is given back');
+    assert.equal(c.last_error, null);
   } finally {
     reset.remove();
     await db('scheduler_state').update({ github_wait_until: null, not_before: null, backoff_seconds: 0 });
