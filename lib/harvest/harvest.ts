@@ -6,7 +6,7 @@ import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { diffResults, type ScoreChange } from '../changes/diff.ts';
 import type { Config } from '../config/index.ts';
 import { describeDatabaseError, publicFailure } from '../db/errors.ts';
-import { closeRun, type Db, type HarvestOutcome, type HarvestStored, type JobRun, NOT_REACHED, runsByJobName, storeHarvest } from '../db/index.ts';
+import { closeRun, type Db, databaseNow, type HarvestOutcome, type HarvestStored, type JobRun, NOT_REACHED, runsByJobName, storeHarvest } from '../db/index.ts';
 import { podNamesOfJobEvents, type StartFailure, startFailureOf } from '../jobs/events.ts';
 import { CHECKS_ANNOTATION, jobRepositories, MANAGED_BY, MANAGED_BY_LABEL, REPOS_ANNOTATION, SCORECARD_CONTAINER } from '../jobs/spec.ts';
 import { type JobState, jobState } from '../jobs/status.ts';
@@ -314,7 +314,9 @@ export async function harvestJob(job: V1Job, deps: HarvestDeps): Promise<Harvest
     const keys = new Set(repos.map((r) => r.key));
     for (const run of pending) {
       if (run.key !== null && !keys.has(run.key)) {
-        await closeRun(db, name, 'the Job does not name this repository', deps.now?.() ?? new Date(), config.failureBackoffBaseSeconds, Number(run.repo_id));
+        // The database's clock, as every other finish (the process's is never stored).
+        const at = deps.now?.() ?? (await databaseNow(db));
+        await closeRun(db, name, 'the Job does not name this repository', at, config.failureBackoffBaseSeconds, Number(run.repo_id));
       }
     }
   }

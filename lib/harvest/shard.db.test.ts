@@ -291,4 +291,21 @@ describeEachDatabase('shards: one Job, several repositories, each stored on its 
     const runs = (await ctx.db('runs').select('repo_id')) as Array<{ repo_id: number }>;
     assert.equal(runs.length, 5, 'one run per repository');
   });
+
+  test("a run of the Job whose repository the Job's annotation does not name is closed (not the repository's failure), never left pending", async () => {
+    await resetScheduling(ctx.db);
+    const names = shardCaseRepos('healthy');
+    const { cluster, config, jobs, deps } = await scheduledMany(ctx.db, names.map(short), { shardSize: 10 });
+    const done = cluster.finish(config.namespace, jobs[0].metadata!.name!, { log: shardLog('healthy'), at: new Date(T0.getTime() + 60_000) });
+    done.metadata!.annotations![REPOS_ANNOTATION] = `${names[0]},${names[2]}`;
+    assert.deepEqual(
+      stored(await harvestJob(done, deps)).map((r) => r.repo),
+      [names[0], names[2]],
+    );
+    const run = (await runsByJobName(ctx.db, jobs[0].metadata!.name!)).find((r) => r.key === names[1])!;
+    assert.deepEqual([run.outcome, run.failure_class, run.reason], ['failed', 'rejected', 'the Job does not name this repository']);
+    const row = await getRepo(ctx.db, names[1]);
+    assert.equal(row?.consecutive_failures, 0);
+    assert.equal(row?.lease_owner, null);
+  });
 });
