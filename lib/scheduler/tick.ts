@@ -7,12 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { runsPerHour } from '../cadence/cadence.ts';
 import { fleetPause } from '../cadence/pause.ts';
 import type { Config } from '../config/index.ts';
+import type { RateLimitReading } from '../github/budget.ts';
 import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
 import { toKubeError } from '../kube/cluster.ts';
 import { type ClusterView, readClusterView } from './cluster-view.ts';
 import { type CreateDeps, createJobs } from './create.ts';
 import { type HeldLease, type LeaseDeps, takeTickLease } from './lease.ts';
+import { runsGitHubAllows } from './github.ts';
 import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
 import { type ReconcileDeps, reconcile, releaseOrphanedClaims } from './reconcile.ts';
 import { emptySummary, type TickSummary } from './summary.ts';
@@ -20,6 +22,8 @@ import { emptySummary, type TickSummary } from './summary.ts';
 /** What a tick needs. `now` is the one clock of every time decision it makes (see clock.ts). */
 export interface TickDeps extends Omit<LeaseDeps, 'config'>, ReconcileDeps, CreateDeps {
   config: Config;
+  /** GitHub's /rate_limit answers read before this tick (the handle's readRateLimits): the claim spends what they leave. */
+  githubRateLimits?: readonly RateLimitReading[];
 }
 
 export async function runTick(slot: string, deps: TickDeps): Promise<TickSummary> {
@@ -107,7 +111,7 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
 
   let systemic = false;
   if (s.capacity > 0) {
-    const wanted = Math.min(s.capacity, config.claimBatch, allowed);
+    const wanted = Math.min(s.capacity, config.claimBatch, allowed, runsGitHubAllows(deps.githubRateLimits, config, active, s));
     if (wanted === 0) {
       // Paused until GitHub's rate limit resets: nothing to claim.
     } else {

@@ -23,6 +23,7 @@ import { type HarvestDeps, harvestJob } from '../harvest/harvest.ts';
 import { POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
 import { type ClusterApi, clusterApi, toKubeError, transportOptionsOf } from '../kube/cluster.ts';
 import { createLogger, type Logger } from '../log/index.ts';
+import { githubTickSteps } from '../github/tick-steps.ts';
 import { createSchedulerHandle } from '../scheduler/handler.ts';
 import { type ControlRequest, type ControlStreams, controlSocketPath, startControlServer, UP_HOLDER } from './control.ts';
 import { findKubeconfig } from './kubeconfig.ts';
@@ -220,7 +221,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       const harvester = createFunctionServer({ name: 'harvester', handle: harvest, log });
       const scheduler = createFunctionServer({
         name: 'scheduler',
-        handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })),
+        handle: createSchedulerHandle(async () => ({ ...deps, ...githubTickSteps(deps), harvest: (job: V1Job) => harvestJob(job, deps) })),
         log,
       });
       servers.push(harvester, scheduler);
