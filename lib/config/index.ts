@@ -189,7 +189,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ['POSTURE_GITHUB_APP_KEY_FILE', out.githubAppKeyFile],
   ] as const;
   if (app.some(([, v]) => v !== undefined) && app.some(([, v]) => v === undefined)) {
-    problems.push(`a GitHub App needs all three of ${app.map(([n]) => n).join(', ')}; missing: ${app.filter(([, v]) => v === undefined).map(([n]) => n).join(', ')}`);
+    problems.push(
+      `a GitHub App needs all three of ${app.map(([n]) => n).join(', ')}; missing: ${app
+        .filter(([, v]) => v === undefined)
+        .map(([n]) => n)
+        .join(', ')}`,
+    );
   }
   // GitHub Enterprise: one host names the repositories (host/owner/name), the Jobs' GH_HOST and,
   // unless given apart, posture's own REST base (https://HOST/api/v3).

@@ -43,10 +43,7 @@ export class GitHubError extends Error {
   }
 }
 
-export type GitHubSettings = Pick<
-  Config,
-  'githubApiUrl' | 'githubCaFile' | 'githubToken' | 'githubAppId' | 'githubAppInstallationId' | 'githubAppKeyFile'
->;
+export type GitHubSettings = Pick<Config, 'githubApiUrl' | 'githubCaFile' | 'githubToken' | 'githubAppId' | 'githubAppInstallationId' | 'githubAppKeyFile'>;
 
 export interface ClientOptions {
   /** Longest rate-limit wait a call sits out before it fails instead (seconds; the scheduler's tick waits for none). */
@@ -92,7 +89,10 @@ function appKey(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new GitHubError(0, `cannot read the GitHub App's key POSTURE_GITHUB_APP_KEY_FILE=${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    throw new GitHubError(
+      0,
+      `cannot read the GitHub App's key POSTURE_GITHUB_APP_KEY_FILE=${JSON.stringify(path)}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+    );
   }
 }
 

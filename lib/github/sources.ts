@@ -4,15 +4,7 @@
 // scheduler's tick for the sources that are due (SourceRediscovery).
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
-import {
-  applySourceChanges,
-  claimDueSources,
-  finishSourceDiscovery,
-  getGitHubPage,
-  putGitHubPage,
-  reposOfSource,
-  type SourceRow,
-} from '../db/sources.ts';
+import { applySourceChanges, claimDueSources, finishSourceDiscovery, getGitHubPage, putGitHubPage, reposOfSource, type SourceRow } from '../db/sources.ts';
 import type { Logger } from '../log/index.ts';
 import { counter } from '../metrics/index.ts';
 import type { RepoId } from '../repo/identity.ts';
@@ -21,9 +13,11 @@ import { type DiscoveryFilter, planSourceChanges, type SourcePlan, selectRepos }
 import { listOrgRepos, type PageStore } from './listing.ts';
 
 const changes = counter('posture_discovery_changes_total', 'Repositories a discovery changed, by change (added, adopted, retired, restored)', ['change']);
-const pagesCounter = counter('posture_discovery_pages_total', 'Listing pages a discovery asked GitHub for, by answer (fetched: costs a call; not-modified: 304, free)', [
-  'answer',
-]);
+const pagesCounter = counter(
+  'posture_discovery_pages_total',
+  'Listing pages a discovery asked GitHub for, by answer (fetched: costs a call; not-modified: 304, free)',
+  ['answer'],
+);
 const discoveries = counter('posture_discoveries_total', 'Discoveries of an organisation, by outcome', ['outcome']);
 
 /** The host discovered repositories are named on: the Enterprise host (without its port), or github.com. */
@@ -81,7 +75,11 @@ export async function discoverOrg(
   pagesCounter.inc({ answer: 'not-modified' }, listing.notModified);
   const selection = selectRepos(listing.repos, filter, deps.host);
   for (const bad of selection.invalid) deps.log.warn({ org, repo: bad.name, reason: bad.reason }, 'discovery: a listed name posture refuses; skipped');
-  const held = await reposOfSource(deps.db, sourceId, [...selection.selected, ...selection.archived].map((r) => r.key));
+  const held = await reposOfSource(
+    deps.db,
+    sourceId,
+    [...selection.selected, ...selection.archived].map((r) => r.key),
+  );
   let plan: SourcePlan;
   if (sourceId === null) {
     const known = new Set(held.map((h) => h.key));

@@ -52,14 +52,13 @@ export type JobConfig = Pick<
   | 'githubTokenSecretKey'
   | 'githubHost'
   | 'githubCaConfigMap'
-  | 'githubAppId'
-  | 'githubAppInstallationId'
-  | 'githubAppKeySecret'
   | 'jobDeadlineSeconds'
   | 'jobTtlSeconds'
   | 'jobMemoryLimit'
   | 'jobStorageLimit'
->;
+> &
+  // Optional: a Job made without them authenticates with the tokens' Secret, as before the App.
+  Partial<Pick<Config, 'githubAppId' | 'githubAppInstallationId' | 'githubAppKeySecret'>>;
 
 /** Where the GitHub App's key Secret is mounted, read-only; Scorecard reads GITHUB_APP_KEY_PATH. */
 export const GITHUB_APP_KEY_DIR = '/etc/posture/github-app';
@@ -76,8 +75,8 @@ const usesApp = (config: JobConfig) => Boolean(config.githubAppId && config.gith
 function githubCredentialsEnv(config: JobConfig): V1EnvVar[] {
   if (usesApp(config)) {
     return [
-      { name: 'GITHUB_APP_ID', value: config.githubAppId },
-      { name: 'GITHUB_APP_INSTALLATION_ID', value: config.githubAppInstallationId },
+      { name: 'GITHUB_APP_ID', value: config.githubAppId! },
+      { name: 'GITHUB_APP_INSTALLATION_ID', value: config.githubAppInstallationId! },
       { name: 'GITHUB_APP_KEY_PATH', value: `${GITHUB_APP_KEY_DIR}/${GITHUB_APP_KEY_NAME}` },
     ];
   }
@@ -203,7 +202,11 @@ export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
               ? [
                   {
                     name: 'github-app',
-                    secret: { secretName: config.githubAppKeySecret, items: [{ key: GITHUB_APP_KEY_NAME, path: GITHUB_APP_KEY_NAME }], defaultMode: 0o444 },
+                    secret: {
+                      secretName: config.githubAppKeySecret ?? 'posture-github-app',
+                      items: [{ key: GITHUB_APP_KEY_NAME, path: GITHUB_APP_KEY_NAME }],
+                      defaultMode: 0o444,
+                    },
                   },
                 ]
               : []),

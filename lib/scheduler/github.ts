@@ -9,7 +9,10 @@ import type { Logger } from '../log/index.ts';
 import { gauge } from '../metrics/index.ts';
 import type { TickSummary } from './summary.ts';
 
-const remainingGauge = gauge('posture_github_rate_limit_remaining', "GitHub's remaining core quota over posture's tokens (or App installation), read before each tick");
+const remainingGauge = gauge(
+  'posture_github_rate_limit_remaining',
+  "GitHub's remaining core quota over posture's tokens (or App installation), read before each tick",
+);
 const runsGauge = gauge('posture_github_budget_runs', 'Runs the remaining GitHub quota paid for at the last tick (after the reserve and the runs in flight)');
 
 /** What the handle may be given for GitHub (functions/scheduler wires both when GitHub is configured). */

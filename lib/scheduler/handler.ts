@@ -4,8 +4,8 @@ import { parsePing } from '../events/ping.ts';
 import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter, gauge } from '../metrics/index.ts';
 import { type Clock, databaseClock } from './clock.ts';
-import { LOCK_SECONDS } from './lease.ts';
 import { type GitHubTickSteps, readBeforeTick, rediscoverAfterTick } from './github.ts';
+import { LOCK_SECONDS } from './lease.ts';
 import { runTick, type TickDeps } from './tick.ts';
 
 const ticks = counter('posture_scheduler_ticks_total', 'Scheduler ticks by status', ['status']);

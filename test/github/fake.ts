@@ -644,7 +644,7 @@ export class FakeGitHub {
         if (method === 'GET' && answer.status === 200 && answer.body !== undefined && !Buffer.isBuffer(answer.body)) {
           const etag = `W/"${createHash('sha256').update(JSON.stringify(answer.body)).digest('hex').slice(0, 40)}"`;
           const asked = req.headers['if-none-match'];
-          if (asked !== undefined && asked.split(',').some((t) => t.trim() === etag || t.trim() === etag.slice(2))) {
+          if (asked?.split(',').some((t) => t.trim() === etag || t.trim() === etag.slice(2))) {
             if (resource && path !== '/rate_limit') window.used--;
             const refunded = { limit, used: window.used, remaining: Math.max(0, limit - window.used), reset: window.reset };
             return send({ status: 304, headers: { etag, ...(answer.headers?.link ? { link: answer.headers.link } : {}) } }, resource, refunded);
