@@ -50,6 +50,8 @@ export interface ClientOptions {
   maxWaitSeconds?: number;
   /** Retries of a 5xx (Octokit's plugin-retry; default 2). */
   retries?: number;
+  /** The retries' base delay (default 1000 ms; tests make it short). */
+  retryBaseMs?: number;
   /** Where Octokit's own warnings go (default: nowhere). */
   warn?: (message: string) => void;
 }
@@ -104,8 +106,9 @@ export function createGitHubApi(settings: GitHubSettings, options: ClientOptions
   const common = {
     baseUrl,
     userAgent: USER_AGENT,
-    request: { fetch: fetchImpl, retries: options.retries ?? 2, retryAfter: 1 },
-    retry: { retries: options.retries ?? 2 },
+    request: { fetch: fetchImpl },
+    // 5xx and network failures are retried (after 1 s, 4 s…); GitHub's refusals are not.
+    retry: { retries: options.retries ?? 2, retryAfterBaseValue: options.retryBaseMs ?? 1000, doNotRetry: [304, 400, 401, 403, 404, 410, 422, 451] },
     throttle: {
       // Waited out only when short; the caller learns the reset otherwise (GitHubError.retryAfterSeconds).
       onRateLimit: (after: number, _o: unknown, _k: unknown, count: number) => after <= maxWait && count < 1,
@@ -182,7 +185,8 @@ export function nextLink(link: string | undefined): string | null {
 function asGitHubError(err: unknown): GitHubError {
   if (err instanceof GitHubError) return err;
   const e = err as { status?: number; message?: string; response?: { headers?: Record<string, string>; data?: { message?: string } } };
-  const status = typeof e.status === 'number' ? e.status : 0;
+  // Octokit reports a failure that never got an answer (TLS, DNS, a refused connection) as a 500 without a response.
+  const status = typeof e.status === 'number' && e.response ? e.status : 0;
   const headers = e.response?.headers ?? {};
   const said = e.response?.data?.message ?? e.message ?? String(err);
   let retryAfter: number | undefined;

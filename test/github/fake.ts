@@ -191,6 +191,13 @@ interface RateWindow {
 }
 
 const DOCS = 'https://docs.github.com/rest';
+// GitHub's words for a JWT it refuses over its times (Octokit's auth-app retries those once, with
+// the clock difference GitHub's Date header shows); anything else is "could not be decoded".
+const JWT_MESSAGES: Record<string, string> = {
+  "'exp' is in the past": "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
+  "'iat' is in the future": "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued",
+  "'exp' is too far in the future (more than 10 minutes)": "'Expiration time' claim ('exp') is too far in the future",
+};
 const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
 const error = (status: number, message: string, documentation_url = DOCS): Reply => json(status, { message, documentation_url, status: String(status) });
 export const notFound = (): Reply => error(404, 'Not Found');
@@ -561,7 +568,7 @@ export class FakeGitHub {
       if ('error' in checked) {
         entry.token = 'refused JWT';
         this.refusedJwts.push(checked.error);
-        return send(error(401, checked.error === 'not a JWT' ? 'A JSON web token could not be decoded' : `'Issued at' or signature: ${checked.error}`), null);
+        return send(error(401, JWT_MESSAGES[checked.error] ?? 'A JSON web token could not be decoded'), null);
       }
       entry.token = `app ${checked.appId} (JWT)`;
       const m = /^\/app\/installations\/([^/]+)\/access_tokens$/.exec(path);
