@@ -1,6 +1,6 @@
 // `posture repos discover --org NAME` and `posture sources add|list|remove`: an organisation's
 // repositories, once or kept as a source that the scheduler rediscovers on its cadence.
-import { addSource, listSources, removeSource, type SourceRow } from '../db/sources.ts';
+import { addSource, finishSourceDiscovery, listSources, removeSource, type SourceRow } from '../db/sources.ts';
 import { createGitHubApi, type GitHubApi, GitHubError } from '../github/client.ts';
 import type { DiscoveryFilter } from '../github/discovery.ts';
 import { type DiscoveryReport, discoverOrg, identityHost } from '../github/sources.ts';
@@ -114,12 +114,14 @@ async function add(io: CliIO, positionals: string[], values: Record<string, unkn
         { db: ctx.db, api: clientFor(ctx.config, io), log: createLogger({ level: 'silent' }), host, now: () => new Date() },
         { sourceId: source.id },
       );
+      await finishSourceDiscovery(ctx.db, source.id, { now: new Date(), repoCount: report.selected, nextInSeconds: ctx.config.sourcesIntervalSeconds });
       io.stdout.write(summaryLine(report));
       io.stdout.write(changeLines(report, { add: 'added', retire: 'retired', restore: 'restored' }));
       io.stdout.write(`added ${report.added.length}, retired ${report.retired.length}, restored ${report.restored.length}\n`);
       return EXIT.ok;
     } catch (err) {
       if (!(err instanceof GitHubError)) throw err;
+      await finishSourceDiscovery(ctx.db, source.id, { now: new Date(), error: err.message.slice(0, 500) });
       io.stderr.write(`posture: the source is kept, but its first discovery failed: ${err.message}; the scheduler tries again\n`);
       return EXIT.unreachable;
     }

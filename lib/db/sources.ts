@@ -121,22 +121,33 @@ export async function claimDueSources(db: Db, options: { now: Date; intervalSeco
   return rowsOf<RawSource>(res).map(toSource);
 }
 
-/** Records a discovery's end: its count, or its error (then due again after `retrySeconds` when that is sooner). */
+/**
+ * Records a discovery's end: its count, or its error (then due again after `retrySeconds` when
+ * that is sooner). `nextInSeconds`: a discovery made outside the tick (`sources add`) sets the next one.
+ */
 export async function finishSourceDiscovery(
   db: Db,
   id: number,
-  outcome: { now: Date; repoCount?: number; error?: string; retrySeconds?: number },
+  outcome: { now: Date; repoCount?: number; error?: string; retrySeconds?: number; nextInSeconds?: number },
 ): Promise<void> {
   await db.raw(
     `UPDATE sources
         SET last_discovered_at = CASE WHEN :error::text IS NULL THEN :now::timestamptz ELSE last_discovered_at END,
             repo_count = COALESCE(:repoCount::int, repo_count),
             last_error = :error::text,
-            next_due_at = CASE WHEN :retry::int IS NULL THEN next_due_at
+            next_due_at = CASE WHEN :next::int IS NOT NULL THEN :now::timestamptz + make_interval(secs => :next::int)
+                               WHEN :retry::int IS NULL THEN next_due_at
                                ELSE LEAST(next_due_at, :now::timestamptz + make_interval(secs => :retry::int)) END,
             updated_at = :now
       WHERE id = :id`,
-    { id, now: outcome.now, repoCount: outcome.repoCount ?? null, error: outcome.error ?? null, retry: outcome.retrySeconds ?? null },
+    {
+      id,
+      now: outcome.now,
+      repoCount: outcome.repoCount ?? null,
+      error: outcome.error ?? null,
+      retry: outcome.retrySeconds ?? null,
+      next: outcome.nextInSeconds ?? null,
+    },
   );
 }
 

@@ -12,8 +12,16 @@ test('runs GitHub pays for: what is left over the reserve, less the runs in flig
     ['under the reserve: nothing', { readings: [reading(400)], reservePerCredential: 500, callsPerRun: 70, inFlight: 0 }, 0],
     ['runs in flight spend first', { readings: [reading(5000)], reservePerCredential: 500, callsPerRun: 70, inFlight: 60 }, 4],
     ['more in flight than left: never negative', { readings: [reading(1000)], reservePerCredential: 500, callsPerRun: 70, inFlight: 50 }, 0],
-    ['tokens add up (Scorecard rotates them call by call)', { readings: [reading(570), reading(570)], reservePerCredential: 500, callsPerRun: 70, inFlight: 0 }, 2],
-    ['a spent token adds nothing, and takes nothing from the others', { readings: [reading(0), reading(640)], reservePerCredential: 500, callsPerRun: 70, inFlight: 0 }, 2],
+    [
+      'tokens add up (Scorecard rotates them call by call)',
+      { readings: [reading(570), reading(570)], reservePerCredential: 500, callsPerRun: 70, inFlight: 0 },
+      2,
+    ],
+    [
+      'a spent token adds nothing, and takes nothing from the others',
+      { readings: [reading(0), reading(640)], reservePerCredential: 500, callsPerRun: 70, inFlight: 0 },
+      2,
+    ],
     ['no reserve', { readings: [reading(140)], reservePerCredential: 0, callsPerRun: 70, inFlight: 0 }, 2],
   ];
   for (const [name, input, want] of cases) assert.equal(runsFromRateLimit(input), want, name);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FakeGitHub } from '../../test/github/fake.ts';
 import { defaultConfig } from '../config/index.ts';
-import { createGitHubApi, GitHubError, hasCredentials, nextLink } from './client.ts';
+import { createGitHubApi, type GitHubError, hasCredentials, nextLink } from './client.ts';
 import { listOrgRepos, type PageStore } from './listing.ts';
 
 const TOKEN = 'ghp_clientTestTokenValue000000000000000001';

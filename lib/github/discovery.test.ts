@@ -58,11 +58,7 @@ test('the plan: new added, archived or gone retired, back again restored, others
     { key: 'github.com/org/deleted', reason: RETIRED_GONE },
   ]);
   // Nothing changed: nothing to do.
-  const again = planSourceChanges(
-    selectRepos([repo('kept')], none, 'github.com'),
-    [{ key: 'github.com/org/kept', retiredReason: null, sourceId: S }],
-    S,
-  );
+  const again = planSourceChanges(selectRepos([repo('kept')], none, 'github.com'), [{ key: 'github.com/org/kept', retiredReason: null, sourceId: S }], S);
   assert.deepEqual(again, { add: [], adopt: [], retire: [], restore: [] });
 });
 

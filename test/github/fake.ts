@@ -630,7 +630,7 @@ export class FakeGitHub {
         return send(reply, resource ?? 'core', { ...rate, remaining: 0, used: rate.limit, reset: fault.reset ?? rate.reset });
       return send(reply, resource, rate);
     }
-    if (resource && rate.remaining === 0 && window.used > limit) {
+    if (resource && rate.remaining === 0 && window.used > limit && path !== '/rate_limit') {
       return send(this.primaryLimitBody(api, entry), resource, rate);
     }
 
