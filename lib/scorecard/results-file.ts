@@ -26,7 +26,9 @@ export function layoutOf(firstLine: string): 'document' | 'lines' {
 
 /** What a parsed value is: a Scorecard result, one that does not validate, or another kind of JSON (said in a few words). */
 export function verdictOf(value: unknown): LineVerdict {
-  if (!looksLikeResult(value)) return { kind: 'other', reason: describeOther(value) };
+  // Scorecard's other formats share date, repo and scorecard with a result, but hold no scores.
+  const otherFormat = typeof value === 'object' && value !== null && !Array.isArray((value as Record<string, unknown>).checks);
+  if (!looksLikeResult(value) || (otherFormat && describeOther(value).startsWith("Scorecard's"))) return { kind: 'other', reason: describeOther(value) };
   const checked = validateResult(value);
   if (!checked.ok) return { kind: 'invalid', reason: `an invalid Scorecard result: ${checked.error}` };
   try {
