@@ -223,6 +223,19 @@ describeEachDatabase('onboarding an organisation', (ctx) => {
     const claims = await claimDueRepos(ctx.db, { owner: 'test', limit: 10_000, leaseSeconds: 7200, now: later });
     assert.ok(!claims.some((c) => c.key === r010!.key || c.key === r011!.key));
     assert.equal(claims.length, SELECTED + 1 - 2, 'every other repository (brand-new included) is claimable');
+    const retiredList = await cli(ctx.db, config, ['repos', 'list', '--state', 'retired', '-o', 'json']);
+    assert.deepEqual(
+      JSON.parse(retiredList.stdout).map((r: { repo: string; state: string; retiredReason: string; nextDueAt: string | null }) => [
+        r.repo,
+        r.state,
+        r.retiredReason,
+        r.nextDueAt,
+      ]),
+      [
+        ['github.com/acme-co/r010', 'retired', 'archived', null],
+        ['github.com/acme-co/r011', 'retired', 'gone from its source', null],
+      ],
+    );
     // Each change logged, and counted.
     const changes = lines.map((l) => JSON.parse(l)).filter((l) => l.change);
     assert.deepEqual(changes.map((l) => [l.change, l.repo]).sort(), [
