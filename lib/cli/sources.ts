@@ -1,7 +1,7 @@
 // `posture repos discover --org NAME` and `posture sources add|list|remove`: an organisation's
 // repositories, once or kept as a source that the scheduler rediscovers on its cadence.
 import { addSource, finishSourceDiscovery, listSources, removeSource, type SourceRow } from '../db/sources.ts';
-import { createGitHubApi, type GitHubApi, GitHubError } from '../github/client.ts';
+import { createGitHubApi, type GitHubApi, GitHubError, hasCredentials } from '../github/client.ts';
 import type { DiscoveryFilter } from '../github/discovery.ts';
 import { type DiscoveryReport, discoverOrg, identityHost } from '../github/sources.ts';
 import { createLogger } from '../log/index.ts';
@@ -37,6 +37,9 @@ function orgOf(name: unknown, what: string): string {
 
 /** The client a command uses; its problems (a CA or key file that cannot be read) are one line. */
 function clientFor(config: Parameters<typeof createGitHubApi>[0], io: CliIO): GitHubApi {
+  // Without credentials GitHub allows 60 calls an hour and shows public repositories only.
+  if (!hasCredentials(config))
+    io.stderr.write('posture: no GITHUB_AUTH_TOKEN nor GitHub App set: asking GitHub anonymously (public repositories only, 60 calls an hour)\n');
   return createGitHubApi(config, { maxWaitSeconds: CLI_MAX_WAIT_SECONDS, warn: (m) => io.stderr.write(`posture: GitHub: ${m}\n`) });
 }
 
