@@ -54,12 +54,17 @@ function summaryLine(r: DiscoveryReport): string {
   );
 }
 
+/** Changes printed one a line; past this many, only counted (the counts close the output). */
+export const MAX_CHANGE_LINES = 1000;
+
 function changeLines(r: DiscoveryReport, verb: { add: string; retire: string; restore: string }): string {
-  return [
+  const lines = [
     ...r.added.map((x) => `${verb.add} ${x.canonical}\n`),
     ...r.retired.map((x) => `${verb.retire} ${x.key} (${x.reason})\n`),
     ...r.restored.map((k) => `${verb.restore} ${k}\n`),
-  ].join('');
+  ];
+  const more = lines.length - MAX_CHANGE_LINES;
+  return lines.slice(0, MAX_CHANGE_LINES).join('') + (more > 0 ? `… and ${more} more\n` : '');
 }
 
 async function discover(io: CliIO, positionals: string[], values: Record<string, unknown>): Promise<number> {

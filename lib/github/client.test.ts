@@ -112,6 +112,16 @@ describe('a token', () => {
       return true;
     });
     limited.remove();
+    // A short secondary limit (Retry-After: 1) is waited out when the caller allows the wait, as the command line does.
+    const brief = fake.fault({ kind: 'secondary-rate-limit', path: /^\/orgs\/many-pages\/repos/, retryAfterSeconds: 1, times: 1 });
+    const patient = createGitHubApi(settings(), { maxWaitSeconds: 5 });
+    const started = Date.now();
+    assert.equal((await patient.page('/orgs/many-pages/repos')).status, 200);
+    assert.ok(Date.now() - started >= 900, 'it waited for the Retry-After');
+    assert.equal(brief.hits, 1);
+    const again = fake.fault({ kind: 'secondary-rate-limit', path: /^\/orgs\/many-pages\/repos/, retryAfterSeconds: 1, times: 1 });
+    await assert.rejects(ok.page('/orgs/many-pages/repos'), (e: GitHubError) => e.status === 403 && e.retryAfterSeconds === 1, 'the tick waits for nothing');
+    again.remove();
     const broken = fake.fault({ kind: 'server-error', path: /^\/orgs\/many-pages\/repos/, times: 1 });
     const retried = createGitHubApi(settings(), { retries: 1, retryBaseMs: 10 });
     assert.equal((await retried.page('/orgs/many-pages/repos')).status, 200, 'a 5xx is retried');
