@@ -86,6 +86,22 @@ describe('a token', () => {
     fake.repos.delete(`${ORG}/zz-new`);
   });
 
+  test('an organisation that grows onto a new page: found although every page it had answers 304', async () => {
+    const api = createGitHubApi(settings());
+    const store = memoryPages();
+    for (let i = 0; i < 200; i++) fake.addRepo({ owner: 'two-pages', name: `p${i}` });
+    const first = await listOrgRepos(api, store, 'two-pages');
+    assert.equal(first.repos.length, 200);
+    assert.equal(first.fetched, 3, 'two full pages, and the (empty) page after the last full one');
+    const unchanged = await listOrgRepos(api, store, 'two-pages');
+    assert.deepEqual([unchanged.fetched, unchanged.notModified], [0, 3], 'free: the empty page answers 304 too');
+    fake.addRepo({ owner: 'two-pages', name: 'p200' });
+    const grown = await listOrgRepos(api, store, 'two-pages');
+    assert.equal(grown.repos.length, 201);
+    assert.deepEqual([grown.fetched, grown.notModified], [1, 2]);
+    assert.ok(grown.repos.some((r) => r.name === 'p200'));
+  });
+
   test('/rate_limit answers per token and costs nothing', async () => {
     const api = createGitHubApi(settings({ githubToken: `${TOKEN}` }));
     const a = await api.rateLimits();

@@ -16,7 +16,10 @@ import type { Config } from '../config/index.ts';
 import type { RateLimitReading } from './budget.ts';
 
 /** One page of a listing: its items, its ETag and its `rel="next"`; or 304 (unchanged since that ETag: no quota spent). */
-export type PageAnswer = { status: 200; etag: string | null; next: string | null; items: unknown[] } | { status: 304 };
+export type PageAnswer =
+  | { status: 200; etag: string | null; next: string | null; items: unknown[] }
+  /** `next`: the 304's own Link `rel="next"` when it carries a Link header, else undefined. */
+  | { status: 304; next?: string | null };
 
 /** What posture asks of GitHub's REST API. */
 export interface GitHubApi {
@@ -152,7 +155,11 @@ export function createGitHubApi(settings: GitHubSettings, options: ClientOptions
         const items = Array.isArray(res.data) ? res.data : [];
         return { status: 200, etag: res.headers.etag ?? null, next: nextLink(res.headers.link), items };
       } catch (err) {
-        if ((err as { status?: number }).status === 304) return { status: 304 };
+        const e = err as { status?: number; response?: { headers?: Record<string, string | undefined> } };
+        if (e.status === 304) {
+          const link = e.response?.headers?.link;
+          return link === undefined ? { status: 304 } : { status: 304, next: nextLink(link) };
+        }
         throw asGitHubError(err);
       }
     },

@@ -21,9 +21,20 @@ export interface Listing {
 /** A listing longer than this many pages (100 repositories each) is refused as a loop. */
 export const MAX_PAGES = 10_000;
 
+/** Repositories a page holds: GitHub's largest page. */
+export const PER_PAGE = 100;
+
 /** The first page of an organisation's listing (type=all: public, private and internal ones the credentials see). */
 export function orgReposPath(org: string): string {
-  return `/orgs/${encodeURIComponent(org)}/repos?type=all&per_page=100`;
+  return `/orgs/${encodeURIComponent(org)}/repos?type=all&per_page=${PER_PAGE}`;
+}
+
+/** The page after `url` by GitHub's `page` parameter (the first page has none: it is 1). */
+export function followingPage(url: string): string {
+  const u = new URL(url);
+  const page = Number(u.searchParams.get('page') ?? '1');
+  u.searchParams.set('page', String((Number.isInteger(page) && page > 0 ? page : 1) + 1));
+  return u.toString();
 }
 
 /** The key a page is kept under: the absolute URL (API base, path, query; never a credential). */
@@ -46,7 +57,11 @@ export async function listOrgRepos(api: GitHubApi, pages: PageStore, org: string
     if (answer.status === 304 && kept) {
       out.notModified++;
       items = kept.items;
-      next = kept.nextUrl;
+      // An unchanged last page says nothing of a page after it: repositories added since spill
+      // onto a new page while this one's body (and ETag) stays the same. Its 304's own Link says
+      // so when it has one; otherwise a full last page is followed by asking for the next page
+      // (empty and 304 from then on: free).
+      next = answer.next !== undefined ? answer.next : (kept.nextUrl ?? (kept.items.length >= PER_PAGE ? followingPage(key) : null));
     } else {
       if (answer.status === 304) answer = await api.page(url); // 304 for an ETag we do not hold: ask plainly
       if (answer.status === 304) throw new GitHubError(304, `GitHub answered 304 for ${key} without an ETag`);
@@ -56,7 +71,8 @@ export async function listOrgRepos(api: GitHubApi, pages: PageStore, org: string
         .map(listedRepoOf)
         .filter((r): r is ListedRepo => r !== undefined)
         .map((r) => ({ name: r.name, owner: { login: r.owner }, archived: r.archived, fork: r.fork, topics: r.topics }));
-      next = answer.next;
+      // A full page without a next: the next page may come (see above); an empty page ends it.
+      next = answer.next ?? (items.length >= PER_PAGE && !seen.has(followingPage(key)) ? followingPage(key) : null);
       if (answer.etag) await pages.put({ url: key, etag: answer.etag, nextUrl: next, items });
     }
     for (const item of items) {

@@ -654,7 +654,9 @@ export class FakeGitHub {
           if (asked?.split(',').some((t) => t.trim() === etag || t.trim() === etag.slice(2))) {
             if (resource && path !== '/rate_limit') window.used--;
             const refunded = { limit, used: window.used, remaining: Math.max(0, limit - window.used), reset: window.reset };
-            return send({ status: 304, headers: { etag, ...(answer.headers?.link ? { link: answer.headers.link } : {}) } }, resource, refunded);
+            // No Link on a 304: HTTP's rules name the headers a 304 repeats (ETag, Date, Vary…), and a
+            // client must not count on more; a client that caches pages has to find new ones itself.
+            return send({ status: 304, headers: { etag } }, resource, refunded);
           }
           return send({ ...answer, headers: { ...answer.headers, etag } }, resource, rate);
         }
