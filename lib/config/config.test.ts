@@ -107,5 +107,16 @@ test('a GitHub App needs its three settings together; its key and the token are 
     /POSTURE_GITHUB_APP_ID="abc"/,
   );
   assert.equal(loadConfig({ GITHUB_AUTH_TOKEN: 'ghp_x,ghp_y' }).githubToken, 'ghp_x,ghp_y');
+  // Scorecard's App ignores GH_HOST (test/e2e/scorecard-app.test.ts): no App on an Enterprise host.
+  assert.throws(
+    () =>
+      loadConfig({
+        POSTURE_GITHUB_HOST: 'github.example.com',
+        POSTURE_GITHUB_APP_ID: '1',
+        POSTURE_GITHUB_APP_INSTALLATION_ID: '2',
+        POSTURE_GITHUB_APP_KEY_FILE: '/k',
+      }),
+    /POSTURE_GITHUB_APP_ID is invalid with POSTURE_GITHUB_HOST: Scorecard asks api\.github\.com/,
+  );
   assert.ok(settings.find((s) => s.key === 'githubToken')?.secret);
 });

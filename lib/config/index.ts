@@ -196,6 +196,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         .join(', ')}`,
     );
   }
+  if (out.githubAppId !== undefined && typeof out.githubHost === 'string' && out.githubHost !== '') {
+    // Scorecard (v5.5.0) asks api.github.com for the App's installation tokens whatever GH_HOST
+    // says (test/e2e/scorecard-app.test.ts): its Jobs could never authenticate to the Enterprise host.
+    problems.push(
+      "POSTURE_GITHUB_APP_ID is invalid with POSTURE_GITHUB_HOST: Scorecard asks api.github.com, not GH_HOST, for a GitHub App's installation tokens, so its Jobs could not authenticate; use tokens (GITHUB_AUTH_TOKEN) with GitHub Enterprise Server",
+    );
+  }
   // GitHub Enterprise: one host names the repositories (host/owner/name), the Jobs' GH_HOST and,
   // unless given apart, posture's own REST base (https://HOST/api/v3).
   if (typeof out.githubHost === 'string' && out.githubHost !== '') {
