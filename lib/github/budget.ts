@@ -15,7 +15,7 @@ export interface BudgetInput {
   reservePerCredential: number;
   /** Calls one Scorecard run costs (POSTURE_CALLS_PER_RUN). */
   callsPerRun: number;
-  /** Runs already going (posture Jobs active): they have not spent all their calls yet. */
+  /** Repositories being scored now (each active Job counted as a full shard): they have not spent all their calls yet. */
   inFlight: number;
 }
 

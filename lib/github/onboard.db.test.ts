@@ -314,15 +314,15 @@ describeEachDatabase('onboarding an organisation', (ctx) => {
     const { reply, cluster } = await tick(ctx.db, { config, readRateLimits: () => api.rateLimits() }, T0);
     assert.equal(reply.statusCode, 200, JSON.stringify(reply.body));
     assert.deepEqual(reply.body.github, { remaining: 640, runs: 2 });
-    assert.equal(reply.body.created, 2, 'the fixed estimate alone would allow 71 an hour');
-    assert.equal(cluster.jobs.size, 2);
+    assert.equal(reply.body.claimed, 2, 'two repositories: the fixed estimate alone would allow 71 an hour');
+    assert.equal(cluster.jobs.size, 1, 'one Job (a shard of the two)');
     assert.equal(fake.remaining(identity), 640, 'reading /rate_limit cost nothing');
     // Nothing left over the reserve: nothing claimed, and the summary says why.
     fake.spend(identity, 200);
     await ctx.db('scheduler_state').update({ not_before: null });
     const spent = await tick(ctx.db, { config, readRateLimits: () => api.rateLimits() }, new Date(T0.getTime() + 60_000));
-    assert.equal(spent.reply.body.created, 0);
-    assert.ok(spent.reply.body.skipped.some((s: { why: string }) => /GitHub's remaining quota \(440 calls\) pays for no run/.test(s.why)));
+    assert.equal(spent.reply.body.claimed, 0);
+    assert.ok(spent.reply.body.skipped.some((s: { why: string }) => /GitHub's remaining quota \(440 calls\) pays for no repository/.test(s.why)));
     // GitHub not answering: the tick goes on with its own estimate.
     await ctx.db('scheduler_state').update({ not_before: null });
     const down = await tick(
@@ -330,7 +330,7 @@ describeEachDatabase('onboarding an organisation', (ctx) => {
       { config: { ...config, maxConcurrentJobs: 3 }, readRateLimits: () => Promise.reject(new Error('connect ECONNREFUSED')) },
       new Date(T0.getTime() + 120_000),
     );
-    assert.equal(down.reply.body.created, 3);
+    assert.equal(down.reply.body.claimed, 18, 'every other due repository (3 Jobs of up to 10)');
     assert.equal(down.reply.body.github, undefined);
   });
 });

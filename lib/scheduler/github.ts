@@ -65,7 +65,7 @@ export function runsGitHubAllows(
     const reset = soonestReset(readings, settings.githubBudgetReserve);
     s.skipped.push({
       repo: '*',
-      why: `GitHub's remaining quota (${remaining} calls) pays for no run over the reserve and the ${inFlight} runs in flight${reset ? `; it resets at ${reset.toISOString()}` : ''}`,
+      why: `GitHub's remaining quota (${remaining} calls) pays for no repository over the reserve and the ${inFlight} repositories the running Jobs may still score${reset ? `; it resets at ${reset.toISOString()}` : ''}`,
     });
   }
   return runs;

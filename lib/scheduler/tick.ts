@@ -10,6 +10,7 @@ import type { Config } from '../config/index.ts';
 import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
 import type { RateLimitReading } from '../github/budget.ts';
+import { claimLeaseSeconds } from '../jobs/spec.ts';
 import { toKubeError } from '../kube/cluster.ts';
 import { type ClusterView, readClusterView } from './cluster-view.ts';
 import { type CreateDeps, createJobs } from './create.ts';
@@ -111,7 +112,15 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
 
   let systemic = false;
   if (s.capacity > 0) {
-    const wanted = Math.min(s.capacity, config.claimBatch, allowed, runsGitHubAllows(deps.githubRateLimits, config, active, s));
+    // The cap counts Jobs (pods), each scoring up to a shard of repositories; the batch, the
+    // breaker's probe and the GitHub budget count repositories (GitHub's own remaining quota
+    // too: each active Job may still spend a whole shard's calls).
+    const wanted = Math.min(
+      s.capacity * config.shardSize,
+      config.claimBatch,
+      allowed,
+      runsGitHubAllows(deps.githubRateLimits, config, active * config.shardSize, s),
+    );
     if (wanted === 0) {
       // Paused until GitHub's rate limit resets: nothing to claim.
     } else {
@@ -121,7 +130,7 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
             owner: slot,
             wanted,
             perHour: runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun),
-            leaseSeconds: config.leaseSeconds,
+            leaseSeconds: claimLeaseSeconds(config),
             now: now(),
           }),
         );
