@@ -27,16 +27,27 @@ export interface ScoreChangedData {
   removed: ScoreChange['removed'];
   from: ScoreChange['from'];
   to: ScoreChange['to'];
-  runId: number;
+  /** The run that stored it; null for an imported result (`posture results import`). */
+  runId: number | null;
 }
 
-export function scoreChangedEvent(source: string, repo: string, runId: number, change: ScoreChange, notice: Notice): CloudEvent<ScoreChangedData> {
+/** The source of score.changed for an imported result. */
+export const IMPORT_SOURCE = '/posture/import';
+
+export function scoreChangedEvent(
+  source: string,
+  repo: string,
+  runId: number | null,
+  change: ScoreChange,
+  notice: Notice,
+  id?: string,
+): CloudEvent<ScoreChangedData> {
   return new CloudEvent<ScoreChangedData>({
     type: SCORE_CHANGED_TYPE,
     source,
     subject: repo,
-    // One id per stored run, like score.updated: a redelivery is the same event.
-    id: `changed-run-${runId}`,
+    // One id per stored run (per stored result for an import), like score.updated: a redelivery is the same event.
+    id: id ?? `changed-run-${runId}`,
     datacontenttype: 'application/json',
     data: {
       repo,

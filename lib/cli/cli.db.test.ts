@@ -81,6 +81,7 @@ for (const kind of ['pglite', 'postgres'] as const) {
         'notOwnFailures',
         'notOwnLastError',
         'metadata',
+        'retiredReason',
       ]);
       assert.equal(json.find((r: any) => r.repo === 'github.com/a/two').lastError, 'pod-failed: exit 1\nsecond line');
       const yaml = parseYaml((await runCliCaptured(['repos', 'list', '-o', 'yaml', '--state', 'scored'], env)).stdout);

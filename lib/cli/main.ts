@@ -14,6 +14,7 @@ import { commands as jobCommands } from './jobs.ts';
 import { commands as repoCommands } from './repos.ts';
 import { commands as resultCommands } from './results.ts';
 import { commands as scoreCommands } from './scores.ts';
+import { commands as sourceCommands } from './sources.ts';
 import { type CliIO, type Command, EXIT, InputError, type Parsed, UsageError } from './types.ts';
 import { commands as upCommands } from './up.ts';
 import { commands as webhookCommands } from './webhooks.ts';
@@ -23,6 +24,7 @@ export const allCommands: Command[] = [
   ...upCommands,
   ...dbCommands,
   ...repoCommands,
+  ...sourceCommands,
   ...scoreCommands,
   ...jobCommands,
   ...resultCommands,

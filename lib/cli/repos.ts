@@ -142,13 +142,21 @@ const COLUMNS: Column<RepoStatus>[] = [
   { header: 'REPOSITORY', value: (r) => r.repo },
   {
     header: 'STATE',
-    value: (r) => (r.state === 'failing' ? `failing (${r.failures})` : r.state === 'stuck' ? `stuck (${r.otherFailures})` : r.state),
+    value: (r) =>
+      r.state === 'failing'
+        ? `failing (${r.failures})`
+        : r.state === 'stuck'
+          ? `stuck (${r.otherFailures})`
+          : r.state === 'retired'
+            ? `retired (${r.retiredReason})`
+            : r.state,
   },
   { header: 'SCORE', value: (r) => (r.score === null ? '-' : r.score.toFixed(1)) },
   // The result's own date; one dated after posture stored it came from a pod whose clock is ahead.
   { header: 'SCORED', value: (r) => (r.date ? r.date.toISOString().slice(0, 10) + (futureDated(r) ? ' (future-dated)' : '') : '-'), wide: true },
   { header: 'PRIORITY', value: (r) => String(r.priority), wide: true },
-  { header: 'NEXT DUE', value: (r) => r.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z') },
+  // A retired repository is never due (its due time is held past any claim).
+  { header: 'NEXT DUE', value: (r) => (r.state === 'retired' ? 'never' : r.nextDueAt.toISOString().replace(/:\d\d\.\d+Z$/, 'Z')) },
   { header: 'METADATA', value: (r) => r.metadata ?? '', wide: true },
   { header: 'LAST FAILURE', value: (r) => ((r.state === 'stuck' ? r.otherError : r.lastError) ?? '').slice(0, 200) },
 ];
@@ -163,12 +171,13 @@ const asObject = (r: RepoStatus) => ({
   scoredAt: r.scoredAt?.toISOString() ?? null,
   futureDated: futureDated(r),
   priority: r.priority,
-  nextDueAt: r.nextDueAt.toISOString(),
+  nextDueAt: r.state === 'retired' ? null : r.nextDueAt.toISOString(),
   failures: r.failures,
   lastError: r.lastError,
   notOwnFailures: r.otherFailures,
   notOwnLastError: r.otherError,
   metadata: r.metadata,
+  retiredReason: r.retiredReason,
 });
 
 function integer(name: string, v: unknown, min: number, max: number): number | undefined {

@@ -3,14 +3,86 @@
 // configured byte cap, then classify; a shard's log split per repository) with no pod facts,
 // i.e. as if the container had exited 0.
 import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { senderFromEnv } from '../changes/events.ts';
 import { loadConfig } from '../config/index.ts';
+import { type FileReport, importResults, MAX_PROBLEMS } from '../harvest/import.ts';
+import { createLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { type Classification, classifyPodLog, NO_POD_FACTS, type PodLogVerdict } from '../scorecard/index.ts';
 import { readCapped } from '../scorecard/read.ts';
 import { classifyShard, type ShardOutcome } from '../scorecard/shard.ts';
-import { type Command, EXIT, UsageError } from './types.ts';
+import { openDbContext } from './context.ts';
+import { openInput } from './files.ts';
+import { type CliIO, type Command, EXIT, InputError, UsageError } from './types.ts';
+
+/** `posture results import FILE…`: each file's results stored as imported results; a file that holds none refused with one line. */
+async function importFiles(files: string[], io: CliIO): Promise<number> {
+  if (files.length === 0) throw new UsageError('name at least one file (or - for standard input)');
+  if (files.filter((f) => f === '-').length > 1) throw new UsageError('standard input (-) can be named once');
+  const ctx = await openDbContext(io);
+  let worst: number = EXIT.ok;
+  const log = createLogger({ level: 'silent' });
+  try {
+    for (const file of files) {
+      const name = file === '-' ? 'standard input' : file;
+      let report: FileReport;
+      try {
+        const input = await openInput(file, io);
+        try {
+          report = await importResults(createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY }), {
+            db: ctx.db,
+            config: ctx.config,
+            log,
+            sendEvent: senderFromEnv(io.env),
+          });
+        } finally {
+          input.destroy();
+        }
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        io.stderr.write(`posture: ${err.message}\n`);
+        worst = Math.max(worst, EXIT.usage);
+        continue;
+      }
+      if (report.refused) {
+        io.stderr.write(`posture: ${name}: ${report.refused}; nothing imported from it\n`);
+        worst = Math.max(worst, EXIT.rejected);
+        continue;
+      }
+      for (const p of report.problems.slice(0, MAX_PROBLEMS)) io.stderr.write(`${name}:${p.line}: ${p.reason}\n`);
+      if (report.problems.length > MAX_PROBLEMS) io.stderr.write(`${name}: ${report.problems.length - MAX_PROBLEMS} more rejected, not shown\n`);
+      if (report.problems.length > 0) worst = Math.max(worst, EXIT.rejected);
+      const extra = [
+        report.reposAdded ? `${report.reposAdded} repositor${report.reposAdded === 1 ? 'y' : 'ies'} added` : '',
+        report.futureDated ? `${report.futureDated} dated ahead of now (stored as of now)` : '',
+        report.problems.length ? `${report.problems.length} rejected` : '',
+      ].filter(Boolean);
+      io.stdout.write(
+        `${name}: ${report.results} result${report.results === 1 ? '' : 's'}: ${report.stored} imported, ${report.duplicates} already there${extra.length ? `; ${extra.join(', ')}` : ''}\n`,
+      );
+      for (const c of report.changes) io.stdout.write(`  score changed: ${c.repo}: ${c.reasons.join('; ')}\n`);
+    }
+    return worst;
+  } finally {
+    await ctx.close();
+  }
+}
 
 export const commands: Command[] = [
+  {
+    words: ['results', 'import'],
+    usage: 'results import FILE…',
+    summary: "import results Scorecard already produced: the CLI's --format=json, NDJSON from --repos/--org, scorecard-action's JSON results file",
+    description:
+      "Each result is stored as an imported result (no run is scheduled for it) in its place in the repository's history by its own date; " +
+      'missing repositories are added (first due a rescore interval after the result). The same result imported again is stored once. ' +
+      'A file that holds no Scorecard result (SARIF, another JSON, text) is refused with one line; the other files are imported. ' +
+      'Exit 0; 1 a file cannot be read; 2 a file or some lines were refused; 3 database unreachable.',
+    database: true,
+    options: {},
+    run: (args, io) => importFiles(args, io),
+  },
   {
     words: ['results', 'parse'],
     usage: 'results parse [file|-] [--repos a,b,c]',

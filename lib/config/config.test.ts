@@ -89,3 +89,43 @@ test('every setting is in the generated table', () => {
   const table = configTable();
   for (const s of settings) assert.ok(table.includes(`\`${s.env}\``), s.env);
 });
+
+test('GitHub: the REST base defaults to api.github.com, follows POSTURE_GITHUB_HOST, and http only to loopback', () => {
+  assert.equal(loadConfig({}).githubApiUrl, 'https://api.github.com');
+  const ghes = loadConfig({ POSTURE_GITHUB_HOST: 'github.example.com' });
+  assert.equal(ghes.githubApiUrl, 'https://github.example.com/api/v3');
+  assert.deepEqual(ghes.allowedHosts, ['github.com', 'github.example.com'], 'its repositories are named on its host');
+  assert.equal(loadConfig({ POSTURE_GITHUB_HOST: 'ghe.local:8443' }).githubApiUrl, 'https://ghe.local:8443/api/v3');
+  assert.equal(loadConfig({ POSTURE_GITHUB_API_URL: 'http://127.0.0.1:9999/api/v3' }).githubApiUrl, 'http://127.0.0.1:9999/api/v3');
+  assert.throws(
+    () => loadConfig({ POSTURE_GITHUB_API_URL: 'http://github.example.com/api/v3' }),
+    /POSTURE_GITHUB_API_URL="http:\/\/github.example.com\/api\/v3" is invalid/,
+  );
+  assert.throws(
+    () => loadConfig({ POSTURE_GITHUB_HOST: 'github.example.com', POSTURE_GITHUB_API_URL: 'https://other.example.com/api/v3' }),
+    /its host is not POSTURE_GITHUB_HOST="github.example.com"/,
+  );
+});
+
+test('a GitHub App needs its three settings together; its key and the token are never shown', () => {
+  assert.throws(() => loadConfig({ POSTURE_GITHUB_APP_ID: '1' }), /missing: POSTURE_GITHUB_APP_INSTALLATION_ID, POSTURE_GITHUB_APP_KEY_FILE/);
+  const c = loadConfig({ POSTURE_GITHUB_APP_ID: '1', POSTURE_GITHUB_APP_INSTALLATION_ID: '2', POSTURE_GITHUB_APP_KEY_FILE: '/k.pem' });
+  assert.equal(c.githubAppKeySecret, 'posture-github-app');
+  assert.throws(
+    () => loadConfig({ POSTURE_GITHUB_APP_ID: 'abc', POSTURE_GITHUB_APP_INSTALLATION_ID: '2', POSTURE_GITHUB_APP_KEY_FILE: '/k' }),
+    /POSTURE_GITHUB_APP_ID="abc"/,
+  );
+  assert.equal(loadConfig({ GITHUB_AUTH_TOKEN: 'ghp_x,ghp_y' }).githubToken, 'ghp_x,ghp_y');
+  // Scorecard's App ignores GH_HOST (test/e2e/scorecard-app.test.ts): no App on an Enterprise host.
+  assert.throws(
+    () =>
+      loadConfig({
+        POSTURE_GITHUB_HOST: 'github.example.com',
+        POSTURE_GITHUB_APP_ID: '1',
+        POSTURE_GITHUB_APP_INSTALLATION_ID: '2',
+        POSTURE_GITHUB_APP_KEY_FILE: '/k',
+      }),
+    /POSTURE_GITHUB_APP_ID is invalid with POSTURE_GITHUB_HOST: Scorecard asks api\.github\.com/,
+  );
+  assert.ok(settings.find((s) => s.key === 'githubToken')?.secret);
+});

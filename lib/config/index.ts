@@ -190,6 +190,38 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `POSTURE_LEASE_SECONDS=${out.leaseSeconds} is invalid: it must be longer than POSTURE_JOB_DEADLINE_SECONDS=${out.jobDeadlineSeconds}, or a running Job's repository could be claimed again`,
     );
   }
+  const app = [
+    ['POSTURE_GITHUB_APP_ID', out.githubAppId],
+    ['POSTURE_GITHUB_APP_INSTALLATION_ID', out.githubAppInstallationId],
+    ['POSTURE_GITHUB_APP_KEY_FILE', out.githubAppKeyFile],
+  ] as const;
+  if (app.some(([, v]) => v !== undefined) && app.some(([, v]) => v === undefined)) {
+    problems.push(
+      `a GitHub App needs all three of ${app.map(([n]) => n).join(', ')}; missing: ${app
+        .filter(([, v]) => v === undefined)
+        .map(([n]) => n)
+        .join(', ')}`,
+    );
+  }
+  if (out.githubAppId !== undefined && typeof out.githubHost === 'string' && out.githubHost !== '') {
+    // Scorecard (v5.5.0) asks api.github.com for the App's installation tokens whatever GH_HOST
+    // says (test/e2e/scorecard-app.test.ts): its Jobs could never authenticate to the Enterprise host.
+    problems.push(
+      "POSTURE_GITHUB_APP_ID is invalid with POSTURE_GITHUB_HOST: Scorecard asks api.github.com, not GH_HOST, for a GitHub App's installation tokens, so its Jobs could not authenticate; use tokens (GITHUB_AUTH_TOKEN) with GitHub Enterprise Server",
+    );
+  }
+  // GitHub Enterprise: one host names the repositories (host/owner/name), the Jobs' GH_HOST and,
+  // unless given apart, posture's own REST base (https://HOST/api/v3).
+  if (typeof out.githubHost === 'string' && out.githubHost !== '') {
+    const hostname = out.githubHost.replace(/:\d+$/, '');
+    if (origin.githubApiUrl === undefined) out.githubApiUrl = `https://${out.githubHost}/api/v3`;
+    else if (typeof out.githubApiUrl === 'string' && new URL(out.githubApiUrl).host !== out.githubHost) {
+      problems.push(
+        `${origin.githubApiUrl}=${JSON.stringify(out.githubApiUrl)} is invalid: its host is not POSTURE_GITHUB_HOST=${JSON.stringify(out.githubHost)} (leave it unset to use https://${out.githubHost}/api/v3)`,
+      );
+    }
+    if (Array.isArray(out.allowedHosts) && !out.allowedHosts.includes(hostname)) out.allowedHosts = [...out.allowedHosts, hostname];
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

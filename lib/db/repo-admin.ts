@@ -7,13 +7,15 @@ import { numberOrNull, rowsOf } from './rows.ts';
 import { NEVER_STUCK } from './runs.ts';
 
 /** Most precise first: a repository in more than one state shows the first that applies. */
-export const REPO_STATES = ['running', 'failing', 'stuck', 'due', 'scored', 'waiting'] as const;
+export const REPO_STATES = ['retired', 'running', 'failing', 'stuck', 'due', 'scored', 'waiting'] as const;
 export type RepoState = (typeof REPO_STATES)[number];
 
+// retired: archived or gone from its source (kept with its history, never scheduled);
 // running: claimed by a tick, lease not expired; failing: the newest run failed; stuck: the
 // newest runs failed, POSTURE_STUCK_AFTER_RUNS in a row, for reasons not the repository's; due:
 // waiting for a tick; scored: has a score and is not due yet; waiting: never scored and not due yet.
 const STATE_SQL = `CASE
+  WHEN r.retired_at IS NOT NULL THEN 'retired'
   WHEN r.lease_owner IS NOT NULL AND r.lease_expires_at > now() THEN 'running'
   WHEN r.consecutive_failures > 0 THEN 'failing'
   WHEN r.other_failures >= :stuckAfterRuns::int THEN 'stuck'
@@ -38,6 +40,8 @@ export interface RepoStatus {
   otherFailures: number;
   otherError: string | null;
   metadata: string | null;
+  /** Why a retired repository is (archived, gone from its source); null for the others. */
+  retiredReason: string | null;
 }
 
 export interface RepoFilter {
@@ -63,6 +67,7 @@ interface RepoStatusRow {
   other_failures: number;
   other_error: string | null;
   metadata: string | null;
+  retired_reason: string | null;
   score: number | string | null;
   result_date: Date | null;
   stored_at: Date | null;
@@ -76,7 +81,7 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
   if (f.state !== undefined) where.push(`(${STATE_SQL}) = :state`);
   if (f.below !== undefined) where.push('s.score < :below');
   const res = await db.raw(
-    `SELECT r.canonical, r.key, r.priority, r.next_due_at, r.consecutive_failures, r.last_error, r.other_failures, r.other_error, r.metadata,
+    `SELECT r.canonical, r.key, r.priority, r.next_due_at, r.consecutive_failures, r.last_error, r.other_failures, r.other_error, r.metadata, r.retired_reason,
             s.score, s.result_date, s.stored_at, ${STATE_SQL} AS state
        FROM repos r
        LEFT JOIN LATERAL (SELECT x.score, x.result_date, x.stored_at FROM scores x WHERE x.repo_id = r.id
@@ -107,6 +112,7 @@ export async function listRepoStatus(db: Db, f: RepoFilter): Promise<RepoStatus[
     otherFailures: Number(r.other_failures),
     otherError: r.other_error ?? null,
     metadata: r.metadata ?? null,
+    retiredReason: r.retired_reason ?? null,
   }));
 }
 

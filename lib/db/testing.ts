@@ -105,3 +105,17 @@ export async function storeRecorded(db: Db, input: HarvestInput): Promise<Harves
   if (repo) await recordRun(db, { repoId: repo.id, jobName: input.jobName, tickSlot: null });
   return storeHarvest(db, input);
 }
+
+/** Every row of every table as text (tests that search the whole database, e.g. for a secret that must not be there). */
+export async function everyRowAsText(db: Db): Promise<string> {
+  const { rowsOf } = await import('./rows.ts');
+  const tables = rowsOf<{ table_name: string }>(
+    await db.raw(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`),
+  );
+  const out: string[] = [];
+  for (const t of tables) {
+    const rows = rowsOf<{ row: string }>(await db.raw(`SELECT t::text AS row FROM "${t.table_name.replace(/"/g, '""')}" t`));
+    out.push(`-- ${t.table_name}`, ...rows.map((r) => r.row));
+  }
+  return out.join('\n');
+}

@@ -116,3 +116,29 @@ test('the storage and memory limits are settings; /tmp is capped at the storage 
   assert.deepEqual(r.requests, { cpu: '250m', memory: '256Mi', 'ephemeral-storage': '64Mi' });
   assert.deepEqual(spec.volumes![0], { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
 });
+
+test("a GitHub App: the Job gets the App's id, installation id and its key's path from a Secret volume, and no token", () => {
+  const spec = buildScorecardJob(
+    { repo: repo('o/r'), dueWindow: due },
+    defaultConfig({ githubAppId: '123', githubAppInstallationId: '456', githubAppKeyFile: '/var/run/app/key.pem', githubAppKeySecret: 'app-key' }),
+  ).spec!.template.spec!;
+  const c = spec.containers[0];
+  assert.deepEqual(
+    c.env!.filter((e) => e.name.startsWith('GITHUB_')),
+    [
+      { name: 'GITHUB_APP_ID', value: '123' },
+      { name: 'GITHUB_APP_INSTALLATION_ID', value: '456' },
+      { name: 'GITHUB_APP_KEY_PATH', value: '/etc/posture/github-app/private-key.pem' },
+    ],
+  );
+  assert.deepEqual(c.volumeMounts!.at(-1), { name: 'github-app', mountPath: '/etc/posture/github-app', readOnly: true });
+  assert.deepEqual(spec.volumes!.at(-1), {
+    name: 'github-app',
+    secret: { secretName: 'app-key', items: [{ key: 'private-key.pem', path: 'private-key.pem' }], defaultMode: 0o444 },
+  });
+  // No value of a secret is in the Job: only the Secret's name.
+  assert.ok(!JSON.stringify(spec).includes('BEGIN'));
+  const tokens = buildScorecardJob({ repo: repo('o/r'), dueWindow: due }, defaultConfig()).spec!.template.spec!;
+  assert.ok(!tokens.containers[0].env!.some((e) => e.name.startsWith('GITHUB_APP_')));
+  assert.ok(!tokens.volumes!.some((v) => v.name === 'github-app'));
+});

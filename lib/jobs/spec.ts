@@ -4,7 +4,7 @@
 // costs the cluster a fraction of a Job, a pod and their events. `posture jobs render` prints
 // exactly this, so operators review what will run.
 import { createHash } from 'node:crypto';
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
 import type { RepoId } from '../repo/identity.ts';
 
@@ -78,7 +78,32 @@ export type JobConfig = Pick<
   | 'jobTtlSeconds'
   | 'jobMemoryLimit'
   | 'jobStorageLimit'
->;
+> &
+  // Optional: a Job made without them authenticates with the tokens' Secret, as before the App.
+  Partial<Pick<Config, 'githubAppId' | 'githubAppInstallationId' | 'githubAppKeySecret'>>;
+
+/** Where the GitHub App's key Secret is mounted, read-only; Scorecard reads GITHUB_APP_KEY_PATH. */
+export const GITHUB_APP_KEY_DIR = '/etc/posture/github-app';
+/** The key in that Secret. */
+export const GITHUB_APP_KEY_NAME = 'private-key.pem';
+
+const usesApp = (config: JobConfig) => Boolean(config.githubAppId && config.githubAppInstallationId);
+
+/**
+ * How Scorecard authenticates: the App's installation (its id, installation id and the key's
+ * path, from a Secret volume: Scorecard makes its own installation tokens) when one is set, the
+ * tokens' Secret otherwise. Never a value of a secret in the Job itself.
+ */
+function githubCredentialsEnv(config: JobConfig): V1EnvVar[] {
+  if (usesApp(config)) {
+    return [
+      { name: 'GITHUB_APP_ID', value: config.githubAppId! },
+      { name: 'GITHUB_APP_INSTALLATION_ID', value: config.githubAppInstallationId! },
+      { name: 'GITHUB_APP_KEY_PATH', value: `${GITHUB_APP_KEY_DIR}/${GITHUB_APP_KEY_NAME}` },
+    ];
+  }
+  return [{ name: 'GITHUB_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: config.githubTokenSecret, key: config.githubTokenSecretKey } } }];
+}
 
 /** Where the GitHub CA bundle (POSTURE_GITHUB_CA_CONFIGMAP) is mounted, read-only. */
 export const GITHUB_CA_DIR = '/etc/posture/github-ca';
@@ -217,10 +242,7 @@ export function buildShardJob(input: ShardInput, config: JobConfig): V1Job {
               imagePullPolicy: 'IfNotPresent',
               args: shardArgs(repos, config.scorecardChecks),
               env: [
-                {
-                  name: 'GITHUB_AUTH_TOKEN',
-                  valueFrom: { secretKeyRef: { name: config.githubTokenSecret, key: config.githubTokenSecretKey } },
-                },
+                ...githubCredentialsEnv(config),
                 { name: 'HOME', value: '/tmp' },
                 { name: 'TMPDIR', value: '/tmp' },
                 // GitHub Enterprise Server: Scorecard sends its REST and GraphQL calls there.
@@ -240,6 +262,7 @@ export function buildShardJob(input: ShardInput, config: JobConfig): V1Job {
               volumeMounts: [
                 { name: 'tmp', mountPath: '/tmp' },
                 ...(config.githubCaConfigMap ? [{ name: 'github-ca', mountPath: GITHUB_CA_DIR, readOnly: true }] : []),
+                ...(usesApp(config) ? [{ name: 'github-app', mountPath: GITHUB_APP_KEY_DIR, readOnly: true }] : []),
               ],
               terminationMessagePolicy: 'FallbackToLogsOnError',
             },
@@ -250,6 +273,20 @@ export function buildShardJob(input: ShardInput, config: JobConfig): V1Job {
             { name: 'tmp', emptyDir: { sizeLimit: config.jobStorageLimit } },
             ...(config.githubCaConfigMap
               ? [{ name: 'github-ca', configMap: { name: config.githubCaConfigMap, items: [{ key: 'ca.crt', path: 'ca.crt' }] } }]
+              : []),
+            // Read-only; readable by the pod's non-root user (the volume is root's, and the pod has no
+            // fsGroup): the pod runs Scorecard alone, with no service-account token and no shell.
+            ...(usesApp(config)
+              ? [
+                  {
+                    name: 'github-app',
+                    secret: {
+                      secretName: config.githubAppKeySecret ?? 'posture-github-app',
+                      items: [{ key: GITHUB_APP_KEY_NAME, path: GITHUB_APP_KEY_NAME }],
+                      defaultMode: 0o444,
+                    },
+                  },
+                ]
               : []),
           ],
         },

@@ -4,6 +4,7 @@ import { parsePing } from '../events/ping.ts';
 import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter, gauge } from '../metrics/index.ts';
 import { type Clock, databaseClock } from './clock.ts';
+import { type GitHubTickSteps, readBeforeTick, rediscoverAfterTick } from './github.ts';
 import { LOCK_SECONDS } from './lease.ts';
 import { runTick, type TickDeps } from './tick.ts';
 
@@ -20,8 +21,8 @@ const paused = gauge(
   ['reason'],
 );
 
-/** What the function module provides for a tick: everything but the clock, which is the handler's. */
-export type SchedulerDeps = Omit<TickDeps, 'now'>;
+/** What the function module provides for a tick: everything but the clock, which is the handler's; GitHub's steps are optional. */
+export type SchedulerDeps = Omit<TickDeps, 'now' | 'githubRateLimits'> & GitHubTickSteps;
 
 /**
  * deps is a function so the function module can open the database lazily, once. `clock` is the
@@ -52,7 +53,8 @@ export function createSchedulerHandle(deps: () => Promise<SchedulerDeps>, clock?
     }
     void event;
     try {
-      const summary = await runTick(ping.slot, { ...d, now });
+      const summary = await runTick(ping.slot, { ...d, now, githubRateLimits: await readBeforeTick(d, d.log) });
+      if (summary.status !== 'duplicate' && !summary.retry) summary.sources = await rediscoverAfterTick(d, now(), d.log);
       ticks.inc({ status: summary.status });
       outcomes.inc({ outcome: 'claimed' }, summary.claimed);
       outcomes.inc({ outcome: 'created' }, summary.created);

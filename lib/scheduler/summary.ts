@@ -40,6 +40,10 @@ export interface TickSummary {
     inFlight: number;
   };
   notBefore?: string;
+  /** GitHub's remaining quota read before the tick, and the runs it paid for (absent when not read). */
+  github?: { remaining: number; runs: number };
+  /** Sources rediscovered after the tick (absent when none was due). */
+  sources?: import('../github/sources.ts').RediscoverySummary;
 }
 
 export function emptySummary(slot: string, status: TickSummary['status']): TickSummary {

@@ -9,10 +9,12 @@ import { fleetPause } from '../cadence/pause.ts';
 import type { Config } from '../config/index.ts';
 import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
+import type { RateLimitReading } from '../github/budget.ts';
 import { claimLeaseSeconds } from '../jobs/spec.ts';
 import { toKubeError } from '../kube/cluster.ts';
 import { type ClusterView, readClusterView } from './cluster-view.ts';
 import { type CreateDeps, createJobs } from './create.ts';
+import { runsGitHubAllows } from './github.ts';
 import { type HeldLease, type LeaseDeps, takeTickLease } from './lease.ts';
 import { breakerDecision, breakerSettingsOf, nextTickBackoffSeconds, tickOutcome } from './policy.ts';
 import { type ReconcileDeps, reconcile, releaseOrphanedClaims } from './reconcile.ts';
@@ -21,6 +23,8 @@ import { emptySummary, type TickSummary } from './summary.ts';
 /** What a tick needs. `now` is the one clock of every time decision it makes (see clock.ts). */
 export interface TickDeps extends Omit<LeaseDeps, 'config'>, ReconcileDeps, CreateDeps {
   config: Config;
+  /** GitHub's /rate_limit answers read before this tick (the handle's readRateLimits): the claim spends what they leave. */
+  githubRateLimits?: readonly RateLimitReading[];
 }
 
 export async function runTick(slot: string, deps: TickDeps): Promise<TickSummary> {
@@ -109,8 +113,14 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
   let systemic = false;
   if (s.capacity > 0) {
     // The cap counts Jobs (pods), each scoring up to a shard of repositories; the batch, the
-    // breaker's probe and the GitHub budget count repositories.
-    const wanted = Math.min(s.capacity * config.shardSize, config.claimBatch, allowed);
+    // breaker's probe and the GitHub budget count repositories (GitHub's own remaining quota
+    // too: each active Job may still spend a whole shard's calls).
+    const wanted = Math.min(
+      s.capacity * config.shardSize,
+      config.claimBatch,
+      allowed,
+      runsGitHubAllows(deps.githubRateLimits, config, active * config.shardSize, s),
+    );
     if (wanted === 0) {
       // Paused until GitHub's rate limit resets: nothing to claim.
     } else {

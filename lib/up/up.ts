@@ -18,6 +18,7 @@ import { lockDataDir } from '../db/lock.ts';
 import { queueSummary } from '../db/repo-admin.ts';
 import { apiServerSourceEvent, type JobRelay, startJobRelay } from '../events/job-relay.ts';
 import { createFunctionServer, listen } from '../function/server.ts';
+import { githubTickSteps } from '../github/tick-steps.ts';
 import { createHarvesterHandle } from '../harvest/handler.ts';
 import { type HarvestDeps, harvestJob } from '../harvest/harvest.ts';
 import { POSTURE_JOB_SELECTOR } from '../jobs/spec.ts';
@@ -220,7 +221,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       const harvester = createFunctionServer({ name: 'harvester', handle: harvest, log });
       const scheduler = createFunctionServer({
         name: 'scheduler',
-        handle: createSchedulerHandle(async () => ({ ...deps, harvest: (job: V1Job) => harvestJob(job, deps) })),
+        handle: createSchedulerHandle(async () => ({ ...deps, ...githubTickSteps(deps), harvest: (job: V1Job) => harvestJob(job, deps) })),
         log,
       });
       servers.push(harvester, scheduler);

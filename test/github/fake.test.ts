@@ -3,6 +3,7 @@
 // GraphQL answered by selection, the tarball, and a request log that never holds a token.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { after, before, describe, test } from 'node:test';
@@ -177,7 +178,41 @@ describe('rate-limit headers', () => {
     assert.equal(g.headers['x-ratelimit-used'], '1');
     assert.equal((await call('/api/v3/search/code?q=x', { token })).headers['x-ratelimit-resource'], 'code_search');
     const limits = await call('/api/v3/rate_limit', { token });
-    assert.equal(limits.body.resources.core.used, 3);
+    // As on GitHub, asking /rate_limit costs nothing: two calls so far, and still two after it.
+    assert.equal(limits.body.resources.core.used, 2);
+    assert.equal((await call('/api/v3/rate_limit', { token })).body.resources.core.used, 2);
+  });
+
+  test('conditional requests: a JSON answer has an ETag; asked with it, an unchanged one is 304 with no body and costs nothing; a changed one is 200', async () => {
+    const token = 'ghp_fakeTokenForEtags';
+    fake.addToken(token, { identity: 'etags' });
+    const first = await call('/api/v3/orgs/acme/repos?per_page=2', { token });
+    const etag = String(first.headers.etag);
+    assert.match(etag, /^W\/"[0-9a-f]+"$/);
+    const again = await new Promise<Answer>((resolve, reject) => {
+      const req = request(
+        new URL('/api/v3/orgs/acme/repos?per_page=2', fake.url),
+        { ca, headers: { authorization: `token ${token}`, 'if-none-match': etag } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString(), body: undefined, raw: Buffer.concat(chunks) }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(again.status, 304);
+    assert.equal(again.text, '');
+    assert.equal(again.headers['x-ratelimit-used'], '1', 'the 304 is not counted');
+    assert.equal(fake.remaining('etags'), 4999);
+    fake.repos.get('acme/widget')!.description = 'changed';
+    const changed = await call('/api/v3/orgs/acme/repos?per_page=2', { token });
+    assert.equal(changed.status, 200);
+    assert.notEqual(changed.headers.etag, etag);
+    fake.repos.get('acme/widget')!.description = null;
   });
 
   test('a token that spends its whole limit gets 403 "API rate limit exceeded" with remaining 0', async () => {
@@ -417,5 +452,60 @@ describe('the tarball and the request log', () => {
     ]);
     const logged = JSON.stringify(fake.requests);
     assert.ok(!logged.includes(SECRET) && !logged.includes('ghp_unknownValueNeverLogged'), logged);
+  });
+});
+
+describe('a GitHub App', () => {
+  const jwt = (key: import('node:crypto').KeyObject, claims: Record<string, unknown>, alg = 'RS256') => {
+    const head = Buffer.from(JSON.stringify({ alg, typ: 'JWT' })).toString('base64url');
+    const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    return `${head}.${body}.${sign('RSA-SHA256', Buffer.from(`${head}.${body}`), key).toString('base64url')}`;
+  };
+
+  test('a JWT signed with the App’s key buys an installation token that reads as the installation; a bad JWT is 401 and says why in the fake', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    fake.addApp({ appId: '99', publicKey, installations: { '5': { repos: [] } } });
+    const now = Math.floor(Date.now() / 1000);
+    const good = jwt(privateKey, { iss: '99', iat: now - 30, exp: now + 540 });
+    const exchange = (token: string, installation = '5') =>
+      call(`/api/v3/app/installations/${installation}/access_tokens`, { token, scheme: 'Bearer', method: 'POST' });
+    const got = await exchange(good);
+    assert.equal(got.status, 201);
+    assert.match(got.body.token, /^ghs_/);
+    assert.ok(Date.parse(got.body.expires_at) > Date.now() + 3500_000);
+    const asInstallation = await call('/api/v3/repos/acme/widget', { token: got.body.token });
+    assert.equal(asInstallation.status, 200);
+    assert.equal((await call('/api/v3/repos/acme/secret', { token: got.body.token })).status, 404, 'the installation reads only what it was given');
+    assert.equal(fake.requests.at(-1)!.token, 'app 99 installation 5');
+    assert.equal((await exchange(good, '6')).status, 404, 'an installation the App does not have');
+    const refused = [
+      jwt(stranger, { iss: '99', iat: now - 30, exp: now + 540 }),
+      jwt(privateKey, { iss: '99', iat: now - 700, exp: now - 100 }),
+      jwt(privateKey, { iss: '99', iat: now - 30, exp: now + 3600 }),
+      jwt(privateKey, { iss: '100', iat: now - 30, exp: now + 540 }),
+      jwt(privateKey, { iss: '99', iat: now - 30, exp: now + 540 }, 'HS256'),
+      'not.a.jwt',
+    ];
+    for (const bad of refused) assert.equal((await exchange(bad)).status, 401, bad.slice(0, 20));
+    assert.deepEqual(fake.refusedJwts.slice(-6), [
+      'signature does not verify',
+      "'exp' is in the past",
+      "'exp' is too far in the future (more than 10 minutes)",
+      'no App with id 100',
+      'alg HS256 is not RS256',
+      'not a JWT',
+    ]);
+    // The JWT is never a token for anything else.
+    assert.equal((await call('/api/v3/repos/acme/widget', { token: good, scheme: 'Bearer' })).status, 401);
+    assert.ok(!JSON.stringify(fake.requests).includes(got.body.token));
+    assert.ok(!JSON.stringify(fake.requests).includes(good));
+  });
+
+  test('forks and topics are listed as GitHub lists them', async () => {
+    fake.addRepo({ owner: 'forky', name: 'copy', fork: true, topics: ['security'] });
+    const listed = await call('/api/v3/orgs/forky/repos', { token: SECRET });
+    assert.equal(listed.body[0].fork, true);
+    assert.deepEqual(listed.body[0].topics, ['security']);
   });
 });

@@ -11,7 +11,7 @@
 // endpoints are a route table (`route`): later endpoints (installation tokens, issues) are more
 // routes over the same state. Faults are scripted per repository, per API or for everything.
 // The request log names a token by the identity it was given, never by its value.
-import { randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, randomBytes, verify } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -47,6 +47,10 @@ export interface RepoInit {
   description?: string;
   /** Name → bytes of code, as /languages answers. */
   languages?: Record<string, number>;
+  /** A fork of another repository (organisation listings include forks). */
+  fork?: boolean;
+  /** GitHub's topics (lower-case). */
+  topics?: string[];
 }
 
 export interface FakeRepo {
@@ -61,6 +65,8 @@ export interface FakeRepo {
   createdAt: string;
   description: string | null;
   languages: Record<string, number>;
+  fork: boolean;
+  topics: string[];
 }
 
 export interface FakeUser {
@@ -75,6 +81,23 @@ export interface TokenInit {
   identity: string;
   /** Private repositories (`owner/name`) it can read, or `*` for all; public ones are always readable. Default `*`. */
   repos?: string[] | '*';
+}
+
+export interface AppInit {
+  /** The App's id (the JWT's `iss`). */
+  appId: string;
+  /** Its public key (PEM or a KeyObject): the fake checks each JWT's RS256 signature with it. */
+  publicKey: string | KeyObject;
+  /** Installation id → what its tokens may read (as a token's `repos`). */
+  installations: Record<string, { repos?: string[] | '*' }>;
+}
+
+/** An installation token the fake issued (for the test's eyes: its value is never logged). */
+export interface IssuedInstallationToken {
+  appId: string;
+  installationId: string;
+  token: string;
+  expiresAt: string;
 }
 
 export type FaultKind = 'bad-credentials' | 'not-found' | 'server-error' | 'primary-rate-limit' | 'secondary-rate-limit';
@@ -168,6 +191,13 @@ interface RateWindow {
 }
 
 const DOCS = 'https://docs.github.com/rest';
+// GitHub's words for a JWT it refuses over its times (Octokit's auth-app retries those once, with
+// the clock difference GitHub's Date header shows); anything else is "could not be decoded".
+const JWT_MESSAGES: Record<string, string> = {
+  "'exp' is in the past": "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
+  "'iat' is in the future": "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued",
+  "'exp' is too far in the future (more than 10 minutes)": "'Expiration time' claim ('exp') is too far in the future",
+};
 const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({ status, body, headers });
 const error = (status: number, message: string, documentation_url = DOCS): Reply => json(status, { message, documentation_url, status: String(status) });
 export const notFound = (): Reply => error(404, 'Not Found');
@@ -186,6 +216,11 @@ export class FakeGitHub {
   readonly users = new Map<string, FakeUser>();
   readonly repos = new Map<string, FakeRepo>();
   private readonly tokens = new Map<string, TokenInit>();
+  private readonly apps = new Map<string, { init: AppInit; key: KeyObject }>();
+  /** Installation tokens issued, in order. */
+  readonly installationTokens: IssuedInstallationToken[] = [];
+  /** JWTs refused, with why (bad signature, expired, unknown App…). */
+  readonly refusedJwts: string[] = [];
   private readonly faults: Array<{ init: FaultInit; hits: number; reset?: number }> = [];
   private readonly routes: Route[] = [];
   private readonly windows = new Map<string, RateWindow>();
@@ -285,6 +320,8 @@ export class FakeGitHub {
       createdAt: init.createdAt ?? '2024-01-01T00:00:00Z',
       description: init.description ?? null,
       languages: init.languages ?? {},
+      fork: init.fork ?? false,
+      topics: init.topics ?? [],
     };
     this.repos.set(key(init.owner, init.name), repo);
     return repo;
@@ -293,6 +330,59 @@ export class FakeGitHub {
   /** Makes `value` a valid token. */
   addToken(value: string, init: TokenInit): void {
     this.tokens.set(value, init);
+  }
+
+  /**
+   * Registers a GitHub App: its JWTs (RS256, signed with the private key of `publicKey`, `iss` the
+   * App's id, at most 10 minutes long, as GitHub demands) may exchange for installation tokens at
+   * POST /app/installations/{id}/access_tokens; each token lasts an hour and reads what the
+   * installation may.
+   */
+  addApp(init: AppInit): void {
+    const key = typeof init.publicKey === 'string' ? createPublicKey(init.publicKey) : init.publicKey;
+    this.apps.set(init.appId, { init, key });
+  }
+
+  /** Remaining core quota of a token holder this window (what /rate_limit says). */
+  remaining(identity: string): number {
+    const w = this.windows.get(`${identity}|core`);
+    return w && w.reset > nowSeconds() ? Math.max(0, this.rateLimit - w.used) : this.rateLimit;
+  }
+
+  /** Spends `calls` of a token holder's core quota, as if it had made them (a busy fleet). */
+  spend(identity: string, calls: number): void {
+    const k = `${identity}|core`;
+    let w = this.windows.get(k);
+    if (!w || w.reset <= nowSeconds()) {
+      w = { used: 0, reset: nowSeconds() + 3600 };
+      this.windows.set(k, w);
+    }
+    w.used += calls;
+  }
+
+  /** The App the JWT is from, or why not (GitHub's checks: RS256, signature, iss, iat/exp, at most 10 minutes). */
+  private checkJwt(jwt: string): { appId: string } | { error: string } {
+    const parts = jwt.split('.');
+    if (parts.length !== 3) return { error: 'not a JWT' };
+    let header: { alg?: string };
+    let claims: { iss?: unknown; iat?: unknown; exp?: unknown };
+    try {
+      header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8'));
+      claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    } catch {
+      return { error: 'not a JWT' };
+    }
+    if (header.alg !== 'RS256') return { error: `alg ${header.alg} is not RS256` };
+    const app = this.apps.get(String(claims.iss));
+    if (!app) return { error: `no App with id ${String(claims.iss)}` };
+    const signed = verify('RSA-SHA256', Buffer.from(`${parts[0]}.${parts[1]}`), app.key, Buffer.from(parts[2], 'base64url'));
+    if (!signed) return { error: 'signature does not verify' };
+    const now = nowSeconds();
+    if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number') return { error: 'iat and exp are required' };
+    if (claims.exp <= now) return { error: "'exp' is in the past" };
+    if (claims.iat > now + 60) return { error: "'iat' is in the future" };
+    if (claims.exp - claims.iat > 600) return { error: "'exp' is too far in the future (more than 10 minutes)" };
+    return { appId: app.init.appId };
   }
 
   /** Takes a token back: from now on it is a bad credential, as a revoked token is. */
@@ -387,7 +477,8 @@ export class FakeGitHub {
       owner: owner ? this.userJson(base, owner) : { login: r.owner },
       html_url: web,
       description: r.description,
-      fork: false,
+      fork: r.fork,
+      topics: r.topics,
       url: api,
       archive_url: `${api}/{archive_format}{/ref}`,
       contributors_url: `${api}/contributors`,
@@ -471,6 +562,26 @@ export class FakeGitHub {
     // Authentication, as GitHub does it: a token it does not know is 401 for every request,
     // public or not; no token at all is anonymous (60 REST requests an hour, no GraphQL).
     const auth = /^(?:token|bearer)\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    // The App's own endpoints take its JWT (Bearer), nothing else; they count against no quota.
+    if (api === 'rest' && path.startsWith('/app/')) {
+      const checked = auth ? this.checkJwt(auth[1]) : { error: 'A JSON web token could not be decoded' };
+      if ('error' in checked) {
+        entry.token = 'refused JWT';
+        this.refusedJwts.push(checked.error);
+        return send(error(401, JWT_MESSAGES[checked.error] ?? 'A JSON web token could not be decoded'), null);
+      }
+      entry.token = `app ${checked.appId} (JWT)`;
+      const m = /^\/app\/installations\/([^/]+)\/access_tokens$/.exec(path);
+      const app = this.apps.get(checked.appId)!;
+      if (!m || method !== 'POST') return send(notFound(), null);
+      const installation = app.init.installations[decodeURIComponent(m[1])];
+      if (!installation) return send(notFound(), null);
+      const value = `ghs_${randomBytes(18).toString('base64url')}`;
+      const expiresAt = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z');
+      this.addToken(value, { identity: `app ${checked.appId} installation ${m[1]}`, repos: installation.repos ?? '*' });
+      this.installationTokens.push({ appId: checked.appId, installationId: m[1], token: value, expiresAt });
+      return send(json(201, { token: value, expires_at: expiresAt, permissions: { metadata: 'read', contents: 'read' }, repository_selection: 'all' }), null);
+    }
     const token = auth ? this.tokens.get(auth[1]) : undefined;
     if (auth) entry.token = token ? token.identity : 'unknown token';
     const resource =
@@ -483,7 +594,8 @@ export class FakeGitHub {
       window = { used: 0, reset: nowSeconds() + span };
       this.windows.set(windowKey, window);
     }
-    if (resource) window.used++;
+    // GET /rate_limit costs nothing, as on GitHub; neither does a 304 (refunded below).
+    if (resource && !(api === 'rest' && path === '/rate_limit')) window.used++;
     const rate = { limit, used: window.used, remaining: Math.max(0, limit - window.used), reset: window.reset };
 
     if ((auth && !token) || (auth === null && req.headers.authorization)) {
@@ -518,7 +630,7 @@ export class FakeGitHub {
         return send(reply, resource ?? 'core', { ...rate, remaining: 0, used: rate.limit, reset: fault.reset ?? rate.reset });
       return send(reply, resource, rate);
     }
-    if (resource && rate.remaining === 0 && window.used > limit) {
+    if (resource && rate.remaining === 0 && window.used > limit && path !== '/rate_limit') {
       return send(this.primaryLimitBody(api, entry), resource, rate);
     }
 
@@ -531,7 +643,25 @@ export class FakeGitHub {
     for (const r of this.routes) {
       if (r.method !== method) continue;
       const params = match(r.segments, segments);
-      if (params) return send(await r.handler({ ...ctx, params }), resource, rate);
+      if (params) {
+        const answer = await r.handler({ ...ctx, params });
+        // Conditional requests, as GitHub answers them: a JSON answer carries a (weak) ETag of
+        // its body; asked again with it in If-None-Match, an unchanged one is 304 with no body
+        // and is not counted against the rate limit.
+        if (method === 'GET' && answer.status === 200 && answer.body !== undefined && !Buffer.isBuffer(answer.body)) {
+          const etag = `W/"${createHash('sha256').update(JSON.stringify(answer.body)).digest('hex').slice(0, 40)}"`;
+          const asked = req.headers['if-none-match'];
+          if (asked?.split(',').some((t) => t.trim() === etag || t.trim() === etag.slice(2))) {
+            if (resource && path !== '/rate_limit') window.used--;
+            const refunded = { limit, used: window.used, remaining: Math.max(0, limit - window.used), reset: window.reset };
+            // No Link on a 304: HTTP's rules name the headers a 304 repeats (ETag, Date, Vary…), and a
+            // client must not count on more; a client that caches pages has to find new ones itself.
+            return send({ status: 304, headers: { etag } }, resource, refunded);
+          }
+          return send({ ...answer, headers: { ...answer.headers, etag } }, resource, rate);
+        }
+        return send(answer, resource, rate);
+      }
     }
     return send(notFound(), resource, rate);
   }
