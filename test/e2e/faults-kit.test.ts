@@ -20,11 +20,7 @@ test('a shard without a panic: each repository gets its own outcome and Scorecar
   const verdict = classifyShard(script.content, repos, facts(script.exitCode));
   assert.equal(verdict.ignoredCount, 0);
   const got = verdict.outcomes.map((o) => [o.repo, o.kind === 'result' ? 'success' : o.kind === 'failed' ? o.failure : o.kind]);
-  assert.deepEqual(got, [
-    ...[0, 1, 2, 3, 4, 5, 6].map((i) => [canonical(i), 'success']),
-    [canonical(8), 'infrastructure'],
-    [canonical(9), 'invalid-result'],
-  ]);
+  assert.deepEqual(got, [...[0, 1, 2, 3, 4, 5, 6].map((i) => [canonical(i), 'success']), [canonical(8), 'infrastructure'], [canonical(9), 'invalid-result']]);
   for (const o of verdict.outcomes) if (o.kind === 'result') assert.equal(o.result.repo, o.repo);
 });
 

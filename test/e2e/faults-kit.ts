@@ -51,7 +51,14 @@ function resultDoc(canonical: string, version: string, internalError: boolean) {
     checks: [
       check('Binary-Artifacts', 'Determines if the project has binary artifacts.', n % 11, 'scripted'),
       ...(internalError
-        ? [check('Fuzzing', 'Determines if the project uses fuzzing.', -1, 'internal error: Client.Search.Code: http.Get: dial tcp: connect: connection refused')]
+        ? [
+            check(
+              'Fuzzing',
+              'Determines if the project uses fuzzing.',
+              -1,
+              'internal error: Client.Search.Code: http.Get: dial tcp: connect: connection refused',
+            ),
+          ]
         : []),
     ],
     metadata: null,
@@ -123,7 +130,11 @@ export function shardScriptFor(canonicals: readonly string[]): PodScriptOf {
   }
   if (exitCode === undefined) {
     exitCode = checksFailed ? 1 : 0;
-    if (checksFailed) out.push('Error: one or more checks failed during execution', '2026/11/26 10:00:00 error during command execution: one or more checks failed during execution');
+    if (checksFailed)
+      out.push(
+        'Error: one or more checks failed during execution',
+        '2026/11/26 10:00:00 error during command execution: one or more checks failed during execution',
+      );
   }
   return { content: `${out.join('\n')}\n`, exitCode, runForMs: Math.min(runForMs, SHARD_RUN_LIMIT_MS) };
 }
