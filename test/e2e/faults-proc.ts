@@ -37,7 +37,13 @@ const deps: HarvestDeps = { db, cluster, config, log, retryBaseMs: 100 };
 
 let handle: Handle;
 if (role === 'scheduler') {
-  const cp = await attachControlPlane();
+  // A replica whose clock is behind sees a plane started less than that long ago as not healthy
+  // (its certificates are not valid yet by that clock): it waits, as a pod would crash-loop.
+  let cp = await attachControlPlane();
+  for (let i = 0; !cp && i < 90; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    cp = await attachControlPlane();
+  }
   if (!cp) throw new Error('no control plane to script pods on');
   const scripted = {
     ...cluster,
