@@ -87,6 +87,25 @@ test('a not-reached run after the repository was scored changes nothing: the lat
   assert.equal(r.counts.maxRunsPerHour, 4, 'not counted in the budget');
 });
 
+test("repositories due and never picked are fine once the hour's budget is spent (it held them back)", () => {
+  const rec = clean();
+  rec.repos.push({ ...rec.repos[0], key: 'a/queued', nextDueAt: at(5) });
+  rec.repos[0].nextDueAt = at(5);
+  const r = checkFaultRun(rec);
+  assert.deepEqual(r.violations, []);
+  assert.equal(r.counts.waitingForBudget, 2);
+  assert.equal(r.counts.stranded, 0);
+});
+
+test('a Job deleted and created again under its name (the same claims) spends the budget once', () => {
+  const rec = clean();
+  rec.jobsSeen.push({ ...rec.jobsSeen[0], uid: 'u1-again', createdAt: at(1) });
+  const r = checkFaultRun(rec);
+  assert.deepEqual(r.violations, []);
+  assert.equal(r.counts.maxRunsPerHour, 4);
+  assert.equal(r.counts.maxJobsPerHour, 3);
+});
+
 const broken: Array<[string, (r: FaultRunRecord) => void, RegExp, keyof ReturnType<typeof checkFaultRun>['counts'] | null]> = [
   [
     'a Job that ran but no run records it (lost)',
@@ -121,7 +140,24 @@ const broken: Array<[string, (r: FaultRunRecord) => void, RegExp, keyof ReturnTy
     'stranded',
   ],
   ['a lease past its end', (r) => Object.assign(r.repos[0], { leaseOwner: 'slot', leaseExpiresAt: at(10) }), /past its lease/, 'stranded'],
-  ['a repository due and not picked', (r) => (r.repos[0].nextDueAt = at(5)), /not picked/, 'stranded'],
+  [
+    'a repository due and not picked while the budget was not spent',
+    (r) => {
+      r.repos[0].nextDueAt = at(5);
+      r.budgetPerHour = 5;
+    },
+    /not picked/,
+    'stranded',
+  ],
+  [
+    'a repository never picked while the budget was not spent',
+    (r) => {
+      r.repos.push({ ...r.repos[0], key: 'a/queued', nextDueAt: at(5) });
+      r.budgetPerHour = 5;
+    },
+    /a\/queued was never scored nor failed/,
+    'stranded',
+  ],
   ['the cap exceeded once', (r) => r.samples.push({ at: at(2), active: 3 }), /3 posture Jobs active at once \(cap 2\)/, 'maxActive'],
   ['the budget exceeded', (r) => (r.budgetPerHour = 3), /4 repositories started in one hour, budget 3/, 'maxRunsPerHour'],
   [

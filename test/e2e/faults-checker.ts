@@ -71,6 +71,8 @@ export interface CheckCounts {
   withoutRun: number;
   duplicated: number;
   stranded: number;
+  /** Repositories due and never picked because the hour's budget is spent (fine: the budget held them back). */
+  waitingForBudget: number;
   pending: number;
   maxActive: number;
   cap: number;
@@ -140,7 +142,10 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
   let pairsSeen = 0;
   const seenJobs = new Map<string, SeenJob>();
   for (const j of r.jobsSeen) if (!seenJobs.has(j.uid)) seenJobs.set(j.uid, j);
-  const perHour = new Map<number, number>();
+  // Repositories started per hour, as (Job name, repository) pairs: a Job's name is its claims'
+  // identity (repositories and due windows), so a Job deleted and created again under its name
+  // (an orphan swept, then the same claim) spends the budget once.
+  const startedPerHour = new Map<number, Set<string>>();
   const jobsPerHour = new Map<number, number>();
   const add = (m: Map<number, number>, h: number) => m.set(h, (m.get(h) ?? 0) + 1);
   for (const j of seenJobs.values()) {
@@ -151,7 +156,7 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
       pairsSeen++;
       const run = runByUid.get(pair(j.uid, key)) ?? runByName.get(pair(j.name, key));
       // The budget counts each repository a Job started on; a repository not reached had its budget given back.
-      if (run?.failureClass !== NOT_REACHED) add(perHour, hour);
+      if (run?.failureClass !== NOT_REACHED) startedPerHour.set(hour, (startedPerHour.get(hour) ?? new Set()).add(pair(j.name, key)));
       if (!run) withoutRun++;
       if (!run || run.outcome === 'pending') {
         lost++;
@@ -171,6 +176,11 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
   let failed = 0;
   let infrastructure = 0;
   let stranded = 0;
+  let waitingForBudget = 0;
+  const perHour = new Map([...startedPerHour].map(([h, started]) => [h, started.size]));
+  // When the hour's budget is spent, repositories still due wait for the next hour: not stranded.
+  const budgetSpent = (perHour.get(hourOf(r.end)) ?? 0) >= r.budgetPerHour;
+  const waits = (repo: CheckedRepo) => budgetSpent && !repo.leaseOwner && repo.nextDueAt <= r.end;
   let infrastructureBlamed = 0;
   let wrongOutcome = 0;
   let pending = 0;
@@ -180,6 +190,10 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
     // A repository's outcome is its latest run that reached it: a not-reached run says nothing about it.
     const runs = (runsByRepo.get(repo.key) ?? []).filter((x) => x.outcome !== 'pending' && x.failureClass !== NOT_REACHED);
     const latest = runs.sort((a, b) => (a.finishedAt?.getTime() ?? 0) - (b.finishedAt?.getTime() ?? 0)).at(-1);
+    if (!latest && waits(repo)) {
+      waitingForBudget++;
+      continue;
+    }
     if (!latest) {
       stranded++;
       say(`${repo.key} was never scored nor failed`);
@@ -206,6 +220,8 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
     } else if (repo.leaseOwner) {
       stranded++;
       say(`${repo.key}: still leased to ${repo.leaseOwner} after the drain`);
+    } else if (waits(repo)) {
+      waitingForBudget++;
     } else if (repo.nextDueAt <= r.end) {
       stranded++;
       say(`${repo.key}: due since ${repo.nextDueAt.toISOString()} and not picked`);
@@ -235,6 +251,7 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
     withoutRun,
     duplicated,
     stranded,
+    waitingForBudget,
     pending,
     maxActive,
     cap: r.cap,
