@@ -196,7 +196,7 @@ export function checkFaultRun(r: FaultRunRecord): CheckResult {
     }
     if (!latest) {
       stranded++;
-      say(`${repo.key} was never scored nor failed`);
+      say(`${repo.key} was never scored nor failed${repo.leaseOwner ? ` (still leased to ${repo.leaseOwner})` : ''}`);
       continue;
     }
     if (latest.outcome === 'succeeded') scored++;

@@ -4,18 +4,19 @@
 // and watch disconnects. The scheduler and the harvester are separate processes, SIGKILLed at
 // random points and restarted. Ticks are delivered like Knative would (a 5xx/429 or a dead
 // process is retried) and sometimes twice; Job events are dropped (20%), duplicated and
-// reordered. 500 repositories over at least 30 ticks, with instant kwok Jobs (some failing,
+// reordered. Repositories over at least 30 ticks, with short kwok Jobs (some failing,
 // some with garbage logs, some failing for the infrastructure's reasons). Then a sampler's
 // record of the API server (straight, not through the proxy) and the database go to a pure
 // checker (faults-checker.ts), which prints the faults by kind and its counts. There are two
 // scheduler replicas whose own clocks are wrong, one 45 s ahead and one 45 s behind (libfaketime,
 // Debian's faketime), ticks go to either, and a quarter of the lease's renewals fail: the
 // database's clock and the lease's fence keep the cap, the budget and every Job's run.
-// The scenario runs twice: one repository per Job (40 Jobs at once), and shards of 10
-// (POSTURE_SHARD_SIZE's default; 5 Jobs at once), whose logs are printed as Scorecard v5.4+
-// `--repos` prints them (faults-kit.ts): a panic ends a shard, and the repositories after it
-// are not reached and come back in later shards. Runs are per (Job, repository); the cap
-// counts Jobs, the budget repositories.
+// The scenario runs twice. Shards of 10 (POSTURE_SHARD_SIZE's default), 500 repositories, 5
+// Jobs at once and a budget of 400 repositories an hour: logs printed as Scorecard v5.4+
+// `--repos` prints them (faults-kit.ts), where a panic ends a shard and the repositories after
+// it are not reached and come back in later shards; runs are per (Job, repository), the cap
+// counts Jobs, the budget repositories. Then one repository per Job (POSTURE_SHARD_SIZE=1), 200
+// repositories, 40 Jobs at once.
 //   POSTURE_FAULT_SEED=<n> replays a seed's fault sequence (timings still vary).
 
 import assert from 'node:assert/strict';
@@ -125,7 +126,8 @@ async function runFaults(sc: Scenario, cleanup: (f: () => Promise<unknown>) => v
   const core = cp.kc.makeApiClient(k8s.CoreV1Api);
   cleanup(() => core.deleteNamespace({ name: namespace }));
   const database = await createPostgresDatabase();
-  cleanup(() => database.drop());
+  if (!process.env.POSTURE_FAULT_KEEP_DB) cleanup(() => database.drop());
+  else console.log(`${sc.name}: database kept: ${database.url}`);
   await migrate(database.db);
   const db = database.db;
   const names = Array.from({ length: sc.repos }, (_, i) => faultRepoName(i));
@@ -366,11 +368,13 @@ async function runFaults(sc: Scenario, cleanup: (f: () => Promise<unknown>) => v
   chaos = false;
   proxy.setEnabled(false);
   const drainStart = Date.now();
+  const leased = async () => Number(((await db('repos').whereNotNull('lease_owner').count('* as n').first()) as { n: number }).n);
   const pendingRuns = async () => Number(((await db('runs').where({ outcome: 'pending' }).count('* as n').first()) as { n: number }).n);
   while (Date.now() - drainStart < 240_000) {
     ping(ticks++);
     await sleep(TICK_MS);
-    if ((await pendingRuns()) === 0 && lastList.length === 0 && ((await unfinished()) === 0 || (await budgetSpent()))) break;
+    // No repository leased either: a tick between its claims and its runs has spent budget on repositories with no run yet.
+    if ((await pendingRuns()) === 0 && (await leased()) === 0 && lastList.length === 0 && ((await unfinished()) === 0 || (await budgetSpent()))) break;
   }
   await Promise.all([...pings]);
   await Promise.all([...deliveries]);
