@@ -22,15 +22,57 @@ export function expectationOf(repo: string): Expectation {
 
 const STDERR = '2026/11/26 10:00:00 Starting [Binary-Artifacts]\n{"level":"info","ts":1,"msg":"fetching tarball"}\n';
 
-/** The pod script of a Job for `canonical` (github.com/owner/name): its log, exit code and run time. */
-export function podScriptFor(canonical: string): { content: string; exitCode: number; runForMs: number } {
-  const n = Number(/\/r(\d+)-/.exec(canonical)?.[1] ?? 0);
-  const runForMs = 300 + ((n * 7919) % 2200);
+/** The pod script of a Job: its log, exit code and run time. */
+export interface PodScriptOf {
+  content: string;
+  exitCode: number;
+  runForMs: number;
+}
+
+const indexOf = (canonical: string) => Number(/\/r(\d+)-/.exec(canonical)?.[1] ?? 0);
+/** How long Scorecard takes on one repository. */
+const repoTimeMs = (canonical: string) => 300 + ((indexOf(canonical) * 7919) % 2200);
+const ownerAndName = (canonical: string) => canonical.split('/').slice(1).join('/');
+
+function resultDoc(canonical: string, version: string, internalError: boolean) {
+  const n = indexOf(canonical);
+  const check = (name: string, short: string, score: number, reason: string) => ({
+    name,
+    score,
+    reason,
+    details: null,
+    documentation: { short, url: `https://github.com/ossf/scorecard/blob/main/docs/checks.md#${name.toLowerCase()}` },
+  });
+  return {
+    date: '2026-11-26T00:00:00Z',
+    repo: { name: canonical, commit: 'a'.repeat(40) },
+    scorecard: { version, commit: 'b'.repeat(40) },
+    score: (n % 100) / 10,
+    checks: [
+      check('Binary-Artifacts', 'Determines if the project has binary artifacts.', n % 11, 'scripted'),
+      ...(internalError
+        ? [
+            check(
+              'Fuzzing',
+              'Determines if the project uses fuzzing.',
+              -1,
+              'internal error: Client.Search.Code: http.Get: dial tcp: connect: connection refused',
+            ),
+          ]
+        : []),
+    ],
+    metadata: null,
+  };
+}
+
+/** The pod script of a one-repository Job for `canonical` (github.com/owner/name), as Scorecard v5.3.0 `--repo` prints it. */
+export function podScriptFor(canonical: string): PodScriptOf {
+  const runForMs = repoTimeMs(canonical);
   switch (expectationOf(canonical)) {
     case 'infrastructure':
       // Scorecard v5.3.0 with no route to GitHub (the real output's shape).
       return {
-        content: `${STDERR}Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/${canonical.split('/').slice(1).join('/')}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n`,
+        content: `${STDERR}Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/${ownerAndName(canonical)}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n`,
         exitCode: 1,
         runForMs,
       };
@@ -38,29 +80,63 @@ export function podScriptFor(canonical: string): { content: string; exitCode: nu
       return canonical.endsWith('-garbage')
         ? { content: `${STDERR}{"date": "2026-11-26", "repo": {"name": "${canonical}"}, "score": "high"}\n\u0000\u001b[31mgarbage\n`, exitCode: 0, runForMs }
         : { content: `${STDERR}panic: runtime error: invalid memory address or nil pointer dereference\n`, exitCode: 2, runForMs };
-    default: {
-      const doc = {
-        date: '2026-11-26T00:00:00Z',
-        repo: { name: canonical, commit: 'a'.repeat(40) },
-        scorecard: { version: 'v5.3.0', commit: 'b'.repeat(40) },
-        score: (n % 100) / 10,
-        checks: [
-          {
-            name: 'Binary-Artifacts',
-            score: n % 11,
-            reason: 'scripted',
-            details: null,
-            documentation: {
-              short: 'Determines if the project has binary artifacts.',
-              url: 'https://github.com/ossf/scorecard/blob/main/docs/checks.md#binary-artifacts',
-            },
-          },
-        ],
-        metadata: null,
-      };
-      return { content: `${STDERR}${JSON.stringify(doc)}\n`, exitCode: 0, runForMs };
+    default:
+      return { content: `${STDERR}${JSON.stringify(resultDoc(canonical, 'v5.3.0', false))}\n`, exitCode: 0, runForMs };
+  }
+}
+
+/** A shard's run time is the sum of its repositories', bounded so that a run of many shards still fits the test's time. */
+export const SHARD_RUN_LIMIT_MS = 4000;
+
+/**
+ * The pod script of a Job for `canonicals` in scan order: one repository is podScriptFor's
+ * `--repo` Job; several are a shard, printed as Scorecard v5.4+ `--repos` does (the shape of
+ * test/fixtures/scorecard/real-v5.5.0-fake-github-shard-*.pod-log.txt): per repository, in
+ * order, its result line (then a `Check <name> failed for <repo>: …` line when a check hit a
+ * runtime error), or `Skipping <repo>: …` when GitHub was out of reach, and Scorecard goes on;
+ * a garbage result line for the repository (invalid, Scorecard goes on); or a panic, which ends
+ * the pod (exit 2): the repositories after it are never reached. A shard that went through its
+ * list exits 1 after `Error: one or more checks failed during execution` when a check failed,
+ * else 0.
+ */
+export function shardScriptFor(canonicals: readonly string[]): PodScriptOf {
+  if (canonicals.length === 1) return podScriptFor(canonicals[0]);
+  const out: string[] = [];
+  let runForMs = 0;
+  let checksFailed = false;
+  let exitCode: number | undefined;
+  for (const canonical of canonicals) {
+    runForMs += repoTimeMs(canonical);
+    out.push('2026/11/26 10:00:00 Starting [Binary-Artifacts]', '{"level":"info","ts":1,"msg":"fetching tarball"}');
+    const expect = expectationOf(canonical);
+    if (expect === 'infrastructure') {
+      out.push(
+        `Skipping ${canonical}: run: repo unreachable: Get "https://api.github.com/repos/${ownerAndName(canonical)}": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host`,
+      );
+    } else if (expect === 'repository-failure' && canonical.endsWith('-garbage')) {
+      out.push(`{"date": "2026-11-26", "repo": {"name": "${canonical}"}, "score": "high"}`);
+    } else if (expect === 'repository-failure') {
+      out.push('panic: runtime error: invalid memory address or nil pointer dereference', '', 'goroutine 1 [running]:');
+      exitCode = 2;
+      break;
+    } else {
+      const internalError = indexOf(canonical) % 4 === 0;
+      out.push(JSON.stringify(resultDoc(canonical, 'v5.5.0', internalError)));
+      if (internalError) {
+        checksFailed = true;
+        out.push(`Check Fuzzing failed for ${canonical}: internal error: Client.Search.Code: http.Get: dial tcp: connect: connection refused`);
+      }
     }
   }
+  if (exitCode === undefined) {
+    exitCode = checksFailed ? 1 : 0;
+    if (checksFailed)
+      out.push(
+        'Error: one or more checks failed during execution',
+        '2026/11/26 10:00:00 error during command execution: one or more checks failed during execution',
+      );
+  }
+  return { content: `${out.join('\n')}\n`, exitCode, runForMs: Math.min(runForMs, SHARD_RUN_LIMIT_MS) };
 }
 
 export type FaultKind = '429 Retry-After' | '500' | '503' | 'connection reset' | 'slower than the client (answer lost)' | 'watch disconnect';

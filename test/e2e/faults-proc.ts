@@ -3,7 +3,8 @@
 // through the fault proxy. The test SIGKILLs and restarts it at random points.
 //   node faults-proc.ts <scheduler|harvester> <port> <databaseUrl> <proxyUrl> <proxyCaBase64> <configJson>
 // The scheduler also writes each Job's pod script (log, exit code, run time) just before
-// creating it, from the repository's name (faults-kit.ts), so kwok plays the Job's outcome.
+// creating it, from its repositories' names in scan order (faults-kit.ts: one repository's
+// `--repo` log, or a shard's `--repos` log), so kwok plays the Job's outcome.
 
 import type { V1Job } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
@@ -13,12 +14,12 @@ import type { Handle } from '../../lib/function/handle.ts';
 import { createFunctionServer, listen } from '../../lib/function/server.ts';
 import { createHarvesterHandle } from '../../lib/harvest/handler.ts';
 import { type HarvestDeps, harvestJob } from '../../lib/harvest/harvest.ts';
-import { REPO_ANNOTATION } from '../../lib/jobs/spec.ts';
+import { jobRepositories } from '../../lib/jobs/spec.ts';
 import { clusterApi } from '../../lib/kube/cluster.ts';
 import { createLogger, silentLogger } from '../../lib/log/index.ts';
 import { createSchedulerHandle } from '../../lib/scheduler/handler.ts';
 import { attachControlPlane } from '../cluster/harness.ts';
-import { podScriptFor } from './faults-kit.ts';
+import { shardScriptFor } from './faults-kit.ts';
 
 const [role, port, databaseUrl, proxyUrl, proxyCa, configJson] = process.argv.slice(2);
 const kc = new k8s.KubeConfig();
@@ -36,12 +37,18 @@ const deps: HarvestDeps = { db, cluster, config, log, retryBaseMs: 100 };
 
 let handle: Handle;
 if (role === 'scheduler') {
-  const cp = await attachControlPlane();
+  // A replica whose clock is behind sees a plane started less than that long ago as not healthy
+  // (its certificates are not valid yet by that clock): it waits, as a pod would crash-loop.
+  let cp = await attachControlPlane();
+  for (let i = 0; !cp && i < 90; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    cp = await attachControlPlane();
+  }
   if (!cp) throw new Error('no control plane to script pods on');
   const scripted = {
     ...cluster,
     async createJob(namespace: string, job: V1Job) {
-      cp.setPodLog({ namespace, jobName: job.metadata!.name!, ...podScriptFor(job.metadata!.annotations![REPO_ANNOTATION]) });
+      cp.setPodLog({ namespace, jobName: job.metadata!.name!, ...shardScriptFor(jobRepositories(job.metadata!.annotations)) });
       return cluster.createJob(namespace, job);
     },
   };

@@ -4,13 +4,19 @@
 // and watch disconnects. The scheduler and the harvester are separate processes, SIGKILLed at
 // random points and restarted. Ticks are delivered like Knative would (a 5xx/429 or a dead
 // process is retried) and sometimes twice; Job events are dropped (20%), duplicated and
-// reordered. 500 repositories over at least 30 ticks, with instant kwok Jobs (some failing,
+// reordered. Repositories over at least 30 ticks, with short kwok Jobs (some failing,
 // some with garbage logs, some failing for the infrastructure's reasons). Then a sampler's
 // record of the API server (straight, not through the proxy) and the database go to a pure
 // checker (faults-checker.ts), which prints the faults by kind and its counts. There are two
 // scheduler replicas whose own clocks are wrong, one 45 s ahead and one 45 s behind (libfaketime,
 // Debian's faketime), ticks go to either, and a quarter of the lease's renewals fail: the
 // database's clock and the lease's fence keep the cap, the budget and every Job's run.
+// The scenario runs twice. Shards of 10 (POSTURE_SHARD_SIZE's default), 500 repositories, 5
+// Jobs at once and a budget of 400 repositories an hour: logs printed as Scorecard v5.4+
+// `--repos` prints them (faults-kit.ts), where a panic ends a shard and the repositories after
+// it are not reached and come back in later shards; runs are per (Job, repository), the cap
+// counts Jobs, the budget repositories. Then one repository per Job (POSTURE_SHARD_SIZE=1), 200
+// repositories, 40 Jobs at once.
 //   POSTURE_FAULT_SEED=<n> replays a seed's fault sequence (timings still vary).
 
 import assert from 'node:assert/strict';
@@ -26,18 +32,20 @@ import { runsPerHour } from '../../lib/cadence/cadence.ts';
 import { addRepos, migrate } from '../../lib/db/index.ts';
 import { createPostgresDatabase } from '../../lib/db/testing.ts';
 import { startJobRelay } from '../../lib/events/job-relay.ts';
-import { POSTURE_JOB_SELECTOR, REPO_ANNOTATION } from '../../lib/jobs/spec.ts';
+import { jobRepositories, POSTURE_JOB_SELECTOR } from '../../lib/jobs/spec.ts';
 import { jobState } from '../../lib/jobs/status.ts';
 import { silentLogger } from '../../lib/log/index.ts';
 import { seededRandom } from '../../lib/random/seeded.ts';
 import { parseRepo, type RepoId } from '../../lib/repo/identity.ts';
 import { freePort } from '../cluster/config.ts';
-import { checkFaultRun, type FaultRunRecord, type SeenJob } from './faults-checker.ts';
+import { checkFaultRun, type FaultRunRecord, NOT_REACHED, type SeenJob } from './faults-checker.ts';
 import { expectationOf, faultRepoName, startFaultProxy } from './faults-kit.ts';
 import { postEvent } from './pipeline-kit.ts';
 import { useControlPlane } from './plane.ts';
 
 const plane = useControlPlane();
+// Repositories of the shard scenario; the one-repository-per-Job scenario takes two fifths of
+// them (its Jobs cost the control plane ten times as much, and the file must stay within minutes).
 const REPOS = Number(process.env.POSTURE_FAULT_REPOS ?? 500);
 const MIN_TICKS = 30;
 const TICK_MS = 2000;
@@ -88,19 +96,41 @@ function fnProcess(role: 'scheduler' | 'harvester', args: string[], clockOffset?
   };
 }
 
-test('faults: every promise holds with API faults, killed processes and lost, duplicated, reordered events', { timeout: 12 * 60_000 }, async () => {
+/** One fault run: `repos` repositories, `shardSize` repositories per Job at most, `cap` Jobs at once, `claimBatch` repositories claimed per tick, `budgetPerHour` repositories per hour. */
+interface Scenario {
+  name: string;
+  repos: number;
+  shardSize: number;
+  cap: number;
+  claimBatch: number;
+  budgetPerHour: number;
+}
+
+/** Runs a scenario and then its clean-ups (newest first), so the next scenario has the machine to itself. */
+async function scenario(sc: Scenario) {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    return await runFaults(sc, (f) => void cleanups.push(f));
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  }
+}
+
+async function runFaults(sc: Scenario, cleanup: (f: () => Promise<unknown>) => void) {
+  const t0 = Date.now();
   const seed = Number(process.env.POSTURE_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  console.log(`fault seed ${seed} (POSTURE_FAULT_SEED=${seed} replays its fault sequence)`);
+  console.log(`${sc.name}: fault seed ${seed} (POSTURE_FAULT_SEED=${seed} replays its fault sequence)`);
   const random = seededRandom(seed);
   const cp = plane.cp;
   const namespace = await cp.createNamespace('faults');
   const core = cp.kc.makeApiClient(k8s.CoreV1Api);
-  plane.cleanup(() => core.deleteNamespace({ name: namespace }));
+  cleanup(() => core.deleteNamespace({ name: namespace }));
   const database = await createPostgresDatabase();
-  plane.cleanup(() => database.drop());
+  if (!process.env.POSTURE_FAULT_KEEP_DB) cleanup(() => database.drop());
+  else console.log(`${sc.name}: database kept: ${database.url}`);
   await migrate(database.db);
   const db = database.db;
-  const names = Array.from({ length: REPOS }, (_, i) => faultRepoName(i));
+  const names = Array.from({ length: sc.repos }, (_, i) => faultRepoName(i));
   await addRepos(
     db,
     names.map((n) => ({ repo: repo(n) })),
@@ -109,10 +139,11 @@ test('faults: every promise holds with API faults, killed processes and lost, du
 
   const overrides = {
     namespace,
-    maxConcurrentJobs: 40,
-    claimBatch: 40,
+    shardSize: sc.shardSize,
+    maxConcurrentJobs: sc.cap,
+    claimBatch: sc.claimBatch,
     githubTokenCount: 1,
-    githubCallsPerHour: 700 * 70,
+    githubCallsPerHour: sc.budgetPerHour * 70,
     callsPerRun: 70,
     jitterSeconds: 0,
     idleBackoffBaseSeconds: 1,
@@ -123,7 +154,7 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   const budgetPerHour = runsPerHour(overrides.githubTokenCount, overrides.githubCallsPerHour, overrides.callsPerRun);
 
   const proxy = await startFaultProxy(cp, random, { tooMany: 0.03, e500: 0.02, e503: 0.02, reset: 0.02, slow: 0.015, watchCut: 1 });
-  plane.cleanup(() => proxy.close());
+  cleanup(() => proxy.close());
   const proxyKc = new k8s.KubeConfig();
   proxyKc.loadFromOptions({
     clusters: [{ name: 'proxy', server: proxy.url, caData: proxy.caBundle }],
@@ -150,9 +181,9 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   const behind = fnProcess('scheduler', [String(behindPort), ...common], '-45s');
   const harvester = fnProcess('harvester', [String(harvesterPort), ...common]);
   await Promise.all([ahead.start(), behind.start(), harvester.start()]);
-  plane.cleanup(() => ahead.stop());
-  plane.cleanup(() => behind.stop());
-  plane.cleanup(() => harvester.stop());
+  cleanup(() => ahead.stop());
+  cleanup(() => behind.stop());
+  cleanup(() => harvester.stop());
   const schedulerUrls = [`http://127.0.0.1:${aheadPort}/`, `http://127.0.0.1:${behindPort}/`];
   const harvesterUrl = `http://127.0.0.1:${harvesterPort}/`;
 
@@ -179,7 +210,7 @@ test('faults: every promise holds with API faults, killed processes and lost, du
         })
         .on('error', reject);
     });
-  plane.cleanup(async () => sampleAgent.destroy());
+  cleanup(async () => sampleAgent.destroy());
   const sampler = (async () => {
     while (sampling) {
       const t = Date.now();
@@ -193,7 +224,7 @@ test('faults: every promise holds with API faults, killed processes and lost, du
             seen.set(uid, {
               name: j.metadata!.name!,
               uid,
-              repoKey: repo(j.metadata!.annotations![REPO_ANNOTATION]).key,
+              repoKeys: jobRepositories(j.metadata!.annotations).map((c) => repo(c).key),
               createdAt: new Date(j.metadata!.creationTimestamp!),
             });
         }
@@ -245,7 +276,7 @@ test('faults: every promise holds with API faults, killed processes and lost, du
       }
     },
   });
-  plane.cleanup(async () => relay.stop());
+  cleanup(async () => relay.stop());
 
   // Ticks, delivered like Knative: 5xx, 429 or no answer is retried with backoff; 10% delivered twice.
   const tickFaults = { redelivered: 0, duplicated: 0, gaveUp: 0 };
@@ -306,18 +337,30 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   const unfinished = async () =>
     Number(
       (
-        (await db('repos as r').whereNotExists(db('runs').whereRaw("runs.repo_id = r.id AND runs.outcome <> 'pending'")).count('* as n').first()) as {
+        (await db('repos as r')
+          // A repository a shard did not reach has no outcome yet: it comes back in a later shard.
+          .whereNotExists(db('runs').whereRaw("runs.repo_id = r.id AND runs.outcome <> 'pending' AND runs.failure_class IS DISTINCT FROM 'not-reached'"))
+          .count('* as n')
+          .first()) as {
           n: number;
         }
       ).n,
     );
   const started = Date.now();
-  while (ticks < MIN_TICKS || (await unfinished()) > 0) {
+  // The hour's GitHub budget is spent (by the database's clock, as the scheduler counts it): the repositories still due wait for the next hour.
+  const budgetSpent = async () =>
+    Number(
+      ((await db('budget').whereRaw("hour = date_trunc('hour', now())").select('runs_started').first()) as { runs_started: number } | undefined)
+        ?.runs_started ?? 0,
+    ) >= budgetPerHour;
+  while (ticks < MIN_TICKS || ((await unfinished()) > 0 && !(await budgetSpent()))) {
     if (Date.now() - started > RUN_LIMIT_MS) break;
     ping(ticks++);
     await sleep(TICK_MS);
   }
-  console.log(`faulty phase: ${ticks} ticks in ${Math.round((Date.now() - started) / 1000)} s; ${await unfinished()} repositories without a finished run`);
+  console.log(
+    `${sc.name}: faulty phase: ${ticks} ticks in ${Math.round((Date.now() - started) / 1000)} s; ${await unfinished()} repositories without a finished run`,
+  );
 
   // Drain: no more faults or kills; ticks until no run is pending and no Job is left.
   killing = false;
@@ -325,11 +368,13 @@ test('faults: every promise holds with API faults, killed processes and lost, du
   chaos = false;
   proxy.setEnabled(false);
   const drainStart = Date.now();
+  const leased = async () => Number(((await db('repos').whereNotNull('lease_owner').count('* as n').first()) as { n: number }).n);
   const pendingRuns = async () => Number(((await db('runs').where({ outcome: 'pending' }).count('* as n').first()) as { n: number }).n);
   while (Date.now() - drainStart < 240_000) {
     ping(ticks++);
     await sleep(TICK_MS);
-    if ((await pendingRuns()) === 0 && lastList.length === 0 && (await unfinished()) === 0) break;
+    // No repository leased either: a tick between its claims and its runs has spent budget on repositories with no run yet.
+    if ((await pendingRuns()) === 0 && (await leased()) === 0 && lastList.length === 0 && ((await unfinished()) === 0 || (await budgetSpent()))) break;
   }
   await Promise.all([...pings]);
   await Promise.all([...deliveries]);
@@ -388,11 +433,46 @@ test('faults: every promise holds with API faults, killed processes and lost, du
     },
   };
   const result = checkFaultRun(record);
-  console.log(`faults injected (seed ${seed}): ${JSON.stringify(record.faults)}`);
-  console.log(`checker counts: ${JSON.stringify({ ...result.counts, ticks })}`);
+  // When the repositories got their first outcome (seconds into the faulty phase): where the time goes.
+  const firstOutcome = new Map<string, number>();
+  for (const r of record.runs)
+    if (r.finishedAt && r.failureClass !== NOT_REACHED)
+      firstOutcome.set(r.repoKey, Math.min(firstOutcome.get(r.repoKey) ?? Infinity, r.finishedAt.getTime() - started));
+  const reached = [...firstOutcome.values()].sort((a, b) => a - b);
+  const at = (q: number) => Math.round((reached[Math.min(reached.length - 1, Math.floor(q * reached.length))] ?? 0) / 1000);
+  console.log(`${sc.name}: repositories with an outcome: half after ${at(0.5)} s, 90% after ${at(0.9)} s, all after ${at(1)} s of the faulty phase`);
+  console.log(`${sc.name}: faults injected (seed ${seed}): ${JSON.stringify(record.faults)}`);
+  console.log(`${sc.name}: checker counts: ${JSON.stringify({ ...result.counts, ticks, seconds: Math.round((Date.now() - t0) / 1000) })}`);
   if (!result.ok) console.log(`checker violations:\n  ${result.violations.join('\n  ')}`);
   assert.deepEqual(result.violations, [], `seed ${seed}`);
   assert.ok(ticks >= MIN_TICKS);
-  assert.equal(result.counts.repos, REPOS);
+  assert.equal(result.counts.repos, sc.repos);
   assert.ok(record.faults['scheduler SIGKILL'] + record.faults['harvester SIGKILL'] > 0, 'processes were killed');
+  return result.counts;
+}
+
+test('faults with shards of 10: each repository scored or failed with its own cause exactly once per shard, the cap counting Jobs and the budget repositories', {
+  timeout: 12 * 60_000,
+}, async () => {
+  // Five Jobs of ten at once (the cap binds: 50 repositories in flight while more are due); a
+  // budget of four fifths of the repositories an hour binds too: the scheduler must stop at it
+  // counting repositories (it would start them all counting Jobs), and give back the budget of
+  // each repository a shard did not reach (or fewer than the budget get an outcome: stranded).
+  const budgetPerHour = Math.round(REPOS * 0.8);
+  const hour = Math.floor(Date.now() / 3_600_000);
+  const counts = await scenario({ name: 'shards of 10', repos: REPOS, shardSize: 10, cap: 5, claimBatch: 60, budgetPerHour });
+  assert.ok(counts.maxActive === counts.cap, `the cap was reached (${counts.maxActive} of ${counts.cap} Jobs at most)`);
+  if (Math.floor(Date.now() / 3_600_000) === hour) {
+    // Within one clock hour: the budget was spent exactly, and the rest wait for the next hour.
+    assert.equal(counts.maxRunsPerHour, budgetPerHour);
+    assert.ok(counts.waitingForBudget > 0);
+  }
+  assert.ok(counts.notReached > 0, 'panics ended shards before their last repositories');
+  assert.ok(counts.pairsSeen > counts.jobsSeen * 5, 'Jobs scored shards');
+});
+
+test('faults: every promise holds with API faults, killed processes and lost, duplicated, reordered events (one repository per Job)', {
+  timeout: 12 * 60_000,
+}, async () => {
+  await scenario({ name: 'one repository per Job', repos: Math.round(REPOS * 0.4), shardSize: 1, cap: 40, claimBatch: 40, budgetPerHour: 700 });
 });
