@@ -35,7 +35,7 @@ export function parsePolicies(text: string): ParsedPolicies {
   if (Buffer.byteLength(text, 'utf8') > MAX_POLICY_FILE_BYTES) return { ok: false, error: `longer than ${MAX_POLICY_FILE_BYTES} bytes` };
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
-    docs = parseAllDocuments(text, { maxAliasCount: 0, uniqueKeys: true });
+    docs = parseAllDocuments(text, { uniqueKeys: true });
   } catch (err) {
     return { ok: false, error: `not YAML: ${(err as Error).message.split('\n')[0]}` };
   }
