@@ -134,7 +134,7 @@ describeEachDatabase('policies over stored results', (ctx) => {
     assert.equal(await judgeStale(ctx.db, STRICT), 1);
     const v = await storedVerdict(ctx.db, await repoId(ctx.db, OTHER));
     assert.equal(v?.verdict, 'unknown');
-    assert.equal((v?.reasons[0] as { rule: string }).rule, 'result');
+    assert.equal((v!.reasons[0] as { rule: string }).rule, 'result');
     assert.equal(await judgeStale(ctx.db, STRICT), 0, 'nothing stale left');
   });
 
