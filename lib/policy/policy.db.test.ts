@@ -93,7 +93,7 @@ describeEachDatabase('policies over stored results', (ctx) => {
     assert.equal(events.length, 1);
     const e = events[0];
     assert.equal(e.subject, REPO);
-    assert.equal(e.id, `policy-run-${out.data.runId}`);
+    assert.equal(e.id, `policy-run-${(out.data as { runId: number }).runId}`);
     assert.equal(e.data.policy, 'ossf');
     assert.equal(e.data.previousVerdict, 'pass');
     assert.equal(e.data.verdict, 'fail');
