@@ -23,12 +23,18 @@ import { FIXTURES, fixturePath } from '../test/fixtures/scorecard.ts';
 import { arg, median } from './_util.ts';
 
 const RUNS = Number(arg('runs', '5'));
-const real = JSON.parse(readFileSync(fixturePath(FIXTURES.realLocalV550), 'utf8')) as { date: string; checks: Array<{ name: string; score: number; reason: string }> };
+const real = JSON.parse(readFileSync(fixturePath(FIXTURES.realLocalV550), 'utf8')) as {
+  date: string;
+  checks: Array<{ name: string; score: number; reason: string }>;
+};
 const checks = real.checks.map((c) => ({ name: c.name, score: c.score, internalError: c.reason.startsWith('internal error:') }));
 const doc = (name: string, spec: string) => `apiVersion: posture.dev/v1alpha1\nkind: ScorecardPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`;
 const parsed = parsePolicies(
   [
-    doc('production', '  repositories: ["github.com/acme/*"]\n  minimumScore: 5\n  weights: {Fuzzing: 0}\n  checks: {Dangerous-Workflow: {minimum: 10}, Binary-Artifacts: {minimum: 8}, Vulnerabilities: {minimum: 8}}\n  maxAge: 30d\n'),
+    doc(
+      'production',
+      '  repositories: ["github.com/acme/*"]\n  minimumScore: 5\n  weights: {Fuzzing: 0}\n  checks: {Dangerous-Workflow: {minimum: 10}, Binary-Artifacts: {minimum: 8}, Vulnerabilities: {minimum: 8}}\n  maxAge: 30d\n',
+    ),
     doc('staging', '  minimumScore: 4\n  checks: {Dangerous-Workflow: {minimum: 10}}\n'),
     doc('sandbox', '  minimumScore: 2\n'),
   ].join('---\n'),
