@@ -177,7 +177,7 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date, policy?:
     `<div class="card"><div class="muted">Scored within the interval</div><div class="big">${pct(sweep.freshShare)}</div></div>` +
     `<div class="card"><div class="muted">Due now</div><div class="big">${n(s.due)}</div><div class="muted">${n(sweep.ratePerHour)} scored in the last hour, ${n(s.scoredLastDay)} in the last day</div></div>` +
     `<div class="card"><div class="muted">Backlog clears in</div><div class="big">${duration(sweep.etaSeconds)}</div><div class="muted">at the last hour's rate</div></div>` +
-    `<div class="card"><div class="muted">Jobs running</div><div class="big">${n(live.running)}</div><div class="muted">this hour's GitHub budget: ${n(live.budget.used)} of ${live.budget.perHour === null ? 'unlimited' : n(live.budget.perHour)} runs</div></div>` +
+    `<div class="card"><div class="muted">Repositories being scored</div><div class="big">${n(live.running)}</div><div class="muted">this hour's GitHub budget: ${n(live.budget.used)} of ${live.budget.perHour === null ? 'unlimited' : n(live.budget.perHour)} runs</div></div>` +
     `</div></section>` +
     `<section aria-labelledby="dist"><h2 id="dist">Score distribution</h2>${hist}</section>` +
     `<section aria-labelledby="checks"><h2 id="checks">Checks across the fleet</h2>${checks}</section>` +

@@ -132,3 +132,42 @@ test('results parse: the real binary, both exit codes', async () => {
     return true;
   });
 });
+
+test('results parse --repos: a real v5.4.0/v5.5.0 shard log, one line per repository with its own outcome; bad --repos is exit 1', async () => {
+  for (const v of ['v5.4.0', 'v5.5.0']) {
+    const path = fileURLToPath(new URL(`../../test/fixtures/scorecard/real-${v}-fake-github-shard-not-found.pod-log.txt`, import.meta.url));
+    const run = await runCliCaptured(['results', 'parse', path, '--repos', 'posture-e2e/healthy,posture-e2e/missing,posture-e2e/third'], {});
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => [l.repo, l.ok, l.failure ?? null]),
+      [
+        ['github.com/posture-e2e/healthy', true, null],
+        ['github.com/posture-e2e/missing', false, 'no-result'],
+        ['github.com/posture-e2e/third', true, null],
+      ],
+      v,
+    );
+    // Without --repos the same log is two results: refused, as a one-repository Job's would be.
+    const one = await runCliCaptured(['results', 'parse', path], {});
+    assert.equal(JSON.parse(one.stdout).failure, 'invalid-result');
+  }
+  const empty = file('empty.log', 'Starting [Binary-Artifacts]\n');
+  const none = await runCliCaptured(['results', 'parse', empty, '--repos=o/a,o/b'], {});
+  assert.equal(none.code, 2, 'no repository has a result');
+  assert.deepEqual(
+    none.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l).failure),
+    ['no-result', 'no-result'],
+  );
+  for (const bad of [['--repos'], ['--repos', 'o/a,o/a'], ['--repos', 'not a repo']]) {
+    const r = await runCliCaptured(['results', 'parse', empty, ...bad], {});
+    assert.equal(r.code, 1, bad.join(' '));
+    assert.match(r.stderr, /--repos/, bad.join(' '));
+  }
+});

@@ -28,6 +28,12 @@ test('environment values are coerced', () => {
   assert.equal(c.databaseUrl, 'postgres://u@h/db');
 });
 
+test('an older Scorecard with one repository per Job, a newer one or a digest with shards: accepted', () => {
+  assert.equal(loadConfig({ POSTURE_SCORECARD_IMAGE: 'ghcr.io/ossf/scorecard:v5.3.0', POSTURE_SHARD_SIZE: '1' }).shardSize, 1);
+  assert.equal(loadConfig({ POSTURE_SCORECARD_IMAGE: 'ghcr.io/ossf/scorecard:v5.4.0' }).shardSize, 10);
+  assert.equal(loadConfig({ POSTURE_SCORECARD_IMAGE: `ghcr.io/ossf/scorecard@sha256:${'a'.repeat(64)}` }).shardSize, 10);
+});
+
 test('bad values stop with a message naming the variable, the value and what is allowed', () => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ POSTURE_MAX_CONCURRENT_JOBS: 'abc' }, /POSTURE_MAX_CONCURRENT_JOBS="abc" is invalid: expected an integer from 1 to 10000/],
@@ -37,6 +43,9 @@ test('bad values stop with a message naming the variable, the value and what is 
     [{ POSTURE_GATE_UNKNOWN: 'maybe' }, /POSTURE_GATE_UNKNOWN="maybe" is invalid: expected one of allow, warn, deny/],
     [{ DATABASE_URL: 'mysql://root:hunter2@x/db' }, /DATABASE_URL="mysql:\/\/root:\*\*\*@x\/db" is invalid/],
     [{ POSTURE_SCORECARD_IMAGE: 'ghcr.io/ossf/scorecard:latest' }, /not latest/],
+    // Shards pass --repos, which Scorecard has from v5.4.0.
+    [{ POSTURE_SCORECARD_IMAGE: 'ghcr.io/ossf/scorecard:v5.3.0' }, /POSTURE_SHARD_SIZE=10 needs Scorecard v5\.4\.0 or later .*set POSTURE_SHARD_SIZE=1/],
+    [{ POSTURE_SCORECARD_IMAGE: 'ghcr.io/ossf/scorecard:v4.13.1', POSTURE_SHARD_SIZE: '2' }, /POSTURE_SHARD_SIZE=2 needs Scorecard v5\.4\.0/],
     [{ POSTURE_PROTECTED_NAMESPACES: '^kube-(' }, /not a regular expression/],
     [{ POSTURE_ALLOWED_HOSTS: 'GitHub.com' }, /POSTURE_ALLOWED_HOSTS/],
     [{ POSTURE_TLS_CERT_FILE: '/x.pem' }, /must be set together/],

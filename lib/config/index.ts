@@ -178,6 +178,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `${origin.scorecardImage ?? 'POSTURE_SCORECARD_IMAGE'}=${JSON.stringify(out.scorecardImage)} is invalid: pin a version tag or a digest, not latest`,
     );
   }
+  // A shard's Job passes --repos, which Scorecard has from v5.4.0: an older pinned tag would fail every shard.
+  const tag = typeof out.scorecardImage === 'string' ? /:v(\d+)\.(\d+)\.\d+(?:[-+].*)?$/.exec(out.scorecardImage) : null;
+  if (tag && typeof out.shardSize === 'number' && out.shardSize > 1 && (Number(tag[1]) < 5 || (Number(tag[1]) === 5 && Number(tag[2]) < 4))) {
+    problems.push(
+      `POSTURE_SHARD_SIZE=${out.shardSize} needs Scorecard v5.4.0 or later (--repos), but ${origin.scorecardImage ?? 'POSTURE_SCORECARD_IMAGE'}=${JSON.stringify(out.scorecardImage)}: set POSTURE_SHARD_SIZE=1 or use a newer image`,
+    );
+  }
   if (typeof out.leaseSeconds === 'number' && typeof out.jobDeadlineSeconds === 'number' && out.leaseSeconds <= out.jobDeadlineSeconds) {
     problems.push(
       `POSTURE_LEASE_SECONDS=${out.leaseSeconds} is invalid: it must be longer than POSTURE_JOB_DEADLINE_SECONDS=${out.jobDeadlineSeconds}, or a running Job's repository could be claimed again`,

@@ -79,7 +79,16 @@ export const settings = [
     default: 10,
     minimum: 1,
     maximum: 10000,
-    doc: 'Most posture Jobs active in the cluster at once (counted from the cluster).',
+    doc: 'Most posture Jobs (pods) active in the cluster at once (counted from the cluster); with shards each scores up to `POSTURE_SHARD_SIZE` repositories.',
+  },
+  {
+    key: 'shardSize',
+    env: 'POSTURE_SHARD_SIZE',
+    type: 'integer',
+    default: 10,
+    minimum: 1,
+    maximum: 100,
+    doc: "Most repositories one Scorecard Job scores (`--repos`, Scorecard v5.4.0 or later); 1: one repository per Job (`--repo`). A shard's deadline is `POSTURE_JOB_DEADLINE_SECONDS` times its size, and its repositories' claims last that much longer.",
   },
   { key: 'claimBatch', env: 'POSTURE_CLAIM_BATCH', type: 'integer', default: 100, minimum: 1, maximum: 10000, doc: 'Most repositories claimed by one tick.' },
   {
@@ -227,7 +236,7 @@ export const settings = [
     default: 1800,
     minimum: 60,
     maximum: 86400,
-    doc: '`activeDeadlineSeconds` of a Scorecard Job (Scorecard sleeps until a rate limit resets).',
+    doc: '`activeDeadlineSeconds` of a Scorecard Job per repository it scores (Scorecard sleeps until a rate limit resets).',
   },
   {
     key: 'jobTtlSeconds',
@@ -353,7 +362,7 @@ export const settings = [
     default: 10485760,
     minimum: 1024,
     maximum: 1073741824,
-    doc: 'Most bytes of a Scorecard pod log read by the harvester.',
+    doc: "Most bytes of a Scorecard pod log read by the harvester, per repository of the Job (a shard's log may hold this much per repository).",
   },
   {
     key: 'detailedResults',

@@ -108,13 +108,22 @@ export async function claimWithBudget(
   });
 }
 
-/** Repositories a tick claimed (for resuming a tick delivered twice). */
-export async function claimsOf(db: Db, owner: string, now: Date = new Date()): Promise<ClaimedRepo[]> {
-  const rows = await db('repos')
-    .where({ lease_owner: owner })
-    .andWhere('lease_expires_at', '>', now)
-    .select('id', 'key', 'canonical', 'priority', 'claimed_due_at', 'lease_expires_at');
-  return (rows as ClaimRow[]).map(toClaim);
+/**
+ * Repositories a tick claimed (for resuming a tick delivered twice), in claim order, each with
+ * the Job its run was recorded under if the tick got that far (so a resumed tick sends the same
+ * Jobs again, which answer 409, never a second Job for one repository).
+ */
+export async function claimsOf(db: Db, owner: string, now: Date = new Date()): Promise<Array<ClaimedRepo & { recordedJob?: string }>> {
+  const res = await db.raw(
+    `SELECT r.id, r.key, r.canonical, r.priority, r.claimed_due_at, r.lease_expires_at,
+            (SELECT x.job_name FROM runs x WHERE x.repo_id = r.id AND x.tick_slot = :owner AND x.outcome = 'pending' ORDER BY x.id DESC LIMIT 1) AS recorded_job
+       FROM repos r
+      WHERE r.lease_owner = :owner AND r.lease_expires_at > :now`,
+    { owner, now },
+  );
+  return rowsOf<ClaimRow & { recorded_job: string | null }>(res)
+    .map((r) => ({ ...toClaim(r), ...(r.recorded_job ? { recordedJob: r.recorded_job } : {}) }))
+    .sort((a, b) => b.priority - a.priority || a.claimedDueAt.getTime() - b.claimedDueAt.getTime() || a.id - b.id);
 }
 
 /**

@@ -4,6 +4,7 @@
 // lists read live from indexes.
 import type { Db } from './connect.ts';
 import { numberOrNull, parsedJson, rowsOf } from './rows.ts';
+import { NOT_REACHED } from './runs.ts';
 
 type Count = number | string;
 
@@ -87,7 +88,7 @@ export async function resultsStoredSince(db: Db, since: { recent: Date; earlier:
 /** Runs that failed since `since`, by failure class, most first (null: no class recorded). */
 export async function failedRunsByClass(db: Db, since: Date): Promise<Array<{ failureClass: string | null; count: number }>> {
   const res = await db.raw(
-    `SELECT failure_class, count(*) AS n FROM runs WHERE outcome = 'failed' AND finished_at >= :since GROUP BY failure_class ORDER BY n DESC, failure_class`,
+    `SELECT failure_class, count(*) AS n FROM runs WHERE outcome = 'failed' AND failure_class IS DISTINCT FROM '${NOT_REACHED}' AND finished_at >= :since GROUP BY failure_class ORDER BY n DESC, failure_class`,
     { since },
   );
   return rowsOf<{ failure_class: string | null; n: Count }>(res).map((r) => ({ failureClass: r.failure_class, count: Number(r.n) }));
@@ -171,7 +172,7 @@ export interface FailedRun {
 export async function recentFailedRuns(db: Db, since: Date, limit: number): Promise<FailedRun[]> {
   const res = await db.raw(
     `SELECT r.canonical, x.failure_class, x.reason, x.finished_at FROM runs x JOIN repos r ON r.id = x.repo_id
-      WHERE x.outcome = 'failed' AND x.finished_at >= :since ORDER BY x.finished_at DESC LIMIT :limit`,
+      WHERE x.outcome = 'failed' AND x.failure_class IS DISTINCT FROM '${NOT_REACHED}' AND x.finished_at >= :since ORDER BY x.finished_at DESC LIMIT :limit`,
     { since, limit },
   );
   return rowsOf<{ canonical: string; failure_class: string | null; reason: string | null; finished_at: Date }>(res).map((r) => ({

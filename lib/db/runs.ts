@@ -1,6 +1,6 @@
-// Runs (one per Job) and the harvest: the run, the score, its checks and the repository's next
-// due time are written in one statement, keyed by the Job's UID so a duplicate or late event
-// changes nothing.
+// Runs (one per repository of a Job: a shard's Job has several) and the harvest: the run, the
+// score, its checks and the repository's next due time are written in one statement, keyed by
+// (Job, repository) so a duplicate or late event changes nothing.
 import { failureBackoffSeconds, secondsUntilDueAfterSuccess } from '../cadence/cadence.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
 import { type Db, preparedAs } from './connect.ts';
@@ -63,22 +63,33 @@ export type HarvestStored =
   /** No pending run of this Job for this repository: the repository was removed (and maybe added again) since; nothing is written. */
   | { status: 'no-run' };
 
-/** Records that the scheduler created a Job (idempotent by job name). */
+/** Records that the scheduler created a Job for a repository (idempotent by job name and repository). */
 export async function recordRun(
   db: Db,
   run: { repoId: number; jobName: string; jobUid?: string | null; tickSlot?: string | null; createdAt?: Date },
 ): Promise<void> {
   await db.raw(
     `INSERT INTO runs (repo_id, job_name, job_uid, tick_slot, created_at) VALUES (:repoId, :jobName, :jobUid, :tickSlot, :createdAt)
-     ON CONFLICT (job_name) DO UPDATE SET job_uid = COALESCE(runs.job_uid, EXCLUDED.job_uid)`,
+     ON CONFLICT (job_name, repo_id) DO UPDATE SET job_uid = COALESCE(runs.job_uid, EXCLUDED.job_uid)`,
     { repoId: run.repoId, jobName: run.jobName, jobUid: run.jobUid ?? null, tickSlot: run.tickSlot ?? null, createdAt: run.createdAt ?? new Date() },
   );
 }
 
-export async function runByJobName(db: Db, jobName: string): Promise<RunRow | undefined> {
+/** A run with its repository's key (null: the repository is gone). */
+export interface JobRun extends RunRow {
+  key: string | null;
+}
+
+/** The runs of one Job: one per repository it scores (a shard's Job has several), in the order recorded. */
+export async function runsByJobName(db: Db, jobName: string): Promise<JobRun[]> {
   // Raw SQL: the harvester asks this for every finished-Job event, and knex's builder costs more than the query.
-  const res = await db.raw('SELECT * FROM runs WHERE job_name = ? LIMIT 1', [jobName]);
-  return rowsOf<RunRow>(res)[0];
+  const res = await db.raw('SELECT runs.*, repos.key FROM runs LEFT JOIN repos ON repos.id = runs.repo_id WHERE runs.job_name = ? ORDER BY runs.id', [jobName]);
+  return rowsOf<JobRun>(res);
+}
+
+/** The first run of a Job (a one-repository Job has only this one). */
+export async function runByJobName(db: Db, jobName: string): Promise<RunRow | undefined> {
+  return (await runsByJobName(db, jobName))[0];
 }
 
 export interface RunRow {
@@ -103,6 +114,12 @@ export const JOB_MISSING = 'job-missing';
 export const CREDENTIALS = 'credentials';
 /** GitHub's rate limit: the fleet waits for its reset. */
 export const RATE_LIMITED = 'rate-limited';
+/**
+ * A repository of a shard that Scorecard never started on (the pod ended, at its deadline or
+ * otherwise, on a repository before it): nothing ran for it, so it counts nowhere (no failure,
+ * no breaker sample, no fleet failure); its claim is given back for the same window, refunded.
+ */
+export const NOT_REACHED = 'not-reached';
 /**
  * Failures stored with their cause but never held against the repository: nothing it did caused
  * them. They count towards it being stuck (the cap on "not the repository's fault").
@@ -153,7 +170,7 @@ const HARVEST_WRITE = `
   WITH t AS (
     SELECT COALESCE(:finishedAt::timestamptz, now()) AS at
   ), repo AS (
-    SELECT id, consecutive_failures, other_failures, last_finished_at FROM repos WHERE key = :repoKey
+    SELECT id, consecutive_failures, other_failures, last_finished_at, claimed_due_at, claim_budget_hour FROM repos WHERE key = :repoKey
   ), r AS (
     UPDATE runs
        SET job_uid = :jobUid, outcome = :outcome, finished_at = t.at, failure_class = :failureClass, reason = :reason, flagged = :flagged
@@ -173,20 +190,29 @@ const HARVEST_WRITE = `
        SET next_due_at = CASE :kind::text
              WHEN 'succeeded' THEN t.at + make_interval(secs => :dueAfterSuccessSeconds::int)
              WHEN 'fleet' THEN t.at + make_interval(secs => GREATEST(:baseDelaySeconds::int, COALESCE(:retryInSeconds::int, 0)))
+             WHEN 'not-reached' THEN LEAST(COALESCE(repo.claimed_due_at, t.at), t.at)
              WHEN 'not-the-repository' THEN CASE WHEN repo.other_failures + 1 >= :stuckAfterRuns::int
                THEN t.at + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.other_failures + 2 - :stuckAfterRuns::int, ${BACKOFF_STEPS})])
                ELSE t.at + make_interval(secs => :baseDelaySeconds::int) END
              ELSE t.at + make_interval(secs => (:backoffByFailures::int[])[LEAST(repo.consecutive_failures + 1, ${BACKOFF_STEPS})]) END,
            consecutive_failures = CASE :kind::text WHEN 'succeeded' THEN 0 WHEN 'failed' THEN repo.consecutive_failures + 1 ELSE repo.consecutive_failures END,
            last_error = CASE :kind::text WHEN 'succeeded' THEN NULL WHEN 'failed' THEN :lastError ELSE repos.last_error END,
-           other_failures = CASE :kind::text WHEN 'not-the-repository' THEN repo.other_failures + 1 WHEN 'fleet' THEN repo.other_failures ELSE 0 END,
-           other_error = CASE :kind::text WHEN 'not-the-repository' THEN :lastError WHEN 'fleet' THEN repos.other_error ELSE NULL END,
-           last_finished_at = t.at, lease_owner = NULL, lease_expires_at = NULL, claim_budget_hour = NULL, updated_at = now()
+           other_failures = CASE :kind::text WHEN 'not-the-repository' THEN repo.other_failures + 1 WHEN 'fleet' THEN repo.other_failures WHEN 'not-reached' THEN repo.other_failures ELSE 0 END,
+           other_error = CASE :kind::text WHEN 'not-the-repository' THEN :lastError WHEN 'fleet' THEN repos.other_error WHEN 'not-reached' THEN repos.other_error ELSE NULL END,
+           last_finished_at = CASE :kind::text WHEN 'not-reached' THEN repo.last_finished_at ELSE t.at END,
+           lease_owner = NULL, lease_expires_at = NULL, claim_budget_hour = NULL, updated_at = now()
       FROM r, repo, t
      WHERE repos.id = repo.id
        AND (repo.last_finished_at IS NULL OR repo.last_finished_at <= t.at)
        AND (repos.lease_owner IS NULL OR repos.lease_owner = r.tick_slot OR repos.lease_expires_at <= now())
     RETURNING repos.next_due_at
+  ), b AS (
+    -- Not reached: nothing ran, so the budget hour the claim was paid from gets its run back
+    -- (only while the claim is still this run's: u moved the repository).
+    UPDATE budget
+       SET runs_started = GREATEST(0, runs_started - 1)
+      FROM u, repo
+     WHERE :kind::text = 'not-reached' AND budget.hour = repo.claim_budget_hour
   ), w AS (
     UPDATE scheduler_state
        SET github_wait_until = GREATEST(github_wait_until, t.at + make_interval(secs => :retryInSeconds::int))
@@ -238,7 +264,15 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
   // 'not-the-repository': the infrastructure's failure (or a Job that vanished), retried after
   // the base delay (the backoff once stuck) with the repository's failure count and last error
   // untouched; 'fleet': the token or the rate limit, counted nowhere, retried after the reset.
-  const kind = o.ok ? 'succeeded' : THE_FLEETS.has(o.failure) ? 'fleet' : NOT_THE_REPOSITORYS.has(o.failure) ? 'not-the-repository' : 'failed';
+  const kind = o.ok
+    ? 'succeeded'
+    : o.failure === NOT_REACHED
+      ? 'not-reached'
+      : THE_FLEETS.has(o.failure)
+        ? 'fleet'
+        : NOT_THE_REPOSITORYS.has(o.failure)
+          ? 'not-the-repository'
+          : 'failed';
   const r = o.ok ? o.result : undefined;
   const checks = (r?.checks ?? []).map((c) => ({
     name: c.name,
@@ -293,8 +327,8 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
     if (row.run_id === null || row.run_id === undefined) {
       // Not pending: harvested already, or the name belongs to a finished run of another Job
       // UID; or no run of this Job is left for this repository (it was removed since).
-      const byName = rowsOf<{ id: number; repo_id: number }>(await tx.raw('SELECT id, repo_id FROM runs WHERE job_name = ?', [input.jobName]))[0];
-      if (!byName || Number(byName.repo_id) !== Number(row.repo_id)) return { status: 'no-run' } as const;
+      const byName = rowsOf<{ id: number }>(await tx.raw('SELECT id FROM runs WHERE job_name = ? AND repo_id = ?', [input.jobName, row.repo_id]))[0];
+      if (!byName) return { status: 'no-run' } as const;
       return { status: 'duplicate', runId: Number(byName.id) } as const;
     }
     const scored = row.score_id !== null && row.score_id !== undefined;
@@ -345,36 +379,48 @@ export async function deletePendingRun(db: Db, jobName: string): Promise<void> {
   await db('runs').where({ job_name: jobName, outcome: 'pending' }).whereNotExists(db('scores').whereRaw('scores.run_id = runs.id')).delete();
 }
 
-export async function runsByJobNames(db: Db, names: readonly string[]): Promise<Map<string, RunRow>> {
-  const out = new Map<string, RunRow>();
+/** The runs of each named Job (one per repository it scores). */
+export async function runsByJobNames(db: Db, names: readonly string[]): Promise<Map<string, RunRow[]>> {
+  const out = new Map<string, RunRow[]>();
   for (let i = 0; i < names.length; i += 1000) {
     const rows = await db<RunRow>('runs').whereIn('job_name', names.slice(i, i + 1000));
-    for (const r of rows) out.set(r.job_name, r);
+    for (const r of rows) {
+      const of = out.get(r.job_name);
+      if (of) of.push(r);
+      else out.set(r.job_name, [r]);
+    }
   }
   return out;
 }
 
 /**
- * Closes a pending run whose Job can never be harvested (its harvest was rejected), without
+ * Closes the pending runs of a Job that can never be harvested (its harvest was rejected), or the
+ * one of `repoId` (a shard's Job whose repositories do not include it), without
  * holding it against the repository: the run says why, the claim is released and the
  * repository is due again after the base delay. Returns false when the run was not pending.
  */
-export async function closeRun(db: Db, jobName: string, reason: string, now: Date, retrySeconds: number): Promise<boolean> {
+export async function closeRun(db: Db, jobName: string, reason: string, now: Date, retrySeconds: number, repoId?: number): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const run = await tx<RunRow>('runs').where({ job_name: jobName, outcome: 'pending' }).forUpdate().first();
-    if (!run) return false;
-    await tx('runs')
-      .where({ id: run.id })
-      .update({ outcome: 'failed', finished_at: now, failure_class: 'rejected', reason: clip(reason) });
-    await tx('repos')
-      .where({ id: run.repo_id, lease_owner: run.tick_slot })
-      .update({
-        lease_owner: null,
-        lease_expires_at: null,
-        claim_budget_hour: null,
-        next_due_at: new Date(now.getTime() + retrySeconds * 1000),
-        updated_at: now,
-      });
+    // Every repository's run of the Job (a shard's Job has several) or the one named, in id order like any other lock on runs.
+    const runs = await tx<RunRow>('runs')
+      .where({ job_name: jobName, outcome: 'pending', ...(repoId === undefined ? {} : { repo_id: repoId }) })
+      .orderBy('id')
+      .forUpdate();
+    if (runs.length === 0) return false;
+    for (const run of runs) {
+      await tx('runs')
+        .where({ id: run.id })
+        .update({ outcome: 'failed', finished_at: now, failure_class: 'rejected', reason: clip(reason) });
+      await tx('repos')
+        .where({ id: run.repo_id, lease_owner: run.tick_slot })
+        .update({
+          lease_owner: null,
+          lease_expires_at: null,
+          claim_budget_hour: null,
+          next_due_at: new Date(now.getTime() + retrySeconds * 1000),
+          updated_at: now,
+        });
+    }
     return true;
   });
 }
@@ -382,9 +428,11 @@ export async function closeRun(db: Db, jobName: string, reason: string, now: Dat
 /** Failure classes (null: success) of the newest runs finished since `since`, newest first. */
 export async function recentOutcomes(db: Db, since: Date, limit: number): Promise<Array<string | null>> {
   // The literal matches runs_finished_recent_idx's predicate (migration 005); a bound parameter
-  // would keep a generic plan from using the partial index.
+  // would keep a generic plan from using the partial index. A repository a shard never reached
+  // ran nothing: it is no sample of how runs go.
   const rows = await db<RunRow>('runs')
     .whereRaw("outcome <> 'pending'")
+    .andWhereRaw(`failure_class IS DISTINCT FROM '${NOT_REACHED}'`)
     .andWhere('finished_at', '>=', since)
     .orderBy('finished_at', 'desc')
     .limit(limit)
@@ -393,12 +441,12 @@ export async function recentOutcomes(db: Db, since: Date, limit: number): Promis
 }
 
 /**
- * Records the runs a tick is about to create Jobs for, in one statement (idempotent by job name).
- * Returns the job names whose repository still exists: one removed since it was claimed is
- * skipped, not an error for the batch (its row is locked against removal until the caller's
- * transaction ends).
+ * Records the runs a tick is about to create Jobs for, in one statement (idempotent by job name
+ * and repository). Returns the repository ids that still exist: one removed since it was claimed
+ * is skipped (left out of its Job), not an error for the batch (its row is locked against removal
+ * until the caller's transaction ends).
  */
-export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; jobName: string; tickSlot: string; createdAt: Date }>): Promise<Set<string>> {
+export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; jobName: string; tickSlot: string; createdAt: Date }>): Promise<Set<number>> {
   if (runs.length === 0) return new Set();
   const res = await db.raw(
     `WITH u AS (
@@ -409,9 +457,9 @@ export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; j
      ), ins AS (
        INSERT INTO runs (repo_id, job_name, tick_slot, created_at)
        SELECT repo_id, job_name, tick_slot, created_at FROM u
-       ON CONFLICT (job_name) DO UPDATE SET tick_slot = EXCLUDED.tick_slot WHERE runs.outcome = 'pending'
+       ON CONFLICT (job_name, repo_id) DO UPDATE SET tick_slot = EXCLUDED.tick_slot WHERE runs.outcome = 'pending'
      )
-     SELECT job_name FROM u`,
+     SELECT repo_id FROM u`,
     {
       repoIds: runs.map((r) => r.repoId),
       jobNames: runs.map((r) => r.jobName),
@@ -419,7 +467,7 @@ export async function recordRuns(db: Db, runs: ReadonlyArray<{ repoId: number; j
       createdAts: runs.map((r) => r.createdAt),
     },
   );
-  return new Set(rowsOf<{ job_name: string }>(res).map((r) => r.job_name));
+  return new Set(rowsOf<{ repo_id: number | string }>(res).map((r) => Number(r.repo_id)));
 }
 
 /** Sets the Job UIDs the API server answered, in one statement. */

@@ -67,6 +67,6 @@ describeEachDatabase('harvest under faults', (ctx) => {
     });
     cluster.logs.set(`${config.namespace}/planted`, forged);
     const r = await harvestJob(done, deps);
-    assert.equal(r.status === 'stored' && r.score, FX08_DOC.score, "the real pod's score, not 10");
+    assert.equal(r.status === 'stored' && r.repos[0].score, FX08_DOC.score, "the real pod's score, not 10");
   });
 });

@@ -42,7 +42,7 @@ async function futureDatedCount(): Promise<number> {
 }
 
 describeEachDatabase('a pod whose clock is ahead', (ctx) => {
-  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, scoreChangeThreshold: 0.5 });
+  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, scoreChangeThreshold: 0.5, shardSize: 1 });
   const cluster = new FakeCluster();
   const sent: CloudEvent<any>[] = [];
   const logged: Array<Record<string, unknown>> = [];

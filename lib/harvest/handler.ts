@@ -10,7 +10,7 @@ import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
 import type { PolicySource } from '../policy/file.ts';
 import { BatchedJobDeleter, type BatchOptions } from './deletions.ts';
-import { HarvestConfigError, type HarvestDeps, harvestJob, TransientHarvestError } from './harvest.ts';
+import { HarvestConfigError, type HarvestDeps, harvestJob, type StoredRepo, TransientHarvestError } from './harvest.ts';
 import { harvesterPolicies, judgeStored } from './policy.ts';
 import { RecentlyHarvested } from './recent.ts';
 
@@ -55,53 +55,35 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
       const d = await deps();
       deleter ??= new BatchedJobDeleter(d.cluster, d.log, { retries: d.config.kubeRetries, ...options.deletions });
       const r = await harvestJob(parsed.job, { ...d, harvested, deleter });
-      outcomes.inc({ outcome: r.status === 'stored' ? (r.failure ? 'stored-failure' : 'stored') : r.status });
+      if (r.status !== 'stored') outcomes.inc({ outcome: r.status });
+      else for (const one of r.repos) outcomes.inc({ outcome: one.failure ? 'stored-failure' : 'stored' });
       if (r.status === 'rejected') return reply(422, { status: r.status, error: r.why });
       if (r.status !== 'stored') return reply(200, r);
-      // The change this result made (its predecessor was found when it was stored).
-      const ch = r.change;
-      if (ch?.latest) {
+      for (const one of r.repos) {
+        // The change this result made (its predecessor was found when it was stored).
+        const ch = one.change;
+        if (!ch?.latest) continue;
+        // A new newest result: its verdict under the policies (policy.changed when it changed).
+        if (one.score !== null)
+          await judgeStored({ db: d.db, log: context.log, policies: options.policies ?? harvesterPolicies(d.config, d.log), sendEvent }, one.repo, one.runId);
         const notice = noticeOf(ch.change, d.config.scoreChangeThreshold);
-        if (notice.notify) {
-          const event = scoreChangedEvent(HARVESTER_SOURCE, r.repo, r.runId, ch.change, notice);
-          let delivery = 'logged';
-          if (sendEvent) {
-            // The result is stored either way; a lost notice is logged, not retried by failing the harvest.
-            delivery = await sendEvent(event).then(
-              () => 'sent',
-              (err) => {
-                context.log.warn({ repo: r.repo, err: (err as Error).message }, 'could not send score.changed');
-                return 'failed';
-              },
-            );
-          }
-          context.log.info({ repo: r.repo, reasons: notice.reasons, delivery, event: event.type }, 'score changed');
-          changes.inc({ delivery });
+        if (!notice.notify) continue;
+        const event = scoreChangedEvent(HARVESTER_SOURCE, one.repo, one.runId, ch.change, notice);
+        let delivery = 'logged';
+        if (sendEvent) {
+          // The result is stored either way; a lost notice is logged, not retried by failing the harvest.
+          delivery = await sendEvent(event).then(
+            () => 'sent',
+            (err) => {
+              context.log.warn({ repo: one.repo, err: (err as Error).message }, 'could not send score.changed');
+              return 'failed';
+            },
+          );
         }
+        context.log.info({ repo: one.repo, reasons: notice.reasons, delivery, event: event.type }, 'score changed');
+        changes.inc({ delivery });
       }
-      // A new newest result: its verdict under the policies (policy.changed when it changed).
-      if (ch?.latest && r.score !== null)
-        await judgeStored({ db: d.db, log: context.log, policies: options.policies ?? harvesterPolicies(d.config, d.log), sendEvent }, r.repo, r.runId);
-      return new CloudEvent({
-        type: SCORE_UPDATED_TYPE,
-        source: HARVESTER_SOURCE,
-        subject: r.repo,
-        // One id per stored run: a consumer dedups on (source, id).
-        id: `run-${r.runId}`,
-        datacontenttype: 'application/json',
-        data: {
-          repo: r.repo,
-          score: r.score,
-          date: r.date,
-          failure: r.failure,
-          reason: r.reason,
-          flagged: r.flagged,
-          job: r.job,
-          runId: r.runId,
-          previousScore: ch?.change.from?.score ?? null,
-          delta: ch?.change.delta ?? null,
-        },
-      });
+      return scoreUpdatedEvent(r.job, r.repos);
     } catch (err) {
       if (err instanceof HarvestConfigError) {
         // Not the repository's failure: nothing is stored, the event is retried and the reconcile tries again.
@@ -119,4 +101,47 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
     }
   };
   return Object.assign(handle, { drain: async () => deleter?.drain() });
+}
+
+/** What each repository's result says, as score.updated carries it. */
+function updateOf(one: StoredRepo) {
+  return {
+    repo: one.repo,
+    score: one.score,
+    date: one.date,
+    failure: one.failure,
+    reason: one.reason,
+    flagged: one.flagged,
+    runId: one.runId,
+    previousScore: one.change?.change.from?.score ?? null,
+    delta: one.change?.change.delta ?? null,
+  };
+}
+
+/**
+ * The reply: one score.updated per harvest. A one-repository Job's is about its repository
+ * (subject: the repository; id: its run); a shard's lists each repository stored
+ * (`results`; subject: the Job; id: its first run), so a consumer dedups on (source, id) either way.
+ */
+export function scoreUpdatedEvent(job: string, repos: readonly StoredRepo[]): CloudEvent<unknown> {
+  if (repos.length === 1) {
+    const one = repos[0];
+    return new CloudEvent({
+      type: SCORE_UPDATED_TYPE,
+      source: HARVESTER_SOURCE,
+      subject: one.repo,
+      // One id per stored run: a consumer dedups on (source, id).
+      id: `run-${one.runId}`,
+      datacontenttype: 'application/json',
+      data: { ...updateOf(one), job },
+    });
+  }
+  return new CloudEvent({
+    type: SCORE_UPDATED_TYPE,
+    source: HARVESTER_SOURCE,
+    subject: job,
+    id: `runs-${repos[0].runId}-${repos.length}`,
+    datacontenttype: 'application/json',
+    data: { job, results: repos.map(updateOf) },
+  });
 }

@@ -9,7 +9,7 @@ import { describeEachDatabase, resetScheduling } from '../db/testing.ts';
 import { silentLogger } from '../log/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { createHarvesterHandle } from './handler.ts';
-import { harvestJob } from './harvest.ts';
+import { type HarvestResult, harvestJob } from './harvest.ts';
 import { RecentlyHarvested } from './recent.ts';
 import { scheduled, scheduledMany, T0 } from './testing.ts';
 
@@ -66,8 +66,8 @@ describeEachDatabase('harvest', (ctx) => {
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log, at: new Date(T0.getTime() + 60000) });
     const r = await harvestJob(done, deps);
     assert.equal(r.status, 'stored');
-    assert.equal((r as { failure: string | null }).failure, null, JSON.stringify(r));
-    assert.equal((r as { score: number }).score, FX08_DOC.score);
+    assert.equal((r as Extract<HarvestResult, { status: 'stored' }>).repos[0].failure, null, JSON.stringify(r));
+    assert.equal((r as Extract<HarvestResult, { status: 'stored' }>).repos[0].score, FX08_DOC.score);
     // Head first (cap + 1 bytes), then the tail: two reads, never the whole log.
     assert.deepEqual(
       cluster.calls.filter((c) => c === 'streamPodLog'),
@@ -82,7 +82,7 @@ describeEachDatabase('harvest', (ctx) => {
     const log = `${FX08.replace(/\n\s*/g, '')}\n${'x'.repeat(63)}${'\n'.repeat(1)}${(`${'y'.repeat(63)}\n`).repeat(400)}`;
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log, at: new Date(T0.getTime() + 60000) });
     const r = await harvestJob(done, deps);
-    assert.equal((r as { failure: string | null }).failure, 'truncated');
+    assert.equal((r as Extract<HarvestResult, { status: 'stored' }>).repos[0].failure, 'truncated');
   });
 
   test('keepJobs keeps the harvested Job', async () => {
@@ -127,7 +127,7 @@ describeEachDatabase('harvest', (ctx) => {
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log: `${JSON.stringify(doc)}\nError: check runtime error\n`, exitCode: 1 });
     const r = await harvestJob(done, deps);
     assert.equal(r.status, 'stored');
-    assert.equal((r as any).flagged, true);
+    assert.equal(r.status === 'stored' && r.repos[0].flagged, true);
     assert.equal((await runByJobName(ctx.db, job.metadata!.name!))?.flagged, true);
     assert.equal((await latestScore(ctx.db, 'github.com/ossf/scorecard-webapp'))?.score, doc.score);
   });

@@ -28,9 +28,9 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
     const r = await harvestJob(job, deps);
     assert.equal(r.status, 'stored');
     if (r.status !== 'stored') return;
-    assert.equal(r.failure, 'infrastructure');
+    assert.equal(r.repos[0].failure, 'infrastructure');
     assert.match(
-      r.reason ?? '',
+      r.repos[0].reason ?? '',
       /^the container could not be configured \(a missing Secret or ConfigMap\): Failed: Error: secret "posture-github-tokens" not found \(from the pod's Events\)/,
     );
     const repo = await getRepo(ctx.db, 'github.com/ev/secret');
@@ -47,8 +47,8 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
       { reason: 'Failed', message: 'Error: ImagePullBackOff' },
     ]);
     const r = await harvestJob(job, deps);
-    assert.equal(r.status === 'stored' && r.failure, 'infrastructure');
-    assert.match((r.status === 'stored' && r.reason) || '', /Failed to pull image "ghcr\.io\/ossf\/scorecard:v5\.5\.0"/);
+    assert.equal(r.status === 'stored' && r.repos[0].failure, 'infrastructure');
+    assert.match((r.status === 'stored' && r.repos[0].reason) || '', /Failed to pull image "ghcr\.io\/ossf\/scorecard:v5\.5\.0"/);
   });
 
   test('Events the harvester may not read: nothing stored (never a guess against the repository), the Job is left for a retry', async () => {
@@ -71,7 +71,7 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
       at: T0,
     });
     const r = await harvestJob(done, deps);
-    assert.equal(r.status === 'stored' && r.failure, 'credentials');
+    assert.equal(r.status === 'stored' && r.repos[0].failure, 'credentials');
     const blamed = await ctx.db('repos').where('consecutive_failures', '>', 0).orWhere('other_failures', '>', 0).count('* as n').first();
     assert.equal(Number((blamed as { n: string }).n), 0, 'no repository counts a failure');
     for (const j of jobs) await deps.cluster.deleteJob(config.namespace, j.metadata!.name!);
@@ -103,7 +103,7 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
     const done = cluster.finish(config.namespace, jobs[0].metadata!.name!, { log, reason: 'DeadlineExceeded', at: new Date(T0.getTime() + 1_800_000) });
     // Harvested as the Job finished (the database's clock, in production).
     const r = await harvestJob(done, { ...deps, now: () => new Date(T0.getTime() + 1_800_000) });
-    assert.equal(r.status === 'stored' && r.failure, 'rate-limited');
+    assert.equal(r.status === 'stored' && r.repos[0].failure, 'rate-limited');
     await deps.cluster.deleteJob(config.namespace, jobs[0].metadata!.name!);
     await setEveryRepoDueAt(ctx.db, new Date(T0.getTime() - 1));
     const before = new Date(T0.getTime() + 3_000_000);
@@ -119,7 +119,7 @@ describeEachDatabase("the harvester on what real nodes leave: failures not the r
     const next = [...cluster.jobs.values()][0];
     const forged = cluster.finish(config.namespace, next.metadata!.name!, { log: crafted, reason: 'DeadlineExceeded', at: new Date(T0.getTime() + 3_700_000) });
     const f = await harvestJob(forged, { ...deps, now: () => new Date(T0.getTime() + 3_700_000) });
-    assert.equal(f.status === 'stored' && f.failure, 'rate-limited');
+    assert.equal(f.status === 'stored' && f.repos[0].failure, 'rate-limited');
     assert.equal((await getSchedulerState(ctx.db)).githubWaitUntil?.toISOString(), new Date(T0.getTime() + 3_700_000 + 3_600_000).toISOString());
   });
 });

@@ -20,10 +20,13 @@ export async function scheduled(db: Db, repo: string, overrides: Partial<Config>
   return { ...rest, job: jobs[0] };
 }
 
-/** Schedules one Job per repository, all in one tick at T0 on one fake cluster. */
+/**
+ * Schedules one Job per repository (shards of one, unless `overrides.shardSize` says otherwise),
+ * all in one tick at T0 on one fake cluster.
+ */
 export async function scheduledMany(db: Db, repos: string[], overrides: Partial<Config> = {}) {
   const cluster = new FakeCluster();
-  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, ...overrides });
+  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, shardSize: 1, ...overrides });
   await addRepos(
     db,
     repos.map((r) => {

@@ -1,5 +1,8 @@
-// The Scorecard Job, as a pure function of a repository, its due window and the config.
-// `posture jobs render` prints exactly this, so operators review what will run.
+// The Scorecard Job, as a pure function of its repositories, their due windows and the config.
+// One repository runs `--repo=`; a shard of several runs `--repos=a,b,c` (Scorecard v5.4.0 and
+// later scan them one after another and print one result per repository), so a repository
+// costs the cluster a fraction of a Job, a pod and their events. `posture jobs render` prints
+// exactly this, so operators review what will run.
 import { createHash } from 'node:crypto';
 import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
@@ -15,6 +18,10 @@ export const REPO_ID_LABEL = 'posture.dev/repo-id';
  */
 export const JOB_NAME_LABEL = 'posture.dev/job';
 export const REPO_ANNOTATION = 'posture.dev/repo';
+/** A shard's repositories, canonical and comma-separated, in the order Scorecard scans them. */
+export const REPOS_ANNOTATION = 'posture.dev/repositories';
+/** How many repositories a Job scores (a label: selectable, and bounded like any label value). */
+export const SHARD_SIZE_LABEL = 'posture.dev/shard-size';
 export const TICK_ANNOTATION = 'posture.dev/tick-slot';
 export const DUE_ANNOTATION = 'posture.dev/due-window';
 export const CHECKS_ANNOTATION = 'posture.dev/checks';
@@ -32,7 +39,22 @@ export function repoIdLabel(repo: RepoId): string {
  * DNS-1123, and the same for the same repository and due window, so a retried create is a 409.
  */
 export function jobName(repo: RepoId, dueWindow: Date): string {
-  const hash = createHash('sha256').update(`${repo.key}\n${dueWindow.toISOString()}`).digest('hex').slice(0, 12);
+  return nameOf(repo, createHash('sha256').update(`${repo.key}\n${dueWindow.toISOString()}`).digest('hex').slice(0, 12));
+}
+
+/**
+ * A shard's name: its first repository's readable part and a hash of every (repository, due
+ * window) pair, sorted, so the same claims name the same Job (a retried create is a 409) in any
+ * order. A shard of one is named as its one repository's Job.
+ */
+export function shardJobName(members: readonly ShardMember[]): string {
+  if (members.length === 0) throw new Error('a shard has at least one repository');
+  if (members.length === 1) return jobName(members[0].repo, members[0].dueWindow);
+  const pairs = members.map((m) => `${m.repo.key}\n${m.dueWindow.toISOString()}`).sort();
+  return nameOf(members[0].repo, createHash('sha256').update(pairs.join('\n\n')).digest('hex').slice(0, 12));
+}
+
+function nameOf(repo: RepoId, hash: string): string {
   const readable = `${repo.owner}-${repo.name}`
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
@@ -67,10 +89,52 @@ export interface JobInput {
   tickSlot?: string;
 }
 
+/** One repository of a shard and the due window its claim serves. */
+export interface ShardMember {
+  repo: RepoId;
+  dueWindow: Date;
+}
+
+export interface ShardInput {
+  /** In the order Scorecard scans them (the claims' order: priority, then oldest due). */
+  members: readonly ShardMember[];
+  tickSlot?: string;
+}
+
 export function scorecardArgs(repo: RepoId, checks: readonly string[]): string[] {
-  const args = [`--repo=${repo.canonical}`, '--format=json', '--show-details'];
+  return shardArgs([repo], checks);
+}
+
+/** `--repo=` for one repository, `--repos=a,b,c` for a shard (Scorecard v5.4.0 and later). */
+export function shardArgs(repos: readonly RepoId[], checks: readonly string[]): string[] {
+  const args = [repos.length === 1 ? `--repo=${repos[0].canonical}` : `--repos=${repos.map((r) => r.canonical).join(',')}`, '--format=json', '--show-details'];
   if (checks.length > 0) args.push(`--checks=${checks.join(',')}`);
   return args;
+}
+
+/** A Job's deadline: the per-repository deadline times the repositories it scores. */
+export function shardDeadlineSeconds(jobDeadlineSeconds: number, size: number): number {
+  return jobDeadlineSeconds * Math.max(1, size);
+}
+
+/**
+ * How long a claim holds a repository: the configured lease, longer by the deadline of the
+ * repositories a shard may scan before it (a claim must outlast its Job's deadline, which grows
+ * with the shard), so the lease's margin over a Job's deadline stays what was configured.
+ */
+export function claimLeaseSeconds(config: Pick<Config, 'leaseSeconds' | 'jobDeadlineSeconds' | 'shardSize'>): number {
+  return config.leaseSeconds + config.jobDeadlineSeconds * (Math.max(1, config.shardSize) - 1);
+}
+
+/**
+ * The repositories a posture Job scores, as its annotations name them: `posture.dev/repositories`
+ * (a shard) or `posture.dev/repo` (one). Canonical names, not yet validated.
+ */
+export function jobRepositories(annotations: Record<string, string> | undefined): string[] {
+  const list = annotations?.[REPOS_ANNOTATION];
+  if (list !== undefined) return list === '' ? [] : list.split(',');
+  const one = annotations?.[REPO_ANNOTATION];
+  return one === undefined || one === '' ? [] : [one];
 }
 
 const UNITS: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
@@ -90,19 +154,33 @@ export function podDeadlineSeconds(jobDeadlineSeconds: number): number {
 }
 
 export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
-  const { repo } = input;
-  const name = jobName(repo, input.dueWindow);
-  const labels = {
+  return buildShardJob({ members: [{ repo: input.repo, dueWindow: input.dueWindow }], tickSlot: input.tickSlot }, config);
+}
+
+/** The Job of a shard: one repository is exactly the one-repository Job. */
+export function buildShardJob(input: ShardInput, config: JobConfig): V1Job {
+  const { members } = input;
+  const name = shardJobName(members);
+  const repos = members.map((m) => m.repo);
+  const one = repos.length === 1;
+  // A shard's Jobs are selected by name (posture.dev/job) and their repositories read from the
+  // annotation; a label per repository would not fit in a label's 63 characters.
+  const labels: Record<string, string> = {
     [MANAGED_BY_LABEL]: MANAGED_BY,
     [COMPONENT_LABEL]: 'scorecard',
-    [REPO_ID_LABEL]: repoIdLabel(repo),
+    ...(one ? { [REPO_ID_LABEL]: repoIdLabel(repos[0]) } : { [SHARD_SIZE_LABEL]: String(repos.length) }),
   };
+  const reposAnnotation: Record<string, string> = one
+    ? { [REPO_ANNOTATION]: repos[0].canonical }
+    : { [REPOS_ANNOTATION]: repos.map((r) => r.canonical).join(',') };
+  const oldestDue = new Date(Math.min(...members.map((m) => m.dueWindow.getTime())));
   const annotations: Record<string, string> = {
-    [REPO_ANNOTATION]: repo.canonical,
-    [DUE_ANNOTATION]: input.dueWindow.toISOString(),
+    ...reposAnnotation,
+    [DUE_ANNOTATION]: oldestDue.toISOString(),
     [CHECKS_ANNOTATION]: config.scorecardChecks.length > 0 ? config.scorecardChecks.join(',') : 'all',
   };
   if (input.tickSlot) annotations[TICK_ANNOTATION] = input.tickSlot;
+  const deadline = shardDeadlineSeconds(config.jobDeadlineSeconds, repos.length);
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -115,14 +193,14 @@ export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
       podFailurePolicy: { rules: [{ action: 'FailJob', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
       // The backstop for a pod no kubelet started (never scheduled): the job controller deletes
       // it at this deadline, and only its Events say why (lib/jobs/events.ts).
-      activeDeadlineSeconds: config.jobDeadlineSeconds,
+      activeDeadlineSeconds: deadline,
       ttlSecondsAfterFinished: config.jobTtlSeconds,
       template: {
-        metadata: { labels: { ...labels }, annotations: { [REPO_ANNOTATION]: repo.canonical } },
+        metadata: { labels: { ...labels }, annotations: { ...reposAnnotation } },
         spec: {
           // The kubelet ends the pod first and keeps it: its log (Scorecard waiting on GitHub's rate
           // limit, and until when) and its status (a missing Secret) still say why at harvest time.
-          activeDeadlineSeconds: podDeadlineSeconds(config.jobDeadlineSeconds),
+          activeDeadlineSeconds: podDeadlineSeconds(deadline),
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -137,7 +215,7 @@ export function buildScorecardJob(input: JobInput, config: JobConfig): V1Job {
               name: SCORECARD_CONTAINER,
               image: config.scorecardImage,
               imagePullPolicy: 'IfNotPresent',
-              args: scorecardArgs(repo, config.scorecardChecks),
+              args: shardArgs(repos, config.scorecardChecks),
               env: [
                 {
                   name: 'GITHUB_AUTH_TOKEN',

@@ -8,9 +8,9 @@ import { classifyPending } from './cluster-view.ts';
 
 const T0 = new Date('2030-01-01T00:00:00Z');
 
-const run = (name: string, uid: string | null = `uid-${name}`): PendingRun => ({
-  id: 1,
-  repo_id: 1,
+const run = (name: string, uid: string | null = `uid-${name}`, repoId = 1): PendingRun => ({
+  id: repoId,
+  repo_id: repoId,
   job_name: name,
   job_uid: uid,
   tick_slot: null,
@@ -40,10 +40,32 @@ test('classifyPending: running, finished, missing, and a reused name', () => {
     ['vanished', [run('a')], [], { active: 0, finished: [], missing: ['a'] }],
     ['create in flight (no uid yet) counts as running', [run('a', null)], [job('a', 'new')], { active: 1, finished: [], missing: [] }],
     ["same name, another uid: not this run's Job", [run('a')], [job('a', 'other')], { active: 0, finished: [], missing: ['a'] }],
+    // A shard's Job has a run per repository: it is one pod, counted and harvested once.
+    [
+      'a running shard counts once',
+      [run('s', 'uid-s', 1), run('s', 'uid-s', 2), run('s', 'uid-s', 3)],
+      [job('s', 'uid-s')],
+      { active: 1, finished: [], missing: [] },
+    ],
+    [
+      'a finished shard is harvested once',
+      [run('s', 'uid-s', 1), run('s', 'uid-s', 2)],
+      [job('s', 'uid-s', 'Complete')],
+      { active: 0, finished: ['s'], missing: [] },
+    ],
+    ["a vanished shard: each repository's run is missing", [run('s', 'uid-s', 1), run('s', 'uid-s', 2)], [], { active: 0, finished: [], missing: ['s', 's'] }],
   ];
   for (const [name, pending, jobs, want] of cases) {
-    const got = classifyPending(pending, jobs, (r) => `label-${r.job_name}`);
+    const got = classifyPending(pending, jobs);
     assert.deepEqual({ active: got.active, finished: got.finished.map((j) => j.metadata!.name), missing: got.missing.map((r) => r.job_name) }, want, name);
-    assert.equal(got.running.size, got.active, name);
   }
+});
+
+test("classifyPending: the repositories running are every repository of a running Job, a shard's included", () => {
+  const got = classifyPending(
+    [run('s', 'uid-s', 1), run('s', 'uid-s', 2), run('t', 'uid-t', 3), run('u', 'uid-u', 4)],
+    [job('s', 'uid-s'), job('t', 'uid-t', 'Complete')],
+  );
+  assert.deepEqual([...got.running].sort(), [1, 2]);
+  assert.equal(got.active, 1);
 });

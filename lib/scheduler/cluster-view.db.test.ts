@@ -20,7 +20,7 @@ describeEachDatabase('tick cost with many Jobs held', (ctx) => {
   function setup(overrides: Partial<Config> = {}) {
     const cluster = new FakeCluster();
     let clock = T0.getTime();
-    const config = defaultConfig({ maxConcurrentJobs: 50, githubTokenCount: 0, jitterSeconds: 0, ...overrides });
+    const config = defaultConfig({ maxConcurrentJobs: 50, githubTokenCount: 0, jitterSeconds: 0, shardSize: 1, ...overrides });
     const deps: TickDeps = { db: ctx.db, cluster, config, log: silentLogger, now: () => new Date(clock), retryBaseMs: 0 };
     return { cluster, config, deps, advance: (s: number) => (clock += s * 1000) };
   }

@@ -27,7 +27,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function setup(db: Db, overrides: Partial<Config> = {}) {
   const cluster = new FakeCluster();
   let clock = T0.getTime();
-  const config = defaultConfig({ maxConcurrentJobs: 3, idleBackoffBaseSeconds: 60, githubTokenCount: 0, kubeRetries: 1, jitterSeconds: 0, ...overrides });
+  const config = defaultConfig({
+    maxConcurrentJobs: 3,
+    idleBackoffBaseSeconds: 60,
+    githubTokenCount: 0,
+    kubeRetries: 1,
+    jitterSeconds: 0,
+    shardSize: 1,
+    ...overrides,
+  });
   const deps: TickDeps = { db, cluster, config, log: silentLogger, now: () => new Date(clock), retryBaseMs: 0 };
   const hdeps: HarvestDeps = { db, cluster, config, log: silentLogger, now: deps.now, random: () => 0, retryBaseMs: 0 } as HarvestDeps;
   return { cluster, config, deps, hdeps, advance: (s: number) => (clock += s * 1000), at: () => new Date(clock) };
@@ -293,7 +301,7 @@ describeEachDatabase('scheduler under faults', (ctx) => {
       'Error: scorecard.Run: repo unreachable: Get "https://api.github.com/repos/z/one": dial tcp: lookup api.github.com on 10.96.0.10:53: no such host\n';
     const done = cluster.finish(config.namespace, job.metadata!.name!, { log, exitCode: 1, at: at() });
     const r = await harvestJob(done, hdeps);
-    assert.equal(r.status === 'stored' && r.failure, 'infrastructure');
+    assert.equal(r.status === 'stored' && r.repos[0].failure, 'infrastructure');
     const row = (await getRepo(ctx.db, 'github.com/z/one'))!;
     assert.equal(row.consecutive_failures, 0);
     assert.equal(row.last_error, null);

@@ -34,7 +34,7 @@ const REPLICA = new URL('../../test/clock/replica.ts', import.meta.url).pathname
 function setup(db: Db, overrides: Partial<Config> = {}) {
   const cluster = new FakeCluster();
   let clock = T0.getTime();
-  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, kubeRetries: 0, ...overrides });
+  const config = defaultConfig({ githubTokenCount: 0, jitterSeconds: 0, kubeRetries: 0, shardSize: 1, ...overrides });
   const deps: TickDeps = { db, cluster, config, log: silentLogger, now: () => new Date(clock), retryBaseMs: 0 };
   return { cluster, config, deps, advance: (s: number) => (clock += s * 1000) };
 }

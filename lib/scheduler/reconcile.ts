@@ -9,6 +9,7 @@ import {
   deletePendingRun,
   getRepoById,
   orphanedClaims,
+  type PendingRun,
   pruneDetailsStep,
   releaseClaim,
   releaseExpiredLeases,
@@ -115,32 +116,44 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
 
   // Runs still pending whose Job is not listed: being created right now (counted as active),
   // created with a lost answer (ask by name), or created and then deleted before any harvest.
+  // A shard's Job has a run per repository: each Job is settled once, for all of them.
+  const missingJobs = new Map<string, PendingRun[]>();
   for (const run of view.missing) {
-    if (mayBeInFlight(new Date(run.created_at), now())) {
+    const of = missingJobs.get(run.job_name);
+    if (of) of.push(run);
+    else missingJobs.set(run.job_name, [run]);
+  }
+  for (const [jobName, runs] of missingJobs) {
+    // Recorded together under one lease: the newest record says whether a create may still land.
+    const recordedAt = new Date(Math.max(...runs.map((run) => new Date(run.created_at).getTime())));
+    if (mayBeInFlight(recordedAt, now())) {
       s.reconciled.inFlight++;
       active++;
       continue;
     }
-    if (!run.job_uid) {
+    const uid = runs.find((run) => run.job_uid)?.job_uid;
+    if (!uid) {
       let job: V1Job | undefined;
       try {
-        job = await withRetries(() => cluster.getJob(config.namespace, run.job_name), retry);
+        job = await withRetries(() => cluster.getJob(config.namespace, jobName), retry);
       } catch (err) {
-        s.errors.push(`asking for ${run.job_name}: ${toKubeError(err).message}`);
+        s.errors.push(`asking for ${jobName}: ${toKubeError(err).message}`);
         active++; // unknown: it may exist
         continue;
       }
       s.reconciled.settled++;
       if (job && isPostureJob(job)) {
-        await setRunJobUids(db, [{ jobName: run.job_name, jobUid: job.metadata!.uid! }]);
+        await setRunJobUids(db, [{ jobName, jobUid: job.metadata!.uid! }]);
         if (!jobState(job).finished) active++;
         continue;
       }
-      // Never created: nothing ran, so nothing failed. Give the claim back for the same window,
+      // Never created: nothing ran, so nothing failed. Give the claims back for the same window,
       // refunded, under this tick's lease (a tick that lost it settles nothing).
       const settled = await lease.fenced(async (tx) => {
-        await deletePendingRun(tx, run.job_name);
-        if (run.tick_slot) await releaseClaim(tx, { repoId: run.repo_id, owner: run.tick_slot, keepWindow: true, refund: true, now: now() });
+        await deletePendingRun(tx, jobName);
+        for (const run of runs) {
+          if (run.tick_slot) await releaseClaim(tx, { repoId: run.repo_id, owner: run.tick_slot, keepWindow: true, refund: true, now: now() });
+        }
       });
       if (!settled.held) {
         s.errors.push('lost the tick lock while settling creates');
@@ -148,24 +161,31 @@ export async function reconcile(view: ClusterView, deps: ReconcileDeps, s: Recon
       }
       continue;
     }
-    const repo = await getRepoById(db, run.repo_id);
-    if (!repo) continue; // removed since: its runs went with it
-    const closed = await lease.fenced((tx) =>
-      storeHarvest(tx, {
-        repoKey: repo.key,
-        jobName: run.job_name,
-        jobUid: run.job_uid!,
-        finishedAt: now(),
-        checkSet: null,
-        outcome: { ok: false, failure: 'job-missing', reason: 'the Job disappeared before it was harvested' },
-        schedule: scheduleOf(config, 0),
-      }),
-    );
-    if (!closed.held) {
+    let lostLease = false;
+    for (const run of runs) {
+      const repo = await getRepoById(db, run.repo_id);
+      if (!repo) continue; // removed since: its runs went with it
+      const closed = await lease.fenced((tx) =>
+        storeHarvest(tx, {
+          repoKey: repo.key,
+          jobName,
+          jobUid: uid,
+          finishedAt: now(),
+          checkSet: null,
+          outcome: { ok: false, failure: 'job-missing', reason: 'the Job disappeared before it was harvested' },
+          schedule: scheduleOf(config, 0),
+        }),
+      );
+      if (!closed.held) {
+        lostLease = true;
+        break;
+      }
+      s.reconciled.lost++;
+    }
+    if (lostLease) {
       s.errors.push('lost the tick lock while settling creates');
       break;
     }
-    s.reconciled.lost++;
   }
   s.reconciled.leasesReleased = await releaseExpiredLeases(db, now());
   await pruneDetailsStep(db, { keep: config.detailedResults, limit: PRUNE_BATCH });

@@ -8,7 +8,10 @@ export interface TickSummary {
   /** A busy reply for a slot that started before: retry it (HTTP 503), it resumes once the lock is free. */
   retry?: boolean;
   claimed: number;
+  /** Jobs created (a shard's Job scores several repositories). */
   created: number;
+  /** Repositories in the Jobs created or found existing: what this tick started scoring. */
+  scheduled: number;
   /** Jobs that already existed (a retried create answered 409, or a create whose answer was lost). */
   existing: number;
   skipped: Array<{ repo: string; why: string }>;
@@ -45,6 +48,7 @@ export function emptySummary(slot: string, status: TickSummary['status']): TickS
     status,
     claimed: 0,
     created: 0,
+    scheduled: 0,
     existing: 0,
     skipped: [],
     errors: [],

@@ -13,7 +13,7 @@ const T0 = new Date('2030-01-01T00:00:00Z');
 function setup(db: Db, overrides: Partial<Config> = {}) {
   const cluster = new FakeCluster();
   let clock = T0.getTime();
-  const config = defaultConfig({ maxConcurrentJobs: 3, idleBackoffBaseSeconds: 60, githubTokenCount: 0, kubeRetries: 2, ...overrides });
+  const config = defaultConfig({ maxConcurrentJobs: 3, idleBackoffBaseSeconds: 60, githubTokenCount: 0, kubeRetries: 2, shardSize: 1, ...overrides });
   const deps: TickDeps = { db, cluster, config, log: silentLogger, now: () => new Date(clock), retryBaseMs: 0 };
   return { cluster, config, deps, advance: (s: number) => (clock += s * 1000), at: () => new Date(clock) };
 }

@@ -9,6 +9,7 @@ import { fleetPause } from '../cadence/pause.ts';
 import type { Config } from '../config/index.ts';
 import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { claimsOf, claimWithBudget, finishTick, getSchedulerState, recentOutcomes, setTickBackoff, startTick } from '../db/index.ts';
+import { claimLeaseSeconds } from '../jobs/spec.ts';
 import { toKubeError } from '../kube/cluster.ts';
 import { type ClusterView, readClusterView } from './cluster-view.ts';
 import { type CreateDeps, createJobs } from './create.ts';
@@ -107,7 +108,9 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
 
   let systemic = false;
   if (s.capacity > 0) {
-    const wanted = Math.min(s.capacity, config.claimBatch, allowed);
+    // The cap counts Jobs (pods), each scoring up to a shard of repositories; the batch, the
+    // breaker's probe and the GitHub budget count repositories.
+    const wanted = Math.min(s.capacity * config.shardSize, config.claimBatch, allowed);
     if (wanted === 0) {
       // Paused until GitHub's rate limit resets: nothing to claim.
     } else {
@@ -117,7 +120,7 @@ async function tick(slot: string, deps: TickDeps, lease: HeldLease): Promise<Tic
             owner: slot,
             wanted,
             perHour: runsPerHour(config.githubTokenCount, config.githubCallsPerHour, config.callsPerRun),
-            leaseSeconds: config.leaseSeconds,
+            leaseSeconds: claimLeaseSeconds(config),
             now: now(),
           }),
         );

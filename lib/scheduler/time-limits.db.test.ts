@@ -32,6 +32,7 @@ function setup(db: Db, overrides: Partial<Config> = {}) {
     githubTokenCount: 0,
     kubeRetries: 0,
     jitterSeconds: 0,
+    shardSize: 1,
     ...overrides,
   });
   const deps: TickDeps = { db, cluster, config, log: silentLogger, now: () => new Date(clock), retryBaseMs: 0 };

@@ -199,7 +199,7 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       const exe = findExecutable('scorecard', o.env.PATH);
       if (exe) {
         mode = 'local';
-        runner = new LocalJobRunner({ executable: exe, logByteCap: config.logByteCap, env: o.env, onFinished: (job) => void deliver(job) });
+        runner = new LocalJobRunner({ executable: exe, logByteCap: config.logByteCap * config.shardSize, env: o.env, onFinished: (job) => void deliver(job) });
         cluster = runner;
         stops.push(() => runner!.stopAll());
         say(`jobs: no cluster (${probed.why}); running ${exe} locally (at most ${config.maxConcurrentJobs} at once)`);
@@ -266,12 +266,16 @@ export async function up(o: UpOptions): Promise<UpHandle> {
       );
       if (r.status >= 500) throw new Error(`harvester answered ${r.status}`);
       if (r.event?.type === SCORE_UPDATED_TYPE) {
-        const d = r.event.data as { repo: string; score: number | null; failure: string | null; reason: string | null; flagged: boolean };
-        say(
-          d.failure
-            ? `${d.repo}: failed (${d.failure}) ${d.reason ?? ''}`
-            : `${d.repo}: scored ${d.score?.toFixed(1)}${d.flagged ? ' (some checks reported internal errors)' : ''}`,
-        );
+        type Update = { repo: string; score: number | null; failure: string | null; reason: string | null; flagged: boolean };
+        // A shard's reply lists each repository it stored; a one-repository Job's is that repository.
+        const data = r.event.data as Update | { results: Update[] };
+        for (const d of 'results' in data ? data.results : [data]) {
+          say(
+            d.failure
+              ? `${d.repo}: ${d.failure === 'not-reached' ? 'not reached, due again' : `failed (${d.failure})`} ${d.failure === 'not-reached' ? '' : (d.reason ?? '')}`.trimEnd()
+              : `${d.repo}: scored ${d.score?.toFixed(1)}${d.flagged ? ' (some checks reported internal errors)' : ''}`,
+          );
+        }
         onScore?.(r.event);
       }
     };

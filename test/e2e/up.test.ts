@@ -46,20 +46,25 @@ async function waitFor(what: string, f: () => boolean | Promise<boolean>, ms = 6
 }
 
 function fakeScorecard(dir: string): string {
-  // A test double of the Scorecard CLI: prints fixture 08 for the --repo it is given (stderr
-  // noise first, like the real one), or v5.4's "Skipping" with exit 0 for repos named "skip-*",
-  // and v5.4's real answer to a refused token (401 Bad credentials) for repos named "revoked-*".
+  // A test double of the Scorecard CLI (v5.4 and later): for each repository of --repo or
+  // --repos, in order, prints fixture 08 for it (stderr noise first, like the real one), or v5.4's
+  // "Skipping" for repos named "skip-*", and v5.4's real answer to a refused token (401 Bad
+  // credentials) for repos named "revoked-*"; exit 0.
   const bin = join(dir, 'bin');
   const script = `#!/usr/bin/env node
 const args = process.argv.slice(2);
-const repo = (args.find((a) => a.startsWith('--repo=')) || '').slice(7);
-process.stderr.write('Starting [Binary-Artifacts]\\n');
-if (repo.includes('/skip-')) { process.stderr.write('Skipping ' + repo + ': repo unreachable\\n'); process.exit(0); }
-if (repo.includes('/revoked-')) { process.stderr.write('Skipping ' + repo + ': run: repo unreachable: GET https://api.github.com/repos/' + repo.split('/').slice(1).join('/') + ': 401 Bad credentials []\\n'); process.exit(0); }
-if (!args.includes('--format=json') || !args.includes('--show-details')) process.exit(3);
-const doc = JSON.parse(require('fs').readFileSync(${JSON.stringify(FIXTURE)}, 'utf8'));
-doc.repo.name = repo;
-process.stdout.write(JSON.stringify(doc) + '\\n');
+const one = args.find((a) => a.startsWith('--repo='));
+const many = args.find((a) => a.startsWith('--repos='));
+const repos = one ? [one.slice(7)] : many ? many.slice(8).split(',') : [];
+if (!args.includes('--format=json') || !args.includes('--show-details') || repos.length === 0) process.exit(3);
+for (const repo of repos) {
+  process.stderr.write('Starting [Binary-Artifacts]\\n');
+  if (repo.includes('/skip-')) { process.stderr.write('Skipping ' + repo + ': repo unreachable\\n'); continue; }
+  if (repo.includes('/revoked-')) { process.stderr.write('Skipping ' + repo + ': run: repo unreachable: GET https://api.github.com/repos/' + repo.split('/').slice(1).join('/') + ': 401 Bad credentials []\\n'); continue; }
+  const doc = JSON.parse(require('fs').readFileSync(${JSON.stringify(FIXTURE)}, 'utf8'));
+  doc.repo.name = repo;
+  process.stdout.write(JSON.stringify(doc) + '\\n');
+}
 `;
   mkdirSync(bin, { recursive: true });
   writeFileSync(join(bin, 'scorecard'), script.replace('#!/usr/bin/env node', `#!${process.execPath}`));

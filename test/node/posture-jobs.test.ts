@@ -95,6 +95,9 @@ function configOf(overrides: Partial<Config> = {}): Config {
     githubTokenCount: 0,
     maxConcurrentJobs: 10,
     jobDeadlineSeconds: 300,
+    // One repository per Job unless a test says otherwise (the shard tests below): each test's
+    // Job is then its own repository's, whatever an earlier test left due.
+    shardSize: 1,
     ...overrides,
   });
 }
@@ -126,7 +129,7 @@ async function scoreOnce(names: string[], config: Config, ms = 240_000): Promise
     .update({ next_due_at: new Date(Date.now() - 1000) });
   const first = await runTick(nextSlot(), tickDeps(config));
   // At least these (a repository an earlier test left due may join them).
-  assert.ok(first.created >= names.length, JSON.stringify(first));
+  assert.ok(first.scheduled >= names.length, JSON.stringify(first));
   await waitFor(`${names.join(', ')} finished`, async () => (await cluster.listJobs(NS, POSTURE_JOB_SELECTOR)).every((j) => jobState(j).finished), ms);
   const second = await runTick(nextSlot(), tickDeps(config));
   return { first, second };
@@ -191,6 +194,13 @@ test('a refused token (401 Bad credentials): credentials, no repository blamed, 
     assert.equal(paused.created, 1, 'one probe, not both due repositories');
   } finally {
     await setToken(TOKEN);
+    // The pause lasts until a run shows the token works: a probe that started before the Secret
+    // was restored fails again, so probe until one succeeds, and leave the next test an unpaused fleet.
+    for (let i = 0; i < 4; i++) {
+      await waitFor('the probe finished', async () => (await cluster.listJobs(NS, POSTURE_JOB_SELECTOR)).every((j) => jobState(j).finished), 120_000);
+      const t = await runTick(nextSlot(), tickDeps(configOf({ breakerProbeRuns: 1 })));
+      if (!t.paused) break;
+    }
   }
 });
 
@@ -302,4 +312,65 @@ test("a repository too big for the Job's own storage: the kubelet evicts the pod
   assert.equal(run.failure_class, 'resource-limit', run.reason);
   assert.match(run.reason, /evicted: .*(?:exceeds the limit|exceeds the total limit|exceeded its local ephemeral storage limit)/);
   assert.equal(repo.consecutive_failures, 1);
+});
+
+test(`a shard: one Job runs the real Scorecard ${VERSION} with --repos over three repositories; each is stored with its own outcome`, async () => {
+  gh.addRepo({ owner: OWNER, name: 'shard-a' });
+  gh.addRepo({ owner: OWNER, name: 'shard-c' });
+  // shard-b does not exist: GitHub's 404, that repository's own failure only.
+  const names = ['shard-a', 'shard-b', 'shard-c'].map((n) => `${OWNER}/${n}`);
+  const { first } = await scoreOnce(names, configOf({ shardSize: 3 }));
+  assert.equal(first.created, 1, JSON.stringify(first));
+  const runs = await Promise.all(names.map((n) => runOf(n)));
+  assert.equal(new Set(runs.map((r) => r.run.job_name)).size, 1, 'one Job for the three');
+  assert.deepEqual(
+    runs.map((r) => [r.run.outcome, r.run.failure_class]),
+    [
+      ['succeeded', null],
+      ['failed', 'no-result'],
+      ['succeeded', null],
+    ],
+    JSON.stringify(runs.map((r) => r.run.reason)),
+  );
+  assert.match(runs[1].run.reason, /404 Not Found/);
+  assert.deepEqual(
+    runs.map((r) => r.repo.consecutive_failures),
+    [0, 1, 0],
+  );
+  for (const i of [0, 2]) assert.equal((await db('scores').where({ run_id: runs[i].run.id }).first())?.scorecard_version, VERSION);
+});
+
+test("a shard's deadline reached while Scorecard waits on GitHub's rate limit: the first repository is stored, the one waiting is rate-limited, the last is not reached and due again unblamed", async () => {
+  gh.addRepo({ owner: OWNER, name: 'deadline-a' });
+  gh.addRepo({ owner: OWNER, name: 'deadline-b' });
+  gh.addRepo({ owner: OWNER, name: 'deadline-c' });
+  const reset = gh.fault({ kind: 'primary-rate-limit', repo: `${OWNER}/deadline-b`, resetInSeconds: 900 });
+  try {
+    const names = ['deadline-a', 'deadline-b', 'deadline-c'].map((n) => `${OWNER}/${n}`);
+    // 60 s per repository: the shard's pod ends at 150 s (its deadline less 30), long before the reset.
+    const config = configOf({ shardSize: 3, jobDeadlineSeconds: 60 });
+    const { first } = await scoreOnce(names, config, 300_000);
+    assert.equal(first.created, 1, JSON.stringify(first));
+    // Each repository's run in that Job (the one not reached is due at once: the same tick that
+    // harvested the shard may already have claimed it again, in a new Job).
+    const latest = await Promise.all(names.map((n) => runOf(n)));
+    const job = latest[0].run.job_name;
+    const runs = await Promise.all(latest.map((r) => db('runs').where({ job_name: job, repo_id: r.repo.id }).first()));
+    assert.deepEqual(
+      runs.map((r) => [r?.outcome, r?.failure_class]),
+      [
+        ['succeeded', null],
+        ['failed', 'rate-limited'],
+        ['failed', 'not-reached'],
+      ],
+      JSON.stringify(runs.map((r) => r?.reason)),
+    );
+    const c = latest[2].repo;
+    assert.equal(c.consecutive_failures, 0, 'not reached: nothing held against it');
+    assert.equal(c.other_failures, 0);
+    assert.equal(c.last_error, null);
+  } finally {
+    reset.remove();
+    await db('scheduler_state').update({ github_wait_until: null, not_before: null, backoff_seconds: 0 });
+  }
 });

@@ -106,7 +106,8 @@ for (const version of SCORECARD_VERSIONS) {
       namespace: ns,
       body: { metadata: { name: 'posture-github-tokens' }, stringData: { GITHUB_AUTH_TOKEN: 'not-a-real-token' } },
     });
-    const env = { ...process.env, POSTURE_NAMESPACE: ns, ...(image === DEFAULT_IMAGE ? {} : { POSTURE_SCORECARD_IMAGE: image }) };
+    // An older Scorecard than v5.4.0 has no --repos: one repository per Job (posture refuses the pair otherwise).
+    const env = { ...process.env, POSTURE_NAMESPACE: ns, ...(image === DEFAULT_IMAGE ? {} : { POSTURE_SCORECARD_IMAGE: image, POSTURE_SHARD_SIZE: '1' }) };
     const rendered = parse(
       execFileSync(process.execPath, ['bin/posture.ts', 'jobs', 'render', 'github.com/ossf/scorecard'], { cwd: REPO_ROOT, env, encoding: 'utf8' }),
     ) as k8s.V1Job;
