@@ -22,13 +22,22 @@ const mod = (await import(`../functions/${name}/index.ts`)) as {
   bodyLimit?: (method: string, path: string) => number;
   serve?: () => Promise<void>;
   shutdown?: () => Promise<void>;
+  /** What /readyz reports besides readiness (the policy file's state). */
+  readiness?: () => Record<string, unknown> | undefined;
 };
 if (mod.serve) {
   await mod.serve();
 } else {
   // The score API is public (Knative exposes PORT): its metrics go on a port the route does not reach.
   const publicApi = name === 'api';
-  const server = createFunctionServer({ name, handle: mod.handle, log, metrics: !publicApi, ...(mod.bodyLimit ? { bodyLimit: mod.bodyLimit } : {}) });
+  const server = createFunctionServer({
+    name,
+    handle: mod.handle,
+    log,
+    metrics: !publicApi,
+    ...(mod.bodyLimit ? { bodyLimit: mod.bodyLimit } : {}),
+    ...(mod.readiness ? { readyDetail: mod.readiness } : {}),
+  });
   const port = await listen(server, config.port, process.env.HOST ?? '0.0.0.0');
   log.info({ port }, `${name} listening`);
   const metrics = publicApi && config.metricsPort !== 0 ? createMetricsServer() : undefined;

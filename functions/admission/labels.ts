@@ -10,6 +10,8 @@ export { MANAGED_BY as MANAGED_BY_VALUE, MANAGED_BY_LABEL } from '../../lib/jobs
 export const SOURCE_REPO_ANNOTATION = 'posture.dev/source-repo';
 /** Namespace label overriding the gate's threshold. */
 export const MIN_SCORE_LABEL = 'posture.dev/min-score';
+/** Namespace label selecting the Scorecard policy the gate judges by (one of POSTURE_GATE_POLICY_TIERS). */
+export const POLICY_TIER_LABEL = 'posture.dev/policy';
 /** Namespace labels under this prefix are posture policy (only exempt identities set them). */
 export const POLICY_LABEL_PREFIX = 'posture.dev/';
 

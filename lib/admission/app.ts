@@ -6,6 +6,7 @@ import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
 import type { Config } from '../config/index.ts';
 import type { Context, HandlerResult } from '../function/handle.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
+import { PolicyFile, type PolicySource } from '../policy/index.ts';
 import { Dispatcher, type HttpResponseLike } from './dispatcher.ts';
 import { loadRegistry, type Registry } from './registry.ts';
 import { ScoreCache, type ScoreFeed } from './scores.ts';
@@ -20,6 +21,8 @@ export interface AdmissionAppOptions {
   webhooksDir: string;
   /** Start the score cache's background refresh (default true). */
   refresh?: boolean;
+  /** Where the Scorecard policies come from; default POSTURE_POLICY_FILE, re-read every POSTURE_POLICY_RELOAD_SECONDS. */
+  policies?: PolicySource;
 }
 
 export interface AdmissionApp {
@@ -27,6 +30,7 @@ export interface AdmissionApp {
   registry: Registry<AdmissionServices>;
   dispatcher: Dispatcher<AdmissionServices>;
   scores: ScoreCache;
+  policies: PolicySource;
   /**
    * A score.updated CloudEvent (from the harvester, through a Trigger): a request to pull from the
    * database soon. What the event says about a score is never used: the Service is reachable by
@@ -43,13 +47,19 @@ export interface AdmissionApp {
 export async function createAdmissionApp(o: AdmissionAppOptions): Promise<AdmissionApp> {
   const logger = o.logger ?? silentLogger;
   const registry = await loadRegistry<AdmissionServices>(o.webhooksDir, o.config);
+  const policyFile = o.policies ? undefined : new PolicyFile({ path: o.config.policyFile, reloadMs: o.config.policyReloadSeconds * 1000, logger });
+  policyFile?.reload();
+  const policies: PolicySource = o.policies ?? (policyFile as PolicyFile);
   const scores = new ScoreCache({
     feed: o.scoreFeed,
     expectedEntries: o.config.gateCacheSize,
     refreshMs: o.config.gateRefreshSeconds * 1000,
     staleAfterMs: o.config.gateRefreshSeconds * 10_000,
     logger,
+    policies: policies.current(),
   });
+  policies.onChange((set) => scores.setPolicies(set));
+  if (o.refresh !== false) policyFile?.start();
   if (o.refresh !== false) scores.start();
   const dispatcher = new Dispatcher<AdmissionServices>({ registry, services: { scores }, logger });
 
@@ -83,6 +93,7 @@ export async function createAdmissionApp(o: AdmissionAppOptions): Promise<Admiss
     registry,
     dispatcher,
     scores,
+    policies,
     onScoreEvent,
     async handle(context) {
       if (context.cloudevent) {
@@ -114,13 +125,14 @@ export async function createAdmissionApp(o: AdmissionAppOptions): Promise<Admiss
         onEvent: onHttpEvent,
         // The gate's cache is reported, never a reason to be unready: the gate alone follows its
         // failure policy while scores are missing; the other webhooks must keep answering.
-        readiness: () => ({ ready: true, detail: { scores: scores.status() } }),
+        readiness: () => ({ ready: true, detail: { scores: scores.status(), policy: policies.status() } }),
       });
       await server.start();
       return server;
     },
     close() {
       scores.stop();
+      policyFile?.stop();
     },
   };
   return app;

@@ -12,6 +12,7 @@ import {
   type LabelSelectorRequirement,
   type MatchCondition,
   type NamespaceLabel,
+  type NamespaceLabelTiers,
   OPERATIONS,
   type WebhookDeclaration,
 } from './types.ts';
@@ -113,7 +114,7 @@ export function problemsOf(d: AnyDeclaration): string[] {
   }
   if (d.namespaceLabel) {
     if (!LABEL_KEY.test(d.namespaceLabel.key)) p.push(`namespaceLabel.key ${JSON.stringify(d.namespaceLabel.key)} is not a label key`);
-    if (d.namespaceLabel.values.length === 0) p.push('namespaceLabel.values must not be empty');
+    if (d.namespaceLabel.values.length === 0 && !d.namespaceLabel.valuesFrom) p.push('namespaceLabel.values must not be empty');
     // Each value becomes a webhook entry named after it, lower-cased and DNS-safe: two values
     // with one entry name would make a configuration the API server rejects.
     const tiers = new Map<string, string>();
@@ -252,6 +253,14 @@ export function tierLabel(value: string): string {
   return `v-${value.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`.slice(0, 63).replace(/-+$/, '');
 }
 
+/** A webhook's namespace label tiers under a configuration (its `valuesFrom` setting, else its values). */
+export function tierValues(label: NamespaceLabelTiers, config: Config): string[] {
+  if (!label.valuesFrom) return [...label.values];
+  const v = (config as unknown as Record<string, unknown>)[label.valuesFrom];
+  if (!Array.isArray(v)) throw new WebhookDefinitionError(`namespaceLabel.valuesFrom: ${label.valuesFrom} is not a list setting`);
+  return [...new Set(v.map(String))];
+}
+
 /**
  * Compiles a declaration against a configuration.
  * @param enforcementOverride from the `webhookEnforcement` setting, when it names this webhook
@@ -277,7 +286,8 @@ export function compileWebhook<S, P>(d: WebhookDeclaration<S, P>, config: Config
   if (!d.namespaceLabel) {
     entries.push({ qualifiedName: qualified, path: d.path, namespaceSelector: withExpressions(d.namespaceSelector, baseExpressions) });
   } else {
-    const { key, values } = d.namespaceLabel;
+    const { key } = d.namespaceLabel;
+    const values = tierValues(d.namespaceLabel, config);
     entries.push({
       qualifiedName: qualified,
       path: d.path,
@@ -295,7 +305,12 @@ export function compileWebhook<S, P>(d: WebhookDeclaration<S, P>, config: Config
     entries.push({
       qualifiedName: `invalid.${qualified}`,
       path: `${d.path}/label-invalid`,
-      namespaceSelector: withExpressions(d.namespaceSelector, [...baseExpressions, { key, operator: 'Exists' }, { key, operator: 'NotIn', values }]),
+      // NotIn with no values is not a selector the API server takes: with no tier, any value is invalid.
+      namespaceSelector: withExpressions(d.namespaceSelector, [
+        ...baseExpressions,
+        { key, operator: 'Exists' },
+        ...(values.length > 0 ? [{ key, operator: 'NotIn' as const, values }] : []),
+      ]),
       tier: { state: 'invalid' },
     });
   }

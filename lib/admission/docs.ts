@@ -179,7 +179,9 @@ export function docsMarkdown<S>(registry: Registry<S>, config: Config, sourceDir
     for (const [k, why] of Object.entries(doc.optOuts ?? {})) out.push(`- **Opts out of the default exclusion \`${k}\`:** ${why}`);
     if (d.namespaceLabel)
       out.push(
-        `- **Namespace label tiers:** \`${d.namespaceLabel.key}\` in ${d.namespaceLabel.values.map((v) => `\`${v}\``).join(', ')} (one webhook entry each; absent: the default; anything else: its own entry)`,
+        d.namespaceLabel.valuesFrom
+          ? `- **Namespace label tiers:** \`${d.namespaceLabel.key}\` in the values of \`${d.namespaceLabel.valuesFrom}\` (${SETTING_ENV.get(d.namespaceLabel.valuesFrom)}; one webhook entry each, generated from the configuration; absent: the default; anything else: its own entry)`
+          : `- **Namespace label tiers:** \`${d.namespaceLabel.key}\` in ${d.namespaceLabel.values.map((v) => `\`${v}\``).join(', ')} (one webhook entry each; absent: the default; anything else: its own entry)`,
       );
     if (doc.settings?.length) out.push(`- **Settings:** ${doc.settings.map((s) => `\`${s}\` (${SETTING_ENV.get(s)})`).join(', ')}`);
     out.push(

@@ -8,6 +8,8 @@
 import { DATABASE_UNAVAILABLE } from '../config/redact.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import { gauge } from '../metrics/index.ts';
+import type { PolicySet } from '../policy/index.ts';
+import { type PolicyVerdictRead, PolicyVerdicts } from './policy-verdicts.ts';
 
 /** The latest score of one repository. */
 export interface ScoreRow {
@@ -20,6 +22,8 @@ export interface ScoreRow {
   date: string;
   /** When this row became the repository's latest (drives incremental pulls). */
   updatedAt: Date;
+  /** The result's checks: present when the pull asked for them (policies are in force). */
+  checks?: ReadonlyArray<{ name: string; score: number; internalError?: boolean }>;
 }
 
 /** One page of a feed: its rows, and where the next page starts (undefined after the last). */
@@ -35,7 +39,7 @@ export interface ScoreFeed {
    * (all repositories when undefined): at most `limit` rows, starting after `after` (the previous
    * page's `next`; undefined for the first). Order within a page does not matter.
    */
-  scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }): Promise<ScorePage>;
+  scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number; checks?: boolean }): Promise<ScorePage>;
 }
 
 /** Rows a pull reads from the feed at once: a million repositories are loaded in pages, never held at once. */
@@ -48,9 +52,20 @@ export type ScoreLookupResult =
   /** The cache cannot say: not loaded yet, or stale. */
   | { state: 'unavailable'; reason: string };
 
+export type PolicyLookupResult =
+  | Extract<ScoreLookupResult, { state: 'unknown' | 'unavailable' }>
+  | Exclude<PolicyVerdictRead, { state: 'pending' }>
+  /** The namespace names a policy that is not in force. */
+  | { state: 'no-such-policy'; name: string };
+
 /** What the gate reads: synchronous, in memory. */
 export interface ScoreLookup {
   lookup(repoKey: string, now: number): ScoreLookupResult;
+  /**
+   * A repository's verdict under the named policy, or under the first whose repositories match
+   * when `policy` is undefined (evaluated when its score was pulled, aged at `now`).
+   */
+  lookupPolicy?(repoKey: string, policy: string | undefined, now: number): PolicyLookupResult;
 }
 
 export interface ScoreCacheOptions {
@@ -66,6 +81,8 @@ export interface ScoreCacheOptions {
   pageRows?: number;
   /** How soon after a `score.updated` event the cache pulls (events arriving meanwhile share it). Default 250 ms. */
   eventPullDelayMs?: number;
+  /** The policies in force at start (setPolicies changes them). */
+  policies?: PolicySet;
   logger?: Logger;
   now?: () => number;
 }
@@ -173,6 +190,11 @@ export class ScoreIndex {
     }
   }
 
+  /** The entry number of a key, or -1 (PolicyVerdicts is indexed by it). */
+  entryOf(key: string): number {
+    return this.#find(byteKey(key));
+  }
+
   get(key: string): { score: number; date: string } | undefined {
     const e = this.#find(byteKey(key));
     if (e < 0) return undefined;
@@ -181,15 +203,20 @@ export class ScoreIndex {
 
   /** Sets a repository's latest score; false (and nothing stored) for a key too long to hold. */
   set(key: string, score: number, date: string): boolean {
+    return this.put(key, score, date) >= 0;
+  }
+
+  /** As set, returning the entry number (stable: entries are never removed), or -1. */
+  put(key: string, score: number, date: string): number {
     const k = byteKey(key);
-    if (k.length === 0 || k.length > MAX_KEY_BYTES) return false;
+    if (k.length === 0 || k.length > MAX_KEY_BYTES) return -1;
     const t = Date.parse(date);
     const day = Number.isFinite(t) ? Math.min(0xfffe, Math.max(0, Math.floor(t / MS_PER_DAY))) + 1 : 0;
     const found = this.#find(k);
     if (found >= 0) {
       this.#score[found] = score;
       this.#day[found] = day;
-      return true;
+      return found;
     }
     if (this.#count === this.#off.length) this.#growEntries();
     if ((this.#count + 1) * 2 > this.#table.length) this.#growTable();
@@ -206,7 +233,7 @@ export class ScoreIndex {
     this.#score[e] = score;
     this.#day[e] = day;
     this.#insert(e, this.#hash(k));
-    return true;
+    return e;
   }
 
   #insert(e: number, hash: number): void {
@@ -259,6 +286,10 @@ export class ScoreCache implements ScoreLookup {
   #soon: NodeJS.Timeout | undefined;
   #stopped = true;
   #rejected = 0;
+  /** Verdicts under the policies in force; undefined when there are none. */
+  #verdicts: PolicyVerdicts | undefined;
+  /** Verdicts under new policies, filled by the next (whole) pull, then swapped in. */
+  #pending: PolicyVerdicts | undefined;
 
   constructor(options: ScoreCacheOptions) {
     this.#feed = options.feed;
@@ -270,6 +301,31 @@ export class ScoreCache implements ScoreLookup {
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#index = new ScoreIndex(options.expectedEntries);
+    if (options.policies) this.setPolicies(options.policies);
+  }
+
+  /**
+   * New policies: every repository is judged under them by the next pull, which reads them all
+   * (their checks are not kept here); until it completes, the policies before stay in force.
+   */
+  setPolicies(set: PolicySet): void {
+    const inForce = this.#pending?.set ?? this.#verdicts?.set;
+    if (inForce?.digest === set.digest || (!inForce && set.policies.length === 0)) return;
+    this.#pending = new PolicyVerdicts(set, this.#index.size);
+    if (!this.#stopped) void this.refresh().then(() => (this.#pending ? this.refresh() : undefined));
+  }
+
+  lookupPolicy(repoKey: string, policy: string | undefined, now: number): PolicyLookupResult {
+    const found = this.lookup(repoKey, now);
+    if (found.state !== 'hit') return found;
+    const verdicts = this.#verdicts;
+    if (!verdicts) {
+      if (this.#pending && this.#pending.set.policies.length > 0) return { state: 'unavailable', reason: 'the policies are being applied' };
+      return policy === undefined ? { state: 'none' } : { state: 'no-such-policy', name: policy };
+    }
+    if (policy !== undefined && verdicts.indexOf(policy) < 0) return { state: 'no-such-policy', name: policy };
+    const r = verdicts.read(this.#index.entryOf(repoKey), policy, now);
+    return r.state === 'pending' ? { state: 'unavailable', reason: 'the policies are being applied' } : r;
   }
 
   lookup(repoKey: string, now: number): ScoreLookupResult {
@@ -335,6 +391,7 @@ export class ScoreCache implements ScoreLookup {
     lastRefresh?: string;
     lastError?: string;
     rejectedRows?: number;
+    policies?: { digest: string; names: string[]; bytes: number; applying?: string };
   } {
     return {
       loaded: this.#lastSuccess !== undefined,
@@ -344,19 +401,35 @@ export class ScoreCache implements ScoreLookup {
       lastRefresh: this.#lastSuccess === undefined ? undefined : new Date(this.#lastSuccess).toISOString(),
       lastError: this.#lastError,
       ...(this.#rejected > 0 ? { rejectedRows: this.#rejected } : {}),
+      ...(this.#verdicts || this.#pending
+        ? {
+            policies: {
+              digest: this.#verdicts?.set.digest ?? '',
+              names: this.#verdicts?.set.policies.map((p) => p.name) ?? [],
+              bytes: this.#verdicts?.bytes ?? 0,
+              ...(this.#pending ? { applying: this.#pending.set.digest } : {}),
+            },
+          }
+        : {}),
     };
   }
 
   /** Stores a page's rows; returns the newest change among them (the watermark moves once the pull is whole). */
-  #apply(rows: readonly ScoreRow[], newest: number | undefined): number | undefined {
+  #apply(rows: readonly ScoreRow[], newest: number | undefined, judges: readonly PolicyVerdicts[]): number | undefined {
     for (const r of rows) {
       if (typeof r?.repoKey !== 'string' || typeof r.score !== 'number' || !Number.isFinite(r.score)) {
         this.#rejected++;
         continue;
       }
-      if (!this.#index.set(r.repoKey, r.score, typeof r.date === 'string' ? r.date : '')) {
+      const date = typeof r.date === 'string' ? r.date : '';
+      const entry = this.#index.put(r.repoKey, r.score, date);
+      if (entry < 0) {
         this.#rejected++;
         continue;
+      }
+      if (judges.length > 0) {
+        const result = { date, checks: Array.isArray(r.checks) ? r.checks : [] };
+        for (const j of judges) j.judge(entry, r.repoKey, result);
       }
       const updatedAt = r.updatedAt instanceof Date ? r.updatedAt.getTime() : Number(new Date(r.updatedAt as unknown as string));
       if (Number.isFinite(updatedAt) && (newest === undefined || updatedAt > newest)) newest = updatedAt;
@@ -368,17 +441,25 @@ export class ScoreCache implements ScoreLookup {
     // Pages are read one after another: a row that changed on a page already read is older than
     // the pull's newest change by at most the pull's duration, so the next pull reaches back that
     // much further too.
-    const since = this.#watermark === undefined ? undefined : new Date(this.#watermark - this.#overlapMs - this.#lastPullMs);
+    // New policies are applied by a pull of every repository (their checks are not kept here).
+    const pending = this.#pending;
+    const since = this.#watermark === undefined || pending ? undefined : new Date(this.#watermark - this.#overlapMs - this.#lastPullMs);
+    const judges = [this.#verdicts, pending].filter((v): v is PolicyVerdicts => v !== undefined && v.set.policies.length > 0);
     const started = this.#now();
     try {
       let newest = this.#watermark;
       let after: string | undefined;
       do {
-        const page = await this.#feed.scoresChangedSince(since, { after, limit: this.#pageRows });
-        newest = this.#apply(page.rows, newest);
+        const page = await this.#feed.scoresChangedSince(since, { after, limit: this.#pageRows, ...(judges.length > 0 ? { checks: true } : {}) });
+        newest = this.#apply(page.rows, newest, judges);
         after = page.next;
       } while (after !== undefined);
       this.#watermark = newest;
+      if (pending && this.#pending === pending) {
+        this.#verdicts = pending.set.policies.length > 0 ? pending : undefined;
+        this.#pending = undefined;
+        this.#logger.info({ policies: pending.set.policies.map((p) => p.name), digest: pending.set.digest }, 'scorecard gate: policies applied');
+      }
       this.#lastSuccess = this.#now();
       this.#lastPullMs = Math.max(0, this.#lastSuccess - started);
       this.#lastError = undefined;
@@ -404,7 +485,7 @@ export class StaticScoreFeed implements ScoreFeed {
     this.rows = rows;
   }
 
-  async scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number }): Promise<ScorePage> {
+  async scoresChangedSince(since: Date | undefined, page: { after: string | undefined; limit: number; checks?: boolean }): Promise<ScorePage> {
     if (page.after === undefined) this.calls.push(since);
     if (this.fail) throw this.fail;
     const start = page.after === undefined ? 0 : Number(page.after);

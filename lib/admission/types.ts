@@ -185,6 +185,12 @@ export interface WebhookDoc {
 export interface NamespaceLabelTiers {
   key: string;
   values: readonly string[];
+  /**
+   * A list setting (lib/config/spec.ts key) whose values are the tiers instead, read when the
+   * webhook is compiled (so its configuration is regenerated when the setting changes); `values`
+   * is then empty.
+   */
+  valuesFrom?: string;
 }
 
 /** What the namespace label tier of this request was (see NamespaceLabelTiers). */

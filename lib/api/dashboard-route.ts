@@ -24,11 +24,16 @@ export type ListSort = (typeof LIST_SORTS)[number];
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 
+export const LIST_VERDICTS = ['pass', 'fail', 'unknown'] as const;
+export type ListVerdict = (typeof LIST_VERDICTS)[number];
+
 export interface ListFilter {
   owner?: string;
   min?: number;
   max?: number;
   state?: ListState;
+  /** The verdict under the policy that applies (docs/use/policy.md). */
+  verdict?: ListVerdict;
 }
 
 export interface ListQuery extends ListFilter {
@@ -132,6 +137,12 @@ function parseFilter(query: RawRequest['query']): ListFilter | string {
   if (state.value !== undefined) {
     if (!(LIST_STATES as readonly string[]).includes(state.value)) return `state must be one of ${LIST_STATES.join(', ')}, got ${quote(state.value)}`;
     f.state = state.value as ListState;
+  }
+  const verdict = one(query, 'verdict');
+  if (verdict.error) return verdict.error;
+  if (verdict.value !== undefined) {
+    if (!(LIST_VERDICTS as readonly string[]).includes(verdict.value)) return `verdict must be one of ${LIST_VERDICTS.join(', ')}, got ${quote(verdict.value)}`;
+    f.verdict = verdict.value as ListVerdict;
   }
   return f;
 }

@@ -196,7 +196,7 @@ describeEachDatabase('dashboard', (ctx) => {
     assert.equal(csv.headers!['content-type'], 'text/csv; charset=utf-8');
     assert.match(csv.headers!['content-disposition'], /attachment; filename="posture-latest.csv"/);
     const lines = (await replyText(csv)).trimEnd().split('\r\n');
-    assert.equal(lines[0], 'repo,state,score,previous_score,delta,date,scored_at,failures,last_error,next_due_at');
+    assert.equal(lines[0], 'repo,state,score,previous_score,delta,date,scored_at,failures,last_error,next_due_at,policy,verdict,policy_score,failing_rules');
     assert.equal(lines.length, 11);
     const failing = lines.find((l) => l.startsWith('github.com/zeta/r2,'))!;
     assert.match(failing, /,"'=HYPERLINK\(""x""\)",/, 'a formula is quoted and defused');

@@ -9,6 +9,7 @@ import { checkScoresOf, recentScoreSteps } from '../db/changes.ts';
 import type { Db } from '../db/connect.ts';
 import { hasReposOfOwner } from '../db/fleet.ts';
 import { repoWithLatest } from '../db/listing.ts';
+import { mostFailingRules, policyCompliance, type StoredVerdict, storedVerdict } from '../db/policy-verdicts.ts';
 import { recentRunsOf } from '../db/runs.ts';
 import type { Context, Streamed, StructuredReturn } from '../function/handle.ts';
 import { registry } from '../metrics/index.ts';
@@ -27,7 +28,14 @@ import { rawHasChecks, renderResult } from './render.ts';
  */
 export type DashboardConfig = Pick<Config, 'allowedHosts'> &
   Partial<FleetConfig> &
-  Partial<Pick<Config, 'publicUrl'>> & { exportRows?: number; exportBatch?: number; exportConcurrency?: number };
+  Partial<Pick<Config, 'publicUrl'>> & {
+    exportRows?: number;
+    exportBatch?: number;
+    exportConcurrency?: number;
+    /** The policy set in force (its digest selects stored verdicts) and its policies' names. */
+    policyDigest?: string;
+    policyNames?: string[];
+  };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
@@ -66,6 +74,7 @@ export function fleetConfigOf(c: DashboardConfig): FleetConfig {
     breakerWindowSeconds: c.breakerWindowSeconds ?? d.breakerWindowSeconds,
     breakerSample: c.breakerSample ?? d.breakerSample,
     stuckAfterRuns: c.stuckAfterRuns ?? d.stuckAfterRuns,
+    ...(c.policyDigest !== undefined ? { policyDigest: c.policyDigest } : {}),
   };
 }
 
@@ -167,6 +176,30 @@ async function checkHistoryOf(db: Db, results: ReadonlyArray<{ id: number }>): P
   return history;
 }
 
+/** A stored verdict as the repository page shows it: a pass past the policy's maxAge reads unknown, and says so. */
+function policyOfPage(v: StoredVerdict, now: Date): NonNullable<RepoPageData['policy']> {
+  const reasons = (v.reasons as Array<{ verdict: string; rule: string; message: string }>).map((r) => ({
+    verdict: r.verdict,
+    rule: r.rule,
+    message: r.message,
+  }));
+  if (v.verdict === 'pass' && v.expiresAt !== null && v.expiresAt.getTime() <= now.getTime())
+    return {
+      name: v.policy ?? '',
+      verdict: 'unknown',
+      score: v.score,
+      reasons: [
+        ...reasons,
+        {
+          verdict: 'unknown',
+          rule: 'maxAge',
+          message: `the newest result is older than the policy's maxAge (since ${v.expiresAt.toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
+        },
+      ],
+    };
+  return { name: v.policy ?? '', verdict: v.verdict ?? 'unknown', score: v.score, reasons };
+}
+
 async function repoPageData(db: Db, key: string, base: string, config: FleetConfig): Promise<RepoPageData | undefined> {
   const repo = await repoWithLatest(db, key);
   if (!repo) return undefined;
@@ -194,7 +227,10 @@ async function repoPageData(db: Db, key: string, base: string, config: FleetConf
     reason: x.reason,
   }));
   const path = repo.canonical.split('/').map(encodeURIComponent).join('/');
+  const verdict = config.policyDigest === undefined ? undefined : await storedVerdict(db, repo.id);
+  const policy = verdict && verdict.digest === config.policyDigest && verdict.policy && verdict.verdict ? policyOfPage(verdict, new Date()) : undefined;
   return {
+    ...(policy ? { policy } : {}),
     repo: repo.canonical,
     state: stateOf({ failing: repo.failing ?? repo.failures > 0, scoreId: repo.latestScoreId, scoredAt: repo.latestScoredAt }, freshCutoff(config, new Date())),
     failures: repo.failures,
@@ -274,16 +310,20 @@ export async function answerDashboard(
       };
     }
     case 'ui-fleet': {
-      const [snapshot, live] = await Promise.all([
+      const digest = config.policyDigest;
+      const [snapshot, live, compliance, rules] = await Promise.all([
         fleetSnapshot(db, config, { now, onError: (err) => context.log?.warn({ err: err.message }, 'fleet snapshot refresh failed') }),
         fleetLive(db, config, now),
+        digest === undefined ? undefined : policyCompliance(db, digest, now),
+        digest === undefined ? undefined : mostFailingRules(db, digest, 10),
       ]);
-      return page(context, fleetPage(snapshot, live, now));
+      const policy = compliance && rules ? { policies: dashboardConfig.policyNames ?? [], compliance, rules } : undefined;
+      return page(context, fleetPage(snapshot, live, now, policy));
     }
     case 'ui-list': {
       const sparse = await sparseState(db, req.query.state);
       const [p, demo] = await Promise.all([listRepos(db, req.query, config, now, { sparse }), hasReposOfOwner(db, DEMO_OWNER)]);
-      return page(context, listPage(req.query, p.items, p.next ? encodeCursor(p.next) : undefined, demo));
+      return page(context, listPage(req.query, p.items, p.next ? encodeCursor(p.next) : undefined, demo, config.policyDigest !== undefined));
     }
     case 'ui-repo': {
       const links = linkBase(context, dashboardConfig.publicUrl);

@@ -6,9 +6,11 @@ import type { Db } from '../db/connect.ts';
 import type { Context, Handle, StructuredReturn } from '../function/handle.ts';
 import type { Logger } from '../log/index.ts';
 import { counter } from '../metrics/index.ts';
+import { PolicyFile, type PolicySource } from '../policy/file.ts';
 import { answerDashboard, type DashboardConfig, dashboardError, fleetConfigOf, htmlError, setFleetMetricsSource, wantsHtml } from './dashboard.ts';
 import { isDashboardPath, routeDashboard } from './dashboard-route.ts';
 import { fleetSnapshot } from './fleet.ts';
+import { ApiPolicies } from './policy.ts';
 import { findHistory, findResult, type Lookup, storedChecks } from './queries.ts';
 import { rawHasChecks, renderBadge, renderHistory, renderResult } from './render.ts';
 import { API_METHODS, type ApiRequest, isApiError, ROUTES, routeRequest } from './route.ts';
@@ -16,8 +18,15 @@ import { API_METHODS, type ApiRequest, isApiError, ROUTES, routeRequest } from '
 export interface ApiDeps {
   db: Db;
   /** allowedHosts, and the scheduler's settings the dashboard's states and budget use (defaults when absent). */
-  config: Pick<Config, 'allowedHosts'> & DashboardConfig;
+  config: Pick<Config, 'allowedHosts'> & DashboardConfig & Partial<Pick<Config, 'policyFile' | 'policyReloadSeconds'>>;
   log: Logger;
+}
+
+export interface ApiOptions {
+  /** The Scorecard policies (default: the configuration's POSTURE_POLICY_FILE, re-read on its timer). */
+  policies?: PolicySource;
+  /** Start the verdict sweep (default true). */
+  sweep?: boolean;
 }
 
 /** Browser and CDN caching of successful answers (scores change at most a few times a day). */
@@ -164,12 +173,22 @@ function index(): StructuredReturn {
  * The score API's handle(). `deps` is awaited per request (the shared runtime memoises it); a
  * database that cannot answer gives 503 with Retry-After, never a stack.
  */
-export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
+export function createApiHandle(deps: () => Promise<ApiDeps>, options: ApiOptions = {}): Handle & { policies(): ApiPolicies | undefined } {
+  let policies: ApiPolicies | undefined;
+  const policiesOf = (d: ApiDeps): ApiPolicies => {
+    if (!policies) {
+      const source = options.policies ?? new PolicyFile({ path: d.config.policyFile, reloadMs: (d.config.policyReloadSeconds ?? 10) * 1000, logger: d.log });
+      if (source instanceof PolicyFile) source.start();
+      policies = new ApiPolicies(source, d.db, d.log);
+      if (options.sweep !== false) policies.start();
+    }
+    return policies;
+  };
   setFleetMetricsSource(async () => {
     const d = await deps();
     return fleetSnapshot(d.db, fleetConfigOf(d.config));
   });
-  return async (context: Context) => {
+  const handle = async (context: Context) => {
     let route = 'invalid';
     let reply: StructuredReturn;
     const method = String(context.method ?? '').toUpperCase();
@@ -199,6 +218,8 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
       requests.inc({ route, code: '503' });
       return reply;
     }
+    // The policies (and their sweep) start with the first request that reaches the database.
+    const digest = policiesOf(d).digest();
     // The dashboard's routes (list, changes, export, /ui pages) first; everything else is route.ts's.
     const dr = routeDashboard({ method, path: context.path, query: context.query ?? {} }, d.config.allowedHosts);
     if (dr !== undefined) {
@@ -208,7 +229,20 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
       } else {
         route = dr.route;
         try {
-          reply = await answerDashboard(d.db, dr, context, d.config);
+          reply = await answerDashboard(
+            d.db,
+            dr,
+            context,
+            digest === undefined
+              ? d.config
+              : {
+                  ...d.config,
+                  policyDigest: digest,
+                  policyNames: policiesOf(d)
+                    .source.current()
+                    .policies.map((p) => p.name),
+                },
+          );
         } catch (err) {
           (context.log ?? d.log).warn({ err: (err as Error).message, route }, 'dashboard read failed');
           reply = page
@@ -238,4 +272,5 @@ export function createApiHandle(deps: () => Promise<ApiDeps>): Handle {
     requests.inc({ route, code: String(reply.statusCode) });
     return reply;
   };
+  return Object.assign(handle, { policies: () => policies });
 }

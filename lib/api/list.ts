@@ -6,7 +6,11 @@ import { type LatestRow, type LatestSort, latestBoundary, latestPage } from '../
 import { isFutureDated } from '../scorecard/clock.ts';
 import type { Cursor, ListFilter, ListQuery, ListState } from './dashboard-route.ts';
 
-export type FreshnessConfig = Pick<Config, 'rescoreIntervalSeconds' | 'jitterSeconds'> & Partial<Pick<Config, 'stuckAfterRuns'>>;
+export type FreshnessConfig = Pick<Config, 'rescoreIntervalSeconds' | 'jitterSeconds'> &
+  Partial<Pick<Config, 'stuckAfterRuns'>> & {
+    /** The policy set in force (lib/policy PolicySet.digest): rows carry their verdict under it. */
+    policyDigest?: string;
+  };
 
 export interface ListItem {
   id: number;
@@ -27,6 +31,8 @@ export interface ListItem {
   /** Stuck (failed POSTURE_STUCK_AFTER_RUNS times in a row, not by its own fault): the newest reason. */
   stuck: string | null;
   nextDueAt: string;
+  /** The verdict under the policy that applies (null: none applies, or not judged yet). */
+  policy: { name: string; verdict: 'pass' | 'fail' | 'unknown'; score: number | null; failing: string[] } | null;
 }
 
 /** A result older than this is overdue: the interval plus the jitter the scheduler may add. */
@@ -60,6 +66,7 @@ function toItem(r: LatestRow, cutoff: Date): ListItem {
     lastError: r.lastError,
     stuck: r.stuckError,
     nextDueAt: r.nextDueAt.toISOString(),
+    policy: r.policy,
   };
 }
 
@@ -94,6 +101,9 @@ export async function listRepos(
     ...(q.min !== undefined ? { min: q.min } : {}),
     ...(q.max !== undefined ? { max: q.max } : {}),
     ...(q.state !== undefined ? { state: q.state } : {}),
+    ...(q.verdict !== undefined ? { verdict: q.verdict } : {}),
+    ...(config.policyDigest !== undefined ? { policyDigest: config.policyDigest } : {}),
+    now,
     freshCutoff: cutoff,
     ...(config.stuckAfterRuns !== undefined ? { stuckAfterRuns: config.stuckAfterRuns } : {}),
     sort,
@@ -122,6 +132,8 @@ export async function exportBoundary(
 ): Promise<Cursor | undefined> {
   const b = await latestBoundary(db, {
     ...filter,
+    ...(config.policyDigest !== undefined ? { policyDigest: config.policyDigest } : {}),
+    now: options.now ?? new Date(),
     freshCutoff: freshCutoff(config, options.now ?? new Date()),
     ...(config.stuckAfterRuns !== undefined ? { stuckAfterRuns: config.stuckAfterRuns } : {}),
     ...(options.after ? { after: { value: options.after.v, repoId: options.after.id } } : {}),
@@ -153,7 +165,22 @@ export async function* allRepos(
   }
 }
 
-const CSV_COLUMNS = ['repo', 'state', 'score', 'previous_score', 'delta', 'date', 'scored_at', 'failures', 'last_error', 'next_due_at'] as const;
+const CSV_COLUMNS = [
+  'repo',
+  'state',
+  'score',
+  'previous_score',
+  'delta',
+  'date',
+  'scored_at',
+  'failures',
+  'last_error',
+  'next_due_at',
+  'policy',
+  'verdict',
+  'policy_score',
+  'failing_rules',
+] as const;
 
 /** RFC 4180 quoting; a leading =, +, - or @ is prefixed with ' so a spreadsheet never runs it as a formula. */
 export function csvField(v: unknown): string {
@@ -168,5 +195,23 @@ export function csvHeader(): string {
 }
 
 export function csvRow(i: ListItem): string {
-  return `${[i.repo, i.state, i.score, i.previousScore, i.delta, i.date, i.scoredAt, i.failures, i.lastError, i.nextDueAt].map(csvField).join(',')}\r\n`;
+  const p = i.policy;
+  return `${[
+    i.repo,
+    i.state,
+    i.score,
+    i.previousScore,
+    i.delta,
+    i.date,
+    i.scoredAt,
+    i.failures,
+    i.lastError,
+    i.nextDueAt,
+    p?.name,
+    p?.verdict,
+    p?.score,
+    p?.failing.join(' '),
+  ]
+    .map(csvField)
+    .join(',')}\r\n`;
 }

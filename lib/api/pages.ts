@@ -5,7 +5,7 @@
 import type { ScoreChange } from '../changes/diff.ts';
 import { DEMO_OWNER, isDemoRepo } from '../repo/demo.ts';
 import type { ListQuery } from './dashboard-route.ts';
-import { LIST_SORTS, LIST_STATES } from './dashboard-route.ts';
+import { LIST_SORTS, LIST_STATES, LIST_VERDICTS } from './dashboard-route.ts';
 import type { FleetLive, FleetSnapshot } from './fleet.ts';
 import { CHECK_PASS, sweepOf } from './fleet.ts';
 import type { ListItem } from './list.ts';
@@ -35,6 +35,7 @@ th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #e0e0e0;verti
 th{background:#f3f3f3}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .score{font-weight:700}
+.verdict-pass{color:#0a5c0a;font-weight:600}.verdict-fail{color:#a40000;font-weight:600}.verdict-unknown{color:#595959;font-weight:600}
 .tag{display:inline-block;font-size:.8rem;border:1px solid #595959;border-radius:3px;padding:0 .3rem;margin-left:.3rem}
 details{margin:.2rem 0}
 summary{cursor:pointer}
@@ -101,7 +102,46 @@ function table(head: string[], rows: string[][], numeric: number[] = []): string
   return `<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table></div>`;
 }
 
-export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string {
+/** What the fleet page shows of the policies in force (absent: none are). */
+export interface FleetPolicy {
+  policies: string[];
+  compliance: { pass: number; fail: number; unknown: number; none: number; pending: number };
+  rules: Array<{ policy: string; rule: string; repos: number }>;
+}
+
+/** A rule id as people read it: `checks.Code-Review` is Code-Review, `minimumScore` the policy's score. */
+export function ruleText(rule: string): string {
+  if (rule.startsWith('checks.')) return rule.slice('checks.'.length);
+  return rule === 'minimumScore' ? 'minimum score' : rule === 'maxAge' ? 'maximum age' : rule;
+}
+
+export function verdictText(v: string): string {
+  return `<span class="verdict-${esc(v)}">${esc(v)}</span>`;
+}
+
+function policySection(p: FleetPolicy | undefined): string {
+  if (!p) return '';
+  const c = p.compliance;
+  const judged = c.pass + c.fail + c.unknown;
+  const card = (label: string, value: number, verdict: string, note: string) =>
+    `<div class="card"><div class="muted">${label}</div><div class="big"><a href="/ui/projects?verdict=${verdict}">${n(value)}</a></div><div class="muted">${note}</div></div>`;
+  return (
+    `<section aria-labelledby="compliance"><h2 id="compliance">Policy compliance</h2><div class="grid">` +
+    card('Pass', c.pass, 'pass', judged ? `${pct(c.pass / judged)} of the repositories judged` : 'none judged yet') +
+    card('Fail', c.fail, 'fail', 'a rule is broken') +
+    card('Unknown', c.unknown, 'unknown', 'a rule cannot be judged, or no result, or too old') +
+    `</div><p class="muted">Policies in force: ${p.policies.map(esc).join(', ')}.${c.none ? ` ${n(c.none)} repositories match no policy.` : ''}${c.pending ? ` ${n(c.pending)} not judged under these policies yet.` : ''}</p>` +
+    `<h3 id="failing-rules">Rules failing most</h3>` +
+    table(
+      ['Policy', 'Rule', 'Repositories failing it'],
+      p.rules.map((r) => [esc(r.policy), esc(ruleText(r.rule)), n(r.repos)]),
+      [2],
+    ) +
+    `</section>`
+  );
+}
+
+export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date, policy?: FleetPolicy): string {
   const sweep = sweepOf(s);
   const st = s.states;
   const card = (label: string, value: number, state: string, note: string) =>
@@ -132,6 +172,7 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
     card('Failing', st.failing, 'failing', 'newest run failed') +
     card('Never scored', st.never, 'never', 'added, no result yet') +
     `</div><p class="muted">${n(s.total)} repositories. Figures as of ${esc(s.computedAt.replace('T', ' ').slice(0, 19))} UTC (recomputed every minute, or ten times as long as it takes: ${n(s.tookMs)} ms).</p></section>` +
+    policySection(policy) +
     `<section aria-labelledby="sweep"><h2 id="sweep">Sweep</h2><div class="grid">` +
     `<div class="card"><div class="muted">Scored within the interval</div><div class="big">${pct(sweep.freshShare)}</div></div>` +
     `<div class="card"><div class="muted">Due now</div><div class="big">${n(s.due)}</div><div class="muted">${n(sweep.ratePerHour)} scored in the last hour, ${n(s.scoredLastDay)} in the last day</div></div>` +
@@ -180,6 +221,7 @@ function listHref(q: Partial<ListQuery>, cursor?: string): string {
   if (q.min !== undefined) p.set('min', String(q.min));
   if (q.max !== undefined) p.set('max', String(q.max));
   if (q.state) p.set('state', q.state);
+  if (q.verdict) p.set('verdict', q.verdict);
   if (q.sort && q.sort !== 'name') p.set('sort', q.sort);
   if (q.limit && q.limit !== 100) p.set('limit', String(q.limit));
   if (cursor) p.set('cursor', cursor);
@@ -187,7 +229,7 @@ function listHref(q: Partial<ListQuery>, cursor?: string): string {
   return `/ui/projects${s ? `?${s}` : ''}`;
 }
 
-export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | undefined, demo: boolean): string {
+export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | undefined, demo: boolean, policies = false): string {
   const opt = (values: readonly string[], current: string | undefined, any?: string) =>
     (any !== undefined ? `<option value=""${current ? '' : ' selected'}>${any}</option>` : '') +
     values.map((v) => `<option${v === current ? ' selected' : ''}>${v}</option>`).join('');
@@ -197,6 +239,7 @@ export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | u
     `<label>Min score<input name="min" inputmode="decimal" size="4" value="${q.min ?? ''}"></label>` +
     `<label>Max score<input name="max" inputmode="decimal" size="4" value="${q.max ?? ''}"></label>` +
     `<label>State<select name="state">${opt(LIST_STATES, q.state, 'any')}</select></label>` +
+    (policies || q.verdict ? `<label>Verdict<select name="verdict">${opt(LIST_VERDICTS, q.verdict, 'any')}</select></label>` : '') +
     `<label>Sort<select name="sort">${opt(LIST_SORTS, q.sort)}</select></label>` +
     `<button type="submit">Show</button></form>`;
   const rows = items.map((i) => [
@@ -213,11 +256,18 @@ export function listPage(q: ListQuery, items: ListItem[], nextCursor: string | u
       : i.failures
         ? `${i.failures}${i.lastError ? ` <span class="muted">${esc(i.lastError.slice(0, 80))}</span>` : ''}`
         : '0',
+    ...(policies
+      ? [
+          i.policy
+            ? `${verdictText(i.policy.verdict)} <span class="muted">${esc(i.policy.name)}</span>${i.policy.failing.length ? `: ${i.policy.failing.map((r) => esc(ruleText(r))).join(', ')}` : ''}`
+            : '<span class="muted">–</span>',
+        ]
+      : []),
   ]);
   const next = nextCursor ? `<p><a rel="next" href="${esc(listHref(q, nextCursor))}">Next page</a></p>` : '';
   return layout(
     'Repositories',
-    `<h1>Repositories</h1>${form}${table(['Repository', 'State', 'Score', 'Change', 'Result date', 'Failures'], rows, [2, 3])}${next}`,
+    `<h1>Repositories</h1>${form}${table(['Repository', 'State', 'Score', 'Change', 'Result date', 'Failures', ...(policies ? ['Policy'] : [])], rows, [2, 3])}${next}`,
     { demo },
   );
 }
@@ -239,6 +289,8 @@ export interface RepoPageData {
   runs: Array<{ id: number; createdAt: string; finishedAt: string | null; outcome: string; failureClass: string | null; reason: string | null }>;
   badgeUrl: string;
   pageUrl: string;
+  /** The verdict under the policy that applies (absent: no policy, or not judged yet). */
+  policy?: { name: string; verdict: string; score: number | null; reasons: Array<{ verdict: string; rule: string; message: string }> };
 }
 
 export function repoPage(d: RepoPageData): string {
@@ -248,6 +300,15 @@ export function repoPage(d: RepoPageData): string {
     `<div class="grid"><div class="card"><div class="muted">Score</div><div class="big">${scoreText(r?.score)}</div><div class="muted">${r ? `Scorecard ${esc(r.scorecard.version)}, ${esc(r.date.slice(0, 10))}, commit <code>${esc(r.repo.commit.slice(0, 12))}</code>` : 'not scored yet'}</div></div>` +
     `<div class="card"><div class="muted">State</div><div class="big">${esc(d.state)}</div><div class="muted">next run due ${esc(d.nextDueAt.slice(0, 16).replace('T', ' '))} UTC${d.failures ? `; ${d.failures} failed run${d.failures > 1 ? 's' : ''} in a row` : ''}</div></div></div>` +
     (d.lastError ? `<p><strong>Last error:</strong> ${esc(d.lastError)}</p>` : '') +
+    (d.policy
+      ? `<section aria-labelledby="policy"><h2 id="policy">Policy ${esc(d.policy.name)}: ${verdictText(d.policy.verdict)}</h2>` +
+        `<p class="muted">Policy score ${scoreText(d.policy.score)}.</p>` +
+        table(
+          ['Verdict', 'Rule', 'Why'],
+          d.policy.reasons.map((r) => [verdictText(r.verdict), esc(ruleText(r.rule)), esc(r.message)]),
+        ) +
+        `</section>`
+      : '') +
     (d.futureDated
       ? `<p class="alert" role="status" id="future-dated">This result is dated ${esc(minute(d.futureDated.date))} UTC, after posture stored it on ${esc(minute(d.futureDated.storedAt))} UTC: the scorecard pod's clock is ahead. Results are ordered by when posture stored them.</p>`
       : '');

@@ -66,6 +66,43 @@ export function scoreChangedEvent(
   });
 }
 
+export const POLICY_CHANGED_TYPE = 'dev.posture.policy.changed';
+
+export interface PolicyChangedData {
+  repo: string;
+  policy: string;
+  verdict: 'pass' | 'fail' | 'unknown';
+  previousVerdict: 'pass' | 'fail' | 'unknown';
+  /** The policy's own aggregate, now and before. */
+  score: number | null;
+  previousScore: number | null;
+  /** Rule ids failing now (`minimumScore`, `checks.<Check>`). */
+  failing: string[];
+  /** Rules that started failing, and that stopped. */
+  nowFailing: string[];
+  noLongerFailing: string[];
+  /** Every reason of the new verdict (rule, check, wanted, got, message). */
+  reasons: unknown[];
+  runId: number;
+}
+
+/**
+ * Sent when a new result changes a repository's verdict under its policy (not when the policy
+ * file changes: a new policy re-judges the fleet at once, and one event per repository then
+ * would be a flood; the dashboard shows the new compliance).
+ */
+export function policyChangedEvent(source: string, runId: number, data: Omit<PolicyChangedData, 'runId'>): CloudEvent<PolicyChangedData> {
+  return new CloudEvent<PolicyChangedData>({
+    type: POLICY_CHANGED_TYPE,
+    source,
+    subject: data.repo,
+    // One id per stored run and repository: a redelivery is the same event.
+    id: `policy-run-${runId}`,
+    datacontenttype: 'application/json',
+    data: { ...data, runId },
+  });
+}
+
 /** POSTs events in binary mode to a sink URL (Knative's K_SINK); a non-2xx answer is an error. */
 export function httpSender(url: string, timeoutMs = 5000): EventSender {
   return async (event) => {

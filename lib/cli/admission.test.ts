@@ -88,3 +88,25 @@ test('admission review takes a review nested 6,000 levels deep, and says clearly
     rmSync(dir, { recursive: true });
   }
 });
+
+test('admission review scorecard-policy: --policy and the checks of --scores; --namespace-label selects a policy', async () => {
+  const examples = join(import.meta.dirname, '..', '..', 'docs', 'use', 'examples');
+  const review = join(examples, 'deployment-review.json');
+  const args = ['admission', 'review', 'scorecard-policy', review, '--scores', join(examples, 'scores.yaml'), '--exit-code'];
+  const denied = await runCliCaptured([...args, '--policy', join(examples, 'policy.yaml')], {});
+  assert.equal(denied.code, 4, denied.stderr);
+  assert.equal(
+    JSON.parse(denied.stdout).response.status.message,
+    'repository github.com/posture-demo/audit-log fails the Scorecard policy baseline: score 4.7 is below the minimum of 5; Binary-Artifacts scores 5, below the required 8',
+  );
+  // The production policy (acme's, with its own weights) selected by the namespace's tier.
+  const tier = await runCliCaptured([...args, '--policy', join(examples, 'policy.yaml'), '--namespace-label', 'production'], {});
+  assert.equal(tier.code, 4, tier.stderr);
+  assert.equal(
+    JSON.parse(tier.stdout).response.status.message,
+    "repository github.com/posture-demo/audit-log fails the Scorecard policy production selected by this namespace's posture.dev/policy label: score 4.5 is below the minimum of 6",
+  );
+  const bad = await runCliCaptured([...args, '--policy', join(examples, 'scores.yaml')], {});
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /invalid policy file ".*scores\.yaml": document 1: \(document\) must be object/);
+});

@@ -7,12 +7,13 @@ import { Dispatcher } from '../admission/dispatcher.ts';
 import { loadRegistry } from '../admission/registry.ts';
 import { ScoreCache, type ScoreRow, StaticScoreFeed } from '../admission/scores.ts';
 import { loadConfig } from '../config/index.ts';
+import { MAX_POLICY_FILE_BYTES, type PolicySet, parsePolicies } from '../policy/index.ts';
 import { parseRepo } from '../repo/identity.ts';
 import { readTextFile } from './files.ts';
-import { type Command, EXIT, UsageError } from './types.ts';
+import { type Command, EXIT, InputError, UsageError } from './types.ts';
 import { parseFlags } from './webhooks.ts';
 
-/** Reads `[{repo, score, date?}]` (JSON or YAML) into score rows. */
+/** Reads `[{repo, score, date?, checks?: [{name, score, reason?}]}]` (JSON or YAML) into score rows. */
 export function parseScores(source: string, allowedHosts: readonly string[], name = 'scores'): ScoreRow[] {
   let list: unknown;
   try {
@@ -26,25 +27,52 @@ export function parseScores(source: string, allowedHosts: readonly string[], nam
     const parsed = typeof it?.repo === 'string' ? parseRepo(it.repo, allowedHosts) : { ok: false as const, reason: 'repo is missing' };
     if (!parsed.ok) throw new UsageError(`${name}[${i}]: ${parsed.reason}`);
     if (typeof it.score !== 'number' || it.score < 0 || it.score > 10) throw new UsageError(`${name}[${i}]: score must be a number from 0 to 10`);
-    return { repoKey: parsed.repo.key, repo: parsed.repo.canonical, score: it.score, date: typeof it.date === 'string' ? it.date : '', updatedAt: new Date(0) };
+    const row: ScoreRow = {
+      repoKey: parsed.repo.key,
+      repo: parsed.repo.canonical,
+      score: it.score,
+      date: typeof it.date === 'string' ? it.date : '',
+      updatedAt: new Date(0),
+    };
+    const checks = (item as { checks?: unknown }).checks;
+    if (checks !== undefined) {
+      if (!Array.isArray(checks)) throw new UsageError(`${name}[${i}]: checks must be a list of {name, score, reason}`);
+      row.checks = checks.map((c, j) => {
+        const x = c as { name?: unknown; score?: unknown; reason?: unknown };
+        if (typeof x?.name !== 'string' || typeof x.score !== 'number' || x.score < -1 || x.score > 10)
+          throw new UsageError(`${name}[${i}].checks[${j}]: expected {name, score from -1 to 10, reason}`);
+        return { name: x.name, score: x.score, internalError: typeof x.reason === 'string' && x.reason.startsWith('internal error:') };
+      });
+    }
+    return row;
   });
 }
 
 export const commands: Command[] = [
   {
     words: ['admission', 'review'],
-    usage: 'admission review <webhook> [file|-] [--scores FILE] [--namespace-label VALUE] [--exit-code]',
+    usage: 'admission review <webhook> [file|-] [--scores FILE] [--policy FILE] [--namespace-label VALUE] [--exit-code]',
     summary: 'print the AdmissionReview response the admission server would send for a review',
     description:
-      'Reads JSON or YAML (standard input when no file or -). --scores gives the gate its scores, a list of {repo, score, date}; ' +
-      '--namespace-label the value of the namespace label posture.dev/min-score. ' +
+      'Reads JSON or YAML (standard input when no file or -). --scores gives the gate its scores, a list of {repo, score, date, checks}; ' +
+      '--policy the Scorecard policies scorecard-policy judges by (default POSTURE_POLICY_FILE); ' +
+      "--namespace-label the value of the webhook's namespace label (posture.dev/min-score, or posture.dev/policy: a policy name). " +
       'Exit 0; 1 usage or a file that cannot be read; 2 not a review (the server would answer 400); 4 denied, with --exit-code.',
     async run(args, io) {
-      const { flags, words } = parseFlags(args, { scores: 'value', 'namespace-label': 'value', 'exit-code': 'switch' });
+      const { flags, words } = parseFlags(args, { scores: 'value', policy: 'value', 'namespace-label': 'value', 'exit-code': 'switch' });
       const [name, file = '-', ...rest] = words;
       if (!name) throw new UsageError('name the webhook (posture webhooks list)');
       if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
-      const config = loadConfig(io.env);
+      let config = loadConfig(io.env);
+      const policyFile = (flags.get('policy') as string | undefined) ?? config.policyFile;
+      let policies: PolicySet | undefined;
+      if (policyFile) {
+        const parsed = parsePolicies(readTextFile(policyFile, io, MAX_POLICY_FILE_BYTES));
+        if (!parsed.ok) throw new InputError(`invalid policy file ${JSON.stringify(policyFile)}: ${parsed.error}`, EXIT.rejected);
+        policies = parsed.set;
+        // Offline, every policy of the file is a tier unless the configuration names them.
+        if (config.gatePolicyTiers.length === 0) config = { ...config, gatePolicyTiers: policies.policies.map((p) => p.name) };
+      }
       const scoresFile = flags.get('scores') as string | undefined;
       let rows: ScoreRow[] = [];
       if (scoresFile) rows = parseScores(readTextFile(scoresFile, io), config.allowedHosts, scoresFile);
@@ -53,6 +81,7 @@ export const commands: Command[] = [
         expectedEntries: rows.length,
         refreshMs: 60_000,
         staleAfterMs: Number.MAX_SAFE_INTEGER,
+        ...(policies ? { policies } : {}),
       });
       await scores.refresh();
       const registry = await loadRegistry(io.webhooksDir, config);

@@ -11,6 +11,7 @@ import { forwardToRunningUp } from './forward.ts';
 import { commands as generateCommands } from './generate.ts';
 import { commandHelp, HELP_OPTION, listHelp } from './help.ts';
 import { commands as jobCommands } from './jobs.ts';
+import { commands as policyCommands } from './policy.ts';
 import { commands as repoCommands } from './repos.ts';
 import { commands as resultCommands } from './results.ts';
 import { commands as scoreCommands } from './scores.ts';
@@ -26,6 +27,7 @@ export const allCommands: Command[] = [
   ...repoCommands,
   ...sourceCommands,
   ...scoreCommands,
+  ...policyCommands,
   ...jobCommands,
   ...resultCommands,
   ...admissionCommands,

@@ -14,8 +14,10 @@ export const EXIT = {
   rejected: 2,
   /** The database (or cluster) could not be reached. */
   unreachable: 3,
-  /** `admission review --exit-code`: the webhook denied the request. */
+  /** `admission review --exit-code`: the webhook denied the request; `policy check`: the verdict is fail. */
   denied: 4,
+  /** `policy check`: the verdict is unknown (a rule cannot be judged, no result, or too old). */
+  unknown: 5,
 } as const;
 
 export interface CliIO {

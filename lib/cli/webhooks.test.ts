@@ -39,7 +39,18 @@ test('webhooks manifest: one configuration per webhook, url and caBundle from a 
       'posture-protected-namespaces',
       'posture-protected-objects',
       'posture-scorecard-gate',
+      'posture-scorecard-policy',
     ]);
+    // No policy tier configured: the label absent, and any value refused (a NotIn with no values
+    // is not a selector the API server takes).
+    const policy = docs.find((d) => d.metadata.name === 'posture-scorecard-policy');
+    assert.deepEqual(
+      policy.webhooks.map((w: any) => [w.name, w.namespaceSelector.matchExpressions.slice(1)]),
+      [
+        ['scorecard-policy.posture.dev', [{ key: 'posture.dev/policy', operator: 'DoesNotExist' }]],
+        ['invalid.scorecard-policy.posture.dev', [{ key: 'posture.dev/policy', operator: 'Exists' }]],
+      ],
+    );
     const gate = docs.find((d) => d.metadata.name === 'posture-scorecard-gate');
     assert.equal(gate.webhooks.length, 13);
     assert.equal(gate.webhooks[0].clientConfig.url, 'https://127.0.0.1:8443/scorecard-gate');
@@ -53,6 +64,7 @@ test('webhooks manifest: one configuration per webhook, url and caBundle from a 
       'posture-protected-namespaces': 'Fail',
       'posture-protected-objects': 'Fail',
       'posture-scorecard-gate': 'Ignore',
+      'posture-scorecard-policy': 'Ignore',
     });
 
     const svc = await runCliCaptured(['webhooks', 'manifest', '--service', 'sec/adm:8443', '--cert-manager', 'sec/adm-cert'], { POSTURE_NAMESPACE: 'sec' });
@@ -82,4 +94,32 @@ test('webhooks docs, list and lint', async () => {
   );
   assert.match((await runCliCaptured(['webhooks', 'list'], { POSTURE_WEBHOOK_ENFORCEMENT: 'scorecard-gate=warn' })).stdout, /^scorecard-gate\s+warn\s/m);
   assert.equal((await runCliCaptured(['webhooks', 'lint'], {})).code, 0);
+});
+
+test('webhooks manifest: one scorecard-policy entry per policy tier of POSTURE_GATE_POLICY_TIERS', async () => {
+  const r = await runCliCaptured(['webhooks', 'manifest'], { POSTURE_GATE_POLICY_TIERS: 'production,sandbox' });
+  assert.equal(r.code, 0, r.stderr);
+  const policy = parseAllDocuments(r.stdout)
+    .map((d) => d.toJS())
+    .find((d) => d.metadata.name === 'posture-scorecard-policy');
+  assert.deepEqual(
+    policy.webhooks.map((w: any) => [w.name, w.clientConfig.service.path, w.namespaceSelector.matchExpressions.slice(1)]),
+    [
+      ['scorecard-policy.posture.dev', '/scorecard-policy', [{ key: 'posture.dev/policy', operator: 'DoesNotExist' }]],
+      [
+        'v-production.scorecard-policy.posture.dev',
+        '/scorecard-policy/label/production',
+        [{ key: 'posture.dev/policy', operator: 'In', values: ['production'] }],
+      ],
+      ['v-sandbox.scorecard-policy.posture.dev', '/scorecard-policy/label/sandbox', [{ key: 'posture.dev/policy', operator: 'In', values: ['sandbox'] }]],
+      [
+        'invalid.scorecard-policy.posture.dev',
+        '/scorecard-policy/label-invalid',
+        [
+          { key: 'posture.dev/policy', operator: 'Exists' },
+          { key: 'posture.dev/policy', operator: 'NotIn', values: ['production', 'sandbox'] },
+        ],
+      ],
+    ],
+  );
 });

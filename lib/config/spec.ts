@@ -477,6 +477,31 @@ export const settings = [
     doc: 'Smallest move of a score (either way) that sends a `dev.posture.score.changed` event; a check falling to 0 always does. Smaller moves are noise.',
   },
 
+  // Policy
+  {
+    key: 'policyFile',
+    env: 'POSTURE_POLICY_FILE',
+    type: 'string',
+    doc: 'A file of ScorecardPolicy documents (YAML, one or more; see docs/use/policy.md): what "good" means for the gate, the API, the dashboard and the events. Re-read every `POSTURE_POLICY_RELOAD_SECONDS`; an invalid file keeps the last good one (the log, `posture_policy_file_valid` and `/readyz` say why). Unset: no policy, every verdict is absent.',
+  },
+  {
+    key: 'policyReloadSeconds',
+    env: 'POSTURE_POLICY_RELOAD_SECONDS',
+    type: 'integer',
+    default: 10,
+    minimum: 1,
+    maximum: 3600,
+    doc: 'How often the policy file is re-read (a ConfigMap update reaches the mounted file within about a minute).',
+  },
+  {
+    key: 'gatePolicyTiers',
+    env: 'POSTURE_GATE_POLICY_TIERS',
+    type: 'list',
+    default: [],
+    pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$',
+    doc: 'Policy names a namespace may select with the label `posture.dev/policy` (the scorecard-policy webhook gets one entry per name, so regenerate its configuration after changing this). A namespace without the label is judged by the first policy whose `repositories` match.',
+  },
+
   {
     key: 'gateThreshold',
     env: 'POSTURE_GATE_THRESHOLD',

@@ -3,6 +3,7 @@
 export * from './claims.ts';
 export * from './connect.ts';
 export * from './migrate.ts';
+export * from './policy-verdicts.ts';
 export * from './repos.ts';
 export * from './retention.ts';
 export * from './runs.ts';

@@ -4,7 +4,8 @@
 // page costs the same at the millionth row as at the first.
 
 import type { Db } from './connect.ts';
-import { numberOrNull, rowsOf } from './rows.ts';
+import { EFFECTIVE_VERDICT } from './policy-verdicts.ts';
+import { numberOrNull, parsedJson, rowsOf } from './rows.ts';
 import { NEVER_STUCK } from './runs.ts';
 
 /** fresh and overdue: by when the newest result was stored, against a cutoff; never: no result yet. */
@@ -27,6 +28,12 @@ export interface LatestPageQuery {
   /** Name sort, ascending only: the last key of the page (an export part ends there). */
   through?: string;
   limit: number;
+  /** The policy set in force: each row carries its verdict under it (judged by lib/policy, stored by 009). */
+  policyDigest?: string;
+  /** Only repositories with this verdict (as it reads at `now`: a pass past maxAge is unknown). */
+  verdict?: 'pass' | 'fail' | 'unknown';
+  /** The time verdicts are read at (default: the database's now()). */
+  now?: Date;
   /**
    * The state (fresh or overdue) matches few repositories. The planner cannot know that (its
    * statistics see the age of results, not that the old ones are nearly all failing), and
@@ -54,6 +61,8 @@ export interface LatestRow {
   /** Stuck: the newest failure not its own (`<class>: <reason>`); null when not stuck. */
   stuckError: string | null;
   nextDueAt: Date;
+  /** The verdict under the policy set in force; null when no policy applies or it is not judged yet. */
+  policy: { name: string; verdict: 'pass' | 'fail' | 'unknown'; score: number | null; failing: string[] } | null;
 }
 
 interface LatestDbRow {
@@ -71,6 +80,10 @@ interface LatestDbRow {
   other_failures: number;
   other_error: string | null;
   next_due_at: Date;
+  policy?: string | null;
+  verdict?: 'pass' | 'fail' | 'unknown' | null;
+  policy_score?: number | string | null;
+  failing_rules?: unknown;
 }
 
 const COLUMN: Record<LatestSort, string> = { name: 'l.key', score: 'l.score', delta: 'l.delta', date: 'l.scored_at' };
@@ -93,7 +106,13 @@ function conditions(q: LatestPageQuery): string[] {
     sql.push(q.sort === 'name' ? `l.key ${op} :afterValue` : `(${COLUMN[q.sort]}, l.repo_id) ${op} (:afterValue, :afterRepoId)`);
   }
   if (q.through !== undefined) sql.push('l.key <= :through');
+  if (q.verdict !== undefined) sql.push(`v.policy IS NOT NULL AND (${EFFECTIVE_VERDICT}) = :verdict`);
   return sql;
+}
+
+/** The join to each repository's verdict under the policy set in force (none without one). */
+function verdictJoin(q: Pick<LatestPageQuery, 'policyDigest'>): string {
+  return q.policyDigest === undefined ? '' : 'LEFT JOIN policy_verdicts v ON v.repo_id = l.repo_id AND v.digest = :policyDigest';
 }
 
 /** The FROM of a page: repo_latest, or its sparse state read from the stored-time index first. */
@@ -114,6 +133,9 @@ function bindingsOf(q: LatestPageQuery) {
     afterRepoId: q.after?.repoId ?? null,
     through: q.through ?? null,
     limit: q.limit,
+    policyDigest: q.policyDigest ?? null,
+    verdict: q.verdict ?? null,
+    now: q.now ?? new Date(),
   };
 }
 
@@ -129,7 +151,7 @@ export async function latestBoundary(
 ): Promise<{ key: string; repoId: number } | undefined> {
   const page: LatestPageQuery = { ...q, sort: 'name', descending: false };
   const where = conditions(page);
-  const join = q.state === 'stuck' ? 'JOIN repos r ON r.id = l.repo_id' : '';
+  const join = `${q.state === 'stuck' ? 'JOIN repos r ON r.id = l.repo_id' : ''} ${q.verdict !== undefined ? verdictJoin(q) : ''}`;
   const res = await db.raw(
     `SELECT l.key, l.repo_id FROM ${sourceOf(page)} ${join}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
@@ -149,7 +171,8 @@ export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[
   const res = await db.raw(
     `SELECT l.repo_id, l.key, l.score_id, l.score, l.delta, l.result_date, l.scored_at, l.failing,
             r.canonical, r.consecutive_failures, r.last_error, r.other_failures, r.other_error, r.next_due_at
-       FROM ${source} JOIN repos r ON r.id = l.repo_id
+            ${q.policyDigest === undefined ? '' : `, v.policy, ${EFFECTIVE_VERDICT} AS verdict, v.score AS policy_score, v.failing AS failing_rules`}
+       FROM ${source} JOIN repos r ON r.id = l.repo_id ${verdictJoin(q)}
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${order}
       LIMIT :limit`,
@@ -169,6 +192,10 @@ export async function latestPage(db: Db, q: LatestPageQuery): Promise<LatestRow[
     lastError: r.last_error,
     stuckError: !r.failing && Number(r.other_failures) >= (q.stuckAfterRuns ?? NEVER_STUCK) ? (r.other_error ?? 'not its own') : null,
     nextDueAt: new Date(r.next_due_at),
+    policy:
+      r.policy && r.verdict
+        ? { name: r.policy, verdict: r.verdict, score: numberOrNull(r.policy_score), failing: parsedJson<string[] | null>(r.failing_rules) ?? [] }
+        : null,
   }));
 }
 

@@ -123,6 +123,8 @@ export interface ScoreChange {
   score: number;
   date: string;
   updatedAt: Date;
+  /** The result's checks (only when asked for): what the gate judges policies by. */
+  checks?: Array<{ name: string; score: number; internalError: boolean }>;
 }
 
 /** One page of scoresChangedPage: rows, and where the next page starts (undefined after the last). */
@@ -138,32 +140,54 @@ export interface ScoreChangePage {
  * repository id (`after`: the previous page's `next`); only each repository's newest row is read
  * (one probe of scores_repo_idx per repository), never its history.
  */
-export async function scoresChangedPage(db: Db, since: Date | undefined, page: { after?: string; limit: number }): Promise<ScoreChangePage> {
+export async function scoresChangedPage(db: Db, since: Date | undefined, page: { after?: string; limit: number; checks?: boolean }): Promise<ScoreChangePage> {
   const after = page.after ?? '0';
+  // With `checks`, each row carries its result's checks as [name, score, internal_error] triples
+  // (one probe of the checks' (score_id, name) index per repository).
+  const checks = page.checks ? `, (SELECT json_agg(json_build_array(c.name, c.score, c.internal_error)) FROM checks c WHERE c.score_id = l.id) AS checks` : '';
   const latest = `LEFT JOIN LATERAL (
-         SELECT s.score, s.result_date, s.created_at FROM scores s
+         SELECT s.id, s.score, s.result_date, s.created_at FROM scores s
           WHERE s.repo_id = r.id ORDER BY s.stored_at DESC, s.id DESC LIMIT 1) l ON true`;
   // The page is a range of repository ids; a repository with no score yet is in the range but
   // not in the rows, so `next` comes from the range, not from the rows returned.
   const res =
     since === undefined
       ? await db.raw(
-          `SELECT r.id, r.key, r.canonical, l.score, l.result_date, l.created_at
+          `SELECT r.id, r.key, r.canonical, l.score, l.result_date, l.created_at${checks}
              FROM (SELECT id, key, canonical FROM repos WHERE id > ? ORDER BY id LIMIT ?) r ${latest} ORDER BY r.id`,
           [after, page.limit],
         )
       : await db.raw(
-          `SELECT r.id, r.key, r.canonical, l.score, l.result_date, l.created_at
+          `SELECT r.id, r.key, r.canonical, l.score, l.result_date, l.created_at${checks}
              FROM (SELECT DISTINCT repo_id FROM scores WHERE created_at > ? AND repo_id > ? ORDER BY repo_id LIMIT ?) c
              JOIN repos r ON r.id = c.repo_id
              ${latest} ORDER BY r.id`,
           [since, after, page.limit],
         );
-  const raw = rowsOf<{ id: string | number; key: string; canonical: string; score: number | string | null; result_date: Date; created_at: Date }>(res);
+  const raw = rowsOf<{
+    id: string | number;
+    key: string;
+    canonical: string;
+    score: number | string | null;
+    result_date: Date;
+    created_at: Date;
+    checks?: Array<[string, number, boolean]> | string | null;
+  }>(res);
   const rows: ScoreChange[] = [];
   for (const r of raw) {
     if (r.score === null || r.score === undefined) continue;
-    rows.push({ repoKey: r.key, repo: r.canonical, score: Number(r.score), date: new Date(r.result_date).toISOString(), updatedAt: new Date(r.created_at) });
+    const row: ScoreChange = {
+      repoKey: r.key,
+      repo: r.canonical,
+      score: Number(r.score),
+      date: new Date(r.result_date).toISOString(),
+      updatedAt: new Date(r.created_at),
+    };
+    if (page.checks) {
+      const triples = (typeof r.checks === 'string' ? JSON.parse(r.checks) : (r.checks ?? [])) as Array<[string, number, boolean]>;
+      row.checks = triples.map(([name, score, internalError]) => ({ name, score: Number(score), internalError: internalError === true }));
+    }
+    rows.push(row);
   }
   return { rows, next: raw.length === page.limit ? String(raw[raw.length - 1].id) : undefined };
 }

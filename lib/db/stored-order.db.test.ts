@@ -259,7 +259,7 @@ describeEachFreshDatabase('migration 007', (ctx) => {
   });
 
   test('migrating to 007 backfills stored_at and un-pins the future-dated row; new results follow in stored order', async () => {
-    // Up to 008 (the harvest below writes runs as 008 keys them); later migrations are not this suite's.
+    // Up to 008 by name: later migrations (009, …) are not this test's, and its down steps undo 008 then 007.
     assert.deepEqual(await migrate(ctx.db, { to: '008_shard_runs' }), ['007_stored_order', '008_shard_runs']);
     const stored = rowsOf<{ id: string | number; stored_at: Date }>(await ctx.db.raw('SELECT id, stored_at FROM scores ORDER BY id'));
     assert.deepEqual(

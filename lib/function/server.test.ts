@@ -346,3 +346,24 @@ test('createFunctionServer: a streamed body is pulled at the pace the client rea
     await new Promise((r) => server.close(r));
   }
 });
+
+test('createFunctionServer: /readyz says what readyDetail gives (the policy file refused, say), as JSON; plain "ok" without', async () => {
+  const { createFunctionServer, listen } = await import('./server.ts');
+  let detail: Record<string, unknown> | undefined = { policy: { valid: false, error: 'document 1: /spec/minimumScore must be <= 10' } };
+  const server = createFunctionServer({
+    name: `ready-${process.pid}`,
+    log: silentLogger,
+    handle: async () => ({ statusCode: 200, body: {} }),
+    readyDetail: () => detail,
+  });
+  const port = await listen(server, 0);
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { ready: true, policy: { valid: false, error: 'document 1: /spec/minimumScore must be <= 10' } });
+    detail = undefined;
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/readyz`)).text(), 'ok');
+  } finally {
+    await new Promise((done) => server.close(done));
+  }
+});

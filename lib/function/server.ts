@@ -24,6 +24,8 @@ export interface ServeOptions {
   bodyLimit?: number | ((method: string, path: string) => number);
   /** Readiness: false answers 503 (e.g. database not reachable yet). */
   ready?: () => boolean | Promise<boolean>;
+  /** What /readyz says besides: when it gives an object, the answer is JSON `{ready, ...detail}` (e.g. the policy file's state). */
+  readyDetail?: () => Record<string, unknown> | undefined;
   /** Serve /metrics on this server (default true). The public score API serves it on its own port instead. */
   metrics?: boolean;
 }
@@ -244,6 +246,8 @@ export function createFunctionServer(options: ServeOptions): Server {
       if (read && (path === '/health/liveness' || path === '/healthz')) return send(res, 200, { 'content-type': 'text/plain' }, 'ok');
       if (read && (path === '/health/readiness' || path === '/readyz')) {
         const ok = options.ready ? await options.ready() : true;
+        const detail = options.readyDetail?.();
+        if (detail) return send(res, ok ? 200 : 503, { 'content-type': 'application/json' }, JSON.stringify({ ready: ok, ...detail }));
         return send(res, ok ? 200 : 503, { 'content-type': 'text/plain' }, ok ? 'ok' : 'not ready');
       }
       if (read && path === '/metrics' && options.metrics !== false) {

@@ -8,8 +8,10 @@ import { describeDatabaseError, publicFailure } from '../db/errors.ts';
 import { parseJobEvent } from '../events/job-event.ts';
 import { type Context, type Handle, reply } from '../function/handle.ts';
 import { counter } from '../metrics/index.ts';
+import type { PolicySource } from '../policy/file.ts';
 import { BatchedJobDeleter, type BatchOptions } from './deletions.ts';
 import { HarvestConfigError, type HarvestDeps, harvestJob, type StoredRepo, TransientHarvestError } from './harvest.ts';
+import { harvesterPolicies, judgeStored } from './policy.ts';
 import { RecentlyHarvested } from './recent.ts';
 
 const outcomes = counter('posture_harvester_events_total', 'Harvester events by outcome', ['outcome']);
@@ -24,6 +26,8 @@ export interface HarvesterOptions {
   sendEvent?: EventSender;
   /** How harvested Jobs are batched for deletion (tests shorten the wait). */
   deletions?: Partial<BatchOptions>;
+  /** The Scorecard policies (default: POSTURE_POLICY_FILE). */
+  policies?: PolicySource;
 }
 
 /** The harvester's handle, and what to do before the process exits. */
@@ -59,6 +63,9 @@ export function createHarvesterHandle(deps: () => Promise<HarvestDeps>, options:
         // The change this result made (its predecessor was found when it was stored).
         const ch = one.change;
         if (!ch?.latest) continue;
+        // A new newest result: its verdict under the policies (policy.changed when it changed).
+        if (one.score !== null)
+          await judgeStored({ db: d.db, log: context.log, policies: options.policies ?? harvesterPolicies(d.config, d.log), sendEvent }, one.repo, one.runId);
         const notice = noticeOf(ch.change, d.config.scoreChangeThreshold);
         if (!notice.notify) continue;
         const event = scoreChangedEvent(HARVESTER_SOURCE, one.repo, one.runId, ch.change, notice);

@@ -116,7 +116,8 @@ function thresholdOf(label: NamespaceLabel | undefined, settings: Settings): { t
   return { threshold: Number(label.value), fromNamespace: true };
 }
 
-const annotated = (root: string) =>
+/** CEL: the object, its pod template or its Job template declares a repository. */
+export const annotated = (root: string) =>
   [[], ['spec', 'template'], ['spec', 'jobTemplate'], ['spec', 'jobTemplate', 'spec', 'template']]
     .map((steps) => celMetaIs(root, steps, 'annotations', SOURCE_REPO_ANNOTATION))
     .join(' || ');
