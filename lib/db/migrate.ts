@@ -8,6 +8,7 @@ import * as m005 from './migrations/005_recent_runs.ts';
 import * as m006 from './migrations/006_not_the_repositorys.ts';
 import * as m007 from './migrations/007_stored_order.ts';
 import * as m008 from './migrations/008_shard_runs.ts';
+import * as m012 from './migrations/012_alerts.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': m001,
@@ -18,6 +19,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '006_not_the_repositorys': m006,
   '007_stored_order': m007,
   '008_shard_runs': m008,
+  '012_alerts': m012,
 };
 
 /** The migrations up to and including `last` (all when undefined). */

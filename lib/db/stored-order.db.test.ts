@@ -259,7 +259,7 @@ describeEachFreshDatabase('migration 007', (ctx) => {
   });
 
   test('migrating to 007 backfills stored_at and un-pins the future-dated row; new results follow in stored order', async () => {
-    assert.deepEqual(await migrate(ctx.db), ['007_stored_order', '008_shard_runs']);
+    assert.deepEqual(await migrate(ctx.db, { to: '008_shard_runs' }), ['007_stored_order', '008_shard_runs']);
     const stored = rowsOf<{ id: string | number; stored_at: Date }>(await ctx.db.raw('SELECT id, stored_at FROM scores ORDER BY id'));
     assert.deepEqual(
       stored.map((r) => new Date(r.stored_at).toISOString()),
@@ -300,7 +300,7 @@ describeEachFreshDatabase('migration 007', (ctx) => {
     const cols = rowsOf(await ctx.db.raw(`SELECT 1 FROM information_schema.columns WHERE table_name = 'scores' AND column_name = 'stored_at'`));
     assert.equal(cols.length, 0);
     assert.match(await indexDef('scores_repo_idx'), /\(repo_id, result_date DESC, id DESC\)/);
-    assert.deepEqual(await migrate(ctx.db), ['007_stored_order', '008_shard_runs'], 'and up again');
+    assert.deepEqual(await migrate(ctx.db, { to: '008_shard_runs' }), ['007_stored_order', '008_shard_runs'], 'and up again');
     assert.equal(Number((await repoLatestOf(ctx.db, KEY)).score), 4.0);
   });
 });
