@@ -250,7 +250,7 @@ describeEachDatabase('alerts: GitHub issues against the fake GitHub', (ctx) => {
     fake.addRepo({ owner: 'acme', name: tracker });
     const deps = depsOf(ctx.db, `acme/${tracker}`);
     const repos = ['github.com/acme/a', 'github.com/other/b', 'github.com/acme/c'].map((r) => `${r}-${ctx.kind}`);
-    for (const [i, repo] of repos.entries()) {
+    for (const repo of repos) {
       const ev = drop(9, 6, repo);
       await handleAlert(deps, inputOf(ev), ev.type);
       await handleAlert(deps, inputOf(ev), ev.type);
