@@ -11,6 +11,7 @@ import { forwardToRunningUp } from './forward.ts';
 import { commands as generateCommands } from './generate.ts';
 import { commandHelp, HELP_OPTION, listHelp } from './help.ts';
 import { commands as jobCommands } from './jobs.ts';
+import { commands as reportCommands } from './report.ts';
 import { commands as repoCommands } from './repos.ts';
 import { commands as resultCommands } from './results.ts';
 import { commands as scoreCommands } from './scores.ts';
@@ -24,6 +25,7 @@ export const allCommands: Command[] = [
   ...dbCommands,
   ...repoCommands,
   ...scoreCommands,
+  ...reportCommands,
   ...jobCommands,
   ...resultCommands,
   ...admissionCommands,

@@ -4,6 +4,7 @@ export * from './alerts.ts';
 export * from './claims.ts';
 export * from './connect.ts';
 export * from './migrate.ts';
+export * from './report.ts';
 export * from './repos.ts';
 export * from './retention.ts';
 export * from './runs.ts';
