@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import client from 'prom-client';
 import { type ChangeLookup, findChange, type ResultSelector } from '../changes/store.ts';
 import { type Config, defaultConfig } from '../config/index.ts';
+import { alertsOfRepo } from '../db/alerts.ts';
 import { checkScoresOf, recentScoreSteps } from '../db/changes.ts';
 import type { Db } from '../db/connect.ts';
 import { hasReposOfOwner } from '../db/fleet.ts';
@@ -209,6 +210,13 @@ async function repoPageData(db: Db, key: string, base: string, config: FleetConf
     runs,
     badgeUrl: `${base}/projects/${path}/badge`,
     pageUrl: `${base}/ui/projects/${path}`,
+    alerts: (await alertsOfRepo(db, repo.key)).map((a) => ({
+      eventId: a.eventId,
+      action: a.action,
+      receivedAt: a.receivedAt.toISOString(),
+      reasons: a.reasons,
+      deliveries: a.deliveries.map((x) => ({ target: x.target, status: x.status, attempts: x.attempts, lastError: x.lastError, detail: x.detail })),
+    })),
   };
 }
 

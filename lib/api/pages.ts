@@ -239,6 +239,44 @@ export interface RepoPageData {
   runs: Array<{ id: number; createdAt: string; finishedAt: string | null; outcome: string; failureClass: string | null; reason: string | null }>;
   badgeUrl: string;
   pageUrl: string;
+  /** Alerts sent (or not) for this repository, newest first, each with its deliveries. */
+  alerts?: Array<{
+    eventId: string;
+    action: string;
+    receivedAt: string;
+    reasons: string[];
+    deliveries: Array<{ target: string; status: string; attempts: number; lastError: string | null; detail: string | null }>;
+  }>;
+}
+
+function alertsSection(d: RepoPageData): string {
+  if (!d.alerts?.length) return '';
+  const failed = d.alerts.flatMap((a) => a.deliveries.filter((x) => x.status === 'failed'));
+  return (
+    `<section aria-labelledby="alerts"><h2 id="alerts">Alerts</h2>` +
+    (failed.length
+      ? `<p class="alert" role="status" id="alert-failures">${failed.length} alert deliver${failed.length > 1 ? 'ies' : 'y'} failed after ${failed.length > 1 ? 'their' : 'its'} retries; ${failed.length > 1 ? 'they are' : 'it is'} retried when the change event comes again.</p>`
+      : '') +
+    table(
+      ['When', 'Alert', 'Why', 'Delivered to'],
+      d.alerts.map((a) => [
+        esc(minute(a.receivedAt)),
+        esc(a.action),
+        esc(a.reasons.join('; ')),
+        a.deliveries.length
+          ? a.deliveries
+              .map((x) =>
+                x.status === 'failed'
+                  ? `${esc(x.target)}: <strong>failed</strong> after ${x.attempts} attempt${x.attempts === 1 ? '' : 's'}${x.lastError ? ` (${esc(x.lastError.slice(0, 200))})` : ''}`
+                  : // Only web links: the issue URL is GitHub's answer.
+                    `${esc(x.target)}: ${esc(x.status)}${x.detail && /^https?:\/\//i.test(x.detail) ? ` <a href="${esc(x.detail)}" rel="noopener noreferrer">issue</a>` : ''}`,
+              )
+              .join('<br>')
+          : '<span class="muted">no target configured</span>',
+      ]),
+    ) +
+    `</section>`
+  );
 }
 
 export function repoPage(d: RepoPageData): string {
@@ -326,7 +364,7 @@ export function repoPage(d: RepoPageData): string {
   const badge =
     `<section aria-labelledby="badge"><h2 id="badge">Badge</h2><p><img src="${esc(d.badgeUrl)}" alt="OpenSSF Scorecard badge of ${esc(d.repo)}"></p>` +
     `<label for="badge-md">Markdown</label><pre id="badge-md">${esc(`[![OpenSSF Scorecard](${d.badgeUrl})](${d.pageUrl})`)}</pre></section>`;
-  return layout(d.repo, head + checks + chart + diffForm + runs + badge, { demo: isDemoRepo(d.repo) });
+  return layout(d.repo, head + checks + chart + diffForm + alertsSection(d) + runs + badge, { demo: isDemoRepo(d.repo) });
 }
 
 export function diffPage(repo: string, c: ScoreChange): string {
