@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import client from 'prom-client';
 import { type ChangeLookup, findChange, type ResultSelector } from '../changes/store.ts';
 import { type Config, defaultConfig } from '../config/index.ts';
-import { alertsOfRepo } from '../db/alerts.ts';
+import { alertsOfRepo, failedDeliveries } from '../db/alerts.ts';
 import { checkScoresOf, recentScoreSteps } from '../db/changes.ts';
 import type { Db } from '../db/connect.ts';
 import { hasReposOfOwner } from '../db/fleet.ts';
@@ -282,11 +282,20 @@ export async function answerDashboard(
       };
     }
     case 'ui-fleet': {
-      const [snapshot, live] = await Promise.all([
+      const [snapshot, live, failed] = await Promise.all([
         fleetSnapshot(db, config, { now, onError: (err) => context.log?.warn({ err: err.message }, 'fleet snapshot refresh failed') }),
         fleetLive(db, config, now),
+        failedDeliveries(db, 20),
       ]);
-      return page(context, fleetPage(snapshot, live, now));
+      const failedAlerts = failed.map((f) => ({
+        repo: f.repo,
+        target: f.target,
+        action: f.action,
+        attempts: f.attempts,
+        lastError: f.lastError,
+        updatedAt: f.updatedAt.toISOString(),
+      }));
+      return page(context, fleetPage(snapshot, live, now, failedAlerts));
     }
     case 'ui-list': {
       const sparse = await sparseState(db, req.query.state);

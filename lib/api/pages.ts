@@ -101,7 +101,29 @@ function table(head: string[], rows: string[][], numeric: number[] = []): string
   return `<div class="scroll"><table><thead><tr>${th}</tr></thead><tbody>${tr}</tbody></table></div>`;
 }
 
-export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string {
+/** Alert deliveries that failed after their retries (newest first), for the fleet page. */
+export type FailedAlertDelivery = { repo: string; target: string; action: string; attempts: number; lastError: string | null; updatedAt: string };
+
+function failedAlertsSection(failed: readonly FailedAlertDelivery[]): string {
+  if (failed.length === 0) return '';
+  return (
+    `<section aria-labelledby="alert-failures"><h2 id="alert-failures">Alert deliveries that failed</h2>` +
+    `<p class="alert" role="status">${n(failed.length)} alert deliver${failed.length === 1 ? 'y' : 'ies'} failed after ${failed.length === 1 ? 'its' : 'their'} retries (the newest 20 are listed); each is retried when its change event comes again.</p>` +
+    table(
+      ['When', 'Repository', 'Alert', 'Target', 'Why'],
+      failed.map((f) => [
+        esc(minute(f.updatedAt)),
+        `<a href="${esc(repoHref(f.repo))}#alerts">${esc(f.repo)}</a>`,
+        esc(f.action),
+        esc(f.target),
+        `${esc((f.lastError ?? '').slice(0, 200))} (${f.attempts} attempt${f.attempts === 1 ? '' : 's'})`,
+      ]),
+    ) +
+    `</section>`
+  );
+}
+
+export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date, failedAlerts: readonly FailedAlertDelivery[] = []): string {
   const sweep = sweepOf(s);
   const st = s.states;
   const card = (label: string, value: number, state: string, note: string) =>
@@ -125,7 +147,7 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date): string 
     ? `<p class="alert" role="status"><a href="/ui/projects?state=stuck">${n(stuckCount)} ${stuckCount === 1 ? 'repository is' : 'repositories are'} stuck</a>: their newest runs failed for reasons not their own (the node, the image, a Secret); they are retried on the failure backoff.</p>`
     : '';
   const body =
-    `<h1>Fleet</h1>${paused}${stuck}` +
+    `<h1>Fleet</h1>${paused}${stuck}${failedAlertsSection(failedAlerts)}` +
     `<section aria-labelledby="states"><h2 id="states">Repositories by state</h2><div class="grid">` +
     card('Fresh', st.fresh, 'fresh', 'scored within the interval') +
     card('Overdue', st.overdue, 'overdue', 'newest score older than the interval') +

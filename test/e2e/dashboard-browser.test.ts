@@ -212,7 +212,7 @@ test("a repository's alerts and its failed deliveries, on its page", { timeout: 
   } finally {
     await rx.close();
   }
-  const page = await context.newPage();
+  let page = await context.newPage();
   const res = await page.goto(`${base}/ui/projects/${repo}`);
   assert.equal(res?.status(), 200);
   const section = page.locator('section[aria-labelledby="alerts"]');
@@ -226,4 +226,16 @@ test("a repository's alerts and its failed deliveries, on its page", { timeout: 
   assert.doesNotMatch(html, /127\.0\.0\.1:\d+\/hooks|chat-secret|browser-secret/, 'neither the webhook URL nor the secret is on the page');
   assert.deepEqual(await page.evaluate(LOW_CONTRAST), []);
   await page.close();
+  // The fleet page lists the failed delivery and links the repository's alerts (a new context:
+  // the first test's visit to /ui is in this one's cache).
+  const fresh = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
+  page = await fresh.newPage();
+  assert.equal((await page.goto(`${base}/ui`))?.status(), 200);
+  const failures = await page.locator('section[aria-labelledby="alert-failures"] tbody tr').allTextContents();
+  assert.equal(failures.length, 1);
+  assert.match(failures[0], new RegExp(`${repo.toLowerCase().replace(/[.]/g, '\\.')}updatewebhookreceiver answered 503 \\(2 attempts\\)`));
+  await page.locator('section[aria-labelledby="alert-failures"] tbody a').click();
+  assert.match(page.url(), /\/ui\/projects\/.+#alerts$/);
+  assert.deepEqual(await page.evaluate(LOW_CONTRAST), []);
+  await fresh.close();
 });
