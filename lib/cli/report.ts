@@ -1,6 +1,6 @@
-// `posture report [--since 7d] [--owner O] [-o markdown|json]`: the fleet report (lib/report).
+// `posture report [--since 7d] [--owner O] [-o markdown|json]`: the fleet report (lib/fleet-report).
 import { reportRows } from '../db/report.ts';
-import { buildReport, parseSince, reportMarkdown, WEAK_BELOW } from '../report/report.ts';
+import { buildReport, parseSince, reportMarkdown, WEAK_BELOW } from '../fleet-report/report.ts';
 import { openDbContext } from './context.ts';
 import { type Command, EXIT, UsageError } from './types.ts';
 

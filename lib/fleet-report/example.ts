@@ -1,5 +1,5 @@
 // The report on the demo data, as docs/use/report-example.md shows it: `npm run generate:report`
-// writes it; lib/report/example.db.test.ts fails when it is stale. Fixed clock and public URL,
+// writes it; lib/fleet-report/example.db.test.ts fails when it is stale. Fixed clock and public URL,
 // so the same code writes the same file.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
