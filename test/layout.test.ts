@@ -337,6 +337,7 @@ describe('layout', () => {
     ['admission', false],
     ['scheduler', true],
     ['harvester', true],
+    ['alerts', false],
   ] as const) {
     it(`the ${fn} function ${kube ? 'loads' : 'does not load'} the Kubernetes client`, () => {
       const loaded = packagesLoadedBy(fn);

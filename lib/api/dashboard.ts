@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import client from 'prom-client';
 import { type ChangeLookup, findChange, type ResultSelector } from '../changes/store.ts';
 import { type Config, defaultConfig } from '../config/index.ts';
+import { alertsOfRepo, failedDeliveries } from '../db/alerts.ts';
 import { checkScoresOf, recentScoreSteps } from '../db/changes.ts';
 import type { Db } from '../db/connect.ts';
 import { hasReposOfOwner } from '../db/fleet.ts';
@@ -245,6 +246,13 @@ async function repoPageData(db: Db, key: string, base: string, config: FleetConf
     runs,
     badgeUrl: `${base}/projects/${path}/badge`,
     pageUrl: `${base}/ui/projects/${path}`,
+    alerts: (await alertsOfRepo(db, repo.key)).map((a) => ({
+      eventId: a.eventId,
+      action: a.action,
+      receivedAt: a.receivedAt.toISOString(),
+      reasons: a.reasons,
+      deliveries: a.deliveries.map((x) => ({ target: x.target, status: x.status, attempts: x.attempts, lastError: x.lastError, detail: x.detail })),
+    })),
   };
 }
 
@@ -311,14 +319,23 @@ export async function answerDashboard(
     }
     case 'ui-fleet': {
       const digest = config.policyDigest;
-      const [snapshot, live, compliance, rules] = await Promise.all([
+      const [snapshot, live, compliance, rules, failed] = await Promise.all([
         fleetSnapshot(db, config, { now, onError: (err) => context.log?.warn({ err: err.message }, 'fleet snapshot refresh failed') }),
         fleetLive(db, config, now),
         digest === undefined ? undefined : policyCompliance(db, digest, now),
         digest === undefined ? undefined : mostFailingRules(db, digest, 10),
+        failedDeliveries(db, 20),
       ]);
       const policy = compliance && rules ? { policies: dashboardConfig.policyNames ?? [], compliance, rules } : undefined;
-      return page(context, fleetPage(snapshot, live, now, policy));
+      const failedAlerts = failed.map((f) => ({
+        repo: f.repo,
+        target: f.target,
+        action: f.action,
+        attempts: f.attempts,
+        lastError: f.lastError,
+        updatedAt: f.updatedAt.toISOString(),
+      }));
+      return page(context, fleetPage(snapshot, live, now, policy, failedAlerts));
     }
     case 'ui-list': {
       const sparse = await sparseState(db, req.query.state);

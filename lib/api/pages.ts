@@ -141,7 +141,29 @@ function policySection(p: FleetPolicy | undefined): string {
   );
 }
 
-export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date, policy?: FleetPolicy): string {
+/** Alert deliveries that failed after their retries (newest first), for the fleet page. */
+export type FailedAlertDelivery = { repo: string; target: string; action: string; attempts: number; lastError: string | null; updatedAt: string };
+
+function failedAlertsSection(failed: readonly FailedAlertDelivery[]): string {
+  if (failed.length === 0) return '';
+  return (
+    `<section aria-labelledby="alert-failures"><h2 id="alert-failures">Alert deliveries that failed</h2>` +
+    `<p class="alert" role="status">${n(failed.length)} alert deliver${failed.length === 1 ? 'y' : 'ies'} failed after ${failed.length === 1 ? 'its' : 'their'} retries (the newest 20 are listed); each is retried when its change event comes again.</p>` +
+    table(
+      ['When', 'Repository', 'Alert', 'Target', 'Why'],
+      failed.map((f) => [
+        esc(minute(f.updatedAt)),
+        `<a href="${esc(repoHref(f.repo))}#alerts">${esc(f.repo)}</a>`,
+        esc(f.action),
+        esc(f.target),
+        `${esc((f.lastError ?? '').slice(0, 200))} (${f.attempts} attempt${f.attempts === 1 ? '' : 's'})`,
+      ]),
+    ) +
+    `</section>`
+  );
+}
+
+export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date, policy?: FleetPolicy, failedAlerts: readonly FailedAlertDelivery[] = []): string {
   const sweep = sweepOf(s);
   const st = s.states;
   const card = (label: string, value: number, state: string, note: string) =>
@@ -165,7 +187,7 @@ export function fleetPage(s: FleetSnapshot, live: FleetLive, now: Date, policy?:
     ? `<p class="alert" role="status"><a href="/ui/projects?state=stuck">${n(stuckCount)} ${stuckCount === 1 ? 'repository is' : 'repositories are'} stuck</a>: their newest runs failed for reasons not their own (the node, the image, a Secret); they are retried on the failure backoff.</p>`
     : '';
   const body =
-    `<h1>Fleet</h1>${paused}${stuck}` +
+    `<h1>Fleet</h1>${paused}${stuck}${failedAlertsSection(failedAlerts)}` +
     `<section aria-labelledby="states"><h2 id="states">Repositories by state</h2><div class="grid">` +
     card('Fresh', st.fresh, 'fresh', 'scored within the interval') +
     card('Overdue', st.overdue, 'overdue', 'newest score older than the interval') +
@@ -291,6 +313,44 @@ export interface RepoPageData {
   pageUrl: string;
   /** The verdict under the policy that applies (absent: no policy, or not judged yet). */
   policy?: { name: string; verdict: string; score: number | null; reasons: Array<{ verdict: string; rule: string; message: string }> };
+  /** Alerts sent (or not) for this repository, newest first, each with its deliveries. */
+  alerts?: Array<{
+    eventId: string;
+    action: string;
+    receivedAt: string;
+    reasons: string[];
+    deliveries: Array<{ target: string; status: string; attempts: number; lastError: string | null; detail: string | null }>;
+  }>;
+}
+
+function alertsSection(d: RepoPageData): string {
+  if (!d.alerts?.length) return '';
+  const failed = d.alerts.flatMap((a) => a.deliveries.filter((x) => x.status === 'failed'));
+  return (
+    `<section aria-labelledby="alerts"><h2 id="alerts">Alerts</h2>` +
+    (failed.length
+      ? `<p class="alert" role="status" id="alert-failures">${failed.length} alert deliver${failed.length > 1 ? 'ies' : 'y'} failed after ${failed.length > 1 ? 'their' : 'its'} retries; ${failed.length > 1 ? 'they are' : 'it is'} retried when the change event comes again.</p>`
+      : '') +
+    table(
+      ['When', 'Alert', 'Why', 'Delivered to'],
+      d.alerts.map((a) => [
+        esc(minute(a.receivedAt)),
+        esc(a.action),
+        esc(a.reasons.join('; ')),
+        a.deliveries.length
+          ? a.deliveries
+              .map((x) =>
+                x.status === 'failed'
+                  ? `${esc(x.target)}: <strong>failed</strong> after ${x.attempts} attempt${x.attempts === 1 ? '' : 's'}${x.lastError ? ` (${esc(x.lastError.slice(0, 200))})` : ''}`
+                  : // Only web links: the issue URL is GitHub's answer.
+                    `${esc(x.target)}: ${esc(x.status)}${x.detail && /^https?:\/\//i.test(x.detail) ? ` <a href="${esc(x.detail)}" rel="noopener noreferrer">issue</a>` : ''}`,
+              )
+              .join('<br>')
+          : '<span class="muted">no target configured</span>',
+      ]),
+    ) +
+    `</section>`
+  );
 }
 
 export function repoPage(d: RepoPageData): string {
@@ -387,7 +447,7 @@ export function repoPage(d: RepoPageData): string {
   const badge =
     `<section aria-labelledby="badge"><h2 id="badge">Badge</h2><p><img src="${esc(d.badgeUrl)}" alt="OpenSSF Scorecard badge of ${esc(d.repo)}"></p>` +
     `<label for="badge-md">Markdown</label><pre id="badge-md">${esc(`[![OpenSSF Scorecard](${d.badgeUrl})](${d.pageUrl})`)}</pre></section>`;
-  return layout(d.repo, head + checks + chart + diffForm + runs + badge, { demo: isDemoRepo(d.repo) });
+  return layout(d.repo, head + checks + chart + diffForm + alertsSection(d) + runs + badge, { demo: isDemoRepo(d.repo) });
 }
 
 export function diffPage(repo: string, c: ScoreChange): string {

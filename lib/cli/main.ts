@@ -12,6 +12,7 @@ import { commands as generateCommands } from './generate.ts';
 import { commandHelp, HELP_OPTION, listHelp } from './help.ts';
 import { commands as jobCommands } from './jobs.ts';
 import { commands as policyCommands } from './policy.ts';
+import { commands as reportCommands } from './report.ts';
 import { commands as repoCommands } from './repos.ts';
 import { commands as resultCommands } from './results.ts';
 import { commands as scoreCommands } from './scores.ts';
@@ -28,6 +29,7 @@ export const allCommands: Command[] = [
   ...sourceCommands,
   ...scoreCommands,
   ...policyCommands,
+  ...reportCommands,
   ...jobCommands,
   ...resultCommands,
   ...admissionCommands,

@@ -10,8 +10,9 @@ import type { Writable } from 'node:stream';
 import type { V1Job } from '@kubernetes/client-node';
 import * as k8s from '@kubernetes/client-node';
 import { CloudEvent, HTTP } from 'cloudevents';
+import { alertDepsOf, createAlertsHandle, describeTargets } from '../alerts/handler.ts';
 import { apiBodyLimit, createApiHandle } from '../api/index.ts';
-import { SCORE_UPDATED_TYPE } from '../changes/events.ts';
+import { httpSender, SCORE_UPDATED_TYPE, senderFromEnv } from '../changes/events.ts';
 import { type Config, loadConfig } from '../config/index.ts';
 import { checkConnection, type Db, dbOptions as dbOptionsOf, describeTarget, migrate, openDb, scoresChangedPage } from '../db/index.ts';
 import { lockDataDir } from '../db/lock.ts';
@@ -212,11 +213,20 @@ export async function up(o: UpOptions): Promise<UpHandle> {
     }
 
     // Functions, served exactly as in a cluster (the scheduler and harvester only where Jobs can run).
+    // The alerts take the harvester's score.changed events, as the Broker's Trigger does in a
+    // cluster (unless K_SINK sends them elsewhere).
+    const alertTargets = describeTargets(config);
+    for (const w of alertTargets.warnings) say(`warning: ${w}`);
+    const alertDeps = alertDepsOf({ config, db, log });
+    const alerts = createFunctionServer({ name: 'alerts', handle: createAlertsHandle(async () => alertDeps), log });
+    servers.push(alerts);
+    const alertsUrl = `http://127.0.0.1:${await listen(alerts, 0, '127.0.0.1')}/`;
+    say(`alerts: webhook ${alertTargets.webhook}, GitHub issues ${alertTargets.githubIssues}`);
     let harvesterUrl = '';
     let schedulerUrl = '';
     if (cluster) {
       const deps: HarvestDeps = { db, cluster, config, log };
-      const harvest = createHarvesterHandle(async () => deps);
+      const harvest = createHarvesterHandle(async () => deps, { sendEvent: senderFromEnv(o.env) ?? httpSender(alertsUrl, 600_000) });
       stops.push(() => harvest.drain());
       const harvester = createFunctionServer({ name: 'harvester', handle: harvest, log });
       const scheduler = createFunctionServer({

@@ -187,3 +187,55 @@ test('a bidirectional control in a reason is shown as its escape, and the text r
     await page.close();
   }
 });
+
+test("a repository's alerts and its failed deliveries, on its page", { timeout: 60_000 }, async () => {
+  const { startReceiver } = await import('../../lib/alerts/receiver.ts');
+  const { alertDepsOf } = await import('../../lib/alerts/handler.ts');
+  const { handleAlert } = await import('../../lib/alerts/service.ts');
+  const { checks, inputOf, scoreChanged } = await import('../../lib/alerts/testing.ts');
+  const repo = (await database.db('repos').orderBy('key').first()).canonical as string;
+  const rx = await startReceiver('browser-secret');
+  try {
+    const deps = alertDepsOf(
+      {
+        config: defaultConfig({ alertsWebhookUrl: rx.url, alertsWebhookSecret: 'browser-secret', alertsWebhookAttempts: 2, alertsRepoIntervalSeconds: 0 }),
+        db: database.db,
+        log: silentLogger,
+      },
+      { sleep: async () => {} },
+    );
+    const drop = scoreChanged(900_002, { score: 8, checks: checks(8) }, { score: 5, checks: checks(0) }, repo);
+    await handleAlert(deps, inputOf(drop), drop.type);
+    rx.failNext(10);
+    const further = scoreChanged(900_004, { score: 5, checks: checks(0) }, { score: 3, checks: checks(0) }, repo);
+    await handleAlert(deps, inputOf(further), further.type);
+  } finally {
+    await rx.close();
+  }
+  let page = await context.newPage();
+  const res = await page.goto(`${base}/ui/projects/${repo}`);
+  assert.equal(res?.status(), 200);
+  const section = page.locator('section[aria-labelledby="alerts"]');
+  assert.equal(await section.locator('h2').textContent(), 'Alerts');
+  const rows = await section.locator('tbody tr').allTextContents();
+  assert.equal(rows.length, 2);
+  assert.match(rows[0], /update.*score fell 2\.0 \(5\.0 → 3\.0\).*webhook: failed after 2 attempts \(receiver answered 503\)/);
+  assert.match(rows[1], /open.*score fell 3\.0 \(8\.0 → 5\.0\); Code-Review fell to 0.*webhook: delivered/);
+  assert.match((await page.locator('#alert-failures').textContent()) ?? '', /1 alert delivery failed after its retries/);
+  const html = await page.content();
+  assert.doesNotMatch(html, /127\.0\.0\.1:\d+\/hooks|chat-secret|browser-secret/, 'neither the webhook URL nor the secret is on the page');
+  assert.deepEqual(await page.evaluate(LOW_CONTRAST), []);
+  await page.close();
+  // The fleet page lists the failed delivery and links the repository's alerts (a new context:
+  // the first test's visit to /ui is in this one's cache).
+  const fresh = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
+  page = await fresh.newPage();
+  assert.equal((await page.goto(`${base}/ui`))?.status(), 200);
+  const failures = await page.locator('section[aria-labelledby="alert-failures"] tbody tr').allTextContents();
+  assert.equal(failures.length, 1);
+  assert.match(failures[0], new RegExp(`${repo.toLowerCase().replace(/[.]/g, '\\.')}updatewebhookreceiver answered 503 \\(2 attempts\\)`));
+  await page.locator('section[aria-labelledby="alert-failures"] tbody a').click();
+  assert.match(page.url(), /\/ui\/projects\/.+#alerts$/);
+  assert.deepEqual(await page.evaluate(LOW_CONTRAST), []);
+  await fresh.close();
+});

@@ -79,6 +79,7 @@ const INTENDED: Record<string, string[]> = {
   'posture-job-events': ['batch/jobs:get', 'batch/jobs:list', 'batch/jobs:watch'],
   'posture-admission': [],
   'posture-api': [],
+  'posture-alerts': [],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
       `rbac.authorization.k8s.io/Role/posture/${n}`,
       `rbac.authorization.k8s.io/RoleBinding/posture/${n}`,
     ]),
-    ...['posture-scheduler', 'posture-harvester', 'posture-api'].map((n) => `serving.knative.dev/Service/posture/${n}`),
+    ...['posture-scheduler', 'posture-harvester', 'posture-api', 'posture-alerts'].map((n) => `serving.knative.dev/Service/posture/${n}`),
     'apps/Deployment/posture/posture-admission',
     'core/Service/posture/posture-admission',
     'policy/PodDisruptionBudget/posture/posture-admission',
@@ -109,6 +110,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
     'eventing.knative.dev/Broker/posture/posture-dead-letter',
     'eventing.knative.dev/Trigger/posture/posture-harvester',
     'eventing.knative.dev/Trigger/posture/posture-score-events',
+    'eventing.knative.dev/Trigger/posture/posture-alerts',
     'networking.k8s.io/NetworkPolicy/posture/posture-scorecard-jobs',
     'networking.k8s.io/NetworkPolicy/posture/posture-admission',
     // Whatever `npm run generate:webhooks` wrote: adding a webhook file adds its configuration.
@@ -145,7 +147,20 @@ test('secrets.example.yaml is not part of the kustomization and holds the Secret
     for (const t of podTemplates(o))
       for (const c of t.spec.containers)
         for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef) refs.add(`${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
-  assert.deepEqual([...refs], ['posture-database/DATABASE_URL']);
+  assert.deepEqual(
+    [...refs],
+    [
+      'posture-database/DATABASE_URL',
+      'posture-alerts/POSTURE_ALERTS_WEBHOOK_URL',
+      'posture-alerts/POSTURE_ALERTS_WEBHOOK_SECRET',
+      'posture-alerts/POSTURE_ALERTS_GITHUB_TOKEN',
+    ],
+  );
+  // The alerts' Secret is optional: without it they record alerts and send nothing.
+  for (const o of base)
+    for (const t of podTemplates(o))
+      for (const c of t.spec.containers)
+        for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name === 'posture-alerts') assert.equal(e.valueFrom.secretKeyRef.optional, true, e.name);
   for (const r of refs) {
     const [name, key] = r.split('/');
     assert.ok(byName.get(name)?.stringData?.[key], `secrets.example.yaml lacks ${r}`);
@@ -253,7 +268,7 @@ const KNATIVE_RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K
 const KNATIVE_RESERVED_PORTS = new Set([8012, 8013, 8022, 8112, 9090, 9091]);
 
 test('every container is hardened: non-root, read-only root, no capabilities, RuntimeDefault seccomp, resources, probes', () => {
-  const healthChecked = new Set(['scheduler', 'harvester', 'api', 'admission']);
+  const healthChecked = new Set(['scheduler', 'harvester', 'api', 'admission', 'alerts']);
   let seen = 0;
   for (const o of [...base, ...overlay.filter((x) => x.kind === 'CronJob')]) {
     for (const t of podTemplates(o)) {
@@ -278,7 +293,7 @@ test('every container is hardened: non-root, read-only root, no capabilities, Ru
       for (const v of t.spec.volumes ?? []) assert.ok(mounted.has(v.name), `${idOf(o)}: volume ${v.name} unused`);
     }
   }
-  assert.equal(seen, 5);
+  assert.equal(seen, 6);
 });
 
 test('the Knative Services use only what Knative Serving accepts by default, with the intended scaling', () => {
@@ -315,19 +330,22 @@ test('the Knative Services use only what Knative Serving accepts by default, wit
     assert.equal(any(k).spec.template.metadata.labels['app.kubernetes.io/part-of'], 'posture');
   }
   assert.equal(byName['posture-scheduler'].spec.template.spec.containerConcurrency, 1);
-  for (const n of ['posture-scheduler', 'posture-harvester']) assert.equal(byName[n].metadata.labels['networking.knative.dev/visibility'], 'cluster-local', n);
+  for (const n of ['posture-scheduler', 'posture-harvester', 'posture-alerts'])
+    assert.equal(byName[n].metadata.labels['networking.knative.dev/visibility'], 'cluster-local', n);
   assert.equal(byName['posture-api'].metadata.labels['networking.knative.dev/visibility'], undefined, 'the score API is public');
   for (const [n, sa] of [
     ['posture-scheduler', 'posture-scheduler'],
     ['posture-harvester', 'posture-harvester'],
     ['posture-api', 'posture-api'],
+    ['posture-alerts', 'posture-alerts'],
   ])
     assert.equal(byName[n].spec.template.spec.serviceAccountName, sa);
   assert.equal(any(find(base, 'Deployment', 'posture-admission')).spec.template.spec.serviceAccountName, 'posture-admission');
   // Pods of identities without a Role mount no token.
-  assert.equal(byName['posture-api'].spec.template.spec.automountServiceAccountToken, false);
+  for (const n of ['posture-api', 'posture-alerts']) assert.equal(byName[n].spec.template.spec.automountServiceAccountToken, false);
   assert.equal(any(find(base, 'Deployment', 'posture-admission')).spec.template.spec.automountServiceAccountToken, false);
-  for (const sa of ['posture-admission', 'posture-api']) assert.equal(any(find(base, 'ServiceAccount', sa)).automountServiceAccountToken, false);
+  for (const sa of ['posture-admission', 'posture-api', 'posture-alerts'])
+    assert.equal(any(find(base, 'ServiceAccount', sa)).automountServiceAccountToken, false);
 });
 
 test('the eventing wiring: ping → scheduler, posture Jobs → Broker → harvester (update AND kind Job, retries, dead letters), score.updated → admission', () => {
@@ -362,6 +380,15 @@ test('the eventing wiring: ping → scheduler, posture Jobs → Broker → harve
   assert.equal(uri.hostname, `${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local`);
   assert.equal(uri.pathname, '/events', 'the admission server takes score events on /events');
   assert.ok(any(find(base, 'Certificate', 'posture-admission')).spec.dnsNames.includes(uri.hostname));
+  // posture's change events → the alerts function (the harvester's K_SINK is this Broker's ingress).
+  const alerts = any(find(base, 'Trigger', 'posture-alerts'));
+  assert.equal(alerts.spec.broker, src.spec.sink.ref.name);
+  assert.deepEqual(alerts.spec.filters, [{ any: [{ exact: { type: 'dev.posture.score.changed' } }, { exact: { type: 'dev.posture.policy.changed' } }] }]);
+  resolves(alerts.spec.subscriber.ref);
+  assert.equal(alerts.spec.subscriber.ref.name, 'posture-alerts');
+  resolves(alerts.spec.delivery.deadLetterSink.ref);
+  const sink = any(find(base, 'Service', 'posture-harvester')).spec.template.spec.containers[0].env.find((e: any) => e.name === 'K_SINK').value;
+  assert.match(sink, new RegExp(`/${NS}/${alerts.spec.broker}$`));
 });
 
 test("the NetworkPolicy selects exactly the Scorecard Jobs' pods: no ingress, egress DNS and 443 only", () => {

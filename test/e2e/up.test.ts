@@ -11,6 +11,7 @@ import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
+import { startReceiver } from '../../lib/alerts/receiver.ts';
 import { runCliCaptured } from '../../lib/cli/testing.ts';
 import { controlRunner } from '../../lib/cli/up.ts';
 import { jobName } from '../../lib/jobs/spec.ts';
@@ -63,6 +64,13 @@ for (const repo of repos) {
   if (repo.includes('/revoked-')) { process.stderr.write('Skipping ' + repo + ': run: repo unreachable: GET https://api.github.com/repos/' + repo.split('/').slice(1).join('/') + ': 401 Bad credentials []\\n'); continue; }
   const doc = JSON.parse(require('fs').readFileSync(${JSON.stringify(FIXTURE)}, 'utf8'));
   doc.repo.name = repo;
+  // "drop-*": the second run of the repository scores 3.0, its first check at 0.
+  if (repo.includes('/drop-')) {
+    const seen = require('path').join(__dirname, repo.replace(/[^a-z0-9]/gi, '_') + '.runs');
+    const runs = require('fs').existsSync(seen) ? Number(require('fs').readFileSync(seen, 'utf8')) : 0;
+    require('fs').writeFileSync(seen, String(runs + 1));
+    if (runs >= 1) { doc.score = 3; doc.checks[0].score = 0; }
+  }
   process.stdout.write(JSON.stringify(doc) + '\\n');
 }
 `;
@@ -142,6 +150,44 @@ test('no cluster and a fake scorecard on PATH: the local runner scores repositor
   assert.match((await runCliCaptured(['repos', 'list'], env)).stdout, /github\.com\/a\/b\s+due/);
   await h.stop();
   assert.equal((await runCliCaptured(['repos', 'list'], env)).code, 0, 'released on stop');
+});
+
+test('a drop under posture up: the in-process alerts send one signed webhook (score.changed no longer only logged)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'posture-up-alerts-'));
+  const rx = await startReceiver('up-secret');
+  try {
+    const env = {
+      POSTURE_DATA_DIR: join(dir, 'data'),
+      KUBECONFIG: join(dir, 'no-kubeconfig'),
+      PATH: `${fakeScorecard(dir)}:${process.env.PATH}`,
+      GITHUB_AUTH_TOKEN: 'test-token',
+      POSTURE_ALERTS_WEBHOOK_URL: rx.url,
+      POSTURE_ALERTS_WEBHOOK_SECRET: 'up-secret',
+    };
+    const add = await runCliCaptured(['repos', 'add', 'posture-e2e/drop-me'], env);
+    assert.equal(add.code, 0, add.stderr);
+    const o = output();
+    const h = await up({ env, out: o.out, apiPort: 0, admissionPort: 0, webhooksDir: WEBHOOKS_DIR, control: controlRunner(env, WEBHOOKS_DIR) });
+    handles.push(h);
+    assert.match(o.text(), /alerts: webhook on, GitHub issues off/);
+    await waitFor('the first score', () => /drop-me: scored 9\.6/.test(o.text())).catch((e) => assert.fail(`${e.message}\n${o.text()}`));
+    assert.equal(rx.deliveries.length, 0, 'a first result tells nobody');
+    // Due again at once; its second run drops.
+    await h.db('repos').update({ next_due_at: new Date(Date.now() - 1000) });
+    const t = await h.tick(new Date(Date.now() + 120_000));
+    await waitFor('the drop', () => /drop-me: scored 3\.0/.test(o.text())).catch((e) => assert.fail(`${e.message}: ${JSON.stringify(t)}\n${o.text()}`));
+    await waitFor('the alert', () => rx.alerts.size === 1);
+    const [alert] = [...rx.alerts.values()];
+    assert.equal(alert.repo, 'github.com/posture-e2e/drop-me');
+    assert.equal(alert.action, 'open');
+    assert.match(alert.text, /^posture: github\.com\/posture-e2e\/drop-me dropped: score fell 6\.6 \(9\.6 → 3\.0\); \S+ fell to 0/);
+    assert.ok(rx.deliveries.every((d) => d.signatureOk));
+    assert.equal(rx.deliveries.length, 1);
+    assert.doesNotMatch(o.text(), /up-secret|chat-secret/, 'neither the secret nor the URL’s token is printed');
+    await h.stop();
+  } finally {
+    await rx.close();
+  }
 });
 
 test('no cluster and no scorecard: it says clearly what is missing and keeps repositories queued', async () => {

@@ -69,6 +69,26 @@ export interface FakeRepo {
   topics: string[];
 }
 
+export interface FakeComment {
+  id: number;
+  body: string;
+  /** The token holder's identity. */
+  author: string;
+  createdAt: string;
+}
+
+export interface FakeIssue {
+  number: number;
+  title: string;
+  body: string;
+  labels: string[];
+  state: 'open' | 'closed';
+  stateReason: string | null;
+  author: string;
+  comments: FakeComment[];
+  createdAt: string;
+}
+
 export interface FakeUser {
   login: string;
   id: number;
@@ -215,6 +235,8 @@ export class FakeGitHub {
   readonly orgs = new Map<string, FakeUser>();
   readonly users = new Map<string, FakeUser>();
   readonly repos = new Map<string, FakeRepo>();
+  /** Issues by repository (`owner/name`, lower case), in the order opened. */
+  readonly issues = new Map<string, FakeIssue[]>();
   private readonly tokens = new Map<string, TokenInit>();
   private readonly apps = new Map<string, { init: AppInit; key: KeyObject }>();
   /** Installation tokens issued, in order. */
@@ -325,6 +347,11 @@ export class FakeGitHub {
     };
     this.repos.set(key(init.owner, init.name), repo);
     return repo;
+  }
+
+  /** A repository's issues (`owner/name`), in the order opened. */
+  issuesOf(fullName: string): FakeIssue[] {
+    return this.issues.get(fullName.toLowerCase()) ?? [];
   }
 
   /** Makes `value` a valid token. */
@@ -913,9 +940,126 @@ export class FakeGitHub {
     this.route('GET', '/repos/:owner/:repo/actions/workflows/:file/runs', (ctx) =>
       repoOr404(ctx, (r) => (Object.hasOwn(r.files, `.github/workflows/${ctx.params.file}`) ? json(200, { total_count: 0, workflow_runs: [] }) : notFound())),
     );
+    this.addIssueRoutes(repoOr404);
     this.route('GET', '/search/code', () => emptySearch());
     this.route('GET', '/search/commits', () => emptySearch());
     this.route('GET', '/search/issues', () => emptySearch());
+  }
+
+  // Issues: list (state, labels; paginated), create, update state, comments (list, create).
+  // Writes need a token, as GitHub's do; pull requests are not modelled.
+  private addIssueRoutes(repoOr404: (ctx: RequestContext, fn: (repo: FakeRepo) => Reply) => Reply): void {
+    const issueJson = (ctx: RequestContext, r: FakeRepo, i: FakeIssue) => ({
+      id: r.id * 100000 + i.number,
+      number: i.number,
+      title: i.title,
+      body: i.body,
+      state: i.state,
+      state_reason: i.stateReason,
+      labels: i.labels.map((name) => ({ name })),
+      user: { login: i.author },
+      comments: i.comments.length,
+      created_at: i.createdAt,
+      url: `${ctx.base}/repos/${r.owner}/${r.name}/issues/${i.number}`,
+      html_url: `${this.url}/${r.owner}/${r.name}/issues/${i.number}`,
+    });
+    const commentJson = (r: FakeRepo, i: FakeIssue, c: FakeComment) => ({
+      id: c.id,
+      body: c.body,
+      user: { login: c.author },
+      created_at: c.createdAt,
+      html_url: `${this.url}/${r.owner}/${r.name}/issues/${i.number}#issuecomment-${c.id}`,
+    });
+    const parse = (ctx: RequestContext): Record<string, unknown> | undefined => {
+      try {
+        const v = JSON.parse(ctx.body.toString('utf8') || 'null');
+        return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const needsToken = (ctx: RequestContext): Reply | undefined => (ctx.token ? undefined : error(401, 'Requires authentication'));
+    const listOf = (r: FakeRepo) => {
+      const k = key(r.owner, r.name);
+      const list = this.issues.get(k) ?? [];
+      this.issues.set(k, list);
+      return list;
+    };
+    const issueOr404 = (ctx: RequestContext, fn: (r: FakeRepo, i: FakeIssue) => Reply): Reply =>
+      repoOr404(ctx, (r) => {
+        const i = listOf(r).find((x) => String(x.number) === ctx.params.number);
+        return i ? fn(r, i) : notFound();
+      });
+    this.route('GET', '/repos/:owner/:repo/issues', (ctx) =>
+      repoOr404(ctx, (r) => {
+        const state = ctx.query.get('state') ?? 'open';
+        const labels = (ctx.query.get('labels') ?? '').split(',').filter(Boolean);
+        const items = listOf(r)
+          .filter((i) => state === 'all' || i.state === state)
+          .filter((i) => labels.every((l) => i.labels.some((x) => x.toLowerCase() === l.toLowerCase())))
+          .slice()
+          .reverse() // newest first, as GitHub's default sort
+          .map((i) => issueJson(ctx, r, i));
+        return this.paginate(ctx, items);
+      }),
+    );
+    this.route('POST', '/repos/:owner/:repo/issues', (ctx) =>
+      repoOr404(ctx, (r) => {
+        const denied = needsToken(ctx);
+        if (denied) return denied;
+        const b = parse(ctx);
+        if (!b || typeof b.title !== 'string' || b.title === '') return error(422, 'Validation Failed');
+        const list = listOf(r);
+        const issue: FakeIssue = {
+          number: list.length + 1,
+          title: b.title,
+          body: typeof b.body === 'string' ? b.body : '',
+          labels: Array.isArray(b.labels) ? b.labels.map(String) : [],
+          state: 'open',
+          stateReason: null,
+          author: ctx.token!.identity,
+          comments: [],
+          createdAt: new Date().toISOString(),
+        };
+        list.push(issue);
+        return json(201, issueJson(ctx, r, issue));
+      }),
+    );
+    this.route('PATCH', '/repos/:owner/:repo/issues/:number', (ctx) =>
+      issueOr404(ctx, (r, i) => {
+        const denied = needsToken(ctx);
+        if (denied) return denied;
+        const b = parse(ctx);
+        if (!b) return error(400, 'Problems parsing JSON');
+        if (b.state !== undefined) {
+          if (b.state !== 'open' && b.state !== 'closed') return error(422, 'Validation Failed');
+          i.state = b.state;
+          i.stateReason = b.state === 'closed' ? String(b.state_reason ?? 'completed') : null;
+        }
+        if (typeof b.title === 'string') i.title = b.title;
+        if (typeof b.body === 'string') i.body = b.body;
+        return json(200, issueJson(ctx, r, i));
+      }),
+    );
+    this.route('GET', '/repos/:owner/:repo/issues/:number/comments', (ctx) =>
+      issueOr404(ctx, (r, i) =>
+        this.paginate(
+          ctx,
+          i.comments.map((c) => commentJson(r, i, c)),
+        ),
+      ),
+    );
+    this.route('POST', '/repos/:owner/:repo/issues/:number/comments', (ctx) =>
+      issueOr404(ctx, (r, i) => {
+        const denied = needsToken(ctx);
+        if (denied) return denied;
+        const b = parse(ctx);
+        if (!b || typeof b.body !== 'string' || b.body === '') return error(422, 'Validation Failed');
+        const c: FakeComment = { id: this.nextId++, body: b.body, author: ctx.token!.identity, createdAt: new Date().toISOString() };
+        i.comments.push(c);
+        return json(201, commentJson(r, i, c));
+      }),
+    );
   }
 }
 
