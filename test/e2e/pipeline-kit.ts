@@ -92,7 +92,9 @@ export async function postEvent(url: string, event: CloudEvent<unknown>, mode: '
 export async function startPipeline(cp: ControlPlane, namespace: string, overrides: Partial<Config> = {}, options: PipelineOptions = {}): Promise<Pipeline> {
   const database = await createPostgresDatabase();
   await migrate(database.db);
-  const config = defaultConfig({ namespace, githubTokenCount: 0, jitterSeconds: 0, maxConcurrentJobs: 100, claimBatch: 100, ...overrides });
+  // One repository per Job unless a test says otherwise: these tests script each Job's pod log by
+  // its one repository's Job name (shards are the fault e2e's, the database tests' and the real node's).
+  const config = defaultConfig({ namespace, githubTokenCount: 0, jitterSeconds: 0, maxConcurrentJobs: 100, claimBatch: 100, shardSize: 1, ...overrides });
   const log = process.env.POSTURE_TEST_LOG ? createLogger({ level: 'debug', name: 'e2e' }) : silentLogger;
   const deps: HarvestDeps = { db: database.db, cluster: clusterApi(cp.kc), config, log, random: () => 0 };
   const kubeCalls: KubeCall[] = [];

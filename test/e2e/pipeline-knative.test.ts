@@ -149,6 +149,8 @@ test(`Knative Eventing ${KNATIVE_EVENTING_VERSION}'s ApiServerSource and PingSou
     POSTURE_JITTER_SECONDS: '0',
     POSTURE_GITHUB_TOKEN_COUNT: '0',
     POSTURE_MAX_CONCURRENT_JOBS: '100',
+    // One repository per Job: each Job's pod log is scripted by its repository's Job name.
+    POSTURE_SHARD_SIZE: '1',
     POSTURE_LOG_LEVEL: 'debug',
     HOST: '127.0.0.1',
   };

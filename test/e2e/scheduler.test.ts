@@ -37,7 +37,8 @@ async function env(prefix: string, overrides: Partial<Config> = {}, kc = plane.c
     () => database.drop(),
     () => core.deleteNamespace({ name: namespace }),
   );
-  const config = defaultConfig({ namespace, githubTokenCount: 0, maxConcurrentJobs: 10, retryBaseMs: 0, ...overrides } as Partial<Config>);
+  // One repository per Job: these tests count Jobs per repository (shards: lib/harvest/shard.db.test.ts, the fault e2e).
+  const config = defaultConfig({ namespace, githubTokenCount: 0, maxConcurrentJobs: 10, retryBaseMs: 0, shardSize: 1, ...overrides } as Partial<Config>);
   const deps: TickDeps = { db: database.db, cluster: clusterApi(kc), config, log: silentLogger, now: await databaseClock(database.db), retryBaseMs: 1 };
   return { namespace, db: database.db, url: database.url!, config, deps };
 }

@@ -222,6 +222,8 @@ test("with the local control plane's KUBECONFIG the whole loop runs and scores a
     POSTURE_DATA_DIR: join(dir, 'data'),
     KUBECONFIG: cp.kubeconfigPath,
     POSTURE_NAMESPACE: namespace,
+    // One repository per Job: each Job's pod log is scripted by its repository's Job name.
+    POSTURE_SHARD_SIZE: '1',
     GITHUB_AUTH_TOKEN: 'test-token',
     PATH: process.env.PATH,
   };
