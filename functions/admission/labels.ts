@@ -171,3 +171,43 @@ export function onlyRemovesFinalizers(before: unknown, after: unknown): boolean 
   }
   return sameJson(withoutMetadata(before, ['finalizers']), withoutMetadata(after, ['finalizers']));
 }
+
+/** CEL: the labels of `root` (object or oldObject) as a map, empty when the object or its labels are absent. */
+export function celLabels(root: 'object' | 'oldObject'): string {
+  return `(${root} == null ? {} : ${root}.metadata.?labels.orValue({}))`;
+}
+
+/**
+ * RE2 (CEL's `matches`, Go's regexp) and JavaScript agree on plain patterns; lookaround and
+ * back-references are JavaScript's alone.
+ */
+const NOT_RE2 = /\(\?<?[=!]|\\[1-9]|\\k</;
+
+/** Why a JavaScript pattern cannot become a CEL `matches`, or undefined when it can. */
+export function notRe2(pattern: string): string | undefined {
+  return NOT_RE2.test(pattern) ? `the pattern ${JSON.stringify(pattern)} uses lookaround or a back-reference, which RE2 (CEL) lacks` : undefined;
+}
+
+/**
+ * CEL for a message built by a TypeScript message function, so both engines say the same words:
+ * call the function with hole markers (`\u0000name\u0000`) and map each marker to a CEL string expression.
+ */
+export function celMessage(text: string, holes: Readonly<Record<string, string>>): string {
+  const parts = text.split(/\u0000([a-z]+)\u0000/);
+  const out: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    if (i % 2 === 0) {
+      if (parts[i] !== '') out.push(celString(parts[i]));
+    } else {
+      const expr = holes[parts[i]];
+      if (expr === undefined) throw new Error(`celMessage: no expression for the hole ${parts[i]}`);
+      out.push(`(${expr})`);
+    }
+  }
+  return out.length === 0 ? "''" : out.join(' + ');
+}
+
+/** A hole for celMessage. */
+export function hole(name: string): string {
+  return `\u0000${name}\u0000`;
+}
