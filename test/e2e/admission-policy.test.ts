@@ -1,0 +1,216 @@
+// The two engines agree: every table case of protected-namespaces, protected-objects and job-guard
+// (functions/admission/cases/) is sent to a real API server with only the generated
+// ValidatingAdmissionPolicies installed (no webhook configuration, no admission server), and must
+// get the verdict the webhook's dispatcher gives the same review. A case the API server cannot be
+// asked (a review it never sends) is counted and must be one of UNSENDABLE, with its reason.
+//
+// A private plane: the test binds cluster-admin to every caller so that RBAC never answers first.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { cases as jobGuardCases } from '../../functions/admission/cases/job-guard.ts';
+import { cases as protectedNamespacesCases } from '../../functions/admission/cases/protected-namespaces.ts';
+import { cases as protectedObjectsCases } from '../../functions/admission/cases/protected-objects.ts';
+import { WEBHOOKS_DIR } from '../../functions/admission/webhooks-dir.ts';
+import { admissionPolicy, policyBinding } from '../../lib/admission/manifest.ts';
+import { buildRegistry, loadDeclarations } from '../../lib/admission/registry.ts';
+import type { AdmissionServices } from '../../lib/admission/services.ts';
+import { type ReviewSpec, WebhookTester } from '../../lib/admission/testing.ts';
+import { runCliCaptured } from '../../lib/cli/testing.ts';
+import { type Config, defaultConfig } from '../../lib/config/index.ts';
+import { freePort } from '../cluster/config.ts';
+import { type ControlPlane, startControlPlane } from '../cluster/harness.ts';
+import { call } from './api-call.ts';
+import { type Sent, sendCase } from './policy-kit.ts';
+
+interface TableCase {
+  name: string;
+  review: ReviewSpec;
+  allowed: boolean;
+  config?: Partial<Config>;
+}
+
+const TABLES: Array<{ webhook: string; cases: readonly TableCase[] }> = [
+  { webhook: 'protected-namespaces', cases: protectedNamespacesCases },
+  { webhook: 'protected-objects', cases: protectedObjectsCases },
+  { webhook: 'job-guard', cases: jobGuardCases },
+];
+
+/** Cases a real API server cannot be asked, `<webhook>: <case>` → why (checked: exactly these). */
+export const UNSENDABLE: Record<string, RegExp> = {
+  'protected-namespaces: CONNECT is not judged': /^CONNECT/,
+  'protected-namespaces: DELETE with the name only in oldObject': /no name/,
+};
+
+const services: AdmissionServices = { scores: { lookup: () => ({ state: 'unknown' }) } };
+let cp: ControlPlane;
+let admin: k8s.KubeConfig;
+
+before(async () => {
+  cp = await startControlPlane();
+  admin = cp.kc;
+  // Every caller may do anything RBAC-wise: what refuses is admission alone.
+  const r = await call(admin, 'POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    metadata: { name: 'posture-e2e-everyone' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+    subjects: [
+      { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:authenticated' },
+      { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:unauthenticated' },
+    ],
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+});
+
+after(async () => {
+  await cp?.stop();
+});
+
+async function installPolicies(config: Config, names: readonly string[]): Promise<void> {
+  const registry = buildRegistry(await loadDeclarations(WEBHOOKS_DIR), config);
+  for (const name of names) {
+    const w = registry.byName(name)!;
+    for (const [plural, o] of [
+      ['validatingadmissionpolicies', admissionPolicy(w)],
+      ['validatingadmissionpolicybindings', policyBinding(w)],
+    ] as const) {
+      const path = `/apis/admissionregistration.k8s.io/v1/${plural}`;
+      const objName = (o.metadata as { name: string }).name;
+      await call(admin, 'DELETE', `${path}/${objName}`);
+      for (let i = 0; ; i++) {
+        const r = await call(admin, 'POST', path, o);
+        if (r.status === 201) break;
+        if (r.status !== 409 || i > 50) throw new Error(`install ${plural}/${objName}: ${r.status} ${JSON.stringify(r.body)}`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    }
+  }
+}
+
+const results: Array<{ key: string; webhook: boolean; policy: Sent; sameMessage?: boolean }> = [];
+
+test('every table case: the ValidatingAdmissionPolicy on a real API server gives the webhook verdict', async (t) => {
+  // Cases grouped by configuration: each group gets the policies generated for its configuration.
+  const groups = new Map<string, Array<{ table: string; c: TableCase; index: number }>>();
+  for (const { webhook, cases } of TABLES) {
+    cases.forEach((c, index) => {
+      const key = JSON.stringify(c.config ?? {});
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key)!.push({ table: webhook, c, index });
+    });
+  }
+  for (const [key, group] of groups) {
+    const config = defaultConfig(JSON.parse(key));
+    await installPolicies(config, [...new Set(TABLES.map((x) => x.webhook))]);
+    const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services, config });
+    // A policy reaches the API server's admission with a delay: wait until a case that the
+    // webhook denies is denied by the API server too (at most 20 s).
+    const probe = group.find((g) => !g.c.allowed && !UNSENDABLE[`${g.table}: ${g.c.name}`]);
+    if (probe) {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const sent = await sendCase(admin, probe.c.review, `p${groups.size}`, config.namespace);
+        if ('verdict' in sent && sent.verdict === 'denied') break;
+        if (Date.now() > deadline) throw new Error(`the policies of ${key} are not in force after 20 s: ${JSON.stringify(sent)}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    for (const { table, c, index } of group) {
+      const caseKey = `${table}: ${c.name}`;
+      await t.test(caseKey, async () => {
+        const webhook = tester.send(table, c.review);
+        assert.equal(webhook.http.statusCode, 200);
+        const webhookAllowed = webhook.response!.allowed;
+        const policy = await sendCase(
+          admin,
+          c.review,
+          `${table === 'protected-namespaces' ? 'n' : table === 'protected-objects' ? 'o' : 'j'}${index}`,
+          config.namespace,
+        );
+        const sameMessage = 'verdict' in policy && !webhookAllowed ? policy.message.includes(webhook.response!.status?.message ?? '\u0000') : undefined;
+        results.push({ key: caseKey, webhook: webhookAllowed, policy, sameMessage });
+        if ('unsendable' in policy) {
+          assert.ok(UNSENDABLE[caseKey], `${caseKey}: not sent: ${policy.unsendable}`);
+          assert.match(policy.unsendable, UNSENDABLE[caseKey]);
+          return;
+        }
+        assert.ok(!UNSENDABLE[caseKey], `${caseKey} is listed as unsendable but was sent`);
+        assert.equal(
+          policy.verdict === 'allowed',
+          webhookAllowed,
+          `${caseKey}: the policy ${policy.verdict} (${policy.message}); the webhook ${webhookAllowed ? 'allowed' : 'denied'}`,
+        );
+      });
+    }
+  }
+  const sent = results.filter((r) => 'verdict' in r.policy);
+  const same = sent.filter((r) => 'verdict' in r.policy && (r.policy.verdict === 'allowed') === r.webhook);
+  const denied = sent.filter((r) => !r.webhook);
+  t.diagnostic(
+    `cases ${results.length}; sent ${sent.length}; same verdict ${same.length}; unsendable ${results.length - sent.length}; ` +
+      `denied by both ${denied.length}, of which the same message ${denied.filter((r) => r.sameMessage).length}`,
+  );
+  for (const { webhook, cases } of TABLES) {
+    const mine = results.filter((r) => r.key.startsWith(`${webhook}: `));
+    t.diagnostic(
+      `${webhook}: ${mine.length} cases, ${mine.filter((r) => 'verdict' in r.policy).length} sent, ${mine.filter((r) => 'verdict' in r.policy && (r.policy.verdict === 'allowed') === r.webhook).length} same`,
+    );
+    assert.equal(mine.length, cases.length);
+  }
+});
+
+test('with the admission server stopped (engine both), the policies still refuse a non-admin: deleting a protected namespace, removing a protected label', async () => {
+  // `both` as knative/base ships it, the webhooks pointed at a port nobody listens on.
+  const port = await freePort();
+  const caFile = join(mkdtempSync(join(tmpdir(), 'posture-vap-')), 'ca.pem');
+  writeFileSync(caFile, cp.servingCert(['127.0.0.1']).ca);
+  const out = await runCliCaptured(['webhooks', 'manifest', '--engine', 'both', '--url', `https://127.0.0.1:${port}`, '--ca-bundle', caFile], {});
+  assert.equal(out.code, 0, out.stderr);
+  const docs = parseAllDocuments(out.stdout).map((d) => d.toJS() as Record<string, any>);
+  const kinds = docs.map((d) => d.kind);
+  assert.ok(kinds.includes('ValidatingAdmissionPolicy') && kinds.includes('ValidatingWebhookConfiguration'), kinds.join());
+  const plural: Record<string, string> = {
+    ValidatingAdmissionPolicy: 'validatingadmissionpolicies',
+    ValidatingAdmissionPolicyBinding: 'validatingadmissionpolicybindings',
+    ValidatingWebhookConfiguration: 'validatingwebhookconfigurations',
+  };
+  for (const d of docs) {
+    const path = `/apis/admissionregistration.k8s.io/v1/${plural[d.kind]}`;
+    await call(admin, 'DELETE', `${path}/${d.metadata.name}`);
+    for (let i = 0; ; i++) {
+      const r = await call(admin, 'POST', path, d);
+      if (r.status === 201) break;
+      if (r.status !== 409 || i > 50) throw new Error(`${d.kind} ${d.metadata.name}: ${r.status} ${JSON.stringify(r.body)}`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+  // The three request-only webhooks fall back under Ignore; the gate keeps its own policy.
+  for (const d of docs.filter((x) => x.kind === 'ValidatingWebhookConfiguration' && x.metadata.name !== 'posture-scorecard-gate')) {
+    for (const w of d.webhooks) if (!w.name.startsWith('beyond-cel.')) assert.equal(w.failurePolicy, 'Ignore', w.name);
+  }
+  const mallory = await cp.asUser('vap-mallory', ['devs']);
+  const ns = await cp.createNamespace('vap-down');
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'keep', labels: { 'posture.dev/protected': 'true' } }, data: { a: '1' } };
+  assert.equal((await call(admin, 'POST', `/api/v1/namespaces/${ns}/configmaps`, cm)).status, 201);
+  const refusedByPolicy = (r: { status: number; body: any }, policy: string) =>
+    r.status !== 200 && new RegExp(`ValidatingAdmissionPolicy 'posture-${policy}'`).test(r.body?.message ?? '');
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const del = await call(mallory, 'DELETE', '/api/v1/namespaces/kube-public');
+    const unlabel = await call(mallory, 'PATCH', `/api/v1/namespaces/${ns}/configmaps/keep`, { metadata: { labels: { 'posture.dev/protected': null } } });
+    if (refusedByPolicy(del, 'protected-namespaces') && refusedByPolicy(unlabel, 'protected-objects')) {
+      assert.equal(del.status, 403);
+      assert.equal(unlabel.status, 403);
+      break;
+    }
+    if (Date.now() > deadline)
+      assert.fail(`not refused by the policies within 20 s: ${JSON.stringify([del.status, del.body?.message, unlabel.status, unlabel.body?.message])}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  // Nothing changed: the namespace and the label are still there.
+  assert.equal((await call(admin, 'GET', '/api/v1/namespaces/kube-public')).body.metadata.deletionTimestamp, undefined);
+  assert.equal((await call(admin, 'GET', `/api/v1/namespaces/${ns}/configmaps/keep`)).body.metadata.labels['posture.dev/protected'], 'true');
+});
