@@ -1,13 +1,13 @@
 // Label and annotation names posture's webhooks act on, and small readers over objects; shared
 // by the webhook files, their CEL match conditions and their tests.
-import { celString, type KubeObject } from '../../lib/admission/index.ts';
+import { celString } from '../../lib/admission/index.ts';
 
 /** Marks an object only exempt identities may change or delete. */
 export const PROTECTED_LABEL = 'posture.dev/protected';
 /** Marks posture's own Jobs: the very label the scheduler sets (one definition, in lib/jobs). */
 export { MANAGED_BY as MANAGED_BY_VALUE, MANAGED_BY_LABEL } from '../../lib/jobs/spec.ts';
-/** The repository a workload is built from, judged by the Scorecard gate. */
-export const SOURCE_REPO_ANNOTATION = 'posture.dev/source-repo';
+/** The repository a workload is built from, judged by the Scorecard gate (read in lib/repo/declared.ts, shared with the audit). */
+export { annotationsOf, jobTemplateOf, podTemplateOf, SOURCE_REPO_ANNOTATION } from '../../lib/repo/declared.ts';
 /** Namespace label overriding the gate's threshold. */
 export const MIN_SCORE_LABEL = 'posture.dev/min-score';
 /** Namespace labels under this prefix are posture policy (only exempt identities set them). */
@@ -21,37 +21,15 @@ function meta(x: unknown): Meta {
   return typeof m === 'object' && m !== null ? (m as Meta) : undefined;
 }
 
-function field(x: unknown, key: string): unknown {
-  return typeof x === 'object' && x !== null ? (x as Record<string, unknown>)[key] : undefined;
-}
-
 export function labelsOf(o: unknown): Record<string, string> {
   const l = meta(o)?.labels;
   return typeof l === 'object' && l !== null ? l : {};
-}
-
-export function annotationsOf(o: unknown): Record<string, string> {
-  const a = meta(o)?.annotations;
-  return typeof a === 'object' && a !== null ? a : {};
 }
 
 /** metadata.generation when it is a whole number (the API server's count of spec changes). */
 export function generationOf(o: unknown): number | undefined {
   const g = (meta(o) as { generation?: unknown } | undefined)?.generation;
   return Number.isSafeInteger(g) ? (g as number) : undefined;
-}
-
-/** The pod template of a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job) or CronJob. */
-export function podTemplateOf(o: KubeObject | null): unknown {
-  const spec = field(o, 'spec');
-  const template = field(spec, 'template');
-  if (template !== undefined) return template;
-  return field(field(field(spec, 'jobTemplate'), 'spec'), 'template');
-}
-
-/** The Job template of a CronJob. */
-export function jobTemplateOf(o: KubeObject | null): unknown {
-  return field(field(o, 'spec'), 'jobTemplate');
 }
 
 // ---- CEL (for match conditions; the same checks as the readers above) ------------------------
