@@ -2,6 +2,7 @@
 // and the auditor function (a PingSource tick) call.
 import * as k8s from '@kubernetes/client-node';
 import type { Config } from '../config/index.ts';
+import { type AuditFindingRow, replaceAuditFindings } from '../db/audit.ts';
 import type { Db } from '../db/index.ts';
 import { latestScoresOf } from '../db/scores.ts';
 import { defaultKubeConfig, transportOptionsOf } from '../kube/cluster.ts';
@@ -30,10 +31,14 @@ export interface ClusterAuditOptions {
   maxResults?: number;
 }
 
-/** One audit of the cluster against the database's latest scores, judged by the gate's minimum score. */
-export function auditCluster(o: ClusterAuditOptions): Promise<AuditOutcome> {
+/**
+ * One audit of the cluster against the database's latest scores, judged by the gate's minimum
+ * score. With write, the PolicyReports that changed are written and the findings that are not
+ * passes replace the last audit's in the database (the dashboard's page).
+ */
+export async function auditCluster(o: ClusterAuditOptions): Promise<AuditOutcome> {
   const api = o.api ?? kubeAuditApi(o.kc ?? defaultKubeConfig(), transportOptionsOf(o.config));
-  return runAudit({
+  const outcome = await runAudit({
     api,
     scores: (keys) => latestScoresOf(o.db, keys),
     // The gate's rule today; a namespace's policy plugs in here as another JudgeFor.
@@ -43,4 +48,19 @@ export function auditCluster(o: ClusterAuditOptions): Promise<AuditOutcome> {
     pageSize: o.pageSize,
     maxResults: o.maxResults,
   });
+  if (o.write) {
+    const rows: AuditFindingRow[] = [];
+    for (const f of outcome.findings) {
+      if (f.result !== 'fail' && f.result !== 'warn' && f.result !== 'error') continue;
+      const w = f.workload;
+      rows.push({ namespace: w.namespace, kind: w.kind, name: w.name, uid: w.uid, repo: f.repo, score: f.score ?? null, result: f.result, message: f.message });
+    }
+    await replaceAuditFindings(
+      o.db,
+      new Date(),
+      { ...outcome.summary, workloads: outcome.workloads, listed: outcome.listed, namespaces: outcome.reports.namespaces },
+      rows,
+    );
+  }
+  return outcome;
 }

@@ -1,5 +1,6 @@
 // The data layer's public surface.
 
+export * from './audit.ts';
 export * from './claims.ts';
 export * from './connect.ts';
 export * from './migrate.ts';

@@ -7,6 +7,7 @@ import * as m004 from './migrations/004_dashboard.ts';
 import * as m005 from './migrations/005_recent_runs.ts';
 import * as m006 from './migrations/006_not_the_repositorys.ts';
 import * as m007 from './migrations/007_stored_order.ts';
+import * as m011 from './migrations/011_audit.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
   '001_initial': m001,
@@ -16,6 +17,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '005_recent_runs': m005,
   '006_not_the_repositorys': m006,
   '007_stored_order': m007,
+  '011_audit': m011,
 };
 
 /** The migrations up to and including `last` (all when undefined). */
