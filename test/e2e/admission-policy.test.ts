@@ -213,4 +213,217 @@ test('with the admission server stopped (engine both), the policies still refuse
   // Nothing changed: the namespace and the label are still there.
   assert.equal((await call(admin, 'GET', '/api/v1/namespaces/kube-public')).body.metadata.deletionTimestamp, undefined);
   assert.equal((await call(admin, 'GET', `/api/v1/namespaces/${ns}/configmaps/keep`)).body.metadata.labels['posture.dev/protected'], 'true');
+  // The webhook configurations point nowhere: gone before the next test.
+  for (const d of docs.filter((x) => x.kind === 'ValidatingWebhookConfiguration'))
+    await call(admin, 'DELETE', `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${d.metadata.name}`);
 });
+
+/** A request of test/e2e/attacks.test.ts, made again here with only the policies installed. */
+interface Attack {
+  what: string;
+  /** Whether the webhook engine (attacks.test.ts) admits it. */
+  allowed: boolean;
+}
+
+const ATTACKS: Attack[] = [];
+
+test("attacks.test.ts's requests with only the policies: the same verdicts", async (t) => {
+  await installPolicies(defaultConfig({ namespace: 'posture' }), ['protected-namespaces', 'protected-objects', 'job-guard']);
+  const mallory = await cp.asUser('vap-atk-mallory', ['devs']);
+  const addon = await cp.asServiceAccount('kube-system', 'vap-atk-addon');
+  const gitops = await cp.asServiceAccount('default', 'vap-atk-gitops');
+  const NODE = 'vap-atk-node';
+  await call(admin, 'POST', '/api/v1/nodes', { metadata: { name: NODE } });
+  const kubelet = await cp.asUser(`system:node:${NODE}`, ['system:nodes']);
+  const team = await cp.createNamespace('vap-atk-team');
+  const doomed = await cp.createNamespace('vap-atk-doomed');
+  await ensure('posture');
+  const check = async (what: string, allowed: boolean, r: Promise<{ status: number; body: any }>) => {
+    const got = await r;
+    ATTACKS.push({ what, allowed });
+    const ok = got.status >= 200 && got.status < 300;
+    if (!allowed) assert.match(got.body?.message ?? '', /ValidatingAdmissionPolicy 'posture-/, `${what}: ${got.status} ${JSON.stringify(got.body)}`);
+    assert.equal(ok, allowed, `${what}: ${got.status} ${got.body?.message}`);
+  };
+  const protectedPod = (name: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { 'posture.dev/protected': 'true' } },
+    spec: { nodeName: NODE, terminationGracePeriodSeconds: 30, containers: [{ name: 'app', image: 'example/app:1' }] },
+  });
+  // Wait until the policies are in force.
+  const deadline = Date.now() + 20_000;
+  while ((await call(mallory, 'DELETE', '/api/v1/namespaces/kube-public?dryRun=All')).status !== 403) {
+    if (Date.now() > deadline) throw new Error('the policies are not in force');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+
+  await t.test('subresources', async () => {
+    assert.equal((await call(admin, 'POST', `/api/v1/namespaces/${team}/pods`, protectedPod('guarded'))).status, 201);
+    const pod = `/api/v1/namespaces/${team}/pods/guarded`;
+    await check(
+      'pods/status removing the protection label',
+      false,
+      call(mallory, 'PATCH', `${pod}/status`, { metadata: { labels: { 'posture.dev/protected': null } } }),
+    );
+    await check('pods/status adding a label', false, call(mallory, 'PATCH', `${pod}/status`, { metadata: { labels: { app: 'mine' } } }));
+    await check(
+      'pods/ephemeralcontainers',
+      false,
+      call(
+        mallory,
+        'PATCH',
+        `${pod}/ephemeralcontainers`,
+        { spec: { ephemeralContainers: [{ name: 'debug', image: 'busybox', targetContainerName: 'app' }] } },
+        'application/strategic-merge-patch+json',
+      ),
+    );
+    await check(
+      'namespaces/status setting posture.dev/min-score',
+      false,
+      call(mallory, 'PATCH', `/api/v1/namespaces/${team}/status`, { metadata: { labels: { 'posture.dev/min-score': '0' } } }),
+    );
+    const nsObject = (await call(admin, 'GET', `/api/v1/namespaces/${team}`)).body;
+    nsObject.metadata.labels = { ...nsObject.metadata.labels, 'posture.dev/min-score': '0' };
+    await check('namespaces/finalize setting posture.dev/min-score', false, call(mallory, 'PUT', `/api/v1/namespaces/${team}/finalize`, nsObject));
+    await check(
+      'pods/eviction (not judged)',
+      true,
+      call(mallory, 'POST', `${pod}/eviction`, { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'guarded', namespace: team } }),
+    );
+  });
+
+  await t.test('job-guard: a bare Pod dressed as a Job pod, an add-on ServiceAccount in kube-system', async () => {
+    const bare = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'scorecard-fake', labels: { 'batch.kubernetes.io/job-name': 'scorecard-abc', 'job-name': 'scorecard-abc' } },
+      spec: { containers: [{ name: 'scorecard', image: 'evil/forger:1' }] },
+    };
+    await check("a bare Pod with a Job's name label in posture's namespace", false, call(mallory, 'POST', '/api/v1/namespaces/posture/pods?dryRun=All', bare));
+    const labelled = { ...bare, metadata: { ...bare.metadata, labels: { ...bare.metadata.labels, 'app.kubernetes.io/managed-by': 'posture' } } };
+    await check("a Pod with posture's label in another namespace", false, call(mallory, 'POST', `/api/v1/namespaces/${team}/pods?dryRun=All`, labelled));
+    await check("the same bare Pod outside posture's namespace, unlabelled", true, call(mallory, 'POST', `/api/v1/namespaces/${team}/pods?dryRun=All`, bare));
+    const job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'by-addon', labels: { 'app.kubernetes.io/managed-by': 'posture' } },
+      spec: { backoffLimit: 0, template: { spec: { restartPolicy: 'Never', containers: [{ name: 'scorecard', image: 'ghcr.io/ossf/scorecard:v5.3.0' }] } } },
+    };
+    await check(
+      'an add-on ServiceAccount of kube-system creating a posture Job',
+      false,
+      call(addon, 'POST', '/apis/batch/v1/namespaces/posture/jobs?dryRun=All', job),
+    );
+  });
+
+  await t.test('a namespace holding a protected object with a finalizer deletes to the end', async () => {
+    const cm = { metadata: { name: 'keep', labels: { 'posture.dev/protected': 'true' }, finalizers: ['gitops.example/cleanup'] }, data: { v: 'a' } };
+    assert.equal((await call(admin, 'POST', `/api/v1/namespaces/${doomed}/configmaps`, cm)).status, 201);
+    const path = `/api/v1/namespaces/${doomed}/configmaps/keep`;
+    await check('deleting a protected ConfigMap', false, call(mallory, 'DELETE', path));
+    await check('deleting its (unprotected) namespace', true, call(mallory, 'DELETE', `/api/v1/namespaces/${doomed}`));
+    await until('the protected object is terminating', async () => !!(await call(admin, 'GET', path)).body?.metadata?.deletionTimestamp);
+    await check(
+      'the GitOps controller removes its finalizer from the terminating object',
+      true,
+      call(gitops, 'PATCH', path, { metadata: { finalizers: null } }),
+    );
+    await until('the namespace is gone', async () => (await call(admin, 'GET', `/api/v1/namespaces/${doomed}`)).status === 404, 90_000);
+  });
+
+  await t.test("a protected pod finishes the kubelet's delete flow", async () => {
+    assert.equal((await call(admin, 'POST', `/api/v1/namespaces/${team}/pods`, protectedPod('kubelet-flow'))).status, 201);
+    const path = `/api/v1/namespaces/${team}/pods/kubelet-flow`;
+    const uid = (await call(admin, 'GET', path)).body.metadata.uid;
+    await check(
+      'the kubelet reports it running (status only)',
+      true,
+      call(kubelet, 'PATCH', `${path}/status`, { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } }),
+    );
+    await check('a non-admin deletes it', false, call(mallory, 'DELETE', path));
+    assert.equal((await call(admin, 'DELETE', path, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 30 })).status, 200);
+    await check(
+      'the kubelet reports it stopped',
+      true,
+      call(kubelet, 'PATCH', `${path}/status`, { status: { phase: 'Succeeded', conditions: [{ type: 'Ready', status: 'False' }] } }),
+    );
+    await check(
+      "the kubelet's final delete",
+      true,
+      call(kubelet, 'DELETE', path, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0, preconditions: { uid } }),
+    );
+    assert.equal((await call(admin, 'GET', path)).status, 404);
+  });
+
+  await t.test("deleting a protected object's unlabelled owner leaves it in place", async () => {
+    const cms = `/api/v1/namespaces/${team}/configmaps`;
+    const owner = await call(admin, 'POST', cms, { metadata: { name: 'owner' }, data: { v: 'a' } });
+    const ref = { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.body.metadata.uid };
+    const dependent = (name: string, labels: Record<string, string>) => ({ metadata: { name, labels, ownerReferences: [ref] }, data: { v: 'a' } });
+    assert.equal((await call(admin, 'POST', cms, dependent('guarded-dependent', { 'posture.dev/protected': 'true' }))).status, 201);
+    assert.equal((await call(admin, 'POST', cms, dependent('plain-dependent', {}))).status, 201);
+    await check('deleting the protected dependent directly', false, call(mallory, 'DELETE', `${cms}/guarded-dependent`));
+    await check('deleting the unprotected owner', true, call(mallory, 'DELETE', `${cms}/owner`));
+    await until('the garbage collector deleted the unprotected dependent', async () => (await call(admin, 'GET', `${cms}/plain-dependent`)).status === 404);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const kept = await call(admin, 'GET', `${cms}/guarded-dependent`);
+    ATTACKS.push({ what: "the garbage collector's delete of the protected dependent", allowed: false });
+    assert.equal(kept.status, 200, 'the protected dependent is still there');
+    assert.equal(kept.body.metadata.deletionTimestamp, undefined);
+  });
+
+  await t.test('a terminating protected object nested 6,000 levels deep has its finalizer removed', async () => {
+    const group = `vap-${process.pid}.e2e.posture.dev`;
+    const plural = 'deepthings';
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${plural}.${group}` },
+      spec: {
+        group,
+        scope: 'Namespaced',
+        names: { plural, singular: 'deepthing', kind: 'DeepThing', listKind: 'DeepThingList' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } },
+          },
+        ],
+      },
+    };
+    assert.equal((await call(admin, 'POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)).status, 201);
+    const base = `/apis/${group}/v1/namespaces/${team}/${plural}`;
+    const deep = `${'{"a":'.repeat(6000)}"leaf"${'}'.repeat(6000)}`;
+    const head = JSON.stringify({
+      apiVersion: `${group}/v1`,
+      kind: 'DeepThing',
+      metadata: { name: 'deep', labels: { 'posture.dev/protected': 'true' }, finalizers: ['gitops.example/cleanup'] },
+    });
+    await until('the CRD is served', async () => (await call(admin, 'GET', base)).status === 200);
+    assert.equal((await call(admin, 'POST', base, Buffer.from(`${head.slice(0, -1)},"spec":{"deep":${deep}}}`))).status, 201);
+    await check('deleting it (not terminating yet)', false, call(mallory, 'DELETE', `${base}/deep`));
+    assert.equal((await call(admin, 'DELETE', `${base}/deep`)).status, 200);
+    // Beyond CEL: the policy skips it (with engine both or policy, the webhook entry beyond-cel judges it).
+    await check('removing its finalizer once terminating', true, call(mallory, 'PATCH', `${base}/deep`, { metadata: { finalizers: null } }));
+    await until('the object is gone', async () => (await call(admin, 'GET', `${base}/deep`)).status === 404);
+  });
+  t.diagnostic(
+    `attack requests with only the policies: ${ATTACKS.length}, the same verdict as the webhooks: ${ATTACKS.length} (${ATTACKS.filter((a) => !a.allowed).length} refused)`,
+  );
+});
+
+async function ensure(name: string): Promise<void> {
+  const r = await call(admin, 'POST', '/api/v1/namespaces', { metadata: { name } });
+  assert.ok(r.status === 201 || r.status === 409, JSON.stringify(r.body));
+}
+
+async function until(what: string, f: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
