@@ -275,7 +275,7 @@ const KNATIVE_RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K
 const KNATIVE_RESERVED_PORTS = new Set([8012, 8013, 8022, 8112, 9090, 9091]);
 
 test('every container is hardened: non-root, read-only root, no capabilities, RuntimeDefault seccomp, resources, probes', () => {
-  const healthChecked = new Set(['scheduler', 'harvester', 'api', 'admission']);
+  const healthChecked = new Set(['scheduler', 'harvester', 'api', 'admission', 'auditor']);
   let seen = 0;
   for (const o of [...base, ...overlay.filter((x) => x.kind === 'CronJob')]) {
     for (const t of podTemplates(o)) {
