@@ -620,7 +620,8 @@ async function main(): Promise<void> {
       // The generated policy, scoped like the webhook copies by the target label.
       const out = await runCliCaptured(['webhooks', 'manifest', '--engine', 'policy'], {});
       if (out.code !== 0) throw new Error(`posture webhooks manifest --engine policy: ${out.stderr}`);
-      const docs = parseAllDocuments(out.stdout).map((d) => d.toJS() as Record<string, any>);
+      type Doc = { kind: string; metadata: { name: string }; spec: { matchConditions?: unknown[]; policyName?: string } };
+      const docs = parseAllDocuments(out.stdout).map((d) => d.toJS() as Doc);
       const vap = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy' && d.metadata.name === 'posture-protected-namespaces')!;
       const binding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata.name === 'posture-protected-namespaces')!;
       vap.metadata.name = policyName;

@@ -12,16 +12,14 @@ function tableOf(findings: readonly Finding[]): string {
   const rows = findings.map((f) => [f.workload.namespace, f.workload.kind, f.workload.name, f.repo, f.score === undefined ? '-' : String(f.score), f.result]);
   const head = ['NAMESPACE', 'KIND', 'NAME', 'REPOSITORY', 'SCORE', 'RESULT'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  return (
-    [head, ...rows]
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(widths[i]))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return `${[head, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 export const commands: Command[] = [
