@@ -40,11 +40,34 @@ const TABLES: Array<{ webhook: string; cases: readonly TableCase[] }> = [
   { webhook: 'job-guard', cases: jobGuardCases },
 ];
 
-/** Cases a real API server cannot be asked, `<webhook>: <case>` → why (checked: exactly these). */
+const IMMORTAL = /this namespace may not be deleted/;
+/**
+ * Cases a real API server cannot be asked as written, `<webhook>: <case>` → why (checked: exactly
+ * these, each for this reason). Most are refused before any validating admission: the
+ * NamespaceLifecycle plugin never lets anyone delete kube-system, kube-public or default, and the
+ * API server's own validation refuses a Terminating phase without a deletion and new finalizers on
+ * an object being deleted. The rest are reviews the API server never sends.
+ */
 export const UNSENDABLE: Record<string, RegExp> = {
   'protected-namespaces: CONNECT is not judged': /^CONNECT/,
-  'protected-namespaces: DELETE with the name only in oldObject': /no name/,
+  'protected-namespaces: DELETE kube-system (only oldObject)': IMMORTAL,
+  'protected-namespaces: DELETE default': IMMORTAL,
+  'protected-namespaces: DELETE with the name only in oldObject': IMMORTAL,
+  'protected-namespaces: dryRun DELETE is judged the same': IMMORTAL,
+  'protected-namespaces: system:masters': IMMORTAL,
+  'protected-namespaces: posture:admins': IMMORTAL,
+  "protected-namespaces: another namespace's service account": IMMORTAL,
+  'protected-namespaces: configured admin user': IMMORTAL,
+  'protected-namespaces: anonymous, even if its group is configured as admin': IMMORTAL,
+  'protected-namespaces: patterns replace the defaults': IMMORTAL,
+  'protected-namespaces: namespaces/status without label changes': /may only be 'Active' if `deletionTimestamp` is empty/,
+  'protected-objects: adding a finalizer to a terminating object': /no new finalizers can be added if the object is being deleted/,
+  'protected-objects: swapping finalizers on a terminating object': /no new finalizers can be added if the object is being deleted/,
+  'protected-objects: DELETE without oldObject cannot be decided: Fail denies': /the API server always sends the stored object/,
 };
+
+/** A username whose requests every policy under test refuses with the mark of its configuration. */
+const PROBE_USER = 'posture-e2e-probe';
 
 const services: AdmissionServices = { scores: { lookup: () => ({ state: 'unknown' }) } };
 let cp: ControlPlane;
@@ -69,12 +92,53 @@ after(async () => {
   await cp?.stop();
 });
 
+/** The requests that reach each policy (and pass its match conditions), made as PROBE_USER. */
+async function probe(name: string): Promise<{ status: number; body: any }> {
+  const as = { 'Impersonate-User': PROBE_USER };
+  if (name === 'protected-namespaces') return call(admin, 'POST', '/api/v1/namespaces?dryRun=All', { metadata: { name: 'posture-e2e-probe-created' } }, undefined, as);
+  if (name === 'protected-objects')
+    return call(admin, 'PATCH', '/api/v1/namespaces/posture-e2e-probe/configmaps/probe?dryRun=All', { data: { v: String(Date.now()) } }, undefined, as);
+  return call(
+    admin,
+    'POST',
+    '/apis/batch/v1/namespaces/posture-e2e-probe/jobs?dryRun=All',
+    {
+      metadata: { name: 'probe', labels: { 'app.kubernetes.io/managed-by': 'posture' } },
+      spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } },
+    },
+    undefined,
+    as,
+  );
+}
+
+let generation = 0;
+
+/**
+ * Replaces the policies under test by those of `config`, and returns once the API server enforces
+ * exactly these: each carries one extra validation refusing PROBE_USER with a mark of this
+ * installation, and a probe of each policy must come back refused with that mark (and, between
+ * two installations, allowed once the old ones are gone).
+ */
 async function installPolicies(config: Config, names: readonly string[]): Promise<void> {
   const registry = buildRegistry(await loadDeclarations(WEBHOOKS_DIR), config);
+  const mark = `posture-e2e-generation-${++generation}`;
+  const probeNs = await call(admin, 'POST', '/api/v1/namespaces', { metadata: { name: 'posture-e2e-probe' } });
+  assert.ok(probeNs.status === 201 || probeNs.status === 409);
+  const cm = { metadata: { name: 'probe', labels: { 'posture.dev/protected': 'true' } }, data: { v: '0' } };
+  const made = await call(admin, 'POST', '/api/v1/namespaces/posture-e2e-probe/configmaps', cm);
+  assert.ok(made.status === 201 || made.status === 409);
+  // The old ones out first, until no probe is refused.
+  for (const name of names) {
+    await call(admin, 'DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/posture-${name}`);
+    await call(admin, 'DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/posture-${name}`);
+  }
+  for (const name of names) await until(`the old policy ${name} is gone`, async () => (await probe(name)).status < 300, 30_000);
   for (const name of names) {
     const w = registry.byName(name)!;
+    const policy = admissionPolicy(w) as { spec: { validations: unknown[] } };
+    policy.spec.validations.unshift({ expression: `request.userInfo.username != "${PROBE_USER}"`, messageExpression: `"${mark}"` });
     for (const [plural, o] of [
-      ['validatingadmissionpolicies', admissionPolicy(w)],
+      ['validatingadmissionpolicies', policy as Record<string, unknown>],
       ['validatingadmissionpolicybindings', policyBinding(w)],
     ] as const) {
       const path = `/apis/admissionregistration.k8s.io/v1/${plural}`;
@@ -88,7 +152,26 @@ async function installPolicies(config: Config, names: readonly string[]): Promis
       }
     }
   }
+  for (const name of names)
+    await until(`the policy ${name} of ${mark} is enforced`, async () => ((await probe(name)).body?.message ?? '').includes(mark), 30_000);
 }
+
+/** The requests protected-objects' policy leaves to its webhook (its beyondCel expression, in TypeScript). */
+function beyondCel(r: ReviewSpec): boolean {
+  const old = r.oldObject as any;
+  const now = r.object as any;
+  return (
+    r.operation === 'UPDATE' &&
+    !r.subResource &&
+    !!old &&
+    !!now &&
+    !!old.metadata?.deletionTimestamp &&
+    old.metadata?.labels?.['posture.dev/protected'] === 'true' &&
+    (now.metadata?.finalizers ?? []).length < (old.metadata?.finalizers ?? []).length
+  );
+}
+
+const beyond: string[] = [];
 
 const results: Array<{ key: string; webhook: boolean; policy: Sent; sameMessage?: boolean }> = [];
 
@@ -106,18 +189,6 @@ test('every table case: the ValidatingAdmissionPolicy on a real API server gives
     const config = defaultConfig(JSON.parse(key));
     await installPolicies(config, [...new Set(TABLES.map((x) => x.webhook))]);
     const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services, config });
-    // A policy reaches the API server's admission with a delay: wait until a case that the
-    // webhook denies is denied by the API server too (at most 20 s).
-    const probe = group.find((g) => !g.c.allowed && !UNSENDABLE[`${g.table}: ${g.c.name}`]);
-    if (probe) {
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const sent = await sendCase(admin, probe.c.review, `p${groups.size}`, config.namespace);
-        if ('verdict' in sent && sent.verdict === 'denied') break;
-        if (Date.now() > deadline) throw new Error(`the policies of ${key} are not in force after 20 s: ${JSON.stringify(sent)}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
     for (const { table, c, index } of group) {
       const caseKey = `${table}: ${c.name}`;
       await t.test(caseKey, async () => {
@@ -130,7 +201,9 @@ test('every table case: the ValidatingAdmissionPolicy on a real API server gives
           `${table === 'protected-namespaces' ? 'n' : table === 'protected-objects' ? 'o' : 'j'}${index}`,
           config.namespace,
         );
-        const sameMessage = 'verdict' in policy && !webhookAllowed ? policy.message.includes(webhook.response!.status?.message ?? '\u0000') : undefined;
+        // The materialized objects live in namespaces renamed <tag>-<namespace>: said back as the table's.
+        const sameMessage =
+          'verdict' in policy && !webhookAllowed ? policy.message.replace(/\b[nojp]\d+-/g, '') === (webhook.response!.status?.message ?? '') : undefined;
         results.push({ key: caseKey, webhook: webhookAllowed, policy, sameMessage });
         if ('unsendable' in policy) {
           assert.ok(UNSENDABLE[caseKey], `${caseKey}: not sent: ${policy.unsendable}`);
@@ -138,6 +211,12 @@ test('every table case: the ValidatingAdmissionPolicy on a real API server gives
           return;
         }
         assert.ok(!UNSENDABLE[caseKey], `${caseKey} is listed as unsendable but was sent`);
+        if (table === 'protected-objects' && beyondCel(c.review)) {
+          // Named in docs/operate/webhooks.md: the policy skips these; the webhook's beyond-cel entry judges them.
+          assert.equal(policy.verdict, 'allowed', `${caseKey}: the policy must skip what it leaves to the webhook`);
+          beyond.push(caseKey);
+          return;
+        }
         assert.equal(
           policy.verdict === 'allowed',
           webhookAllowed,
@@ -146,11 +225,11 @@ test('every table case: the ValidatingAdmissionPolicy on a real API server gives
       });
     }
   }
-  const sent = results.filter((r) => 'verdict' in r.policy);
+  const sent = results.filter((r) => 'verdict' in r.policy && !beyond.includes(r.key));
   const same = sent.filter((r) => 'verdict' in r.policy && (r.policy.verdict === 'allowed') === r.webhook);
   const denied = sent.filter((r) => !r.webhook);
   t.diagnostic(
-    `cases ${results.length}; sent ${sent.length}; same verdict ${same.length}; unsendable ${results.length - sent.length}; ` +
+    `cases ${results.length}; sent and judged by the policy ${sent.length}; same verdict ${same.length}; left to the webhook (beyond CEL) ${beyond.length}; unsendable ${results.filter((r) => 'unsendable' in r.policy).length}; ` +
       `denied by both ${denied.length}, of which the same message ${denied.filter((r) => r.sameMessage).length}`,
   );
   for (const { webhook, cases } of TABLES) {

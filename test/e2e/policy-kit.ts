@@ -17,6 +17,19 @@ export type Sent =
 const SPECIAL = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'default']);
 
 const HOLD = 'posture.dev/e2e-hold';
+/**
+ * Who writes the stored objects: kube-controller-manager's own identity, which all three webhooks
+ * exempt (job-guard exempts no administrator), so the policies never judge the setup.
+ */
+const SETUP = { 'Impersonate-User': 'system:kube-controller-manager' };
+
+/** The table's finalizer names made valid (the API server wants `domain/name`); the same name maps the same way. */
+function qualify(o: Record<string, any> | null): Record<string, any> | null {
+  if (!o?.metadata?.finalizers) return o;
+  const c = structuredClone(o);
+  c.metadata.finalizers = c.metadata.finalizers.map((f: string) => (f.includes('/') || f.startsWith('kubernetes') ? f : `e2e.posture.dev/${f}`));
+  return c;
+}
 
 interface Request {
   operation: string;
@@ -69,8 +82,8 @@ async function remove(admin: k8s.KubeConfig, path: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const got = await call(admin, 'GET', path);
     if (got.status === 404) return;
-    if ((got.body?.metadata?.finalizers ?? []).length > 0) await call(admin, 'PATCH', path, { metadata: { finalizers: null } });
-    if (!got.body?.metadata?.deletionTimestamp) await call(admin, 'DELETE', `${path}?gracePeriodSeconds=0`);
+    if ((got.body?.metadata?.finalizers ?? []).length > 0) await call(admin, 'PATCH', path, { metadata: { finalizers: null } }, undefined, SETUP);
+    if (!got.body?.metadata?.deletionTimestamp) await call(admin, 'DELETE', `${path}?gracePeriodSeconds=0`, undefined, undefined, SETUP);
     await sleep(100);
   }
   throw new Error(`${path} is not gone after 10 s`);
@@ -86,8 +99,10 @@ function ok(r: Reply): boolean {
 }
 
 /** The verdict a reply carries: success, a posture policy's denial, or something else (returned as unsendable). */
-export function verdictOf(r: Reply): Sent {
+export function verdictOf(r: Reply, operation = ''): Sent {
   if (ok(r)) return { verdict: 'allowed', message: '' };
+  // Validating admission runs before the store: a create that reaches "already exists" was admitted.
+  if (operation === 'CREATE' && r.status === 409 && r.body?.reason === 'AlreadyExists') return { verdict: 'allowed', message: '' };
   const message: string = r.body?.message ?? JSON.stringify(r.body);
   // A policy whose expression failed is an error of the policy, never a verdict.
   if (/ValidatingAdmissionPolicy 'posture-[^']*'/.test(message) && /resulted in error|failed to evaluate|compil/i.test(message))
@@ -124,8 +139,9 @@ export async function sendCase(admin: k8s.KubeConfig, spec: ReviewSpec, tag: str
     if (namespace && !isNamespace) c.metadata = { ...(c.metadata ?? {}), namespace };
     return c;
   };
-  const object = retarget(request.object);
-  const oldObject = retarget(request.oldObject);
+  const object = qualify(retarget(request.object));
+  const oldObject = qualify(retarget(request.oldObject));
+  let held = false;
   if (namespace) await ensureNamespace(admin, namespace);
   const collection = collectionPath(request.resource, isNamespace ? undefined : namespace);
   const path = `${collection}/${encodeURIComponent(name)}`;
@@ -135,7 +151,7 @@ export async function sendCase(admin: k8s.KubeConfig, spec: ReviewSpec, tag: str
     if (isNamespace) {
       const got = await call(admin, 'GET', path);
       if (got.status === 404) {
-        const r = await call(admin, 'POST', collection, complete(oldObject, kind));
+        const r = await call(admin, 'POST', collection, complete(oldObject, kind), undefined, SETUP);
         if (!ok(r)) return { unsendable: `creating the stored namespace: ${r.body?.message}` };
       } else {
         if (got.body.metadata.deletionTimestamp) return { unsendable: 'the stored namespace is terminating' };
@@ -143,18 +159,21 @@ export async function sendCase(admin: k8s.KubeConfig, spec: ReviewSpec, tag: str
           ...got.body,
           metadata: { ...got.body.metadata, labels: oldObject.metadata?.labels ?? {}, annotations: oldObject.metadata?.annotations ?? {} },
         };
-        const r = await call(admin, 'PUT', path, body);
+        const r = await call(admin, 'PUT', path, body, undefined, SETUP);
         if (!ok(r)) return { unsendable: `setting the stored namespace's labels: ${r.body?.message}` };
       }
     } else {
       await remove(admin, path);
       const terminating = Boolean(request.oldObject?.metadata?.deletionTimestamp);
       const stored = complete(oldObject, kind);
-      if (terminating && !(stored.metadata.finalizers ?? []).length) stored.metadata.finalizers = [HOLD];
-      const r = await call(admin, 'POST', collection, stored);
+      if (terminating && !(stored.metadata.finalizers ?? []).length) {
+        stored.metadata.finalizers = [HOLD];
+        held = true;
+      }
+      const r = await call(admin, 'POST', collection, stored, undefined, SETUP);
       if (!ok(r)) return { unsendable: `creating the stored object: ${r.status} ${r.body?.message}` };
       if (terminating) {
-        const d = await call(admin, 'DELETE', path);
+        const d = await call(admin, 'DELETE', path, undefined, undefined, SETUP);
         if (!ok(d)) return { unsendable: `making the stored object terminating: ${d.body?.message}` };
       }
     }
@@ -177,19 +196,26 @@ export async function sendCase(admin: k8s.KubeConfig, spec: ReviewSpec, tag: str
   } else if (op === 'DELETE') {
     reply = await call(admin, 'DELETE', `${path}${DRY}`, undefined, undefined, headers());
   } else {
-    const got = await call(admin, 'GET', path);
-    if (!ok(got)) return { unsendable: `reading the stored object: ${got.body?.message}` };
-    const body = complete(object!, kind);
-    // What the caller cannot change and the API server keeps: as stored.
-    const keep = ['resourceVersion', 'uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'];
-    for (const f of keep) if (got.body.metadata[f] !== undefined) body.metadata[f] = got.body.metadata[f];
-    if (kind === 'Pod')
-      body.spec = { ...got.body.spec, ...(request.subResource === 'ephemeralcontainers' ? { ephemeralContainers: object?.spec?.ephemeralContainers } : {}) };
-    // A Job's spec is immutable once the API server filled its selector; the cases judge its labels.
-    if (kind === 'Job') body.spec = got.body.spec;
-    if (isNamespace) body.spec = object?.spec ?? got.body.spec;
-    const sub = request.subResource ? `/${request.subResource}` : '';
-    reply = await call(admin, 'PUT', `${path}${sub}${DRY}`, body, undefined, headers());
+    // Controllers (kwok's, the Job controller) write these objects too: on a conflict, read again and resend.
+    for (let attempt = 0; ; attempt++) {
+      const got = await call(admin, 'GET', path);
+      if (!ok(got)) return { unsendable: `reading the stored object: ${got.body?.message}` };
+      const body = complete(object!, kind);
+      if (held) body.metadata.finalizers = [...(body.metadata.finalizers ?? []), HOLD];
+      // What the caller cannot change and the API server keeps: as stored.
+      const keep = ['resourceVersion', 'uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'];
+      for (const f of keep) if (got.body.metadata[f] !== undefined) body.metadata[f] = got.body.metadata[f];
+      if (kind === 'Pod')
+        body.spec = { ...got.body.spec, ...(request.subResource === 'ephemeralcontainers' ? { ephemeralContainers: object?.spec?.ephemeralContainers } : {}) };
+      // A Job's spec is immutable once the API server filled its selector; the cases judge its labels.
+      if (kind === 'Job') body.spec = got.body.spec;
+      if (isNamespace) body.spec = object?.spec ?? got.body.spec;
+      // A status write carries the stored status with the case's fields over it (a Job's startTime is immutable once set).
+      if (request.subResource === 'status') body.status = { ...(got.body.status ?? {}), ...(object?.status ?? {}) };
+      const sub = request.subResource ? `/${request.subResource}` : '';
+      reply = await call(admin, 'PUT', `${path}${sub}${DRY}`, body, undefined, headers());
+      if (reply.status !== 409 || attempt >= 10) break;
+    }
   }
-  return verdictOf(reply);
+  return verdictOf(reply, op);
 }

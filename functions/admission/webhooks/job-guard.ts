@@ -71,10 +71,11 @@ export default defineWebhook<AdmissionServices, Settings>({
   matchConditions: [
     { name: 'carries-posture-job-labels', expression: `(object != null && (${labelled('object')})) || (oldObject != null && (${labelled('oldObject')}))` },
     // The kubelet writes every Job pod's status: only a status write that changes labels is sent.
+    // (has() first: the API server's request has no subResource key at all for the object itself.)
     {
       name: 'pod-status-changes-labels',
       expression:
-        "request.resource.resource != 'pods' || request.subResource != 'status' || object == null || oldObject == null || " +
+        "request.resource.resource != 'pods' || !has(request.subResource) || request.subResource != 'status' || object == null || oldObject == null || " +
         'has(object.metadata.labels) != has(oldObject.metadata.labels) || (has(object.metadata.labels) && object.metadata.labels != oldObject.metadata.labels)',
     },
   ],
