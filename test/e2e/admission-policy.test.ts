@@ -95,7 +95,8 @@ after(async () => {
 /** The requests that reach each policy (and pass its match conditions), made as PROBE_USER. */
 async function probe(name: string): Promise<{ status: number; body: any }> {
   const as = { 'Impersonate-User': PROBE_USER };
-  if (name === 'protected-namespaces') return call(admin, 'POST', '/api/v1/namespaces?dryRun=All', { metadata: { name: 'posture-e2e-probe-created' } }, undefined, as);
+  if (name === 'protected-namespaces')
+    return call(admin, 'POST', '/api/v1/namespaces?dryRun=All', { metadata: { name: 'posture-e2e-probe-created' } }, undefined, as);
   if (name === 'protected-objects')
     return call(admin, 'PATCH', '/api/v1/namespaces/posture-e2e-probe/configmaps/probe?dryRun=All', { data: { v: String(Date.now()) } }, undefined, as);
   return call(
@@ -272,13 +273,17 @@ test('with the admission server stopped (engine both), the policies still refuse
   }
   const mallory = await cp.asUser('vap-mallory', ['devs']);
   const ns = await cp.createNamespace('vap-down');
+  // A protected namespace (^kube-.*) that may be deleted at all: kube-system, kube-public and
+  // default are refused by the API server's NamespaceLifecycle before any admission.
+  const kubeNs = `kube-vap-${process.pid}`;
+  assert.equal((await call(admin, 'POST', '/api/v1/namespaces', { metadata: { name: kubeNs } })).status, 201);
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'keep', labels: { 'posture.dev/protected': 'true' } }, data: { a: '1' } };
   assert.equal((await call(admin, 'POST', `/api/v1/namespaces/${ns}/configmaps`, cm)).status, 201);
   const refusedByPolicy = (r: { status: number; body: any }, policy: string) =>
     r.status !== 200 && new RegExp(`ValidatingAdmissionPolicy 'posture-${policy}'`).test(r.body?.message ?? '');
   const deadline = Date.now() + 20_000;
   for (;;) {
-    const del = await call(mallory, 'DELETE', '/api/v1/namespaces/kube-public');
+    const del = await call(mallory, 'DELETE', `/api/v1/namespaces/${kubeNs}`);
     const unlabel = await call(mallory, 'PATCH', `/api/v1/namespaces/${ns}/configmaps/keep`, { metadata: { labels: { 'posture.dev/protected': null } } });
     if (refusedByPolicy(del, 'protected-namespaces') && refusedByPolicy(unlabel, 'protected-objects')) {
       assert.equal(del.status, 403);
@@ -290,7 +295,7 @@ test('with the admission server stopped (engine both), the policies still refuse
     await new Promise((r) => setTimeout(r, 250));
   }
   // Nothing changed: the namespace and the label are still there.
-  assert.equal((await call(admin, 'GET', '/api/v1/namespaces/kube-public')).body.metadata.deletionTimestamp, undefined);
+  assert.equal((await call(admin, 'GET', `/api/v1/namespaces/${kubeNs}`)).body.metadata.deletionTimestamp, undefined);
   assert.equal((await call(admin, 'GET', `/api/v1/namespaces/${ns}/configmaps/keep`)).body.metadata.labels['posture.dev/protected'], 'true');
   // The webhook configurations point nowhere: gone before the next test.
   for (const d of docs.filter((x) => x.kind === 'ValidatingWebhookConfiguration'))
@@ -332,7 +337,11 @@ test("attacks.test.ts's requests with only the policies: the same verdicts", asy
   });
   // Wait until the policies are in force.
   const deadline = Date.now() + 20_000;
-  while ((await call(mallory, 'DELETE', '/api/v1/namespaces/kube-public?dryRun=All')).status !== 403) {
+  while (
+    !/ValidatingAdmissionPolicy 'posture-protected-namespaces'/.test(
+      (await call(mallory, 'POST', '/api/v1/namespaces?dryRun=All', { metadata: { name: 'kube-vap-atk' } })).body?.message ?? '',
+    )
+  ) {
     if (Date.now() > deadline) throw new Error('the policies are not in force');
     await new Promise((r) => setTimeout(r, 250));
   }
