@@ -113,13 +113,26 @@ test('posture audit: what runs below the bar, one PolicyReport per namespace, no
     metadata: { name: 'db' },
     spec: { replicas: 0, serviceName: 'db', selector: { matchLabels: labels }, template: tpl(good) },
   });
-  // The Deployment's ReplicaSet exists before the audit (owned: never judged itself).
-  for (let i = 0; ; i++) {
-    const rs = await call(admin, 'GET', `/apis/apps/v1/namespaces/${a}/replicasets`);
-    if (rs.body.items?.length > 0) break;
-    if (i > 100) throw new Error('no ReplicaSet');
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  // A ReplicaSet the Deployment owns (this plane runs no deployment controller: made here), and a
+  // Job a CronJob owns: listed, never judged themselves.
+  const web = (await call(admin, 'GET', `/apis/apps/v1/namespaces/${a}/deployments/web`)).body;
+  await post(`/apis/apps/v1/namespaces/${a}/replicasets`, {
+    metadata: {
+      name: 'web-1',
+      annotations: { [ANN]: low },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: web.metadata.uid }],
+    },
+    spec: { replicas: 0, selector: { matchLabels: labels }, template: tpl(low) },
+  });
+  const nightly = (await call(admin, 'GET', `/apis/batch/v1/namespaces/${a}/cronjobs/nightly`)).body;
+  await post(`/apis/batch/v1/namespaces/${a}/jobs`, {
+    metadata: {
+      name: 'nightly-1',
+      annotations: { [ANN]: low },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: nightly.metadata.uid }],
+    },
+    spec: { suspend: true, template: { ...tpl(low), spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } },
+  });
 
   const env = { KUBECONFIG: cp.kubeconfigPath };
   const shared = { config, db };
