@@ -272,7 +272,7 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
 /** Targets that are no server: the API server's own engine, and nothing at all. */
 const IN_APISERVER: Record<string, { doc: string }> = {
-  policy: { doc: "protected-namespaces' generated ValidatingAdmissionPolicy: CEL inside the API server, no webhook call" },
+  policy: { doc: "protected-namespaces' generated ValidatingAdmissionPolicy: CEL inside the API server, no webhook call (requests it refuses: v1.37.2 times only refusals)" },
   none: { doc: 'no admission registered for these requests (client-side latency only)' },
 };
 
@@ -465,6 +465,14 @@ interface Scenario {
   send(api: Api, target: string, i: number): Promise<{ status: number; body: string }>;
 }
 
+/** A reply refused by one of posture's policies, as the success the load counts; anything else as it came. */
+async function refusedByPolicy(p: Promise<{ status: number; body: string }>): Promise<{ status: number; body: string }> {
+  const r = await p;
+  return r.status === 403 && r.body.includes("ValidatingAdmissionPolicy 'posture-protected-namespaces")
+    ? { status: 200, body: r.body }
+    : { status: r.status >= 300 ? r.status : 599, body: `not refused by the policy: ${r.body}` };
+}
+
 async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '7'));
   const nSequential = Number(arg('n', '100'));
@@ -561,23 +569,44 @@ async function main(): Promise<void> {
         config: 'posture-protected-namespaces',
         webhook: 'protected-namespaces.posture.dev',
         // Even i: CREATE of a new namespace; odd i: UPDATE (merge patch) of the target's namespace.
+        // The API server (v1.37.2) times a policy only when it refuses: the policy target's
+        // requests are refused (a protected name; a posture.dev/ label), which is reported as success.
         send: (api, target, i) =>
-          i % 2 === 0
-            ? api.call(
-                'POST',
-                '/api/v1/namespaces?dryRun=All',
-                JSON.stringify({
-                  apiVersion: 'v1',
-                  kind: 'Namespace',
-                  metadata: { name: `bench-${RUN}-${target}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } },
-                }),
+          target === 'policy'
+            ? refusedByPolicy(
+                i % 2 === 0
+                  ? api.call(
+                      'POST',
+                      '/api/v1/namespaces?dryRun=All',
+                      JSON.stringify({
+                        apiVersion: 'v1',
+                        kind: 'Namespace',
+                        metadata: { name: `kube-bench-${RUN}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } },
+                      }),
+                    )
+                  : api.call(
+                      'PATCH',
+                      `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`,
+                      JSON.stringify({ metadata: { labels: { 'posture.dev/min-score': String(i % 10) } } }),
+                      'application/merge-patch+json',
+                    ),
               )
-            : api.call(
-                'PATCH',
-                `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`,
-                JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }),
-                'application/merge-patch+json',
-              ),
+            : i % 2 === 0
+              ? api.call(
+                  'POST',
+                  '/api/v1/namespaces?dryRun=All',
+                  JSON.stringify({
+                    apiVersion: 'v1',
+                    kind: 'Namespace',
+                    metadata: { name: `bench-${RUN}-${target}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } },
+                  }),
+                )
+              : api.call(
+                  'PATCH',
+                  `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`,
+                  JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }),
+                  'application/merge-patch+json',
+                ),
       });
     }
     const deployment = (name: string, target: string) => ({
