@@ -300,7 +300,7 @@ test('every container is hardened: non-root, read-only root, no capabilities, Ru
       for (const v of t.spec.volumes ?? []) assert.ok(mounted.has(v.name), `${idOf(o)}: volume ${v.name} unused`);
     }
   }
-  assert.equal(seen, 5);
+  assert.equal(seen, 6, "scheduler, harvester, api, auditor, admission, and the CronJob overlay's ticker");
 });
 
 test('the Knative Services use only what Knative Serving accepts by default, with the intended scaling', () => {
