@@ -4,6 +4,7 @@
 // "running workloads below the bar" over what was saved.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { CloudEvent } from 'cloudevents';
 import { createApiHandle } from '../api/handler.ts';
 import { fixture06, replyText, requestContext, storeDocument } from '../api/testing.ts';
 import { defaultConfig } from '../config/index.ts';
@@ -11,6 +12,7 @@ import { auditFindings, latestScoresOf, MAX_AUDIT_FINDINGS, replaceAuditFindings
 import { describeEachDatabase } from '../db/testing.ts';
 import type { StructuredReturn } from '../function/handle.ts';
 import { silentLogger } from '../log/index.ts';
+import { createAuditHandle } from './handler.ts';
 import { auditCluster } from './index.ts';
 import type { PolicyReport } from './report.ts';
 import type { AuditApi } from './run.ts';
@@ -93,6 +95,28 @@ describeEachDatabase('audit', (ctx) => {
     const second = await auditCluster({ config, db: ctx.db, api: c.api, write: true });
     assert.equal(c.writes, 1, 'nothing changed: no report written');
     assert.equal(second.reports.unchanged, 1);
+  });
+
+  test('the auditor function: a ping runs one audit and replies its summary; no CloudEvent is 400; an unreachable cluster is 503', async () => {
+    const c = cluster({ Deployment: [{ metadata: { name: 'x', namespace: 'n', uid: 'x', annotations: { [ANN]: 'github.com/nobody/new' } }, spec: {} }] });
+    const deps = async () => ({ config: defaultConfig(), db: ctx.db, log: silentLogger, api: c.api });
+    const handle = createAuditHandle(deps);
+    const ping = new CloudEvent({ type: 'dev.knative.sources.ping', source: '/test', data: {} });
+    const ctxOf = (cloudevent?: unknown) => ({ log: silentLogger, method: 'POST', path: '/', headers: {}, query: {}, cloudevent }) as any;
+    const ok = (await handle(ctxOf(ping))) as StructuredReturn;
+    assert.equal(ok.statusCode, 200);
+    assert.deepEqual((ok.body as any).summary, { pass: 0, fail: 0, warn: 1, error: 0, skip: 0 });
+    assert.equal(((await handle(ctxOf())) as StructuredReturn).statusCode, 400);
+    const broken = createAuditHandle(async () => ({
+      ...(await deps()),
+      api: {
+        ...c.api,
+        listWorkloads: async () => {
+          throw new Error('connect ECONNREFUSED');
+        },
+      },
+    }));
+    assert.equal(((await broken(ctxOf(ping))) as StructuredReturn).statusCode, 503);
   });
 
   test('the saved findings are bounded', async () => {
