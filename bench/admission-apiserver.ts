@@ -272,7 +272,9 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
 /** Targets that are no server: the API server's own engine, and nothing at all. */
 const IN_APISERVER: Record<string, { doc: string }> = {
-  policy: { doc: "protected-namespaces' generated ValidatingAdmissionPolicy: CEL inside the API server, no webhook call (requests it refuses: v1.37.2 times only refusals)" },
+  policy: {
+    doc: "protected-namespaces' generated ValidatingAdmissionPolicy: CEL inside the API server, no webhook call (requests it refuses: v1.37.2 times only refusals)",
+  },
   none: { doc: 'no admission registered for these requests (client-side latency only)' },
 };
 

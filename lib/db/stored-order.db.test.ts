@@ -294,13 +294,20 @@ describeEachFreshDatabase('migration 007', (ctx) => {
 
   test('the down migration restores the order by result date', async () => {
     // The batch may hold later migrations too (a write above migrates to the newest): they go with it.
-    assert.deepEqual((await migrateDownOne(ctx.db)).filter((m) => m <= '007_stored_order'), ['007_stored_order']);
+    assert.deepEqual(
+      (await migrateDownOne(ctx.db)).filter((m) => m <= '007_stored_order'),
+      ['007_stored_order'],
+    );
     const l = await repoLatestOf(ctx.db, KEY);
     assert.equal(Number(l.score_id), ids.get('f'), 'by result date again');
     const cols = rowsOf(await ctx.db.raw(`SELECT 1 FROM information_schema.columns WHERE table_name = 'scores' AND column_name = 'stored_at'`));
     assert.equal(cols.length, 0);
     assert.match(await indexDef('scores_repo_idx'), /\(repo_id, result_date DESC, id DESC\)/);
-    assert.deepEqual((await migrate(ctx.db)).filter((m) => m <= '007_stored_order'), ['007_stored_order'], 'and up again');
+    assert.deepEqual(
+      (await migrate(ctx.db)).filter((m) => m <= '007_stored_order'),
+      ['007_stored_order'],
+      'and up again',
+    );
     assert.equal(Number((await repoLatestOf(ctx.db, KEY)).score), 4.0);
   });
 });

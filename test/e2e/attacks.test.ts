@@ -107,7 +107,10 @@ const protectedPod = (name: string) => ({
 
 /** The generated configurations for a server, named and scoped for this file. */
 async function generated(url: string, caFile: string, scope: string, env: Record<string, string> = {}, suffix = ''): Promise<Array<Record<string, any>>> {
-  const r = await runCliCaptured(['webhooks', 'manifest', '--engine', 'webhook', '--url', url, '--ca-bundle', caFile], { POSTURE_NAMESPACE: postureNs, ...env });
+  const r = await runCliCaptured(['webhooks', 'manifest', '--engine', 'webhook', '--url', url, '--ca-bundle', caFile], {
+    POSTURE_NAMESPACE: postureNs,
+    ...env,
+  });
   assert.equal(r.code, 0, r.stderr);
   return parseAllDocuments(r.stdout).map((d) => {
     const vwc = d.toJS() as Record<string, any>;

@@ -144,7 +144,7 @@ test('running workloads below the bar: from the menu, the last audit worst first
   const before = await browser.newContext({ javaScriptEnabled: false });
   const empty = await before.newPage();
   await empty.goto(`${base}/ui/workloads`);
-  assert.match(await empty.locator('main').innerText(), /No audit has run yet/);
+  assert.match((await empty.locator('main').textContent()) ?? '', /No audit has run yet/);
   await before.close();
   const page = await context.newPage();
   // An audit's findings, as the auditor saves them (lib/audit/index.ts).
@@ -158,14 +158,14 @@ test('running workloads below the bar: from the menu, the last audit worst first
   await page.goto(`${base}/ui`);
   await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Workloads' }).click();
   assert.equal(new URL(page.url()).pathname, '/ui/workloads');
-  assert.equal(await page.locator('h1').innerText(), 'Running workloads below the bar');
+  assert.equal(await page.locator('h1').textContent(), 'Running workloads below the bar');
   assert.match(
-    await page.locator('main p').first().innerText(),
+    (await page.locator('main p').first().textContent()) ?? '',
     /11 workloads declare a repository in 3 namespaces; 2 below the bar, 1 not scored yet, 1 not a repository, 7 pass/,
   );
   const rows = await page
     .locator('tbody tr')
-    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as HTMLElement).innerText.trim())));
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as HTMLElement).textContent.trim())));
   // Not a repository first, then below the bar (lowest score first), then not scored yet.
   assert.deepEqual(
     rows.map((r) => `${r[0]}/${r[1]}/${r[2]}/${r[5]}`),
