@@ -184,6 +184,7 @@ export function docsMarkdown<S>(registry: Registry<S>, config: Config, sourceDir
       'regenerate and apply after changing them (`posture webhooks manifest --engine both --out DIR` with the environment of the install). ' +
       "Enforcement maps to the binding's `validationActions`: `deny` → `Deny`, `warn` → `Warn`, `dry-run` → `Audit`. Exemptions, default exclusions, object selectors and match conditions are the same in both engines. " +
       "The Scorecard gate reads scores from posture's database, which CEL cannot, so it is a webhook under every engine. " +
+      "Where CEL cannot say what `authorize` says, the webhook keeps the decision: protected-objects' update of a terminating protected object that removes finalizers (only-removes-finalizers needs every other field of an object of any kind compared), and a `protectedNamespaces` pattern that uses lookaround or a back-reference (JavaScript has them, CEL's RE2 does not: protected-namespaces then gets no policy and stays a webhook at its failure policy). " +
       'test/e2e/admission-policy.test.ts sends every table case of the three webhooks to a real API server with only the policies installed and checks the verdicts agree; ' +
       'bench/admission-apiserver.ts measures both ([figures](../benchmarks/admission-apiserver.md)).',
   ];
