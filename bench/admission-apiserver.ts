@@ -20,6 +20,10 @@
 //
 //   node bench/admission-apiserver.ts [--rounds 7] [--n 100] [--rates 0,100,1000] [--seconds 2] [--warmup 300]
 //                                     [--scenarios namespaces,deployments] [--targets posture,floor,…]
+// Two targets are no server: `policy` is protected-namespaces' generated ValidatingAdmissionPolicy
+// (its CEL evaluated inside the API server; its time is the API server's
+// apiserver_validating_admission_policy_check_duration_seconds), and `none` registers nothing (the
+// client-side latency of a request no admission looks at). They run in the namespaces scenario.
 // Rate 0 means one at a time (each request sent when the previous one returned), n requests per
 // target; at a rate, rate × seconds requests in all. Targets beyond posture and floor are what was
 // tried to go below the floor, and to find where posture's time goes (FLOORS, POSTURES, EXPERIMENTS).
@@ -266,6 +270,14 @@ const EXPERIMENTS: Record<string, { doc: string }> = {
 };
 
 /** posture itself, as `bin/serve.ts admission` runs it, and variants of its settings. */
+/** Targets that are no server: the API server's own engine, and nothing at all. */
+const IN_APISERVER: Record<string, { doc: string }> = {
+  policy: {
+    doc: "protected-namespaces' generated ValidatingAdmissionPolicy: CEL inside the API server, no webhook call (requests it refuses: v1.37.2 times only refusals)",
+  },
+  none: { doc: 'no admission registered for these requests (client-side latency only)' },
+};
+
 const POSTURES: Record<string, { env: Record<string, string>; node?: string[]; doc: string }> = {
   posture: { env: {}, doc: 'bin/serve.ts admission' },
   // TurboFan after V8's default calls, not posture's (POSTURE_BENCH_V8_DEFAULTS, lib/admission/v8-flags.ts).
@@ -346,15 +358,20 @@ async function apiClient(server: string, tls: { ca: string; cert: string; key: s
 }
 
 const METRIC = 'apiserver_admission_webhook_admission_duration_seconds';
+const POLICY_METRIC = 'apiserver_validating_admission_policy_check_duration_seconds';
 
-/** Sum (s) and count of the API server's webhook histogram, per webhook name, over all labels. */
+/**
+ * Sum (s) and count of the API server's webhook histogram, per webhook name, over all labels; and
+ * of its policy check histogram, per policy name (keyed `policy:<name>`).
+ */
 async function webhookTimes(admin: Api): Promise<Map<string, { sum: number; count: number }>> {
   const r = await admin.call('GET', '/metrics');
   if (r.status !== 200) throw new Error(`GET /metrics: ${r.status}`);
   const out = new Map<string, { sum: number; count: number }>();
-  const re = new RegExp(`^${METRIC}_(sum|count)\\{([^}]*)\\} (\\S+)$`, 'gm');
-  for (const m of r.body.matchAll(re)) {
-    const name = /(?:^|,)name="([^"]+)"/.exec(m[2])?.[1];
+  const re = new RegExp(`^(${METRIC}|${POLICY_METRIC})_(sum|count)\\{([^}]*)\\} (\\S+)$`, 'gm');
+  for (const match of r.body.matchAll(re)) {
+    const m = [match[0], match[2], match[3], match[4]] as const;
+    const name = match[1] === METRIC ? /(?:^|,)name="([^"]+)"/.exec(m[2])?.[1] : /(?:^|,)policy="([^"]+)"/.exec(m[2])?.[1]?.replace(/^/, 'policy:');
     if (!name) continue;
     const e = out.get(name) ?? { sum: 0, count: 0 };
     if (m[1] === 'sum') e.sum += Number(m[3]);
@@ -450,6 +467,14 @@ interface Scenario {
   send(api: Api, target: string, i: number): Promise<{ status: number; body: string }>;
 }
 
+/** A reply refused by one of posture's policies, as the success the load counts; anything else as it came. */
+async function refusedByPolicy(p: Promise<{ status: number; body: string }>): Promise<{ status: number; body: string }> {
+  const r = await p;
+  return r.status === 403 && r.body.includes("ValidatingAdmissionPolicy 'posture-protected-namespaces")
+    ? { status: 200, body: r.body }
+    : { status: r.status >= 300 ? r.status : 599, body: `not refused by the policy: ${r.body}` };
+}
+
 async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '7'));
   const nSequential = Number(arg('n', '100'));
@@ -459,8 +484,8 @@ async function main(): Promise<void> {
   const targets = arg('targets', 'posture,floor').split(',');
   const scenarioNames = arg('scenarios', 'namespaces,deployments').split(',');
   for (const t of targets)
-    if (!POSTURES[t] && !FLOORS[t] && !EXPERIMENTS[t])
-      throw new Error(`unknown target ${t}; have ${[...Object.keys(POSTURES), ...Object.keys(FLOORS)].join(', ')}`);
+    if (!POSTURES[t] && !FLOORS[t] && !EXPERIMENTS[t] && !IN_APISERVER[t])
+      throw new Error(`unknown target ${t}; have ${[...Object.keys(POSTURES), ...Object.keys(FLOORS), ...Object.keys(IN_APISERVER)].join(', ')}`);
   const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/posture_bench_apiserver';
   const RUN = `b${process.pid}`;
 
@@ -470,6 +495,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'posture-bench-apiserver-'));
   const children: ChildProcess[] = [];
   const vwcs: string[] = [];
+  const policies: string[] = [];
   const namespaces: string[] = [];
   let admin: Api | undefined;
   let dev: Api | undefined;
@@ -491,6 +517,7 @@ async function main(): Promise<void> {
     const ports = new Map<string, number>();
     const pids = new Map<string, number>();
     for (const t of targets) {
+      if (IN_APISERVER[t]) continue;
       const started = POSTURES[t]
         ? await startChild(
             [...(POSTURES[t].node ?? []), join(t === 'posture-baseline' ? baselineDir() : ROOT, 'bin/serve.ts'), 'admission'],
@@ -530,7 +557,10 @@ async function main(): Promise<void> {
 
     // The generated configurations, each registered once per target: posture's as generated, the
     // floors' as copies pointing at them. One match condition scopes each copy to its target label.
-    const manifest = await runCliCaptured(['webhooks', 'manifest', '--url', `https://127.0.0.1:${ports.get('posture') ?? 1}`, '--ca-bundle', caFile], {});
+    const manifest = await runCliCaptured(
+      ['webhooks', 'manifest', '--engine', 'webhook', '--url', `https://127.0.0.1:${ports.get('posture') ?? 1}`, '--ca-bundle', caFile],
+      {},
+    );
     if (manifest.code !== 0) throw new Error(`posture webhooks manifest: ${manifest.stderr}`);
     const generated = parseAllDocuments(manifest.stdout).map((d) => d.toJS() as GeneratedConfiguration);
     const scenarios: Scenario[] = [];
@@ -541,23 +571,44 @@ async function main(): Promise<void> {
         config: 'posture-protected-namespaces',
         webhook: 'protected-namespaces.posture.dev',
         // Even i: CREATE of a new namespace; odd i: UPDATE (merge patch) of the target's namespace.
+        // The API server (v1.37.2) times a policy only when it refuses: the policy target's
+        // requests are refused (a protected name; a posture.dev/ label), which is reported as success.
         send: (api, target, i) =>
-          i % 2 === 0
-            ? api.call(
-                'POST',
-                '/api/v1/namespaces?dryRun=All',
-                JSON.stringify({
-                  apiVersion: 'v1',
-                  kind: 'Namespace',
-                  metadata: { name: `bench-${RUN}-${target}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } },
-                }),
+          target === 'policy'
+            ? refusedByPolicy(
+                i % 2 === 0
+                  ? api.call(
+                      'POST',
+                      '/api/v1/namespaces?dryRun=All',
+                      JSON.stringify({
+                        apiVersion: 'v1',
+                        kind: 'Namespace',
+                        metadata: { name: `kube-bench-${RUN}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } },
+                      }),
+                    )
+                  : api.call(
+                      'PATCH',
+                      `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`,
+                      JSON.stringify({ metadata: { labels: { 'posture.dev/min-score': String(i % 10) } } }),
+                      'application/merge-patch+json',
+                    ),
               )
-            : api.call(
-                'PATCH',
-                `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`,
-                JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }),
-                'application/merge-patch+json',
-              ),
+            : i % 2 === 0
+              ? api.call(
+                  'POST',
+                  '/api/v1/namespaces?dryRun=All',
+                  JSON.stringify({
+                    apiVersion: 'v1',
+                    kind: 'Namespace',
+                    metadata: { name: `bench-${RUN}-${target}-${i}`, labels: { [TARGET_LABEL]: `${target}-${RUN}`, team: 'a' } },
+                  }),
+                )
+              : api.call(
+                  'PATCH',
+                  `/api/v1/namespaces/bench-${RUN}-${target}?dryRun=All`,
+                  JSON.stringify({ metadata: { annotations: { 'bench/i': String(i) } } }),
+                  'application/merge-patch+json',
+                ),
       });
     }
     const deployment = (name: string, target: string) => ({
@@ -588,11 +639,35 @@ async function main(): Promise<void> {
     }
     if (scenarios.length === 0) throw new Error('no scenario: --scenarios namespaces,deployments');
 
-    const metricName = (s: Scenario, t: string) => (t === 'posture' ? s.webhook : `${t}-${s.webhook}`);
+    const policyName = `posture-protected-namespaces-${RUN}`;
+    const metricName = (s: Scenario, t: string) => (t === 'policy' ? `policy:${policyName}` : t === 'posture' ? s.webhook : `${t}-${s.webhook}`);
+    /** The targets of a scenario: the API server's own only where a policy exists (namespaces). */
+    const targetsOf = (s: Scenario) => targets.filter((t) => !IN_APISERVER[t] || s.name === 'namespaces');
+    const targetCondition = (t: string) => ({
+      name: 'bench-target',
+      expression: `has(object.metadata.labels) && "${TARGET_LABEL}" in object.metadata.labels && object.metadata.labels["${TARGET_LABEL}"] == "${t}-${RUN}"`,
+    });
+    if (targets.includes('policy') && scenarioNames.includes('namespaces')) {
+      // The generated policy, scoped like the webhook copies by the target label.
+      const out = await runCliCaptured(['webhooks', 'manifest', '--engine', 'policy'], {});
+      if (out.code !== 0) throw new Error(`posture webhooks manifest --engine policy: ${out.stderr}`);
+      type Doc = { kind: string; metadata: { name: string }; spec: { matchConditions?: unknown[]; policyName?: string } };
+      const docs = parseAllDocuments(out.stdout).map((d) => d.toJS() as Doc);
+      const vap = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy' && d.metadata.name === 'posture-protected-namespaces')!;
+      const binding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata.name === 'posture-protected-namespaces')!;
+      vap.metadata.name = policyName;
+      vap.spec.matchConditions = [...(vap.spec.matchConditions ?? []), targetCondition('policy')];
+      binding.metadata.name = policyName;
+      binding.spec.policyName = policyName;
+      await must(admin.call('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', JSON.stringify(vap)), 'register the policy');
+      await must(admin.call('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings', JSON.stringify(binding)), 'bind the policy');
+      policies.push(policyName);
+    }
     for (const s of scenarios) {
       const base = generated.find((d) => d.metadata?.name === s.config);
       if (!base) throw new Error(`the generated manifest has no ${s.config}`);
       for (const t of targets) {
+        if (IN_APISERVER[t]) continue;
         const vwc = structuredClone(base);
         vwc.metadata.name = `${s.config}-${t}-${RUN}`;
         for (const w of vwc.webhooks) {
@@ -600,13 +675,7 @@ async function main(): Promise<void> {
             w.name = `${t}-${w.name}`;
             w.clientConfig.url = w.clientConfig.url.replace(/^https:\/\/127\.0\.0\.1:\d+/, `https://127.0.0.1:${ports.get(t)}`);
           }
-          w.matchConditions = [
-            ...(w.matchConditions ?? []),
-            {
-              name: 'bench-target',
-              expression: `has(object.metadata.labels) && "${TARGET_LABEL}" in object.metadata.labels && object.metadata.labels["${TARGET_LABEL}"] == "${t}-${RUN}"`,
-            },
-          ];
+          w.matchConditions = [...(w.matchConditions ?? []), targetCondition(t)];
         }
         await must(
           admin.call('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', JSON.stringify(vwc)),
@@ -632,7 +701,8 @@ async function main(): Promise<void> {
 
     // The API server picks configurations up asynchronously: wait until every webhook is called.
     for (const s of scenarios) {
-      for (const t of targets) {
+      for (const t of targetsOf(s)) {
+        if (t === 'none') continue;
         const deadline = Date.now() + 30_000;
         for (let i = 0; ; i += 2) {
           const before = (await webhookTimes(admin)).get(metricName(s, t))?.count ?? 0;
@@ -647,9 +717,10 @@ async function main(): Promise<void> {
     console.log(
       `admission latency as kube-apiserver measures it (${METRIC}: sum/count per round), ${rounds} rounds, targets interleaved; user ${devName} (not an admin); dry-run requests`,
     );
-    for (const t of targets) console.log(`  ${t}: ${(POSTURES[t] ?? FLOORS[t] ?? EXPERIMENTS[t]).doc}`);
+    for (const t of targets) console.log(`  ${t}: ${(POSTURES[t] ?? FLOORS[t] ?? EXPERIMENTS[t] ?? IN_APISERVER[t]).doc}`);
     const summary: string[] = [];
     for (const s of scenarios) {
+      const targets = targetsOf(s);
       // Warm-up: JIT, connections, caches. A server runs for days; --warmup 3000 measures it after
       // V8 has compiled its hot paths with TurboFan (lib/admission/v8-flags.ts), not while it does.
       // The targets' warm-ups are interleaved, so all of them end at the same moment: warmed one
@@ -667,7 +738,7 @@ async function main(): Promise<void> {
         const p99s = new Map<string, number[]>(targets.map((t) => [t, []]));
         const achieved: number[] = [];
         const cpu = new Map<string, number>(targets.map((t) => [t, 0]));
-        const ratios = new Map<string, number[]>(targets.includes('posture') ? targets.filter((t) => t !== 'posture').map((t) => [t, []]) : []);
+        const ratios = new Map<string, number[]>(targets.includes('posture') ? targets.filter((t) => t !== 'posture' && t !== 'none').map((t) => [t, []]) : []);
         for (let r = 0; r < rounds; r++) {
           // The order of the cycle flips every round, so no target always follows the same one.
           const cycle = r % 2 === 0 ? targets : [...targets].reverse();
@@ -684,8 +755,8 @@ async function main(): Promise<void> {
             const a = after.get(metricName(s, t)) ?? { sum: 0, count: 0 };
             const b = before.get(metricName(s, t)) ?? { sum: 0, count: 0 };
             const calls = a.count - b.count;
-            if (calls !== n) throw new Error(`${t}: ${calls} webhook calls for ${n} requests`);
-            const mean = ((a.sum - b.sum) / calls) * 1e6;
+            if (t !== 'none' && calls !== n) throw new Error(`${t}: ${calls} ${t === 'policy' ? 'policy checks' : 'webhook calls'} for ${n} requests`);
+            const mean = t === 'none' ? 0 : ((a.sum - b.sum) / calls) * 1e6;
             round.set(t, mean);
             means.get(t)!.push(mean);
             const mine = Array.from(res.latencies.filter((_, i) => targetOf(i) === t)).sort((x, y) => x - y);
@@ -711,7 +782,7 @@ async function main(): Promise<void> {
         }
         const f = means.get('floor');
         if (f) {
-          for (const t of targets.filter((x) => x !== 'floor' && x !== 'posture')) {
+          for (const t of targets.filter((x) => x !== 'floor' && x !== 'posture' && x !== 'none')) {
             const line = `${t} ÷ floor: median ${median(means.get(t)!.map((x, i) => x / f[i])).toFixed(3)}x`;
             console.log(`  ${line}`);
             summary.push(`${s.name}, ${mode}: ${line}`);
@@ -726,6 +797,10 @@ async function main(): Promise<void> {
   }
   async function cleanup(): Promise<void> {
     for (const name of vwcs) await admin?.call('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${name}`).catch(() => {});
+    for (const name of policies) {
+      await admin?.call('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/${name}`).catch(() => {});
+      await admin?.call('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/${name}`).catch(() => {});
+    }
     for (const ns of namespaces) await admin?.call('DELETE', `/api/v1/namespaces/${ns}`).catch(() => {});
     admin?.close();
     dev?.close();

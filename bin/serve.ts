@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Serves one function the way faas-js-runtime would (`handle(context, event)` on `/`, plus
 // health and metrics), on $PORT: what each Knative Service's container runs.
-//   node bin/serve.ts scheduler|harvester|api|admission|alerts
+//   node bin/serve.ts scheduler|harvester|api|admission|alerts|auditor
 // A function module may export its own `serve()` (admission: HTTPS for the API server).
 import { loadConfig } from '../lib/config/index.ts';
 import type { Handle } from '../lib/function/handle.ts';
 import { createFunctionServer, createMetricsServer, listen } from '../lib/function/server.ts';
 import { createLogger } from '../lib/log/index.ts';
 
-const FUNCTIONS = ['scheduler', 'harvester', 'api', 'admission', 'alerts'];
+const FUNCTIONS = ['scheduler', 'harvester', 'api', 'admission', 'alerts', 'auditor'];
 const name = process.argv[2];
 if (!name || !FUNCTIONS.includes(name)) {
   process.stderr.write(`usage: serve <${FUNCTIONS.join('|')}>\n`);

@@ -1,13 +1,13 @@
 // Label and annotation names posture's webhooks act on, and small readers over objects; shared
 // by the webhook files, their CEL match conditions and their tests.
-import { celString, type KubeObject } from '../../lib/admission/index.ts';
+import { celString } from '../../lib/admission/index.ts';
 
 /** Marks an object only exempt identities may change or delete. */
 export const PROTECTED_LABEL = 'posture.dev/protected';
 /** Marks posture's own Jobs: the very label the scheduler sets (one definition, in lib/jobs). */
 export { MANAGED_BY as MANAGED_BY_VALUE, MANAGED_BY_LABEL } from '../../lib/jobs/spec.ts';
-/** The repository a workload is built from, judged by the Scorecard gate. */
-export const SOURCE_REPO_ANNOTATION = 'posture.dev/source-repo';
+/** The repository a workload is built from, judged by the Scorecard gate (read in lib/repo/declared.ts, shared with the audit). */
+export { annotationsOf, jobTemplateOf, podTemplateOf, SOURCE_REPO_ANNOTATION } from '../../lib/repo/declared.ts';
 /** Namespace label overriding the gate's threshold. */
 export const MIN_SCORE_LABEL = 'posture.dev/min-score';
 /** Namespace label selecting the Scorecard policy the gate judges by (one of POSTURE_GATE_POLICY_TIERS). */
@@ -23,37 +23,15 @@ function meta(x: unknown): Meta {
   return typeof m === 'object' && m !== null ? (m as Meta) : undefined;
 }
 
-function field(x: unknown, key: string): unknown {
-  return typeof x === 'object' && x !== null ? (x as Record<string, unknown>)[key] : undefined;
-}
-
 export function labelsOf(o: unknown): Record<string, string> {
   const l = meta(o)?.labels;
   return typeof l === 'object' && l !== null ? l : {};
-}
-
-export function annotationsOf(o: unknown): Record<string, string> {
-  const a = meta(o)?.annotations;
-  return typeof a === 'object' && a !== null ? a : {};
 }
 
 /** metadata.generation when it is a whole number (the API server's count of spec changes). */
 export function generationOf(o: unknown): number | undefined {
   const g = (meta(o) as { generation?: unknown } | undefined)?.generation;
   return Number.isSafeInteger(g) ? (g as number) : undefined;
-}
-
-/** The pod template of a workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job) or CronJob. */
-export function podTemplateOf(o: KubeObject | null): unknown {
-  const spec = field(o, 'spec');
-  const template = field(spec, 'template');
-  if (template !== undefined) return template;
-  return field(field(field(spec, 'jobTemplate'), 'spec'), 'template');
-}
-
-/** The Job template of a CronJob. */
-export function jobTemplateOf(o: KubeObject | null): unknown {
-  return field(field(o, 'spec'), 'jobTemplate');
 }
 
 // ---- CEL (for match conditions; the same checks as the readers above) ------------------------
@@ -172,4 +150,44 @@ export function onlyRemovesFinalizers(before: unknown, after: unknown): boolean 
     left.splice(i, 1);
   }
   return sameJson(withoutMetadata(before, ['finalizers']), withoutMetadata(after, ['finalizers']));
+}
+
+/** CEL: the labels of `root` (object or oldObject) as a map, empty when the object or its labels are absent. */
+export function celLabels(root: 'object' | 'oldObject'): string {
+  return `(${root} == null ? {} : ${root}.metadata.?labels.orValue({}))`;
+}
+
+/**
+ * RE2 (CEL's `matches`, Go's regexp) and JavaScript agree on plain patterns; lookaround and
+ * back-references are JavaScript's alone.
+ */
+const NOT_RE2 = /\(\?<?[=!]|\\[1-9]|\\k</;
+
+/** Why a JavaScript pattern cannot become a CEL `matches`, or undefined when it can. */
+export function notRe2(pattern: string): string | undefined {
+  return NOT_RE2.test(pattern) ? `the pattern ${JSON.stringify(pattern)} uses lookaround or a back-reference, which RE2 (CEL) lacks` : undefined;
+}
+
+/**
+ * CEL for a message built by a TypeScript message function, so both engines say the same words:
+ * call the function with hole markers (`\u0000name\u0000`) and map each marker to a CEL string expression.
+ */
+export function celMessage(text: string, holes: Readonly<Record<string, string>>): string {
+  const parts = text.split(/\u0000([a-z]+)\u0000/);
+  const out: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    if (i % 2 === 0) {
+      if (parts[i] !== '') out.push(celString(parts[i]));
+    } else {
+      const expr = holes[parts[i]];
+      if (expr === undefined) throw new Error(`celMessage: no expression for the hole ${parts[i]}`);
+      out.push(`(${expr})`);
+    }
+  }
+  return out.length === 0 ? "''" : out.join(' + ');
+}
+
+/** A hole for celMessage. */
+export function hole(name: string): string {
+  return `\u0000${name}\u0000`;
 }

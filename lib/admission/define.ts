@@ -3,6 +3,7 @@
 // exclusions, exemption match conditions, enforcement overrides and derived settings.
 import type { Config } from '../config/index.ts';
 import {
+  type CelForm,
   DEFAULT_EXCLUSIONS,
   type DefaultExclusion,
   ENFORCEMENTS,
@@ -26,8 +27,8 @@ export const UNAUTHENTICATED_GROUP = 'system:unauthenticated';
 export const MAX_MATCH_CONDITIONS = 64;
 /** Groups too broad to exempt: every service account, every node, every authenticated caller. */
 const BROAD_GROUPS: ReadonlySet<string> = new Set(['system:serviceaccounts', 'system:authenticated', 'system:nodes']);
-/** Match conditions the framework may add (lease exclusion, exemptions). */
-const FRAMEWORK_CONDITIONS = 2;
+/** Match conditions the framework may add (lease exclusion, exemptions, the split between CEL and the webhook). */
+const FRAMEWORK_CONDITIONS = 3;
 
 export class WebhookDefinitionError extends Error {
   constructor(message: string) {
@@ -142,6 +143,7 @@ export function problemsOf(d: AnyDeclaration): string[] {
     if (!Array.isArray(doc.denials) || doc.denials.length === 0) p.push('doc.denials must list the messages users see');
   }
   if (typeof d.authorize !== 'function') p.push('authorize must be a function');
+  if (d.cel !== undefined && typeof d.cel !== 'function') p.push('cel must be a function of (settings, config)');
   return p;
 }
 
@@ -196,6 +198,11 @@ export interface Webhook<S = unknown, P = unknown> {
   excludedNamespaces: readonly string[];
   matchConditions: readonly MatchCondition[];
   entries: readonly WebhookEntry[];
+  /**
+   * The CEL form for this configuration (a ValidatingAdmissionPolicy is generated from it), or why
+   * there is none: undefined when the webhook declares none (it needs more than the request).
+   */
+  cel?: CelForm | { unsupported: string };
   /** File it was declared in (for errors naming both files of a duplicate). */
   source?: string;
 }
@@ -315,12 +322,19 @@ export function compileWebhook<S, P>(d: WebhookDeclaration<S, P>, config: Config
     });
   }
   const enforcement = enforcementOverride ?? d.enforcement;
+  const settings = (d.prepare ? d.prepare(config) : undefined) as P;
+  let cel: CelForm | { unsupported: string } | undefined;
+  if (d.cel) {
+    if (d.namespaceLabel) cel = { unsupported: 'namespace label tiers reach the webhook by path; a policy has no path' };
+    else cel = d.cel(settings, config);
+  }
   return Object.freeze({
     declaration: d,
     name: d.name,
     enforcement,
     failurePolicy: enforcement === 'deny' ? d.failurePolicy : 'Ignore',
-    settings: (d.prepare ? d.prepare(config) : undefined) as P,
+    settings,
+    cel,
     exemptUsers: users,
     exemptGroups: groups,
     exclusions,

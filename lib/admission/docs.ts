@@ -120,10 +120,18 @@ export function docsJson<S>(registry: Registry<S>, config: Config, sourceDir: st
         exempt: (d.exempt ?? []).map((e) => describeExemption(e, config)),
         defaultExclusions: w.exclusions,
         excludedNamespaces: w.excludedNamespaces,
+        policy: engineOf(w),
         doc: d.doc,
       };
     }),
   };
+}
+
+/** What enforces a webhook under each engine: its policy, and what CEL cannot judge (or why it has no policy). */
+function engineOf(w: AnyWebhook): { policy: string | null; beyondCel?: string; webhookOnly?: string } {
+  if (!w.cel) return { policy: null, webhookOnly: 'it needs more than the request (no CEL form)' };
+  if ('unsupported' in w.cel) return { policy: null, webhookOnly: w.cel.unsupported };
+  return { policy: `posture-${w.name}`, ...(w.cel.beyondCel ? { beyondCel: w.cel.beyondCel.why } : {}) };
 }
 
 function rulesText(d: AnyDeclaration): string {
@@ -154,11 +162,31 @@ export function docsMarkdown<S>(registry: Registry<S>, config: Config, sourceDir
       'The registry finds the file; tests fail if it is not a valid webhook, if its name or path is taken (naming both files), if its doc disagrees with its data, or if the generated files are stale. ' +
       'Try it offline with `posture admission review <name> review.json`.',
     '',
-    '| Webhook | Enforcement | Failure policy | Timeout | Matches |',
-    '| --- | --- | --- | --- | --- |',
-    ...registry.webhooks.map(
-      (w) => `| [${w.name}](#${w.name}) | ${w.enforcement} | ${w.failurePolicy} | ${w.declaration.timeoutSeconds} s | ${rulesText(w.declaration)} |`,
-    ),
+    '| Webhook | Enforcement | Failure policy | Timeout | Policy (CEL) | Matches |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...registry.webhooks.map((w) => {
+      const e = engineOf(w);
+      return `| [${w.name}](#${w.name}) | ${w.enforcement} | ${w.failurePolicy} | ${w.declaration.timeoutSeconds} s | ${e.policy ? `\`${e.policy}\`` : 'none'} | ${rulesText(w.declaration)} |`;
+    }),
+    '',
+    '## Choosing an engine',
+    '',
+    'A webhook that decides from the request alone (user, groups, names, labels, owners) also declares the same decision in CEL, beside its TypeScript `authorize`, ' +
+      'and `posture webhooks manifest --engine` chooses what enforces it:',
+    '',
+    '- `both` (the default, and what `knative/base` ships): a **ValidatingAdmissionPolicy** and its binding enforce it inside the API server, with no network hop and nothing to be down; ' +
+      'its webhook stays registered as a fallback with `failurePolicy: Ignore` (it refuses what the policy refuses while it is up, and refuses nothing while it is down). ' +
+      "A request the CEL cannot judge the way `authorize` does goes to a webhook entry of its own (`beyond-cel.<name>.posture.dev`) at the webhook's declared failure policy, and the policy skips it.",
+    '- `policy`: the policies alone, plus only those `beyond-cel` entries; the admission server is then needed only for the Scorecard gate.',
+    '- `webhook`: the webhooks alone, each at its declared failure policy (what posture did before policies; for a cluster without ValidatingAdmissionPolicy, before Kubernetes 1.30).',
+    '',
+    "Settings are inlined in the policy (the protected namespace patterns, posture's namespace, the scheduler's identity, the exempt users and groups): " +
+      'regenerate and apply after changing them (`posture webhooks manifest --engine both --out DIR` with the environment of the install). ' +
+      "Enforcement maps to the binding's `validationActions`: `deny` → `Deny`, `warn` → `Warn`, `dry-run` → `Audit`. Exemptions, default exclusions, object selectors and match conditions are the same in both engines. " +
+      "The Scorecard gate reads scores from posture's database, which CEL cannot, so it is a webhook under every engine. " +
+      "Where CEL cannot say what `authorize` says, the webhook keeps the decision: protected-objects' update of a terminating protected object that removes finalizers (only-removes-finalizers needs every other field of an object of any kind compared), and a `protectedNamespaces` pattern that uses lookaround or a back-reference (JavaScript has them, CEL's RE2 does not: protected-namespaces then gets no policy and stays a webhook at its failure policy). " +
+      'test/e2e/admission-vap.test.ts sends every table case of the three webhooks to a real API server with only the policies installed and checks the verdicts agree; ' +
+      'bench/admission-apiserver.ts measures both ([figures](../benchmarks/admission-apiserver.md)).',
   ];
   for (const w of registry.webhooks) {
     const d = w.declaration;
@@ -184,6 +212,12 @@ export function docsMarkdown<S>(registry: Registry<S>, config: Config, sourceDir
           : `- **Namespace label tiers:** \`${d.namespaceLabel.key}\` in ${d.namespaceLabel.values.map((v) => `\`${v}\``).join(', ')} (one webhook entry each; absent: the default; anything else: its own entry)`,
       );
     if (doc.settings?.length) out.push(`- **Settings:** ${doc.settings.map((s) => `\`${s}\` (${SETTING_ENV.get(s)})`).join(', ')}`);
+    const engine = engineOf(w);
+    out.push(
+      engine.policy
+        ? `- **Policy:** ValidatingAdmissionPolicy \`${engine.policy}\` (the same decision in CEL${engine.beyondCel ? `; kept by the webhook, at its failure policy: ${engine.beyondCel}` : ''})`
+        : `- **Policy:** none, a webhook under every engine: ${engine.webhookOnly}`,
+    );
     out.push(
       `- **Paths:** ${w.entries.length === 1 ? `\`${w.entries[0].path}\`` : `\`${d.path}\`, \`${d.path}/label/<value>\`, \`${d.path}/label-invalid\``}`,
       '',

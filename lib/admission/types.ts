@@ -232,6 +232,37 @@ export interface WebhookDeclaration<S = unknown, P = unknown> {
   doc: WebhookDoc;
   /** Derives the webhook's settings from the configuration once (compiled patterns...). */
   prepare?: (config: Config) => P;
+  /**
+   * The same decision in CEL, for webhooks that decide from the request alone: the framework
+   * generates a ValidatingAdmissionPolicy from it (settings inlined). Returns `{ unsupported }`
+   * when a configuration cannot be said in CEL (the webhook then stays the only engine).
+   */
+  cel?: (settings: P, config: Config) => CelForm | { unsupported: string };
   /** The decision: pure, synchronous, no I/O. Exempt callers never reach it. */
   authorize(request: AdmissionRequest, context: AuthorizeContext<S, P>): Verdict;
+}
+
+// ---- CEL form (ValidatingAdmissionPolicy) --------------------------------------------------
+
+export interface CelVariable {
+  name: string;
+  expression: string;
+}
+
+export interface CelValidation {
+  /** True when the request passes. */
+  expression: string;
+  /** The denial message, computed (the same words authorize uses). */
+  messageExpression: string;
+}
+
+/** What a webhook's CEL form says: variables and validations over object, oldObject, request. */
+export interface CelForm {
+  variables?: readonly CelVariable[];
+  validations: readonly CelValidation[];
+  /**
+   * Requests CEL cannot judge the way authorize does (a CEL expression true for them, and why):
+   * the policy skips them and a webhook entry at the declared failurePolicy keeps them.
+   */
+  beyondCel?: { expression: string; why: string };
 }

@@ -7,6 +7,7 @@
 //   GET /ui/projects[?same filters as the list]  list page
 //   GET /ui/projects/{host}/{owner}/{repo}    repository page
 //   GET /ui/projects/{host}/{owner}/{repo}/diff?from=&to=
+//   GET /ui/workloads                         running workloads below the bar (the last audit)
 //
 // Anything else is undefined: route.ts answers it. A result is named by its id (as the
 // dashboard and the changes route show it), its repository commit, or a time (the newest
@@ -50,6 +51,7 @@ export type DashboardRequest =
   | { route: 'changes'; head: boolean; repo: RepoId; from?: ResultSelector; to?: ResultSelector }
   | { route: 'export'; head: boolean; format: 'csv' | 'json'; filter: ListFilter; after?: Cursor }
   | { route: 'ui-fleet'; head: boolean }
+  | { route: 'ui-workloads'; head: boolean }
   | { route: 'ui-list'; head: boolean; query: ListQuery }
   | { route: 'ui-repo'; head: boolean; repo: RepoId }
   | { route: 'ui-diff'; head: boolean; repo: RepoId; from?: ResultSelector; to?: ResultSelector };
@@ -259,7 +261,8 @@ export function routeDashboard(req: RawRequest, allowedHosts: readonly string[])
   }
   // /ui…
   if (segs.length === 1) return { route: 'ui-fleet', head };
-  if (segs[1] !== 'projects') return fail(404, 'pages: /ui, /ui/projects, /ui/projects/{host}/{owner}/{repo}[/diff]');
+  if (segs[1] === 'workloads' && segs.length === 2) return { route: 'ui-workloads', head };
+  if (segs[1] !== 'projects') return fail(404, 'pages: /ui, /ui/projects, /ui/projects/{host}/{owner}/{repo}[/diff], /ui/workloads');
   if (segs.length === 2) {
     const q = parseList(query);
     return typeof q === 'string' ? fail(400, q) : { route: 'ui-list', head, query: q };
@@ -271,5 +274,5 @@ export function routeDashboard(req: RawRequest, allowedHosts: readonly string[])
     const ft = parseFromTo(query);
     return typeof ft === 'string' ? fail(400, ft) : { route: 'ui-diff', head, repo, ...ft };
   }
-  return fail(404, 'pages: /ui, /ui/projects, /ui/projects/{host}/{owner}/{repo}[/diff]');
+  return fail(404, 'pages: /ui, /ui/projects, /ui/projects/{host}/{owner}/{repo}[/diff], /ui/workloads');
 }

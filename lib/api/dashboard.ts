@@ -6,6 +6,7 @@ import client from 'prom-client';
 import { type ChangeLookup, findChange, type ResultSelector } from '../changes/store.ts';
 import { type Config, defaultConfig } from '../config/index.ts';
 import { alertsOfRepo, failedDeliveries } from '../db/alerts.ts';
+import { auditFindings } from '../db/audit.ts';
 import { checkScoresOf, recentScoreSteps } from '../db/changes.ts';
 import type { Db } from '../db/connect.ts';
 import { hasReposOfOwner } from '../db/fleet.ts';
@@ -19,7 +20,7 @@ import { isFutureDated } from '../scorecard/clock.ts';
 import { type DashboardRequest, encodeCursor, type ListQuery } from './dashboard-route.ts';
 import { type FleetConfig, type FleetSnapshot, fleetLive, fleetSnapshot, sparseState, sweepOf } from './fleet.ts';
 import { allRepos, csvHeader, csvRow, exportBoundary, freshCutoff, listRepos, stateOf } from './list.ts';
-import { diffPage, errorPage, fleetPage, listPage, type RepoPageData, repoPage } from './pages.ts';
+import { diffPage, errorPage, fleetPage, listPage, type RepoPageData, repoPage, WORKLOADS_PAGE_ROWS, workloadsPage } from './pages.ts';
 import { findResult, storedChecks } from './queries.ts';
 import { rawHasChecks, renderResult } from './render.ts';
 
@@ -336,6 +337,10 @@ export async function answerDashboard(
         updatedAt: f.updatedAt.toISOString(),
       }));
       return page(context, fleetPage(snapshot, live, now, policy, failedAlerts));
+    }
+    case 'ui-workloads': {
+      const { run, findings } = await auditFindings(db, WORKLOADS_PAGE_ROWS);
+      return page(context, workloadsPage(run, findings, now));
     }
     case 'ui-list': {
       const sparse = await sparseState(db, req.query.state);

@@ -2,7 +2,9 @@
 // (expandable parts are <details>), one inline stylesheet, readable on a phone (fluid grid,
 // tables scroll sideways on their own), every figure labelled in text, and every value that
 // came from a repository or a Scorecard result escaped.
+
 import type { ScoreChange } from '../changes/diff.ts';
+import type { AuditFindingRow, AuditSnapshot } from '../db/audit.ts';
 import { DEMO_OWNER, isDemoRepo } from '../repo/demo.ts';
 import type { ListQuery } from './dashboard-route.ts';
 import { LIST_SORTS, LIST_STATES, LIST_VERDICTS } from './dashboard-route.ts';
@@ -53,7 +55,7 @@ export function layout(title: string, body: string, options: { demo?: boolean } 
   return (
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<title>${esc(title)} · posture</title><style>${CSS}</style></head><body>` +
-    `<header><a href="/ui">posture</a><nav aria-label="main"><a href="/ui">Fleet</a><a href="/ui/projects">Repositories</a><a href="/export/latest.csv">CSV</a><a href="/export/latest.json">JSON</a></nav></header>` +
+    `<header><a href="/ui">posture</a><nav aria-label="main"><a href="/ui">Fleet</a><a href="/ui/projects">Repositories</a><a href="/ui/workloads">Workloads</a><a href="/export/latest.csv">CSV</a><a href="/export/latest.json">JSON</a></nav></header>` +
     `<main>${options.demo ? demoBanner() : ''}${body}</main></body></html>`
   );
 }
@@ -489,5 +491,41 @@ export function errorPage(status: number, message: string): string {
   return layout(
     `Error ${status}`,
     `<h1>${status === 404 ? 'Not found' : 'Cannot show this page'}</h1><p>${esc(message)}</p><p><a href="/ui">Back to the fleet</a></p>`,
+  );
+}
+
+/** Rows the workloads page shows (the worst first); the PolicyReports and `posture audit` have all. */
+export const WORKLOADS_PAGE_ROWS = 500;
+
+const RESULT_TEXT: Record<AuditFindingRow['result'], string> = { fail: 'below the bar', warn: 'not scored yet', error: 'not a repository' };
+
+/** Running workloads below the bar: the last audit's findings that are not passes. */
+export function workloadsPage(run: AuditSnapshot | undefined, findings: readonly AuditFindingRow[], now: Date): string {
+  if (!run)
+    return layout(
+      'Running workloads below the bar',
+      '<h1>Running workloads below the bar</h1><p>No audit has run yet. The auditor runs every hour in the cluster; <code>posture audit --write</code> runs one now.</p>',
+    );
+  const s = run.summary as Record<string, number>;
+  const age = Math.max(0, Math.round((now.getTime() - run.finishedAt.getTime()) / 60000));
+  const rows = findings.map((f) => [
+    esc(f.namespace),
+    esc(f.kind),
+    esc(f.name),
+    f.result === 'error' ? `<code>${esc(f.repo)}</code>` : repoLink(f.repo),
+    scoreText(f.score),
+    `<span class="${f.result === 'warn' ? 'muted' : 'down'}">${RESULT_TEXT[f.result]}</span>`,
+  ]);
+  const shown =
+    findings.length < (s.kept ?? findings.length)
+      ? `<p class="muted">The ${n(findings.length)} worst of ${n(s.kept)} are shown; <code>posture audit</code> lists them all.</p>`
+      : '';
+  return layout(
+    'Running workloads below the bar',
+    `<h1>Running workloads below the bar</h1>` +
+      `<p>Last audit ${minute(run.finishedAt.toISOString())} UTC (${age} min ago): ${n(s.workloads ?? 0)} workloads declare a repository in ${n(s.namespaces ?? 0)} namespaces; ` +
+      `<strong>${n(s.fail ?? 0)}</strong> below the bar, ${n(s.warn ?? 0)} not scored yet, ${n(s.error ?? 0)} not a repository, ${n(s.pass ?? 0)} pass.</p>` +
+      shown +
+      table(['Namespace', 'Kind', 'Name', 'Repository', 'Score', 'Result'], rows, [4]),
   );
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.ts';
 import { commands as admissionCommands } from './admission.ts';
+import { commands as auditCommands } from './audit.ts';
 import { commands as dbCommands } from './db.ts';
 import { commands as demoCommands } from './demo.ts';
 import { forwardToRunningUp } from './forward.ts';
@@ -34,6 +35,7 @@ export const allCommands: Command[] = [
   ...resultCommands,
   ...admissionCommands,
   ...webhookCommands,
+  ...auditCommands,
   ...generateCommands,
   ...demoCommands,
 ];

@@ -4,7 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { docsJson, docsMarkdown, lintDocs } from '../admission/docs.ts';
-import { type ClientOptions, ManifestError, manifestFiles, manifestStream } from '../admission/manifest.ts';
+import { type ClientOptions, DEFAULT_ENGINE, ENGINES, type Engine, ManifestError, manifestFiles, manifestStream } from '../admission/manifest.ts';
 import { buildRegistry, loadDeclarations } from '../admission/registry.ts';
 import { type Config, defaultConfig, loadConfig } from '../config/index.ts';
 import { ListPrinter, OUTPUT_OPTION, outputFormat } from './output.ts';
@@ -86,7 +86,7 @@ export async function renderWebhookOutputs(webhooksDir: string, config: Config =
   const registry = buildRegistry(loaded, config);
   const sourceDir = sourceDirOf(webhooksDir);
   const out = new Map<string, string>();
-  for (const [name, text] of manifestFiles(registry, clientOptions(new Map(), config), sourceDir)) out.set(`${MANIFEST_DIR}/${name}`, text);
+  for (const [name, text] of manifestFiles(registry, clientOptions(new Map(), config), sourceDir, DEFAULT_ENGINE)) out.set(`${MANIFEST_DIR}/${name}`, text);
   out.set(`${DOCS_DIR}/webhooks.md`, docsMarkdown(registry, config, sourceDir));
   out.set(`${DOCS_DIR}/webhooks.json`, `${JSON.stringify(docsJson(registry, config, sourceDir), null, 2)}\n`);
   return out;
@@ -113,8 +113,9 @@ async function registryFor(webhooksDir: string, config: Config) {
 export const commands: Command[] = [
   {
     words: ['webhooks', 'manifest'],
-    usage: 'webhooks manifest [--out DIR] [--url URL | --service NS/NAME[:PORT]] [--ca-bundle FILE | --cert-manager NS/CERT] [--defaults]',
-    summary: 'write one ValidatingWebhookConfiguration per webhook (stdout, or files in DIR)',
+    usage:
+      'webhooks manifest [--engine webhook|policy|both] [--out DIR] [--url URL | --service NS/NAME[:PORT]] [--ca-bundle FILE | --cert-manager NS/CERT] [--defaults]',
+    summary: 'write the admission configuration: ValidatingAdmissionPolicies and/or ValidatingWebhookConfigurations (stdout, or files in DIR)',
     async run(args, io) {
       const { flags, words } = parseFlags(args, {
         out: 'value',
@@ -123,18 +124,21 @@ export const commands: Command[] = [
         'ca-bundle': 'value',
         'cert-manager': 'value',
         defaults: 'switch',
+        engine: 'value',
       });
       if (words.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(words[0])}`);
+      const engine = (flags.get('engine') ?? DEFAULT_ENGINE) as Engine;
+      if (!ENGINES.includes(engine)) throw new UsageError(`--engine ${JSON.stringify(engine)} must be one of ${ENGINES.join(', ')}`);
       const config = configFor(flags, io);
       const registry = await registryFor(io.webhooksDir, config);
       const client = clientOptions(flags, config);
       const out = flags.get('out') as string | undefined;
       try {
         if (!out || out === '-') {
-          io.stdout.write(manifestStream(registry, client));
+          io.stdout.write(manifestStream(registry, client, engine));
           return EXIT.ok;
         }
-        for (const f of writeManifestDir(out, manifestFiles(registry, client, sourceDirOf(io.webhooksDir)))) io.stdout.write(`wrote ${f}\n`);
+        for (const f of writeManifestDir(out, manifestFiles(registry, client, sourceDirOf(io.webhooksDir), engine))) io.stdout.write(`wrote ${f}\n`);
       } catch (err) {
         if (err instanceof ManifestError) throw new UsageError(err.message);
         throw err;

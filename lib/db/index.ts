@@ -1,6 +1,7 @@
 // The data layer's public surface.
 
 export * from './alerts.ts';
+export * from './audit.ts';
 export * from './claims.ts';
 export * from './connect.ts';
 export * from './migrate.ts';

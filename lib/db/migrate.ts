@@ -10,6 +10,7 @@ import * as m007 from './migrations/007_stored_order.ts';
 import * as m008 from './migrations/008_shard_runs.ts';
 import * as m009 from './migrations/009_policy.ts';
 import * as m010 from './migrations/010_sources.ts';
+import * as m011 from './migrations/011_audit.ts';
 import * as m012 from './migrations/012_alerts.ts';
 
 const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }> = {
@@ -23,6 +24,7 @@ const migrations: Record<string, { up(k: Knex): Promise<void>; down(k: Knex): Pr
   '008_shard_runs': m008,
   '009_policy': m009,
   '010_sources': m010,
+  '011_audit': m011,
   '012_alerts': m012,
 };
 

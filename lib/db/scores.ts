@@ -203,3 +203,25 @@ export async function scoresChangedSince(db: Db, since: Date | undefined, pageRo
   } while (after !== undefined);
   return out;
 }
+
+/**
+ * The latest score (in stored order, as the admission gate's cache reads it) of each repository
+ * key given that has one, in batches: what the audit judges running workloads against.
+ */
+export async function latestScoresOf(db: Db, keys: readonly string[], batch = 500): Promise<Map<string, { score: number; date: string }>> {
+  const out = new Map<string, { score: number; date: string }>();
+  for (let i = 0; i < keys.length; i += batch) {
+    const part = keys.slice(i, i + batch);
+    const res = await db.raw(
+      `SELECT r.key, l.score, l.result_date FROM repos r
+         JOIN LATERAL (SELECT s.score, s.result_date FROM scores s WHERE s.repo_id = r.id ORDER BY s.stored_at DESC, s.id DESC LIMIT 1) l ON true
+        WHERE r.key IN (${part.map(() => '?').join(', ')})`,
+      part,
+    );
+    for (const r of rowsOf<{ key: string; score: number | string | null; result_date: Date }>(res)) {
+      if (r.score === null || r.score === undefined) continue;
+      out.set(r.key, { score: Number(r.score), date: new Date(r.result_date).toISOString() });
+    }
+  }
+  return out;
+}

@@ -84,7 +84,9 @@ const protectedMap = (name: string, value = 'a') => ({
 
 /** The generated configurations for one server, named and scoped for this test file. */
 async function generated(port: number, caFile: string, scope: string): Promise<Array<Record<string, any>>> {
-  const r = await runCliCaptured(['webhooks', 'manifest', '--url', `https://127.0.0.1:${port}`, '--ca-bundle', caFile], { POSTURE_NAMESPACE: postureNs });
+  const r = await runCliCaptured(['webhooks', 'manifest', '--engine', 'webhook', '--url', `https://127.0.0.1:${port}`, '--ca-bundle', caFile], {
+    POSTURE_NAMESPACE: postureNs,
+  });
   assert.equal(r.code, 0, r.stderr);
   return parseAllDocuments(r.stdout).map((d) => {
     const vwc = d.toJS() as Record<string, any>;

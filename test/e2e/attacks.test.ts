@@ -107,7 +107,10 @@ const protectedPod = (name: string) => ({
 
 /** The generated configurations for a server, named and scoped for this file. */
 async function generated(url: string, caFile: string, scope: string, env: Record<string, string> = {}, suffix = ''): Promise<Array<Record<string, any>>> {
-  const r = await runCliCaptured(['webhooks', 'manifest', '--url', url, '--ca-bundle', caFile], { POSTURE_NAMESPACE: postureNs, ...env });
+  const r = await runCliCaptured(['webhooks', 'manifest', '--engine', 'webhook', '--url', url, '--ca-bundle', caFile], {
+    POSTURE_NAMESPACE: postureNs,
+    ...env,
+  });
   assert.equal(r.code, 0, r.stderr);
   return parseAllDocuments(r.stdout).map((d) => {
     const vwc = d.toJS() as Record<string, any>;
@@ -672,7 +675,7 @@ test('protected-namespaces under Fail: an API server restarted with the webhook 
   // The generated protected-namespaces configuration, unscoped: it applies to every request the
   // API server makes, its own start-up included. Nothing listens at its URL.
   const dead = await freePort();
-  const r = await runCliCaptured(['webhooks', 'manifest', '--url', `https://127.0.0.1:${dead}`, '--ca-bundle', join(dir, 'ca.pem')], {
+  const r = await runCliCaptured(['webhooks', 'manifest', '--engine', 'webhook', '--url', `https://127.0.0.1:${dead}`, '--ca-bundle', join(dir, 'ca.pem')], {
     POSTURE_NAMESPACE: postureNs,
   });
   const vwc = parseAllDocuments(r.stdout)

@@ -15,7 +15,7 @@ import { refreshSnapshot } from '../../lib/api/fleet.ts';
 import { createApiHandle } from '../../lib/api/handler.ts';
 import { fixture06, storeDocument } from '../../lib/api/testing.ts';
 import { defaultConfig } from '../../lib/config/index.ts';
-import { migrate } from '../../lib/db/index.ts';
+import { migrate, replaceAuditFindings } from '../../lib/db/index.ts';
 import { createPgliteDatabase, type TestDatabase } from '../../lib/db/testing.ts';
 import { seedDemo } from '../../lib/demo/seed.ts';
 import { createFunctionServer, listen } from '../../lib/function/server.ts';
@@ -139,11 +139,51 @@ test('fleet → repository → diff, each page showing what the API says, withou
   await page.close();
 });
 
+test('running workloads below the bar: from the menu, the last audit worst first, each repository linked to its page', { timeout: 120_000 }, async () => {
+  // Before any audit the page says so (in a context of its own: pages are cached for a minute).
+  const before = await browser.newContext({ javaScriptEnabled: false });
+  const empty = await before.newPage();
+  await empty.goto(`${base}/ui/workloads`);
+  assert.match((await empty.locator('main').textContent()) ?? '', /No audit has run yet/);
+  await before.close();
+  const page = await context.newPage();
+  // An audit's findings, as the auditor saves them (lib/audit/index.ts).
+  const low = (await json('/projects?sort=score&limit=1')).items[0];
+  await replaceAuditFindings(database.db, new Date(), { fail: 2, warn: 1, error: 1, pass: 7, workloads: 11, namespaces: 3, listed: 20 }, [
+    { namespace: 'shop', kind: 'Deployment', name: 'checkout', uid: 'u1', repo: low.repo, score: low.score, result: 'fail', message: 'below' },
+    { namespace: 'shop', kind: 'CronJob', name: 'nightly', uid: 'u2', repo: 'github.com/posture-demo/unscored', score: null, result: 'warn', message: 'none' },
+    { namespace: 'ops', kind: 'Pod', name: 'debug', uid: 'u3', repo: 'not a repo', score: null, result: 'error', message: 'bad' },
+    { namespace: 'ops', kind: 'StatefulSet', name: 'db', uid: 'u4', repo: low.repo, score: low.score, result: 'fail', message: 'below' },
+  ]);
+  await page.goto(`${base}/ui`);
+  await page.getByRole('navigation', { name: 'main' }).getByRole('link', { name: 'Workloads' }).click();
+  assert.equal(new URL(page.url()).pathname, '/ui/workloads');
+  assert.equal(await page.locator('h1').textContent(), 'Running workloads below the bar');
+  assert.match(
+    (await page.locator('main p').first().textContent()) ?? '',
+    /11 workloads declare a repository in 3 namespaces; 2 below the bar, 1 not scored yet, 1 not a repository, 7 pass/,
+  );
+  const rows = await page
+    .locator('tbody tr')
+    .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td as HTMLElement).textContent.trim())));
+  // Not a repository first, then below the bar (lowest score first), then not scored yet.
+  assert.deepEqual(
+    rows.map((r) => `${r[0]}/${r[1]}/${r[2]}/${r[5]}`),
+    ['ops/Pod/debug/not a repository', 'ops/StatefulSet/db/below the bar', 'shop/Deployment/checkout/below the bar', 'shop/CronJob/nightly/not scored yet'],
+  );
+  assert.equal(rows[1][4], low.score.toFixed(1));
+  assert.deepEqual(await page.evaluate(LOW_CONTRAST), []);
+  // The repository links to its page.
+  await page.locator('tbody tr').nth(1).getByRole('link', { name: low.repo }).click();
+  assert.equal(decodeURIComponent(new URL(page.url()).pathname), `/ui/projects/${low.repo}`);
+  await page.close();
+});
+
 test('on a phone: no sideways scrolling of the page, text at least 12 px', { timeout: 120_000 }, async () => {
   const phone = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true });
   try {
     const page = await phone.newPage();
-    for (const path of ['/ui', '/ui/projects', '/ui/projects/github.com/posture-demo/payments-api']) {
+    for (const path of ['/ui', '/ui/projects', '/ui/projects/github.com/posture-demo/payments-api', '/ui/workloads']) {
       await page.goto(base + path);
       const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       assert.ok(Number(overflow) <= 0, `${path}: the page is ${overflow}px wider than the phone`);

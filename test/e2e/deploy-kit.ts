@@ -22,6 +22,8 @@ export const CLUSTER_SCOPED = new Set([
   'ClusterRoleBinding',
   'ValidatingWebhookConfiguration',
   'MutatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
   'CustomResourceDefinition',
   'PriorityClass',
   'StorageClass',

@@ -82,6 +82,23 @@ const INTENDED: Record<string, string[]> = {
   'posture-alerts': [],
 };
 
+/** The one cluster-wide grant: the auditor lists workloads everywhere and writes PolicyReports. */
+const AUDITOR_INTENDED = [
+  'apps/deployments:list',
+  'apps/statefulsets:list',
+  'apps/daemonsets:list',
+  'apps/replicasets:list',
+  'batch/jobs:list',
+  'batch/cronjobs:list',
+  'core/pods:list',
+  'core/replicationcontrollers:list',
+  'core/namespaces:list',
+  'wgpolicyk8s.io/policyreports:list',
+  'wgpolicyk8s.io/policyreports:create',
+  'wgpolicyk8s.io/policyreports:update',
+  'wgpolicyk8s.io/policyreports:delete',
+];
+
 // ---------------------------------------------------------------------------------------------
 // Static checks of the render
 // ---------------------------------------------------------------------------------------------
@@ -91,7 +108,12 @@ test('the base renders the expected objects, all in the posture namespace, with 
   const expected = [
     'core/Namespace/-/posture',
     'core/ConfigMap/posture/posture-config',
-    ...Object.keys(INTENDED).map((sa) => `core/ServiceAccount/posture/${sa}`),
+    ...[...Object.keys(INTENDED), 'posture-auditor'].map((sa) => `core/ServiceAccount/posture/${sa}`),
+    'rbac.authorization.k8s.io/ClusterRole/-/posture-auditor',
+    'rbac.authorization.k8s.io/ClusterRoleBinding/-/posture-auditor',
+    'apiextensions.k8s.io/CustomResourceDefinition/-/policyreports.wgpolicyk8s.io',
+    'serving.knative.dev/Service/posture/posture-auditor',
+    'sources.knative.dev/PingSource/posture/posture-audit',
     ...['posture-scheduler', 'posture-harvester', 'posture-job-events'].flatMap((n) => [
       `rbac.authorization.k8s.io/Role/posture/${n}`,
       `rbac.authorization.k8s.io/RoleBinding/posture/${n}`,
@@ -126,7 +148,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
     // the job guard restricts everything carrying it.
     assert.notEqual(o.metadata.labels?.['app.kubernetes.io/managed-by'], 'posture', idOf(o));
     assert.notEqual(o.kind, 'Secret', 'Secrets are referenced, never shipped');
-    assert.ok(!['ClusterRole', 'ClusterRoleBinding'].includes(o.kind), 'nothing cluster-wide');
+    if (['ClusterRole', 'ClusterRoleBinding'].includes(o.kind)) assert.equal(o.metadata.name, 'posture-auditor', 'nothing cluster-wide but the auditor');
   }
   // Every image is the one posture image (rewritten by the kustomization's `images`) or pinned.
   for (const o of [...base, ...overlay]) {
@@ -268,7 +290,7 @@ const KNATIVE_RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K
 const KNATIVE_RESERVED_PORTS = new Set([8012, 8013, 8022, 8112, 9090, 9091]);
 
 test('every container is hardened: non-root, read-only root, no capabilities, RuntimeDefault seccomp, resources, probes', () => {
-  const healthChecked = new Set(['scheduler', 'harvester', 'api', 'admission', 'alerts']);
+  const healthChecked = new Set(['scheduler', 'harvester', 'api', 'admission', 'alerts', 'auditor']);
   let seen = 0;
   for (const o of [...base, ...overlay.filter((x) => x.kind === 'CronJob')]) {
     for (const t of podTemplates(o)) {
@@ -293,7 +315,7 @@ test('every container is hardened: non-root, read-only root, no capabilities, Ru
       for (const v of t.spec.volumes ?? []) assert.ok(mounted.has(v.name), `${idOf(o)}: volume ${v.name} unused`);
     }
   }
-  assert.equal(seen, 6);
+  assert.equal(seen, 7, "scheduler, harvester, api, alerts, auditor, admission, and the CronJob overlay's ticker");
 });
 
 test('the Knative Services use only what Knative Serving accepts by default, with the intended scaling', () => {
@@ -338,6 +360,7 @@ test('the Knative Services use only what Knative Serving accepts by default, wit
     ['posture-harvester', 'posture-harvester'],
     ['posture-api', 'posture-api'],
     ['posture-alerts', 'posture-alerts'],
+    ['posture-auditor', 'posture-auditor'],
   ])
     assert.equal(byName[n].spec.template.spec.serviceAccountName, sa);
   assert.equal(any(find(base, 'Deployment', 'posture-admission')).spec.template.spec.serviceAccountName, 'posture-admission');
@@ -437,6 +460,23 @@ test("the admission NetworkPolicy selects the admission server's pods and admits
   assert.deepEqual(opened.spec.ingress[0], np.spec.ingress[0]);
 });
 
+test("the auditor's ClusterRole is its intended set, bound to its own ServiceAccount only; the existing-CRD overlay leaves the CRD out and nothing else", () => {
+  assert.deepEqual([...ruleKeys(any(find(base, 'ClusterRole', 'posture-auditor')).rules)].sort(), [...AUDITOR_INTENDED].sort());
+  const b = any(find(base, 'ClusterRoleBinding', 'posture-auditor'));
+  assert.deepEqual(b.subjects, [{ kind: 'ServiceAccount', name: 'posture-auditor', namespace: NS }]);
+  assert.deepEqual(b.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'posture-auditor' });
+  const ping = any(find(base, 'PingSource', 'posture-audit'));
+  assert.deepEqual(ping.spec.sink.ref, { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'posture-auditor' });
+  const without = new Set(overlays.get('existing-policyreport-crd')!.map(idOf));
+  assert.deepEqual(
+    base.map(idOf).filter((x) => !without.has(x)),
+    ['apiextensions.k8s.io/CustomResourceDefinition/-/policyreports.wgpolicyk8s.io'],
+  );
+  // The CRD serves the version the auditor writes.
+  const crd = any(find(base, 'CustomResourceDefinition', 'policyreports.wgpolicyk8s.io'));
+  assert.ok(crd.spec.versions.some((v: any) => v.name === 'v1alpha2' && v.served));
+});
+
 test('the Roles are the RBAC matrix, bound to their own ServiceAccounts only', () => {
   for (const [sa, rules] of Object.entries(INTENDED)) {
     const role = base.find((o) => o.kind === 'Role' && o.metadata.name === sa);
@@ -451,7 +491,7 @@ test('the Roles are the RBAC matrix, bound to their own ServiceAccounts only', (
 });
 
 test('knative/ is laid out so kustomize renders each root: the base and every overlay, none inside another', () => {
-  assert.deepEqual(OVERLAYS, ['api-server-access', 'cronjob']);
+  assert.deepEqual(OVERLAYS, ['api-server-access', 'cronjob', 'existing-policyreport-crd']);
   assert.ok(base.length > 0);
   for (const [name, objects] of overlays) assert.ok(objects.length > 0, name);
   // An overlay inside its base's folder is what kustomize refuses ("cycle detected"): prove the
@@ -713,6 +753,80 @@ describe('on the local control plane', () => {
         // Nothing in any other namespace.
         const elsewhere = await selfRules(kcs[sa], 'default');
         assert.deepEqual([...elsewhere.resources].sort(), [...baseline.resources].sort(), `${sa} in default`);
+      }
+    });
+
+    test("the auditor with its own token: exactly its ClusterRole's rules in every namespace, an audit that lists and writes a PolicyReport, 403 beyond", async () => {
+      // Its ClusterRole and binding, under names of this run (cluster-wide objects), for a ServiceAccount in ns.
+      const suffix = `-${ns}`;
+      for (const o of relocate(base, NS, ns).filter((x) => ['ClusterRole', 'ClusterRoleBinding'].includes(x.kind) || x.kind === 'CustomResourceDefinition')) {
+        if (o.kind !== 'CustomResourceDefinition') o.metadata.name += suffix;
+        if (o.kind === 'ClusterRoleBinding') any(o).roleRef.name += suffix;
+        const r = await serverSideApply(disco, o, { dryRun: false });
+        assert.ok(r.status < 300, `${idOf(o)}: ${JSON.stringify(r.body)}`);
+        if (o.kind !== 'CustomResourceDefinition')
+          cleanups.push(() =>
+            kubeRequest(
+              cp.kc,
+              'DELETE',
+              `/apis/rbac.authorization.k8s.io/v1/${o.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}/${o.metadata.name}`,
+            ),
+          );
+      }
+      const auditor = await cp.asServiceAccount(ns, 'posture-auditor');
+      for (const where of [ns, 'default']) {
+        const got = await selfRules(auditor, where);
+        assert.deepEqual([...got.resources].sort(), [...new Set([...baseline.resources, ...AUDITOR_INTENDED])].sort(), `auditor in ${where}`);
+      }
+      // The CRD is established before the audit writes (discovery may lag a moment).
+      const { kubeAuditApi } = await import('../../lib/audit/kube.ts');
+      const { runAudit } = await import('../../lib/audit/run.ts');
+      const { minimumScoreJudge } = await import('../../lib/audit/judge.ts');
+      const apps = cp.kc.makeApiClient(k8s.AppsV1Api);
+      await apps.createNamespacedDeployment({
+        namespace: ns,
+        body: {
+          metadata: { name: 'audited', annotations: { 'posture.dev/source-repo': 'github.com/posture-e2e/low' } },
+          spec: {
+            replicas: 0,
+            selector: { matchLabels: { a: 'b' } },
+            template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+          },
+        },
+      });
+      const api = kubeAuditApi(auditor);
+      const audit = () =>
+        runAudit({
+          api,
+          scores: async () => new Map([['github.com/posture-e2e/low', { score: 1, date: '2026-12-01T00:00:00Z' }]]),
+          judgeFor: (s) => minimumScoreJudge(s, 5),
+          allowedHosts: ['github.com'],
+          write: true,
+        });
+      let first: Awaited<ReturnType<typeof audit>> | undefined;
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        try {
+          first = await audit();
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      assert.ok(first.findings.some((f) => f.workload.namespace === ns && f.result === 'fail'));
+      const report = await kubeRequest(cp.kc, 'GET', `/apis/wgpolicyk8s.io/v1alpha2/namespaces/${ns}/policyreports/posture-scorecard`);
+      assert.equal(report.status, 200, JSON.stringify(report.body));
+      assert.equal(report.body.summary.fail, 1);
+      // Refused: reading a Secret, changing a workload, writing outside PolicyReports.
+      for (const [what, method, path, body] of [
+        ['get a Secret', 'GET', `/api/v1/namespaces/${ns}/secrets/x`, undefined],
+        ['scale a Deployment', 'PATCH', `/apis/apps/v1/namespaces/${ns}/deployments/audited`, { spec: { replicas: 1 } }],
+        ['create a ConfigMap', 'POST', `/api/v1/namespaces/${ns}/configmaps`, { metadata: { name: 'x' } }],
+        ['get a Deployment', 'GET', `/apis/apps/v1/namespaces/${ns}/deployments/audited`, undefined],
+      ] as const) {
+        const r = await kubeRequest(auditor, method, path, body, method === 'PATCH' ? 'application/merge-patch+json' : undefined);
+        assert.equal(r.status, 403, `${what}: ${r.status}`);
       }
     });
 

@@ -2,10 +2,10 @@
 // carrying posture's managed-by label, so nobody can plant a Job whose log becomes a forged score;
 // and only the Job controller may create the pods the harvester reads (posture's label, or a Job's
 // name label in posture's namespace), so nobody can plant a bare Pod that looks like a Job's.
-import { type AdmissionRequest, Allowed, Denied, defineWebhook, type KubeObject } from '../../../lib/admission/index.ts';
+import { type AdmissionRequest, Allowed, celString, Denied, defineWebhook, type KubeObject } from '../../../lib/admission/index.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed } from '../identities.ts';
-import { celMetaIs, jobTemplateOf, labelsOf, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../labels.ts';
+import { celLabels, celMessage, celMetaIs, hole, jobTemplateOf, labelsOf, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../labels.ts';
 
 interface Settings {
   scheduler: string;
@@ -71,10 +71,11 @@ export default defineWebhook<AdmissionServices, Settings>({
   matchConditions: [
     { name: 'carries-posture-job-labels', expression: `(object != null && (${labelled('object')})) || (oldObject != null && (${labelled('oldObject')}))` },
     // The kubelet writes every Job pod's status: only a status write that changes labels is sent.
+    // (has() first: the API server's request has no subResource key at all for the object itself.)
     {
       name: 'pod-status-changes-labels',
       expression:
-        "request.resource.resource != 'pods' || request.subResource != 'status' || object == null || oldObject == null || " +
+        "request.resource.resource != 'pods' || !has(request.subResource) || request.subResource != 'status' || object == null || oldObject == null || " +
         'has(object.metadata.labels) != has(oldObject.metadata.labels) || (has(object.metadata.labels) && object.metadata.labels != oldObject.metadata.labels)',
     },
   ],
@@ -111,6 +112,38 @@ export default defineWebhook<AdmissionServices, Settings>({
     settings: ['schedulerServiceAccount', 'namespace'],
   },
   prepare: (config) => ({ scheduler: `system:serviceaccount:${config.namespace}:${config.schedulerServiceAccount}`, namespace: config.namespace }),
+  // The same decision in CEL, the scheduler's identity and posture's namespace inlined.
+  cel: (settings) => {
+    const managed = (root: 'object' | 'oldObject') => `(${root} != null && ${celMetaIs(root, [], 'labels', MANAGED_BY_LABEL, MANAGED_BY_VALUE)})`;
+    const inTemplate = (root: 'object' | 'oldObject') =>
+      `(${root} != null && ${celMetaIs(root, ['spec', 'jobTemplate'], 'labels', MANAGED_BY_LABEL, MANAGED_BY_VALUE)})`;
+    const podLike = (root: 'object' | 'oldObject') =>
+      `(${managed(root)} || (variables.inPostureNamespace && ${root} != null && (${JOB_NAME_LABELS.map((k) => `${celString(k)} in ${celLabels(root)}`).join(' || ')})))`;
+    const guarded = (root: 'object' | 'oldObject') =>
+      `[${[MANAGED_BY_LABEL, ...JOB_NAME_LABELS].map((k) => `${celLabels(root)}[?${celString(k)}]`).join(', ')}]`;
+    return {
+      variables: [
+        { name: 'sub', expression: "has(request.subResource) ? request.subResource : ''" },
+        { name: 'isPod', expression: "request.resource.group == '' && request.resource.resource == 'pods'" },
+        { name: 'inPostureNamespace', expression: `has(request.namespace) && request.namespace == ${celString(settings.namespace)}` },
+      ],
+      validations: [
+        {
+          // Pods: posture's, unless a status write that keeps the guarded labels as they were.
+          expression:
+            `!variables.isPod || (variables.sub != '' && variables.sub != 'status') || !(${podLike('object')} || ${podLike('oldObject')}) || ` +
+            `(variables.sub == 'status' && ${guarded('object')} == ${guarded('oldObject')})`,
+          messageExpression: celString(forgedPodMessage(settings.namespace)),
+        },
+        {
+          expression: `variables.isPod || (variables.sub != '' && variables.sub != 'status') || !(${managed('object')} || ${managed('oldObject')} || ${inTemplate('object')} || ${inTemplate('oldObject')})`,
+          messageExpression: celMessage(forgedMessage(hole('kind'), settings.scheduler), {
+            kind: "has(request.kind.kind) && request.kind.kind != '' ? request.kind.kind : 'Job'",
+          }),
+        },
+      ],
+    };
+  },
   authorize(request, { settings }) {
     if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return Allowed();
     const isPod = request.resource.group === '' && request.resource.resource === 'pods';

@@ -1,9 +1,9 @@
 // protected-namespaces: only administrators may create, change or delete kube-system and the other
 // protected namespaces, or set posture's policy labels on any namespace.
-import { type AdmissionRequest, Allowed, Denied, defineWebhook } from '../../../lib/admission/index.ts';
+import { type AdmissionRequest, Allowed, celString, Denied, defineWebhook } from '../../../lib/admission/index.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { API_SERVER, CONTROLLER_MANAGER, controller } from '../identities.ts';
-import { labelsOf, POLICY_LABEL_PREFIX } from '../labels.ts';
+import { celLabels, celMessage, hole, labelsOf, notRe2, POLICY_LABEL_PREFIX } from '../labels.ts';
 
 interface Settings {
   /** The protected names as one matcher (see protectedNames). */
@@ -11,6 +11,12 @@ interface Settings {
 }
 
 const VERB = { CREATE: 'create', UPDATE: 'change', DELETE: 'delete', CONNECT: 'connect to' } as const;
+
+/** CEL: protectedMessage for the request's operation. */
+function celProtectedMessage(): string {
+  const ops = ['CREATE', 'UPDATE', 'DELETE'] as const;
+  return `{${ops.map((op) => `${celString(op)}: ${celMessage(protectedMessage(hole('name'), op), { name: 'variables.name' })}`).join(', ')}}[request.operation]`;
+}
 
 export function protectedMessage(name: string, operation: AdmissionRequest['operation']): string {
   return `namespace "${name}" is protected by posture: only cluster administrators may ${VERB[operation]} it`;
@@ -151,6 +157,44 @@ export default defineWebhook<AdmissionServices, Settings>({
     settings: ['protectedNamespaces', 'namespace', 'adminGroups', 'adminUsers'],
   },
   prepare: (config) => ({ protectedName: protectedNames([...config.protectedNamespaces, `^${escapeRegExp(config.namespace)}$`]) }),
+  // The same decision in CEL: the patterns inlined (RE2 and JavaScript agree on them unless one
+  // uses lookaround or a back-reference), the changed policy labels as a list whose least is named.
+  cel(_settings, config) {
+    const patterns = [...config.protectedNamespaces, `^${escapeRegExp(config.namespace)}$`];
+    for (const p of patterns) {
+      const why = notRe2(p);
+      if (why) return { unsupported: `protectedNamespaces: ${why}` };
+    }
+    const prefix = celString(POLICY_LABEL_PREFIX);
+    return {
+      variables: [
+        {
+          name: 'name',
+          expression:
+            "has(request.name) && request.name != '' ? request.name : object != null && has(object.metadata.name) ? object.metadata.name : oldObject != null && has(oldObject.metadata.name) ? oldObject.metadata.name : ''",
+        },
+        { name: 'protected', expression: patterns.map((p) => `variables.name.matches(${celString(p)})`).join(' || ') },
+        { name: 'before', expression: celLabels('oldObject') },
+        { name: 'after', expression: celLabels('object') },
+        {
+          name: 'changedPolicyLabels',
+          expression:
+            `variables.after.filter(k, k.startsWith(${prefix}) && (!(k in variables.before) || variables.before[k] != variables.after[k])) + ` +
+            `variables.before.filter(k, k.startsWith(${prefix}) && !(k in variables.after))`,
+        },
+      ],
+      validations: [
+        {
+          expression: '!variables.protected',
+          messageExpression: celProtectedMessage(),
+        },
+        {
+          expression: "request.operation == 'DELETE' || variables.changedPolicyLabels.size() == 0",
+          messageExpression: celMessage(policyLabelMessage(hole('key')), { key: 'variables.changedPolicyLabels.min()' }),
+        },
+      ],
+    };
+  },
   authorize(request, { settings }) {
     const name = request.name || request.object?.metadata?.name || request.oldObject?.metadata?.name || '';
     if (request.operation === 'CONNECT') return Allowed();

@@ -2,9 +2,10 @@
 // latest OpenSSF Scorecard score, read from an in-memory cache (never the database on this path).
 import { type AdmissionRequest, Allowed, Denied, defineWebhook, type NamespaceLabel, Undecided, type Verdict, Warned } from '../../../lib/admission/index.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
+import { declaredRepos } from '../../../lib/repo/declared.ts';
 import { type ParseResult, parseRepo, type RepoId } from '../../../lib/repo/identity.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed, WORKLOAD_CONTROLLERS } from '../identities.ts';
-import { annotationsOf, celMetaIs, generationOf, jobTemplateOf, MIN_SCORE_LABEL, podTemplateOf, SOURCE_REPO_ANNOTATION, sameJson } from '../labels.ts';
+import { celMetaIs, generationOf, MIN_SCORE_LABEL, podTemplateOf, SOURCE_REPO_ANNOTATION, sameJson } from '../labels.ts';
 
 /** The longest annotation value parsed at all (parseRepo's own limit): a longer one is refused unread. */
 export const MAX_SOURCE_REPO_CHARS = 300;
@@ -77,18 +78,8 @@ export function invalidRepoMessage(value: string, reason: string): string {
 
 export const INVALID_LABEL_MESSAGE = `this namespace's ${MIN_SCORE_LABEL} label must be a whole number from 0 to 10`;
 
-/**
- * The repositories an object declares: on itself, on the Job template a CronJob stamps out (the
- * cronjob-controller copies its annotations onto each Job, and is exempt) and on the pod template.
- */
-export function declaredRepos(o: AdmissionRequest['object']): string[] {
-  const out: string[] = [];
-  for (const m of [o, jobTemplateOf(o), podTemplateOf(o)]) {
-    const v = annotationsOf(m)[SOURCE_REPO_ANNOTATION];
-    if (typeof v === 'string' && !out.includes(v)) out.push(v);
-  }
-  return out;
-}
+/** The repositories an object declares (lib/repo/declared.ts: the audit reads them the same way). */
+export { declaredRepos };
 
 /**
  * Whether an UPDATE is judged: only one that changes the declared repository or the pod template
