@@ -101,7 +101,9 @@ test('webhooks manifest --engine both (the default): a policy and binding per re
         `ValidatingAdmissionPolicy/posture-${n}`,
         `ValidatingAdmissionPolicyBinding/posture-${n}`,
       ]),
-      ...['job-guard', 'protected-namespaces', 'protected-objects', 'scorecard-gate'].map((n) => `ValidatingWebhookConfiguration/posture-${n}`),
+      ...['job-guard', 'protected-namespaces', 'protected-objects', 'scorecard-gate', 'scorecard-policy'].map(
+        (n) => `ValidatingWebhookConfiguration/posture-${n}`,
+      ),
     ].sort(),
   );
   const fallback = (n: string) => m.get('ValidatingWebhookConfiguration', `posture-${n}`).webhooks.map((w: any) => `${w.name} ${w.failurePolicy}`);
@@ -135,7 +137,11 @@ test('webhooks manifest --engine policy: policies, and webhooks only for the gat
   const m = await manifest(['--engine', 'policy']);
   assert.deepEqual(
     m.ids.filter((x) => x.startsWith('ValidatingWebhookConfiguration/')),
-    ['ValidatingWebhookConfiguration/posture-protected-objects', 'ValidatingWebhookConfiguration/posture-scorecard-gate'],
+    [
+      'ValidatingWebhookConfiguration/posture-protected-objects',
+      'ValidatingWebhookConfiguration/posture-scorecard-gate',
+      'ValidatingWebhookConfiguration/posture-scorecard-policy',
+    ],
   );
   assert.deepEqual(
     m.get('ValidatingWebhookConfiguration', 'posture-protected-objects').webhooks.map((w: any) => `${w.name} ${w.failurePolicy}`),
