@@ -316,11 +316,15 @@ export class ScoreCache implements ScoreLookup {
   }
 
   lookupPolicy(repoKey: string, policy: string | undefined, now: number): PolicyLookupResult {
+    const verdicts = this.#verdicts;
+    const applying = this.#pending !== undefined && this.#pending.set.policies.length > 0;
+    // No policy in force and none asked for: nothing to judge, whatever the score (an unscored
+    // repository is the threshold gate's to answer, not told twice).
+    if (!verdicts && !applying && policy === undefined) return { state: 'none' };
     const found = this.lookup(repoKey, now);
     if (found.state !== 'hit') return found;
-    const verdicts = this.#verdicts;
     if (!verdicts) {
-      if (this.#pending && this.#pending.set.policies.length > 0) return { state: 'unavailable', reason: 'the policies are being applied' };
+      if (applying) return { state: 'unavailable', reason: 'the policies are being applied' };
       return policy === undefined ? { state: 'none' } : { state: 'no-such-policy', name: policy };
     }
     if (policy !== undefined && verdicts.indexOf(policy) < 0) return { state: 'no-such-policy', name: policy };

@@ -134,4 +134,13 @@ describe('scorecard-policy', () => {
     const r = tester.send('scorecard-policy', { operation: 'CREATE', object: deploy('github.com/acme/api'), caller: jane });
     assert.notEqual(r.response?.allowed, false);
   });
+
+  it("no policy in force: a repository with no score is the threshold gate's to refuse, not this webhook's (one refusal, from one webhook)", async () => {
+    const cache = new ScoreCache({ feed: new StaticScoreFeed([]), refreshMs: 1000, staleAfterMs: 1000 });
+    await cache.refresh();
+    const tester = await WebhookTester.create({ dir: WEBHOOKS_DIR, services: { scores: cache }, config: defaultConfig({ gateUnknown: 'deny' }) });
+    const send = (name: string) => tester.send(name, { operation: 'CREATE', object: deploy('github.com/never/scored'), caller: jane });
+    assert.equal(send('scorecard-policy').response?.allowed, true);
+    assert.equal(send('scorecard-gate').response?.allowed, false);
+  });
 });
