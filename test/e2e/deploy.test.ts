@@ -108,6 +108,7 @@ test('the base renders the expected objects, all in the posture namespace, with 
   const expected = [
     'core/Namespace/-/posture',
     'core/ConfigMap/posture/posture-config',
+    'core/ConfigMap/posture/posture-policy',
     ...[...Object.keys(INTENDED), 'posture-auditor'].map((sa) => `core/ServiceAccount/posture/${sa}`),
     'rbac.authorization.k8s.io/ClusterRole/-/posture-auditor',
     'rbac.authorization.k8s.io/ClusterRoleBinding/-/posture-auditor',
@@ -176,6 +177,8 @@ test('secrets.example.yaml is not part of the kustomization and holds the Secret
       'posture-alerts/POSTURE_ALERTS_WEBHOOK_URL',
       'posture-alerts/POSTURE_ALERTS_WEBHOOK_SECRET',
       'posture-alerts/POSTURE_ALERTS_GITHUB_TOKEN',
+      // The scheduler's own GitHub calls (discovery, /rate_limit), optional: a GitHub App needs no token.
+      'posture-github-tokens/GITHUB_AUTH_TOKEN',
     ],
   );
   // The alerts' Secret is optional: without it they record alerts and send nothing.
