@@ -6,6 +6,9 @@
 // sends the Job events with Knative Eventing's own ApiServerSource receive adapter (built by
 // test/cluster/build-tools.sh) straight to the harvester, in place of the in-process relay.
 // BENCH_PIPELINE_BASELINE=<dir> measures another checkout in the same rounds (see below).
+// Each round runs the pipeline twice, one repository per Job and shards of BENCH_PIPELINE_SHARD
+// (POSTURE_SHARD_SIZE, default 10) repositories per Job, first or second in turn; the last line
+// compares the shards with the one-repository-per-Job floor measured in the same rounds.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +20,7 @@ import { defaultConfig } from '../lib/config/index.ts';
 import { addRepos, migrate } from '../lib/db/index.ts';
 import { createPostgresDatabase } from '../lib/db/testing.ts';
 import { apiServerSourceEvent, startJobRelay } from '../lib/events/job-relay.ts';
-import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR } from '../lib/jobs/spec.ts';
+import { buildScorecardJob, jobName, POSTURE_JOB_SELECTOR, shardJobName } from '../lib/jobs/spec.ts';
 import { clusterApi } from '../lib/kube/cluster.ts';
 import { silentLogger } from '../lib/log/index.ts';
 import { parseRepo, type RepoId } from '../lib/repo/identity.ts';
@@ -34,6 +37,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.BENCH_PIPELINE_REPOS ?? 200);
 const ROUNDS = Number(process.env.BENCH_PIPELINE_ROUNDS ?? 3);
 const WARMUP = process.env.BENCH_PIPELINE_WARMUP !== '0';
+const SHARD = Number(process.env.BENCH_PIPELINE_SHARD ?? 10);
+if (!Number.isInteger(SHARD) || SHARD < 2) throw new Error(`BENCH_PIPELINE_SHARD is a whole number of at least 2, not ${process.env.BENCH_PIPELINE_SHARD}`);
 const DUE = new Date('2026-01-01T00:00:00Z');
 const fixture = JSON.parse(readFileSync(fixturePath(FIXTURES.cliShowDetails), 'utf8'));
 const repo = (s: string): RepoId => (parseRepo(s) as { ok: true; repo: RepoId }).repo;
@@ -227,7 +232,8 @@ async function tickCreates(): Promise<number> {
   const ns = await cp.createNamespace('bench-tick');
   const database = await createPostgresDatabase();
   await migrate(database.db);
-  const config = defaultConfig({ namespace: ns, githubTokenCount: 0, maxConcurrentJobs: N, claimBatch: N });
+  // One repository per Job: this measures Jobs created per second.
+  const config = defaultConfig({ namespace: ns, githubTokenCount: 0, maxConcurrentJobs: N, claimBatch: N, shardSize: 1 });
   const repos = Array.from({ length: N }, (_, i) => repo(`bench/tick-${i}`));
   await addRepos(
     database.db,
@@ -287,6 +293,7 @@ async function startFunction(
 }
 
 interface PipelineRound {
+  shard: number;
   rate: number;
   created: number;
   completed: number;
@@ -304,7 +311,25 @@ interface PipelineRound {
   parts: Record<string, number>;
 }
 
-async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvester', root = ROOT): Promise<PipelineRound> {
+/**
+ * The pod logs of a pipeline's Jobs, scripted before the Jobs exist: each tick claims the next N
+ * repositories (all due at DUE, so in id order, which is insertion order) and chunks them into
+ * shards of `shard` in claim order, named by the scheduler's own pure function; a shard's log is
+ * its repositories' result lines, one after another, as `scorecard --repos` prints them. A wrong
+ * prediction leaves a Job without its log: its runs fail, and the round fails loudly.
+ */
+function scriptLogs(ns: string, repos: RepoId[], shard: number): void {
+  const line = (r: RepoId) => `${JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: r.canonical } })}\n`;
+  for (let b = 0; b < repos.length; b += N) {
+    const claimed = repos.slice(b, b + N);
+    for (let i = 0; i < claimed.length; i += shard) {
+      const members = claimed.slice(i, i + shard).map((r) => ({ repo: r, dueWindow: DUE }));
+      cp.setPodLog({ namespace: ns, jobName: shardJobName(members), content: members.map((m) => line(m.repo)).join('') });
+    }
+  }
+}
+
+async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvester', root = ROOT, shard = 1): Promise<PipelineRound> {
   const ns = await cp.createNamespace('bench-pipe');
   const database = await createPostgresDatabase();
   await migrate(database.db);
@@ -314,9 +339,7 @@ async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvest
     repos.map((r) => ({ repo: r })),
   );
   await database.db('repos').update({ next_due_at: DUE });
-  for (const r of repos) {
-    cp.setPodLog({ namespace: ns, jobName: jobName(r, DUE), content: `${JSON.stringify({ ...fixture, repo: { ...fixture.repo, name: r.canonical } })}\n` });
-  }
+  scriptLogs(ns, repos, shard);
   // The scheduler and the harvester run as they do in a cluster: each `bin/serve.ts <fn>` in its
   // own process, with its own connections and posture's default transport settings. Their CPU
   // time is read from /proc; the start-up (module loading, migrations) is not counted.
@@ -328,13 +351,14 @@ async function pipeline(harvesterKind: 'harvester' | 'bare-harvester' = 'harvest
     POSTURE_GITHUB_TOKEN_COUNT: '0',
     POSTURE_MAX_CONCURRENT_JOBS: String(N),
     POSTURE_CLAIM_BATCH: String(N),
+    POSTURE_SHARD_SIZE: String(shard),
     POSTURE_LOG_LEVEL: 'warn',
   };
   const scheduler = await startFunction('scheduler', env, root);
   const harvester = await startFunction(harvesterKind, env, root);
   // A failed round must not leave the two processes running (they would hold the next round's CPU).
   const stopOnFailure = (err: unknown) => Promise.all([scheduler.stop(), harvester.stop()]).then(() => Promise.reject(err));
-  return measurePipeline(ns, database, scheduler, harvester, harvesterKind).catch(stopOnFailure);
+  return measurePipeline(ns, database, scheduler, harvester, harvesterKind, shard).catch(stopOnFailure);
 }
 
 async function measurePipeline(
@@ -343,6 +367,7 @@ async function measurePipeline(
   scheduler: Awaited<ReturnType<typeof startFunction>>,
   harvester: Awaited<ReturnType<typeof startFunction>>,
   harvesterKind: 'harvester' | 'bare-harvester',
+  shard: number,
 ): Promise<PipelineRound> {
   const firstEvents: Array<CloudEvent<unknown>> = [];
   let source: EventSource;
@@ -389,7 +414,10 @@ async function measurePipeline(
       new CloudEvent({ type: 'dev.knative.sources.ping', source: '/bench/pipeline', time: new Date(Date.now() + k * 60_000).toISOString(), data: {} }),
     );
     const tCreated = performance.now();
-    if (tick.body.created !== N) throw new Error(`created ${tick.body.created}: ${JSON.stringify(tick.body).slice(0, 500)}`);
+    if (tick.body.created !== Math.ceil(N / shard) || tick.body.scheduled !== N)
+      throw new Error(
+        `shards of ${shard}: created ${tick.body.created} Jobs for ${tick.body.scheduled} repositories: ${JSON.stringify(tick.body).slice(0, 500)}`,
+      );
     if (SOURCE === 'knative') {
       // The ADDED events the adapter sent, rebuilt for the replay below (one list, while the Jobs exist).
       const jobs = (await jobsApi.listNamespacedJob({ namespace: ns, labelSelector: POSTURE_JOB_SELECTOR })).items;
@@ -455,6 +483,16 @@ async function measurePipeline(
   const ignoredEventMs = (processCpuMs(harvester.pid) - h0) / firstEvents.length;
   // When the last Job completed, from the Jobs' own Complete times (whole seconds) stored with their runs.
   const last = (await database.db('runs').max('finished_at as t').first()) as { t: Date };
+  // Every repository scored: a failed run (a Job whose scripted log was not its own, a result the
+  // harvester refused) would make the figures those of another pipeline.
+  const outcomes = (await database.db('runs').select('outcome').count('* as n').groupBy('outcome')) as Array<{ outcome: string; n: number | string }>;
+  const notSucceeded = outcomes.filter((o) => o.outcome !== 'succeeded');
+  if (notSucceeded.length > 0) {
+    const sample = await database.db('runs').whereNot({ outcome: 'succeeded' }).select('job_name', 'outcome', 'failure_class', 'reason').limit(3);
+    throw new Error(
+      `shards of ${shard}: runs not succeeded: ${notSucceeded.map((o) => `${o.n} ${o.outcome}`).join(', ')} of ${(WARMUP ? 2 : 1) * N}; e.g. ${JSON.stringify(sample)}`,
+    );
+  }
   if (process.env.BENCH_PIPELINE_METRICS) {
     const m = await (await fetch(`${harvester.url}metrics`)).text();
     console.log(
@@ -469,6 +507,7 @@ async function measurePipeline(
   await database.drop();
   await deleteAndWait(ns);
   return {
+    shard,
     rate: N / ((tEnd - t0) / 1000),
     created: (tCreated - t0) / 1000,
     completed: Math.min((tEnd - t0) / 1000, (new Date(last.t).getTime() - wall0) / 1000),
@@ -491,6 +530,7 @@ const raw: number[] = [];
 const floorRounds: FloorRound[] = [];
 const tick: number[] = [];
 const pipe: Array<Awaited<ReturnType<typeof pipeline>>> = [];
+const shards: Array<Awaited<ReturnType<typeof pipeline>>> = [];
 // BENCH_PIPELINE_BARE=1: each round also runs the pipeline with the floor of a harvester
 // (bench/_bare-harvester.ts: parse each event; for a finished Job list its pods, read the log,
 // delete it and close its run; nothing else) in place of posture's, beside posture's scheduler.
@@ -508,7 +548,10 @@ for (let i = 0; i < ROUNDS; i++) {
   floorRounds.push(await rawComplete());
   if (parts.includes('creates')) tick.push(await tickCreates());
   if (BASELINE && i % 2 === 1) baseline.push(await pipeline('harvester', BASELINE));
+  // One repository per Job and shards, first or second in turn (the machine's load drifts).
+  if (i % 2 === 1) shards.push(await pipeline('harvester', ROOT, SHARD));
   pipe.push(await pipeline());
+  if (i % 2 === 0) shards.push(await pipeline('harvester', ROOT, SHARD));
   if (BASELINE && i % 2 === 0) baseline.push(await pipeline('harvester', BASELINE));
   if (BARE) bare.push(await pipeline('bare-harvester'));
 }
@@ -550,4 +593,26 @@ if (BASELINE) {
   );
   console.log(`  posture ÷ the baseline per round: CPU ${list(cpu)}; the harvester's CPU ${list(harvester)}; repos/s ${list(rate)}`);
 }
+const m = (rounds: PipelineRound[], f: (p: PipelineRound) => number) => median(rounds.map(f));
+for (const [label, rounds] of [
+  ['one repository per Job', pipe],
+  [`shards of ${SHARD}`, shards],
+] as const) {
+  console.log(
+    `${label}, median of ${ROUNDS}: ${m(rounds, (p) => p.rate).toFixed(1)} repos/s (all created ${m(rounds, (p) => p.created).toFixed(2)} s, all harvested ${m(rounds, (p) => p.harvested).toFixed(2)} s); posture's CPU ${m(rounds, (p) => p.cpuMsPerRepo).toFixed(2)} ms per scored repository (scheduler ${m(rounds, (p) => p.schedulerMs).toFixed(2)}, harvester ${m(rounds, (p) => p.harvesterMs).toFixed(2)}; in the kernel ${m(rounds, (p) => p.systemMsPerRepo).toFixed(2)}; the ${SOURCE === 'knative' ? 'adapter' : 'relay'} ${m(rounds, (p) => p.relayMsPerRepo).toFixed(2)}, not posture's); ${m(rounds, (p) => p.eventsPerRepo).toFixed(2)} Job events per repository; control plane CPU ${m(rounds, (p) => p.planeMsPerRepo).toFixed(2)} ms per scored repository, the machine ${pct(m(rounds, (p) => p.busy))} busy`,
+  );
+  console.log(`  per component, ms per scored repository: ${partsPerJob(rounds)}`);
+}
+const perRound = (f: (s: PipelineRound, p: PipelineRound) => number) => shards.map((s, i) => f(s, pipe[i]));
+const list = (xs: number[]) => `median ${median(xs).toFixed(2)} [${xs.map((x) => x.toFixed(2)).join(', ')}]`;
+console.log(
+  `shards of ${SHARD} ÷ one repository per Job, per round: repos/s ${list(perRound((s, p) => s.rate / p.rate))}; posture's CPU per scored repository ${list(perRound((s, p) => s.cpuMsPerRepo / p.cpuMsPerRepo))}; the control plane's CPU per scored repository ${list(perRound((s, p) => s.planeMsPerRepo / p.planeMsPerRepo))}`,
+);
+console.log(
+  `shards of ${SHARD} ÷ the floor (${median(floor).toFixed(1)} one-repository Jobs/s, create to Complete), per round: ${list(shards.map((s, i) => s.rate / floor[i]))}; one repository per Job ÷ the floor: ${list(pipe.map((p, i) => p.rate / floor[i]))}`,
+);
+// The last line: the figures issue 35 asks for (medians of rounds).
+console.log(
+  `pipeline with shards of ${SHARD}: ${m(shards, (p) => p.rate).toFixed(1)} repos/s = ${(m(shards, (p) => p.rate) / median(floor)).toFixed(2)}x the one-repository-per-Job floor; posture CPU ${m(shards, (p) => p.cpuMsPerRepo).toFixed(2)} ms per scored repository; control plane CPU ${m(shards, (p) => p.planeMsPerRepo).toFixed(2)} ms per scored repository`,
+);
 await cp.stop();
