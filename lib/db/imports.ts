@@ -6,8 +6,8 @@
 // The same result imported twice is stored once (scores_import_idx, migration 010).
 import type { NormalizedResult } from '../scorecard/classify.ts';
 import type { Db } from './connect.ts';
-import { parsedJson, rowsOf } from './rows.ts';
-import type { PreviousResult } from './runs.ts';
+import { rowsOf } from './rows.ts';
+import { type PreviousResult, previousResultOf } from './runs.ts';
 
 export interface ImportInput {
   repo: { key: string; canonical: string; host: string };
@@ -99,16 +99,7 @@ export async function storeImportedResult(db: Db, input: ImportInput): Promise<I
       repoAdded: added.length > 0,
       latest: Boolean(p.latest),
       storedAt: new Date(inserted.stored_at),
-      previous:
-        p.id === null || p.id === undefined
-          ? null
-          : {
-              id: Number(p.id),
-              score: Number(p.score),
-              date: new Date(p.result_date!).toISOString(),
-              commit: p.repo_commit!,
-              checks: (parsedJson<PreviousResult['checks'] | null>(p.checks) ?? []).map((c) => ({ name: c.name, score: Number(c.score), reason: c.reason })),
-            },
+      previous: previousResultOf({ id: p.id, score: p.score, date: p.result_date, commit: p.repo_commit, checks: p.checks }),
     } as const;
   });
 }

@@ -239,6 +239,24 @@ export interface PreviousResult {
   checks: Array<{ name: string; score: number; reason: string }>;
 }
 
+/** A predecessor as its row comes back (numbers may be strings, checks JSON text); null when there is none. */
+export function previousResultOf(p: {
+  id: number | string | null | undefined;
+  score: number | string | null;
+  date: Date | string | null;
+  commit: string | null;
+  checks: PreviousResult['checks'] | string | null;
+}): PreviousResult | null {
+  if (p.id === null || p.id === undefined) return null;
+  return {
+    id: Number(p.id),
+    score: Number(p.score),
+    date: new Date(p.date!).toISOString(),
+    commit: p.commit!,
+    checks: (parsedJson<PreviousResult['checks'] | null>(p.checks) ?? []).map((c) => ({ name: c.name, score: Number(c.score), reason: c.reason })),
+  };
+}
+
 /** The harvest write's one row; every column after repo_id is null where its step wrote nothing. */
 interface HarvestRow {
   repo_id: number;
@@ -332,7 +350,6 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
       return { status: 'duplicate', runId: Number(byName.id) } as const;
     }
     const scored = row.score_id !== null && row.score_id !== undefined;
-    const previousChecks = parsedJson<PreviousResult['checks'] | null>(row.previous_checks) ?? [];
     return {
       status: 'stored',
       runId: Number(row.run_id),
@@ -340,16 +357,13 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
       nextDueAt: row.next_due_at ? new Date(row.next_due_at) : null,
       latest: scored && Boolean(row.latest),
       storedAt: scored && row.stored_at ? new Date(row.stored_at) : null,
-      previous:
-        row.previous_score_id === null || row.previous_score_id === undefined
-          ? null
-          : {
-              id: Number(row.previous_score_id),
-              score: Number(row.previous_score),
-              date: new Date(row.previous_date!).toISOString(),
-              commit: row.previous_commit!,
-              checks: previousChecks.map((c) => ({ name: c.name, score: Number(c.score), reason: c.reason })),
-            },
+      previous: previousResultOf({
+        id: row.previous_score_id,
+        score: row.previous_score,
+        date: row.previous_date,
+        commit: row.previous_commit,
+        checks: row.previous_checks,
+      }),
     } as const;
   });
 }

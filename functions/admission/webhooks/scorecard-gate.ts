@@ -1,6 +1,16 @@
 // scorecard-gate: workloads that declare their source repository are judged by that repository's
 // latest OpenSSF Scorecard score, read from an in-memory cache (never the database on this path).
-import { type AdmissionRequest, Allowed, Denied, defineWebhook, type NamespaceLabel, Undecided, type Verdict, Warned } from '../../../lib/admission/index.ts';
+import {
+  type AdmissionRequest,
+  Allowed,
+  Denied,
+  defineWebhook,
+  type NamespaceLabel,
+  type RuleWithOperations,
+  Undecided,
+  type Verdict,
+  Warned,
+} from '../../../lib/admission/index.ts';
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { declaredRepos } from '../../../lib/repo/declared.ts';
 import { type ParseResult, parseRepo, type RepoId } from '../../../lib/repo/identity.ts';
@@ -113,22 +123,25 @@ export const annotated = (root: string) =>
     .map((steps) => celMetaIs(root, steps, 'annotations', SOURCE_REPO_ANNOTATION))
     .join(' || ');
 
+/** The workloads a declared repository is judged on (the scorecard-policy webhook judges the same). */
+export const WORKLOAD_RULES: RuleWithOperations[] = [
+  { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
+  // The replication-controller is exempt like the others, so what it copies is judged here.
+  { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['replicationcontrollers'], scope: 'Namespaced' },
+  {
+    operations: ['CREATE', 'UPDATE'],
+    apiGroups: ['apps'],
+    apiVersions: ['v1'],
+    resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
+    scope: 'Namespaced',
+  },
+  { operations: ['CREATE', 'UPDATE'], apiGroups: ['batch'], apiVersions: ['v1'], resources: ['jobs', 'cronjobs'], scope: 'Namespaced' },
+];
+
 export default defineWebhook<AdmissionServices, Settings>({
   name: 'scorecard-gate',
   path: '/scorecard-gate',
-  rules: [
-    { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
-    // The replication-controller is exempt like the others, so what it copies is judged here.
-    { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['replicationcontrollers'], scope: 'Namespaced' },
-    {
-      operations: ['CREATE', 'UPDATE'],
-      apiGroups: ['apps'],
-      apiVersions: ['v1'],
-      resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
-      scope: 'Namespaced',
-    },
-    { operations: ['CREATE', 'UPDATE'], apiGroups: ['batch'], apiVersions: ['v1'], resources: ['jobs', 'cronjobs'], scope: 'Namespaced' },
-  ],
+  rules: WORKLOAD_RULES,
   matchConditions: [{ name: 'declares-source-repo', expression: `object != null && (${annotated('object')})` }],
   namespaceLabel: { key: MIN_SCORE_LABEL, values: MIN_SCORE_VALUES },
   failurePolicy: 'Ignore',

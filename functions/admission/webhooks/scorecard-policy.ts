@@ -6,7 +6,16 @@ import { type AdmissionRequest, Allowed, Denied, defineWebhook, type NamespaceLa
 import type { AdmissionServices } from '../../../lib/admission/services.ts';
 import { CONTROLLER_MANAGER, controller, controllers, listed, WORKLOAD_CONTROLLERS } from '../identities.ts';
 import { POLICY_TIER_LABEL } from '../labels.ts';
-import { annotated, changesWhatRuns, declaredRepos, invalidRepoMessage, MAX_SOURCE_REPO_CHARS, ParsedRepos, unknownMessage } from './scorecard-gate.ts';
+import {
+  annotated,
+  changesWhatRuns,
+  declaredRepos,
+  invalidRepoMessage,
+  MAX_SOURCE_REPO_CHARS,
+  ParsedRepos,
+  unknownMessage,
+  WORKLOAD_RULES,
+} from './scorecard-gate.ts';
 
 interface Settings {
   unknown: 'allow' | 'warn' | 'deny';
@@ -37,18 +46,7 @@ function tierOf(label: NamespaceLabel | undefined): { name: string | undefined }
 export default defineWebhook<AdmissionServices, Settings>({
   name: 'scorecard-policy',
   path: '/scorecard-policy',
-  rules: [
-    { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
-    { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['replicationcontrollers'], scope: 'Namespaced' },
-    {
-      operations: ['CREATE', 'UPDATE'],
-      apiGroups: ['apps'],
-      apiVersions: ['v1'],
-      resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'],
-      scope: 'Namespaced',
-    },
-    { operations: ['CREATE', 'UPDATE'], apiGroups: ['batch'], apiVersions: ['v1'], resources: ['jobs', 'cronjobs'], scope: 'Namespaced' },
-  ],
+  rules: WORKLOAD_RULES,
   matchConditions: [{ name: 'declares-source-repo', expression: `object != null && (${annotated('object')})` }],
   namespaceLabel: { key: POLICY_TIER_LABEL, values: [], valuesFrom: 'gatePolicyTiers' },
   failurePolicy: 'Ignore',
