@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import { repoOrThrow } from '../repo/identity.ts';
 import { addRepos, claimDueRepos, getRepo, migrate, migrateDownOne } from './index.ts';
 import { addSource, applySourceChanges, claimDueSources, listSources } from './sources.ts';
-import { describeEachDatabase } from './testing.ts';
+import { describeEachFreshDatabase } from './testing.ts';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 
-describeEachDatabase('migration 010: sources', (ctx) => {
+describeEachFreshDatabase('migration 010: sources', (ctx) => {
   test('a retired repository is held past any claim, whoever sets its due time; restored, it is due again', async () => {
     await migrate(ctx.db, { to: '010_sources' });
     await addRepos(ctx.db, [{ repo: repoOrThrow('o/kept') }, { repo: repoOrThrow('o/archived') }]);

@@ -5,7 +5,7 @@
 // left: the backfill un-pins a future-dated row, and the down migration restores the old order.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { test } from 'node:test';
 import { parseRepo, type RepoId } from '../repo/identity.ts';
 import type { NormalizedResult } from '../scorecard/classify.ts';
 import { isFutureDated } from '../scorecard/clock.ts';
@@ -26,7 +26,7 @@ import {
 import { latestPage, repoWithLatest } from './listing.ts';
 import { listRepoStatus } from './repo-admin.ts';
 import { rowsOf } from './rows.ts';
-import { databaseKinds, describeEachDatabase, type TestDatabase } from './testing.ts';
+import { describeEachDatabase, describeEachFreshDatabase } from './testing.ts';
 
 const repoIdOf = (name: string): RepoId => {
   const r = parseRepo(name);
@@ -186,26 +186,6 @@ describeEachDatabase('latest by stored time', (ctx) => {
     );
   });
 });
-
-/** A database per kind, migrated only as far as `to`. */
-function describeEachFreshDatabase(title: string, suite: (ctx: { readonly db: Db }) => void): void {
-  for (const { kind, create } of databaseKinds) {
-    describe(`${title} [${kind}]`, () => {
-      let t: TestDatabase | undefined;
-      const ctx = {
-        get db(): Db {
-          if (!t) throw new Error('database not ready');
-          return t.db;
-        },
-      };
-      before(async () => {
-        t = await create();
-      });
-      after(async () => t?.drop());
-      suite(ctx);
-    });
-  }
-}
 
 describeEachFreshDatabase('migration 007', (ctx) => {
   const KEY = 'github.com/old/history';

@@ -80,6 +80,26 @@ export function describeEachDatabase(title: string, suite: (ctx: { readonly db: 
   }
 }
 
+/** A database per kind, not migrated: for tests of a migration, which migrate it as far as they need. */
+export function describeEachFreshDatabase(title: string, suite: (ctx: { readonly db: Db }) => void): void {
+  for (const { kind, create } of databaseKinds) {
+    describe(`${title} [${kind}]`, () => {
+      let t: TestDatabase | undefined;
+      const ctx = {
+        get db(): Db {
+          if (!t) throw new Error('database not ready');
+          return t.db;
+        },
+      };
+      before(async () => {
+        t = await create();
+      });
+      after(async () => t?.drop());
+      suite(ctx);
+    });
+  }
+}
+
 /** Makes every repository due at `at` (tests that schedule through the real tick). */
 export async function setEveryRepoDueAt(db: Db, at: Date): Promise<void> {
   await db('repos').update({ next_due_at: at });
