@@ -66,6 +66,8 @@ export interface ScoreLookup {
    * when `policy` is undefined (evaluated when its score was pulled, aged at `now`).
    */
   lookupPolicy?(repoKey: string, policy: string | undefined, now: number): PolicyLookupResult;
+  /** Whether any policy is in force or being applied (none: the policy webhook has nothing to judge). */
+  policiesInForce?(): boolean;
 }
 
 export interface ScoreCacheOptions {
@@ -313,6 +315,10 @@ export class ScoreCache implements ScoreLookup {
     if (inForce?.digest === set.digest || (!inForce && set.policies.length === 0)) return;
     this.#pending = new PolicyVerdicts(set, this.#index.size);
     if (!this.#stopped) void this.refresh().then(() => (this.#pending ? this.refresh() : undefined));
+  }
+
+  policiesInForce(): boolean {
+    return this.#verdicts !== undefined || (this.#pending !== undefined && this.#pending.set.policies.length > 0);
   }
 
   lookupPolicy(repoKey: string, policy: string | undefined, now: number): PolicyLookupResult {

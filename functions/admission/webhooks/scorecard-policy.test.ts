@@ -142,5 +142,8 @@ describe('scorecard-policy', () => {
     const send = (name: string) => tester.send(name, { operation: 'CREATE', object: deploy('github.com/never/scored'), caller: jane });
     assert.equal(send('scorecard-policy').response?.allowed, true);
     assert.equal(send('scorecard-gate').response?.allowed, false);
+    const malformed = (name: string) => tester.send(name, { operation: 'CREATE', object: deploy('not a repo'), caller: jane });
+    assert.equal(malformed('scorecard-policy').response?.allowed, true, "a malformed repository is the gate's to refuse");
+    assert.equal(malformed('scorecard-gate').response?.allowed, false);
   });
 });

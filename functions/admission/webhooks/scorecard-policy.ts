@@ -90,6 +90,9 @@ export default defineWebhook<AdmissionServices, Settings>({
     const tier = tierOf(namespaceLabel);
     if (!tier) return Denied(INVALID_POLICY_LABEL_MESSAGE);
     if (!services.scores.lookupPolicy) return Allowed('no policy verdicts in this process');
+    // No policy in force and no tier asked for one: the threshold gate answers alone (an
+    // unscored or malformed repository is refused once, by one webhook).
+    if (tier.name === undefined && services.scores.policiesInForce?.() === false) return Allowed();
     const warnings: string[] = [];
     const unknown = (message: string): Verdict | undefined => {
       if (settings.unknown === 'deny') return Denied(message);
