@@ -6,6 +6,7 @@ import { parseRepo } from '../repo/identity.ts';
 import { judgeWorkload, type Workload, workloadOf } from './findings.ts';
 import { type LatestScore, minimumScoreJudge } from './judge.ts';
 import { AUDITED_KINDS, type AuditedKind, auditedItself } from './kinds.ts';
+import { namespaceClosed } from './kube.ts';
 import { OMITTED_ANNOTATION, type PolicyReport, planReports, policyReport, REPORT_NAME, type ReportAction, reportChanged } from './report.ts';
 import { type AuditApi, runAudit } from './run.ts';
 
@@ -219,4 +220,15 @@ describe('runAudit', () => {
     assert.equal(r.actions.length, 3);
     assert.equal(c.writes.length, 0);
   });
+});
+
+it('a report write into a namespace gone or being deleted is skipped; any other refusal is not', () => {
+  const cases: Array<[number, string, boolean]> = [
+    [404, 'namespaces "gone" not found', true],
+    [403, 'policyreports.wgpolicyk8s.io "posture-scorecard" is forbidden: unable to create new content in namespace t-1 because it is being terminated', true],
+    [403, 'policyreports.wgpolicyk8s.io is forbidden: User "system:serviceaccount:posture:posture-auditor" cannot create resource', false],
+    [409, 'already exists', false],
+    [500, 'etcdserver: request timed out', false],
+  ];
+  for (const [status, message, want] of cases) assert.equal(namespaceClosed(status, message), want, `${status} ${message}`);
 });

@@ -60,11 +60,20 @@ export function kubeAuditApi(kc: k8s.KubeConfig, options: Partial<TransportOptio
         else await json({ method: 'DELETE', path: `${nsReports(a.namespace)}/${encodeURIComponent(a.name)}` });
       } catch (err) {
         const e = toKubeError(err);
-        // Gone already (a deleted namespace): nothing to do.
-        if (a.action === 'delete' && e.status === 404) return;
+        // Gone already, or its namespace is (or is being) deleted: nothing to report there.
+        if (namespaceClosed(e.status, e.message)) return;
         throw e;
       }
     },
     calls: () => calls,
   };
+}
+
+/**
+ * Whether a report write failed only because its namespace is gone (404) or being deleted (the
+ * API server's NamespaceLifecycle refuses new content with 403 "because it is being terminated"):
+ * one such namespace must not stop the audit of every other.
+ */
+export function namespaceClosed(status: number, message: string): boolean {
+  return status === 404 || (status === 403 && /because it is being terminated/.test(message));
 }
