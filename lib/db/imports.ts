@@ -7,7 +7,7 @@
 import type { NormalizedResult } from '../scorecard/classify.ts';
 import type { Db } from './connect.ts';
 import { rowsOf } from './rows.ts';
-import { type PreviousResult, previousResultOf } from './runs.ts';
+import { checkRowsOf, type PreviousResult, previousResultOf } from './runs.ts';
 
 export interface ImportInput {
   repo: { key: string; canonical: string; host: string };
@@ -61,15 +61,7 @@ export async function storeImportedResult(db: Db, input: ImportInput): Promise<I
       ),
     )[0];
     if (!inserted) return { status: 'duplicate', repoAdded: added.length > 0 } as const;
-    const checks = r.checks.map((c) => ({
-      name: c.name,
-      score: c.score,
-      reason: c.reason,
-      details: c.details,
-      documentation_url: c.documentation?.url ?? null,
-      documentation_short: c.documentation?.short ?? null,
-      internal_error: c.reason.startsWith('internal error:'),
-    }));
+    const checks = checkRowsOf(r.checks);
     await tx.raw(
       `INSERT INTO checks (score_id, name, score, reason, details, documentation_url, documentation_short, internal_error)
        SELECT :scoreId, x.name, x.score, x.reason, x.details, x.documentation_url, x.documentation_short, x.internal_error

@@ -239,6 +239,19 @@ export interface PreviousResult {
   checks: Array<{ name: string; score: number; reason: string }>;
 }
 
+/** A result's checks as the checks table stores them (one shape for harvests and imports). */
+export function checkRowsOf(checks: NormalizedResult['checks']) {
+  return checks.map((c) => ({
+    name: c.name,
+    score: c.score,
+    reason: c.reason,
+    details: c.details,
+    documentation_url: c.documentation?.url ?? null,
+    documentation_short: c.documentation?.short ?? null,
+    internal_error: c.reason.startsWith('internal error:'),
+  }));
+}
+
 /** A predecessor as its row comes back (numbers may be strings, checks JSON text); null when there is none. */
 export function previousResultOf(p: {
   id: number | string | null | undefined;
@@ -292,15 +305,7 @@ export async function storeHarvest(db: Db, input: HarvestInput): Promise<Harvest
           ? 'not-the-repository'
           : 'failed';
   const r = o.ok ? o.result : undefined;
-  const checks = (r?.checks ?? []).map((c) => ({
-    name: c.name,
-    score: c.score,
-    reason: c.reason,
-    details: c.details,
-    documentation_url: c.documentation?.url ?? null,
-    documentation_short: c.documentation?.short ?? null,
-    internal_error: c.reason.startsWith('internal error:'),
-  }));
+  const checks = checkRowsOf(r?.checks ?? []);
   const retryInSeconds = !o.ok && o.retryInSeconds !== undefined && Number.isFinite(o.retryInSeconds) ? Math.max(0, Math.ceil(o.retryInSeconds)) : null;
   return db.transaction(async (tx) => {
     // The scheduler's fenced writes lock its state's row before repositories': a write that sets
